@@ -1,0 +1,393 @@
+"""The directory (目录): the one core object behind the CLI, the API and the pipelines.
+
+It validates entries against the GB/T 21063 model, allocates 信息资源代码 where a source has
+none, resolves providers to organisations, and writes every change with its history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.codes import normalise_resource_code
+from schemas.entry import CATALOGUE_TZ, CatalogueEntry, Organisation
+from warehouse.catalog_store import ENTRY_FIELDS, CatalogStore
+from warehouse.metadata import connect
+from warehouse.workspace import Workspace
+
+# Where entries without a 信息资源代码 go: 类 3 (部门信息资源), 项 00, 目 000 (unclassified).
+UNCLASSIFIED = "300000"
+SEQUENCE_DIGITS = 6
+BATCH_SIZE = 5_000
+
+
+def now_local() -> dt.datetime:
+    return dt.datetime.now(CATALOGUE_TZ).replace(tzinfo=None, microsecond=0)
+
+
+def default_user() -> str:
+    return os.environ.get("MULU_USER") or getpass.getuser()
+
+
+def local_org_code(name: str) -> str:
+    """A stable local 提供方代码 for a body whose 统一社会信用代码 the source does not give."""
+    return "L" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:9].upper()
+
+
+class EntryNotFound(KeyError):
+    def __str__(self) -> str:
+        return f"no catalogue entry with 信息资源代码 {self.args[0]!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRecord:
+    """A candidate entry: raw field values (model field names) from an import or a user."""
+
+    fields: dict[str, Any]
+    row: int | None = None
+    source_key: str | None = None
+    raw: dict[str, Any] | None = None  # the source record as read, kept for reject reports
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    row: int | None
+    field: str
+    reason: str
+    record: dict[str, Any]
+
+
+@dataclass
+class ApplyResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
+
+    @property
+    def rejected_rows(self) -> int:
+        return len({(e.row, id(e.record)) if e.row is None else e.row for e in self.errors})
+
+    def merge(self, other: ApplyResult) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.errors.extend(other.errors)
+        self.codes.extend(other.codes)
+
+
+def errors_of(exc: ValidationError) -> list[tuple[str, str]]:
+    """(field, reason) pairs from a pydantic error, without pydantic's boilerplate."""
+    found = []
+    for error in exc.errors():
+        loc = ".".join(str(p) for p in error["loc"]) or "record"
+        message = error["msg"].removeprefix("Value error, ")
+        found.append((loc, message))
+    return found
+
+
+class Directory:
+    def __init__(self, store: CatalogStore, *, user: str | None = None):
+        self.store = store
+        self.user = user or default_user()
+
+    @classmethod
+    def open(cls, workspace: Workspace, *, user: str | None = None) -> Directory:
+        workspace.ensure()
+        return cls(CatalogStore(connect(workspace.metadata_db)), user=user)
+
+    def close(self) -> None:
+        self.store.con.close()
+
+    # --- reads -------------------------------------------------------------------------
+    def get(self, code: str) -> dict[str, Any]:
+        try:
+            code = normalise_resource_code(code)
+        except ValueError:
+            raise EntryNotFound(code) from None
+        entry = self.store.entry(code)
+        if entry is None:
+            raise EntryNotFound(code)
+        return entry
+
+    def history(self, code: str) -> list[dict[str, Any]]:
+        return self.store.history(self.get(code)["code"])
+
+    def iter_entries(self, *, include_retired: bool = False) -> Iterator[dict[str, Any]]:
+        return self.store.iter_entries("" if include_retired else "status = 'active'")
+
+    def stats(self) -> dict[str, Any]:
+        store = self.store
+        names = {o["code"]: o["name"] for o in store.organisations()}
+        by_org = store.counts("provider_code")
+        return {
+            "entries": store.scalar("SELECT count(*) FROM entries WHERE status = 'active'"),
+            "retired": store.scalar("SELECT count(*) FROM entries WHERE status = 'retired'"),
+            "organisations": len(names),
+            "organisations_with_entries": len(by_org),
+            "by_share_type": store.counts("share_type"),
+            "by_update_cycle": store.counts("update_cycle"),
+            "by_open_type": store.counts("open_type"),
+            "by_resource_class": store.counts("resource_class"),
+            "by_organisation": [
+                {"code": code, "name": names.get(code, code), "entries": count}
+                for code, count in by_org.items()
+            ],
+        }
+
+    # --- organisations -----------------------------------------------------------------
+    def add_organisations(self, organisations: Iterable[Organisation | dict[str, Any]]) -> int:
+        rows = []
+        stamp = now_local().isoformat()
+        for org in organisations:
+            model = org if isinstance(org, Organisation) else Organisation.model_validate(org)
+            rows.append({**model.model_dump(), "created_at": stamp})
+        self.store.write(organisations=rows)
+        return len(rows)
+
+    # --- single-entry changes ----------------------------------------------------------
+    def create(self, fields: dict[str, Any]) -> str:
+        result = self.apply([EntryRecord(dict(fields))], source="manual")
+        if result.errors:
+            raise ValueError("; ".join(f"{e.field}: {e.reason}" for e in result.errors))
+        return result.codes[0]
+
+    def update(self, code: str, changes: dict[str, Any]) -> dict[str, Any]:
+        current = self.get(code)
+        result = self.apply([EntryRecord({**changes, "code": current["code"]})], source=None)
+        if result.errors:
+            raise ValueError("; ".join(f"{e.field}: {e.reason}" for e in result.errors))
+        return self.get(current["code"])
+
+    def retire(self, code: str, *, reason: str = "") -> None:
+        self._set_status(code, "retired", "retire", reason)
+
+    def restore(self, code: str) -> None:
+        self._set_status(code, "active", "restore", "")
+
+    def _set_status(self, code: str, status: str, action: str, reason: str) -> None:
+        entry = self.get(code)
+        if entry["status"] == status:
+            return
+        stamp = now_local().isoformat()
+        version = entry["version"] + 1
+        changes: dict[str, Any] = {"status": [entry["status"], status]}
+        if reason:
+            changes["reason"] = [None, reason]
+        self.store.write(
+            updates=[{"code": entry["code"], "status": status, "version": version,
+                      "modified_at": stamp}],
+            history=[{"code": entry["code"], "version": version, "action": action,
+                      "changed_at": stamp, "changed_by": self.user, "changes": changes}])
+
+    def report_update(self, code: str, *, at: dt.datetime | None = None, source: str = "report",
+                      note: str | None = None) -> dict[str, Any]:
+        """Record that an entry's data was updated (数据更新), moving 最近更新时间 forward."""
+        entry = self.get(code)
+        when = (at or now_local()).replace(microsecond=0)
+        if when.tzinfo is not None:
+            when = when.astimezone(CATALOGUE_TZ).replace(tzinfo=None)
+        self.store.add_update_events([{
+            "code": entry["code"], "updated_at": when.isoformat(), "source": source,
+            "reported_by": self.user, "note": note, "recorded_at": now_local().isoformat()}])
+        if entry["updated_at"] is None or entry["updated_at"] < when.isoformat():
+            self.update(entry["code"], {"updated_at": when})
+        return self.get(entry["code"])
+
+    # --- bulk --------------------------------------------------------------------------
+    def apply(self, records: Iterable[EntryRecord], *, source: str | None,
+              classification: str = UNCLASSIFIED, import_id: int | None = None,
+              update_source: str = "harvest", batch_size: int = BATCH_SIZE) -> ApplyResult:
+        """Create or update entries in batches; bad records are reported, good ones written.
+
+        An entry is matched by its 信息资源代码 or, failing that, by ``source_key``; only the
+        fields a record supplies are compared and changed, so re-applying the same records is a
+        no-op and a partial source (say, only 更新时间) does not erase the rest.
+        """
+        result = ApplyResult()
+        session = _ApplySession(self, source, classification, import_id, update_source)
+        batch: list[EntryRecord] = []
+        for record in records:
+            batch.append(record)
+            if len(batch) >= batch_size:
+                result.merge(session.apply_batch(batch))
+                batch = []
+        if batch:
+            result.merge(session.apply_batch(batch))
+        return result
+
+
+class _ApplySession:
+    """State shared by the batches of one bulk apply: org names, code sequences, timestamp."""
+
+    def __init__(self, directory: Directory, source: str | None, classification: str,
+                 import_id: int | None, update_source: str):
+        self.store = directory.store
+        self.user = directory.user
+        self.source = source
+        self.classification = classification
+        self.import_id = import_id
+        self.update_source = update_source
+        self.stamp = now_local().isoformat()
+        self.org_codes = self.store.organisation_codes_by_name()
+        self.known_orgs = set(self.org_codes.values())
+        self.sequences: dict[str, int] | None = None
+
+    def _next_code(self, classification: str) -> str:
+        if self.sequences is None:
+            self.sequences = self.store.max_sequences()
+        number = self.sequences.get(classification, 0) + 1
+        self.sequences[classification] = number
+        return f"{classification}/{number:0{SEQUENCE_DIGITS}d}"
+
+    def _provider(self, fields: dict[str, Any], new_orgs: dict[str, dict[str, Any]]) -> None:
+        name = fields.get("provider_name")
+        code = fields.get("provider_code")
+        name = name.strip() if isinstance(name, str) else name
+        code = code.strip() if isinstance(code, str) else code
+        if not name:
+            return  # validation reports the missing 提供方
+        if not code:
+            code = self.org_codes.get(name) or local_org_code(name)
+        fields["provider_code"] = code
+        if code not in self.known_orgs:
+            new_orgs[code] = {"code": code, "name": name, "created_at": self.stamp}
+            self.known_orgs.add(code)
+            self.org_codes.setdefault(name, code)
+
+    def apply_batch(self, batch: Sequence[EntryRecord]) -> ApplyResult:
+        result = ApplyResult()
+        by_key = self.store.entries_by("source_key", [r.source_key for r in batch if r.source_key])
+        by_code = self.store.entries_by(
+            "code", [c for c in (_try_code(r.fields.get("code")) for r in batch) if c])
+        pending: dict[str, dict[str, Any]] = {}  # code -> state after this batch's changes
+        pending_keys: dict[str, str] = {}  # source_key -> code, for entries created in this batch
+        new_orgs: dict[str, dict[str, Any]] = {}
+        inserts: dict[str, dict[str, Any]] = {}
+        updates: dict[str, dict[str, Any]] = {}
+        history: list[dict[str, Any]] = []
+        created_history: dict[str, dict[str, Any]] = {}
+        events: list[dict[str, Any]] = []
+
+        for record in batch:
+            fields = dict(record.fields)
+            existing = self._match(record, by_code, by_key, pending, pending_keys)
+            if existing is not None:
+                fields["code"] = existing["code"]
+                # A partial record (say, only 更新时间) keeps the entry's other required values.
+                if "provider_name" not in fields:
+                    fields["provider_name"] = existing["provider_name"]
+                    fields["provider_code"] = existing["provider_code"]
+                for name in ("name", "share_type"):
+                    fields.setdefault(name, existing[name])
+            allocate = not fields.get("code")
+            if allocate:
+                fields["code"] = f"{self.classification}/{0:0{SEQUENCE_DIGITS}d}"
+            staged_orgs: dict[str, dict[str, Any]] = {}
+            self._provider(fields, staged_orgs)
+            try:
+                model = CatalogueEntry.model_validate(fields)
+            except ValidationError as exc:
+                for code in staged_orgs:
+                    self.known_orgs.discard(code)
+                for field_name, reason in errors_of(exc):
+                    result.errors.append(RowError(record.row, field_name, reason, record.raw or record.fields))
+                continue
+            new_orgs.update(staged_orgs)
+            values = model.model_dump(mode="json", include=set(model.model_fields_set) | {"code"})
+            if allocate:
+                values["code"] = self._next_code(self.classification)
+            code = values["code"]
+            result.codes.append(code)
+            if existing is None:
+                full = model.model_dump(mode="json")
+                full.update(values)
+                parsed = _split_code(code)
+                row = {**full, **parsed, "source": self.source, "source_key": record.source_key,
+                       "version": 1, "created_at": self.stamp, "modified_at": self.stamp}
+                inserts[code] = row
+                pending[code] = row
+                if record.source_key:
+                    pending_keys[record.source_key] = code
+                created_history[code] = self._history(
+                    code, 1, "create", {k: [None, v] for k, v in values.items()
+                                        if v not in (None, [], "") and k != "code"})
+                history.append(created_history[code])
+                if row.get("updated_at"):
+                    events.append(self._event(code, row["updated_at"]))
+                result.created += 1
+                continue
+            changes = {k: [existing.get(k), v] for k, v in values.items()
+                       if k in ENTRY_FIELDS and k != "code" and existing.get(k) != v}
+            if not changes:
+                result.unchanged += 1
+                continue
+            version = existing["version"] + 1
+            state = {**existing, **{k: new for k, (_, new) in changes.items()},
+                     "version": version, "modified_at": self.stamp}
+            pending[code] = state
+            if code in inserts:
+                inserts[code] = {**inserts[code], **state, "version": 1}
+                created_history[code]["changes"].update({k: [None, v] for k, (_, v) in changes.items()})
+            else:
+                update = updates.setdefault(code, {"code": code})
+                update.update({k: new for k, (_, new) in changes.items()})
+                update.update(version=version, modified_at=self.stamp)
+                if record.source_key and not existing.get("source_key"):
+                    update["source_key"] = record.source_key
+                history.append(self._history(code, version, "update", changes))
+            result.updated += 1
+            if "updated_at" in changes and changes["updated_at"][1] and (
+                    changes["updated_at"][0] is None or changes["updated_at"][1] > changes["updated_at"][0]):
+                events.append(self._event(code, changes["updated_at"][1]))
+
+        self.store.write(organisations=list(new_orgs.values()), inserts=list(inserts.values()),
+                         updates=list(updates.values()), history=history, update_events=events)
+        return result
+
+    @staticmethod
+    def _match(record: EntryRecord, by_code: dict[str, dict[str, Any]],
+               by_key: dict[str, dict[str, Any]], pending: dict[str, dict[str, Any]],
+               pending_keys: dict[str, str]) -> dict[str, Any] | None:
+        """The stored (or earlier in this batch) entry a record refers to, if any."""
+        code = _try_code(record.fields.get("code"))
+        if code:
+            return pending.get(code) or by_code.get(code)
+        if record.source_key:
+            if record.source_key in pending_keys:
+                return pending[pending_keys[record.source_key]]
+            existing = by_key.get(record.source_key)
+            if existing is not None:
+                return pending.get(existing["code"], existing)
+        return None
+
+    def _history(self, code: str, version: int, action: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return {"code": code, "version": version, "action": action, "changed_at": self.stamp,
+                "changed_by": self.user, "changes": changes, "import_id": self.import_id}
+
+    def _event(self, code: str, updated_at: str) -> dict[str, Any]:
+        return {"code": code, "updated_at": updated_at, "source": self.update_source,
+                "reported_by": self.user, "note": self.source, "recorded_at": self.stamp}
+
+
+def _try_code(raw: Any) -> str | None:
+    """The normalised code, or None when absent or malformed (validation reports the latter)."""
+    if raw is None or not str(raw).strip():
+        return None
+    try:
+        return normalise_resource_code(raw)
+    except ValueError:
+        return None
+
+
+def _split_code(code: str) -> dict[str, str]:
+    classification = code.split("/", 1)[0]
+    return {"classification": classification, "resource_class": classification[0]}
