@@ -88,7 +88,7 @@ _ALIASES = {
 
 _CN_UNIT = {"小时": "hour", "时": "hour", "日": "day", "天": "day", "周": "week", "星期": "week",
             "月": "month", "个月": "month", "季": "quarter", "季度": "quarter", "年": "year"}
-_EVERY_N = re.compile(r"^每\s*(\d+)\s*(小时|时|日|天|周|星期|个月|月|季度|季|年)$")
+_EVERY_N = re.compile(r"^每\s*(\d*)\s*(小时|时|日|天|周|星期|个月|月|季度|季|年)$")
 _ISO = re.compile(r"^R/P(?:(\d+(?:\.\d+)?)([YMWD])|T(\d+(?:\.\d+)?)([HMS]))$")
 _DAYS_PER = {"Y": Decimal(365), "M": Decimal(30), "W": Decimal(7), "D": Decimal(1)}
 
@@ -105,7 +105,8 @@ def _from_count(count: int, unit: str) -> UpdateCycle:
         count, unit = count // 12, "year"
     if unit == "day" and count % 7 == 0:
         count, unit = count // 7, "week"
-    return UpdateCycle(f"每{count}{_UNITS[unit][0]}", count, unit)
+    label = f"每{_UNITS[unit][0]}" if count == 1 else f"每{count}{_UNITS[unit][0]}"
+    return UpdateCycle(label, count, unit)
 
 
 def _from_iso(match: re.Match[str]) -> UpdateCycle:
@@ -133,7 +134,7 @@ def parse_update_cycle(raw: str) -> UpdateCycle:
     if key.replace(" ", "") in _ALIASES:
         return STANDARD_CYCLES[_ALIASES[key.replace(" ", "")]]
     if match := _EVERY_N.match(text):
-        count = int(match.group(1))
+        count = int(match.group(1) or 1)
         if count > 0:
             return _from_count(count, _CN_UNIT[match.group(2)])
     if match := _ISO.match(text.upper()):

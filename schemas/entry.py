@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from schemas.codes import normalise_resource_code
 from schemas.cycles import parse_update_cycle
-
 
 CATALOGUE_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -126,7 +125,8 @@ class CatalogueEntry(BaseModel):
     summary: str = Field("", title="信息资源摘要")
     format_category: OptionalText = Field(None, title="信息资源格式分类", description="电子文件, 数据库, 接口 …")
     formats: TextList = Field(default_factory=list, title="信息资源格式类型", description="xls, csv, api …")
-    data_items: list[DataItem] = Field(default_factory=list, title="信息项信息")
+    data_items: Annotated[list[DataItem], BeforeValidator(lambda v: [] if v is None else v)] = Field(
+        default_factory=list, title="信息项信息")
     share_type: ShareType = Field(title="共享类型")
     share_condition: OptionalText = Field(None, title="共享条件")
     share_method: OptionalText = Field(None, title="共享方式")

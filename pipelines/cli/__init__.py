@@ -1,0 +1,27 @@
+"""The ``mulu`` command. Thin: each command parses options, calls one core function, prints.
+
+Start-up stays fast because heavy modules (dagster, great_expectations) are imported inside the
+commands that need them, never here.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from pipelines.cli import catalog_commands, demo_command
+from pipelines.cli.context import set_options
+
+app = typer.Typer(
+    name="mulu",
+    help="Mulu (目录): government data-resource catalogue and data-sharing ETL.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+app.callback()(set_options)
+app.command("demo")(demo_command.demo)
+app.add_typer(catalog_commands.app, name="catalog")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,33 @@
+"""Shared fixtures: real temporary workspaces and the real portal data in ../shared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog.directory import Directory
+from warehouse.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+REAL_DATA = SHARED / "data" / "real"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    return Workspace(tmp_path / "ws").ensure()
+
+
+@pytest.fixture
+def directory(workspace: Workspace):
+    opened = Directory.open(workspace, user="tester")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    if not REAL_DATA.is_dir():
+        pytest.fail(f"real portal data missing: expected {REAL_DATA} (shared/ beside the repo)")
+    return REAL_DATA

@@ -1,0 +1,113 @@
+"""The directory: create, update, retire, history, idempotent bulk apply, concurrent writers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from catalog.directory import Directory, EntryNotFound, EntryRecord
+from warehouse.metadata import connect
+
+ENTRY = {"name": "城乡低保对象信息", "provider_name": "区民政局", "share_type": "有条件共享",
+         "share_condition": "仅限社会救助业务使用", "update_cycle": "每月",
+         "summary": "城乡最低生活保障对象名单", "data_items": [{"name": "姓名", "data_type": "C"},
+                                                         {"name": "身份证号", "data_type": "C"}]}
+
+
+def test_create_update_retire_keeps_who_when_old_and_new(directory: Directory):
+    code = directory.create(ENTRY)
+    assert code == "300000/000001"
+    directory.user = "steward-li"
+    directory.update(code, {"update_cycle": "每季", "summary": "低保对象"})
+    directory.retire(code, reason="并入社会救助对象库")
+    history = directory.history(code)
+    assert [h["action"] for h in history] == ["create", "update", "retire"]
+    assert [h["version"] for h in history] == [1, 2, 3]
+    assert history[0]["changed_by"] == "tester"
+    assert history[1]["changed_by"] == "steward-li"
+    assert history[1]["changes"] == {"update_cycle": ["每月", "每季度"],
+                                     "summary": ["城乡最低生活保障对象名单", "低保对象"]}
+    assert history[2]["changes"]["status"] == ["active", "retired"]
+    assert directory.get(code)["status"] == "retired"
+    assert directory.stats()["entries"] == 0 and directory.stats()["retired"] == 1
+
+
+def test_update_with_bad_value_changes_nothing(directory: Directory):
+    code = directory.create(ENTRY)
+    with pytest.raises(ValueError, match="unknown 更新周期"):
+        directory.update(code, {"update_cycle": "看情况"})
+    assert directory.get(code)["update_cycle"] == "每月"
+    assert len(directory.history(code)) == 1
+
+
+def test_unknown_code_is_a_clear_error(directory: Directory):
+    with pytest.raises(EntryNotFound, match="101001/999999"):
+        directory.get("101001/999999")
+    with pytest.raises(EntryNotFound):
+        directory.get("not-a-code")
+
+
+def test_bulk_apply_is_idempotent_and_reports_bad_records(directory: Directory):
+    records = [EntryRecord({**ENTRY, "name": f"台账{i}"}, row=i + 2, source_key=f"t:{i}")
+               for i in range(120)]
+    records.append(EntryRecord({**ENTRY, "provider_name": ""}, row=200, source_key="t:bad"))
+    first = directory.apply(records, source="test", batch_size=50)
+    assert (first.created, first.updated, first.unchanged) == (120, 0, 0)
+    assert [(e.row, e.field) for e in first.errors] == [(200, "provider_name")]
+    again = directory.apply(records, source="test", batch_size=50)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 120)
+    changed = [EntryRecord({"name": "台账7", "updated_at": "2026-01-02"}, source_key="t:7")]
+    third = directory.apply(changed, source="test")
+    assert third.updated == 1
+    entry = directory.get(third.codes[0])
+    assert entry["updated_at"] == "2026-01-02T00:00:00"
+    assert entry["update_cycle"] == "每月"  # a partial record keeps the other fields
+    assert directory.store.updates(entry["code"])[-1]["updated_at"] == "2026-01-02T00:00:00"
+
+
+def test_explicit_codes_and_provider_resolution(directory: Directory):
+    directory.add_organisations([{"code": "11320399MB0000001X", "name": "区民政局"}])
+    code = directory.create({**ENTRY, "code": "103001-000042"})
+    entry = directory.get(code)
+    assert code == "103001/000042"
+    assert entry["provider_code"] == "11320399MB0000001X"  # matched by name
+    assert entry["classification"] == "103001" and entry["resource_class"] == "1"
+    new = directory.create({**ENTRY, "provider_name": "区新设局"})
+    assert directory.get(new)["provider_code"].startswith("L")
+    assert directory.stats()["organisations"] == 2
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from catalog.directory import Directory, EntryRecord
+    from warehouse.workspace import Workspace
+    d = Directory.open(Workspace(Path(sys.argv[1])), user=sys.argv[2])
+    for start in range(0, 1500, 100):
+        records = [EntryRecord({"code": f"{sys.argv[3]}/{i:06d}", "name": f"条目{i}",
+                                "provider_name": "区统计局", "share_type": "无条件共享"})
+                   for i in range(start + 1, start + 101)]
+        result = d.apply(records, source=sys.argv[2])
+        assert not result.errors, result.errors
+    print("done")
+""")
+
+
+def test_two_processes_write_while_a_third_reads(workspace):
+    connect(workspace.metadata_db).close()
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(workspace.root), name, prefix],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for name, prefix in (("a", "101001"), ("b", "201001"))]
+    reader = connect(workspace.metadata_db)
+    seen = []
+    while any(w.poll() is None for w in writers):
+        seen.append(reader.execute("SELECT count(*) FROM entries").fetchone()[0])
+    for writer in writers:
+        out, err = writer.communicate()
+        assert writer.returncode == 0, err
+        assert out.strip() == "done"
+    assert reader.execute("SELECT count(*) FROM entries").fetchone()[0] == 3000
+    assert seen == sorted(seen)  # readers see whole batches, never a torn write
