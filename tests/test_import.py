@@ -178,3 +178,16 @@ def test_detection_prefers_the_most_specific_mapping(real_data):
     document = read_document(real_data / "dcat-us" / "gsa.json")
     mapping, records = detect_mapping(document)
     assert mapping.name == "dcat-us" and len(records) == 339
+
+
+def test_every_mapping_setting_and_transform_is_documented():
+    from catalog.importing.mapping import Detect, FieldRule, Mapping
+    from catalog.importing.transforms import TRANSFORMS
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "mappings.md").read_text(encoding="utf-8")
+    settings = set(Mapping.model_fields) | {f.alias or n for n, f in FieldRule.model_fields.items()}
+    settings |= {f.alias or n for n, f in Detect.model_fields.items()}
+    undocumented = sorted(s for s in settings | set(TRANSFORMS) if f"| `{s}` |" not in docs)
+    assert undocumented == []
+    shipped = sorted(m.name for m in shipped_mappings() if f"| `{m.name}` |" not in docs)
+    assert shipped == []
