@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from schemas.codes import normalise_resource_code
 from schemas.entry import CATALOGUE_TZ, CatalogueEntry, Organisation
 from warehouse.catalog_store import ENTRY_FIELDS, CatalogStore
-from warehouse.metadata import connect
+from warehouse.metadata import connect, write_transaction
 from warehouse.workspace import Workspace
 
 # Where entries without a 信息资源代码 go: 类 3 (部门信息资源), 项 00, 目 000 (unclassified).
@@ -155,14 +155,16 @@ class Directory:
 
     # --- single-entry changes ----------------------------------------------------------
     def create(self, fields: dict[str, Any]) -> str:
-        result = self.apply([EntryRecord(dict(fields))], source="manual")
+        result = self.apply([EntryRecord(dict(fields))], source="manual", update_source="manual")
         if result.errors:
             raise ValueError("; ".join(f"{e.field}: {e.reason}" for e in result.errors))
         return result.codes[0]
 
-    def update(self, code: str, changes: dict[str, Any]) -> dict[str, Any]:
+    def update(self, code: str, changes: dict[str, Any], *,
+               update_source: str | None = "manual") -> dict[str, Any]:
         current = self.get(code)
-        result = self.apply([EntryRecord({**changes, "code": current["code"]})], source=None)
+        result = self.apply([EntryRecord({**changes, "code": current["code"]})], source=None,
+                            update_source=update_source)
         if result.errors:
             raise ValueError("; ".join(f"{e.field}: {e.reason}" for e in result.errors))
         return self.get(current["code"])
@@ -199,18 +201,21 @@ class Directory:
             "code": entry["code"], "updated_at": when.isoformat(), "source": source,
             "reported_by": self.user, "note": note, "recorded_at": now_local().isoformat()}])
         if entry["updated_at"] is None or entry["updated_at"] < when.isoformat():
-            self.update(entry["code"], {"updated_at": when})
+            self.update(entry["code"], {"updated_at": when}, update_source=None)
         return self.get(entry["code"])
 
     # --- bulk --------------------------------------------------------------------------
     def apply(self, records: Iterable[EntryRecord], *, source: str | None,
               classification: str = UNCLASSIFIED, import_id: int | None = None,
-              update_source: str = "harvest", batch_size: int = BATCH_SIZE) -> ApplyResult:
+              update_source: str | None = "harvest", batch_size: int = BATCH_SIZE) -> ApplyResult:
         """Create or update entries in batches; bad records are reported, good ones written.
 
         An entry is matched by its 信息资源代码 or, failing that, by ``source_key``; only the
         fields a record supplies are compared and changed, so re-applying the same records is a
-        no-op and a partial source (say, only 更新时间) does not erase the rest.
+        no-op and a partial source (say, only 更新时间) does not erase the rest. A newer
+        最近更新时间 is also logged as an update event from ``update_source`` (None: not logged).
+        Each batch is matched, numbered and written inside one write transaction, so writers in
+        other processes never allocate the same 信息资源代码 or create the same source record.
         """
         result = ApplyResult()
         session = _ApplySession(self, source, classification, import_id, update_source)
@@ -229,7 +234,7 @@ class _ApplySession:
     """State shared by the batches of one bulk apply: org names, code sequences, timestamp."""
 
     def __init__(self, directory: Directory, source: str | None, classification: str,
-                 import_id: int | None, update_source: str):
+                 import_id: int | None, update_source: str | None):
         self.store = directory.store
         self.user = directory.user
         self.source = source
@@ -239,13 +244,9 @@ class _ApplySession:
         self.stamp = now_local().isoformat()
         self.org_codes = self.store.organisation_codes_by_name()
         self.known_orgs = set(self.org_codes.values())
-        self.sequences: dict[str, int] | None = None
 
     def _next_code(self, classification: str) -> str:
-        if self.sequences is None:
-            self.sequences = self.store.max_sequences()
-        number = self.sequences.get(classification, 0) + 1
-        self.sequences[classification] = number
+        number = self.store.allocate_sequence(classification)
         return f"{classification}/{number:0{SEQUENCE_DIGITS}d}"
 
     def _provider(self, fields: dict[str, Any], new_orgs: dict[str, dict[str, Any]]) -> None:
@@ -264,6 +265,10 @@ class _ApplySession:
             self.org_codes.setdefault(name, code)
 
     def apply_batch(self, batch: Sequence[EntryRecord]) -> ApplyResult:
+        with write_transaction(self.store.con):
+            return self._apply_batch(batch)
+
+    def _apply_batch(self, batch: Sequence[EntryRecord]) -> ApplyResult:
         result = ApplyResult()
         by_key = self.store.entries_by("source_key", [r.source_key for r in batch if r.source_key])
         by_code = self.store.entries_by(
@@ -280,6 +285,10 @@ class _ApplySession:
         for record in batch:
             fields = dict(record.fields)
             existing = self._match(record, by_code, by_key, pending, pending_keys)
+            conflict = self._key_conflict(record, existing, by_key, pending_keys)
+            if conflict:
+                result.errors.append(RowError(record.row, "code", conflict, record.raw or record.fields))
+                continue
             if existing is not None:
                 fields["code"] = existing["code"]
                 # A partial record (say, only 更新时间) keeps the entry's other required values.
@@ -321,7 +330,7 @@ class _ApplySession:
                     code, 1, "create", {k: [None, v] for k, v in values.items()
                                         if v not in (None, [], "") and k != "code"})
                 history.append(created_history[code])
-                if row.get("updated_at"):
+                if row.get("updated_at") and self.update_source:
                     events.append(self._event(code, row["updated_at"]))
                 result.created += 1
                 continue
@@ -343,9 +352,9 @@ class _ApplySession:
                 update.update(version=version, modified_at=self.stamp)
                 if record.source_key and not existing.get("source_key"):
                     update["source_key"] = record.source_key
-                history.append(self._history(code, version, "update", changes))
+                history.append(self._history(code, version, _action_for(changes), changes))
             result.updated += 1
-            if "updated_at" in changes and changes["updated_at"][1] and (
+            if self.update_source and "updated_at" in changes and changes["updated_at"][1] and (
                     changes["updated_at"][0] is None or changes["updated_at"][1] > changes["updated_at"][0]):
                 events.append(self._event(code, changes["updated_at"][1]))
 
@@ -369,6 +378,18 @@ class _ApplySession:
                 return pending.get(existing["code"], existing)
         return None
 
+    @staticmethod
+    def _key_conflict(record: EntryRecord, existing: dict[str, Any] | None,
+                      by_key: dict[str, dict[str, Any]], pending_keys: dict[str, str]) -> str | None:
+        """A reason when the record's source identity already belongs to another entry."""
+        if not record.source_key:
+            return None
+        owner = pending_keys.get(record.source_key) or (by_key.get(record.source_key) or {}).get("code")
+        if owner and (existing is None or existing["code"] != owner):
+            return (f"this source record already belongs to 信息资源代码 {owner}; "
+                    f"its code here ({record.fields.get('code')}) differs")
+        return None
+
     def _history(self, code: str, version: int, action: str, changes: dict[str, Any]) -> dict[str, Any]:
         return {"code": code, "version": version, "action": action, "changed_at": self.stamp,
                 "changed_by": self.user, "changes": changes, "import_id": self.import_id}
@@ -386,6 +407,12 @@ def _try_code(raw: Any) -> str | None:
         return normalise_resource_code(raw)
     except ValueError:
         return None
+
+
+def _action_for(changes: dict[str, Any]) -> str:
+    if "status" in changes:
+        return "retire" if changes["status"][1] == "retired" else "restore"
+    return "update"
 
 
 def _split_code(code: str) -> dict[str, str]:

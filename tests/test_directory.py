@@ -111,3 +111,65 @@ def test_two_processes_write_while_a_third_reads(workspace):
         assert out.strip() == "done"
     assert reader.execute("SELECT count(*) FROM entries").fetchone()[0] == 3000
     assert seen == sorted(seen)  # readers see whole batches, never a torn write
+
+
+def test_report_update_logs_one_event_and_moves_updated_at(directory: Directory):
+    import datetime as dt
+
+    code = directory.create(ENTRY)
+    directory.report_update(code, at=dt.datetime(2026, 3, 1, 9, 30), note="三月数据已更新")
+    events = directory.store.updates(code)
+    assert [(e["source"], e["updated_at"]) for e in events] == [("report", "2026-03-01T09:30:00")]
+    assert directory.get(code)["updated_at"] == "2026-03-01T09:30:00"
+    directory.report_update(code, at=dt.datetime(2026, 2, 1))  # an older report: logged only
+    assert directory.get(code)["updated_at"] == "2026-03-01T09:30:00"
+    assert len(directory.store.updates(code)) == 2
+
+
+def test_a_source_record_cannot_take_a_second_code(directory: Directory):
+    first = directory.apply([EntryRecord({**ENTRY, "code": "101001/000001"}, row=2, source_key="s:1")],
+                            source="t")
+    assert first.created == 1
+    clash = directory.apply([
+        EntryRecord({**ENTRY, "code": "101001/000002"}, row=2, source_key="s:1"),
+        EntryRecord({**ENTRY, "name": "另一条"}, row=3, source_key="s:2"),
+    ], source="t")
+    assert [(e.row, e.field) for e in clash.errors] == [(2, "code")]
+    assert "101001/000001" in clash.errors[0].reason
+    assert clash.created == 1  # the good record in the same batch still lands
+
+
+def test_retiring_through_an_import_is_recorded_as_retire(directory: Directory):
+    code = directory.create(ENTRY)
+    directory.apply([EntryRecord({"code": code, "status": "retired"})], source="t")
+    assert directory.history(code)[-1]["action"] == "retire"
+
+
+ALLOCATOR = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from catalog.directory import Directory, EntryRecord
+    from warehouse.workspace import Workspace
+    d = Directory.open(Workspace(Path(sys.argv[1])), user=sys.argv[2])
+    for batch in range(20):
+        records = [EntryRecord({"name": f"{sys.argv[2]}-{batch}-{i}", "provider_name": "区统计局",
+                                "share_type": "无条件共享"}, source_key=f"{sys.argv[2]}:{batch}:{i}")
+                   for i in range(50)]
+        result = d.apply(records, source=sys.argv[2])
+        assert not result.errors and result.created == 50, result.errors
+    print("done")
+""")
+
+
+def test_processes_allocating_codes_at_once_never_collide(workspace):
+    connect(workspace.metadata_db).close()
+    procs = [subprocess.Popen([sys.executable, "-c", ALLOCATOR, str(workspace.root), name],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name in ("x", "y", "z")]
+    for proc in procs:
+        out, err = proc.communicate()
+        assert proc.returncode == 0, err
+    con = connect(workspace.metadata_db)
+    codes = [r[0] for r in con.execute("SELECT code FROM entries")]
+    assert len(codes) == len(set(codes)) == 3000
+    assert max(codes) == "300000/003000"

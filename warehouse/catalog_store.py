@@ -69,12 +69,13 @@ class CatalogStore:
         for row in self.con.execute(sql, params):
             yield row_to_entry(row)
 
-    def max_sequences(self) -> dict[str, int]:
-        """Highest 顺序码 in use under each 分类码."""
-        rows = self.con.execute(
-            "SELECT classification, max(CAST(substr(code, instr(code, '/') + 1) AS INTEGER)) "
-            "FROM entries GROUP BY classification")
-        return {classification: top for classification, top in rows}
+    def allocate_sequence(self, classification: str) -> int:
+        """The next free 顺序码 under a 分类码. Call inside a write transaction."""
+        row = self.con.execute(
+            "INSERT INTO code_sequences (classification, last) VALUES (?, 1) "
+            "ON CONFLICT(classification) DO UPDATE SET last = last + 1 RETURNING last",
+            (classification,)).fetchone()
+        return int(row[0])
 
     def history(self, code: str) -> list[dict[str, Any]]:
         rows = self.con.execute(
@@ -114,7 +115,11 @@ class CatalogStore:
               inserts: Sequence[dict[str, Any]] = (), updates: Sequence[dict[str, Any]] = (),
               history: Sequence[dict[str, Any]] = (),
               update_events: Sequence[dict[str, Any]] = ()) -> None:
-        """Write one batch in a single transaction: all of it lands or none does."""
+        """Write one batch in a single transaction (the caller's, if one is open): all of it
+        lands or none does."""
+        if self.con.in_transaction:
+            self._write(self.con, organisations, inserts, updates, history, update_events)
+            return
         with write_transaction(self.con) as con:
             self._write(con, organisations, inserts, updates, history, update_events)
 
@@ -131,6 +136,15 @@ class CatalogStore:
             con.executemany(
                 f"INSERT INTO entries ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
                 [tuple(encode_value(c, e.get(c)) for c in cols) for e in inserts])
+            # Codes given explicitly move the sequence past them.
+            top: dict[str, int] = {}
+            for e in inserts:
+                classification, sequence = e["code"].split("/", 1)
+                top[classification] = max(top.get(classification, 0), int(sequence))
+            con.executemany(
+                "INSERT INTO code_sequences (classification, last) VALUES (?, ?) "
+                "ON CONFLICT(classification) DO UPDATE SET last = max(last, excluded.last)",
+                list(top.items()))
         for change in updates:
             cols = [c for c in change if c != "code"]
             con.execute(

@@ -13,13 +13,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-_SEPARATORS = re.compile(r"[;；,，、|\n\r\t]+")
+# 、 is not a separator: it enumerates inside one Chinese name (农、林、牧、渔业).
+_SEPARATORS = re.compile(r"[;；,，|\n\r\t]+")
 _EXCEL_SERIAL = re.compile(r"^[1-9]\d{4}(\.\d+)?$")
 _CN_DATE = re.compile(r"^(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*日?(.*)$")
 
 
 def to_list(value: Any) -> list[str]:
-    """A list from a JSON/Python list literal ("['xls', 'api']") or separated text."""
+    """A list from a JSON/Python list literal ("['xls', 'api']") or text separated by ; , | or
+    line breaks."""
     if value is None:
         return []
     if isinstance(value, list):
@@ -34,6 +36,13 @@ def to_list(value: Any) -> list[str]:
             if isinstance(parsed, list):
                 return [str(v).strip() for v in parsed if str(v).strip()]
     return [part.strip() for part in _SEPARATORS.split(text) if part.strip()]
+
+
+def to_semicolon_list(value: Any) -> list[str]:
+    """A list from text joined with ";" (Mulu's own export), keeping commas inside items."""
+    if isinstance(value, list):
+        return to_list(value)
+    return [part.strip() for part in re.split(r"[;；]", str(value or "")) if part.strip()]
 
 
 def to_lines(value: Any) -> list[str]:
@@ -103,6 +112,7 @@ def first(value: Any) -> Any:
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "list": to_list,
     "lines": to_lines,
+    "semicolons": to_semicolon_list,
     "date": to_date_text,
     "data_items": data_items,
     "mailto": strip_mailto,

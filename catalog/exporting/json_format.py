@@ -1,0 +1,37 @@
+"""JSON export: {"entries": [...], "organisations": [...]} with the model's English field names.
+
+Each entry holds exactly the ``CatalogueEntry`` fields (no tracking columns), so
+``CatalogueEntry.model_validate`` accepts it as is. Dates are ISO text, 最近更新时间 in the
+catalogue's local time (Asia/Shanghai) without an offset, as stored. One entry per line,
+written as read, so the file streams out and diffs well.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from warehouse.catalog_store import ENTRY_FIELDS, ORGANISATION_FIELDS
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def write(entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[str, Any]],
+          out: Path) -> int:
+    count = 0
+    with Path(out).open("w", encoding="utf-8") as fh:
+        fh.write('{"entries": [')
+        for entry in entries:
+            fh.write(",\n" if count else "\n")
+            fh.write(_dumps({name: entry.get(name) for name in ENTRY_FIELDS}))
+            count += 1
+        fh.write('\n],\n"organisations": [')
+        for index, organisation in enumerate(organisations.values()):
+            fh.write(",\n" if index else "\n")
+            fh.write(_dumps({name: organisation.get(name) for name in ORGANISATION_FIELDS}))
+        fh.write("\n]}\n")
+    return count

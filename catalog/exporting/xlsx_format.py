@@ -1,0 +1,85 @@
+"""Excel export: sheet "信息资源目录" with the entries, sheet "提供方" with the organisations.
+
+xlsxwriter's constant_memory mode flushes each row to disk as soon as the next one starts, so
+memory stays flat; that also means rows must be written in order, one sheet after the other.
+Every value is written with ``write_string`` (never ``write``): a summary starting with "="
+must stay text, not become a formula, and landing pages must not become hyperlinks (Excel
+allows only 65,530 per sheet). 发布日期 and 最近更新时间 are real date cells.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+
+from catalog.exporting.tabular import (
+    DATE_COLUMN,
+    DATETIME_COLUMN,
+    ENTRY_TITLES,
+    ORGANISATION_TITLES,
+    entry_row,
+    organisation_row,
+)
+from warehouse.catalog_store import ENTRY_FIELDS, ORGANISATION_FIELDS
+
+ENTRY_SHEET = "信息资源目录"
+ORGANISATION_SHEET = "提供方"
+MAX_ROWS = 1_048_576  # Excel's limit, header included
+
+_WIDTHS = {"code": 16, "name": 36, "provider_name": 28, "provider_code": 20, "summary": 60,
+           "data_items": 40, "share_condition": 24, "updated_at": 19, "published_at": 11,
+           "landing_page": 40}
+_ORG_WIDTHS = {"code": 20, "name": 32, "parent_code": 20, "contact_email": 24}
+
+
+def write(entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[str, Any]],
+          out: Path) -> int:
+    options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+               "strings_to_numbers": False}
+    with xlsxwriter.Workbook(str(out), options) as book:
+        header = book.add_format({"bold": True})
+        formats = {DATE_COLUMN: book.add_format({"num_format": "yyyy-mm-dd"}),
+                   DATETIME_COLUMN: book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})}
+        sheet = _sheet(book, ENTRY_SHEET, ENTRY_TITLES, ENTRY_FIELDS, _WIDTHS, header)
+        count = 0
+        for count, entry in enumerate(entries, start=1):
+            if count >= MAX_ROWS:
+                raise ValueError(f"too many entries for one Excel sheet (max {MAX_ROWS - 1})")
+            for column, value in enumerate(entry_row(entry)):
+                if value is None or value == "":
+                    continue
+                if column in formats:
+                    sheet.write_datetime(count, column, _date_value(column, value),
+                                         formats[column])
+                else:
+                    sheet.write_string(count, column, str(value))
+        sheet.autofilter(0, 0, count, len(ENTRY_TITLES) - 1)
+
+        sheet = _sheet(book, ORGANISATION_SHEET, ORGANISATION_TITLES, ORGANISATION_FIELDS,
+                       _ORG_WIDTHS, header)
+        for row, organisation in enumerate(organisations.values(), start=1):
+            for column, value in enumerate(organisation_row(organisation)):
+                if value not in (None, ""):
+                    sheet.write_string(row, column, str(value))
+    return count
+
+
+def _sheet(book: xlsxwriter.Workbook, name: str, titles: tuple[str, ...],
+           fields: tuple[str, ...], widths: dict[str, int], header: Any) -> Any:
+    sheet = book.add_worksheet(name)
+    for column, field in enumerate(fields):
+        sheet.set_column(column, column, widths.get(field, 14))
+    sheet.freeze_panes(1, 0)
+    for column, title in enumerate(titles):
+        sheet.write_string(0, column, title, header)
+    return sheet
+
+
+def _date_value(column: int, text: str) -> dt.date | dt.datetime:
+    if column == DATE_COLUMN:
+        return dt.date.fromisoformat(text)
+    return dt.datetime.fromisoformat(text)

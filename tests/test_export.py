@@ -1,0 +1,307 @@
+"""Catalogue export: every format written from a real workspace and read back."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import rdflib
+from python_calamine import CalamineWorkbook
+from rdflib import Literal, Namespace, URIRef
+from rdflib.collection import Collection
+
+from catalog.directory import Directory, EntryRecord
+from catalog.exporting import FORMATS, export_catalogue
+from schemas.entry import CatalogueEntry, Organisation
+from warehouse.catalog_store import ENTRY_FIELDS, ORGANISATION_FIELDS
+from warehouse.workspace import Workspace
+
+# Plain namespaces (not rdflib's closed ones): the tests spell out the IRIs they expect.
+DCAT = Namespace("http://www.w3.org/ns/dcat#")
+DCTERMS = Namespace("http://purl.org/dc/terms/")
+FOAF = Namespace("http://xmlns.com/foaf/0.1/")
+SKOS = Namespace("http://www.w3.org/2004/02/skos/core#")
+VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
+XSD = Namespace("http://www.w3.org/2001/XMLSchema#")
+MULU = Namespace("https://mulu.dev/ns#")
+RDF_TYPE = URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+EU_FREQ = "http://publications.europa.eu/resource/authority/frequency/"
+POLICE = "11340100MB0000000X"
+# rdflib's own JSON-LD parser still builds a ConjunctiveGraph internally.
+pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated")
+TRICKY_SUMMARY = '含"引号"的摘要,带逗号\n第二行；还有分号;和 =SUM(A1)'
+
+POPULATION = {
+    "code": "101001/000001",
+    "name": "人口基础信息库",
+    "category_name": "人口",
+    "provider_name": "某市公安局",
+    "provider_code": POLICE,
+    "summary": TRICKY_SUMMARY,
+    "format_category": "数据库",
+    "formats": ["xls", "csv", "api"],
+    "data_items": [{"name": "姓名", "data_type": "C", "length": 50},
+                   {"name": "出生日期", "data_type": "D", "description": "公历"}],
+    "share_type": "有条件共享",
+    "share_condition": "仅限政务用途",
+    "share_method": "共享平台方式/接口",
+    "open_type": "不予开放",
+    "update_cycle": "每月",
+    "published_at": "2023-05-08",
+    "updated_at": "2024-01-15T09:30:00",
+    "related_codes": ["101001/000002"],
+    "theme": "公共安全",
+    "tags": ["户籍", "常住人口"],
+    "landing_page": "https://data.example.gov.cn/资源/1?a=b c",
+}
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> Directory:
+    directory = Directory.open(Workspace(tmp_path / "ws"), user="t")
+    directory.add_organisations([Organisation(
+        code=POLICE, name="某市公安局", kind="区级部门", contact_name="张三",
+        contact_phone="0551-1234 5678", contact_email="gaj@example.gov.cn")])
+    directory.create(POPULATION)
+    directory.apply([
+        EntryRecord({"name": "社保参保信息", "provider_name": "某市人社局",
+                     "share_type": "无条件共享", "update_cycle": "每半年",
+                     "open_type": "无条件开放", "tags": "社保;参保", "summary": ""},
+                    source_key="hr-1"),
+        EntryRecord({"code": "201002/000001", "name": "实时公交到站", "provider_name": "某市交通局",
+                     "share_type": "无条件共享", "update_cycle": "实时", "formats": ["json"],
+                     "summary": "公交车辆实时位置", "updated_at": "2024-03-01T08:00:00"}),
+    ], source="test")
+    retired = directory.create({"code": "101001/000009", "name": "已撤销的资源",
+                                "provider_name": "某市公安局", "provider_code": POLICE,
+                                "share_type": "不予共享"})
+    directory.retire(retired, reason="merged")
+    yield directory
+    directory.close()
+
+
+def export(directory: Directory, tmp_path: Path, fmt: str, **kwargs) -> tuple[int, Path]:
+    out = tmp_path / "out" / f"catalogue.{fmt}"
+    return export_catalogue(directory, fmt, out, **kwargs), out
+
+
+def titles() -> list[str]:
+    return [CatalogueEntry.model_fields[name].title for name in ENTRY_FIELDS]
+
+
+# --- CSV ----------------------------------------------------------------------------------
+def test_csv_has_bom_chinese_header_and_values(directory, tmp_path):
+    count, out = export(directory, tmp_path, "csv")
+    assert count == 3
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    assert header == titles()
+    assert header[:5] == ["信息资源代码", "信息资源名称", "信息资源分类名称", "信息资源提供方代码",
+                          "信息资源提供方"]
+    assert {"共享类型", "更新周期", "发布日期", "最近更新时间", "信息项信息"} <= set(header)
+    assert len(rows) == 3
+    row = dict(zip(header, rows[0], strict=True))
+    assert row["信息资源代码"] == "101001/000001"
+    assert row["信息资源摘要"] == TRICKY_SUMMARY  # commas, quotes, newline survive
+    assert row["信息资源格式类型"] == "xls;csv;api"
+    assert row["信息项信息"] == "姓名:字符型(50);出生日期:日期型"
+    assert row["标签"] == "户籍;常住人口"
+    assert row["共享类型"] == "有条件共享"
+    assert row["更新周期"] == "每月"
+    assert row["发布日期"] == "2023-05-08"
+    assert row["最近更新时间"] == "2024-01-15T09:30:00"
+    assert row["资源页面"] == POPULATION["landing_page"]
+    hr = next(dict(zip(header, r, strict=True)) for r in rows if r[1] == "社保参保信息")
+    assert hr["信息资源提供方代码"].startswith("L")  # local code allocated for the provider
+    assert hr["发布日期"] == "" and hr["信息项信息"] == ""
+
+
+def test_csv_excludes_retired_unless_asked(directory, tmp_path):
+    _, out = export(directory, tmp_path, "csv")
+    assert "已撤销的资源" not in out.read_text(encoding="utf-8-sig")
+    count, out = export(directory, tmp_path, "csv", include_retired=True)
+    assert count == 4
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["状态"] for r in rows if r["信息资源名称"] == "已撤销的资源"] == ["retired"]
+
+
+# --- Excel --------------------------------------------------------------------------------
+def test_xlsx_has_both_sheets_read_back(directory, tmp_path):
+    count, out = export(directory, tmp_path, "xlsx")
+    assert count == 3
+    book = CalamineWorkbook.from_path(str(out))
+    assert book.sheet_names == ["信息资源目录", "提供方"]
+    header, *rows = book.get_sheet_by_name("信息资源目录").to_python()
+    assert header == titles()
+    assert len(rows) == 3
+    row = dict(zip(header, rows[0], strict=True))
+    assert row["信息资源名称"] == "人口基础信息库"
+    assert row["信息资源摘要"] == TRICKY_SUMMARY  # "=SUM(A1)" stays text, not a formula
+    assert row["信息项信息"] == "姓名:字符型(50);出生日期:日期型"
+    assert row["发布日期"] == dt.date(2023, 5, 8)
+    assert row["最近更新时间"] == dt.datetime(2024, 1, 15, 9, 30)
+    assert row["资源页面"] == POPULATION["landing_page"]
+    assert row["信息资源格式类型"] == "xls;csv;api"
+
+    org_header, *org_rows = book.get_sheet_by_name("提供方").to_python()
+    assert org_header == [Organisation.model_fields[f].title for f in ORGANISATION_FIELDS]
+    assert org_header[:2] == ["提供方代码", "提供方名称"]
+    orgs = {r[0]: dict(zip(org_header, r, strict=True)) for r in org_rows}
+    assert orgs[POLICE]["提供方名称"] == "某市公安局"
+    assert orgs[POLICE]["联系电话"] == "0551-1234 5678"
+    assert {"某市人社局", "某市交通局"} <= {o["提供方名称"] for o in orgs.values()}
+
+
+def test_xlsx_keeps_formula_like_text_as_text(directory, tmp_path):
+    directory.create({"code": "101001/000003", "name": "=1+1", "provider_name": "某市公安局",
+                      "provider_code": POLICE, "share_type": "无条件共享",
+                      "summary": '=HYPERLINK("https://evil.example","点击")'})
+    _, out = export(directory, tmp_path, "xlsx")
+    rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("信息资源目录").to_python()
+    row = next(r for r in rows if r[0] == "101001/000003")
+    assert row[1] == "=1+1"
+    assert row[ENTRY_FIELDS.index("summary")] == '=HYPERLINK("https://evil.example","点击")'
+
+
+# --- JSON ---------------------------------------------------------------------------------
+def test_json_entries_validate_against_the_model(directory, tmp_path):
+    count, out = export(directory, tmp_path, "json")
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert set(document) == {"entries", "organisations"}
+    assert count == len(document["entries"]) == 3
+    first = document["entries"][0]
+    assert list(first) == list(ENTRY_FIELDS)
+    assert first["name"] == "人口基础信息库"
+    assert first["published_at"] == "2023-05-08"
+    assert first["updated_at"] == "2024-01-15T09:30:00"
+    assert first["data_items"][1] == {"name": "出生日期", "data_type": "日期型", "length": None,
+                                      "description": "公历"}
+    for entry in document["entries"]:
+        CatalogueEntry.model_validate(entry)  # the export reads back as entries
+    assert "人口基础信息库" in out.read_text(encoding="utf-8")  # ensure_ascii=False
+    orgs = {o["code"]: o for o in document["organisations"]}
+    assert orgs[POLICE]["contact_name"] == "张三"
+    assert list(orgs[POLICE]) == list(ORGANISATION_FIELDS)
+
+
+# --- DCAT ---------------------------------------------------------------------------------
+def parse(out: Path) -> rdflib.Graph:
+    return rdflib.Graph().parse(out, format="json-ld")
+
+
+def test_dcat_parses_with_a_dataset_per_entry(directory, tmp_path):
+    count, out = export(directory, tmp_path, "dcat")
+    graph = parse(out)
+    datasets = set(graph.subjects(RDF_TYPE, DCAT.Dataset))
+    assert count == len(datasets) == 3
+    catalogue = next(graph.subjects(RDF_TYPE, DCAT.Catalog))
+    assert set(graph.objects(catalogue, DCAT.dataset)) == datasets
+    # No IRI may have been resolved against the file's location.
+    assert not [t for t in graph for term in t if str(term).startswith("file:")]
+
+
+def test_dcat_dataset_properties(directory, tmp_path):
+    _, out = export(directory, tmp_path, "dcat")
+    graph = parse(out)
+    ds = URIRef("urn:mulu:entry:101001/000001")
+    assert graph.value(ds, DCTERMS.identifier) == Literal("101001/000001")
+    assert graph.value(ds, DCTERMS.title) == Literal("人口基础信息库", lang="zh")
+    assert graph.value(ds, DCTERMS.description) == Literal(TRICKY_SUMMARY, lang="zh")
+    assert graph.value(ds, DCTERMS.issued) == Literal("2023-05-08", datatype=XSD.date)
+    assert graph.value(ds, DCTERMS.modified) == Literal("2024-01-15T09:30:00+08:00",
+                                                        datatype=XSD.dateTime)
+    publisher = graph.value(ds, DCTERMS.publisher)
+    assert (publisher, RDF_TYPE, FOAF.Organization) in graph
+    assert graph.value(publisher, FOAF.name) == Literal("某市公安局", lang="zh")
+    assert graph.value(publisher, DCTERMS.identifier) == Literal(POLICE)
+    assert set(graph.objects(ds, DCTERMS.accrualPeriodicity)) == {
+        URIRef(EU_FREQ + "MONTHLY"), Literal("R/P1M")}
+    assert set(graph.objects(ds, DCAT.keyword)) == {Literal("户籍", lang="zh"),
+                                                    Literal("常住人口", lang="zh")}
+    theme_labels = {graph.value(t, SKOS.prefLabel) for t in graph.objects(ds, DCAT.theme)}
+    assert theme_labels == {Literal("公共安全", lang="zh"), Literal("人口", lang="zh")}
+    assert graph.value(ds, DCTERMS.accessRights) == URIRef(
+        "http://publications.europa.eu/resource/authority/access-right/NON_PUBLIC")
+    landing = graph.value(ds, DCAT.landingPage)
+    assert landing == URIRef("https://data.example.gov.cn/%E8%B5%84%E6%BA%90/1?a=b%20c")
+    formats = {graph.value(d, DCTERMS["format"]) for d in graph.objects(ds, DCAT.distribution)}
+    assert formats == {URIRef("http://publications.europa.eu/resource/authority/file-type/XLS"),
+                       URIRef("http://publications.europa.eu/resource/authority/file-type/CSV"),
+                       Literal("api")}
+    assert graph.value(ds, DCTERMS.relation) == URIRef("urn:mulu:entry:101001/000002")
+    assert graph.value(ds, MULU.shareType) == Literal("有条件共享")
+    assert graph.value(ds, MULU.shareCondition) == Literal("仅限政务用途")
+    assert graph.value(ds, MULU.classification) == Literal("101001")
+    items = list(Collection(graph, graph.value(ds, MULU.dataItem)))
+    assert [str(graph.value(i, MULU.itemName)) for i in items] == ["姓名", "出生日期"]
+    assert graph.value(items[0], MULU.length).toPython() == 50
+    contact = graph.value(ds, DCAT.contactPoint)
+    assert graph.value(contact, VCARD.hasEmail) == URIRef("mailto:gaj@example.gov.cn")
+
+
+def test_dcat_keeps_an_entry_spelling_of_its_provider(directory, tmp_path):
+    directory.create({"code": "101001/000004", "name": "户籍迁移记录", "provider_name": "市公安局",
+                      "provider_code": POLICE, "share_type": "有条件共享"})
+    _, out = export(directory, tmp_path, "dcat")
+    graph = parse(out)
+    ds = URIRef("urn:mulu:entry:101001/000004")
+    publisher = graph.value(ds, DCTERMS.publisher)
+    assert publisher == URIRef(f"urn:mulu:org:{POLICE}")
+    assert list(graph.objects(publisher, FOAF.name)) == [Literal("某市公安局", lang="zh")]
+    assert graph.value(ds, MULU.providerName) == Literal("市公安局")
+    population = URIRef("urn:mulu:entry:101001/000001")
+    assert graph.value(population, MULU.providerName) is None
+
+
+def test_dcat_frequencies_for_half_year_and_real_time(directory, tmp_path):
+    _, out = export(directory, tmp_path, "jsonld")  # alias of dcat
+    graph = parse(out)
+
+    def periodicity(name: str) -> set:
+        ds = next(graph.subjects(DCTERMS.title, Literal(name, lang="zh")))
+        return set(graph.objects(ds, DCTERMS.accrualPeriodicity))
+
+    assert periodicity("社保参保信息") == {URIRef(EU_FREQ + "ANNUAL_2"), Literal("R/P6M")}
+    assert periodicity("实时公交到站") == {URIRef(EU_FREQ + "UPDATE_CONT"), Literal("R/PT1S")}
+
+
+def test_dcat_retired_only_when_asked(directory, tmp_path):
+    retired = URIRef("urn:mulu:entry:101001/000009")
+    _, out = export(directory, tmp_path, "dcat")
+    assert (retired, RDF_TYPE, DCAT.Dataset) not in parse(out)
+    count, out = export(directory, tmp_path, "dcat", include_retired=True)
+    graph = parse(out)
+    assert count == 4
+    assert graph.value(retired, MULU.status) == Literal("retired")
+
+
+# --- all formats --------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_empty_catalogue_exports(tmp_path, fmt):
+    directory = Directory.open(Workspace(tmp_path / "empty"), user="t")
+    try:
+        count, out = export(directory, tmp_path, fmt)
+    finally:
+        directory.close()
+    assert count == 0 and out.exists()
+    if fmt == "dcat":
+        assert len(set(parse(out).subjects(RDF_TYPE, DCAT.Catalog))) == 1
+    if fmt == "json":
+        assert json.loads(out.read_text(encoding="utf-8")) == {"entries": [], "organisations": []}
+
+
+def test_unknown_format_is_rejected(directory, tmp_path):
+    out = tmp_path / "catalogue.ods"
+    with pytest.raises(ValueError, match="csv, xlsx, json, dcat"):
+        export_catalogue(directory, "ods", out)
+    assert not out.exists()
+
+
+def test_no_partial_file_left_behind(directory, tmp_path):
+    count, out = export(directory, tmp_path, "csv")
+    assert [p.name for p in out.parent.iterdir()] == [out.name]
