@@ -1,0 +1,132 @@
+"""Catalogue benchmark: bulk import of 35,700 and 357,000 entries from a CSV export.
+
+Side by side for each size:
+- ``mulu import``: ``catalog.importing.import_file`` on Mulu's own CSV export (read, detect
+  the mapping, validate every field, allocate nothing, write entries + history).
+- ``floor``: the same CSV read with ``csv.reader`` and inserted with one ``executemany`` into a
+  bare SQLite table of the same columns: no validation, no history. What any import costs.
+
+Run: ``make bench`` (or ``python -m bench.catalog --sizes 35700 357000``). Prints a Markdown
+table for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+
+from bench.measure import measure
+
+
+def write_catalogue_csv(path: Path, size: int) -> None:
+    """A CSV in Mulu's export format with ``size`` entries: the demo district, repeated with
+    fresh 顺序码 when more entries than the district has are asked for."""
+    from catalog.demo import generate_district
+    from catalog.exporting.tabular import header, to_row
+
+    district = generate_district(2024, today=dt.date(2026, 11, 1))
+    entries = district.entries
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header())
+        for n in range(size):
+            entry = dict(entries[n % len(entries)])
+            copy = n // len(entries)
+            if copy:
+                classification, sequence = entry["code"].split("/")
+                entry["code"] = f"{classification}/{int(sequence) + copy * 100_000:07d}"
+            entry.setdefault("status", "active")
+            writer.writerow(to_row(entry))
+
+
+MULU_SETUP = """
+from pathlib import Path
+from catalog.directory import Directory
+from catalog.importing.importer import import_file
+from warehouse.workspace import Workspace
+ws = Workspace(Path({home!r})).ensure()
+directory = Directory.open(ws, user="bench")
+"""
+MULU_STEP = """
+report = import_file(directory, ws, Path({csv!r}))
+assert report.rejected == 0, report.errors[:3]
+result = report.created
+"""
+FLOOR_SETUP = """
+import csv, sqlite3
+con = sqlite3.connect({db!r}, isolation_level=None)
+con.execute("PRAGMA journal_mode = WAL")
+con.execute("PRAGMA synchronous = NORMAL")
+"""
+FLOOR_STEP = """
+with open({csv!r}, encoding="utf-8-sig", newline="") as handle:
+    rows = csv.reader(handle)
+    header = next(rows)
+    con.execute("CREATE TABLE entries (" + ", ".join(f'"{{h}}"' for h in header) + ")")
+    con.execute("BEGIN")
+    con.executemany("INSERT INTO entries VALUES (" + ",".join("?" * len(header)) + ")", rows)
+    con.execute("COMMIT")
+result = con.execute("SELECT count(*) FROM entries").fetchone()[0]
+"""
+
+
+def run(sizes: list[int], runs: int) -> list[dict]:
+    rows = []
+    scratch = Path(tempfile.mkdtemp(prefix="mulu-bench-"))
+    try:
+        for size in sizes:
+            source = scratch / f"catalogue-{size}.csv"
+            write_catalogue_csv(source, size)
+            mulu = _best_fresh(runs, scratch, MULU_SETUP, MULU_STEP, source)
+            floor = _best_fresh(runs, scratch, FLOOR_SETUP, FLOOR_STEP, source)
+            assert mulu["result"] == floor["result"] == size, (mulu, floor)
+            rows.append({"size": size, "mulu": mulu, "floor": floor,
+                         "file_mib": source.stat().st_size / 2**20})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return rows
+
+
+def _best_fresh(runs: int, scratch: Path, setup: str, step: str, source: Path) -> dict:
+    """Best of ``runs``, each into a new, empty target: every run measures a first import."""
+    results = []
+    for _ in range(runs):
+        target = tempfile.mkdtemp(dir=scratch)
+        results.append(measure(setup.format(home=target, db=f"{target}/floor.sqlite"),
+                               step.format(csv=str(source))))
+    best = min(results, key=lambda r: r["seconds"])
+    return {**best, "runs": [round(r["seconds"], 2) for r in results]}
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = [
+        f"Machine: {platform.machine()}, Python {platform.python_version()}, "
+        f"{dt.date.today().isoformat()}.",
+        "",
+        "| entries | CSV MiB | mulu import s | floor s | ratio | mulu entries/s | mulu peak MiB | floor peak MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        mulu, floor = row["mulu"], row["floor"]
+        lines.append(
+            f"| {row['size']:,} | {row['file_mib']:.1f} | {mulu['seconds']:.2f} | "
+            f"{floor['seconds']:.2f} | {mulu['seconds'] / floor['seconds']:.1f}x | "
+            f"{row['size'] / mulu['seconds']:,.0f} | {mulu['peak_mib']:.0f} | {floor['peak_mib']:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[35_700, 357_000])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print(markdown(run(args.sizes, args.runs)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The `mulu` command as a user runs it: the installed console script, in real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MULU = str(Path(sys.executable).with_name("mulu"))
+
+
+def mulu(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MULU_HOME": str(home), "MULU_USER": "cli-tester", "COLUMNS": "200"}
+    return subprocess.run([MULU, *args], capture_output=True, text=True, env=env, check=False)
+
+
+def test_help_lists_the_commands(tmp_path):
+    done = mulu(tmp_path, "--help")
+    assert done.returncode == 0
+    assert "catalog" in done.stdout and "demo" in done.stdout
+
+
+def test_import_stats_show_export(tmp_path, real_data):
+    done = mulu(tmp_path, "catalog", "import", str(real_data / "cn-portals" / "anhui_suzhou.json"),
+                "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["mapping"], report["created"], report["rejected"]) == ("cn-luan-suzhou", 524, 0)
+    stats = json.loads(mulu(tmp_path, "catalog", "stats", "--json").stdout)
+    assert stats["entries"] == 524
+    assert sum(stats["by_update_cycle"].values()) == 524
+    assert sum(o["entries"] for o in stats["by_organisation"]) == 524
+    entry = json.loads(mulu(tmp_path, "catalog", "show", "300000/000001", "--history", "--json").stdout)
+    assert entry["source"] == "cn-luan-suzhou"
+    assert entry["history"][0]["changed_by"] == "cli-tester"
+    out = tmp_path / "out.csv"
+    assert mulu(tmp_path, "catalog", "export", "--format", "csv", "-o", str(out)).returncode == 0
+    again = json.loads(mulu(tmp_path, "catalog", "import", str(out), "--json").stdout)
+    assert (again["mapping"], again["created"], again["updated"], again["unchanged"]) == (
+        "mulu-table", 0, 0, 524)
+
+
+def test_errors_are_clear_and_exit_non_zero(tmp_path):
+    missing = mulu(tmp_path, "catalog", "show", "101001/000009")
+    assert missing.returncode == 1
+    assert "no catalogue entry with 信息资源代码 '101001/000009'" in missing.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("目录名称,提供部门,共享类型,更新周期\n好条目,区统计局,无条件共享,每月\n"
+                   "坏条目,区统计局,无条件共享,偶尔\n", encoding="utf-8")
+    done = mulu(tmp_path, "catalog", "import", str(bad), "--json")
+    assert done.returncode == 3
+    report = json.loads(done.stdout)
+    assert report["created"] == 1
+    assert report["errors"] == [{"file": str(bad), "row": 3, "field": "更新周期 (update_cycle)",
+                                 "reason": report["errors"][0]["reason"]}]
+    assert "偶尔" in report["errors"][0]["reason"]
+    nothing = mulu(tmp_path, "catalog", "import", str(tmp_path / "nope.csv"))
+    assert nothing.returncode == 1 and "no such file" in nothing.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["catalog", "stats", "--json"],
+                                  ["catalog", "mappings", "--json"]])
+def test_fast_paths_import_neither_dagster_nor_great_expectations(tmp_path, args):
+    probe = (
+        "import sys\n"
+        "from pipelines.cli import app\n"
+        "try:\n"
+        f"    app({args!r}, standalone_mode=False)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('dagster', 'great_expectations', 'pandas'))\n"
+        "print('HEAVY', heavy)\n")
+    env = {**os.environ, "MULU_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "HEAVY []"
