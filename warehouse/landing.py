@@ -25,7 +25,7 @@ import re
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -77,7 +77,8 @@ def land(url: str, landing_dir: Path, dataset: str, *,
 
 
 # --- sources -------------------------------------------------------------------------------
-Opener = Any  # a zero-argument callable returning (binary stream, expected size or None)
+# Opens one source: (binary stream, expected size or None). Called only when it is landed.
+Opener = Callable[[], tuple[IO[bytes], int | None]]
 
 
 def _sources(url: str, options: dict[str, Any]) -> list[tuple[str, Opener]]:
@@ -92,7 +93,8 @@ def _sources(url: str, options: dict[str, Any]) -> list[tuple[str, Opener]]:
                            f"installed ({exc})") from exc
     except (ValueError, TypeError) as exc:
         raise LandingError(f"cannot land {url}: {exc}") from exc
-    if _GLOB_CHARS.search(path):
+    # A name like "低保[2026].csv" is a file, not a pattern, when it exists as written.
+    if _GLOB_CHARS.search(path) and not fs.isfile(path):
         found = fs.glob(path, detail=True)
         files = sorted(name for name, info in found.items() if info.get("type") == "file")
         if not files:
@@ -136,10 +138,10 @@ def _open_http(url: str, options: dict[str, Any]) -> tuple[IO[bytes], int | None
         raise LandingError(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise LandingError(f"cannot fetch {url}: {getattr(exc, 'reason', exc)}") from exc
-    # Content-Length lets a truncated download be told from a complete one.
+    # Content-Length (of the raw bytes, which is what urllib returns and we land) lets a
+    # truncated download be told from a complete one.
     length = response.headers.get("Content-Length")
-    encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
-    return response, (int(length) if length and length.isdigit() and not encoded else None)
+    return response, (int(length) if length and length.isdigit() else None)
 
 
 # --- landing one file ----------------------------------------------------------------------
