@@ -1,4 +1,5 @@
-"""Run one measured step in a fresh Python process: wall time and peak RSS of that process.
+"""Run one measured step in a fresh Python process: wall time and peak RSS (VmHWM) of that
+process.
 
 A fresh process per step keeps one step's memory from hiding in another's peak.
 """
@@ -11,13 +12,16 @@ import sys
 import textwrap
 
 _RUNNER = textwrap.dedent("""
-    import json, resource, sys, time
+    import json, sys, time
     namespace = {}
     exec(compile(sys.argv[1], "<setup>", "exec"), namespace)
     started = time.perf_counter()
     exec(compile(sys.argv[2], "<step>", "exec"), namespace)
     seconds = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM is this process's own peak RSS; ru_maxrss would carry the parent's peak across
+    # fork and exec and overstate small steps.
+    with open("/proc/self/status") as status:
+        peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024,
                       "result": namespace.get("result")}))
 """)

@@ -121,6 +121,20 @@ class Directory:
     def history(self, code: str) -> list[dict[str, Any]]:
         return self.store.history(self.get(code)["code"])
 
+    def as_of_version(self, code: str, version: int) -> dict[str, Any]:
+        """The entry as it was at ``version``: the current row with later changes undone."""
+        entry = self.get(code)
+        if not 1 <= version <= entry["version"]:
+            raise ValueError(f"{entry['code']} has versions 1 to {entry['version']}, not {version}")
+        for change in reversed(self.store.history(entry["code"])):
+            if change["version"] <= version:
+                break
+            for field_name, (old, _new) in change["changes"].items():
+                if field_name in entry:
+                    entry[field_name] = old
+        entry["version"] = version
+        return entry
+
     def iter_entries(self, *, include_retired: bool = False) -> Iterator[dict[str, Any]]:
         return self.store.iter_entries("" if include_retired else "status = 'active'")
 
@@ -279,7 +293,6 @@ class _ApplySession:
         inserts: dict[str, dict[str, Any]] = {}
         updates: dict[str, dict[str, Any]] = {}
         history: list[dict[str, Any]] = []
-        created_history: dict[str, dict[str, Any]] = {}
         events: list[dict[str, Any]] = []
 
         for record in batch:
@@ -326,10 +339,9 @@ class _ApplySession:
                 pending[code] = row
                 if record.source_key:
                     pending_keys[record.source_key] = code
-                created_history[code] = self._history(
-                    code, 1, "create", {k: [None, v] for k, v in values.items()
-                                        if v not in (None, [], "") and k != "code"})
-                history.append(created_history[code])
+                # A create records no values: version 1 is recovered from the current row by
+                # undoing later changes (see Directory.as_of_version), which keeps history small.
+                history.append(self._history(code, 1, "create", {}))
                 if row.get("updated_at") and self.update_source:
                     events.append(self._event(code, row["updated_at"]))
                 result.created += 1
@@ -345,7 +357,6 @@ class _ApplySession:
             pending[code] = state
             if code in inserts:
                 inserts[code] = {**inserts[code], **state, "version": 1}
-                created_history[code]["changes"].update({k: [None, v] for k, (_, v) in changes.items()})
             else:
                 update = updates.setdefault(code, {"code": code})
                 update.update({k: new for k, (_, new) in changes.items()})

@@ -33,6 +33,11 @@ def test_create_update_retire_keeps_who_when_old_and_new(directory: Directory):
     assert history[2]["changes"]["status"] == ["active", "retired"]
     assert directory.get(code)["status"] == "retired"
     assert directory.stats()["entries"] == 0 and directory.stats()["retired"] == 1
+    first = directory.as_of_version(code, 1)
+    assert (first["summary"], first["update_cycle"], first["status"]) == (
+        "城乡最低生活保障对象名单", "每月", "active")
+    assert directory.as_of_version(code, 2)["update_cycle"] == "每季度"
+    assert directory.as_of_version(code, 3) == directory.get(code)
 
 
 def test_update_with_bad_value_changes_nothing(directory: Directory):

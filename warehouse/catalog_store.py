@@ -32,9 +32,12 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
         yield items[start:start + size]
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode_value(field: str, value: Any) -> Any:
     if field in JSON_FIELDS:
-        return json.dumps(value or [], ensure_ascii=False, separators=(",", ":"))
+        return _JSON.encode(value or [])
     return value
 
 

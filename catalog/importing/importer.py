@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,10 +62,10 @@ def import_file(directory: Directory, workspace: Workspace, path: Path, *,
     store = directory.store
     started = now_local().isoformat()
     import_id = store.start_import(str(path), chosen.name, directory.user, started)
-    report = ImportReport(str(path), chosen.name, import_id, records=len(records))
+    report = ImportReport(str(path), chosen.name, import_id)
 
     mapping_errors: list[RowError] = []
-    entry_records = _entry_records(chosen, records, mapping_errors, progress)
+    entry_records = _entry_records(chosen, records, mapping_errors, progress, report)
     result = directory.apply(entry_records, source=chosen.name,
                              classification=chosen.classification, import_id=import_id)
     report.created, report.updated, report.unchanged = result.created, result.updated, result.unchanged
@@ -86,10 +86,12 @@ def import_file(directory: Directory, workspace: Workspace, path: Path, *,
     return report
 
 
-def _entry_records(mapping: Mapping, records: list[dict[str, Any]], errors: list[RowError],
-                   progress: Progress | None) -> Iterator[EntryRecord]:
+def _entry_records(mapping: Mapping, records: Iterable[dict[str, Any]], errors: list[RowError],
+                   progress: Progress | None, report: ImportReport) -> Iterator[EntryRecord]:
+    """Entry candidates from source records, counting them into ``report.records``."""
     seen: dict[str, int] = {}
     for position, record in enumerate(records, start=1):
+        report.records = position
         row = record.get("__row__", position) if isinstance(record, dict) else position
         if progress is not None and position % 1000 == 0:
             progress(1000)
@@ -108,7 +110,7 @@ def _entry_records(mapping: Mapping, records: list[dict[str, Any]], errors: list
                 key = f"{key}#{seen[key]}"
         yield EntryRecord(values, row=row, source_key=key, raw=record)
     if progress is not None:
-        progress(len(records) % 1000)
+        progress(report.records % 1000)
 
 
 def _clean(record: dict[str, Any]) -> dict[str, Any]:

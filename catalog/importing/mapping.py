@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
+                      model_validator)
 
 from catalog.importing.transforms import TRANSFORMS
 from schemas.entry import CatalogueEntry
@@ -90,6 +92,7 @@ class Mapping(BaseModel):
     classification: str = Field("300000", description="分类码 for entries the source gives no code")
     fields: dict[str, FieldRule]
     defaults: dict[str, Any] = Field(default_factory=dict)
+    _compiled: list[tuple[str, FieldRule, str | None]] | None = PrivateAttr(None)
 
     @field_validator("fields", "defaults", "key_fields")
     @classmethod
@@ -117,14 +120,21 @@ class Mapping(BaseModel):
         return len(self.source_roots() & available)
 
     # --- turning a record into entry fields ------------------------------------------
+    def _plan(self) -> list[tuple[str, FieldRule, str | None]]:
+        """(field, rule, transform name) for each field, worked out once per mapping."""
+        if self._compiled is None:
+            self._compiled = [(field, rule, rule.transform or _IMPLIED_TRANSFORMS.get(field))
+                              for field, rule in self.fields.items()]
+        return self._compiled
+
     def apply(self, record: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         """Entry field values for one source record, and (field, reason) errors."""
         values: dict[str, Any] = {}
         errors: list[tuple[str, str]] = []
-        for field, rule in self.fields.items():
+        for field, rule, transform in self._plan():
             raw = _MISSING
             for source in rule.sources:
-                candidate = lookup(record, source)
+                candidate = record[source] if source in record else lookup(record, source)
                 if candidate is _MISSING:
                     continue
                 raw = candidate
@@ -134,17 +144,19 @@ class Mapping(BaseModel):
                 if rule.default is not None:
                     values[field] = rule.default
                 continue
-            if isinstance(raw, str) and raw.strip() in rule.values:
+            if _empty(raw):
+                values[field] = rule.default  # blank cells mean "no value", not ""
+                continue
+            if rule.values and isinstance(raw, str) and raw.strip() in rule.values:
                 raw = rule.values[raw.strip()]
-            transform = rule.transform or _IMPLIED_TRANSFORMS.get(field)
-            if transform and not _empty(raw):
+            if transform:
                 try:
                     raw = TRANSFORMS[transform](raw)
                 except (ValueError, TypeError) as exc:
                     errors.append((f"{rule.sources[0]} ({field})", f"{transform}: {exc}"))
                     continue
-            if _empty(raw):
-                raw = rule.default  # blank cells mean "no value", not an empty string
+                if _empty(raw):
+                    raw = rule.default
             values[field] = raw
         for field, default in self.defaults.items():
             if _empty(values.get(field)):
@@ -174,8 +186,15 @@ def _root(source: str) -> str:
 
 
 def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | dict) and len(value) == 0) or (
-        isinstance(value, str) and not value.strip())
+    """None, blank text, or an empty list/object: "no value" (hot path: type checks first)."""
+    if value is None:
+        return True
+    kind = type(value)
+    if kind is str:
+        return not value or value.isspace()
+    if kind is list or kind is dict:
+        return not value
+    return False
 
 
 def lookup(record: dict[str, Any], path: str) -> Any:
@@ -234,27 +253,28 @@ def resolve_mapping(name_or_path: str) -> Mapping:
     raise MappingError(f"no mapping {name_or_path!r}: give a YAML file or one of: {names}")
 
 
-def available_fields(records: list[dict[str, Any]], sample: int = 200) -> set[str]:
+def available_fields(records: Iterable[dict[str, Any]], sample: int = 200) -> set[str]:
     fields: set[str] = set()
-    for record in records[:sample]:
-        fields.update(k for k in record if k != "__row__")
+    for record in islice(records, sample):
+        if isinstance(record, dict):
+            fields.update(k for k in record if k != "__row__")
     return fields
 
 
-def iter_candidates(document: Any, mappings: list[Mapping]) -> Iterator[tuple[Mapping, list[dict[str, Any]]]]:
+def iter_candidates(document: Any, mappings: list[Mapping]) -> Iterator[tuple[Mapping, Iterable[dict[str, Any]]]]:
     for mapping in mappings:
         records = document.records(mapping.records)
         if records is not None:
             yield mapping, records
 
 
-def detect_mapping(document: Any, mappings: list[Mapping] | None = None) -> tuple[Mapping, list[dict[str, Any]]]:
+def detect_mapping(document: Any, mappings: list[Mapping] | None = None) -> tuple[Mapping, Iterable[dict[str, Any]]]:
     """The shipped mapping that fits the document best, with the records it reads.
 
     Raises MappingError naming the file's fields that no mapping covers.
     """
     mappings = shipped_mappings() if mappings is None else mappings
-    best: tuple[int, Mapping, list[dict[str, Any]]] | None = None
+    best: tuple[int, Mapping, Iterable[dict[str, Any]]] | None = None
     closest: tuple[int, Mapping, set[str]] | None = None
     for mapping, records in iter_candidates(document, mappings):
         fields = available_fields(records)

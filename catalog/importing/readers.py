@@ -1,15 +1,16 @@
 """Read a catalogue export into records (dicts), whatever its format.
 
-Every record carries the row number a person would look for: the spreadsheet row for CSV and
-Excel (the header is row 1), the 1-based position in the record list for JSON.
+Every CSV and Excel record carries the row number a person would look for (``__row__``: the
+spreadsheet row, the header being row 1); a JSON record's number is its 1-based position.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
-import io
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,20 +26,23 @@ class ReadError(ValueError):
 
 @dataclass(frozen=True)
 class Document:
-    """A file as read: JSON keeps its structure (records are found by a mapping's path);
-    CSV and Excel become one list of records."""
+    """A file opened for reading. JSON is parsed (a mapping's path finds the records in it);
+    CSV and Excel rows are streamed each time the records are iterated, so memory stays flat
+    however large the file."""
 
     path: Path
     format: str
-    content: Any  # list[dict] for csv/xlsx; the parsed JSON value for json
+    content: Any = None  # the parsed JSON value; None for csv/xlsx
     encoding: str | None = None
 
-    def records(self, records_path: str | None) -> list[dict[str, Any]] | None:
-        """The records at ``records_path`` (dotted keys into a JSON object), None if absent."""
+    def records(self, records_path: str | None) -> Iterable[dict[str, Any]] | None:
+        """The records (re-iterable), at ``records_path`` for JSON; None if absent there."""
+        if self.format == "csv":
+            return _CsvRecords(self.path, self.encoding or "utf-8")
+        if self.format == "xlsx":
+            return _ExcelRecords(self.path)
         value = self.content
-        if self.format != "json" or not records_path:
-            return value if isinstance(value, list) else None
-        for part in records_path.split("."):
+        for part in (records_path or "").split(".") if records_path else ():
             if not isinstance(value, dict) or part not in value:
                 return None
             value = value[part]
@@ -62,9 +66,9 @@ def read_document(path: Path, fmt: str | None = None) -> Document:
         raise ReadError(f"{path}: no such file")
     fmt = fmt or detect_format(path)
     if fmt == "csv":
-        return _read_csv(path)
+        return Document(path, "csv", encoding=detect_encoding(path))
     if fmt == "xlsx":
-        return Document(path, "xlsx", _read_excel(path))
+        return Document(path, "xlsx")
     if fmt == "json":
         try:
             with path.open("rb") as handle:
@@ -74,67 +78,70 @@ def read_document(path: Path, fmt: str | None = None) -> Document:
     raise ReadError(f"{path}: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
-def decode_bytes(data: bytes, path: Path) -> tuple[str, str]:
-    """Decode with the first encoding that fits the whole file; strict, so nothing is garbled."""
+def detect_encoding(path: Path, chunk_size: int = 1 << 20) -> str:
+    """The first encoding that decodes the whole file strictly (streamed, so nothing is
+    garbled and memory stays flat)."""
     for encoding in CSV_ENCODINGS:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
         try:
-            return data.decode(encoding), encoding
+            with path.open("rb") as handle:
+                while chunk := handle.read(chunk_size):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            return encoding
         except UnicodeDecodeError:
             continue
     raise ReadError(f"{path}: text is neither UTF-8 nor GB18030/GBK")
 
 
-def _read_csv(path: Path) -> Document:
-    text, encoding = decode_bytes(path.read_bytes(), path)
-    sample = text[:4096]
-    delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return Document(path, "csv", [], encoding)
-    header = [h.strip() for h in header]
-    records = []
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        record = {"__row__": reader.line_num}
-        record.update(zip(header, row, strict=False))
-        records.append(record)
-    return Document(path, "csv", records, encoding)
+class _CsvRecords:
+    def __init__(self, path: Path, encoding: str):
+        self.path, self.encoding = path, encoding
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        with self.path.open(encoding=self.encoding, newline="") as handle:
+            sample = handle.read(4096)
+            handle.seek(0)
+            delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+            reader = csv.reader(handle, delimiter=delimiter)
+            header = [h.strip() for h in next(reader, [])]
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                record: dict[str, Any] = {"__row__": reader.line_num}
+                record.update(zip(header, row, strict=False))
+                yield record
 
 
-def _read_excel(path: Path) -> list[dict[str, Any]]:
-    from python_calamine import CalamineWorkbook
+class _ExcelRecords:
+    def __init__(self, path: Path):
+        self.path = path
 
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises its own error types per format
-        raise ReadError(f"{path}: cannot read as a spreadsheet: {exc}") from exc
-    names = workbook.sheet_names
-    # Mulu's own export names its sheet; other files: the first sheet.
-    sheet_name = "信息资源目录" if "信息资源目录" in names else names[0]
-    rows = workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
-    if not rows:
-        return []
-    header = [str(h).strip() for h in rows[0]]
-    records = []
-    for number, row in enumerate(rows[1:], start=2):
-        if all(cell in ("", None) for cell in row):
-            continue
-        record: dict[str, Any] = {"__row__": number}
-        for name, cell in zip(header, row, strict=False):
-            if name:
-                record[name] = _excel_cell(cell)
-        records.append(record)
-    return records
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        from python_calamine import CalamineWorkbook
+
+        try:
+            workbook = CalamineWorkbook.from_path(str(self.path))
+        except Exception as exc:  # calamine raises its own error types per format
+            raise ReadError(f"{self.path}: cannot read as a spreadsheet: {exc}") from exc
+        names = workbook.sheet_names
+        # Mulu's own export names its sheet; other files: the first sheet.
+        sheet_name = "信息资源目录" if "信息资源目录" in names else names[0]
+        rows = workbook.get_sheet_by_name(sheet_name).iter_rows()
+        header = [str(h).strip() for h in next(rows, [])]
+        for number, row in enumerate(rows, start=2):
+            if all(cell in ("", None) for cell in row):
+                continue
+            record: dict[str, Any] = {"__row__": number}
+            for name, cell in zip(header, row, strict=False):
+                if name:
+                    record[name] = _excel_cell(cell)
+            yield record
 
 
 def _excel_cell(cell: Any) -> Any:
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
-    if isinstance(cell, dt.datetime):
-        return cell.isoformat()
-    if isinstance(cell, dt.date):
+    if isinstance(cell, dt.datetime | dt.date):
         return cell.isoformat()
     return cell

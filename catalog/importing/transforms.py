@@ -15,6 +15,9 @@ from typing import Any
 
 # 、 is not a separator: it enumerates inside one Chinese name (农、林、牧、渔业).
 _SEPARATORS = re.compile(r"[;；,，|\n\r\t]+")
+_ITEM_SEPARATOR = re.compile(r"[;；\n]+")
+_NAME_TYPE_SEPARATOR = re.compile(r"[:：]")
+_TYPE_LENGTH = re.compile(r"^(.*?)\((\d+)\)$")
 _EXCEL_SERIAL = re.compile(r"^[1-9]\d{4}(\.\d+)?$")
 _CN_DATE = re.compile(r"^(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*日?(.*)$")
 
@@ -83,16 +86,15 @@ def data_items(value: Any) -> list[dict[str, Any]]:
     if text.startswith("["):
         return json.loads(text)
     items = []
-    for part in re.split(r"[;；\n]+", text):
+    for part in _ITEM_SEPARATOR.split(text):
         part = part.strip()
         if not part:
             continue
-        pieces = re.split(r"[:：]", part, maxsplit=1)
-        name = pieces[0].strip()
-        item: dict[str, Any] = {"name": name}
+        pieces = _NAME_TYPE_SEPARATOR.split(part, maxsplit=1)
+        item: dict[str, Any] = {"name": pieces[0].strip()}
         if len(pieces) > 1:
             kind = pieces[1].strip()
-            if match := re.match(r"^(.*?)\((\d+)\)$", kind):
+            if kind.endswith(")") and (match := _TYPE_LENGTH.match(kind)):
                 kind, item["length"] = match.group(1), int(match.group(2))
             item["data_type"] = kind
         items.append(item)
