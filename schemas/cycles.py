@@ -145,3 +145,33 @@ def parse_update_cycle(raw: str) -> UpdateCycle:
 def cycle_from_label(label: str | None) -> UpdateCycle | None:
     """The cycle for a stored canonical label (None stays None)."""
     return None if label is None else parse_update_cycle(label)
+
+
+# Default run times: 02:00, after departments' nightly exports; the 1st of a period for longer
+# cycles. 实时 sources are followed by the sensor, with an hourly schedule as a safety net.
+_CRON_BY_LABEL = {
+    "实时": "0 * * * *",
+    "每日": "0 2 * * *",
+    "每周": "0 2 * * 1",
+    "每月": "0 2 1 * *",
+    "每季度": "0 2 1 1,4,7,10 *",
+    "每半年": "0 2 1 1,7 *",
+    "每年": "0 2 1 1 *",
+}
+
+
+def cron_for(cycle: UpdateCycle) -> str | None:
+    """A cron schedule that runs once per cycle; None for cycles without a deadline."""
+    if cycle.label in _CRON_BY_LABEL:
+        return _CRON_BY_LABEL[cycle.label]
+    if cycle.unit == "hour":
+        return f"0 */{cycle.every} * * *"
+    if cycle.unit == "day":
+        return f"0 2 */{cycle.every} * *"
+    if cycle.unit == "week":
+        return "0 2 * * 1"  # cron cannot say "every N weeks": weekly, the load is a no-op if unchanged
+    if cycle.unit == "month":
+        return f"0 2 1 */{cycle.every} *" if cycle.every < 12 else "0 2 1 1 *"
+    if cycle.unit == "year":
+        return "0 2 1 1 *"
+    return None

@@ -88,3 +88,15 @@ def test_entry_normalises_known_spellings_and_keeps_unknown_ones():
 def test_data_item_needs_a_name():
     with pytest.raises(ValidationError):
         DataItem.model_validate({"name": "", "data_type": "C"})
+
+
+@pytest.mark.parametrize(("cycle", "cron"), [
+    ("实时", "0 * * * *"), ("每日", "0 2 * * *"), ("每周", "0 2 * * 1"), ("每月", "0 2 1 * *"),
+    ("每季度", "0 2 1 1,4,7,10 *"), ("每半年", "0 2 1 1,7 *"), ("每年", "0 2 1 1 *"),
+    ("每2日", "0 2 */2 * *"), ("每2月", "0 2 1 */2 *"), ("每小时", "0 */1 * * *"),
+    ("不定期", None), ("自定义", None),
+])
+def test_cron_for_each_cycle(cycle, cron):
+    from schemas.cycles import cron_for
+
+    assert cron_for(parse_update_cycle(cycle)) == cron
