@@ -8,9 +8,13 @@ bytes again is a no-op, changed bytes land beside the old file. A sidecar
 ``<sha256>.meta.json`` records where and when the content was first fetched. (Not
 ``<sha256>.json``: that would be the landed file itself for a JSON source.)
 
-Local paths, ``file://`` and ``s3://`` (when s3fs is installed) go through fsspec; ``http(s)://``
-is fetched with urllib, because fsspec's HTTP filesystem needs aiohttp, which Mulu does not
-depend on.
+Local paths, ``file://`` and ``s3://`` go through fsspec (s3fs for S3; ``storage_options`` are
+passed to it, e.g. ``{"key": …, "secret": …, "endpoint_url": "http://127.0.0.1:9000"}`` for a
+local S3-compatible server, or ``{"anon": True}``). S3 objects are read in ranged requests pinned
+to the ETag seen when the object was opened, so an object replaced mid-download fails the landing
+instead of landing a mix of old and new bytes; S3 listings are never cached between calls, so a
+long-running process sees new and changed objects. ``http(s)://`` is fetched with urllib,
+because fsspec's HTTP filesystem needs aiohttp, which Mulu does not depend on.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from urllib.parse import urlsplit
 
 import fsspec
 from fsspec.core import url_to_fs
+from fsspec.spec import AbstractBufferedFile
 
 from schemas.entry import CATALOGUE_TZ
 
@@ -42,6 +47,7 @@ HTTP_TIMEOUT_SECONDS = 60
 _COMPRESSION_SUFFIXES = {".gz", ".bz2", ".xz", ".zst", ".zip"}
 _SAFE_DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _GLOB_CHARS = re.compile(r"[*?\[]")
+_OBJECT_STORE_SCHEMES = {"s3", "s3a"}
 
 
 class LandingError(RuntimeError):
@@ -86,6 +92,9 @@ def _sources(url: str, options: dict[str, Any]) -> list[tuple[str, Opener]]:
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme in ("http", "https"):
         return [(url, lambda: _open_http(url, options))]
+    if scheme in _OBJECT_STORE_SCHEMES:
+        # A cached listing would hide objects added or replaced since an earlier call.
+        options.setdefault("use_listings_cache", False)
     try:
         fs, path = url_to_fs(url, **options)
     except ImportError as exc:
@@ -93,22 +102,53 @@ def _sources(url: str, options: dict[str, Any]) -> list[tuple[str, Opener]]:
                            f"installed ({exc})") from exc
     except (ValueError, TypeError) as exc:
         raise LandingError(f"cannot land {url}: {exc}") from exc
+    # The first request is where bad credentials, endpoints or options show up.
+    with _source_errors_named(url, "cannot list", also=(TypeError, ValueError)):
+        files = _matching_files(fs, url, path)
+    return [(_url_for(fs, url, name), _fs_opener(fs, name)) for name in files]
+
+
+def _matching_files(fs: fsspec.AbstractFileSystem, url: str, path: str) -> list[str]:
     # A name like "低保[2026].csv" is a file, not a pattern, when it exists as written.
     if _GLOB_CHARS.search(path) and not fs.isfile(path):
         found = fs.glob(path, detail=True)
         files = sorted(name for name, info in found.items() if info.get("type") == "file")
         if not files:
             raise LandingError(f"no files match {url}")
-    else:
-        try:
-            info = fs.info(path)
-        except FileNotFoundError:
-            raise LandingError(f"source not found: {url}") from None
-        if info.get("type") == "directory":
-            raise LandingError(f"{url} is a directory: give a file or a glob such as "
-                               f"{url.rstrip('/')}/*.csv")
-        files = [path]
-    return [(_url_for(fs, url, name), _fs_opener(fs, name)) for name in files]
+        return files
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        raise LandingError(f"source not found: {url}") from None
+    if info.get("type") == "directory":
+        raise LandingError(f"{url} is a directory: give a file or a glob such as "
+                           f"{url.rstrip('/')}/*.csv")
+    return [path]
+
+
+@contextlib.contextmanager
+def _source_errors_named(url: str, doing: str,
+                         also: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """Turn what a source can raise (OS, HTTP, S3 client errors) into a LandingError."""
+    try:
+        yield
+    except LandingError:
+        raise
+    except FileNotFoundError:
+        raise LandingError(f"source not found: {url}") from None
+    except Exception as exc:
+        if not isinstance(exc, _source_errors() + also):
+            raise
+        raise LandingError(f"{doing} {url}: {type(exc).__name__}: {exc}") from exc
+
+
+def _source_errors() -> tuple[type[Exception], ...]:
+    errors: list[type[Exception]] = [OSError, http.client.HTTPException]
+    with contextlib.suppress(ImportError):  # botocore comes with s3fs
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        errors += [BotoCoreError, ClientError]
+    return tuple(errors)
 
 
 def _url_for(fs: fsspec.AbstractFileSystem, url: str, path: str) -> str:
@@ -120,8 +160,12 @@ def _url_for(fs: fsspec.AbstractFileSystem, url: str, path: str) -> str:
 
 def _fs_opener(fs: fsspec.AbstractFileSystem, path: str) -> Opener:
     def opener() -> tuple[IO[bytes], int | None]:
-        size = fs.info(path).get("size")
-        return fs.open(path, "rb", block_size=CHUNK_SIZE), size
+        source = fs.open(path, "rb", block_size=CHUNK_SIZE)
+        # A buffered remote file (S3) knows the size of the very version it reads.
+        size = source.size if isinstance(source, AbstractBufferedFile) else None
+        if size is None:
+            size = fs.info(path).get("size")
+        return source, size
     return opener
 
 
@@ -185,22 +229,15 @@ def _temporary(target_dir: Path) -> Iterator[Path]:
 
 def _copy_hashing(source_url: str, opener: Opener, temp_path: Path) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
-    try:
+    with _source_errors_named(source_url, "cannot open"):
         source, expected = opener()
-    except FileNotFoundError:
-        raise LandingError(f"source not found: {source_url}") from None
-    except OSError as exc:
-        raise LandingError(f"cannot open {source_url}: {exc}") from exc
-    try:
-        with source, temp_path.open("wb") as out:
-            while chunk := source.read(CHUNK_SIZE):
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-    except (OSError, http.client.HTTPException) as exc:
-        raise LandingError(f"cannot read {source_url}: {exc!r}") from exc
+    with _source_errors_named(source_url, "cannot read"), source, temp_path.open("wb") as out:
+        while chunk := source.read(CHUNK_SIZE):
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
     if expected is not None and size != expected:
         raise LandingError(f"incomplete read of {source_url}: got {size} of {expected} bytes")
     return digest.hexdigest(), size

@@ -439,13 +439,14 @@ def _generate(seed: int, today: dt.date) -> District:
         late_organisations=[o.model.code for o in orgs if o.late])
 
 
-def build_demo(directory: Directory, *, seed: int = 2024, today: dt.date | None = None) -> dict:
+def build_demo(directory: Directory, *, seed: int = 2024, today: dt.date | None = None,
+               district: District | None = None) -> dict:
     """Load the demo district into ``directory``; running it again changes nothing.
 
     Returns ``{organisations, entries, updates}``: the district's organisations and the demo
     entries and demo update events now stored.
     """
-    district = generate_district(seed, today=today or dt.date.today())
+    district = district or generate_district(seed, today=today or dt.date.today())
     store = directory.store
     existing = {row[0] for row in store.con.execute("SELECT code FROM entries")}
     directory.add_organisations(district.organisations)
