@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from pipelines.cli import catalog_commands, demo_command
+from pipelines.cli import catalog_commands, demo_command, run_commands, sql_command
 from pipelines.cli.context import set_options
 
 app = typer.Typer(
@@ -20,6 +20,9 @@ app = typer.Typer(
 )
 app.callback()(set_options)
 app.command("demo")(demo_command.demo)
+app.command("run")(run_commands.run)
+app.command("ui")(run_commands.ui)
+app.command("sql")(sql_command.sql)
 app.add_typer(catalog_commands.app, name="catalog")
 
 

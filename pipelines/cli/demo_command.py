@@ -1,4 +1,4 @@
-"""``mulu demo``: build the demo district in the workspace (what ``make demo`` runs)."""
+"""``mulu demo``: the demo district and its department datasets, loaded (what ``make demo`` runs)."""
 
 from __future__ import annotations
 
@@ -8,32 +8,54 @@ import time
 import typer
 
 from pipelines.cli.context import open_directory
-from pipelines.cli.output import console, print_json
+from pipelines.cli.output import console, errors, print_json, print_table
 
 
 def demo(
     ctx: typer.Context,
     seed: int = typer.Option(2024, help="Random seed; the same seed gives the same district."),
     today: str | None = typer.Option(None, help="Pretend today is this date (YYYY-MM-DD)."),
+    scale: float = typer.Option(1.0, help="Multiply dataset row counts (1.0: 社保卡申领 has 1M rows)."),
+    load: bool = typer.Option(True, "--load/--no-load", help="Load the datasets after writing them."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Write a realistic district (343 organisations, 35,700 entries) into the workspace."""
-    from catalog.demo import build_demo
+    """Write a realistic district (343 organisations, 35,700 entries, ~12 department datasets)
+    into the workspace and load the datasets into the warehouse."""
+    from catalog.demo import build_demo, generate_district, write_demo_datasets
 
     directory, workspace = open_directory(ctx)
     started = time.perf_counter()
+    day = dt.date.fromisoformat(today) if today else dt.date.today()
     try:
         with console.status("building the demo district …", spinner="dots"):
-            summary = build_demo(directory, seed=seed,
-                                 today=dt.date.fromisoformat(today) if today else None)
+            district = generate_district(seed, today=day)
+            summary = build_demo(directory, seed=seed, district=district)
+            datasets = write_demo_datasets(workspace.root, district, seed=seed, scale=scale)
     finally:
         directory.close()
-    summary = {**summary, "workspace": str(workspace.root),
-               "seconds": round(time.perf_counter() - started, 2)}
+    summary = {**summary, "workspace": str(workspace.root), "datasets": len(datasets)}
+    report = None
+    if load:
+        from pipelines.runner import run_datasets
+
+        with console.status(f"loading {len(datasets)} datasets …", spinner="dots"):
+            report = run_datasets(workspace)
+        summary["loads"] = report.datasets
+        summary["failures"] = report.failures
+    summary["seconds"] = round(time.perf_counter() - started, 2)
     if as_json:
         print_json(summary)
     else:
         console.print(
             f"demo district in {workspace.root}: {summary['organisations']} organisations, "
-            f"{summary['entries']} entries, {summary['updates']} update events "
-            f"({summary['seconds']} s). Try: mulu catalog stats")
+            f"{summary['entries']} entries, {summary['updates']} update events, "
+            f"{len(datasets)} datasets ({summary['seconds']} s)")
+        if report is not None:
+            print_table("loads", ["dataset", "status", "rows"],
+                        ((n, d.get("status"), d.get("rows")) for n, d in sorted(report.datasets.items())))
+            for step, message in report.failures.items():
+                errors.print(f"[bold red]{step} failed:[/] {message}", highlight=False)
+        console.print("Try: mulu catalog stats · mulu sql \"select count(*) from "
+                      "social_security_card_applications\"")
+    if report is not None and not report.success:
+        raise typer.Exit(2)

@@ -1,0 +1,35 @@
+"""The Dagster code location: every dataset spec in the workspace becomes assets, schedules and
+a sensor. Loaded lazily (``defs`` reads ``MULU_HOME`` when Dagster loads it, not on import).
+
+    dagster dev -m pipelines.definitions      # or: mulu ui
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from catalog.datasets import discover_datasets
+from catalog.directory import Directory
+from pipelines.assets import dataset_assets
+from pipelines.automation import schedules_for, source_sensor
+from warehouse.workspace import Workspace
+
+
+def build_definitions(workspace: Workspace) -> tuple[dg.Definitions, list[str]]:
+    """Definitions for the workspace's datasets, and one message per unusable spec."""
+    directory = Directory.open(workspace, user="pipeline")
+    try:
+        plans, problems = discover_datasets(workspace, directory)
+    finally:
+        directory.close()
+    assets = [a for plan in plans for a in dataset_assets(plan, workspace)]
+    sensors = [source_sensor(plans)] if plans else []
+    return dg.Definitions(assets=assets, schedules=schedules_for(plans), sensors=sensors), problems
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    definitions, problems = build_definitions(Workspace.from_env())
+    for problem in problems:
+        dg.get_dagster_logger().error(problem)
+    return definitions

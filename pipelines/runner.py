@@ -1,0 +1,74 @@
+"""Run dataset loads in this process (``mulu run``), with Dagster's run history kept in the
+workspace (``<workspace>/dagster``) so ``mulu ui`` shows the same runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from pipelines.assets import raw_key, table_key
+from pipelines.definitions import build_definitions
+from warehouse.workspace import Workspace
+
+_INSTANCE_CONFIG = """\
+# Dagster instance of this Mulu workspace: runs, events and schedules in SQLite files here.
+telemetry:
+  enabled: false
+"""
+
+
+def dagster_home(workspace: Workspace) -> Path:
+    home = workspace.root / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(_INSTANCE_CONFIG, encoding="utf-8")
+    return home
+
+
+# The terminal gets warnings and errors; every event is still in the run's history (mulu ui).
+_QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class RunReport:
+    success: bool
+    run_id: str | None = None
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> load metadata
+    failures: dict[str, str] = field(default_factory=dict)  # step -> error
+    problems: list[str] = field(default_factory=list)  # specs that could not be used
+
+
+class UnknownDataset(ValueError):
+    pass
+
+
+def run_datasets(workspace: Workspace, select: list[str] | None = None) -> RunReport:
+    """Materialise the selected datasets (all when ``select`` is empty), in-process."""
+    definitions, problems = build_definitions(workspace)
+    assets = list(definitions.assets or [])
+    names = sorted({key.path[-1] for a in assets for key in a.keys})
+    wanted = select or names
+    unknown = sorted(set(wanted) - set(names))
+    if unknown:
+        raise UnknownDataset(f"no dataset named {', '.join(unknown)}; datasets: {', '.join(names) or '-'}")
+    if not wanted:
+        return RunReport(success=True, problems=problems)
+    instance = dg.DagsterInstance.from_config(str(dagster_home(workspace)))
+    selection = [key for name in wanted for key in (raw_key(name), table_key(name))]
+    result = dg.materialize(assets, instance=instance, selection=selection, raise_on_error=False,
+                            tags={"mulu/trigger": "cli"}, run_config=_QUIET_CONSOLE)
+    report = RunReport(success=result.success, run_id=result.run_id, problems=problems)
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key.path[0] == "warehouse":
+            report.datasets[materialization.asset_key.path[-1]] = {
+                key: value.value for key, value in materialization.metadata.items()}
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            report.failures[event.step_key] = error.message.strip() if error else "failed"
+    return report

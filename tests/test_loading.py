@@ -1,0 +1,409 @@
+"""The warehouse loader: real files of every format, a real DuckLake, real versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from loading_fixtures import (
+    ROSTER_COLUMNS,
+    ROSTER_HEADER,
+    ROSTER_ROWS,
+    lake_rows,
+    loads,
+    roster_records,
+    write_csv,
+    write_json,
+    write_parquet,
+    write_spec,
+    write_xlsx,
+)
+
+from warehouse.lake import connect_lake, snapshots, table_versions
+from warehouse.landing import land
+from warehouse.loading import (
+    LoadResult,
+    SchemaDriftError,
+    SourceError,
+    load_dataset,
+    load_history,
+    publish,
+    read_source,
+    stage,
+    staging_dir,
+)
+from warehouse.workspace import Workspace
+
+# The roster as the lake holds it (ROSTER_ROWS typed; blank cells NULL).
+ROSTER_TYPED = [
+    ("张三", "010101199003074514", 3, Decimal("1250.50"), dt.date(2026, 1, 5)),
+    ("李四", "110101198507151234", 1, Decimal("830.00"), dt.date(2026, 2, 11)),
+    ("王五", None, None, None, dt.date(2026, 3, 3)),
+    ("赵六", "0011223344556677X", 5, Decimal("2100.00"), dt.date(2026, 4, 1)),
+]
+
+
+@pytest.fixture
+def sources(tmp_path: Path) -> Path:
+    return tmp_path / "exchange"
+
+
+@pytest.fixture
+def specs(tmp_path: Path) -> Path:
+    return tmp_path / "datasets"
+
+
+def lake_snapshot_count(workspace: Workspace) -> int:
+    con = connect_lake(workspace, read_only=True)
+    try:
+        return len(snapshots(con))
+    finally:
+        con.close()
+
+
+def versions(workspace: Workspace, table: str) -> list[dict]:
+    con = connect_lake(workspace, read_only=True)
+    try:
+        return table_versions(con, table)
+    finally:
+        con.close()
+
+
+# --- formats -------------------------------------------------------------------------------
+def test_gbk_csv_with_title_and_units_rows(workspace, sources, specs):
+    path = write_csv(sources / "城乡低保对象_202610.csv", ROSTER_HEADER, ROSTER_ROWS,
+                     encoding="gbk", above=["××区城乡低保对象名单"], below=[["", "", "人", "元", ""]])
+    spec = write_spec(specs, "dibao", path, encoding="GBK", header_row=2, skip_rows=1)
+
+    result = load_dataset(workspace, spec)
+
+    assert isinstance(result, LoadResult)
+    assert (result.status, result.rows, result.dataset) == ("published", 4, "dibao")
+    assert result.table == "lake.main.dibao"
+    assert Path(result.location) == workspace.lake_dir / "main" / "dibao"
+    assert any(Path(result.location).glob("*.parquet"))
+    assert result.schema == [("person_name", "VARCHAR"), ("id_card_no", "VARCHAR"),
+                             ("household_size", "INTEGER"),
+                             ("monthly_allowance", "DECIMAL(10,2)"), ("approved_on", "DATE")]
+    assert result.started_at <= result.finished_at and "+" not in result.finished_at
+    # 身份证号 stays text with its leading zeros; Chinese survives the GBK round trip.
+    assert lake_rows(workspace, "dibao", order_by="approved_on") == ROSTER_TYPED
+    [row] = loads(workspace, "dibao")
+    assert row["status"] == "published" and row["snapshot_id"] == result.snapshot_id
+    assert row["rows"] == 4 and row["fingerprint"] == result.fingerprint
+    assert row["entry_code"] == "301005/000012" and row["table_name"] == "lake.main.dibao"
+    [source] = json.loads(row["sources"])
+    assert source["url"] == str(path) and Path(source["landed_path"]).exists()
+    assert json.loads(row["schema"])[2] == ["household_size", "INTEGER"]
+    # Staging holds nothing once the load is done (no transcoded copy, no staged Parquet).
+    assert not list((staging_dir(workspace) / "dibao").glob("*")) if (
+        staging_dir(workspace) / "dibao").exists() else True
+    # The lake commit carries the load's identity.
+    [version] = versions(workspace, "dibao")
+    assert version["extra_info"]["load_id"] == result.load_id
+    assert version["extra_info"]["dataset"] == "dibao"
+    assert version["extra_info"]["sources"] == [source["sha256"]]
+
+
+def test_utf8_csv_with_bom(workspace, sources, specs):
+    path = sources / "roster.csv"
+    path.parent.mkdir(parents=True)
+    body = write_csv(sources / "plain.csv", ROSTER_HEADER, ROSTER_ROWS).read_bytes()
+    path.write_bytes(b"\xef\xbb\xbf" + body)  # the BOM sits right before 姓名
+    spec = write_spec(specs, "bom_roster", path)
+    assert load_dataset(workspace, spec).rows == 4
+    assert lake_rows(workspace, "bom_roster", order_by="approved_on") == ROSTER_TYPED
+
+
+def test_excel_with_a_chinese_sheet_name(workspace, sources, specs):
+    rows = [list(r) for r in ROSTER_ROWS]
+    rows[0][2], rows[0][3] = 3, 1250.5  # numeric cells
+    rows[0][4] = dt.datetime(2026, 1, 5)  # a real Excel date cell, not text
+    rows.insert(2, [None] * 5)  # an empty row in the middle is not a record, nor the end
+    path = write_xlsx(sources / "低保名单.xlsx", "低保名单(10月)", ROSTER_HEADER, rows,
+                      title="××区城乡低保对象名单")
+    spec = write_spec(specs, "dibao_xlsx", path, sheet="低保名单(10月)", header_row=2)
+    assert load_dataset(workspace, spec).rows == 4
+    assert lake_rows(workspace, "dibao_xlsx", order_by="approved_on") == ROSTER_TYPED
+    # The same sheet by its 0-based index.
+    spec = write_spec(specs, "dibao_xlsx_index", path, sheet=1, header_row=2)
+    assert load_dataset(workspace, spec).rows == 4
+
+
+def test_excel_drift_names_the_spreadsheet_row(workspace, sources, specs):
+    rows = [list(r) for r in ROSTER_ROWS]
+    rows[3][2] = "五口"
+    path = write_xlsx(sources / "低保名单.xlsx", "名单", ROSTER_HEADER, rows, title="标题")
+    spec = write_spec(specs, "dibao_xlsx", path, sheet="名单", header_row=2)
+    with pytest.raises(SchemaDriftError) as caught:
+        load_dataset(workspace, spec)
+    # Title in row 1, header in row 2, the fourth data row is spreadsheet row 6.
+    assert (caught.value.column, caught.value.row) == ("家庭人口", 6)
+
+
+def test_json_array_and_ndjson(workspace, sources, specs):
+    records = roster_records()
+    records[0]["家庭人口"] = 3  # JSON numbers and numeric strings both fit an integer column
+    write_json(sources / "roster.json", records)
+    write_json(sources / "roster.ndjson", records, lines=True)
+    for name, file in (("roster_json", "roster.json"), ("roster_ndjson", "roster.ndjson")):
+        spec = write_spec(specs, name, sources / file)
+        assert load_dataset(workspace, spec).rows == 4
+        assert lake_rows(workspace, name, order_by="approved_on") == ROSTER_TYPED
+
+
+def test_parquet(workspace, sources, specs):
+    write_parquet(sources / "roster.parquet", {
+        "姓名": ["张三", "李四"], "身份证号": ["010101199003074514", None],
+        "家庭人口": [3, 1], "月保障金额(元)": [1250.5, 830.0],
+        "审批日期": [dt.date(2026, 1, 5), dt.date(2026, 2, 11)]})
+    spec = write_spec(specs, "roster_pq", sources / "roster.parquet")
+    assert load_dataset(workspace, spec).rows == 2
+    assert lake_rows(workspace, "roster_pq", order_by="approved_on") == [
+        ("张三", "010101199003074514", 3, Decimal("1250.50"), dt.date(2026, 1, 5)),
+        ("李四", None, 1, Decimal("830.00"), dt.date(2026, 2, 11))]
+
+
+def test_a_glob_of_csvs_is_unioned_by_name(workspace, sources, specs):
+    write_csv(sources / "低保_202609.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
+    # Another month with the columns in another order and an extra column: matched by name.
+    order = [4, 3, 2, 1, 0]
+    write_csv(sources / "低保_202610.csv", [ROSTER_HEADER[i] for i in order] + ["备注"],
+              [[row[i] for i in order] + ["新增"] for row in ROSTER_ROWS[2:]])
+    spec = write_spec(specs, "dibao_glob", sources / "低保_*.csv")
+    assert load_dataset(workspace, spec).rows == 4
+    assert lake_rows(workspace, "dibao_glob", order_by="approved_on") == ROSTER_TYPED
+
+
+def test_read_source_gives_every_column_with_file_and_row(tmp_path, sources, specs):
+    path = write_csv(sources / "a.csv", ROSTER_HEADER + ["备注"], [r + ["x"] for r in ROSTER_ROWS],
+                     above=["标题"])
+    spec = write_spec(specs, "a", path, header_row=2)
+    con = duckdb.connect()
+    relation = read_source(con, spec, [path])
+    assert relation.columns == ROSTER_HEADER + ["备注", "_source_index", "_source_file",
+                                                "_source_row"]
+    rows = relation.order("_source_row").fetchall()
+    assert rows[0][0] == "张三" and rows[0][-1] == 3  # line 3: title, header, then 张三
+    assert rows[2][1] is None  # an empty cell is NULL, not ""
+
+
+# --- modes and versions --------------------------------------------------------------------
+def test_replace_keeps_the_old_version_readable(workspace, sources, specs):
+    path = sources / "roster.csv"
+    write_csv(path, ROSTER_HEADER, ROSTER_ROWS)
+    spec = write_spec(specs, "dibao", path)
+    first = load_dataset(workspace, spec)
+    write_csv(path, ROSTER_HEADER, ROSTER_ROWS[:1])
+    second = load_dataset(workspace, spec)
+    assert (second.status, second.rows) == ("published", 1)
+    assert second.snapshot_id > first.snapshot_id
+    assert len(lake_rows(workspace, "dibao")) == 1
+    assert lake_rows(workspace, "dibao", version=first.snapshot_id,
+                     order_by="approved_on") == ROSTER_TYPED
+    assert [v["snapshot_id"] for v in versions(workspace, "dibao")] == [
+        first.snapshot_id, second.snapshot_id]
+
+
+def test_replace_with_changed_columns_recreates_the_table(workspace, sources, specs):
+    path = sources / "roster.csv"
+    write_csv(path, ROSTER_HEADER, ROSTER_ROWS)
+    first = load_dataset(workspace, write_spec(specs, "dibao", path))
+    spec = write_spec(specs, "dibao", path, columns=ROSTER_COLUMNS[:2])
+    second = load_dataset(workspace, spec, force=True)  # same file, new spec
+    assert second.status == "published" and len(lake_rows(workspace, "dibao")[0]) == 2
+    assert len(lake_rows(workspace, "dibao", version=first.snapshot_id)[0]) == 5
+    assert len(versions(workspace, "dibao")) == 2
+
+
+def test_append_adds_each_file_once(workspace, sources, specs):
+    write_csv(sources / "低保_202609.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
+    spec = write_spec(specs, "dibao", sources / "低保_*.csv", mode="append")
+    first = load_dataset(workspace, spec)
+    write_csv(sources / "低保_202610.csv", ROSTER_HEADER, ROSTER_ROWS[2:])
+    second = load_dataset(workspace, spec)  # the glob now matches both months
+    assert (first.rows, second.rows) == (2, 2)  # September is not appended again
+    assert lake_rows(workspace, "dibao", order_by="approved_on") == ROSTER_TYPED
+    assert len(lake_rows(workspace, "dibao", version=first.snapshot_id)) == 2
+    assert len(versions(workspace, "dibao")) == 2
+    assert load_dataset(workspace, spec).status == "unchanged"
+    assert len(versions(workspace, "dibao")) == 2
+
+
+def test_upsert_replaces_rows_by_key_and_the_last_duplicate_wins(workspace, sources, specs):
+    path = sources / "roster.csv"
+    write_csv(path, ROSTER_HEADER, [ROSTER_ROWS[0], ROSTER_ROWS[1]])
+    spec = write_spec(specs, "dibao", path, mode="upsert", primary_key=["id_card_no"])
+    first = load_dataset(workspace, spec)
+    moved = ["张三", "010101199003074514", "4", "1300", "2026-10-01"]
+    later = ["张三", "010101199003074514", "2", "900", "2026-10-02"]  # same key, later row
+    new = ["钱七", "220101199001011234", "1", "500", "2026-10-03"]
+    write_csv(path, ROSTER_HEADER, [moved, new, later])
+    second = load_dataset(workspace, spec)
+    assert second.rows == 2
+    assert lake_rows(workspace, "dibao", order_by="id_card_no") == [
+        ("张三", "010101199003074514", 2, Decimal("900.00"), dt.date(2026, 10, 2)),
+        ROSTER_TYPED[1],
+        ("钱七", "220101199001011234", 1, Decimal("500.00"), dt.date(2026, 10, 3))]
+    assert lake_rows(workspace, "dibao", version=first.snapshot_id,
+                     order_by="id_card_no") == [ROSTER_TYPED[0], ROSTER_TYPED[1]]
+    assert len(versions(workspace, "dibao")) == 2
+
+
+def test_an_unchanged_source_writes_nothing(workspace, sources, specs):
+    path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
+    spec = write_spec(specs, "dibao", path)
+    first = load_dataset(workspace, spec)
+    before = lake_snapshot_count(workspace)
+    again = load_dataset(workspace, spec)
+    assert (again.status, again.rows, again.snapshot_id) == ("unchanged", 0, first.snapshot_id)
+    assert lake_snapshot_count(workspace) == before
+    assert [r["status"] for r in loads(workspace, "dibao")] == ["published", "unchanged"]
+    forced = load_dataset(workspace, spec, force=True)
+    assert forced.status == "published" and forced.snapshot_id > first.snapshot_id
+
+
+def test_publishing_the_same_sources_twice_writes_once(workspace, sources, specs):
+    """A lake commit nobody recorded (its process died) is found, not repeated."""
+    path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
+    spec = write_spec(specs, "dibao", path, mode="append")
+    landed = land(str(path), workspace.landing_dir, "dibao")
+    staged = stage(workspace, spec, landed)
+    assert staged.rows == 4 and staged.path.parent == staging_dir(workspace) / "dibao"
+    assert [s.sha256 for s in staged.sources] == [landed[0].sha256]
+    first = publish(workspace, spec, staged)
+    again = publish(workspace, spec, stage(workspace, spec, landed))
+    assert (first.status, again.status) == ("published", "unchanged")
+    assert again.snapshot_id == first.snapshot_id and len(lake_rows(workspace, "dibao")) == 4
+    # load_dataset records that commit as the published load it was, and appends nothing.
+    rerun = load_dataset(workspace, spec)
+    assert rerun.status == "unchanged"
+    assert {r["load_id"]: (r["status"], r["snapshot_id"]) for r in loads(workspace, "dibao")
+            } == {first.load_id: ("published", first.snapshot_id),
+                  rerun.load_id: ("unchanged", first.snapshot_id)}
+    assert len(lake_rows(workspace, "dibao")) == 4
+
+
+def test_a_moved_workspace_still_loads_and_reads(tmp_path, sources, specs):
+    path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
+    spec = write_spec(specs, "dibao", path, mode="append")
+    load_dataset(Workspace(tmp_path / "old").ensure(), spec)
+    (tmp_path / "old").rename(tmp_path / "new")
+    moved = Workspace(tmp_path / "new")
+    write_csv(path, ROSTER_HEADER, ROSTER_ROWS[:1])
+    assert load_dataset(moved, spec).rows == 1
+    assert len(lake_rows(moved, "dibao")) == 5
+
+
+# --- drift ---------------------------------------------------------------------------------
+def _assert_failed_cleanly(workspace, dataset, error, live_before):
+    """The raw file stays landed, the live table is as it was, the attempt is recorded."""
+    landed = [p for p in (workspace.landing_dir / dataset).iterdir()
+              if p.suffix == ".csv"]
+    assert len(landed) == 2  # the good file of the first load and the drifted one
+    assert lake_rows(workspace, dataset) == live_before
+    last = loads(workspace, dataset)[-1]
+    assert last["status"] == "failed" and last["error"] == str(error)
+    assert (last["error_file"], last["error_column"], last["error_row"]) == (
+        error.file, error.column, error.row)
+    assert last["finished_at"] and last["fingerprint"]
+    history = load_history(workspace, dataset)
+    assert (history[-1].status, history[-1].error) == ("failed", str(error))
+
+
+@pytest.mark.parametrize("drift", ["renamed", "dropped", "retyped"])
+def test_schema_drift_fails_before_anything_is_written(workspace, sources, specs, drift):
+    path = sources / "城乡低保对象.csv"
+    write_csv(path, ROSTER_HEADER, ROSTER_ROWS)
+    spec = write_spec(specs, "dibao", path)
+    load_dataset(workspace, spec)
+    live_before = lake_rows(workspace, "dibao")
+    snapshots_before = lake_snapshot_count(workspace)
+
+    header, rows = list(ROSTER_HEADER), [list(r) for r in ROSTER_ROWS * 2]
+    if drift == "renamed":
+        header[2] = "家庭人数"
+    elif drift == "dropped":
+        header.pop(2)
+        rows = [r[:2] + r[3:] for r in rows]
+    else:
+        rows[5][2] = "abc"  # header is line 1, so the sixth row is line 7
+    write_csv(path, header, rows)
+    with pytest.raises(SchemaDriftError) as caught:
+        load_dataset(workspace, spec)
+    error = caught.value
+    assert error.file == str(path) and error.column == "家庭人口"
+    message = str(error)
+    assert str(path) in message and "家庭人口" in message
+    if drift == "renamed":
+        assert "missing column 家庭人口 (household_size)" in message
+        assert "unexpected column 家庭人数" in message
+    elif drift == "dropped":
+        assert "missing column 家庭人口" in message and "unexpected" not in message
+    else:
+        assert error.row == 7
+        assert "'abc' at row 7" in message and "integer" in message
+    _assert_failed_cleanly(workspace, "dibao", error, live_before)
+    assert lake_snapshot_count(workspace) == snapshots_before
+
+
+def test_bad_values_are_counted_and_the_first_is_named(workspace, sources, specs):
+    rows = [list(r) for r in ROSTER_ROWS]
+    rows[1][2], rows[3][2] = "12.5", "0x10"  # rounding or hex would silently change numbers
+    rows[2][4] = "2026-13-45"
+    path = write_csv(sources / "roster.csv", ROSTER_HEADER, rows)
+    with pytest.raises(SchemaDriftError) as caught:
+        load_dataset(workspace, write_spec(specs, "dibao", path))
+    message = str(caught.value)
+    assert "2 values are not: first '12.5' at row 3" in message
+    assert "审批日期 (approved_on) is date in the spec, but 1 value is not" in message
+    assert (caught.value.column, caught.value.row) == ("家庭人口", 3)
+
+
+def test_a_malformed_csv_names_the_file(workspace, sources, specs):
+    path = sources / "roster.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("姓名,身份证号,家庭人口,月保障金额(元),审批日期\n张三,1,2,3,2026-01-01\n"
+                    "李四,1,2,3,2026-01-01,多余\n", encoding="utf-8")
+    with pytest.raises(SourceError) as caught:
+        load_dataset(workspace, write_spec(specs, "dibao", path))
+    assert caught.value.file == str(path) and str(path) in str(caught.value)
+    assert loads(workspace, "dibao")[-1]["status"] == "failed"
+
+
+def test_invalid_gbk_bytes_name_the_line(workspace, sources, specs):
+    path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS, encoding="gbk")
+    path.write_bytes(path.read_bytes() + b"\xff\xfe,1,2,3,2026-01-01\r\n")
+    with pytest.raises(SourceError) as caught:
+        load_dataset(workspace, write_spec(specs, "dibao", path, encoding="gbk"))
+    assert caught.value.row == 6
+
+
+def test_a_missing_source_is_a_recorded_failure(workspace, sources, specs):
+    spec = write_spec(specs, "dibao", sources / "nothing_*.csv")
+    with pytest.raises(SourceError, match="no files match"):
+        load_dataset(workspace, spec)
+    assert loads(workspace, "dibao")[-1]["status"] == "failed"
+
+
+def test_text_to_types(workspace, sources, specs):
+    columns = [{"name": "flag", "source": "是否有效", "type": "boolean"},
+               {"name": "seen_at", "source": "上报时间", "type": "timestamp"},
+               {"name": "day", "source": "日期", "type": "date", "format": "%d/%m/%Y"},
+               {"name": "amount", "source": "金额", "type": "double"},
+               {"name": "note", "source": "备注"}]
+    rows = [["是", "2026-10-01 08:30:00", "05/10/2026", " 1.5 ", "  保留空格 "],
+            ["否", "2026/10/02 09:15", "2026-10-06", "2", "\u3000"],
+            ["TRUE", "2026-10-03T00:00:00Z", "20261007", "", "0012"],
+            ["0", "2026年10月04日", "2026年10月8日", "-3", ""]]
+    path = write_csv(sources / "types.csv", [c["source"] for c in columns], rows)
+    load_dataset(workspace, write_spec(specs, "types", path, columns=columns))
+    assert lake_rows(workspace, "types", order_by="seen_at") == [
+        (True, dt.datetime(2026, 10, 1, 8, 30), dt.date(2026, 10, 5), 1.5, "  保留空格 "),
+        (False, dt.datetime(2026, 10, 2, 9, 15), dt.date(2026, 10, 6), 2.0, None),
+        (True, dt.datetime(2026, 10, 3, 8, 0), dt.date(2026, 10, 7), None, "0012"),
+        (False, dt.datetime(2026, 10, 4), dt.date(2026, 10, 8), -3.0, None)]

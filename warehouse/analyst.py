@@ -1,0 +1,326 @@
+"""Analyst access: one DuckDB session in which every warehouse table and the catalogue are tables.
+
+``open_session(workspace)`` returns an in-memory DuckDB connection with
+
+* ``lake``: the DuckLake of warehouse tables (``lake.sqlite`` + ``lake/``), attached READ_ONLY;
+  skipped while the workspace has no lake yet;
+* ``catalog``: the metadata database (``catalog.sqlite``), attached READ_ONLY through DuckDB's
+  sqlite extension, its columns exactly as stored (times as ISO text, lists as JSON text);
+* views in the session's own database (``memory.main``, the default), so that plain names work:
+  one per lake table by its name (``SELECT * FROM di_bao``), and one per catalogue table
+  (``entries``, ``organisations``, ``entry_history``, ``entry_updates``, ``imports`` …) with
+  ``*_at`` columns as TIMESTAMP (``published_at`` as DATE) and list/record columns as JSON.
+  A catalogue name wins over a dataset of the same name, which stays ``lake.<name>``.
+
+Nothing in a session writes to the workspace: what an analyst creates (``CREATE TABLE x AS …``)
+lives in memory until the session closes. Readers and loads do not block each other: each query
+reads the latest committed DuckLake snapshot, whose Parquet files are never rewritten, and both
+SQLite files are in WAL mode, where readers and one writer run side by side.
+
+Another process may add or drop lake tables while a session is open; ``refresh_views`` brings
+the plain-name views up to date (the ``mulu sql`` shell calls it before every statement).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from warehouse.workspace import Workspace
+
+LAKE = "lake"
+CATALOG = "catalog"
+# Loaded into every session; all come as offline packages pinned beside duckdb (INSTALL would
+# need the network). excel, fts and httpfs are for analysts: read_xlsx, full-text search, S3.
+EXTENSIONS = ("sqlite_scanner", "ducklake", "excel", "fts", "httpfs")
+_INTERNAL_CATALOG_TABLES = {"code_sequences"}
+_DATE_COLUMNS = {"published_at"}
+_JSON_COLUMNS = {"formats", "data_items", "related_codes", "tags", "changes", "record",
+                 "sources", "schema"}
+_VIEW_MARK = "mulu view of "
+
+
+class SessionError(RuntimeError):
+    """The workspace cannot be opened for analysis; the message says why."""
+
+
+@dataclass(frozen=True)
+class SessionObject:
+    """One thing a session can query: its name in SQL, what it shows and how many rows."""
+
+    name: str
+    source: str  # "lake.main.di_bao", "catalog.main.entries", or "session" for the analyst's own
+    rows: int | None  # None: could not be counted (the error is in ``problem``)
+    problem: str | None = None
+
+
+# --- opening -------------------------------------------------------------------------------
+def open_session(workspace: Workspace | Path | str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the lake and the catalogue attached read-only."""
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace).resolve())
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
+    try:
+        load_extensions(con)
+        if lake_metadata_path(ws).exists():
+            attach_lake(con, ws, read_only=True)
+        if ws.metadata_db.exists():
+            con.execute(f"ATTACH {_literal(ws.metadata_db)} AS {CATALOG} (TYPE sqlite, READ_ONLY)")
+        con.execute("USE memory.main")
+        refresh_views(con)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def extension_path(name: str) -> Path:
+    """The ``.duckdb_extension`` file shipped in the ``duckdb_extension_<name>`` package."""
+    try:
+        package = importlib.import_module(f"duckdb_extension_{name}")
+    except ImportError as exc:
+        raise SessionError(f"DuckDB extension {name!r} is not installed: "
+                           f"pip install duckdb-extension-{name.replace('_', '-')}") from exc
+    found = sorted(Path(package.__path__[0]).rglob("*.duckdb_extension"))
+    if not found:
+        raise SessionError(f"package duckdb_extension_{name} holds no .duckdb_extension file")
+    return found[0]
+
+
+def load_extensions(con: duckdb.DuckDBPyConnection, names: Sequence[str] = EXTENSIONS) -> None:
+    for name in names:
+        con.load_extension(str(extension_path(name)))
+
+
+def lake_metadata_path(workspace: Workspace) -> Path:
+    return workspace.root / "lake.sqlite"
+
+
+def attach_lake(con: duckdb.DuckDBPyConnection, workspace: Workspace, *,
+                read_only: bool = True) -> None:
+    """Attach the workspace's DuckLake as ``lake`` (minimal; ``warehouse/lake.py`` owns it).
+
+    A reader takes its files from the workspace's ``lake/`` folder whatever data path the
+    lake was created with (OVERRIDE_DATA_PATH, for this connection only), so a moved or copied
+    workspace still reads. A writer first puts the metadata database in WAL mode, so readers
+    never hold up a load's commit.
+    """
+    metadata = lake_metadata_path(workspace)
+    options = [f"DATA_PATH {_literal(str(workspace.lake_dir) + '/')}"]
+    if read_only:
+        options += ["OVERRIDE_DATA_PATH true", "READ_ONLY"]
+    else:
+        workspace.lake_dir.mkdir(parents=True, exist_ok=True)
+        _use_wal(metadata)
+    con.execute(f"ATTACH {_literal(f'ducklake:sqlite:{metadata}')} AS {LAKE} "
+                f"({', '.join(options)})")
+
+
+def _use_wal(path: Path) -> None:
+    db = sqlite3.connect(path, timeout=60)
+    try:
+        if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            db.execute("PRAGMA journal_mode = WAL")
+    finally:
+        db.close()
+
+
+# --- plain-name views ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class _View:
+    name: str
+    source: str  # database.schema.table
+    select: str
+
+    @property
+    def mark(self) -> str:
+        return _VIEW_MARK + self.source
+
+
+def refresh_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Create, replace or drop the plain-name views so they match what is attached now."""
+    wanted = {view.name: view for view in _catalogue_views(con)}
+    for view in _lake_views(con, taken=set(wanted)):
+        wanted[view.name] = view
+    current = dict(con.execute(
+        "SELECT view_name, comment FROM duckdb_views() WHERE database_name = 'memory' "
+        "AND schema_name = 'main' AND starts_with(comment, ?)", [_VIEW_MARK]).fetchall())
+    stale = current.keys() - wanted.keys()
+    changed = [view for name, view in wanted.items() if current.get(name) != view.mark]
+    if not stale and not changed:
+        return
+    with _transaction(con):  # one lake snapshot lookup instead of one per view
+        for name in stale:
+            con.execute(f"DROP VIEW IF EXISTS memory.main.{_ident(name)}")
+        for view in changed:
+            name = _ident(view.name)
+            con.execute(f"CREATE OR REPLACE VIEW memory.main.{name} AS {view.select}")
+            con.execute(f"COMMENT ON VIEW memory.main.{name} IS {_literal(view.mark)}")
+
+
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN … COMMIT, unless the caller (an analyst's own BEGIN) has a transaction open."""
+    try:
+        con.execute("BEGIN")
+    except duckdb.TransactionException:
+        owned = False
+    else:
+        owned = True
+    try:
+        yield
+    except BaseException:
+        if owned:
+            con.execute("ROLLBACK")
+        raise
+    if owned:
+        con.execute("COMMIT")
+
+
+def _attached(con: duckdb.DuckDBPyConnection, database: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
+                            [database]).fetchone()[0])
+
+
+def _catalogue_views(con: duckdb.DuckDBPyConnection) -> list[_View]:
+    if not _attached(con, CATALOG):
+        return []
+    columns: dict[str, list[str]] = {}
+    for table, column in con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_catalog = ? AND table_schema = 'main' "
+            "ORDER BY table_name, ordinal_position", [CATALOG]).fetchall():
+        columns.setdefault(table, []).append(column)
+    views = []
+    for table, names in columns.items():
+        if table in _INTERNAL_CATALOG_TABLES or table.startswith("sqlite_"):
+            continue
+        source = f"{CATALOG}.main.{table}"
+        typed = [f"{_typed(column)} AS {_ident(column)}"
+                 for column in names if _typed(column) != _ident(column)]
+        replace = f" REPLACE ({', '.join(typed)})" if typed else ""
+        views.append(_View(table, source, f"SELECT *{replace} FROM {_qualified(source)}"))
+    return views
+
+
+def _typed(column: str) -> str:
+    """The column as analysts want it: times, dates and JSON text get their DuckDB types."""
+    quoted = _ident(column)
+    if column in _DATE_COLUMNS:
+        return f"TRY_CAST({quoted} AS DATE)"
+    if column.endswith("_at"):
+        return f"TRY_CAST({quoted} AS TIMESTAMP)"
+    if column in _JSON_COLUMNS:
+        return f"TRY_CAST({quoted} AS JSON)"
+    return quoted
+
+
+def _lake_views(con: duckdb.DuckDBPyConnection, taken: set[str]) -> list[_View]:
+    """One view per lake table whose name is unique (across schemas) and not ``taken``."""
+    if not _attached(con, LAKE):
+        return []
+    found = _lake_tables(con, with_views=True)
+    by_name: dict[str, list[str]] = {}
+    for schema, table in found:
+        by_name.setdefault(table, []).append(f"{LAKE}.{schema}.{table}")
+    return [_View(name, sources[0], f"SELECT * FROM {_qualified(sources[0])}")
+            for name, sources in by_name.items() if len(sources) == 1 and name not in taken]
+
+
+def _lake_tables(con: duckdb.DuckDBPyConnection, *, with_views: bool) -> list[tuple[str, str]]:
+    """(schema, name) of the lake's tables (and views), sorted."""
+    kinds = "('BASE TABLE', 'VIEW')" if with_views else "('BASE TABLE')"
+    return con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        f"WHERE table_catalog = ? AND table_type IN {kinds} ORDER BY 1, 2", [LAKE]).fetchall()
+
+
+# --- querying ------------------------------------------------------------------------------
+def run_query(con: duckdb.DuckDBPyConnection, sql: str, *,
+              limit: int | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run ``sql`` (the last statement's result is returned): column names and at most
+    ``limit`` rows. JSON values come back parsed (lists, dicts), like LIST and STRUCT columns.
+    A statement without a result (SET, CREATE …) returns ``([], [])``. Raises duckdb.Error."""
+    con.execute(sql)
+    if con.description is None:
+        return [], []
+    columns = [d[0] for d in con.description]
+    json_at = [i for i, d in enumerate(con.description) if str(d[1]) == "JSON"]
+    rows = con.fetchall() if limit is None else con.fetchmany(limit)
+    if json_at:
+        rows = [_parse_json(row, json_at) for row in rows]
+    return columns, rows
+
+
+def _parse_json(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in positions:
+        if isinstance(values[i], str):
+            values[i] = json.loads(values[i])
+    return tuple(values)
+
+
+def describe_session(con: duckdb.DuckDBPyConnection) -> list[SessionObject]:
+    """Every table and view a session can query by name, with its row count: the plain-name
+    views, the analyst's own tables, and lake tables reachable only as ``lake.<schema>.<name>``
+    (a name used twice, or taken by the catalogue)."""
+    refresh_views(con)
+    objects: list[tuple[str, str]] = []
+    for name, comment in con.execute(
+            "SELECT view_name, comment FROM duckdb_views() WHERE database_name = 'memory' "
+            "AND schema_name = 'main' AND NOT internal UNION ALL "
+            "SELECT table_name, NULL FROM information_schema.tables "
+            "WHERE table_catalog = 'memory' AND table_schema = 'main' "
+            "AND table_type = 'BASE TABLE' ORDER BY 1").fetchall():
+        mine = isinstance(comment, str) and comment.startswith(_VIEW_MARK)
+        objects.append((name, comment[len(_VIEW_MARK):] if mine else "session"))
+    shown = {source for _, source in objects}
+    if _attached(con, LAKE):
+        for schema, table in _lake_tables(con, with_views=False):
+            source = f"{LAKE}.{schema}.{table}"
+            if source not in shown:
+                objects.append((source, source))
+    return _counted(con, objects)
+
+
+def _counted(con: duckdb.DuckDBPyConnection,
+             objects: list[tuple[str, str]]) -> list[SessionObject]:
+    """Row counts from one snapshot (one lake lookup); counted one by one if any fails."""
+    try:
+        with _transaction(con):
+            return [SessionObject(name, source, _count(con, name, source))
+                    for name, source in objects]
+    except duckdb.Error:
+        return [_count_alone(con, name, source) for name, source in objects]
+
+
+def _count(con: duckdb.DuckDBPyConnection, name: str, source: str) -> int:
+    target = _qualified(source) if name == source else _ident(name)
+    return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+
+
+def _count_alone(con: duckdb.DuckDBPyConnection, name: str, source: str) -> SessionObject:
+    try:
+        return SessionObject(name, source, _count(con, name, source))
+    except duckdb.Error as exc:
+        return SessionObject(name, source, None, str(exc).splitlines()[0])
+
+
+# --- quoting -------------------------------------------------------------------------------
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _qualified(dotted: str) -> str:
+    return ".".join(_ident(part) for part in dotted.split(".", 2))
+
+
+def _literal(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"

@@ -1,0 +1,266 @@
+"""The lake: warehouse tables as a DuckLake (Parquet files + a SQLite catalog of snapshots).
+
+Layout in the workspace::
+
+    lake.sqlite   DuckLake catalog: tables, columns, data files, one snapshot per commit
+    lake/         the Parquet data files, ``lake/main/<table>/ducklake-<uuid>.parquet``
+
+Every commit is a new snapshot, so every load is a version that stays readable
+(``SELECT … FROM lake.t AT (VERSION => 3)``); a reader works on one snapshot from start to end,
+so it sees a table before or after a load, never half of one. Commits are atomic SQLite
+transactions.
+
+DuckDB's extensions cannot be downloaded here: they come from the ``duckdb-extension-*`` PyPI
+packages and are LOADed by file path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from schemas.entry import CATALOGUE_TZ
+from warehouse.workspace import Workspace
+
+LAKE_ALIAS = "lake"
+LAKE_SCHEMA = "main"
+CATALOG_FILE = "lake.sqlite"
+# Conflicting commits from two processes: SQLite reports the loser's write as "database is
+# locked" (in WAL mode also when the other commit ended before ours started, because our read
+# snapshot is stale); DuckLake reports logical conflicts as "conflict". And DuckLake 1.5.5's own
+# commit retry, re-reading a catalog another process just changed, fails now and then with
+# "Failed to load DuckLake - Table entry "x" does not have any columns" (x: the other
+# process's new table); the catalog is intact and a fresh transaction succeeds. All are retried.
+_CONFLICT_MARKERS = ("database is locked", "database is busy", "conflict",
+                     "failed to load ducklake")
+COMMIT_ATTEMPTS = 8
+RETRY_BASE_SECONDS = 0.1
+RETRY_MAX_SECONDS = 3.0
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class LakeMissingError(FileNotFoundError):
+    """A read-only connection to a lake that does not exist yet (nothing was loaded)."""
+
+
+@cache
+def extension_path(name: str) -> Path:
+    """The ``.duckdb_extension`` file shipped in the ``duckdb_extension_<name>`` package."""
+    package = importlib.import_module(f"duckdb_extension_{name}")
+    return next(Path(package.__path__[0]).rglob("*.duckdb_extension"))
+
+
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """LOAD a DuckDB extension (``ducklake``, ``sqlite_scanner``, ``excel`` …) from its package."""
+    con.execute(f"LOAD {quote_literal(str(extension_path(name)))}")
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def catalog_path(workspace: Workspace) -> Path:
+    return workspace.root / CATALOG_FILE
+
+
+def data_path(workspace: Workspace) -> Path:
+    return workspace.lake_dir
+
+
+def qualified(table: str) -> str:
+    """``lake.main.<table>`` as SQL."""
+    return f"{LAKE_ALIAS}.{LAKE_SCHEMA}.{quote_identifier(table)}"
+
+
+def table_location(workspace: Workspace, table: str) -> Path:
+    """The folder holding a table's Parquet files."""
+    return data_path(workspace) / LAKE_SCHEMA / table
+
+
+def connect_lake(workspace: Workspace, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the lake attached AS ``lake`` (tables in ``lake.main``).
+
+    A writable connection creates the lake on first use. A read-only one raises
+    LakeMissingError when there is no lake yet.
+    """
+    catalog = catalog_path(workspace)
+    if read_only and not catalog.exists():
+        raise LakeMissingError(f"no lake at {catalog}: nothing has been loaded yet")
+    if not read_only:
+        workspace.root.mkdir(parents=True, exist_ok=True)
+        data_path(workspace).mkdir(parents=True, exist_ok=True)
+        _use_wal(catalog)
+    con = duckdb.connect()
+    try:
+        load_extension(con, "sqlite_scanner")
+        load_extension(con, "ducklake")
+        # OVERRIDE_DATA_PATH: the workspace's own lake/, whatever path the lake was created
+        # with, so a moved or copied workspace still works (file paths are stored relative).
+        options = [f"DATA_PATH {quote_literal(str(data_path(workspace)) + '/')}",
+                   "OVERRIDE_DATA_PATH true"]
+        # Inlining off: table data always lives in Parquet under lake/, never in the catalog.
+        options.append("READ_ONLY" if read_only else "DATA_INLINING_ROW_LIMIT 0")
+        sql = (f"ATTACH {quote_literal('ducklake:sqlite:' + str(catalog))} AS {LAKE_ALIAS} "
+               f"({', '.join(options)})")
+        # Two processes creating a new lake at once: the loser's catalog writes are "locked".
+        retry_on_conflict(lambda: con.execute(sql))
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _use_wal(catalog: Path) -> None:
+    """Put the catalog in WAL mode (persistent in the file) so readers never block a commit.
+
+    In SQLite's default rollback-journal mode a reader's shared lock makes a committing load
+    fail with "database is locked".
+    """
+    con = sqlite3.connect(catalog, timeout=30)
+    try:
+        if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            con.execute("PRAGMA journal_mode = WAL")
+    finally:
+        con.close()
+
+
+# --- commits -------------------------------------------------------------------------------
+def is_commit_conflict(exc: BaseException) -> bool:
+    """True for the errors a concurrent commit causes, which a retry resolves."""
+    if not isinstance(exc, duckdb.Error):
+        return False
+    text = str(exc).lower()
+    return any(marker in text for marker in _CONFLICT_MARKERS)
+
+
+def retry_on_conflict(work: Callable[[], T], *, attempts: int = COMMIT_ATTEMPTS,
+                      before_retry: Callable[[], None] | None = None) -> T:
+    """Run ``work``; on a commit conflict wait (exponential backoff with jitter) and rerun it.
+
+    ``before_retry`` runs before each rerun (e.g. ROLLBACK of the failed transaction).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except duckdb.Error as exc:
+            if attempt == attempts or not is_commit_conflict(exc):
+                raise
+            if before_retry is not None:
+                before_retry()
+            # Jitter so two processes that collided do not collide again in step.
+            delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+            delay *= random.uniform(0.5, 1.5)
+            log.warning("lake commit conflict (attempt %d of %d), retrying in %.2f s: %s",
+                        attempt, attempts, delay, str(exc).replace("\n", " | "))
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def set_commit_message(con: duckdb.DuckDBPyConnection, author: str, message: str,
+                       extra_info: dict[str, Any]) -> None:
+    """Label the open transaction's snapshot (read back with :func:`snapshots`)."""
+    con.execute(f"CALL {LAKE_ALIAS}.set_commit_message(?, ?, extra_info => ?)",
+                [author, message, json.dumps(extra_info, ensure_ascii=False, sort_keys=True)])
+
+
+# --- reading the catalog -------------------------------------------------------------------
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
+        "AND table_name = ?", [LAKE_ALIAS, LAKE_SCHEMA, table]).fetchone()[0])
+
+
+def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """[(column, DuckDB type)] of a lake table in column order; [] when it does not exist."""
+    rows = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? "
+        "AND schema_name = ? AND table_name = ? ORDER BY column_index",
+        [LAKE_ALIAS, LAKE_SCHEMA, table]).fetchall()
+    return [(name, kind) for name, kind in rows]
+
+
+def snapshots(con: duckdb.DuckDBPyConnection, *, extra_info: dict[str, str] | None = None
+              ) -> list[dict[str, Any]]:
+    """Every snapshot of the lake, oldest first, with ``extra_info`` parsed from its JSON.
+
+    ``extra_info``: only snapshots whose extra info has these top-level values.
+    """
+    where, params = [], []
+    for key, value in (extra_info or {}).items():
+        where.append("json_extract_string(commit_extra_info, ?) = ?")
+        params += [f"$.{key}", value]
+    rows = con.execute(
+        f"SELECT snapshot_id, snapshot_time, changes, author, commit_message, "
+        f"commit_extra_info FROM {LAKE_ALIAS}.snapshots() "
+        f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY snapshot_id",
+        params).fetchall()
+    return [{
+        "snapshot_id": snapshot_id,
+        "snapshot_time": _local_iso(when),
+        "changes": {key: list(values) for key, values in (changes or {}).items()},
+        "author": author,
+        "message": message,
+        "extra_info": _parse_json(extra),
+    } for snapshot_id, when, changes, author, message, extra in rows]
+
+
+def table_versions(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
+    """The snapshots that created, changed or dropped ``table``, oldest first.
+
+    Each is a dict: snapshot_id (use it in ``AT (VERSION => …)``), snapshot_time (ISO,
+    Asia/Shanghai), changes, author, message, extra_info.
+    """
+    # A snapshot names tables it created by name and the others by id; a table dropped and
+    # re-created under the same name (a replace whose columns changed) has several ids.
+    ids = {str(row[0]) for row in con.execute(
+        f"SELECT table_id FROM {quote_identifier('__ducklake_metadata_' + LAKE_ALIAS)}"
+        f".ducklake_table WHERE table_name = ?", [table]).fetchall()}
+    name = f"{LAKE_SCHEMA}.{table}"
+    found = []
+    for snapshot in snapshots(con):
+        for key, values in snapshot["changes"].items():
+            if (key == "tables_created" and name in values) or (
+                    key != "tables_created" and key.startswith(("tables_", "inlined_"))
+                    and ids.intersection(values)):
+                found.append(snapshot)
+                break
+    return found
+
+
+def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute(f"SELECT id FROM ducklake_current_snapshot('{LAKE_ALIAS}')").fetchone()[0]
+
+
+def _local_iso(when: dt.datetime | None) -> str | None:
+    if when is None:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(CATALOGUE_TZ).replace(tzinfo=None)
+    return when.isoformat(timespec="seconds")
+
+
+def _parse_json(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
