@@ -24,13 +24,12 @@ from typer.testing import CliRunner
 from pipelines.cli.context import set_options
 from pipelines.cli.sql_command import sql, statement_complete
 from warehouse.analyst import (
-    attach_lake,
     describe_session,
-    load_extensions,
     open_session,
     refresh_views,
     run_query,
 )
+from warehouse.lake import connect_lake
 from warehouse.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,10 +55,7 @@ SQL_APP = textwrap.dedent("""
 
 
 def lake_writer(workspace: Workspace) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    load_extensions(con, ("sqlite_scanner", "ducklake"))
-    attach_lake(con, workspace, read_only=False)
-    return con
+    return connect_lake(workspace)
 
 
 @pytest.fixture
@@ -225,9 +221,6 @@ def test_sql_prints_a_table_and_fails_cleanly_on_bad_sql(warehouse):
 
 def test_the_installed_mulu_command_runs_sql(warehouse):
     mulu = Path(sys.executable).with_name("mulu")
-    probe = subprocess.run([str(mulu), "--help"], capture_output=True, text=True, check=False)
-    if not re.search(r"\bsql\b", probe.stdout):
-        pytest.skip("`mulu sql` is not wired into pipelines/cli/__init__.py yet")
     done = subprocess.run([str(mulu), "--home", str(warehouse.root), "sql", "--json",
                            "SELECT count(*) AS n FROM dibao_recipients"],
                           capture_output=True, text=True, check=False)
@@ -301,13 +294,11 @@ WRITER = textwrap.dedent("""
     from pathlib import Path
     import duckdb
     from catalog.directory import Directory
-    from warehouse.analyst import attach_lake, load_extensions
+    from warehouse.lake import connect_lake
     from warehouse.workspace import Workspace
 
     workspace, snapshots = Workspace(Path(sys.argv[1])), int(sys.argv[2])
-    con = duckdb.connect()
-    load_extensions(con, ("sqlite_scanner", "ducklake"))
-    attach_lake(con, workspace, read_only=False)
+    con = connect_lake(workspace)
     directory = Directory.open(workspace, user="loader")
     rows_of = "SELECT r AS id, {batch} AS batch FROM range({rows}) t(r)"
     slowest = 0.0

@@ -24,9 +24,7 @@ the plain-name views up to date (the ``mulu sql`` shell calls it before every st
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
-import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse import lake
 from warehouse.workspace import Workspace
 
 LAKE = "lake"
@@ -66,11 +65,12 @@ class SessionObject:
 def open_session(workspace: Workspace | Path | str) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the lake and the catalogue attached read-only."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace).resolve())
-    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
+    try:
+        con = lake.connect_lake(ws, read_only=True)
+    except lake.LakeMissingError:  # nothing loaded yet: the catalogue alone
+        con = duckdb.connect(":memory:")
     try:
         load_extensions(con)
-        if lake_metadata_path(ws).exists():
-            attach_lake(con, ws, read_only=True)
         if ws.metadata_db.exists():
             con.execute(f"ATTACH {_literal(ws.metadata_db)} AS {CATALOG} (TYPE sqlite, READ_ONLY)")
         con.execute("USE memory.main")
@@ -81,55 +81,14 @@ def open_session(workspace: Workspace | Path | str) -> duckdb.DuckDBPyConnection
     return con
 
 
-def extension_path(name: str) -> Path:
-    """The ``.duckdb_extension`` file shipped in the ``duckdb_extension_<name>`` package."""
-    try:
-        package = importlib.import_module(f"duckdb_extension_{name}")
-    except ImportError as exc:
-        raise SessionError(f"DuckDB extension {name!r} is not installed: "
-                           f"pip install duckdb-extension-{name.replace('_', '-')}") from exc
-    found = sorted(Path(package.__path__[0]).rglob("*.duckdb_extension"))
-    if not found:
-        raise SessionError(f"package duckdb_extension_{name} holds no .duckdb_extension file")
-    return found[0]
-
-
 def load_extensions(con: duckdb.DuckDBPyConnection, names: Sequence[str] = EXTENSIONS) -> None:
+    """Load the extensions analysts use (reading Excel, HTTP/S3 files, full-text search)."""
     for name in names:
-        con.load_extension(str(extension_path(name)))
-
-
-def lake_metadata_path(workspace: Workspace) -> Path:
-    return workspace.root / "lake.sqlite"
-
-
-def attach_lake(con: duckdb.DuckDBPyConnection, workspace: Workspace, *,
-                read_only: bool = True) -> None:
-    """Attach the workspace's DuckLake as ``lake`` (minimal; ``warehouse/lake.py`` owns it).
-
-    A reader takes its files from the workspace's ``lake/`` folder whatever data path the
-    lake was created with (OVERRIDE_DATA_PATH, for this connection only), so a moved or copied
-    workspace still reads. A writer first puts the metadata database in WAL mode, so readers
-    never hold up a load's commit.
-    """
-    metadata = lake_metadata_path(workspace)
-    options = [f"DATA_PATH {_literal(str(workspace.lake_dir) + '/')}"]
-    if read_only:
-        options += ["OVERRIDE_DATA_PATH true", "READ_ONLY"]
-    else:
-        workspace.lake_dir.mkdir(parents=True, exist_ok=True)
-        _use_wal(metadata)
-    con.execute(f"ATTACH {_literal(f'ducklake:sqlite:{metadata}')} AS {LAKE} "
-                f"({', '.join(options)})")
-
-
-def _use_wal(path: Path) -> None:
-    db = sqlite3.connect(path, timeout=60)
-    try:
-        if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            db.execute("PRAGMA journal_mode = WAL")
-    finally:
-        db.close()
+        try:
+            lake.load_extension(con, name)
+        except (ImportError, StopIteration) as exc:
+            raise SessionError(f"DuckDB extension {name!r} is not installed: "
+                               f"pip install duckdb-extension-{name.replace('_', '-')}") from exc
 
 
 # --- plain-name views ----------------------------------------------------------------------

@@ -2,11 +2,14 @@
 
 Layout::
 
-    catalog.sqlite   metadata: catalogue entries, organisations, change history, imports
+    catalog.sqlite   metadata: catalogue entries, organisations, change history, imports, loads
     rejects/         rows an import could not accept, kept verbatim with their reasons
+    datasets/        one YAML spec per department dataset (datasets/<org>/<name>.yaml)
     landing/         raw source files as received (immutable, by content hash)
+    staging/         typed Parquet of a load before it is published
+    lake.sqlite      the DuckLake catalogue (tables, snapshots)
     lake/            warehouse tables as Parquet
-    datasets/        one YAML spec per department dataset
+    dagster/         Dagster's instance for runs started from this workspace
 
 The path is resolved when a command runs, never at import time.
 """
@@ -44,6 +47,10 @@ class Workspace:
     @property
     def lake_dir(self) -> Path:
         return self.root / "lake"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.root / "staging"
 
     @property
     def datasets_dir(self) -> Path:
