@@ -31,3 +31,8 @@ def real_data() -> Path:
     if not REAL_DATA.is_dir():
         pytest.fail(f"real portal data missing: expected {REAL_DATA} (shared/ beside the repo)")
     return REAL_DATA
+
+
+@pytest.fixture
+def landing_dir(tmp_path: Path) -> Path:
+    return tmp_path / "landing"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -11,24 +10,13 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from landing_helpers import landed_names, sha
 
 from warehouse import landing
 from warehouse.landing import LandedFile, LandingError, land
 
 ROSTER = "乡镇(街道),姓名,身份证号\n城关镇,张三,110101199003074514\n".encode("gb18030")
 
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def landed_names(landing_dir: Path, dataset: str = "dibao") -> list[str]:
-    return sorted(p.name for p in (landing_dir / dataset).iterdir())
-
-
-@pytest.fixture
-def landing_dir(tmp_path: Path) -> Path:
-    return tmp_path / "landing"
 
 
 def test_a_local_file_lands_by_content_hash(tmp_path, landing_dir):

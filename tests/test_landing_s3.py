@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
+from landing_helpers import landed_names, sha
 from s3_server import s3_bucket, s3_server  # noqa: F401 - pytest fixtures
 
 from warehouse import landing
@@ -15,18 +15,6 @@ from warehouse.landing import LandingError, land
 ROSTER = "乡镇(街道),姓名,身份证号\n城关镇,张三,110101199003074514\n".encode("gb18030")
 MORE = "城关镇,李四,110101199003070000\n".encode("gb18030")
 
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def landed_names(landing_dir: Path, dataset: str = "dibao") -> list[str]:
-    return sorted(p.name for p in (landing_dir / dataset).iterdir())
-
-
-@pytest.fixture
-def landing_dir(tmp_path: Path) -> Path:
-    return tmp_path / "landing"
 
 
 def test_an_object_lands_by_content_hash(s3_bucket, landing_dir, monkeypatch):  # noqa: F811
