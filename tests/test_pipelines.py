@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from s3_server import s3_bucket, s3_server  # noqa: F401 - pytest fixtures
 
 from catalog.directory import Directory
 from pipelines.automation import source_sensor
@@ -131,3 +132,51 @@ def test_a_load_recovered_after_a_crash_is_registered_once(workspace, directory,
     assert [u["source"] for u in directory.store.updates(dibao_code)] == ["pipeline"]
     run_datasets(workspace, ["di_bao"])
     assert len(directory.store.updates(dibao_code)) == 1
+
+
+def remote_spec(workspace: Workspace, directory: Directory, name: str, url: str,
+                storage_options: dict | None = None) -> str:
+    code = directory.create({"name": f"{name} 数据", "provider_name": "区民政局",
+                             "share_type": "有条件共享", "update_cycle": "每月"})
+    spec = {"name": name, "title": f"{name} 数据", "entry_code": code,
+            "source": {"url": url, "format": "csv", "encoding": "gbk",
+                       **({"storage_options": storage_options} if storage_options else {})},
+            "columns": [{"name": "person_name", "source": "姓名"},
+                        {"name": "amount", "source": "金额", "type": "integer"}]}
+    path = workspace.datasets_dir / "remote" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")  # JSON is YAML
+    return code
+
+
+GBK_ROWS = "姓名,金额\n张三,800\n欧阳娜娜,650\n".encode("gbk")
+
+
+def test_http_and_s3_sources_load_end_to_end(workspace, directory, s3_bucket, tmp_path):  # noqa: F811
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "dibao.csv").write_bytes(GBK_ROWS)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        s3_bucket.put("exchange/dibao.csv", GBK_ROWS)
+        remote_spec(workspace, directory, "from_http",
+                    f"http://127.0.0.1:{server.server_address[1]}/dibao.csv")
+        remote_spec(workspace, directory, "from_s3", s3_bucket.url("exchange/dibao.csv"),
+                    s3_bucket.storage_options)
+        report = run_datasets(workspace)
+    finally:
+        server.shutdown()
+    assert report.success, report.failures
+    assert {n: (d["status"], d["rows"]) for n, d in report.datasets.items()} == {
+        "from_http": ("published", 2), "from_s3": ("published", 2)}
+    from warehouse.analyst import open_session
+
+    con = open_session(workspace)
+    assert con.execute("SELECT person_name FROM from_s3 ORDER BY amount").fetchall() == [
+        ("欧阳娜娜",), ("张三",)]
