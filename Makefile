@@ -30,6 +30,8 @@ test: lint layers unit
 
 bench: install
 	$(BIN)/python -m bench.catalog
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.transcode
 
 clean:
 	rm -rf $(VENV) .mulu .pytest_cache
