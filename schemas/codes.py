@@ -11,7 +11,7 @@ RESOURCE_CLASSES = {"1": "基础信息资源", "2": "主题信息资源", "3": "
 # 分类码 = 类 (1 digit) + 项 (2) + 目 (3) + 细目 (optional, digits); 顺序码 = digits.
 # The separator between 分类码 and 顺序码 is not confirmed by the standard's public text; we
 # write "/" and also accept "-" on input.
-_RESOURCE_CODE = re.compile(r"^([1-3])(\d{2})(\d{3})(\d{0,6})[/-](\d{3,8})$")
+_RESOURCE_CODE = re.compile(r"^([1-3])([0-9]{2})([0-9]{3})([0-9]{0,6})[/-]([0-9]{3,8})$")
 RESOURCE_CODE_FORMAT = "分类码/顺序码, e.g. 101001/000001 (类 1-3, 项 2 digits, 目 3 digits, optional 细目 digits; 顺序码 3-8 digits)"
 
 
@@ -50,7 +50,8 @@ def normalise_resource_code(raw: str) -> str:
 # --- 统一社会信用代码 (unified social credit code), GB 32100-2015 -------------------------
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+# [0-9], not \d: \d also matches full-width digits such as ０.
+_USCC = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 
 
 def uscc_check_char(first17: str) -> str:

@@ -48,7 +48,7 @@ def test_resource_code_parts_and_separator():
     assert (code.resource_class, code.item, code.catalogue, code.detail, code.sequence) == (
         "2", "01", "001", "0203", "000123")
     assert normalise_resource_code(" 101001/000001 ") == "101001/000001"
-    for bad in ("401001/000001", "10100/000001", "101001000001", "101001/12"):
+    for bad in ("401001/000001", "10100/000001", "101001000001", "101001/12", "1０1001/000001"):
         with pytest.raises(ValueError, match="bad 信息资源代码"):
             parse_resource_code(bad)
 
@@ -56,6 +56,7 @@ def test_resource_code_parts_and_separator():
 def test_uscc_check_character():
     assert is_valid_uscc("91350100M000100Y43")
     assert not is_valid_uscc("91350100M000100Y44")
+    assert not is_valid_uscc("91３50100M000100Y43")  # full-width digit: invalid, not an error
     built = make_uscc("11", "320399", "MB1234567"[:8])
     assert len(built) == 18 and is_valid_uscc(built)
 
