@@ -1,0 +1,270 @@
+"""Validate a staged load's Parquet against its spec's suite, where the data is (DuckDB).
+
+``validate_parquet(path, spec, today=...)`` builds the suite (``quality.suites``), runs it with
+Great Expectations' SQL engine on DuckDB (SQLAlchemy + duckdb-engine; every metric is a query
+pushed down to DuckDB over a VIEW on ``read_parquet``, so no rows are pulled into pandas and
+memory stays bounded), then asks DuckDB itself for up to ``SAMPLE_ROWS`` failing rows of each
+failed row-level expectation, with their row numbers.
+
+GE on duckdb-engine needs two things (both handled in ``_ge_batch``):
+
+* one persistent connection: duckdb-engine runs BEGIN/ROLLBACK around each pooled checkout and
+  GE fetches a query's rows *after* handing its connection back, when DuckDB has already
+  dropped the result ("list index out of range", "'NoneType' object is not subscriptable").
+  The engine gets a ``creator`` making one in-memory DuckDB connection (with the view and the
+  ``mulu_*`` macros) wrapped so begin/commit/rollback are no-ops (validation only reads), in a
+  ``StaticPool``;
+* no regex and no column-type expectations through GE's SQL dialect on duckdb: they raise
+  (regex: NotImplementedError; types: KeyError 'type'). ``quality.suites`` expresses those as
+  ``UnexpectedRowsExpectation`` queries, still run by GE.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from quality.suites import (
+    SuiteDefinition,
+    build_suite,
+    quote_identifier,
+    sql_literal,
+)
+from schemas.dataset_spec import DatasetSpec
+
+SAMPLE_ROWS = 20
+VIEW = "batch"
+MEMORY_LIMIT = "2GB"
+# Columns the loader writes into staged Parquet (warehouse.reading.META_COLUMNS) that point a
+# person at the source file and row.
+SOURCE_COLUMNS = ("_source_index", "_source_row")
+ENGINE = "great_expectations+SqlAlchemyExecutionEngine(duckdb)"
+
+
+@dataclass
+class ExpectationResult:
+    rule: str
+    expectation_type: str
+    column: str | None
+    severity: str
+    source: str  # spec | check
+    success: bool
+    unexpected_count: int | None
+    element_count: int | None
+    observed_value: Any = None
+    description: str = ""
+    error: str | None = None  # GE raised while computing it (counts as a failure)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ValidationReport:
+    dataset: str
+    parquet: str
+    today: dt.date
+    started_at: str
+    finished_at: str
+    seconds: float
+    rows: int
+    engine: str  # the GE execution engine the suite ran on
+    results: list[ExpectationResult]
+
+    @property
+    def failures(self) -> list[ExpectationResult]:
+        return [r for r in self.results if not r.success]
+
+    @property
+    def errors(self) -> list[ExpectationResult]:
+        """Failed error-severity expectations: any of them blocks the load."""
+        return [r for r in self.failures if r.severity == "error"]
+
+    @property
+    def warnings(self) -> list[ExpectationResult]:
+        """Failed warning-severity expectations: reported, not blocking."""
+        return [r for r in self.failures if r.severity == "warning"]
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.errors)
+
+    def result(self, rule: str) -> ExpectationResult:
+        for result in self.results:
+            if result.rule == rule:
+                return result
+        raise KeyError(rule)
+
+    def to_records(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
+        """The report as rows for three tables (quality_runs, quality_results,
+        quality_samples), ready to be stored as data."""
+        run = {"run_id": run_id, "dataset": self.dataset, "parquet": self.parquet,
+               "today": self.today.isoformat(), "started_at": self.started_at,
+               "finished_at": self.finished_at, "seconds": self.seconds, "rows": self.rows,
+               "engine": self.engine, "blocked": self.blocked,
+               "errors": len(self.errors), "warnings": len(self.warnings)}
+        results, samples = [], []
+        for r in self.results:
+            row = asdict(r)
+            row.pop("samples")
+            row["observed_value"] = None if r.observed_value is None else str(r.observed_value)
+            results.append({"run_id": run_id, **row})
+            for s in r.samples:
+                samples.append({"run_id": run_id, "rule": r.rule, "row_number": s["row_number"],
+                                "source_index": s.get("source_index"),
+                                "source_row": s.get("source_row"), "reason": s["reason"],
+                                "values": {k: None if v is None else str(v)
+                                           for k, v in s["values"].items()}})
+        return {"quality_runs": [run], "quality_results": results, "quality_samples": samples}
+
+
+# --- DuckDB --------------------------------------------------------------------------------
+def connect(parquet: Path, definition: SuiteDefinition, *, temp_dir: Path | None = None
+            ) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with ``batch`` (a VIEW over the Parquet file) and the
+    suite's macros."""
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    if temp_dir is not None:
+        con.execute(f"SET temp_directory = {sql_literal(str(temp_dir))}")
+    for macro in definition.macros:
+        con.execute(macro)
+    con.execute(f"CREATE VIEW {VIEW} AS SELECT * FROM read_parquet("
+                f"{sql_literal(str(Path(parquet).resolve()))})")
+    return con
+
+
+def _mask(value: Any) -> Any:
+    if value is None:
+        return None
+    text = str(value)
+    return text[:3] + "*" * (len(text) - 5) + text[-2:] if len(text) > 6 else "***"
+
+
+def _samples(con: duckdb.DuckDBPyConnection, parquet: Path, where: str, columns: tuple[str, ...],
+             reason: str, pii: set[str], present: set[str]) -> list[dict[str, Any]]:
+    """Up to SAMPLE_ROWS rows matching ``where``, first rows first (a top-N: bounded memory)."""
+    meta = [c for c in SOURCE_COLUMNS if c in present]
+    shown = [c for c in columns if c in present]
+    select = ", ".join(["file_row_number + 1"] + [quote_identifier(c) for c in meta + shown])
+    rows = con.execute(
+        f"SELECT {select} FROM read_parquet({sql_literal(str(Path(parquet).resolve()))}, "
+        f"file_row_number = true) WHERE {where.format(batch=VIEW)} "
+        f"ORDER BY file_row_number LIMIT {SAMPLE_ROWS}").fetchall()
+    out = []
+    for row in rows:
+        sample: dict[str, Any] = {"row_number": int(row[0]), "reason": reason}
+        for name, value in zip(meta, row[1:1 + len(meta)], strict=True):
+            sample[name.lstrip("_")] = value
+        sample["values"] = {name: _mask(value) if name in pii else value
+                            for name, value in zip(shown, row[1 + len(meta):], strict=True)}
+        out.append(sample)
+    return out
+
+
+# --- GE ------------------------------------------------------------------------------------
+def _ge_batch(parquet: Path, definition: SuiteDefinition, temp_dir: Path | None) -> Any:
+    """A GE batch over the view, on a SQLAlchemy engine holding one persistent DuckDB
+    connection."""
+    import great_expectations as gx
+    import sqlalchemy as sa
+    from duckdb_engine import ConnectionWrapper
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    class _ReadOnlyConnection(ConnectionWrapper):
+        """duckdb-engine's connection without transactions: a ROLLBACK would drop the result
+        GE is about to fetch."""
+
+        def begin(self) -> None:
+            pass
+
+        def commit(self) -> None:
+            pass
+
+        def rollback(self) -> None:
+            pass
+
+    def creator() -> _ReadOnlyConnection:
+        return _ReadOnlyConnection(connect(parquet, definition, temp_dir=temp_dir))
+
+    context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
+        analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False),
+        store_backend_defaults=InMemoryStoreBackendDefaults()))
+    source = context.data_sources.add_sql(
+        "staged", connection_string="duckdb:///:memory:", create_temp_table=False,
+        kwargs={"creator": creator, "poolclass": sa.pool.StaticPool})
+    asset = source.add_table_asset(VIEW, table_name=VIEW)
+    return asset.add_batch_definition_whole_table("all").get_batch()
+
+
+def _exception(result: Any) -> str | None:
+    info = result.exception_info or {}
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    for value in info.values():  # {metric id: {...}} when a metric failed
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return str(value.get("exception_message"))
+    return None
+
+
+def validate_parquet(parquet: Path, spec: DatasetSpec, *, today: dt.date,
+                     temp_dir: Path | None = None, mask_pii: bool = True) -> ValidationReport:
+    """Run ``spec``'s suite on ``parquet`` (e.g. ``StagedLoad.path``) with GE on DuckDB.
+
+    ``today``: the date 'not in the future' and 身份证号 birth dates are checked against.
+    ``mask_pii``: mask values of ``pii`` columns in failing-row samples (samples are stored
+    outside the warehouse).
+    """
+    from quality.suites import to_ge_suite
+
+    started, clock = dt.datetime.now().isoformat(timespec="seconds"), time.perf_counter()
+    parquet = Path(parquet)
+    definition = build_suite(spec, today=today)
+    batch = _ge_batch(parquet, definition, temp_dir)
+    engine = type(batch.data.execution_engine).__name__
+    ge_result = batch.validate(to_ge_suite(definition), result_format="BASIC")
+    by_rule = {r.expectation_config.meta["rule"]: r for r in ge_result.results}
+
+    con = connect(parquet, definition, temp_dir=temp_dir)
+    try:
+        rows = con.execute(f"SELECT count(*) FROM {VIEW}").fetchone()[0]
+        present = set(con.sql(f"SELECT * FROM {VIEW} LIMIT 0").columns)
+        pii = {c.name for c in spec.columns if c.pii is not None} if mask_pii else set()
+        results = []
+        for expectation in definition.expectations:
+            ge = by_rule[expectation.rule]
+            error = _exception(ge)
+            got = dict(ge.result or {})
+            unexpected, element = got.get("unexpected_count"), got.get("element_count")
+            observed = got.get("observed_value")
+            if expectation.expectation_type == "unexpected_rows_expectation" or (
+                    unexpected is None and expectation.unexpected_where and error is None):
+                # GE reports the unexpected row count as observed_value here.
+                unexpected = observed if isinstance(observed, int) else unexpected
+                element = rows if expectation.unexpected_where else element
+            success = bool(ge.success) and error is None
+            samples = []
+            if not success and error is None and expectation.unexpected_where:
+                samples = _samples(con, parquet, expectation.unexpected_where,
+                                   expectation.sample_columns, expectation.description, pii,
+                                   present)
+            results.append(ExpectationResult(
+                rule=expectation.rule, expectation_type=expectation.expectation_type,
+                column=expectation.column, severity=expectation.severity,
+                source=expectation.source, success=success, unexpected_count=unexpected,
+                element_count=element, observed_value=observed,
+                description=expectation.description, error=error, samples=samples))
+    finally:
+        con.close()
+    return ValidationReport(
+        dataset=spec.name, parquet=str(parquet), today=today, started_at=started,
+        finished_at=dt.datetime.now().isoformat(timespec="seconds"),
+        seconds=round(time.perf_counter() - clock, 3), rows=int(rows), engine=engine,
+        results=results)
