@@ -1,9 +1,10 @@
 """Loads killed with SIGKILL at any moment, re-run, end with the rows of one clean load.
 
-Real processes throughout: loaders are killed while staging, while the lake is writing data
-files and right after the lake commit (before the load is recorded); a reader process counts
-the table the whole time and must only ever see the old or the new version. Two processes
-loading different datasets at once must both succeed.
+Real processes throughout: loaders are killed while staging, after the staged file was moved
+into the table's folder and registered in the open lake transaction (before its commit), and
+right after the lake commit (before the load is recorded); a reader process counts the table
+the whole time and must only ever see the old or the new version. Two processes loading
+different datasets at once must both succeed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,23 @@ from warehouse.loading import load_dataset
 from warehouse.workspace import Workspace
 
 FIXTURES = Path(__file__).with_name("loading_fixtures.py")
+REPO = Path(__file__).resolve().parents[1]
+# A load that dies inside the lake transaction, once its data file is registered: the last
+# step before COMMIT is labelling the snapshot.
+_DIE_BEFORE_COMMIT = f"""
+import os, signal, sys
+from pathlib import Path
+sys.path.insert(0, {str(REPO)!r})
+from schemas.dataset_spec import load_spec
+from warehouse import loading
+from warehouse.workspace import Workspace
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+loading.set_commit_message = die
+loading.load_dataset(Workspace(Path(sys.argv[1])), load_spec(sys.argv[2]))
+"""
 BIG_ROWS = 2_000_000
 SMALL_ROWS = 1_000
 COLUMNS = [
@@ -87,6 +105,16 @@ def _wait_for(condition, process: subprocess.Popen, seconds: float = 30) -> None
         time.sleep(0.005)
 
 
+def _referenced(workspace: Workspace) -> set[str]:
+    """Names of the data files the lake's catalog knows."""
+    con = connect_lake(workspace, read_only=True)
+    try:
+        return {Path(row[0]).name for row in con.execute(
+            "SELECT path FROM __ducklake_metadata_lake.ducklake_data_file").fetchall()}
+    finally:
+        con.close()
+
+
 def _count(workspace: Workspace, table: str) -> int:
     con = connect_lake(workspace, read_only=True)
     try:
@@ -117,11 +145,17 @@ def test_kill_9_at_any_moment_then_rerun_loads_exactly_once(tmp_path, big_csv):
         _kill(loader)
         assert _count(workspace, "residents") == SMALL_ROWS
 
-        # 2. Killed while DuckLake writes the new Parquet files, before its commit.
-        loader = _start("load", str(workspace.root), spec_path)
-        _wait_for(lambda: bool(set(table_dir.iterdir()) - old_files), loader)
-        _kill(loader)
+        # 2. Killed with its staged file moved into the table's folder and registered in the
+        # open lake transaction, before the commit: the file is an orphan no snapshot knows.
+        loader = subprocess.Popen([sys.executable, "-c", _DIE_BEFORE_COMMIT,
+                                   str(workspace.root), spec_path],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        loader.wait(timeout=60)
+        assert loader.returncode == -signal.SIGKILL, loader.stderr.read()
         assert _count(workspace, "residents") == SMALL_ROWS
+        [orphan] = set(table_dir.iterdir()) - old_files
+        assert orphan.name.startswith("mulu-") and orphan.name not in _referenced(workspace)
+        assert not list(staging.glob("*.parquet"))  # moved, not copied
 
         # 3. Killed right after the lake commit, before the load is recorded.
         loader = _start("load", str(workspace.root), spec_path, "--die-after-publish")
@@ -130,6 +164,7 @@ def test_kill_9_at_any_moment_then_rerun_loads_exactly_once(tmp_path, big_csv):
         assert _count(workspace, "residents") == SMALL_ROWS + BIG_ROWS
         assert [r["status"] for r in loads(workspace, "residents")] == [
             "published", "failed", "failed", "started"]  # each start settles dead ones
+        assert not orphan.exists()  # the load after the dead one deleted its data file
 
         # 4. The re-run records the commit it finds instead of appending the rows again.
         rerun = load_dataset(workspace, spec)
@@ -151,6 +186,8 @@ def test_kill_9_at_any_moment_then_rerun_loads_exactly_once(tmp_path, big_csv):
     finally:
         con.close()
     assert not list((workspace.root / "staging" / "residents").glob("*.parquet"))
+    # Every file in the table's folder is one the catalog knows: no orphan is left.
+    assert {p.name for p in table_dir.iterdir()} <= _referenced(workspace)
 
     seen = json.loads(reader_out.read_text())
     assert seen["errors"] == []

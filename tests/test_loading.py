@@ -23,6 +23,7 @@ from loading_fixtures import (
     write_xlsx,
 )
 
+from warehouse import loading
 from warehouse.lake import connect_lake, snapshots, table_versions
 from warehouse.landing import land
 from warehouse.loading import (
@@ -407,3 +408,172 @@ def test_text_to_types(workspace, sources, specs):
         (False, dt.datetime(2026, 10, 2, 9, 15), dt.date(2026, 10, 6), 2.0, None),
         (True, dt.datetime(2026, 10, 3, 8, 0), dt.date(2026, 10, 7), None, "0012"),
         (False, dt.datetime(2026, 10, 4), dt.date(2026, 10, 8), -3.0, None)]
+
+
+# --- written once: the staged file becomes the table's data file ----------------------------
+def _data_files(workspace: Workspace, table: str, version: int | None = None) -> list[Path]:
+    """The Parquet files a version of the table reads (default: the latest)."""
+    con = connect_lake(workspace, read_only=True)
+    try:
+        at = f", snapshot_version => {int(version)}" if version is not None else ""
+        return sorted(Path(row[0]) for row in con.execute(
+            f"SELECT data_file FROM ducklake_list_files('lake', '{table}'{at})").fetchall())
+    finally:
+        con.close()
+
+
+def _relative_paths(workspace: Workspace) -> list[bool]:
+    con = connect_lake(workspace, read_only=True)
+    try:
+        return [bool(row[0]) for row in con.execute(
+            "SELECT path_is_relative FROM __ducklake_metadata_lake.ducklake_data_file"
+        ).fetchall()]
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def staged_inodes(monkeypatch) -> list[int]:
+    """The inode of every file ``stage`` writes, as load_dataset stages it."""
+    inodes: list[int] = []
+    original = loading.stage
+
+    def recording_stage(*args, **kwargs):
+        staged = original(*args, **kwargs)
+        inodes.append(staged.path.stat().st_ino)
+        return staged
+
+    monkeypatch.setattr(loading, "stage", recording_stage)
+    return inodes
+
+
+@pytest.mark.parametrize("mode", ["replace", "append"])
+def test_the_staged_file_becomes_the_data_file_without_a_rewrite(
+        workspace, sources, specs, staged_inodes, mode):
+    write_csv(sources / "低保_202609.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
+    spec = write_spec(specs, "dibao", sources / "低保_*.csv", mode=mode)
+    first = load_dataset(workspace, spec)
+    write_csv(sources / "低保_202610.csv", ROSTER_HEADER, ROSTER_ROWS[2:])
+    second = load_dataset(workspace, spec)
+
+    table_dir = workspace.lake_dir / "main" / "dibao"
+    [first_file] = _data_files(workspace, "dibao", first.snapshot_id)
+    files = _data_files(workspace, "dibao")
+    new_file = (set(files) - {first_file}).pop()
+    # Each load's data file is its staged file, moved (same inode), not copied or rewritten.
+    for result, file, inode in ((first, first_file, staged_inodes[0]),
+                                (second, new_file, staged_inodes[1])):
+        assert file.parent == table_dir and file.name.startswith(f"mulu-{result.load_id}-")
+        assert file.stat().st_ino == inode
+    assert files == ([new_file] if mode == "replace" else sorted([first_file, new_file]))
+    assert not list(table_dir.glob("ducklake-*"))  # DuckLake wrote no data file of its own
+    assert not list((staging_dir(workspace) / "dibao").glob("*"))
+    assert all(_relative_paths(workspace))  # so a moved workspace still finds them
+    # The rows are right, the old version is still readable. (replace loads both months.)
+    assert lake_rows(workspace, "dibao", order_by="approved_on") == ROSTER_TYPED
+    assert lake_rows(workspace, "dibao", version=first.snapshot_id,
+                     order_by="approved_on") == ROSTER_TYPED[:2]
+    rows = [2, 4 if mode == "replace" else 2]
+    assert [first.rows, second.rows] == [r["rows"] for r in loads(workspace, "dibao")] == rows
+
+
+def test_upsert_still_inserts_its_rows(workspace, sources, specs, staged_inodes):
+    path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
+    spec = write_spec(specs, "dibao", path, mode="upsert", primary_key=["id_card_no"])
+    load_dataset(workspace, spec)
+    [file] = _data_files(workspace, "dibao")
+    assert file.name.startswith("ducklake-") and file.stat().st_ino != staged_inodes[0]
+    assert lake_rows(workspace, "dibao", order_by="approved_on") == ROSTER_TYPED
+
+
+def test_a_failed_commit_keeps_the_table_and_leaves_no_file(workspace, sources, specs,
+                                                            monkeypatch):
+    path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
+    spec = write_spec(specs, "dibao", path)
+    first = load_dataset(workspace, spec)
+    table_dir = workspace.lake_dir / "main" / "dibao"
+    files_before = sorted(table_dir.iterdir())
+
+    def fail(*args, **kwargs):  # inside the transaction, after the file was registered
+        raise RuntimeError("the catalog went away")
+
+    monkeypatch.setattr(loading, "set_commit_message", fail)
+    write_csv(path, ROSTER_HEADER, ROSTER_ROWS[:1])
+    with pytest.raises(RuntimeError, match="went away"):
+        load_dataset(workspace, spec)
+    assert lake_rows(workspace, "dibao", order_by="approved_on") == ROSTER_TYPED
+    assert sorted(table_dir.iterdir()) == files_before  # the moved file was deleted again
+    assert not list((staging_dir(workspace) / "dibao").glob("*.parquet"))
+    assert [r["status"] for r in loads(workspace, "dibao")] == ["published", "failed"]
+    assert lake_snapshot_count(workspace) == first.snapshot_id + 1  # snapshots 0 … first
+
+
+def test_the_next_load_deletes_data_files_of_dead_loads(workspace, sources, specs):
+    path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
+    spec = write_spec(specs, "dibao", path, mode="append")
+    load_dataset(workspace, spec)
+    table_dir = workspace.lake_dir / "main" / "dibao"
+    [live] = table_dir.iterdir()
+    # What a load killed between moving its file in and committing leaves behind.
+    orphan = table_dir / "mulu-20261125T000000-deadbeef-00000000.parquet"
+    orphan.write_bytes(live.read_bytes())
+    other = table_dir / "ducklake-not-ours.parquet"  # never touched: not a Mulu file
+    other.write_bytes(b"")
+    write_csv(path, ROSTER_HEADER, ROSTER_ROWS[:1])
+    assert load_dataset(workspace, spec).rows == 1
+    assert not orphan.exists() and other.exists() and live.exists()
+    assert len(lake_rows(workspace, "dibao")) == 5
+
+
+def test_append_with_a_column_the_spec_no_longer_has(workspace, sources, specs):
+    path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
+    load_dataset(workspace, write_spec(specs, "dibao", path, mode="append"))
+    write_csv(path, ROSTER_HEADER, ROSTER_ROWS[2:])
+    fewer = [c for c in ROSTER_COLUMNS if c["name"] != "household_size"]
+    assert load_dataset(workspace, write_spec(specs, "dibao", path, mode="append",
+                                              columns=fewer)).rows == 2
+    rows = lake_rows(workspace, "dibao", order_by="approved_on")
+    assert [r[2] for r in rows] == [3, 1, None, None]  # the table keeps the column: NULL
+    assert [r[0] for r in rows] == ["张三", "李四", "王五", "赵六"]
+
+
+# --- the check is the write: a failed cast is found again, exactly ------------------------
+@pytest.mark.parametrize("mode", ["replace", "append", "upsert"])
+def test_drift_in_the_second_file_names_that_file_and_row(workspace, sources, specs, mode):
+    first = write_csv(sources / "低保_202609.csv", ROSTER_HEADER, ROSTER_ROWS)
+    rows = [list(r) for r in ROSTER_ROWS * 3]
+    rows[7][4], rows[9][4] = "2026-02-30", "下月"  # lines 9 and 11
+    second = write_csv(sources / "低保_202610.csv", ROSTER_HEADER, rows)
+    spec = write_spec(specs, "dibao", sources / "低保_*.csv", mode=mode,
+                      primary_key=["person_name"] if mode == "upsert" else ())
+    with pytest.raises(SchemaDriftError) as caught:
+        load_dataset(workspace, spec)
+    assert (caught.value.file, caught.value.column, caught.value.row) == (
+        str(second), "审批日期", 9)
+    assert "2 values are not: first '2026-02-30' at row 9" in str(caught.value)
+    assert str(first) not in str(caught.value)
+    assert not list(workspace.lake_dir.rglob("*.parquet"))
+    assert not list((staging_dir(workspace) / "dibao").glob("*"))
+
+
+def test_typed_values_with_surrounding_blanks(workspace, sources, specs):
+    columns = [{"name": "n", "source": "人数", "type": "integer"},
+               {"name": "amount", "source": "金额", "type": "decimal(10,2)"},
+               {"name": "day", "source": "日期", "type": "date"},
+               {"name": "day_fmt", "source": "日期2", "type": "date", "format": "%Y-%d-%m"},
+               {"name": "flag", "source": "有效", "type": "boolean"},
+               {"name": "seen_at", "source": "时间", "type": "timestamp"}]
+    rows = [[" 3 ", "\u30001.5\u3000", " 2026-01-05\t", " 2026-05-10 ", " 是 ",
+             "2026-10-03T00:00:00Z "],
+            ["+04", "2", "20260106", "2026-06-10", "否", "2026-10-04 08:00:00"],
+            ["5.0\u3000", " 3.25", "\u30002026年1月7日", "\u30002026-07-10", "TRUE\t",
+             "\u30002026-10-05 09:00:00"]]
+    path = write_csv(sources / "types.csv", [c["source"] for c in columns], rows)
+    load_dataset(workspace, write_spec(specs, "types", path, columns=columns))
+    assert lake_rows(workspace, "types", order_by="n") == [
+        (3, Decimal("1.50"), dt.date(2026, 1, 5), dt.date(2026, 10, 5), True,
+         dt.datetime(2026, 10, 3, 8, 0)),  # the offset is honoured with a blank after it
+        (4, Decimal("2.00"), dt.date(2026, 1, 6), dt.date(2026, 10, 6), False,
+         dt.datetime(2026, 10, 4, 8, 0)),
+        (5, Decimal("3.25"), dt.date(2026, 1, 7), dt.date(2026, 10, 7), True,
+         dt.datetime(2026, 10, 5, 9, 0))]

@@ -12,6 +12,9 @@ transactions.
 
 DuckDB's extensions cannot be downloaded here: they come from the ``duckdb-extension-*`` PyPI
 packages and are LOADed by file path.
+
+Queries here inline their values as SQL literals rather than binding parameters: the DuckDB
+Python client imports pandas (about 0.3 s) the first time a statement has parameters.
 """
 
 from __future__ import annotations
@@ -99,6 +102,11 @@ def connect_lake(workspace: Workspace, *, read_only: bool = False) -> duckdb.Duc
 
     A writable connection creates the lake on first use. A read-only one raises
     LakeMissingError when there is no lake yet.
+
+    A writable connection is the loader's and runs only the loader's SQL: it skips DuckDB's
+    signature check of the extension files (about 50 ms for each of the two, on every
+    connection), which come from the project's own pinned packages, not a download. Read-only
+    connections, which people's queries use, keep the check.
     """
     catalog = catalog_path(workspace)
     if read_only and not catalog.exists():
@@ -107,7 +115,11 @@ def connect_lake(workspace: Workspace, *, read_only: bool = False) -> duckdb.Duc
         workspace.root.mkdir(parents=True, exist_ok=True)
         data_path(workspace).mkdir(parents=True, exist_ok=True)
         _use_wal(catalog)
-    con = duckdb.connect()
+    # The loader's connection skips DuckDB's extension signature check (~50 ms per extension
+    # per load): the files come from our pinned duckdb-extension-* packages in site-packages,
+    # and whoever can change those can change any Python we run. Analyst (read-only)
+    # connections, which run people's SQL, keep the check.
+    con = duckdb.connect(config={} if read_only else {"allow_unsigned_extensions": True})
     try:
         load_extension(con, "sqlite_scanner")
         load_extension(con, "ducklake")
@@ -176,24 +188,62 @@ def retry_on_conflict(work: Callable[[], T], *, attempts: int = COMMIT_ATTEMPTS,
 def set_commit_message(con: duckdb.DuckDBPyConnection, author: str, message: str,
                        extra_info: dict[str, Any]) -> None:
     """Label the open transaction's snapshot (read back with :func:`snapshots`)."""
-    con.execute(f"CALL {LAKE_ALIAS}.set_commit_message(?, ?, extra_info => ?)",
-                [author, message, json.dumps(extra_info, ensure_ascii=False, sort_keys=True)])
+    info = json.dumps(extra_info, ensure_ascii=False, sort_keys=True)
+    con.execute(f"CALL {LAKE_ALIAS}.set_commit_message({quote_literal(author)}, "
+                f"{quote_literal(message)}, extra_info => {quote_literal(info)})")
+
+
+def last_committed_snapshot(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The id of the snapshot this connection's last commit made (None before any)."""
+    return con.execute(f"SELECT id FROM ducklake_last_committed_snapshot("
+                       f"{quote_literal(LAKE_ALIAS)})").fetchone()[0]
+
+
+def add_data_file(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
+    """Register the Parquet file ``path`` as a data file of ``table``, in the open transaction.
+
+    The file is not copied: DuckLake takes it over as it is (and compaction or cleanup may
+    delete it later, like its own files). Its columns are matched to the table's by name; table
+    columns it lacks read as NULL. In the table's folder it is stored as a relative path, so a
+    moved workspace still finds it.
+    """
+    con.execute(f"CALL ducklake_add_data_files({quote_literal(LAKE_ALIAS)}, "
+                f"{quote_literal(table)}, {quote_literal(str(path))}, "
+                f"schema => {quote_literal(LAKE_SCHEMA)}, allow_missing => true, "
+                f"hive_partitioning => false)")
 
 
 # --- reading the catalog -------------------------------------------------------------------
+def _in_table(table: str) -> str:
+    return (f"database_name = {quote_literal(LAKE_ALIAS)} AND schema_name = "
+            f"{quote_literal(LAKE_SCHEMA)} AND table_name = {quote_literal(table)}")
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
-        "AND table_name = ?", [LAKE_ALIAS, LAKE_SCHEMA, table]).fetchone()[0])
+        f"SELECT count(*) FROM duckdb_tables() WHERE {_in_table(table)}").fetchone()[0])
 
 
 def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
     """[(column, DuckDB type)] of a lake table in column order; [] when it does not exist."""
     rows = con.execute(
-        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? "
-        "AND schema_name = ? AND table_name = ? ORDER BY column_index",
-        [LAKE_ALIAS, LAKE_SCHEMA, table]).fetchall()
+        f"SELECT column_name, data_type FROM duckdb_columns() WHERE {_in_table(table)} "
+        f"ORDER BY column_index").fetchall()
     return [(name, kind) for name, kind in rows]
+
+
+def _metadata(table: str) -> str:
+    """A table of the lake's catalog, e.g. ``ducklake_data_file``, as SQL."""
+    return f"{quote_identifier('__ducklake_metadata_' + LAKE_ALIAS)}.{table}"
+
+
+def data_file_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The file names of every data file the lake knows: referenced by any snapshot, or
+    waiting for DuckLake's cleanup to delete it."""
+    rows = con.execute(f"SELECT path FROM {_metadata('ducklake_data_file')} UNION ALL "
+                       f"SELECT path FROM {_metadata('ducklake_files_scheduled_for_deletion')}"
+                       ).fetchall()
+    return {Path(path).name for (path,) in rows}
 
 
 def snapshots(con: duckdb.DuckDBPyConnection, *, extra_info: dict[str, str] | None = None
@@ -202,15 +252,12 @@ def snapshots(con: duckdb.DuckDBPyConnection, *, extra_info: dict[str, str] | No
 
     ``extra_info``: only snapshots whose extra info has these top-level values.
     """
-    where, params = [], []
-    for key, value in (extra_info or {}).items():
-        where.append("json_extract_string(commit_extra_info, ?) = ?")
-        params += [f"$.{key}", value]
+    where = [f"json_extract_string(commit_extra_info, {quote_literal('$.' + key)}) = "
+             f"{quote_literal(value)}" for key, value in (extra_info or {}).items()]
     rows = con.execute(
         f"SELECT snapshot_id, snapshot_time, changes, author, commit_message, "
         f"commit_extra_info FROM {LAKE_ALIAS}.snapshots() "
-        f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY snapshot_id",
-        params).fetchall()
+        f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY snapshot_id").fetchall()
     return [{
         "snapshot_id": snapshot_id,
         "snapshot_time": _local_iso(when),
@@ -230,8 +277,8 @@ def table_versions(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str,
     # A snapshot names tables it created by name and the others by id; a table dropped and
     # re-created under the same name (a replace whose columns changed) has several ids.
     ids = {str(row[0]) for row in con.execute(
-        f"SELECT table_id FROM {quote_identifier('__ducklake_metadata_' + LAKE_ALIAS)}"
-        f".ducklake_table WHERE table_name = ?", [table]).fetchall()}
+        f"SELECT table_id FROM {_metadata('ducklake_table')} "
+        f"WHERE table_name = {quote_literal(table)}").fetchall()}
     name = f"{LAKE_SCHEMA}.{table}"
     found = []
     for snapshot in snapshots(con):

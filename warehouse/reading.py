@@ -6,8 +6,11 @@ CSV and Excel, native types for JSON and Parquet) plus ``_source_index`` (which 
 spreadsheet row). Files are checked one by one before anything is written, so a missing or
 renamed column is reported with the file it is missing from.
 
-``typed_select`` is the SQL that casts each spec column to its type and, beside it, keeps each
-value that did not cast (``_bad_<column>``), so one pass writes the rows and the evidence.
+``checked_select`` is the SQL a load writes: each spec column cast to its type, nothing else, and
+a value that does not fit stops the query (``CAST_FAILURE``), so writing the rows is the check.
+``typed_select`` is the same casts with, beside each typed column, the value that did not cast
+(``_bad_<column>``): the second look, only after a failure, that counts the bad values and names
+the first one's file and row.
 Nothing is guessed: CSV is read with the header and delimiter the spec gives and every column as
 VARCHAR; Excel with ``all_varchar``.
 """
@@ -32,6 +35,11 @@ from warehouse.lake import load_extension, quote_identifier, quote_literal
 from warehouse.transcode import TranscodeError, transcode_to_utf8
 
 SOURCE_VIEW = "_mulu_source"
+# The same rows without row numbers: counting CSV/JSON rows (WITH ORDINALITY) makes DuckDB scan
+# the file on one thread, which halves a load's speed on two cores.
+UNNUMBERED_VIEW = "_mulu_source_unnumbered"
+# The message of the error() a value that does not fit its column raises in checked_select.
+CAST_FAILURE = "mulu: a value does not fit its column's type"
 META_COLUMNS = ("_source_index", "_source_file", "_source_row")
 BAD_PREFIX = "_bad_"
 # Blank means empty: ordinary and full-width (U+3000) spaces, tabs and line ends.
@@ -73,7 +81,9 @@ def read_source(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, files: list[P
     Files are unioned by name. Raises SchemaDriftError when a file lacks a column the spec
     names, SourceError when a file cannot be read. ``names`` are the files as people know
     them (source URLs), for messages; ``workdir`` receives UTF-8 copies of GBK files
-    (default: a new temporary directory; the caller deletes it).
+    (default: a new temporary directory; the caller deletes it). The temp view
+    ``_mulu_source_unnumbered`` holds the same rows with ``_source_row`` NULL for CSV and JSON,
+    which DuckDB reads in parallel.
     """
     if not files:
         raise SourceError(f"{spec.name}: no source files")
@@ -83,21 +93,20 @@ def read_source(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, files: list[P
         load_extension(con, "excel")
     if fmt == "csv" and spec.source.encoding not in ("utf-8", "utf-8-sig") and workdir is None:
         workdir = Path(tempfile.mkdtemp(prefix="mulu-read-"))
-    views = []
     for index, (path, label) in enumerate(zip(files, labels, strict=True)):
         try:
-            sql = _file_sql(con, spec, Path(path), index, label, workdir)
+            sql, unnumbered = _file_sql(con, spec, Path(path), index, label, workdir)
             relation = con.sql(sql)  # binds: reads the header / samples the file
         except TranscodeError as exc:
             raise SourceError(f"{label}: {exc}", file=label, row=exc.line) from exc
         except (duckdb.Error, OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             raise source_error(label, exc) from exc
         _check_columns(spec, relation.columns, label)
-        view = f"{SOURCE_VIEW}_{index}"
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")
-        views.append(f"SELECT * FROM {view}")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {SOURCE_VIEW} AS "
-                + " UNION ALL BY NAME ".join(views))
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {SOURCE_VIEW}_{index} AS {sql}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {UNNUMBERED_VIEW}_{index} AS {unnumbered}")
+    for view in (SOURCE_VIEW, UNNUMBERED_VIEW):
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS " + " UNION ALL BY NAME ".join(
+            f"SELECT * FROM {view}_{index}" for index in range(len(files))))
     return con.sql(f"SELECT * FROM {SOURCE_VIEW}")
 
 
@@ -111,24 +120,33 @@ def source_error(label: str, exc: BaseException) -> SourceError:
 
 
 def _file_sql(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, path: Path, index: int,
-              label: str, workdir: Path | None) -> str:
+              label: str, workdir: Path | None) -> tuple[str, str]:
+    """(SQL with row numbers, SQL with ``_source_row`` NULL where numbering costs a parallel
+    scan) for one file."""
     fmt = spec.source.format
     meta = f"{index} AS _source_index, {quote_literal(label)} AS _source_file"
     if fmt == "csv":
         return _csv_sql(spec, path, index, workdir, meta)
     if fmt == "xlsx":
-        return _xlsx_sql(con, spec, path, meta)
+        sql = _xlsx_sql(con, spec, path, meta)
+        return sql, sql
     if fmt in ("json", "ndjson"):
         layout = "array" if fmt == "json" else "newline_delimited"
         # sample_size=-1: keys and types come from every record, not the first 20,480.
+        table = (f"read_json({quote_literal(str(path))}, format='{layout}', "
+                 f"sample_size=-1)")
         return (f"SELECT * EXCLUDE (ordinality), {meta}, ordinality AS _source_row "
-                f"FROM read_json({quote_literal(str(path))}, format='{layout}', "
-                f"sample_size=-1) WITH ORDINALITY")
+                f"FROM {table} WITH ORDINALITY",
+                f"SELECT *, {meta}, {_NO_ROW} AS _source_row FROM {table}")
     if fmt == "parquet":
-        return (f"SELECT * EXCLUDE (file_row_number), {meta}, "
-                f"file_row_number + 1 AS _source_row "
-                f"FROM read_parquet({quote_literal(str(path))}, file_row_number=true)")
+        sql = (f"SELECT * EXCLUDE (file_row_number), {meta}, "
+               f"file_row_number + 1 AS _source_row "
+               f"FROM read_parquet({quote_literal(str(path))}, file_row_number=true)")
+        return sql, sql
     raise SourceError(f"{label}: unsupported format {fmt!r}", file=label)
+
+
+_NO_ROW = "CAST(NULL AS BIGINT)"
 
 
 def _check_columns(spec: DatasetSpec, columns: Sequence[str], label: str) -> None:
@@ -161,7 +179,8 @@ def _clean_names(raw: Sequence[str]) -> list[str]:
 
 
 # --- CSV -----------------------------------------------------------------------------------
-def _csv_sql(spec: DatasetSpec, path: Path, index: int, workdir: Path | None, meta: str) -> str:
+def _csv_sql(spec: DatasetSpec, path: Path, index: int, workdir: Path | None, meta: str
+             ) -> tuple[str, str]:
     source = spec.source
     if source.encoding not in ("utf-8", "utf-8-sig"):
         # DuckDB's own GBK decoding corrupted a row of a 1M-row file: decode in Python first.
@@ -176,10 +195,12 @@ def _csv_sql(spec: DatasetSpec, path: Path, index: int, workdir: Path | None, me
     skip = source.header_row - 1 + header_lines + source.skip_rows
     columns = ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names)
     aliases = ", ".join(quote_identifier(n) for n in names)
+    table = (f"read_csv({quote_literal(str(path))}, header=false, auto_detect=false, "
+             f"skip={skip}, delim={quote_literal(delimiter)}, quote='\"', escape='\"', "
+             f"columns={{{columns}}})")
     return (f"SELECT {aliases}, {meta}, {skip} + ordinality AS _source_row "
-            f"FROM read_csv({quote_literal(str(path))}, header=false, auto_detect=false, "
-            f"skip={skip}, delim={quote_literal(delimiter)}, quote='\"', escape='\"', "
-            f"columns={{{columns}}}) WITH ORDINALITY")
+            f"FROM {table} WITH ORDINALITY",
+            f"SELECT {aliases}, {meta}, {_NO_ROW} AS _source_row FROM {table}")
 
 
 def _csv_header(path: Path, delimiter: str, header_row: int) -> tuple[list[str], int]:
@@ -306,6 +327,50 @@ def _column_letters(index: int) -> str:
 
 
 # --- typing --------------------------------------------------------------------------------
+def checked_select(spec: DatasetSpec, source_types: dict[str, str],
+                   source: str = UNNUMBERED_VIEW, *, keep: Sequence[str] = ()) -> str:
+    """SQL: the spec's columns typed exactly as the table types them, in spec order, then the
+    ``keep`` columns of ``source`` (e.g. ``_source_index``, ``_source_row``); nothing else.
+
+    A value that does not fit its column stops the query with CAST_FAILURE (DuckDB's
+    ``error()``), so the one pass that writes the rows is also the check; ``typed_select``
+    then finds what failed. Values and rows are those of ``typed_select``.
+    """
+    fail = f"error({quote_literal(CAST_FAILURE)})"
+    values, typed, final, present = list(keep), list(keep), [], []
+    for i, column in enumerate(spec.columns):
+        raw, name = quote_identifier(column.source), quote_identifier(column.name)
+        source_type = source_types[column.source]
+        check = None
+        if source_type in ("VARCHAR", "JSON"):
+            text = f"json_extract_string({raw}, '$')" if source_type == "JSON" else raw
+            as_written = column.type == "string" or _trim_free(column)
+            values.append(f"{_blank_as_null(text, trim=not as_written)} AS _v{i}")
+            value = f"_v{i}"
+            can_fail, cast = _text_cast(column, value, spec.source.format == "xlsx")
+            if can_fail and as_written:
+                # Cast as written; only a value that fails is trimmed and cast again.
+                _, again = _text_cast(column, f"trim({value}, {quote_literal(_BLANKS)})",
+                                      spec.source.format == "xlsx")
+                check = (f"CASE WHEN {name} IS NOT NULL OR {value} IS NULL THEN {name} "
+                         f"ELSE coalesce({again}, {fail}) END AS {name}")
+        else:  # native types: JSON numbers and booleans, Parquet columns
+            value = f"_n{i}"
+            values.append(f"{raw} AS {value}")
+            can_fail, cast = _native_cast(column, value, source_type)
+        present.append(value)
+        typed.append(f"{cast} AS {name}")
+        if can_fail:
+            typed.append(value)
+            final.append(check or f"CASE WHEN {name} IS NULL AND {value} IS NOT NULL THEN "
+                                  f"{fail} ELSE {name} END AS {name}")
+        else:
+            final.append(name)
+    return (f"SELECT {', '.join([*final, *keep])} FROM "
+            f"(SELECT {', '.join(typed)} FROM (SELECT {', '.join(values)} FROM {source}) "
+            f"WHERE {' OR '.join(f'{p} IS NOT NULL' for p in present)})")
+
+
 def typed_select(spec: DatasetSpec, source_types: dict[str, str], source: str = SOURCE_VIEW
                  ) -> str:
     """SQL: the spec's columns typed, ``_bad_<name>`` (the value that did not cast, else NULL)
@@ -343,12 +408,28 @@ def typed_select(spec: DatasetSpec, source_types: dict[str, str], source: str = 
             f"WHERE {' OR '.join(f'{p} IS NOT NULL' for p in present)})")
 
 
+def _trim_free(column: Column) -> bool:
+    """True when casting a value as written gives, whenever it succeeds, what casting it
+    trimmed gives: DuckDB's number and ISO date parsers skip surrounding whitespace, and the
+    whole-number, boolean and extra date patterns match whole values only. Not so for
+    timestamps ('…Z ' casts, as UTC) or a date ``format`` that DuckDB's ISO cast could also
+    read differently."""
+    kind = column.type.split("(")[0]
+    return kind in ("integer", "bigint", "double", "decimal", "boolean") or (
+        kind == "date" and not column.format)
+
+
 def _blank_as_null(text: str, *, trim: bool) -> str:
     """SQL: NULL when ``text`` is empty or only blanks; else the text, as written or trimmed.
 
-    Regex tests first and trim() only when there is something to trim: on 1M rows this is
-    about twice as fast as trim() on every value."""
-    blank = f"regexp_full_match({text}, '[{_BLANKS}]*')"
+    A blank value is empty or starts with a blank, so cheap comparisons go first (text that
+    starts with U+3000 sorts from '\u3000' to before '\u3001') and the regex runs only on the
+    few values they let through; trim() only when there is something to trim: on 1M rows this
+    is about twice as fast as trim() on every value."""
+    starts_blank = " OR ".join([f"{text} < '!'"] + [  # ' ', tab, CR, LF sort before '!'
+        f"({text} >= {quote_literal(blank)} AND {text} < {quote_literal(chr(ord(blank) + 1))})"
+        for blank in _BLANKS if blank > " "])
+    blank = f"({starts_blank}) AND regexp_full_match({text}, '[{_BLANKS}]*')"
     if not trim:
         return f"CASE WHEN {blank} THEN NULL ELSE {text} END"
     edge = f"regexp_matches({text}, '^[{_BLANKS}]|[{_BLANKS}]$')"
