@@ -30,6 +30,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -41,7 +42,7 @@ from fsspec.spec import AbstractBufferedFile
 
 from schemas.entry import CATALOGUE_TZ
 
-CHUNK_SIZE = 1 << 20
+CHUNK_SIZE = 4 << 20
 HTTP_TIMEOUT_SECONDS = 60
 # Kept with the extension, so `x.csv.gz` lands as `<sha>.csv.gz`, not `<sha>.gz`.
 _COMPRESSION_SUFFIXES = {".gz", ".bz2", ".xz", ".zst", ".zip"}
@@ -228,14 +229,24 @@ def _temporary(target_dir: Path) -> Iterator[Path]:
 
 
 def _copy_hashing(source_url: str, opener: Opener, temp_path: Path) -> tuple[str, int]:
+    """Copy while hashing. Each chunk is written on a second thread while this one hashes it
+    (both release the GIL), so landing costs about the slower of the two, not their sum; at
+    most two chunks are in memory."""
     digest, size = hashlib.sha256(), 0
     with _source_errors_named(source_url, "cannot open"):
         source, expected = opener()
-    with _source_errors_named(source_url, "cannot read"), source, temp_path.open("wb") as out:
+    with (_source_errors_named(source_url, "cannot read"), source, temp_path.open("wb") as out,
+          ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-write") as writer):
+        pending = None
         while chunk := source.read(CHUNK_SIZE):
+            written = writer.submit(out.write, chunk)
             digest.update(chunk)
-            out.write(chunk)
+            if pending is not None:
+                pending.result()
+            pending = written
             size += len(chunk)
+        if pending is not None:
+            pending.result()
         out.flush()
         os.fsync(out.fileno())
     if expected is not None and size != expected:
