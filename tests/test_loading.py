@@ -235,6 +235,17 @@ def test_append_adds_each_file_once(workspace, sources, specs):
     assert len(versions(workspace, "dibao")) == 2
 
 
+def test_appending_a_file_without_rows_publishes_nothing_new(workspace, sources, specs):
+    write_csv(sources / "低保_202609.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
+    spec = write_spec(specs, "dibao", sources / "低保_*.csv", mode="append")
+    first = load_dataset(workspace, spec)
+    write_csv(sources / "低保_202610.csv", ROSTER_HEADER, [])  # the month had no cases
+    second = load_dataset(workspace, spec)
+    assert (second.status, second.rows, second.snapshot_id) == ("published", 0, first.snapshot_id)
+    assert len(lake_rows(workspace, "dibao")) == 2
+    assert load_dataset(workspace, spec).status == "unchanged"
+
+
 def test_upsert_replaces_rows_by_key_and_the_last_duplicate_wins(workspace, sources, specs):
     path = sources / "roster.csv"
     write_csv(path, ROSTER_HEADER, [ROSTER_ROWS[0], ROSTER_ROWS[1]])
