@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.codes import normalise_resource_code
-from schemas.entry import CATALOGUE_TZ, CatalogueEntry, Organisation
+from schemas.entry import CatalogueEntry, Organisation, catalogue_now, catalogue_time
 from warehouse.catalog_store import ENTRY_FIELDS, CatalogStore
 from warehouse.metadata import connect, write_transaction
 from warehouse.workspace import Workspace
@@ -28,8 +28,7 @@ SEQUENCE_DIGITS = 6
 BATCH_SIZE = 5_000
 
 
-def now_local() -> dt.datetime:
-    return dt.datetime.now(CATALOGUE_TZ).replace(tzinfo=None, microsecond=0)
+now_local = catalogue_now  # the name the importer and CLI use
 
 
 def default_user() -> str:
@@ -71,10 +70,6 @@ class ApplyResult:
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)
-
-    @property
-    def rejected_rows(self) -> int:
-        return len({(e.row, id(e.record)) if e.row is None else e.row for e in self.errors})
 
     def merge(self, other: ApplyResult) -> None:
         self.created += other.created
@@ -208,9 +203,7 @@ class Directory:
                       note: str | None = None) -> dict[str, Any]:
         """Record that an entry's data was updated (数据更新), moving 最近更新时间 forward."""
         entry = self.get(code)
-        when = (at or now_local()).replace(microsecond=0)
-        if when.tzinfo is not None:
-            when = when.astimezone(CATALOGUE_TZ).replace(tzinfo=None)
+        when = catalogue_time(at or now_local()).replace(microsecond=0)
         self.store.add_update_events([{
             "code": entry["code"], "updated_at": when.isoformat(), "source": source,
             "reported_by": self.user, "note": note, "recorded_at": now_local().isoformat()}])

@@ -21,6 +21,18 @@ from schemas.cycles import parse_update_cycle
 CATALOGUE_TZ = ZoneInfo("Asia/Shanghai")
 
 
+def catalogue_time(value: dt.datetime) -> dt.datetime:
+    """The catalogue's own clock: naive Asia/Shanghai time; aware values are converted."""
+    if value.tzinfo is not None:
+        return value.astimezone(CATALOGUE_TZ).replace(tzinfo=None)
+    return value
+
+
+def catalogue_now() -> dt.datetime:
+    """Now, in catalogue time, to the second."""
+    return dt.datetime.now(CATALOGUE_TZ).replace(tzinfo=None, microsecond=0)
+
+
 class ShareType(StrEnum):
     """共享类型."""
 
@@ -197,9 +209,7 @@ class CatalogueEntry(BaseModel):
     @classmethod
     def _local_naive(cls, value: dt.datetime | None) -> dt.datetime | None:
         # Stored as naive local time of the catalogue (Asia/Shanghai); aware values convert.
-        if value is not None and value.tzinfo is not None:
-            return value.astimezone(CATALOGUE_TZ).replace(tzinfo=None)
-        return value
+        return None if value is None else catalogue_time(value)
 
     @field_validator("updated_at", mode="before")
     @classmethod

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from schemas.entry import CATALOGUE_TZ
+from schemas.entry import catalogue_time
 from warehouse.workspace import Workspace
 
 LAKE_ALIAS = "lake"
@@ -298,9 +298,7 @@ def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
 def _local_iso(when: dt.datetime | None) -> str | None:
     if when is None:
         return None
-    if when.tzinfo is not None:
-        when = when.astimezone(CATALOGUE_TZ).replace(tzinfo=None)
-    return when.isoformat(timespec="seconds")
+    return catalogue_time(when).isoformat(timespec="seconds")
 
 
 def _parse_json(text: str | None) -> dict[str, Any] | None:

@@ -20,7 +20,6 @@ parallel, retrying a commit that collided with another process's.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import fcntl
 import hashlib
 import itertools
@@ -38,7 +37,7 @@ from typing import Any
 import duckdb
 
 from schemas.dataset_spec import DatasetSpec
-from schemas.entry import CATALOGUE_TZ
+from schemas.entry import catalogue_now
 from warehouse import metadata
 from warehouse.lake import (
     LAKE_ALIAS,
@@ -128,12 +127,12 @@ class LoadResult:
 
 
 def now_local() -> str:
-    return dt.datetime.now(CATALOGUE_TZ).replace(tzinfo=None).isoformat(timespec="seconds")
+    return catalogue_now().isoformat()
 
 
 def new_load_id() -> str:
     """Sortable by start time, unique across processes: ``20261125T114455-3f2a9c1b``."""
-    return f"{dt.datetime.now(CATALOGUE_TZ):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+    return f"{catalogue_now():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
 
 
 def fingerprint(files: list[LandedFile]) -> str:

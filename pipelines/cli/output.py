@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 errors = Console(stderr=True)
@@ -23,7 +24,8 @@ def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequen
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        # Text, not str: data like "[xls]" must print as written, not as rich markup.
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
     console.print(table)
 
 
