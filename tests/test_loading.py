@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -445,16 +447,17 @@ def _relative_paths(workspace: Workspace) -> list[bool]:
 
 @pytest.fixture
 def staged_inodes(monkeypatch) -> list[int]:
-    """The inode of every file ``stage`` writes, as load_dataset stages it."""
+    """The inode of every staged file, as load_dataset stages it (from the landed files or,
+    early, from the local source files)."""
     inodes: list[int] = []
-    original = loading.stage
+    original = loading._staged
 
     def recording_stage(*args, **kwargs):
         staged = original(*args, **kwargs)
         inodes.append(staged.path.stat().st_ino)
         return staged
 
-    monkeypatch.setattr(loading, "stage", recording_stage)
+    monkeypatch.setattr(loading, "_staged", recording_stage)
     return inodes
 
 
@@ -588,3 +591,54 @@ def test_typed_values_with_surrounding_blanks(workspace, sources, specs):
          dt.datetime(2026, 10, 4, 8, 0)),
         (5, Decimal("3.25"), dt.date(2026, 1, 7), dt.date(2026, 10, 7), True,
          dt.datetime(2026, 10, 5, 9, 0))]
+
+
+# --- staging a local source while it lands ---------------------------------------------------
+def test_a_source_rewritten_during_its_load_loads_the_landed_content(
+        workspace, sources, specs, monkeypatch):
+    """Local sources are staged while they are landed; if the file changes meanwhile, those
+    rows are thrown away and the landed content (the one the load records) is staged."""
+    path = write_csv(sources / "低保.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
+    spec = write_spec(specs, "dibao", path)
+    original, calls = loading._stage_rows, []
+
+    def rewrite_after_first_staging(*args, **kwargs):
+        calls.append(args[4])
+        if len(calls) == 1:  # the early staging: once the old content has landed, rewrite it
+            deadline = time.monotonic() + 30
+            while not list((workspace.landing_dir / "dibao").glob("*.csv")):
+                assert time.monotonic() < deadline, "landing never finished"
+                time.sleep(0.01)
+            write_csv(path, ROSTER_HEADER, ROSTER_ROWS)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(loading, "_stage_rows", rewrite_after_first_staging)
+    result = load_dataset(workspace, spec)
+
+    assert len(calls) == 2  # staged early, then again from the landed file
+    assert calls[0][0][0] == path and calls[1][0][0].parent == workspace.landing_dir / "dibao"
+    [source] = json.loads(loads(workspace, "dibao")[0]["sources"])
+    landed_rows = len(Path(source["landed_path"]).read_text(encoding="utf-8").splitlines()) - 1
+    assert landed_rows == 2  # landed before the rewrite
+    assert result.rows == landed_rows == len(lake_rows(workspace, "dibao"))
+    assert not list((staging_dir(workspace) / "dibao").glob("*.parquet"))
+
+
+def test_an_unchanged_source_is_not_staged_and_a_touched_one_stays_unchanged(
+        workspace, sources, specs, monkeypatch):
+    path = write_csv(sources / "低保.csv", ROSTER_HEADER, ROSTER_ROWS)
+    spec = write_spec(specs, "dibao", path)
+    assert load_dataset(workspace, spec).status == "published"
+    staged = []
+    original = loading._stage_rows
+    monkeypatch.setattr(loading, "_stage_rows",
+                        lambda *a, **k: staged.append(a[4]) or original(*a, **k))
+
+    assert load_dataset(workspace, spec).status == "unchanged"
+    assert staged == []  # same size and mtime: nothing staged early; the hash agrees
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert load_dataset(workspace, spec).status == "unchanged"  # staged early, thrown away
+    assert len(staged) == 1
+    assert not list((staging_dir(workspace) / "dibao").glob("*.parquet"))
+    assert len(versions(workspace, "dibao")) == 1

@@ -83,6 +83,22 @@ def land(url: str, landing_dir: Path, dataset: str, *,
             for source_url, opener in _sources(url, options)]
 
 
+def local_source_files(url: str, *, storage_options: dict[str, Any] | None = None
+                       ) -> list[tuple[str, Path]] | None:
+    """(url as ``land`` reports it, path) of every file a local source names, in ``land``'s
+    order; None for a remote source. Raises LandingError as ``land`` would."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in ("", "file"):
+        return None
+    try:
+        fs, path = url_to_fs(url, **dict(storage_options or {}))
+    except (ValueError, TypeError) as exc:
+        raise LandingError(f"cannot land {url}: {exc}") from exc
+    with _source_errors_named(url, "cannot list", also=(TypeError, ValueError)):
+        files = _matching_files(fs, url, path)
+    return [(_url_for(fs, url, name), Path(name)) for name in files]
+
+
 # --- sources -------------------------------------------------------------------------------
 # Opens one source: (binary stream, expected size or None). Called only when it is landed.
 Opener = Callable[[], tuple[IO[bytes], int | None]]

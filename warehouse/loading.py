@@ -55,7 +55,7 @@ from warehouse.lake import (
     table_location,
     table_schema,
 )
-from warehouse.landing import LandedFile, LandingError, land
+from warehouse.landing import LandedFile, LandingError, land, local_source_files
 from warehouse.reading import (
     BAD_PREFIX,
     CAST_FAILURE,
@@ -160,15 +160,37 @@ def stage(workspace: Workspace, spec: DatasetSpec, landed: list[LandedFile], *,
     connection to work on (load_dataset passes its lake connection); default a new one.
     """
     load_id = load_id or new_load_id()
+    work = con if con is not None else _work_connection(workspace)
+    try:
+        target, rows = _stage_rows(workspace, spec, work, load_id,
+                                   [(f.path, f.source_url) for f in landed])
+    finally:
+        if con is None:
+            work.close()
+    return _staged(spec, load_id, target, rows, landed, fingerprint_of)
+
+
+def _staged(spec: DatasetSpec, load_id: str, target: Path, rows: int, landed: list[LandedFile],
+            fingerprint_of: list[LandedFile] | None) -> StagedLoad:
+    return StagedLoad(
+        dataset=spec.name, load_id=load_id, path=target, rows=int(rows),
+        schema=[(c.name, c.duckdb_type()) for c in spec.columns],
+        sources=[SourceFile(f.source_url, f.sha256, str(f.path)) for f in landed],
+        fingerprint=fingerprint(fingerprint_of if fingerprint_of is not None else landed),
+        numbered=spec.load.mode == "upsert")
+
+
+def _stage_rows(workspace: Workspace, spec: DatasetSpec, work: duckdb.DuckDBPyConnection,
+                load_id: str, inputs: list[tuple[Path, str]]) -> tuple[Path, int]:
+    """COPY the checked, typed rows of ``inputs`` ((path, label) pairs) to the staging file:
+    (its path, rows). Nothing is left behind when it raises."""
     folder = staging_dir(workspace) / spec.name
     folder.mkdir(parents=True, exist_ok=True)
     target, workdir = folder / f"{load_id}.parquet", folder / f"{load_id}.work"
-    labels = [f.source_url for f in landed]
     numbered = spec.load.mode == "upsert"  # last wins: each row's file and row are kept
-    work = con if con is not None else _work_connection(workspace)
     try:
-        relation = read_source(work, spec, [f.path for f in landed], names=labels,
-                               workdir=workdir)
+        relation = read_source(work, spec, [path for path, _ in inputs],
+                               names=[label for _, label in inputs], workdir=workdir)
         types = {name: str(kind) for name, kind in zip(relation.columns, relation.types,
                                                         strict=True)}
         # One pass reads, checks and writes. Numbering rows makes DuckDB read a CSV on one
@@ -181,21 +203,14 @@ def stage(workspace: Workspace, spec: DatasetSpec, landed: list[LandedFile], *,
                                 f"(FORMAT parquet)").fetchone()[0]
         except duckdb.Error as exc:  # malformed rows surface while streaming, not at bind
             if CAST_FAILURE in str(exc):
-                raise _cast_failures(work, spec, types, landed) from None
-            raise _name_file(exc, landed) from exc
+                raise _cast_failures(work, spec, types, inputs) from None
+            raise _name_file(exc, inputs) from exc
     except BaseException:
         target.unlink(missing_ok=True)
         raise
     finally:
-        if con is None:
-            work.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    return StagedLoad(
-        dataset=spec.name, load_id=load_id, path=target, rows=int(rows),
-        schema=[(c.name, c.duckdb_type()) for c in spec.columns],
-        sources=[SourceFile(f.source_url, f.sha256, str(f.path)) for f in landed],
-        fingerprint=fingerprint(fingerprint_of if fingerprint_of is not None else landed),
-        numbered=numbered)
+    return target, int(rows)
 
 
 def _work_connection(workspace: Workspace) -> duckdb.DuckDBPyConnection:
@@ -216,22 +231,22 @@ def _bounded(con: duckdb.DuckDBPyConnection, workspace: Workspace
     return con
 
 
-def _name_file(exc: duckdb.Error, landed: list[LandedFile]) -> SourceError:
+def _name_file(exc: duckdb.Error, inputs: list[tuple[Path, str]]) -> SourceError:
     text = str(exc)
-    for file in landed:  # transcoded copies keep the landed name inside theirs
-        if file.path.name in text:
-            return source_error(file.source_url, exc)
-    return source_error(landed[0].source_url if len(landed) == 1 else "source", exc)
+    for path, label in inputs:  # transcoded copies keep the file's name inside theirs
+        if path.name in text:
+            return source_error(label, exc)
+    return source_error(inputs[0][1] if len(inputs) == 1 else "source", exc)
 
 
 def _cast_failures(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, types: dict[str, str],
-                   landed: list[LandedFile]) -> LoadError:
+                   inputs: list[tuple[Path, str]]) -> LoadError:
     """The SchemaDriftError for the values that did not fit their column's type.
 
     A second read of the source, numbered, once staging has stopped on such a value: how many
     failed in each column, and the first one's file, row and value.
     """
-    labels = [f.source_url for f in landed]
+    labels = [label for _, label in inputs]
     sql = typed_select(spec, types, SOURCE_VIEW)
     bad = [c for c in spec.columns if BAD_PREFIX + c.name in con.sql(sql).columns]
     parts = []
@@ -242,7 +257,7 @@ def _cast_failures(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, types: dic
     try:
         found = con.execute(f"SELECT {', '.join(parts)} FROM ({sql})").fetchone() if bad else ()
     except duckdb.Error as exc:  # a malformed row further on
-        return _name_file(exc, landed)
+        return _name_file(exc, inputs)
     failures = [(c, found[2 * i], found[2 * i + 1]) for i, c in enumerate(bad)
                 if found[2 * i]]
     if not failures:
@@ -493,7 +508,15 @@ def _load(workspace: Workspace, spec: DatasetSpec, meta: sqlite3.Connection,
     _settle_earlier_loads(workspace, spec, meta, lake, load_id)
     _remove_orphans(workspace, spec, lake)  # data files of dead loads, never committed
     shutil.rmtree(staging_dir(workspace) / spec.name, ignore_errors=True)  # a dead run's files
-    landed = landing.result()
+    last = meta.execute("SELECT * FROM loads WHERE dataset = ? AND status = 'published' "
+                        "ORDER BY snapshot_id DESC LIMIT 1", (spec.name,)).fetchone()
+    early = _stage_early(workspace, spec, lake, load_id, last, force)
+    try:
+        landed = landing.result()
+    except BaseException:
+        if early:
+            early.discard()
+        raise
     source_fingerprint = fingerprint(landed)
     files = landed
     if spec.load.mode == "append" and not force:  # append each file's rows once
@@ -503,10 +526,10 @@ def _load(workspace: Workspace, spec: DatasetSpec, meta: sqlite3.Connection,
         files = [f for f in landed if f.sha256 not in done]
     _write(meta, "UPDATE loads SET fingerprint = ?, sources = ? WHERE load_id = ?",
            source_fingerprint, _sources_json(files or landed), load_id)
-    last = meta.execute("SELECT * FROM loads WHERE dataset = ? AND status = 'published' "
-                        "ORDER BY snapshot_id DESC LIMIT 1", (spec.name,)).fetchone()
     if not files or (not force and last is not None
                      and last["fingerprint"] == source_fingerprint):
+        if early:
+            early.discard()
         result = LoadResult(
             dataset=spec.name, load_id=load_id, status="unchanged", rows=0,
             snapshot_id=last["snapshot_id"] if last else None, fingerprint=source_fingerprint,
@@ -514,8 +537,15 @@ def _load(workspace: Workspace, spec: DatasetSpec, meta: sqlite3.Connection,
             table=table_name(spec), location=str(table_location(workspace, spec.name)),
             started_at=started, finished_at=now_local())
     else:
-        staged = stage(workspace, spec, files, load_id=load_id, fingerprint_of=landed,
-                       con=lake)
+        if early and early.matches(landed):
+            if early.error is not None:
+                raise early.error
+            staged = _staged(spec, load_id, early.target, early.rows, files, landed)
+        else:
+            if early:
+                early.discard()
+            staged = stage(workspace, spec, files, load_id=load_id, fingerprint_of=landed,
+                           con=lake)
         try:
             result = replace(_publish(lake, workspace, spec, staged, settled=True),
                              started_at=started)
@@ -528,6 +558,73 @@ def _load(workspace: Workspace, spec: DatasetSpec, meta: sqlite3.Connection,
            result.status, result.rows, json.dumps(result.schema), result.snapshot_id,
            result.finished_at, load_id)
     return result
+
+
+@dataclass
+class _EarlyStage:
+    """Rows staged straight from local source files while landing copies and hashes them.
+
+    They are the landed content only if no source file changed meanwhile: each file's size,
+    mtime and inode are the same before staging and after landing (the test make and rsync
+    rely on). Otherwise they are discarded and the landed files staged instead.
+    """
+
+    files: list[tuple[str, Path]]
+    before: list[tuple[int, int, int]]
+    target: Path | None
+    rows: int = 0
+    error: LoadError | None = None
+
+    def matches(self, landed: list[LandedFile]) -> bool:
+        try:
+            after = [_file_state(path) for _, path in self.files]
+        except OSError:
+            return False
+        return (after == self.before
+                and [url for url, _ in self.files] == [f.source_url for f in landed]
+                and [state[0] for state in after] == [f.size for f in landed])
+
+    def discard(self) -> None:
+        if self.target is not None:
+            self.target.unlink(missing_ok=True)
+
+
+def _file_state(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+def _stage_early(workspace: Workspace, spec: DatasetSpec, lake: duckdb.DuckDBPyConnection,
+                 load_id: str, last: sqlite3.Row | None, force: bool) -> _EarlyStage | None:
+    """Stage a local source while it is being landed (the two overlap: landing is a copy and a
+    hash, staging a DuckDB scan), unless it looks unchanged since the last published load (same
+    sizes and mtimes): then landing's hash decides, and usually nothing is staged at all.
+
+    Not for append (only files not appended before are staged) or remote sources (they are
+    read once, by landing).
+    """
+    if spec.load.mode == "append":
+        return None
+    try:
+        files = local_source_files(spec.source.url,
+                                   storage_options=spec.source.storage_options)
+        before = [_file_state(path) for _, path in files or []]
+    except (LandingError, OSError):
+        return None  # landing reports it
+    if not files:
+        return None
+    seen = {s.get("url"): (s.get("size"), s.get("mtime_ns"))
+            for s in json.loads(last["sources"] or "[]")} if last is not None else {}
+    if not force and all(seen.get(url) == state[:2]
+                         for (url, _), state in zip(files, before, strict=True)):
+        return None
+    early = _EarlyStage(files=files, before=before, target=None)
+    try:
+        early.target, early.rows = _stage_rows(workspace, spec, lake, load_id,
+                                               [(path, url) for url, path in files])
+    except LoadError as exc:
+        early.error = exc
+    return early
 
 
 def _settle_earlier_loads(workspace: Workspace, spec: DatasetSpec, meta: sqlite3.Connection,
@@ -583,8 +680,17 @@ def _record_failure(meta: sqlite3.Connection, load_id: str, exc: BaseException) 
 
 
 def _sources_json(files: list[LandedFile]) -> str:
-    return json.dumps([{"url": f.source_url, "sha256": f.sha256, "landed_path": str(f.path)}
-                       for f in files], ensure_ascii=False)
+    """The files of a load; for local sources also the source's mtime, which lets the next
+    load tell a probably-unchanged source (see _stage_early)."""
+    records = []
+    for f in files:
+        record = {"url": f.source_url, "sha256": f.sha256, "landed_path": str(f.path),
+                  "size": f.size}
+        if "://" not in f.source_url:
+            with contextlib.suppress(OSError):
+                record["mtime_ns"] = Path(f.source_url).stat().st_mtime_ns
+        records.append(record)
+    return json.dumps(records, ensure_ascii=False)
 
 
 def _write(meta: sqlite3.Connection, sql: str, *params: Any) -> None:
