@@ -1,21 +1,79 @@
 """Dagster assets for one department dataset, made from its spec by a factory.
 
 Two assets per dataset: ``raw/<name>`` lands the source files unchanged (content-addressed,
-never overwritten) and ``warehouse/<name>`` loads them into a versioned lake table and
-registers the load with the catalogue entry. The 35k catalogue entries are data, never assets:
-only datasets with a spec become assets.
+never overwritten) and ``warehouse/<name>`` loads them into a versioned lake table, validated
+before publishing (``quality.gate``), and registers the load with the catalogue entry. The 35k
+catalogue entries are data, never assets: only datasets with a spec become assets.
+
+Each expectation of the dataset's suite is an asset check declared next to the asset
+(``check_specs``), reported from the stored quality run. They are not Dagster-*blocking*: Mulu
+blocks at the data level (a blocked load is held, not published, and the live table stays the
+last good version), so what runs downstream still reads good data. A blocked load materialises
+nothing; its checks fail with ERROR severity.
 """
 
+
+import datetime as dt
+import re
 
 import dagster as dg
 
 from catalog.datasets import DatasetPlan, register_load
 from catalog.directory import Directory
+from quality.gate import load_validated
+from quality.runs import get_run
+from quality.suites import build_suite
+from schemas.dataset_spec import DatasetSpec
 from warehouse.landing import land
-from warehouse.loading import load_dataset, load_history
+from warehouse.loading import load_history
 from warehouse.workspace import Workspace
 
 PIPELINE_USER = "pipeline"
+
+
+def check_name(rule: str) -> str:
+    """A quality rule as a Dagster check name (letters, digits, _): id_card_no:format →
+    id_card_no__format."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", rule.replace(":", "__"))
+
+
+def quality_check_specs(spec: DatasetSpec) -> list[dg.AssetCheckSpec]:
+    """One check per expectation the spec implies (the names do not depend on the date)."""
+    suite = build_suite(spec, today=dt.date.today())
+    return [dg.AssetCheckSpec(
+        check_name(e.rule), asset=table_key(spec.name),
+        description=f"{e.description or e.rule} ({e.severity})",
+        metadata={"rule": e.rule, "severity": e.severity})
+        for e in suite.expectations]
+
+
+def check_results(workspace: Workspace, spec: DatasetSpec, run_id: str | None
+                  ) -> list[dg.AssetCheckResult]:
+    """Every declared check's result from quality run ``run_id``; a rule the run did not
+    evaluate (no run for this version, or the spec changed since) fails as 'not validated'."""
+    found = {}
+    if run_id is not None:
+        found = {r["rule"]: r for r in get_run(workspace, run_id)["results"]}
+    results = []
+    for expectation in build_suite(spec, today=dt.date.today()).expectations:
+        result = found.get(expectation.rule)
+        if result is None:
+            results.append(dg.AssetCheckResult(
+                check_name=check_name(expectation.rule), passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"note": "not validated: no quality run evaluated this rule"}))
+            continue
+        passed = result["success"] or result["waived"]
+        results.append(dg.AssetCheckResult(
+            check_name=check_name(expectation.rule), passed=bool(passed),
+            severity=(dg.AssetCheckSeverity.ERROR if result["severity"] == "error"
+                      else dg.AssetCheckSeverity.WARN),
+            description=result["error"] or result["description"],
+            metadata={"run_id": run_id, "unexpected_count": result["unexpected_count"],
+                      "element_count": result["element_count"],
+                      "waived": bool(result["waived"]),
+                      "samples": dg.MetadataValue.json(result["samples"][:5])}))
+    return results
 
 
 def raw_key(name: str) -> dg.AssetKey:
@@ -49,9 +107,10 @@ def dataset_assets(plan: DatasetPlan, workspace: Workspace) -> list[dg.AssetsDef
 
     @dg.asset(key=table_key(spec.name), deps=[raw_key(spec.name)], group_name="warehouse",
               kinds={"duckdb", "parquet"}, description=description,
-              metadata={**common, "table": spec.name, "load_mode": spec.load.mode})
-    def warehouse_table(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        result = load_dataset(workspace, spec)
+              metadata={**common, "table": spec.name, "load_mode": spec.load.mode},
+              check_specs=quality_check_specs(spec), output_required=False)
+    def warehouse_table(context: dg.AssetExecutionContext):
+        result = load_validated(workspace, spec)
         # Register the latest published load, not just this run's: a load recovered after a
         # crash (published by the dead run) reports "unchanged" here but still needs registering.
         published = [r for r in load_history(workspace, spec.name) if r.status == "published"]
@@ -63,11 +122,20 @@ def dataset_assets(plan: DatasetPlan, workspace: Workspace) -> list[dg.AssetsDef
                               rows=latest.rows, load_id=latest.load_id, dataset=spec.name)
             finally:
                 directory.close()
-        context.log.info(f"{spec.name}: {result.status}, {result.rows} rows")
-        return dg.MaterializeResult(metadata={
-            "status": result.status, "rows": dg.MetadataValue.int(result.rows or 0),
-            "load_id": result.load_id, "snapshot_id": result.snapshot_id,
-            "fingerprint": result.fingerprint, "table": result.table,
-        })
+        context.log.info(f"{spec.name}: {result.status}, {result.rows} rows"
+                         f"{', quality ' + result.quality if result.quality else ''}")
+        if result.status != "blocked":  # a blocked load changed nothing: no materialisation
+            yield dg.MaterializeResult(metadata={
+                "status": result.status, "rows": dg.MetadataValue.int(result.rows or 0),
+                "load_id": result.load_id, "snapshot_id": result.snapshot_id,
+                "fingerprint": result.fingerprint, "table": result.table,
+                "quality": result.quality or "not validated",
+                "quality_run_id": result.quality_run_id,
+            })
+        else:
+            context.log.warning(f"{spec.name}: load {result.load_id} blocked by quality run "
+                                f"{result.quality_run_id}; the live table is unchanged "
+                                f"(mulu quality show {result.quality_run_id})")
+        yield from check_results(workspace, spec, result.quality_run_id)
 
     return [raw_files, warehouse_table]

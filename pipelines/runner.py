@@ -11,6 +11,7 @@ import dagster as dg
 
 from pipelines.assets import raw_key, table_key
 from pipelines.definitions import build_definitions
+from warehouse.loading import load_history
 from warehouse.workspace import Workspace
 
 _INSTANCE_CONFIG = """\
@@ -67,6 +68,17 @@ def run_datasets(workspace: Workspace, select: list[str] | None = None) -> RunRe
         if materialization.asset_key.path[0] == "warehouse":
             report.datasets[materialization.asset_key.path[-1]] = {
                 key: value.value for key, value in materialization.metadata.items()}
+    # A blocked load materialises nothing (the live table did not change): its load record says.
+    for name in wanted:
+        if name not in report.datasets and table_key(name).to_user_string().replace(
+                "/", "__") not in {e.step_key for e in result.all_events if e.is_step_failure}:
+            history = load_history(workspace, name)
+            if history:
+                last = history[-1]
+                report.datasets[name] = {
+                    "status": last.status, "rows": last.rows, "load_id": last.load_id,
+                    "snapshot_id": last.snapshot_id, "quality": last.quality,
+                    "quality_run_id": last.quality_run_id}
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error

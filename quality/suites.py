@@ -19,7 +19,7 @@ are what ``unexpected_where`` uses.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -263,7 +263,22 @@ def build_suite(spec: DatasetSpec, *, today: dt.date) -> SuiteDefinition:
             expectation_type, kwargs, "error", single_key, "spec", "primary_key",
             f"primary key ({', '.join(keys)}) repeats", _duplicates_where(keys), tuple(keys)))
     expectations += [_check_expectation(i, c) for i, c in enumerate(spec.checks)]
-    return SuiteDefinition(name=spec.name, today=today, expectations=expectations)
+    return SuiteDefinition(name=spec.name, today=today,
+                           expectations=[_with_severity(spec, e) for e in expectations])
+
+
+def _with_severity(spec: DatasetSpec, expectation: ExpectationDef) -> ExpectationDef:
+    """The spec's ``severity`` for a generated rule; upsert's key defaults to warning: a key
+    repeated within one load is resolved by the load itself (the last row wins)."""
+    if expectation.source != "spec":
+        return expectation
+    default = "warning" if (expectation.rule == "primary_key"
+                            and spec.load.mode == "upsert") else expectation.severity
+    severity = spec.severity.get(expectation.rule, default)
+    description = expectation.description
+    if expectation.rule == "primary_key" and spec.load.mode == "upsert":
+        description += " within this load (upsert keeps the last row)"
+    return replace(expectation, severity=severity, description=description)
 
 
 # --- GE ------------------------------------------------------------------------------------

@@ -73,6 +73,8 @@ class ValidationReport:
     rows: int
     engine: str  # the GE execution engine the suite ran on
     results: list[ExpectationResult]
+    # GE's own ExpectationSuiteValidationResult, for Data Docs (quality.data_docs); not stored.
+    ge_result: Any = field(default=None, repr=False, compare=False)
 
     @property
     def failures(self) -> list[ExpectationResult]:
@@ -137,7 +139,8 @@ def connect(parquet: Path, definition: SuiteDefinition, *, temp_dir: Path | None
     return con
 
 
-def _mask(value: Any) -> Any:
+def mask(value: Any) -> Any:
+    """A PII value as samples show it: first 3 and last 2 characters."""
     if value is None:
         return None
     text = str(value)
@@ -159,7 +162,7 @@ def _samples(con: duckdb.DuckDBPyConnection, parquet: Path, where: str, columns:
         sample: dict[str, Any] = {"row_number": int(row[0]), "reason": reason}
         for name, value in zip(meta, row[1:1 + len(meta)], strict=True):
             sample[name.lstrip("_")] = value
-        sample["values"] = {name: _mask(value) if name in pii else value
+        sample["values"] = {name: mask(value) if name in pii else value
                             for name, value in zip(shown, row[1 + len(meta):], strict=True)}
         out.append(sample)
     return out
@@ -215,12 +218,14 @@ def _exception(result: Any) -> str | None:
 
 
 def validate_parquet(parquet: Path, spec: DatasetSpec, *, today: dt.date,
-                     temp_dir: Path | None = None, mask_pii: bool = True) -> ValidationReport:
+                     temp_dir: Path | None = None, mask_pii: bool = True,
+                     samples: bool = True) -> ValidationReport:
     """Run ``spec``'s suite on ``parquet`` (e.g. ``StagedLoad.path``) with GE on DuckDB.
 
     ``today``: the date 'not in the future' and 身份证号 birth dates are checked against.
     ``mask_pii``: mask values of ``pii`` columns in failing-row samples (samples are stored
-    outside the warehouse).
+    outside the warehouse). ``samples``: False leaves failing-row samples to the caller
+    (``quality.quarantine`` takes them from the source files, with their rows).
     """
     from quality.suites import to_ge_suite
 
@@ -250,9 +255,9 @@ def validate_parquet(parquet: Path, spec: DatasetSpec, *, today: dt.date,
                 unexpected = observed if isinstance(observed, int) else unexpected
                 element = rows if expectation.unexpected_where else element
             success = bool(ge.success) and error is None
-            samples = []
-            if not success and error is None and expectation.unexpected_where:
-                samples = _samples(con, parquet, expectation.unexpected_where,
+            found = []
+            if samples and not success and error is None and expectation.unexpected_where:
+                found = _samples(con, parquet, expectation.unexpected_where,
                                    expectation.sample_columns, expectation.description, pii,
                                    present)
             results.append(ExpectationResult(
@@ -260,11 +265,11 @@ def validate_parquet(parquet: Path, spec: DatasetSpec, *, today: dt.date,
                 column=expectation.column, severity=expectation.severity,
                 source=expectation.source, success=success, unexpected_count=unexpected,
                 element_count=element, observed_value=observed,
-                description=expectation.description, error=error, samples=samples))
+                description=expectation.description, error=error, samples=found))
     finally:
         con.close()
     return ValidationReport(
         dataset=spec.name, parquet=str(parquet), today=today, started_at=started,
         finished_at=dt.datetime.now().isoformat(timespec="seconds"),
         seconds=round(time.perf_counter() - clock, 3), rows=int(rows), engine=engine,
-        results=results)
+        results=results, ge_result=ge_result)

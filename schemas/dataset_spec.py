@@ -455,6 +455,11 @@ def check_cron(text: str) -> str:
 
 
 # --- the spec ------------------------------------------------------------------------------
+# Names of the rules the quality layer generates from a spec (quality.suites), for `severity`.
+COLUMN_RULES = ("type", "nullable", "unique", "allowed_values", "range", "not_future", "format")
+GLOBAL_RULES = ("primary_key", "table:columns")
+
+
 class DatasetSpec(BaseModel):
     """数据集说明: how one department dataset enters the warehouse."""
 
@@ -481,6 +486,12 @@ class DatasetSpec(BaseModel):
         None, title="更新周期", description="overrides the entry's 更新周期 for freshness checks")
     checks: list[Check] = Field(default_factory=list, title="校验规则",
                                 description="extra expectations, checked by the quality layer")
+    severity: dict[str, Literal["error", "warning"]] = Field(
+        default_factory=dict, title="严重程度",
+        description="per generated rule (<column>:<type|nullable|unique|allowed_values|range|"
+                    "not_future|format>, primary_key, table:columns): error blocks the load, "
+                    "warning publishes it with a flag; default error (upsert's primary_key: "
+                    "warning)")
 
     @field_validator("name")
     @classmethod
@@ -535,6 +546,16 @@ class DatasetSpec(BaseModel):
             if check.column is not None and check.column not in names:
                 raise ValueError(f"checks: {check.expectation} names column {check.column!r}, "
                                  f"not among columns ({', '.join(names)})")
+        for rule in self.severity:
+            column, _, kind = rule.partition(":")
+            if rule in GLOBAL_RULES or (column in names and kind in COLUMN_RULES):
+                continue
+            known = [*GLOBAL_RULES, *(f"{n}:{k}" for n in names for k in COLUMN_RULES)]
+            close = difflib.get_close_matches(rule, known, n=1, cutoff=0.6)
+            raise ValueError(f"severity: unknown rule {rule!r}"
+                             + (f" (did you mean {close[0]!r}?)" if close else
+                                f": expected <column>:<{'|'.join(COLUMN_RULES)}>, "
+                                f"{' or '.join(GLOBAL_RULES)}; a checks entry sets its own"))
         return self
 
     def column(self, name: str) -> Column:

@@ -75,10 +75,28 @@ def open_session(workspace: Workspace | Path | str) -> duckdb.DuckDBPyConnection
             con.execute(f"ATTACH {_literal(ws.metadata_db)} AS {CATALOG} (TYPE sqlite, READ_ONLY)")
         con.execute("USE memory.main")
         refresh_views(con)
+        quarantine_views(con, ws)
     except BaseException:
         con.close()
         raise
     return con
+
+
+def quarantine_views(con: duckdb.DuckDBPyConnection, workspace: Workspace) -> None:
+    """``quarantine.<dataset>``: the failing rows of the dataset's blocked loads, one Parquet
+    file per quality run (``_run_id``), with ``_source_file``, ``_source_row`` and
+    ``_failed_rules`` next to the data columns."""
+    folders = sorted(p for p in workspace.quarantine_dir.glob("*")
+                     if p.is_dir() and any(p.glob("*.parquet")))
+    if not folders:
+        return
+    con.execute("CREATE SCHEMA IF NOT EXISTS memory.quarantine")
+    for folder in folders:
+        files = _literal(folder / "*.parquet")
+        con.execute(
+            f"CREATE OR REPLACE VIEW memory.quarantine.{_ident(folder.name)} AS SELECT "
+            f"regexp_extract(filename, '([^/]+)\\.parquet$', 1) AS _run_id, * EXCLUDE (filename) "
+            f"FROM read_parquet({files}, union_by_name = true, filename = true)")
 
 
 def load_extensions(con: duckdb.DuckDBPyConnection, names: Sequence[str] = EXTENSIONS) -> None:

@@ -71,9 +71,9 @@ from warehouse.reading import (
 )
 from warehouse.workspace import Workspace
 
-__all__ = ["LoadError", "LoadResult", "SchemaDriftError", "SourceError", "SourceFile",
-           "StagedLoad", "fingerprint", "load_dataset", "load_history", "publish",
-           "read_source", "stage", "staging_dir"]
+__all__ = ["Gate", "GateVerdict", "LoadError", "LoadResult", "SchemaDriftError", "SourceError",
+           "SourceFile", "StagedLoad", "fingerprint", "held_dir", "load_dataset", "load_history",
+           "publish", "publish_held", "read_source", "reject_held", "stage", "staging_dir"]
 
 COMMIT_AUTHOR = "mulu"
 # DuckDB spills to staging/.duckdb-tmp beyond this, so a load's memory stays bounded.
@@ -124,6 +124,24 @@ class LoadResult:
     started_at: str = ""
     finished_at: str = ""
     error: str | None = None
+    quality_run_id: str | None = None
+    quality: str | None = None  # passed | warned | blocked; None: not validated
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """What a quality gate (``load_dataset(gate=…)``) decided about a staged load."""
+
+    run_id: str
+    blocked: bool  # an error-severity expectation failed: hold the rows, keep the table
+    flagged: bool = False  # a warning-severity expectation failed: publish, flagged
+
+    @property
+    def quality(self) -> str:
+        return "blocked" if self.blocked else "warned" if self.flagged else "passed"
+
+
+Gate = Callable[[StagedLoad], GateVerdict]
 
 
 def now_local() -> str:
@@ -462,13 +480,20 @@ def _snapshot_of(con: duckdb.DuckDBPyConnection, load_id: str) -> tuple[int, int
 
 # --- load ----------------------------------------------------------------------------------
 def load_dataset(workspace: Workspace, spec: DatasetSpec, *, force: bool = False,
+                 gate: Gate | None = None,
                  after_publish: Callable[[LoadResult], None] | None = None) -> LoadResult:
     """Land, stage and publish ``spec``'s source; record the attempt in ``loads``.
 
     Status 'unchanged' (nothing written) when the landed files are those of the last
-    published load, unless ``force``. In append mode only files not appended before are
-    loaded (unless ``force``). On failure the live table is untouched, the raw files stay in
-    landing/, the attempt is recorded 'failed' and the LoadError is raised.
+    published load, or of a later load that was blocked or rejected, unless ``force``. In
+    append mode only files not appended before are loaded (unless ``force``). On failure the
+    live table is untouched, the raw files stay in landing/, the attempt is recorded 'failed'
+    and the LoadError is raised.
+
+    ``gate`` (the quality layer's validation) judges the staged rows before anything is
+    published: when it blocks them they are moved to ``held/<dataset>/<load_id>.parquet``,
+    the load is recorded 'blocked' and the live table stays as it was, until
+    ``publish_held`` (a steward accepted) or ``reject_held``.
 
     ``after_publish`` (for crash tests) is called between the lake commit and recording it.
     """
@@ -487,7 +512,7 @@ def load_dataset(workspace: Workspace, spec: DatasetSpec, *, force: bool = False
                 landing = pool.submit(_land, workspace, spec)
                 with contextlib.closing(_bounded(connect_lake(workspace), workspace)) as lake:
                     return _load(workspace, spec, meta, lake, landing, load_id, started,
-                                 force, after_publish)
+                                 force, gate, after_publish)
         except BaseException as exc:
             _record_failure(meta, load_id, exc)
             raise
@@ -503,8 +528,8 @@ def _land(workspace: Workspace, spec: DatasetSpec) -> list[LandedFile]:
 
 def _load(workspace: Workspace, spec: DatasetSpec, meta: sqlite3.Connection,
           lake: duckdb.DuckDBPyConnection, landing: Future[list[LandedFile]], load_id: str,
-          started: str, force: bool, after_publish: Callable[[LoadResult], None] | None
-          ) -> LoadResult:
+          started: str, force: bool, gate: Gate | None,
+          after_publish: Callable[[LoadResult], None] | None) -> LoadResult:
     _settle_earlier_loads(workspace, spec, meta, lake, load_id)
     _remove_orphans(workspace, spec, lake)  # data files of dead loads, never committed
     shutil.rmtree(staging_dir(workspace) / spec.name, ignore_errors=True)  # a dead run's files
@@ -526,8 +551,9 @@ def _load(workspace: Workspace, spec: DatasetSpec, meta: sqlite3.Connection,
         files = [f for f in landed if f.sha256 not in done]
     _write(meta, "UPDATE loads SET fingerprint = ?, sources = ? WHERE load_id = ?",
            source_fingerprint, _sources_json(files or landed), load_id)
-    if not files or (not force and last is not None
-                     and last["fingerprint"] == source_fingerprint):
+    judged = None if force else _judged_since(meta, spec.name, last, source_fingerprint)
+    if not files or judged is not None or (
+            not force and last is not None and last["fingerprint"] == source_fingerprint):
         if early:
             early.discard()
         result = LoadResult(
@@ -535,7 +561,9 @@ def _load(workspace: Workspace, spec: DatasetSpec, meta: sqlite3.Connection,
             snapshot_id=last["snapshot_id"] if last else None, fingerprint=source_fingerprint,
             schema=[tuple(p) for p in json.loads(last["schema"] or "[]")] if last else [],
             table=table_name(spec), location=str(table_location(workspace, spec.name)),
-            started_at=started, finished_at=now_local())
+            started_at=started, finished_at=now_local(),
+            quality_run_id=(judged or last)["quality_run_id"] if (judged or last) else None,
+            quality=(judged or last)["quality"] if (judged or last) else None)
     else:
         if early and early.matches(landed):
             if early.error is not None:
@@ -547,17 +575,124 @@ def _load(workspace: Workspace, spec: DatasetSpec, meta: sqlite3.Connection,
             staged = stage(workspace, spec, files, load_id=load_id, fingerprint_of=landed,
                            con=lake)
         try:
-            result = replace(_publish(lake, workspace, spec, staged, settled=True),
-                             started_at=started)
+            verdict = gate(staged) if gate is not None else None
+            if verdict is not None and verdict.blocked:
+                result = _hold(workspace, spec, meta, staged, verdict, last, started)
+            else:
+                result = replace(_publish(lake, workspace, spec, staged, settled=True),
+                                 started_at=started)
+                if verdict is not None:
+                    result = replace(result, quality_run_id=verdict.run_id,
+                                     quality=verdict.quality)
         finally:
             staged.path.unlink(missing_ok=True)
-        if after_publish is not None:
+        if after_publish is not None and result.status == "published":
             after_publish(result)
     _write(meta, "UPDATE loads SET status = ?, rows = ?, schema = ?, snapshot_id = ?, "
-                 "finished_at = ? WHERE load_id = ?",
+                 "finished_at = ?, quality_run_id = ?, quality = ? WHERE load_id = ?",
            result.status, result.rows, json.dumps(result.schema), result.snapshot_id,
-           result.finished_at, load_id)
+           result.finished_at, result.quality_run_id, result.quality, load_id)
     return result
+
+
+def _judged_since(meta: sqlite3.Connection, dataset: str, last: sqlite3.Row | None,
+                  source_fingerprint: str) -> sqlite3.Row | None:
+    """The latest load of these same files that was blocked or rejected after the last
+    published one: a steward has (or will have) judged them; validating again adds nothing."""
+    return meta.execute(
+        "SELECT * FROM loads WHERE dataset = ? AND status IN ('blocked', 'rejected') "
+        "AND fingerprint = ? AND rowid > ? ORDER BY rowid DESC LIMIT 1",
+        (dataset, source_fingerprint, _rowid(meta, last))).fetchone()
+
+
+def _rowid(meta: sqlite3.Connection, row: sqlite3.Row | None) -> int:
+    """A load's place in the order loads started (started_at is to the second only)."""
+    if row is None:
+        return 0
+    return meta.execute("SELECT rowid FROM loads WHERE load_id = ?",
+                        (row["load_id"],)).fetchone()[0]
+
+
+# --- held loads (blocked by the quality gate) ----------------------------------------------
+def held_dir(workspace: Workspace) -> Path:
+    return workspace.root / "held"
+
+
+def _hold(workspace: Workspace, spec: DatasetSpec, meta: sqlite3.Connection, staged: StagedLoad,
+          verdict: GateVerdict, last: sqlite3.Row | None, started: str) -> LoadResult:
+    """Keep a blocked load's staged rows for a steward: ``held/<dataset>/<load_id>.parquet``."""
+    folder = held_dir(workspace) / spec.name
+    folder.mkdir(parents=True, exist_ok=True)
+    held = folder / staged.path.name
+    os.replace(staged.path, held)
+    _write(meta, "UPDATE loads SET held_path = ? WHERE load_id = ?", str(held), staged.load_id)
+    return LoadResult(
+        dataset=spec.name, load_id=staged.load_id, status="blocked", rows=staged.rows,
+        snapshot_id=last["snapshot_id"] if last else None, fingerprint=staged.fingerprint,
+        schema=staged.schema, table=table_name(spec),
+        location=str(table_location(workspace, spec.name)), started_at=started,
+        finished_at=now_local(), quality_run_id=verdict.run_id, quality="blocked")
+
+
+def publish_held(workspace: Workspace, spec: DatasetSpec, load_id: str, *,
+                 over_newer: bool = False) -> LoadResult:
+    """Publish a blocked load's held rows (a steward accepted them): one new snapshot.
+
+    Refused (LoadError) when the load is not blocked, or when, in replace or upsert mode, a
+    later load of the dataset has been published since (the held rows are older and would
+    overwrite it), unless ``over_newer``.
+    """
+    with _dataset_lock(workspace, spec.name), \
+            contextlib.closing(metadata.connect(workspace.metadata_db)) as meta:
+        row = _held_row(meta, spec.name, load_id)
+        newer = meta.execute(
+            "SELECT load_id FROM loads WHERE dataset = ? AND status = 'published' "
+            "AND rowid > ? ORDER BY rowid DESC LIMIT 1",
+            (spec.name, _rowid(meta, row))).fetchone()
+        if newer is not None and spec.load.mode != "append" and not over_newer:
+            raise LoadError(f"{spec.name}: load {newer['load_id']} was published after the "
+                            f"blocked load {load_id}; publishing the older rows would replace "
+                            f"it (accept with over_newer to do so anyway)")
+        held = Path(row["held_path"])
+        if not held.exists():
+            raise LoadError(f"{spec.name}: the held rows of load {load_id} are gone ({held})")
+        sources = json.loads(row["sources"] or "[]")
+        staged = StagedLoad(
+            dataset=spec.name, load_id=load_id, path=held, rows=int(row["rows"] or 0),
+            schema=[tuple(p) for p in json.loads(row["schema"] or "[]")],
+            sources=[SourceFile(s.get("url") or "", s["sha256"], s.get("landed_path") or "")
+                     for s in sources],
+            fingerprint=row["fingerprint"], numbered=spec.load.mode == "upsert")
+        with contextlib.closing(_bounded(connect_lake(workspace), workspace)) as lake:
+            _settle_earlier_loads(workspace, spec, meta, lake, load_id)
+            result = _publish(lake, workspace, spec, staged)
+        held.unlink(missing_ok=True)
+        _write(meta, "UPDATE loads SET status = 'published', snapshot_id = ?, held_path = NULL, "
+                     "finished_at = ? WHERE load_id = ?",
+               result.snapshot_id, result.finished_at, load_id)
+        return replace(result, status="published", started_at=row["started_at"],
+                       quality_run_id=row["quality_run_id"], quality=row["quality"])
+
+
+def reject_held(workspace: Workspace, dataset: str, load_id: str) -> None:
+    """Keep a blocked load out for good (a steward rejected it): its held rows are deleted;
+    the raw files stay in landing/."""
+    with _dataset_lock(workspace, dataset), \
+            contextlib.closing(metadata.connect(workspace.metadata_db)) as meta:
+        row = _held_row(meta, dataset, load_id)
+        Path(row["held_path"]).unlink(missing_ok=True)
+        _write(meta, "UPDATE loads SET status = 'rejected', held_path = NULL WHERE load_id = ?",
+               load_id)
+
+
+def _held_row(meta: sqlite3.Connection, dataset: str, load_id: str) -> sqlite3.Row:
+    row = meta.execute("SELECT * FROM loads WHERE load_id = ? AND dataset = ?",
+                       (load_id, dataset)).fetchone()
+    if row is None:
+        raise LoadError(f"{dataset}: no load {load_id}")
+    if row["status"] != "blocked":
+        raise LoadError(f"{dataset}: load {load_id} is {row['status']}, not blocked")
+    return row
 
 
 @dataclass
@@ -722,4 +857,5 @@ def load_history(workspace: Workspace, dataset: str) -> list[LoadResult]:
         schema=[tuple(pair) for pair in json.loads(row["schema"] or "[]")],
         table=row["table_name"] or "", location=row["location"] or "",
         started_at=row["started_at"], finished_at=row["finished_at"] or "",
-        error=row["error"]) for row in rows]
+        error=row["error"], quality_run_id=row["quality_run_id"], quality=row["quality"])
+        for row in rows]

@@ -56,6 +56,11 @@ class Workspace:
     def datasets_dir(self) -> Path:
         return self.root / "datasets"
 
+    @property
+    def quarantine_dir(self) -> Path:
+        """Failing rows of blocked loads: <dataset>/<run_id>.parquet (the quarantine table)."""
+        return self.root / "quarantine"
+
     def ensure(self) -> Workspace:
         for path in (self.root, self.rejects_dir):
             path.mkdir(parents=True, exist_ok=True)

@@ -184,6 +184,21 @@ def _dump_spec(spec: dict[str, Any]) -> str:
             + dump({k: spec[k] for k in keys[at + 1:]}))
 
 
+# How each department's data steward grades the generated rules (spec `severity`): defects in
+# contact details, sensor glitches and free-text registers are reported (warning); wrong
+# 身份证号 / 统一社会信用代码, out-of-range allowances and repeated settlements block the load
+# (the default, error). So the demo has published, flagged and blocked loads.
+DEMO_SEVERITY: dict[str, dict[str, str]] = {
+    "social_security_card_applications": {"mobile:format": "warning",
+                                          "applied_on:range": "warning"},
+    "medical_institutions": {"beds:range": "warning", "uscc:format": "warning"},
+    "service_evaluations": {"rating:allowed_values": "warning"},
+    "farm_sensor_readings": {"soil_moisture:range": "warning"},
+    "contactless_enforcement_cases": {"case_source:nullable": "warning"},
+    "service_station_errands": {"village:allowed_values": "warning"},
+}
+
+
 def _finish(b: _Build, org, entry_pick, d: _Defects, *, name: str, title: str,
             description: str, files: list[Path], rows: int, columns: list[dict[str, Any]],
             source: dict[str, Any], key: list[str], mode: str, checks=None) -> DemoDataset:
@@ -195,6 +210,8 @@ def _finish(b: _Build, org, entry_pick, d: _Defects, *, name: str, title: str,
             "columns": columns, "primary_key": key, "load": {"mode": mode}}
     if checks:
         spec["checks"] = checks
+    if name in DEMO_SEVERITY:
+        spec["severity"] = DEMO_SEVERITY[name]
     path = b.root / "datasets" / org.code / f"{name}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# {title}: demo dataset of {org.name} for 信息资源 {entry['code']} "

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import typer
 
-from pipelines.cli import catalog_commands, demo_command, run_commands, sql_command
+from pipelines.cli import (
+    catalog_commands,
+    demo_command,
+    quality_commands,
+    run_commands,
+    sql_command,
+)
 from pipelines.cli.context import set_options
 
 app = typer.Typer(
@@ -24,6 +30,7 @@ app.command("run")(run_commands.run)
 app.command("ui")(run_commands.ui)
 app.command("sql")(sql_command.sql)
 app.add_typer(catalog_commands.app, name="catalog")
+app.add_typer(quality_commands.app, name="quality")
 
 
 def main() -> None:

@@ -51,11 +51,13 @@ def demo(
             f"{summary['entries']} entries, {summary['updates']} update events, "
             f"{len(datasets)} datasets ({summary['seconds']} s)")
         if report is not None:
-            print_table("loads", ["dataset", "status", "rows"],
-                        ((n, d.get("status"), d.get("rows")) for n, d in sorted(report.datasets.items())))
+            print_table("loads", ["dataset", "status", "rows", "quality", "quality run"],
+                        ((n, d.get("status"), d.get("rows"), d.get("quality"),
+                          d.get("quality_run_id")) for n, d in sorted(report.datasets.items())))
             for step, message in report.failures.items():
                 errors.print(f"[bold red]{step} failed:[/] {message}", highlight=False)
         console.print("Try: mulu catalog stats · mulu sql \"select count(*) from "
-                      "social_security_card_applications\"")
+                      "social_security_card_applications\" · mulu quality runs --failed · "
+                      "mulu quality show RUN · mulu quality review RUN --accept --note …")
     if report is not None and not report.success:
         raise typer.Exit(2)

@@ -34,8 +34,9 @@ def run(
                     "datasets": report.datasets, "failures": report.failures,
                     "problems": report.problems})
     else:
-        print_table("loads", ["dataset", "status", "rows", "snapshot"],
-                    ((name, d.get("status"), d.get("rows"), d.get("snapshot_id"))
+        print_table("loads", ["dataset", "status", "rows", "snapshot", "quality", "quality run"],
+                    ((name, d.get("status"), d.get("rows"), d.get("snapshot_id"),
+                      d.get("quality"), d.get("quality_run_id"))
                      for name, d in sorted(report.datasets.items())))
         for step, message in report.failures.items():
             errors.print(f"[bold red]{step} failed:[/] {message}", highlight=False)

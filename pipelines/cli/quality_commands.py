@@ -1,0 +1,161 @@
+"""``mulu quality``: stewards list, read and judge quality runs; scores per entry and org.
+
+Fast paths: these commands read the metadata DB; Great Expectations is never imported here
+(accepting a held load publishes it with DuckDB, no validation needed).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from pipelines.cli.context import options
+from pipelines.cli.output import console, fail, print_json, print_table
+
+app = typer.Typer(help="Quality runs (质量校验): review, accept, reject, waive; scores.",
+                  no_args_is_help=True)
+
+
+@app.command("runs")
+def runs(
+    ctx: typer.Context,
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Only this dataset."),
+    failed: bool = typer.Option(False, "--failed", help="Only blocked or warned runs."),
+    pending: bool = typer.Option(False, "--pending", help="Only blocked runs not yet decided."),
+    limit: int = typer.Option(50, help="At most this many, newest first."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Quality runs, newest first."""
+    from quality.runs import list_runs
+
+    found = list_runs(options(ctx).workspace().ensure(), dataset=dataset, failed=failed,
+                      pending=pending, limit=limit)
+    if as_json:
+        print_json(found)
+        return
+    print_table("quality runs", ["run", "dataset", "status", "decision", "rows",
+                                 "errors", "warnings", "score"],
+                ((r["run_id"], r["dataset"], r["status"], r["decision"] or "",
+                  r["rows"], r["errors"], r["warnings"], r["score"]) for r in found))
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    show_all: bool = typer.Option(False, "--all", help="Also list the expectations passed."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """One run: each expectation's result, failing-row samples, reviews."""
+    from quality.runs import ReviewError, get_run
+
+    try:
+        run = get_run(options(ctx).workspace().ensure(), run_id)
+    except ReviewError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(run)
+        return
+    console.print(f"[bold]{run['run_id']}[/] {run['dataset']} ({run['entry_code']}): "
+                  f"[bold]{run['status']}[/]{' → ' + run['decision'] if run['decision'] else ''}"
+                  f", {run['rows']} rows, score {run['score']}", highlight=False)
+    listed = [r for r in run["results"] if show_all or not r["success"]]
+    if listed:
+        print_table(None, ["rule", "severity", "result", "unexpected", "description"],
+                    ((r["rule"], r["severity"],
+                      "waived" if r["waived"] else "ok" if r["success"] else "FAILED",
+                      r["unexpected_count"], r["error"] or r["description"]) for r in listed))
+    passed = sum(1 for r in run["results"] if r["success"])
+    console.print(f"{passed} of {len(run['results'])} expectations passed"
+                  f"{'' if show_all else ' (--all lists them)'}", highlight=False)
+    for result in run["results"]:
+        if result["samples"]:
+            print_table(f"{result['rule']}: first failing rows",
+                        ["file", "row", "values"],
+                        ((s["source_file"], s["source_row"],
+                          ", ".join(f"{k}={v}" for k, v in s["values"].items()))
+                         for s in result["samples"]))
+    if run["quarantine_path"]:
+        console.print(f"quarantine: {run['quarantined_rows']} rows in {run['quarantine_path']}"
+                      f" (mulu sql: quarantine.{run['dataset']})", highlight=False)
+    if run["data_docs"]:
+        console.print(f"Data Docs: {run['data_docs']}", highlight=False)
+    for review in run["reviews"]:
+        console.print(f"{review['at']} {review['reviewer']}: {review['action']}"
+                      f"{' ' + review['rule'] if review['rule'] else ''} — {review['note'] or ''}"
+                      f" ({review['outcome']})", highlight=False)
+
+
+@app.command("review")
+def review(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    accept: bool = typer.Option(False, "--accept", help="Publish the blocked load."),
+    reject: bool = typer.Option(False, "--reject", help="Keep the blocked load out."),
+    waive: str | None = typer.Option(None, "--waive", metavar="EXPECTATION",
+                                     help="Waive one failed expectation (its rule name)."),
+    note: str | None = typer.Option(None, "--note", help="Why: kept with the decision."),
+    over_newer: bool = typer.Option(False, "--over-newer",
+                                    help="Accept even though a newer load was published."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Record a steward's decision on a run (who and when are kept)."""
+    from catalog.datasets import register_load
+    from catalog.directory import Directory, default_user
+    from quality.runs import ReviewError, review_run
+
+    chosen = [name for name, on in (("accept", accept), ("reject", reject),
+                                    ("waive", waive is not None)) if on]
+    if len(chosen) != 1:
+        fail("give exactly one of --accept, --reject, --waive EXPECTATION")
+    opts = options(ctx)
+    workspace = opts.workspace().ensure()
+    try:
+        outcome = review_run(workspace, run_id, chosen[0], rule=waive, note=note,
+                             reviewer=opts.user or default_user(), over_newer=over_newer)
+    except ReviewError as exc:
+        fail(str(exc))
+    published = outcome.pop("published")
+    if published is not None:  # the entry's data was updated: register it, as a run would
+        directory = Directory.open(workspace, user=opts.user)
+        try:
+            spec_code = _entry_code(workspace, outcome["run_id"])
+            register_load(directory, entry_code=spec_code, finished_at=published.finished_at,
+                          rows=published.rows, load_id=published.load_id,
+                          dataset=published.dataset)
+        finally:
+            directory.close()
+        outcome["snapshot_id"] = published.snapshot_id
+    if as_json:
+        print_json(outcome)
+    else:
+        console.print(f"{outcome['run_id']}: {outcome['action']}"
+                      f"{' ' + outcome['rule'] if outcome['rule'] else ''} → {outcome['outcome']}",
+                      highlight=False)
+
+
+def _entry_code(workspace, run_id: str) -> str:
+    from quality.runs import get_run
+
+    return get_run(workspace, run_id)["entry_code"]
+
+
+@app.command("scores")
+def scores(
+    ctx: typer.Context,
+    org: bool = typer.Option(False, "--org", help="Per organisation instead of per entry."),
+    months: int = typer.Option(6, help="Months of trend to show."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Quality score (0-100) per catalogue entry or organisation, with its monthly trend."""
+    from quality.scores import entry_scores, organisation_scores
+
+    workspace = options(ctx).workspace().ensure()
+    found = (organisation_scores if org else entry_scores)(workspace, months=months)
+    if as_json:
+        print_json(found)
+        return
+    key = "organisation" if org else "entry"
+    print_table(f"quality scores by {key}", [key, "name", "score", "runs", "trend"],
+                ((s["code"], s["name"], s["score"], s["runs"],
+                  " ".join(f"{t['month']}:{t['score']}" for t in s["trend"]))
+                 for s in found))
