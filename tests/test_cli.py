@@ -63,7 +63,9 @@ def test_errors_are_clear_and_exit_non_zero(tmp_path):
 
 
 @pytest.mark.parametrize("args", [["--help"], ["catalog", "stats", "--json"],
-                                  ["catalog", "mappings", "--json"]])
+                                  ["catalog", "mappings", "--json"],
+                                  ["quality", "runs", "--json"],
+                                  ["quality", "scores", "--org", "--json"]])
 def test_fast_paths_import_neither_dagster_nor_great_expectations(tmp_path, args):
     probe = (
         "import sys\n"

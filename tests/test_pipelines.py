@@ -180,3 +180,89 @@ def test_http_and_s3_sources_load_end_to_end(workspace, directory, s3_bucket, tm
     con = open_session(workspace)
     assert con.execute("SELECT person_name FROM from_s3 ORDER BY amount").fetchall() == [
         ("欧阳娜娜",), ("张三",)]
+
+
+QUALITY_SPEC = SPEC + """\
+  - {{name: id_card_no, source: 身份证号, format: 身份证号}}
+primary_key: [person_name]
+"""
+
+
+def test_a_blocked_load_fails_its_checks_and_a_steward_publishes_it(workspace, directory):
+    """Through Dagster and the CLI: the checks declared next to the asset report each rule;
+    a blocked load materialises nothing and leaves the table as it was; `mulu quality review
+    --accept` publishes it and registers the update."""
+    import datetime as dt
+
+    from schemas.identity import make_id_card
+    from warehouse.analyst import open_session
+    good = make_id_card("320303", dt.date(1980, 1, 2), 5)
+    bad = good[:17] + ("0" if good[17] != "0" else "1")
+    code = directory.create({"name": "城乡低保对象", "provider_name": "区民政局",
+                             "share_type": "有条件共享", "update_cycle": "每月"})
+    source = workspace.root / "sources" / "di_bao.csv"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text(f"姓名,金额,身份证号\n张三,800,{good}\n", encoding="utf-8")
+    spec = workspace.datasets_dir / "minzheng" / "di_bao.yaml"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(QUALITY_SPEC.format(name="di_bao", title="城乡低保对象", code=code,
+                                        url=source), encoding="utf-8")
+    first = run_datasets(workspace)
+    assert first.success and first.datasets["di_bao"]["quality"] == "passed"
+
+    source.write_text(f"姓名,金额,身份证号\n张三,800,{good}\n李四,650,{bad}\n张三,1,{good}\n",
+                      encoding="utf-8")
+    second = run_datasets(workspace)
+    assert second.success, second.failures  # Mulu blocks the data, not the Dagster run
+    blocked = second.datasets["di_bao"]
+    assert (blocked["status"], blocked["quality"]) == ("blocked", "blocked")
+    instance = dg.DagsterInstance.from_config(str(workspace.root / "dagster"))
+    checks = {}
+    for record in instance.get_records_for_run(second.run_id).records:
+        event = record.event_log_entry.dagster_event
+        if event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            checks[data.check_name] = (data.passed, data.severity.value)
+    assert checks["id_card_no__format"] == (False, "ERROR")
+    assert checks["primary_key"] == (False, "ERROR")
+    assert checks["amount__type"] == (True, "ERROR")
+    materialized = [e for e in instance.get_records_for_run(second.run_id).records
+                    if e.event_log_entry.dagster_event is not None
+                    and e.event_log_entry.dagster_event.event_type_value == "ASSET_MATERIALIZATION"
+                    and e.event_log_entry.dagster_event.asset_key.path[0] == "warehouse"]
+    assert materialized == []
+    con = open_session(workspace)
+    try:
+        assert con.execute("SELECT count(*) FROM di_bao").fetchone()[0] == 1
+    finally:
+        con.close()
+
+    env = {**os.environ, "MULU_HOME": str(workspace.root), "MULU_USER": "王科长",
+           "COLUMNS": "200"}
+    mulu = str(Path(sys.executable).with_name("mulu"))
+    runs = json.loads(subprocess.run([mulu, "quality", "runs", "--pending", "--json"],
+                                     capture_output=True, text=True, env=env, check=True).stdout)
+    assert [r["run_id"] for r in runs] == [blocked["quality_run_id"]]
+    shown = subprocess.run([mulu, "quality", "show", blocked["quality_run_id"]],
+                           capture_output=True, text=True, env=env, check=True).stdout
+    assert "id_card_no:format" in shown and "FAILED" in shown and str(source) in shown
+    refused = subprocess.run([mulu, "quality", "review", blocked["quality_run_id"], "--accept",
+                              "--reject"], capture_output=True, text=True, env=env)
+    assert refused.returncode == 1 and "exactly one" in refused.stderr
+    done = subprocess.run([mulu, "quality", "review", blocked["quality_run_id"][:15],
+                           "--accept", "--note", "已电话核实", "--json"],
+                          capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "published as snapshot" in json.loads(done.stdout)["outcome"]
+    con = open_session(workspace)
+    try:
+        assert con.execute("SELECT count(*) FROM di_bao").fetchone()[0] == 3
+    finally:
+        con.close()
+    assert [u["note"].split(":")[0] for u in directory.store.updates(code)] == [
+        f"di_bao load {first.datasets['di_bao']['load_id']}",
+        f"di_bao load {blocked['load_id']}"]
+    scores = json.loads(subprocess.run([mulu, "quality", "scores", "--json"],
+                                       capture_output=True, text=True, env=env,
+                                       check=True).stdout)
+    assert [(s["code"], s["runs"]) for s in scores] == [(code, 2)]
