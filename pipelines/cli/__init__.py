@@ -11,6 +11,7 @@ import typer
 from pipelines.cli import (
     catalog_commands,
     demo_command,
+    freshness_commands,
     quality_commands,
     run_commands,
     sql_command,
@@ -31,6 +32,7 @@ app.command("ui")(run_commands.ui)
 app.command("sql")(sql_command.sql)
 app.add_typer(catalog_commands.app, name="catalog")
 app.add_typer(quality_commands.app, name="quality")
+app.add_typer(freshness_commands.app, name="freshness")
 
 
 def main() -> None:

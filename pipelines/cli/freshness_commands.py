@@ -1,0 +1,119 @@
+"""``mulu freshness``: every entry's 更新周期 as an SLA; who is late; the monthly scorecard."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+
+from pipelines.cli.context import open_directory, options
+from pipelines.cli.output import console, fail, print_json, print_table
+
+app = typer.Typer(help="Freshness (更新时效): statuses, reports of updates, the scorecard.",
+                  invoke_without_command=True)
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"bad time {text!r}: expected ISO, e.g. 2026-10-31 or 2026-10-31T18:00")
+    return value if len(text) > 10 else value.replace(hour=23, minute=59, second=59)
+
+
+@app.callback()
+def freshness(
+    ctx: typer.Context,
+    org: str | None = typer.Option(None, "--org", help="Only this 提供方 (code or name)."),
+    status: str | None = typer.Option(
+        None, "--status", help="fresh | due_soon | overdue | never_updated | not_tracked"),
+    at: str | None = typer.Option(None, "--at", help="Status at this past moment (ISO date "
+                                                     "or time), from the update history."),
+    limit: int | None = typer.Option(None, help="At most this many entries."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Every entry's freshness status (most overdue first), or a summary by status."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from catalog.freshness.sla import Status
+    from catalog.freshness.sweep import statuses
+
+    if status is not None and status not in {s.value for s in Status}:
+        fail(f"unknown status {status!r}: {', '.join(s.value for s in Status)}")
+    rows = statuses(options(ctx).workspace().ensure(), at=_moment(at), org=org, status=status,
+                    limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    print_table("freshness", ["status", "状态", "entries"],
+                ((s.value, s.chinese, counts.get(s.value, 0)) for s in Status))
+    late = [r for r in rows if r["status"] == "overdue"][:20]
+    if late:
+        print_table("most overdue", ["code", "name", "provider", "cycle", "last update",
+                                     "days late"],
+                    ((r["code"], r["name"], r["provider_name"], r["cycle"],
+                      r["last_update"], r["delay_days"]) for r in late))
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    code: str = typer.Argument(..., help="信息资源代码 of the entry whose data was updated."),
+    at: str | None = typer.Option(None, "--at", help="When (ISO); default now."),
+    note: str | None = typer.Option(None, "--note"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """A department reports that an entry's data was updated (moves 最近更新时间)."""
+    directory, _ = open_directory(ctx)
+    try:
+        entry = directory.report_update(code, at=_moment(at) if at else None, source="report",
+                                        note=note)
+    except KeyError:
+        fail(f"no entry {code}")
+    finally:
+        directory.close()
+    if as_json:
+        print_json({"code": entry["code"], "updated_at": entry["updated_at"]})
+    else:
+        console.print(f"{entry['code']} {entry['name']}: 最近更新时间 {entry['updated_at']}",
+                      highlight=False)
+
+
+@app.command("scorecard")
+def scorecard_command(
+    ctx: typer.Context,
+    month: str | None = typer.Option(None, "--month", help="YYYY-MM; default this month."),
+    output: Path | None = typer.Option(None, "--output", "-o",
+                                       help="Write CSV, XLSX or HTML (by extension)."),
+    limit: int | None = typer.Option(None, help="Only the first N organisations."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Organisations ranked by overdue entries and on-time rate for a month."""
+    from catalog.freshness.scorecard import export_scorecard, scorecard
+
+    try:
+        rows = scorecard(options(ctx).workspace().ensure(), month)
+    except ValueError as exc:
+        fail(f"bad month {month!r}: expected YYYY-MM ({exc})")
+    if limit:
+        rows = rows[:limit]
+    if output is not None:
+        try:
+            export_scorecard(rows, output)
+        except ValueError as exc:
+            fail(str(exc))
+        console.print(f"wrote {len(rows)} organisations to {output}", highlight=False)
+        return
+    if as_json:
+        print_json(rows)
+        return
+    print_table(f"{rows[0]['month'] if rows else month} 更新及时率",
+                ["#", "提供方", "考核", "应更新", "按时", "按时率%", "逾期", "逾期中位天数"],
+                ((r["rank"], r["provider_name"], r["tracked"], r["due"], r["on_time"],
+                  r["on_time_rate"], r["overdue"], r["median_delay_days"]) for r in rows))
