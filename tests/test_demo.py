@@ -32,7 +32,7 @@ def built(tmp_path_factory):
     directory = Directory.open(workspace, user="tester")
     first = build_demo(directory, seed=SEED, today=TODAY)
     second = build_demo(directory, seed=SEED, today=TODAY)
-    yield directory, first, second
+    yield directory, first, second, workspace
     directory.close()
 
 
@@ -198,7 +198,7 @@ def test_late_organisations_update_late(district: District):
 
 
 def test_build_demo_is_idempotent(built, district: District):
-    directory, first, second = built
+    directory, first, second, _ = built
     assert first == second == {"organisations": 343, "entries": 35_700,
                                "updates": len(district.updates)}
     store = directory.store
@@ -228,3 +228,23 @@ def test_stored_stats_and_overdue_ranking(built, district: District):
     ranking = sorted(tracked, key=lambda code: overdue[code] / tracked[code], reverse=True)
     top = set(ranking[:len(late)])
     assert len(top & late) >= 0.9 * len(late)
+
+
+def test_freshness_of_every_entry_and_the_late_bodies_top_the_scorecard(built, district):
+    from catalog.freshness.scorecard import scorecard
+    from catalog.freshness.sweep import statuses
+
+    workspace = built[3]
+    every = statuses(workspace, at=district.as_of)
+    assert len(every) == 35_700 and all(e["status"] for e in every)
+    late = set(district.late_organisations)
+    rows = scorecard(workspace, district.as_of.strftime("%Y-%m"), at=district.as_of)
+    departments = [r["provider_code"] for r in rows[:3]]
+    assert set(departments) <= late
+    assert {r["provider_name"].removeprefix("示范区") for r in rows[:3]} == {
+        "住建局", "城市管理局", "水务局"}
+    judged = [r for r in rows if r["due"] >= 10]
+    lowest = sorted(judged, key=lambda r: r["on_time_rate"])[:sum(
+        r["provider_code"] in late for r in judged)]
+    assert sum(r["provider_code"] in late for r in lowest) >= 0.9 * len(lowest)
+

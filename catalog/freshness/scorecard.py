@@ -40,12 +40,17 @@ def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def scorecard(workspace: Workspace, month: str | None = None) -> list[dict[str, Any]]:
-    """One row per organisation with tracked entries, ranked (see the module doc)."""
+def scorecard(workspace: Workspace, month: str | None = None, *,
+              at: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """One row per organisation with tracked entries, ranked (see the module doc).
+
+    ``at``: judge as of this moment (default now); a month still running is judged up to it.
+    """
     now = catalogue_now()
-    month = month or now.strftime("%Y-%m")
+    at = min(at or now, now)
+    month = month or at.strftime("%Y-%m")
     start, end = month_bounds(month)
-    judged_at = min(end - dt.timedelta(seconds=1), now)
+    judged_at = min(end - dt.timedelta(seconds=1), at)
     at_sql = f"TIMESTAMP '{judged_at.isoformat(sep=' ')}'"
     with catalogue_connection(workspace) as con:
         sweep(con, judged_at, from_events=judged_at < now - dt.timedelta(minutes=1))
