@@ -117,3 +117,55 @@ def scorecard_command(
                 ["#", "提供方", "考核", "应更新", "按时", "按时率%", "逾期", "逾期中位天数"],
                 ((r["rank"], r["provider_name"], r["tracked"], r["due"], r["on_time"],
                   r["on_time_rate"], r["overdue"], r["median_delay_days"]) for r in rows))
+
+
+@app.command("policy")
+def policy(
+    ctx: typer.Context,
+    code: str | None = typer.Argument(None, help="Entry code, or organisation code with --org."),
+    org: bool = typer.Option(False, "--org", help="CODE is an organisation (提供方代码)."),
+    cycle: str | None = typer.Option(None, help="Agreed 更新周期, overriding the entry's."),
+    grace: str | None = typer.Option(None, help="Grace after the deadline, e.g. 5d, 36h."),
+    soon: str | None = typer.Option(None, help="Due-soon window before the deadline, e.g. 3d."),
+    remove: bool = typer.Option(False, "--remove", help="Drop the override."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Set (or list, without CODE) SLA overrides per entry or organisation."""
+    from catalog.directory import default_user
+    from catalog.freshness.policies import (
+        list_policies,
+        parse_duration,
+        remove_policy,
+        set_policy,
+    )
+
+    opts = options(ctx)
+    workspace = opts.workspace().ensure()
+    if code is None:
+        found = list_policies(workspace)
+        if as_json:
+            print_json(found)
+        else:
+            print_table("freshness policies", ["scope", "code", "cycle", "grace h", "soon h",
+                                               "set by", "set at"],
+                        ((p["scope"], p["code"], p["cycle"], p["grace_hours"], p["soon_hours"],
+                          p["set_by"], p["set_at"]) for p in found))
+        return
+    scope = "organisation" if org else "entry"
+    if remove:
+        if not remove_policy(workspace, scope, code):
+            fail(f"no policy for {scope} {code}")
+        console.print(f"removed the policy of {scope} {code}", highlight=False)
+        return
+    try:
+        saved = set_policy(workspace, scope, code, user=opts.user or default_user(), cycle=cycle,
+                           grace=parse_duration(grace) if grace else None,
+                           soon=parse_duration(soon) if soon else None)
+    except (KeyError, ValueError) as exc:
+        fail(str(exc).strip("'\""))
+    if as_json:
+        print_json(saved)
+    else:
+        console.print(f"{scope} {code}: cycle {saved['cycle'] or '(its own)'}, grace "
+                      f"{saved['grace_hours'] or 'default'} h, due soon "
+                      f"{saved['soon_hours'] or 'default'} h", highlight=False)

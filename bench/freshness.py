@@ -1,0 +1,146 @@
+"""Freshness benchmark: the sweep over every entry, for 35,700 and 357,000 entries.
+
+Side by side, each in a fresh process (opening the catalogue is setup, not timed):
+- ``sweep``: ``catalog.freshness.sweep.sweep`` now (from each entry's 最近更新时间): one
+  DuckDB query over the SQLite catalogue; what ``mulu freshness`` and the daily asset run.
+- ``sweep past day``: the same at a past day, from the update events (``entry_updates``).
+- ``python loop`` (the baseline a user would write): read every entry from SQLite and call
+  ``sla.Policy.status`` per entry.
+- ``cold``: the whole ``statuses()`` call as ``mulu freshness --json`` makes it, connection,
+  extension load and result rows included.
+
+Workspaces: the demo district (35,700 entries, 237k update events); ×10 by copying entries and
+events with new codes (357,000 / 2.4M). Goal (issue 5): under 0.5 s at 35,700 and 3 s at
+357,000. Run: ``python -m bench.freshness``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
+
+from bench.measure import measure
+
+TODAY = dt.date(2026, 11, 15)
+PAST = "2026-09-30T23:59:59"
+
+
+def build(home: Path, copies: int) -> int:
+    """The demo district in ``home``, its entries and events repeated ``copies`` times."""
+    from catalog.demo import build_demo
+    from catalog.directory import Directory
+    from warehouse import metadata
+    from warehouse.workspace import Workspace
+
+    workspace = Workspace(home).ensure()
+    directory = Directory.open(workspace, user="bench")
+    try:
+        build_demo(directory, seed=2024, today=TODAY)
+    finally:
+        directory.close()
+    with contextlib.closing(metadata.connect(workspace.metadata_db)) as con:
+        columns = [r[1] for r in con.execute("PRAGMA table_info(entries)")]
+        for copy in range(1, copies):
+            select = ", ".join(
+                f"code || '.{copy}'" if c == "code" else
+                f"source_key || '.{copy}'" if c == "source_key" else c for c in columns)
+            with metadata.write_transaction(con):
+                con.execute(f"INSERT INTO entries ({', '.join(columns)}) SELECT {select} "
+                            f"FROM entries WHERE code NOT LIKE '%.%'")
+                con.execute("INSERT INTO entry_updates (code, updated_at, source, reported_by, "
+                            "note, recorded_at) SELECT code || ?, updated_at, source, "
+                            "reported_by, note, recorded_at FROM entry_updates "
+                            "WHERE code NOT LIKE '%.%'", (f".{copy}",))
+        return con.execute("SELECT count(*) FROM entries").fetchone()[0]
+
+
+SETUP = """
+import datetime as dt
+from pathlib import Path
+from warehouse.workspace import Workspace
+workspace = Workspace(Path({home!r}))
+"""
+SWEEP = (SETUP + """
+from catalog.freshness.sweep import catalogue_connection, sweep
+stack = catalogue_connection(workspace)
+con = stack.__enter__()
+sweep(con)  # warm: extension loaded, catalogue attached
+""", "result = sweep(con{args})")
+LOOP = (SETUP + """
+import contextlib
+from catalog.freshness.sla import Policy
+from schemas.cycles import parse_update_cycle
+from warehouse import metadata
+""", """
+now = dt.datetime(2026, 11, 25)
+policies, result = dict(), 0
+with contextlib.closing(metadata.connect(workspace.metadata_db)) as meta:
+    for cycle, updated in meta.execute(
+            "SELECT update_cycle, updated_at FROM entries WHERE status = 'active'"):
+        if cycle not in policies:
+            policies[cycle] = Policy(parse_update_cycle(cycle) if cycle else None)
+        last = dt.datetime.fromisoformat(updated) if updated else None
+        policies[cycle].status(last, now)
+        result += 1
+""")
+COLD = (SETUP, """
+from catalog.freshness.sweep import statuses
+result = len(statuses(workspace))
+""")
+
+
+def run(copies: list[int], runs: int) -> list[dict]:
+    table = []
+    scratch = Path(tempfile.mkdtemp(prefix="mulu-freshness-"))
+    try:
+        for n in copies:
+            home = scratch / f"x{n}"
+            entries = build(home, n)
+            row = {"entries": entries}
+            steps = {
+                "sweep": (SWEEP[0], SWEEP[1].format(args="")),
+                "past": (SWEEP[0], SWEEP[1].format(
+                    args=f", dt.datetime.fromisoformat({PAST!r}), from_events=True")),
+                "loop": LOOP,
+                "cold": COLD,
+            }
+            for label, (setup, step) in steps.items():
+                results = [measure(setup.format(home=str(home)), step) for _ in range(runs)]
+                best = min(results, key=lambda r: r["seconds"])
+                assert best["result"] == entries, (label, best["result"], entries)
+                row[label] = best
+            table.append(row)
+            shutil.rmtree(home, ignore_errors=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return table
+
+
+def markdown(table: list[dict]) -> str:
+    lines = [f"{dt.date.today().isoformat()}, best of the runs:", "",
+             "| entries | sweep s | sweep past day s | python loop s | loop / sweep "
+             "| `statuses()` cold s | sweep peak MiB | loop peak MiB |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in table:
+        s, p, loop, cold = r["sweep"], r["past"], r["loop"], r["cold"]
+        lines.append(f"| {r['entries']:,} | {s['seconds']:.3f} | {p['seconds']:.3f} | "
+                     f"{loop['seconds']:.3f} | {loop['seconds'] / s['seconds']:.1f}x | "
+                     f"{cold['seconds']:.2f} | {s['peak_mib']:.0f} | {loop['peak_mib']:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, nargs="+", default=[1, 10],
+                        help="the demo district ×N (1: 35,700 entries, 10: 357,000)")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print(markdown(run(args.copies, args.runs)))
+
+
+if __name__ == "__main__":
+    main()
