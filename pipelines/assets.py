@@ -20,6 +20,7 @@ import dagster as dg
 
 from catalog.datasets import DatasetPlan, register_load
 from catalog.directory import Directory
+from pipelines.freshness_assets import freshness_policy_for
 from quality.gate import load_validated
 from quality.runs import get_run
 from quality.suites import build_suite
@@ -108,7 +109,8 @@ def dataset_assets(plan: DatasetPlan, workspace: Workspace) -> list[dg.AssetsDef
     @dg.asset(key=table_key(spec.name), deps=[raw_key(spec.name)], group_name="warehouse",
               kinds={"duckdb", "parquet"}, description=description,
               metadata={**common, "table": spec.name, "load_mode": spec.load.mode},
-              check_specs=quality_check_specs(spec), output_required=False)
+              check_specs=quality_check_specs(spec), output_required=False,
+              freshness_policy=freshness_policy_for(plan))
     def warehouse_table(context: dg.AssetExecutionContext):
         result = load_validated(workspace, spec)
         # Register the latest published load, not just this run's: a load recovered after a

@@ -12,6 +12,7 @@ from catalog.datasets import discover_datasets
 from catalog.directory import Directory
 from pipelines.assets import dataset_assets
 from pipelines.automation import schedules_for, source_sensor
+from pipelines.freshness_assets import freshness_assets
 from warehouse.workspace import Workspace
 
 
@@ -24,7 +25,10 @@ def build_definitions(workspace: Workspace) -> tuple[dg.Definitions, list[str]]:
         directory.close()
     assets = [a for plan in plans for a in dataset_assets(plan, workspace)]
     sensors = [source_sensor(plans)] if plans else []
-    return dg.Definitions(assets=assets, schedules=schedules_for(plans), sensors=sensors), problems
+    catalogue_assets, catalogue_schedules = freshness_assets(workspace)
+    return dg.Definitions(assets=assets + catalogue_assets,
+                          schedules=schedules_for(plans) + catalogue_schedules,
+                          sensors=sensors), problems
 
 
 @dg.definitions

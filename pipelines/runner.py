@@ -11,6 +11,7 @@ import dagster as dg
 
 from pipelines.assets import raw_key, table_key
 from pipelines.definitions import build_definitions
+from pipelines.freshness_assets import SCORECARD_KEY, SWEEP_KEY
 from warehouse.loading import load_history
 from warehouse.workspace import Workspace
 
@@ -51,15 +52,15 @@ def run_datasets(workspace: Workspace, select: list[str] | None = None) -> RunRe
     """Materialise the selected datasets (all when ``select`` is empty), in-process."""
     definitions, problems = build_definitions(workspace)
     assets = list(definitions.assets or [])
-    names = sorted({key.path[-1] for a in assets for key in a.keys})
+    names = sorted({key.path[-1] for a in assets for key in a.keys if key.path[0] == "warehouse"})
     wanted = select or names
     unknown = sorted(set(wanted) - set(names))
     if unknown:
         raise UnknownDataset(f"no dataset named {', '.join(unknown)}; datasets: {', '.join(names) or '-'}")
-    if not wanted:
-        return RunReport(success=True, problems=problems)
     instance = dg.DagsterInstance.from_config(str(dagster_home(workspace)))
     selection = [key for name in wanted for key in (raw_key(name), table_key(name))]
+    if not select:  # a full run also refreshes the catalogue's freshness sweep and scorecard
+        selection += [SWEEP_KEY, SCORECARD_KEY]
     result = dg.materialize(assets, instance=instance, selection=selection, raise_on_error=False,
                             tags={"mulu/trigger": "cli"}, run_config=_QUIET_CONSOLE)
     report = RunReport(success=result.success, run_id=result.run_id, problems=problems)

@@ -3,6 +3,7 @@ files, schedules follow 更新周期. Real workspace, real files, real in-proces
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -65,6 +66,9 @@ def test_run_loads_registers_and_second_run_is_a_no_op(workspace, directory, two
     entry = directory.get(dibao_code)
     assert entry["updated_at"] is not None
     assert [u["source"] for u in directory.store.updates(dibao_code)] == ["pipeline"]
+    # A full run also refreshes the catalogue's daily freshness sweep and the scorecard.
+    assert len(list((workspace.root / "freshness" / "daily").glob("*.parquet"))) == 1
+    assert list((workspace.root / "freshness" / "scorecards").glob("*.html"))
     second = run_datasets(workspace, ["di_bao"])
     assert second.datasets["di_bao"]["status"] == "unchanged"
     assert len(directory.store.updates(dibao_code)) == 1
@@ -79,9 +83,20 @@ def test_schedules_follow_the_entry_cycle_and_bad_specs_are_reported(workspace, 
     definitions, problems = build_definitions(workspace)
     assert len(problems) == 1 and "broken.yaml" in problems[0]
     schedules = list(definitions.schedules or [])
-    assert [s.cron_schedule for s in schedules] == ["0 2 1 * *"]  # 每月; 不定期 has none
+    # 每月 for di_bao; 不定期 has none; the catalogue's freshness sweep daily.
+    assert {s.name: s.cron_schedule for s in schedules if "refresh" in s.name}.popitem()[1] == \
+        "0 2 1 * *"
+    assert {s.name: s.cron_schedule for s in schedules if "refresh" not in s.name} == {
+        "freshness_daily_schedule": "30 6 * * *"}
     keys = {key.to_user_string() for a in definitions.assets for key in a.keys}
-    assert keys == {"raw/di_bao", "warehouse/di_bao", "raw/te_kun", "warehouse/te_kun"}
+    assert keys == {"raw/di_bao", "warehouse/di_bao", "raw/te_kun", "warehouse/te_kun",
+                    "freshness/daily_sweep", "freshness/scorecard"}
+    policies = {spec.key.to_user_string(): spec.freshness_policy for a in definitions.assets
+                for spec in a.specs if spec.key.path[0] == "warehouse"}
+    assert policies["warehouse/te_kun"] is None  # 不定期: no deadline
+    monthly = policies["warehouse/di_bao"]  # 31 days + 5 days' grace; warn 31 − 5
+    assert (monthly.fail_window.to_timedelta(), monthly.warn_window.to_timedelta()) == (
+        dt.timedelta(days=36), dt.timedelta(days=26))
 
 
 def test_sensor_requests_a_run_only_when_a_source_changes(workspace, directory, two_datasets):

@@ -169,3 +169,58 @@ def policy(
         console.print(f"{scope} {code}: cycle {saved['cycle'] or '(its own)'}, grace "
                       f"{saved['grace_hours'] or 'default'} h, due soon "
                       f"{saved['soon_hours'] or 'default'} h", highlight=False)
+
+
+@app.command("notify")
+def notify(
+    ctx: typer.Context,
+    email: bool = typer.Option(False, "--email", help="Email each organisation's contact."),
+    webhook: str | None = typer.Option(None, "--webhook", metavar="URL",
+                                       help="POST one JSON notice per organisation here."),
+    org: str | None = typer.Option(None, "--org", help="Only this 提供方 (code or name)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be sent; send and "
+                                                          "record nothing."),
+    smtp_host: str | None = typer.Option(None, envvar="MULU_SMTP_HOST"),
+    smtp_port: int = typer.Option(25, envvar="MULU_SMTP_PORT"),
+    smtp_user: str | None = typer.Option(None, envvar="MULU_SMTP_USER"),
+    smtp_password: str | None = typer.Option(None, envvar="MULU_SMTP_PASSWORD"),
+    starttls: bool = typer.Option(False, "--starttls", envvar="MULU_SMTP_STARTTLS"),
+    sender: str | None = typer.Option(None, "--from", envvar="MULU_SMTP_FROM",
+                                      help="From address of the emails."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Overdue and due-soon notices, one per organisation, never the same one twice."""
+    from catalog.freshness.notify import plan_notices, send_notices
+
+    channels = {"email"} if email else set()
+    if webhook:
+        channels.add("webhook")
+    if not channels:
+        fail("choose --email and/or --webhook URL")
+    workspace = options(ctx).workspace().ensure()
+    try:
+        plan = plan_notices(workspace, channels=channels, webhook_url=webhook, org=org)
+        result = send_notices(workspace, plan, smtp_host=smtp_host, smtp_port=smtp_port,
+                              sender=sender, smtp_user=smtp_user, smtp_password=smtp_password,
+                              starttls=starttls, dry_run=dry_run)
+    except ValueError as exc:
+        fail(str(exc))
+    summary = {"dry_run": dry_run, "notices": len(plan),
+               "sent": [f"{n.channel}:{n.org_name}" for n in result.sent],
+               "failed": [f"{n.channel}:{n.org_name}: {why}" for n, why in result.failed],
+               "skipped": len(result.skipped),
+               "without_email": [o["org_name"] for o in plan.without_email]}
+    if as_json:
+        print_json({**summary, "messages": result.messages if dry_run else []})
+    else:
+        for message in result.messages if dry_run else []:
+            console.print(message["content"], highlight=False, markup=False)
+        console.print(f"{'would send' if dry_run else 'sent'} "
+                      f"{len(plan) if dry_run else len(result.sent)} notice(s); "
+                      f"{len(result.failed)} failed; {len(result.skipped)} already sent; "
+                      f"{len(plan.without_email)} organisation(s) without contact_email",
+                      highlight=False)
+        for line in summary["failed"]:
+            console.print(f"[red]failed[/] {line}", highlight=False)
+    if not result.ok:
+        raise typer.Exit(2)
