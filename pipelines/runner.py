@@ -19,6 +19,9 @@ _INSTANCE_CONFIG = """\
 # Dagster instance of this Mulu workspace: runs, events and schedules in SQLite files here.
 telemetry:
   enabled: false
+# Evaluate the datasets' freshness policies (from their entries' 更新周期) in the UI.
+freshness:
+  enabled: true
 """
 
 
