@@ -21,7 +21,13 @@ import html
 from pathlib import Path
 from typing import Any
 
-from catalog.freshness.sweep import CATALOG, _cycles_table, catalogue_connection, sweep
+from catalog.freshness.sweep import (
+    CATALOG,
+    PERIOD_SQL,
+    _cycles_table,
+    catalogue_connection,
+    sweep,
+)
 from schemas.entry import catalogue_now
 from warehouse.workspace import Workspace
 
@@ -55,9 +61,7 @@ def scorecard(workspace: Workspace, month: str | None = None, *,
     with catalogue_connection(workspace) as con:
         sweep(con, judged_at, from_events=judged_at < now - dt.timedelta(minutes=1))
         _cycles_table(con)
-        period = ("CASE c.unit WHEN 'hour' THEN to_hours(c.every) WHEN 'day' THEN "
-                  "to_days(c.every) WHEN 'week' THEN to_days(7 * c.every) WHEN 'month' THEN "
-                  "to_months(c.every) WHEN 'year' THEN to_years(c.every) END")
+        period = PERIOD_SQL
         rows = con.execute(f"""
             WITH updates AS (
                 SELECT DISTINCT code, CAST(updated_at AS TIMESTAMP) AS t

@@ -30,6 +30,12 @@ COLUMNS = ("code", "name", "provider_code", "provider_name", "cycle", "status", 
            "deadline", "due_at", "delay_days", "days_left")
 
 
+# One period of the cycle row ``c`` of ``_cycles`` as a DuckDB interval (calendar months/years).
+PERIOD_SQL = ("CASE c.unit WHEN 'hour' THEN to_hours(c.every) WHEN 'day' THEN to_days(c.every) "
+              "WHEN 'week' THEN to_days(7 * c.every) WHEN 'month' THEN to_months(c.every) "
+              "WHEN 'year' THEN to_years(c.every) END")
+
+
 def daily_dir(workspace: Workspace) -> Path:
     return workspace.root / "freshness" / "daily"
 
@@ -89,9 +95,7 @@ def sweep(con: duckdb.DuckDBPyConnection, at: dt.datetime | None = None, *,
     else:
         last = (f"(SELECT code, CAST(updated_at AS TIMESTAMP) AS last_update FROM "
                 f"{CATALOG}.entries WHERE updated_at IS NOT NULL)")
-    period = ("CASE c.unit WHEN 'hour' THEN to_hours(c.every) WHEN 'day' THEN to_days(c.every) "
-              "WHEN 'week' THEN to_days(7 * c.every) WHEN 'month' THEN to_months(c.every) "
-              "WHEN 'year' THEN to_years(c.every) END")
+    period = PERIOD_SQL
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE freshness AS
         WITH e AS (
