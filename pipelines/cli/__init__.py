@@ -14,6 +14,7 @@ from pipelines.cli import (
     freshness_commands,
     quality_commands,
     run_commands,
+    serve_command,
     sql_command,
 )
 from pipelines.cli.context import set_options
@@ -30,6 +31,7 @@ app.command("demo")(demo_command.demo)
 app.command("run")(run_commands.run)
 app.command("ui")(run_commands.ui)
 app.command("sql")(sql_command.sql)
+app.command("serve")(serve_command.serve)
 app.add_typer(catalog_commands.app, name="catalog")
 app.add_typer(quality_commands.app, name="quality")
 app.add_typer(freshness_commands.app, name="freshness")

@@ -1,0 +1,39 @@
+"""DCAT catalogue endpoints: JSON-LD (the exporter's own output) and Turtle (via rdflib)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+from catalog.directory import Directory
+from catalog.exporting import dcat_format
+from warehouse.workspace import Workspace
+
+
+def catalogue_jsonld(workspace: Workspace) -> bytes:
+    directory = Directory.open(workspace, user="api")
+    try:
+        organisations = {o["code"]: o for o in directory.store.organisations()}
+        with tempfile.TemporaryDirectory() as scratch:
+            out = Path(scratch) / "catalogue.jsonld"
+            dcat_format.write(directory.iter_entries(), organisations, out)
+            return out.read_bytes()
+    finally:
+        directory.close()
+
+
+def register(app: FastAPI, workspace: Workspace) -> None:
+    @app.get("/catalog.jsonld", tags=["dcat"], response_class=Response)
+    def jsonld() -> Response:
+        return Response(catalogue_jsonld(workspace), media_type="application/ld+json")
+
+    @app.get("/catalog.ttl", tags=["dcat"], response_class=Response)
+    def turtle() -> Response:
+        import rdflib
+
+        graph = rdflib.Graph()
+        graph.parse(data=catalogue_jsonld(workspace), format="json-ld")
+        return Response(graph.serialize(format="turtle"), media_type="text/turtle")

@@ -1,0 +1,35 @@
+"""REST: freshness statuses and the monthly scorecard."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query
+
+from catalog.freshness.scorecard import scorecard
+from catalog.freshness.sla import Status
+from catalog.freshness.sweep import statuses
+from warehouse.workspace import Workspace
+
+
+def register(app: FastAPI, workspace: Workspace) -> None:
+    @app.get("/api/freshness", tags=["freshness"])
+    def freshness(org: str | None = None, status: Status | None = None,
+                  at: dt.datetime | None = None,
+                  limit: int | None = Query(None, ge=1)) -> dict[str, Any]:
+        """Every entry's status (most overdue first), and the counts by status."""
+        rows = statuses(workspace, at=at, org=org, status=status.value if status else None,
+                        limit=limit)
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        return {"counts": counts, "entries": rows}
+
+    @app.get("/api/freshness/scorecard", tags=["freshness"])
+    def freshness_scorecard(month: str | None = Query(None, pattern=r"^\d{4}-\d{2}$")
+                            ) -> list[dict[str, Any]]:
+        try:
+            return scorecard(workspace, month)
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
