@@ -100,8 +100,9 @@ SQL_MACROS: tuple[str, ...] = (
     "CREATE OR REPLACE MACRO mulu_uscc_ok(s) AS CASE WHEN mulu_uscc_ok_t(s) THEN true"
     " WHEN s = upper(mulu_strip(s)) THEN false ELSE mulu_uscc_ok_t(upper(mulu_strip(s))) END",
     # schemas.identity.MOBILE_PATTERN: 1[3-9] then 9 digits, surrounding spaces ignored.
-    "CREATE OR REPLACE MACRO mulu_mobile_ok(s) AS regexp_full_match(s, '1[3-9][0-9]{9}')"
-    " OR regexp_full_match(mulu_strip(s), '1[3-9][0-9]{9}')",
+    # CASE, not OR: DuckDB evaluates both sides of an OR for every row (9x slower here).
+    "CREATE OR REPLACE MACRO mulu_mobile_ok(s) AS CASE WHEN regexp_full_match(s, "
+    "'1[3-9][0-9]{9}') THEN true ELSE regexp_full_match(mulu_strip(s), '1[3-9][0-9]{9}') END",
     # 电子邮箱: local@domain.tld, no spaces; deliberately loose (RFC 5322 is not the point).
     "CREATE OR REPLACE MACRO mulu_email_ok(s) AS"
     " regexp_full_match(mulu_strip(s), '[^@\\s]+@[^@\\s]+\\.[^@\\s.]+')",
@@ -142,6 +143,8 @@ class SuiteDefinition:
     today: dt.date
     expectations: list[ExpectationDef] = field(default_factory=list)
     macros: tuple[str, ...] = SQL_MACROS
+    # Columns the batch view adds for GE (name, SQL over the data's columns).
+    derived: tuple[tuple[str, str], ...] = ()
 
     def rule(self, rule: str) -> ExpectationDef:
         for expectation in self.expectations:
@@ -208,10 +211,34 @@ def _column_expectations(column: Column, today: dt.date, key_alone: bool
         template, meaning = _FORMAT_SQL[column.format]
         ok = template.format(col=col, today=sql_literal(today))
         where = f"{col} IS NOT NULL AND NOT coalesce({ok}, false)"
-        add("format", UNEXPECTED_ROWS,
-            {"unexpected_rows_query": f"SELECT {col} FROM {{batch}} WHERE {where}"},
+        # GE checks a derived boolean column of the batch view (format_column) with an
+        # ordinary in-set expectation, which it bundles into its one aggregate scan with the
+        # other column rules; as an unexpected-rows query it scanned twice (rows, then count).
+        add("format", "expect_column_values_to_be_in_set",
+            {"column": format_column(name), "value_set": [True]},
             f"{name} {meaning}", where)
     return out
+
+
+FORMAT_PREFIX = "_format_"
+
+
+def format_column(name: str) -> str:
+    """The batch view's boolean column saying whether ``name``'s value has its format."""
+    return FORMAT_PREFIX + name
+
+
+def derived_columns(spec: DatasetSpec, today: dt.date) -> tuple[tuple[str, str], ...]:
+    """(name, SQL) of the columns the batch view adds: each format rule's verdict, NULL for a
+    NULL value (GE's in-set ignores NULLs, as the rule does)."""
+    out = []
+    for column in spec.columns:
+        if column.type.split("(")[0] == "string" and column.format in _FORMAT_SQL:
+            col = quote_identifier(column.name)
+            ok = _FORMAT_SQL[column.format][0].format(col=col, today=sql_literal(today))
+            out.append((format_column(column.name),
+                        f"CASE WHEN {col} IS NULL THEN NULL ELSE coalesce({ok}, false) END"))
+    return tuple(out)
 
 
 def _duplicates_where(columns: list[str]) -> str:
@@ -264,7 +291,8 @@ def build_suite(spec: DatasetSpec, *, today: dt.date) -> SuiteDefinition:
             f"primary key ({', '.join(keys)}) repeats", _duplicates_where(keys), tuple(keys)))
     expectations += [_check_expectation(i, c) for i, c in enumerate(spec.checks)]
     return SuiteDefinition(name=spec.name, today=today,
-                           expectations=[_with_severity(spec, e) for e in expectations])
+                           expectations=[_with_severity(spec, e) for e in expectations],
+                           derived=derived_columns(spec, today))
 
 
 def _with_severity(spec: DatasetSpec, expectation: ExpectationDef) -> ExpectationDef:

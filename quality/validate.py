@@ -124,18 +124,30 @@ class ValidationReport:
 
 
 # --- DuckDB --------------------------------------------------------------------------------
-def connect(parquet: Path, definition: SuiteDefinition, *, temp_dir: Path | None = None
-            ) -> duckdb.DuckDBPyConnection:
+def connect(parquet: Path, definition: SuiteDefinition, *, temp_dir: Path | None = None,
+            derived: bool = True) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with ``batch`` (a VIEW over the Parquet file) and the
-    suite's macros."""
+    suite's macros.
+
+    ``derived``: the view also has the suite's derived columns (format verdicts). They are
+    computed once, in one parallel scan, into a small temp table of booleans joined to the
+    file by position: GE queries the view several times per rule (count, unexpected values,
+    non-null count), and a check-digit macro in a plain view would run in each of them.
+    """
     con = duckdb.connect()
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     if temp_dir is not None:
         con.execute(f"SET temp_directory = {sql_literal(str(temp_dir))}")
     for macro in definition.macros:
         con.execute(macro)
-    con.execute(f"CREATE VIEW {VIEW} AS SELECT * FROM read_parquet("
-                f"{sql_literal(str(Path(parquet).resolve()))})")
+    source = f"read_parquet({sql_literal(str(Path(parquet).resolve()))})"
+    if derived and definition.derived:
+        columns = ", ".join(f"{sql} AS {quote_identifier(name)}"
+                            for name, sql in definition.derived)
+        con.execute(f"CREATE TEMP TABLE _derived AS SELECT {columns} FROM {source}")
+        con.execute(f"CREATE VIEW {VIEW} AS SELECT * FROM {source} POSITIONAL JOIN _derived")
+    else:
+        con.execute(f"CREATE VIEW {VIEW} AS SELECT * FROM {source}")
     return con
 
 
@@ -194,8 +206,14 @@ def _ge_batch(parquet: Path, definition: SuiteDefinition, temp_dir: Path | None)
         def rollback(self) -> None:
             pass
 
+    opened: list[duckdb.DuckDBPyConnection] = []
+
     def creator() -> _ReadOnlyConnection:
-        return _ReadOnlyConnection(connect(parquet, definition, temp_dir=temp_dir))
+        # GE's engine asks for a connection more than once; one DuckDB connection serves all,
+        # so the view's derived columns are computed once.
+        if not opened:
+            opened.append(connect(parquet, definition, temp_dir=temp_dir))
+        return _ReadOnlyConnection(opened[0])
 
     context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
         analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False),
@@ -237,7 +255,7 @@ def validate_parquet(parquet: Path, spec: DatasetSpec, *, today: dt.date,
     ge_result = batch.validate(to_ge_suite(definition), result_format="BASIC")
     by_rule = {r.expectation_config.meta["rule"]: r for r in ge_result.results}
 
-    con = connect(parquet, definition, temp_dir=temp_dir)
+    con = connect(parquet, definition, temp_dir=temp_dir, derived=False)
     try:
         rows = con.execute(f"SELECT count(*) FROM {VIEW}").fetchone()[0]
         present = set(con.sql(f"SELECT * FROM {VIEW} LIMIT 0").columns)

@@ -9,7 +9,7 @@ import random
 import duckdb
 import pytest
 
-from quality.suites import SQL_MACROS, UNEXPECTED_ROWS, build_suite, sql_literal, to_ge_suite
+from quality.suites import SQL_MACROS, build_suite, sql_literal, to_ge_suite
 from schemas.codes import is_valid_uscc, make_uscc
 from schemas.dataset_spec import DatasetSpec
 from schemas.identity import PROVINCE_CODES, is_valid_id_card, is_valid_mobile, make_id_card
@@ -55,9 +55,13 @@ def test_spec_keys_become_expectations():
     assert rules["approved_on:not_future"].kwargs["max_value"] == TODAY
     assert "expires_on:not_future" not in rules
     assert rules["expires_on:range"].kwargs["max_value"] == dt.date(2100, 12, 31)
-    for name in ("id_card_no", "mobile", "org_code"):
-        assert rules[f"{name}:format"].expectation_type == UNEXPECTED_ROWS
-    assert "mulu_id_card_ok" in rules["id_card_no:format"].kwargs["unexpected_rows_query"]
+    for name in ("id_card_no", "mobile", "org_code"):  # a derived boolean column of the view
+        assert rules[f"{name}:format"].expectation_type == "expect_column_values_to_be_in_set"
+        assert rules[f"{name}:format"].kwargs == {"column": f"_format_{name}",
+                                                  "value_set": [True]}
+    derived = dict(suite.derived)
+    assert "mulu_id_card_ok" in derived["_format_id_card_no"]
+    assert f"DATE '{TODAY}'" in derived["_format_id_card_no"]
     assert f"DATE '{TODAY}'" in rules["id_card_no:format"].unexpected_where
     assert rules["id_card_no:type"].kwargs["unexpected_rows_query"].count("'VARCHAR'") == 1
     assert "'DECIMAL(10,2)'" in rules["allowance:type"].kwargs["unexpected_rows_query"]
@@ -92,7 +96,7 @@ def test_to_ge_suite_makes_ge_objects():
     assert isinstance(by_rule["primary_key"], gx.expectations.ExpectColumnValuesToBeUnique)
     assert isinstance(by_rule["gender:allowed_values"],
                       gx.expectations.ExpectColumnValuesToBeInSet)
-    assert isinstance(by_rule["id_card_no:format"], gx.expectations.UnexpectedRowsExpectation)
+    assert isinstance(by_rule["id_card_no:format"], gx.expectations.ExpectColumnValuesToBeInSet)
     # GE cannot run a regex on duckdb: the check becomes an unexpected-rows query
     regex = by_rule["check:0:expect_column_values_to_match_regex:person_name"]
     assert isinstance(regex, gx.expectations.UnexpectedRowsExpectation)
