@@ -61,31 +61,10 @@ def scorecard(workspace: Workspace, month: str | None = None, *,
     with catalogue_connection(workspace) as con:
         sweep(con, judged_at, from_events=judged_at < now - dt.timedelta(minutes=1))
         _cycles_table(con)
-        period = PERIOD_SQL
         rows = con.execute(f"""
-            WITH updates AS (
-                SELECT DISTINCT code, CAST(updated_at AS TIMESTAMP) AS t
-                FROM {CATALOG}.entry_updates WHERE CAST(updated_at AS TIMESTAMP) <= {at_sql}
-            ), chain AS (
-                SELECT code, t, lead(t) OVER (PARTITION BY code ORDER BY t) AS next_t
-                FROM updates
-            ), judged AS (
-                SELECT f.provider_code, ch.t + {period} AS deadline, ch.next_t,
-                       to_seconds(coalesce(p.grace_hours, o.grace_hours) * 3600) AS custom_grace,
-                       to_seconds(c.grace_s) AS default_grace
-                FROM chain ch JOIN freshness f ON f.code = ch.code
-                JOIN _cycles c ON c.label = f.cycle
-                LEFT JOIN {CATALOG}.freshness_policies p ON p.scope = 'entry' AND p.code = f.code
-                LEFT JOIN {CATALOG}.freshness_policies o
-                    ON o.scope = 'organisation' AND o.code = f.provider_code
-            ), deadlines AS (
-                SELECT provider_code,
-                       next_t IS NOT NULL AND next_t <= deadline
-                           + coalesce(custom_grace, default_grace) AS met,
-                       epoch(coalesce(next_t, {at_sql}) - deadline) / 86400 AS delay_days
-                FROM judged
+            WITH {_judged_sql(at_sql)}, deadlines AS (
+                SELECT provider_code, met, delay_days FROM judged
                 WHERE deadline >= TIMESTAMP '{start}' AND deadline < TIMESTAMP '{end}'
-                  AND deadline + coalesce(custom_grace, default_grace) <= {at_sql}
             ), per_org AS (
                 SELECT provider_code, count(*) AS due, count(*) FILTER (WHERE met) AS on_time,
                        round(median(delay_days) FILTER (WHERE NOT met), 1) AS median_delay_days
@@ -109,6 +88,59 @@ def scorecard(workspace: Workspace, month: str | None = None, *,
               "overdue", "median_delay_days", "never_updated"]
     return [{"rank": i, "month": month, **dict(zip(fields, row, strict=True))}
             for i, row in enumerate(rows, 1)]
+
+
+def _judged_sql(at_sql: str) -> str:
+    """CTEs ending in ``judged``: every deadline whose grace has ended by ``at_sql`` (needs the
+    sweep's ``freshness`` and ``_cycles`` tables): provider_code, deadline, met, delay_days."""
+    return f"""
+        updates AS (
+            SELECT DISTINCT code, CAST(updated_at AS TIMESTAMP) AS t
+            FROM {CATALOG}.entry_updates WHERE CAST(updated_at AS TIMESTAMP) <= {at_sql}
+        ), chain AS (
+            SELECT code, t, lead(t) OVER (PARTITION BY code ORDER BY t) AS next_t FROM updates
+        ), windows AS (
+            SELECT f.provider_code, ch.t + {PERIOD_SQL} AS deadline, ch.next_t,
+                   coalesce(to_seconds(coalesce(p.grace_hours, o.grace_hours) * 3600),
+                            to_seconds(c.grace_s)) AS grace
+            FROM chain ch JOIN freshness f ON f.code = ch.code
+            JOIN _cycles c ON c.label = f.cycle
+            LEFT JOIN {CATALOG}.freshness_policies p ON p.scope = 'entry' AND p.code = f.code
+            LEFT JOIN {CATALOG}.freshness_policies o
+                ON o.scope = 'organisation' AND o.code = f.provider_code
+        ), judged AS (
+            SELECT provider_code, deadline,
+                   next_t IS NOT NULL AND next_t <= deadline + grace AS met,
+                   epoch(coalesce(next_t, {at_sql}) - deadline) / 86400 AS delay_days
+            FROM windows WHERE deadline + grace <= {at_sql}
+        )"""
+
+
+def on_time_trend(workspace: Workspace, *, months: int = 6, org: str | None = None,
+                  at: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """[{month, due, on_time, on_time_rate}] for the last ``months`` months with deadlines
+    (of one organisation, by code or name, or all), oldest first: one query for all months."""
+    now = catalogue_now()
+    at = min(at or now, now)
+    at_sql = f"TIMESTAMP '{at.isoformat(sep=' ')}'"
+    with catalogue_connection(workspace) as con:
+        sweep(con, at, from_events=at < now - dt.timedelta(minutes=1))
+        _cycles_table(con)
+        where = ""
+        params: list[Any] = []
+        if org:
+            where = ("WHERE provider_code IN (SELECT code FROM cat.organisations "
+                     "WHERE code = ? OR name = ?)")
+            params = [org, org]
+        rows = con.execute(f"""
+            WITH {_judged_sql(at_sql)}
+            SELECT strftime(deadline, '%Y-%m') AS month, count(*) AS due,
+                   count(*) FILTER (WHERE met) AS on_time
+            FROM judged {where} GROUP BY 1 ORDER BY 1 DESC LIMIT {int(months)}""",
+                           params).fetchall()
+    return [{"month": m, "due": due, "on_time": met,
+             "on_time_rate": round(100.0 * met / due, 1) if due else None}
+            for m, due, met in reversed(rows)]
 
 
 def export_scorecard(rows: list[dict[str, Any]], path: Path, fmt: str | None = None) -> Path:
