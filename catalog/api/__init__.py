@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from catalog import portal
 from catalog.api import catalogue, ckan, dcat, freshness, quality
 from warehouse.workspace import Workspace
 
-ROUTE_GROUPS = (catalogue, ckan, dcat, freshness, quality)
+ROUTE_GROUPS = (catalogue, ckan, dcat, freshness, quality, portal)
 
 
 def create_app(workspace: Workspace) -> FastAPI:

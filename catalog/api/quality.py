@@ -39,19 +39,28 @@ def register(app: FastAPI, workspace: Workspace) -> None:
         """Record a steward's decision; accepting (or waiving the last blocking failure)
         publishes the held load and registers the update with its entry."""
         try:
-            outcome = review_run(workspace, run_id, body.action, reviewer=body.reviewer,
+            return record_review(workspace, run_id, action=body.action, reviewer=body.reviewer,
                                  rule=body.rule, note=body.note, over_newer=body.over_newer)
         except ReviewError as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from None
-        published = outcome.pop("published")
-        if published is not None:
-            directory = Directory.open(workspace, user=body.reviewer)
-            try:
-                register_load(directory, entry_code=get_run(workspace, outcome["run_id"])
-                              ["entry_code"], finished_at=published.finished_at,
-                              rows=published.rows, load_id=published.load_id,
-                              dataset=published.dataset)
-            finally:
-                directory.close()
-            outcome["snapshot_id"] = published.snapshot_id
-        return outcome
+
+
+def record_review(workspace: Workspace, run_id: str, *, action: str, reviewer: str,
+                  rule: str | None = None, note: str | None = None,
+                  over_newer: bool = False) -> dict[str, Any]:
+    """``quality.runs.review_run``, then register a publish with the catalogue entry (as a
+    pipeline load would). Raises ReviewError."""
+    outcome = review_run(workspace, run_id, action, reviewer=reviewer, rule=rule or None,
+                         note=note, over_newer=over_newer)
+    published = outcome.pop("published")
+    if published is not None:
+        directory = Directory.open(workspace, user=reviewer)
+        try:
+            register_load(directory, entry_code=get_run(workspace, outcome["run_id"])
+                          ["entry_code"], finished_at=published.finished_at,
+                          rows=published.rows, load_id=published.load_id,
+                          dataset=published.dataset)
+        finally:
+            directory.close()
+        outcome["snapshot_id"] = published.snapshot_id
+    return outcome

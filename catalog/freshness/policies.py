@@ -63,3 +63,41 @@ def list_policies(workspace: Workspace) -> list[dict[str, Any]]:
     with contextlib.closing(metadata.connect(workspace.metadata_db)) as meta:
         return [dict(r) for r in meta.execute(
             "SELECT * FROM freshness_policies ORDER BY scope, code")]
+
+
+def policy_for(con: Any, entry: dict[str, Any]) -> Any:
+    """The SLA of one entry (its cycle, grace and window after overrides), for a page or an
+    API answer about a single entry; the sweep computes the same for all entries at once."""
+    from catalog.freshness.sla import Policy
+
+    rows = {r["scope"]: r for r in con.execute(
+        "SELECT * FROM freshness_policies WHERE (scope = 'entry' AND code = ?) OR "
+        "(scope = 'organisation' AND code = ?)", (entry["code"], entry["provider_code"]))}
+
+    def pick(field: str) -> Any:
+        for scope in ("entry", "organisation"):
+            if scope in rows and rows[scope][field] is not None:
+                return rows[scope][field]
+        return None
+
+    label = pick("cycle") or entry.get("update_cycle")
+    try:
+        cycle = parse_update_cycle(label) if label else None
+    except ValueError:
+        cycle = None
+    grace, soon = pick("grace_hours"), pick("soon_hours")
+    return Policy(cycle, grace=dt.timedelta(hours=grace) if grace is not None else None,
+                  soon=dt.timedelta(hours=soon) if soon is not None else None)
+
+
+def entry_status(con: Any, entry: dict[str, Any], at: dt.datetime | None = None
+                 ) -> dict[str, Any]:
+    """{status, deadline, delay_days} of one entry now (or at ``at``)."""
+    at = at or catalogue_now()
+    policy = policy_for(con, entry)
+    last = dt.datetime.fromisoformat(entry["updated_at"]) if entry.get("updated_at") else None
+    status = policy.status(last, at)
+    deadline = policy.deadline(last) if policy.tracked and last else None
+    delay = round((at - deadline).total_seconds() / 86400, 2) if deadline and at > deadline \
+        else None
+    return {"status": status.value, "deadline": deadline, "delay_days": delay}
