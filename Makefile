@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint layers unit bench clean
+.PHONY: install browser demo test lint layers unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The portal's browser tests drive Debian's chromium with Playwright (no browser download).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || (command -v apt-get >/dev/null && \
+		(apt-get install -y -q chromium >/dev/null || \
+		 (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null))) || \
+		(echo "chromium missing: install Debian's chromium (apt-get install chromium)"; exit 1)
 
 demo: install
 	$(BIN)/mulu demo
@@ -26,12 +34,14 @@ layers: install
 unit: install
 	$(BIN)/python -m pytest -q
 
-test: lint layers unit
+test: lint layers browser unit
 
 bench: install
 	$(BIN)/python -m bench.catalog
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.transcode
+	$(BIN)/python -m bench.validate
+	$(BIN)/python -m bench.freshness
 
 clean:
 	rm -rf $(VENV) .mulu .pytest_cache
