@@ -210,3 +210,28 @@ def test_cli_status_for_every_entry_and_a_report(workspace, directory):
     assert run("freshness", "--status", "late").returncode == 1
     card = run("freshness", "scorecard", "--json")
     assert card.returncode == 0, card.stderr
+
+
+def test_one_entrys_status_agrees_with_the_sweep(workspace, directory, real_data):
+    """The entry page computes one entry's status in Python (policies.entry_status); it must
+    say what the sweep says, overrides included."""
+    from catalog.freshness.policies import entry_status
+    from warehouse import metadata
+
+    import_file(directory, workspace, real_data / "cn-portals" / "anhui_luan.json")
+    first = next(directory.iter_entries())
+    set_policy(workspace, "organisation", first["provider_code"], user="t",
+               grace=parse_duration("400d"))
+    at = T(2024, 7, 1)
+    with catalogue_connection(workspace) as con:
+        sweep(con, at)
+        swept = {code: (status, deadline) for code, status, deadline in con.execute(
+            "SELECT code, status, deadline FROM freshness").fetchall()}
+    con = metadata.connect(workspace.metadata_db)
+    try:
+        for entry in directory.iter_entries():
+            found = entry_status(con, entry, at)
+            assert (found["status"], found["deadline"]) == swept[entry["code"]], entry["code"]
+    finally:
+        con.close()
+    assert {s for s, _ in swept.values()} >= {"overdue", "due_soon"}
