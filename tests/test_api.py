@@ -86,3 +86,26 @@ def test_quality_endpoints_answer_without_runs(served):
     status, body = post_json(f"{base}/api/quality/runs/nope/reviews",
                              {"action": "accept", "reviewer": "王科长"})
     assert status == 409 and "no quality run" in body["detail"]
+def test_ckanapi_client_against_mulu(served):
+    import ckanapi
+
+    base, _, code = served
+    ckan = ckanapi.RemoteCKAN(base)
+    names = ckan.action.package_list()
+    assert len(names) == 549 and code.replace("/", "-") in names
+    package = ckan.action.package_show(id=code.replace("/", "-"))
+    assert package["title"] == "城乡低保对象名单"
+    assert package["organization"]["title"] == "示范区民政局"
+    assert {e["key"]: e["value"] for e in package["extras"]}["update_cycle"] == "每月"
+    assert [r["format"] for r in package["resources"]] == ["CSV"]
+    orgs = ckan.action.organization_list(all_fields=True)
+    assert any(o["title"] == "六安市市场监管局" and o["package_count"] > 0 for o in orgs)
+    org = ckan.action.organization_show(id=package["organization"]["name"])
+    assert org["package_count"] == 1
+    with pytest.raises(ckanapi.NotFound):
+        ckan.action.package_show(id="no-such-package")
+    found = ckan.action.package_search(q="低保", rows=5)
+    assert found["count"] >= 1 and found["results"][0]["id"] == code
+    # GET-only clients too (as a browser or curl would call it).
+    ckan_get = ckanapi.RemoteCKAN(base, get_only=True)
+    assert ckan_get.action.package_show(id=code)["id"] == code

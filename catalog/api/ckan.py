@@ -139,8 +139,6 @@ def _fq_filters(fq: str) -> dict[str, str]:
             filters["organisation_code"] = value
         elif field == "res_format":
             filters["format"] = value.lower()
-        elif field == "tags":
-            filters["tag"] = value
     return filters
 
 
@@ -156,7 +154,7 @@ def package_search(con: sqlite3.Connection, params: dict[str, Any]) -> dict[str,
     if "organisation_code" in filters:
         filters["organisation"] = _org(con, filters.pop("organisation_code"))["name"]
     result = search(con, query, facets=filters or None, limit=rows, offset=start)
-    codes = [hit["code"] for hit in result.hits]
+    codes = [hit.code for hit in result.hits]
     found = {}
     if codes:
         marks = ",".join("?" * len(codes))

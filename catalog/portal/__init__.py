@@ -92,9 +92,10 @@ def register(app: FastAPI, workspace: Workspace) -> None:
                     [f for f in active if f[0] != key] + [(key, str(value))]
                 rows.append((value, count, url(toggled), on))
             facets.append((key, rows))
-        hits = [{**hit, "name_html": hit.get("name_html") or escape(hit.get("name") or ""),
-                 "summary_html": hit.get("summary_html") or escape(hit.get("summary") or "")}
-                for hit in result.hits]
+        hits = [{"code": h.code, "provider_name": h.provider_name, "share_type": h.share_type,
+                 "update_cycle": h.update_cycle, "freshness": h.freshness,
+                 "name_html": h.name_highlighted, "summary_html": h.summary_snippet}
+                for h in result.hits]
         pages = (result.total + PAGE_SIZE - 1) // PAGE_SIZE
         return _render(request, "search.html", q=q, active=active, facets=facets, hits=hits,
                        total=result.total, took_ms=getattr(result, "took_ms", None),

@@ -14,6 +14,7 @@ from pipelines.cli import (
     freshness_commands,
     quality_commands,
     run_commands,
+    search_command,
     serve_command,
     sql_command,
 )
@@ -31,6 +32,7 @@ app.command("demo")(demo_command.demo)
 app.command("run")(run_commands.run)
 app.command("ui")(run_commands.ui)
 app.command("sql")(sql_command.sql)
+app.command("search")(search_command.search)
 app.command("serve")(serve_command.serve)
 app.add_typer(catalog_commands.app, name="catalog")
 app.add_typer(quality_commands.app, name="quality")

@@ -1,0 +1,60 @@
+"""``mulu search QUERY [--facet k=v] [--json]``: full-text search of the catalogue, with facets.
+
+Registered in ``pipelines.cli`` as ``app.command("search")(search_command.search)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import typer
+
+from pipelines.cli.context import options
+from pipelines.cli.output import console, fail, print_json, print_table
+
+
+def search(
+    ctx: typer.Context,
+    query: str = typer.Argument("", help="Words, a 信息资源代码 or pinyin initials (sbk); "
+                                         "empty: every entry."),
+    facet: list[str] = typer.Option(
+        [], "--facet", "-f", help="Filter key=value, repeatable (values of one key OR-ed): "
+                                  "organisation, category, share_type, open_type, "
+                                  "update_cycle, freshness, format."),
+    limit: int = typer.Option(20, "--limit", "-n", min=0, help="Hits to show."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Hits to skip."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild the search index first."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Search the catalogue (名称, 摘要, 信息项, 提供方, 标签; Chinese word segmentation)."""
+    from rich.markup import escape
+
+    from catalog.search import parse_facet_options, rebuild_index
+    from catalog.search import search as run_search
+    from warehouse import metadata
+
+    try:
+        filters = parse_facet_options(facet)
+    except ValueError as exc:
+        fail(str(exc))
+    workspace = options(ctx).workspace().ensure()
+    with contextlib.closing(metadata.connect(workspace.metadata_db)) as con:
+        if rebuild:
+            rebuild_index(con)
+        try:
+            result = run_search(con, query, facets=filters, limit=limit, offset=offset)
+        except ValueError as exc:
+            fail(str(exc))
+    if as_json:
+        print_json(result.as_dict())
+        return
+    title = f"{result.total} matches for {query!r}" if query else f"{result.total} entries"
+    print_table(title, ["code", "name", "provider", "share type", "cycle", "freshness"],
+                ((h.code, h.name, h.provider_name, h.share_type, h.update_cycle, h.freshness)
+                 for h in result.hits))
+    for key, values in result.facets.items():
+        if values:
+            shown = ", ".join(f"{v} ({c})" for v, c in values[:8])
+            more = f" … +{len(values) - 8}" if len(values) > 8 else ""
+            console.print(f"[bold]{key}[/]: {escape(shown + more)}", highlight=False)
+    console.print(f"[dim]{result.took_ms} ms[/]", markup=True)
