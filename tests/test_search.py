@@ -182,6 +182,21 @@ def test_above_the_rank_limit_the_order_stays_tiered(portals, monkeypatch):
     assert not {h.code for h in page2.hits} & {h.code for h in fast.hits}
 
 
+def test_above_the_rank_limit_short_fields_come_before_items_and_summary(directory,
+                                                                         workspace,
+                                                                         monkeypatch):
+    base = {"provider_name": "示范区民政局", "share_type": "无条件共享"}
+    in_items = directory.create({**base, "name": "名册", "summary": "按月汇总",
+                                 "data_items": [{"name": "身份证号", "data_type": "字符型"}]})
+    in_summary = directory.create({**base, "name": "表", "summary": "含身份证号"})
+    in_tags = directory.create({**base, "name": "较长的一个名称的登记表", "tags": ["身份证号"]})
+    monkeypatch.setattr(search_query, "RANK_LIMIT", 1)
+    result = search(workspace, "身份证号")
+    assert result.ranking == "name_length"
+    # The tagged entry first although its name is longest; then shorter names first.
+    assert [h.code for h in result.hits] == [in_tags, in_summary, in_items]
+
+
 # --- facets ------------------------------------------------------------------------------
 def test_facet_counts_cover_all_matches(portals):
     workspace, con = portals

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterator
 
 from fastapi import HTTPException
@@ -20,6 +21,19 @@ def connection(workspace: Workspace) -> Iterator[sqlite3.Connection]:
         yield con
     finally:
         con.close()
+
+
+_per_thread = threading.local()
+
+
+def thread_connection(workspace: Workspace) -> sqlite3.Connection:
+    """This worker thread's own long-lived connection, for hot read paths (search): a new
+    connection starts with an empty page cache, which made a search ~40% slower."""
+    cache = _per_thread.__dict__.setdefault("connections", {})
+    con = cache.get(workspace.metadata_db)
+    if con is None:
+        con = cache[workspace.metadata_db] = metadata.connect(workspace.metadata_db)
+    return con
 
 
 def entry_or_404(con: sqlite3.Connection, code: str) -> dict:

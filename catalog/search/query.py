@@ -14,9 +14,11 @@ A query shaped like a 信息资源代码 (``101001/000001``, ``101001-000001``, 
 least the 6-digit 分类码) also matches by code.
 
 Ranking: the exact name first, then the exact code, then a code prefix, then names containing
-the whole query, then names containing an abbreviation variant of it, then FTS5 ``bm25`` with the name weighted highest. bm25 is computed for every
-match (about 0.7 µs each, no early stop); above ``RANK_LIMIT`` matches (before filters) the
-order within a tier is the shorter name first instead (``SearchResult.ranking`` says which).
+the whole query, then names containing an abbreviation variant of it, then the rest; within a
+tier FTS5 ``bm25`` with the name weighted highest. bm25 is computed for every match (about
+1.3 µs each, no early stop), so above ``RANK_LIMIT`` matches (before filters) the order within
+a tier is instead: matched in a short field (``MAIN_COLUMNS``) before matched only in 信息项 or
+摘要, then the shorter name first (``SearchResult.ranking`` says which).
 An empty query lists every active entry, most recently updated first.
 
 Matches come out of FTS5 as rowids (and bm25 scores) in one ``group_concat`` string; filters,
@@ -33,7 +35,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +53,10 @@ from warehouse.workspace import Workspace
 # items, summary.
 WEIGHTS = (10.0, 4.0, 5.0, 3.0, 2.0, 2.0, 1.5, 1.0)
 NEAR_SLACK = 4
-RANK_LIMIT = 20_000
+RANK_LIMIT = 4_000
+# Fields short enough that a match in one says what the entry is about (above RANK_LIMIT an
+# entry matched in one of these comes before one matched only in 信息项 or 摘要).
+MAIN_COLUMNS = ("name", "chars", "pinyin", "tags", "category", "provider")
 SCORE_CEILING = 1 << 55  # bm25 × 1e6 never comes near (bm25 is a few dozen at most)
 
 FACETS = ("organisation", "category", "share_type", "open_type", "update_cycle", "freshness",
@@ -117,7 +122,10 @@ class SearchResult:
     words: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        value = asdict(self)
+        value = dict(vars(self))  # not dataclasses.asdict: its deep copy costs ~1 ms a page
+        value["hits"] = [dict(vars(hit)) for hit in self.hits]
+        value["filters"] = {k: list(v) for k, v in self.filters.items()}
+        value["words"] = list(self.words)
         value["facets"] = {k: [{"value": v, "count": c} for v, c in items]
                            for k, items in self.facets.items()}
         return value
@@ -194,6 +202,7 @@ def _search(con: sqlite3.Connection, query: str, facets: Mapping[str, Any] | Non
     flt = _resolve(con, snap, filters)
 
     scores: np.ndarray | None = None  # bm25 × -1e6 as integers (higher is better), by id
+    in_main: np.ndarray | None = None  # above RANK_LIMIT: matched in a short field, by id
     if plan.empty:
         ids = snap.alive_ids()
     else:
@@ -202,11 +211,15 @@ def _search(con: sqlite3.Connection, query: str, facets: Mapping[str, Any] | Non
             matched = facet_index.ids_from(
                 con, "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH ?",
                 (plan.match,))
-            if len(matched) <= RANK_LIMIT:  # bm25 costs ~0.7 µs per match: bounded
+            if len(matched) <= RANK_LIMIT:  # bm25 costs ~1.3 µs per match: bounded
                 matched, score = _scored(con, plan.match)
                 scores = np.zeros(snap.size, dtype=np.int64)
                 inside = matched < snap.size
                 scores[matched[inside]] = score[inside]
+            else:
+                in_main = snap.mark(facet_index.ids_from(
+                    con, "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH ?",
+                    (f"{{{' '.join(MAIN_COLUMNS)}}} : ({plan.match})",)))
             found.append(matched)
         if plan.code_range:
             found.append(facet_index.ids_from(
@@ -231,7 +244,8 @@ def _search(con: sqlite3.Connection, query: str, facets: Mapping[str, Any] | Non
         else:
             ranking = "name_length"
             score = np.zeros(len(ids), dtype=np.int64)
-            key = (tiers << 56) + snap.arrays["name_len"][ids]
+            only_long = (~in_main[ids]).astype(np.int64) if in_main is not None else 0
+            key = (tiers << 56) + (only_long << 40) + snap.arrays["name_len"][ids]
         page = snap.top(ids, key, offset, limit)
         rows = _rows(con, ids[page], now_s, tiers[page].tolist(),
                      (score[page] / 1e6).tolist())

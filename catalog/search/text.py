@@ -243,6 +243,10 @@ def char_initial(char: str) -> str:
 def fold(value: str) -> str:
     """``value`` NFKC-normalised and lower-cased character by character, keeping its length
     (so that positions found in it are positions in ``value``)."""
+    if unicodedata.is_normalized("NFKC", value):  # the common case: one C-level pass
+        lowered = value.lower()
+        if len(lowered) == len(value):
+            return lowered
     out = []
     for char in value:
         folded = unicodedata.normalize("NFKC", char).lower()
