@@ -36,12 +36,20 @@ unit: install
 
 test: lint layers browser unit
 
-bench: install
+# bench/search runs Datasette beside Mulu: in its own virtualenv, so its dependencies never
+# touch Mulu's pins.
+DATASETTE_VENV ?= .venv-datasette
+$(DATASETTE_VENV)/bin/datasette:
+	$(PYTHON) -m venv $(DATASETTE_VENV)
+	$(DATASETTE_VENV)/bin/python -m pip install --quiet datasette==0.65.5
+
+bench: install $(DATASETTE_VENV)/bin/datasette
 	$(BIN)/python -m bench.catalog
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.transcode
 	$(BIN)/python -m bench.validate
 	$(BIN)/python -m bench.freshness
+	$(BIN)/python -m bench.search --datasette $(DATASETTE_VENV)/bin/datasette
 
 clean:
-	rm -rf $(VENV) .mulu .pytest_cache
+	rm -rf $(VENV) $(DATASETTE_VENV) .mulu .pytest_cache

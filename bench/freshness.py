@@ -17,45 +17,15 @@ events with new codes (357,000 / 2.4M). Goal (issue 5): under 0.5 s at 35,700 an
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import shutil
 import tempfile
 from pathlib import Path
 
+from bench.district import build
 from bench.measure import measure
 
-TODAY = dt.date(2026, 11, 15)
 PAST = "2026-09-30T23:59:59"
-
-
-def build(home: Path, copies: int) -> int:
-    """The demo district in ``home``, its entries and events repeated ``copies`` times."""
-    from catalog.demo import build_demo
-    from catalog.directory import Directory
-    from warehouse import metadata
-    from warehouse.workspace import Workspace
-
-    workspace = Workspace(home).ensure()
-    directory = Directory.open(workspace, user="bench")
-    try:
-        build_demo(directory, seed=2024, today=TODAY)
-    finally:
-        directory.close()
-    with contextlib.closing(metadata.connect(workspace.metadata_db)) as con:
-        columns = [r[1] for r in con.execute("PRAGMA table_info(entries)")]
-        for copy in range(1, copies):
-            select = ", ".join(
-                f"code || '.{copy}'" if c == "code" else
-                f"source_key || '.{copy}'" if c == "source_key" else c for c in columns)
-            with metadata.write_transaction(con):
-                con.execute(f"INSERT INTO entries ({', '.join(columns)}) SELECT {select} "
-                            f"FROM entries WHERE code NOT LIKE '%.%'")
-                con.execute("INSERT INTO entry_updates (code, updated_at, source, reported_by, "
-                            "note, recorded_at) SELECT code || ?, updated_at, source, "
-                            "reported_by, note, recorded_at FROM entry_updates "
-                            "WHERE code NOT LIKE '%.%'", (f".{copy}",))
-        return con.execute("SELECT count(*) FROM entries").fetchone()[0]
 
 
 SETUP = """
@@ -71,7 +41,6 @@ con = stack.__enter__()
 sweep(con)  # warm: extension loaded, catalogue attached
 """, "result = sweep(con{args})")
 LOOP = (SETUP + """
-import contextlib
 from catalog.freshness.sla import Policy
 from schemas.cycles import parse_update_cycle
 from warehouse import metadata
