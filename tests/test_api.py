@@ -109,3 +109,24 @@ def test_ckanapi_client_against_mulu(served):
     # GET-only clients too (as a browser or curl would call it).
     ckan_get = ckanapi.RemoteCKAN(base, get_only=True)
     assert ckan_get.action.package_show(id=code)["id"] == code
+
+
+def test_portal_search_page_or_s_values_of_one_facet(served):
+    import re
+    import urllib.error
+    import urllib.request
+
+    base, _, _ = served
+
+    def total(query: str) -> int:
+        with urllib.request.urlopen(f"{base}/?{query}", timeout=30) as response:
+            page = response.read().decode()
+        return int(re.search(r'<p id="total"><strong>(\d+)</strong>', page).group(1))
+
+    share = urllib.parse.quote("share_type=")
+    one, other = urllib.parse.quote("无条件共享"), urllib.parse.quote("有条件共享")
+    either = total(f"facet={share}{one}&facet={share}{other}")
+    assert either == total(f"facet={share}{one}") + total(f"facet={share}{other}") > 0
+    with pytest.raises(urllib.error.HTTPError) as error:
+        total(f"facet={urllib.parse.quote('colour=red')}")
+    assert error.value.code == 400

@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from catalog.api.deps import connection
+from catalog.api.deps import thread_connection
 from warehouse.catalog_store import row_to_entry
 from warehouse.workspace import Workspace
 
@@ -230,8 +230,7 @@ def register(app: FastAPI, workspace: Workspace) -> None:
         if handler is None:
             return _error(400, "Bad request", f"Action name not known: {name}", name)
         try:
-            with connection(workspace) as con:
-                result = handler(con, params)
+            result = handler(thread_connection(workspace), params)
         except ActionError as exc:
             return _error(exc.status, exc.kind, exc.message, name)
         return JSONResponse({"help": f"{API_HELP}#{name}", "success": True, "result": result})

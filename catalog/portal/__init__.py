@@ -13,11 +13,11 @@ import urllib.parse
 from html import escape
 from typing import Any
 
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from catalog.api.deps import connection, entry_or_404
+from catalog.api.deps import connection, entry_or_404, thread_connection
 from catalog.portal import charts, samples
 from catalog.portal.i18n import translator
 from warehouse.workspace import Workspace
@@ -72,9 +72,14 @@ def register(app: FastAPI, workspace: Workspace) -> None:
         active = [tuple(f.split("=", 1)) for f in request.query_params.getlist("facet")
                   if "=" in f]
         page = max(1, page)
-        with connection(workspace) as con:
-            result = search(con, q, facets=dict(active) or None, limit=PAGE_SIZE,
-                            offset=(page - 1) * PAGE_SIZE)
+        filters: dict[str, list[str]] = {}
+        for key, value in active:  # values of one key are OR-ed
+            filters.setdefault(key, []).append(value)
+        try:
+            result = search(thread_connection(workspace), q, facets=filters or None,
+                            limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        except ValueError as exc:  # an unknown facet key or status in a hand-made URL
+            raise HTTPException(status_code=400, detail=str(exc)) from None
         lang = _lang(request)
 
         def url(facets: list[tuple[str, str]], page_no: int = 1) -> str:
