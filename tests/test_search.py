@@ -115,6 +115,19 @@ def test_recall_above_plain_fts_on_chinese_queries(portals):
     assert plain_total < truth_total * 0.05  # 7 of 888
 
 
+def test_one_word_matched_alternative_by_alternative_equals_the_whole_expression(portals):
+    """A one-word query is matched alternative by alternative (so the ranking can reuse
+    them); it must find exactly what the whole FTS5 expression finds."""
+    workspace, con = portals
+    for query in ("社保卡", "统计", "医保", "建筑业", "gs", "城管", "统计数据"):
+        plan = search_query._plan(query)
+        assert len(plan.alternatives) == 1 and len(plan.alternatives[0]) > 1, query
+        expected = {r[0] for r in con.execute(
+            "SELECT d.code FROM search_fts f JOIN search_docs d ON d.id = f.rowid "
+            "WHERE search_fts MATCH ? AND d.active = 1", (plan.match,))}
+        assert {h.code for h in search(con, query, limit=100_000).hits} == expected, query
+
+
 # --- codes and pinyin --------------------------------------------------------------------
 def test_code_lookup(portals):
     workspace, con = portals

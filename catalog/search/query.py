@@ -201,25 +201,24 @@ def _search(con: sqlite3.Connection, query: str, facets: Mapping[str, Any] | Non
     plan = _plan(query)
     flt = _resolve(con, snap, filters)
 
+    fts = _Matches(con)
     scores: np.ndarray | None = None  # bm25 × -1e6 as integers (higher is better), by id
-    in_main: np.ndarray | None = None  # above RANK_LIMIT: matched in a short field, by id
     if plan.empty:
         ids = snap.alive_ids()
     else:
         found = []
         if plan.match:
-            matched = facet_index.ids_from(
-                con, "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH ?",
-                (plan.match,))
+            if len(plan.alternatives) == 1:
+                # One word: its alternatives one by one, so that the ranking below reuses
+                # their matches (the name's characters are also the "name contains" tier).
+                matched = snap.union([fts.ids(a) for a in plan.alternatives[0]])
+            else:
+                matched = fts.ids(plan.match)
             if len(matched) <= RANK_LIMIT:  # bm25 costs ~1.3 µs per match: bounded
                 matched, score = _scored(con, plan.match)
                 scores = np.zeros(snap.size, dtype=np.int64)
                 inside = matched < snap.size
                 scores[matched[inside]] = score[inside]
-            else:
-                in_main = snap.mark(facet_index.ids_from(
-                    con, "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH ?",
-                    (f"{{{' '.join(MAIN_COLUMNS)}}} : ({plan.match})",)))
             found.append(matched)
         if plan.code_range:
             found.append(facet_index.ids_from(
@@ -236,7 +235,7 @@ def _search(con: sqlite3.Connection, query: str, facets: Mapping[str, Any] | Non
         page = snap.top(ids, key, offset, limit)
         rows = _rows(con, ids[page], now_s, [6] * len(page))
     else:
-        tiers = _tiers(con, snap, plan, ids)
+        tiers = _tiers(con, fts, snap, plan, ids)
         if scores is not None:
             ranking = "bm25"
             score = scores[ids]
@@ -244,7 +243,10 @@ def _search(con: sqlite3.Connection, query: str, facets: Mapping[str, Any] | Non
         else:
             ranking = "name_length"
             score = np.zeros(len(ids), dtype=np.int64)
-            only_long = (~in_main[ids]).astype(np.int64) if in_main is not None else 0
+            only_long = 0
+            if np.count_nonzero(tiers < 5) < offset + limit:  # the page reaches tier 5
+                in_main = snap.mark(fts.ids(plan.main_match))
+                only_long = (~in_main[ids]).astype(np.int64)
             key = (tiers << 56) + (only_long << 40) + snap.arrays["name_len"][ids]
         page = snap.top(ids, key, offset, limit)
         rows = _rows(con, ids[page], now_s, tiers[page].tolist(),
@@ -310,7 +312,7 @@ def _rows(con: sqlite3.Connection, ids: np.ndarray, now: float, tiers: Sequence[
             if doc_id in found]
 
 
-def _tiers(con: sqlite3.Connection, snap: facet_index.Snapshot, plan: _Plan,
+def _tiers(con: sqlite3.Connection, fts: _Matches, snap: facet_index.Snapshot, plan: _Plan,
            ids: np.ndarray) -> np.ndarray:
     """The ranking tier of each of ``ids``: 0 its name is the query, 1 its code is, 2 its
     code starts with it, 3 its name contains the query, 4 its name contains an abbreviation
@@ -321,11 +323,8 @@ def _tiers(con: sqlite3.Connection, snap: facet_index.Snapshot, plan: _Plan,
     variants = text.variants(key)
     for tier, forms in ((4, variants[1:]), (3, variants[:1])):
         phrases = dict.fromkeys(p for p in (text.han_chars(v) for v in forms) if p)
-        if phrases:
-            found = facet_index.ids_from(
-                con, "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH ?",
-                (" OR ".join(f"chars : {_quote(p)}" for p in phrases),))
-            tiers[snap.mark(found)[ids]] = tier
+        for phrase in phrases:
+            tiers[snap.mark(fts.ids(_chars_phrase(phrase)))[ids]] = tier
     if plan.code_range:
         for tier, sql, args in (
                 (2, "SELECT id FROM search_docs WHERE code >= ? AND code < ?",
@@ -335,6 +334,22 @@ def _tiers(con: sqlite3.Connection, snap: facet_index.Snapshot, plan: _Plan,
     exact = facet_index.ids_from(con, "SELECT id FROM search_docs WHERE name_key = ?", (key,))
     tiers[snap.mark(exact)[ids]] = 0
     return tiers
+
+
+class _Matches:
+    """FTS5 matches of one search, each expression evaluated once (the same phrase serves the
+    match and the ranking)."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+        self.found: dict[str, np.ndarray] = {}
+
+    def ids(self, expression: str) -> np.ndarray:
+        if expression not in self.found:
+            self.found[expression] = facet_index.ids_from(
+                self.con, "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH ?",
+                (expression,))
+        return self.found[expression]
 
 
 def _filters(facets: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -385,8 +400,10 @@ def _in_rows(con: sqlite3.Connection, sql: str, values: Sequence[str]) -> list[A
 class _Plan:
     words: list[str]
     match: str | None = None
+    main_match: str | None = None
     code_range: bool = False
     params: dict[str, Any] = field(default_factory=dict)
+    alternatives: list[list[str]] = field(default_factory=list)  # per word, OR-ed
     marks: list[str] = field(default_factory=list)      # strings to mark in names/summaries
     pinyin: list[str] = field(default_factory=list)     # latin words to mark by initials
 
@@ -399,7 +416,11 @@ def _quote(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def _word_expression(word: str, marks: list[str]) -> str:
+def _chars_phrase(chars: str) -> str:
+    return "chars : " + _quote(chars)
+
+
+def _word_alternatives(word: str, marks: list[str]) -> list[str]:
     alternatives: list[str] = []
     for variant in text.variants(word):
         alternatives.append(_quote(variant))
@@ -411,10 +432,10 @@ def _word_expression(word: str, marks: list[str]) -> str:
                 alternatives.append(f"NEAR({near}, {NEAR_SLACK * len(parts)})")
                 marks.extend(p for p in parts if len(p) > 1)
         if text.has_han(variant):
-            alternatives.append("chars : " + _quote(text.han_chars(variant)))
+            alternatives.append(_chars_phrase(text.han_chars(variant)))
     if text.is_pinyin_query(word):
         alternatives.append(f"pinyin : {_quote(word)} *")
-    return "(" + " OR ".join(dict.fromkeys(alternatives)) + ")"
+    return list(dict.fromkeys(alternatives))
 
 
 def _plan(query: str) -> _Plan:
@@ -423,7 +444,13 @@ def _plan(query: str) -> _Plan:
     if not raw:
         return plan
     if plan.words:
-        plan.match = " AND ".join(_word_expression(w, plan.marks) for w in plan.words)
+        plan.alternatives = [_word_alternatives(w, plan.marks) for w in plan.words]
+        plan.match = " AND ".join("(" + " OR ".join(a) + ")" for a in plan.alternatives)
+        # Matched in a short field: NEAR left out (4x the cost of the rest; the name's
+        # characters already cover the name, and tags, 分类 and 提供方 are short).
+        plan.main_match = f"{{{' '.join(MAIN_COLUMNS)}}} : (" + " AND ".join(
+            "(" + " OR ".join(x for x in a if not x.startswith("NEAR(")) + ")"
+            for a in plan.alternatives) + ")"
         plan.pinyin = [w for w in plan.words if text.is_pinyin_query(w)]
     key = text.compact(raw)
     plan.params["name_key"] = key
