@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,9 +184,10 @@ def _samples(con: duckdb.DuckDBPyConnection, parquet: Path, where: str, columns:
 
 
 # --- GE ------------------------------------------------------------------------------------
-def _ge_batch(parquet: Path, definition: SuiteDefinition, temp_dir: Path | None) -> Any:
+def _ge_batch(parquet: Path, definition: SuiteDefinition, temp_dir: Path | None
+              ) -> tuple[Any, Callable[[], None]]:
     """A GE batch over the view, on a SQLAlchemy engine holding one persistent DuckDB
-    connection."""
+    connection, and a function that closes that connection (and frees its memory)."""
     import great_expectations as gx
     import sqlalchemy as sa
     from duckdb_engine import ConnectionWrapper
@@ -224,7 +226,12 @@ def _ge_batch(parquet: Path, definition: SuiteDefinition, temp_dir: Path | None)
         "staged", connection_string="duckdb:///:memory:", create_temp_table=False,
         kwargs={"creator": creator, "poolclass": sa.pool.StaticPool})
     asset = source.add_table_asset(VIEW, table_name=VIEW)
-    return asset.add_batch_definition_whole_table("all").get_batch()
+
+    def close() -> None:
+        for con in opened:
+            con.close()
+
+    return asset.add_batch_definition_whole_table("all").get_batch(), close
 
 
 def _exception(result: Any) -> str | None:
@@ -252,10 +259,14 @@ def validate_parquet(parquet: Path, spec: DatasetSpec, *, today: dt.date,
     started, clock = dt.datetime.now().isoformat(timespec="seconds"), time.perf_counter()
     parquet = Path(parquet)
     definition = build_suite(spec, today=today)
-    batch = _ge_batch(parquet, definition, temp_dir)
-    engine = type(batch.data.execution_engine).__name__
-    ge_result = batch.validate(to_ge_suite(definition), result_format="BASIC")
-    by_rule = {r.expectation_config.meta["rule"]: r for r in ge_result.results}
+    batch, close_ge = _ge_batch(parquet, definition, temp_dir)
+    try:
+        engine = type(batch.data.execution_engine).__name__
+        ge_result = batch.validate(to_ge_suite(definition), result_format="BASIC")
+        by_rule = {r.expectation_config.meta["rule"]: r for r in ge_result.results}
+    finally:
+        # Before the next database opens: two would hold two buffer pools at once.
+        close_ge()
 
     con = connect(parquet, definition, temp_dir=temp_dir, derived=False)
     try:
