@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 
 from quality.suites import SuiteDefinition, quote_identifier, sql_literal
-from quality.validate import MEMORY_LIMIT, SAMPLE_ROWS, VIEW, ValidationReport, mask
+from quality.validate import SAMPLE_ROWS, VIEW, ValidationReport, limit_memory, mask
 from schemas.dataset_spec import DatasetSpec
 from warehouse.reading import SOURCE_VIEW, read_source, typed_select
 from warehouse.workspace import Workspace
@@ -45,7 +45,7 @@ def numbered_rows(workspace: Workspace, spec: DatasetSpec, files: list[tuple[Pat
     con = duckdb.connect()
     scratch = Path(tempfile.mkdtemp(prefix="quarantine-", dir=_tmp(workspace)))
     try:
-        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        limit_memory(con)
         con.execute(f"SET temp_directory = {sql_literal(str(scratch / 'spill'))}")
         for macro in definition.macros:
             con.execute(macro)

@@ -40,9 +40,13 @@ from schemas.dataset_spec import DatasetSpec
 
 SAMPLE_ROWS = 20
 VIEW = "batch"
-# DuckDB spills beyond this; a validation's big part is the uniqueness window over every key
-# (10M keys: ~1 GiB unbounded, 900 MiB peak process RSS with this limit, and no slower).
-MEMORY_LIMIT = "512MB"
+# DuckDB spills beyond its memory limit. A validation's big part is the uniqueness window over
+# every key, which fills whatever limit it is given: process peaks at 1M / 10M / 30M rows were
+# 401 / 893 / 1,141 MiB under 512 MB and 376 / 515 / 566 MiB under 128 MB, within 1.4-2.5x a
+# single hand-written scan either way (BENCHMARKS.md). Per thread, with a floor, since
+# each DuckDB thread needs working memory of its own.
+MEMORY_PER_THREAD_MB = 64
+MEMORY_FLOOR_MB = 128
 # Columns the loader writes into staged Parquet (warehouse.reading.META_COLUMNS) that point a
 # person at the source file and row.
 SOURCE_COLUMNS = ("_source_index", "_source_row")
@@ -138,7 +142,7 @@ def connect(parquet: Path, definition: SuiteDefinition, *, temp_dir: Path | None
     non-null count), and a check-digit macro in a plain view would run in each of them.
     """
     con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    limit_memory(con)
     if temp_dir is not None:
         con.execute(f"SET temp_directory = {sql_literal(str(temp_dir))}")
     for macro in definition.macros:
@@ -152,6 +156,13 @@ def connect(parquet: Path, definition: SuiteDefinition, *, temp_dir: Path | None
     else:
         con.execute(f"CREATE VIEW {VIEW} AS SELECT * FROM {source}")
     return con
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Validation's memory limit on ``con`` (``MEMORY_PER_THREAD_MB`` per thread, at least
+    ``MEMORY_FLOOR_MB``); DuckDB spills to its temp directory beyond it."""
+    threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+    con.execute(f"SET memory_limit = '{max(MEMORY_FLOOR_MB, MEMORY_PER_THREAD_MB * threads)}MB'")
 
 
 def mask(value: Any) -> Any:
