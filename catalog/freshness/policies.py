@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import re
 from typing import Any, Literal
 
-from schemas.cycles import parse_update_cycle
+from catalog.freshness.sla import Policy
+from schemas.cycles import UpdateCycle, parse_update_cycle
 from schemas.entry import catalogue_now
 from warehouse import metadata
 from warehouse.workspace import Workspace
@@ -65,29 +67,40 @@ def list_policies(workspace: Workspace) -> list[dict[str, Any]]:
             "SELECT * FROM freshness_policies ORDER BY scope, code")]
 
 
-def policy_for(con: Any, entry: dict[str, Any]) -> Any:
+# An override as stored: (cycle label, grace hours, due-soon hours), None where not set.
+Override = tuple[str | None, float | None, float | None]
+
+
+@functools.lru_cache(maxsize=256)
+def _cycle(label: str) -> UpdateCycle | None:
+    try:
+        return parse_update_cycle(label)
+    except ValueError:
+        return None  # as the sweep: an unknown label is not tracked
+
+
+def resolve_policy(update_cycle: str | None, *overrides: Override | None) -> Policy:
+    """The SLA of an entry from its 更新周期 and its overrides, most specific first (the
+    entry's, then its organisation's): each field from the first override that sets it."""
+
+    def pick(field: int) -> Any:
+        return next((o[field] for o in overrides if o and o[field] is not None), None)
+
+    label = pick(0) or update_cycle
+    grace, soon = pick(1), pick(2)
+    return Policy(_cycle(label) if label else None,
+                  grace=dt.timedelta(hours=grace) if grace is not None else None,
+                  soon=dt.timedelta(hours=soon) if soon is not None else None)
+
+
+def policy_for(con: Any, entry: dict[str, Any]) -> Policy:
     """The SLA of one entry (its cycle, grace and window after overrides), for a page or an
     API answer about a single entry; the sweep computes the same for all entries at once."""
-    from catalog.freshness.sla import Policy
-
-    rows = {r["scope"]: r for r in con.execute(
+    rows = {r["scope"]: (r["cycle"], r["grace_hours"], r["soon_hours"]) for r in con.execute(
         "SELECT * FROM freshness_policies WHERE (scope = 'entry' AND code = ?) OR "
         "(scope = 'organisation' AND code = ?)", (entry["code"], entry["provider_code"]))}
-
-    def pick(field: str) -> Any:
-        for scope in ("entry", "organisation"):
-            if scope in rows and rows[scope][field] is not None:
-                return rows[scope][field]
-        return None
-
-    label = pick("cycle") or entry.get("update_cycle")
-    try:
-        cycle = parse_update_cycle(label) if label else None
-    except ValueError:
-        cycle = None
-    grace, soon = pick("grace_hours"), pick("soon_hours")
-    return Policy(cycle, grace=dt.timedelta(hours=grace) if grace is not None else None,
-                  soon=dt.timedelta(hours=soon) if soon is not None else None)
+    return resolve_policy(entry.get("update_cycle"), rows.get("entry"),
+                          rows.get("organisation"))
 
 
 def entry_status(con: Any, entry: dict[str, Any], at: dt.datetime | None = None

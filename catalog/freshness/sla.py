@@ -101,18 +101,24 @@ class Policy:
         assert self.cycle is not None
         return add_period(last_update, self.cycle)
 
+    def window(self, last_update: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """(due soon from, overdue after): the deadline minus the due-soon window, plus the
+        grace."""
+        assert self.cycle is not None
+        deadline = self.deadline(last_update)
+        grace = self.grace if self.grace is not None else default_grace(self.cycle)
+        soon = self.soon if self.soon is not None else default_soon(self.cycle)
+        return deadline - soon, deadline + grace
+
     def status(self, last_update: dt.datetime | None, now: dt.datetime) -> Status:
         """The status at ``now`` (the reference the vectorised sweep is tested against)."""
         if not self.tracked:
             return Status.NOT_TRACKED
         if last_update is None:
             return Status.NEVER_UPDATED
-        assert self.cycle is not None
-        deadline = self.deadline(last_update)
-        grace = self.grace if self.grace is not None else default_grace(self.cycle)
-        soon = self.soon if self.soon is not None else default_soon(self.cycle)
-        if now > deadline + grace:
+        due_soon_from, overdue_after = self.window(last_update)
+        if now > overdue_after:
             return Status.OVERDUE
-        if now >= deadline - soon:
+        if now >= due_soon_from:
             return Status.DUE_SOON
         return Status.FRESH

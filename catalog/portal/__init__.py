@@ -103,7 +103,7 @@ def register(app: FastAPI, workspace: Workspace) -> None:
                 for h in result.hits]
         pages = (result.total + PAGE_SIZE - 1) // PAGE_SIZE
         return _render(request, "search.html", q=q, active=active, facets=facets, hits=hits,
-                       total=result.total, took_ms=getattr(result, "took_ms", None),
+                       total=result.total, took_ms=result.took_ms,
                        prev_url=url(active, page - 1) if page > 1 else None,
                        next_url=url(active, page + 1) if page < pages else None)
 

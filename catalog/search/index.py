@@ -17,7 +17,6 @@ with the clock. A change of the policies (seen by comparing a snapshot kept in
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import sqlite3
 import time
@@ -26,10 +25,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from catalog.freshness.sla import add_period, default_grace, default_soon
+from catalog.freshness.policies import Override, resolve_policy
 from catalog.search import text
 from schemas.codes import RESOURCE_CLASSES
-from schemas.cycles import UpdateCycle, parse_update_cycle
 from warehouse.metadata import write_transaction
 
 BATCH = 2_000
@@ -68,18 +66,7 @@ def seconds(value: dt.datetime) -> float:
 
 
 # --- freshness ---------------------------------------------------------------------------
-@functools.lru_cache(maxsize=256)
-def _cycle(label: str | None) -> UpdateCycle | None:
-    if not label:
-        return None
-    try:
-        cycle = parse_update_cycle(label)
-    except ValueError:
-        return None  # as the sweep: an unknown label is not tracked
-    return cycle if cycle.tracked else None
-
-
-Policies = dict[tuple[str, str], tuple[str | None, float | None, float | None]]
+Policies = dict[tuple[str, str], Override]
 
 
 def load_policies(con: sqlite3.Connection) -> Policies:
@@ -92,11 +79,9 @@ def freshness_columns(updated_at: str | None, update_cycle: str | None, code: st
                       ) -> tuple[int, float | None, float | None]:
     """(tracked, soon_at, overdue_at) of one entry, as ``freshness.sweep`` would see it: the
     entry's policy wins over its organisation's, which wins over the cycle's defaults."""
-    own = policies.get(("entry", code), (None, None, None))
-    org = policies.get(("organisation", provider_code or ""), (None, None, None))
-    label = own[0] or org[0] or update_cycle
-    cycle = _cycle(label)
-    if cycle is None:
+    policy = resolve_policy(update_cycle, policies.get(("entry", code)),
+                            policies.get(("organisation", provider_code or "")))
+    if not policy.tracked:
         return 0, None, None
     if not updated_at:
         return 1, None, None
@@ -106,12 +91,8 @@ def freshness_columns(updated_at: str | None, update_cycle: str | None, code: st
         return 1, None, None
     if last.tzinfo is not None:
         last = last.replace(tzinfo=None)  # stored in catalogue local time; the sweep casts so
-    grace_h = own[1] if own[1] is not None else org[1]
-    soon_h = own[2] if own[2] is not None else org[2]
-    grace = dt.timedelta(hours=grace_h) if grace_h is not None else default_grace(cycle)
-    soon = dt.timedelta(hours=soon_h) if soon_h is not None else default_soon(cycle)
-    deadline = add_period(last, cycle)
-    return 1, round(seconds(deadline - soon), 3), round(seconds(deadline + grace), 3)
+    due_soon_from, overdue_after = policy.window(last)
+    return 1, round(seconds(due_soon_from), 3), round(seconds(overdue_after), 3)
 
 
 # --- documents ---------------------------------------------------------------------------
@@ -258,7 +239,7 @@ def _value_ids(con: sqlite3.Connection, wanted: set[tuple[str, str]]) -> dict[tu
     found: dict[tuple[str, str], int] = {}
     for facet in {f for f, _ in wanted}:
         values = sorted(v for f, v in wanted if f == facet)
-        for row in _in(con, "SELECT value, id FROM search_values WHERE facet = ? AND value "
+        for row in select_in(con, "SELECT value, id FROM search_values WHERE facet = ? AND value "
                             "IN ({})", values, prefix=(facet,)):
             found[(facet, row[0])] = row[1]
     for key in sorted(wanted - found.keys()):
@@ -290,7 +271,7 @@ def _refresh_batch(con: sqlite3.Connection, batch: int) -> tuple[bool, int, int]
     with write_transaction(con):
         generation = _next_generation(con)
         value_ids = _value_ids(con, wanted)
-        existing = {row[0]: (row[1], row[2]) for row in _in(
+        existing = {row[0]: (row[1], row[2]) for row in select_in(
             con, "SELECT code, id, active FROM search_docs WHERE code IN ({})", codes)}
         next_id = (con.execute("SELECT max(id) FROM search_docs").fetchone()[0] or 0) + 1
         indexed = [existing[c][0] for c in codes if c in existing and existing[c][1]]
@@ -316,14 +297,16 @@ def _refresh_batch(con: sqlite3.Connection, batch: int) -> tuple[bool, int, int]
 
 def _entries(con: sqlite3.Connection, codes: Sequence[str]) -> dict[str, sqlite3.Row]:
     sql = f"SELECT {', '.join(ENTRY_COLUMNS)} FROM entries WHERE code IN ({{}})"
-    rows = _in(con, sql, codes)
+    rows = select_in(con, sql, codes)
     if rows and not isinstance(rows[0], sqlite3.Row):
         return {row[0]: dict(zip(ENTRY_COLUMNS, row, strict=True)) for row in rows}
     return {row["code"]: row for row in rows}
 
 
-def _in(con: sqlite3.Connection, sql: str, values: Sequence[Any], *, chunk: int = 500,
-        prefix: tuple[Any, ...] = ()) -> list[Any]:
+def select_in(con: sqlite3.Connection, sql: str, values: Sequence[Any], *, chunk: int = 500,
+              prefix: tuple[Any, ...] = ()) -> list[Any]:
+    """Rows of ``sql`` whose ``IN ({})`` takes ``values``, in chunks (SQLite's limit on
+    parameters)."""
     rows: list[Any] = []
     for i in range(0, len(values), chunk):
         part = list(values[i:i + chunk])
@@ -348,9 +331,9 @@ def _refresh_policies(con: sqlite3.Connection) -> int:
         columns = "code, updated_at, update_cycle, provider_code FROM entries"
         rows: list[Any] = []
         if entry_codes:
-            rows += _in(con, f"SELECT {columns} WHERE code IN ({{}})", entry_codes)
+            rows += select_in(con, f"SELECT {columns} WHERE code IN ({{}})", entry_codes)
         if org_codes:
-            rows += _in(con, f"SELECT {columns} WHERE provider_code IN ({{}})", org_codes)
+            rows += select_in(con, f"SELECT {columns} WHERE provider_code IN ({{}})", org_codes)
         updates = {row[0]: (*freshness_columns(row[1], row[2], row[0], row[3], policies),
                             row[0]) for row in rows}
         if updates:

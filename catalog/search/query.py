@@ -44,7 +44,7 @@ import numpy as np
 from catalog.freshness.sla import STATUS_NAMES, Status
 from catalog.search import facets as facet_index
 from catalog.search import text
-from catalog.search.index import needs_refresh, refresh_index, seconds
+from catalog.search.index import needs_refresh, refresh_index, seconds, select_in
 from schemas.entry import catalogue_now
 from warehouse import metadata
 from warehouse.workspace import Workspace
@@ -74,12 +74,6 @@ ALIASES = {
 _STATUS_BY_NAME = {**{s.value: s.value for s in Status},
                    **{name: s.value for s, name in STATUS_NAMES.items()}}
 
-# The freshness status at :now (seconds), from the deadlines the index keeps (see index.py);
-# facets.Snapshot.status is the same in numpy.
-FRESHNESS_SQL = ("CASE WHEN d.tracked = 0 THEN 'not_tracked' "
-                 "WHEN d.soon_at IS NULL THEN 'never_updated' "
-                 "WHEN :now > d.overdue_at THEN 'overdue' "
-                 "WHEN :now >= d.soon_at THEN 'due_soon' ELSE 'fresh' END")
 _CODE = re.compile(r"^([1-3][0-9]{5}[0-9]{0,6})(?:[/-]([0-9]{0,8}))?$")
 _CODE_FULL = re.compile(r"^([1-3][0-9]{5}[0-9]{0,6})[/-]([0-9]{3,8})$")
 _MARK = ("<mark>", "</mark>")
@@ -233,7 +227,7 @@ def _search(con: sqlite3.Connection, query: str, facets: Mapping[str, Any] | Non
         ranking = "updated"
         key = -snap.arrays["updated"][ids].astype(np.int64)
         page = snap.top(ids, key, offset, limit)
-        rows = _rows(con, ids[page], now_s, [6] * len(page))
+        rows = _rows(con, snap, ids[page], now_s, [6] * len(page))
     else:
         tiers = _tiers(con, fts, snap, plan, ids)
         if scores is not None:
@@ -249,7 +243,7 @@ def _search(con: sqlite3.Connection, query: str, facets: Mapping[str, Any] | Non
                 only_long = (~in_main[ids]).astype(np.int64)
             key = (tiers << 56) + (only_long << 40) + snap.arrays["name_len"][ids]
         page = snap.top(ids, key, offset, limit)
-        rows = _rows(con, ids[page], now_s, tiers[page].tolist(),
+        rows = _rows(con, snap, ids[page], now_s, tiers[page].tolist(),
                      (score[page] / 1e6).tolist())
     hits = [_hit(row, plan) for row in rows]
     return SearchResult(query=query, total=total, hits=hits, facets=counts, filters=filters,
@@ -296,19 +290,22 @@ def _scored(con: sqlite3.Connection, match: str) -> tuple[np.ndarray, np.ndarray
             np.fromstring(row[1], sep=",", dtype=np.int64))
 
 
-def _rows(con: sqlite3.Connection, ids: np.ndarray, now: float, tiers: Sequence[int],
-          scores: Sequence[float] | None = None) -> list[dict[str, Any]]:
-    """search_docs rows of ``ids``, in that order, with freshness, tier and score."""
+def _rows(con: sqlite3.Connection, snap: facet_index.Snapshot, ids: np.ndarray, now: float,
+          tiers: Sequence[int], scores: Sequence[float] | None = None) -> list[dict[str, Any]]:
+    """search_docs rows of ``ids``, in that order, with freshness (as the facet counts judge
+    it), tier and score."""
     if not len(ids):
         return []
     wanted = [int(i) for i in ids]
-    cursor = con.execute(f"SELECT d.*, {FRESHNESS_SQL} AS freshness FROM search_docs d "
-                         f"WHERE d.id IN ({', '.join(map(str, wanted))})", {"now": now})
+    statuses = [facet_index.STATUSES[s] for s in snap.status(ids, now)]
+    cursor = con.execute(f"SELECT * FROM search_docs "
+                         f"WHERE id IN ({', '.join(map(str, wanted))})")
     names = [c[0] for c in cursor.description]
     found = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
     scores = scores if scores is not None else [0.0] * len(wanted)
-    return [{**found[doc_id], "score": score, "tier": tier}
-            for doc_id, tier, score in zip(wanted, tiers, scores, strict=False)
+    return [{**found[doc_id], "freshness": status, "score": score, "tier": tier}
+            for doc_id, status, tier, score in zip(wanted, statuses, tiers, scores,
+                                                   strict=False)
             if doc_id in found]
 
 
@@ -384,15 +381,11 @@ def _resolve(con: sqlite3.Connection, snap: facet_index.Snapshot,
         else:
             found = {snap.value_id(name, v) for v in wanted}
             if name == "organisation":  # also by 提供方代码
-                found |= {snap.value_id(name, r[0]) for r in _in_rows(
+                found |= {snap.value_id(name, r[0]) for r in select_in(
                     con, "SELECT DISTINCT provider_name FROM search_docs WHERE provider_code "
                          "IN ({})", wanted)}
             values[name] = np.array(sorted(i for i in found if i is not None), dtype=np.int64)
     return facet_index.Filter(values=values, format_sets=format_sets, statuses=statuses)
-
-
-def _in_rows(con: sqlite3.Connection, sql: str, values: Sequence[str]) -> list[Any]:
-    return con.execute(sql.format(", ".join("?" * len(values))), list(values)).fetchall()
 
 
 # --- the query plan ----------------------------------------------------------------------
