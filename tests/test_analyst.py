@@ -21,8 +21,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipelines.cli.context import set_options
-from pipelines.cli.sql_command import sql, statement_complete
+from mulu.cli.context import set_options
+from mulu.cli.sql_command import sql, statement_complete
 from warehouse.analyst import (
     describe_session,
     open_session,
@@ -42,11 +42,11 @@ RECIPIENTS = """
         ('李四', '110101199003070000', '男', 700.50::DECIMAL(10, 2), DATE '2026-09-15'),
         ('王芳', '110101199205061234', '女', 650.00::DECIMAL(10, 2), DATE '2026-10-02'))
     AS t(person_name, id_card_no, gender, monthly_allowance, approved_on)"""
-# A typer app with only `mulu sql`, until pipelines/cli/__init__.py wires the command.
+# A typer app with only `mulu sql`, until mulu/cli/__init__.py wires the command.
 SQL_APP = textwrap.dedent("""
     import typer
-    from pipelines.cli.context import set_options
-    from pipelines.cli.sql_command import sql
+    from mulu.cli.context import set_options
+    from mulu.cli.sql_command import sql
     app = typer.Typer(add_completion=False)
     app.callback()(set_options)
     app.command("sql")(sql)

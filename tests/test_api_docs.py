@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from catalog.api import create_app
+from mulu.web.app import create_app
 from warehouse.workspace import Workspace
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "api.md"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from pipelines.cli import (
+from mulu.cli import (
     catalog_commands,
     demo_command,
     freshness_commands,
@@ -18,7 +18,7 @@ from pipelines.cli import (
     serve_command,
     sql_command,
 )
-from pipelines.cli.context import set_options
+from mulu.cli.context import set_options
 
 app = typer.Typer(
     name="mulu",

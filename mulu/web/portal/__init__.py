@@ -17,14 +17,14 @@ from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from catalog.api.deps import connection, entry_or_404, thread_connection
-from catalog.portal import charts, samples
-from catalog.portal.i18n import translator
+from mulu.web.deps import connection, entry_or_404, thread_connection
+from mulu.web.portal import charts, samples
+from mulu.web.portal.i18n import translator
 from warehouse.workspace import Workspace
 
 PAGE_SIZE = 20
 _CACHE_SECONDS = 300
-_ENV = Environment(loader=PackageLoader("catalog.portal", "templates"),
+_ENV = Environment(loader=PackageLoader("mulu.web.portal", "templates"),
                    autoescape=select_autoescape(["html"]))
 
 
@@ -171,12 +171,12 @@ def register(app: FastAPI, workspace: Workspace) -> None:
     def quality_review_form(request: Request, run_id: str, action: str = Form(...),
                             reviewer: str = Form(...), note: str | None = Form(None),
                             rule: str | None = Form(None)) -> RedirectResponse:
-        from catalog.api.quality import record_review
+        from catalog.reviews import review
         from quality.runs import ReviewError
 
         lang = _lang(request)
         try:
-            outcome = record_review(workspace, run_id, action=action, reviewer=reviewer,
+            outcome = review(workspace, run_id, action=action, reviewer=reviewer,
                                     rule=rule, note=note)
             query = {"flash": outcome["outcome"], "lang": lang}
         except ReviewError as exc:

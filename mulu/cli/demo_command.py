@@ -8,8 +8,8 @@ import time
 
 import typer
 
-from pipelines.cli.context import open_directory
-from pipelines.cli.output import console, errors, print_json, print_table
+from mulu.cli.context import open_directory
+from mulu.cli.output import console, errors, print_json, print_table
 
 
 def demo(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import typer
 
-from pipelines.cli.context import options
-from pipelines.cli.output import console, fail, print_json, print_table
+from mulu.cli.context import options
+from mulu.cli.output import console, fail, print_json, print_table
 
 app = typer.Typer(help="Quality runs (质量校验): review, accept, reject, waive; scores.",
                   no_args_is_help=True)
@@ -99,9 +99,9 @@ def review(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Record a steward's decision on a run (who and when are kept)."""
-    from catalog.datasets import register_load
-    from catalog.directory import Directory, default_user
-    from quality.runs import ReviewError, review_run
+    from catalog.directory import default_user
+    from catalog.reviews import review
+    from quality.runs import ReviewError
 
     chosen = [name for name, on in (("accept", accept), ("reject", reject),
                                     ("waive", waive is not None)) if on]
@@ -110,33 +110,16 @@ def review(
     opts = options(ctx)
     workspace = opts.workspace().ensure()
     try:
-        outcome = review_run(workspace, run_id, chosen[0], rule=waive, note=note,
-                             reviewer=opts.user or default_user(), over_newer=over_newer)
+        outcome = review(workspace, run_id, action=chosen[0], rule=waive, note=note,
+                         reviewer=opts.user or default_user(), over_newer=over_newer)
     except ReviewError as exc:
         fail(str(exc))
-    published = outcome.pop("published")
-    if published is not None:  # the entry's data was updated: register it, as a run would
-        directory = Directory.open(workspace, user=opts.user)
-        try:
-            spec_code = _entry_code(workspace, outcome["run_id"])
-            register_load(directory, entry_code=spec_code, finished_at=published.finished_at,
-                          rows=published.rows, load_id=published.load_id,
-                          dataset=published.dataset)
-        finally:
-            directory.close()
-        outcome["snapshot_id"] = published.snapshot_id
     if as_json:
         print_json(outcome)
     else:
         console.print(f"{outcome['run_id']}: {outcome['action']}"
                       f"{' ' + outcome['rule'] if outcome['rule'] else ''} → {outcome['outcome']}",
                       highlight=False)
-
-
-def _entry_code(workspace, run_id: str) -> str:
-    from quality.runs import get_run
-
-    return get_run(workspace, run_id)["entry_code"]
 
 
 @app.command("scores")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from pipelines.cli.context import open_directory
-from pipelines.cli.output import console, fail, print_json, print_table
+from mulu.cli.context import open_directory
+from mulu.cli.output import console, fail, print_json, print_table
 
 app = typer.Typer(help="The directory of information-resource entries (信息资源目录).",
                   no_args_is_help=True)

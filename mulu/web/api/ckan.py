@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from catalog.api.deps import thread_connection
+from mulu.web.deps import thread_connection
 from warehouse.catalog_store import row_to_entry
 from warehouse.workspace import Workspace
 

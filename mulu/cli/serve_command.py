@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
-from pipelines.cli.context import options
-from pipelines.cli.output import console
+from mulu.cli.context import options
+from mulu.cli.output import console
 
 
 def serve(
@@ -17,9 +19,11 @@ def serve(
     """Serve the REST API, the CKAN Action API subset, DCAT and the web portal."""
     import uvicorn
 
-    from catalog.api import create_app
-
     workspace = options(ctx).workspace().ensure()
     console.print(f"Mulu on http://{host}:{port}/ (API docs: /api/docs; workspace "
                   f"{workspace.root})", highlight=False)
-    uvicorn.run(create_app(workspace), host=host, port=port, log_level="warning")
+    # The web layer is named, not imported: it reads the workspace from MULU_HOME when the
+    # server starts, so the CLI and the web app stay independent of each other.
+    os.environ["MULU_HOME"] = str(workspace.root)
+    uvicorn.run("mulu.web.app:app_from_env", factory=True, host=host, port=port,
+                log_level="warning")

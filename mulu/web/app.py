@@ -1,9 +1,8 @@
-"""The HTTP API (``mulu serve``): REST for entries, organisations, search, freshness and
-quality; a CKAN Action API subset; DCAT catalogue endpoints.
+"""The web app (``mulu serve``): ``create_app(workspace)`` builds one FastAPI app with the API's
+route groups and the portal's pages. OpenAPI docs are at ``/api/docs``.
 
-``create_app(workspace)`` builds one FastAPI app; each module here adds one group of routes
-with the same shape, ``register(app, workspace)``. Handlers are thin: they call the same core
-functions as the CLI. OpenAPI docs are at ``/api/docs``.
+``app_from_env`` is the factory uvicorn calls (``mulu.web.app:app_from_env``): the CLI starts
+the server by that name, so the CLI and the web layer never import each other.
 """
 
 from __future__ import annotations
@@ -15,11 +14,10 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from catalog import portal
-from catalog.api import catalogue, ckan, dcat, freshness, quality, search
+from mulu.web import api, portal
 from warehouse.workspace import Workspace
 
-ROUTE_GROUPS = (catalogue, search, ckan, dcat, freshness, quality, portal)
+ROUTE_GROUPS = (*api.ROUTE_GROUPS, portal)
 
 
 def _warm_up_search(workspace: Workspace) -> None:
@@ -48,3 +46,8 @@ def create_app(workspace: Workspace) -> FastAPI:
     for group in ROUTE_GROUPS:
         group.register(app, workspace)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for the workspace named by ``MULU_HOME`` (read when the server starts)."""
+    return create_app(Workspace.from_env())

@@ -6,7 +6,7 @@ import json
 
 from fastapi import FastAPI, HTTPException, Query, Response
 
-from catalog.api.deps import thread_connection
+from mulu.web.deps import thread_connection
 from warehouse.workspace import Workspace
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import typer
 
-from pipelines.cli.context import options
-from pipelines.cli.output import console, errors, fail, print_json
+from mulu.cli.context import options
+from mulu.cli.output import console, errors, fail, print_json
 
 TABLE_ROWS = 1000
 HISTORY_FILE = ".sql_history"

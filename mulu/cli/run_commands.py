@@ -8,8 +8,8 @@ import sys
 
 import typer
 
-from pipelines.cli.context import options
-from pipelines.cli.output import console, errors, fail, print_json, print_table
+from mulu.cli.context import options
+from mulu.cli.output import console, errors, fail, print_json, print_table
 
 
 def run(

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from catalog.api.deps import connection, entry_or_404, organisation_or_404
 from catalog.directory import Directory, EntryNotFound
+from mulu.web.deps import connection, entry_or_404, organisation_or_404
 from warehouse.catalog_store import row_to_entry
 from warehouse.workspace import Workspace
 
@@ -51,8 +51,8 @@ def register(app: FastAPI, workspace: Workspace) -> None:
         directory = Directory.open(workspace, user="api")
         try:
             entry = directory.get(code)
-            return {"code": entry["code"], "history": directory.store.history(entry["code"]),
-                    "updates": directory.store.updates(entry["code"])}
+            return {"code": entry["code"], "history": directory.store.history.of(entry["code"]),
+                    "updates": directory.store.history.updates(entry["code"])}
         except EntryNotFound:
             raise HTTPException(status_code=404, detail=f"no entry {code}") from None
         finally:

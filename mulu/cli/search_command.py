@@ -1,6 +1,6 @@
 """``mulu search QUERY [--facet k=v] [--json]``: full-text search of the catalogue, with facets.
 
-Registered in ``pipelines.cli`` as ``app.command("search")(search_command.search)``.
+Registered in ``mulu.cli`` as ``app.command("search")(search_command.search)``.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import contextlib
 
 import typer
 
-from pipelines.cli.context import options
-from pipelines.cli.output import console, fail, print_json, print_table
+from mulu.cli.context import options
+from mulu.cli.output import console, fail, print_json, print_table
 
 
 def search(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from pipelines.cli.context import open_directory, options
-from pipelines.cli.output import console, fail, print_json, print_table
+from mulu.cli.context import open_directory, options
+from mulu.cli.output import console, fail, print_json, print_table
 
 app = typer.Typer(help="Freshness (更新时效): statuses, reports of updates, the scorecard.",
                   invoke_without_command=True)

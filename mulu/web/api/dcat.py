@@ -16,7 +16,7 @@ from warehouse.workspace import Workspace
 def catalogue_jsonld(workspace: Workspace) -> bytes:
     directory = Directory.open(workspace, user="api")
     try:
-        organisations = {o["code"]: o for o in directory.store.organisations()}
+        organisations = {o["code"]: o for o in directory.store.organisations.all()}
         with tempfile.TemporaryDirectory() as scratch:
             out = Path(scratch) / "catalogue.jsonld"
             dcat_format.write(directory.iter_entries(), organisations, out)

@@ -1,0 +1,11 @@
+"""The HTTP API: REST for entries, organisations, search, freshness and quality; a CKAN Action
+API subset; DCAT catalogue endpoints. Each module here adds one group of routes with the same
+shape, ``register(app, workspace)``; ``mulu.web.app`` assembles them with the portal's pages.
+Handlers are thin: they call the same core functions as the CLI.
+"""
+
+from __future__ import annotations
+
+from mulu.web.api import catalogue, ckan, dcat, freshness, quality, search
+
+ROUTE_GROUPS = (catalogue, search, ckan, dcat, freshness, quality)
