@@ -78,11 +78,10 @@ def register_load(directory: Directory, *, entry_code: str, finished_at: str, ro
     Idempotent by load id, so a load recovered after a crash is registered exactly once.
     Returns whether it was new.
     """
-    note = f"{dataset} load {load_id}: {rows} rows"
-    known = directory.store.scalar(
-        "SELECT count(*) FROM entry_updates WHERE source = 'pipeline' AND note = ?", (note,))
-    if known:
-        return False
-    directory.report_update(entry_code, at=dt.datetime.fromisoformat(finished_at),
-                            source="pipeline", note=note)
+    with directory.store.transaction():  # checked and written under one write lock
+        if directory.store.history.has_load(load_id):
+            return False
+        directory.report_update(entry_code, at=dt.datetime.fromisoformat(finished_at),
+                                source="pipeline", note=f"{dataset} load {load_id}: {rows} rows",
+                                load_id=load_id)
     return True

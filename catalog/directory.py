@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from schemas.codes import normalise_resource_code
 from schemas.entry import CatalogueEntry, Organisation, catalogue_now, catalogue_time
-from warehouse.catalog_store import ENTRY_FIELDS, CatalogStore
-from warehouse.metadata import connect, write_transaction
+from warehouse.store import Store
+from warehouse.store.fields import ENTRY_FIELDS
 from warehouse.workspace import Workspace
 
 # Where entries without a 信息资源代码 go: 类 3 (部门信息资源), 项 00, 目 000 (unclassified).
@@ -90,17 +90,23 @@ def errors_of(exc: ValidationError) -> list[tuple[str, str]]:
 
 
 class Directory:
-    def __init__(self, store: CatalogStore, *, user: str | None = None):
+    """The catalogue's rules over a ``Store``. It does not own the store: whoever opened the
+    store closes it (``Directory.open`` opens one for the directory alone, closed by
+    ``close``)."""
+
+    def __init__(self, store: Store, *, user: str | None = None, owns_store: bool = False):
         self.store = store
         self.user = user or default_user()
+        self._owns_store = owns_store
 
     @classmethod
     def open(cls, workspace: Workspace, *, user: str | None = None) -> Directory:
         workspace.ensure()
-        return cls(CatalogStore(connect(workspace.metadata_db)), user=user)
+        return cls(Store.open(workspace), user=user, owns_store=True)
 
     def close(self) -> None:
-        self.store.con.close()
+        if self._owns_store:
+            self.store.close()
 
     # --- reads -------------------------------------------------------------------------
     def get(self, code: str) -> dict[str, Any]:
@@ -108,20 +114,20 @@ class Directory:
             code = normalise_resource_code(code)
         except ValueError:
             raise EntryNotFound(code) from None
-        entry = self.store.entry(code)
+        entry = self.store.entries.get(code)
         if entry is None:
             raise EntryNotFound(code)
         return entry
 
     def history(self, code: str) -> list[dict[str, Any]]:
-        return self.store.history(self.get(code)["code"])
+        return self.store.history.of(self.get(code)["code"])
 
     def as_of_version(self, code: str, version: int) -> dict[str, Any]:
         """The entry as it was at ``version``: the current row with later changes undone."""
         entry = self.get(code)
         if not 1 <= version <= entry["version"]:
             raise ValueError(f"{entry['code']} has versions 1 to {entry['version']}, not {version}")
-        for change in reversed(self.store.history(entry["code"])):
+        for change in reversed(self.store.history.of(entry["code"])):
             if change["version"] <= version:
                 break
             for field_name, (old, _new) in change["changes"].items():
@@ -131,21 +137,22 @@ class Directory:
         return entry
 
     def iter_entries(self, *, include_retired: bool = False) -> Iterator[dict[str, Any]]:
-        return self.store.iter_entries("" if include_retired else "status = 'active'")
+        return self.store.entries.iter(status=None if include_retired else "active")
 
     def stats(self) -> dict[str, Any]:
         store = self.store
-        names = {o["code"]: o["name"] for o in store.organisations()}
-        by_org = store.counts("provider_code")
+        names = {o["code"]: o["name"] for o in store.organisations.all()}
+        counts = store.entries.counts
+        by_org = counts("provider_code")
         return {
-            "entries": store.scalar("SELECT count(*) FROM entries WHERE status = 'active'"),
-            "retired": store.scalar("SELECT count(*) FROM entries WHERE status = 'retired'"),
+            "entries": store.entries.count(status="active"),
+            "retired": store.entries.count(status="retired"),
             "organisations": len(names),
             "organisations_with_entries": len(by_org),
-            "by_share_type": store.counts("share_type"),
-            "by_update_cycle": store.counts("update_cycle"),
-            "by_open_type": store.counts("open_type"),
-            "by_resource_class": store.counts("resource_class"),
+            "by_share_type": counts("share_type"),
+            "by_update_cycle": counts("update_cycle"),
+            "by_open_type": counts("open_type"),
+            "by_resource_class": counts("resource_class"),
             "by_organisation": [
                 {"code": code, "name": names.get(code, code), "entries": count}
                 for code, count in by_org.items()
@@ -159,7 +166,7 @@ class Directory:
         for org in organisations:
             model = org if isinstance(org, Organisation) else Organisation.model_validate(org)
             rows.append({**model.model_dump(), "created_at": stamp})
-        self.store.write(organisations=rows)
+        self.store.organisations.upsert(rows)
         return len(rows)
 
     # --- single-entry changes ----------------------------------------------------------
@@ -193,22 +200,28 @@ class Directory:
         changes: dict[str, Any] = {"status": [entry["status"], status]}
         if reason:
             changes["reason"] = [None, reason]
-        self.store.write(
-            updates=[{"code": entry["code"], "status": status, "version": version,
-                      "modified_at": stamp}],
-            history=[{"code": entry["code"], "version": version, "action": action,
-                      "changed_at": stamp, "changed_by": self.user, "changes": changes}])
+        with self.store.transaction():
+            self.store.entries.update([{"code": entry["code"], "status": status,
+                                        "version": version, "modified_at": stamp}])
+            self.store.history.add([{"code": entry["code"], "version": version,
+                                     "action": action, "changed_at": stamp,
+                                     "changed_by": self.user, "changes": changes}])
 
     def report_update(self, code: str, *, at: dt.datetime | None = None, source: str = "report",
-                      note: str | None = None) -> dict[str, Any]:
-        """Record that an entry's data was updated (数据更新), moving 最近更新时间 forward."""
+                      note: str | None = None, load_id: str | None = None) -> dict[str, Any]:
+        """Record that an entry's data was updated (数据更新), moving 最近更新时间 forward.
+
+        The event and the entry's change are one transaction: both land or neither does."""
         entry = self.get(code)
         when = catalogue_time(at or now_local()).replace(microsecond=0)
-        self.store.add_update_events([{
-            "code": entry["code"], "updated_at": when.isoformat(), "source": source,
-            "reported_by": self.user, "note": note, "recorded_at": now_local().isoformat()}])
-        if entry["updated_at"] is None or entry["updated_at"] < when.isoformat():
-            self.update(entry["code"], {"updated_at": when}, update_source=None)
+        with self.store.transaction():
+            self.store.history.add_updates([{
+                "code": entry["code"], "updated_at": when.isoformat(), "source": source,
+                "reported_by": self.user, "note": note, "recorded_at": now_local().isoformat(),
+                "load_id": load_id}])
+            current = self.get(entry["code"])
+            if current["updated_at"] is None or current["updated_at"] < when.isoformat():
+                self.update(entry["code"], {"updated_at": when}, update_source=None)
         return self.get(entry["code"])
 
     # --- bulk --------------------------------------------------------------------------
@@ -249,11 +262,11 @@ class _ApplySession:
         self.import_id = import_id
         self.update_source = update_source
         self.stamp = now_local().isoformat()
-        self.org_codes = self.store.organisation_codes_by_name()
+        self.org_codes = self.store.organisations.codes_by_name()
         self.known_orgs = set(self.org_codes.values())
 
     def _next_code(self, classification: str) -> str:
-        number = self.store.allocate_sequence(classification)
+        number = self.store.entries.allocate_sequence(classification)
         return f"{classification}/{number:0{SEQUENCE_DIGITS}d}"
 
     def _provider(self, fields: dict[str, Any], new_orgs: dict[str, dict[str, Any]]) -> None:
@@ -272,13 +285,14 @@ class _ApplySession:
             self.org_codes.setdefault(name, code)
 
     def apply_batch(self, batch: Sequence[EntryRecord]) -> ApplyResult:
-        with write_transaction(self.store.con):
+        with self.store.transaction():
             return self._apply_batch(batch)
 
     def _apply_batch(self, batch: Sequence[EntryRecord]) -> ApplyResult:
         result = ApplyResult()
-        by_key = self.store.entries_by("source_key", [r.source_key for r in batch if r.source_key])
-        by_code = self.store.entries_by(
+        by_key = self.store.entries.by("source_key",
+                                       [r.source_key for r in batch if r.source_key])
+        by_code = self.store.entries.by(
             "code", [c for c in (_try_code(r.fields.get("code")) for r in batch) if c])
         pending: dict[str, dict[str, Any]] = {}  # code -> state after this batch's changes
         pending_keys: dict[str, str] = {}  # source_key -> code, for entries created in this batch
@@ -362,8 +376,12 @@ class _ApplySession:
                     changes["updated_at"][0] is None or changes["updated_at"][1] > changes["updated_at"][0]):
                 events.append(self._event(code, changes["updated_at"][1]))
 
-        self.store.write(organisations=list(new_orgs.values()), inserts=list(inserts.values()),
-                         updates=list(updates.values()), history=history, update_events=events)
+        store = self.store  # inside apply_batch's transaction: all of it lands or none does
+        store.organisations.upsert(list(new_orgs.values()))
+        store.entries.insert(list(inserts.values()))
+        store.entries.update(list(updates.values()))
+        store.history.add(history)
+        store.history.add_updates(events)
         return result
 
     @staticmethod

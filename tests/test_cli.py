@@ -69,7 +69,7 @@ def test_errors_are_clear_and_exit_non_zero(tmp_path):
 def test_fast_paths_import_neither_dagster_nor_great_expectations(tmp_path, args):
     probe = (
         "import sys\n"
-        "from pipelines.cli import app\n"
+        "from mulu.cli import app\n"
         "try:\n"
         f"    app({args!r}, standalone_mode=False)\n"
         "except SystemExit:\n"

@@ -201,10 +201,10 @@ def test_build_demo_is_idempotent(built, district: District):
     directory, first, second, _ = built
     assert first == second == {"organisations": 343, "entries": 35_700,
                                "updates": len(district.updates)}
-    store = directory.store
-    assert store.scalar("SELECT count(*) FROM entry_history") == 35_700  # creates only
-    assert store.scalar("SELECT count(*) FROM organisations") == 343
-    stored = store.entry(district.entries[0]["code"])
+    con = directory.store.database.connection()
+    assert con.execute("SELECT count(*) FROM entry_history").fetchone()[0] == 35_700  # creates
+    assert con.execute("SELECT count(*) FROM organisations").fetchone()[0] == 343
+    stored = directory.store.entries.get(district.entries[0]["code"])
     assert stored["name"] == district.entries[0]["name"] and stored["source"] == "demo"
 
 

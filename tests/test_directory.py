@@ -70,7 +70,7 @@ def test_bulk_apply_is_idempotent_and_reports_bad_records(directory: Directory):
     entry = directory.get(third.codes[0])
     assert entry["updated_at"] == "2026-01-02T00:00:00"
     assert entry["update_cycle"] == "每月"  # a partial record keeps the other fields
-    assert directory.store.updates(entry["code"])[-1]["updated_at"] == "2026-01-02T00:00:00"
+    assert directory.store.history.updates(entry["code"])[-1]["updated_at"] == "2026-01-02T00:00:00"
 
 
 def test_explicit_codes_and_provider_resolution(directory: Directory):
@@ -123,12 +123,12 @@ def test_report_update_logs_one_event_and_moves_updated_at(directory: Directory)
 
     code = directory.create(ENTRY)
     directory.report_update(code, at=dt.datetime(2026, 3, 1, 9, 30), note="三月数据已更新")
-    events = directory.store.updates(code)
+    events = directory.store.history.updates(code)
     assert [(e["source"], e["updated_at"]) for e in events] == [("report", "2026-03-01T09:30:00")]
     assert directory.get(code)["updated_at"] == "2026-03-01T09:30:00"
     directory.report_update(code, at=dt.datetime(2026, 2, 1))  # an older report: logged only
     assert directory.get(code)["updated_at"] == "2026-03-01T09:30:00"
-    assert len(directory.store.updates(code)) == 2
+    assert len(directory.store.history.updates(code)) == 2
 
 
 def test_a_source_record_cannot_take_a_second_code(directory: Directory):

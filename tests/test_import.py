@@ -39,7 +39,7 @@ def test_every_real_file_imports_one_entry_per_record(directory, workspace, real
         assert (report.mapping, report.created, report.rejected) == ("dcat-us", count, 0)
         total_us += report.created
     assert (total_cn, total_us) == (3455, 1897)
-    con = directory.store.con
+    con = directory.store.database.connection()
     assert con.execute("SELECT count(*) FROM entries WHERE provider_code IS NULL "
                        "OR provider_name = ''").fetchone()[0] == 0
     # 更新频率 / accrualPeriodicity normalised, counted against the source files themselves.
@@ -71,8 +71,8 @@ def test_reimport_is_idempotent(directory, workspace, real_data):
 
 def test_untitled_provider_goes_to_the_portal_not_lost(directory, workspace, real_data):
     import_file(directory, workspace, real_data / "cn-portals" / "anhui_chizhou.json")
-    orphans = directory.store.scalar(
-        "SELECT count(*) FROM entries WHERE provider_name = '池州市数据开放平台（未注明提供单位）'")
+    orphans = directory.store.database.connection().execute(
+        "SELECT count(*) FROM entries WHERE provider_name = '池州市数据开放平台（未注明提供单位）'").fetchone()[0]
     source = json.loads((real_data / "cn-portals" / "anhui_chizhou.json").read_text())
     assert orphans == sum(not r["提供单位"].strip() for r in source) > 0
 
@@ -105,8 +105,9 @@ def test_bad_rows_are_reported_and_kept_good_rows_land(directory, workspace, tmp
     assert [k["row"] for k in kept] == ["3", "4", "5"]
     assert json.loads(kept[0]["record"])["目录名称"] == "特困人员名单"
     assert kept[0]["file"] == str(path)
-    stored = directory.store.scalar("SELECT count(*) FROM import_rejects WHERE import_id = ?",
-                                    (report.import_id,))
+    stored = directory.store.database.connection().execute(
+"SELECT count(*) FROM import_rejects WHERE import_id = ?",
+                                    (report.import_id,)).fetchone()[0]
     assert stored == 3
     entry = next(directory.iter_entries())
     assert entry["published_at"] == "2023-05-08"

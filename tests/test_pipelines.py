@@ -65,13 +65,13 @@ def test_run_loads_registers_and_second_run_is_a_no_op(workspace, directory, two
         "di_bao": ("published", 2), "te_kun": ("published", 1)}
     entry = directory.get(dibao_code)
     assert entry["updated_at"] is not None
-    assert [u["source"] for u in directory.store.updates(dibao_code)] == ["pipeline"]
+    assert [u["source"] for u in directory.store.history.updates(dibao_code)] == ["pipeline"]
     # A full run also refreshes the catalogue's daily freshness sweep and the scorecard.
     assert len(list((workspace.root / "freshness" / "daily").glob("*.parquet"))) == 1
     assert list((workspace.root / "freshness" / "scorecards").glob("*.html"))
     second = run_datasets(workspace, ["di_bao"])
     assert second.datasets["di_bao"]["status"] == "unchanged"
-    assert len(directory.store.updates(dibao_code)) == 1
+    assert len(directory.store.history.updates(dibao_code)) == 1
     with pytest.raises(UnknownDataset, match="nope"):
         run_datasets(workspace, ["nope"])
 
@@ -141,12 +141,12 @@ def test_a_load_recovered_after_a_crash_is_registered_once(workspace, directory,
 
     with pytest.raises(KeyboardInterrupt):
         load_dataset(workspace, spec, after_publish=crash)
-    assert directory.store.updates(dibao_code) == []
+    assert directory.store.history.updates(dibao_code) == []
     report = run_datasets(workspace, ["di_bao"])
     assert report.datasets["di_bao"]["status"] == "unchanged"  # not published twice
-    assert [u["source"] for u in directory.store.updates(dibao_code)] == ["pipeline"]
+    assert [u["source"] for u in directory.store.history.updates(dibao_code)] == ["pipeline"]
     run_datasets(workspace, ["di_bao"])
-    assert len(directory.store.updates(dibao_code)) == 1
+    assert len(directory.store.history.updates(dibao_code)) == 1
 
 
 def remote_spec(workspace: Workspace, directory: Directory, name: str, url: str,
@@ -274,7 +274,7 @@ def test_a_blocked_load_fails_its_checks_and_a_steward_publishes_it(workspace, d
         assert con.execute("SELECT count(*) FROM di_bao").fetchone()[0] == 3
     finally:
         con.close()
-    assert [u["note"].split(":")[0] for u in directory.store.updates(code)] == [
+    assert [u["note"].split(":")[0] for u in directory.store.history.updates(code)] == [
         f"di_bao load {first.datasets['di_bao']['load_id']}",
         f"di_bao load {blocked['load_id']}"]
     scores = json.loads(subprocess.run([mulu, "quality", "scores", "--json"],

@@ -22,8 +22,8 @@ from catalog.importing.importer import import_file
 from catalog.search import FACETS, rebuild_index, refresh_index, search
 from catalog.search import query as search_query
 from catalog.search.text import pinyin_initials, query_words, segment
-from pipelines.cli import search_command
-from pipelines.cli.context import set_options
+from mulu.cli import search_command
+from mulu.cli.context import set_options
 from warehouse import metadata
 from warehouse.workspace import Workspace
 

@@ -11,19 +11,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 
 BUSY_TIMEOUT_MS = 60_000
 
 
-def _migrations() -> list[tuple[int, str]]:
-    folder = resources.files("warehouse") / "migrations"
-    found = []
-    for item in folder.iterdir():
-        if item.name.endswith(".sql"):
-            found.append((int(item.name.split("_", 1)[0]), item.read_text(encoding="utf-8")))
-    return sorted(found)
+from warehouse.store.sqlite.database import _migrations  # noqa: E402  (transition: see store)
 
 
 def connect(path: Path, *, migrate: bool = True) -> sqlite3.Connection:

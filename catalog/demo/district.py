@@ -23,7 +23,6 @@ from catalog.directory import Directory, EntryRecord
 from schemas.codes import make_uscc
 from schemas.cycles import UpdateCycle, parse_update_cycle
 from schemas.entry import DATA_TYPES, Organisation
-from warehouse.metadata import write_transaction
 
 
 class _Weighted:
@@ -448,7 +447,7 @@ def build_demo(directory: Directory, *, seed: int = 2024, today: dt.date | None 
     """
     district = district or generate_district(seed, today=today or dt.date.today())
     store = directory.store
-    existing = {row[0] for row in store.con.execute("SELECT code FROM entries")}
+    existing = store.entries.codes()
     directory.add_organisations(district.organisations)
     result = directory.apply(
         (EntryRecord(fields, row=i, source_key=f"{SOURCE}:{fields['code']}")
@@ -461,11 +460,9 @@ def build_demo(directory: Directory, *, seed: int = 2024, today: dt.date | None 
     # Update events only for entries this run created: re-runs must not duplicate them.
     events = [{**event, "recorded_at": event["updated_at"]} for event in district.updates
               if event["code"] not in existing]
-    if events:
-        with write_transaction(store.con) as con:
-            store.add_update_events(events, con=con)
+    store.history.add_updates(events)
     return {
         "organisations": len(district.organisations),
-        "entries": store.scalar("SELECT count(*) FROM entries WHERE source_key LIKE 'demo:%'"),
-        "updates": store.scalar("SELECT count(*) FROM entry_updates WHERE source = ?", (SOURCE,)),
+        "entries": store.entries.count(status=None, source=SOURCE),
+        "updates": store.history.count_updates(source=SOURCE),
     }

@@ -47,7 +47,7 @@ def export_catalogue(directory: Directory, fmt: str, out: Path, *,
     write = writer_for(fmt)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    organisations = {org["code"]: org for org in directory.store.organisations()}
+    organisations = {org["code"]: org for org in directory.store.organisations.all()}
     partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
     entries = directory.iter_entries(include_retired=include_retired)
     try:

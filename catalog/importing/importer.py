@@ -61,7 +61,7 @@ def import_file(directory: Directory, workspace: Workspace, path: Path, *,
         chosen, records = detect_mapping(document)
     store = directory.store
     started = now_local().isoformat()
-    import_id = store.start_import(str(path), chosen.name, directory.user, started)
+    import_id = store.imports.start(str(path), chosen.name, directory.user, started)
     report = ImportReport(str(path), chosen.name, import_id)
 
     mapping_errors: list[RowError] = []
@@ -75,7 +75,7 @@ def import_file(directory: Directory, workspace: Workspace, path: Path, *,
         key=lambda e: (e.row or 0, e.field))
     if report.errors:
         report.rejects_file = str(_write_rejects(workspace, import_id, path, report.errors))
-    store.finish_import(
+    store.imports.finish(
         import_id,
         {"records": report.records, "created": report.created, "updated": report.updated,
          "unchanged": report.unchanged, "rejected": report.rejected},

@@ -1,0 +1,237 @@
+"""Entries (目录条目), organisations (提供方), their change history (变更历史), data-update
+events (数据更新记录) and bulk imports, in SQLite. Plain dicts in, plain dicts out; the rules
+(validation, diffing, who may change what) live in ``catalog``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+from warehouse.store.fields import (
+    COUNT_COLUMNS,
+    ENTRY_FIELDS,
+    ORGANISATION_FIELDS,
+    TRACKING_FIELDS,
+)
+from warehouse.store.sqlite.database import Database
+from warehouse.store.sqlite.rows import chunks, dumps, encode_value, marks, row_to_entry
+
+EntryKey = Literal["code", "source_key"]
+
+
+class SqliteEntries:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, code: str) -> dict[str, Any] | None:
+        row = self.db.connection().execute(
+            "SELECT * FROM entries WHERE code = ?", (code,)).fetchone()
+        return None if row is None else row_to_entry(row)
+
+    def by(self, key: EntryKey, values: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Entries whose ``key`` (code or source_key) is one of ``values``, by that value."""
+        if key not in ("code", "source_key"):
+            raise ValueError(f"entries are looked up by code or source_key, not {key!r}")
+        found: dict[str, dict[str, Any]] = {}
+        con = self.db.connection()
+        for chunk in chunks(list(values)):
+            for row in con.execute(
+                    f"SELECT * FROM entries WHERE {key} IN ({marks(len(chunk))})", chunk):
+                found[row[key]] = row_to_entry(row)
+        return found
+
+    def iter(self, *, status: str | None = "active",
+             codes: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Entries in code order: those with ``status`` (None: every status), optionally only
+        ``codes``."""
+        con = self.db.connection()
+        if codes is not None:
+            found = self.by("code", codes)
+            for code in sorted(found):
+                if status is None or found[code]["status"] == status:
+                    yield found[code]
+            return
+        if status is None:
+            rows = con.execute("SELECT * FROM entries ORDER BY code")
+        else:
+            rows = con.execute("SELECT * FROM entries WHERE status = ? ORDER BY code", (status,))
+        for row in rows:
+            yield row_to_entry(row)
+
+    def count(self, *, status: str | None = "active", source: str | None = None) -> int:
+        """Entries with ``status`` (None: any) that came from ``source`` (None: any)."""
+        row = self.db.connection().execute(
+            "SELECT count(*) FROM entries WHERE (? IS NULL OR status = ?) "
+            "AND (? IS NULL OR source = ?)", (status, status, source, source)).fetchone()
+        return int(row[0])
+
+    def codes(self) -> set[str]:
+        """Every entry's 信息资源代码, retired ones included."""
+        return {row[0] for row in self.db.connection().execute("SELECT code FROM entries")}
+
+    def counts(self, column: str, *, status: str = "active") -> dict[str, int]:
+        """Active entries per value of ``column`` (``未说明`` for none), most first."""
+        if column not in COUNT_COLUMNS:
+            raise ValueError(f"entries are not counted by {column!r}")
+        rows = self.db.connection().execute(
+            f"SELECT coalesce({column}, '未说明'), count(*) FROM entries WHERE status = ? "
+            f"GROUP BY 1 ORDER BY 2 DESC, 1", (status,))
+        return {str(k): int(v) for k, v in rows.fetchall()}
+
+    def allocate_sequence(self, classification: str) -> int:
+        """The next free 顺序码 under a 分类码 (inside the caller's transaction, if any)."""
+        with self.db.transaction() as con:
+            row = con.execute(
+                "INSERT INTO code_sequences (classification, last) VALUES (?, 1) "
+                "ON CONFLICT(classification) DO UPDATE SET last = last + 1 RETURNING last",
+                (classification,)).fetchone()
+        return int(row[0])
+
+    def insert(self, entries: Sequence[dict[str, Any]]) -> None:
+        if not entries:
+            return
+        cols = ENTRY_FIELDS + TRACKING_FIELDS
+        with self.db.transaction() as con:
+            con.executemany(
+                f"INSERT INTO entries ({','.join(cols)}) VALUES ({marks(len(cols))})",
+                [tuple(encode_value(c, e.get(c)) for c in cols) for e in entries])
+            # Codes given explicitly move the sequence past them.
+            top: dict[str, int] = {}
+            for e in entries:
+                classification, sequence = e["code"].split("/", 1)
+                top[classification] = max(top.get(classification, 0), int(sequence))
+            con.executemany(
+                "INSERT INTO code_sequences (classification, last) VALUES (?, ?) "
+                "ON CONFLICT(classification) DO UPDATE SET last = max(last, excluded.last)",
+                list(top.items()))
+
+    def update(self, changes: Sequence[dict[str, Any]]) -> None:
+        """Each change: ``code`` plus the columns to set."""
+        allowed = set(ENTRY_FIELDS + TRACKING_FIELDS)
+        with self.db.transaction() as con:
+            for change in changes:
+                cols = [c for c in change if c != "code"]
+                unknown = set(cols) - allowed
+                if unknown:
+                    raise ValueError(f"entries have no column {sorted(unknown)[0]!r}")
+                con.execute(
+                    f"UPDATE entries SET {', '.join(f'{c} = ?' for c in cols)} WHERE code = ?",
+                    [encode_value(c, change[c]) for c in cols] + [change["code"]])
+
+
+class SqliteOrganisations:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def all(self) -> list[dict[str, Any]]:
+        con = self.db.connection()
+        return [dict(r) for r in con.execute("SELECT * FROM organisations ORDER BY code")]
+
+    def get(self, code: str) -> dict[str, Any] | None:
+        row = self.db.connection().execute(
+            "SELECT * FROM organisations WHERE code = ?", (code,)).fetchone()
+        return None if row is None else dict(row)
+
+    def find(self, code_or_name: str) -> dict[str, Any] | None:
+        """The organisation with this code, else the first registered with this name."""
+        found = self.get(code_or_name)
+        if found is not None:
+            return found
+        row = self.db.connection().execute(
+            "SELECT * FROM organisations WHERE name = ? ORDER BY created_at, code LIMIT 1",
+            (code_or_name,)).fetchone()
+        return None if row is None else dict(row)
+
+    def codes_by_name(self) -> dict[str, str]:
+        # First registered wins when two bodies share a name.
+        rows = self.db.connection().execute(
+            "SELECT name, code FROM organisations ORDER BY created_at DESC, code DESC")
+        return {name: code for name, code in rows}
+
+    def upsert(self, organisations: Sequence[dict[str, Any]]) -> None:
+        """Insert or update by code; a field given as None keeps its stored value."""
+        if not organisations:
+            return
+        cols = ORGANISATION_FIELDS + ("created_at",)
+        with self.db.transaction() as con:
+            con.executemany(
+                f"INSERT INTO organisations ({','.join(cols)}) VALUES ({marks(len(cols))}) "
+                "ON CONFLICT(code) DO UPDATE SET " + ", ".join(
+                    f"{c} = coalesce(excluded.{c}, {c})" for c in ORGANISATION_FIELDS[1:]),
+                [tuple(o.get(c) for c in cols) for o in organisations])
+
+
+class SqliteHistory:
+    """Every change of an entry (entry_history) and every update of its data (entry_updates)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def of(self, code: str) -> list[dict[str, Any]]:
+        rows = self.db.connection().execute(
+            "SELECT * FROM entry_history WHERE code = ? ORDER BY version, id", (code,))
+        return [{**dict(r), "changes": json.loads(r["changes"])} for r in rows]
+
+    def add(self, changes: Sequence[dict[str, Any]]) -> None:
+        if not changes:
+            return
+        with self.db.transaction() as con:
+            con.executemany(
+                "INSERT INTO entry_history (code, version, action, changed_at, changed_by, "
+                "changes, import_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(h["code"], h["version"], h["action"], h["changed_at"], h["changed_by"],
+                  dumps(h["changes"]), h.get("import_id")) for h in changes])
+
+    def updates(self, code: str) -> list[dict[str, Any]]:
+        rows = self.db.connection().execute(
+            "SELECT * FROM entry_updates WHERE code = ? ORDER BY updated_at", (code,))
+        return [dict(r) for r in rows]
+
+    def add_updates(self, events: Sequence[dict[str, Any]]) -> None:
+        if not events:
+            return
+        with self.db.transaction() as con:
+            con.executemany(
+                "INSERT INTO entry_updates (code, updated_at, source, reported_by, note, "
+                "recorded_at, load_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(e["code"], e["updated_at"], e["source"], e.get("reported_by"), e.get("note"),
+                  e["recorded_at"], e.get("load_id")) for e in events])
+
+    def count_updates(self, *, source: str | None = None) -> int:
+        row = self.db.connection().execute(
+            "SELECT count(*) FROM entry_updates WHERE ? IS NULL OR source = ?",
+            (source, source)).fetchone()
+        return int(row[0])
+
+    def has_load(self, load_id: str) -> bool:
+        """Whether a pipeline load is registered already (by its load id)."""
+        row = self.db.connection().execute(
+            "SELECT 1 FROM entry_updates WHERE load_id = ? LIMIT 1", (load_id,)).fetchone()
+        return row is not None
+
+
+class SqliteImports:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def start(self, file: str, mapping: str, by: str, started_at: str) -> int:
+        with self.db.transaction() as con:
+            cur = con.execute(
+                "INSERT INTO imports (file, mapping, started_at, by) VALUES (?, ?, ?, ?)",
+                (file, mapping, started_at, by))
+            return int(cur.lastrowid or 0)
+
+    def finish(self, import_id: int, counts: dict[str, int], finished_at: str,
+               rejects: Sequence[dict[str, Any]], rejects_file: str | None) -> None:
+        with self.db.transaction() as con:
+            con.execute(
+                "UPDATE imports SET finished_at = ?, records = ?, created = ?, updated = ?, "
+                "unchanged = ?, rejected = ?, rejects_file = ? WHERE id = ?",
+                (finished_at, counts["records"], counts["created"], counts["updated"],
+                 counts["unchanged"], counts["rejected"], rejects_file, import_id))
+            con.executemany(
+                "INSERT INTO import_rejects (import_id, row, field, reason, record) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(import_id, r["row"], r["field"], r["reason"], dumps(r["record"]))
+                 for r in rejects])

@@ -1,0 +1,145 @@
+"""The metadata database (SQLite in WAL mode) and the one object that owns its connections.
+
+SQLite, not DuckDB, holds metadata because a DuckDB file admits one writing process at a time,
+while the web server, the CLI and pipeline runs all write metadata concurrently. WAL lets readers
+run beside one writer; writers queue on ``busy_timeout`` (``BEGIN IMMEDIATE``) instead of failing.
+
+``Database`` is the only opener of ``catalog.sqlite`` in a process, and it opens it only with
+Python's sqlite3: DuckDB never attaches this file (its own SQLite library would keep POSIX locks
+that sqlite3's do not see, and closing either drops the other's locks: a later checkpoint then
+deletes the WAL under a live connection and acknowledged writes are lost). DuckDB gets the
+catalogue as rows from the store instead (``warehouse.store.sqlite.export``).
+
+Each thread gets its own connection, created on first use and kept until ``close``: a new
+connection starts with a cold page cache, and sqlite3 connections must not be shared by
+threads mid-transaction. ``transaction()`` nests: an inner one joins the outer, so a use case
+can make several repositories' writes one atomic unit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+BUSY_TIMEOUT_MS = 60_000
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("warehouse.store.sqlite") / "migrations"
+    found = []
+    for item in folder.iterdir():
+        if item.name.endswith(".sql"):
+            found.append((int(item.name.split("_", 1)[0]), item.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                          check_same_thread=False)
+    con.row_factory = sqlite3.Row
+    con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA synchronous = NORMAL")
+    con.execute("PRAGMA foreign_keys = ON")
+    return con
+
+
+class Database:
+    """Owns this process's connections to one metadata database file."""
+
+    def __init__(self, path: Path, *, migrate: bool = True) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._closed = False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if migrate:
+            _migrate(self.connection())
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit; write through :meth:`transaction`)."""
+        con: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if con is None:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError(f"the metadata database {self.path} is closed")
+                con = _open(self.path)
+                self._connections.append(con)
+            self._local.con = con
+        return con
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT on this thread's connection; joins an open transaction.
+
+        Taking the write lock up front makes writers queue (busy_timeout) instead of failing
+        with a lock upgrade deadlock."""
+        con = self.connection()
+        if con.in_transaction:
+            yield con
+            return
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees the same committed state."""
+        con = self.connection()
+        if con.in_transaction:
+            yield con
+            return
+        con.execute("BEGIN")
+        try:
+            yield con
+        finally:
+            con.execute("ROLLBACK")
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for con in connections:
+            con.close()
+        self._local = threading.local()
+
+
+def _migrate(con: sqlite3.Connection) -> None:
+    current = con.execute("PRAGMA user_version").fetchone()[0]
+    pending = [(v, sql) for v, sql in _migrations() if v > current]
+    if not pending:
+        return
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        # Re-read under the write lock: another process may have migrated meanwhile.
+        current = con.execute("PRAGMA user_version").fetchone()[0]
+        for version, sql in pending:
+            if version > current:
+                for statement in _split_sql(sql):
+                    con.execute(statement)
+                con.execute(f"PRAGMA user_version = {version}")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def _split_sql(sql: str) -> list[str]:
+    statements, buffer = [], []
+    for line in sql.splitlines():
+        buffer.append(line)
+        if line.rstrip().endswith(";") and sqlite3.complete_statement("\n".join(buffer)):
+            statements.append("\n".join(buffer))
+            buffer = []
+    if "".join(buffer).strip():
+        statements.append("\n".join(buffer))
+    return statements
