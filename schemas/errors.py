@@ -1,0 +1,62 @@
+"""Mulu's one exception hierarchy (every layer raises these; each maps once to an HTTP status
+and a CLI exit code, in ``mulu.web.errors`` and ``mulu.cli.output``).
+
+    MuluError                       anything Mulu reports to a user (exit 1, HTTP 500)
+    ├── NotFound                    no such entry, organisation, run, dataset … (exit 3, 404)
+    ├── InvalidInput                bad file, row, field, option or spec (exit 2, 400)
+    ├── Conflict                    the state forbids it now: decided already, newer load … (4, 409)
+    ├── Forbidden                   the actor may not do this (exit 5, 403)
+    └── Unavailable                 a needed part is missing or busy: extension, lake … (6, 503)
+
+The message is what the user reads: one line naming the thing (file, row, column, code) and the
+reason, in Chinese where the users read Chinese. Subclasses in other modules (``SpecError``,
+``LoadError`` …) only add detail; they inherit status and exit code from these.
+"""
+
+from __future__ import annotations
+
+
+class MuluError(Exception):
+    """Base of every error Mulu reports to a user."""
+
+    http_status = 500
+    exit_code = 1
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class NotFound(MuluError):
+    """找不到: the named thing does not exist."""
+
+    http_status = 404
+    exit_code = 3
+
+
+class InvalidInput(MuluError, ValueError):
+    """输入有误: a file, record, field or option is not acceptable."""
+
+    http_status = 400
+    exit_code = 2
+
+
+class Conflict(MuluError):
+    """状态冲突: the request is valid but the current state forbids it."""
+
+    http_status = 409
+    exit_code = 4
+
+
+class Forbidden(MuluError):
+    """无权限: the actor may not do this."""
+
+    http_status = 403
+    exit_code = 5
+
+
+class Unavailable(MuluError):
+    """暂不可用: a part Mulu needs is missing, closed or busy."""
+
+    http_status = 503
+    exit_code = 6
