@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from mulu.web import api, portal
+from mulu.web.deps import Web
+from warehouse.store import Store
 from warehouse.workspace import Workspace
 
 ROUTE_GROUPS = (*api.ROUTE_GROUPS, portal)
@@ -32,19 +34,24 @@ def _warm_up_search(workspace: Workspace) -> None:
 
 
 def create_app(workspace: Workspace) -> FastAPI:
+    workspace.ensure()
+    web = Web(workspace, Store.open(workspace))
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         threading.Thread(target=_warm_up_search, args=(workspace,), daemon=True,
                          name="mulu-search-warm-up").start()
-        yield
+        try:
+            yield
+        finally:
+            web.store.close()
 
     app = FastAPI(title="Mulu 目录 API", version="0.1.0", docs_url="/api/docs",
                   openapi_url="/api/openapi.json", lifespan=lifespan,
                   description="政务信息资源目录: entries, organisations, search, freshness, "
                               "quality runs and reviews; CKAN Action API subset; DCAT.")
-    workspace.ensure()
     for group in ROUTE_GROUPS:
-        group.register(app, workspace)
+        group.register(app, web)
     return app
 
 

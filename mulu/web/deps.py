@@ -1,4 +1,4 @@
-"""What every route group shares: a metadata connection per request, errors as JSON."""
+"""What every route group shares: the workspace and the app's one ``Store``."""
 
 from __future__ import annotations
 
@@ -6,12 +6,23 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from fastapi import HTTPException
 
 from warehouse import metadata
 from warehouse.catalog_store import row_to_entry
+from warehouse.store import Store
 from warehouse.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Web:
+    """The web app's parts, built once by ``create_app`` and handed to every route group: the
+    store owns all metadata connections of the server process for its whole life."""
+
+    workspace: Workspace
+    store: Store
 
 
 @contextlib.contextmanager

@@ -13,6 +13,10 @@ from warehouse.store.sqlite.catalogue import (
     SqliteOrganisations,
 )
 from warehouse.store.sqlite.database import Database
+from warehouse.store.sqlite.freshness import SqliteFreshness
+from warehouse.store.sqlite.loads import SqliteLoads
+from warehouse.store.sqlite.quality import SqliteQuality
+from warehouse.store.sqlite.search import SqliteSearch
 from warehouse.workspace import Workspace
 
 
@@ -30,6 +34,10 @@ class Store:
         self.organisations = SqliteOrganisations(database)
         self.history = SqliteHistory(database)
         self.imports = SqliteImports(database)
+        self.loads = SqliteLoads(database)
+        self.quality = SqliteQuality(database)
+        self.freshness = SqliteFreshness(database)
+        self.search = SqliteSearch(database)
 
     @classmethod
     def open(cls, workspace: Workspace) -> Store:

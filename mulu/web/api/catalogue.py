@@ -9,9 +9,8 @@ from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from catalog.directory import Directory, EntryNotFound
-from mulu.web.deps import connection, entry_or_404, organisation_or_404
+from mulu.web.deps import Web, connection, entry_or_404, organisation_or_404
 from warehouse.catalog_store import row_to_entry
-from warehouse.workspace import Workspace
 
 
 class UpdateReport(BaseModel):
@@ -22,7 +21,8 @@ class UpdateReport(BaseModel):
     reported_by: str = Field("api", description="who reports it")
 
 
-def register(app: FastAPI, workspace: Workspace) -> None:
+def register(app: FastAPI, web: Web) -> None:
+    workspace = web.workspace
     @app.get("/api/entries", tags=["catalogue"])
     def list_entries(org: str | None = None, share_type: str | None = None,
                      update_cycle: str | None = None,

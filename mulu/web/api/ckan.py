@@ -21,9 +21,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from mulu.web.deps import thread_connection
+from mulu.web.deps import Web, thread_connection
 from warehouse.catalog_store import row_to_entry
-from warehouse.workspace import Workspace
 
 API_HELP = "https://docs.ckan.org/en/2.10/api/ (subset served by Mulu)"
 _EXTRAS = (("update_cycle", "更新周期"), ("share_type", "共享类型"),
@@ -213,7 +212,8 @@ ACTIONS = {f.__name__: f for f in (package_list, package_show, package_search,
                                    organization_list, organization_show, status_show)}
 
 
-def register(app: FastAPI, workspace: Workspace) -> None:
+def register(app: FastAPI, web: Web) -> None:
+    workspace = web.workspace
     async def action(name: str, request: Request) -> JSONResponse:
         params: dict[str, Any] = dict(request.query_params)
         if request.method == "POST":

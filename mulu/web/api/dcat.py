@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from catalog.directory import Directory
 from catalog.exporting import dcat_format
+from mulu.web.deps import Web
 from warehouse.workspace import Workspace
 
 
@@ -25,7 +26,8 @@ def catalogue_jsonld(workspace: Workspace) -> bytes:
         directory.close()
 
 
-def register(app: FastAPI, workspace: Workspace) -> None:
+def register(app: FastAPI, web: Web) -> None:
+    workspace = web.workspace
     @app.get("/catalog.jsonld", tags=["dcat"], response_class=Response)
     def jsonld() -> Response:
         return Response(catalogue_jsonld(workspace), media_type="application/ld+json")

@@ -10,10 +10,11 @@ from fastapi import FastAPI, HTTPException, Query
 from catalog.freshness.scorecard import scorecard
 from catalog.freshness.sla import Status
 from catalog.freshness.sweep import statuses
-from warehouse.workspace import Workspace
+from mulu.web.deps import Web
 
 
-def register(app: FastAPI, workspace: Workspace) -> None:
+def register(app: FastAPI, web: Web) -> None:
+    workspace = web.workspace
     @app.get("/api/freshness", tags=["freshness"])
     def freshness(org: str | None = None, status: Status | None = None,
                   at: dt.datetime | None = None,

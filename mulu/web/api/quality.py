@@ -8,8 +8,8 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
 from catalog.reviews import review
+from mulu.web.deps import Web
 from quality.runs import ReviewError, get_run, list_runs
-from warehouse.workspace import Workspace
 
 
 class Review(BaseModel):
@@ -20,7 +20,8 @@ class Review(BaseModel):
     over_newer: bool = False
 
 
-def register(app: FastAPI, workspace: Workspace) -> None:
+def register(app: FastAPI, web: Web) -> None:
+    workspace = web.workspace
     @app.get("/api/quality/runs", tags=["quality"])
     def runs(dataset: str | None = None, failed: bool = False, pending: bool = False,
              limit: int = 100) -> list[dict[str, Any]]:

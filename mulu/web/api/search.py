@@ -6,11 +6,11 @@ import json
 
 from fastapi import FastAPI, HTTPException, Query, Response
 
-from mulu.web.deps import thread_connection
-from warehouse.workspace import Workspace
+from mulu.web.deps import Web, thread_connection
 
 
-def register(app: FastAPI, workspace: Workspace) -> None:
+def register(app: FastAPI, web: Web) -> None:
+    workspace = web.workspace
     @app.get("/api/search", tags=["search"])
     def search_entries(q: str = "", facet: list[str] = Query(default_factory=list),
                        limit: int = Query(20, ge=1, le=200), offset: int = Query(0, ge=0)

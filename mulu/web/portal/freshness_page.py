@@ -1,0 +1,35 @@
+"""The freshness dashboard (``/freshness``): statuses, the scorecard, overdue bodies, the on-time trend."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+
+from mulu.web.deps import Web
+from mulu.web.portal import charts
+from mulu.web.portal.render import PageCache, render
+
+
+def register(app: FastAPI, web: Web) -> None:
+    workspace = web.workspace
+    cache = PageCache()
+
+    @app.get("/freshness", response_class=HTMLResponse, include_in_schema=False)
+    def freshness_page(request: Request, month: str | None = None) -> HTMLResponse:
+        from catalog.freshness.scorecard import on_time_trend, scorecard
+        from catalog.freshness.sweep import summary
+
+        try:
+            rows = cache.get(("scorecard", month), lambda: scorecard(workspace, month))
+        except ValueError:
+            rows = cache.get(("scorecard", None), lambda: scorecard(workspace, None))
+        counts = cache.get(("summary",), lambda: summary(workspace))
+        trend = cache.get(("trend",), lambda: on_time_trend(workspace, months=6))
+        overdue = sorted(((r["provider_name"], r["overdue"]) for r in rows if r["overdue"]),
+                         key=lambda item: -item[1])[:15]
+        order = ("overdue", "due_soon", "fresh", "never_updated", "not_tracked")
+        return render(
+            request, "freshness.html", rows=rows, month=rows[0]["month"] if rows else month,
+            counts=[(s, counts.get(s, 0)) for s in order],
+            overdue_svg=charts.bars(overdue),
+            trend_svg=charts.line([(t["month"], t["on_time_rate"] or 0) for t in trend]))
