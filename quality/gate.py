@@ -27,11 +27,10 @@ from warehouse.loading import GateVerdict, LoadResult, StagedLoad, load_dataset,
 from warehouse.workspace import Workspace
 
 log = logging.getLogger(__name__)
-DOCS_DIR = "quality/docs"
 
 
 def docs_dir(workspace: Workspace) -> Path:
-    return workspace.root / DOCS_DIR
+    return workspace.quality_docs_dir
 
 
 class QualityGate:

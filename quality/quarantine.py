@@ -62,7 +62,7 @@ def numbered_rows(workspace: Workspace, spec: DatasetSpec, files: list[tuple[Pat
 
 
 def _tmp(workspace: Workspace) -> Path:
-    folder = workspace.root / "staging"
+    folder = workspace.staging_dir
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -38,7 +38,6 @@ from warehouse.workspace import Workspace
 
 LAKE_ALIAS = "lake"
 LAKE_SCHEMA = "main"
-CATALOG_FILE = "lake.sqlite"
 # Conflicting commits from two processes: SQLite reports the loser's write as "database is
 # locked" (in WAL mode also when the other commit ended before ours started, because our read
 # snapshot is stale); DuckLake reports logical conflicts as "conflict". And DuckLake 1.5.5's own
@@ -80,7 +79,7 @@ def quote_literal(text: str) -> str:
 
 
 def catalog_path(workspace: Workspace) -> Path:
-    return workspace.root / CATALOG_FILE
+    return workspace.lake_catalog
 
 
 def data_path(workspace: Workspace) -> Path:

@@ -159,7 +159,7 @@ def fingerprint(files: list[LandedFile]) -> str:
 
 
 def staging_dir(workspace: Workspace) -> Path:
-    return workspace.root / "staging"
+    return workspace.staging_dir
 
 
 def table_name(spec: DatasetSpec) -> str:
@@ -615,7 +615,7 @@ def _rowid(meta: sqlite3.Connection, row: sqlite3.Row | None) -> int:
 
 # --- held loads (blocked by the quality gate) ----------------------------------------------
 def held_dir(workspace: Workspace) -> Path:
-    return workspace.root / "held"
+    return workspace.held_dir
 
 
 def _hold(workspace: Workspace, spec: DatasetSpec, meta: sqlite3.Connection, staged: StagedLoad,

@@ -1,15 +1,23 @@
 """The workspace: one folder (``MULU_HOME``, default ``./.mulu``) holding everything Mulu keeps.
 
-Layout::
+Layout (each path is a property here; no other module builds one from ``root``)::
 
-    catalog.sqlite   metadata: catalogue entries, organisations, change history, imports, loads
-    rejects/         rows an import could not accept, kept verbatim with their reasons
-    datasets/        one YAML spec per department dataset (datasets/<org>/<name>.yaml)
-    landing/         raw source files as received (immutable, by content hash)
-    staging/         typed Parquet of a load before it is published
-    lake.sqlite      the DuckLake catalogue (tables, snapshots)
-    lake/            warehouse tables as Parquet
-    dagster/         Dagster's instance for runs started from this workspace
+    catalog.sqlite          metadata_db: catalogue entries, organisations, history, imports, loads
+    rejects/                rejects_dir: rows an import could not accept, verbatim with reasons
+    datasets/               datasets_dir: one YAML spec per department dataset (<org>/<name>.yaml)
+    sources/                sources_dir: files the demo departments deliver (<org>/…; demo only)
+    landing/                landing_dir: raw source files as received (immutable, by content hash)
+    staging/                staging_dir: typed Parquet of a load before it is published, its
+                            lock files and DuckDB's spill space
+    held/                   held_dir: staged loads the quality gate blocked (<dataset>/<load>.parquet),
+                            waiting for a steward's review
+    quarantine/             quarantine_dir: failing rows of blocked loads (<dataset>/<run>.parquet)
+    quality/docs/           quality_docs_dir: Great Expectations Data Docs of every quality run
+    lake.sqlite             lake_catalog: the DuckLake catalogue (tables, snapshots)
+    lake/                   lake_dir: warehouse tables as Parquet
+    freshness/daily/        sweeps_dir: every entry's freshness status, one Parquet file a day
+    freshness/scorecards/   scorecards_dir: monthly 更新及时率 scorecards (CSV and HTML)
+    dagster/                dagster_dir: Dagster's instance for runs started from this workspace
 
 The path is resolved when a command runs, never at import time.
 """
@@ -17,6 +25,7 @@ The path is resolved when a command runs, never at import time.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +37,7 @@ class Workspace:
     root: Path
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Workspace:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Workspace:
         env = os.environ if environ is None else environ
         return cls(Path(env.get("MULU_HOME") or DEFAULT_HOME).resolve())
 
@@ -41,25 +50,56 @@ class Workspace:
         return self.root / "rejects"
 
     @property
-    def landing_dir(self) -> Path:
-        return self.root / "landing"
+    def datasets_dir(self) -> Path:
+        return self.root / "datasets"
 
     @property
-    def lake_dir(self) -> Path:
-        return self.root / "lake"
+    def sources_dir(self) -> Path:
+        return self.root / "sources"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.root / "landing"
 
     @property
     def staging_dir(self) -> Path:
         return self.root / "staging"
 
     @property
-    def datasets_dir(self) -> Path:
-        return self.root / "datasets"
+    def held_dir(self) -> Path:
+        return self.root / "held"
 
     @property
     def quarantine_dir(self) -> Path:
-        """Failing rows of blocked loads: <dataset>/<run_id>.parquet (the quarantine table)."""
         return self.root / "quarantine"
+
+    @property
+    def quality_docs_dir(self) -> Path:
+        return self.root / "quality" / "docs"
+
+    @property
+    def lake_catalog(self) -> Path:
+        return self.root / "lake.sqlite"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.root / "lake"
+
+    @property
+    def freshness_dir(self) -> Path:
+        return self.root / "freshness"
+
+    @property
+    def sweeps_dir(self) -> Path:
+        return self.freshness_dir / "daily"
+
+    @property
+    def scorecards_dir(self) -> Path:
+        return self.freshness_dir / "scorecards"
+
+    @property
+    def dagster_dir(self) -> Path:
+        return self.root / "dagster"
 
     def ensure(self) -> Workspace:
         for path in (self.root, self.rejects_dir):

@@ -37,7 +37,7 @@ PERIOD_SQL = ("CASE c.unit WHEN 'hour' THEN to_hours(c.every) WHEN 'day' THEN to
 
 
 def daily_dir(workspace: Workspace) -> Path:
-    return workspace.root / "freshness" / "daily"
+    return workspace.sweeps_dir
 
 
 @contextlib.contextmanager
