@@ -5,6 +5,9 @@ Side by side for each size:
   the mapping, validate every field, allocate nothing, write entries + history).
 - ``floor``: the same CSV read with ``csv.reader`` and inserted with one ``executemany`` into a
   bare SQLite table of the same columns: no validation, no history. What any import costs.
+- ``baseline`` (with ``--baseline REV``): the same import by Mulu as of git revision REV, checked
+  out in a temporary worktree and run in the same way, its runs alternating with today's so that
+  both see the same machine.
 
 Run: ``make bench`` (or ``python -m bench.catalog --sizes 35700 357000``). Prints a Markdown
 table for BENCHMARKS.md.
@@ -17,6 +20,7 @@ import csv
 import datetime as dt
 import platform
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -45,6 +49,9 @@ def write_catalogue_csv(path: Path, size: int) -> None:
 
 
 MULU_SETUP = """
+import sys
+if {code!r}:
+    sys.path.insert(0, {code!r})  # the baseline's packages before the installed ones
 from pathlib import Path
 from catalog.directory import Directory
 from catalog.importing.importer import import_file
@@ -75,32 +82,46 @@ result = con.execute("SELECT count(*) FROM entries").fetchone()[0]
 """
 
 
-def run(sizes: list[int], runs: int) -> list[dict]:
+def run(sizes: list[int], runs: int, baseline: str | None = None) -> list[dict]:
     rows = []
     scratch = Path(tempfile.mkdtemp(prefix="mulu-bench-"))
+    repo = Path(__file__).resolve().parents[1]
+    code = ""
     try:
+        if baseline:
+            code = str(scratch / "baseline")
+            subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "-q", code,
+                            baseline], check=True)
         for size in sizes:
             source = scratch / f"catalogue-{size}.csv"
             write_catalogue_csv(source, size)
-            mulu = _best_fresh(runs, scratch, MULU_SETUP, MULU_STEP, source)
-            floor = _best_fresh(runs, scratch, FLOOR_SETUP, FLOOR_STEP, source)
-            assert mulu["result"] == floor["result"] == size, (mulu, floor)
-            rows.append({"size": size, "mulu": mulu, "floor": floor,
-                         "file_mib": source.stat().st_size / 2**20})
+            contenders = {"mulu": (MULU_SETUP, MULU_STEP, ""),
+                          "floor": (FLOOR_SETUP, FLOOR_STEP, "")}
+            if baseline:
+                contenders["baseline"] = (MULU_SETUP, MULU_STEP, code)
+            measured: dict[str, list[dict]] = {name: [] for name in contenders}
+            for _ in range(runs):  # alternate contenders so that both see the same machine
+                for name, (setup, step, path) in contenders.items():
+                    measured[name].append(_fresh(scratch, setup, step, source, path))
+            row = {"size": size, "file_mib": source.stat().st_size / 2**20}
+            for name, results in measured.items():
+                best = min(results, key=lambda r: r["seconds"])
+                row[name] = {**best, "runs": [round(r["seconds"], 2) for r in results]}
+                assert best["result"] == size, (name, best)
+            rows.append(row)
     finally:
+        if baseline:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", code],
+                           check=False)
         shutil.rmtree(scratch, ignore_errors=True)
     return rows
 
 
-def _best_fresh(runs: int, scratch: Path, setup: str, step: str, source: Path) -> dict:
-    """Best of ``runs``, each into a new, empty target: every run measures a first import."""
-    results = []
-    for _ in range(runs):
-        target = tempfile.mkdtemp(dir=scratch)
-        results.append(measure(setup.format(home=target, db=f"{target}/floor.sqlite"),
-                               step.format(csv=str(source))))
-    best = min(results, key=lambda r: r["seconds"])
-    return {**best, "runs": [round(r["seconds"], 2) for r in results]}
+def _fresh(scratch: Path, setup: str, step: str, source: Path, code: str) -> dict:
+    """One run into a new, empty target: every run measures a first import."""
+    target = tempfile.mkdtemp(dir=scratch)
+    return measure(setup.format(home=target, db=f"{target}/floor.sqlite", code=code),
+                   step.format(csv=str(source)))
 
 
 def markdown(rows: list[dict]) -> str:
@@ -108,15 +129,19 @@ def markdown(rows: list[dict]) -> str:
         f"Machine: {platform.machine()}, Python {platform.python_version()}, "
         f"{dt.date.today().isoformat()}.",
         "",
-        "| entries | CSV MiB | mulu import s | floor s | ratio | mulu entries/s | mulu peak MiB | floor peak MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| entries | CSV MiB | mulu import s | baseline s | mulu / baseline | floor s | "
+        "mulu / floor | mulu entries/s | mulu peak MiB | floor peak MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        mulu, floor = row["mulu"], row["floor"]
+        mulu, floor, base = row["mulu"], row["floor"], row.get("baseline")
+        base_s = f"{base['seconds']:.2f}" if base else "–"
+        base_ratio = f"{mulu['seconds'] / base['seconds']:.2f}x" if base else "–"
         lines.append(
-            f"| {row['size']:,} | {row['file_mib']:.1f} | {mulu['seconds']:.2f} | "
-            f"{floor['seconds']:.2f} | {mulu['seconds'] / floor['seconds']:.1f}x | "
-            f"{row['size'] / mulu['seconds']:,.0f} | {mulu['peak_mib']:.0f} | {floor['peak_mib']:.0f} |")
+            f"| {row['size']:,} | {row['file_mib']:.1f} | {mulu['seconds']:.2f} | {base_s} | "
+            f"{base_ratio} | {floor['seconds']:.2f} | {mulu['seconds'] / floor['seconds']:.1f}x | "
+            f"{row['size'] / mulu['seconds']:,.0f} | {mulu['peak_mib']:.0f} | "
+            f"{floor['peak_mib']:.0f} |")
     return "\n".join(lines)
 
 
@@ -124,8 +149,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[35_700, 357_000])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run Mulu as of this git revision, side by side")
     args = parser.parse_args()
-    print(markdown(run(args.sizes, args.runs)))
+    print(markdown(run(args.sizes, args.runs, args.baseline)))
 
 
 if __name__ == "__main__":
