@@ -23,6 +23,7 @@ from schemas.dataset_spec import (
     normalise_encoding,
     spec_json_schema,
 )
+from schemas.errors import InvalidInput
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "docs" / "examples" / "dataset-spec.yaml"
@@ -262,3 +263,13 @@ def test_unreadable_files(tmp_path):
     assert "cannot read dataset spec" in _error(tmp_path, "name: [unclosed\n")
     with pytest.raises(SpecError, match="missing.yaml: cannot read"):
         load_spec(tmp_path / "missing.yaml")
+
+
+def test_spec_errors_are_invalid_input_with_exit_code_2(tmp_path):
+    """A bad spec is bad input: the CLI exits 2 and the API answers 400, as for any ValueError
+    callers already catch."""
+    with pytest.raises(InvalidInput) as caught:
+        load_spec(write(tmp_path, spec_with(name="Bad-Name")))
+    assert isinstance(caught.value, SpecError) and isinstance(caught.value, ValueError)
+    assert (caught.value.exit_code, caught.value.http_status) == (2, 400)
+    assert "bad table name 'Bad-Name'" in caught.value.message
