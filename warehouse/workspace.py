@@ -9,8 +9,8 @@ Layout (each path is a property here; no other module builds one from ``root``):
     landing/                landing_dir: raw source files as received (immutable, by content hash)
     staging/                staging_dir: typed Parquet of a load before it is published, its
                             lock files and DuckDB's spill space
-    held/                   held_dir: staged loads the quality gate blocked (<dataset>/<load>.parquet),
-                            waiting for a steward's review
+    held/                   held_dir: staged loads the quality gate blocked, waiting for a
+                            steward's review (<dataset>/<load>.parquet)
     quarantine/             quarantine_dir: failing rows of blocked loads (<dataset>/<run>.parquet)
     quality/docs/           quality_docs_dir: Great Expectations Data Docs of every quality run
     lake.sqlite             lake_catalog: the DuckLake catalogue (tables, snapshots)
