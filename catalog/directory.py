@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from schemas.codes import normalise_resource_code
 from schemas.entry import CatalogueEntry, Organisation, catalogue_now, catalogue_time
+from schemas.errors import InvalidInput, NotFound
 from warehouse.store import Store
 from warehouse.store.fields import ENTRY_FIELDS
 from warehouse.workspace import Workspace
@@ -40,9 +41,14 @@ def local_org_code(name: str) -> str:
     return "L" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:9].upper()
 
 
-class EntryNotFound(KeyError):
+class EntryNotFound(NotFound):
     def __str__(self) -> str:
         return f"no catalogue entry with 信息资源代码 {self.args[0]!r}"
+
+
+class OrganisationNotFound(NotFound):
+    def __str__(self) -> str:
+        return f"no organisation (提供方) with code or name {self.args[0]!r}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +125,15 @@ class Directory:
             raise EntryNotFound(code)
         return entry
 
+    def organisation(self, code_or_name: str) -> dict[str, Any]:
+        """An organisation (提供方) by its code, its name, or its code lower-cased (the name a
+        CKAN client knows it by)."""
+        key = code_or_name.strip()
+        found = self.store.organisations.find(key) or self.store.organisations.get(key.upper())
+        if found is None:
+            raise OrganisationNotFound(code_or_name)
+        return found
+
     def history(self, code: str) -> list[dict[str, Any]]:
         return self.store.history.of(self.get(code)["code"])
 
@@ -126,7 +141,7 @@ class Directory:
         """The entry as it was at ``version``: the current row with later changes undone."""
         entry = self.get(code)
         if not 1 <= version <= entry["version"]:
-            raise ValueError(f"{entry['code']} has versions 1 to {entry['version']}, not {version}")
+            raise InvalidInput(f"{entry['code']} has versions 1 to {entry['version']}, not {version}")
         for change in reversed(self.store.history.of(entry["code"])):
             if change["version"] <= version:
                 break
@@ -173,7 +188,7 @@ class Directory:
     def create(self, fields: dict[str, Any]) -> str:
         result = self.apply([EntryRecord(dict(fields))], source="manual", update_source="manual")
         if result.errors:
-            raise ValueError("; ".join(f"{e.field}: {e.reason}" for e in result.errors))
+            raise InvalidInput("; ".join(f"{e.field}: {e.reason}" for e in result.errors))
         return result.codes[0]
 
     def update(self, code: str, changes: dict[str, Any], *,
@@ -182,7 +197,7 @@ class Directory:
         result = self.apply([EntryRecord({**changes, "code": current["code"]})], source=None,
                             update_source=update_source)
         if result.errors:
-            raise ValueError("; ".join(f"{e.field}: {e.reason}" for e in result.errors))
+            raise InvalidInput("; ".join(f"{e.field}: {e.reason}" for e in result.errors))
         return self.get(current["code"])
 
     def retire(self, code: str, *, reason: str = "") -> None:

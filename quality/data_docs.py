@@ -61,6 +61,8 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
+from schemas.errors import MuluError
+
 SITE_NAME = "mulu"
 PAGES_DIR = "validations"  # GE's HtmlSiteStore prefix for validation result pages
 RESULTS_DIR = "results"  # GE's validations store (JSON): what the index lists
@@ -71,7 +73,7 @@ _VALUE_LISTS = ("partial_unexpected_list", "unexpected_list", "partial_unexpecte
 _COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list")
 
 
-class DataDocsError(RuntimeError):
+class DataDocsError(MuluError):
     """GE could not render the run's page or the site index."""
 
 

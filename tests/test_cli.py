@@ -21,9 +21,11 @@ def mulu(home: Path, *args: str) -> subprocess.CompletedProcess:
 def test_help_lists_the_commands(tmp_path):
     done = mulu(tmp_path, "--help")
     assert done.returncode == 0
-    assert "catalog" in done.stdout and "demo" in done.stdout
+    assert "catalog" in done.stdout
+    assert "demo" in done.stdout
 
 
+@pytest.mark.slow
 def test_import_stats_show_export(tmp_path, real_data):
     done = mulu(tmp_path, "catalog", "import", str(real_data / "cn-portals" / "anhui_suzhou.json"),
                 "--json")
@@ -44,10 +46,14 @@ def test_import_stats_show_export(tmp_path, real_data):
         "mulu-table", 0, 0, 524)
 
 
-def test_errors_are_clear_and_exit_non_zero(tmp_path):
+@pytest.mark.slow
+def test_errors_are_clear_and_exit_with_their_kinds_code(tmp_path):
+    # schemas.errors: NotFound exits 3, InvalidInput 2; one red line on stderr, no traceback.
     missing = mulu(tmp_path, "catalog", "show", "101001/000009")
-    assert missing.returncode == 1
+    assert missing.returncode == 3
     assert "no catalogue entry with 信息资源代码 '101001/000009'" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    assert mulu(tmp_path, "catalog", "retire", "101001/000009").returncode == 3
     bad = tmp_path / "bad.csv"
     bad.write_text("目录名称,提供部门,共享类型,更新周期\n好条目,区统计局,无条件共享,每月\n"
                    "坏条目,区统计局,无条件共享,偶尔\n", encoding="utf-8")
@@ -59,7 +65,14 @@ def test_errors_are_clear_and_exit_non_zero(tmp_path):
                                  "reason": report["errors"][0]["reason"]}]
     assert "偶尔" in report["errors"][0]["reason"]
     nothing = mulu(tmp_path, "catalog", "import", str(tmp_path / "nope.csv"))
-    assert nothing.returncode == 1 and "no such file" in nothing.stderr
+    assert nothing.returncode == 2
+    assert "no such file" in nothing.stderr
+    unmapped = mulu(tmp_path, "catalog", "import", str(bad), "--mapping", "nope")
+    assert unmapped.returncode == 2
+    assert "no mapping 'nope'" in unmapped.stderr
+    odd = mulu(tmp_path, "catalog", "export", "--format", "ods", "-o", str(tmp_path / "x.ods"))
+    assert odd.returncode == 2
+    assert "unknown export format 'ods'" in odd.stderr
 
 
 @pytest.mark.parametrize("args", [["--help"], ["catalog", "stats", "--json"],

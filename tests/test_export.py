@@ -16,7 +16,8 @@ from rdflib.collection import Collection
 from catalog.directory import Directory, EntryRecord
 from catalog.exporting import FORMATS, export_catalogue
 from schemas.entry import CatalogueEntry, Organisation
-from warehouse.catalog_store import ENTRY_FIELDS, ORGANISATION_FIELDS
+from schemas.errors import InvalidInput
+from warehouse.store.fields import ENTRY_FIELDS, ORGANISATION_FIELDS
 from warehouse.workspace import Workspace
 
 # Plain namespaces (not rdflib's closed ones): the tests spell out the IRIs they expect.
@@ -117,7 +118,8 @@ def test_csv_has_bom_chinese_header_and_values(directory, tmp_path):
     assert row["资源页面"] == POPULATION["landing_page"]
     hr = next(dict(zip(header, r, strict=True)) for r in rows if r[1] == "社保参保信息")
     assert hr["信息资源提供方代码"].startswith("L")  # local code allocated for the provider
-    assert hr["发布日期"] == "" and hr["信息项信息"] == ""
+    assert hr["发布日期"] == ""
+    assert hr["信息项信息"] == ""
 
 
 def test_csv_excludes_retired_unless_asked(directory, tmp_path):
@@ -288,7 +290,8 @@ def test_empty_catalogue_exports(tmp_path, fmt):
         count, out = export(directory, tmp_path, fmt)
     finally:
         directory.close()
-    assert count == 0 and out.exists()
+    assert count == 0
+    assert out.exists()
     if fmt == "dcat":
         assert len(set(parse(out).subjects(RDF_TYPE, DCAT.Catalog))) == 1
     if fmt == "json":
@@ -297,7 +300,7 @@ def test_empty_catalogue_exports(tmp_path, fmt):
 
 def test_unknown_format_is_rejected(directory, tmp_path):
     out = tmp_path / "catalogue.ods"
-    with pytest.raises(ValueError, match="csv, xlsx, json, dcat"):
+    with pytest.raises(InvalidInput, match="csv, xlsx, json, dcat"):
         export_catalogue(directory, "ods", out)
     assert not out.exists()
 

@@ -57,7 +57,8 @@ def test_every_real_file_imports_one_entry_per_record(directory, workspace, real
         "SELECT source_key FROM entries WHERE source = 'dcat-us') AND code IN ("
         "SELECT code FROM entry_history h JOIN imports i ON h.import_id = i.id "
         "WHERE i.file LIKE '%dol.json') GROUP BY 1").fetchall())
-    assert rows["实时"] == realtime and rows["每季度"] == quarterly
+    assert rows["实时"] == realtime
+    assert rows["每季度"] == quarterly
     assert rows.get(None, 0) == sum("accrualPeriodicity" not in d for d in dol)
 
 
@@ -167,7 +168,10 @@ def test_file_no_mapping_fits_lists_its_unmapped_fields(directory, workspace, tm
     with pytest.raises(MappingError) as info:
         import_file(directory, workspace, path)
     message = str(info.value)
-    assert str(path) in message and "资源名" in message and "单位" in message and "周期" in message
+    assert str(path) in message
+    assert "资源名" in message
+    assert "单位" in message
+    assert "周期" in message
 
 
 def test_shipped_mappings_are_valid_and_distinct():
@@ -178,7 +182,8 @@ def test_shipped_mappings_are_valid_and_distinct():
 def test_detection_prefers_the_most_specific_mapping(real_data):
     document = read_document(real_data / "dcat-us" / "gsa.json")
     mapping, records = detect_mapping(document)
-    assert mapping.name == "dcat-us" and len(records) == 339
+    assert mapping.name == "dcat-us"
+    assert len(records) == 339
 
 
 def test_every_mapping_setting_and_transform_is_documented():

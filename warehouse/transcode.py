@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.dataset_spec import normalise_encoding
+from schemas.errors import InvalidInput
 
 CHUNK_SIZE = 1 << 20
 _DECODE_AS = {"gbk": "gb18030"}
 _BOM = "\ufeff"
 
 
-class TranscodeError(ValueError):
+class TranscodeError(InvalidInput):
     """Bytes that are not valid in the declared encoding; names file, line and byte offset."""
 
     def __init__(self, path: Path, encoding: str, line: int, offset: int, bad: bytes) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from catalog.directory import Directory
 from catalog.exporting import csv_format, dcat_format, json_format, xlsx_format
+from schemas.errors import InvalidInput
 
 Writer = Callable[[Iterable[dict[str, Any]], Mapping[str, dict[str, Any]], Path], int]
 
@@ -33,7 +34,7 @@ def writer_for(fmt: str) -> Writer:
     name = ALIASES.get(name, name)
     if name not in WRITERS:
         accepted = ", ".join([*FORMATS, *ALIASES])
-        raise ValueError(f"unknown export format {fmt!r}: expected one of {accepted}")
+        raise InvalidInput(f"unknown export format {fmt!r}: expected one of {accepted}")
     return WRITERS[name]
 
 

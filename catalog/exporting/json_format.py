@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from warehouse.catalog_store import ENTRY_FIELDS, ORGANISATION_FIELDS
+from warehouse.store.fields import ENTRY_FIELDS, ORGANISATION_FIELDS
 
 
 def _dumps(value: Any) -> str:

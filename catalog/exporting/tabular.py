@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from schemas.entry import CatalogueEntry, Organisation
-from warehouse.catalog_store import ENTRY_FIELDS, JSON_FIELDS, ORGANISATION_FIELDS
+from warehouse.store.fields import ENTRY_FIELDS, JSON_FIELDS, ORGANISATION_FIELDS
 
 LIST_SEPARATOR = ";"
 ITEM_SEPARATOR = ":"

@@ -24,7 +24,8 @@ from catalog.exporting.tabular import (
     entry_row,
     organisation_row,
 )
-from warehouse.catalog_store import ENTRY_FIELDS, ORGANISATION_FIELDS
+from schemas.errors import InvalidInput
+from warehouse.store.fields import ENTRY_FIELDS, ORGANISATION_FIELDS
 
 ENTRY_SHEET = "信息资源目录"
 ORGANISATION_SHEET = "提供方"
@@ -48,7 +49,7 @@ def write(entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[st
         count = 0
         for count, entry in enumerate(entries, start=1):
             if count >= MAX_ROWS:
-                raise ValueError(f"too many entries for one Excel sheet (max {MAX_ROWS - 1})")
+                raise InvalidInput(f"too many entries for one Excel sheet (max {MAX_ROWS - 1})")
             for column, value in enumerate(entry_row(entry)):
                 if value is None or value == "":
                     continue

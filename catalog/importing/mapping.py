@@ -38,6 +38,7 @@ from pydantic import (
 
 from catalog.importing.transforms import TRANSFORMS
 from schemas.entry import CatalogueEntry
+from schemas.errors import InvalidInput
 
 _MISSING = object()
 # Fields whose values get a transform even when the mapping names none.
@@ -47,7 +48,7 @@ _IMPLIED_TRANSFORMS = {
 }
 
 
-class MappingError(ValueError):
+class MappingError(InvalidInput):
     """A mapping file that is malformed, or a file that no mapping fits."""
 
 

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from schemas.errors import InvalidInput
+
 FORMATS = ("csv", "xlsx", "json")
 # Tried in order; GB18030 is a superset of GBK and GB2312, the encodings Chinese exports use.
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 
 
-class ReadError(ValueError):
+class ReadError(InvalidInput):
     """A file that cannot be read as a catalogue export."""
 
 

@@ -2,11 +2,18 @@
 
 Start-up stays fast because heavy modules (dagster, great_expectations) are imported inside the
 commands that need them, never here.
+
+Errors are handled once, here: any ``schemas.errors.MuluError`` a command lets through is
+printed as one red line and exits with the error's code (``mulu.cli.output.fail``), so commands
+do not catch Mulu's errors only to print them.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from mulu.cli import (
     catalog_commands,
@@ -19,6 +26,20 @@ from mulu.cli import (
     sql_command,
 )
 from mulu.cli.context import set_options
+from mulu.cli.output import fail
+from schemas.errors import MuluError
+
+
+class MuluCommands(TyperGroup):
+    """The root command group: every subcommand runs inside its ``invoke``, so this is the one
+    place a ``MuluError`` becomes an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MuluError as exc:
+            fail(exc)
+
 
 app = typer.Typer(
     name="mulu",
@@ -26,6 +47,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",
+    cls=MuluCommands,
 )
 app.callback()(set_options)
 app.command("demo")(demo_command.demo)

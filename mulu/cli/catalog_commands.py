@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mulu.cli.context import open_directory
-from mulu.cli.output import console, fail, print_json, print_table
+from mulu.cli.output import console, print_json, print_table
 
 app = typer.Typer(help="The directory of information-resource entries (信息资源目录).",
                   no_args_is_help=True)
@@ -28,8 +28,6 @@ def import_(
     from rich.progress import Progress
 
     from catalog.importing.importer import import_file
-    from catalog.importing.mapping import MappingError
-    from catalog.importing.readers import ReadError
 
     directory, workspace = open_directory(ctx)
     try:
@@ -37,8 +35,6 @@ def import_(
             task = progress.add_task(f"importing {file.name}", total=None)
             report = import_file(directory, workspace, file, mapping=mapping,
                                  progress=lambda n: progress.advance(task, n))
-    except (MappingError, ReadError) as exc:
-        fail(str(exc))
     finally:
         directory.close()
     if as_json:
@@ -71,8 +67,6 @@ def export(
     directory, _ = open_directory(ctx)
     try:
         count = export_catalogue(directory, fmt, output, include_retired=include_retired)
-    except ValueError as exc:
-        fail(str(exc))
     finally:
         directory.close()
     console.print(f"wrote {count} entries to {output}")
@@ -86,14 +80,10 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one entry (and its change history)."""
-    from catalog.directory import EntryNotFound
-
     directory, _ = open_directory(ctx)
     try:
         entry = directory.get(code)
         changes = directory.history(code) if history else None
-    except EntryNotFound as exc:
-        fail(str(exc))
     finally:
         directory.close()
     if as_json:
@@ -141,13 +131,9 @@ def stats(ctx: typer.Context, as_json: bool = JSON_OPTION,
 @app.command("retire")
 def retire(ctx: typer.Context, code: str, reason: str = typer.Option("", "--reason")) -> None:
     """Retire an entry (kept, with history, but no longer active)."""
-    from catalog.directory import EntryNotFound
-
     directory, _ = open_directory(ctx)
     try:
         directory.retire(code, reason=reason)
-    except EntryNotFound as exc:
-        fail(str(exc))
     finally:
         directory.close()
     console.print(f"retired {code}")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from schemas.errors import MuluError
 
 console = Console()
 errors = Console(stderr=True)
@@ -29,8 +31,17 @@ def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequen
     console.print(table)
 
 
-def fail(message: str, code: int = 1):
+def fail(problem: str | MuluError, code: int | None = None) -> NoReturn:
+    """Print the problem in red on stderr (one line) and exit.
+
+    A ``MuluError`` exits with its own code (NotFound 3, InvalidInput 2, Conflict 4,
+    Forbidden 5, Unavailable 6, others 1) and prints its message as written (no rich markup);
+    a plain string may use rich markup and exits with ``code`` (default 1)."""
     import typer
 
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
-    raise typer.Exit(code)
+    if isinstance(problem, MuluError):
+        errors.print(Text.assemble(("error: ", "bold red"), (problem.message, "red")),
+                     highlight=False)
+        raise typer.Exit(problem.exit_code if code is None else code)
+    errors.print(f"[bold red]error:[/] [red]{problem}[/]", highlight=False, markup=True)
+    raise typer.Exit(1 if code is None else code)

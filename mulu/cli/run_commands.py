@@ -9,7 +9,7 @@ import sys
 import typer
 
 from mulu.cli.context import options
-from mulu.cli.output import console, errors, fail, print_json, print_table
+from mulu.cli.output import console, errors, print_json, print_table
 
 
 def run(
@@ -19,14 +19,11 @@ def run(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Land, load and register the workspace's datasets (in this process)."""
-    from pipelines.runner import UnknownDataset, run_datasets
+    from pipelines.runner import run_datasets
 
     workspace = options(ctx).workspace().ensure()
-    try:
-        with console.status("loading datasets …", spinner="dots"):
-            report = run_datasets(workspace, select or None)
-    except UnknownDataset as exc:
-        fail(str(exc))
+    with console.status("loading datasets …", spinner="dots"):
+        report = run_datasets(workspace, select or None)
     for problem in report.problems:
         errors.print(f"[yellow]skipped spec:[/] {problem}", highlight=False)
     if as_json:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from fastapi import HTTPException
-
+from catalog.directory import Directory
 from warehouse import metadata
-from warehouse.catalog_store import row_to_entry
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
@@ -24,14 +20,10 @@ class Web:
     workspace: Workspace
     store: Store
 
-
-@contextlib.contextmanager
-def connection(workspace: Workspace) -> Iterator[sqlite3.Connection]:
-    con = metadata.connect(workspace.metadata_db)
-    try:
-        yield con
-    finally:
-        con.close()
+    def directory(self, user: str = "api") -> Directory:
+        """The directory over the app's store, acting as ``user`` (recorded in history).
+        Cheap: it borrows the store, so there is nothing to close."""
+        return Directory(self.store, user=user)
 
 
 _per_thread = threading.local()
@@ -45,19 +37,3 @@ def thread_connection(workspace: Workspace) -> sqlite3.Connection:
     if con is None:
         con = cache[workspace.metadata_db] = metadata.connect(workspace.metadata_db)
     return con
-
-
-def entry_or_404(con: sqlite3.Connection, code: str) -> dict:
-    for candidate in (code, code.replace("-", "/", 1)):
-        row = con.execute("SELECT * FROM entries WHERE code = ?", (candidate,)).fetchone()
-        if row is not None:
-            return row_to_entry(row)
-    raise HTTPException(status_code=404, detail=f"no entry {code}")
-
-
-def organisation_or_404(con: sqlite3.Connection, key: str) -> dict:
-    row = con.execute("SELECT * FROM organisations WHERE code = ? OR name = ? LIMIT 1",
-                      (key, key)).fetchone()
-    if row is None:
-        raise HTTPException(status_code=404, detail=f"no organisation {key}")
-    return dict(row)

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from mulu.web.deps import Web, thread_connection
-from warehouse.catalog_store import row_to_entry
+from catalog.directory import Directory, EntryNotFound, OrganisationNotFound
+from mulu.web.deps import Web
+from schemas.errors import Conflict, Forbidden, InvalidInput, MuluError, NotFound
 
 API_HELP = "https://docs.ckan.org/en/2.10/api/ (subset served by Mulu)"
 _EXTRAS = (("update_cycle", "更新周期"), ("share_type", "共享类型"),
@@ -31,12 +32,6 @@ _EXTRAS = (("update_cycle", "更新周期"), ("share_type", "共享类型"),
            ("published_at", "发布日期"), ("updated_at", "最近更新时间"))
 _FACETS = {"organization": "organisation", "res_format": "format", "tags": None,
            "groups": None}
-
-
-class ActionError(Exception):
-    def __init__(self, status: int, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.kind, self.message = status, kind, message
 
 
 def package_name(code: str) -> str:
@@ -84,49 +79,71 @@ def package_dict(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- actions -------------------------------------------------------------------------------
-def _entry(con: sqlite3.Connection, key: str) -> dict[str, Any]:
-    for candidate in (key, key.replace("-", "/", 1)):
-        row = con.execute("SELECT * FROM entries WHERE code = ? AND status = 'active'",
-                          (candidate,)).fetchone()
-        if row is not None:
-            return row_to_entry(row)
-    raise ActionError(404, "Not Found Error", "Not found")
+# Each action takes the directory (over the app's store) and the request's parameters. Errors
+# are Mulu's own (NotFound, InvalidInput …); ``_envelope`` turns them into CKAN's.
+def _entry(directory: Directory, key: str) -> dict[str, Any]:
+    """The active entry whose code is ``key`` (``-`` for ``/`` accepted)."""
+    try:
+        entry = directory.get(key)
+    except EntryNotFound:
+        raise NotFound("Not found") from None
+    if entry["status"] != "active":
+        raise NotFound("Not found")
+    return entry
 
 
-def _org(con: sqlite3.Connection, key: str) -> dict[str, Any]:
-    row = con.execute("SELECT * FROM organisations WHERE code = ? OR lower(code) = ? OR name = ? "
-                      "LIMIT 1", (key, key.lower(), key)).fetchone()
-    if row is None:
-        raise ActionError(404, "Not Found Error", "Not found")
-    return dict(row)
+def _org(directory: Directory, key: str) -> dict[str, Any]:
+    try:
+        return directory.organisation(key)
+    except OrganisationNotFound:
+        raise NotFound("Not found") from None
 
 
 def _int(params: dict[str, Any], key: str, default: int, most: int) -> int:
     value = params.get(key, default)
     try:
         number = int(value)
-    except (TypeError, ValueError):
-        raise ActionError(409, "Validation Error", f"{key}: Invalid integer") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput(f"{key}: Invalid integer") from None
     if number < 0:
-        raise ActionError(409, "Validation Error", f"{key}: Must be a natural number")
+        raise InvalidInput(f"{key}: Must be a natural number")
     return min(number, most)
 
 
-def package_list(con: sqlite3.Connection, params: dict[str, Any]) -> list[str]:
-    limit, offset = params.get("limit"), _int(params, "offset", 0, 10**9)
-    sql = "SELECT code FROM entries WHERE status = 'active' ORDER BY code"
-    args: list[Any] = []
-    if limit is not None:
-        sql += " LIMIT ? OFFSET ?"
-        args = [_int(params, "limit", 0, 10**9), offset]
-    return [package_name(code) for (code,) in con.execute(sql, args)]
+def _flag(params: dict[str, Any], key: str) -> bool:
+    return str(params.get(key, "false")).lower() in ("true", "1")
 
 
-def package_show(con: sqlite3.Connection, params: dict[str, Any]) -> dict[str, Any]:
+def _facet_fields(params: dict[str, Any]) -> list[str]:
+    """``facet.field``: a JSON list of field names (a bare name is taken as one)."""
+    fields: Any = params.get("facet.field") or "[]"
+    if isinstance(fields, str):
+        try:
+            fields = json.loads(fields)
+        except json.JSONDecodeError:
+            fields = [fields]
+        except RecursionError:
+            raise InvalidInput("facet.field: nested too deeply") from None
+    if isinstance(fields, str):
+        fields = [fields]
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise InvalidInput("facet.field: expected a list of field names, "
+                           'such as ["organization", "res_format"]')
+    return fields
+
+
+def package_list(directory: Directory, params: dict[str, Any]) -> list[str]:
+    limit = None if params.get("limit") is None else _int(params, "limit", 0, 10**9)
+    offset = _int(params, "offset", 0, 10**9)
+    codes = directory.store.entries.code_list(limit=limit, offset=offset)
+    return [package_name(code) for code in codes]
+
+
+def package_show(directory: Directory, params: dict[str, Any]) -> dict[str, Any]:
     key = params.get("id") or params.get("name_or_id")
     if not key:
-        raise ActionError(409, "Validation Error", "id: Missing value")
-    return package_dict(_entry(con, str(key)))
+        raise InvalidInput("id: Missing value")
+    return package_dict(_entry(directory, str(key)))
 
 
 def _fq_filters(fq: str) -> dict[str, str]:
@@ -141,30 +158,21 @@ def _fq_filters(fq: str) -> dict[str, str]:
     return filters
 
 
-def package_search(con: sqlite3.Connection, params: dict[str, Any]) -> dict[str, Any]:
+def package_search(directory: Directory, params: dict[str, Any]) -> dict[str, Any]:
     from catalog.search import search
 
     rows = _int(params, "rows", 10, 1000)
     start = _int(params, "start", 0, 10**9)
+    facet_fields = _facet_fields(params)
     query = str(params.get("q") or "").strip()
     if query in ("*:*", "*"):
         query = ""
     filters = _fq_filters(str(params.get("fq") or ""))
     if "organisation_code" in filters:
-        filters["organisation"] = _org(con, filters.pop("organisation_code"))["name"]
-    result = search(con, query, facets=filters or None, limit=rows, offset=start)
+        filters["organisation"] = _org(directory, filters.pop("organisation_code"))["name"]
+    result = search(directory.store, query, facets=filters or None, limit=rows, offset=start)
     codes = [hit.code for hit in result.hits]
-    found = {}
-    if codes:
-        marks = ",".join("?" * len(codes))
-        found = {r["code"]: row_to_entry(r) for r in con.execute(
-            f"SELECT * FROM entries WHERE code IN ({marks})", codes)}
-    facet_fields = params.get("facet.field") or "[]"
-    if isinstance(facet_fields, str):
-        try:
-            facet_fields = json.loads(facet_fields)
-        except json.JSONDecodeError:
-            facet_fields = [facet_fields]
+    found = directory.store.entries.by("code", codes)
     search_facets = {}
     for field in facet_fields:
         ours = _FACETS.get(field)
@@ -178,32 +186,27 @@ def package_search(con: sqlite3.Connection, params: dict[str, Any]) -> dict[str,
             "search_facets": search_facets}
 
 
-def organization_list(con: sqlite3.Connection, params: dict[str, Any]) -> list[Any]:
-    counts = dict(con.execute("SELECT provider_code, count(*) FROM entries "
-                              "WHERE status = 'active' GROUP BY 1").fetchall())
-    orgs = [dict(r) for r in con.execute("SELECT * FROM organisations ORDER BY code")]
-    all_fields = str(params.get("all_fields", "false")).lower() in ("true", "1")
-    if all_fields:
-        return [organization_dict(o, counts.get(o["code"], 0)) for o in orgs]
+def organization_list(directory: Directory, params: dict[str, Any]) -> list[Any]:
+    orgs = directory.store.organisations.all_with_entry_counts()
+    if _flag(params, "all_fields"):
+        return [organization_dict(o, o["entries"]) for o in orgs]
     return [org_name(o["code"]) for o in orgs]
 
 
-def organization_show(con: sqlite3.Connection, params: dict[str, Any]) -> dict[str, Any]:
+def organization_show(directory: Directory, params: dict[str, Any]) -> dict[str, Any]:
     key = params.get("id")
     if not key:
-        raise ActionError(409, "Validation Error", "id: Missing value")
-    org = _org(con, str(key))
-    count = con.execute("SELECT count(*) FROM entries WHERE provider_code = ? AND "
-                        "status = 'active'", (org["code"],)).fetchone()[0]
-    found = organization_dict(org, count)
-    if str(params.get("include_datasets", "false")).lower() in ("true", "1"):
-        found["packages"] = [package_dict(row_to_entry(r)) for r in con.execute(
-            "SELECT * FROM entries WHERE provider_code = ? AND status = 'active' "
-            "ORDER BY code LIMIT 1000", (org["code"],))]
+        raise InvalidInput("id: Missing value")
+    org = _org(directory, str(key))
+    entries = directory.store.entries
+    found = organization_dict(org, entries.count(provider_code=org["code"]))
+    if _flag(params, "include_datasets"):
+        page = entries.page(provider=org["code"], limit=1000)
+        found["packages"] = [package_dict(e) for e in page.entries]
     return found
 
 
-def status_show(con: sqlite3.Connection, params: dict[str, Any]) -> dict[str, Any]:
+def status_show(directory: Directory, params: dict[str, Any]) -> dict[str, Any]:
     return {"ckan_version": "2.10.0", "site_title": "Mulu 目录", "site_url": "",
             "site_description": "政务信息资源目录 (Mulu)", "extensions": ["mulu"]}
 
@@ -212,27 +215,54 @@ ACTIONS = {f.__name__: f for f in (package_list, package_show, package_search,
                                    organization_list, organization_show, status_show)}
 
 
+def _envelope(exc: MuluError) -> tuple[int, str]:
+    """CKAN's status and ``__type`` for a Mulu error (what ``ckanapi`` turns back into its
+    NotFound, ValidationError, NotAuthorized)."""
+    if isinstance(exc, NotFound):
+        return 404, "Not Found Error"
+    if isinstance(exc, Forbidden):
+        return 403, "Authorization Error"
+    if isinstance(exc, InvalidInput | Conflict):
+        return 409, "Validation Error"
+    return exc.http_status, "Internal Server Error"
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    """Query parameters, then a POST's JSON object or form fields over them."""
+    params: dict[str, Any] = dict(request.query_params)
+    if request.method != "POST":
+        return params
+    body = await request.body()
+    if not body:
+        return params
+    if "json" not in request.headers.get("content-type", ""):
+        params.update(dict(await request.form()))
+        return params
+    try:
+        parsed = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidInput("bad JSON body") from None
+    except RecursionError:
+        raise InvalidInput("bad JSON body: nested too deeply") from None
+    if not isinstance(parsed, dict):
+        raise InvalidInput("bad JSON body: expected an object of parameters")
+    params.update(parsed)
+    return params
+
+
 def register(app: FastAPI, web: Web) -> None:
-    workspace = web.workspace
     async def action(name: str, request: Request) -> JSONResponse:
-        params: dict[str, Any] = dict(request.query_params)
-        if request.method == "POST":
-            body = await request.body()
-            kind = request.headers.get("content-type", "")
-            if body and "json" in kind:
-                try:
-                    params.update(json.loads(body))
-                except json.JSONDecodeError:
-                    return _error(400, "Validation Error", "bad JSON body", name)
-            elif body:
-                params.update(dict(await request.form()))
+        try:
+            params = await _params(request)
+        except InvalidInput as exc:
+            return _error(400, "Bad request", exc.message, name)
         handler = ACTIONS.get(name)
         if handler is None:
             return _error(400, "Bad request", f"Action name not known: {name}", name)
         try:
-            result = handler(thread_connection(workspace), params)
-        except ActionError as exc:
-            return _error(exc.status, exc.kind, exc.message, name)
+            result = await run_in_threadpool(handler, web.directory(), params)
+        except MuluError as exc:
+            return _error(*_envelope(exc), exc.message, name)
         return JSONResponse({"help": f"{API_HELP}#{name}", "success": True, "result": result})
 
     for prefix in ("/api/action/{name}", "/api/3/action/{name}"):

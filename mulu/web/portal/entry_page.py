@@ -1,36 +1,39 @@
-"""An entry's page (``/entry/<code>``): metadata, freshness, updates, quality runs, a masked sample."""
+"""An entry's page (``/entry/<code>``): metadata, freshness, updates, quality runs, a masked sample.
+
+A missing entry is the directory's ``NotFound``, answered by ``mulu.web.errors`` as a 404 page.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from mulu.web.deps import Web, connection, entry_or_404
+from mulu.web.deps import Web
 from mulu.web.portal import samples
 from mulu.web.portal.render import render
 
+RECENT_UPDATES = 12
+RUNS_PER_DATASET = 5
+
 
 def register(app: FastAPI, web: Web) -> None:
-    workspace = web.workspace
+    store = web.store
 
     @app.get("/entry/{code:path}", response_class=HTMLResponse, include_in_schema=False)
     def entry_page(request: Request, code: str) -> HTMLResponse:
         from catalog.freshness.policies import entry_status
-        from quality.runs import list_runs
 
-        with connection(workspace) as con:
-            entry = entry_or_404(con, code)
-            status = entry_status(con, entry)
-            updates = [dict(r) for r in con.execute(
-                "SELECT updated_at, source, note FROM entry_updates WHERE code = ? "
-                "ORDER BY updated_at DESC LIMIT 12", (entry["code"],))]
-            datasets = [r[0] for r in con.execute(
-                "SELECT DISTINCT dataset FROM quality_runs WHERE entry_code = ? UNION "
-                "SELECT DISTINCT dataset FROM loads WHERE entry_code = ?",
-                (entry["code"], entry["code"]))]
-        runs = [r for d in datasets for r in list_runs(workspace, dataset=d, limit=5)]
+        entry = web.directory().get(code)
+        status = entry_status(store, entry)
+        updates = store.history.recent_updates(entry["code"], RECENT_UPDATES)
+        # The datasets serving the entry: validated ones and loaded ones (a load the gate
+        # never saw, or a run whose load failed, still belongs here).
+        datasets = sorted(set(store.quality.datasets_of_entry(entry["code"]))
+                          | set(store.loads.datasets_of_entry(entry["code"])))
+        runs = [r for d in datasets for r in store.quality.runs(dataset=d,
+                                                                limit=RUNS_PER_DATASET)]
         runs.sort(key=lambda r: r["started_at"], reverse=True)
         score = runs[0]["score"] if runs else None
-        sample, note = samples.sample_rows(workspace, entry, datasets)
+        sample, note = samples.sample_rows(web.workspace, store, entry, datasets)
         return render(request, "entry.html", entry=entry, status=status, updates=updates,
                        runs=runs[:8], quality_score=score, sample=sample, sample_note=note)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from warehouse import metadata
+from warehouse.store import Store
 from warehouse.workspace import Workspace
 
 SAMPLE_ROWS = 10
@@ -23,7 +23,7 @@ def _mask(value: Any) -> Any:
     return text[:3] + "*" * (len(text) - 5) + text[-2:] if len(text) > 6 else "***"
 
 
-def sample_rows(workspace: Workspace, entry: dict[str, Any], datasets: list[str]
+def sample_rows(workspace: Workspace, store: Store, entry: dict[str, Any], datasets: list[str]
                 ) -> tuple[dict[str, Any] | None, str | None]:
     """({columns, rows} or None, the i18n key of why there are none)."""
     share = entry.get("share_type") or ""
@@ -33,27 +33,22 @@ def sample_rows(workspace: Workspace, entry: dict[str, Any], datasets: list[str]
         return None, "no_sample_conditional"
     if not datasets:
         return None, "no_dataset"
-    con = metadata.connect(workspace.metadata_db)
-    try:
-        marks = ",".join("?" * len(datasets))
-        row = con.execute(f"SELECT spec FROM quality_runs WHERE dataset IN ({marks}) "
-                          f"ORDER BY started_at DESC LIMIT 1", datasets).fetchone()
-        published = [d for d in datasets if con.execute(
-            "SELECT 1 FROM loads WHERE dataset = ? AND status = 'published'", (d,)).fetchone()]
-    finally:
-        con.close()
+    spec = store.quality.latest_spec(datasets)
+    published = store.loads.published_datasets(datasets)
     if not published:
         return None, "no_dataset"
-    pii = {c["name"] for c in json.loads(row["spec"])["columns"] if c.get("pii")} if row else None
-    from warehouse.analyst import open_session
+    pii = {c["name"] for c in json.loads(spec)["columns"] if c.get("pii")} if spec else None
+    from warehouse import lake
 
-    session = open_session(workspace)
+    # The lake alone, read-only: the catalogue is not needed here (and DuckDB never opens
+    # catalog.sqlite in a process that uses it through the store).
+    con = lake.connect_lake(workspace, read_only=True)
     try:
-        result = session.execute(f'SELECT * FROM "{published[0]}" LIMIT {SAMPLE_ROWS}')
-        columns = [d[0] for d in result.description]
-        rows = result.fetchall()
+        head = con.table(lake.qualified(published[0])).limit(SAMPLE_ROWS)
+        columns = list(head.columns)
+        rows = head.fetchall()
     finally:
-        session.close()
+        con.close()
     if pii is None:  # no spec known: mask every column rather than risk showing PII
         pii = set(columns)
     return {"columns": columns,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from warehouse.store.fields import (
@@ -18,6 +19,14 @@ from warehouse.store.sqlite.database import Database
 from warehouse.store.sqlite.rows import chunks, dumps, encode_value, marks, row_to_entry
 
 EntryKey = Literal["code", "source_key"]
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    """One page of a filtered entry listing and how many entries match in all."""
+
+    total: int
+    entries: list[dict[str, Any]]
 
 
 class SqliteEntries:
@@ -59,12 +68,39 @@ class SqliteEntries:
         for row in rows:
             yield row_to_entry(row)
 
-    def count(self, *, status: str | None = "active", source: str | None = None) -> int:
-        """Entries with ``status`` (None: any) that came from ``source`` (None: any)."""
+    def count(self, *, status: str | None = "active", source: str | None = None,
+              provider_code: str | None = None) -> int:
+        """Entries with ``status`` (None: any) that came from ``source`` and belong to
+        ``provider_code`` (None: any)."""
         row = self.db.connection().execute(
             "SELECT count(*) FROM entries WHERE (? IS NULL OR status = ?) "
-            "AND (? IS NULL OR source = ?)", (status, status, source, source)).fetchone()
+            "AND (? IS NULL OR source = ?) AND (? IS NULL OR provider_code = ?)",
+            (status, status, source, source, provider_code, provider_code)).fetchone()
         return int(row[0])
+
+    def page(self, *, provider: str | None = None, share_type: str | None = None,
+             update_cycle: str | None = None, status: str = "active", limit: int = 50,
+             offset: int = 0) -> EntryPage:
+        """One page of entries in code order, filtered by exact values (None: no filter);
+        ``provider`` matches a 提供方代码 or a 提供方 name. ``total`` counts every match."""
+        where = ("status = ? AND (? IS NULL OR provider_code = ? OR provider_name = ?) "
+                 "AND (? IS NULL OR share_type = ?) AND (? IS NULL OR update_cycle = ?)")
+        params = (status, provider, provider, provider, share_type, share_type,
+                  update_cycle, update_cycle)
+        with self.db.snapshot() as con:
+            total = con.execute(f"SELECT count(*) FROM entries WHERE {where}",
+                                params).fetchone()[0]
+            rows = con.execute(f"SELECT * FROM entries WHERE {where} ORDER BY code "
+                               "LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
+        return EntryPage(int(total), [row_to_entry(r) for r in rows])
+
+    def code_list(self, *, status: str = "active", limit: int | None = None,
+                  offset: int = 0) -> list[str]:
+        """Codes of the entries with ``status`` in code order (``limit`` None: all)."""
+        rows = self.db.connection().execute(
+            "SELECT code FROM entries WHERE status = ? ORDER BY code LIMIT ? OFFSET ?",
+            (status, -1 if limit is None else limit, offset))
+        return [row[0] for row in rows]
 
     def codes(self) -> set[str]:
         """Every entry's 信息资源代码, retired ones included."""
@@ -143,6 +179,14 @@ class SqliteOrganisations:
             (code_or_name,)).fetchone()
         return None if row is None else dict(row)
 
+    def all_with_entry_counts(self) -> list[dict[str, Any]]:
+        """Every organisation in code order, with ``entries``: its number of active entries."""
+        rows = self.db.connection().execute(
+            "SELECT o.*, count(e.code) AS entries FROM organisations o LEFT JOIN entries e "
+            "ON e.provider_code = o.code AND e.status = 'active' GROUP BY o.code "
+            "ORDER BY o.code")
+        return [dict(r) for r in rows]
+
     def codes_by_name(self) -> dict[str, str]:
         # First registered wins when two bodies share a name.
         rows = self.db.connection().execute(
@@ -186,6 +230,13 @@ class SqliteHistory:
     def updates(self, code: str) -> list[dict[str, Any]]:
         rows = self.db.connection().execute(
             "SELECT * FROM entry_updates WHERE code = ? ORDER BY updated_at", (code,))
+        return [dict(r) for r in rows]
+
+    def recent_updates(self, code: str, limit: int) -> list[dict[str, Any]]:
+        """The entry's ``limit`` latest data-update events, newest first."""
+        rows = self.db.connection().execute(
+            "SELECT * FROM entry_updates WHERE code = ? ORDER BY updated_at DESC, id DESC "
+            "LIMIT ?", (code, limit))
         return [dict(r) for r in rows]
 
     def add_updates(self, events: Sequence[dict[str, Any]]) -> None:

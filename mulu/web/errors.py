@@ -1,0 +1,50 @@
+"""Mulu's errors as HTTP answers, mapped once for the whole app (``register(app)``).
+
+Any ``schemas.errors.MuluError`` a route lets through becomes its ``http_status`` (NotFound 404,
+InvalidInput 400, Conflict 409, Forbidden 403, Unavailable 503, anything else 500) with its
+one-line message: ``{"detail": message}`` for the API (FastAPI's own error shape), a small HTML
+page for the portal's pages. Routes therefore raise or let errors pass; they do not translate
+them. The CKAN Action API answers in CKAN's own envelope (``mulu.web.api.ckan``).
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from schemas.errors import MuluError
+
+_JSON_PREFIXES = ("/api/", "/catalog.")
+_TITLES = {400: "输入有误 Bad request", 403: "无权限 Forbidden", 404: "未找到 Not found",
+           409: "状态冲突 Conflict", 503: "暂不可用 Unavailable"}
+_log = logging.getLogger(__name__)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(_JSON_PREFIXES)
+
+
+def error_page(status: int, message: str) -> HTMLResponse:
+    """A plain page for a portal URL that failed: what went wrong, and a way back."""
+    title = _TITLES.get(status, "出错了 Error")
+    return HTMLResponse(
+        f'<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>{title}</title>'
+        f'</head><body><h1>{title}</h1><p id="error">{escape(message)}</p>'
+        f'<p><a href="/">政务信息资源目录</a></p></body></html>', status_code=status)
+
+
+async def mulu_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MuluError)
+    status = exc.http_status
+    if status >= 500:  # ours to look into, not the caller's: keep the traceback in the log
+        _log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    if _wants_json(request):
+        return JSONResponse({"detail": exc.message}, status_code=status)
+    return error_page(status, exc.message)
+
+
+def register(app: FastAPI) -> None:
+    app.add_exception_handler(MuluError, mulu_error)
