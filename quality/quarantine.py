@@ -11,8 +11,9 @@ load passed the loader's cast checks, so these rows are exactly the staged ones.
   and row (PII masked).
 * ``write_quarantine``: every row failing any failed row-level rule, with the rules it fails
   (``_failed_rules``), its ``_source_file`` and ``_source_row``, to
-  ``quarantine/<dataset>/<run_id>.parquet``: the quarantine table (``mulu sql``:
-  ``quarantine.<dataset>``). Written in one streaming COPY, so memory stays bounded.
+  ``target`` (the gate writes ``<Workspace.quarantine_dir>/<dataset>/<run_id>.parquet``): the
+  quarantine table (``mulu sql``: ``quarantine.<dataset>``). Written in one streaming COPY, so
+  memory stays bounded.
 """
 
 from __future__ import annotations
@@ -29,12 +30,8 @@ import duckdb
 from quality.suites import SuiteDefinition, quote_identifier, sql_literal
 from quality.validate import SAMPLE_ROWS, VIEW, ValidationReport, limit_memory, mask
 from schemas.dataset_spec import DatasetSpec
-from warehouse.reading import SOURCE_VIEW, read_source, typed_select
+from warehouse.read import SOURCE_VIEW, read_source, typed_select
 from warehouse.workspace import Workspace
-
-
-def quarantine_dir(workspace: Workspace) -> Path:
-    return workspace.quarantine_dir
 
 
 @contextmanager

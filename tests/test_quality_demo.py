@@ -15,7 +15,10 @@ from quality.gate import load_validated
 from quality.runs import get_run
 from schemas.dataset_spec import load_spec
 from warehouse.analyst import open_session
+from warehouse.store import Store
 from warehouse.workspace import Workspace
+
+pytestmark = pytest.mark.slow  # the module's demo load takes ~10 s
 
 SEED, TODAY, SCALE = 2024, dt.date(2026, 11, 15), 0.01
 BLOCKED = {"dibao_recipients", "enterprise_registrations", "medical_insurance_settlements"}
@@ -28,11 +31,12 @@ def loaded(tmp_path_factory):
     district = generate_district(SEED, today=TODAY)
     datasets = write_demo_datasets(root, district, seed=SEED, scale=SCALE)
     results = {}
-    for ds in datasets:
-        spec = load_spec(ds.spec_path)
-        results[ds.name] = (ds, spec, load_validated(workspace, spec, today=TODAY,
-                                                     data_docs=ds.name == "dibao_recipients"))
-    return workspace, results
+    with Store.open(workspace) as store:
+        for ds in datasets:
+            spec = load_spec(ds.spec_path)
+            results[ds.name] = (ds, spec, load_validated(
+                store, workspace, spec, today=TODAY, data_docs=ds.name == "dibao_recipients"))
+        yield workspace, store, results
 
 
 def rule_of(spec, defect: str) -> str:
@@ -44,10 +48,10 @@ def rule_of(spec, defect: str) -> str:
 
 
 def test_every_planted_defect_is_a_failed_expectation_with_failing_rows(loaded):
-    workspace, results = loaded
+    _, store, results = loaded
     checked = 0
     for _name, (ds, spec, result) in results.items():
-        run = get_run(workspace, result.quality_run_id)
+        run = get_run(store, result.quality_run_id)
         failed = {r["rule"]: r for r in run["results"] if not r["success"]}
         planted = Counter()
         for defect, rows in ds.defect_counts.items():
@@ -60,8 +64,9 @@ def test_every_planted_defect_is_a_failed_expectation_with_failing_rows(loaded):
                 assert rows < found["unexpected_count"] <= 2 * rows, (ds.name, rule)
             else:
                 assert found["unexpected_count"] == rows, (ds.name, rule)
-            assert found["samples"] and all(s["source_file"] and s["source_row"]
-                                            for s in found["samples"]), (ds.name, rule)
+            assert found["samples"], (ds.name, rule)
+            assert all(s["source_file"] and s["source_row"] for s in found["samples"]), (
+                ds.name, rule)
             checked += 1
         # Nothing fails that was not planted (row counts are checks of their own).
         assert set(failed) <= set(planted) | {r for r in failed if r.startswith("check:")}
@@ -69,7 +74,7 @@ def test_every_planted_defect_is_a_failed_expectation_with_failing_rows(loaded):
 
 
 def test_blocked_loads_are_not_live_and_warned_ones_are(loaded):
-    workspace, results = loaded
+    workspace, _, results = loaded
     statuses = {name: result.status for name, (_, _, result) in results.items()}
     assert {n for n, s in statuses.items() if s == "blocked"} == BLOCKED
     assert {n for n, (_, _, r) in results.items() if r.quality == "warned"} == set(DEMO_SEVERITY)
@@ -90,9 +95,11 @@ def test_blocked_loads_are_not_live_and_warned_ones_are(loaded):
 
 
 def test_data_docs_are_built_for_a_run(loaded):
-    workspace, results = loaded
-    run = get_run(workspace, results["dibao_recipients"][2].quality_run_id)
+    workspace, store, results = loaded
+    run = get_run(store, results["dibao_recipients"][2].quality_run_id)
     page = run["data_docs"]
-    assert page and page.endswith(".html")
+    assert page
+    assert page.endswith(".html")
+    assert Path(page).is_relative_to(workspace.quality_docs_dir)
     html = Path(page).read_text(encoding="utf-8")
     assert "id_card_no:format" in html

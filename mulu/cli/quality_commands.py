@@ -1,7 +1,8 @@
 """``mulu quality``: stewards list, read and judge quality runs; scores per entry and org.
 
-Fast paths: these commands read the metadata DB; Great Expectations is never imported here
-(accepting a held load publishes it with DuckDB, no validation needed).
+Fast paths: these commands read the metadata store; Great Expectations is never imported here
+(accepting a held load publishes it with DuckDB, no validation needed). Errors pass to the
+CLI's one handler: exit 3 no such run or rule, 2 bad input, 4 decided already or refused.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import typer
 
 from mulu.cli.context import options
 from mulu.cli.output import console, fail, print_json, print_table
+from warehouse.store import Store
 
 app = typer.Typer(help="Quality runs (质量校验): review, accept, reject, waive; scores.",
                   no_args_is_help=True)
@@ -27,8 +29,8 @@ def runs(
     """Quality runs, newest first."""
     from quality.runs import list_runs
 
-    found = list_runs(options(ctx).workspace().ensure(), dataset=dataset, failed=failed,
-                      pending=pending, limit=limit)
+    with Store.open(options(ctx).workspace().ensure()) as store:
+        found = list_runs(store, dataset=dataset, failed=failed, pending=pending, limit=limit)
     if as_json:
         print_json(found)
         return
@@ -46,12 +48,10 @@ def show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """One run: each expectation's result, failing-row samples, reviews."""
-    from quality.runs import ReviewError, get_run
+    from quality.runs import get_run
 
-    try:
-        run = get_run(options(ctx).workspace().ensure(), run_id)
-    except ReviewError as exc:
-        fail(str(exc))
+    with Store.open(options(ctx).workspace().ensure()) as store:
+        run = get_run(store, run_id)
     if as_json:
         print_json(run)
         return
@@ -101,7 +101,6 @@ def review(
     """Record a steward's decision on a run (who and when are kept)."""
     from catalog.directory import default_user
     from catalog.reviews import review
-    from quality.runs import ReviewError
 
     chosen = [name for name, on in (("accept", accept), ("reject", reject),
                                     ("waive", waive is not None)) if on]
@@ -109,11 +108,9 @@ def review(
         fail("give exactly one of --accept, --reject, --waive EXPECTATION")
     opts = options(ctx)
     workspace = opts.workspace().ensure()
-    try:
-        outcome = review(workspace, run_id, action=chosen[0], rule=waive, note=note,
+    with Store.open(workspace) as store:
+        outcome = review(store, workspace, run_id, action=chosen[0], rule=waive, note=note,
                          reviewer=opts.user or default_user(), over_newer=over_newer)
-    except ReviewError as exc:
-        fail(str(exc))
     if as_json:
         print_json(outcome)
     else:
@@ -132,8 +129,8 @@ def scores(
     """Quality score (0-100) per catalogue entry or organisation, with its monthly trend."""
     from quality.scores import entry_scores, organisation_scores
 
-    workspace = options(ctx).workspace().ensure()
-    found = (organisation_scores if org else entry_scores)(workspace, months=months)
+    with Store.open(options(ctx).workspace().ensure()) as store:
+        found = (organisation_scores if org else entry_scores)(store, months=months)
     if as_json:
         print_json(found)
         return

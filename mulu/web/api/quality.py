@@ -1,15 +1,17 @@
-"""REST: quality runs and stewards' reviews."""
+"""REST: quality runs and stewards' reviews. Errors (``schemas.errors``) pass to the app's one
+handler (``mulu.web.errors``): 404 no such run or rule, 400 bad input, 409 decided already or
+publishing refused."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 from pydantic import BaseModel
 
 from catalog.reviews import review
 from mulu.web.deps import Web
-from quality.runs import ReviewError, get_run, list_runs
+from quality.runs import get_run, list_runs
 
 
 class Review(BaseModel):
@@ -21,26 +23,21 @@ class Review(BaseModel):
 
 
 def register(app: FastAPI, web: Web) -> None:
-    workspace = web.workspace
+    store, workspace = web.store, web.workspace
+
     @app.get("/api/quality/runs", tags=["quality"])
     def runs(dataset: str | None = None, failed: bool = False, pending: bool = False,
              limit: int = 100) -> list[dict[str, Any]]:
-        return list_runs(workspace, dataset=dataset, failed=failed, pending=pending, limit=limit)
+        return list_runs(store, dataset=dataset, failed=failed, pending=pending, limit=limit)
 
     @app.get("/api/quality/runs/{run_id}", tags=["quality"])
     def run(run_id: str) -> dict[str, Any]:
-        try:
-            return get_run(workspace, run_id)
-        except ReviewError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
+        """One run (its id or a unique prefix): results with failing-row samples, reviews."""
+        return get_run(store, run_id)
 
     @app.post("/api/quality/runs/{run_id}/reviews", tags=["quality"], status_code=201)
     def post_review(run_id: str, body: Review) -> dict[str, Any]:
         """Record a steward's decision; accepting (or waiving the last blocking failure)
         publishes the held load and registers the update with its entry."""
-        try:
-            return review(workspace, run_id, action=body.action, reviewer=body.reviewer,
-                          rule=body.rule, note=body.note, over_newer=body.over_newer)
-        except ReviewError as exc:
-            raise HTTPException(status_code=409, detail=str(exc)) from None
-
+        return review(store, workspace, run_id, action=body.action, reviewer=body.reviewer,
+                      rule=body.rule, note=body.note, over_newer=body.over_newer)

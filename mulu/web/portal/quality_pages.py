@@ -3,49 +3,51 @@
 from __future__ import annotations
 
 import urllib.parse
-from html import escape
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from mulu.web.deps import Web
 from mulu.web.portal.render import page_lang, render
+from schemas.errors import MuluError
 
 
 def register(app: FastAPI, web: Web) -> None:
-    workspace = web.workspace
+    store, workspace = web.store, web.workspace
 
     @app.get("/quality", response_class=HTMLResponse, include_in_schema=False)
     def quality_page(request: Request, pending: bool = False) -> HTMLResponse:
         from quality.runs import list_runs
 
         return render(request, "quality_runs.html",
-                       runs=list_runs(workspace, pending=pending, limit=200))
+                       runs=list_runs(store, pending=pending, limit=200))
 
     @app.get("/quality/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def quality_run_page(request: Request, run_id: str, flash: str | None = None,
                          error: str | None = None) -> HTMLResponse:
-        from quality.runs import ReviewError, get_run
+        from quality.runs import get_run
 
-        try:
-            run = get_run(workspace, run_id)
-        except ReviewError as exc:
-            return HTMLResponse(f"<p>{escape(str(exc))}</p>", status_code=404)
-        return render(request, "quality_run.html", run=run, flash=flash, error=error)
+        # No such run: the app's error handler answers with a 404 page.
+        return render(request, "quality_run.html", run=get_run(store, run_id), flash=flash,
+                      error=error)
 
     @app.post("/quality/{run_id}/review", include_in_schema=False)
     def quality_review_form(request: Request, run_id: str, action: str = Form(...),
                             reviewer: str = Form(...), note: str | None = Form(None),
                             rule: str | None = Form(None)) -> RedirectResponse:
         from catalog.reviews import review
-        from quality.runs import ReviewError
+        from quality.runs import RunNotFound
 
+        # The decision's outcome or error is shown on the run's page; no such run: a 404 page.
         lang = page_lang(request)
         try:
-            outcome = review(workspace, run_id, action=action, reviewer=reviewer,
-                                    rule=rule, note=note)
+            outcome = review(store, workspace, run_id, action=action, reviewer=reviewer,
+                             rule=rule, note=note)
             query = {"flash": outcome["outcome"], "lang": lang}
-        except ReviewError as exc:
-            query = {"error": str(exc), "lang": lang}
-        return RedirectResponse(f"/quality/{run_id}?{urllib.parse.urlencode(query)}",
+        except RunNotFound:
+            raise
+        except MuluError as exc:
+            query = {"error": exc.message, "lang": lang}
+        return RedirectResponse(f"/quality/{urllib.parse.quote(run_id, safe='')}?"
+                                f"{urllib.parse.urlencode(query)}",
                                 status_code=303)
