@@ -182,8 +182,8 @@ def _run_time(result: Any) -> dt.datetime:
     key; now when the result has none."""
     marker = (result.meta.get("batch_markers") or {}).get("ge_load_time")
     try:
-        return dt.datetime.strptime(marker, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=dt.UTC)
-    except (TypeError, ValueError):
+        return dt.datetime.strptime(str(marker), "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=dt.UTC)
+    except ValueError:  # no marker ("None"), or not GE's format
         return dt.datetime.now(dt.UTC)
 
 

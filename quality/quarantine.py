@@ -110,11 +110,11 @@ def write_quarantine(con: duckdb.DuckDBPyConnection, report: ValidationReport,
                         for rule, where, _, _ in failures)
     any_failure = " OR ".join(f"coalesce(({where}), false)" for _, where, _, _ in failures)
     files = "[" + ", ".join(sql_literal(label) for label in labels) + "]"
-    rows = con.execute(
+    written = con.execute(
         f"COPY (SELECT {files}[_source_index + 1] AS _source_file, _source_row, "
         f"list_filter([{reasons}], r -> r IS NOT NULL) AS _failed_rules, "
         f"* EXCLUDE (_source_index, _source_row) FROM {VIEW} WHERE {any_failure} "
         f"ORDER BY _source_index, _source_row) TO {sql_literal(str(partial))} (FORMAT parquet)"
-    ).fetchone()[0]
+    ).fetchone()
     partial.replace(target)
-    return int(rows)
+    return int(written[0]) if written else 0
