@@ -244,6 +244,7 @@ def test_ckan_actions_in_process(site):
     ("package_search", {"facet.field": "123"}, 409, "Validation Error"),
     ("package_search", {"facet.field": '[["organization"]]'}, 409, "Validation Error"),
     ("package_search", {"facet.field": "[" * 5_000}, 409, "Validation Error"),  # too deep
+    ("package_search", {"facet.field": "1" * 5_000}, 409, "Validation Error"),  # too long
     ("package_search", {"fq": "organization:nobody"}, 404, "Not Found Error"),
     ("package_list", {"limit": "1e999"}, 409, "Validation Error"),
     ("no_such_action", {}, 400, "Bad request"),
@@ -274,6 +275,7 @@ def test_ckan_retired_entries_are_not_packages(site):
     b'{"id": ',  # not JSON
     b'["package_list"]',  # JSON, but not an object of parameters
     b"\xff\xfe\x00",  # not UTF-8
+    b'{"id": ' + b"1" * 5_000 + b"}",  # a number longer than Python converts
 ])
 def test_ckan_bad_bodies_are_400(site, body):
     client, _, _ = site

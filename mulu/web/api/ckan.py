@@ -122,8 +122,8 @@ def _facet_fields(params: dict[str, Any]) -> list[str]:
             fields = json.loads(fields)
         except json.JSONDecodeError:
             fields = [fields]
-        except RecursionError:
-            raise InvalidInput("facet.field: nested too deeply") from None
+        except (RecursionError, ValueError):  # nested too deeply, a number too long …
+            raise InvalidInput("facet.field: not a list of field names") from None
     if isinstance(fields, str):
         fields = [fields]
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
@@ -240,10 +240,10 @@ async def _params(request: Request) -> dict[str, Any]:
         return params
     try:
         parsed = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidInput("bad JSON body") from None
     except RecursionError:
         raise InvalidInput("bad JSON body: nested too deeply") from None
+    except ValueError:  # not JSON, not UTF-8, a number too long to convert
+        raise InvalidInput("bad JSON body") from None
     if not isinstance(parsed, dict):
         raise InvalidInput("bad JSON body: expected an object of parameters")
     params.update(parsed)
@@ -265,8 +265,10 @@ def register(app: FastAPI, web: Web) -> None:
             return _error(*_envelope(exc), exc.message, name)
         return JSONResponse({"help": f"{API_HELP}#{name}", "success": True, "result": result})
 
+    # One route per method: OpenAPI needs a distinct operation id for each.
     for prefix in ("/api/action/{name}", "/api/3/action/{name}"):
-        app.add_api_route(prefix, action, methods=["GET", "POST"], tags=["ckan"])
+        for method in ("GET", "POST"):
+            app.add_api_route(prefix, action, methods=[method], tags=["ckan"])
 
 
 def _error(status: int, kind: str, message: str, name: str) -> JSONResponse:
