@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from mulu.web import api, portal
+from mulu.web import api, errors, portal
 from mulu.web.deps import Web
 from warehouse.store import Store
 from warehouse.workspace import Workspace
@@ -50,6 +50,7 @@ def create_app(workspace: Workspace) -> FastAPI:
                   openapi_url="/api/openapi.json", lifespan=lifespan,
                   description="政务信息资源目录: entries, organisations, search, freshness, "
                               "quality runs and reviews; CKAN Action API subset; DCAT.")
+    errors.register(app)
     for group in ROUTE_GROUPS:
         group.register(app, web)
     return app
