@@ -12,6 +12,7 @@ import dagster as dg
 from pipelines.assets import raw_key, table_key
 from pipelines.definitions import build_definitions
 from pipelines.freshness_assets import SCORECARD_KEY, SWEEP_KEY
+from schemas.errors import NotFound
 from warehouse.loading import load_history
 from warehouse.workspace import Workspace
 
@@ -47,7 +48,7 @@ class RunReport:
     problems: list[str] = field(default_factory=list)  # specs that could not be used
 
 
-class UnknownDataset(ValueError):
+class UnknownDataset(NotFound):
     pass
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import duckdb
 
+from schemas.errors import Unavailable
 from warehouse import lake
 from warehouse.workspace import Workspace
 
@@ -47,7 +48,7 @@ _JSON_COLUMNS = {"formats", "data_items", "related_codes", "tags", "changes", "r
 _VIEW_MARK = "mulu view of "
 
 
-class SessionError(RuntimeError):
+class SessionError(Unavailable):
     """The workspace cannot be opened for analysis; the message says why."""
 
 

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from schemas.entry import catalogue_time
+from schemas.errors import NotFound
 from warehouse.workspace import Workspace
 
 LAKE_ALIAS = "lake"
@@ -54,7 +55,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-class LakeMissingError(FileNotFoundError):
+class LakeMissingError(NotFound):
     """A read-only connection to a lake that does not exist yet (nothing was loaded)."""
 
 

@@ -41,6 +41,7 @@ from fsspec.core import url_to_fs
 from fsspec.spec import AbstractBufferedFile
 
 from schemas.entry import CATALOGUE_TZ
+from schemas.errors import InvalidInput
 
 CHUNK_SIZE = 4 << 20
 HTTP_TIMEOUT_SECONDS = 60
@@ -51,7 +52,7 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 _OBJECT_STORE_SCHEMES = {"s3", "s3a"}
 
 
-class LandingError(RuntimeError):
+class LandingError(InvalidInput):
     """A source that cannot be landed; the message names the URL."""
 
 
