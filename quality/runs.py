@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from quality.gate import run_score
+from quality.scores import run_score
 from schemas.dataset_spec import DatasetSpec
 from schemas.entry import catalogue_now
 from schemas.errors import Conflict, InvalidInput, NotFound
