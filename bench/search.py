@@ -276,12 +276,14 @@ def build_real(home: Path) -> int:
 def index(home: Path) -> dict[str, float]:
     """Build the search index before serving (timed: what ``mulu search --rebuild`` costs)."""
     from catalog.search import rebuild_index
-    from warehouse import metadata
+    from warehouse.store import Store
+    from warehouse.workspace import Workspace
 
-    with contextlib.closing(metadata.connect(home / "catalog.sqlite")) as con:
+    with Store.open(Workspace(home)) as store:
         started = time.perf_counter()
-        stats = rebuild_index(con)
+        stats = rebuild_index(store)
         seconds = time.perf_counter() - started
+    with contextlib.closing(sqlite3.connect(home / "catalog.sqlite")) as con:
         size = con.execute("SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'search%'"
                            ).fetchone()[0]
     return {"entries": stats.indexed, "build_s": seconds, "index_mb": size / 1e6}

@@ -12,19 +12,20 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import typer
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from catalog.directory import Directory
-from catalog.freshness.policies import set_policy
+from catalog.freshness.policies import remove_policy, set_policy
 from catalog.freshness.sweep import statuses
 from catalog.importing.importer import import_file
-from catalog.search import FACETS, rebuild_index, refresh_index, search
-from catalog.search import query as search_query
+from catalog.search import FACETS, ranking, rebuild_index, refresh_index, search
+from catalog.search.plan import plan_query
 from catalog.search.text import pinyin_initials, query_words, segment
-from mulu.cli import search_command
-from mulu.cli.context import set_options
-from warehouse import metadata
+from mulu.cli import app as mulu
+from mulu.web.app import create_app
+from schemas.errors import InvalidInput
+from warehouse.store import Store
 from warehouse.workspace import Workspace
 
 PORTALS = ("anhui_luan.json", "anhui_chizhou.json")
@@ -39,10 +40,10 @@ def portals(tmp_path_factory, real_data: Path):
         report = import_file(directory, workspace, real_data / "cn-portals" / name)
         assert report.created > 0
     directory.close()
-    con = metadata.connect(workspace.metadata_db)
-    refresh_index(con)
-    yield workspace, con
-    con.close()
+    with Store.open(workspace) as store:
+        refresh_index(store)
+        # The test's own reads of the ground truth, on the store's connection for this thread.
+        yield workspace, store, store.database.connection()
 
 
 def names(result) -> list[str]:
@@ -76,28 +77,28 @@ def test_segmentation_of_names():
 
 
 def test_finds_what_plain_unicode61_fts_cannot(portals):
-    workspace, con = portals
+    workspace, store, con = portals
     plain = plain_fts(con)
     # 社会保障卡服务网点 is one unicode61 token: neither 社保卡 nor 服务网点 finds it there.
     assert plain_search(plain, "社保卡") == set()
     assert plain_search(plain, "服务网点") == set()
-    assert "社会保障卡服务网点" in names(search(con, "社保卡"))
+    assert "社会保障卡服务网点" in names(search(store, "社保卡"))
     assert {"社会保障卡服务网点", "社会保障卡“一站式”服务银行网点"} <= set(
-        names(search(con, "服务网点")))
+        names(search(store, "服务网点")))
     # Abbreviations: 低保 = 最低生活保障, 医保 = 医疗保险.
-    found = set(names(search(con, "低保")))
+    found = set(names(search(store, "低保")))
     assert {"智慧城市_城市低保对象综合统计表", "智慧城市_六安市农村居民最低生活保障统计表"} <= found
-    assert all("医疗保险" in h.name for h in search(con, "医保", limit=50).hits)
-    assert search(con, "医保").total >= 10
+    assert all("医疗保险" in h.name for h in search(store, "医保", limit=50).hits)
+    assert search(store, "医保").total >= 10
     # Latin and digits inside Chinese names, punctuation between words.
-    assert "工商_企业基本信息" in names(search(con, "工商_企业基本信息"))
-    assert search(con, "2020年").total > 100
+    assert "工商_企业基本信息" in names(search(store, "工商_企业基本信息"))
+    assert search(store, "2020年").total > 100
 
 
 def test_recall_above_plain_fts_on_chinese_queries(portals):
     """Ground truth: entries whose name contains the query. Every one is found (names are
     also indexed character by character), which plain unicode61 FTS falls far short of."""
-    workspace, con = portals
+    workspace, store, con = portals
     plain = plain_fts(con)
     queries = ["社会保障", "企业", "学校", "统计", "医疗保险", "城管", "垃圾", "养老机构",
                "行政许可", "财政", "基本情况", "名单", "服务网点", "公交"]
@@ -106,7 +107,7 @@ def test_recall_above_plain_fts_on_chinese_queries(portals):
         truth = {r[0] for r in con.execute(
             "SELECT code FROM entries WHERE status = 'active' AND instr(name, ?) > 0", (query,))}
         assert truth, query
-        ours = {h.code for h in search(con, query, limit=5000).hits}
+        ours = {h.code for h in search(store, query, limit=5000).hits}
         assert truth <= ours, (query, sorted(truth - ours)[:5])
         ours_total += len(truth & ours)
         plain_total += len(truth & plain_search(plain, query))
@@ -118,27 +119,29 @@ def test_recall_above_plain_fts_on_chinese_queries(portals):
 def test_one_word_matched_alternative_by_alternative_equals_the_whole_expression(portals):
     """A one-word query is matched alternative by alternative (so the ranking can reuse
     them); it must find exactly what the whole FTS5 expression finds."""
-    workspace, con = portals
+    workspace, store, con = portals
     for query in ("社保卡", "统计", "医保", "建筑业", "gs", "城管", "统计数据"):
-        plan = search_query._plan(query)
-        assert len(plan.alternatives) == 1 and len(plan.alternatives[0]) > 1, query
+        plan = plan_query(query)
+        assert len(plan.alternatives) == 1, query
+        assert len(plan.alternatives[0]) > 1, query
         expected = {r[0] for r in con.execute(
             "SELECT d.code FROM search_fts f JOIN search_docs d ON d.id = f.rowid "
             "WHERE search_fts MATCH ? AND d.active = 1", (plan.match,))}
-        assert {h.code for h in search(con, query, limit=100_000).hits} == expected, query
+        assert {h.code for h in search(store, query, limit=100_000).hits} == expected, query
 
 
 # --- codes and pinyin --------------------------------------------------------------------
 def test_code_lookup(portals):
-    workspace, con = portals
+    workspace, store, con = portals
     code = con.execute("SELECT code FROM entries WHERE name = '社会保障卡服务网点'").fetchone()[0]
     for query in (code, code.replace("/", "-"), f" {code} "):
-        result = search(con, query)
+        result = search(store, query)
         assert result.hits[0].code == code
         assert result.hits[0].match == "exact_code"
     classification = code.split("/")[0]
-    prefix = search(con, f"{classification}/0001", limit=3)
-    assert prefix.hits and all(h.code.startswith(f"{classification}/0001") for h in prefix.hits)
+    prefix = search(store, f"{classification}/0001", limit=3)
+    assert prefix.hits
+    assert all(h.code.startswith(f"{classification}/0001") for h in prefix.hits)
     assert {h.match for h in prefix.hits} == {"code_prefix"}
     assert prefix.total == con.execute(
         "SELECT count(*) FROM entries WHERE code LIKE ? AND status = 'active'",
@@ -154,11 +157,11 @@ def test_pinyin_initials(directory, workspace):
     directory.create({"name": "城乡低保对象名单", "provider_name": "示范区民政局",
                       "share_type": "有条件共享", "summary": "低保"})
     for query in ("sbk", "SBKSL", "sl"):
-        result = search(workspace, query)
+        result = search(directory.store, query)
         assert [h.code for h in result.hits] == [code], query
-    assert search(workspace, "sbk").hits[0].name_highlighted == "<mark>社保卡</mark>申领"
-    assert search(workspace, "dbdx").hits[0].name == "城乡低保对象名单"
-    assert search(workspace, "xyz").total == 0
+    assert search(directory.store, "sbk").hits[0].name_highlighted == "<mark>社保卡</mark>申领"
+    assert search(directory.store, "dbdx").hits[0].name == "城乡低保对象名单"
+    assert search(directory.store, "xyz").total == 0
 
 
 # --- ranking -----------------------------------------------------------------------------
@@ -170,7 +173,7 @@ def test_exact_name_first_then_names_containing_it(directory, workspace):
     longer = directory.create({**base, "name": "常住人口统计年报", "summary": "年报"})
     exact = directory.create({**base, "name": "人口统计", "summary": "按年汇总"})
     apart = directory.create({**base, "name": "人口与户籍统计", "summary": "户籍"})
-    result = search(workspace, "人口统计")
+    result = search(directory.store, "人口统计")
     assert [h.code for h in result.hits[:2]] == [exact, longer]
     assert [h.match for h in result.hits[:2]] == ["exact_name", "name_contains"]
     assert set(h.code for h in result.hits[2:]) == {noisy, apart}
@@ -179,19 +182,21 @@ def test_exact_name_first_then_names_containing_it(directory, workspace):
 
 
 def test_above_the_rank_limit_the_order_stays_tiered(portals, monkeypatch):
-    workspace, con = portals
-    exact = search(con, "建筑业", limit=10)
-    monkeypatch.setattr(search_query, "RANK_LIMIT", 5)
-    fast = search(con, "建筑业", limit=10)
-    assert fast.ranking == "name_length" and exact.ranking == "bm25"
-    assert fast.total == exact.total and fast.facets == exact.facets
+    workspace, store, con = portals
+    exact = search(store, "建筑业", limit=10)
+    monkeypatch.setattr(ranking, "RANK_LIMIT", 5)
+    fast = search(store, "建筑业", limit=10)
+    assert fast.ranking == "name_length"
+    assert exact.ranking == "bm25"
+    assert fast.total == exact.total
+    assert fast.facets == exact.facets
     assert fast.hits[0].match == exact.hits[0].match == "exact_name"
     tiers = [h.match for h in fast.hits]
     order = ["exact_name", "exact_code", "code_prefix", "name_contains", "name_variant", "text"]
     assert tiers == sorted(tiers, key=order.index)
     lengths = [len(h.name) for h in fast.hits if h.match == "name_contains"]
     assert lengths == sorted(lengths)
-    page2 = search(con, "建筑业", limit=10, offset=10)
+    page2 = search(store, "建筑业", limit=10, offset=10)
     assert not {h.code for h in page2.hits} & {h.code for h in fast.hits}
 
 
@@ -203,8 +208,8 @@ def test_above_the_rank_limit_short_fields_come_before_items_and_summary(directo
                                  "data_items": [{"name": "身份证号", "data_type": "字符型"}]})
     in_summary = directory.create({**base, "name": "表", "summary": "含身份证号"})
     in_tags = directory.create({**base, "name": "较长的一个名称的登记表", "tags": ["身份证号"]})
-    monkeypatch.setattr(search_query, "RANK_LIMIT", 1)
-    result = search(workspace, "身份证号")
+    monkeypatch.setattr(ranking, "RANK_LIMIT", 1)
+    result = search(directory.store, "身份证号")
     assert result.ranking == "name_length"
     # The tagged entry first although its name is longest; then shorter names first.
     assert [h.code for h in result.hits] == [in_tags, in_summary, in_items]
@@ -212,11 +217,12 @@ def test_above_the_rank_limit_short_fields_come_before_items_and_summary(directo
 
 # --- facets ------------------------------------------------------------------------------
 def test_facet_counts_cover_all_matches(portals):
-    workspace, con = portals
-    result = search(con, "信息", limit=5, facet_limit=None)
-    assert result.total > 100 and len(result.hits) == 5
+    workspace, store, con = portals
+    result = search(store, "信息", limit=5, facet_limit=None)
+    assert result.total > 100
+    assert len(result.hits) == 5
     assert set(result.facets) == set(FACETS)
-    codes = [h.code for h in search(con, "信息", limit=100_000).hits]
+    codes = [h.code for h in search(store, "信息", limit=100_000).hits]
     assert len(codes) == result.total
     rows = con.execute(f"SELECT provider_name, share_type, update_cycle, formats FROM entries "
                        f"WHERE code IN ({', '.join('?' * len(codes))})", codes).fetchall()
@@ -229,190 +235,225 @@ def test_facet_counts_cover_all_matches(portals):
 
 
 def test_facet_filters(portals):
-    workspace, con = portals
-    everything = search(con, "", facet_limit=None)
+    workspace, store, con = portals
+    everything = search(store, "", facet_limit=None)
     assert everything.total == con.execute(
         "SELECT count(*) FROM entries WHERE status = 'active'").fetchone()[0]
     org, count = everything.facets["organisation"][0]
-    by_org = search(con, "", facets={"organisation": org})
-    assert by_org.total == count and all(h.provider_name == org for h in by_org.hits)
+    by_org = search(store, "", facets={"organisation": org})
+    assert by_org.total == count
+    assert all(h.provider_name == org for h in by_org.hits)
     # Chinese key, 提供方代码 instead of the name, case-insensitive format.
     provider_code = by_org.hits[0].provider_code
-    assert search(con, "", facets={"提供方": provider_code}).total == count
+    assert search(store, "", facets={"提供方": provider_code}).total == count
     csv = dict(everything.facets["format"])["CSV"]
-    assert search(con, "", facets={"格式": "csv"}).total == csv
+    assert search(store, "", facets={"格式": "csv"}).total == csv
     # AND across keys, OR within one.
-    both = search(con, "", facets={"organisation": org, "format": "XLS"}, limit=1000)
+    both = search(store, "", facets={"organisation": org, "format": "XLS"}, limit=1000)
     assert both.total == dict(by_org.facets["format"]).get("XLS", 0) > 0
     assert all(h.provider_name == org and "XLS" in h.formats for h in both.hits)
     second, count2 = everything.facets["organisation"][1]
-    either = search(con, "", facets={"organisation": [org, second]})
+    either = search(store, "", facets={"organisation": [org, second]})
     assert either.total == count + count2
     assert dict(either.facets["organisation"]) == {org: count, second: count2}
     # Freshness by value or Chinese name.
     overdue = dict(everything.facets["freshness"])["overdue"]
-    assert search(con, "", facets={"freshness": "逾期"}).total == overdue
-    assert search(con, "", facets={"organisation": "没有这个单位"}).total == 0
-    with pytest.raises(ValueError, match="unknown facet"):
-        search(con, "", facets={"colour": "red"})
-    with pytest.raises(ValueError, match="unknown freshness"):
-        search(con, "", facets={"freshness": "stale"})
+    assert search(store, "", facets={"freshness": "逾期"}).total == overdue
+    assert search(store, "", facets={"organisation": "没有这个单位"}).total == 0
+    with pytest.raises(InvalidInput, match="unknown facet"):
+        search(store, "", facets={"colour": "red"})
+    with pytest.raises(InvalidInput, match="unknown freshness"):
+        search(store, "", facets={"freshness": "stale"})
 
 
 def test_freshness_facet_matches_the_sweep(portals):
-    workspace, con = portals
-    swept = {r["code"]: r["status"] for r in statuses(workspace)}
-    hits = search(con, "", limit=100_000).hits
+    workspace, store, con = portals
+    swept = {r["code"]: r["status"] for r in statuses(store)}
+    hits = search(store, "", limit=100_000).hits
     assert {h.code: h.freshness for h in hits} == swept
     # A policy change (the organisation agreed yearly, ten years' grace) is seen: due soon.
     org = con.execute("SELECT provider_code FROM entries WHERE update_cycle = '每月' "
                       "GROUP BY provider_code ORDER BY count(*) DESC").fetchone()[0]
-    before = dict(search(con, "", facets={"organisation": org}).facets["freshness"])
-    set_policy(workspace, "organisation", org, user="tester", cycle="每年",
+    before = dict(search(store, "", facets={"organisation": org}).facets["freshness"])
+    set_policy(store, "organisation", org, user="tester", cycle="每年",
                grace=dt.timedelta(days=3650))
     try:
-        stats = refresh_index(con)
-        assert stats.freshness_updated > 0 and stats.indexed == 0
-        swept = {r["code"]: r["status"] for r in statuses(workspace)}
-        assert {h.code: h.freshness for h in search(con, "", limit=100_000).hits} == swept
-        after = dict(search(con, "", facets={"organisation": org}).facets["freshness"])
-        assert "overdue" not in after and after["due_soon"] == before["overdue"]
+        stats = refresh_index(store)
+        assert stats.freshness_updated > 0
+        assert stats.indexed == 0
+        swept = {r["code"]: r["status"] for r in statuses(store)}
+        assert {h.code: h.freshness for h in search(store, "", limit=100_000).hits} == swept
+        after = dict(search(store, "", facets={"organisation": org}).facets["freshness"])
+        assert "overdue" not in after
+        assert after["due_soon"] == before["overdue"]
     finally:
-        with metadata.write_transaction(con):
-            con.execute("DELETE FROM freshness_policies")
-        refresh_index(con)
+        remove_policy(store, "organisation", org)
+        assert refresh_index(store).freshness_updated > 0
 
 
 # --- keeping in step ---------------------------------------------------------------------
 def test_incremental_refresh_after_create_update_retire(directory, workspace):
-    con = metadata.connect(workspace.metadata_db)
-    try:
-        code = directory.create({"name": "社会保障卡申领", "provider_name": "示范区人社局",
-                                 "share_type": "有条件共享", "update_cycle": "每月",
-                                 "summary": "社会保障卡申领记录",
-                                 "data_items": [{"name": "姓名", "data_type": "字符型"}],
-                                 "tags": ["社保"], "formats": ["xlsx"]})
-        first = search(con, "社保卡")
-        assert first.refreshed == 1 and [h.code for h in first.hits] == [code]
-        assert search(con, "社保卡").refreshed == 0  # nothing changed: nothing re-indexed
-        assert search(con, "姓名").total == 1  # 信息项
-        assert search(con, "人社局").total == 1  # 提供方
+    store = directory.store
+    code = directory.create({"name": "社会保障卡申领", "provider_name": "示范区人社局",
+                             "share_type": "有条件共享", "update_cycle": "每月",
+                             "summary": "社会保障卡申领记录",
+                             "data_items": [{"name": "姓名", "data_type": "字符型"}],
+                             "tags": ["社保"], "formats": ["xlsx"]})
+    first = search(store, "社保卡")
+    assert first.refreshed == 1
+    assert [h.code for h in first.hits] == [code]
+    assert search(store, "社保卡").refreshed == 0  # nothing changed: nothing re-indexed
+    assert search(store, "姓名").total == 1  # 信息项
+    assert search(store, "人社局").total == 1  # 提供方
 
-        directory.update(code, {"name": "居民医保参保登记"})
-        result = search(con, "医疗保险")
-        assert result.refreshed == 1 and [h.name for h in result.hits] == ["居民医保参保登记"]
-        assert search(con, "申领").total == 1  # still in the summary
-        assert search(con, "社会保障卡申领").hits[0].match != "exact_name"
+    directory.update(code, {"name": "居民医保参保登记"})
+    result = search(store, "医疗保险")
+    assert result.refreshed == 1
+    assert [h.name for h in result.hits] == ["居民医保参保登记"]
+    assert search(store, "申领").total == 1  # still in the summary
+    assert search(store, "社会保障卡申领").hits[0].match != "exact_name"
 
-        other = directory.create({"name": "社会保障卡申领", "provider_name": "示范区人社局",
-                                  "share_type": "无条件共享"})
-        directory.retire(code, reason="merged")
-        result = search(con, "")
-        assert [h.code for h in result.hits] == [other]
-        assert search(con, "医疗保险").total == 0
-        assert dict(result.facets["share_type"]) == {"无条件共享": 1}
-        directory.restore(code)
-        assert search(con, "医疗保险").total == 1
+    other = directory.create({"name": "社会保障卡申领", "provider_name": "示范区人社局",
+                              "share_type": "无条件共享"})
+    directory.retire(code, reason="merged")
+    result = search(store, "")
+    assert [h.code for h in result.hits] == [other]
+    assert search(store, "医疗保险").total == 0
+    assert dict(result.facets["share_type"]) == {"无条件共享": 1}
+    directory.restore(code)
+    assert search(store, "医疗保险").total == 1
 
-        # Another process writing directly (no Directory) is seen as well.
-        with metadata.write_transaction(con):
-            con.execute("UPDATE entries SET summary = '公共租赁住房' WHERE code = ?", (other,))
-        assert [h.code for h in search(con, "公租房").hits] == [other]
-        with metadata.write_transaction(con):
-            con.execute("DELETE FROM entry_history WHERE code = ?", (other,))
-            con.execute("DELETE FROM entries WHERE code = ?", (other,))
-        assert search(con, "公租房").total == 0
-        assert search(con, "").total == 1
+    # Another program writing the database directly (not through a store) is seen as well:
+    # the triggers queue its changes.
+    with contextlib.closing(sqlite3.connect(workspace.metadata_db)) as other_writer:
+        with other_writer:
+            other_writer.execute("UPDATE entries SET summary = '公共租赁住房' WHERE code = ?",
+                                 (other,))
+        assert [h.code for h in search(store, "公租房").hits] == [other]
+        with other_writer:
+            other_writer.execute("DELETE FROM entry_history WHERE code = ?", (other,))
+            other_writer.execute("DELETE FROM entries WHERE code = ?", (other,))
+    assert search(store, "公租房").total == 0
+    assert search(store, "").total == 1
 
-        assert rebuild_index(con).indexed == 1
-        assert search(con, "医保").total == 1
-    finally:
-        con.close()
+    assert rebuild_index(store).indexed == 1
+    assert search(store, "医保").total == 1
 
 
-def test_connection_per_thread_sees_changes(directory, workspace):
-    """A web server keeps a connection per thread: each sees the others' refreshes, and two
-    never index the same change at once."""
+def test_worker_threads_share_a_store_and_index_a_change_once(directory, workspace):
+    """A web server's worker threads search through its one store (a connection each): each
+    sees the others' refreshes, and two never index the same change at once."""
     import threading
 
-    one = metadata.connect(workspace.metadata_db)
-    two = metadata.connect(workspace.metadata_db)
-    try:
-        directory.create({"name": "公交线路信息", "provider_name": "示范区交通局",
-                          "share_type": "无条件共享"})
-        assert search(one, "公交").total == 1
-        directory.create({"name": "公交站点信息", "provider_name": "示范区交通局",
-                          "share_type": "无条件共享"})
-        results = []
-        threads = [threading.Thread(target=lambda c=c: results.append(search(c, "公交")))
-                   for c in (one, two)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        # One thread indexes the change; one that finds it busy does not wait: it searches the
-        # index as it is and says so.
-        assert sum(r.refreshed for r in results) == 1
-        assert all(r.total == 2 or (r.stale and r.total == 1) for r in results)
-        assert search(one, "公交").total == search(two, "公交").total == 2
-        facets = search(two, "", facet_limit=None).facets
-        assert dict(facets["organisation"]) == {"示范区交通局": 2}
-    finally:
-        one.close()
-        two.close()
+    store = directory.store
+    directory.create({"name": "公交线路信息", "provider_name": "示范区交通局",
+                      "share_type": "无条件共享"})
+    assert search(store, "公交").total == 1
+    directory.create({"name": "公交站点信息", "provider_name": "示范区交通局",
+                      "share_type": "无条件共享"})
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(search(store, "公交")))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # One thread indexes the change; one that finds it busy does not wait: it searches the
+    # index as it is and says so.
+    assert len(results) == 2
+    assert sum(r.refreshed for r in results) == 1
+    assert all(r.total == 2 or (r.stale and r.total == 1) for r in results)
+    assert search(store, "公交").total == 2
+    facets = search(store, "", facet_limit=None).facets
+    assert dict(facets["organisation"]) == {"示范区交通局": 2}
+
+
+def test_another_store_sees_the_same_index(directory, workspace):
+    """Two stores on one database (two processes, or the CLI beside the server): what one
+    indexes the other finds without indexing it again."""
+    directory.create({"name": "公共租赁住房保障对象", "provider_name": "示范区住建局",
+                      "share_type": "有条件共享"})
+    assert search(directory.store, "公租房").refreshed == 1
+    with Store.open(workspace) as other:
+        found = search(other, "公租房")
+        assert [h.name for h in found.hits] == ["公共租赁住房保障对象"]
+        assert found.refreshed == 0
+        assert not found.stale
 
 
 def test_highlight_escapes_html(directory, workspace):
     directory.create({"name": "<b>企业</b>名录", "provider_name": "示范区市场监管局",
                       "share_type": "无条件共享", "summary": "企业 & 个体工商户" * 20})
-    hit = search(workspace, "企业").hits[0]
+    hit = search(directory.store, "企业").hits[0]
     assert hit.name_highlighted == "&lt;b&gt;<mark>企业</mark>&lt;/b&gt;名录"
     assert "<mark>企业</mark> &amp; 个体" in hit.summary_snippet
     visible = html.unescape(re.sub(r"</?mark>", "", hit.summary_snippet))
-    assert visible.endswith("…") and len(visible) == 81  # 80 characters and the ellipsis
+    assert visible.endswith("…")
+    assert len(visible) == 81
 
 
-# --- the CLI -----------------------------------------------------------------------------
-def cli() -> typer.Typer:
-    app = typer.Typer()
-    app.callback()(set_options)
-    app.command("search")(search_command.search)
-    return app
-
-
+# --- the CLI and the web ------------------------------------------------------------------
 def test_mulu_search_json(portals):
-    workspace, _ = portals
+    workspace, _, _ = portals
     runner = CliRunner()
-    result = runner.invoke(cli(), ["--home", str(workspace.root), "search", "社保卡",
-                                   "--facet", "share_type=无条件共享", "--json"])
+    home = ["--home", str(workspace.root)]
+    result = runner.invoke(mulu, [*home, "search", "社保卡", "--facet", "share_type=无条件共享",
+                                  "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["total"] == 2 and data["query"] == "社保卡"
+    assert data["total"] == 2
+    assert data["query"] == "社保卡"
     assert data["filters"] == {"share_type": ["无条件共享"]}
     assert {h["name"] for h in data["hits"]} == {"社会保障卡服务网点",
                                                  "社会保障卡“一站式”服务银行网点"}
     assert data["hits"][0]["name_highlighted"].startswith("<mark>社会保障卡</mark>")
     assert data["facets"]["share_type"] == [{"value": "无条件共享", "count": 2}]
 
-    table = runner.invoke(cli(), ["--home", str(workspace.root), "search", "低保", "-n", "1"])
-    assert table.exit_code == 0 and "2 matches" in table.output
+    table = runner.invoke(mulu, [*home, "search", "低保", "-n", "1"])
+    assert table.exit_code == 0
+    assert "2 matches" in table.output
 
-    bad = runner.invoke(cli(), ["--home", str(workspace.root), "search", "x", "--facet",
-                                "nonsense"])
-    assert bad.exit_code == 1 and "key=value" in bad.output
+    # Bad input (InvalidInput) exits 2 with the reason.
+    bad = runner.invoke(mulu, [*home, "search", "x", "--facet", "nonsense"])
+    assert bad.exit_code == 2
+    assert "key=value" in bad.output
+    unknown = runner.invoke(mulu, [*home, "search", "x", "--facet", "colour=red"])
+    assert unknown.exit_code == 2
+    assert "unknown facet" in unknown.output
 
 
-def test_search_by_path_and_read_only_connection(portals):
+def test_api_and_portal_search(portals):
+    """GET /api/search and the portal's page through the app's one store; a bad facet is 400."""
+    workspace, _, _ = portals
+    with TestClient(create_app(workspace)) as client:
+        found = client.get("/api/search", params={"q": "社保卡", "facet": "共享类型=无条件共享"})
+        assert found.status_code == 200
+        data = found.json()
+        assert data["total"] == 2
+        assert data["filters"] == {"share_type": ["无条件共享"]}
+        for facet in ("colour=red", "freshness=stale", "nonsense"):
+            bad = client.get("/api/search", params={"q": "x", "facet": facet})
+            assert bad.status_code == 400, facet
+            assert "facet" in bad.json()["detail"] or "freshness" in bad.json()["detail"]
+        page = client.get("/", params={"q": "低保"})
+        assert page.status_code == 200
+        assert "<mark>" in page.text
+        assert client.get("/", params={"q": "x", "facet": "colour=red"}).status_code == 400
+
+
+def test_changes_through_another_store_are_found(portals):
     """Last: it adds an entry to the shared workspace."""
-    workspace, con = portals
-    assert search(workspace.metadata_db, "社保卡").total == 2
+    workspace, store, _ = portals
+    assert search(store, "社保卡").total == 2
     directory = Directory.open(workspace, user="tester")
     directory.create({"name": "社保卡挂失", "provider_name": "六安市人社局",
                       "share_type": "无条件共享"})
     directory.close()
-    with contextlib.closing(sqlite3.connect(
-            f"file:{workspace.metadata_db}?mode=ro", uri=True)) as ro:
-        ro.row_factory = sqlite3.Row
-        stale = search(ro, "社保卡")  # cannot refresh: searches the index as it is
-        assert stale.total == 2 and stale.refreshed == 0 and stale.stale
-    assert search(con, "社保卡").total == 3
+    stale = search(store, "社保卡", refresh=False)  # asked not to index: the index as it is
+    assert stale.total == 2
+    assert stale.refreshed == 0
+    assert stale.stale
+    fresh = search(store, "社保卡")
+    assert fresh.total == 3
+    assert fresh.refreshed == 1
+    assert not fresh.stale

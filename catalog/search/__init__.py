@@ -1,20 +1,18 @@
 """Search (目录检索): Chinese-aware full-text search of the catalogue with facets.
 
-``search(workspace_or_connection, query, facets=..., limit=..., offset=...)`` → ``SearchResult``;
-the index (migration 006) is kept in step by ``refresh_index`` (search calls it when anything
-changed). See docs/search.md.
+``search(store, query, facets=..., limit=..., offset=...)`` → ``SearchResult``; the index is
+kept in step by ``refresh_index`` (search calls it when anything changed). See docs/search.md.
+
+Modules: ``text`` (jieba, pinyin, abbreviations), ``documents`` (an entry as indexed),
+``index`` (keeping the index in step), ``plan`` (a query's FTS5 expressions), ``filters``
+(facet keys and values), ``facets`` (in-memory facet columns and counts), ``ranking`` (tiers
+and bm25), ``highlight``, ``results`` and ``query`` (the ``search`` function).
 """
 
+from catalog.search.filters import FACETS, canonical_facet, parse_facet_options
 from catalog.search.index import RefreshStats, needs_refresh, rebuild_index, refresh_index
-from catalog.search.query import (
-    FACETS,
-    Hit,
-    SearchResult,
-    canonical_facet,
-    parse_facet_options,
-    search,
-    warm_up,
-)
+from catalog.search.query import search, warm_up
+from catalog.search.results import Hit, SearchResult
 from catalog.search.text import initialize
 
 __all__ = ["FACETS", "Hit", "RefreshStats", "SearchResult", "canonical_facet", "initialize",

@@ -134,7 +134,7 @@ def han_chars(text: str) -> str:
     names ("表" finds 登记表) whatever jieba made of them."""
     text = normalise(text)
     out: list[str] = []
-    word = []
+    word: list[str] = []
     for char in text:
         if _HAN.match(char):
             if word:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import time
 
@@ -46,10 +45,10 @@ def demo(
     with console.status("indexing the catalogue for search …", spinner="dots"):
         # Now rather than on the first `mulu search` or portal visit (35,700 entries: ~10 s).
         from catalog.search import refresh_index
-        from warehouse import metadata
+        from warehouse.store import Store
 
-        with contextlib.closing(metadata.connect(workspace.metadata_db)) as con:
-            summary["indexed"] = refresh_index(con).indexed
+        with Store.open(workspace) as store:
+            summary["indexed"] = refresh_index(store).indexed
     summary["seconds"] = round(time.perf_counter() - started, 2)
     if as_json:
         print_json(summary)

@@ -5,12 +5,10 @@ Registered in ``mulu.cli`` as ``app.command("search")(search_command.search)``.
 
 from __future__ import annotations
 
-import contextlib
-
 import typer
 
 from mulu.cli.context import options
-from mulu.cli.output import console, fail, print_json, print_table
+from mulu.cli.output import console, print_json, print_table
 
 
 def search(
@@ -31,20 +29,14 @@ def search(
 
     from catalog.search import parse_facet_options, rebuild_index
     from catalog.search import search as run_search
-    from warehouse import metadata
+    from warehouse.store import Store
 
-    try:
-        filters = parse_facet_options(facet)
-    except ValueError as exc:
-        fail(str(exc))
+    filters = parse_facet_options(facet)  # a bad filter is InvalidInput: exit 2
     workspace = options(ctx).workspace().ensure()
-    with contextlib.closing(metadata.connect(workspace.metadata_db)) as con:
+    with Store.open(workspace) as store:
         if rebuild:
-            rebuild_index(con)
-        try:
-            result = run_search(con, query, facets=filters, limit=limit, offset=offset)
-        except ValueError as exc:
-            fail(str(exc))
+            rebuild_index(store)
+        result = run_search(store, query, facets=filters, limit=limit, offset=offset)
     if as_json:
         print_json(result.as_dict())
         return

@@ -22,13 +22,13 @@ from warehouse.workspace import Workspace
 ROUTE_GROUPS = (*api.ROUTE_GROUPS, portal)
 
 
-def _warm_up_search(workspace: Workspace) -> None:
+def _warm_up_search(store: Store) -> None:
     """Load jieba, pypinyin and the search index's facet arrays, and index what changed, so
     the first search is as fast as the next. In a thread, so the server answers meanwhile."""
     from catalog.search import warm_up
 
     try:
-        warm_up(workspace)
+        warm_up(store)
     except Exception:  # a warm-up failure must not stop the server; searches will report it
         logging.getLogger(__name__).exception("search warm-up failed")
 
@@ -39,7 +39,7 @@ def create_app(workspace: Workspace) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        threading.Thread(target=_warm_up_search, args=(workspace,), daemon=True,
+        threading.Thread(target=_warm_up_search, args=(web.store,), daemon=True,
                          name="mulu-search-warm-up").start()
         try:
             yield

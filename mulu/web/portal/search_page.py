@@ -4,31 +4,29 @@ from __future__ import annotations
 
 import urllib.parse
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from mulu.web.deps import Web, thread_connection
+from mulu.web.deps import Web
 from mulu.web.portal.render import PAGE_SIZE, page_lang, render
 
 
 def register(app: FastAPI, web: Web) -> None:
-    workspace = web.workspace
+    store = web.store
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request, q: str = "", page: int = 1) -> HTMLResponse:
         from catalog.search import search
 
-        active = [tuple(f.split("=", 1)) for f in request.query_params.getlist("facet")
-                  if "=" in f]
+        active = [(key, value) for key, sep, value in
+                  (f.partition("=") for f in request.query_params.getlist("facet")) if sep]
         page = max(1, page)
         filters: dict[str, list[str]] = {}
         for key, value in active:  # values of one key are OR-ed
             filters.setdefault(key, []).append(value)
-        try:
-            result = search(thread_connection(workspace), q, facets=filters or None,
-                            limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-        except ValueError as exc:  # an unknown facet key or status in a hand-made URL
-            raise HTTPException(status_code=400, detail=str(exc)) from None
+        # An unknown facet key or status in a hand-made URL is InvalidInput: a 400 page.
+        result = search(store, q, facets=filters or None, limit=PAGE_SIZE,
+                        offset=(page - 1) * PAGE_SIZE)
         lang = page_lang(request)
 
         def url(facets: list[tuple[str, str]], page_no: int = 1) -> str:
