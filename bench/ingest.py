@@ -1,7 +1,7 @@
 """Ingest benchmark: a department CSV → warehouse table, for 1M and 10M rows.
 
 Side by side on the same file, each in a fresh process:
-- ``mulu load``: ``warehouse.loading.load_dataset`` — land the raw file (copy + sha256), read it
+- ``mulu load``: ``warehouse.load.load_dataset`` — land the raw file (copy + sha256), read it
   with every column as text, check schema drift and type casts, stage typed Parquet, publish a
   DuckLake snapshot, record the load.
 - ``duckdb COPY`` (the floor): ``COPY (SELECT * FROM read_csv(…)) TO '….parquet'``.
@@ -63,7 +63,7 @@ def write_spec(path: Path, source: Path) -> None:
 MULU = ("""
 from pathlib import Path
 from schemas.dataset_spec import load_spec
-from warehouse.loading import load_dataset
+from warehouse.load import load_dataset
 from warehouse.workspace import Workspace
 workspace = Workspace(Path({home!r})).ensure()
 spec = load_spec(Path({spec!r}))

@@ -47,7 +47,7 @@ VIEW = "batch"
 # each DuckDB thread needs working memory of its own.
 MEMORY_PER_THREAD_MB = 64
 MEMORY_FLOOR_MB = 128
-# Columns the loader writes into staged Parquet (warehouse.reading.META_COLUMNS) that point a
+# Columns the loader writes into staged Parquet (warehouse.read.META_COLUMNS) that point a
 # person at the source file and row.
 SOURCE_COLUMNS = ("_source_index", "_source_row")
 ENGINE = "great_expectations+SqlAlchemyExecutionEngine(duckdb)"

@@ -139,20 +139,16 @@ def lake_rows(workspace: Workspace, table: str, *, version: int | None = None,
 
 
 def loads(workspace: Workspace, dataset: str) -> list[dict[str, Any]]:
-    """The ``loads`` rows of a dataset, oldest first."""
-    from warehouse import metadata
+    """The ``loads`` records of a dataset, oldest first."""
+    from warehouse.store import Store
 
-    con = metadata.connect(workspace.metadata_db)
-    try:
-        return [dict(r) for r in con.execute(
-            "SELECT * FROM loads WHERE dataset = ? ORDER BY started_at, rowid", (dataset,))]
-    finally:
-        con.close()
+    with Store.open(workspace) as store:
+        return store.loads.history(dataset)
 
 
 # --- the command line for process tests ----------------------------------------------------
 def _load(workspace: str, spec_path: str, die_after_publish: bool) -> None:
-    from warehouse.loading import load_dataset
+    from warehouse.load import load_dataset
 
     def die(result: Any) -> None:  # a crash right after the lake commit, before recording
         os.kill(os.getpid(), signal.SIGKILL)
@@ -178,7 +174,7 @@ def _read(workspace: str, table: str, seconds: float, out: str) -> None:
             reads += 1
             if not counts or counts[-1] != count:
                 counts.append(count)
-        except Exception as exc:  # noqa: BLE001 - every error is the finding
+        except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
         time.sleep(0.02)
     con.close()

@@ -22,8 +22,10 @@ import pytest
 from loading_fixtures import loads, write_spec
 
 from warehouse.lake import connect_lake, table_versions
-from warehouse.loading import load_dataset
+from warehouse.load import load_dataset
 from warehouse.workspace import Workspace
+
+pytestmark = pytest.mark.slow
 
 FIXTURES = Path(__file__).with_name("loading_fixtures.py")
 REPO = Path(__file__).resolve().parents[1]
@@ -34,14 +36,14 @@ import os, signal, sys
 from pathlib import Path
 sys.path.insert(0, {str(REPO)!r})
 from schemas.dataset_spec import load_spec
-from warehouse import loading
+from warehouse.load import commit, load_dataset
 from warehouse.workspace import Workspace
 
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
-loading.set_commit_message = die
-loading.load_dataset(Workspace(Path(sys.argv[1])), load_spec(sys.argv[2]))
+commit.set_commit_message = die
+load_dataset(Workspace(Path(sys.argv[1])), load_spec(sys.argv[2]))
 """
 BIG_ROWS = 2_000_000
 SMALL_ROWS = 1_000
@@ -154,7 +156,8 @@ def test_kill_9_at_any_moment_then_rerun_loads_exactly_once(tmp_path, big_csv):
         assert loader.returncode == -signal.SIGKILL, loader.stderr.read()
         assert _count(workspace, "residents") == SMALL_ROWS
         [orphan] = set(table_dir.iterdir()) - old_files
-        assert orphan.name.startswith("mulu-") and orphan.name not in _referenced(workspace)
+        assert orphan.name.startswith("mulu-")
+        assert orphan.name not in _referenced(workspace)
         assert not list(staging.glob("*.parquet"))  # moved, not copied
 
         # 3. Killed right after the lake commit, before the load is recorded.

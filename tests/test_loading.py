@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import time
 from decimal import Decimal
@@ -25,20 +24,29 @@ from loading_fixtures import (
     write_xlsx,
 )
 
-from warehouse import loading
+from schemas.errors import InvalidInput
 from warehouse.lake import connect_lake, snapshots, table_versions
 from warehouse.landing import land
-from warehouse.loading import (
+from warehouse.load import (
+    GateVerdict,
+    HeldRowsMissing,
+    LoadConflict,
+    LoadNotFound,
     LoadResult,
     SchemaDriftError,
     SourceError,
+    commit,
+    dataset,
+    early,
     load_dataset,
     load_history,
     publish,
-    read_source,
+    publish_held,
+    reject_held,
     stage,
-    staging_dir,
+    staging,
 )
+from warehouse.read import read_source
 from warehouse.workspace import Workspace
 
 # The roster as the lake holds it (ROSTER_ROWS typed; blank cells NULL).
@@ -92,19 +100,24 @@ def test_gbk_csv_with_title_and_units_rows(workspace, sources, specs):
     assert result.schema == [("person_name", "VARCHAR"), ("id_card_no", "VARCHAR"),
                              ("household_size", "INTEGER"),
                              ("monthly_allowance", "DECIMAL(10,2)"), ("approved_on", "DATE")]
-    assert result.started_at <= result.finished_at and "+" not in result.finished_at
+    assert result.started_at <= result.finished_at
+    assert "+" not in result.finished_at
     # 身份证号 stays text with its leading zeros; Chinese survives the GBK round trip.
     assert lake_rows(workspace, "dibao", order_by="approved_on") == ROSTER_TYPED
     [row] = loads(workspace, "dibao")
-    assert row["status"] == "published" and row["snapshot_id"] == result.snapshot_id
-    assert row["rows"] == 4 and row["fingerprint"] == result.fingerprint
-    assert row["entry_code"] == "301005/000012" and row["table_name"] == "lake.main.dibao"
-    [source] = json.loads(row["sources"])
-    assert source["url"] == str(path) and Path(source["landed_path"]).exists()
-    assert json.loads(row["schema"])[2] == ["household_size", "INTEGER"]
+    assert row["status"] == "published"
+    assert row["snapshot_id"] == result.snapshot_id
+    assert row["rows"] == 4
+    assert row["fingerprint"] == result.fingerprint
+    assert row["entry_code"] == "301005/000012"
+    assert row["table_name"] == "lake.main.dibao"
+    [source] = row["sources"]
+    assert source["url"] == str(path)
+    assert Path(source["landed_path"]).exists()
+    assert row["schema"][2] == ("household_size", "INTEGER")
     # Staging holds nothing once the load is done (no transcoded copy, no staged Parquet).
-    assert not list((staging_dir(workspace) / "dibao").glob("*")) if (
-        staging_dir(workspace) / "dibao").exists() else True
+    assert not list((workspace.staging_dir / "dibao").glob("*")) if (
+        workspace.staging_dir / "dibao").exists() else True
     # The lake commit carries the load's identity.
     [version] = versions(workspace, "dibao")
     assert version["extra_info"]["load_id"] == result.load_id
@@ -191,7 +204,8 @@ def test_read_source_gives_every_column_with_file_and_row(tmp_path, sources, spe
     assert relation.columns == ROSTER_HEADER + ["备注", "_source_index", "_source_file",
                                                 "_source_row"]
     rows = relation.order("_source_row").fetchall()
-    assert rows[0][0] == "张三" and rows[0][-1] == 3  # line 3: title, header, then 张三
+    assert rows[0][0] == "张三"
+    assert rows[0][-1] == 3
     assert rows[2][1] is None  # an empty cell is NULL, not ""
 
 
@@ -218,7 +232,8 @@ def test_replace_with_changed_columns_recreates_the_table(workspace, sources, sp
     first = load_dataset(workspace, write_spec(specs, "dibao", path))
     spec = write_spec(specs, "dibao", path, columns=ROSTER_COLUMNS[:2])
     second = load_dataset(workspace, spec, force=True)  # same file, new spec
-    assert second.status == "published" and len(lake_rows(workspace, "dibao")[0]) == 2
+    assert second.status == "published"
+    assert len(lake_rows(workspace, "dibao")[0]) == 2
     assert len(lake_rows(workspace, "dibao", version=first.snapshot_id)[0]) == 5
     assert len(versions(workspace, "dibao")) == 2
 
@@ -278,7 +293,8 @@ def test_an_unchanged_source_writes_nothing(workspace, sources, specs):
     assert lake_snapshot_count(workspace) == before
     assert [r["status"] for r in loads(workspace, "dibao")] == ["published", "unchanged"]
     forced = load_dataset(workspace, spec, force=True)
-    assert forced.status == "published" and forced.snapshot_id > first.snapshot_id
+    assert forced.status == "published"
+    assert forced.snapshot_id > first.snapshot_id
 
 
 def test_publishing_the_same_sources_twice_writes_once(workspace, sources, specs):
@@ -287,12 +303,14 @@ def test_publishing_the_same_sources_twice_writes_once(workspace, sources, specs
     spec = write_spec(specs, "dibao", path, mode="append")
     landed = land(str(path), workspace.landing_dir, "dibao")
     staged = stage(workspace, spec, landed)
-    assert staged.rows == 4 and staged.path.parent == staging_dir(workspace) / "dibao"
+    assert staged.rows == 4
+    assert staged.path.parent == workspace.staging_dir / "dibao"
     assert [s.sha256 for s in staged.sources] == [landed[0].sha256]
     first = publish(workspace, spec, staged)
     again = publish(workspace, spec, stage(workspace, spec, landed))
     assert (first.status, again.status) == ("published", "unchanged")
-    assert again.snapshot_id == first.snapshot_id and len(lake_rows(workspace, "dibao")) == 4
+    assert again.snapshot_id == first.snapshot_id
+    assert len(lake_rows(workspace, "dibao")) == 4
     # load_dataset records that commit as the published load it was, and appends nothing.
     rerun = load_dataset(workspace, spec)
     assert rerun.status == "unchanged"
@@ -321,10 +339,12 @@ def _assert_failed_cleanly(workspace, dataset, error, live_before):
     assert len(landed) == 2  # the good file of the first load and the drifted one
     assert lake_rows(workspace, dataset) == live_before
     last = loads(workspace, dataset)[-1]
-    assert last["status"] == "failed" and last["error"] == str(error)
+    assert last["status"] == "failed"
+    assert last["error"] == str(error)
     assert (last["error_file"], last["error_column"], last["error_row"]) == (
         error.file, error.column, error.row)
-    assert last["finished_at"] and last["fingerprint"]
+    assert last["finished_at"]
+    assert last["fingerprint"]
     history = load_history(workspace, dataset)
     assert (history[-1].status, history[-1].error) == ("failed", str(error))
 
@@ -350,17 +370,22 @@ def test_schema_drift_fails_before_anything_is_written(workspace, sources, specs
     with pytest.raises(SchemaDriftError) as caught:
         load_dataset(workspace, spec)
     error = caught.value
-    assert error.file == str(path) and error.column == "家庭人口"
+    assert isinstance(error, InvalidInput)  # bad source data: CLI exit 2, HTTP 400
+    assert error.file == str(path)
+    assert error.column == "家庭人口"
     message = str(error)
-    assert str(path) in message and "家庭人口" in message
+    assert str(path) in message
+    assert "家庭人口" in message
     if drift == "renamed":
         assert "missing column 家庭人口 (household_size)" in message
         assert "unexpected column 家庭人数" in message
     elif drift == "dropped":
-        assert "missing column 家庭人口" in message and "unexpected" not in message
+        assert "missing column 家庭人口" in message
+        assert "unexpected" not in message
     else:
         assert error.row == 7
-        assert "'abc' at row 7" in message and "integer" in message
+        assert "'abc' at row 7" in message
+        assert "integer" in message
     _assert_failed_cleanly(workspace, "dibao", error, live_before)
     assert lake_snapshot_count(workspace) == snapshots_before
 
@@ -385,7 +410,8 @@ def test_a_malformed_csv_names_the_file(workspace, sources, specs):
                     "李四,1,2,3,2026-01-01,多余\n", encoding="utf-8")
     with pytest.raises(SourceError) as caught:
         load_dataset(workspace, write_spec(specs, "dibao", path))
-    assert caught.value.file == str(path) and str(path) in str(caught.value)
+    assert caught.value.file == str(path)
+    assert str(path) in str(caught.value)
     assert loads(workspace, "dibao")[-1]["status"] == "failed"
 
 
@@ -450,14 +476,15 @@ def staged_inodes(monkeypatch) -> list[int]:
     """The inode of every staged file, as load_dataset stages it (from the landed files or,
     early, from the local source files)."""
     inodes: list[int] = []
-    original = loading._staged
+    original = staging.staged
 
     def recording_stage(*args, **kwargs):
         staged = original(*args, **kwargs)
         inodes.append(staged.path.stat().st_ino)
         return staged
 
-    monkeypatch.setattr(loading, "_staged", recording_stage)
+    for module in (staging, dataset):  # stage() and load_dataset's early staging
+        monkeypatch.setattr(module, "staged", recording_stage)
     return inodes
 
 
@@ -477,11 +504,12 @@ def test_the_staged_file_becomes_the_data_file_without_a_rewrite(
     # Each load's data file is its staged file, moved (same inode), not copied or rewritten.
     for result, file, inode in ((first, first_file, staged_inodes[0]),
                                 (second, new_file, staged_inodes[1])):
-        assert file.parent == table_dir and file.name.startswith(f"mulu-{result.load_id}-")
+        assert file.parent == table_dir
+        assert file.name.startswith(f"mulu-{result.load_id}-")
         assert file.stat().st_ino == inode
     assert files == ([new_file] if mode == "replace" else sorted([first_file, new_file]))
     assert not list(table_dir.glob("ducklake-*"))  # DuckLake wrote no data file of its own
-    assert not list((staging_dir(workspace) / "dibao").glob("*"))
+    assert not list((workspace.staging_dir / "dibao").glob("*"))
     assert all(_relative_paths(workspace))  # so a moved workspace still finds them
     # The rows are right, the old version is still readable. (replace loads both months.)
     assert lake_rows(workspace, "dibao", order_by="approved_on") == ROSTER_TYPED
@@ -496,7 +524,8 @@ def test_upsert_still_inserts_its_rows(workspace, sources, specs, staged_inodes)
     spec = write_spec(specs, "dibao", path, mode="upsert", primary_key=["id_card_no"])
     load_dataset(workspace, spec)
     [file] = _data_files(workspace, "dibao")
-    assert file.name.startswith("ducklake-") and file.stat().st_ino != staged_inodes[0]
+    assert file.name.startswith("ducklake-")
+    assert file.stat().st_ino != staged_inodes[0]
     assert lake_rows(workspace, "dibao", order_by="approved_on") == ROSTER_TYPED
 
 
@@ -511,13 +540,13 @@ def test_a_failed_commit_keeps_the_table_and_leaves_no_file(workspace, sources, 
     def fail(*args, **kwargs):  # inside the transaction, after the file was registered
         raise RuntimeError("the catalog went away")
 
-    monkeypatch.setattr(loading, "set_commit_message", fail)
+    monkeypatch.setattr(commit, "set_commit_message", fail)
     write_csv(path, ROSTER_HEADER, ROSTER_ROWS[:1])
     with pytest.raises(RuntimeError, match="went away"):
         load_dataset(workspace, spec)
     assert lake_rows(workspace, "dibao", order_by="approved_on") == ROSTER_TYPED
     assert sorted(table_dir.iterdir()) == files_before  # the moved file was deleted again
-    assert not list((staging_dir(workspace) / "dibao").glob("*.parquet"))
+    assert not list((workspace.staging_dir / "dibao").glob("*.parquet"))
     assert [r["status"] for r in loads(workspace, "dibao")] == ["published", "failed"]
     assert lake_snapshot_count(workspace) == first.snapshot_id + 1  # snapshots 0 … first
 
@@ -535,7 +564,9 @@ def test_the_next_load_deletes_data_files_of_dead_loads(workspace, sources, spec
     other.write_bytes(b"")
     write_csv(path, ROSTER_HEADER, ROSTER_ROWS[:1])
     assert load_dataset(workspace, spec).rows == 1
-    assert not orphan.exists() and other.exists() and live.exists()
+    assert not orphan.exists()
+    assert other.exists()
+    assert live.exists()
     assert len(lake_rows(workspace, "dibao")) == 5
 
 
@@ -567,7 +598,7 @@ def test_drift_in_the_second_file_names_that_file_and_row(workspace, sources, sp
     assert "2 values are not: first '2026-02-30' at row 9" in str(caught.value)
     assert str(first) not in str(caught.value)
     assert not list(workspace.lake_dir.rglob("*.parquet"))
-    assert not list((staging_dir(workspace) / "dibao").glob("*"))
+    assert not list((workspace.staging_dir / "dibao").glob("*"))
 
 
 def test_typed_values_with_surrounding_blanks(workspace, sources, specs):
@@ -600,7 +631,7 @@ def test_a_source_rewritten_during_its_load_loads_the_landed_content(
     rows are thrown away and the landed content (the one the load records) is staged."""
     path = write_csv(sources / "低保.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
     spec = write_spec(specs, "dibao", path)
-    original, calls = loading._stage_rows, []
+    original, calls = staging.stage_rows, []
 
     def rewrite_after_first_staging(*args, **kwargs):
         calls.append(args[4])
@@ -612,16 +643,18 @@ def test_a_source_rewritten_during_its_load_loads_the_landed_content(
             write_csv(path, ROSTER_HEADER, ROSTER_ROWS)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(loading, "_stage_rows", rewrite_after_first_staging)
+    for module in (staging, early):  # staging the landed files, staging early
+        monkeypatch.setattr(module, "stage_rows", rewrite_after_first_staging)
     result = load_dataset(workspace, spec)
 
     assert len(calls) == 2  # staged early, then again from the landed file
-    assert calls[0][0][0] == path and calls[1][0][0].parent == workspace.landing_dir / "dibao"
-    [source] = json.loads(loads(workspace, "dibao")[0]["sources"])
+    assert calls[0][0][0] == path
+    assert calls[1][0][0].parent == workspace.landing_dir / "dibao"
+    [source] = loads(workspace, "dibao")[0]["sources"]
     landed_rows = len(Path(source["landed_path"]).read_text(encoding="utf-8").splitlines()) - 1
     assert landed_rows == 2  # landed before the rewrite
     assert result.rows == landed_rows == len(lake_rows(workspace, "dibao"))
-    assert not list((staging_dir(workspace) / "dibao").glob("*.parquet"))
+    assert not list((workspace.staging_dir / "dibao").glob("*.parquet"))
 
 
 def test_an_unchanged_source_is_not_staged_and_a_touched_one_stays_unchanged(
@@ -630,9 +663,10 @@ def test_an_unchanged_source_is_not_staged_and_a_touched_one_stays_unchanged(
     spec = write_spec(specs, "dibao", path)
     assert load_dataset(workspace, spec).status == "published"
     staged = []
-    original = loading._stage_rows
-    monkeypatch.setattr(loading, "_stage_rows",
-                        lambda *a, **k: staged.append(a[4]) or original(*a, **k))
+    original = staging.stage_rows
+    for module in (staging, early):
+        monkeypatch.setattr(module, "stage_rows",
+                            lambda *a, **k: staged.append(a[4]) or original(*a, **k))
 
     assert load_dataset(workspace, spec).status == "unchanged"
     assert staged == []  # same size and mtime: nothing staged early; the hash agrees
@@ -640,5 +674,81 @@ def test_an_unchanged_source_is_not_staged_and_a_touched_one_stays_unchanged(
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert load_dataset(workspace, spec).status == "unchanged"  # staged early, thrown away
     assert len(staged) == 1
-    assert not list((staging_dir(workspace) / "dibao").glob("*.parquet"))
+    assert not list((workspace.staging_dir / "dibao").glob("*.parquet"))
     assert len(versions(workspace, "dibao")) == 1
+
+
+# --- held loads ------------------------------------------------------------------------------
+def _blocking_gate(staged):
+    """A quality gate that blocks every load (the real one is quality's; the loader only needs
+    its verdict)."""
+    return GateVerdict(run_id=staged.load_id, blocked=True)
+
+
+def test_a_blocked_load_is_held_until_a_steward_publishes_it(workspace, sources, specs):
+    path = write_csv(sources / "低保.csv", ROSTER_HEADER, ROSTER_ROWS)
+    spec = write_spec(specs, "dibao", path)
+    first = load_dataset(workspace, spec)
+    write_csv(path, ROSTER_HEADER, ROSTER_ROWS[:2])
+
+    blocked = load_dataset(workspace, spec, gate=_blocking_gate)
+    assert (blocked.status, blocked.quality, blocked.rows) == ("blocked", "blocked", 2)
+    assert blocked.snapshot_id == first.snapshot_id  # the live version stays
+    held = workspace.held_dir / "dibao" / f"{blocked.load_id}.parquet"
+    assert held.exists()
+    assert len(lake_rows(workspace, "dibao")) == 4
+    assert loads(workspace, "dibao")[-1]["held_path"] == str(held)
+    # The same files again: a steward judges them; validating again adds nothing.
+    assert load_dataset(workspace, spec, gate=_blocking_gate).status == "unchanged"
+
+    with pytest.raises(LoadNotFound, match="no load nope"):
+        publish_held(workspace, spec, "nope")
+    with pytest.raises(LoadConflict, match="is published, not blocked") as caught:
+        publish_held(workspace, spec, first.load_id)
+    assert caught.value.http_status == 409
+    published = publish_held(workspace, spec, blocked.load_id)
+    assert (published.status, published.rows) == ("published", 2)
+    assert published.snapshot_id > first.snapshot_id
+    assert published.started_at == blocked.started_at
+    assert len(lake_rows(workspace, "dibao")) == 2
+    assert not held.exists()
+    record = {r["load_id"]: r for r in loads(workspace, "dibao")}[blocked.load_id]
+    assert (record["status"], record["held_path"]) == ("published", None)
+    with pytest.raises(LoadConflict):  # decided already
+        reject_held(workspace, "dibao", blocked.load_id)
+
+
+def test_a_held_load_older_than_the_live_one_is_refused_unless_forced(
+        workspace, sources, specs):
+    path = write_csv(sources / "低保.csv", ROSTER_HEADER, ROSTER_ROWS)
+    spec = write_spec(specs, "dibao", path)
+    blocked = load_dataset(workspace, spec, gate=_blocking_gate)
+    write_csv(path, ROSTER_HEADER, ROSTER_ROWS[:1])
+    newer = load_dataset(workspace, spec)
+    assert (blocked.status, newer.status) == ("blocked", "published")
+
+    with pytest.raises(LoadConflict, match=f"load {newer.load_id} was published after"):
+        publish_held(workspace, spec, blocked.load_id)
+    assert len(lake_rows(workspace, "dibao")) == 1
+    assert publish_held(workspace, spec, blocked.load_id, over_newer=True).rows == 4
+    assert len(lake_rows(workspace, "dibao")) == 4
+
+
+def test_a_rejected_load_is_kept_out_and_its_missing_rows_are_reported(
+        workspace, sources, specs):
+    path = write_csv(sources / "低保.csv", ROSTER_HEADER, ROSTER_ROWS)
+    spec = write_spec(specs, "dibao", path)
+    kept_out = load_dataset(workspace, spec, gate=_blocking_gate)
+    reject_held(workspace, "dibao", kept_out.load_id)
+    assert not (workspace.held_dir / "dibao" / f"{kept_out.load_id}.parquet").exists()
+    assert loads(workspace, "dibao")[-1]["status"] == "rejected"
+    assert (workspace.landing_dir / "dibao").is_dir()  # the raw files stay
+    assert load_dataset(workspace, spec).status == "unchanged"  # rejected files stay out
+
+    write_csv(path, ROSTER_HEADER, ROSTER_ROWS[:3])
+    gone = load_dataset(workspace, spec, gate=_blocking_gate)
+    (workspace.held_dir / "dibao" / f"{gone.load_id}.parquet").unlink()
+    with pytest.raises(HeldRowsMissing, match="are gone") as caught:
+        publish_held(workspace, spec, gone.load_id)
+    assert caught.value.http_status == 503
+    assert loads(workspace, "dibao")[-1]["status"] == "blocked"  # still the steward's to decide

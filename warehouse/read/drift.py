@@ -1,0 +1,72 @@
+"""Schema drift (口径变化): a source that no longer matches its spec, said with file, column and
+row. A column missing or renamed is found as each file is bound (``check_columns``); a value that
+no longer fits its column's type by a second, numbered read once a load stopped on it
+(``cast_failures``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+
+from schemas.dataset_spec import DatasetSpec
+from warehouse.lake import quote_identifier
+from warehouse.read.casts import BAD_PREFIX, typed_select
+from warehouse.read.errors import LoadError, SchemaDriftError, failing_file_error
+from warehouse.read.views import META_COLUMNS, SOURCE_VIEW
+
+
+def check_columns(spec: DatasetSpec, columns: Sequence[str], label: str) -> None:
+    """Raise SchemaDriftError when the file ``label`` with these ``columns`` lacks a column the
+    spec reads; the message lists unexpected ones too, since a rename shows as both."""
+    present = [c for c in columns if c not in META_COLUMNS]
+    wanted = [column.source for column in spec.columns]
+    missing = [name for name in wanted if name not in present]
+    if not missing:
+        return
+    unexpected = [name for name in present if name not in wanted]
+    by_source = {column.source: column.name for column in spec.columns}
+    listed = ", ".join(f"{name} ({by_source[name]})" for name in missing)
+    message = f"{label}: missing column{'s' if len(missing) > 1 else ''} {listed}"
+    if unexpected:
+        message += (f"; unexpected column{'s' if len(unexpected) > 1 else ''} "
+                    f"{', '.join(unexpected)} (a renamed column shows as missing and unexpected)")
+    raise SchemaDriftError(message, file=label, column=missing[0])
+
+
+def cast_failures(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, types: dict[str, str],
+                  inputs: list[tuple[Path, str]]) -> LoadError:
+    """The SchemaDriftError for the values that did not fit their column's type.
+
+    A second read of the source (``read_source``'s views on ``con``), numbered, once staging
+    has stopped on such a value: how many failed in each column, and the first one's file, row
+    and value. ``inputs``: the (path, label) of each file, in read order.
+    """
+    labels = [label for _, label in inputs]
+    sql = typed_select(spec, types, SOURCE_VIEW)
+    bad = [c for c in spec.columns if BAD_PREFIX + c.name in con.sql(sql).columns]
+    parts = []
+    for c in bad:
+        b = quote_identifier(BAD_PREFIX + c.name)
+        parts.append(f"count({b}), arg_min({{'i': _source_index, 'r': _source_row, 'v': {b}}}, "
+                     f"{{'i': _source_index, 'r': _source_row}}) FILTER (WHERE {b} IS NOT NULL)")
+    try:
+        found = con.execute(f"SELECT {', '.join(parts)} FROM ({sql})").fetchone() if bad else ()
+    except duckdb.Error as exc:  # a malformed row further on
+        return failing_file_error(exc, inputs)
+    assert found is not None
+    failures = [(c, found[2 * i], found[2 * i + 1]) for i, c in enumerate(bad)
+                if found[2 * i]]
+    if not failures:
+        return LoadError(f"{spec.name}: a value did not fit its column's type, but a second "
+                         f"read found none: was a source file changed during the load?")
+    lines = []
+    for column, count, first in failures:
+        lines.append(f"{labels[first['i']]}: column {column.source} ({column.name}) is "
+                     f"{column.type} in the spec, but {count} value{'s' if count > 1 else ''} "
+                     f"{'are' if count > 1 else 'is'} not: first {first['v']!r} at row "
+                     f"{first['r']}")
+    column, _, first = failures[0]
+    return SchemaDriftError("; ".join(lines), file=labels[first["i"]], column=column.source,
+                            row=int(first["r"]))
