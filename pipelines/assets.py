@@ -26,7 +26,7 @@ from quality.runs import get_run
 from quality.suites import build_suite
 from schemas.dataset_spec import DatasetSpec
 from warehouse.landing import land
-from warehouse.loading import load_history
+from warehouse.load import load_history
 from warehouse.workspace import Workspace
 
 PIPELINE_USER = "pipeline"

@@ -13,7 +13,7 @@ from pipelines.assets import raw_key, table_key
 from pipelines.definitions import build_definitions
 from pipelines.freshness_assets import SCORECARD_KEY, SWEEP_KEY
 from schemas.errors import NotFound
-from warehouse.loading import load_history
+from warehouse.load import load_history
 from warehouse.workspace import Workspace
 
 _INSTANCE_CONFIG = """\

@@ -131,7 +131,7 @@ def test_mulu_run_cli(workspace, directory, two_datasets):
 
 def test_a_load_recovered_after_a_crash_is_registered_once(workspace, directory, two_datasets):
     from schemas.dataset_spec import load_spec
-    from warehouse.loading import load_dataset
+    from warehouse.load import load_dataset
 
     (dibao_code, _), _ = two_datasets
     spec = load_spec(workspace.datasets_dir / "minzheng" / "di_bao.yaml")
