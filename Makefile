@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo test lint layers unit bench clean
+.PHONY: install browser demo test test-fast lint layers unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,26 +15,35 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The portal's browser tests drive Debian's chromium with Playwright (no browser download).
+# `make browser` installs it (as root, with apt-get); `make test` calls it only when it is missing.
 CHROMIUM ?= /usr/bin/chromium
 browser:
-	@test -x $(CHROMIUM) || (command -v apt-get >/dev/null && \
-		(apt-get install -y -q chromium >/dev/null || \
-		 (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null))) || \
-		(echo "chromium missing: install Debian's chromium (apt-get install chromium)"; exit 1)
+	apt-get update -q >/dev/null
+	apt-get install -y -q chromium >/dev/null
 
 demo: install
 	$(BIN)/mulu demo
 
+# ruff check, ruff format --check, mypy and lint-imports: see scripts/check.
 lint: install
-	$(BIN)/ruff check .
+	BIN=$(BIN) scripts/check
 
 layers: install
 	$(BIN)/lint-imports
 
-unit: install
-	$(BIN)/python -m pytest -q
+# Two workers (the machine has two cores); a module stays on one worker, so its module-scoped
+# fixtures (the demo district, a served workspace) are built once. Markers: pyproject.toml.
+PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadscope
 
-test: lint layers browser unit
+unit: install
+	@test -x $(CHROMIUM) || $(MAKE) browser
+	$(PYTEST)
+
+# The quick loop while editing: no slow tests, no browser, no server processes.
+test-fast: install
+	$(PYTEST) -m "not slow and not browser and not server"
+
+test: lint unit
 
 # bench/search runs Datasette beside Mulu: in its own virtualenv, so its dependencies never
 # touch Mulu's pins.

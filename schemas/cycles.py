@@ -164,6 +164,8 @@ def cron_for(cycle: UpdateCycle) -> str | None:
     """A cron schedule that runs once per cycle; None for cycles without a deadline."""
     if cycle.label in _CRON_BY_LABEL:
         return _CRON_BY_LABEL[cycle.label]
+    if cycle.every is None:  # no period, no deadline (every and unit are None together)
+        return None
     if cycle.unit == "hour":
         return f"0 */{cycle.every} * * *"
     if cycle.unit == "day":

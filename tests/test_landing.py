@@ -28,8 +28,10 @@ def test_a_local_file_lands_by_content_hash(tmp_path, landing_dir):
                                 size=len(ROSTER), source_url=str(source), already_present=False)
     assert landed.path.read_bytes() == ROSTER
     sidecar = json.loads((landing_dir / "dibao" / f"{digest}.meta.json").read_text("utf-8"))
-    assert sidecar["source_url"] == str(source) and sidecar["sha256"] == digest
-    assert sidecar["size"] == len(ROSTER) and sidecar["file_name"] == "城乡低保对象_202610.csv"
+    assert sidecar["source_url"] == str(source)
+    assert sidecar["sha256"] == digest
+    assert sidecar["size"] == len(ROSTER)
+    assert sidecar["file_name"] == "城乡低保对象_202610.csv"
     assert sidecar["fetched_at"].endswith("+08:00")
     assert landed_names(landing_dir) == [f"{digest}.csv", f"{digest}.meta.json"]  # no temp left
 
@@ -51,7 +53,8 @@ def test_a_file_name_with_brackets_is_not_a_pattern(tmp_path, landing_dir):
     source = tmp_path / "低保[2026年10月].csv"
     source.write_bytes(ROSTER)
     [landed] = land(str(source), landing_dir, "dibao")
-    assert landed.source_url == str(source) and landed.path.read_bytes() == ROSTER
+    assert landed.source_url == str(source)
+    assert landed.path.read_bytes() == ROSTER
 
 
 def test_landing_the_same_content_again_changes_nothing(tmp_path, landing_dir):
@@ -64,7 +67,9 @@ def test_landing_the_same_content_again_changes_nothing(tmp_path, landing_dir):
     copy.write_bytes(ROSTER)
     for url in (str(source), source.as_uri(), str(copy)):
         [again] = land(url, landing_dir, "dibao")
-        assert again.already_present and again.path == first.path and again.sha256 == first.sha256
+        assert again.already_present
+        assert again.path == first.path
+        assert again.sha256 == first.sha256
     after = (first.path.stat().st_mtime_ns, first.path.stat().st_ino, sidecar.read_bytes())
     assert after == before  # not rewritten; the sidecar still names the first fetch
     assert len(landed_names(landing_dir)) == 2
@@ -76,7 +81,8 @@ def test_changed_content_lands_beside_the_old(tmp_path, landing_dir):
     [old] = land(str(source), landing_dir, "dibao")
     source.write_bytes(ROSTER + "城关镇,李四,110101199003070000\n".encode("gb18030"))
     [new] = land(str(source), landing_dir, "dibao")
-    assert new.sha256 != old.sha256 and not new.already_present
+    assert new.sha256 != old.sha256
+    assert not new.already_present
     assert old.path.read_bytes() == ROSTER  # the old file is kept as it was
     assert len(landed_names(landing_dir)) == 4
 
@@ -95,7 +101,8 @@ def test_files_larger_than_a_chunk_are_streamed_whole(tmp_path, landing_dir, mon
     source = tmp_path / "big.csv.gz"
     source.write_bytes(data)
     [landed] = land(str(source), landing_dir, "dibao")
-    assert landed.sha256 == sha(data) and landed.size == len(data)
+    assert landed.sha256 == sha(data)
+    assert landed.size == len(data)
     assert landed.path.name.endswith(".csv.gz")
 
 
@@ -125,7 +132,7 @@ class _Handler(SimpleHTTPRequestHandler):
     """Serves a folder, plus /truncated (promises more bytes than it sends) and /secret
     (needs a token header)."""
 
-    def do_GET(self):  # noqa: N802 - the http.server API
+    def do_GET(self):
         if self.path == "/truncated":
             self.send_response(200)
             self.send_header("Content-Length", str(len(ROSTER) * 2))
@@ -162,11 +169,14 @@ def test_http_sources_land_and_re_land_as_no_ops(http_root, landing_dir):
     (root / "dibao.csv").write_bytes(ROSTER * 3000)  # several chunks
     url = f"{base}/dibao.csv?month=2026-10"
     [landed] = land(url, landing_dir, "dibao")
-    assert landed.sha256 == sha(ROSTER * 3000) and landed.source_url == url
-    assert landed.path.name == f"{landed.sha256}.csv" and not landed.already_present
+    assert landed.sha256 == sha(ROSTER * 3000)
+    assert landed.source_url == url
+    assert landed.path.name == f"{landed.sha256}.csv"
+    assert not landed.already_present
     mtime = landed.path.stat().st_mtime_ns
     [again] = land(url, landing_dir, "dibao")
-    assert again.already_present and again.path.stat().st_mtime_ns == mtime
+    assert again.already_present
+    assert again.path.stat().st_mtime_ns == mtime
 
 
 def test_http_errors_name_the_url(http_root, landing_dir):

@@ -24,8 +24,10 @@ def test_an_object_lands_by_content_hash(s3_bucket, landing_dir, monkeypatch):  
     s3_bucket.put(key, data)
     [landed] = land(s3_bucket.url(key), landing_dir, "dibao",
                     storage_options=s3_bucket.storage_options)
-    assert landed.sha256 == sha(data) and landed.size == len(data)
-    assert landed.source_url == s3_bucket.url(key) and not landed.already_present
+    assert landed.sha256 == sha(data)
+    assert landed.size == len(data)
+    assert landed.source_url == s3_bucket.url(key)
+    assert not landed.already_present
     assert landed.path == landing_dir / "dibao" / f"{sha(data)}.csv.gz"
     assert landed.path.read_bytes() == data
     sidecar = json.loads((landing_dir / "dibao" / f"{sha(data)}.meta.json").read_text("utf-8"))
@@ -59,7 +61,8 @@ def test_re_landing_an_unchanged_object_is_a_no_op(s3_bucket, landing_dir):  # n
     before = (first.path.stat().st_mtime_ns, first.path.stat().st_ino, sidecar.read_bytes())
     for url in (s3_bucket.url("a.csv"), s3_bucket.url("*.csv")):
         [again] = land(url, landing_dir, "dibao", storage_options=s3_bucket.storage_options)
-        assert again.already_present and again.path == first.path
+        assert again.already_present
+        assert again.path == first.path
     after = (first.path.stat().st_mtime_ns, first.path.stat().st_ino, sidecar.read_bytes())
     assert after == before
     assert len(landed_names(landing_dir)) == 2
@@ -71,7 +74,8 @@ def test_a_changed_object_lands_beside_the_old(s3_bucket, landing_dir):  # noqa:
     [old] = land(s3_bucket.url("in/*.csv"), landing_dir, "dibao", storage_options=options)
     s3_bucket.put("in/a.csv", ROSTER + MORE)  # replaced under the same key
     [new] = land(s3_bucket.url("in/*.csv"), landing_dir, "dibao", storage_options=options)
-    assert new.sha256 == sha(ROSTER + MORE) and not new.already_present
+    assert new.sha256 == sha(ROSTER + MORE)
+    assert not new.already_present
     assert old.path.read_bytes() == ROSTER
     assert len(landed_names(landing_dir)) == 4
     # An object added after a listing is found: listings are not cached between landings.

@@ -58,7 +58,8 @@ def test_uscc_check_character():
     assert not is_valid_uscc("91350100M000100Y44")
     assert not is_valid_uscc("91３50100M000100Y43")  # full-width digit: invalid, not an error
     built = make_uscc("11", "320399", "MB1234567"[:8])
-    assert len(built) == 18 and is_valid_uscc(built)
+    assert len(built) == 18
+    assert is_valid_uscc(built)
 
 
 def test_entry_validation_messages_name_each_problem():

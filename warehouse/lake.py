@@ -193,10 +193,19 @@ def set_commit_message(con: duckdb.DuckDBPyConnection, author: str, message: str
                 f"{quote_literal(message)}, extra_info => {quote_literal(info)})")
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    """The first value of the one row ``sql`` returns (an aggregate, a snapshot function)."""
+    row = con.execute(sql).fetchone()
+    if row is None:  # such queries always return a row: none means the SQL is wrong
+        raise LookupError(f"no row from: {sql}")
+    return row[0]
+
+
 def last_committed_snapshot(con: duckdb.DuckDBPyConnection) -> int | None:
     """The id of the snapshot this connection's last commit made (None before any)."""
-    return con.execute(f"SELECT id FROM ducklake_last_committed_snapshot("
-                       f"{quote_literal(LAKE_ALIAS)})").fetchone()[0]
+    snapshot = scalar(con, f"SELECT id FROM ducklake_last_committed_snapshot("
+                           f"{quote_literal(LAKE_ALIAS)})")
+    return None if snapshot is None else int(snapshot)
 
 
 def add_data_file(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
@@ -220,8 +229,7 @@ def _in_table(table: str) -> str:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(con.execute(
-        f"SELECT count(*) FROM duckdb_tables() WHERE {_in_table(table)}").fetchone()[0])
+    return bool(scalar(con, f"SELECT count(*) FROM duckdb_tables() WHERE {_in_table(table)}"))
 
 
 def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
@@ -292,7 +300,7 @@ def table_versions(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str,
 
 
 def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute(f"SELECT id FROM ducklake_current_snapshot('{LAKE_ALIAS}')").fetchone()[0]
+    return int(scalar(con, f"SELECT id FROM ducklake_current_snapshot('{LAKE_ALIAS}')"))
 
 
 def _local_iso(when: dt.datetime | None) -> str | None:
