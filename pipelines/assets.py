@@ -19,17 +19,15 @@ import re
 import dagster as dg
 
 from catalog.datasets import DatasetPlan, register_load
-from catalog.directory import Directory
 from pipelines.freshness_assets import freshness_policy_for
+from pipelines.resources import MuluResource
 from quality.gate import load_validated
 from quality.runs import get_run
 from quality.suites import build_suite
 from schemas.dataset_spec import DatasetSpec
 from warehouse.landing import land
 from warehouse.load import load_history
-from warehouse.workspace import Workspace
-
-PIPELINE_USER = "pipeline"
+from warehouse.store.store import Store
 
 
 def check_name(rule: str) -> str:
@@ -48,13 +46,13 @@ def quality_check_specs(spec: DatasetSpec) -> list[dg.AssetCheckSpec]:
         for e in suite.expectations]
 
 
-def check_results(workspace: Workspace, spec: DatasetSpec, run_id: str | None
+def check_results(store: Store, spec: DatasetSpec, run_id: str | None
                   ) -> list[dg.AssetCheckResult]:
     """Every declared check's result from quality run ``run_id``; a rule the run did not
     evaluate (no run for this version, or the spec changed since) fails as 'not validated'."""
     found = {}
     if run_id is not None:
-        found = {r["rule"]: r for r in get_run(workspace, run_id)["results"]}
+        found = {r["rule"]: r for r in get_run(store, run_id)["results"]}
     results = []
     for expectation in build_suite(spec, today=dt.date.today()).expectations:
         result = found.get(expectation.rule)
@@ -85,8 +83,10 @@ def table_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["warehouse", name])
 
 
-def dataset_assets(plan: DatasetPlan, workspace: Workspace) -> list[dg.AssetsDefinition]:
-    # No "from __future__ import annotations" here: Dagster inspects the context annotation.
+def dataset_assets(plan: DatasetPlan) -> list[dg.AssetsDefinition]:
+    """The two assets of ``plan``'s dataset; the workspace and store come from the ``mulu``
+    resource when they run."""
+    # No "from __future__ import annotations" here: Dagster inspects the parameter annotations.
     spec = plan.spec
     description = spec.description or spec.title
     common = {"entry_code": spec.entry_code, "spec": str(plan.spec_path),
@@ -95,8 +95,8 @@ def dataset_assets(plan: DatasetPlan, workspace: Workspace) -> list[dg.AssetsDef
     @dg.asset(key=raw_key(spec.name), group_name="landing", kinds={"file"},
               description=f"{spec.title}: source files as received ({spec.source.url})",
               metadata={**common, "source": spec.source.url})
-    def raw_files(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        landed = land(spec.source.url, workspace.landing_dir, spec.name,
+    def raw_files(context: dg.AssetExecutionContext, mulu: MuluResource) -> dg.MaterializeResult:
+        landed = land(spec.source.url, mulu.workspace.landing_dir, spec.name,
                       storage_options=spec.source.storage_options or None)
         new = [f for f in landed if not f.already_present]
         context.log.info(f"{spec.name}: {len(landed)} file(s), {len(new)} new")
@@ -111,19 +111,18 @@ def dataset_assets(plan: DatasetPlan, workspace: Workspace) -> list[dg.AssetsDef
               metadata={**common, "table": spec.name, "load_mode": spec.load.mode},
               check_specs=quality_check_specs(spec), output_required=False,
               freshness_policy=freshness_policy_for(plan))
-    def warehouse_table(context: dg.AssetExecutionContext):
-        result = load_validated(workspace, spec)
+    def warehouse_table(context: dg.AssetExecutionContext, mulu: MuluResource):
+        workspace, store = mulu.workspace, mulu.store
+        result = load_validated(store, workspace, spec)
         # Register the latest published load, not just this run's: a load recovered after a
         # crash (published by the dead run) reports "unchanged" here but still needs registering.
-        published = [r for r in load_history(workspace, spec.name) if r.status == "published"]
+        published = [r for r in load_history(workspace, spec.name, store=store)
+                     if r.status == "published"]
         if published:
             latest = published[-1]
-            directory = Directory.open(workspace, user=PIPELINE_USER)
-            try:
-                register_load(directory, entry_code=spec.entry_code, finished_at=latest.finished_at,
-                              rows=latest.rows, load_id=latest.load_id, dataset=spec.name)
-            finally:
-                directory.close()
+            register_load(mulu.directory(), entry_code=spec.entry_code,
+                          finished_at=latest.finished_at, rows=latest.rows,
+                          load_id=latest.load_id, dataset=spec.name)
         context.log.info(f"{spec.name}: {result.status}, {result.rows} rows"
                          f"{', quality ' + result.quality if result.quality else ''}")
         if result.status != "blocked":  # a blocked load changed nothing: no materialisation
@@ -138,6 +137,6 @@ def dataset_assets(plan: DatasetPlan, workspace: Workspace) -> list[dg.AssetsDef
             context.log.warning(f"{spec.name}: load {result.load_id} blocked by quality run "
                                 f"{result.quality_run_id}; the live table is unchanged "
                                 f"(mulu quality show {result.quality_run_id})")
-        yield from check_results(workspace, spec, result.quality_run_id)
+        yield from check_results(store, spec, result.quality_run_id)
 
     return [raw_files, warehouse_table]

@@ -1,5 +1,6 @@
 """The Dagster code location: every dataset spec in the workspace becomes assets, schedules and
-a sensor. Loaded lazily (``defs`` reads ``MULU_HOME`` when Dagster loads it, not on import).
+a sensor; the workspace and its store reach the assets as the ``mulu`` resource. Loaded lazily
+(``defs`` reads ``MULU_HOME`` when Dagster loads it, not on import).
 
     dagster dev -m pipelines.definitions      # or: mulu ui
 """
@@ -13,22 +14,24 @@ from catalog.directory import Directory
 from pipelines.assets import dataset_assets
 from pipelines.automation import schedules_for, source_sensor
 from pipelines.freshness_assets import freshness_assets
+from pipelines.resources import MULU, PIPELINE_USER, MuluResource
 from warehouse.workspace import Workspace
 
 
 def build_definitions(workspace: Workspace) -> tuple[dg.Definitions, list[str]]:
     """Definitions for the workspace's datasets, and one message per unusable spec."""
-    directory = Directory.open(workspace, user="pipeline")
+    directory = Directory.open(workspace, user=PIPELINE_USER)
     try:
         plans, problems = discover_datasets(workspace, directory)
     finally:
         directory.close()
-    assets = [a for plan in plans for a in dataset_assets(plan, workspace)]
+    assets = [a for plan in plans for a in dataset_assets(plan)]
     sensors = [source_sensor(plans)] if plans else []
-    catalogue_assets, catalogue_schedules = freshness_assets(workspace)
+    catalogue_assets, catalogue_schedules = freshness_assets()
     return dg.Definitions(assets=assets + catalogue_assets,
                           schedules=schedules_for(plans) + catalogue_schedules,
-                          sensors=sensors), problems
+                          sensors=sensors,
+                          resources={MULU: MuluResource.for_workspace(workspace)}), problems
 
 
 @dg.definitions

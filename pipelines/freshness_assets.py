@@ -14,9 +14,9 @@ from catalog.datasets import DatasetPlan
 from catalog.freshness.scorecard import export_scorecard, scorecard
 from catalog.freshness.sla import default_grace, default_soon
 from catalog.freshness.sweep import catalogue_connection, save_day
+from pipelines.resources import MuluResource
 from schemas.cycles import UpdateCycle
 from schemas.entry import catalogue_now
-from warehouse.workspace import Workspace
 
 SWEEP_KEY = dg.AssetKey(["freshness", "daily_sweep"])
 SCORECARD_KEY = dg.AssetKey(["freshness", "scorecard"])
@@ -41,12 +41,12 @@ def freshness_policy_for(plan: DatasetPlan) -> dg.FreshnessPolicy | None:
                                                           dt.timedelta(minutes=1)))
 
 
-def freshness_assets(workspace: Workspace) -> tuple[list[dg.AssetsDefinition],
-                                                     list[dg.ScheduleDefinition]]:
+def freshness_assets() -> tuple[list[dg.AssetsDefinition], list[dg.ScheduleDefinition]]:
     @dg.asset(key=SWEEP_KEY, group_name="freshness", kinds={"duckdb", "parquet"},
               description="Every catalogue entry's freshness status today "
                           "(freshness/daily/<day>.parquet): the daily history")
-    def daily_sweep(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def daily_sweep(context: dg.AssetExecutionContext, mulu: MuluResource) -> dg.MaterializeResult:
+        workspace = mulu.workspace
         day = catalogue_now().date()
         path = save_day(workspace, day)
         with catalogue_connection(workspace) as con:
@@ -61,10 +61,11 @@ def freshness_assets(workspace: Workspace) -> tuple[list[dg.AssetsDefinition],
     @dg.asset(key=SCORECARD_KEY, deps=[SWEEP_KEY], group_name="freshness", kinds={"html"},
               description="This month's scorecard (更新及时率通报): organisations ranked by "
                           "overdue entries and on-time rate, as CSV and HTML")
-    def monthly_scorecard(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def monthly_scorecard(context: dg.AssetExecutionContext,
+                          mulu: MuluResource) -> dg.MaterializeResult:
         month = catalogue_now().strftime("%Y-%m")
-        rows = scorecard(workspace, month)
-        folder = workspace.root / "freshness" / "scorecards"
+        rows = scorecard(mulu.workspace, month)
+        folder = mulu.workspace.scorecards_dir
         csv_path = export_scorecard(rows, folder / f"{month}.csv")
         html_path = export_scorecard(rows, folder / f"{month}.html")
         top = [{"rank": r["rank"], "provider": r["provider_name"], "overdue": r["overdue"],

@@ -27,7 +27,7 @@ freshness:
 
 
 def dagster_home(workspace: Workspace) -> Path:
-    home = workspace.root / "dagster"
+    home = workspace.dagster_dir
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
@@ -66,7 +66,8 @@ def run_datasets(workspace: Workspace, select: list[str] | None = None) -> RunRe
     if not select:  # a full run also refreshes the catalogue's freshness sweep and scorecard
         selection += [SWEEP_KEY, SCORECARD_KEY]
     result = dg.materialize(assets, instance=instance, selection=selection, raise_on_error=False,
-                            tags={"mulu/trigger": "cli"}, run_config=_QUIET_CONSOLE)
+                            resources=definitions.resources, tags={"mulu/trigger": "cli"},
+                            run_config=_QUIET_CONSOLE)
     report = RunReport(success=result.success, run_id=result.run_id, problems=problems)
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
