@@ -229,6 +229,7 @@ def test_the_installed_mulu_command_runs_sql(warehouse):
     assert json.loads(done.stdout) == [{"n": 3}]
 
 
+@pytest.mark.slow
 def test_the_shell_reads_statements_from_stdin(warehouse):
     done = run_shell(warehouse.root, "select 1;\n.quit\n")
     assert done.returncode == 0, done.stderr
@@ -322,6 +323,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_readers_and_a_load_never_block_or_break_each_other(workspace, directory, tmp_path):
     directory.create(DIBAO)
     writer = lake_writer(workspace)

@@ -165,6 +165,7 @@ def test_update_history_is_consistent(district: District):
         assert min(times) >= entry["published_at"]
 
 
+@pytest.mark.slow
 def test_generation_is_deterministic(district: District):
     assert generate_district(SEED, today=TODAY) == district
     other = generate_district(SEED + 1, today=TODAY)
@@ -197,6 +198,7 @@ def test_late_organisations_update_late(district: District):
     assert skipped[True] / gaps[True] > 0.3 > 0.05 > skipped[False] / gaps[False]
 
 
+@pytest.mark.slow
 def test_build_demo_is_idempotent(built, district: District):
     directory, first, second, _ = built
     assert first == second == {"organisations": 343, "entries": 35_700,
@@ -208,6 +210,7 @@ def test_build_demo_is_idempotent(built, district: District):
     assert stored["name"] == district.entries[0]["name"] and stored["source"] == "demo"
 
 
+@pytest.mark.slow
 def test_stored_stats_and_overdue_ranking(built, district: District):
     directory = built[0]
     stats = directory.stats()
@@ -230,6 +233,7 @@ def test_stored_stats_and_overdue_ranking(built, district: District):
     assert len(top & late) >= 0.9 * len(late)
 
 
+@pytest.mark.slow
 def test_freshness_of_every_entry_and_the_late_bodies_top_the_scorecard(built, district):
     from catalog.freshness.scorecard import scorecard
     from catalog.freshness.sweep import statuses

@@ -85,6 +85,7 @@ def status_of(workspace, code: str, at: dt.datetime, *, from_events: bool = Fals
         return dict(zip(names, cursor.fetchone(), strict=True))
 
 
+@pytest.mark.slow
 def test_the_sweep_gives_the_hand_computed_deadlines_and_statuses(workspace, directory):
     for cycle, last, deadline in DEADLINES:
         code = make_entry(directory, cycle, last)
@@ -188,6 +189,7 @@ def test_scorecard_ranks_the_late_organisation_first(workspace, directory, tmp_p
     assert "示范区住建局" in (tmp_path / "card.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_cli_status_for_every_entry_and_a_report(workspace, directory):
     late = make_entry(directory, "每月", T(2025, 1, 1))
     make_entry(directory, "不定期", None)

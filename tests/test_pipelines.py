@@ -57,6 +57,7 @@ def two_datasets(workspace, directory):
     return dibao, tekun
 
 
+@pytest.mark.slow
 def test_run_loads_registers_and_second_run_is_a_no_op(workspace, directory, two_datasets):
     (dibao_code, _), _ = two_datasets
     first = run_datasets(workspace)
@@ -118,6 +119,7 @@ def test_sensor_requests_a_run_only_when_a_source_changes(workspace, directory, 
     assert [r.run_key.split(":")[0] for r in changed.run_requests] == ["di_bao"]
 
 
+@pytest.mark.slow
 def test_mulu_run_cli(workspace, directory, two_datasets):
     env = {**os.environ, "MULU_HOME": str(workspace.root)}
     mulu = str(Path(sys.executable).with_name("mulu"))
@@ -167,6 +169,7 @@ def remote_spec(workspace: Workspace, directory: Directory, name: str, url: str,
 GBK_ROWS = "姓名,金额\n张三,800\n欧阳娜娜,650\n".encode("gbk")
 
 
+@pytest.mark.slow
 def test_http_and_s3_sources_load_end_to_end(workspace, directory, s3_bucket, tmp_path):  # noqa: F811
     import functools
     import http.server
@@ -203,6 +206,7 @@ primary_key: [person_name]
 """
 
 
+@pytest.mark.slow
 def test_a_blocked_load_fails_its_checks_and_a_steward_publishes_it(workspace, directory):
     """Through Dagster and the CLI: the checks declared next to the asset report each rule;
     a blocked load materialises nothing and leaves the table as it was; `mulu quality review

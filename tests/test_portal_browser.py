@@ -17,6 +17,8 @@ from quality.gate import load_validated
 from schemas.identity import make_id_card
 from warehouse.workspace import Workspace
 
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
 CHROMIUM = os.environ.get("MULU_CHROMIUM", "/usr/bin/chromium")
 
 

@@ -168,6 +168,7 @@ def test_type_and_missing_column_are_caught(tmp_path):
     assert report.result("monthly_allowance:type").observed_value == 1
 
 
+@pytest.mark.slow
 def test_million_rows_run_in_duckdb_not_pandas(tmp_path):
     """1M rows: GE's SQL engine (every metric a DuckDB query), not its pandas path."""
     path = tmp_path / "big.parquet"
