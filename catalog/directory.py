@@ -10,7 +10,7 @@ import datetime as dt
 import getpass
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,7 +151,9 @@ class Directory:
         entry["version"] = version
         return entry
 
-    def iter_entries(self, *, include_retired: bool = False) -> Iterator[dict[str, Any]]:
+    def iter_entries(self, *, include_retired: bool = False
+                     ) -> Generator[dict[str, Any], None, None]:
+        """Entries in code order; close the generator to release its read cursor early."""
         return self.store.entries.iter(status=None if include_retired else "active")
 
     def stats(self) -> dict[str, Any]:

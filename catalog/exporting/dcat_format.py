@@ -42,7 +42,7 @@ _EU = "http://publications.europa.eu/resource/authority/"
 # EU frequency vocabulary by (every, unit) of schemas.cycles.UpdateCycle. 每半年 is ANNUAL_2
 # ("semiannual"): the table has no BIANNUAL. BIWEEKLY/BIMONTHLY are left out on purpose:
 # "bi-" reads as both "twice per" and "every two", so 每2周/每2月 get only the ISO literal.
-EU_FREQUENCIES = {
+EU_FREQUENCIES: dict[tuple[int | None, str | None], str] = {
     (1, "day"): "DAILY", (1, "week"): "WEEKLY", (1, "month"): "MONTHLY",
     (3, "month"): "QUARTERLY", (6, "month"): "ANNUAL_2", (1, "year"): "ANNUAL",
     (2, "year"): "BIENNIAL", (3, "year"): "TRIENNIAL", (1, "hour"): "HOURLY",

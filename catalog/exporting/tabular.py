@@ -16,8 +16,10 @@ from warehouse.store.fields import ENTRY_FIELDS, JSON_FIELDS, ORGANISATION_FIELD
 LIST_SEPARATOR = ";"
 ITEM_SEPARATOR = ":"
 
-ENTRY_TITLES = tuple(CatalogueEntry.model_fields[name].title for name in ENTRY_FIELDS)
-ORGANISATION_TITLES = tuple(Organisation.model_fields[name].title for name in ORGANISATION_FIELDS)
+# Every field has a Chinese title; the name stands in only to keep the type a plain str.
+ENTRY_TITLES = tuple(CatalogueEntry.model_fields[name].title or name for name in ENTRY_FIELDS)
+ORGANISATION_TITLES = tuple(Organisation.model_fields[name].title or name
+                            for name in ORGANISATION_FIELDS)
 
 DATA_ITEMS_COLUMN = ENTRY_FIELDS.index("data_items")
 LIST_COLUMNS = tuple(ENTRY_FIELDS.index(name) for name in ENTRY_FIELDS

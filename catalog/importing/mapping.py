@@ -213,7 +213,7 @@ def lookup(record: dict[str, Any], path: str) -> Any:
     parts = path.split(".")
     for index, part in enumerate(parts):
         if part.endswith("[]"):
-            items = value.get(part[:-2], _MISSING) if isinstance(value, dict) else _MISSING
+            items: Any = value.get(part[:-2], _MISSING) if isinstance(value, dict) else _MISSING
             if items is _MISSING:
                 return _MISSING
             rest = ".".join(parts[index + 1:])

@@ -144,12 +144,12 @@ def mappings(as_json: bool = JSON_OPTION) -> None:
     """List the shipped import mappings and what they recognise."""
     from catalog.importing.mapping import shipped_mappings
 
-    found = [{"name": m.name, "title": m.title, "records": m.records,
-              "requires": sorted(m.required()), "any_of": m.detect.any_of}
-             for m in shipped_mappings()]
+    shipped = shipped_mappings()
     if as_json:
-        print_json(found)
+        print_json([{"name": m.name, "title": m.title, "records": m.records,
+                     "requires": sorted(m.required()), "any_of": m.detect.any_of}
+                    for m in shipped])
     else:
         print_table("shipped mappings", ["name", "title", "recognised by"],
-                    ((m["name"], m["title"], ", ".join(m["requires"]) or
-                      " & ".join("/".join(g) for g in m["any_of"])) for m in found))
+                    ((m.name, m.title, ", ".join(sorted(m.required())) or
+                      " & ".join("/".join(g) for g in m.detect.any_of)) for m in shipped))

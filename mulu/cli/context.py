@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from warehouse.workspace import Workspace
+
+if TYPE_CHECKING:  # imported where used: `mulu --help` stays fast
+    from catalog.directory import Directory
 
 
 @dataclass
@@ -37,8 +41,10 @@ def options(ctx: typer.Context) -> Options:
     return found if isinstance(found, Options) else Options()
 
 
-def open_directory(ctx: typer.Context):
+def open_directory(ctx: typer.Context) -> tuple[Directory, Workspace]:
+    """The directory over a store of its own (close it when done) and its workspace."""
     from catalog.directory import Directory
 
     opts = options(ctx)
-    return Directory.open(opts.workspace(), user=opts.user), opts.workspace()
+    workspace = opts.workspace()
+    return Directory.open(workspace, user=opts.user), workspace

@@ -173,7 +173,7 @@ def package_search(directory: Directory, params: dict[str, Any]) -> dict[str, An
     result = search(directory.store, query, facets=filters or None, limit=rows, offset=start)
     codes = [hit.code for hit in result.hits]
     found = directory.store.entries.by("code", codes)
-    search_facets = {}
+    search_facets: dict[str, dict[str, Any]] = {}
     for field in facet_fields:
         ours = _FACETS.get(field)
         values = result.facets.get(ours, []) if ours else []

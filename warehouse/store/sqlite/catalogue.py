@@ -5,7 +5,7 @@ events (数据更新记录) and bulk imports, in SQLite. Plain dicts in, plain d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -51,7 +51,7 @@ class SqliteEntries:
         return found
 
     def iter(self, *, status: str | None = "active",
-             codes: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+             codes: Sequence[str] | None = None) -> Generator[dict[str, Any], None, None]:
         """Entries in code order: those with ``status`` (None: every status), optionally only
         ``codes``."""
         con = self.db.connection()
