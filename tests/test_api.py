@@ -138,6 +138,7 @@ def test_freshness_and_a_reported_update(site):
     assert history["updates"][-1]["reported_by"] == "民政局"
 
 
+@pytest.mark.slow  # rdflib parses and writes the whole catalogue
 def test_dcat_catalogue_as_json_ld_and_turtle(site):
     client, _, _ = site
     turtle = client.get("/catalog.ttl")
@@ -298,6 +299,7 @@ def test_ckan_post_with_json_and_form_bodies(site):
 
 
 @pytest.mark.server
+@pytest.mark.slow
 def test_ckanapi_client_against_a_real_server(site):
     import ckanapi
 
