@@ -8,7 +8,7 @@ import time
 import typer
 
 from mulu.cli.context import open_directory
-from mulu.cli.output import console, errors, print_json, print_table
+from mulu.cli.output import console, print_json, print_problem, print_table
 
 
 def demo(
@@ -62,7 +62,7 @@ def demo(
                         ((n, d.get("status"), d.get("rows"), d.get("quality"),
                           d.get("quality_run_id")) for n, d in sorted(report.datasets.items())))
             for step, message in report.failures.items():
-                errors.print(f"[bold red]{step} failed:[/] {message}", highlight=False)
+                print_problem(f"{step} failed:", message)
         console.print("Try: mulu catalog stats · mulu sql \"select count(*) from "
                       "social_security_card_applications\" · mulu quality runs --failed · "
                       "mulu quality show RUN · mulu quality review RUN --accept --note … · "

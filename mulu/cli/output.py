@@ -31,6 +31,12 @@ def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequen
     console.print(table)
 
 
+def print_problem(label: str, message: str, style: str = "bold red") -> None:
+    """One line on stderr: a styled label, then the message exactly as written (a message is
+    data: "[xls]" in it must print as written, not as rich markup)."""
+    errors.print(Text.assemble((label, style), " ", message), highlight=False)
+
+
 def fail(problem: str | MuluError, code: int | None = None) -> NoReturn:
     """Print the problem in red on stderr (one line) and exit.
 

@@ -9,7 +9,7 @@ import sys
 import typer
 
 from mulu.cli.context import options
-from mulu.cli.output import console, errors, print_json, print_table
+from mulu.cli.output import console, print_json, print_problem, print_table
 
 
 def run(
@@ -25,7 +25,7 @@ def run(
     with console.status("loading datasets …", spinner="dots"):
         report = run_datasets(workspace, select or None)
     for problem in report.problems:
-        errors.print(f"[yellow]skipped spec:[/] {problem}", highlight=False)
+        print_problem("skipped spec:", problem, "yellow")
     if as_json:
         print_json({"success": report.success, "run_id": report.run_id,
                     "datasets": report.datasets, "failures": report.failures,
@@ -36,7 +36,7 @@ def run(
                       d.get("quality"), d.get("quality_run_id"))
                      for name, d in sorted(report.datasets.items())))
         for step, message in report.failures.items():
-            errors.print(f"[bold red]{step} failed:[/] {message}", highlight=False)
+            print_problem(f"{step} failed:", message)
     if not report.success:
         raise typer.Exit(2)
 
