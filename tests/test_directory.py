@@ -178,3 +178,21 @@ def test_processes_allocating_codes_at_once_never_collide(workspace):
     codes = [r[0] for r in con.execute("SELECT code FROM entries")]
     assert len(codes) == len(set(codes)) == 3000
     assert max(codes) == "300000/003000"
+
+
+def test_store_closes_the_connections_of_ended_threads(workspace):
+    """A server's worker threads come and go; their connections must not pile up."""
+    import threading
+
+    from warehouse.store import Store
+
+    store = Store.open(workspace)
+    try:
+        for _ in range(5):
+            worker = threading.Thread(target=lambda: store.entries.count())
+            worker.start()
+            worker.join()
+        store.entries.count()  # a new thread's first use closes the ended threads' connections
+        assert store.database.open_connections() <= 2  # this thread's and the last worker's
+    finally:
+        store.close()

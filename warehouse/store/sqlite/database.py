@@ -55,7 +55,9 @@ class Database:
         self.path = path
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        # Each connection with the thread it belongs to: a server's worker threads come and go
+        # (anyio retires idle ones), and a dead thread's connection is closed, not leaked.
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._closed = False
         path.parent.mkdir(parents=True, exist_ok=True)
         if migrate:
@@ -68,8 +70,9 @@ class Database:
             with self._lock:
                 if self._closed:
                     raise RuntimeError(f"the metadata database {self.path} is closed")
+                self._close_orphans()
                 con = _open(self.path)
-                self._connections.append(con)
+                self._connections.append((threading.current_thread(), con))
             self._local.con = con
         return con
 
@@ -104,11 +107,26 @@ class Database:
         finally:
             con.execute("ROLLBACK")
 
+    def open_connections(self) -> int:
+        """How many connections this database holds open (one per live thread that used it)."""
+        with self._lock:
+            return len(self._connections)
+
+    def _close_orphans(self) -> None:
+        """Close the connections of threads that have ended (call with the lock held)."""
+        alive = []
+        for thread, con in self._connections:
+            if thread.is_alive():
+                alive.append((thread, con))
+            else:
+                con.close()
+        self._connections = alive
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
             connections, self._connections = self._connections, []
-        for con in connections:
+        for _thread, con in connections:
             con.close()
         self._local = threading.local()
 
