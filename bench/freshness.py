@@ -1,9 +1,11 @@
 """Freshness benchmark: the sweep over every entry, for 35,700 and 357,000 entries.
 
 Side by side, each in a fresh process (opening the catalogue is setup, not timed):
-- ``sweep``: ``catalog.freshness.sweep.sweep`` now (from each entry's 最近更新时间): one
-  DuckDB query over the SQLite catalogue; what ``mulu freshness`` and the daily asset run.
-- ``sweep past day``: the same at a past day, from the update events (``entry_updates``).
+- ``sweep``: ``catalog.freshness.sweep.swept`` now (from each entry's 最近更新时间): the store
+  reads the columns the sweep needs (one read transaction, Arrow) and one DuckDB query
+  evaluates them; what ``mulu freshness`` and the daily asset run.
+- ``sweep past day``: the same at a past day, from the update events (``entry_updates``: the
+  store reads their code and time).
 - ``python loop`` (the baseline a user would write): read every entry from SQLite and call
   ``sla.Policy.status`` per entry.
 - ``cold``: the whole ``statuses()`` call as ``mulu freshness --json`` makes it, connection,
@@ -35,19 +37,24 @@ from warehouse.workspace import Workspace
 workspace = Workspace(Path({home!r}))
 """
 SWEEP = (SETUP + """
-from catalog.freshness.sweep import catalogue_connection, sweep
-stack = catalogue_connection(workspace)
-con = stack.__enter__()
-sweep(con)  # warm: extension loaded, catalogue attached
-""", "result = sweep(con{args})")
+from catalog.freshness.sweep import swept
+from warehouse.store import Store
+store = Store.open(workspace)
+with swept(store) as sweep:  # warm: the store's connection open, DuckDB loaded
+    sweep.summary()
+""", """
+with swept(store{args}) as sweep:
+    result = sum(sweep.summary().values())
+""")
 LOOP = (SETUP + """
+import contextlib
+import sqlite3
 from catalog.freshness.sla import Policy
 from schemas.cycles import parse_update_cycle
-from warehouse import metadata
 """, """
 now = dt.datetime(2026, 11, 25)
 policies, result = dict(), 0
-with contextlib.closing(metadata.connect(workspace.metadata_db)) as meta:
+with contextlib.closing(sqlite3.connect(workspace.metadata_db)) as meta:
     for cycle, updated in meta.execute(
             "SELECT update_cycle, updated_at FROM entries WHERE status = 'active'"):
         if cycle not in policies:
@@ -58,7 +65,9 @@ with contextlib.closing(metadata.connect(workspace.metadata_db)) as meta:
 """)
 COLD = (SETUP, """
 from catalog.freshness.sweep import statuses
-result = len(statuses(workspace))
+from warehouse.store import Store
+with Store.open(workspace) as store:
+    result = len(statuses(store))
 """)
 
 
@@ -71,9 +80,9 @@ def run(copies: list[int], runs: int) -> list[dict]:
             entries = build(home, n)
             row = {"entries": entries}
             steps = {
-                "sweep": (SWEEP[0], SWEEP[1].format(args="")),
-                "past": (SWEEP[0], SWEEP[1].format(
-                    args=f", dt.datetime.fromisoformat({PAST!r}), from_events=True")),
+                "sweep": (SWEEP[0], SWEEP[1].replace("{args}", "")),
+                "past": (SWEEP[0], SWEEP[1].replace(
+                    "{args}", f", dt.datetime.fromisoformat({PAST!r}), from_events=True")),
                 "loop": LOOP,
                 "cold": COLD,
             }

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from catalog.freshness.policies import parse_duration, set_policy
+from catalog.freshness.policies import entry_status, parse_duration, set_policy
 from catalog.freshness.scorecard import export_scorecard, scorecard
 from catalog.freshness.sla import Policy, Status, add_period
-from catalog.freshness.sweep import catalogue_connection, save_day, statuses, summary, sweep
+from catalog.freshness.sweep import save_day, statuses, summary, swept
 from catalog.importing.importer import import_file
 from schemas.cycles import parse_update_cycle
+from schemas.errors import InvalidInput, NotFound
+from warehouse import freshness_sweep
 
 T = dt.datetime
 
@@ -77,22 +79,41 @@ def make_entry(directory, cycle: str | None, last: dt.datetime | None, *,
     return directory.create(fields)
 
 
-def status_of(workspace, code: str, at: dt.datetime, *, from_events: bool = False) -> dict:
-    with catalogue_connection(workspace) as con:
-        sweep(con, at, from_events=from_events)
-        cursor = con.execute("SELECT * FROM freshness WHERE code = ?", [code])
-        names = [d[0] for d in cursor.description]
-        return dict(zip(names, cursor.fetchone(), strict=True))
+def status_of(store, code: str, at: dt.datetime, *, from_events: bool = False) -> dict:
+    with swept(store, at, from_events=from_events) as sweep:
+        [row] = [r for r in sweep.statuses() if r["code"] == code]
+        return row
+
+
+def test_the_sweep_speaks_the_domains_statuses():
+    assert set(freshness_sweep.STATUSES) == {s.value for s in Status}
+
+
+def test_the_sweep_never_opens_the_catalogue_file_beside_the_store(workspace, directory):
+    """DuckDB's SQLite beside Python's sqlite3 on one file in one process drops the store's
+    POSIX locks when it closes; the next process to close its connection then believes it is
+    the last one and deletes the WAL under the store (acknowledged writes lost). The sweep
+    reads the catalogue through the store, so the WAL outlives that other process."""
+    code = make_entry(directory, "每月", T(2026, 9, 15, 9))
+    wal = workspace.metadata_db.with_name(workspace.metadata_db.name + "-wal")
+    with swept(directory.store, T(2026, 10, 1)) as sweep:
+        assert [r["status"] for r in sweep.statuses() if r["code"] == code] == ["fresh"]
+    assert [r["tracked"] for r in scorecard(directory.store, "2026-10")] == [1]
+    reader = ("import sqlite3, sys; con = sqlite3.connect(sys.argv[1]); "
+              "con.execute('SELECT count(*) FROM entries').fetchall(); con.close()")
+    subprocess.run([sys.executable, "-c", reader, str(workspace.metadata_db)], check=True)
+    assert wal.exists()  # the store's connection is still open: its WAL must be too
+    assert directory.get(code)["code"] == code
 
 
 @pytest.mark.slow
 def test_the_sweep_gives_the_hand_computed_deadlines_and_statuses(workspace, directory):
     for cycle, last, deadline in DEADLINES:
         code = make_entry(directory, cycle, last)
-        assert status_of(workspace, code, deadline)["deadline"] == deadline, cycle
+        assert status_of(directory.store, code, deadline)["deadline"] == deadline, cycle
     for cycle, last, at, expected in STATUSES:
         code = make_entry(directory, cycle, last)
-        found = status_of(workspace, code, at)
+        found = status_of(directory.store, code, at)
         assert found["status"] == expected, (cycle, last, at)
         reference = Policy(parse_update_cycle(cycle)).status(last, at)
         assert reference == expected, (cycle, last, at)
@@ -100,21 +121,22 @@ def test_the_sweep_gives_the_hand_computed_deadlines_and_statuses(workspace, dir
 
 def test_overdue_says_by_how_long(workspace, directory):
     code = make_entry(directory, "每月", T(2026, 9, 15, 9))
-    found = status_of(workspace, code, T(2026, 11, 1, 21))
-    assert found["status"] == "overdue" and found["delay_days"] == 17.5  # since 10-15 09:00
+    found = status_of(directory.store, code, T(2026, 11, 1, 21))
+    assert found["status"] == "overdue"
+    assert found["delay_days"] == 17.5
     assert found["due_at"] == T(2026, 10, 20, 9)
 
 
 def test_past_days_come_from_the_update_history(workspace, directory):
     code = make_entry(directory, "每月", T(2026, 6, 1))
     directory.report_update(code, at=T(2026, 8, 20))
-    assert status_of(workspace, code, T(2026, 7, 31, 23, 59, 59),
+    assert status_of(directory.store, code, T(2026, 7, 31, 23, 59, 59),
                      from_events=True)["status"] == "overdue"      # 07-01 + 5 d had passed
-    assert status_of(workspace, code, T(2026, 8, 31, 23, 59, 59),
+    assert status_of(directory.store, code, T(2026, 8, 31, 23, 59, 59),
                      from_events=True)["status"] == "fresh"
-    assert status_of(workspace, code, T(2026, 5, 31), from_events=True)["status"] == \
+    assert status_of(directory.store, code, T(2026, 5, 31), from_events=True)["status"] == \
         "never_updated"
-    path = save_day(workspace, dt.date(2026, 7, 31))
+    path = save_day(directory.store, workspace, dt.date(2026, 7, 31))
     import duckdb
     assert duckdb.sql(f"SELECT status FROM read_parquet('{path}') WHERE code = '{code}'"
                       ).fetchone() == ("overdue",)
@@ -124,15 +146,22 @@ def test_policies_override_grace_and_cycle(workspace, directory):
     code = make_entry(directory, "每月", T(2026, 9, 15), provider="示范区住建局")
     other = make_entry(directory, "每月", T(2026, 9, 15), provider="示范区住建局")
     at = T(2026, 10, 22)  # deadline 10-15 + 5 d passed
-    assert status_of(workspace, code, at)["status"] == "overdue"
+    assert status_of(directory.store, code, at)["status"] == "overdue"
     org = directory.get(code)["provider_code"]
-    set_policy(workspace, "organisation", org, user="tester", grace=parse_duration("10d"))
-    assert status_of(workspace, code, at)["status"] == "due_soon"
-    set_policy(workspace, "entry", code, user="tester", cycle="每季度")
-    assert status_of(workspace, code, at)["status"] == "fresh"
-    assert status_of(workspace, other, at)["status"] == "due_soon"   # the org's grace
-    with pytest.raises(ValueError, match="bad duration"):
+    set_policy(directory.store, "organisation", org, user="tester", grace=parse_duration("10d"))
+    assert status_of(directory.store, code, at)["status"] == "due_soon"
+    set_policy(directory.store, "entry", code, user="tester", cycle="每季度")
+    assert status_of(directory.store, code, at)["status"] == "fresh"
+    assert status_of(directory.store, other, at)["status"] == "due_soon"   # the org's grace
+    with pytest.raises(InvalidInput, match="bad duration"):
         parse_duration("soon")
+    with pytest.raises(NotFound, match="no entry"):
+        set_policy(directory.store, "entry", "399999/999999", user="tester", cycle="每月")
+    with pytest.raises(InvalidInput, match="不存在|每月|cycle|更新周期"):
+        set_policy(directory.store, "entry", code, user="tester", cycle="每十年一次")
+    assert [(p["scope"], p["cycle"], p["grace_hours"]) for p in
+            directory.store.freshness.policies()] == [("entry", "每季度", None),
+                                                      ("organisation", None, 240.0)]
 
 
 def test_real_portal_data_gets_statuses_from_its_own_dates(workspace, directory, real_data):
@@ -141,23 +170,22 @@ def test_real_portal_data_gets_statuses_from_its_own_dates(workspace, directory,
     import_file(directory, workspace, real_data / "cn-portals" / "anhui_luan.json")
     import_file(directory, workspace, real_data / "dcat-us" / "gsa.json")
     seen = set()
-    with catalogue_connection(workspace) as con:
-        # Judged a week after the newest update, when some are fresh and some long overdue.
-        latest = con.execute("SELECT max(CAST(updated_at AS TIMESTAMP)) FROM cat.entries "
-                             "WHERE update_cycle = '每月'").fetchone()[0]
-        for at in (latest + dt.timedelta(days=7), T(2026, 11, 25, 12)):
-            sweep(con, at)
-            rows = con.execute("SELECT code, cycle, last_update, status FROM freshness"
-                               ).fetchall()
-            assert len(rows) > 500
-            for code, cycle, last, status in rows:
-                policy = Policy(parse_update_cycle(cycle) if cycle else None)
-                assert Status(status) == policy.status(last, at), (code, cycle, last)
-                seen.add(status)
+    # Judged a week after the newest update, when some are fresh and some long overdue.
+    latest = max(dt.datetime.fromisoformat(e["updated_at"]) for e in directory.iter_entries()
+                 if e["update_cycle"] == "每月" and e["updated_at"])
+    for at in (latest + dt.timedelta(days=7), T(2026, 11, 25, 12)):
+        with swept(directory.store, at) as sweep:
+            rows = sweep.statuses()
+        assert len(rows) > 500
+        for row in rows:
+            cycle, last = row["cycle"], row["last_update"]
+            policy = Policy(parse_update_cycle(cycle) if cycle else None)
+            assert Status(row["status"]) == policy.status(last, at), (row["code"], cycle, last)
+            seen.add(row["status"])
     assert {"overdue", "fresh", "not_tracked"} <= seen
     at = T(2026, 11, 25, 12)
     # One record by hand: 六安 工商_企业基本信息, 每年, 更新时间 2023-06-12 → overdue since 2024.
-    [entry] = [e for e in statuses(workspace, at=at, org="六安市市场监管局")
+    [entry] = [e for e in statuses(directory.store, at=at, org="六安市市场监管局")
                if e["name"] == "工商_企业基本信息"]
     assert (entry["cycle"], entry["last_update"].date(), entry["status"]) == (
         "每年", dt.date(2023, 6, 12), "overdue")
@@ -172,7 +200,7 @@ def test_scorecard_ranks_the_late_organisation_first(workspace, directory, tmp_p
             code = make_entry(directory, "每月", updates[0], provider=provider, name=f"资源{i}")
             for when in updates[1:]:
                 directory.report_update(code, at=when)
-    rows = scorecard(workspace, "2026-10")
+    rows = scorecard(directory.store, "2026-10")
     assert [r["provider_name"] for r in rows] == ["示范区住建局", "示范区民政局"]
     late, good = rows
     # 住建局's deadline in October: 09-20 + 1 month = 10-20, met on 11-01? grace 5 d → late
@@ -207,9 +235,11 @@ def test_cli_status_for_every_entry_and_a_report(workspace, directory):
     done = run("freshness", "report", late, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(run("freshness", "--status", "overdue", "--json").stdout) == []
-    assert summary(workspace) == {"fresh": 1, "not_tracked": 1}
-    assert run("freshness", "report", "399999/999999").returncode == 1
-    assert run("freshness", "--status", "late").returncode == 1
+    assert summary(directory.store) == {"fresh": 1, "not_tracked": 1}
+    assert run("freshness", "report", "399999/999999").returncode == NotFound.exit_code
+    assert run("freshness", "--status", "late").returncode == InvalidInput.exit_code
+    assert run("freshness", "scorecard", "--month", "2026-13").returncode == \
+        InvalidInput.exit_code
     card = run("freshness", "scorecard", "--json")
     assert card.returncode == 0, card.stderr
 
@@ -217,23 +247,39 @@ def test_cli_status_for_every_entry_and_a_report(workspace, directory):
 def test_one_entrys_status_agrees_with_the_sweep(workspace, directory, real_data):
     """The entry page computes one entry's status in Python (policies.entry_status); it must
     say what the sweep says, overrides included."""
-    from catalog.freshness.policies import entry_status
-    from warehouse import metadata
-
     import_file(directory, workspace, real_data / "cn-portals" / "anhui_luan.json")
     first = next(directory.iter_entries())
-    set_policy(workspace, "organisation", first["provider_code"], user="t",
+    set_policy(directory.store, "organisation", first["provider_code"], user="t",
                grace=parse_duration("400d"))
     at = T(2024, 7, 1)
-    with catalogue_connection(workspace) as con:
-        sweep(con, at)
-        swept = {code: (status, deadline) for code, status, deadline in con.execute(
-            "SELECT code, status, deadline FROM freshness").fetchall()}
-    con = metadata.connect(workspace.metadata_db)
-    try:
-        for entry in directory.iter_entries():
-            found = entry_status(con, entry, at)
-            assert (found["status"], found["deadline"]) == swept[entry["code"]], entry["code"]
-    finally:
-        con.close()
-    assert {s for s, _ in swept.values()} >= {"overdue", "due_soon"}
+    with swept(directory.store, at) as sweep:
+        swept_rows = {r["code"]: (r["status"], r["deadline"]) for r in sweep.statuses()}
+    for entry in directory.iter_entries():
+        found = entry_status(directory.store, entry, at)
+        assert (found["status"], found["deadline"]) == swept_rows[entry["code"]], entry["code"]
+    assert {s for s, _ in swept_rows.values()} >= {"overdue", "due_soon"}
+
+
+def test_api_moments_with_a_time_zone_are_catalogue_time(workspace, directory):
+    """``/api/freshness?at=…Z`` is converted to catalogue time (Asia/Shanghai), not a 500."""
+    from fastapi.testclient import TestClient
+
+    from mulu.web.app import create_app
+
+    code = make_entry(directory, "每月", T(2026, 9, 15, 9))  # deadline 10-15 09:00, +5 d grace
+    with TestClient(create_app(workspace)) as client:
+        def status_at(at: str) -> str:
+            answer = client.get("/api/freshness", params={"at": at})
+            assert answer.status_code == 200, answer.text
+            [row] = [r for r in answer.json()["entries"] if r["code"] == code]
+            return row["status"]
+
+        # 2026-10-20 00:30 UTC is 08:30 in Shanghai: before the grace ends at 09:00 …
+        assert status_at("2026-10-20T00:30:00Z") == "due_soon"
+        # … and 01:30 UTC is 09:30 there: overdue. The same clock time without a zone is
+        # catalogue time already.
+        assert status_at("2026-10-20T01:30:00Z") == "overdue"
+        assert status_at("2026-10-20T08:30:00") == "due_soon"
+        assert status_at("2026-10-20T09:00:00+08:00") == "due_soon"
+        assert client.get("/api/freshness", params={"at": "2000-01-01T00:00:00Z"}
+                          ).status_code == 200

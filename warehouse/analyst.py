@@ -4,8 +4,10 @@
 
 * ``lake``: the DuckLake of warehouse tables (``lake.sqlite`` + ``lake/``), attached READ_ONLY;
   skipped while the workspace has no lake yet;
-* ``catalog``: the metadata database (``catalog.sqlite``), attached READ_ONLY through DuckDB's
-  sqlite extension, its columns exactly as stored (times as ISO text, lists as JSON text);
+* ``catalog``: the catalogue's tables as the store reads them when the session opens (one
+  consistent read, ``warehouse.catalogue_tables``), exactly as stored (times as ISO text, lists
+  as JSON text); read-only views over an in-memory copy. DuckDB never opens ``catalog.sqlite``
+  itself: its own SQLite library beside Python's sqlite3 in one process loses writes;
 * views in the session's own database (``memory.main``, the default), so that plain names work:
   one per lake table by its name (``SELECT * FROM di_bao``), and one per catalogue table
   (``entries``, ``organisations``, ``entry_history``, ``entry_updates``, ``imports`` …) with
@@ -14,8 +16,8 @@
 
 Nothing in a session writes to the workspace: what an analyst creates (``CREATE TABLE x AS …``)
 lives in memory until the session closes. Readers and loads do not block each other: each query
-reads the latest committed DuckLake snapshot, whose Parquet files are never rewritten, and both
-SQLite files are in WAL mode, where readers and one writer run side by side.
+reads the latest committed DuckLake snapshot, whose Parquet files are never rewritten, and the
+catalogue is read once, in a read transaction beside any writer (WAL mode).
 
 Another process may add or drop lake tables while a session is open; ``refresh_views`` brings
 the plain-name views up to date (the ``mulu sql`` shell calls it before every statement).
@@ -34,14 +36,15 @@ import duckdb
 
 from schemas.errors import Unavailable
 from warehouse import lake
+from warehouse.catalogue_tables import CATALOG, attach_catalogue
+from warehouse.store import Store
 from warehouse.workspace import Workspace
 
 LAKE = "lake"
-CATALOG = "catalog"
 # Loaded into every session; all come as offline packages pinned beside duckdb (INSTALL would
 # need the network). excel, fts and httpfs are for analysts: read_xlsx, full-text search, S3.
+# sqlite_scanner is the DuckLake catalogue's (lake.sqlite), never catalog.sqlite's.
 EXTENSIONS = ("sqlite_scanner", "ducklake", "excel", "fts", "httpfs")
-_INTERNAL_CATALOG_TABLES = {"code_sequences"}
 _DATE_COLUMNS = {"published_at"}
 _JSON_COLUMNS = {"formats", "data_items", "related_codes", "tags", "changes", "record",
                  "sources", "schema"}
@@ -63,8 +66,12 @@ class SessionObject:
 
 
 # --- opening -------------------------------------------------------------------------------
-def open_session(workspace: Workspace | Path | str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the lake and the catalogue attached read-only."""
+def open_session(workspace: Workspace | Path | str, *, store: Store | None = None,
+                 catalogue: bool = True) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the lake attached read-only and the catalogue's
+    tables beside it. ``store``: read the catalogue through this store (the caller's one
+    store; default: one opened and closed here). ``catalogue=False``: the lake alone, for
+    callers that only read datasets (no catalogue read at all)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace).resolve())
     try:
         con = lake.connect_lake(ws, read_only=True)
@@ -72,8 +79,8 @@ def open_session(workspace: Workspace | Path | str) -> duckdb.DuckDBPyConnection
         con = duckdb.connect(":memory:")
     try:
         load_extensions(con)
-        if ws.metadata_db.exists():
-            con.execute(f"ATTACH {_literal(ws.metadata_db)} AS {CATALOG} (TYPE sqlite, READ_ONLY)")
+        if catalogue:
+            _attach_catalogue(con, ws, store)
         con.execute("USE memory.main")
         refresh_views(con)
         quarantine_views(con, ws)
@@ -81,6 +88,15 @@ def open_session(workspace: Workspace | Path | str) -> duckdb.DuckDBPyConnection
         con.close()
         raise
     return con
+
+
+def _attach_catalogue(con: duckdb.DuckDBPyConnection, workspace: Workspace,
+                      store: Store | None) -> None:
+    if store is not None:
+        attach_catalogue(con, store)
+    elif workspace.metadata_db.exists():  # reading never creates a workspace
+        with Store.open(workspace) as own:
+            attach_catalogue(con, own)
 
 
 def quarantine_views(con: duckdb.DuckDBPyConnection, workspace: Workspace) -> None:
@@ -163,8 +179,15 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def _attached(con: duckdb.DuckDBPyConnection, database: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
-                            [database]).fetchone()[0])
+    return _counted_rows(con, "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
+                         [database]) > 0
+
+
+def _counted_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+                  ) -> int:
+    """The count a ``SELECT count(*) …`` returns."""
+    row = con.execute(sql, params).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _catalogue_views(con: duckdb.DuckDBPyConnection) -> list[_View]:
@@ -178,8 +201,6 @@ def _catalogue_views(con: duckdb.DuckDBPyConnection) -> list[_View]:
         columns.setdefault(table, []).append(column)
     views = []
     for table, names in columns.items():
-        if table in _INTERNAL_CATALOG_TABLES or table.startswith("sqlite_"):
-            continue
         source = f"{CATALOG}.main.{table}"
         typed = [f"{_typed(column)} AS {_ident(column)}"
                  for column in names if _typed(column) != _ident(column)]
@@ -281,7 +302,7 @@ def _counted(con: duckdb.DuckDBPyConnection,
 
 def _count(con: duckdb.DuckDBPyConnection, name: str, source: str) -> int:
     target = _qualified(source) if name == source else _ident(name)
-    return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+    return _counted_rows(con, f"SELECT count(*) FROM {target}")
 
 
 def _count_alone(con: duckdb.DuckDBPyConnection, name: str, source: str) -> SessionObject:

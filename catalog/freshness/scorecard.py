@@ -21,15 +21,10 @@ import html
 from pathlib import Path
 from typing import Any
 
-from catalog.freshness.sweep import (
-    CATALOG,
-    PERIOD_SQL,
-    _cycles_table,
-    catalogue_connection,
-    sweep,
-)
+from catalog.freshness.sweep import moment, swept
 from schemas.entry import catalogue_now
-from warehouse.workspace import Workspace
+from schemas.errors import InvalidInput
+from warehouse.store import Store
 
 HEADERS = {  # field: Chinese header, as exported
     "rank": "排名", "provider_code": "提供方代码", "provider_name": "提供方",
@@ -41,103 +36,36 @@ HEADERS = {  # field: Chinese header, as exported
 
 def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
     """'2026-10' → (2026-10-01 00:00, 2026-11-01 00:00)."""
-    start = dt.datetime.strptime(month, "%Y-%m")
+    try:
+        start = dt.datetime.strptime(month, "%Y-%m")
+    except ValueError:
+        raise InvalidInput(f"bad month {month!r}: expected YYYY-MM") from None
     end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
     return start, end
 
 
-def scorecard(workspace: Workspace, month: str | None = None, *,
+def scorecard(store: Store, month: str | None = None, *,
               at: dt.datetime | None = None) -> list[dict[str, Any]]:
     """One row per organisation with tracked entries, ranked (see the module doc).
 
     ``at``: judge as of this moment (default now); a month still running is judged up to it.
     """
-    now = catalogue_now()
-    at = min(at or now, now)
+    at = min(moment(at), catalogue_now())
     month = month or at.strftime("%Y-%m")
     start, end = month_bounds(month)
     judged_at = min(end - dt.timedelta(seconds=1), at)
-    at_sql = f"TIMESTAMP '{judged_at.isoformat(sep=' ')}'"
-    with catalogue_connection(workspace) as con:
-        sweep(con, judged_at, from_events=judged_at < now - dt.timedelta(minutes=1))
-        _cycles_table(con)
-        rows = con.execute(f"""
-            WITH {_judged_sql(at_sql)}, deadlines AS (
-                SELECT provider_code, met, delay_days FROM judged
-                WHERE deadline >= TIMESTAMP '{start}' AND deadline < TIMESTAMP '{end}'
-            ), per_org AS (
-                SELECT provider_code, count(*) AS due, count(*) FILTER (WHERE met) AS on_time,
-                       round(median(delay_days) FILTER (WHERE NOT met), 1) AS median_delay_days
-                FROM deadlines GROUP BY 1
-            ), state AS (
-                SELECT provider_code, any_value(provider_name) AS provider_name,
-                       count(*) FILTER (WHERE status <> 'not_tracked') AS tracked,
-                       count(*) FILTER (WHERE status = 'overdue') AS overdue,
-                       count(*) FILTER (WHERE status = 'never_updated') AS never_updated
-                FROM freshness GROUP BY 1
-            )
-            SELECT s.provider_code, s.provider_name, s.tracked, coalesce(o.due, 0) AS due,
-                   coalesce(o.on_time, 0) AS on_time,
-                   CASE WHEN o.due > 0 THEN round(100.0 * o.on_time / o.due, 1) END
-                       AS on_time_rate,
-                   s.overdue, o.median_delay_days, s.never_updated
-            FROM state s LEFT JOIN per_org o USING (provider_code)
-            WHERE s.tracked > 0
-            ORDER BY s.overdue DESC, on_time_rate ASC NULLS LAST, s.provider_code""").fetchall()
-    fields = ["provider_code", "provider_name", "tracked", "due", "on_time", "on_time_rate",
-              "overdue", "median_delay_days", "never_updated"]
-    return [{"rank": i, "month": month, **dict(zip(fields, row, strict=True))}
-            for i, row in enumerate(rows, 1)]
+    with swept(store, judged_at, history=True) as sweep:
+        rows = sweep.scorecard(start, end, judged_at)
+    return [{"rank": i, "month": month, **row} for i, row in enumerate(rows, 1)]
 
 
-def _judged_sql(at_sql: str) -> str:
-    """CTEs ending in ``judged``: every deadline whose grace has ended by ``at_sql`` (needs the
-    sweep's ``freshness`` and ``_cycles`` tables): provider_code, deadline, met, delay_days."""
-    return f"""
-        updates AS (
-            SELECT DISTINCT code, CAST(updated_at AS TIMESTAMP) AS t
-            FROM {CATALOG}.entry_updates WHERE CAST(updated_at AS TIMESTAMP) <= {at_sql}
-        ), chain AS (
-            SELECT code, t, lead(t) OVER (PARTITION BY code ORDER BY t) AS next_t FROM updates
-        ), windows AS (
-            SELECT f.provider_code, ch.t + {PERIOD_SQL} AS deadline, ch.next_t,
-                   coalesce(to_seconds(coalesce(p.grace_hours, o.grace_hours) * 3600),
-                            to_seconds(c.grace_s)) AS grace
-            FROM chain ch JOIN freshness f ON f.code = ch.code
-            JOIN _cycles c ON c.label = f.cycle
-            LEFT JOIN {CATALOG}.freshness_policies p ON p.scope = 'entry' AND p.code = f.code
-            LEFT JOIN {CATALOG}.freshness_policies o
-                ON o.scope = 'organisation' AND o.code = f.provider_code
-        ), judged AS (
-            SELECT provider_code, deadline,
-                   next_t IS NOT NULL AND next_t <= deadline + grace AS met,
-                   epoch(coalesce(next_t, {at_sql}) - deadline) / 86400 AS delay_days
-            FROM windows WHERE deadline + grace <= {at_sql}
-        )"""
-
-
-def on_time_trend(workspace: Workspace, *, months: int = 6, org: str | None = None,
+def on_time_trend(store: Store, *, months: int = 6, org: str | None = None,
                   at: dt.datetime | None = None) -> list[dict[str, Any]]:
     """[{month, due, on_time, on_time_rate}] for the last ``months`` months with deadlines
     (of one organisation, by code or name, or all), oldest first: one query for all months."""
-    now = catalogue_now()
-    at = min(at or now, now)
-    at_sql = f"TIMESTAMP '{at.isoformat(sep=' ')}'"
-    with catalogue_connection(workspace) as con:
-        sweep(con, at, from_events=at < now - dt.timedelta(minutes=1))
-        _cycles_table(con)
-        where = ""
-        params: list[Any] = []
-        if org:
-            where = ("WHERE provider_code IN (SELECT code FROM cat.organisations "
-                     "WHERE code = ? OR name = ?)")
-            params = [org, org]
-        rows = con.execute(f"""
-            WITH {_judged_sql(at_sql)}
-            SELECT strftime(deadline, '%Y-%m') AS month, count(*) AS due,
-                   count(*) FILTER (WHERE met) AS on_time
-            FROM judged {where} GROUP BY 1 ORDER BY 1 DESC LIMIT {int(months)}""",
-                           params).fetchall()
+    at = min(moment(at), catalogue_now())
+    with swept(store, at, history=True) as sweep:
+        rows = sweep.on_time_by_month(at, months=months, org=org)
     return [{"month": m, "due": due, "on_time": met,
              "on_time_rate": round(100.0 * met / due, 1) if due else None}
             for m, due, met in reversed(rows)]
@@ -179,5 +107,5 @@ def export_scorecard(rows: list[dict[str, Any]], path: Path, fmt: str | None = N
             + "".join(f"<th>{html.escape(h)}</th>" for h in header)
             + f"</tr></thead><tbody>\n{cells}</tbody></table></html>\n", encoding="utf-8")
     else:
-        raise ValueError(f"unknown scorecard format {fmt!r}: csv, xlsx or html")
+        raise InvalidInput(f"unknown scorecard format {fmt!r}: csv, xlsx or html")
     return path

@@ -8,7 +8,9 @@ from pathlib import Path
 import typer
 
 from mulu.cli.context import open_directory, options
-from mulu.cli.output import console, fail, print_json, print_table
+from mulu.cli.output import console, print_json, print_table
+from schemas.errors import InvalidInput, NotFound
+from warehouse.store import Store
 
 app = typer.Typer(help="Freshness (更新时效): statuses, reports of updates, the scorecard.",
                   invoke_without_command=True)
@@ -20,7 +22,8 @@ def _moment(text: str | None) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
-        fail(f"bad time {text!r}: expected ISO, e.g. 2026-10-31 or 2026-10-31T18:00")
+        raise InvalidInput(f"bad time {text!r}: expected ISO, e.g. 2026-10-31 or "
+                           "2026-10-31T18:00") from None
     return value if len(text) > 10 else value.replace(hour=23, minute=59, second=59)
 
 
@@ -42,9 +45,9 @@ def freshness(
     from catalog.freshness.sweep import statuses
 
     if status is not None and status not in {s.value for s in Status}:
-        fail(f"unknown status {status!r}: {', '.join(s.value for s in Status)}")
-    rows = statuses(options(ctx).workspace().ensure(), at=_moment(at), org=org, status=status,
-                    limit=limit)
+        raise InvalidInput(f"unknown status {status!r}: {', '.join(s.value for s in Status)}")
+    with Store.open(options(ctx).workspace().ensure()) as store:
+        rows = statuses(store, at=_moment(at), org=org, status=status, limit=limit)
     if as_json:
         print_json(rows)
         return
@@ -74,8 +77,6 @@ def report(
     try:
         entry = directory.report_update(code, at=_moment(at) if at else None, source="report",
                                         note=note)
-    except KeyError:
-        fail(f"no entry {code}")
     finally:
         directory.close()
     if as_json:
@@ -97,17 +98,12 @@ def scorecard_command(
     """Organisations ranked by overdue entries and on-time rate for a month."""
     from catalog.freshness.scorecard import export_scorecard, scorecard
 
-    try:
-        rows = scorecard(options(ctx).workspace().ensure(), month)
-    except ValueError as exc:
-        fail(f"bad month {month!r}: expected YYYY-MM ({exc})")
+    with Store.open(options(ctx).workspace().ensure()) as store:
+        rows = scorecard(store, month)
     if limit:
         rows = rows[:limit]
     if output is not None:
-        try:
-            export_scorecard(rows, output)
-        except ValueError as exc:
-            fail(str(exc))
+        export_scorecard(rows, output)
         console.print(f"wrote {len(rows)} organisations to {output}", highlight=False)
         return
     if as_json:
@@ -132,6 +128,16 @@ def policy(
 ) -> None:
     """Set (or list, without CODE) SLA overrides per entry or organisation."""
     from catalog.directory import default_user
+
+    opts = options(ctx)
+    with Store.open(opts.workspace().ensure()) as store:
+        _policy(store, code, org=org, cycle=cycle, grace=grace, soon=soon, remove=remove,
+                as_json=as_json, user=opts.user or default_user())
+
+
+def _policy(store: Store, code: str | None, *, org: bool, cycle: str | None,
+            grace: str | None, soon: str | None, remove: bool, as_json: bool,
+            user: str) -> None:
     from catalog.freshness.policies import (
         list_policies,
         parse_duration,
@@ -139,10 +145,8 @@ def policy(
         set_policy,
     )
 
-    opts = options(ctx)
-    workspace = opts.workspace().ensure()
     if code is None:
-        found = list_policies(workspace)
+        found = list_policies(store)
         if as_json:
             print_json(found)
         else:
@@ -153,16 +157,13 @@ def policy(
         return
     scope = "organisation" if org else "entry"
     if remove:
-        if not remove_policy(workspace, scope, code):
-            fail(f"no policy for {scope} {code}")
+        if not remove_policy(store, scope, code):
+            raise NotFound(f"no policy for {scope} {code}")
         console.print(f"removed the policy of {scope} {code}", highlight=False)
         return
-    try:
-        saved = set_policy(workspace, scope, code, user=opts.user or default_user(), cycle=cycle,
-                           grace=parse_duration(grace) if grace else None,
-                           soon=parse_duration(soon) if soon else None)
-    except (KeyError, ValueError) as exc:
-        fail(str(exc).strip("'\""))
+    saved = set_policy(store, scope, code, user=user, cycle=cycle,
+                       grace=parse_duration(grace) if grace else None,
+                       soon=parse_duration(soon) if soon else None)
     if as_json:
         print_json(saved)
     else:
@@ -190,26 +191,27 @@ def notify(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Overdue and due-soon notices, one per organisation, never the same one twice."""
-    from catalog.freshness.notify import plan_notices, send_notices
+    from catalog.freshness.mailer import EmailSettings
+    from catalog.freshness.notices import plan_notices
+    from catalog.freshness.notify import NotifySettings, send_notices
 
     channels = {"email"} if email else set()
     if webhook:
         channels.add("webhook")
     if not channels:
-        fail("choose --email and/or --webhook URL")
-    workspace = options(ctx).workspace().ensure()
-    try:
-        plan = plan_notices(workspace, channels=channels, webhook_url=webhook, org=org)
-        result = send_notices(workspace, plan, smtp_host=smtp_host, smtp_port=smtp_port,
-                              sender=sender, smtp_user=smtp_user, smtp_password=smtp_password,
-                              starttls=starttls, dry_run=dry_run)
-    except ValueError as exc:
-        fail(str(exc))
+        raise InvalidInput("choose --email and/or --webhook URL")
+    settings = NotifySettings(
+        email=EmailSettings(host=smtp_host, port=smtp_port, sender=sender, user=smtp_user,
+                            password=smtp_password, starttls=starttls),
+        dry_run=dry_run)
+    with Store.open(options(ctx).workspace().ensure()) as store:
+        plan = plan_notices(store, channels=channels, webhook_url=webhook, org=org)
+        result = send_notices(store, plan, settings)
     summary = {"dry_run": dry_run, "notices": len(plan),
                "sent": [f"{n.channel}:{n.org_name}" for n in result.sent],
                "failed": [f"{n.channel}:{n.org_name}: {why}" for n, why in result.failed],
                "skipped": len(result.skipped),
-               "without_email": [o["org_name"] for o in plan.without_email]}
+               "without_email": [o.org_name for o in plan.without_email]}
     if as_json:
         print_json({**summary, "messages": result.messages if dry_run else []})
     else:

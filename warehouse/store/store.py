@@ -13,6 +13,7 @@ from warehouse.store.sqlite.catalogue import (
     SqliteOrganisations,
 )
 from warehouse.store.sqlite.database import Database
+from warehouse.store.sqlite.export import SqliteExport
 from warehouse.store.sqlite.freshness import SqliteFreshness
 from warehouse.store.sqlite.loads import SqliteLoads
 from warehouse.store.sqlite.quality import SqliteQuality
@@ -38,6 +39,7 @@ class Store:
         self.quality = SqliteQuality(database)
         self.freshness = SqliteFreshness(database)
         self.search = SqliteSearch(database)
+        self.export = SqliteExport(database)  # the catalogue as Arrow tables, for DuckDB
 
     @classmethod
     def open(cls, workspace: Workspace) -> Store:

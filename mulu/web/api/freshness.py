@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, Query
 
 from catalog.freshness.scorecard import scorecard
 from catalog.freshness.sla import Status
@@ -14,13 +14,16 @@ from mulu.web.deps import Web
 
 
 def register(app: FastAPI, web: Web) -> None:
-    workspace = web.workspace
+    store = web.store
+
     @app.get("/api/freshness", tags=["freshness"])
     def freshness(org: str | None = None, status: Status | None = None,
                   at: dt.datetime | None = None,
                   limit: int | None = Query(None, ge=1)) -> dict[str, Any]:
-        """Every entry's status (most overdue first), and the counts by status."""
-        rows = statuses(workspace, at=at, org=org, status=status.value if status else None,
+        """Every entry's status (most overdue first), and the counts by status. ``at``: the
+        status at that moment; with a time zone (``…Z``, ``+08:00``) it is converted to
+        catalogue time (Asia/Shanghai), without one it is catalogue time."""
+        rows = statuses(store, at=at, org=org, status=status.value if status else None,
                         limit=limit)
         counts: dict[str, int] = {}
         for row in rows:
@@ -30,7 +33,4 @@ def register(app: FastAPI, web: Web) -> None:
     @app.get("/api/freshness/scorecard", tags=["freshness"])
     def freshness_scorecard(month: str | None = Query(None, pattern=r"^\d{4}-\d{2}$")
                             ) -> list[dict[str, Any]]:
-        try:
-            return scorecard(workspace, month)
-        except ValueError as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from None
+        return scorecard(store, month)

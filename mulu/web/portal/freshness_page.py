@@ -11,7 +11,7 @@ from mulu.web.portal.render import PageCache, render
 
 
 def register(app: FastAPI, web: Web) -> None:
-    workspace = web.workspace
+    store = web.store
     cache = PageCache()
 
     @app.get("/freshness", response_class=HTMLResponse, include_in_schema=False)
@@ -20,11 +20,11 @@ def register(app: FastAPI, web: Web) -> None:
         from catalog.freshness.sweep import summary
 
         try:
-            rows = cache.get(("scorecard", month), lambda: scorecard(workspace, month))
+            rows = cache.get(("scorecard", month), lambda: scorecard(store, month))
         except ValueError:
-            rows = cache.get(("scorecard", None), lambda: scorecard(workspace, None))
-        counts = cache.get(("summary",), lambda: summary(workspace))
-        trend = cache.get(("trend",), lambda: on_time_trend(workspace, months=6))
+            rows = cache.get(("scorecard", None), lambda: scorecard(store, None))
+        counts = cache.get(("summary",), lambda: summary(store))
+        trend = cache.get(("trend",), lambda: on_time_trend(store, months=6))
         overdue = sorted(((r["provider_name"], r["overdue"]) for r in rows if r["overdue"]),
                          key=lambda item: -item[1])[:15]
         order = ("overdue", "due_soon", "fresh", "never_updated", "not_tracked")
