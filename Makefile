@@ -61,4 +61,4 @@ bench: install $(DATASETTE_VENV)/bin/datasette
 	$(BIN)/python -m bench.search --datasette $(DATASETTE_VENV)/bin/datasette
 
 clean:
-	rm -rf $(VENV) $(DATASETTE_VENV) .mulu .pytest_cache
+	rm -rf $(VENV) $(DATASETTE_VENV) .mulu .pytest_cache .mypy_cache .ruff_cache

@@ -38,15 +38,10 @@ def landing_dir(tmp_path: Path) -> Path:
     return tmp_path / "landing"
 
 
-# Fixtures that start a real server process; every test using one is marked `server`, so
-# `make test-fast` leaves it out (tests that call api_server.serving() directly carry the mark).
-SERVER_FIXTURES = {
-    "s3_server",  # moto's S3 server, tests/s3_server.py
-    "served",  # mulu serve on the real portal data, tests/test_api.py
-}
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses moto's S3 server (the ``s3_server`` fixture of tests/s3_server.py,
+    directly or through ``s3_bucket``) is a `server` test, wherever it is; tests that start
+    ``mulu serve`` with api_server.serving() carry the mark themselves."""
     for item in items:
-        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if "s3_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.server)
