@@ -18,8 +18,8 @@ install: $(STAMP)
 # `make browser` installs it (as root, with apt-get); `make test` calls it only when it is missing.
 CHROMIUM ?= /usr/bin/chromium
 browser:
-	apt-get update -q >/dev/null
-	apt-get install -y -q chromium >/dev/null
+	(apt-get update -q && apt-get install -y -q chromium) >/dev/null || \
+		(echo "could not install chromium: run as root, or install Debian's chromium"; exit 1)
 
 demo: install
 	$(BIN)/mulu demo
