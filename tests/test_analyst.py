@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from mulu.cli.context import set_options
 from mulu.cli.sql_command import sql, statement_complete
 from warehouse.analyst import (
+    catalogue_tables_in,
     describe_session,
     open_session,
     refresh_views,
@@ -200,6 +201,19 @@ def test_the_catalogue_comes_from_the_store_and_duckdb_never_opens_its_file(ware
     assert {o.source.split(".")[0] for o in describe_session(lake_only)} == {"lake"}
     assert run_query(lake_only, "SELECT count(*) FROM dibao_recipients")[1] == [(3,)]
     lake_only.close()
+
+
+def test_a_one_off_query_reads_only_the_catalogue_tables_it_names(warehouse):
+    query = "SELECT e.name, count(*) FROM entries e JOIN catalog.entry_updates u USING (code) "
+    assert catalogue_tables_in(query + "GROUP BY 1") == {"entries", "entry_updates"}
+    assert catalogue_tables_in("SELECT 1; SELECT * FROM loads") == {"loads"}
+    # not only SELECTs: cannot tell, so a session reads them all
+    assert catalogue_tables_in("CREATE TABLE mine AS SELECT * FROM entries") is None
+    con = open_session(warehouse, catalogue=catalogue_tables_in(query + "GROUP BY 1"))
+    assert run_query(con, query + "GROUP BY 1")[1] == [("城乡低保对象", 1)]
+    assert {o.source for o in describe_session(con) if o.source.startswith("catalog.")} == {
+        "catalog.main.entries", "catalog.main.entry_updates"}
+    con.close()
 
 
 def test_views_follow_tables_that_loads_add_and_drop(warehouse):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,11 +67,13 @@ class SessionObject:
 
 # --- opening -------------------------------------------------------------------------------
 def open_session(workspace: Workspace | Path | str, *, store: Store | None = None,
-                 catalogue: bool = True) -> duckdb.DuckDBPyConnection:
+                 catalogue: bool | Collection[str] = True) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the lake attached read-only and the catalogue's
     tables beside it. ``store``: read the catalogue through this store (the caller's one
-    store; default: one opened and closed here). ``catalogue=False``: the lake alone, for
-    callers that only read datasets (no catalogue read at all)."""
+    store; default: one opened and closed here). ``catalogue``: every catalogue table (True),
+    none (False: the lake alone, for callers that only read datasets), or only the tables
+    named (reading the whole catalogue takes ~1.7 s at 35,700 entries; see
+    ``catalogue_tables_in``)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace).resolve())
     try:
         con = lake.connect_lake(ws, read_only=True)
@@ -80,7 +82,7 @@ def open_session(workspace: Workspace | Path | str, *, store: Store | None = Non
     try:
         load_extensions(con)
         if catalogue:
-            _attach_catalogue(con, ws, store)
+            _attach_catalogue(con, ws, store, None if catalogue is True else set(catalogue))
         con.execute("USE memory.main")
         refresh_views(con)
         quarantine_views(con, ws)
@@ -90,13 +92,43 @@ def open_session(workspace: Workspace | Path | str, *, store: Store | None = Non
     return con
 
 
+def catalogue_tables_in(sql: str) -> set[str] | None:
+    """The names the statements read tables by (catalogue tables among them), from DuckDB's
+    parser, so that a one-off query reads only those from the catalogue; None when that cannot
+    be told (not only SELECTs, a syntax error): then read them all."""
+    with contextlib.closing(duckdb.connect()) as parser:
+        row = parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    tree = json.loads(row[0]) if row else {"error": True}
+    if tree.get("error"):
+        return None
+    names: set[str] = set()
+    pending: list[Any] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and node.get("table_name"):
+                names.add(str(node["table_name"]))
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return names
+
+
 def _attach_catalogue(con: duckdb.DuckDBPyConnection, workspace: Workspace,
-                      store: Store | None) -> None:
+                      store: Store | None, wanted: set[str] | None) -> None:
+    def attach(source: Store) -> None:
+        if wanted is None:
+            attach_catalogue(con, source)
+            return
+        tables = [name for name in source.export.table_names() if name in wanted]
+        if tables:
+            attach_catalogue(con, source, dict.fromkeys(tables))
+
     if store is not None:
-        attach_catalogue(con, store)
+        attach(store)
     elif workspace.metadata_db.exists():  # reading never creates a workspace
         with Store.open(workspace) as own:
-            attach_catalogue(con, own)
+            attach(own)
 
 
 def quarantine_views(con: duckdb.DuckDBPyConnection, workspace: Workspace) -> None:

@@ -48,11 +48,13 @@ def sql(
     """Query every dataset and the catalogue with DuckDB SQL (a shell without QUERY)."""
     import duckdb
 
-    from warehouse.analyst import SessionError, open_session
+    from warehouse.analyst import SessionError, catalogue_tables_in, open_session
 
     workspace = options(ctx).workspace()
+    # A one-off query reads only the catalogue tables it names; the shell reads them all.
+    tables = catalogue_tables_in(query) if query is not None else None
     try:
-        con = open_session(workspace)
+        con = open_session(workspace, catalogue=True if tables is None else tables)
     except (duckdb.Error, SessionError) as exc:
         fail(_escaped(f"cannot open the workspace {workspace.root}: {exc}"))
     try:
