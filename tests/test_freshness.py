@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from catalog.freshness.policies import entry_status, parse_duration, set_policy
-from catalog.freshness.scorecard import export_scorecard, scorecard
+from catalog.freshness.scorecard import dashboard, export_scorecard, on_time_trend, scorecard
 from catalog.freshness.sla import Policy, Status, add_period
 from catalog.freshness.sweep import save_day, statuses, summary, swept
 from catalog.importing.importer import import_file
@@ -212,6 +212,13 @@ def test_scorecard_ranks_the_late_organisation_first(workspace, directory, tmp_p
     for fmt in ("csv", "xlsx", "html"):
         path = export_scorecard(rows, tmp_path / f"card.{fmt}")
         assert path.stat().st_size > 0
+    # The dashboard reads the history once and says what the separate calls say.
+    for month in ("2026-10", None):
+        shown = dashboard(directory.store, month)
+        assert shown.rows == scorecard(directory.store, month)
+        assert shown.counts == summary(directory.store)
+        assert shown.trend == on_time_trend(directory.store)
+        assert shown.trend  # October's deadlines, at least
     text = (tmp_path / "card.csv").read_text(encoding="utf-8-sig")
     assert text.splitlines()[0].startswith("排名,提供方代码,提供方")
     assert "示范区住建局" in (tmp_path / "card.html").read_text(encoding="utf-8")

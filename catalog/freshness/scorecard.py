@@ -18,12 +18,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import html
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from catalog.freshness.sweep import moment, swept
 from schemas.entry import catalogue_now
 from schemas.errors import InvalidInput
+from warehouse.freshness_sweep import FreshnessSweep
 from warehouse.store import Store
 
 HEADERS = {  # field: Chinese header, as exported
@@ -52,11 +54,9 @@ def scorecard(store: Store, month: str | None = None, *,
     """
     at = min(moment(at), catalogue_now())
     month = month or at.strftime("%Y-%m")
-    start, end = month_bounds(month)
-    judged_at = min(end - dt.timedelta(seconds=1), at)
+    judged_at = _judged_at(month, at)
     with swept(store, judged_at, history=True) as sweep:
-        rows = sweep.scorecard(start, end, judged_at)
-    return [{"rank": i, "month": month, **row} for i, row in enumerate(rows, 1)]
+        return _ranked(sweep, month, judged_at)
 
 
 def on_time_trend(store: Store, *, months: int = 6, org: str | None = None,
@@ -65,7 +65,50 @@ def on_time_trend(store: Store, *, months: int = 6, org: str | None = None,
     (of one organisation, by code or name, or all), oldest first: one query for all months."""
     at = min(moment(at), catalogue_now())
     with swept(store, at, history=True) as sweep:
-        rows = sweep.on_time_by_month(at, months=months, org=org)
+        return _trend(sweep, at, months, org)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """What the freshness dashboard shows: the month's scorecard, the entries by status now
+    and the on-time trend."""
+
+    month: str
+    rows: list[dict[str, Any]]
+    counts: dict[str, int]
+    trend: list[dict[str, Any]]
+
+
+def dashboard(store: Store, month: str | None = None, *, months: int = 6) -> Dashboard:
+    """The dashboard from one sweep of now (the current month's scorecard, the counts and the
+    trend are all judged now), plus one at a past month's end for that month's scorecard:
+    reading the update history once instead of three times."""
+    now = catalogue_now()
+    month = month or now.strftime("%Y-%m")
+    judged_at = _judged_at(month, now)
+    with swept(store, now, history=True) as sweep:
+        counts = sweep.summary()
+        trend = _trend(sweep, now, months, None)
+        rows = _ranked(sweep, month, now) if judged_at == now else None
+    if rows is None:
+        rows = scorecard(store, month, at=now)
+    return Dashboard(month, rows, counts, trend)
+
+
+def _judged_at(month: str, at: dt.datetime) -> dt.datetime:
+    """The moment a month is judged at: its last second, or ``at`` while it runs."""
+    return min(month_bounds(month)[1] - dt.timedelta(seconds=1), at)
+
+
+def _ranked(sweep: FreshnessSweep, month: str, judged_at: dt.datetime) -> list[dict[str, Any]]:
+    start, end = month_bounds(month)
+    rows = sweep.scorecard(start, end, judged_at)
+    return [{"rank": i, "month": month, **row} for i, row in enumerate(rows, 1)]
+
+
+def _trend(sweep: FreshnessSweep, at: dt.datetime, months: int, org: str | None
+           ) -> list[dict[str, Any]]:
+    rows = sweep.on_time_by_month(at, months=months, org=org)
     return [{"month": m, "due": due, "on_time": met,
              "on_time_rate": round(100.0 * met / due, 1) if due else None}
             for m, due, met in reversed(rows)]

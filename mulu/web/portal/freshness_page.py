@@ -16,20 +16,18 @@ def register(app: FastAPI, web: Web) -> None:
 
     @app.get("/freshness", response_class=HTMLResponse, include_in_schema=False)
     def freshness_page(request: Request, month: str | None = None) -> HTMLResponse:
-        from catalog.freshness.scorecard import on_time_trend, scorecard
-        from catalog.freshness.sweep import summary
+        from catalog.freshness.scorecard import dashboard
 
         try:
-            rows = cache.get(("scorecard", month), lambda: scorecard(store, month))
-        except ValueError:
-            rows = cache.get(("scorecard", None), lambda: scorecard(store, None))
-        counts = cache.get(("summary",), lambda: summary(store))
-        trend = cache.get(("trend",), lambda: on_time_trend(store, months=6))
+            shown = cache.get(("dashboard", month), lambda: dashboard(store, month))
+        except ValueError:  # a bad month: this month's
+            shown = cache.get(("dashboard", None), lambda: dashboard(store, None))
+        rows, counts, trend = shown.rows, shown.counts, shown.trend
         overdue = sorted(((r["provider_name"], r["overdue"]) for r in rows if r["overdue"]),
                          key=lambda item: -item[1])[:15]
         order = ("overdue", "due_soon", "fresh", "never_updated", "not_tracked")
         return render(
-            request, "freshness.html", rows=rows, month=rows[0]["month"] if rows else month,
+            request, "freshness.html", rows=rows, month=shown.month,
             counts=[(s, counts.get(s, 0)) for s in order],
             overdue_svg=charts.bars(overdue),
             trend_svg=charts.line([(t["month"], t["on_time_rate"] or 0) for t in trend]))
