@@ -15,6 +15,7 @@ from catalog.directory import Directory
 from catalog.importing.importer import import_file
 from quality.gate import load_validated
 from schemas.identity import make_id_card
+from warehouse.store import Store
 from warehouse.workspace import Workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -46,7 +47,8 @@ def site(tmp_path_factory, real_data):
         {"name": "id_card_no", "source": "身份证号", "pii": "身份证号", "format": "身份证号"},
         {"name": "person_name", "source": "姓名", "pii": "姓名"}])
     spec = spec.model_copy(update={"entry_code": code})
-    blocked = load_validated(workspace, spec, data_docs=False)
+    with Store.open(workspace) as store:
+        blocked = load_validated(store, workspace, spec, data_docs=False)
     assert blocked.status == "blocked"
     with serving(workspace.root) as base:
         yield base, code, blocked.quality_run_id
