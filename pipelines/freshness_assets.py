@@ -13,10 +13,11 @@ import dagster as dg
 from catalog.datasets import DatasetPlan
 from catalog.freshness.scorecard import export_scorecard, scorecard
 from catalog.freshness.sla import default_grace, default_soon
-from catalog.freshness.sweep import catalogue_connection, save_day
+from catalog.freshness.sweep import save_day
 from pipelines.resources import MuluResource
 from schemas.cycles import UpdateCycle
 from schemas.entry import catalogue_now
+from warehouse.freshness_sweep import day_counts
 
 SWEEP_KEY = dg.AssetKey(["freshness", "daily_sweep"])
 SCORECARD_KEY = dg.AssetKey(["freshness", "scorecard"])
@@ -48,10 +49,8 @@ def freshness_assets() -> tuple[list[dg.AssetsDefinition], list[dg.ScheduleDefin
     def daily_sweep(context: dg.AssetExecutionContext, mulu: MuluResource) -> dg.MaterializeResult:
         workspace = mulu.workspace
         day = catalogue_now().date()
-        path = save_day(workspace, day)
-        with catalogue_connection(workspace) as con:
-            counts = dict(con.execute(
-                f"SELECT status, count(*) FROM read_parquet('{path}') GROUP BY 1").fetchall())
+        path = save_day(mulu.store, workspace, day)
+        counts = day_counts(path)
         context.log.info(f"{day}: {counts}")
         return dg.MaterializeResult(metadata={
             "day": day.isoformat(), "path": str(path),
@@ -64,7 +63,7 @@ def freshness_assets() -> tuple[list[dg.AssetsDefinition], list[dg.ScheduleDefin
     def monthly_scorecard(context: dg.AssetExecutionContext,
                           mulu: MuluResource) -> dg.MaterializeResult:
         month = catalogue_now().strftime("%Y-%m")
-        rows = scorecard(mulu.workspace, month)
+        rows = scorecard(mulu.store, month)
         folder = mulu.workspace.scorecards_dir
         csv_path = export_scorecard(rows, folder / f"{month}.csv")
         html_path = export_scorecard(rows, folder / f"{month}.html")
