@@ -752,3 +752,21 @@ def test_a_rejected_load_is_kept_out_and_its_missing_rows_are_reported(
         publish_held(workspace, spec, gone.load_id)
     assert caught.value.http_status == 503
     assert loads(workspace, "dibao")[-1]["status"] == "blocked"  # still the steward's to decide
+
+
+def test_a_new_lake_catalog_is_in_wal_mode(tmp_path):
+    """Readers must never block a commit: the lake's SQLite catalog is created in WAL mode
+    (and only ever set up before DuckDB opens it, never by a second SQLite library later)."""
+    import sqlite3
+
+    from warehouse.lake import catalog_path, connect_lake
+    from warehouse.workspace import Workspace
+
+    workspace = Workspace(tmp_path / "ws")
+    connect_lake(workspace).close()
+    con = sqlite3.connect(catalog_path(workspace))
+    try:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert con.execute("SELECT count(*) FROM ducklake_snapshot").fetchone()[0] >= 1
+    finally:
+        con.close()

@@ -114,7 +114,8 @@ def connect_lake(workspace: Workspace, *, read_only: bool = False) -> duckdb.Duc
     if not read_only:
         workspace.root.mkdir(parents=True, exist_ok=True)
         data_path(workspace).mkdir(parents=True, exist_ok=True)
-        _use_wal(catalog)
+        if not catalog.exists():
+            _create_in_wal_mode(catalog)
     # The loader's connection skips DuckDB's extension signature check (~50 ms per extension
     # per load): the files come from our pinned duckdb-extension-* packages in site-packages,
     # and whoever can change those can change any Python we run. Analyst (read-only)
@@ -139,11 +140,14 @@ def connect_lake(workspace: Workspace, *, read_only: bool = False) -> duckdb.Duc
     return con
 
 
-def _use_wal(catalog: Path) -> None:
-    """Put the catalog in WAL mode (persistent in the file) so readers never block a commit.
+def _create_in_wal_mode(catalog: Path) -> None:
+    """Create the catalog file in WAL mode (persistent in the file) so readers never block a
+    commit: in SQLite's default rollback-journal mode a reader's shared lock makes a
+    committing load fail with "database is locked".
 
-    In SQLite's default rollback-journal mode a reader's shared lock makes a committing load
-    fail with "database is locked".
+    Only for a file that does not exist yet: Python's sqlite3 must never open a lake.sqlite
+    that DuckDB's own SQLite may hold open in this process (closing one library's handle drops
+    the other's POSIX locks, and a checkpoint can then delete the WAL under it).
     """
     con = sqlite3.connect(catalog, timeout=30)
     try:
