@@ -55,7 +55,11 @@ class UnknownDataset(NotFound):
 def run_datasets(workspace: Workspace, select: list[str] | None = None) -> RunReport:
     """Materialise the selected datasets (all when ``select`` is empty), in-process."""
     definitions, problems = build_definitions(workspace)
-    assets = list(definitions.assets or [])
+    assets: list[dg.AssetsDefinition] = []
+    for asset in definitions.assets or []:
+        # build_definitions makes only @asset definitions; Definitions' type allows more kinds.
+        assert isinstance(asset, dg.AssetsDefinition), f"unexpected asset kind {asset!r}"
+        assets.append(asset)
     names = sorted({key.path[-1] for a in assets for key in a.keys if key.path[0] == "warehouse"})
     wanted = select or names
     unknown = sorted(set(wanted) - set(names))
@@ -87,6 +91,7 @@ def run_datasets(workspace: Workspace, select: list[str] | None = None) -> RunRe
                     "quality_run_id": last.quality_run_id}
     for event in result.all_events:
         if event.is_step_failure:
+            assert event.step_key is not None, "a step failure always names its step"
             error = event.step_failure_data.error
             report.failures[event.step_key] = error.message.strip() if error else "failed"
     return report

@@ -37,6 +37,7 @@ from quality.suites import (
     sql_literal,
 )
 from schemas.dataset_spec import DatasetSpec
+from warehouse.lake import scalar
 
 SAMPLE_ROWS = 20
 VIEW = "batch"
@@ -161,7 +162,7 @@ def connect(parquet: Path, definition: SuiteDefinition, *, temp_dir: Path | None
 def limit_memory(con: duckdb.DuckDBPyConnection) -> None:
     """Validation's memory limit on ``con`` (``MEMORY_PER_THREAD_MB`` per thread, at least
     ``MEMORY_FLOOR_MB``); DuckDB spills to its temp directory beyond it."""
-    threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+    threads = int(scalar(con, "SELECT current_setting('threads')"))
     con.execute(f"SET memory_limit = '{max(MEMORY_FLOOR_MB, MEMORY_PER_THREAD_MB * threads)}MB'")
 
 
@@ -235,7 +236,9 @@ def _ge_batch(parquet: Path, definition: SuiteDefinition, temp_dir: Path | None
         store_backend_defaults=InMemoryStoreBackendDefaults()))
     source = context.data_sources.add_sql(
         "staged", connection_string="duckdb:///:memory:", create_temp_table=False,
-        kwargs={"creator": creator, "poolclass": sa.pool.StaticPool})
+        # GE's stub omits add_sql's engine ``kwargs`` field, which the model accepts at runtime.
+        kwargs={"creator": creator, "poolclass": sa.pool.StaticPool},  # type: ignore[call-arg]
+    )
     asset = source.add_table_asset(VIEW, table_name=VIEW)
 
     def close() -> None:
@@ -281,7 +284,7 @@ def validate_parquet(parquet: Path, spec: DatasetSpec, *, today: dt.date,
 
     con = connect(parquet, definition, temp_dir=temp_dir, derived=False)
     try:
-        rows = con.execute(f"SELECT count(*) FROM {VIEW}").fetchone()[0]
+        rows = scalar(con, f"SELECT count(*) FROM {VIEW}")
         present = set(con.sql(f"SELECT * FROM {VIEW} LIMIT 0").columns)
         pii = {c.name for c in spec.columns if c.pii is not None} if mask_pii else set()
         results = []

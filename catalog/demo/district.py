@@ -98,7 +98,10 @@ class _Org:
 
 def period_seconds(cycle: UpdateCycle) -> int | None:
     """The cycle's nominal period (months as 30 days, years as 365), None when untracked."""
-    return None if cycle.unit is None else cycle.every * UNIT_SECONDS[cycle.unit]
+    if cycle.unit is None:
+        return None
+    assert cycle.every is not None, "a cycle with a unit always has a count (UpdateCycle)"
+    return cycle.every * UNIT_SECONDS[cycle.unit]
 
 
 # --- organisations -----------------------------------------------------------------------

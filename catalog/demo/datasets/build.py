@@ -29,10 +29,10 @@ class DemoDataset:
     files: list[Path]
     rows: int
     defects: list[str]  # human readable, with counts
+    today: dt.date  # the district's today the rows were generated for
     defect_counts: dict[str, int] = field(default_factory=dict)  # "column:rule" -> rows
     entry_name: str = ""
     entry_fallback: bool = False  # no entry name matched: the department's first entry
-    today: dt.date | None = None
     version: int = 1
 
 
@@ -78,7 +78,12 @@ class Build:
     def villages(self, street=None) -> list[tuple[str, str]]:
         """(街道/乡镇, 村居 place name) of every 村居, or of one street's."""
         streets = {o.code: o.name for o in self.district.organisations if o.kind == STREET}
-        return [(streets[o.parent_code].removeprefix(vocab.DISTRICT),
-                 o.name.removeprefix(streets[o.parent_code])[:-3])  # drop 居委会 / 村委会
-                for o in self.district.organisations
-                if o.kind == VILLAGE and (street is None or o.parent_code == street.code)]
+        found = []
+        for o in self.district.organisations:
+            if o.kind != VILLAGE or (street is not None and o.parent_code != street.code):
+                continue
+            assert o.parent_code is not None, "every 村居 belongs to a 街道/乡镇"
+            parent = streets[o.parent_code]
+            found.append((parent.removeprefix(vocab.DISTRICT),
+                          o.name.removeprefix(parent)[:-3]))  # drop 居委会 / 村委会
+        return found

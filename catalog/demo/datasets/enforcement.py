@@ -17,7 +17,8 @@ from catalog.demo.datasets.specs import C, finish
 def contactless_cases(b: Build, rng) -> DemoDataset:
     org, n = b.org("城市管理局"), 1259
     accepted = np.sort(dv.days(rng, n, b.today - 364 * DAY, b.today - DAY))
-    counter, numbers = {}, []
+    counter: dict[int, int] = {}  # cases per year, numbering the 案件编号
+    numbers = []
     for year in dv.ymd(accepted)[0].tolist():
         counter[year] = counter.get(year, 0) + 1
         numbers.append(f"CGFX{year}{counter[year]:05d}")

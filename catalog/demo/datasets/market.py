@@ -52,7 +52,8 @@ def penalties(b: Build, rng) -> DemoDataset:
     share = share / share.sum() * (96_910 - 5 * n)
     units = np.floor(share).astype(int) + 5
     units[np.argsort(np.floor(share) - share)[:96_910 - units.sum()]] += 1
-    records, counter = [], {}
+    records = []
+    counter: dict[int, int] = {}  # decisions per year, numbering the 决定书文号
     for day, (code, party, person), amount in zip(decided, parties, units.tolist(), strict=True):
         counter[day.year] = counter.get(day.year, 0) + 1
         kind = int(rng.integers(len(dv.MARKET_VIOLATIONS)))
@@ -94,7 +95,8 @@ def credit_repairs(b: Build, rng) -> DemoDataset:
     for i in rng.choice(len(companies), min(len(companies), n - len(rows)), replace=False):
         rows.append((b.today - int(rng.integers(1, 730)) * DAY, companies[i][1], companies[i][0],
                      dv.CREDIT_CATEGORIES[1 + int(rng.random() < 0.15)], None))
-    table, counter = [], {}
+    table = []
+    counter: dict[int, int] = {}  # applications per year, numbering the 申请编号
     for applied, name, code, category, decision in sorted(rows, key=lambda r: (r[0], r[2])):
         counter[applied.year] = counter.get(applied.year, 0) + 1
         result = ("审核中" if (b.today - applied).days < 15
