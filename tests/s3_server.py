@@ -73,7 +73,7 @@ def s3_server() -> Iterator[S3Server]:
 
 
 @pytest.fixture
-def s3_bucket(s3_server: S3Server) -> Iterator[S3Bucket]:
+def s3_bucket(s3_server: S3Server) -> S3Bucket:
     bucket = S3Bucket(server=s3_server, name=f"mulu-test-{next(_bucket_numbers)}")
     s3_server.client().create_bucket(Bucket=bucket.name)
-    yield bucket
+    return bucket

@@ -81,18 +81,25 @@ def test_example_loads_with_values_normalised():
     spec = load_spec(EXAMPLE)
     assert spec.name == "dibao_recipients"
     assert spec.entry_code == "301005/000012"
-    assert spec.source.format == "csv" and spec.source.encoding == "gbk"
-    assert spec.load.mode == "upsert" and spec.primary_key == ["id_card_no"]
+    assert spec.source.format == "csv"
+    assert spec.source.encoding == "gbk"
+    assert spec.load.mode == "upsert"
+    assert spec.primary_key == ["id_card_no"]
     id_card = spec.column("id_card_no")
-    assert id_card.pii is PII.ID_CARD and id_card.format == "身份证号"
+    assert id_card.pii is PII.ID_CARD
+    assert id_card.format == "身份证号"
     assert id_card.nullable is False  # primary key columns are never null
-    assert spec.column("mobile").pii is PII.MOBILE and spec.column("mobile").format == "手机号"
+    assert spec.column("mobile").pii is PII.MOBILE
+    assert spec.column("mobile").format == "手机号"
     assert spec.column("monthly_allowance").min == Decimal("0")
     assert spec.column("approved_on").min == dt.date(2000, 1, 1)
     assert spec.column("community").source == "村(社区)"
-    assert spec.freshness == "每月" and spec.schedule == "0 6 3 * *"
-    assert spec.checks[0].kwargs == {"min_value": 100} and spec.checks[0].severity == "warning"
-    assert spec.checks[1].column == "township" and spec.checks[1].severity == "error"
+    assert spec.freshness == "每月"
+    assert spec.schedule == "0 6 3 * *"
+    assert spec.checks[0].kwargs == {"min_value": 100}
+    assert spec.checks[0].severity == "warning"
+    assert spec.checks[1].column == "township"
+    assert spec.checks[1].severity == "error"
 
 
 def test_every_key_is_documented():
@@ -270,6 +277,7 @@ def test_spec_errors_are_invalid_input_with_exit_code_2(tmp_path):
     callers already catch."""
     with pytest.raises(InvalidInput) as caught:
         load_spec(write(tmp_path, spec_with(name="Bad-Name")))
-    assert isinstance(caught.value, SpecError) and isinstance(caught.value, ValueError)
+    assert isinstance(caught.value, SpecError)
+    assert isinstance(caught.value, ValueError)
     assert (caught.value.exit_code, caught.value.http_status) == (2, 400)
     assert "bad table name 'Bad-Name'" in caught.value.message

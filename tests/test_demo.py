@@ -85,7 +85,8 @@ def test_entry_counts_are_realistic(district: District):
         code = next(o.code for o in district.organisations if o.name == "示范区" + short)
         assert 1_000 <= per_org[code] <= 2_500
     villages = [n for code, n in per_org.items() if by_name[code].kind == "村居"]
-    assert min(villages) >= 20 and max(villages) <= 60
+    assert min(villages) >= 20
+    assert max(villages) <= 60
 
 
 def test_codes_are_valid_unique_and_classified(district: District):
@@ -96,14 +97,16 @@ def test_codes_are_valid_unique_and_classified(district: District):
     classes = Counter()
     for entry in district.entries:
         parsed = parse_resource_code(entry["code"])
-        assert str(parsed) == entry["code"] and len(parsed.sequence) == 6
+        assert str(parsed) == entry["code"]
+        assert len(parsed.sequence) == 6
         classes[parsed.resource_class] += 1
         if parsed.resource_class == "3":
             assert parsed.item == item_of_kind[kinds[entry["provider_code"]]]
         else:
             assert parsed.catalogue == "001"
     assert 0.10 <= (classes["1"] + classes["2"]) / len(codes) <= 0.20
-    assert classes["1"] > 0 and classes["2"] > 0
+    assert classes["1"] > 0
+    assert classes["2"] > 0
 
 
 def test_entries_are_valid_catalogue_entries(district: District):
@@ -112,7 +115,8 @@ def test_entries_are_valid_catalogue_entries(district: District):
         assert 3 <= len(model.data_items) <= 12
         assert dt.date(2019, 1, 1) <= model.published_at <= TODAY
         if model.share_type == "不予共享":
-            assert model.share_condition is None and model.share_method is None
+            assert model.share_condition is None
+            assert model.share_method is None
         if model.share_type == "有条件共享":
             assert model.share_condition
     item_names = Counter(i["name"] for e in district.entries for i in e["data_items"])
@@ -139,7 +143,8 @@ def test_attribute_mixes(district: District):
     assert abs(shares["无条件共享"] / total - 0.35) < 0.03
     assert abs(shares["不予共享"] / total - 0.10) < 0.02
     cycles = Counter(e["update_cycle"] for e in district.entries)
-    assert abs(cycles["每月"] / total - 0.30) < 0.02 and abs(cycles["每年"] / total - 0.22) < 0.02
+    assert abs(cycles["每月"] / total - 0.30) < 0.02
+    assert abs(cycles["每年"] / total - 0.22) < 0.02
     assert {"实时", "每日", "每周", "每季度", "每半年", "不定期", "每2日", "每2月"} <= set(cycles)
     assert set(Counter(e["open_type"] for e in district.entries)) == {
         "无条件开放", "有条件开放", "不予开放"}
@@ -160,7 +165,8 @@ def test_update_history_is_consistent(district: District):
         if entry["updated_at"] is None:
             continue
         times = events[entry["code"]]
-        assert 1 <= len(times) <= 12 and len(set(times)) == len(times)
+        assert 1 <= len(times) <= 12
+        assert len(set(times)) == len(times)
         assert max(times) == entry["updated_at"] < as_of
         assert min(times) >= entry["published_at"]
 
@@ -169,7 +175,8 @@ def test_update_history_is_consistent(district: District):
 def test_generation_is_deterministic(district: District):
     assert generate_district(SEED, today=TODAY) == district
     other = generate_district(SEED + 1, today=TODAY)
-    assert other.entries != district.entries and len(other.entries) == 35_700
+    assert other.entries != district.entries
+    assert len(other.entries) == 35_700
 
 
 def test_late_organisations_update_late(district: District):
@@ -180,7 +187,8 @@ def test_late_organisations_update_late(district: District):
     assert sum(1 for o in district.organisations if o.code in late and o.kind == "街道/乡镇") >= 2
     late_share = on_time_share(district.entries, district.as_of, late, inside=True)
     other_share = on_time_share(district.entries, district.as_of, late, inside=False)
-    assert other_share > 0.9 and late_share < 0.5
+    assert other_share > 0.9
+    assert late_share < 0.5
     # The histories agree: late bodies skip cycles between updates, the others rarely do.
     periods = {e["code"]: period_days(e["update_cycle"]) for e in district.entries}
     providers = {e["code"]: e["provider_code"] for e in district.entries}
@@ -207,14 +215,16 @@ def test_build_demo_is_idempotent(built, district: District):
     assert con.execute("SELECT count(*) FROM entry_history").fetchone()[0] == 35_700  # creates
     assert con.execute("SELECT count(*) FROM organisations").fetchone()[0] == 343
     stored = directory.store.entries.get(district.entries[0]["code"])
-    assert stored["name"] == district.entries[0]["name"] and stored["source"] == "demo"
+    assert stored["name"] == district.entries[0]["name"]
+    assert stored["source"] == "demo"
 
 
 @pytest.mark.slow
 def test_stored_stats_and_overdue_ranking(built, district: District):
     directory = built[0]
     stats = directory.stats()
-    assert stats["entries"] == 35_700 and stats["organisations"] == 343
+    assert stats["entries"] == 35_700
+    assert stats["organisations"] == 343
     assert set(stats["by_share_type"]) == {"有条件共享", "无条件共享", "不予共享"}
     assert set(stats["by_resource_class"]) == {"1", "2", "3"}
     # Ranking bodies by their share of overdue entries puts the late ones on top.
@@ -238,11 +248,12 @@ def test_freshness_of_every_entry_and_the_late_bodies_top_the_scorecard(built, d
     from catalog.freshness.scorecard import scorecard
     from catalog.freshness.sweep import statuses
 
-    workspace = built[3]
-    every = statuses(workspace, at=district.as_of)
-    assert len(every) == 35_700 and all(e["status"] for e in every)
+    store = built[0].store
+    every = statuses(store, at=district.as_of)
+    assert len(every) == 35_700
+    assert all(e["status"] for e in every)
     late = set(district.late_organisations)
-    rows = scorecard(workspace, district.as_of.strftime("%Y-%m"), at=district.as_of)
+    rows = scorecard(store, district.as_of.strftime("%Y-%m"), at=district.as_of)
     departments = [r["provider_code"] for r in rows[:3]]
     assert set(departments) <= late
     assert {r["provider_name"].removeprefix("示范区") for r in rows[:3]} == {

@@ -153,7 +153,8 @@ def test_entries_belong_to_the_datasets_department(demo, district):
         provider, word, _ = EXPECTED[name]
         entry = entries[ds.entry_code]
         assert entry["provider_code"] == ds.org_code == orgs["示范区" + provider]
-        assert word in entry["name"] == ds.entry_name and not ds.entry_fallback
+        assert word in entry["name"] == ds.entry_name
+        assert not ds.entry_fallback
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
@@ -195,8 +196,10 @@ def test_gbk_files_are_gbk(demo):
         dibao.decode("utf-8")
     text = dibao.decode("gb18030")
     assert text.startswith("示范区城乡低保对象名单（2026年11月）,,")
-    assert "\r\n序号,所属街道,所属村居,户主姓名,身份证号" in text and text.count("\n") == 82
-    assert "䶮" in text and "㛃" in text  # 生僻字: GB18030, not GBK
+    assert "\r\n序号,所属街道,所属村居,户主姓名,身份证号" in text
+    assert text.count("\n") == 82
+    assert "䶮" in text
+    assert "㛃" in text
     with pytest.raises(UnicodeDecodeError):
         dibao.decode("gbk")
     errands = datasets["service_station_errands"].files[0].read_bytes()
@@ -231,9 +234,11 @@ def test_sensor_readings_are_hourly_per_point(demo):
     table = pq.read_table(ds.files[0])
     assert str(table.schema.field("监测时间").type) == "timestamp[ms]"  # Parquet has no seconds
     counts = Counter(table["点位编号"].to_pylist())
-    assert len(counts) == 25 and set(counts.values()) == {24}
+    assert len(counts) == 25
+    assert set(counts.values()) == {24}
     times = sorted(set(table["监测时间"].to_pylist()))
-    assert times[0] == dt.datetime(2026, 11, 14) and times[-1] == dt.datetime(2026, 11, 14, 23)
+    assert times[0] == dt.datetime(2026, 11, 14)
+    assert times[-1] == dt.datetime(2026, 11, 14, 23)
     assert table["空气温度"].null_count > 0  # lost packets, allowed by the spec
 
 
@@ -252,7 +257,8 @@ def test_datasets_refer_to_each_other(demo, tmp_path):
     assert {r["统一社会信用代码"] for r in rows["penalty_decisions"]} <= firms
     decisions = {r["决定书文号"] for r in rows["penalty_decisions"]}
     repaired = {r["原决定书文号"] for r in rows["credit_repair_records"]} - {None}
-    assert repaired and repaired <= decisions
+    assert repaired
+    assert repaired <= decisions
     institutions = {r["统一社会信用代码"] for r in rows["medical_institutions"]}
     used = {r["定点机构代码"] for r in rows["medical_insurance_settlements"]}
     assert len(used - institutions) <= 1  # the 名录's mistyped code is right in the settlements
@@ -263,7 +269,8 @@ def test_street_dataset_uses_the_streets_own_villages(demo, district):
     spec = load_spec(ds.spec_path)
     villages = [o.name for o in district.organisations if o.parent_code == ds.org_code]
     allowed = spec.column("village").allowed_values
-    assert len(allowed) == len(villages) and all(
+    assert len(allowed) == len(villages)
+    assert all(
         any(v.endswith(place + "居委会") or v.endswith(place + "村委会") for v in villages)
         for place in allowed)
 
@@ -302,7 +309,8 @@ def test_next_version_changes_and_adds_rows(district, tmp_path, name):
 
     ds, before, after = first_and_next(tmp_path / "a")
     spec = load_spec(ds.spec_path)
-    assert ds.version == 2 and ds.rows == len(after) > len(before)
+    assert ds.version == 2
+    assert ds.rows == len(after) > len(before)
     assert after[:len(before)] != before  # rows changed in place
     key = spec.column(spec.primary_key[0]).source
     assert [r[key] for r in after[:len(before)]] == [r[key] for r in before]

@@ -32,7 +32,8 @@ def test_create_update_retire_keeps_who_when_old_and_new(directory: Directory):
                                      "summary": ["城乡最低生活保障对象名单", "低保对象"]}
     assert history[2]["changes"]["status"] == ["active", "retired"]
     assert directory.get(code)["status"] == "retired"
-    assert directory.stats()["entries"] == 0 and directory.stats()["retired"] == 1
+    assert directory.stats()["entries"] == 0
+    assert directory.stats()["retired"] == 1
     first = directory.as_of_version(code, 1)
     assert (first["summary"], first["update_cycle"], first["status"]) == (
         "城乡最低生活保障对象名单", "每月", "active")
@@ -79,7 +80,8 @@ def test_explicit_codes_and_provider_resolution(directory: Directory):
     entry = directory.get(code)
     assert code == "103001/000042"
     assert entry["provider_code"] == "11320399MB0000001X"  # matched by name
-    assert entry["classification"] == "103001" and entry["resource_class"] == "1"
+    assert entry["classification"] == "103001"
+    assert entry["resource_class"] == "1"
     new = directory.create({**ENTRY, "provider_name": "区新设局"})
     assert directory.get(new)["provider_code"].startswith("L")
     assert directory.stats()["organisations"] == 2

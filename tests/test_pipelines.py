@@ -82,7 +82,8 @@ def test_schedules_follow_the_entry_cycle_and_bad_specs_are_reported(workspace, 
     broken = workspace.datasets_dir / "minzheng" / "broken.yaml"
     broken.write_text("name: Broken Name\n", encoding="utf-8")
     definitions, problems = build_definitions(workspace)
-    assert len(problems) == 1 and "broken.yaml" in problems[0]
+    assert len(problems) == 1
+    assert "broken.yaml" in problems[0]
     schedules = list(definitions.schedules or [])
     # 每月 for di_bao; 不定期 has none; the catalogue's freshness sweep daily.
     assert {s.name: s.cron_schedule for s in schedules if "refresh" in s.name}.popitem()[1] == \
@@ -127,7 +128,8 @@ def test_mulu_run_cli(workspace, directory, two_datasets):
                           check=False)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["success"] and report["datasets"]["di_bao"]["status"] == "published"
+    assert report["success"]
+    assert report["datasets"]["di_bao"]["status"] == "published"
     assert (workspace.root / "dagster" / "dagster.yaml").exists()
 
 
@@ -227,7 +229,8 @@ def test_a_blocked_load_fails_its_checks_and_a_steward_publishes_it(workspace, d
     spec.write_text(QUALITY_SPEC.format(name="di_bao", title="城乡低保对象", code=code,
                                         url=source), encoding="utf-8")
     first = run_datasets(workspace)
-    assert first.success and first.datasets["di_bao"]["quality"] == "passed"
+    assert first.success
+    assert first.datasets["di_bao"]["quality"] == "passed"
 
     source.write_text(f"姓名,金额,身份证号\n张三,800,{good}\n李四,650,{bad}\n张三,1,{good}\n",
                       encoding="utf-8")
@@ -264,10 +267,13 @@ def test_a_blocked_load_fails_its_checks_and_a_steward_publishes_it(workspace, d
     assert [r["run_id"] for r in runs] == [blocked["quality_run_id"]]
     shown = subprocess.run([mulu, "quality", "show", blocked["quality_run_id"]],
                            capture_output=True, text=True, env=env, check=True).stdout
-    assert "id_card_no:format" in shown and "FAILED" in shown and str(source) in shown
+    assert "id_card_no:format" in shown
+    assert "FAILED" in shown
+    assert str(source) in shown
     refused = subprocess.run([mulu, "quality", "review", blocked["quality_run_id"], "--accept",
                               "--reject"], capture_output=True, text=True, env=env)
-    assert refused.returncode == 1 and "exactly one" in refused.stderr
+    assert refused.returncode == 1
+    assert "exactly one" in refused.stderr
     done = subprocess.run([mulu, "quality", "review", blocked["quality_run_id"][:15],
                            "--accept", "--note", "已电话核实", "--json"],
                           capture_output=True, text=True, env=env, check=False)

@@ -89,7 +89,8 @@ def test_run_page_shows_expectations_and_failures(report, tmp_path):
     assert page.is_file()
     assert page.parent.parent == site / "validations" / "dibao_recipients" / "run-1"
     assert page.name == "staged-batch.html"
-    assert (site / "index.html").is_file() and (site / "static").is_dir()
+    assert (site / "index.html").is_file()
+    assert (site / "static").is_dir()
     text = text_of(page)
     assert "Run Name run-1" in text
     assert "Status: Failed" in text
@@ -117,7 +118,9 @@ def test_runs_accumulate_and_rebuilding_a_run_is_idempotent(report, tmp_path):
     # GE's default run-name filter would hide a run whose name contains "profiling"
     second = build_data_docs(report.ge_result, site_dir=site, run_id="run-2-profiling")
 
-    assert first != second and first.is_file() and second.is_file()
+    assert first != second
+    assert first.is_file()
+    assert second.is_file()
     index = (site / "index.html").read_text(encoding="utf-8")
     for page in (first, second):
         assert page.relative_to(site).as_posix() in index

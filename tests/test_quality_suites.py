@@ -100,7 +100,8 @@ def test_to_ge_suite_makes_ge_objects():
     # GE cannot run a regex on duckdb: the check becomes an unexpected-rows query
     regex = by_rule["check:0:expect_column_values_to_match_regex:person_name"]
     assert isinstance(regex, gx.expectations.UnexpectedRowsExpectation)
-    assert regex.severity.value == "warning" and by_rule["primary_key"].severity.value == "critical"
+    assert regex.severity.value == "warning"
+    assert by_rule["primary_key"].severity.value == "critical"
     # …and stays a regex expectation for a backend that has regex
     other = to_ge_suite(definition, dialect="postgresql")
     assert any(isinstance(e, gx.expectations.ExpectColumnValuesToMatchRegex)
@@ -192,7 +193,8 @@ def test_uscc_macro_matches_python(con):
              for _ in range(3000)]
     valid = [v for v in valid if all(c in USCC_ALPHABET for c in v)]
     corrupted = [_corrupt(v, rng, USCC_ALPHABET) for v in valid]
-    assert len(valid) > 2500 and sum(map(is_valid_uscc, valid)) == len(valid)
+    assert len(valid) > 2500
+    assert sum(map(is_valid_uscc, valid)) == len(valid)
 
     def python(v: str) -> bool:
         try:

@@ -89,7 +89,8 @@ def dirty_report(tmp_path_factory):
 ])
 def test_each_failure_is_caught_with_count_and_sample(dirty_report, rule, count, rows):
     result = dirty_report.result(rule)
-    assert not result.success and result.error is None
+    assert not result.success
+    assert result.error is None
     assert result.unexpected_count == count
     assert result.element_count == 10
     assert [s["row_number"] for s in result.samples] == rows
@@ -112,7 +113,9 @@ def test_samples_show_values_and_mask_pii(dirty_report):
     sample = dirty_report.result("gender:allowed_values").samples[0]
     assert sample["values"] == {"gender": "未知"}
     bad = dirty_report.result("id_card_no:format").samples[0]["values"]["id_card_no"]
-    assert bad != BAD_ID and bad.startswith(BAD_ID[:3]) and bad.endswith(BAD_ID[-2:])
+    assert bad != BAD_ID
+    assert bad.startswith(BAD_ID[:3])
+    assert bad.endswith(BAD_ID[-2:])
     assert "*" in bad
 
 
@@ -131,8 +134,9 @@ def test_clean_file_passes(tmp_path):
         {"expectation": "expect_table_row_count_to_be_between", "min_value": 1,
          "max_value": 10}])
     report = validate_parquet(write_parquet(tmp_path / "clean.parquet", CLEAN), spec, today=TODAY)
-    assert not report.blocked and not report.warnings, [
-        (r.rule, r.error, r.unexpected_count) for r in report.failures]
+    failures = [(r.rule, r.error, r.unexpected_count) for r in report.failures]
+    assert not report.blocked, failures
+    assert not report.warnings, failures
     assert all(r.error is None for r in report.results)
     assert report.result("id_card_no:format").unexpected_count == 0
 
