@@ -14,7 +14,7 @@ def build(home: Path, copies: int, *, events: bool = True) -> int:
     repeated ``copies`` times with new codes (``<code>.<copy>``). Returns the entry count."""
     from catalog.demo import build_demo
     from catalog.directory import Directory
-    from warehouse import metadata
+    from warehouse.store.sqlite.database import Database
     from warehouse.workspace import Workspace
 
     workspace = Workspace(home).ensure()
@@ -23,13 +23,15 @@ def build(home: Path, copies: int, *, events: bool = True) -> int:
         build_demo(directory, seed=2024, today=TODAY)
     finally:
         directory.close()
-    with contextlib.closing(metadata.connect(workspace.metadata_db)) as con:
+    database = Database(workspace.metadata_db)
+    try:
+        con = database.connection()
         columns = [r[1] for r in con.execute("PRAGMA table_info(entries)")]
         for copy in range(1, copies):
             select = ", ".join(
                 f"code || '.{copy}'" if c == "code" else
                 f"source_key || '.{copy}'" if c == "source_key" else c for c in columns)
-            with metadata.write_transaction(con):
+            with database.transaction():
                 con.execute(f"INSERT INTO entries ({', '.join(columns)}) SELECT {select} "
                             f"FROM entries WHERE code NOT LIKE '%.%'")
                 if events:
@@ -39,3 +41,5 @@ def build(home: Path, copies: int, *, events: bool = True) -> int:
                         "note, recorded_at FROM entry_updates WHERE code NOT LIKE '%.%'",
                         (f".{copy}",))
         return con.execute("SELECT count(*) FROM entries").fetchone()[0]
+    finally:
+        database.close()

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from catalog.directory import Directory, EntryNotFound, EntryRecord
-from warehouse.metadata import connect
+from warehouse.store.sqlite.database import Database
 
 ENTRY = {"name": "城乡低保对象信息", "provider_name": "区民政局", "share_type": "有条件共享",
          "share_condition": "仅限社会救助业务使用", "update_cycle": "每月",
@@ -104,11 +104,11 @@ WRITER = textwrap.dedent("""
 
 
 def test_two_processes_write_while_a_third_reads(workspace):
-    connect(workspace.metadata_db).close()
+    Database(workspace.metadata_db).close()  # create and migrate before the writers start
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(workspace.root), name, prefix],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for name, prefix in (("a", "101001"), ("b", "201001"))]
-    reader = connect(workspace.metadata_db)
+    reader = Database(workspace.metadata_db).connection()
     seen = []
     while any(w.poll() is None for w in writers):
         seen.append(reader.execute("SELECT count(*) FROM entries").fetchone()[0])
@@ -169,14 +169,14 @@ ALLOCATOR = textwrap.dedent("""
 
 
 def test_processes_allocating_codes_at_once_never_collide(workspace):
-    connect(workspace.metadata_db).close()
+    Database(workspace.metadata_db).close()
     procs = [subprocess.Popen([sys.executable, "-c", ALLOCATOR, str(workspace.root), name],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for name in ("x", "y", "z")]
     for proc in procs:
         out, err = proc.communicate()
         assert proc.returncode == 0, err
-    con = connect(workspace.metadata_db)
+    con = Database(workspace.metadata_db).connection()
     codes = [r[0] for r in con.execute("SELECT code FROM entries")]
     assert len(codes) == len(set(codes)) == 3000
     assert max(codes) == "300000/003000"
