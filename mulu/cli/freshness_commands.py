@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -155,7 +156,7 @@ def _policy(store: Store, code: str | None, *, org: bool, cycle: str | None,
                         ((p["scope"], p["code"], p["cycle"], p["grace_hours"], p["soon_hours"],
                           p["set_by"], p["set_at"]) for p in found))
         return
-    scope = "organisation" if org else "entry"
+    scope: Literal["entry", "organisation"] = "organisation" if org else "entry"
     if remove:
         if not remove_policy(store, scope, code):
             raise NotFound(f"no policy for {scope} {code}")
@@ -207,9 +208,10 @@ def notify(
     with Store.open(options(ctx).workspace().ensure()) as store:
         plan = plan_notices(store, channels=channels, webhook_url=webhook, org=org)
         result = send_notices(store, plan, settings)
+    failed = [f"{n.channel}:{n.org_name}: {why}" for n, why in result.failed]
     summary = {"dry_run": dry_run, "notices": len(plan),
                "sent": [f"{n.channel}:{n.org_name}" for n in result.sent],
-               "failed": [f"{n.channel}:{n.org_name}: {why}" for n, why in result.failed],
+               "failed": failed,
                "skipped": len(result.skipped),
                "without_email": [o.org_name for o in plan.without_email]}
     if as_json:
@@ -222,7 +224,7 @@ def notify(
                       f"{len(result.failed)} failed; {len(result.skipped)} already sent; "
                       f"{len(plan.without_email)} organisation(s) without contact_email",
                       highlight=False)
-        for line in summary["failed"]:
+        for line in failed:
             console.print(f"[red]failed[/] {line}", highlight=False)
     if not result.ok:
         raise typer.Exit(2)
