@@ -90,13 +90,17 @@ def run(sizes: list[int], runs: int, baseline: str | None = None) -> list[dict]:
     try:
         if baseline:
             code = str(scratch / "baseline")
-            subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "-q", code,
-                            baseline], check=True)
+            subprocess.run(
+                ["git", "-C", str(repo), "worktree", "add", "--detach", "-q", code, baseline],
+                check=True,
+            )
         for size in sizes:
             source = scratch / f"catalogue-{size}.csv"
             write_catalogue_csv(source, size)
-            contenders = {"mulu": (MULU_SETUP, MULU_STEP, ""),
-                          "floor": (FLOOR_SETUP, FLOOR_STEP, "")}
+            contenders = {
+                "mulu": (MULU_SETUP, MULU_STEP, ""),
+                "floor": (FLOOR_SETUP, FLOOR_STEP, ""),
+            }
             if baseline:
                 contenders["baseline"] = (MULU_SETUP, MULU_STEP, code)
             measured: dict[str, list[dict]] = {name: [] for name in contenders}
@@ -111,8 +115,9 @@ def run(sizes: list[int], runs: int, baseline: str | None = None) -> list[dict]:
             rows.append(row)
     finally:
         if baseline:
-            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", code],
-                           check=False)
+            subprocess.run(
+                ["git", "-C", str(repo), "worktree", "remove", "--force", code], check=False
+            )
         shutil.rmtree(scratch, ignore_errors=True)
     return rows
 
@@ -120,8 +125,10 @@ def run(sizes: list[int], runs: int, baseline: str | None = None) -> list[dict]:
 def _fresh(scratch: Path, setup: str, step: str, source: Path, code: str) -> dict:
     """One run into a new, empty target: every run measures a first import."""
     target = tempfile.mkdtemp(dir=scratch)
-    return measure(setup.format(home=target, db=f"{target}/floor.sqlite", code=code),
-                   step.format(csv=str(source)))
+    return measure(
+        setup.format(home=target, db=f"{target}/floor.sqlite", code=code),
+        step.format(csv=str(source)),
+    )
 
 
 def markdown(rows: list[dict]) -> str:
@@ -141,7 +148,8 @@ def markdown(rows: list[dict]) -> str:
             f"| {row['size']:,} | {row['file_mib']:.1f} | {mulu['seconds']:.2f} | {base_s} | "
             f"{base_ratio} | {floor['seconds']:.2f} | {mulu['seconds'] / floor['seconds']:.1f}x | "
             f"{row['size'] / mulu['seconds']:,.0f} | {mulu['peak_mib']:.0f} | "
-            f"{floor['peak_mib']:.0f} |")
+            f"{floor['peak_mib']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -149,8 +157,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[35_700, 357_000])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--baseline", metavar="REV",
-                        help="also run Mulu as of this git revision, side by side")
+    parser.add_argument(
+        "--baseline", metavar="REV", help="also run Mulu as of this git revision, side by side"
+    )
     args = parser.parse_args()
     print(markdown(run(args.sizes, args.runs, args.baseline)))
 

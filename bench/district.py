@@ -28,17 +28,25 @@ def build(home: Path, copies: int, *, events: bool = True) -> int:
         columns = [r[1] for r in con.execute("PRAGMA table_info(entries)")]
         for copy in range(1, copies):
             select = ", ".join(
-                f"code || '.{copy}'" if c == "code" else
-                f"source_key || '.{copy}'" if c == "source_key" else c for c in columns)
+                f"code || '.{copy}'"
+                if c == "code"
+                else f"source_key || '.{copy}'"
+                if c == "source_key"
+                else c
+                for c in columns
+            )
             with database.transaction():
-                con.execute(f"INSERT INTO entries ({', '.join(columns)}) SELECT {select} "
-                            f"FROM entries WHERE code NOT LIKE '%.%'")
+                con.execute(
+                    f"INSERT INTO entries ({', '.join(columns)}) SELECT {select} "
+                    f"FROM entries WHERE code NOT LIKE '%.%'"
+                )
                 if events:
                     con.execute(
                         "INSERT INTO entry_updates (code, updated_at, source, reported_by, "
                         "note, recorded_at) SELECT code || ?, updated_at, source, reported_by, "
                         "note, recorded_at FROM entry_updates WHERE code NOT LIKE '%.%'",
-                        (f".{copy}",))
+                        (f".{copy}",),
+                    )
         return con.execute("SELECT count(*) FROM entries").fetchone()[0]
     finally:
         database.close()

@@ -36,22 +36,29 @@ from pathlib import Path
 from warehouse.workspace import Workspace
 workspace = Workspace(Path({home!r}))
 """
-SWEEP = (SETUP + """
+SWEEP = (
+    SETUP
+    + """
 from catalog.freshness.sweep import swept
 from warehouse.store import Store
 store = Store.open(workspace)
 with swept(store) as sweep:  # warm: the store's connection open, DuckDB loaded
     sweep.summary()
-""", """
+""",
+    """
 with swept(store{args}) as sweep:
     result = sum(sweep.summary().values())
-""")
-LOOP = (SETUP + """
+""",
+)
+LOOP = (
+    SETUP
+    + """
 import contextlib
 import sqlite3
 from catalog.freshness.sla import Policy
 from schemas.cycles import parse_update_cycle
-""", """
+""",
+    """
 now = dt.datetime(2026, 11, 25)
 policies, result = dict(), 0
 with contextlib.closing(sqlite3.connect(workspace.metadata_db)) as meta:
@@ -62,13 +69,17 @@ with contextlib.closing(sqlite3.connect(workspace.metadata_db)) as meta:
         last = dt.datetime.fromisoformat(updated) if updated else None
         policies[cycle].status(last, now)
         result += 1
-""")
-COLD = (SETUP, """
+""",
+)
+COLD = (
+    SETUP,
+    """
 from catalog.freshness.sweep import statuses
 from warehouse.store import Store
 with Store.open(workspace) as store:
     result = len(statuses(store))
-""")
+""",
+)
 
 
 def run(copies: list[int], runs: int) -> list[dict]:
@@ -81,8 +92,12 @@ def run(copies: list[int], runs: int) -> list[dict]:
             row = {"entries": entries}
             steps = {
                 "sweep": (SWEEP[0], SWEEP[1].replace("{args}", "")),
-                "past": (SWEEP[0], SWEEP[1].replace(
-                    "{args}", f", dt.datetime.fromisoformat({PAST!r}), from_events=True")),
+                "past": (
+                    SWEEP[0],
+                    SWEEP[1].replace(
+                        "{args}", f", dt.datetime.fromisoformat({PAST!r}), from_events=True"
+                    ),
+                ),
                 "loop": LOOP,
                 "cold": COLD,
             }
@@ -99,22 +114,32 @@ def run(copies: list[int], runs: int) -> list[dict]:
 
 
 def markdown(table: list[dict]) -> str:
-    lines = [f"{dt.date.today().isoformat()}, best of the runs:", "",
-             "| entries | sweep s | sweep past day s | python loop s | loop / sweep "
-             "| `statuses()` cold s | sweep peak MiB | loop peak MiB |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"{dt.date.today().isoformat()}, best of the runs:",
+        "",
+        "| entries | sweep s | sweep past day s | python loop s | loop / sweep "
+        "| `statuses()` cold s | sweep peak MiB | loop peak MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in table:
         s, p, loop, cold = r["sweep"], r["past"], r["loop"], r["cold"]
-        lines.append(f"| {r['entries']:,} | {s['seconds']:.3f} | {p['seconds']:.3f} | "
-                     f"{loop['seconds']:.3f} | {loop['seconds'] / s['seconds']:.1f}x | "
-                     f"{cold['seconds']:.2f} | {s['peak_mib']:.0f} | {loop['peak_mib']:.0f} |")
+        lines.append(
+            f"| {r['entries']:,} | {s['seconds']:.3f} | {p['seconds']:.3f} | "
+            f"{loop['seconds']:.3f} | {loop['seconds'] / s['seconds']:.1f}x | "
+            f"{cold['seconds']:.2f} | {s['peak_mib']:.0f} | {loop['peak_mib']:.0f} |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, nargs="+", default=[1, 10],
-                        help="the demo district ×N (1: 35,700 entries, 10: 357,000)")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        nargs="+",
+        default=[1, 10],
+        help="the demo district ×N (1: 35,700 entries, 10: 357,000)",
+    )
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     print(markdown(run(args.copies, args.runs)))

@@ -25,11 +25,16 @@ import yaml
 from bench.measure import measure
 
 COLUMNS = [  # (warehouse name, source header, type): a 社保卡申领-like table of 10 columns
-    ("application_no", "申领编号", "string"), ("person_name", "姓名", "string"),
-    ("id_card_no", "身份证号", "string"), ("mobile", "手机号", "string"),
-    ("applied_on", "申领日期", "date"), ("channel", "申领渠道", "string"),
-    ("outlet", "办理网点", "string"), ("status", "状态", "string"),
-    ("fee", "工本费", "decimal(10,2)"), ("copies", "补换次数", "integer"),
+    ("application_no", "申领编号", "string"),
+    ("person_name", "姓名", "string"),
+    ("id_card_no", "身份证号", "string"),
+    ("mobile", "手机号", "string"),
+    ("applied_on", "申领日期", "date"),
+    ("channel", "申领渠道", "string"),
+    ("outlet", "办理网点", "string"),
+    ("status", "状态", "string"),
+    ("fee", "工本费", "decimal(10,2)"),
+    ("copies", "补换次数", "integer"),
 ]
 
 
@@ -54,33 +59,47 @@ def write_source(path: Path, rows: int) -> None:
 
 
 def write_spec(path: Path, source: Path) -> None:
-    spec = {"name": "bench_cards", "title": "社保卡申领(基准)", "entry_code": "301001/000001",
-            "source": {"url": str(source)}, "load": {"mode": "replace"},
-            "columns": [{"name": n, "source": s, "type": t} for n, s, t in COLUMNS]}
+    spec = {
+        "name": "bench_cards",
+        "title": "社保卡申领(基准)",
+        "entry_code": "301001/000001",
+        "source": {"url": str(source)},
+        "load": {"mode": "replace"},
+        "columns": [{"name": n, "source": s, "type": t} for n, s, t in COLUMNS],
+    }
     path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
 
 
-MULU = ("""
+MULU = (
+    """
 from pathlib import Path
 from schemas.dataset_spec import load_spec
 from warehouse.load import load_dataset
 from warehouse.workspace import Workspace
 workspace = Workspace(Path({home!r})).ensure()
 spec = load_spec(Path({spec!r}))
-""", """
+""",
+    """
 outcome = load_dataset(workspace, spec)
 assert outcome.status == "published", outcome
 result = outcome.rows
-""")
-FLOOR = ("import duckdb\ncon = duckdb.connect()\n", """
+""",
+)
+FLOOR = (
+    "import duckdb\ncon = duckdb.connect()\n",
+    """
 con.execute("COPY (SELECT * FROM read_csv({csv!r})) TO {out!r} (FORMAT parquet)")
 result = con.execute("SELECT count(*) FROM read_parquet({out!r})").fetchone()[0]
-""")
-PANDAS = ("import pandas as pd\n", """
+""",
+)
+PANDAS = (
+    "import pandas as pd\n",
+    """
 frame = pd.read_csv({csv!r}, dtype={{"身份证号": str, "手机号": str}})
 frame.to_parquet({out!r})
 result = len(frame)
-""")
+""",
+)
 
 
 def run(sizes: list[int], runs: int) -> list[dict]:
@@ -97,8 +116,12 @@ def run(sizes: list[int], runs: int) -> list[dict]:
                 results = []
                 for _ in range(runs):
                     target = Path(tempfile.mkdtemp(dir=scratch))
-                    values = {"home": str(target), "spec": str(spec), "csv": str(source),
-                              "out": str(target / "out.parquet")}
+                    values = {
+                        "home": str(target),
+                        "spec": str(spec),
+                        "csv": str(source),
+                        "out": str(target / "out.parquet"),
+                    }
                     results.append(measure(setup.format(**values), step.format(**values)))
                     shutil.rmtree(target, ignore_errors=True)
                 best = min(results, key=lambda r: r["seconds"])
@@ -112,17 +135,21 @@ def run(sizes: list[int], runs: int) -> list[dict]:
 
 
 def markdown(table: list[dict]) -> str:
-    lines = [f"{dt.date.today().isoformat()}, best of the runs:", "",
-             "| rows | CSV MiB | mulu s | duckdb COPY s | pandas s | mulu / duckdb | mulu rows/s "
-             "| mulu peak MiB | duckdb peak MiB | pandas peak MiB |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"{dt.date.today().isoformat()}, best of the runs:",
+        "",
+        "| rows | CSV MiB | mulu s | duckdb COPY s | pandas s | mulu / duckdb | mulu rows/s "
+        "| mulu peak MiB | duckdb peak MiB | pandas peak MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in table:
         m, d, p = r["mulu"], r["duckdb"], r["pandas"]
         lines.append(
             f"| {r['rows']:,} | {r['csv_mib']:.0f} | {m['seconds']:.2f} | {d['seconds']:.2f} | "
             f"{p['seconds']:.2f} | {m['seconds'] / d['seconds']:.2f}x | "
             f"{r['rows'] / m['seconds']:,.0f} | {m['peak_mib']:.0f} | {d['peak_mib']:.0f} | "
-            f"{p['peak_mib']:.0f} |")
+            f"{p['peak_mib']:.0f} |"
+        )
     return "\n".join(lines)
 
 

@@ -29,8 +29,12 @@ _RUNNER = textwrap.dedent("""
 
 def measure(setup: str, step: str) -> dict:
     """Seconds and peak MiB for ``step`` (after ``setup``, whose time is not counted)."""
-    done = subprocess.run([sys.executable, "-c", _RUNNER, textwrap.dedent(setup),
-                           textwrap.dedent(step)], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", _RUNNER, textwrap.dedent(setup), textwrap.dedent(step)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"benchmark step failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -53,12 +53,51 @@ REAL_PORTALS = HERE.parent.parent / "shared" / "data" / "real" / "cn-portals"
 LABELS = HERE / "search_queries.yaml"
 
 LATENCY_QUERIES = [
-    "人口", "户籍人口", "常住人口花名册", "社保卡", "社保卡申领", "低保", "城乡低保对象名单",
-    "医保", "营业执照", "不动产", "养老", "养老服务", "网格员", "残疾人", "食品安全", "学校",
-    "医疗机构", "行政处罚", "审批结果", "企业登记", "环境监测", "噪声", "消防", "疫苗接种",
-    "退役军人", "公租房", "民政局", "示范区民政局", "人社局", "身份证号", "统一社会信用代码",
-    "统计表", "月报", "数据", "信息", "sbk", "dbdx", "hmc", "301001/000001", "301011",
-    "养老 补贴", "企业 信用", "学校 名单", "残疾人的补贴", "食品 抽检 结果",
+    "人口",
+    "户籍人口",
+    "常住人口花名册",
+    "社保卡",
+    "社保卡申领",
+    "低保",
+    "城乡低保对象名单",
+    "医保",
+    "营业执照",
+    "不动产",
+    "养老",
+    "养老服务",
+    "网格员",
+    "残疾人",
+    "食品安全",
+    "学校",
+    "医疗机构",
+    "行政处罚",
+    "审批结果",
+    "企业登记",
+    "环境监测",
+    "噪声",
+    "消防",
+    "疫苗接种",
+    "退役军人",
+    "公租房",
+    "民政局",
+    "示范区民政局",
+    "人社局",
+    "身份证号",
+    "统一社会信用代码",
+    "统计表",
+    "月报",
+    "数据",
+    "信息",
+    "sbk",
+    "dbdx",
+    "hmc",
+    "301001/000001",
+    "301011",
+    "养老 补贴",
+    "企业 信用",
+    "学校 名单",
+    "残疾人的补贴",
+    "食品 抽检 结果",
 ]
 ENGINES = ("mulu", "datasette", "datasette trigram")
 
@@ -73,23 +112,30 @@ def datasette_databases(metadata_db: Path, folder: Path) -> dict[str, Path]:
         "SELECT code, name, provider_name, category_name, share_type, update_cycle, "
         "coalesce(summary, ''), coalesce((SELECT group_concat(value, ' ') FROM json_each(tags)), "
         "''), coalesce((SELECT group_concat(json_extract(value, '$.name'), ' ') "
-        "FROM json_each(data_items)), '') FROM entries WHERE status = 'active'").fetchall()
+        "FROM json_each(data_items)), '') FROM entries WHERE status = 'active'"
+    ).fetchall()
     source.close()
     paths = {}
     for db_name, tokenizer in (("catalogue", "unicode61"), ("trigram", "trigram")):
         path = folder / f"{db_name}.db"
         path.unlink(missing_ok=True)
         con = sqlite3.connect(path)
-        con.execute("CREATE TABLE entries (code TEXT PRIMARY KEY, name TEXT, provider_name TEXT, "
-                    "category_name TEXT, share_type TEXT, update_cycle TEXT, summary TEXT, "
-                    "tags TEXT, items TEXT)")
+        con.execute(
+            "CREATE TABLE entries (code TEXT PRIMARY KEY, name TEXT, provider_name TEXT, "
+            "category_name TEXT, share_type TEXT, update_cycle TEXT, summary TEXT, "
+            "tags TEXT, items TEXT)"
+        )
         con.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        con.execute(f"CREATE VIRTUAL TABLE [entries_fts] USING FTS5 ([name], [summary], "
-                    f"[provider_name], [tags], [items], tokenize='{tokenizer}', "
-                    f"content=[entries])")
-        con.execute("INSERT INTO [entries_fts] (rowid, name, summary, provider_name, tags, "
-                    "items) SELECT rowid, name, summary, provider_name, tags, items "
-                    "FROM entries")
+        con.execute(
+            f"CREATE VIRTUAL TABLE [entries_fts] USING FTS5 ([name], [summary], "
+            f"[provider_name], [tags], [items], tokenize='{tokenizer}', "
+            f"content=[entries])"
+        )
+        con.execute(
+            "INSERT INTO [entries_fts] (rowid, name, summary, provider_name, tags, "
+            "items) SELECT rowid, name, summary, provider_name, tags, items "
+            "FROM entries"
+        )
         con.commit()
         con.close()
         paths[db_name] = path
@@ -111,17 +157,18 @@ class Server:
 
     def peak_mib(self) -> float:
         with open(f"/proc/{self.process.pid}/status") as status:
-            return next(int(line.split()[1]) for line in status
-                        if line.startswith("VmHWM:")) / 1024
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
 @contextlib.contextmanager
-def serving(name: str, command: list[str], port: int, ready_path: str,
-            env: dict[str, str] | None = None) -> Iterator[Server]:
+def serving(
+    name: str, command: list[str], port: int, ready_path: str, env: dict[str, str] | None = None
+) -> Iterator[Server]:
     """Start ``command`` and wait until ``ready_path`` answers 200 on ``port``."""
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **(env or {})})
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
         try:
             deadline = time.monotonic() + 120
             while True:
@@ -175,13 +222,32 @@ def both_servers(home: Path, datasette: str, folder: Path) -> Iterator[dict[str,
     mulu = str(Path(sys.executable).with_name("mulu"))
     databases = datasette_databases(home / "catalog.sqlite", folder)
     ours, theirs = free_port(), free_port()
-    with serving("mulu", [mulu, "--home", str(home), "serve", "--port", str(ours)], ours,
-                 "/api/search?q=&limit=1") as mulu_server, \
-            serving("datasette", [datasette, "serve", str(databases["catalogue"]),
-                                  str(databases["trigram"]), "--port", str(theirs)], theirs,
-                    "/catalogue/entries.json?_size=1") as datasette_server:
-        yield {"mulu": mulu_server, "datasette": datasette_server,
-               "datasette trigram": datasette_server}
+    with (
+        serving(
+            "mulu",
+            [mulu, "--home", str(home), "serve", "--port", str(ours)],
+            ours,
+            "/api/search?q=&limit=1",
+        ) as mulu_server,
+        serving(
+            "datasette",
+            [
+                datasette,
+                "serve",
+                str(databases["catalogue"]),
+                str(databases["trigram"]),
+                "--port",
+                str(theirs),
+            ],
+            theirs,
+            "/catalogue/entries.json?_size=1",
+        ) as datasette_server,
+    ):
+        yield {
+            "mulu": mulu_server,
+            "datasette": datasette_server,
+            "datasette trigram": datasette_server,
+        }
 
 
 # --- measurements ------------------------------------------------------------------------
@@ -212,9 +278,12 @@ def latency(servers: dict[str, Server], queries: list[str], runs: int) -> dict[s
         con.close()
         slowest = sorted(per_query, key=lambda q: -statistics.median(per_query[q]))[:3]
         result[engine] = {
-            "p50_ms": percentile(times, 0.5), "p95_ms": percentile(times, 0.95),
-            "max_ms": max(times), "found": sum(1 for q in queries if totals[q]),
-            "slowest": [(q, statistics.median(per_query[q]), totals[q]) for q in slowest]}
+            "p50_ms": percentile(times, 0.5),
+            "p95_ms": percentile(times, 0.95),
+            "max_ms": max(times),
+            "found": sum(1 for q in queries if totals[q]),
+            "slowest": [(q, statistics.median(per_query[q]), totals[q]) for q in slowest],
+        }
     seen = set()
     for engine, server in servers.items():  # one figure per server process
         if server.process.pid not in seen:
@@ -229,16 +298,19 @@ def labelled_queries() -> list[dict[str, Any]]:
 
 def relevant(con: sqlite3.Connection, groups: list[list[str]]) -> set[str]:
     """Active entries whose name has, for every group, one of its strings."""
-    return {code for code, name in con.execute(
-        "SELECT code, name FROM entries WHERE status = 'active'")
-        if all(any(s in name for s in group) for group in groups)}
+    return {
+        code
+        for code, name in con.execute("SELECT code, name FROM entries WHERE status = 'active'")
+        if all(any(s in name for s in group) for group in groups)
+    }
 
 
 def recall(home: Path, servers: dict[str, Server]) -> dict[str, Any]:
     con = sqlite3.connect(home / "catalog.sqlite")
     rows, sums = [], dict.fromkeys(ENGINES, 0.0)
-    clients = {e: http.client.HTTPConnection("127.0.0.1", servers[e].port, timeout=60)
-               for e in ENGINES}
+    clients = {
+        e: http.client.HTTPConnection("127.0.0.1", servers[e].port, timeout=60) for e in ENGINES
+    }
     for item in labelled_queries():
         truth = relevant(con, item["relevant"])
         if not truth:
@@ -253,8 +325,11 @@ def recall(home: Path, servers: dict[str, Server]) -> dict[str, Any]:
             sums[engine] += row[engine]
         rows.append(row)
     con.close()
-    return {"queries": rows, "mean": {e: sums[e] / len(rows) for e in ENGINES},
-            "relevant": sum(r["relevant"] for r in rows)}
+    return {
+        "queries": rows,
+        "mean": {e: sums[e] / len(rows) for e in ENGINES},
+        "relevant": sum(r["relevant"] for r in rows),
+    }
 
 
 def build_real(home: Path) -> int:
@@ -284,46 +359,67 @@ def index(home: Path) -> dict[str, float]:
         stats = rebuild_index(store)
         seconds = time.perf_counter() - started
     with contextlib.closing(sqlite3.connect(home / "catalog.sqlite")) as con:
-        size = con.execute("SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'search%'"
-                           ).fetchone()[0]
+        size = con.execute("SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'search%'").fetchone()[0]
     return {"entries": stats.indexed, "build_s": seconds, "index_mb": size / 1e6}
 
 
 # --- the report --------------------------------------------------------------------------
 def markdown(sizes: list[dict[str, Any]], recalled: dict[str, Any] | None) -> str:
-    lines = [f"{dt.date.today().isoformat()}, {len(LATENCY_QUERIES)} queries, HTTP on "
-             f"127.0.0.1, one kept-alive client:", "",
-             "| entries | engine | p50 ms | p95 ms | max ms | queries with hits | "
-             "server peak MiB | slowest (median ms, matches) |",
-             "|---:|---|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        f"{dt.date.today().isoformat()}, {len(LATENCY_QUERIES)} queries, HTTP on "
+        f"127.0.0.1, one kept-alive client:",
+        "",
+        "| entries | engine | p50 ms | p95 ms | max ms | queries with hits | "
+        "server peak MiB | slowest (median ms, matches) |",
+        "|---:|---|---:|---:|---:|---:|---:|---|",
+    ]
     for size in sizes:
         for engine in ENGINES:
             r = size["latency"][engine]
             slow = "; ".join(f"{q} {ms:.0f} ({n:,})" for q, ms, n in r["slowest"])
             peak = f"{r['peak_mib']:.0f}" if "peak_mib" in r else "(same)"
-            lines.append(f"| {size['entries']:,} | {engine} | {r['p50_ms']:.1f} | "
-                         f"{r['p95_ms']:.1f} | {r['max_ms']:.1f} | {r['found']} | {peak} | "
-                         f"{slow} |")
-    lines += ["", "| entries | mulu index build s | index MB | p95 mulu / datasette |",
-              "|---:|---:|---:|---:|"]
+            lines.append(
+                f"| {size['entries']:,} | {engine} | {r['p50_ms']:.1f} | "
+                f"{r['p95_ms']:.1f} | {r['max_ms']:.1f} | {r['found']} | {peak} | "
+                f"{slow} |"
+            )
+    lines += [
+        "",
+        "| entries | mulu index build s | index MB | p95 mulu / datasette |",
+        "|---:|---:|---:|---:|",
+    ]
     for size in sizes:
         ours, theirs = size["latency"]["mulu"], size["latency"]["datasette"]
-        lines.append(f"| {size['entries']:,} | {size['index']['build_s']:.1f} | "
-                     f"{size['index']['index_mb']:.0f} | "
-                     f"{ours['p95_ms'] / theirs['p95_ms']:.2f}x |")
+        lines.append(
+            f"| {size['entries']:,} | {size['index']['build_s']:.1f} | "
+            f"{size['index']['index_mb']:.0f} | "
+            f"{ours['p95_ms'] / theirs['p95_ms']:.2f}x |"
+        )
     if recalled:
         mean = recalled["mean"]
-        lines += ["", f"Recall@20 over {len(recalled['queries'])} labelled queries "
-                      f"({recalled['relevant']:,} relevant entries) on the real portals "
-                      f"({recalled['entries']:,} entries):", "",
-                  "| engine | mean recall@20 |", "|---|---:|"]
+        lines += [
+            "",
+            f"Recall@20 over {len(recalled['queries'])} labelled queries "
+            f"({recalled['relevant']:,} relevant entries) on the real portals "
+            f"({recalled['entries']:,} entries):",
+            "",
+            "| engine | mean recall@20 |",
+            "|---|---:|",
+        ]
         lines += [f"| {e} | {mean[e]:.1%} |" for e in ENGINES]
-        lines += ["", "<details><summary>per query</summary>", "",
-                  "| query | relevant | " + " | ".join(ENGINES) + " |",
-                  "|---|---:|" + "---:|" * len(ENGINES)]
+        lines += [
+            "",
+            "<details><summary>per query</summary>",
+            "",
+            "| query | relevant | " + " | ".join(ENGINES) + " |",
+            "|---|---:|" + "---:|" * len(ENGINES),
+        ]
         for row in recalled["queries"]:
-            lines.append(f"| {row['query']} | {row['relevant']} | "
-                         + " | ".join(f"{row[e]:.0%}" for e in ENGINES) + " |")
+            lines.append(
+                f"| {row['query']} | {row['relevant']} | "
+                + " | ".join(f"{row[e]:.0%}" for e in ENGINES)
+                + " |"
+            )
         lines += ["", "</details>"]
     return "\n".join(lines)
 
@@ -335,17 +431,27 @@ def default_datasette() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, nargs="*", default=[1, 10],
-                        help="the demo district ×N (1: 35,700 entries, 10: 357,000)")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        nargs="*",
+        default=[1, 10],
+        help="the demo district ×N (1: 35,700 entries, 10: 357,000)",
+    )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-recall", action="store_true")
-    parser.add_argument("--datasette", default=default_datasette(),
-                        help="the datasette command (default: .venv-datasette/bin/datasette)")
+    parser.add_argument(
+        "--datasette",
+        default=default_datasette(),
+        help="the datasette command (default: .venv-datasette/bin/datasette)",
+    )
     parser.add_argument("--json", action="store_true", help="print raw figures as JSON too")
     args = parser.parse_args()
     if not Path(args.datasette).exists():
-        parser.error(f"no datasette at {args.datasette}: run `make bench` (it installs "
-                     f"Datasette in .venv-datasette) or pass --datasette")
+        parser.error(
+            f"no datasette at {args.datasette}: run `make bench` (it installs "
+            f"Datasette in .venv-datasette) or pass --datasette"
+        )
     scratch = Path(tempfile.mkdtemp(prefix="mulu-bench-search-"))
     sizes, recalled = [], None
     try:
@@ -360,8 +466,13 @@ def main() -> None:
             build(home, copies, events=False)
             built = index(home)
             with both_servers(home, args.datasette, scratch) as servers:
-                sizes.append({"entries": built["entries"], "index": built,
-                              "latency": latency(servers, LATENCY_QUERIES, args.runs)})
+                sizes.append(
+                    {
+                        "entries": built["entries"],
+                        "index": built,
+                        "latency": latency(servers, LATENCY_QUERIES, args.runs),
+                    }
+                )
             shutil.rmtree(home, ignore_errors=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

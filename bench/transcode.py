@@ -27,8 +27,18 @@ from bench.measure import measure
 SURNAMES = "张王李赵刘陈杨黄周吴徐孙马朱胡郭何林罗高"
 GIVEN = ["伟", "秀英", "建国", "丽", "淑珍", "浩然", "志强", "桂兰", "晓东", "玉梅", "子涵", "德华"]
 PLACES = ["城关镇幸福社区", "东城街道光明里", "西山乡杨柳村", "南湖街道月亮湾小区", "北岭镇石桥村"]
-HEADER = ["序号", "乡镇(街道)", "姓名", "身份证号", "性别", "家庭人口", "保障类别", "月保障金额(元)",
-          "家庭住址", "审批日期"]
+HEADER = [
+    "序号",
+    "乡镇(街道)",
+    "姓名",
+    "身份证号",
+    "性别",
+    "家庭人口",
+    "保障类别",
+    "月保障金额(元)",
+    "家庭住址",
+    "审批日期",
+]
 
 
 def write_gbk_csv(path: Path, rows: int) -> None:
@@ -39,11 +49,20 @@ def write_gbk_csv(path: Path, rows: int) -> None:
         writer.writerow(HEADER)
         for n in range(1, rows + 1):
             place = PLACES[n % 5]
-            writer.writerow((
-                n, place[:3], SURNAMES[n % 20] + GIVEN[n * 7 % 12],
-                f"3401{n % 100:02d}19{n % 90 + 10:02d}0307{n % 10000:04d}", "男女"[n % 2],
-                1 + n % 6, ("城市低保", "农村低保")[n % 2], f"{600 + n % 500}.{n % 100:02d}",
-                f"{place}{n % 300}号", (start + dt.timedelta(days=n % 4000)).isoformat()))
+            writer.writerow(
+                (
+                    n,
+                    place[:3],
+                    SURNAMES[n % 20] + GIVEN[n * 7 % 12],
+                    f"3401{n % 100:02d}19{n % 90 + 10:02d}0307{n % 10000:04d}",
+                    "男女"[n % 2],
+                    1 + n % 6,
+                    ("城市低保", "农村低保")[n % 2],
+                    f"{600 + n % 500}.{n % 100:02d}",
+                    f"{place}{n % 300}号",
+                    (start + dt.timedelta(days=n % 4000)).isoformat(),
+                )
+            )
 
 
 MULU_SETUP = "from pathlib import Path\nfrom warehouse.transcode import transcode_to_utf8"
@@ -69,15 +88,19 @@ def run(rows: int, runs: int) -> dict:
     try:
         src = scratch / "dibao-gbk.csv"
         write_gbk_csv(src, rows)
-        methods = {"mulu transcode": (MULU_SETUP, MULU_STEP),
-                   "read whole file": (WHOLE_SETUP, WHOLE_STEP)}
+        methods = {
+            "mulu transcode": (MULU_SETUP, MULU_STEP),
+            "read whole file": (WHOLE_SETUP, WHOLE_STEP),
+        }
         if shutil.which("iconv"):
             methods["iconv (floor)"] = (ICONV_SETUP, ICONV_STEP)
         results, digests = {}, set()
         for label, (setup, step) in methods.items():
             dst = scratch / f"{label.split()[0]}.utf8.csv"
-            best = min((measure(setup, step.format(src=str(src), dst=str(dst)))
-                        for _ in range(runs)), key=lambda r: r["seconds"])
+            best = min(
+                (measure(setup, step.format(src=str(src), dst=str(dst))) for _ in range(runs)),
+                key=lambda r: r["seconds"],
+            )
             if label.startswith("iconv"):
                 best["peak_mib"] = best["result"]  # the child's peak, not the runner's
             results[label] = best
@@ -86,8 +109,12 @@ def run(rows: int, runs: int) -> dict:
             dst.unlink()
         assert len(digests) == 1, "outputs differ"
         runner = measure(MULU_SETUP, "result = 0")["peak_mib"]
-        return {"rows": rows, "mib": src.stat().st_size / 2**20, "results": results,
-                "runner_mib": runner}
+        return {
+            "rows": rows,
+            "mib": src.stat().st_size / 2**20,
+            "results": results,
+            "runner_mib": runner,
+        }
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -103,8 +130,10 @@ def markdown(report: dict) -> str:
         "|---|---:|---:|---:|",
     ]
     for label, result in report["results"].items():
-        lines.append(f"| {label} | {result['seconds']:.2f} | "
-                     f"{report['mib'] / result['seconds']:.0f} | {result['peak_mib']:.0f} |")
+        lines.append(
+            f"| {label} | {result['seconds']:.2f} | "
+            f"{report['mib'] / result['seconds']:.0f} | {result['peak_mib']:.0f} |"
+        )
     return "\n".join(lines)
 
 

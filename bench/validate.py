@@ -35,7 +35,9 @@ from schemas.identity import ID_CARD_CHECK_CHARS, ID_CARD_PATTERN, ID_CARD_WEIGH
 
 TODAY = dt.date(2026, 11, 25)  # fixed, so the generated future dates and births are stable
 SPEC = {  # a 城乡低保对象名单-like table: 9 columns plus the loader's _source_index/_source_row
-    "name": "bench_dibao", "title": "城乡低保对象名单(基准)", "entry_code": "301005/000012",
+    "name": "bench_dibao",
+    "title": "城乡低保对象名单(基准)",
+    "entry_code": "301005/000012",
     "source": {"url": "/srv/dibao.csv"},
     "columns": [
         {"name": "application_no"},
@@ -52,9 +54,17 @@ SPEC = {  # a 城乡低保对象名单-like table: 9 columns plus the loader's _
 }
 # The row-level rules every contender counts (the suite also has table:columns and one
 # <column>:type rule per column: metadata, compared as pass/fail).
-RULES = ("application_no:nullable", "person_name:nullable", "id_card_no:format",
-         "mobile:format", "gender:allowed_values", "status:allowed_values",
-         "monthly_allowance:range", "approved_on:not_future", "primary_key")
+RULES = (
+    "application_no:nullable",
+    "person_name:nullable",
+    "id_card_no:format",
+    "mobile:format",
+    "gender:allowed_values",
+    "status:allowed_values",
+    "monthly_allowance:range",
+    "approved_on:not_future",
+    "primary_key",
+)
 # GE pandas cannot compute the same 身份证号 check (no check digit): compared with a shape count.
 NOT_COMPARABLE = {"id_card_no:format"}
 
@@ -65,8 +75,9 @@ def write_parquet(path: Path, rows: int) -> dict[str, int]:
     range, future dates, repeated keys, missing names); some valid ids carry a trailing space
     (valid after strip, as the macro and the Python validator say). Returns the count of ids
     failing the shape regex, what GE pandas can see."""
-    weighted = " + ".join(f"(ascii(substr(body, {i + 1}, 1)) - 48) * {w}"
-                          for i, w in enumerate(ID_CARD_WEIGHTS))
+    weighted = " + ".join(
+        f"(ascii(substr(body, {i + 1}, 1)) - 48) * {w}" for i, w in enumerate(ID_CARD_WEIGHTS)
+    )
     con = duckdb.connect()
     con.execute(f"""
         COPY (SELECT
@@ -104,26 +115,30 @@ def write_parquet(path: Path, rows: int) -> dict[str, int]:
         TO {sql_literal(str(path))} (FORMAT parquet)""")
     shape_bad = con.execute(
         f"SELECT count(*) FROM read_parquet({sql_literal(str(path))}) WHERE id_card_no IS NOT "
-        f"NULL AND NOT regexp_matches(id_card_no, {sql_literal(ID_CARD_PATTERN)})").fetchone()[0]
+        f"NULL AND NOT regexp_matches(id_card_no, {sql_literal(ID_CARD_PATTERN)})"
+    ).fetchone()[0]
     con.close()
     return {"id_card_no:format": shape_bad}
 
 
-MULU = ("""
+MULU = (
+    """
 import datetime as dt
 from pathlib import Path
 import great_expectations  # the import (~2-3 s) is not validation; every GE contender pays it
 from quality.validate import validate_parquet
 from schemas.dataset_spec import DatasetSpec
 spec = DatasetSpec.model_validate({spec!r})
-""", """
+""",
+    """
 report = validate_parquet(Path({parquet!r}), spec, today=dt.date.fromisoformat({today!r}),
                           temp_dir=Path({scratch!r}))
 errors = [(r.rule, r.error) for r in report.results if r.error]
 assert not errors, errors
 result = {{r.rule: r.unexpected_count if r.unexpected_count is not None else r.success
           for r in report.results}}
-""")
+""",
+)
 
 # One scan: the inner GROUP BY key counts each rule's failures per key, the outer sums them and
 # counts the rows of keys seen more than once (what GE's unique expectations call unexpected).
@@ -146,10 +161,12 @@ FROM (SELECT application_no, count(*) AS n,
         count_if(approved_on > {today}) AS future
       FROM read_parquet({parquet}) GROUP BY application_no)
 """
-FLOOR = ("""
+FLOOR = (
+    """
 import duckdb
 from quality.suites import SQL_MACROS
-""", """
+""",
+    """
 con = duckdb.connect()
 con.execute("SET memory_limit = '2GB'")  # as quality.validate's connection
 con.execute("SET temp_directory = {scratch!r}")
@@ -162,11 +179,13 @@ columns = {{name: kind for name, kind, *_ in con.execute(
 result["table:columns"] = set({names!r}) <= set(columns)
 result.update({{f"{{name}}:type": int(columns.get(name) != kind)
                for name, kind in {types!r}.items()}})
-""")
+""",
+)
 
 # A user's GE pandas suite: the same rules written as GE expectations (no per-column type rule:
 # pandas dtypes are not the warehouse types; a regex where mulu has a check-digit macro).
-PANDAS = ("""
+PANDAS = (
+    """
 import datetime as dt
 import pandas as pd
 import great_expectations as gx
@@ -193,7 +212,8 @@ rules = {{
 }}
 for rule, expectation in rules.items():
     expectation.meta = {{"rule": rule}}
-""", """
+""",
+    """
 frame = pd.read_parquet({parquet!r})
 context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
     analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False),
@@ -208,7 +228,8 @@ errors = [(r.expectation_config.meta["rule"], r.exception_info) for r in validat
 assert not errors, errors
 result = {{r.expectation_config.meta["rule"]: r.result.get("unexpected_count", r.success)
           for r in validated.results}}
-""")
+""",
+)
 
 
 def _check(rows: int, got: dict[str, dict], shape_bad: dict[str, int]) -> None:
@@ -216,20 +237,27 @@ def _check(rows: int, got: dict[str, dict], shape_bad: dict[str, int]) -> None:
     mulu, floor = got["mulu"]["result"], got["floor"]["result"]
     for rule in (*RULES, "table:columns", *(k for k in floor if k.endswith(":type"))):
         if mulu.get(rule) != floor.get(rule):
-            raise AssertionError(f"{rows:,} rows, {rule}: mulu {mulu.get(rule)!r} != floor "
-                                 f"{floor.get(rule)!r}")
+            raise AssertionError(
+                f"{rows:,} rows, {rule}: mulu {mulu.get(rule)!r} != floor {floor.get(rule)!r}"
+            )
     bad = [rule for rule in RULES if not mulu[rule] and rule != "application_no:nullable"]
-    if bad or mulu["table:columns"] is not True or any(
-            v for k, v in mulu.items() if k.endswith(":type")):
-        raise AssertionError(f"{rows:,} rows: the data should fail every row rule but the key's "
-                             f"nullable and pass the table rules; mulu says {mulu}")
+    if (
+        bad
+        or mulu["table:columns"] is not True
+        or any(v for k, v in mulu.items() if k.endswith(":type"))
+    ):
+        raise AssertionError(
+            f"{rows:,} rows: the data should fail every row rule but the key's "
+            f"nullable and pass the table rules; mulu says {mulu}"
+        )
     if "pandas" in got:
         pandas = got["pandas"]["result"]
         for rule in (*RULES, "table:columns"):
             want = shape_bad[rule] if rule in NOT_COMPARABLE else mulu[rule]
             if pandas.get(rule) != want:
-                raise AssertionError(f"{rows:,} rows, {rule}: GE pandas {pandas.get(rule)!r} "
-                                     f"!= {want!r}")
+                raise AssertionError(
+                    f"{rows:,} rows, {rule}: GE pandas {pandas.get(rule)!r} != {want!r}"
+                )
 
 
 def run(sizes: list[int], runs: int, skip_pandas_above: int | None) -> list[dict]:
@@ -242,18 +270,27 @@ def run(sizes: list[int], runs: int, skip_pandas_above: int | None) -> list[dict
         for rows in sizes:
             parquet = scratch / f"dibao-{rows}.parquet"
             shape_bad = write_parquet(parquet, rows)
-            values = {"spec": SPEC, "parquet": str(parquet), "today": TODAY.isoformat(),
-                      "scratch": str(scratch), "names": names, "types": types,
-                      "id_pattern": ID_CARD_PATTERN, "mobile_pattern": MOBILE_PATTERN}
-            values["query"] = FLOOR_QUERY.format(today=sql_literal(TODAY),
-                                                 parquet=sql_literal(str(parquet)))
+            values = {
+                "spec": SPEC,
+                "parquet": str(parquet),
+                "today": TODAY.isoformat(),
+                "scratch": str(scratch),
+                "names": names,
+                "types": types,
+                "id_pattern": ID_CARD_PATTERN,
+                "mobile_pattern": MOBILE_PATTERN,
+            }
+            values["query"] = FLOOR_QUERY.format(
+                today=sql_literal(TODAY), parquet=sql_literal(str(parquet))
+            )
             row: dict = {"rows": rows, "parquet_mib": parquet.stat().st_size / 2**20}
             contenders = [("mulu", MULU), ("floor", FLOOR)]
             if skip_pandas_above is None or rows <= skip_pandas_above:
                 contenders.append(("pandas", PANDAS))
             for label, (setup, step) in contenders:
-                results = [measure(setup.format(**values), step.format(**values))
-                           for _ in range(runs)]
+                results = [
+                    measure(setup.format(**values), step.format(**values)) for _ in range(runs)
+                ]
                 if any(r["result"] != results[0]["result"] for r in results):
                     raise AssertionError(f"{label}: runs disagree: {results}")
                 row[label] = min(results, key=lambda r: r["seconds"])
@@ -271,27 +308,43 @@ def _or_dash(measured: dict | None, key: str, spec: str) -> str:
 
 
 def markdown(table: list[dict]) -> str:
-    lines = [f"{dt.date.today().isoformat()}, best of the runs:", "",
-             "| rows | Parquet MiB | mulu s | floor s | GE pandas s | mulu / floor "
-             "| mulu peak MiB | floor peak MiB | GE pandas peak MiB |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"{dt.date.today().isoformat()}, best of the runs:",
+        "",
+        "| rows | Parquet MiB | mulu s | floor s | GE pandas s | mulu / floor "
+        "| mulu peak MiB | floor peak MiB | GE pandas peak MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in table:
         m, f, p = r["mulu"], r["floor"], r.get("pandas")
         lines.append(
             f"| {r['rows']:,} | {r['parquet_mib']:.0f} | {m['seconds']:.2f} | "
             f"{f['seconds']:.2f} | {_or_dash(p, 'seconds', '.2f')} | "
             f"{m['seconds'] / f['seconds']:.2f}x | {m['peak_mib']:.0f} | {f['peak_mib']:.0f} | "
-            f"{_or_dash(p, 'peak_mib', '.0f')} |")
-    lines += ["", "Unexpected rows per rule (mulu = floor; GE pandas the same except "
-              "id_card_no:format, where its shape regex cannot see check digits):", "",
-              "| rows | " + " | ".join(RULES) + " |", "|---:" * (len(RULES) + 1) + "|"]
+            f"{_or_dash(p, 'peak_mib', '.0f')} |"
+        )
+    lines += [
+        "",
+        "Unexpected rows per rule (mulu = floor; GE pandas the same except "
+        "id_card_no:format, where its shape regex cannot see check digits):",
+        "",
+        "| rows | " + " | ".join(RULES) + " |",
+        "|---:" * (len(RULES) + 1) + "|",
+    ]
     for r in table:
-        lines.append(f"| {r['rows']:,} | " + " | ".join(
-            f"{r['counts'][rule]:,}" for rule in RULES) + " |")
+        lines.append(
+            f"| {r['rows']:,} | " + " | ".join(f"{r['counts'][rule]:,}" for rule in RULES) + " |"
+        )
     if any("pandas" in r for r in table):
-        lines += ["", "GE pandas id_card_no:format (shape regex only): " + ", ".join(
-            f"{r['pandas']['result']['id_card_no:format']:,} at {r['rows']:,}"
-            for r in table if "pandas" in r)]
+        lines += [
+            "",
+            "GE pandas id_card_no:format (shape regex only): "
+            + ", ".join(
+                f"{r['pandas']['result']['id_card_no:format']:,} at {r['rows']:,}"
+                for r in table
+                if "pandas" in r
+            ),
+        ]
     return "\n".join(lines)
 
 
@@ -299,9 +352,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--skip-pandas-above", type=int, default=None, metavar="N",
-                        help="leave GE pandas out for files of more than N rows (it holds the "
-                             "whole frame in memory and takes minutes at 10M)")
+    parser.add_argument(
+        "--skip-pandas-above",
+        type=int,
+        default=None,
+        metavar="N",
+        help="leave GE pandas out for files of more than N rows (it holds the "
+        "whole frame in memory and takes minutes at 10M)",
+    )
     args = parser.parse_args()
     print(markdown(run(args.rows, args.runs, args.skip_pandas_above)))
 

@@ -38,8 +38,9 @@ def spec_paths(workspace: Workspace) -> list[Path]:
     return sorted(p for p in workspace.datasets_dir.rglob("*") if p.suffix in (".yaml", ".yml"))
 
 
-def discover_datasets(workspace: Workspace, directory: Directory | None = None
-                      ) -> tuple[list[DatasetPlan], list[str]]:
+def discover_datasets(
+    workspace: Workspace, directory: Directory | None = None
+) -> tuple[list[DatasetPlan], list[str]]:
     """The workspace's datasets and, separately, one message per spec that cannot be used
     (a bad spec never hides the good ones)."""
     plans: list[DatasetPlan] = []
@@ -52,7 +53,9 @@ def discover_datasets(workspace: Workspace, directory: Directory | None = None
             problems.append(str(exc))
             continue
         if spec.name in seen:
-            problems.append(f"{path}: dataset name {spec.name!r} is already used by {seen[spec.name]}")
+            problems.append(
+                f"{path}: dataset name {spec.name!r} is already used by {seen[spec.name]}"
+            )
             continue
         seen[spec.name] = path
         plans.append(_plan(spec, path, directory))
@@ -71,8 +74,15 @@ def _plan(spec: DatasetSpec, path: Path, directory: Directory | None) -> Dataset
     return DatasetPlan(spec, path, cycle, entry["name"] if entry else None)
 
 
-def register_load(directory: Directory, *, entry_code: str, finished_at: str, rows: int,
-                  load_id: str, dataset: str) -> bool:
+def register_load(
+    directory: Directory,
+    *,
+    entry_code: str,
+    finished_at: str,
+    rows: int,
+    load_id: str,
+    dataset: str,
+) -> bool:
     """Record a published load as the entry's data update (最近更新时间, source pipeline).
 
     Idempotent by load id, so a load recovered after a crash is registered exactly once.
@@ -81,7 +91,11 @@ def register_load(directory: Directory, *, entry_code: str, finished_at: str, ro
     with directory.store.transaction():  # checked and written under one write lock
         if directory.store.history.has_load(load_id):
             return False
-        directory.report_update(entry_code, at=dt.datetime.fromisoformat(finished_at),
-                                source="pipeline", note=f"{dataset} load {load_id}: {rows} rows",
-                                load_id=load_id)
+        directory.report_update(
+            entry_code,
+            at=dt.datetime.fromisoformat(finished_at),
+            source="pipeline",
+            note=f"{dataset} load {load_id}: {rows} rows",
+            load_id=load_id,
+        )
     return True

@@ -141,7 +141,9 @@ class Directory:
         """The entry as it was at ``version``: the current row with later changes undone."""
         entry = self.get(code)
         if not 1 <= version <= entry["version"]:
-            raise InvalidInput(f"{entry['code']} has versions 1 to {entry['version']}, not {version}")
+            raise InvalidInput(
+                f"{entry['code']} has versions 1 to {entry['version']}, not {version}"
+            )
         for change in reversed(self.store.history.of(entry["code"])):
             if change["version"] <= version:
                 break
@@ -151,8 +153,9 @@ class Directory:
         entry["version"] = version
         return entry
 
-    def iter_entries(self, *, include_retired: bool = False
-                     ) -> Generator[dict[str, Any], None, None]:
+    def iter_entries(
+        self, *, include_retired: bool = False
+    ) -> Generator[dict[str, Any], None, None]:
         """Entries in code order; close the generator to release its read cursor early."""
         return self.store.entries.iter(status=None if include_retired else "active")
 
@@ -193,11 +196,15 @@ class Directory:
             raise InvalidInput("; ".join(f"{e.field}: {e.reason}" for e in result.errors))
         return result.codes[0]
 
-    def update(self, code: str, changes: dict[str, Any], *,
-               update_source: str | None = "manual") -> dict[str, Any]:
+    def update(
+        self, code: str, changes: dict[str, Any], *, update_source: str | None = "manual"
+    ) -> dict[str, Any]:
         current = self.get(code)
-        result = self.apply([EntryRecord({**changes, "code": current["code"]})], source=None,
-                            update_source=update_source)
+        result = self.apply(
+            [EntryRecord({**changes, "code": current["code"]})],
+            source=None,
+            update_source=update_source,
+        )
         if result.errors:
             raise InvalidInput("; ".join(f"{e.field}: {e.reason}" for e in result.errors))
         return self.get(current["code"])
@@ -218,33 +225,73 @@ class Directory:
         if reason:
             changes["reason"] = [None, reason]
         with self.store.transaction():
-            self.store.entries.update([{"code": entry["code"], "status": status,
-                                        "version": version, "modified_at": stamp}])
-            self.store.history.add([{"code": entry["code"], "version": version,
-                                     "action": action, "changed_at": stamp,
-                                     "changed_by": self.user, "changes": changes}])
+            self.store.entries.update(
+                [
+                    {
+                        "code": entry["code"],
+                        "status": status,
+                        "version": version,
+                        "modified_at": stamp,
+                    }
+                ]
+            )
+            self.store.history.add(
+                [
+                    {
+                        "code": entry["code"],
+                        "version": version,
+                        "action": action,
+                        "changed_at": stamp,
+                        "changed_by": self.user,
+                        "changes": changes,
+                    }
+                ]
+            )
 
-    def report_update(self, code: str, *, at: dt.datetime | None = None, source: str = "report",
-                      note: str | None = None, load_id: str | None = None) -> dict[str, Any]:
+    def report_update(
+        self,
+        code: str,
+        *,
+        at: dt.datetime | None = None,
+        source: str = "report",
+        note: str | None = None,
+        load_id: str | None = None,
+    ) -> dict[str, Any]:
         """Record that an entry's data was updated (数据更新), moving 最近更新时间 forward.
 
         The event and the entry's change are one transaction: both land or neither does."""
         entry = self.get(code)
         when = catalogue_time(at or now_local()).replace(microsecond=0)
         with self.store.transaction():
-            self.store.history.add_updates([{
-                "code": entry["code"], "updated_at": when.isoformat(), "source": source,
-                "reported_by": self.user, "note": note, "recorded_at": now_local().isoformat(),
-                "load_id": load_id}])
+            self.store.history.add_updates(
+                [
+                    {
+                        "code": entry["code"],
+                        "updated_at": when.isoformat(),
+                        "source": source,
+                        "reported_by": self.user,
+                        "note": note,
+                        "recorded_at": now_local().isoformat(),
+                        "load_id": load_id,
+                    }
+                ]
+            )
             current = self.get(entry["code"])
             if current["updated_at"] is None or current["updated_at"] < when.isoformat():
                 self.update(entry["code"], {"updated_at": when}, update_source=None)
         return self.get(entry["code"])
 
     # --- bulk --------------------------------------------------------------------------
-    def apply(self, records: Iterable[EntryRecord], *, source: str | None,
-              classification: str = UNCLASSIFIED, import_id: int | None = None,
-              update_source: str | None = "harvest", batch_size: int = BATCH_SIZE) -> ApplyResult:
+    def apply(
+        self,
+        records: Iterable[EntryRecord],
+        *,
+        source: str | None,
+        classification: str = UNCLASSIFIED,
+        import_id: int | None = None,
+        update_source: str | None = "harvest",
+        batch_size: int = BATCH_SIZE,
+    ) -> ApplyResult:
         """Create or update entries in batches; bad records are reported, good ones written.
 
         An entry is matched by its 信息资源代码 or, failing that, by ``source_key``; only the
@@ -270,8 +317,14 @@ class Directory:
 class _ApplySession:
     """State shared by the batches of one bulk apply: org names, code sequences, timestamp."""
 
-    def __init__(self, directory: Directory, source: str | None, classification: str,
-                 import_id: int | None, update_source: str | None):
+    def __init__(
+        self,
+        directory: Directory,
+        source: str | None,
+        classification: str,
+        import_id: int | None,
+        update_source: str | None,
+    ):
         self.store = directory.store
         self.user = directory.user
         self.source = source
@@ -307,10 +360,10 @@ class _ApplySession:
 
     def _apply_batch(self, batch: Sequence[EntryRecord]) -> ApplyResult:
         result = ApplyResult()
-        by_key = self.store.entries.by("source_key",
-                                       [r.source_key for r in batch if r.source_key])
+        by_key = self.store.entries.by("source_key", [r.source_key for r in batch if r.source_key])
         by_code = self.store.entries.by(
-            "code", [c for c in (_try_code(r.fields.get("code")) for r in batch) if c])
+            "code", [c for c in (_try_code(r.fields.get("code")) for r in batch) if c]
+        )
         pending: dict[str, dict[str, Any]] = {}  # code -> state after this batch's changes
         pending_keys: dict[str, str] = {}  # source_key -> code, for entries created in this batch
         new_orgs: dict[str, dict[str, Any]] = {}
@@ -324,7 +377,9 @@ class _ApplySession:
             existing = self._match(record, by_code, by_key, pending, pending_keys)
             conflict = self._key_conflict(record, existing, by_key, pending_keys)
             if conflict:
-                result.errors.append(RowError(record.row, "code", conflict, record.raw or record.fields))
+                result.errors.append(
+                    RowError(record.row, "code", conflict, record.raw or record.fields)
+                )
                 continue
             if existing is not None:
                 fields["code"] = existing["code"]
@@ -345,7 +400,9 @@ class _ApplySession:
                 for code in staged_orgs:
                     self.known_orgs.discard(code)
                 for field_name, reason in errors_of(exc):
-                    result.errors.append(RowError(record.row, field_name, reason, record.raw or record.fields))
+                    result.errors.append(
+                        RowError(record.row, field_name, reason, record.raw or record.fields)
+                    )
                 continue
             new_orgs.update(staged_orgs)
             values = model.model_dump(mode="json", include=set(model.model_fields_set) | {"code"})
@@ -357,8 +414,15 @@ class _ApplySession:
                 full = model.model_dump(mode="json")
                 full.update(values)
                 parsed = _split_code(code)
-                row = {**full, **parsed, "source": self.source, "source_key": record.source_key,
-                       "version": 1, "created_at": self.stamp, "modified_at": self.stamp}
+                row = {
+                    **full,
+                    **parsed,
+                    "source": self.source,
+                    "source_key": record.source_key,
+                    "version": 1,
+                    "created_at": self.stamp,
+                    "modified_at": self.stamp,
+                }
                 inserts[code] = row
                 pending[code] = row
                 if record.source_key:
@@ -370,14 +434,21 @@ class _ApplySession:
                     events.append(self._event(code, row["updated_at"]))
                 result.created += 1
                 continue
-            changes = {k: [existing.get(k), v] for k, v in values.items()
-                       if k in ENTRY_FIELDS and k != "code" and existing.get(k) != v}
+            changes = {
+                k: [existing.get(k), v]
+                for k, v in values.items()
+                if k in ENTRY_FIELDS and k != "code" and existing.get(k) != v
+            }
             if not changes:
                 result.unchanged += 1
                 continue
             version = existing["version"] + 1
-            state = {**existing, **{k: new for k, (_, new) in changes.items()},
-                     "version": version, "modified_at": self.stamp}
+            state = {
+                **existing,
+                **{k: new for k, (_, new) in changes.items()},
+                "version": version,
+                "modified_at": self.stamp,
+            }
             pending[code] = state
             if code in inserts:
                 inserts[code] = {**inserts[code], **state, "version": 1}
@@ -389,8 +460,15 @@ class _ApplySession:
                     update["source_key"] = record.source_key
                 history.append(self._history(code, version, _action_for(changes), changes))
             result.updated += 1
-            if self.update_source and "updated_at" in changes and changes["updated_at"][1] and (
-                    changes["updated_at"][0] is None or changes["updated_at"][1] > changes["updated_at"][0]):
+            if (
+                self.update_source
+                and "updated_at" in changes
+                and changes["updated_at"][1]
+                and (
+                    changes["updated_at"][0] is None
+                    or changes["updated_at"][1] > changes["updated_at"][0]
+                )
+            ):
                 events.append(self._event(code, changes["updated_at"][1]))
 
         store = self.store  # inside apply_batch's transaction: all of it lands or none does
@@ -402,9 +480,13 @@ class _ApplySession:
         return result
 
     @staticmethod
-    def _match(record: EntryRecord, by_code: dict[str, dict[str, Any]],
-               by_key: dict[str, dict[str, Any]], pending: dict[str, dict[str, Any]],
-               pending_keys: dict[str, str]) -> dict[str, Any] | None:
+    def _match(
+        record: EntryRecord,
+        by_code: dict[str, dict[str, Any]],
+        by_key: dict[str, dict[str, Any]],
+        pending: dict[str, dict[str, Any]],
+        pending_keys: dict[str, str],
+    ) -> dict[str, Any] | None:
         """The stored (or earlier in this batch) entry a record refers to, if any."""
         code = _try_code(record.fields.get("code"))
         if code:
@@ -418,24 +500,47 @@ class _ApplySession:
         return None
 
     @staticmethod
-    def _key_conflict(record: EntryRecord, existing: dict[str, Any] | None,
-                      by_key: dict[str, dict[str, Any]], pending_keys: dict[str, str]) -> str | None:
+    def _key_conflict(
+        record: EntryRecord,
+        existing: dict[str, Any] | None,
+        by_key: dict[str, dict[str, Any]],
+        pending_keys: dict[str, str],
+    ) -> str | None:
         """A reason when the record's source identity already belongs to another entry."""
         if not record.source_key:
             return None
-        owner = pending_keys.get(record.source_key) or (by_key.get(record.source_key) or {}).get("code")
+        owner = pending_keys.get(record.source_key) or (by_key.get(record.source_key) or {}).get(
+            "code"
+        )
         if owner and (existing is None or existing["code"] != owner):
-            return (f"this source record already belongs to 信息资源代码 {owner}; "
-                    f"its code here ({record.fields.get('code')}) differs")
+            return (
+                f"this source record already belongs to 信息资源代码 {owner}; "
+                f"its code here ({record.fields.get('code')}) differs"
+            )
         return None
 
-    def _history(self, code: str, version: int, action: str, changes: dict[str, Any]) -> dict[str, Any]:
-        return {"code": code, "version": version, "action": action, "changed_at": self.stamp,
-                "changed_by": self.user, "changes": changes, "import_id": self.import_id}
+    def _history(
+        self, code: str, version: int, action: str, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "code": code,
+            "version": version,
+            "action": action,
+            "changed_at": self.stamp,
+            "changed_by": self.user,
+            "changes": changes,
+            "import_id": self.import_id,
+        }
 
     def _event(self, code: str, updated_at: str) -> dict[str, Any]:
-        return {"code": code, "updated_at": updated_at, "source": self.update_source,
-                "reported_by": self.user, "note": self.source, "recorded_at": self.stamp}
+        return {
+            "code": code,
+            "updated_at": updated_at,
+            "source": self.update_source,
+            "reported_by": self.user,
+            "note": self.source,
+            "recorded_at": self.stamp,
+        }
 
 
 def _try_code(raw: Any) -> str | None:

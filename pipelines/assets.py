@@ -12,7 +12,6 @@ last good version), so what runs downstream still reads good data. A blocked loa
 nothing; its checks fail with ERROR severity.
 """
 
-
 import datetime as dt
 import re
 
@@ -39,15 +38,18 @@ def check_name(rule: str) -> str:
 def quality_check_specs(spec: DatasetSpec) -> list[dg.AssetCheckSpec]:
     """One check per expectation the spec implies (the names do not depend on the date)."""
     suite = build_suite(spec, today=dt.date.today())
-    return [dg.AssetCheckSpec(
-        check_name(e.rule), asset=table_key(spec.name),
-        description=f"{e.description or e.rule} ({e.severity})",
-        metadata={"rule": e.rule, "severity": e.severity})
-        for e in suite.expectations]
+    return [
+        dg.AssetCheckSpec(
+            check_name(e.rule),
+            asset=table_key(spec.name),
+            description=f"{e.description or e.rule} ({e.severity})",
+            metadata={"rule": e.rule, "severity": e.severity},
+        )
+        for e in suite.expectations
+    ]
 
 
-def check_results(store: Store, spec: DatasetSpec, run_id: str | None
-                  ) -> list[dg.AssetCheckResult]:
+def check_results(store: Store, spec: DatasetSpec, run_id: str | None) -> list[dg.AssetCheckResult]:
     """Every declared check's result from quality run ``run_id``; a rule the run did not
     evaluate (no run for this version, or the spec changed since) fails as 'not validated'."""
     found = {}
@@ -57,21 +59,35 @@ def check_results(store: Store, spec: DatasetSpec, run_id: str | None
     for expectation in build_suite(spec, today=dt.date.today()).expectations:
         result = found.get(expectation.rule)
         if result is None:
-            results.append(dg.AssetCheckResult(
-                check_name=check_name(expectation.rule), passed=False,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"note": "not validated: no quality run evaluated this rule"}))
+            results.append(
+                dg.AssetCheckResult(
+                    check_name=check_name(expectation.rule),
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"note": "not validated: no quality run evaluated this rule"},
+                )
+            )
             continue
         passed = result["success"] or result["waived"]
-        results.append(dg.AssetCheckResult(
-            check_name=check_name(expectation.rule), passed=bool(passed),
-            severity=(dg.AssetCheckSeverity.ERROR if result["severity"] == "error"
-                      else dg.AssetCheckSeverity.WARN),
-            description=result["error"] or result["description"],
-            metadata={"run_id": run_id, "unexpected_count": result["unexpected_count"],
-                      "element_count": result["element_count"],
-                      "waived": bool(result["waived"]),
-                      "samples": dg.MetadataValue.json(result["samples"][:5])}))
+        results.append(
+            dg.AssetCheckResult(
+                check_name=check_name(expectation.rule),
+                passed=bool(passed),
+                severity=(
+                    dg.AssetCheckSeverity.ERROR
+                    if result["severity"] == "error"
+                    else dg.AssetCheckSeverity.WARN
+                ),
+                description=result["error"] or result["description"],
+                metadata={
+                    "run_id": run_id,
+                    "unexpected_count": result["unexpected_count"],
+                    "element_count": result["element_count"],
+                    "waived": bool(result["waived"]),
+                    "samples": dg.MetadataValue.json(result["samples"][:5]),
+                },
+            )
+        )
     return results
 
 
@@ -89,54 +105,89 @@ def dataset_assets(plan: DatasetPlan) -> list[dg.AssetsDefinition]:
     # No "from __future__ import annotations" here: Dagster inspects the parameter annotations.
     spec = plan.spec
     description = spec.description or spec.title
-    common = {"entry_code": spec.entry_code, "spec": str(plan.spec_path),
-              "cycle": plan.cycle.label if plan.cycle else "未说明"}
+    common = {
+        "entry_code": spec.entry_code,
+        "spec": str(plan.spec_path),
+        "cycle": plan.cycle.label if plan.cycle else "未说明",
+    }
 
-    @dg.asset(key=raw_key(spec.name), group_name="landing", kinds={"file"},
-              description=f"{spec.title}: source files as received ({spec.source.url})",
-              metadata={**common, "source": spec.source.url})
+    @dg.asset(
+        key=raw_key(spec.name),
+        group_name="landing",
+        kinds={"file"},
+        description=f"{spec.title}: source files as received ({spec.source.url})",
+        metadata={**common, "source": spec.source.url},
+    )
     def raw_files(context: dg.AssetExecutionContext, mulu: MuluResource) -> dg.MaterializeResult:
-        landed = land(spec.source.url, mulu.workspace.landing_dir, spec.name,
-                      storage_options=spec.source.storage_options or None)
+        landed = land(
+            spec.source.url,
+            mulu.workspace.landing_dir,
+            spec.name,
+            storage_options=spec.source.storage_options or None,
+        )
         new = [f for f in landed if not f.already_present]
         context.log.info(f"{spec.name}: {len(landed)} file(s), {len(new)} new")
-        return dg.MaterializeResult(metadata={
-            "files": len(landed), "new_files": len(new),
-            "bytes": sum(f.size for f in landed),
-            "sha256": dg.MetadataValue.json([f.sha256 for f in landed]),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "files": len(landed),
+                "new_files": len(new),
+                "bytes": sum(f.size for f in landed),
+                "sha256": dg.MetadataValue.json([f.sha256 for f in landed]),
+            }
+        )
 
-    @dg.asset(key=table_key(spec.name), deps=[raw_key(spec.name)], group_name="warehouse",
-              kinds={"duckdb", "parquet"}, description=description,
-              metadata={**common, "table": spec.name, "load_mode": spec.load.mode},
-              check_specs=quality_check_specs(spec), output_required=False,
-              freshness_policy=freshness_policy_for(plan))
+    @dg.asset(
+        key=table_key(spec.name),
+        deps=[raw_key(spec.name)],
+        group_name="warehouse",
+        kinds={"duckdb", "parquet"},
+        description=description,
+        metadata={**common, "table": spec.name, "load_mode": spec.load.mode},
+        check_specs=quality_check_specs(spec),
+        output_required=False,
+        freshness_policy=freshness_policy_for(plan),
+    )
     def warehouse_table(context: dg.AssetExecutionContext, mulu: MuluResource):
         workspace, store = mulu.workspace, mulu.store
         result = load_validated(store, workspace, spec)
         # Register the latest published load, not just this run's: a load recovered after a
         # crash (published by the dead run) reports "unchanged" here but still needs registering.
-        published = [r for r in load_history(workspace, spec.name, store=store)
-                     if r.status == "published"]
+        published = [
+            r for r in load_history(workspace, spec.name, store=store) if r.status == "published"
+        ]
         if published:
             latest = published[-1]
-            register_load(mulu.directory(), entry_code=spec.entry_code,
-                          finished_at=latest.finished_at, rows=latest.rows,
-                          load_id=latest.load_id, dataset=spec.name)
-        context.log.info(f"{spec.name}: {result.status}, {result.rows} rows"
-                         f"{', quality ' + result.quality if result.quality else ''}")
+            register_load(
+                mulu.directory(),
+                entry_code=spec.entry_code,
+                finished_at=latest.finished_at,
+                rows=latest.rows,
+                load_id=latest.load_id,
+                dataset=spec.name,
+            )
+        context.log.info(
+            f"{spec.name}: {result.status}, {result.rows} rows"
+            f"{', quality ' + result.quality if result.quality else ''}"
+        )
         if result.status != "blocked":  # a blocked load changed nothing: no materialisation
-            yield dg.MaterializeResult(metadata={
-                "status": result.status, "rows": dg.MetadataValue.int(result.rows or 0),
-                "load_id": result.load_id, "snapshot_id": result.snapshot_id,
-                "fingerprint": result.fingerprint, "table": result.table,
-                "quality": result.quality or "not validated",
-                "quality_run_id": result.quality_run_id,
-            })
+            yield dg.MaterializeResult(
+                metadata={
+                    "status": result.status,
+                    "rows": dg.MetadataValue.int(result.rows or 0),
+                    "load_id": result.load_id,
+                    "snapshot_id": result.snapshot_id,
+                    "fingerprint": result.fingerprint,
+                    "table": result.table,
+                    "quality": result.quality or "not validated",
+                    "quality_run_id": result.quality_run_id,
+                }
+            )
         else:
-            context.log.warning(f"{spec.name}: load {result.load_id} blocked by quality run "
-                                f"{result.quality_run_id}; the live table is unchanged "
-                                f"(mulu quality show {result.quality_run_id})")
+            context.log.warning(
+                f"{spec.name}: load {result.load_id} blocked by quality run "
+                f"{result.quality_run_id}; the live table is unchanged "
+                f"(mulu quality show {result.quality_run_id})"
+            )
         yield from check_results(store, spec, result.quality_run_id)
 
     return [raw_files, warehouse_table]

@@ -1,7 +1,6 @@
 """When datasets load: a schedule per cycle (from the entry's 更新周期 or the spec) and one
 sensor that starts a load as soon as a source file changes."""
 
-
 import hashlib
 import json
 from collections import defaultdict
@@ -24,10 +23,16 @@ def schedules_for(plans: list[DatasetPlan]) -> list[dg.ScheduleDefinition]:
         job = dg.define_asset_job(
             f"refresh_{slug}",
             selection=dg.AssetSelection.assets(*_keys(members)),
-            description=f"datasets due on '{cron}': " + ", ".join(p.spec.name for p in members))
-        schedules.append(dg.ScheduleDefinition(name=f"refresh_{slug}_schedule", job=job,
-                                               cron_schedule=cron,
-                                               execution_timezone="Asia/Shanghai"))
+            description=f"datasets due on '{cron}': " + ", ".join(p.spec.name for p in members),
+        )
+        schedules.append(
+            dg.ScheduleDefinition(
+                name=f"refresh_{slug}_schedule",
+                job=job,
+                cron_schedule=cron,
+                execution_timezone="Asia/Shanghai",
+            )
+        )
     return schedules
 
 
@@ -47,10 +52,13 @@ def source_signature(url: str, storage_options: dict | None = None) -> str:
 
 
 def source_sensor(plans: list[DatasetPlan]) -> dg.SensorDefinition:
-    @dg.sensor(name="source_files_changed", minimum_interval_seconds=60,
-               asset_selection=dg.AssetSelection.assets(*_keys(plans)),
-               default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Loads a dataset when its source files appear or change.")
+    @dg.sensor(
+        name="source_files_changed",
+        minimum_interval_seconds=60,
+        asset_selection=dg.AssetSelection.assets(*_keys(plans)),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Loads a dataset when its source files appear or change.",
+    )
     def sensor(context: dg.SensorEvaluationContext):
         seen = json.loads(context.cursor) if context.cursor else {}
         for plan in plans:
@@ -62,8 +70,10 @@ def source_sensor(plans: list[DatasetPlan]) -> dg.SensorDefinition:
                 continue
             if seen.get(spec.name) != signature:
                 seen[spec.name] = signature
-                yield dg.RunRequest(run_key=f"{spec.name}:{signature}",
-                                    asset_selection=[raw_key(spec.name), table_key(spec.name)])
+                yield dg.RunRequest(
+                    run_key=f"{spec.name}:{signature}",
+                    asset_selection=[raw_key(spec.name), table_key(spec.name)],
+                )
         context.update_cursor(json.dumps(seen, sort_keys=True))
 
     return sensor

@@ -28,10 +28,12 @@ def build_definitions(workspace: Workspace) -> tuple[dg.Definitions, list[str]]:
     assets = [a for plan in plans for a in dataset_assets(plan)]
     sensors = [source_sensor(plans)] if plans else []
     catalogue_assets, catalogue_schedules = freshness_assets()
-    return dg.Definitions(assets=assets + catalogue_assets,
-                          schedules=schedules_for(plans) + catalogue_schedules,
-                          sensors=sensors,
-                          resources={MULU: MuluResource.for_workspace(workspace)}), problems
+    return dg.Definitions(
+        assets=assets + catalogue_assets,
+        schedules=schedules_for(plans) + catalogue_schedules,
+        sensors=sensors,
+        resources={MULU: MuluResource.for_workspace(workspace)},
+    ), problems
 
 
 @dg.definitions

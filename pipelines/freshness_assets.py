@@ -5,7 +5,6 @@ The 35,700 catalogue entries stay data: the sweep evaluates them all in one quer
 never one asset each.
 """
 
-
 import datetime as dt
 
 import dagster as dg
@@ -37,45 +36,79 @@ def freshness_policy_for(plan: DatasetPlan) -> dg.FreshnessPolicy | None:
     if cycle is None or not cycle.tracked:
         return None
     period = longest_period(cycle)
-    return dg.FreshnessPolicy.time_window(fail_window=period + default_grace(cycle),
-                                          warn_window=max(period - default_soon(cycle),
-                                                          dt.timedelta(minutes=1)))
+    return dg.FreshnessPolicy.time_window(
+        fail_window=period + default_grace(cycle),
+        warn_window=max(period - default_soon(cycle), dt.timedelta(minutes=1)),
+    )
 
 
 def freshness_assets() -> tuple[list[dg.AssetsDefinition], list[dg.ScheduleDefinition]]:
-    @dg.asset(key=SWEEP_KEY, group_name="freshness", kinds={"duckdb", "parquet"},
-              description="Every catalogue entry's freshness status today "
-                          "(freshness/daily/<day>.parquet): the daily history")
+    @dg.asset(
+        key=SWEEP_KEY,
+        group_name="freshness",
+        kinds={"duckdb", "parquet"},
+        description="Every catalogue entry's freshness status today "
+        "(freshness/daily/<day>.parquet): the daily history",
+    )
     def daily_sweep(context: dg.AssetExecutionContext, mulu: MuluResource) -> dg.MaterializeResult:
         workspace = mulu.workspace
         day = catalogue_now().date()
         path = save_day(mulu.store, workspace, day)
         counts = day_counts(path)
         context.log.info(f"{day}: {counts}")
-        return dg.MaterializeResult(metadata={
-            "day": day.isoformat(), "path": str(path),
-            "entries": dg.MetadataValue.int(sum(counts.values())),
-            **{status: dg.MetadataValue.int(n) for status, n in sorted(counts.items())}})
+        return dg.MaterializeResult(
+            metadata={
+                "day": day.isoformat(),
+                "path": str(path),
+                "entries": dg.MetadataValue.int(sum(counts.values())),
+                **{status: dg.MetadataValue.int(n) for status, n in sorted(counts.items())},
+            }
+        )
 
-    @dg.asset(key=SCORECARD_KEY, deps=[SWEEP_KEY], group_name="freshness", kinds={"html"},
-              description="This month's scorecard (更新及时率通报): organisations ranked by "
-                          "overdue entries and on-time rate, as CSV and HTML")
-    def monthly_scorecard(context: dg.AssetExecutionContext,
-                          mulu: MuluResource) -> dg.MaterializeResult:
+    @dg.asset(
+        key=SCORECARD_KEY,
+        deps=[SWEEP_KEY],
+        group_name="freshness",
+        kinds={"html"},
+        description="This month's scorecard (更新及时率通报): organisations ranked by "
+        "overdue entries and on-time rate, as CSV and HTML",
+    )
+    def monthly_scorecard(
+        context: dg.AssetExecutionContext, mulu: MuluResource
+    ) -> dg.MaterializeResult:
         month = catalogue_now().strftime("%Y-%m")
         rows = scorecard(mulu.store, month)
         folder = mulu.workspace.scorecards_dir
         csv_path = export_scorecard(rows, folder / f"{month}.csv")
         html_path = export_scorecard(rows, folder / f"{month}.html")
-        top = [{"rank": r["rank"], "provider": r["provider_name"], "overdue": r["overdue"],
-                "on_time_rate": r["on_time_rate"]} for r in rows[:10]]
-        return dg.MaterializeResult(metadata={
-            "month": month, "organisations": dg.MetadataValue.int(len(rows)),
-            "csv": str(csv_path), "html": str(html_path), "top": dg.MetadataValue.json(top)})
+        top = [
+            {
+                "rank": r["rank"],
+                "provider": r["provider_name"],
+                "overdue": r["overdue"],
+                "on_time_rate": r["on_time_rate"],
+            }
+            for r in rows[:10]
+        ]
+        return dg.MaterializeResult(
+            metadata={
+                "month": month,
+                "organisations": dg.MetadataValue.int(len(rows)),
+                "csv": str(csv_path),
+                "html": str(html_path),
+                "top": dg.MetadataValue.json(top),
+            }
+        )
 
-    job = dg.define_asset_job("freshness_daily", selection=[SWEEP_KEY, SCORECARD_KEY],
-                              description="the daily sweep and this month's scorecard")
-    schedule = dg.ScheduleDefinition(name="freshness_daily_schedule", job=job,
-                                     cron_schedule="30 6 * * *",
-                                     execution_timezone="Asia/Shanghai")
+    job = dg.define_asset_job(
+        "freshness_daily",
+        selection=[SWEEP_KEY, SCORECARD_KEY],
+        description="the daily sweep and this month's scorecard",
+    )
+    schedule = dg.ScheduleDefinition(
+        name="freshness_daily_schedule",
+        job=job,
+        cron_schedule="30 6 * * *",
+        execution_timezone="Asia/Shanghai",
+    )
     return [daily_sweep, monthly_scorecard], [schedule]

@@ -27,8 +27,9 @@ PIPELINE_USER = "pipeline"  # who the catalogue's history names for changes a ru
 class MuluResource(dg.ConfigurableResource):
     """The Mulu workspace (``home``) and, during a run, its metadata store."""
 
-    home: str = Field(description="the Mulu workspace folder (MULU_HOME when the code location "
-                                  "loaded)")
+    home: str = Field(
+        description="the Mulu workspace folder (MULU_HOME when the code location loaded)"
+    )
     _store: Store | None = PrivateAttr(default=None)
 
     @classmethod

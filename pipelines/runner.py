@@ -64,31 +64,45 @@ def run_datasets(workspace: Workspace, select: list[str] | None = None) -> RunRe
     wanted = select or names
     unknown = sorted(set(wanted) - set(names))
     if unknown:
-        raise UnknownDataset(f"no dataset named {', '.join(unknown)}; datasets: {', '.join(names) or '-'}")
+        raise UnknownDataset(
+            f"no dataset named {', '.join(unknown)}; datasets: {', '.join(names) or '-'}"
+        )
     instance = dg.DagsterInstance.from_config(str(dagster_home(workspace)))
     selection = [key for name in wanted for key in (raw_key(name), table_key(name))]
     if not select:  # a full run also refreshes the catalogue's freshness sweep and scorecard
         selection += [SWEEP_KEY, SCORECARD_KEY]
-    result = dg.materialize(assets, instance=instance, selection=selection, raise_on_error=False,
-                            resources=definitions.resources, tags={"mulu/trigger": "cli"},
-                            run_config=_QUIET_CONSOLE)
+    result = dg.materialize(
+        assets,
+        instance=instance,
+        selection=selection,
+        raise_on_error=False,
+        resources=definitions.resources,
+        tags={"mulu/trigger": "cli"},
+        run_config=_QUIET_CONSOLE,
+    )
     report = RunReport(success=result.success, run_id=result.run_id, problems=problems)
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         if materialization.asset_key.path[0] == "warehouse":
             report.datasets[materialization.asset_key.path[-1]] = {
-                key: value.value for key, value in materialization.metadata.items()}
+                key: value.value for key, value in materialization.metadata.items()
+            }
     # A blocked load materialises nothing (the live table did not change): its load record says.
     for name in wanted:
         if name not in report.datasets and table_key(name).to_user_string().replace(
-                "/", "__") not in {e.step_key for e in result.all_events if e.is_step_failure}:
+            "/", "__"
+        ) not in {e.step_key for e in result.all_events if e.is_step_failure}:
             history = load_history(workspace, name)
             if history:
                 last = history[-1]
                 report.datasets[name] = {
-                    "status": last.status, "rows": last.rows, "load_id": last.load_id,
-                    "snapshot_id": last.snapshot_id, "quality": last.quality,
-                    "quality_run_id": last.quality_run_id}
+                    "status": last.status,
+                    "rows": last.rows,
+                    "load_id": last.load_id,
+                    "snapshot_id": last.snapshot_id,
+                    "quality": last.quality,
+                    "quality_run_id": last.quality_run_id,
+                }
     for event in result.all_events:
         if event.is_step_failure:
             assert event.step_key is not None, "a step failure always names its step"

@@ -68,8 +68,12 @@ PAGES_DIR = "validations"  # GE's HtmlSiteStore prefix for validation result pag
 RESULTS_DIR = "results"  # GE's validations store (JSON): what the index lists
 LOCK_FILE = ".build.lock"
 # ExpectationValidationResult.result entries that hold data values (BASIC .. COMPLETE).
-_VALUE_LISTS = ("partial_unexpected_list", "unexpected_list", "partial_unexpected_index_list",
-                "unexpected_index_list")
+_VALUE_LISTS = (
+    "partial_unexpected_list",
+    "unexpected_list",
+    "partial_unexpected_index_list",
+    "unexpected_index_list",
+)
 _COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list")
 
 
@@ -77,8 +81,9 @@ class DataDocsError(MuluError):
     """GE could not render the run's page or the site index."""
 
 
-def build_data_docs(ge_result: Any, *, site_dir: Path, run_id: str,
-                    pii_columns: Collection[str] | None = None) -> Path:
+def build_data_docs(
+    ge_result: Any, *, site_dir: Path, run_id: str, pii_columns: Collection[str] | None = None
+) -> Path:
     """Render one run's GE validation result as Data Docs under site_dir; return the path of
     that run's HTML page.
 
@@ -115,38 +120,54 @@ def build_data_docs(ge_result: Any, *, site_dir: Path, run_id: str,
     suite = result.suite_name or "suite"
     run = RunIdentifier(run_name=run_id, run_time=_run_time(result))
     result.meta["run_id"] = run.to_json_dict()  # shown as Run Name / Run Time on the page
-    key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name=suite), run,
-                                     result.batch_id or "batch")
+    key = ValidationResultIdentifier(
+        ExpectationSuiteIdentifier(name=suite), run, result.batch_id or "batch"
+    )
     *folders, name = key.to_tuple()
     page = site_dir.joinpath(PAGES_DIR, *folders, f"{name}.html")
 
     config = DataContextConfig(
-        analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False),
-        store_backend_defaults=InMemoryStoreBackendDefaults())
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+    )
     config.stores[config.validation_results_store_name] = {
         "class_name": "ValidationResultsStore",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                          "base_directory": str(site_dir / RESULTS_DIR),
-                          "suppress_store_backend_id": True}}
-    config.data_docs_sites = {SITE_NAME: {
-        "class_name": "SiteBuilder",
-        "show_how_to_buttons": False,
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                          "base_directory": str(site_dir)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        "site_section_builders": {
-            # no suite pages (suites are not stored) and no profiling section
-            "expectations": "0", "profiling": "0",
-            # GE's default filter drops run names containing "profiling"
-            "validations": {"run_name_filter": {"matches_regex": "^"}}},
-    }}
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(site_dir / RESULTS_DIR),
+            "suppress_store_backend_id": True,
+        },
+    }
+    config.data_docs_sites = {
+        SITE_NAME: {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(site_dir),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "site_section_builders": {
+                # no suite pages (suites are not stored) and no profiling section
+                "expectations": "0",
+                "profiling": "0",
+                # GE's default filter drops run names containing "profiling"
+                "validations": {"run_name_filter": {"matches_regex": "^"}},
+            },
+        }
+    }
     context = gx.get_context(mode="ephemeral", project_config=config)
     store = context.stores[context.validation_results_store_name]
 
     with _locked(site_dir), _ge_errors() as errors:
-        replaced = [old for old in store.list_keys()  # the same run stored with another time
-                    if old.expectation_suite_identifier.name == suite
-                    and old.run_id.run_name == run_id and old.to_tuple() != key.to_tuple()]
+        replaced = [
+            old
+            for old in store.list_keys()  # the same run stored with another time
+            if old.expectation_suite_identifier.name == suite
+            and old.run_id.run_name == run_id
+            and old.to_tuple() != key.to_tuple()
+        ]
         for old in replaced:
             store.remove_key(old)
         page.unlink(missing_ok=True)
@@ -172,8 +193,11 @@ def build_data_docs(ge_result: Any, *, site_dir: Path, run_id: str,
 
 # --- helpers -------------------------------------------------------------------------------
 def _check_run_id(run_id: str) -> None:
-    if not isinstance(run_id, str) or run_id.strip() in ("", ".", "..") or any(
-            c in run_id for c in "/\\"):
+    if (
+        not isinstance(run_id, str)
+        or run_id.strip() in ("", ".", "..")
+        or any(c in run_id for c in "/\\")
+    ):
         raise ValueError(f"run_id must be one path component (no '/' or '\\'): {run_id!r}")
 
 
@@ -232,8 +256,9 @@ def _summary(message: str) -> str:
 
 def _prune(folder: Path, stop: Path) -> None:
     """Remove empty folders from ``folder`` up to ``stop`` (excluded)."""
-    while folder != stop and stop in folder.parents and folder.is_dir() and not any(
-            folder.iterdir()):
+    while (
+        folder != stop and stop in folder.parents and folder.is_dir() and not any(folder.iterdir())
+    ):
         folder.rmdir()
         folder = folder.parent
 
@@ -284,12 +309,15 @@ def _prepared(ge_result: Any, pii: set[str] | None) -> Any:
         if isinstance(got.get("partial_unexpected_counts"), list):
             got["partial_unexpected_counts"] = [
                 {**item, "value": _mask_value(item.get("value"), sensitive, hidden)}
-                if isinstance(item, dict) else item
-                for item in got["partial_unexpected_counts"]]
+                if isinstance(item, dict)
+                else item
+                for item in got["partial_unexpected_counts"]
+            ]
         details = got.get("details")
         if isinstance(details, dict) and isinstance(details.get("unexpected_rows"), list):
-            details["unexpected_rows"] = [_mask_value(row, pii is None, hidden)
-                                          for row in details["unexpected_rows"]]
+            details["unexpected_rows"] = [
+                _mask_value(row, pii is None, hidden) for row in details["unexpected_rows"]
+            ]
         if sensitive and columns and isinstance(got.get("observed_value"), str):
             got["observed_value"] = _mask(got["observed_value"])
     return result

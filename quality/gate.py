@@ -32,8 +32,15 @@ log = logging.getLogger(__name__)
 class QualityGate:
     """Validates one dataset's staged loads and stores each run; a ``warehouse`` Gate."""
 
-    def __init__(self, store: Store, workspace: Workspace, spec: DatasetSpec, *,
-                 today: dt.date | None = None, data_docs: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        workspace: Workspace,
+        spec: DatasetSpec,
+        *,
+        today: dt.date | None = None,
+        data_docs: bool = True,
+    ) -> None:
         self.store, self.workspace, self.spec = store, workspace, spec
         self.today = today
         self.data_docs = data_docs
@@ -57,8 +64,16 @@ class QualityGate:
                     quarantined = write_quarantine(con, report, definition, labels, target)
                     quarantine_path = str(target) if quarantined else None
         docs = self._docs(report, run_id)
-        store_run(self.store, spec, report, run_id=run_id, samples=samples,
-                  quarantine_path=quarantine_path, quarantined_rows=quarantined, data_docs=docs)
+        store_run(
+            self.store,
+            spec,
+            report,
+            run_id=run_id,
+            samples=samples,
+            quarantine_path=quarantine_path,
+            quarantined_rows=quarantined,
+            data_docs=docs,
+        )
         self.report = report
         return GateVerdict(run_id=run_id, blocked=report.blocked, flagged=bool(report.warnings))
 
@@ -70,24 +85,44 @@ class QualityGate:
             from quality.data_docs import build_data_docs
 
             pii = {c.name for c in self.spec.columns if c.pii is not None}
-            return str(build_data_docs(report.ge_result, site_dir=self.workspace.quality_docs_dir,
-                                       run_id=run_id, pii_columns=pii))
+            return str(
+                build_data_docs(
+                    report.ge_result,
+                    site_dir=self.workspace.quality_docs_dir,
+                    run_id=run_id,
+                    pii_columns=pii,
+                )
+            )
         except Exception as exc:  # rendering is a side product of the run: never fail it
             log.warning("%s: Data Docs for run %s not built: %s", self.spec.name, run_id, exc)
             return None
 
 
-def load_validated(store: Store, workspace: Workspace, spec: DatasetSpec, *,
-                   force: bool = False, today: dt.date | None = None,
-                   data_docs: bool = True) -> LoadResult:
+def load_validated(
+    store: Store,
+    workspace: Workspace,
+    spec: DatasetSpec,
+    *,
+    force: bool = False,
+    today: dt.date | None = None,
+    data_docs: bool = True,
+) -> LoadResult:
     """Load ``spec``'s source with every staged load validated before it is published."""
     gate = QualityGate(store, workspace, spec, today=today, data_docs=data_docs)
     return load_dataset(workspace, spec, force=force, gate=gate, store=store)
 
 
-def store_run(store: Store, spec: DatasetSpec, report: ValidationReport, *, run_id: str,
-              samples: dict[str, list[dict[str, Any]]], quarantine_path: str | None = None,
-              quarantined_rows: int = 0, data_docs: str | None = None) -> None:
+def store_run(
+    store: Store,
+    spec: DatasetSpec,
+    report: ValidationReport,
+    *,
+    run_id: str,
+    samples: dict[str, list[dict[str, Any]]],
+    quarantine_path: str | None = None,
+    quarantined_rows: int = 0,
+    data_docs: str | None = None,
+) -> None:
     """Keep the run, its results and samples (``samples`` by rule; a rule not in it keeps the
     report's own samples) in one transaction."""
     records = report.to_records(run_id)
@@ -98,18 +133,42 @@ def store_run(store: Store, spec: DatasetSpec, report: ValidationReport, *, run_
     for result in report.results:
         found = samples.get(result.rule)
         if found is None:  # the report's own (row numbers within the staged file)
-            found = [{"source_file": None, "source_row": s.get("source_row"),
-                      "reason": s["reason"], "values": s["values"]} for s in result.samples]
-        stored_samples += [{**sample, "rule": result.rule, "position": position}
-                           for position, sample in enumerate(found, 1)]
+            found = [
+                {
+                    "source_file": None,
+                    "source_row": s.get("source_row"),
+                    "reason": s["reason"],
+                    "values": s["values"],
+                }
+                for s in result.samples
+            ]
+        stored_samples += [
+            {**sample, "rule": result.rule, "position": position}
+            for position, sample in enumerate(found, 1)
+        ]
     store.quality.add_run(
-        {"run_id": run_id, "dataset": spec.name, "entry_code": spec.entry_code,
-         "load_id": run_id, "status": status, "rows": run["rows"],
-         "expectations": len(report.results), "passed": passed, "errors": run["errors"],
-         "warnings": run["warnings"], "score": run_score(passed, 0, len(report.results)),
-         "today": run["today"], "engine": run["engine"], "started_at": run["started_at"],
-         "finished_at": run["finished_at"], "seconds": run["seconds"],
-         "quarantine_path": quarantine_path, "quarantined_rows": quarantined_rows,
-         "data_docs": data_docs, "spec": spec.model_dump_json()},
+        {
+            "run_id": run_id,
+            "dataset": spec.name,
+            "entry_code": spec.entry_code,
+            "load_id": run_id,
+            "status": status,
+            "rows": run["rows"],
+            "expectations": len(report.results),
+            "passed": passed,
+            "errors": run["errors"],
+            "warnings": run["warnings"],
+            "score": run_score(passed, 0, len(report.results)),
+            "today": run["today"],
+            "engine": run["engine"],
+            "started_at": run["started_at"],
+            "finished_at": run["finished_at"],
+            "seconds": run["seconds"],
+            "quarantine_path": quarantine_path,
+            "quarantined_rows": quarantined_rows,
+            "data_docs": data_docs,
+            "spec": spec.model_dump_json(),
+        },
         [{**r, "column_name": r["column"]} for r in records["quality_results"]],
-        stored_samples)
+        stored_samples,
+    )

@@ -35,8 +35,12 @@ from warehouse.workspace import Workspace
 
 
 @contextmanager
-def numbered_rows(workspace: Workspace, spec: DatasetSpec, files: list[tuple[Path, str]],
-                  definition: SuiteDefinition) -> Iterator[duckdb.DuckDBPyConnection]:
+def numbered_rows(
+    workspace: Workspace,
+    spec: DatasetSpec,
+    files: list[tuple[Path, str]],
+    definition: SuiteDefinition,
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB connection whose view ``batch`` is the typed rows of ``files`` ((landed path,
     source URL) pairs) with ``_source_index`` and ``_source_row``, plus the suite's macros."""
     con = duckdb.connect()
@@ -46,12 +50,19 @@ def numbered_rows(workspace: Workspace, spec: DatasetSpec, files: list[tuple[Pat
         con.execute(f"SET temp_directory = {sql_literal(str(scratch / 'spill'))}")
         for macro in definition.macros:
             con.execute(macro)
-        relation = read_source(con, spec, [path for path, _ in files],
-                               names=[label for _, label in files], workdir=scratch / "utf8")
+        relation = read_source(
+            con,
+            spec,
+            [path for path, _ in files],
+            names=[label for _, label in files],
+            workdir=scratch / "utf8",
+        )
         types = {n: str(t) for n, t in zip(relation.columns, relation.types, strict=True)}
         names = ", ".join(quote_identifier(c.name) for c in spec.columns)
-        con.execute(f"CREATE TEMP VIEW {VIEW} AS SELECT {names}, _source_index, _source_row "
-                    f"FROM ({typed_select(spec, types, SOURCE_VIEW)})")
+        con.execute(
+            f"CREATE TEMP VIEW {VIEW} AS SELECT {names}, _source_index, _source_row "
+            f"FROM ({typed_select(spec, types, SOURCE_VIEW)})"
+        )
         yield con
     finally:
         con.close()
@@ -64,41 +75,66 @@ def _tmp(workspace: Workspace) -> Path:
     return folder
 
 
-def _row_level_failures(report: ValidationReport, definition: SuiteDefinition
-                        ) -> list[tuple[str, str, tuple[str, ...], str]]:
+def _row_level_failures(
+    report: ValidationReport, definition: SuiteDefinition
+) -> list[tuple[str, str, tuple[str, ...], str]]:
     """(rule, predicate, sample columns, reason) of each failed expectation that has rows."""
     out = []
     for result in report.failures:
         expectation = definition.rule(result.rule)
         if expectation.unexpected_where and result.error is None:
-            out.append((result.rule, expectation.unexpected_where.format(batch=VIEW),
-                        expectation.sample_columns, expectation.description))
+            out.append(
+                (
+                    result.rule,
+                    expectation.unexpected_where.format(batch=VIEW),
+                    expectation.sample_columns,
+                    expectation.description,
+                )
+            )
     return out
 
 
-def source_samples(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, report: ValidationReport,
-                   definition: SuiteDefinition, labels: list[str], *, mask_pii: bool = True
-                   ) -> dict[str, list[dict[str, Any]]]:
+def source_samples(
+    con: duckdb.DuckDBPyConnection,
+    spec: DatasetSpec,
+    report: ValidationReport,
+    definition: SuiteDefinition,
+    labels: list[str],
+    *,
+    mask_pii: bool = True,
+) -> dict[str, list[dict[str, Any]]]:
     """{rule: up to SAMPLE_ROWS failing rows} with source_file, source_row, values, reason."""
     pii = {c.name for c in spec.columns if c.pii is not None} if mask_pii else set()
     samples: dict[str, list[dict[str, Any]]] = {}
     for rule, where, columns, reason in _row_level_failures(report, definition):
         shown = [c for c in dict.fromkeys(columns)]
-        select = ", ".join(["_source_index", "_source_row"]
-                           + [quote_identifier(c) for c in shown])
-        rows = con.execute(f"SELECT {select} FROM {VIEW} WHERE {where} ORDER BY _source_index, "
-                           f"_source_row LIMIT {SAMPLE_ROWS}").fetchall()
-        samples[rule] = [{
-            "source_file": labels[row[0]] if row[0] is not None else None,
-            "source_row": row[1], "reason": reason,
-            "values": {name: mask(value) if name in pii else value
-                       for name, value in zip(shown, row[2:], strict=True)},
-        } for row in rows]
+        select = ", ".join(["_source_index", "_source_row"] + [quote_identifier(c) for c in shown])
+        rows = con.execute(
+            f"SELECT {select} FROM {VIEW} WHERE {where} ORDER BY _source_index, "
+            f"_source_row LIMIT {SAMPLE_ROWS}"
+        ).fetchall()
+        samples[rule] = [
+            {
+                "source_file": labels[row[0]] if row[0] is not None else None,
+                "source_row": row[1],
+                "reason": reason,
+                "values": {
+                    name: mask(value) if name in pii else value
+                    for name, value in zip(shown, row[2:], strict=True)
+                },
+            }
+            for row in rows
+        ]
     return samples
 
 
-def write_quarantine(con: duckdb.DuckDBPyConnection, report: ValidationReport,
-                     definition: SuiteDefinition, labels: list[str], target: Path) -> int:
+def write_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    report: ValidationReport,
+    definition: SuiteDefinition,
+    labels: list[str],
+    target: Path,
+) -> int:
     """Every failing row, with ``_failed_rules``, ``_source_file``, ``_source_row``, to
     ``target`` (Parquet); the number of rows written (0: no file)."""
     failures = _row_level_failures(report, definition)
@@ -106,8 +142,10 @@ def write_quarantine(con: duckdb.DuckDBPyConnection, report: ValidationReport,
         return 0
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".part")
-    reasons = ", ".join(f"CASE WHEN coalesce(({where}), false) THEN {sql_literal(rule)} END"
-                        for rule, where, _, _ in failures)
+    reasons = ", ".join(
+        f"CASE WHEN coalesce(({where}), false) THEN {sql_literal(rule)} END"
+        for rule, where, _, _ in failures
+    )
     any_failure = " OR ".join(f"coalesce(({where}), false)" for _, where, _, _ in failures)
     files = "[" + ", ".join(sql_literal(label) for label in labels) + "]"
     written = con.execute(

@@ -41,8 +41,14 @@ class RunNotFound(NotFound):
     """No quality run has this id, or an id starting with it."""
 
 
-def list_runs(store: Store, *, dataset: str | None = None, failed: bool = False,
-              pending: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+def list_runs(
+    store: Store,
+    *,
+    dataset: str | None = None,
+    failed: bool = False,
+    pending: bool = False,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
     """Runs, newest first. ``failed``: blocked or warned; ``pending``: blocked, undecided."""
     return store.quality.runs(dataset=dataset, failed=failed, pending=pending, limit=limit)
 
@@ -72,18 +78,31 @@ def get_run(store: Store, run_id: str) -> dict[str, Any]:
         samples: dict[str, list[dict[str, Any]]] = {}
         for sample in store.quality.samples(run_id):
             samples.setdefault(sample.pop("rule"), []).append(sample)
-        run["results"] = [{**result, "samples": samples.get(result["rule"], [])}
-                          for result in store.quality.results(run_id)]
+        run["results"] = [
+            {**result, "samples": samples.get(result["rule"], [])}
+            for result in store.quality.results(run_id)
+        ]
         run["reviews"] = store.quality.reviews(run_id)
         load = store.loads.get(run["load_id"])
-        run["load"] = None if load is None else {
-            key: load[key] for key in ("status", "snapshot_id", "held_path")}
+        run["load"] = (
+            None
+            if load is None
+            else {key: load[key] for key in ("status", "snapshot_id", "held_path")}
+        )
     return run
 
 
-def review_run(store: Store, workspace: Workspace, run_id: str, action: str, *,
-               reviewer: str, rule: str | None = None, note: str | None = None,
-               over_newer: bool = False) -> dict[str, Any]:
+def review_run(
+    store: Store,
+    workspace: Workspace,
+    run_id: str,
+    action: str,
+    *,
+    reviewer: str,
+    rule: str | None = None,
+    note: str | None = None,
+    over_newer: bool = False,
+) -> dict[str, Any]:
     """Record a steward's ``action`` on a run and carry it out (see the module doc).
 
     Returns {run_id, entry_code, action, rule, outcome, published: LoadResult | None}.
@@ -102,36 +121,60 @@ def review_run(store: Store, workspace: Workspace, run_id: str, action: str, *,
     spec = DatasetSpec.model_validate_json(run["spec"])
     published: LoadResult | None = None
     if action == "waive":
-        outcome, published = _waive(store, workspace, spec, run, rule or "", reviewer, note,
-                                    over_newer)
+        outcome, published = _waive(
+            store, workspace, spec, run, rule or "", reviewer, note, over_newer
+        )
     else:
         if run["status"] != "blocked":
-            raise Conflict(f"run {run_id} was not blocked ({run['status']}): its load was "
-                           f"published; nothing to {action}")
+            raise Conflict(
+                f"run {run_id} was not blocked ({run['status']}): its load was "
+                f"published; nothing to {action}"
+            )
         if run["decision"] is not None:
             raise Conflict(f"run {run_id} was {run['decision']} already")
         if action == "accept":
-            published = publish_held(workspace, spec, run["load_id"], over_newer=over_newer,
-                                     store=store)
+            published = publish_held(
+                workspace, spec, run["load_id"], over_newer=over_newer, store=store
+            )
             outcome = f"published as snapshot {published.snapshot_id}"
         else:
             reject_held(workspace, spec.name, run["load_id"], store=store)
             outcome = "kept out: held rows deleted, the live table unchanged"
         with store.transaction():
-            store.quality.add_review(run_id, action=action, rule=rule, note=note,
-                                     reviewer=reviewer, at=_now(), outcome=outcome)
+            store.quality.add_review(
+                run_id,
+                action=action,
+                rule=rule,
+                note=note,
+                reviewer=reviewer,
+                at=_now(),
+                outcome=outcome,
+            )
             store.quality.decide(run_id, "accepted" if action == "accept" else "rejected")
-    return {"run_id": run_id, "entry_code": run["entry_code"], "action": action, "rule": rule,
-            "outcome": outcome, "published": published}
+    return {
+        "run_id": run_id,
+        "entry_code": run["entry_code"],
+        "action": action,
+        "rule": rule,
+        "outcome": outcome,
+        "published": published,
+    }
 
 
 def _now() -> str:
     return catalogue_now().isoformat(timespec="seconds")
 
 
-def _waive(store: Store, workspace: Workspace, spec: DatasetSpec, run: dict[str, Any],
-           rule: str, reviewer: str, note: str | None, over_newer: bool
-           ) -> tuple[str, LoadResult | None]:
+def _waive(
+    store: Store,
+    workspace: Workspace,
+    spec: DatasetSpec,
+    run: dict[str, Any],
+    rule: str,
+    reviewer: str,
+    note: str | None,
+    over_newer: bool,
+) -> tuple[str, LoadResult | None]:
     """Waive ``rule`` and record it in one transaction; then, when nothing blocks the run any
     more, publish it. A refused publish leaves the waiver recorded and says why in the
     outcome (the steward may then accept, e.g. over a newer load)."""
@@ -149,23 +192,33 @@ def _waive(store: Store, workspace: Workspace, spec: DatasetSpec, run: dict[str,
             raise Conflict(f"{rule} is waived already in run {run_id}")
         store.quality.waive(run_id, rule)
         counts = store.quality.result_counts(run_id)
-        store.quality.set_counts(run_id, waived=counts["waived"], errors=counts["errors"],
-                                 warnings=counts["warnings"],
-                                 score=run_score(counts["passed"], counts["waived"],
-                                                 counts["total"]))
-        review_id = store.quality.add_review(run_id, action="waive", rule=rule, note=note,
-                                             reviewer=reviewer, at=_now(), outcome=outcome)
+        store.quality.set_counts(
+            run_id,
+            waived=counts["waived"],
+            errors=counts["errors"],
+            warnings=counts["warnings"],
+            score=run_score(counts["passed"], counts["waived"], counts["total"]),
+        )
+        review_id = store.quality.add_review(
+            run_id,
+            action="waive",
+            rule=rule,
+            note=note,
+            reviewer=reviewer,
+            at=_now(),
+            outcome=outcome,
+        )
     if run["status"] != "blocked" or run["decision"] is not None or counts["errors"]:
         return outcome, None
     try:
-        published = publish_held(workspace, spec, run["load_id"], over_newer=over_newer,
-                                 store=store)
+        published = publish_held(
+            workspace, spec, run["load_id"], over_newer=over_newer, store=store
+        )
     except LoadError as exc:  # the waiver stands; the outcome says why nothing was published
         outcome = f"{outcome}; no blocking failure left, but not published: {exc}"
         store.quality.set_review_outcome(review_id, outcome)
         return outcome, None
-    outcome = f"{outcome}; no blocking failure left: published as snapshot " \
-              f"{published.snapshot_id}"
+    outcome = f"{outcome}; no blocking failure left: published as snapshot {published.snapshot_id}"
     with store.transaction():
         store.quality.set_review_outcome(review_id, outcome)
         store.quality.decide(run_id, "accepted")

@@ -25,9 +25,18 @@ def entry_scores(store: Store, *, months: int = 6) -> list[dict[str, Any]]:
     with store.snapshot():
         rows = store.quality.latest_entry_scores()
         trends = store.quality.monthly_scores("entry")
-    return [{"code": r["code"], "name": r["name"], "organisation": r["organisation"],
-             "score": r["score"], "runs": r["runs"], "latest_run_at": r["started_at"],
-             "trend": trends.get(r["code"], [])[-months:]} for r in rows]
+    return [
+        {
+            "code": r["code"],
+            "name": r["name"],
+            "organisation": r["organisation"],
+            "score": r["score"],
+            "runs": r["runs"],
+            "latest_run_at": r["started_at"],
+            "trend": trends.get(r["code"], [])[-months:],
+        }
+        for r in rows
+    ]
 
 
 def organisation_scores(store: Store, *, months: int = 6) -> list[dict[str, Any]]:

@@ -32,9 +32,11 @@ UNEXPECTED_ROWS = "unexpected_rows_expectation"
 # --- SQL macros ----------------------------------------------------------------------------
 # Python's str.strip() removes every character for which str.isspace() is true; trim() with
 # this set makes the macros agree with schemas.identity / schemas.codes (e.g. 全角空格 U+3000).
-_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
-               + "".join(chr(c) for c in range(0x2000, 0x200B))
-               + "\u2028\u2029\u202f\u205f\u3000")
+_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, S, V, Z
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 EARLIEST_BIRTH = dt.date(1800, 1, 1)
@@ -61,13 +63,16 @@ def quote_identifier(name: str) -> str:
 
 def _id_card_sum() -> str:
     # ascii(c) - 48 never errors (a CAST of a non-digit would); the regex guards the value.
-    return " + ".join(f"(ascii(substr(t, {i + 1}, 1)) - 48) * {w}"
-                      for i, w in enumerate(ID_CARD_WEIGHTS))
+    return " + ".join(
+        f"(ascii(substr(t, {i + 1}, 1)) - 48) * {w}" for i, w in enumerate(ID_CARD_WEIGHTS)
+    )
 
 
 def _uscc_sum() -> str:
-    return " + ".join(f"(strpos('{_USCC_ALPHABET}', substr(t, {i + 1}, 1)) - 1) * {w}"
-                      for i, w in enumerate(_USCC_WEIGHTS))
+    return " + ".join(
+        f"(strpos('{_USCC_ALPHABET}', substr(t, {i + 1}, 1)) - 1) * {w}"
+        for i, w in enumerate(_USCC_WEIGHTS)
+    )
 
 
 _PROVINCES = ", ".join(f"'{p}'" for p in sorted(PROVINCE_CODES))
@@ -110,9 +115,14 @@ SQL_MACROS: tuple[str, ...] = (
 
 # Named string formats → (SQL predicate template for a valid value, what a failure means).
 _FORMAT_SQL = {
-    "身份证号": ("mulu_id_card_ok({col}, {today})",
-             "not a valid 身份证号 (18 characters, province, birth date or check digit)"),
-    "统一社会信用代码": ("mulu_uscc_ok({col})", "not a valid 统一社会信用代码 (format or check character)"),
+    "身份证号": (
+        "mulu_id_card_ok({col}, {today})",
+        "not a valid 身份证号 (18 characters, province, birth date or check digit)",
+    ),
+    "统一社会信用代码": (
+        "mulu_uscc_ok({col})",
+        "not a valid 统一社会信用代码 (format or check character)",
+    ),
     "手机号": ("mulu_mobile_ok({col})", "not a mainland 手机号 (1[3-9] and 11 digits)"),
     "电子邮箱": ("mulu_email_ok({col})", "not an 电子邮箱 address"),
 }
@@ -162,51 +172,96 @@ def _ge_value(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
 
-def _column_expectations(column: Column, today: dt.date, key_alone: bool
-                         ) -> list[ExpectationDef]:
+def _column_expectations(column: Column, today: dt.date, key_alone: bool) -> list[ExpectationDef]:
     name, col = column.name, quote_identifier(column.name)
     kind = column.type.split("(")[0]
     out: list[ExpectationDef] = []
 
-    def add(key: str, expectation_type: str, kwargs: dict[str, Any], description: str,
-            where: str | None, columns: tuple[str, ...] = (name,)) -> None:
-        out.append(ExpectationDef(expectation_type, kwargs, "error", name, "spec",
-                                  f"{name}:{key}", description, where, columns))
+    def add(
+        key: str,
+        expectation_type: str,
+        kwargs: dict[str, Any],
+        description: str,
+        where: str | None,
+        columns: tuple[str, ...] = (name,),
+    ) -> None:
+        out.append(
+            ExpectationDef(
+                expectation_type,
+                kwargs,
+                "error",
+                name,
+                "spec",
+                f"{name}:{key}",
+                description,
+                where,
+                columns,
+            )
+        )
 
     # Type: the staged Parquet is typed by the loader, so this catches a file that was not
     # (or a spec changed since). GE's column-type expectations fail on duckdb-engine (the
     # reflected columns carry no 'type'), so it is a one-row query instead.
     expected = column.duckdb_type()
-    add("type", UNEXPECTED_ROWS,
-        {"unexpected_rows_query": f"SELECT typeof({col}) AS actual_type FROM "
-                                  f"(SELECT {col} FROM {{batch}} LIMIT 1) "
-                                  f"WHERE typeof({col}) <> {sql_literal(expected)}"},
-        f"{name} is not {expected}", None)
+    add(
+        "type",
+        UNEXPECTED_ROWS,
+        {
+            "unexpected_rows_query": f"SELECT typeof({col}) AS actual_type FROM "
+            f"(SELECT {col} FROM {{batch}} LIMIT 1) "
+            f"WHERE typeof({col}) <> {sql_literal(expected)}"
+        },
+        f"{name} is not {expected}",
+        None,
+    )
     if not column.nullable:
-        add("nullable", "expect_column_values_to_not_be_null", {"column": name},
-            f"{name} is empty (nullable: false)", f"{col} IS NULL")
+        add(
+            "nullable",
+            "expect_column_values_to_not_be_null",
+            {"column": name},
+            f"{name} is empty (nullable: false)",
+            f"{col} IS NULL",
+        )
     if column.unique and not key_alone:
-        add("unique", "expect_column_values_to_be_unique", {"column": name},
-            f"{name} repeats a value (unique: true)", _duplicates_where([name]))
+        add(
+            "unique",
+            "expect_column_values_to_be_unique",
+            {"column": name},
+            f"{name} repeats a value (unique: true)",
+            _duplicates_where([name]),
+        )
     if column.allowed_values is not None:
         values = ", ".join(sql_literal(v) for v in column.allowed_values)
-        add("allowed_values", "expect_column_values_to_be_in_set",
+        add(
+            "allowed_values",
+            "expect_column_values_to_be_in_set",
             {"column": name, "value_set": [_ge_value(v) for v in column.allowed_values]},
             f"{name} is not one of allowed_values",
-            f"{col} IS NOT NULL AND {col} NOT IN ({values})")
+            f"{col} IS NOT NULL AND {col} NOT IN ({values})",
+        )
     if column.min is not None or column.max is not None:
         bounds = [f"{col} < {sql_literal(column.min)}"] if column.min is not None else []
         bounds += [f"{col} > {sql_literal(column.max)}"] if column.max is not None else []
-        add("range", "expect_column_values_to_be_between",
-            {"column": name, "min_value": _ge_value(column.min),
-             "max_value": _ge_value(column.max)},
-            f"{name} is outside [{column.min}, {column.max}]", " OR ".join(bounds))
+        add(
+            "range",
+            "expect_column_values_to_be_between",
+            {
+                "column": name,
+                "min_value": _ge_value(column.min),
+                "max_value": _ge_value(column.max),
+            },
+            f"{name} is outside [{column.min}, {column.max}]",
+            " OR ".join(bounds),
+        )
     if kind in ("date", "timestamp") and column.max is None:
         latest = today if kind == "date" else _end_of(today)
-        add("not_future", "expect_column_values_to_be_between",
+        add(
+            "not_future",
+            "expect_column_values_to_be_between",
             {"column": name, "max_value": latest},
             f"{name} is after {today} (dates are not in the future unless max says so)",
-            f"{col} > {sql_literal(latest)}")
+            f"{col} > {sql_literal(latest)}",
+        )
     if kind == "string" and column.format in _FORMAT_SQL:
         template, meaning = _FORMAT_SQL[column.format]
         ok = template.format(col=col, today=sql_literal(today))
@@ -214,9 +269,13 @@ def _column_expectations(column: Column, today: dt.date, key_alone: bool
         # GE checks a derived boolean column of the batch view (format_column) with an
         # ordinary in-set expectation, which it bundles into its one aggregate scan with the
         # other column rules; as an unexpected-rows query it scanned twice (rows, then count).
-        add("format", "expect_column_values_to_be_in_set",
+        add(
+            "format",
+            "expect_column_values_to_be_in_set",
             {"column": format_column(name), "value_set": [True]},
-            f"{name} {meaning}", where)
+            f"{name} {meaning}",
+            where,
+        )
     return out
 
 
@@ -236,8 +295,12 @@ def derived_columns(spec: DatasetSpec, today: dt.date) -> tuple[tuple[str, str],
         if column.type.split("(")[0] == "string" and column.format in _FORMAT_SQL:
             col = quote_identifier(column.name)
             ok = _FORMAT_SQL[column.format][0].format(col=col, today=sql_literal(today))
-            out.append((format_column(column.name),
-                        f"CASE WHEN {col} IS NULL THEN NULL ELSE coalesce({ok}, false) END"))
+            out.append(
+                (
+                    format_column(column.name),
+                    f"CASE WHEN {col} IS NULL THEN NULL ELSE coalesce({ok}, false) END",
+                )
+            )
     return tuple(out)
 
 
@@ -246,8 +309,10 @@ def _duplicates_where(columns: list[str]) -> str:
     cols = ", ".join(quote_identifier(c) for c in columns)
     target = f"({cols})" if len(columns) > 1 else cols
     not_null = " AND ".join(f"{quote_identifier(c)} IS NOT NULL" for c in columns)
-    return (f"{target} IN (SELECT {cols} FROM {{batch}} WHERE {not_null} "
-            f"GROUP BY ALL HAVING count(*) > 1)")
+    return (
+        f"{target} IN (SELECT {cols} FROM {{batch}} WHERE {not_null} "
+        f"GROUP BY ALL HAVING count(*) > 1)"
+    )
 
 
 def _check_expectation(index: int, check: Any) -> ExpectationDef:
@@ -256,26 +321,46 @@ def _check_expectation(index: int, check: Any) -> ExpectationDef:
         kwargs["column"] = check.column
     where = None
     col = quote_identifier(check.column) if check.column else None
-    if check.expectation in ("expect_column_values_to_match_regex",
-                             "expect_column_values_to_not_match_regex") and col and "regex" in kwargs:
+    if (
+        check.expectation
+        in ("expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex")
+        and col
+        and "regex" in kwargs
+    ):
         match = f"regexp_matches({col}, {sql_literal(kwargs['regex'])})"
         negate = "NOT " if check.expectation.endswith("to_match_regex") else ""
         where = f"{col} IS NOT NULL AND {negate}{match}"
     elif check.expectation == "expect_column_values_to_not_be_null" and col:
         where = f"{col} IS NULL"
     rule = f"check:{index}:{check.expectation}" + (f":{check.column}" if check.column else "")
-    return ExpectationDef(check.expectation, kwargs, check.severity, check.column, "check", rule,
-                          f"checks[{index}] {check.expectation}", where,
-                          (check.column,) if check.column else ())
+    return ExpectationDef(
+        check.expectation,
+        kwargs,
+        check.severity,
+        check.column,
+        "check",
+        rule,
+        f"checks[{index}] {check.expectation}",
+        where,
+        (check.column,) if check.column else (),
+    )
 
 
 def build_suite(spec: DatasetSpec, *, today: dt.date) -> SuiteDefinition:
     """The expectations ``spec`` implies for a load's rows, as of ``today`` (for 'not in the
     future': pass the catalogue's local date, so a run is reproducible)."""
     names = [c.name for c in spec.columns]
-    expectations = [ExpectationDef(
-        "expect_table_columns_to_match_set", {"column_set": names, "exact_match": False},
-        "error", None, "spec", "table:columns", "a spec column is missing from the data")]
+    expectations = [
+        ExpectationDef(
+            "expect_table_columns_to_match_set",
+            {"column_set": names, "exact_match": False},
+            "error",
+            None,
+            "spec",
+            "table:columns",
+            "a spec column is missing from the data",
+        )
+    ]
     single_key = spec.primary_key[0] if len(spec.primary_key) == 1 else None
     for column in spec.columns:
         expectations += _column_expectations(column, today, key_alone=column.name == single_key)
@@ -286,13 +371,26 @@ def build_suite(spec: DatasetSpec, *, today: dt.date) -> SuiteDefinition:
             expectation_type, kwargs = "expect_column_values_to_be_unique", {"column": single_key}
         else:
             expectation_type, kwargs = "expect_compound_columns_to_be_unique", {"column_list": keys}
-        expectations.append(ExpectationDef(
-            expectation_type, kwargs, "error", single_key, "spec", "primary_key",
-            f"primary key ({', '.join(keys)}) repeats", _duplicates_where(keys), tuple(keys)))
+        expectations.append(
+            ExpectationDef(
+                expectation_type,
+                kwargs,
+                "error",
+                single_key,
+                "spec",
+                "primary_key",
+                f"primary key ({', '.join(keys)}) repeats",
+                _duplicates_where(keys),
+                tuple(keys),
+            )
+        )
     expectations += [_check_expectation(i, c) for i, c in enumerate(spec.checks)]
-    return SuiteDefinition(name=spec.name, today=today,
-                           expectations=[_with_severity(spec, e) for e in expectations],
-                           derived=derived_columns(spec, today))
+    return SuiteDefinition(
+        name=spec.name,
+        today=today,
+        expectations=[_with_severity(spec, e) for e in expectations],
+        derived=derived_columns(spec, today),
+    )
 
 
 def _with_severity(spec: DatasetSpec, expectation: ExpectationDef) -> ExpectationDef:
@@ -300,8 +398,11 @@ def _with_severity(spec: DatasetSpec, expectation: ExpectationDef) -> Expectatio
     repeated within one load is resolved by the load itself (the last row wins)."""
     if expectation.source != "spec":
         return expectation
-    default = "warning" if (expectation.rule == "primary_key"
-                            and spec.load.mode == "upsert") else expectation.severity
+    default = (
+        "warning"
+        if (expectation.rule == "primary_key" and spec.load.mode == "upsert")
+        else expectation.severity
+    )
     severity = spec.severity.get(expectation.rule, default)
     description = expectation.description
     if expectation.rule == "primary_key" and spec.load.mode == "upsert":
@@ -311,8 +412,10 @@ def _with_severity(spec: DatasetSpec, expectation: ExpectationDef) -> Expectatio
 
 # --- GE ------------------------------------------------------------------------------------
 # GE's SQL regex metrics raise NotImplementedError for the duckdb dialect.
-_REGEX_ON_DUCKDB = {"expect_column_values_to_match_regex",
-                    "expect_column_values_to_not_match_regex"}
+_REGEX_ON_DUCKDB = {
+    "expect_column_values_to_match_regex",
+    "expect_column_values_to_not_match_regex",
+}
 
 
 def _class_name(expectation_type: str) -> str:
@@ -329,19 +432,30 @@ def to_ge_expectation(definition: ExpectationDef, *, dialect: str = "duckdb") ->
     expectation_type, kwargs = definition.expectation_type, dict(definition.kwargs)
     if dialect == "duckdb" and expectation_type in _REGEX_ON_DUCKDB:
         if "mostly" in kwargs:
-            raise ValueError(f"{definition.rule}: 'mostly' is not supported for a regex check on "
-                             f"duckdb (it runs as an unexpected-rows query)")
+            raise ValueError(
+                f"{definition.rule}: 'mostly' is not supported for a regex check on "
+                f"duckdb (it runs as an unexpected-rows query)"
+            )
         expectation_type = UNEXPECTED_ROWS
-        kwargs = {"unexpected_rows_query":
-                  f"SELECT * FROM {{batch}} WHERE {definition.unexpected_where}"}
+        kwargs = {
+            "unexpected_rows_query": f"SELECT * FROM {{batch}} WHERE {definition.unexpected_where}"
+        }
     cls = getattr(gx.expectations, _class_name(expectation_type), None)
     if cls is None:
         raise ValueError(f"{definition.rule}: unknown expectation {definition.expectation_type!r}")
-    severity = FailureSeverity.CRITICAL if definition.severity == "error" else \
-        FailureSeverity.WARNING
-    return cls(**kwargs, severity=severity, description=definition.description or None,
-               meta={"rule": definition.rule, "severity": definition.severity,
-                     "source": definition.source})
+    severity = (
+        FailureSeverity.CRITICAL if definition.severity == "error" else FailureSeverity.WARNING
+    )
+    return cls(
+        **kwargs,
+        severity=severity,
+        description=definition.description or None,
+        meta={
+            "rule": definition.rule,
+            "severity": definition.severity,
+            "source": definition.source,
+        },
+    )
 
 
 def to_ge_suite(definition: SuiteDefinition, *, dialect: str = "duckdb") -> Any:
@@ -351,4 +465,5 @@ def to_ge_suite(definition: SuiteDefinition, *, dialect: str = "duckdb") -> Any:
     return ExpectationSuite(
         name=definition.name,
         expectations=[to_ge_expectation(e, dialect=dialect) for e in definition.expectations],
-        meta={"today": definition.today.isoformat()})
+        meta={"today": definition.today.isoformat()},
+    )

@@ -111,11 +111,20 @@ class ValidationReport:
     def to_records(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
         """The report as rows for three tables (quality_runs, quality_results,
         quality_samples), ready to be stored as data."""
-        run = {"run_id": run_id, "dataset": self.dataset, "parquet": self.parquet,
-               "today": self.today.isoformat(), "started_at": self.started_at,
-               "finished_at": self.finished_at, "seconds": self.seconds, "rows": self.rows,
-               "engine": self.engine, "blocked": self.blocked,
-               "errors": len(self.errors), "warnings": len(self.warnings)}
+        run = {
+            "run_id": run_id,
+            "dataset": self.dataset,
+            "parquet": self.parquet,
+            "today": self.today.isoformat(),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "seconds": self.seconds,
+            "rows": self.rows,
+            "engine": self.engine,
+            "blocked": self.blocked,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+        }
         results, samples = [], []
         for r in self.results:
             row = asdict(r)
@@ -123,17 +132,30 @@ class ValidationReport:
             row["observed_value"] = None if r.observed_value is None else str(r.observed_value)
             results.append({"run_id": run_id, **row})
             for s in r.samples:
-                samples.append({"run_id": run_id, "rule": r.rule, "row_number": s["row_number"],
-                                "source_index": s.get("source_index"),
-                                "source_row": s.get("source_row"), "reason": s["reason"],
-                                "values": {k: None if v is None else str(v)
-                                           for k, v in s["values"].items()}})
+                samples.append(
+                    {
+                        "run_id": run_id,
+                        "rule": r.rule,
+                        "row_number": s["row_number"],
+                        "source_index": s.get("source_index"),
+                        "source_row": s.get("source_row"),
+                        "reason": s["reason"],
+                        "values": {
+                            k: None if v is None else str(v) for k, v in s["values"].items()
+                        },
+                    }
+                )
         return {"quality_runs": [run], "quality_results": results, "quality_samples": samples}
 
 
 # --- DuckDB --------------------------------------------------------------------------------
-def connect(parquet: Path, definition: SuiteDefinition, *, temp_dir: Path | None = None,
-            derived: bool = True) -> duckdb.DuckDBPyConnection:
+def connect(
+    parquet: Path,
+    definition: SuiteDefinition,
+    *,
+    temp_dir: Path | None = None,
+    derived: bool = True,
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with ``batch`` (a VIEW over the Parquet file) and the
     suite's macros.
 
@@ -150,8 +172,9 @@ def connect(parquet: Path, definition: SuiteDefinition, *, temp_dir: Path | None
         con.execute(macro)
     source = f"read_parquet({sql_literal(str(Path(parquet).resolve()))})"
     if derived and definition.derived:
-        columns = ", ".join(f"{sql} AS {quote_identifier(name)}"
-                            for name, sql in definition.derived)
+        columns = ", ".join(
+            f"{sql} AS {quote_identifier(name)}" for name, sql in definition.derived
+        )
         con.execute(f"CREATE TEMP TABLE _derived AS SELECT {columns} FROM {source}")
         con.execute(f"CREATE VIEW {VIEW} AS SELECT * FROM {source} POSITIONAL JOIN _derived")
     else:
@@ -174,8 +197,15 @@ def mask(value: Any) -> Any:
     return text[:3] + "*" * (len(text) - 5) + text[-2:] if len(text) > 6 else "***"
 
 
-def _samples(con: duckdb.DuckDBPyConnection, parquet: Path, where: str, columns: tuple[str, ...],
-             reason: str, pii: set[str], present: set[str]) -> list[dict[str, Any]]:
+def _samples(
+    con: duckdb.DuckDBPyConnection,
+    parquet: Path,
+    where: str,
+    columns: tuple[str, ...],
+    reason: str,
+    pii: set[str],
+    present: set[str],
+) -> list[dict[str, Any]]:
     """Up to SAMPLE_ROWS rows matching ``where``, first rows first (a top-N: bounded memory)."""
     meta = [c for c in SOURCE_COLUMNS if c in present]
     shown = [c for c in columns if c in present]
@@ -183,21 +213,25 @@ def _samples(con: duckdb.DuckDBPyConnection, parquet: Path, where: str, columns:
     rows = con.execute(
         f"SELECT {select} FROM read_parquet({sql_literal(str(Path(parquet).resolve()))}, "
         f"file_row_number = true) WHERE {where.format(batch=VIEW)} "
-        f"ORDER BY file_row_number LIMIT {SAMPLE_ROWS}").fetchall()
+        f"ORDER BY file_row_number LIMIT {SAMPLE_ROWS}"
+    ).fetchall()
     out = []
     for row in rows:
         sample: dict[str, Any] = {"row_number": int(row[0]), "reason": reason}
-        for name, value in zip(meta, row[1:1 + len(meta)], strict=True):
+        for name, value in zip(meta, row[1 : 1 + len(meta)], strict=True):
             sample[name.lstrip("_")] = value
-        sample["values"] = {name: mask(value) if name in pii else value
-                            for name, value in zip(shown, row[1 + len(meta):], strict=True)}
+        sample["values"] = {
+            name: mask(value) if name in pii else value
+            for name, value in zip(shown, row[1 + len(meta) :], strict=True)
+        }
         out.append(sample)
     return out
 
 
 # --- GE ------------------------------------------------------------------------------------
-def _ge_batch(parquet: Path, definition: SuiteDefinition, temp_dir: Path | None
-              ) -> tuple[Any, Callable[[], None]]:
+def _ge_batch(
+    parquet: Path, definition: SuiteDefinition, temp_dir: Path | None
+) -> tuple[Any, Callable[[], None]]:
     """A GE batch over the view, on a SQLAlchemy engine holding one persistent DuckDB
     connection, and a function that closes that connection (and frees its memory)."""
     import great_expectations as gx
@@ -231,11 +265,18 @@ def _ge_batch(parquet: Path, definition: SuiteDefinition, temp_dir: Path | None
             opened.append(connect(parquet, definition, temp_dir=temp_dir))
         return _ReadOnlyConnection(opened[0])
 
-    context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
-        analytics_enabled=False, progress_bars=ProgressBarsConfig(globally=False),
-        store_backend_defaults=InMemoryStoreBackendDefaults()))
+    context = gx.get_context(
+        mode="ephemeral",
+        project_config=DataContextConfig(
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+            store_backend_defaults=InMemoryStoreBackendDefaults(),
+        ),
+    )
     source = context.data_sources.add_sql(
-        "staged", connection_string="duckdb:///:memory:", create_temp_table=False,
+        "staged",
+        connection_string="duckdb:///:memory:",
+        create_temp_table=False,
         # GE's stub omits add_sql's engine ``kwargs`` field, which the model accepts at runtime.
         kwargs={"creator": creator, "poolclass": sa.pool.StaticPool},  # type: ignore[call-arg]
     )
@@ -258,9 +299,15 @@ def _exception(result: Any) -> str | None:
     return None
 
 
-def validate_parquet(parquet: Path, spec: DatasetSpec, *, today: dt.date,
-                     temp_dir: Path | None = None, mask_pii: bool = True,
-                     samples: bool = True) -> ValidationReport:
+def validate_parquet(
+    parquet: Path,
+    spec: DatasetSpec,
+    *,
+    today: dt.date,
+    temp_dir: Path | None = None,
+    mask_pii: bool = True,
+    samples: bool = True,
+) -> ValidationReport:
     """Run ``spec``'s suite on ``parquet`` (e.g. ``StagedLoad.path``) with GE on DuckDB.
 
     ``today``: the date 'not in the future' and 身份证号 birth dates are checked against.
@@ -295,26 +342,50 @@ def validate_parquet(parquet: Path, spec: DatasetSpec, *, today: dt.date,
             unexpected, element = got.get("unexpected_count"), got.get("element_count")
             observed = got.get("observed_value")
             if expectation.expectation_type == "unexpected_rows_expectation" or (
-                    unexpected is None and expectation.unexpected_where and error is None):
+                unexpected is None and expectation.unexpected_where and error is None
+            ):
                 # GE reports the unexpected row count as observed_value here.
                 unexpected = observed if isinstance(observed, int) else unexpected
                 element = rows if expectation.unexpected_where else element
             success = bool(ge.success) and error is None
             found = []
             if samples and not success and error is None and expectation.unexpected_where:
-                found = _samples(con, parquet, expectation.unexpected_where,
-                                   expectation.sample_columns, expectation.description, pii,
-                                   present)
-            results.append(ExpectationResult(
-                rule=expectation.rule, expectation_type=expectation.expectation_type,
-                column=expectation.column, severity=expectation.severity,
-                source=expectation.source, success=success, unexpected_count=unexpected,
-                element_count=element, observed_value=observed,
-                description=expectation.description, error=error, samples=found))
+                found = _samples(
+                    con,
+                    parquet,
+                    expectation.unexpected_where,
+                    expectation.sample_columns,
+                    expectation.description,
+                    pii,
+                    present,
+                )
+            results.append(
+                ExpectationResult(
+                    rule=expectation.rule,
+                    expectation_type=expectation.expectation_type,
+                    column=expectation.column,
+                    severity=expectation.severity,
+                    source=expectation.source,
+                    success=success,
+                    unexpected_count=unexpected,
+                    element_count=element,
+                    observed_value=observed,
+                    description=expectation.description,
+                    error=error,
+                    samples=found,
+                )
+            )
     finally:
         con.close()
     return ValidationReport(
-        dataset=spec.name, parquet=str(parquet), today=today, started_at=started,
+        dataset=spec.name,
+        parquet=str(parquet),
+        today=today,
+        started_at=started,
         finished_at=dt.datetime.now().isoformat(timespec="seconds"),
-        seconds=round(time.perf_counter() - clock, 3), rows=int(rows), engine=engine,
-        results=results, ge_result=ge_result)
+        seconds=round(time.perf_counter() - clock, 3),
+        rows=int(rows),
+        engine=engine,
+        results=results,
+        ge_result=ge_result,
+    )

@@ -72,22 +72,64 @@ STANDARD_CYCLES: dict[str, UpdateCycle] = {
 }
 
 _ALIASES = {
-    "实时": "实时", "实时更新": "实时", "realtime": "实时", "real-time": "实时",
-    "continuous": "实时", "continuously": "实时",
-    "每日": "每日", "每天": "每日", "日": "每日", "日更新": "每日", "daily": "每日",
-    "每周": "每周", "每星期": "每周", "周": "每周", "weekly": "每周",
-    "每月": "每月", "月": "每月", "月度": "每月", "monthly": "每月",
-    "每季度": "每季度", "每季": "每季度", "季度": "每季度", "quarterly": "每季度",
-    "每半年": "每半年", "半年": "每半年", "semiannual": "每半年", "semiannually": "每半年",
-    "每年": "每年", "年": "每年", "年度": "每年", "每一年": "每年", "annual": "每年",
-    "annually": "每年", "yearly": "每年",
-    "不定期": "不定期", "不定时": "不定期", "按需": "不定期", "irregular": "不定期",
-    "asneeded": "不定期", "as needed": "不定期",
-    "自定义": "自定义", "其他": "自定义", "other": "自定义",
+    "实时": "实时",
+    "实时更新": "实时",
+    "realtime": "实时",
+    "real-time": "实时",
+    "continuous": "实时",
+    "continuously": "实时",
+    "每日": "每日",
+    "每天": "每日",
+    "日": "每日",
+    "日更新": "每日",
+    "daily": "每日",
+    "每周": "每周",
+    "每星期": "每周",
+    "周": "每周",
+    "weekly": "每周",
+    "每月": "每月",
+    "月": "每月",
+    "月度": "每月",
+    "monthly": "每月",
+    "每季度": "每季度",
+    "每季": "每季度",
+    "季度": "每季度",
+    "quarterly": "每季度",
+    "每半年": "每半年",
+    "半年": "每半年",
+    "semiannual": "每半年",
+    "semiannually": "每半年",
+    "每年": "每年",
+    "年": "每年",
+    "年度": "每年",
+    "每一年": "每年",
+    "annual": "每年",
+    "annually": "每年",
+    "yearly": "每年",
+    "不定期": "不定期",
+    "不定时": "不定期",
+    "按需": "不定期",
+    "irregular": "不定期",
+    "asneeded": "不定期",
+    "as needed": "不定期",
+    "自定义": "自定义",
+    "其他": "自定义",
+    "other": "自定义",
 }
 
-_CN_UNIT = {"小时": "hour", "时": "hour", "日": "day", "天": "day", "周": "week", "星期": "week",
-            "月": "month", "个月": "month", "季": "quarter", "季度": "quarter", "年": "year"}
+_CN_UNIT = {
+    "小时": "hour",
+    "时": "hour",
+    "日": "day",
+    "天": "day",
+    "周": "week",
+    "星期": "week",
+    "月": "month",
+    "个月": "month",
+    "季": "quarter",
+    "季度": "quarter",
+    "年": "year",
+}
 _EVERY_N = re.compile(r"^每\s*(\d*)\s*(小时|时|日|天|周|星期|个月|月|季度|季|年)$")
 _ISO = re.compile(r"^R/P(?:(\d+(?:\.\d+)?)([YMWD])|T(\d+(?:\.\d+)?)([HMS]))$")
 _DAYS_PER = {"Y": Decimal(365), "M": Decimal(30), "W": Decimal(7), "D": Decimal(1)}
@@ -171,7 +213,9 @@ def cron_for(cycle: UpdateCycle) -> str | None:
     if cycle.unit == "day":
         return f"0 2 */{cycle.every} * *"
     if cycle.unit == "week":
-        return "0 2 * * 1"  # cron cannot say "every N weeks": weekly, the load is a no-op if unchanged
+        return (
+            "0 2 * * 1"  # cron cannot say "every N weeks": weekly, the load is a no-op if unchanged
+        )
     if cycle.unit == "month":
         return f"0 2 1 */{cycle.every} *" if cycle.every < 12 else "0 2 1 1 *"
     if cycle.unit == "year":

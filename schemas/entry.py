@@ -42,36 +42,71 @@ class ShareType(StrEnum):
 
 
 _SHARE_ALIASES = {
-    "无条件共享": ShareType.UNCONDITIONAL, "无条件": ShareType.UNCONDITIONAL,
+    "无条件共享": ShareType.UNCONDITIONAL,
+    "无条件": ShareType.UNCONDITIONAL,
     "unconditional": ShareType.UNCONDITIONAL,
-    "有条件共享": ShareType.CONDITIONAL, "有条件": ShareType.CONDITIONAL,
+    "有条件共享": ShareType.CONDITIONAL,
+    "有条件": ShareType.CONDITIONAL,
     "conditional": ShareType.CONDITIONAL,
-    "不予共享": ShareType.NOT_SHARED, "不共享": ShareType.NOT_SHARED, "不予": ShareType.NOT_SHARED,
-    "none": ShareType.NOT_SHARED, "not shared": ShareType.NOT_SHARED,
+    "不予共享": ShareType.NOT_SHARED,
+    "不共享": ShareType.NOT_SHARED,
+    "不予": ShareType.NOT_SHARED,
+    "none": ShareType.NOT_SHARED,
+    "not shared": ShareType.NOT_SHARED,
 }
 
 # 开放属性: portals differ (无条件/有条件开放, or 普遍/依申请/安全开放). Known spellings are
 # normalised (including a typo seen on a real portal and DCAT-US accessLevel); others kept.
 OPEN_TYPE_ALIASES = {
-    "无条件开放": "无条件开放", "无条件开发": "无条件开放", "public": "无条件开放",
-    "有条件开放": "有条件开放", "有条件开发": "有条件开放", "restricted public": "有条件开放",
-    "不予开放": "不予开放", "不开放": "不予开放", "non-public": "不予开放",
-    "普遍开放": "普遍开放", "依申请开放": "依申请开放", "安全开放": "安全开放",
+    "无条件开放": "无条件开放",
+    "无条件开发": "无条件开放",
+    "public": "无条件开放",
+    "有条件开放": "有条件开放",
+    "有条件开发": "有条件开放",
+    "restricted public": "有条件开放",
+    "不予开放": "不予开放",
+    "不开放": "不予开放",
+    "non-public": "不予开放",
+    "普遍开放": "普遍开放",
+    "依申请开放": "依申请开放",
+    "安全开放": "安全开放",
 }
 
 # 数据类型 of 信息项 as listed in the 编制指南 (code letter -> name). Not confirmed in full:
 # other names are kept as written.
 DATA_TYPES = {
-    "C": "字符型", "N": "数值型", "Y": "货币型", "D": "日期型", "T": "日期时间型", "L": "逻辑型",
-    "M": "备注型", "G": "通用型", "B": "双精度型", "I": "整型", "F": "浮点型",
+    "C": "字符型",
+    "N": "数值型",
+    "Y": "货币型",
+    "D": "日期型",
+    "T": "日期时间型",
+    "L": "逻辑型",
+    "M": "备注型",
+    "G": "通用型",
+    "B": "双精度型",
+    "I": "整型",
+    "F": "浮点型",
 }
 _DATA_TYPE_ALIASES = {
     **{code: name for code, name in DATA_TYPES.items()},
     **{name: name for name in DATA_TYPES.values()},
-    "string": "字符型", "varchar": "字符型", "text": "字符型", "str": "字符型",
-    "int": "整型", "integer": "整型", "bigint": "整型", "number": "数值型", "decimal": "数值型",
-    "double": "双精度型", "float": "浮点型", "date": "日期型", "datetime": "日期时间型",
-    "timestamp": "日期时间型", "bool": "逻辑型", "boolean": "逻辑型", "money": "货币型",
+    "string": "字符型",
+    "varchar": "字符型",
+    "text": "字符型",
+    "str": "字符型",
+    "int": "整型",
+    "integer": "整型",
+    "bigint": "整型",
+    "number": "数值型",
+    "decimal": "数值型",
+    "double": "双精度型",
+    "float": "浮点型",
+    "date": "日期型",
+    "datetime": "日期时间型",
+    "timestamp": "日期时间型",
+    "bool": "逻辑型",
+    "boolean": "逻辑型",
+    "money": "货币型",
 }
 
 
@@ -115,7 +150,9 @@ class Organisation(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(min_length=1, title="提供方代码", description="统一社会信用代码 or a local code")
+    code: str = Field(
+        min_length=1, title="提供方代码", description="统一社会信用代码 or a local code"
+    )
     name: str = Field(min_length=1, title="提供方名称")
     parent_code: OptionalText = Field(None, title="上级部门代码")
     kind: OptionalText = Field(None, title="机构类别", description="e.g. 区级部门, 街道/乡镇, 村居")
@@ -131,19 +168,28 @@ class CatalogueEntry(BaseModel):
 
     code: str = Field(title="信息资源代码", description="分类码/顺序码")
     name: str = Field(min_length=1, max_length=300, title="信息资源名称")
-    category_name: OptionalText = Field(None, title="信息资源分类名称", description="e.g. 人口, 社会保障")
+    category_name: OptionalText = Field(
+        None, title="信息资源分类名称", description="e.g. 人口, 社会保障"
+    )
     provider_name: str = Field(min_length=1, title="信息资源提供方")
     provider_code: OptionalText = Field(None, title="信息资源提供方代码")
     summary: str = Field("", title="信息资源摘要")
-    format_category: OptionalText = Field(None, title="信息资源格式分类", description="电子文件, 数据库, 接口 …")
-    formats: TextList = Field(default_factory=list, title="信息资源格式类型", description="xls, csv, api …")
-    data_items: Annotated[list[DataItem], BeforeValidator(lambda v: [] if v is None else v)] = Field(
-        default_factory=list, title="信息项信息")
+    format_category: OptionalText = Field(
+        None, title="信息资源格式分类", description="电子文件, 数据库, 接口 …"
+    )
+    formats: TextList = Field(
+        default_factory=list, title="信息资源格式类型", description="xls, csv, api …"
+    )
+    data_items: Annotated[list[DataItem], BeforeValidator(lambda v: [] if v is None else v)] = (
+        Field(default_factory=list, title="信息项信息")
+    )
     share_type: ShareType = Field(title="共享类型")
     share_condition: OptionalText = Field(None, title="共享条件")
     share_method: OptionalText = Field(None, title="共享方式")
     open_type: OptionalText = Field(None, title="开放属性")
-    update_cycle: OptionalText = Field(None, title="更新周期", description="canonical label, e.g. 每月, 每2日")
+    update_cycle: OptionalText = Field(
+        None, title="更新周期", description="canonical label, e.g. 每月, 每2日"
+    )
     published_at: dt.date | None = Field(None, title="发布日期")
     updated_at: dt.datetime | None = Field(None, title="最近更新时间")
     related_codes: TextList = Field(default_factory=list, title="关联资源代码")
@@ -188,7 +234,9 @@ class CatalogueEntry(BaseModel):
     @field_validator("open_type", mode="after")
     @classmethod
     def _open_type(cls, value: str | None) -> str | None:
-        return None if value is None else OPEN_TYPE_ALIASES.get(value.strip().lower(), value.strip())
+        return (
+            None if value is None else OPEN_TYPE_ALIASES.get(value.strip().lower(), value.strip())
+        )
 
     @field_validator("update_cycle", mode="after")
     @classmethod

@@ -15,18 +15,54 @@ import re
 ID_CARD_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CARD_CHECK_CHARS = "10X98765432"
 # 省级行政区划代码 (GB/T 2260): the first two digits of every issued number.
-PROVINCE_CODES = frozenset({
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
-    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
-    "65", "71", "81", "82", "83",
-})
+PROVINCE_CODES = frozenset(
+    {
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+        "83",
+    }
+)
 # The standard's own examples include a birth in 1880 (440524188001010014).
 EARLIEST_BIRTH = dt.date(1800, 1, 1)
 
 # Shape only (for regex-based checks such as expect_column_values_to_match_regex); the check
 # digit, province and birth date need ``is_valid_id_card``.
-ID_CARD_PATTERN = (r"^[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
-                   r"[0-9]{3}[0-9Xx]$")
+ID_CARD_PATTERN = (
+    r"^[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+    r"[0-9]{3}[0-9Xx]$"
+)
 # 中国大陆手机号: 11 digits, 1 then 3-9 (no carrier has used 10x/11x/12x numbers).
 MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"  # [0-9], not \d: \d also matches full-width digits
 

@@ -28,8 +28,12 @@ def serving(home: Path) -> Iterator[str]:
     port = free_port()
     mulu = str(Path(sys.executable).with_name("mulu"))
     env = {**os.environ, "MULU_HOME": str(home)}
-    process = subprocess.Popen([mulu, "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [mulu, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -39,8 +43,9 @@ def serving(home: Path) -> Iterator[str]:
                 break
             except (urllib.error.URLError, ConnectionError):
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"mulu serve did not start: "
-                                       f"{process.stderr.read().decode()}") from None
+                    raise RuntimeError(
+                        f"mulu serve did not start: {process.stderr.read().decode()}"
+                    ) from None
                 time.sleep(0.1)
         yield base
     finally:
@@ -57,8 +62,12 @@ def get_json(url: str) -> Any:
 
 
 def post_json(url: str, body: Any) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())

@@ -45,14 +45,24 @@ ROSTER_ROWS = [
 ]
 
 
-def write_spec(folder: Path, name: str, url: str | Path, *, columns: Sequence[dict[str, Any]]
-               = tuple(ROSTER_COLUMNS), mode: str = "replace",
-               primary_key: Sequence[str] = (), **source: Any) -> DatasetSpec:
+def write_spec(
+    folder: Path,
+    name: str,
+    url: str | Path,
+    *,
+    columns: Sequence[dict[str, Any]] = tuple(ROSTER_COLUMNS),
+    mode: str = "replace",
+    primary_key: Sequence[str] = (),
+    **source: Any,
+) -> DatasetSpec:
     """Write ``<folder>/<name>.yaml`` and return it read back through ``load_spec``."""
     data: dict[str, Any] = {
-        "name": name, "title": f"{name} 测试数据", "entry_code": "301005/000012",
+        "name": name,
+        "title": f"{name} 测试数据",
+        "entry_code": "301005/000012",
         "source": {"url": str(url), **source},
-        "columns": [dict(c) for c in columns], "load": {"mode": mode},
+        "columns": [dict(c) for c in columns],
+        "load": {"mode": mode},
     }
     if primary_key:
         data["primary_key"] = list(primary_key)
@@ -62,9 +72,15 @@ def write_spec(folder: Path, name: str, url: str | Path, *, columns: Sequence[di
     return load_spec(path)
 
 
-def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]], *,
-              encoding: str = "utf-8", above: Sequence[str] = (),
-              below: Sequence[Sequence[Any]] = ()) -> Path:
+def write_csv(
+    path: Path,
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    encoding: str = "utf-8",
+    above: Sequence[str] = (),
+    below: Sequence[Sequence[Any]] = (),
+) -> Path:
     """A CSV: ``above`` lines (titles) before the header, ``below`` rows (units) after it."""
     buffer = io.StringIO()
     for line in above:
@@ -78,8 +94,15 @@ def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]], 
     return path
 
 
-def write_xlsx(path: Path, sheet: str, header: Sequence[str], rows: Sequence[Sequence[Any]],
-               *, title: str | None = None, first_sheet: str | None = "说明") -> Path:
+def write_xlsx(
+    path: Path,
+    sheet: str,
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+    first_sheet: str | None = "说明",
+) -> Path:
     """An Excel workbook; the data sheet comes after a notes sheet, under an optional title."""
     import xlsxwriter
 
@@ -105,8 +128,11 @@ def write_xlsx(path: Path, sheet: str, header: Sequence[str], rows: Sequence[Seq
 
 
 def write_json(path: Path, records: Sequence[dict[str, Any]], *, lines: bool = False) -> Path:
-    text = ("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records) if lines
-            else json.dumps(list(records), ensure_ascii=False, indent=1))
+    text = (
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        if lines
+        else json.dumps(list(records), ensure_ascii=False, indent=1)
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
@@ -125,8 +151,9 @@ def roster_records() -> list[dict[str, Any]]:
     return [dict(zip(ROSTER_HEADER, row, strict=True)) for row in ROSTER_ROWS]
 
 
-def lake_rows(workspace: Workspace, table: str, *, version: int | None = None,
-              order_by: str = "ALL") -> list[tuple[Any, ...]]:
+def lake_rows(
+    workspace: Workspace, table: str, *, version: int | None = None, order_by: str = "ALL"
+) -> list[tuple[Any, ...]]:
     """The rows of a lake table (at a version), through a read-only connection."""
     from warehouse.lake import connect_lake
 
@@ -153,10 +180,17 @@ def _load(workspace: str, spec_path: str, die_after_publish: bool) -> None:
     def die(result: Any) -> None:  # a crash right after the lake commit, before recording
         os.kill(os.getpid(), signal.SIGKILL)
 
-    result = load_dataset(Workspace(Path(workspace)), load_spec(spec_path),
-                          after_publish=die if die_after_publish else None)
-    print(json.dumps({"status": result.status, "rows": result.rows,
-                      "snapshot_id": result.snapshot_id}), flush=True)
+    result = load_dataset(
+        Workspace(Path(workspace)),
+        load_spec(spec_path),
+        after_publish=die if die_after_publish else None,
+    )
+    print(
+        json.dumps(
+            {"status": result.status, "rows": result.rows, "snapshot_id": result.snapshot_id}
+        ),
+        flush=True,
+    )
 
 
 def _read(workspace: str, table: str, seconds: float, out: str) -> None:

@@ -36,8 +36,14 @@ from warehouse.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 DIBAO_CODE = "301005/000012"
-DIBAO = {"code": DIBAO_CODE, "name": "城乡低保对象", "provider_name": "区民政局",
-         "share_type": "有条件共享", "update_cycle": "每月", "formats": ["csv", "xlsx"]}
+DIBAO = {
+    "code": DIBAO_CODE,
+    "name": "城乡低保对象",
+    "provider_name": "区民政局",
+    "share_type": "有条件共享",
+    "update_cycle": "每月",
+    "formats": ["csv", "xlsx"],
+}
 RECIPIENTS = """
     SELECT * FROM (VALUES
         ('张三', '110101199003074514', '男', 650.00::DECIMAL(10, 2), DATE '2026-09-01'),
@@ -64,8 +70,14 @@ def lake_writer(workspace: Workspace) -> duckdb.DuckDBPyConnection:
 def warehouse(workspace, directory) -> Workspace:
     """A catalogue with two entries and a lake with the 低保 dataset."""
     directory.create(DIBAO)
-    directory.create({"name": "社保卡申领", "provider_name": "区人社局", "share_type": "无条件共享",
-                      "update_cycle": "每日"})
+    directory.create(
+        {
+            "name": "社保卡申领",
+            "provider_name": "区人社局",
+            "share_type": "无条件共享",
+            "update_cycle": "每日",
+        }
+    )
     directory.report_update(DIBAO_CODE, at=dt.datetime(2026, 10, 3, 8, 30), source="pipeline")
     writer = lake_writer(workspace)
     writer.execute(f"CREATE TABLE lake.dibao_recipients AS {RECIPIENTS}")
@@ -82,34 +94,69 @@ def sql_app() -> typer.Typer:
 
 def run_shell(home: Path, stdin: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-c", SQL_APP, "--home", str(home), "sql"],
-                          input=stdin, capture_output=True, text=True, env=env, cwd=REPO,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", SQL_APP, "--home", str(home), "sql"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
 
 
 # --- the session ---------------------------------------------------------------------------
 def test_a_session_joins_datasets_with_the_catalogue_by_plain_names(warehouse):
     con = open_session(warehouse)
-    columns, rows = run_query(con, f"""
+    columns, rows = run_query(
+        con,
+        f"""
         SELECT e.name, e.update_cycle, e.formats, e.updated_at, d.gender, count(*) AS people,
                sum(d.monthly_allowance) AS allowance
         FROM dibao_recipients AS d JOIN entries AS e ON e.code = '{DIBAO_CODE}'
-        GROUP BY ALL ORDER BY d.gender""")
-    assert columns == ["name", "update_cycle", "formats", "updated_at", "gender", "people",
-                       "allowance"]
+        GROUP BY ALL ORDER BY d.gender""",
+    )
+    assert columns == [
+        "name",
+        "update_cycle",
+        "formats",
+        "updated_at",
+        "gender",
+        "people",
+        "allowance",
+    ]
     assert rows == [
-        ("城乡低保对象", "每月", ["csv", "xlsx"], dt.datetime(2026, 10, 3, 8, 30), "女", 1,
-         Decimal("650.00")),
-        ("城乡低保对象", "每月", ["csv", "xlsx"], dt.datetime(2026, 10, 3, 8, 30), "男", 2,
-         Decimal("1350.50"))]
+        (
+            "城乡低保对象",
+            "每月",
+            ["csv", "xlsx"],
+            dt.datetime(2026, 10, 3, 8, 30),
+            "女",
+            1,
+            Decimal("650.00"),
+        ),
+        (
+            "城乡低保对象",
+            "每月",
+            ["csv", "xlsx"],
+            dt.datetime(2026, 10, 3, 8, 30),
+            "男",
+            2,
+            Decimal("1350.50"),
+        ),
+    ]
     # Qualified names reach the same tables; catalog.* is the catalogue exactly as stored.
     assert run_query(con, "SELECT count(*) FROM lake.dibao_recipients")[1] == [(3,)]
-    assert run_query(con, f"SELECT updated_at, formats FROM catalog.entries "
-                          f"WHERE code = '{DIBAO_CODE}'")[1] == [("2026-10-03T08:30:00",
-                                                                  '["csv","xlsx"]')]
-    _, updates = run_query(con, "SELECT u.source, o.name FROM entry_updates u "
-                                "JOIN entries e USING (code) JOIN organisations o "
-                                "ON o.code = e.provider_code")
+    assert run_query(
+        con, f"SELECT updated_at, formats FROM catalog.entries WHERE code = '{DIBAO_CODE}'"
+    )[1] == [("2026-10-03T08:30:00", '["csv","xlsx"]')]
+    _, updates = run_query(
+        con,
+        "SELECT u.source, o.name FROM entry_updates u "
+        "JOIN entries e USING (code) JOIN organisations o "
+        "ON o.code = e.provider_code",
+    )
     assert updates == [("pipeline", "区民政局")]
     assert run_query(con, "SELECT * FROM dibao_recipients", limit=2)[1][1][0] == "李四"
     con.close()
@@ -124,23 +171,27 @@ def test_describe_session_lists_everything_with_row_counts(warehouse):
     con = open_session(warehouse)
     con.execute("CREATE TABLE my_notes AS SELECT 'mine' AS note")
     listed = {o.name: (o.source, o.rows) for o in describe_session(con)}
-    catalogue = {name: found for name, found in listed.items()
-                 if found[0].startswith("catalog.")}
-    assert catalogue.items() >= {
-        "entries": ("catalog.main.entries", 2),
-        "organisations": ("catalog.main.organisations", 2),
-        "entry_history": ("catalog.main.entry_history", 3),
-        "entry_updates": ("catalog.main.entry_updates", 1),
-        "imports": ("catalog.main.imports", 0),
-        "import_rejects": ("catalog.main.import_rejects", 0),
-    }.items()
+    catalogue = {name: found for name, found in listed.items() if found[0].startswith("catalog.")}
+    assert (
+        catalogue.items()
+        >= {
+            "entries": ("catalog.main.entries", 2),
+            "organisations": ("catalog.main.organisations", 2),
+            "entry_history": ("catalog.main.entry_history", 3),
+            "entry_updates": ("catalog.main.entry_updates", 1),
+            "imports": ("catalog.main.imports", 0),
+            "import_rejects": ("catalog.main.import_rejects", 0),
+        }.items()
+    )
     with closing(sqlite3.connect(warehouse.metadata_db)) as metadata:  # all catalogue tables
         tables = metadata.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         # not the store's machinery: code allocation and the search index (derived from
         # entries; FTS5 shadow tables)
-        assert set(catalogue) == {name for (name,) in tables
-                                  if name not in ("code_sequences", "sqlite_sequence")
-                                  and not name.startswith("search_")}
+        assert set(catalogue) == {
+            name
+            for (name,) in tables
+            if name not in ("code_sequences", "sqlite_sequence") and not name.startswith("search_")
+        }
     assert {name: found for name, found in listed.items() if name not in catalogue} == {
         "dibao_recipients": ("lake.main.dibao_recipients", 3),
         "she_bao_ka_shen_ling": ("lake.renshe.she_bao_ka_shen_ling", 4),
@@ -153,8 +204,10 @@ def test_describe_session_lists_everything_with_row_counts(warehouse):
 
 def test_a_session_changes_nothing_in_the_workspace(warehouse):
     con = open_session(warehouse)
-    for statement in ("CREATE TABLE lake.mine AS SELECT 1",
-                      "INSERT INTO lake.dibao_recipients SELECT * FROM dibao_recipients"):
+    for statement in (
+        "CREATE TABLE lake.mine AS SELECT 1",
+        "INSERT INTO lake.dibao_recipients SELECT * FROM dibao_recipients",
+    ):
         with pytest.raises(duckdb.Error, match="read-only"):
             con.execute(statement)
     # The catalogue is a copy the store read when the session opened, as views: not writable.
@@ -188,8 +241,10 @@ def test_the_catalogue_comes_from_the_store_and_duckdb_never_opens_its_file(ware
     the WAL under the store (acknowledged writes lost). A session reads the catalogue through
     the store, so the WAL outlives that other process."""
     wal = warehouse.metadata_db.with_name(warehouse.metadata_db.name + "-wal")
-    reader = ("import sqlite3, sys; con = sqlite3.connect(sys.argv[1]); "
-              "con.execute('SELECT count(*) FROM entries').fetchall(); con.close()")
+    reader = (
+        "import sqlite3, sys; con = sqlite3.connect(sys.argv[1]); "
+        "con.execute('SELECT count(*) FROM entries').fetchall(); con.close()"
+    )
     with Store.open(warehouse) as store:
         assert store.entries.count() == 2  # the store's connection holds the file open
         for session in (open_session(warehouse, store=store), open_session(warehouse)):
@@ -212,7 +267,9 @@ def test_a_one_off_query_reads_only_the_catalogue_tables_it_names(warehouse):
     con = open_session(warehouse, catalogue=catalogue_tables_in(query + "GROUP BY 1"))
     assert run_query(con, query + "GROUP BY 1")[1] == [("城乡低保对象", 1)]
     assert {o.source for o in describe_session(con) if o.source.startswith("catalog.")} == {
-        "catalog.main.entries", "catalog.main.entry_updates"}
+        "catalog.main.entries",
+        "catalog.main.entry_updates",
+    }
     con.close()
 
 
@@ -226,40 +283,63 @@ def test_views_follow_tables_that_loads_add_and_drop(warehouse):
     assert "she_bao_ka_shen_ling" in names
     assert "dibao_recipients" not in names
     writer.execute("ALTER TABLE lake.she_bao_ka_shen_ling ADD COLUMN town VARCHAR DEFAULT '城关镇'")
-    assert run_query(con, "SELECT * FROM she_bao_ka_shen_ling") == (["card", "town"],
-                                                                   [(1, "城关镇")])
+    assert run_query(con, "SELECT * FROM she_bao_ka_shen_ling") == (
+        ["card", "town"],
+        [(1, "城关镇")],
+    )
     writer.close()
     con.close()
 
 
 # --- mulu sql --------------------------------------------------------------------------------
 def test_sql_prints_json_with_iso_dates_and_numbers(warehouse):
-    result = CliRunner().invoke(sql_app(), [
-        "--home", str(warehouse.root), "sql", "--json",
-        f"SELECT d.person_name, d.monthly_allowance, d.approved_on, e.updated_at, e.formats "
-        f"FROM dibao_recipients d JOIN entries e ON e.code = '{DIBAO_CODE}' "
-        f"ORDER BY d.approved_on"])
+    result = CliRunner().invoke(
+        sql_app(),
+        [
+            "--home",
+            str(warehouse.root),
+            "sql",
+            "--json",
+            f"SELECT d.person_name, d.monthly_allowance, d.approved_on, e.updated_at, e.formats "
+            f"FROM dibao_recipients d JOIN entries e ON e.code = '{DIBAO_CODE}' "
+            f"ORDER BY d.approved_on",
+        ],
+    )
     assert result.exit_code == 0, result.output
     objects = json.loads(result.stdout)
-    assert objects[0] == {"person_name": "张三", "monthly_allowance": 650,
-                          "approved_on": "2026-09-01", "updated_at": "2026-10-03T08:30:00",
-                          "formats": ["csv", "xlsx"]}
+    assert objects[0] == {
+        "person_name": "张三",
+        "monthly_allowance": 650,
+        "approved_on": "2026-09-01",
+        "updated_at": "2026-10-03T08:30:00",
+        "formats": ["csv", "xlsx"],
+    }
     assert [o["monthly_allowance"] for o in objects] == [650, 700.5, 650]
-    limited = CliRunner().invoke(sql_app(), ["--home", str(warehouse.root), "sql", "--json",
-                                             "--limit", "1", "SELECT * FROM range(5)"])
+    limited = CliRunner().invoke(
+        sql_app(),
+        ["--home", str(warehouse.root), "sql", "--json", "--limit", "1", "SELECT * FROM range(5)"],
+    )
     assert json.loads(limited.stdout) == [{"range": 0}]
 
 
 def test_sql_prints_a_table_and_fails_cleanly_on_bad_sql(warehouse):
     app = sql_app()
-    table = CliRunner().invoke(app, ["--home", str(warehouse.root), "sql",
-                                     "SELECT name, update_cycle FROM entries ORDER BY code"])
+    table = CliRunner().invoke(
+        app,
+        [
+            "--home",
+            str(warehouse.root),
+            "sql",
+            "SELECT name, update_cycle FROM entries ORDER BY code",
+        ],
+    )
     assert table.exit_code == 0, table.output
     assert "城乡低保对象" in table.stdout
     assert "社保卡申领" in table.stdout
     assert "2 rows" in table.stdout
-    bad = CliRunner().invoke(app, ["--home", str(warehouse.root), "sql",
-                                   "SELECT * FROM no_such_dataset"])
+    bad = CliRunner().invoke(
+        app, ["--home", str(warehouse.root), "sql", "SELECT * FROM no_such_dataset"]
+    )
     assert bad.exit_code == 1
     assert "error:" in bad.stderr
     assert "no_such_dataset does not exist" in bad.stderr
@@ -268,9 +348,19 @@ def test_sql_prints_a_table_and_fails_cleanly_on_bad_sql(warehouse):
 
 def test_the_installed_mulu_command_runs_sql(warehouse):
     mulu = Path(sys.executable).with_name("mulu")
-    done = subprocess.run([str(mulu), "--home", str(warehouse.root), "sql", "--json",
-                           "SELECT count(*) AS n FROM dibao_recipients"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            str(mulu),
+            "--home",
+            str(warehouse.root),
+            "sql",
+            "--json",
+            "SELECT count(*) AS n FROM dibao_recipients",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [{"n": 3}]
 
@@ -281,18 +371,19 @@ def test_the_shell_reads_statements_from_stdin(warehouse):
     assert done.returncode == 0, done.stderr
     assert re.search(r"│\s+1\s+│", done.stdout)
     assert "1 row" in done.stdout
-    script = ("SELECT gender,\n  count(*) AS people -- a comment; not the end\n"
-              "FROM dibao_recipients\nGROUP BY gender ORDER BY gender;\n"
-              ".tables\n"
-              "SELECT 'a;b' AS text;\n"
-              "SELECT * FROM nope;\n"
-              "SELECT 'still running' AS after_the_error;\n"
-              ".quit\n"
-              "SELECT 'never run';\n")
+    script = (
+        "SELECT gender,\n  count(*) AS people -- a comment; not the end\n"
+        "FROM dibao_recipients\nGROUP BY gender ORDER BY gender;\n"
+        ".tables\n"
+        "SELECT 'a;b' AS text;\n"
+        "SELECT * FROM nope;\n"
+        "SELECT 'still running' AS after_the_error;\n"
+        ".quit\n"
+        "SELECT 'never run';\n"
+    )
     done = run_shell(warehouse.root, script)
     assert re.search(r"│\s+女\s+│\s+1\s+│", done.stdout)
-    assert re.search(r"│\s+男\s+│\s+2\s+│",
-                                                                         done.stdout)
+    assert re.search(r"│\s+男\s+│\s+2\s+│", done.stdout)
     assert "catalog.main.entry_updates" in done.stdout  # .tables
     assert "a;b" in done.stdout
     assert "still running" in done.stdout
@@ -302,18 +393,21 @@ def test_the_shell_reads_statements_from_stdin(warehouse):
     assert done.returncode == 1  # piped input with a failed statement, as sqlite3 does
 
 
-@pytest.mark.parametrize(("text", "complete"), [
-    ("select 1;", True),
-    ("select 1", False),
-    ("select ';'", False),
-    ("select ';';", True),
-    ("select 1; -- done", True),
-    ("select 1 -- ;", False),
-    ("select /* ; */ 1", False),
-    ('select 1 AS "a;"', False),
-    ("select $$;$$;", True),
-    ("select 'it''s';", True),
-])
+@pytest.mark.parametrize(
+    ("text", "complete"),
+    [
+        ("select 1;", True),
+        ("select 1", False),
+        ("select ';'", False),
+        ("select ';';", True),
+        ("select 1; -- done", True),
+        ("select 1 -- ;", False),
+        ("select /* ; */ 1", False),
+        ('select 1 AS "a;"', False),
+        ("select $$;$$;", True),
+        ("select 'it''s';", True),
+    ],
+)
 def test_statements_end_at_a_semicolon_outside_quotes_and_comments(text, complete):
     assert statement_complete(text) is complete
 
@@ -376,20 +470,33 @@ WRITER = textwrap.dedent("""
 def test_readers_and_a_load_never_block_or_break_each_other(workspace, directory, tmp_path):
     directory.create(DIBAO)
     writer = lake_writer(workspace)
-    writer.execute("CREATE TABLE lake.dibao_recipients AS "
-                   "SELECT r AS id, 0 AS batch FROM range(1000) t(r)")
+    writer.execute(
+        "CREATE TABLE lake.dibao_recipients AS SELECT r AS id, 0 AS batch FROM range(1000) t(r)"
+    )
     writer.close()
     stop = tmp_path / "stop"
-    readers = [subprocess.Popen([sys.executable, "-c", READER, str(workspace.root), str(stop)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                cwd=REPO) for _ in range(2)]
+    readers = [
+        subprocess.Popen(
+            [sys.executable, "-c", READER, str(workspace.root), str(stop)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for _ in range(2)
+    ]
     try:
         for reader in readers:
             assert reader.stdout.readline().strip() == "ready", reader.stderr.read()
         started = time.monotonic()
-        load = subprocess.run([sys.executable, "-c", WRITER, str(workspace.root), "20"],
-                              capture_output=True, text=True, cwd=REPO, timeout=180,
-                              check=False)
+        load = subprocess.run(
+            [sys.executable, "-c", WRITER, str(workspace.root), "20"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=180,
+            check=False,
+        )
         load_seconds = time.monotonic() - started
     finally:
         stop.touch()
@@ -421,6 +528,7 @@ def test_the_plain_duckdb_recipe_in_the_docs_runs_as_written(warehouse, monkeypa
     exec(compile(recipe, "docs/analysts.md", "exec"), namespace)
     assert namespace["by_gender"] == [
         ("城乡低保对象", "每月", "女", 1, Decimal("650.00")),
-        ("城乡低保对象", "每月", "男", 2, Decimal("1350.50"))]
+        ("城乡低保对象", "每月", "男", 2, Decimal("1350.50")),
+    ]
     assert "城乡低保对象" in capsys.readouterr().out
     namespace["con"].close()

@@ -33,13 +33,27 @@ def site(tmp_path_factory, real_data):
     directory = Directory.open(workspace, user="tester")
     try:
         import_file(directory, workspace, real_data / "cn-portals" / "anhui_luan.json")
-        code = directory.create({"name": "城乡低保对象名单", "provider_name": "示范区民政局",
-                                 "share_type": "有条件共享", "update_cycle": "每月",
-                                 "summary": "民政局每月汇总的城乡最低生活保障对象",
-                                 "formats": ["csv"], "tags": ["社会救助"],
-                                 "updated_at": dt.datetime(2025, 1, 5)})
-        directory.retire(directory.create({"name": "已撤销的目录", "provider_name": "示范区档案局",
-                                           "share_type": "无条件共享"}))
+        code = directory.create(
+            {
+                "name": "城乡低保对象名单",
+                "provider_name": "示范区民政局",
+                "share_type": "有条件共享",
+                "update_cycle": "每月",
+                "summary": "民政局每月汇总的城乡最低生活保障对象",
+                "formats": ["csv"],
+                "tags": ["社会救助"],
+                "updated_at": dt.datetime(2025, 1, 5),
+            }
+        )
+        directory.retire(
+            directory.create(
+                {
+                    "name": "已撤销的目录",
+                    "provider_name": "示范区档案局",
+                    "share_type": "无条件共享",
+                }
+            )
+        )
     finally:
         directory.close()
     with TestClient(create_app(workspace)) as client:
@@ -102,10 +116,12 @@ def test_organisations_with_their_entry_counts(site):
 
 def test_missing_entries_and_organisations_are_404(site):
     client, _, _ = site
-    for path, named in (("/api/entries/399999-999999", "399999/999999"),
-                        ("/api/entries/399999/999999/history", "399999/999999"),
-                        ("/api/entries/not-a-code", "not-a-code"),
-                        (f"/api/organisations/{quoted('没有这个单位')}", "没有这个单位")):
+    for path, named in (
+        ("/api/entries/399999-999999", "399999/999999"),
+        ("/api/entries/399999/999999/history", "399999/999999"),
+        ("/api/entries/not-a-code", "not-a-code"),
+        (f"/api/organisations/{quoted('没有这个单位')}", "没有这个单位"),
+    ):
         response = client.get(path)
         assert response.status_code == 404, path
         assert named in response.json()["detail"]  # the message names what was asked for
@@ -126,8 +142,9 @@ def test_freshness_and_a_reported_update(site):
     client, _, code = site
     before = client.get("/api/freshness", params={"org": "示范区民政局"}).json()
     assert [e["status"] for e in before["entries"]] == ["overdue"]
-    response = client.post(f"/api/entries/{code}/updates",
-                           json={"reported_by": "民政局", "note": "11月数据已更新"})
+    response = client.post(
+        f"/api/entries/{code}/updates", json={"reported_by": "民政局", "note": "11月数据已更新"}
+    )
     assert response.status_code == 201
     assert response.json()["code"] == code
     after = client.get("/api/freshness", params={"org": "示范区民政局"}).json()
@@ -152,8 +169,9 @@ def test_dcat_catalogue_as_json_ld_and_turtle(site):
 def test_quality_endpoints_answer_without_runs(site):
     client, _, _ = site
     assert client.get("/api/quality/runs").json() == []
-    response = client.post("/api/quality/runs/nope/reviews",
-                           json={"action": "accept", "reviewer": "王科长"})
+    response = client.post(
+        "/api/quality/runs/nope/reviews", json={"action": "accept", "reviewer": "王科长"}
+    )
     assert response.status_code == 404  # no such run: not found, whatever the method
     assert "nope" in response.json()["detail"]
     openapi = client.get("/api/openapi.json").json()
@@ -189,9 +207,17 @@ def test_portal_entry_page_and_a_missing_one(site):
 
 
 # --- the error mapping -----------------------------------------------------------------------
-@pytest.mark.parametrize(("error", "status"), [
-    (NotFound, 404), (InvalidInput, 400), (Conflict, 409), (Forbidden, 403),
-    (Unavailable, 503), (MuluError, 500)])
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (NotFound, 404),
+        (InvalidInput, 400),
+        (Conflict, 409),
+        (Forbidden, 403),
+        (Unavailable, 503),
+        (MuluError, 500),
+    ],
+)
 def test_each_kind_of_error_has_one_status(error, status):
     app = FastAPI()
     errors.register(app)
@@ -228,28 +254,36 @@ def test_ckan_actions_in_process(site):
     _, org = ckan(client, "organization_show", id=org_name, include_datasets="true")
     assert org["result"]["package_count"] == 1
     assert [p["id"] for p in org["result"]["packages"]] == [code]
-    _, found = ckan(client, "package_search", q="低保", fq=f"organization:{org_name}",
-                    **{"facet.field": json.dumps(["organization", "res_format"])})
+    _, found = ckan(
+        client,
+        "package_search",
+        q="低保",
+        fq=f"organization:{org_name}",
+        **{"facet.field": json.dumps(["organization", "res_format"])},
+    )
     assert [p["id"] for p in found["result"]["results"]] == [code]
     assert found["result"]["facets"]["organization"] == {"示范区民政局": 1}
     _, listed = ckan(client, "organization_list", all_fields="true")
     assert sum(o["package_count"] for o in listed["result"]) == ENTRIES
 
 
-@pytest.mark.parametrize(("action", "params", "status", "kind"), [
-    ("package_show", {"id": "no-such-package"}, 404, "Not Found Error"),
-    ("package_show", {}, 409, "Validation Error"),
-    ("organization_show", {"id": "nobody"}, 404, "Not Found Error"),
-    ("package_search", {"rows": "many"}, 409, "Validation Error"),
-    ("package_search", {"start": "-1"}, 409, "Validation Error"),
-    ("package_search", {"facet.field": "123"}, 409, "Validation Error"),
-    ("package_search", {"facet.field": '[["organization"]]'}, 409, "Validation Error"),
-    ("package_search", {"facet.field": "[" * 5_000}, 409, "Validation Error"),  # too deep
-    ("package_search", {"facet.field": "1" * 5_000}, 409, "Validation Error"),  # too long
-    ("package_search", {"fq": "organization:nobody"}, 404, "Not Found Error"),
-    ("package_list", {"limit": "1e999"}, 409, "Validation Error"),
-    ("no_such_action", {}, 400, "Bad request"),
-])
+@pytest.mark.parametrize(
+    ("action", "params", "status", "kind"),
+    [
+        ("package_show", {"id": "no-such-package"}, 404, "Not Found Error"),
+        ("package_show", {}, 409, "Validation Error"),
+        ("organization_show", {"id": "nobody"}, 404, "Not Found Error"),
+        ("package_search", {"rows": "many"}, 409, "Validation Error"),
+        ("package_search", {"start": "-1"}, 409, "Validation Error"),
+        ("package_search", {"facet.field": "123"}, 409, "Validation Error"),
+        ("package_search", {"facet.field": '[["organization"]]'}, 409, "Validation Error"),
+        ("package_search", {"facet.field": "[" * 5_000}, 409, "Validation Error"),  # too deep
+        ("package_search", {"facet.field": "1" * 5_000}, 409, "Validation Error"),  # too long
+        ("package_search", {"fq": "organization:nobody"}, 404, "Not Found Error"),
+        ("package_list", {"limit": "1e999"}, 409, "Validation Error"),
+        ("no_such_action", {}, 400, "Bad request"),
+    ],
+)
 def test_ckan_errors_in_ckans_envelope(site, action, params, status, kind):
     client, _, _ = site
     answer_status, answer = ckan(client, action, **params)
@@ -262,8 +296,11 @@ def test_ckan_retired_entries_are_not_packages(site):
     client, workspace, _ = site
     directory = Directory.open(workspace)
     try:
-        retired = next(e["code"] for e in directory.iter_entries(include_retired=True)
-                       if e["status"] == "retired")
+        retired = next(
+            e["code"]
+            for e in directory.iter_entries(include_retired=True)
+            if e["status"] == "retired"
+        )
     finally:
         directory.close()
     status, _ = ckan(client, "package_show", id=retired)
@@ -271,17 +308,21 @@ def test_ckan_retired_entries_are_not_packages(site):
     assert client.get(f"/api/entries/{retired}").json()["status"] == "retired"  # REST shows it
 
 
-@pytest.mark.parametrize("body", [
-    b"[" * 100_000,  # deeper than any parser's recursion limit
-    b'{"id": ',  # not JSON
-    b'["package_list"]',  # JSON, but not an object of parameters
-    b"\xff\xfe\x00",  # not UTF-8
-    b'{"id": ' + b"1" * 5_000 + b"}",  # a number longer than Python converts
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000,  # deeper than any parser's recursion limit
+        b'{"id": ',  # not JSON
+        b'["package_list"]',  # JSON, but not an object of parameters
+        b"\xff\xfe\x00",  # not UTF-8
+        b'{"id": ' + b"1" * 5_000 + b"}",  # a number longer than Python converts
+    ],
+)
 def test_ckan_bad_bodies_are_400(site, body):
     client, _, _ = site
-    response = client.post("/api/3/action/package_show", content=body,
-                           headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/api/3/action/package_show", content=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["success"] is False
     assert response.json()["error"]["__type"] == "Bad request"
@@ -293,8 +334,9 @@ def test_ckan_post_with_json_and_form_bodies(site):
     assert by_json.json()["result"]["id"] == code
     by_form = client.post("/api/action/package_show", data={"id": code.replace("/", "-")})
     assert by_form.json()["result"]["id"] == code
-    nested = client.post("/api/action/package_search",
-                         json={"q": "低保", "facet.field": [{"deep": [[[]]]}]})
+    nested = client.post(
+        "/api/action/package_search", json={"q": "低保", "facet.field": [{"deep": [[[]]]}]}
+    )
     assert nested.status_code == 409
 
 

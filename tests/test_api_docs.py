@@ -21,6 +21,7 @@ def test_every_route_is_documented(tmp_path):
             continue
         for method in sorted(set(getattr(route, "methods", None) or ()) - {"HEAD"}):
             if f"{method} {path}" not in documented and not (
-                    method == "GET" and f"`{path}`" in documented):
+                method == "GET" and f"`{path}`" in documented
+            ):
                 missing.append(f"{method} {path}")
     assert not missing, f"routes missing from docs/api.md: {missing}"

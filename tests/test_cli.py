@@ -27,8 +27,9 @@ def test_help_lists_the_commands(tmp_path):
 
 @pytest.mark.slow
 def test_import_stats_show_export(tmp_path, real_data):
-    done = mulu(tmp_path, "catalog", "import", str(real_data / "cn-portals" / "anhui_suzhou.json"),
-                "--json")
+    done = mulu(
+        tmp_path, "catalog", "import", str(real_data / "cn-portals" / "anhui_suzhou.json"), "--json"
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert (report["mapping"], report["created"], report["rejected"]) == ("cn-luan-suzhou", 524, 0)
@@ -36,14 +37,20 @@ def test_import_stats_show_export(tmp_path, real_data):
     assert stats["entries"] == 524
     assert sum(stats["by_update_cycle"].values()) == 524
     assert sum(o["entries"] for o in stats["by_organisation"]) == 524
-    entry = json.loads(mulu(tmp_path, "catalog", "show", "300000/000001", "--history", "--json").stdout)
+    entry = json.loads(
+        mulu(tmp_path, "catalog", "show", "300000/000001", "--history", "--json").stdout
+    )
     assert entry["source"] == "cn-luan-suzhou"
     assert entry["history"][0]["changed_by"] == "cli-tester"
     out = tmp_path / "out.csv"
     assert mulu(tmp_path, "catalog", "export", "--format", "csv", "-o", str(out)).returncode == 0
     again = json.loads(mulu(tmp_path, "catalog", "import", str(out), "--json").stdout)
     assert (again["mapping"], again["created"], again["updated"], again["unchanged"]) == (
-        "mulu-table", 0, 0, 524)
+        "mulu-table",
+        0,
+        0,
+        524,
+    )
 
 
 @pytest.mark.slow
@@ -55,14 +62,23 @@ def test_errors_are_clear_and_exit_with_their_kinds_code(tmp_path):
     assert "Traceback" not in missing.stderr
     assert mulu(tmp_path, "catalog", "retire", "101001/000009").returncode == 3
     bad = tmp_path / "bad.csv"
-    bad.write_text("目录名称,提供部门,共享类型,更新周期\n好条目,区统计局,无条件共享,每月\n"
-                   "坏条目,区统计局,无条件共享,偶尔\n", encoding="utf-8")
+    bad.write_text(
+        "目录名称,提供部门,共享类型,更新周期\n好条目,区统计局,无条件共享,每月\n"
+        "坏条目,区统计局,无条件共享,偶尔\n",
+        encoding="utf-8",
+    )
     done = mulu(tmp_path, "catalog", "import", str(bad), "--json")
     assert done.returncode == 3
     report = json.loads(done.stdout)
     assert report["created"] == 1
-    assert report["errors"] == [{"file": str(bad), "row": 3, "field": "更新周期 (update_cycle)",
-                                 "reason": report["errors"][0]["reason"]}]
+    assert report["errors"] == [
+        {
+            "file": str(bad),
+            "row": 3,
+            "field": "更新周期 (update_cycle)",
+            "reason": report["errors"][0]["reason"],
+        }
+    ]
     assert "偶尔" in report["errors"][0]["reason"]
     nothing = mulu(tmp_path, "catalog", "import", str(tmp_path / "nope.csv"))
     assert nothing.returncode == 2
@@ -75,10 +91,16 @@ def test_errors_are_clear_and_exit_with_their_kinds_code(tmp_path):
     assert "unknown export format 'ods'" in odd.stderr
 
 
-@pytest.mark.parametrize("args", [["--help"], ["catalog", "stats", "--json"],
-                                  ["catalog", "mappings", "--json"],
-                                  ["quality", "runs", "--json"],
-                                  ["quality", "scores", "--org", "--json"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["catalog", "stats", "--json"],
+        ["catalog", "mappings", "--json"],
+        ["quality", "runs", "--json"],
+        ["quality", "scores", "--org", "--json"],
+    ],
+)
 def test_fast_paths_import_neither_dagster_nor_great_expectations(tmp_path, args):
     probe = (
         "import sys\n"
@@ -89,9 +111,11 @@ def test_fast_paths_import_neither_dagster_nor_great_expectations(tmp_path, args
         "    pass\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('dagster', 'great_expectations', 'pandas'))\n"
-        "print('HEAVY', heavy)\n")
+        "print('HEAVY', heavy)\n"
+    )
     env = {**os.environ, "MULU_HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "HEAVY []"

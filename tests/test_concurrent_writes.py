@@ -41,18 +41,32 @@ def _seed(workspace: Workspace) -> list[str]:
     directory = Directory.open(workspace, user="seed")
     try:
         directory.add_organisations([{"code": "11340000MB0000001X", "name": "区数据资源局"}])
-        return [directory.create({
-            "name": f"测试目录{i}", "provider_name": "区数据资源局",
-            "provider_code": "11340000MB0000001X", "summary": "并发写入测试",
-            "share_type": "无条件共享", "open_type": "不予开放", "update_cycle": "每日",
-            "formats": ["csv"]}) for i in range(3)]
+        return [
+            directory.create(
+                {
+                    "name": f"测试目录{i}",
+                    "provider_name": "区数据资源局",
+                    "provider_code": "11340000MB0000001X",
+                    "summary": "并发写入测试",
+                    "share_type": "无条件共享",
+                    "open_type": "不予开放",
+                    "update_cycle": "每日",
+                    "formats": ["csv"],
+                }
+            )
+            for i in range(3)
+        ]
     finally:
         directory.close()
 
 
 def _post_status(url: str, body: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
@@ -85,8 +99,10 @@ def _round(home: Path, codes: list[str], round_no: int) -> tuple[set[str], set[s
             i = 0
             while time.monotonic() < stop:
                 note = f"api-{round_no}-{i}"
-                status = _post_status(f"{base}/api/entries/{codes[i % len(codes)]}/updates",
-                                      {"reported_by": "api", "note": note})
+                status = _post_status(
+                    f"{base}/api/entries/{codes[i % len(codes)]}/updates",
+                    {"reported_by": "api", "note": note},
+                )
                 if status == 201:
                     with lock:
                         acknowledged.add(note)
@@ -105,6 +121,7 @@ def _round(home: Path, codes: list[str], round_no: int) -> tuple[set[str], set[s
                     target()
                 except BaseException as exc:
                     errors.append(exc)
+
             return run
 
         threads = [threading.Thread(target=guarded(f)) for f in (api_writer, reader)]
@@ -115,7 +132,11 @@ def _round(home: Path, codes: list[str], round_no: int) -> tuple[set[str], set[s
             note = f"cli-{round_no}-{i}"
             done = subprocess.run(
                 [mulu, "freshness", "report", codes[i % len(codes)], "--note", note],
-                env=env, capture_output=True, text=True, timeout=120)
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             if done.returncode == 0:
                 acknowledged.add(note)
             i += 1
@@ -125,8 +146,12 @@ def _round(home: Path, codes: list[str], round_no: int) -> tuple[set[str], set[s
     con = sqlite3.connect(home / "catalog.sqlite")
     try:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        present = {row[0] for row in con.execute(
-            "SELECT note FROM entry_updates WHERE note LIKE 'api-%' OR note LIKE 'cli-%'")}
+        present = {
+            row[0]
+            for row in con.execute(
+                "SELECT note FROM entry_updates WHERE note LIKE 'api-%' OR note LIKE 'cli-%'"
+            )
+        }
     finally:
         con.close()
     return acknowledged, present
@@ -143,5 +168,7 @@ def test_server_and_cli_writers_lose_nothing(workspace: Workspace) -> None:
         assert not missing, f"round {round_no}: {len(missing)} acknowledged writes lost"
         totals["acknowledged"] += len(acknowledged)
         totals["present"] += len(acknowledged & present)
-    print(f"\n{ROUNDS} rounds: {totals['acknowledged']} acknowledged writes, "
-          f"{totals['present']} present")
+    print(
+        f"\n{ROUNDS} rounds: {totals['acknowledged']} acknowledged writes, "
+        f"{totals['present']} present"
+    )

@@ -113,9 +113,13 @@ def test_json_schema_has_titles_and_descriptions():
     schema = spec_json_schema()
     json.dumps(schema, ensure_ascii=False)  # serialisable
     models = [schema, *schema["$defs"].values()]
-    untitled = [(m["title"], key) for m in models for key, prop in m["properties"].items()
-                if "title" not in prop or ("description" not in prop and key not in
-                                           {"description", "source", "load"})]
+    untitled = [
+        (m["title"], key)
+        for m in models
+        for key, prop in m["properties"].items()
+        if "title" not in prop
+        or ("description" not in prop and key not in {"description", "source", "load"})
+    ]
     assert untitled == []
     assert schema["properties"]["entry_code"]["title"] == "信息资源代码"
     assert schema["additionalProperties"] is False
@@ -123,6 +127,7 @@ def test_json_schema_has_titles_and_descriptions():
 
 def test_example_validates_against_the_json_schema():
     import jsonschema  # installed with great-expectations and dagster
+
     data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     jsonschema.validate(json.loads(json.dumps(data, default=str)), spec_json_schema())
 
@@ -145,12 +150,19 @@ def test_aliases_normalise(tmp_path):
     assert normalise_encoding("UTF-8-SIG") == "utf-8-sig"
 
 
-@pytest.mark.parametrize(("raw", "canonical", "duckdb"), [
-    ("String", "string", "VARCHAR"), ("int", "integer", "INTEGER"), ("int64", "bigint", "BIGINT"),
-    ("float", "double", "DOUBLE"), ("DECIMAL(12, 2)", "decimal(12,2)", "DECIMAL(12,2)"),
-    ("numeric(38,0)", "decimal(38,0)", "DECIMAL(38,0)"), ("bool", "boolean", "BOOLEAN"),
-    ("datetime", "timestamp", "TIMESTAMP"),
-])
+@pytest.mark.parametrize(
+    ("raw", "canonical", "duckdb"),
+    [
+        ("String", "string", "VARCHAR"),
+        ("int", "integer", "INTEGER"),
+        ("int64", "bigint", "BIGINT"),
+        ("float", "double", "DOUBLE"),
+        ("DECIMAL(12, 2)", "decimal(12,2)", "DECIMAL(12,2)"),
+        ("numeric(38,0)", "decimal(38,0)", "DECIMAL(38,0)"),
+        ("bool", "boolean", "BOOLEAN"),
+        ("datetime", "timestamp", "TIMESTAMP"),
+    ],
+)
 def test_column_types_map_to_duckdb(raw, canonical, duckdb):
     assert normalise_column_type(raw) == canonical
     column = spec_with(columns=[{"name": "c", "type": raw}])
@@ -158,10 +170,16 @@ def test_column_types_map_to_duckdb(raw, canonical, duckdb):
     assert DatasetSpec.model_validate(column).columns[0].duckdb_type() == duckdb
 
 
-@pytest.mark.parametrize(("url", "fmt"), [
-    ("/x/a.CSV", "csv"), ("s3://b/k/*.xlsx", "xlsx"), ("https://h/a.jsonl?token=1", "ndjson"),
-    ("file:///x/a.parquet", "parquet"), ("a.json", "json"),
-])
+@pytest.mark.parametrize(
+    ("url", "fmt"),
+    [
+        ("/x/a.CSV", "csv"),
+        ("s3://b/k/*.xlsx", "xlsx"),
+        ("https://h/a.jsonl?token=1", "ndjson"),
+        ("file:///x/a.parquet", "parquet"),
+        ("a.json", "json"),
+    ],
+)
 def test_format_is_inferred_from_the_url(url, fmt):
     data = spec_with(source={"url": url})
     assert DatasetSpec.model_validate(data).source.format == fmt
@@ -196,44 +214,62 @@ def _error(tmp_path: Path, data: dict | str) -> str:
     return message
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    ({"primary_keys": ["id_card_no"]}, "primary_keys: unknown key 'primary_keys' "
-                                       "(did you mean 'primary_key'?)"),
-    ({"source": {"url": "/a.csv", "encodng": "gbk"}}, "source.encodng: unknown key 'encodng'"),
-    ({"columns": [{"name": "id_card_no", "nulable": False}]},
-     "columns[0] (id_card_no).nulable: unknown key 'nulable' (did you mean 'nullable'?)"),
-    ({"load": {"mode": "upsert", "key": ["x"]}}, "load.key: unknown key 'key'"),
-    ({"checks": [{"expectation": "expect_x", "severty": "warning"}]},
-     "checks[0]: unknown key 'severty' (did you mean 'severity'?)"),
-])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"primary_keys": ["id_card_no"]},
+            "primary_keys: unknown key 'primary_keys' (did you mean 'primary_key'?)",
+        ),
+        ({"source": {"url": "/a.csv", "encodng": "gbk"}}, "source.encodng: unknown key 'encodng'"),
+        (
+            {"columns": [{"name": "id_card_no", "nulable": False}]},
+            "columns[0] (id_card_no).nulable: unknown key 'nulable' (did you mean 'nullable'?)",
+        ),
+        ({"load": {"mode": "upsert", "key": ["x"]}}, "load.key: unknown key 'key'"),
+        (
+            {"checks": [{"expectation": "expect_x", "severty": "warning"}]},
+            "checks[0]: unknown key 'severty' (did you mean 'severity'?)",
+        ),
+    ],
+)
 def test_unknown_keys_are_named(tmp_path, change, expected):
     assert expected in _error(tmp_path, spec_with(**change))
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    ({"name": "低保"}, "name: bad table name '低保'"),
-    ({"name": "dibao__2024"}, "bad table name"),
-    ({"entry_code": "X-1"}, "entry_code: bad 信息资源代码 'X-1'"),
-    ({"title": " "}, "title: missing 中文名称"),
-    ({"freshness": "看心情"}, "freshness: unknown 更新周期 '看心情'"),
-    ({"schedule": "0 25 * * *"}, "out of range for the hour field"),
-    ({"schedule": "daily"}, "expected 5 cron fields"),
-    ({"source": {"url": "ftp://h/a.csv"}}, "source.url: unsupported url scheme 'ftp'"),
-    ({"source": {"url": "/x/data"}}, "cannot tell the format from url '/x/data'"),
-    ({"source": {"url": "/x/a.csv", "encoding": "big5"}}, "unsupported encoding 'big5'"),
-    ({"source": {"url": "/x/a.parquet", "encoding": "gbk"}}, "encoding applies to csv/json/ndjson"),
-    ({"source": {"url": "/x/a.csv", "sheet": "Sheet1"}}, "sheet applies to xlsx only"),
-    ({"source": {"url": "/x/a.csv", "header_row": 0}}, "source.header_row"),
-    ({"columns": [{"name": "身份证号"}]}, "columns[0] (身份证号).name: bad column name"),
-    ({"columns": [{"name": "a", "type": "varchar2"}]}, "unknown type 'varchar2'"),
-    ({"columns": [{"name": "a", "pii": "电话"}]}, "columns[0] (a).pii: unknown pii '电话'"),
-    ({"columns": [{"name": "a", "min": 1}]}, "min applies to numeric, date and timestamp"),
-    ({"columns": [{"name": "a", "type": "int", "min": 5, "max": 1}]}, "min 5 is greater than max 1"),
-    ({"columns": [{"name": "a", "type": "date", "min": "2020-13-01"}]}, "does not fit a date"),
-    ({"columns": [{"name": "a", "format": "邮编"}]}, "bad format '邮编'"),
-    ({"columns": [{"name": "a", "type": "date", "format": "YYYY-MM-DD"}]}, "strptime pattern"),
-    ({"columns": [{"name": "a"}, {"name": "a"}]}, "repeated column names a"),
-])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"name": "低保"}, "name: bad table name '低保'"),
+        ({"name": "dibao__2024"}, "bad table name"),
+        ({"entry_code": "X-1"}, "entry_code: bad 信息资源代码 'X-1'"),
+        ({"title": " "}, "title: missing 中文名称"),
+        ({"freshness": "看心情"}, "freshness: unknown 更新周期 '看心情'"),
+        ({"schedule": "0 25 * * *"}, "out of range for the hour field"),
+        ({"schedule": "daily"}, "expected 5 cron fields"),
+        ({"source": {"url": "ftp://h/a.csv"}}, "source.url: unsupported url scheme 'ftp'"),
+        ({"source": {"url": "/x/data"}}, "cannot tell the format from url '/x/data'"),
+        ({"source": {"url": "/x/a.csv", "encoding": "big5"}}, "unsupported encoding 'big5'"),
+        (
+            {"source": {"url": "/x/a.parquet", "encoding": "gbk"}},
+            "encoding applies to csv/json/ndjson",
+        ),
+        ({"source": {"url": "/x/a.csv", "sheet": "Sheet1"}}, "sheet applies to xlsx only"),
+        ({"source": {"url": "/x/a.csv", "header_row": 0}}, "source.header_row"),
+        ({"columns": [{"name": "身份证号"}]}, "columns[0] (身份证号).name: bad column name"),
+        ({"columns": [{"name": "a", "type": "varchar2"}]}, "unknown type 'varchar2'"),
+        ({"columns": [{"name": "a", "pii": "电话"}]}, "columns[0] (a).pii: unknown pii '电话'"),
+        ({"columns": [{"name": "a", "min": 1}]}, "min applies to numeric, date and timestamp"),
+        (
+            {"columns": [{"name": "a", "type": "int", "min": 5, "max": 1}]},
+            "min 5 is greater than max 1",
+        ),
+        ({"columns": [{"name": "a", "type": "date", "min": "2020-13-01"}]}, "does not fit a date"),
+        ({"columns": [{"name": "a", "format": "邮编"}]}, "bad format '邮编'"),
+        ({"columns": [{"name": "a", "type": "date", "format": "YYYY-MM-DD"}]}, "strptime pattern"),
+        ({"columns": [{"name": "a"}, {"name": "a"}]}, "repeated column names a"),
+    ],
+)
 def test_bad_values_are_named(tmp_path, change, expected):
     data = spec_with(**change)
     if "columns" in change:
@@ -245,7 +281,9 @@ def test_yaml_numbers_for_a_string_column_must_be_quoted(tmp_path):
     text = yaml.safe_dump(spec_with(), allow_unicode=True, sort_keys=False)
     text = text.replace("- name: person_name", "- name: person_name\n  allowed_values: [01, 02]")
     message = _error(tmp_path, text)
-    assert "columns[1] (person_name): allowed_values: 1 (int) does not fit a string column" in message
+    assert (
+        "columns[1] (person_name): allowed_values: 1 (int) does not fit a string column" in message
+    )
     assert "quote it" in message
 
 
@@ -255,7 +293,8 @@ def test_key_rules(tmp_path):
     columns = copy.deepcopy(MINIMAL["columns"])
     columns[0]["nullable"] = True
     assert "id_card_no is in primary_key, so it cannot be nullable" in _error(
-        tmp_path, spec_with(columns=columns))
+        tmp_path, spec_with(columns=columns)
+    )
     checks = [{"expectation": "expect_column_values_to_be_unique", "column": "idcard"}]
     assert "names column 'idcard', not among columns" in _error(tmp_path, spec_with(checks=checks))
 

@@ -63,8 +63,10 @@ def test_organisations_match_the_district_office(district: District):
     assert kinds == {"区级部门": 40, "街道/乡镇": 15, "村居": 288}
     streets = {o.code for o in orgs if o.kind == "街道/乡镇"}
     assert all(o.parent_code in streets for o in orgs if o.kind == "村居")
-    assert all(o.name.startswith("示范区") and o.contact_name and o.contact_phone
-               and o.contact_email for o in orgs)
+    assert all(
+        o.name.startswith("示范区") and o.contact_name and o.contact_phone and o.contact_email
+        for o in orgs
+    )
     assert len({o.name for o in orgs}) == 343
 
 
@@ -147,7 +149,10 @@ def test_attribute_mixes(district: District):
     assert abs(cycles["每年"] / total - 0.22) < 0.02
     assert {"实时", "每日", "每周", "每季度", "每半年", "不定期", "每2日", "每2月"} <= set(cycles)
     assert set(Counter(e["open_type"] for e in district.entries)) == {
-        "无条件开放", "有条件开放", "不予开放"}
+        "无条件开放",
+        "有条件开放",
+        "不予开放",
+    }
     assert {e["format_category"] for e in district.entries} == {"电子文件", "数据库", "接口"}
 
 
@@ -209,8 +214,11 @@ def test_late_organisations_update_late(district: District):
 @pytest.mark.slow
 def test_build_demo_is_idempotent(built, district: District):
     directory, first, second, _ = built
-    assert first == second == {"organisations": 343, "entries": 35_700,
-                               "updates": len(district.updates)}
+    assert (
+        first
+        == second
+        == {"organisations": 343, "entries": 35_700, "updates": len(district.updates)}
+    )
     con = directory.store.database.connection()
     assert con.execute("SELECT count(*) FROM entry_history").fetchone()[0] == 35_700  # creates
     assert con.execute("SELECT count(*) FROM organisations").fetchone()[0] == 343
@@ -235,11 +243,14 @@ def test_stored_stats_and_overdue_ranking(built, district: District):
         if period is None:
             continue
         tracked[entry["provider_code"]] += 1
-        age = (district.as_of - dt.datetime.fromisoformat(entry["updated_at"])
-               if entry["updated_at"] else dt.timedelta(days=10_000))
+        age = (
+            district.as_of - dt.datetime.fromisoformat(entry["updated_at"])
+            if entry["updated_at"]
+            else dt.timedelta(days=10_000)
+        )
         overdue[entry["provider_code"]] += age.total_seconds() > period * 86_400
     ranking = sorted(tracked, key=lambda code: overdue[code] / tracked[code], reverse=True)
-    top = set(ranking[:len(late)])
+    top = set(ranking[: len(late)])
     assert len(top & late) >= 0.9 * len(late)
 
 
@@ -257,9 +268,12 @@ def test_freshness_of_every_entry_and_the_late_bodies_top_the_scorecard(built, d
     departments = [r["provider_code"] for r in rows[:3]]
     assert set(departments) <= late
     assert {r["provider_name"].removeprefix("示范区") for r in rows[:3]} == {
-        "住建局", "城市管理局", "水务局"}
+        "住建局",
+        "城市管理局",
+        "水务局",
+    }
     judged = [r for r in rows if r["due"] >= 10]
-    lowest = sorted(judged, key=lambda r: r["on_time_rate"])[:sum(
-        r["provider_code"] in late for r in judged)]
+    lowest = sorted(judged, key=lambda r: r["on_time_rate"])[
+        : sum(r["provider_code"] in late for r in judged)
+    ]
     assert sum(r["provider_code"] in late for r in lowest) >= 0.9 * len(lowest)
-

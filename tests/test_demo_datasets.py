@@ -67,13 +67,17 @@ def read_rows(spec: DatasetSpec, work: Path) -> list[dict[str, Any]]:
             transcode_to_utf8(Path(path), utf8, source.encoding)
             result = duckdb.sql(
                 "SELECT * FROM read_csv(?, header = true, all_varchar = true, delim = ',', "
-                f"quote = '\"', skip = {source.header_row - 1})", params=[str(utf8)])
+                f"quote = '\"', skip = {source.header_row - 1})",
+                params=[str(utf8)],
+            )
             rows += [dict(zip(result.columns, row, strict=True)) for row in result.fetchall()]
         elif source.format == "xlsx":
             book = CalamineWorkbook.from_path(path)
-            cells = book.get_sheet_by_name(source.sheet).to_python()[source.header_row - 1:]
-            rows += [dict(zip(cells[0], (None if c == "" else c for c in row), strict=True))
-                     for row in cells[1:]]
+            cells = book.get_sheet_by_name(source.sheet).to_python()[source.header_row - 1 :]
+            rows += [
+                dict(zip(cells[0], (None if c == "" else c for c in row), strict=True))
+                for row in cells[1:]
+            ]
         elif source.format == "json":
             rows += json.loads(Path(path).read_text(encoding="utf-8"))
         elif source.format == "ndjson":
@@ -111,7 +115,8 @@ def violations(spec: DatasetSpec, rows: list[dict[str, Any]]) -> dict[str, int]:
             found[f"{column.name}:unique"] += len(present) - len(set(present))
         if column.allowed_values is not None:
             found[f"{column.name}:allowed_values"] += sum(
-                v not in column.allowed_values for v in present)
+                v not in column.allowed_values for v in present
+            )
         if column.format in VALID:
             found[f"{column.name}:format"] += sum(not VALID[column.format](v) for v in present)
         if column.min is not None:
@@ -250,9 +255,18 @@ def test_settlements_are_monthly_files_with_bom(demo):
 
 def test_datasets_refer_to_each_other(demo, tmp_path):
     datasets = demo[1]
-    rows = {name: read_rows(load_spec(ds.spec_path), tmp_path) for name, ds in datasets.items()
-            if name in ("enterprise_registrations", "penalty_decisions", "credit_repair_records",
-                        "medical_institutions", "medical_insurance_settlements")}
+    rows = {
+        name: read_rows(load_spec(ds.spec_path), tmp_path)
+        for name, ds in datasets.items()
+        if name
+        in (
+            "enterprise_registrations",
+            "penalty_decisions",
+            "credit_repair_records",
+            "medical_institutions",
+            "medical_insurance_settlements",
+        )
+    }
     firms = {r["统一社会信用代码"] for r in rows["enterprise_registrations"]}
     assert {r["统一社会信用代码"] for r in rows["penalty_decisions"]} <= firms
     decisions = {r["决定书文号"] for r in rows["penalty_decisions"]}
@@ -272,7 +286,8 @@ def test_street_dataset_uses_the_streets_own_villages(demo, district):
     assert len(allowed) == len(villages)
     assert all(
         any(v.endswith(place + "居委会") or v.endswith(place + "村委会") for v in villages)
-        for place in allowed)
+        for place in allowed
+    )
 
 
 def test_same_seed_same_bytes(demo, district, tmp_path):
@@ -281,8 +296,9 @@ def test_same_seed_same_bytes(demo, district, tmp_path):
     for ds in again:
         first = datasets[ds.name]
         assert [f.read_bytes() for f in ds.files] == [f.read_bytes() for f in first.files]
-        assert ds.spec_path.read_text("utf-8").replace(str(ds.spec_path.parents[2]), "ROOT") == \
-            first.spec_path.read_text("utf-8").replace(str(root.resolve()), "ROOT")
+        assert ds.spec_path.read_text("utf-8").replace(
+            str(ds.spec_path.parents[2]), "ROOT"
+        ) == first.spec_path.read_text("utf-8").replace(str(root.resolve()), "ROOT")
         assert (ds.rows, ds.defects, ds.entry_code) == (first.rows, first.defects, first.entry_code)
     other = write_demo_datasets(tmp_path / "other", district, seed=SEED + 1, scale=SCALE)
     assert other[0].files[0].read_bytes() != datasets[other[0].name].files[0].read_bytes()
@@ -311,9 +327,9 @@ def test_next_version_changes_and_adds_rows(district, tmp_path, name):
     spec = load_spec(ds.spec_path)
     assert ds.version == 2
     assert ds.rows == len(after) > len(before)
-    assert after[:len(before)] != before  # rows changed in place
+    assert after[: len(before)] != before  # rows changed in place
     key = spec.column(spec.primary_key[0]).source
-    assert [r[key] for r in after[:len(before)]] == [r[key] for r in before]
+    assert [r[key] for r in after[: len(before)]] == [r[key] for r in before]
     assert violations(spec, after) == ds.defect_counts  # no defect gained or lost
     again, _, _ = first_and_next(tmp_path / "b")
     assert again.files[0].read_bytes() == ds.files[0].read_bytes()

@@ -11,10 +11,15 @@ import pytest
 from catalog.directory import Directory, EntryNotFound, EntryRecord
 from warehouse.store.sqlite.database import Database
 
-ENTRY = {"name": "城乡低保对象信息", "provider_name": "区民政局", "share_type": "有条件共享",
-         "share_condition": "仅限社会救助业务使用", "update_cycle": "每月",
-         "summary": "城乡最低生活保障对象名单", "data_items": [{"name": "姓名", "data_type": "C"},
-                                                         {"name": "身份证号", "data_type": "C"}]}
+ENTRY = {
+    "name": "城乡低保对象信息",
+    "provider_name": "区民政局",
+    "share_type": "有条件共享",
+    "share_condition": "仅限社会救助业务使用",
+    "update_cycle": "每月",
+    "summary": "城乡最低生活保障对象名单",
+    "data_items": [{"name": "姓名", "data_type": "C"}, {"name": "身份证号", "data_type": "C"}],
+}
 
 
 def test_create_update_retire_keeps_who_when_old_and_new(directory: Directory):
@@ -28,15 +33,20 @@ def test_create_update_retire_keeps_who_when_old_and_new(directory: Directory):
     assert [h["version"] for h in history] == [1, 2, 3]
     assert history[0]["changed_by"] == "tester"
     assert history[1]["changed_by"] == "steward-li"
-    assert history[1]["changes"] == {"update_cycle": ["每月", "每季度"],
-                                     "summary": ["城乡最低生活保障对象名单", "低保对象"]}
+    assert history[1]["changes"] == {
+        "update_cycle": ["每月", "每季度"],
+        "summary": ["城乡最低生活保障对象名单", "低保对象"],
+    }
     assert history[2]["changes"]["status"] == ["active", "retired"]
     assert directory.get(code)["status"] == "retired"
     assert directory.stats()["entries"] == 0
     assert directory.stats()["retired"] == 1
     first = directory.as_of_version(code, 1)
     assert (first["summary"], first["update_cycle"], first["status"]) == (
-        "城乡最低生活保障对象名单", "每月", "active")
+        "城乡最低生活保障对象名单",
+        "每月",
+        "active",
+    )
     assert directory.as_of_version(code, 2)["update_cycle"] == "每季度"
     assert directory.as_of_version(code, 3) == directory.get(code)
 
@@ -57,8 +67,10 @@ def test_unknown_code_is_a_clear_error(directory: Directory):
 
 
 def test_bulk_apply_is_idempotent_and_reports_bad_records(directory: Directory):
-    records = [EntryRecord({**ENTRY, "name": f"台账{i}"}, row=i + 2, source_key=f"t:{i}")
-               for i in range(120)]
+    records = [
+        EntryRecord({**ENTRY, "name": f"台账{i}"}, row=i + 2, source_key=f"t:{i}")
+        for i in range(120)
+    ]
     records.append(EntryRecord({**ENTRY, "provider_name": ""}, row=200, source_key="t:bad"))
     first = directory.apply(records, source="test", batch_size=50)
     assert (first.created, first.updated, first.unchanged) == (120, 0, 0)
@@ -105,9 +117,15 @@ WRITER = textwrap.dedent("""
 
 def test_two_processes_write_while_a_third_reads(workspace):
     Database(workspace.metadata_db).close()  # create and migrate before the writers start
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(workspace.root), name, prefix],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for name, prefix in (("a", "101001"), ("b", "201001"))]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(workspace.root), name, prefix],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, prefix in (("a", "101001"), ("b", "201001"))
+    ]
     reader = Database(workspace.metadata_db).connection()
     seen = []
     while any(w.poll() is None for w in writers):
@@ -134,13 +152,17 @@ def test_report_update_logs_one_event_and_moves_updated_at(directory: Directory)
 
 
 def test_a_source_record_cannot_take_a_second_code(directory: Directory):
-    first = directory.apply([EntryRecord({**ENTRY, "code": "101001/000001"}, row=2, source_key="s:1")],
-                            source="t")
+    first = directory.apply(
+        [EntryRecord({**ENTRY, "code": "101001/000001"}, row=2, source_key="s:1")], source="t"
+    )
     assert first.created == 1
-    clash = directory.apply([
-        EntryRecord({**ENTRY, "code": "101001/000002"}, row=2, source_key="s:1"),
-        EntryRecord({**ENTRY, "name": "另一条"}, row=3, source_key="s:2"),
-    ], source="t")
+    clash = directory.apply(
+        [
+            EntryRecord({**ENTRY, "code": "101001/000002"}, row=2, source_key="s:1"),
+            EntryRecord({**ENTRY, "name": "另一条"}, row=3, source_key="s:2"),
+        ],
+        source="t",
+    )
     assert [(e.row, e.field) for e in clash.errors] == [(2, "code")]
     assert "101001/000001" in clash.errors[0].reason
     assert clash.created == 1  # the good record in the same batch still lands
@@ -170,9 +192,15 @@ ALLOCATOR = textwrap.dedent("""
 
 def test_processes_allocating_codes_at_once_never_collide(workspace):
     Database(workspace.metadata_db).close()
-    procs = [subprocess.Popen([sys.executable, "-c", ALLOCATOR, str(workspace.root), name],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for name in ("x", "y", "z")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", ALLOCATOR, str(workspace.root), name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("x", "y", "z")
+    ]
     for proc in procs:
         out, err = proc.communicate()
         assert proc.returncode == 0, err

@@ -44,8 +44,10 @@ POPULATION = {
     "summary": TRICKY_SUMMARY,
     "format_category": "数据库",
     "formats": ["xls", "csv", "api"],
-    "data_items": [{"name": "姓名", "data_type": "C", "length": 50},
-                   {"name": "出生日期", "data_type": "D", "description": "公历"}],
+    "data_items": [
+        {"name": "姓名", "data_type": "C", "length": 50},
+        {"name": "出生日期", "data_type": "D", "description": "公历"},
+    ],
     "share_type": "有条件共享",
     "share_condition": "仅限政务用途",
     "share_method": "共享平台方式/接口",
@@ -63,22 +65,57 @@ POPULATION = {
 @pytest.fixture
 def directory(tmp_path: Path) -> Directory:
     directory = Directory.open(Workspace(tmp_path / "ws"), user="t")
-    directory.add_organisations([Organisation(
-        code=POLICE, name="某市公安局", kind="区级部门", contact_name="张三",
-        contact_phone="0551-1234 5678", contact_email="gaj@example.gov.cn")])
+    directory.add_organisations(
+        [
+            Organisation(
+                code=POLICE,
+                name="某市公安局",
+                kind="区级部门",
+                contact_name="张三",
+                contact_phone="0551-1234 5678",
+                contact_email="gaj@example.gov.cn",
+            )
+        ]
+    )
     directory.create(POPULATION)
-    directory.apply([
-        EntryRecord({"name": "社保参保信息", "provider_name": "某市人社局",
-                     "share_type": "无条件共享", "update_cycle": "每半年",
-                     "open_type": "无条件开放", "tags": "社保;参保", "summary": ""},
-                    source_key="hr-1"),
-        EntryRecord({"code": "201002/000001", "name": "实时公交到站", "provider_name": "某市交通局",
-                     "share_type": "无条件共享", "update_cycle": "实时", "formats": ["json"],
-                     "summary": "公交车辆实时位置", "updated_at": "2024-03-01T08:00:00"}),
-    ], source="test")
-    retired = directory.create({"code": "101001/000009", "name": "已撤销的资源",
-                                "provider_name": "某市公安局", "provider_code": POLICE,
-                                "share_type": "不予共享"})
+    directory.apply(
+        [
+            EntryRecord(
+                {
+                    "name": "社保参保信息",
+                    "provider_name": "某市人社局",
+                    "share_type": "无条件共享",
+                    "update_cycle": "每半年",
+                    "open_type": "无条件开放",
+                    "tags": "社保;参保",
+                    "summary": "",
+                },
+                source_key="hr-1",
+            ),
+            EntryRecord(
+                {
+                    "code": "201002/000001",
+                    "name": "实时公交到站",
+                    "provider_name": "某市交通局",
+                    "share_type": "无条件共享",
+                    "update_cycle": "实时",
+                    "formats": ["json"],
+                    "summary": "公交车辆实时位置",
+                    "updated_at": "2024-03-01T08:00:00",
+                }
+            ),
+        ],
+        source="test",
+    )
+    retired = directory.create(
+        {
+            "code": "101001/000009",
+            "name": "已撤销的资源",
+            "provider_name": "某市公安局",
+            "provider_code": POLICE,
+            "share_type": "不予共享",
+        }
+    )
     directory.retire(retired, reason="merged")
     yield directory
     directory.close()
@@ -101,8 +138,13 @@ def test_csv_has_bom_chinese_header_and_values(directory, tmp_path):
     with out.open(encoding="utf-8-sig", newline="") as fh:
         header, *rows = list(csv.reader(fh))
     assert header == titles()
-    assert header[:5] == ["信息资源代码", "信息资源名称", "信息资源分类名称", "信息资源提供方代码",
-                          "信息资源提供方"]
+    assert header[:5] == [
+        "信息资源代码",
+        "信息资源名称",
+        "信息资源分类名称",
+        "信息资源提供方代码",
+        "信息资源提供方",
+    ]
     assert {"共享类型", "更新周期", "发布日期", "最近更新时间", "信息项信息"} <= set(header)
     assert len(rows) == 3
     row = dict(zip(header, rows[0], strict=True))
@@ -160,9 +202,16 @@ def test_xlsx_has_both_sheets_read_back(directory, tmp_path):
 
 
 def test_xlsx_keeps_formula_like_text_as_text(directory, tmp_path):
-    directory.create({"code": "101001/000003", "name": "=1+1", "provider_name": "某市公安局",
-                      "provider_code": POLICE, "share_type": "无条件共享",
-                      "summary": '=HYPERLINK("https://evil.example","点击")'})
+    directory.create(
+        {
+            "code": "101001/000003",
+            "name": "=1+1",
+            "provider_name": "某市公安局",
+            "provider_code": POLICE,
+            "share_type": "无条件共享",
+            "summary": '=HYPERLINK("https://evil.example","点击")',
+        }
+    )
     _, out = export(directory, tmp_path, "xlsx")
     rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("信息资源目录").to_python()
     row = next(r for r in rows if r[0] == "101001/000003")
@@ -181,8 +230,12 @@ def test_json_entries_validate_against_the_model(directory, tmp_path):
     assert first["name"] == "人口基础信息库"
     assert first["published_at"] == "2023-05-08"
     assert first["updated_at"] == "2024-01-15T09:30:00"
-    assert first["data_items"][1] == {"name": "出生日期", "data_type": "日期型", "length": None,
-                                      "description": "公历"}
+    assert first["data_items"][1] == {
+        "name": "出生日期",
+        "data_type": "日期型",
+        "length": None,
+        "description": "公历",
+    }
     for entry in document["entries"]:
         CatalogueEntry.model_validate(entry)  # the export reads back as entries
     assert "人口基础信息库" in out.read_text(encoding="utf-8")  # ensure_ascii=False
@@ -215,26 +268,34 @@ def test_dcat_dataset_properties(directory, tmp_path):
     assert graph.value(ds, DCTERMS.title) == Literal("人口基础信息库", lang="zh")
     assert graph.value(ds, DCTERMS.description) == Literal(TRICKY_SUMMARY, lang="zh")
     assert graph.value(ds, DCTERMS.issued) == Literal("2023-05-08", datatype=XSD.date)
-    assert graph.value(ds, DCTERMS.modified) == Literal("2024-01-15T09:30:00+08:00",
-                                                        datatype=XSD.dateTime)
+    assert graph.value(ds, DCTERMS.modified) == Literal(
+        "2024-01-15T09:30:00+08:00", datatype=XSD.dateTime
+    )
     publisher = graph.value(ds, DCTERMS.publisher)
     assert (publisher, RDF_TYPE, FOAF.Organization) in graph
     assert graph.value(publisher, FOAF.name) == Literal("某市公安局", lang="zh")
     assert graph.value(publisher, DCTERMS.identifier) == Literal(POLICE)
     assert set(graph.objects(ds, DCTERMS.accrualPeriodicity)) == {
-        URIRef(EU_FREQ + "MONTHLY"), Literal("R/P1M")}
-    assert set(graph.objects(ds, DCAT.keyword)) == {Literal("户籍", lang="zh"),
-                                                    Literal("常住人口", lang="zh")}
+        URIRef(EU_FREQ + "MONTHLY"),
+        Literal("R/P1M"),
+    }
+    assert set(graph.objects(ds, DCAT.keyword)) == {
+        Literal("户籍", lang="zh"),
+        Literal("常住人口", lang="zh"),
+    }
     theme_labels = {graph.value(t, SKOS.prefLabel) for t in graph.objects(ds, DCAT.theme)}
     assert theme_labels == {Literal("公共安全", lang="zh"), Literal("人口", lang="zh")}
     assert graph.value(ds, DCTERMS.accessRights) == URIRef(
-        "http://publications.europa.eu/resource/authority/access-right/NON_PUBLIC")
+        "http://publications.europa.eu/resource/authority/access-right/NON_PUBLIC"
+    )
     landing = graph.value(ds, DCAT.landingPage)
     assert landing == URIRef("https://data.example.gov.cn/%E8%B5%84%E6%BA%90/1?a=b%20c")
     formats = {graph.value(d, DCTERMS["format"]) for d in graph.objects(ds, DCAT.distribution)}
-    assert formats == {URIRef("http://publications.europa.eu/resource/authority/file-type/XLS"),
-                       URIRef("http://publications.europa.eu/resource/authority/file-type/CSV"),
-                       Literal("api")}
+    assert formats == {
+        URIRef("http://publications.europa.eu/resource/authority/file-type/XLS"),
+        URIRef("http://publications.europa.eu/resource/authority/file-type/CSV"),
+        Literal("api"),
+    }
     assert graph.value(ds, DCTERMS.relation) == URIRef("urn:mulu:entry:101001/000002")
     assert graph.value(ds, MULU.shareType) == Literal("有条件共享")
     assert graph.value(ds, MULU.shareCondition) == Literal("仅限政务用途")
@@ -247,8 +308,15 @@ def test_dcat_dataset_properties(directory, tmp_path):
 
 
 def test_dcat_keeps_an_entry_spelling_of_its_provider(directory, tmp_path):
-    directory.create({"code": "101001/000004", "name": "户籍迁移记录", "provider_name": "市公安局",
-                      "provider_code": POLICE, "share_type": "有条件共享"})
+    directory.create(
+        {
+            "code": "101001/000004",
+            "name": "户籍迁移记录",
+            "provider_name": "市公安局",
+            "provider_code": POLICE,
+            "share_type": "有条件共享",
+        }
+    )
     _, out = export(directory, tmp_path, "dcat")
     graph = parse(out)
     ds = URIRef("urn:mulu:entry:101001/000004")

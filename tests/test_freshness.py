@@ -25,34 +25,34 @@ T = dt.datetime
 
 # (更新周期, 最近更新时间, deadline by hand) around month ends, leap years and quarters.
 DEADLINES = [
-    ("每月", T(2024, 1, 31, 10), T(2024, 2, 29, 10)),     # leap February
-    ("每月", T(2025, 1, 31, 10), T(2025, 2, 28, 10)),     # common February
-    ("每月", T(2026, 3, 31, 8), T(2026, 4, 30, 8)),       # 30-day month
-    ("每月", T(2026, 12, 15), T(2027, 1, 15)),            # year end
-    ("每季度", T(2026, 11, 30), T(2027, 2, 28)),          # quarter into February
-    ("每季度", T(2023, 11, 30), T(2024, 2, 29)),          # … of a leap year
+    ("每月", T(2024, 1, 31, 10), T(2024, 2, 29, 10)),  # leap February
+    ("每月", T(2025, 1, 31, 10), T(2025, 2, 28, 10)),  # common February
+    ("每月", T(2026, 3, 31, 8), T(2026, 4, 30, 8)),  # 30-day month
+    ("每月", T(2026, 12, 15), T(2027, 1, 15)),  # year end
+    ("每季度", T(2026, 11, 30), T(2027, 2, 28)),  # quarter into February
+    ("每季度", T(2023, 11, 30), T(2024, 2, 29)),  # … of a leap year
     ("每季度", T(2026, 8, 31, 23, 59, 59), T(2026, 11, 30, 23, 59, 59)),
     ("每半年", T(2026, 8, 31), T(2027, 2, 28)),
-    ("每年", T(2024, 2, 29, 12), T(2025, 2, 28, 12)),     # leap day
+    ("每年", T(2024, 2, 29, 12), T(2025, 2, 28, 12)),  # leap day
     ("每周", T(2026, 12, 29), T(2027, 1, 5)),
     ("每日", T(2024, 2, 28, 18), T(2024, 2, 29, 18)),
     ("每2日", T(2026, 2, 28), T(2026, 3, 2)),
     ("实时", T(2026, 10, 31, 23, 30), T(2026, 11, 1, 0, 30)),
-    ("R/P1M", T(2026, 1, 31), T(2026, 2, 28)),            # DCAT monthly
+    ("R/P1M", T(2026, 1, 31), T(2026, 2, 28)),  # DCAT monthly
 ]
 
 # (更新周期, 最近更新时间 or None, at, status by hand). Default grace: 每月 5 d, 每季度 10 d,
 # 每年 30 d, 每周 2 d, 每日 1 d, 实时 1 h; due soon: as long as the grace, at most 7 d.
 STATUSES = [
-    ("每月", T(2024, 1, 31), T(2024, 2, 23, 23, 59), Status.FRESH),     # 02-29 − 5 d is 02-24
+    ("每月", T(2024, 1, 31), T(2024, 2, 23, 23, 59), Status.FRESH),  # 02-29 − 5 d is 02-24
     ("每月", T(2024, 1, 31), T(2024, 2, 24), Status.DUE_SOON),
-    ("每月", T(2024, 1, 31), T(2024, 3, 5), Status.DUE_SOON),           # deadline + 5 d: in grace
+    ("每月", T(2024, 1, 31), T(2024, 3, 5), Status.DUE_SOON),  # deadline + 5 d: in grace
     ("每月", T(2024, 1, 31), T(2024, 3, 5, 0, 0, 1), Status.OVERDUE),
-    ("每月", T(2025, 1, 31), T(2025, 3, 5, 12), Status.OVERDUE),        # 02-28 + 5 d = 03-05 00:00
+    ("每月", T(2025, 1, 31), T(2025, 3, 5, 12), Status.OVERDUE),  # 02-28 + 5 d = 03-05 00:00
     ("每季度", T(2026, 11, 30), T(2027, 2, 20, 23, 59), Status.FRESH),  # 02-28 − 7 d = 02-21
-    ("每季度", T(2026, 11, 30), T(2027, 3, 10), Status.DUE_SOON),       # 02-28 + 10 d
+    ("每季度", T(2026, 11, 30), T(2027, 3, 10), Status.DUE_SOON),  # 02-28 + 10 d
     ("每季度", T(2026, 11, 30), T(2027, 3, 10, 0, 0, 1), Status.OVERDUE),
-    ("每年", T(2024, 2, 29), T(2025, 3, 30), Status.DUE_SOON),          # 02-28 + 30 d = 03-30
+    ("每年", T(2024, 2, 29), T(2025, 3, 30), Status.DUE_SOON),  # 02-28 + 30 d = 03-30
     ("每年", T(2024, 2, 29), T(2025, 3, 31), Status.OVERDUE),
     ("每周", T(2026, 12, 29), T(2027, 1, 7, 0, 0, 1), Status.OVERDUE),  # 01-05 + 2 d
     ("每日", T(2026, 1, 1, 9), T(2026, 1, 2, 8, 59), Status.DUE_SOON),  # soon = 1 d
@@ -69,8 +69,14 @@ def test_deadlines_by_hand(cycle, last, deadline):
     assert add_period(last, parse_update_cycle(cycle)) == deadline
 
 
-def make_entry(directory, cycle: str | None, last: dt.datetime | None, *,
-               provider: str = "示范区民政局", name: str = "测试资源") -> str:
+def make_entry(
+    directory,
+    cycle: str | None,
+    last: dt.datetime | None,
+    *,
+    provider: str = "示范区民政局",
+    name: str = "测试资源",
+) -> str:
     fields = {"name": name, "provider_name": provider, "share_type": "有条件共享"}
     if cycle:
         fields["update_cycle"] = cycle
@@ -99,8 +105,10 @@ def test_the_sweep_never_opens_the_catalogue_file_beside_the_store(workspace, di
     with swept(directory.store, T(2026, 10, 1)) as sweep:
         assert [r["status"] for r in sweep.statuses() if r["code"] == code] == ["fresh"]
     assert [r["tracked"] for r in scorecard(directory.store, "2026-10")] == [1]
-    reader = ("import sqlite3, sys; con = sqlite3.connect(sys.argv[1]); "
-              "con.execute('SELECT count(*) FROM entries').fetchall(); con.close()")
+    reader = (
+        "import sqlite3, sys; con = sqlite3.connect(sys.argv[1]); "
+        "con.execute('SELECT count(*) FROM entries').fetchall(); con.close()"
+    )
     subprocess.run([sys.executable, "-c", reader, str(workspace.metadata_db)], check=True)
     assert wal.exists()  # the store's connection is still open: its WAL must be too
     assert directory.get(code)["code"] == code
@@ -130,16 +138,24 @@ def test_overdue_says_by_how_long(workspace, directory):
 def test_past_days_come_from_the_update_history(workspace, directory):
     code = make_entry(directory, "每月", T(2026, 6, 1))
     directory.report_update(code, at=T(2026, 8, 20))
-    assert status_of(directory.store, code, T(2026, 7, 31, 23, 59, 59),
-                     from_events=True)["status"] == "overdue"      # 07-01 + 5 d had passed
-    assert status_of(directory.store, code, T(2026, 8, 31, 23, 59, 59),
-                     from_events=True)["status"] == "fresh"
-    assert status_of(directory.store, code, T(2026, 5, 31), from_events=True)["status"] == \
-        "never_updated"
+    assert (
+        status_of(directory.store, code, T(2026, 7, 31, 23, 59, 59), from_events=True)["status"]
+        == "overdue"
+    )  # 07-01 + 5 d had passed
+    assert (
+        status_of(directory.store, code, T(2026, 8, 31, 23, 59, 59), from_events=True)["status"]
+        == "fresh"
+    )
+    assert (
+        status_of(directory.store, code, T(2026, 5, 31), from_events=True)["status"]
+        == "never_updated"
+    )
     path = save_day(directory.store, workspace, dt.date(2026, 7, 31))
     import duckdb
-    assert duckdb.sql(f"SELECT status FROM read_parquet('{path}') WHERE code = '{code}'"
-                      ).fetchone() == ("overdue",)
+
+    assert duckdb.sql(
+        f"SELECT status FROM read_parquet('{path}') WHERE code = '{code}'"
+    ).fetchone() == ("overdue",)
 
 
 def test_policies_override_grace_and_cycle(workspace, directory):
@@ -152,16 +168,16 @@ def test_policies_override_grace_and_cycle(workspace, directory):
     assert status_of(directory.store, code, at)["status"] == "due_soon"
     set_policy(directory.store, "entry", code, user="tester", cycle="每季度")
     assert status_of(directory.store, code, at)["status"] == "fresh"
-    assert status_of(directory.store, other, at)["status"] == "due_soon"   # the org's grace
+    assert status_of(directory.store, other, at)["status"] == "due_soon"  # the org's grace
     with pytest.raises(InvalidInput, match="bad duration"):
         parse_duration("soon")
     with pytest.raises(NotFound, match="no entry"):
         set_policy(directory.store, "entry", "399999/999999", user="tester", cycle="每月")
     with pytest.raises(InvalidInput, match="不存在|每月|cycle|更新周期"):
         set_policy(directory.store, "entry", code, user="tester", cycle="每十年一次")
-    assert [(p["scope"], p["cycle"], p["grace_hours"]) for p in
-            directory.store.freshness.policies()] == [("entry", "每季度", None),
-                                                      ("organisation", None, 240.0)]
+    assert [
+        (p["scope"], p["cycle"], p["grace_hours"]) for p in directory.store.freshness.policies()
+    ] == [("entry", "每季度", None), ("organisation", None, 240.0)]
 
 
 def test_real_portal_data_gets_statuses_from_its_own_dates(workspace, directory, real_data):
@@ -171,8 +187,11 @@ def test_real_portal_data_gets_statuses_from_its_own_dates(workspace, directory,
     import_file(directory, workspace, real_data / "dcat-us" / "gsa.json")
     seen = set()
     # Judged a week after the newest update, when some are fresh and some long overdue.
-    latest = max(dt.datetime.fromisoformat(e["updated_at"]) for e in directory.iter_entries()
-                 if e["update_cycle"] == "每月" and e["updated_at"])
+    latest = max(
+        dt.datetime.fromisoformat(e["updated_at"])
+        for e in directory.iter_entries()
+        if e["update_cycle"] == "每月" and e["updated_at"]
+    )
     for at in (latest + dt.timedelta(days=7), T(2026, 11, 25, 12)):
         with swept(directory.store, at) as sweep:
             rows = sweep.statuses()
@@ -185,17 +204,25 @@ def test_real_portal_data_gets_statuses_from_its_own_dates(workspace, directory,
     assert {"overdue", "fresh", "not_tracked"} <= seen
     at = T(2026, 11, 25, 12)
     # One record by hand: 六安 工商_企业基本信息, 每年, 更新时间 2023-06-12 → overdue since 2024.
-    [entry] = [e for e in statuses(directory.store, at=at, org="六安市市场监管局")
-               if e["name"] == "工商_企业基本信息"]
+    [entry] = [
+        e
+        for e in statuses(directory.store, at=at, org="六安市市场监管局")
+        if e["name"] == "工商_企业基本信息"
+    ]
     assert (entry["cycle"], entry["last_update"].date(), entry["status"]) == (
-        "每年", dt.date(2023, 6, 12), "overdue")
+        "每年",
+        dt.date(2023, 6, 12),
+        "overdue",
+    )
     assert entry["deadline"].date() == dt.date(2024, 6, 12)
 
 
 def test_scorecard_ranks_the_late_organisation_first(workspace, directory, tmp_path):
     # 住建局: two monthly entries, updated late; 民政局: on time.
-    for provider, updates in (("示范区住建局", [T(2026, 8, 1), T(2026, 9, 20), T(2026, 11, 1)]),
-                              ("示范区民政局", [T(2026, 8, 1), T(2026, 9, 1), T(2026, 10, 1)])):
+    for provider, updates in (
+        ("示范区住建局", [T(2026, 8, 1), T(2026, 9, 20), T(2026, 11, 1)]),
+        ("示范区民政局", [T(2026, 8, 1), T(2026, 9, 1), T(2026, 10, 1)]),
+    ):
         for i in range(2):
             code = make_entry(directory, "每月", updates[0], provider=provider, name=f"资源{i}")
             for when in updates[1:]:
@@ -205,10 +232,14 @@ def test_scorecard_ranks_the_late_organisation_first(workspace, directory, tmp_p
     late, good = rows
     # 住建局's deadline in October: 09-20 + 1 month = 10-20, met on 11-01? grace 5 d → late
     # by 12 days; at the month's end it is overdue. 民政局: 10-01 deadline met on 10-01.
-    assert (late["due"], late["on_time"], late["on_time_rate"], late["overdue"],
-            late["median_delay_days"]) == (2, 0, 0.0, 2, 12.0)
-    assert (good["due"], good["on_time"], good["on_time_rate"], good["overdue"]) == (
-        2, 2, 100.0, 0)
+    assert (
+        late["due"],
+        late["on_time"],
+        late["on_time_rate"],
+        late["overdue"],
+        late["median_delay_days"],
+    ) == (2, 0, 0.0, 2, 12.0)
+    assert (good["due"], good["on_time"], good["on_time_rate"], good["overdue"]) == (2, 2, 100.0, 0)
     for fmt in ("csv", "xlsx", "html"):
         path = export_scorecard(rows, tmp_path / f"card.{fmt}")
         assert path.stat().st_size > 0
@@ -228,13 +259,16 @@ def test_scorecard_ranks_the_late_organisation_first(workspace, directory, tmp_p
 def test_cli_status_for_every_entry_and_a_report(workspace, directory):
     late = make_entry(directory, "每月", T(2025, 1, 1))
     make_entry(directory, "不定期", None)
-    env = {**os.environ, "MULU_HOME": str(workspace.root), "MULU_USER": "区民政局",
-           "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "MULU_HOME": str(workspace.root),
+        "MULU_USER": "区民政局",
+        "COLUMNS": "200",
+    }
     mulu = str(Path(sys.executable).with_name("mulu"))
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([mulu, *args], capture_output=True, text=True, env=env,
-                              check=False)
+        return subprocess.run([mulu, *args], capture_output=True, text=True, env=env, check=False)
 
     everything = json.loads(run("freshness", "--json").stdout)
     assert {e["code"]: e["status"] for e in everything}[late] == "overdue"
@@ -245,8 +279,7 @@ def test_cli_status_for_every_entry_and_a_report(workspace, directory):
     assert summary(directory.store) == {"fresh": 1, "not_tracked": 1}
     assert run("freshness", "report", "399999/999999").returncode == NotFound.exit_code
     assert run("freshness", "--status", "late").returncode == InvalidInput.exit_code
-    assert run("freshness", "scorecard", "--month", "2026-13").returncode == \
-        InvalidInput.exit_code
+    assert run("freshness", "scorecard", "--month", "2026-13").returncode == InvalidInput.exit_code
     card = run("freshness", "scorecard", "--json")
     assert card.returncode == 0, card.stderr
 
@@ -256,8 +289,13 @@ def test_one_entrys_status_agrees_with_the_sweep(workspace, directory, real_data
     say what the sweep says, overrides included."""
     import_file(directory, workspace, real_data / "cn-portals" / "anhui_luan.json")
     first = next(directory.iter_entries())
-    set_policy(directory.store, "organisation", first["provider_code"], user="t",
-               grace=parse_duration("400d"))
+    set_policy(
+        directory.store,
+        "organisation",
+        first["provider_code"],
+        user="t",
+        grace=parse_duration("400d"),
+    )
     at = T(2024, 7, 1)
     with swept(directory.store, at) as sweep:
         swept_rows = {r["code"]: (r["status"], r["deadline"]) for r in sweep.statuses()}
@@ -275,6 +313,7 @@ def test_api_moments_with_a_time_zone_are_catalogue_time(workspace, directory):
 
     code = make_entry(directory, "每月", T(2026, 9, 15, 9))  # deadline 10-15 09:00, +5 d grace
     with TestClient(create_app(workspace)) as client:
+
         def status_at(at: str) -> str:
             answer = client.get("/api/freshness", params={"at": at})
             assert answer.status_code == 200, answer.text
@@ -288,5 +327,6 @@ def test_api_moments_with_a_time_zone_are_catalogue_time(workspace, directory):
         assert status_at("2026-10-20T01:30:00Z") == "overdue"
         assert status_at("2026-10-20T08:30:00") == "due_soon"
         assert status_at("2026-10-20T09:00:00+08:00") == "due_soon"
-        assert client.get("/api/freshness", params={"at": "2000-01-01T00:00:00Z"}
-                          ).status_code == 200
+        assert (
+            client.get("/api/freshness", params={"at": "2000-01-01T00:00:00Z"}).status_code == 200
+        )

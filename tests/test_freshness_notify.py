@@ -36,6 +36,7 @@ ORGS = [
 
 # --- a tiny real SMTP server ----------------------------------------------------------------
 
+
 class SMTPHandler(socketserver.StreamRequestHandler):
     def reply(self, text: str) -> None:
         self.wfile.write(text.encode("ascii") + b"\r\n")
@@ -97,11 +98,14 @@ class SMTPServer(socketserver.ThreadingTCPServer):
 
     def parsed(self) -> list[email.message.EmailMessage]:
         with self.lock:
-            return [email.message_from_bytes(data, policy=email.policy.default)
-                    for _, _, data in self.messages]
+            return [
+                email.message_from_bytes(data, policy=email.policy.default)
+                for _, _, data in self.messages
+            ]
 
 
 # --- a real webhook receiver ----------------------------------------------------------------
+
 
 class WebhookHandler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
@@ -169,16 +173,25 @@ def catalogue(directory: Directory) -> dict[str, dict[str, str]]:
     """{org code: {label: entry code}}: A and C have overdue, due-soon and fresh entries, B an
     overdue and a fresh one."""
     directory.add_organisations(ORGS)
-    plan = {"ORG-A": ["overdue", "due_soon", "fresh", "overdue2"], "ORG-B": ["overdue", "fresh"],
-            "ORG-C": ["overdue", "due_soon", "fresh"]}
+    plan = {
+        "ORG-A": ["overdue", "due_soon", "fresh", "overdue2"],
+        "ORG-B": ["overdue", "fresh"],
+        "ORG-C": ["overdue", "due_soon", "fresh"],
+    }
     codes: dict[str, dict[str, str]] = {}
     for org in ORGS:
         for label in plan[org["code"]]:
             days = AGO[label.rstrip("2")] + (5 if label.endswith("2") else 0)
-            codes.setdefault(org["code"], {})[label] = directory.create({
-                "name": f"{org['name']}{label}台账", "provider_name": org["name"],
-                "provider_code": org["code"], "share_type": "有条件共享", "update_cycle": "每月",
-                "updated_at": NOW - dt.timedelta(days=days)})
+            codes.setdefault(org["code"], {})[label] = directory.create(
+                {
+                    "name": f"{org['name']}{label}台账",
+                    "provider_name": org["name"],
+                    "provider_code": org["code"],
+                    "share_type": "有条件共享",
+                    "update_cycle": "每月",
+                    "updated_at": NOW - dt.timedelta(days=days),
+                }
+            )
     return codes
 
 
@@ -189,8 +202,9 @@ def store(directory: Directory) -> Store:
 
 def noticed(store: Store) -> list[dict[str, Any]]:
     """The log of notices sent (without the time each went out)."""
-    return [{k: v for k, v in asdict(n).items() if k != "sent_at"}
-            for n in store.freshness.notices()]
+    return [
+        {k: v for k, v in asdict(n).items() if k != "sent_at"} for n in store.freshness.notices()
+    ]
 
 
 def smtp(server: SMTPServer) -> NotifySettings:
@@ -203,13 +217,18 @@ def body_of(message: email.message.EmailMessage) -> str:
 
 # --- tests ----------------------------------------------------------------------------------
 
+
 def test_one_email_per_organisation_with_only_its_late_entries_and_no_repeat(
-        store: Store, catalogue: dict[str, dict[str, str]], smtp_server: SMTPServer):
+    store: Store, catalogue: dict[str, dict[str, str]], smtp_server: SMTPServer
+):
     plan = plan_notices(store, channels={"email"})
     assert [(n.org_code, n.recipient) for n in plan] == [
-        ("ORG-A", "zjj@example.cn"), ("ORG-B", "mzj@example.cn, ll@example.cn")]
+        ("ORG-A", "zjj@example.cn"),
+        ("ORG-B", "mzj@example.cn, ll@example.cn"),
+    ]
     assert [(m.org_code, m.org_name, m.entries) for m in plan.without_email] == [
-        ("ORG-C", "示范区水务局", 2)]
+        ("ORG-C", "示范区水务局", 2)
+    ]
 
     result = send_notices(store, plan, smtp(smtp_server))
     assert result.ok
@@ -217,7 +236,8 @@ def test_one_email_per_organisation_with_only_its_late_entries_and_no_repeat(
     assert result.recorded == 4
     assert [(f, sorted(r)) for f, r, _ in smtp_server.messages] == [
         ("freshness@data.example.cn", ["zjj@example.cn"]),
-        ("freshness@data.example.cn", ["ll@example.cn", "mzj@example.cn"])]
+        ("freshness@data.example.cn", ["ll@example.cn", "mzj@example.cn"]),
+    ]
     a, b = smtp_server.parsed()
     assert a["Subject"] == "【数据更新提醒】示范区住建局：2 条目录逾期、1 条即将到期"
     assert b["Subject"] == "【数据更新提醒】示范区民政局：1 条目录逾期"
@@ -242,9 +262,11 @@ def test_one_email_per_organisation_with_only_its_late_entries_and_no_repeat(
 
     rows = noticed(store)
     assert {(r["org_code"], r["entry_code"], r["kind"]) for r in rows} == {
-        ("ORG-A", a_codes["overdue"], "overdue"), ("ORG-A", a_codes["overdue2"], "overdue"),
+        ("ORG-A", a_codes["overdue"], "overdue"),
+        ("ORG-A", a_codes["overdue2"], "overdue"),
         ("ORG-A", a_codes["due_soon"], "due_soon"),
-        ("ORG-B", catalogue["ORG-B"]["overdue"], "overdue")}
+        ("ORG-B", catalogue["ORG-B"]["overdue"], "overdue"),
+    }
     assert {r["channel"] for r in rows} == {"email"}
 
     # second run: nothing new, nothing sent; the same plan sent again is skipped, not re-sent
@@ -257,10 +279,12 @@ def test_one_email_per_organisation_with_only_its_late_entries_and_no_repeat(
 
 
 def test_new_deadline_or_new_kind_is_noticed_again(
-        store: Store, directory: Directory, catalogue: dict[str, dict[str, str]],
-        smtp_server: SMTPServer):
-    send_notices(store, plan_notices(store, channels={"email"}, org="ORG-A"),
-                 smtp(smtp_server))
+    store: Store,
+    directory: Directory,
+    catalogue: dict[str, dict[str, str]],
+    smtp_server: SMTPServer,
+):
+    send_notices(store, plan_notices(store, channels={"email"}, org="ORG-A"), smtp(smtp_server))
     first = {r["entry_code"]: r["deadline"] for r in noticed(store)}
     overdue = catalogue["ORG-A"]["overdue"]
     directory.report_update(overdue, at=NOW)  # updated: fresh again, a new deadline
@@ -282,16 +306,24 @@ def test_new_deadline_or_new_kind_is_noticed_again(
     assert len(smtp_server.messages) == 2
     assert overdue in body_of(smtp_server.parsed()[1])
     assert [r["deadline"] for r in noticed(store) if r["entry_code"] == overdue] == sorted(
-        [first[overdue], by_code[overdue]["deadline"].isoformat()])
+        [first[overdue], by_code[overdue]["deadline"].isoformat()]
+    )
 
 
 def test_dry_run_sends_and_records_nothing(
-        store: Store, catalogue: dict[str, dict[str, str]], smtp_server: SMTPServer,
-        webhook: WebhookServer):
+    store: Store,
+    catalogue: dict[str, dict[str, str]],
+    smtp_server: SMTPServer,
+    webhook: WebhookServer,
+):
     plan = plan_notices(store, channels={"email", "webhook"}, webhook_url=webhook.url)
     assert [(n.org_code, n.channel) for n in plan] == [
-        ("ORG-A", "email"), ("ORG-A", "webhook"), ("ORG-B", "email"), ("ORG-B", "webhook"),
-        ("ORG-C", "webhook")]
+        ("ORG-A", "email"),
+        ("ORG-A", "webhook"),
+        ("ORG-B", "email"),
+        ("ORG-B", "webhook"),
+        ("ORG-C", "webhook"),
+    ]
     result = send_notices(store, plan, replace(smtp(smtp_server), dry_run=True))
     assert result.dry_run
     assert result.sent == []
@@ -306,15 +338,18 @@ def test_dry_run_sends_and_records_nothing(
     assert first["message"]["Subject"] == first["subject"]
     assert result.messages[-1]["message"]["org"]["code"] == "ORG-C"
     # dry run needs no SMTP server at all
-    assert send_notices(store, plan, NotifySettings(dry_run=True)).messages[0]["recipient"] == "zjj@example.cn"
+    assert (
+        send_notices(store, plan, NotifySettings(dry_run=True)).messages[0]["recipient"]
+        == "zjj@example.cn"
+    )
     assert len(plan_notices(store, channels={"email"})) == 2
 
 
 def test_smtp_refusal_records_nothing_for_that_organisation_and_a_rerun_sends_it(
-        store: Store, catalogue: dict[str, dict[str, str]], smtp_server: SMTPServer):
+    store: Store, catalogue: dict[str, dict[str, str]], smtp_server: SMTPServer
+):
     smtp_server.reject = {"zjj@example.cn"}
-    result = send_notices(store, plan_notices(store, channels={"email"}),
-                          smtp(smtp_server))
+    result = send_notices(store, plan_notices(store, channels={"email"}), smtp(smtp_server))
     assert [n.org_code for n in result.sent] == ["ORG-B"]
     ((failed, reason),) = result.failed
     assert failed.org_code == "ORG-A"
@@ -332,7 +367,8 @@ def test_smtp_refusal_records_nothing_for_that_organisation_and_a_rerun_sends_it
 
 
 def test_webhook_posts_json_per_organisation(
-        store: Store, catalogue: dict[str, dict[str, str]], webhook: WebhookServer):
+    store: Store, catalogue: dict[str, dict[str, str]], webhook: WebhookServer
+):
     plan = plan_notices(store, channels={"webhook"}, webhook_url=webhook.url)
     assert plan.without_email == []  # only the email channel needs a contact_email
     result = send_notices(store, plan)
@@ -348,8 +384,10 @@ def test_webhook_posts_json_per_organisation(
     assert a["type"] == "mulu.freshness.notice"
     assert a["counts"] == {"overdue": 2, "due_soon": 1}
     assert [(e["code"], e["kind"]) for e in a["entries"]] == [
-        (catalogue["ORG-A"]["overdue2"], "overdue"), (catalogue["ORG-A"]["overdue"], "overdue"),
-        (catalogue["ORG-A"]["due_soon"], "due_soon")]
+        (catalogue["ORG-A"]["overdue2"], "overdue"),
+        (catalogue["ORG-A"]["overdue"], "overdue"),
+        (catalogue["ORG-A"]["due_soon"], "due_soon"),
+    ]
     entry = a["entries"][0]
     assert entry["kind_name"] == "逾期"
     assert entry["cycle"] == "每月"
@@ -367,13 +405,14 @@ def test_webhook_posts_json_per_organisation(
 
 
 def test_webhook_http_500_records_nothing_for_that_organisation_and_a_rerun_sends_it(
-        store: Store, catalogue: dict[str, dict[str, str]], webhook: WebhookServer):
+    store: Store, catalogue: dict[str, dict[str, str]], webhook: WebhookServer
+):
     webhook.fail_orgs = {"ORG-B"}
-    result = send_notices(store, plan_notices(store, channels={"webhook"},
-                                                  webhook_url=webhook.url))
+    result = send_notices(store, plan_notices(store, channels={"webhook"}, webhook_url=webhook.url))
     assert [n.org_code for n in result.sent] == ["ORG-A", "ORG-C"]
     assert [(n.org_code, why) for n, why in result.failed] == [
-        ("ORG-B", "HTTP 500 Internal Server Error")]
+        ("ORG-B", "HTTP 500 Internal Server Error")
+    ]
     assert "ORG-B" not in {r["org_code"] for r in noticed(store)}
 
     webhook.fail_orgs = set()
@@ -384,13 +423,14 @@ def test_webhook_http_500_records_nothing_for_that_organisation_and_a_rerun_send
     assert list(plan_notices(store, channels={"webhook"}, webhook_url=webhook.url)) == []
 
 
-def test_unreachable_smtp_server_fails_cleanly(
-        store: Store, catalogue: dict[str, dict[str, str]]):
+def test_unreachable_smtp_server_fails_cleanly(store: Store, catalogue: dict[str, dict[str, str]]):
     with socketserver.TCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler) as probe:
         port = probe.server_address[1]  # closed again when the block ends: nobody listens
-    result = send_notices(store, plan_notices(store, channels={"email"}),
-                          NotifySettings(email=EmailSettings(host="127.0.0.1", port=port,
-                                                             sender=SENDER, timeout=5)))
+    result = send_notices(
+        store,
+        plan_notices(store, channels={"email"}),
+        NotifySettings(email=EmailSettings(host="127.0.0.1", port=port, sender=SENDER, timeout=5)),
+    )
     assert result.sent == []
     assert len(result.failed) == 2
     assert noticed(store) == []
@@ -398,11 +438,26 @@ def test_unreachable_smtp_server_fails_cleanly(
 
 def test_render_email_and_webhook_directly():
     deadline = dt.datetime(2026, 3, 1, 9, 0)
-    notice = Notice("ORG-X", "示范区住建局", "zjj@example.cn", "email", [
-        {"code": "300000/000007", "name": "房屋租赁备案信息", "kind": "due_soon", "cycle": "每月",
-         "last_update": deadline - dt.timedelta(days=28), "deadline": deadline,
-         "due_at": deadline + dt.timedelta(days=5), "delay_days": 1.5, "days_left": None}],
-        at=dt.datetime(2026, 3, 2, 21, 0))
+    notice = Notice(
+        "ORG-X",
+        "示范区住建局",
+        "zjj@example.cn",
+        "email",
+        [
+            {
+                "code": "300000/000007",
+                "name": "房屋租赁备案信息",
+                "kind": "due_soon",
+                "cycle": "每月",
+                "last_update": deadline - dt.timedelta(days=28),
+                "deadline": deadline,
+                "due_at": deadline + dt.timedelta(days=5),
+                "delay_days": 1.5,
+                "days_left": None,
+            }
+        ],
+        at=dt.datetime(2026, 3, 2, 21, 0),
+    )
     message = render_email(notice, sender=SENDER)
     assert message["Subject"] == "【数据更新提醒】示范区住建局：1 条目录即将到期"
     parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)

@@ -41,8 +41,15 @@ def test_check_char_matches_the_iso_7064_formula():
         assert id_card_check_char(body) == ("X" if value == 10 else str(value))
 
 
-@pytest.mark.parametrize("body", ["1101051949123100", "11010519491231002X", "11010519491231002a",
-                                  "１１０１０５１９４９１２３１００２"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "1101051949123100",
+        "11010519491231002X",
+        "11010519491231002a",
+        "１１０１０５１９４９１２３１００２",
+    ],
+)
 def test_check_char_needs_17_ascii_digits(body: str):
     with pytest.raises(ValueError, match="17 digits"):
         id_card_check_char(body)
@@ -57,21 +64,24 @@ def with_check(body: str) -> str:
     return body + id_card_check_char(body)
 
 
-@pytest.mark.parametrize("number", [
-    "110105194912310021",            # wrong check digit (X is right)
-    "11010519491231002",             # 17 characters
-    "110105491231002",               # 15-digit first-generation number
-    "1101051949123100200",           # 19 characters
-    with_check("99010519491231002"),  # no province 99
-    with_check("00010519491231002"),  # no province 00
-    with_check("11010519490230002"),  # 30 February
-    with_check("11010519491331002"),  # month 13
-    with_check("11010517991231002"),  # born before 1800
-    "11010519491231002Y",            # not a check character
-    "11010519491231 02X",            # a space inside
-    "１１０１０５１９４９１２３１００２Ｘ",  # full-width digits
-    "",
-])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "110105194912310021",  # wrong check digit (X is right)
+        "11010519491231002",  # 17 characters
+        "110105491231002",  # 15-digit first-generation number
+        "1101051949123100200",  # 19 characters
+        with_check("99010519491231002"),  # no province 99
+        with_check("00010519491231002"),  # no province 00
+        with_check("11010519490230002"),  # 30 February
+        with_check("11010519491331002"),  # month 13
+        with_check("11010517991231002"),  # born before 1800
+        "11010519491231002Y",  # not a check character
+        "11010519491231 02X",  # a space inside
+        "１１０１０５１９４９１２３１００２Ｘ",  # full-width digits
+        "",
+    ],
+)
 def test_invalid_id_cards(number: str):
     assert not is_valid_id_card(number)
 
@@ -120,20 +130,23 @@ def test_valid_mobiles(number: str):
     assert is_valid_mobile(number)
 
 
-@pytest.mark.parametrize("number", [
-    "1381234567",       # 10 digits
-    "138123456789",     # 12 digits
-    "12812345678",      # 12x is not a mobile range
-    "23812345678",
-    "+8613812345678",
-    "138-1234-5678",
-    "0516-83123456",    # a landline
-    "１３８１２３４５６７８",  # full-width digits
-    "1３８12345678",
-    "",
-    None,
-    13812345678,
-])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "1381234567",  # 10 digits
+        "138123456789",  # 12 digits
+        "12812345678",  # 12x is not a mobile range
+        "23812345678",
+        "+8613812345678",
+        "138-1234-5678",
+        "0516-83123456",  # a landline
+        "１３８１２３４５６７８",  # full-width digits
+        "1３８12345678",
+        "",
+        None,
+        13812345678,
+    ],
+)
 def test_invalid_mobiles(number):
     assert not is_valid_mobile(number)
 

@@ -15,11 +15,13 @@ from catalog.importing.importer import import_file
 from catalog.importing.mapping import MappingError, detect_mapping, shipped_mappings
 from catalog.importing.readers import read_document
 
-CN_FILES = {"anhui_anhui.json": ("cn-anhui-province", 700),
-            "anhui_chizhou.json": ("cn-chizhou", 1648),
-            "anhui_huainan.json": ("cn-huainan", 35),
-            "anhui_luan.json": ("cn-luan-suzhou", 548),
-            "anhui_suzhou.json": ("cn-luan-suzhou", 524)}
+CN_FILES = {
+    "anhui_anhui.json": ("cn-anhui-province", 700),
+    "anhui_chizhou.json": ("cn-chizhou", 1648),
+    "anhui_huainan.json": ("cn-huainan", 35),
+    "anhui_luan.json": ("cn-luan-suzhou", 548),
+    "anhui_suzhou.json": ("cn-luan-suzhou", 524),
+}
 DCAT_FILES = {"dhs.json": 1093, "dol.json": 465, "gsa.json": 339}
 
 
@@ -32,7 +34,11 @@ def test_every_real_file_imports_one_entry_per_record(directory, workspace, real
     for name, (mapping, count) in CN_FILES.items():
         report = import_file(directory, workspace, real_data / "cn-portals" / name)
         assert (report.mapping, report.records, report.created, report.rejected) == (
-            mapping, count, count, 0), report.errors[:3]
+            mapping,
+            count,
+            count,
+            0,
+        ), report.errors[:3]
         total_cn += report.created
     for name, count in DCAT_FILES.items():
         report = import_file(directory, workspace, real_data / "dcat-us" / name)
@@ -40,23 +46,39 @@ def test_every_real_file_imports_one_entry_per_record(directory, workspace, real
         total_us += report.created
     assert (total_cn, total_us) == (3455, 1897)
     con = directory.store.database.connection()
-    assert con.execute("SELECT count(*) FROM entries WHERE provider_code IS NULL "
-                       "OR provider_name = ''").fetchone()[0] == 0
+    assert (
+        con.execute(
+            "SELECT count(*) FROM entries WHERE provider_code IS NULL OR provider_name = ''"
+        ).fetchone()[0]
+        == 0
+    )
     # 更新频率 / accrualPeriodicity normalised, counted against the source files themselves.
     luan = source_cycles(real_data / "cn-portals" / "anhui_luan.json", "更新频率")
-    got = dict(con.execute("SELECT update_cycle, count(*) FROM entries WHERE source_key IN "
-                           "(SELECT source_key FROM entries) AND source = 'cn-luan-suzhou' "
-                           "AND landing_page IS NULL GROUP BY 1").fetchall())
-    assert got == {"每月": luan["每月"], "每年": luan["每年"], "每季度": luan["每季度"],
-                   "每半年": luan["每半年"], "每日": luan["每天"]}
+    got = dict(
+        con.execute(
+            "SELECT update_cycle, count(*) FROM entries WHERE source_key IN "
+            "(SELECT source_key FROM entries) AND source = 'cn-luan-suzhou' "
+            "AND landing_page IS NULL GROUP BY 1"
+        ).fetchall()
+    )
+    assert got == {
+        "每月": luan["每月"],
+        "每年": luan["每年"],
+        "每季度": luan["每季度"],
+        "每半年": luan["每半年"],
+        "每日": luan["每天"],
+    }
     dol = json.loads((real_data / "dcat-us" / "dol.json").read_text())["dataset"]
     realtime = sum(d.get("accrualPeriodicity") == "R/PT1S" for d in dol)
     quarterly = sum(d.get("accrualPeriodicity") == "R/P3M" for d in dol)
-    rows = dict(con.execute(
-        "SELECT update_cycle, count(*) FROM entries WHERE source_key IN ("
-        "SELECT source_key FROM entries WHERE source = 'dcat-us') AND code IN ("
-        "SELECT code FROM entry_history h JOIN imports i ON h.import_id = i.id "
-        "WHERE i.file LIKE '%dol.json') GROUP BY 1").fetchall())
+    rows = dict(
+        con.execute(
+            "SELECT update_cycle, count(*) FROM entries WHERE source_key IN ("
+            "SELECT source_key FROM entries WHERE source = 'dcat-us') AND code IN ("
+            "SELECT code FROM entry_history h JOIN imports i ON h.import_id = i.id "
+            "WHERE i.file LIKE '%dol.json') GROUP BY 1"
+        ).fetchall()
+    )
     assert rows["实时"] == realtime
     assert rows["每季度"] == quarterly
     assert rows.get(None, 0) == sum("accrualPeriodicity" not in d for d in dol)
@@ -72,8 +94,13 @@ def test_reimport_is_idempotent(directory, workspace, real_data):
 
 def test_untitled_provider_goes_to_the_portal_not_lost(directory, workspace, real_data):
     import_file(directory, workspace, real_data / "cn-portals" / "anhui_chizhou.json")
-    orphans = directory.store.database.connection().execute(
-        "SELECT count(*) FROM entries WHERE provider_name = '池州市数据开放平台（未注明提供单位）'").fetchone()[0]
+    orphans = (
+        directory.store.database.connection()
+        .execute(
+            "SELECT count(*) FROM entries WHERE provider_name = '池州市数据开放平台（未注明提供单位）'"
+        )
+        .fetchone()[0]
+    )
     source = json.loads((real_data / "cn-portals" / "anhui_chizhou.json").read_text())
     assert orphans == sum(not r["提供单位"].strip() for r in source) > 0
 
@@ -88,32 +115,51 @@ GENERIC_HEADER = ["目录名称", "提供部门", "共享类型", "更新周期"
 
 
 def test_bad_rows_are_reported_and_kept_good_rows_land(directory, workspace, tmp_path):
-    path = write_csv(tmp_path / "目录.csv", [
-        GENERIC_HEADER,
-        ["低保对象名单", "区民政局", "有条件共享", "每月", "姓名:字符型;身份证号:字符型(18)", "2023/5/8"],
-        ["特困人员名单", "区民政局", "有条件共享", "看心情", "", ""],
-        ["企业登记信息", "", "无条件共享", "每日", "", ""],
-        ["医疗机构名录", "区卫健委", "随便", "每年", "", "2023年1月2日"],
-    ])
+    path = write_csv(
+        tmp_path / "目录.csv",
+        [
+            GENERIC_HEADER,
+            [
+                "低保对象名单",
+                "区民政局",
+                "有条件共享",
+                "每月",
+                "姓名:字符型;身份证号:字符型(18)",
+                "2023/5/8",
+            ],
+            ["特困人员名单", "区民政局", "有条件共享", "看心情", "", ""],
+            ["企业登记信息", "", "无条件共享", "每日", "", ""],
+            ["医疗机构名录", "区卫健委", "随便", "每年", "", "2023年1月2日"],
+        ],
+    )
     report = import_file(directory, workspace, path)
     assert report.mapping == "cn-catalogue-generic"
     assert (report.created, report.rejected) == (1, 3)
     assert [(e.row, e.field) for e in report.errors] == [
-        (3, "更新周期 (update_cycle)"), (4, "提供部门 (provider_name)"), (5, "共享类型 (share_type)")]
+        (3, "更新周期 (update_cycle)"),
+        (4, "提供部门 (provider_name)"),
+        (5, "共享类型 (share_type)"),
+    ]
     assert "unknown 更新周期 '看心情'" in report.errors[0].reason
     with Path(report.rejects_file).open(encoding="utf-8-sig") as handle:
         kept = list(csv.DictReader(handle))
     assert [k["row"] for k in kept] == ["3", "4", "5"]
     assert json.loads(kept[0]["record"])["目录名称"] == "特困人员名单"
     assert kept[0]["file"] == str(path)
-    stored = directory.store.database.connection().execute(
-"SELECT count(*) FROM import_rejects WHERE import_id = ?",
-                                    (report.import_id,)).fetchone()[0]
+    stored = (
+        directory.store.database.connection()
+        .execute("SELECT count(*) FROM import_rejects WHERE import_id = ?", (report.import_id,))
+        .fetchone()[0]
+    )
     assert stored == 3
     entry = next(directory.iter_entries())
     assert entry["published_at"] == "2023-05-08"
-    assert entry["data_items"][1] == {"name": "身份证号", "data_type": "字符型", "length": 18,
-                                      "description": None}
+    assert entry["data_items"][1] == {
+        "name": "身份证号",
+        "data_type": "字符型",
+        "length": 18,
+        "description": None,
+    }
 
 
 def test_gbk_csv_decodes_byte_exact(directory, workspace, tmp_path):
@@ -131,16 +177,22 @@ def test_excel_with_chinese_sheet_name(directory, workspace, tmp_path):
     path = tmp_path / "目录.xlsx"
     workbook = xlsxwriter.Workbook(str(path))
     sheet = workbook.add_worksheet("政务信息资源目录")
-    for r, row in enumerate([GENERIC_HEADER, ["社保卡申领信息", "区人社局", "有条件共享", "每日", "", ""]]):
+    for r, row in enumerate(
+        [GENERIC_HEADER, ["社保卡申领信息", "区人社局", "有条件共享", "每日", "", ""]]
+    ):
         sheet.write_row(r, 0, row)
-    sheet.write_datetime(1, 5, datetime.datetime(2024, 3, 1),
-                         workbook.add_format({"num_format": "yyyy-mm-dd"}))
+    sheet.write_datetime(
+        1, 5, datetime.datetime(2024, 3, 1), workbook.add_format({"num_format": "yyyy-mm-dd"})
+    )
     workbook.close()
     report = import_file(directory, workspace, path)
     assert (report.created, report.rejected) == (1, 0)
     entry = next(directory.iter_entries())
     assert (entry["name"], entry["update_cycle"], entry["published_at"]) == (
-        "社保卡申领信息", "每日", "2024-03-01")
+        "社保卡申领信息",
+        "每日",
+        "2024-03-01",
+    )
 
 
 def test_excel_serial_dates_without_a_format():
@@ -154,17 +206,22 @@ def test_explicit_mapping_file_wins(directory, workspace, tmp_path, real_data):
     mapping = tmp_path / "my.yaml"
     mapping.write_text(
         "name: my-portal\nkey: [url]\nfields:\n  name: 标题\n  provider_name: 来源部门\n"
-        "  update_cycle: 更新频率\ndefaults:\n  share_type: 有条件共享\n", encoding="utf-8")
-    report = import_file(directory, workspace, real_data / "cn-portals" / "anhui_suzhou.json",
-                         mapping=str(mapping))
+        "  update_cycle: 更新频率\ndefaults:\n  share_type: 有条件共享\n",
+        encoding="utf-8",
+    )
+    report = import_file(
+        directory, workspace, real_data / "cn-portals" / "anhui_suzhou.json", mapping=str(mapping)
+    )
     assert (report.mapping, report.created) == ("my-portal", 524)
     assert directory.stats()["by_share_type"] == {"有条件共享": 524}
 
 
 def test_file_no_mapping_fits_lists_its_unmapped_fields(directory, workspace, tmp_path):
     path = tmp_path / "odd.json"
-    path.write_text(json.dumps([{"资源名": "x", "单位": "y", "周期": "每月"}], ensure_ascii=False),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps([{"资源名": "x", "单位": "y", "周期": "每月"}], ensure_ascii=False),
+        encoding="utf-8",
+    )
     with pytest.raises(MappingError) as info:
         import_file(directory, workspace, path)
     message = str(info.value)
@@ -190,7 +247,9 @@ def test_every_mapping_setting_and_transform_is_documented():
     from catalog.importing.mapping import Detect, FieldRule, Mapping
     from catalog.importing.transforms import TRANSFORMS
 
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "mappings.md").read_text(encoding="utf-8")
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "mappings.md").read_text(
+        encoding="utf-8"
+    )
     settings = set(Mapping.model_fields) | {f.alias or n for n, f in FieldRule.model_fields.items()}
     settings |= {f.alias or n for n, f in Detect.model_fields.items()}
     undocumented = sorted(s for s in settings | set(TRANSFORMS) if f"| `{s}` |" not in docs)

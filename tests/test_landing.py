@@ -18,14 +18,18 @@ from warehouse.landing import LandedFile, LandingError, land
 ROSTER = "乡镇(街道),姓名,身份证号\n城关镇,张三,110101199003074514\n".encode("gb18030")
 
 
-
 def test_a_local_file_lands_by_content_hash(tmp_path, landing_dir):
     source = tmp_path / "城乡低保对象_202610.csv"
     source.write_bytes(ROSTER)
     [landed] = land(str(source), landing_dir, "dibao")
     digest = sha(ROSTER)
-    assert landed == LandedFile(path=landing_dir / "dibao" / f"{digest}.csv", sha256=digest,
-                                size=len(ROSTER), source_url=str(source), already_present=False)
+    assert landed == LandedFile(
+        path=landing_dir / "dibao" / f"{digest}.csv",
+        sha256=digest,
+        size=len(ROSTER),
+        source_url=str(source),
+        already_present=False,
+    )
     assert landed.path.read_bytes() == ROSTER
     sidecar = json.loads((landing_dir / "dibao" / f"{digest}.meta.json").read_text("utf-8"))
     assert sidecar["source_url"] == str(source)
@@ -195,8 +199,12 @@ def test_http_headers_come_from_storage_options(http_root, landing_dir):
     (root / "secret.csv").write_bytes(ROSTER)
     with pytest.raises(LandingError, match="HTTP 403"):
         land(f"{base}/secret.csv", landing_dir, "dibao")
-    [landed] = land(f"{base}/secret.csv", landing_dir, "dibao",
-                    storage_options={"headers": {"X-Token": "s3cret"}})
+    [landed] = land(
+        f"{base}/secret.csv",
+        landing_dir,
+        "dibao",
+        storage_options={"headers": {"X-Token": "s3cret"}},
+    )
     assert landed.path.read_bytes() == ROSTER
     with pytest.raises(LandingError, match="endpoint_url are not supported for http"):
         land(f"{base}/secret.csv", landing_dir, "dibao", storage_options={"endpoint_url": "x"})

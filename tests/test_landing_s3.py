@@ -16,14 +16,14 @@ ROSTER = "乡镇(街道),姓名,身份证号\n城关镇,张三,11010119900307451
 MORE = "城关镇,李四,110101199003070000\n".encode("gb18030")
 
 
-
 def test_an_object_lands_by_content_hash(s3_bucket, landing_dir, monkeypatch):  # noqa: F811
     monkeypatch.setattr(landing, "CHUNK_SIZE", 64 * 1024 + 3)  # several ranged reads
     data = ROSTER * 20_000
     key = "minzheng/城乡低保对象_202610.csv.gz"
     s3_bucket.put(key, data)
-    [landed] = land(s3_bucket.url(key), landing_dir, "dibao",
-                    storage_options=s3_bucket.storage_options)
+    [landed] = land(
+        s3_bucket.url(key), landing_dir, "dibao", storage_options=s3_bucket.storage_options
+    )
     assert landed.sha256 == sha(data)
     assert landed.size == len(data)
     assert landed.source_url == s3_bucket.url(key)
@@ -37,26 +37,33 @@ def test_an_object_lands_by_content_hash(s3_bucket, landing_dir, monkeypatch):  
 
 
 def test_a_glob_lands_every_matching_object(s3_bucket, landing_dir):  # noqa: F811
-    contents = {f"in/低保_{month:02d}.csv": f"月份\n{month}\n".encode("gbk")
-                for month in (9, 10, 11)}
+    contents = {
+        f"in/低保_{month:02d}.csv": f"月份\n{month}\n".encode("gbk") for month in (9, 10, 11)
+    }
     for key, data in contents.items():
         s3_bucket.put(key, data)
     s3_bucket.put("in/说明.txt", b"not matched")
     s3_bucket.put("in/old/低保_08.csv", b"in a sub-prefix: not matched by *")
-    landed = land(s3_bucket.url("in/*.csv"), landing_dir, "dibao",
-                  storage_options=s3_bucket.storage_options)
+    landed = land(
+        s3_bucket.url("in/*.csv"), landing_dir, "dibao", storage_options=s3_bucket.storage_options
+    )
     assert [f.source_url for f in landed] == [s3_bucket.url(k) for k in sorted(contents)]
     assert [f.path.read_bytes() for f in landed] == [contents[k] for k in sorted(contents)]
     assert len(landed_names(landing_dir)) == 6
-    deep = land(s3_bucket.url("in/**/*.csv"), landing_dir, "dibao",
-                storage_options=s3_bucket.storage_options)
+    deep = land(
+        s3_bucket.url("in/**/*.csv"),
+        landing_dir,
+        "dibao",
+        storage_options=s3_bucket.storage_options,
+    )
     assert s3_bucket.url("in/old/低保_08.csv") in [f.source_url for f in deep]
 
 
 def test_re_landing_an_unchanged_object_is_a_no_op(s3_bucket, landing_dir):  # noqa: F811
     s3_bucket.put("a.csv", ROSTER)
-    [first] = land(s3_bucket.url("a.csv"), landing_dir, "dibao",
-                   storage_options=s3_bucket.storage_options)
+    [first] = land(
+        s3_bucket.url("a.csv"), landing_dir, "dibao", storage_options=s3_bucket.storage_options
+    )
     sidecar = landing_dir / "dibao" / f"{first.sha256}.meta.json"
     before = (first.path.stat().st_mtime_ns, first.path.stat().st_ino, sidecar.read_bytes())
     for url in (s3_bucket.url("a.csv"), s3_bucket.url("*.csv")):
@@ -84,8 +91,11 @@ def test_a_changed_object_lands_beside_the_old(s3_bucket, landing_dir):  # noqa:
     assert added.path.read_bytes() == MORE
 
 
-def test_an_object_replaced_while_it_is_read_is_not_landed(s3_bucket, landing_dir,  # noqa: F811
-                                                            monkeypatch):
+def test_an_object_replaced_while_it_is_read_is_not_landed(
+    s3_bucket,
+    landing_dir,  # noqa: F811
+    monkeypatch,
+):
     monkeypatch.setattr(landing, "CHUNK_SIZE", 64 * 1024)
     s3_bucket.put("a.csv", ROSTER * 10_000)
     real_sha256 = hashlib.sha256
@@ -105,8 +115,9 @@ def test_an_object_replaced_while_it_is_read_is_not_landed(s3_bucket, landing_di
 
     monkeypatch.setattr(landing.hashlib, "sha256", ReplacingAfterFirstChunk)
     with pytest.raises(LandingError, match=f"cannot read {s3_bucket.url('a.csv')}"):
-        land(s3_bucket.url("a.csv"), landing_dir, "dibao",
-             storage_options=s3_bucket.storage_options)
+        land(
+            s3_bucket.url("a.csv"), landing_dir, "dibao", storage_options=s3_bucket.storage_options
+        )
     assert landed_names(landing_dir) == []
 
 
@@ -126,10 +137,18 @@ def test_missing_objects_name_the_url(s3_bucket, s3_server, landing_dir):  # noq
 
 
 def test_an_unreachable_endpoint_names_the_url(landing_dir):
-    options = {"key": "k", "secret": "s", "endpoint_url": "http://127.0.0.1:9",
-               "config_kwargs": {"connect_timeout": 2, "retries": {"max_attempts": 1}}}
+    options = {
+        "key": "k",
+        "secret": "s",
+        "endpoint_url": "http://127.0.0.1:9",
+        "config_kwargs": {"connect_timeout": 2, "retries": {"max_attempts": 1}},
+    }
     with pytest.raises(LandingError, match="cannot list s3://bucket/a.csv: .*Could not connect"):
         land("s3://bucket/a.csv", landing_dir, "dibao", storage_options=options)
     with pytest.raises(LandingError, match="cannot list s3://bucket/a.csv: TypeError"):
-        land("s3://bucket/a.csv", landing_dir, "dibao",
-             storage_options={**options, "no_such_option": 1})
+        land(
+            "s3://bucket/a.csv",
+            landing_dir,
+            "dibao",
+            storage_options={**options, "no_such_option": 1},
+        )

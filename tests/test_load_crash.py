@@ -74,23 +74,27 @@ def big_csv(tmp_path_factory) -> Path:
 
 def _source_checksum(folder: Path) -> tuple:
     sql = _CHECKSUM.format(id='"编号"', name='"姓名"', card='"身份证号"', amount='"金额"')
-    return duckdb.sql(f"SELECT {sql} FROM read_csv('{folder}/*.csv', all_varchar=true)"
-                      ).fetchone()
+    return duckdb.sql(f"SELECT {sql} FROM read_csv('{folder}/*.csv', all_varchar=true)").fetchone()
 
 
 def _table_checksum(workspace: Workspace, table: str) -> tuple:
     con = connect_lake(workspace, read_only=True)
     try:
-        sql = _CHECKSUM.format(id="CAST(id AS VARCHAR)", name="person_name",
-                               card="id_card_no", amount="amount")
+        sql = _CHECKSUM.format(
+            id="CAST(id AS VARCHAR)", name="person_name", card="id_card_no", amount="amount"
+        )
         return con.sql(f"SELECT {sql} FROM lake.main.{table}").fetchone()
     finally:
         con.close()
 
 
 def _start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(FIXTURES), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(FIXTURES), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _kill(process: subprocess.Popen) -> None:
@@ -111,8 +115,12 @@ def _referenced(workspace: Workspace) -> set[str]:
     """Names of the data files the lake's catalog knows."""
     con = connect_lake(workspace, read_only=True)
     try:
-        return {Path(row[0]).name for row in con.execute(
-            "SELECT path FROM __ducklake_metadata_lake.ducklake_data_file").fetchall()}
+        return {
+            Path(row[0]).name
+            for row in con.execute(
+                "SELECT path FROM __ducklake_metadata_lake.ducklake_data_file"
+            ).fetchall()
+        }
     finally:
         con.close()
 
@@ -129,8 +137,9 @@ def test_kill_9_at_any_moment_then_rerun_loads_exactly_once(tmp_path, big_csv):
     workspace = Workspace(tmp_path / "ws").ensure()
     exchange = tmp_path / "exchange"
     _write_rows(exchange / "居民_small.csv", 0, SMALL_ROWS)
-    spec = write_spec(tmp_path / "datasets", "residents", exchange / "*.csv",
-                      columns=COLUMNS, mode="append")
+    spec = write_spec(
+        tmp_path / "datasets", "residents", exchange / "*.csv", columns=COLUMNS, mode="append"
+    )
     spec_path = str(tmp_path / "datasets" / "residents.yaml")
     assert load_dataset(workspace, spec).rows == SMALL_ROWS  # the old version
     os.link(big_csv, exchange / big_csv.name)  # the next delivery: 2M more rows
@@ -149,9 +158,12 @@ def test_kill_9_at_any_moment_then_rerun_loads_exactly_once(tmp_path, big_csv):
 
         # 2. Killed with its staged file moved into the table's folder and registered in the
         # open lake transaction, before the commit: the file is an orphan no snapshot knows.
-        loader = subprocess.Popen([sys.executable, "-c", _DIE_BEFORE_COMMIT,
-                                   str(workspace.root), spec_path],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        loader = subprocess.Popen(
+            [sys.executable, "-c", _DIE_BEFORE_COMMIT, str(workspace.root), spec_path],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         loader.wait(timeout=60)
         assert loader.returncode == -signal.SIGKILL, loader.stderr.read()
         assert _count(workspace, "residents") == SMALL_ROWS
@@ -166,7 +178,11 @@ def test_kill_9_at_any_moment_then_rerun_loads_exactly_once(tmp_path, big_csv):
         assert loader.returncode == -signal.SIGKILL, loader.stderr.read()
         assert _count(workspace, "residents") == SMALL_ROWS + BIG_ROWS
         assert [r["status"] for r in loads(workspace, "residents")] == [
-            "published", "failed", "failed", "started"]  # each start settles dead ones
+            "published",
+            "failed",
+            "failed",
+            "started",
+        ]  # each start settles dead ones
         assert not orphan.exists()  # the load after the dead one deleted its data file
 
         # 4. The re-run records the commit it finds instead of appending the rows again.
@@ -178,8 +194,7 @@ def test_kill_9_at_any_moment_then_rerun_loads_exactly_once(tmp_path, big_csv):
 
     assert _table_checksum(workspace, "residents") == _source_checksum(exchange)
     statuses = [(r["status"], r["error"] or "") for r in loads(workspace, "residents")]
-    assert [s for s, _ in statuses] == ["published", "failed", "failed", "published",
-                                        "unchanged"]
+    assert [s for s, _ in statuses] == ["published", "failed", "failed", "published", "unchanged"]
     assert all(e.startswith("abandoned") for s, e in statuses if s == "failed")
     published = [r for r in loads(workspace, "residents") if r["status"] == "published"]
     assert [r["rows"] for r in published] == [SMALL_ROWS, BIG_ROWS]
@@ -203,8 +218,10 @@ def test_two_processes_load_different_datasets_at_once(tmp_path, big_csv):
     exchange = tmp_path / "exchange"
     # A first load creates the lake, so the two loads below only race on their commits.
     _write_rows(exchange / "seed" / "seed.csv", 0, 10)
-    load_dataset(workspace, write_spec(tmp_path / "datasets", "seed", exchange / "seed" /
-                                       "seed.csv", columns=COLUMNS))
+    load_dataset(
+        workspace,
+        write_spec(tmp_path / "datasets", "seed", exchange / "seed" / "seed.csv", columns=COLUMNS),
+    )
     specs = []
     for name, count in (("residents_a", 400_000), ("residents_b", 300_000)):
         _write_rows(exchange / name / "data.csv", 0, count)

@@ -86,8 +86,14 @@ def versions(workspace: Workspace, table: str) -> list[dict]:
 
 # --- formats -------------------------------------------------------------------------------
 def test_gbk_csv_with_title_and_units_rows(workspace, sources, specs):
-    path = write_csv(sources / "城乡低保对象_202610.csv", ROSTER_HEADER, ROSTER_ROWS,
-                     encoding="gbk", above=["××区城乡低保对象名单"], below=[["", "", "人", "元", ""]])
+    path = write_csv(
+        sources / "城乡低保对象_202610.csv",
+        ROSTER_HEADER,
+        ROSTER_ROWS,
+        encoding="gbk",
+        above=["××区城乡低保对象名单"],
+        below=[["", "", "人", "元", ""]],
+    )
     spec = write_spec(specs, "dibao", path, encoding="GBK", header_row=2, skip_rows=1)
 
     result = load_dataset(workspace, spec)
@@ -97,9 +103,13 @@ def test_gbk_csv_with_title_and_units_rows(workspace, sources, specs):
     assert result.table == "lake.main.dibao"
     assert Path(result.location) == workspace.lake_dir / "main" / "dibao"
     assert any(Path(result.location).glob("*.parquet"))
-    assert result.schema == [("person_name", "VARCHAR"), ("id_card_no", "VARCHAR"),
-                             ("household_size", "INTEGER"),
-                             ("monthly_allowance", "DECIMAL(10,2)"), ("approved_on", "DATE")]
+    assert result.schema == [
+        ("person_name", "VARCHAR"),
+        ("id_card_no", "VARCHAR"),
+        ("household_size", "INTEGER"),
+        ("monthly_allowance", "DECIMAL(10,2)"),
+        ("approved_on", "DATE"),
+    ]
     assert result.started_at <= result.finished_at
     assert "+" not in result.finished_at
     # 身份证号 stays text with its leading zeros; Chinese survives the GBK round trip.
@@ -116,8 +126,11 @@ def test_gbk_csv_with_title_and_units_rows(workspace, sources, specs):
     assert Path(source["landed_path"]).exists()
     assert row["schema"][2] == ("household_size", "INTEGER")
     # Staging holds nothing once the load is done (no transcoded copy, no staged Parquet).
-    assert not list((workspace.staging_dir / "dibao").glob("*")) if (
-        workspace.staging_dir / "dibao").exists() else True
+    assert (
+        not list((workspace.staging_dir / "dibao").glob("*"))
+        if (workspace.staging_dir / "dibao").exists()
+        else True
+    )
     # The lake commit carries the load's identity.
     [version] = versions(workspace, "dibao")
     assert version["extra_info"]["load_id"] == result.load_id
@@ -140,8 +153,13 @@ def test_excel_with_a_chinese_sheet_name(workspace, sources, specs):
     rows[0][2], rows[0][3] = 3, 1250.5  # numeric cells
     rows[0][4] = dt.datetime(2026, 1, 5)  # a real Excel date cell, not text
     rows.insert(2, [None] * 5)  # an empty row in the middle is not a record, nor the end
-    path = write_xlsx(sources / "低保名单.xlsx", "低保名单(10月)", ROSTER_HEADER, rows,
-                      title="××区城乡低保对象名单")
+    path = write_xlsx(
+        sources / "低保名单.xlsx",
+        "低保名单(10月)",
+        ROSTER_HEADER,
+        rows,
+        title="××区城乡低保对象名单",
+    )
     spec = write_spec(specs, "dibao_xlsx", path, sheet="低保名单(10月)", header_row=2)
     assert load_dataset(workspace, spec).rows == 4
     assert lake_rows(workspace, "dibao_xlsx", order_by="approved_on") == ROSTER_TYPED
@@ -173,36 +191,54 @@ def test_json_array_and_ndjson(workspace, sources, specs):
 
 
 def test_parquet(workspace, sources, specs):
-    write_parquet(sources / "roster.parquet", {
-        "姓名": ["张三", "李四"], "身份证号": ["010101199003074514", None],
-        "家庭人口": [3, 1], "月保障金额(元)": [1250.5, 830.0],
-        "审批日期": [dt.date(2026, 1, 5), dt.date(2026, 2, 11)]})
+    write_parquet(
+        sources / "roster.parquet",
+        {
+            "姓名": ["张三", "李四"],
+            "身份证号": ["010101199003074514", None],
+            "家庭人口": [3, 1],
+            "月保障金额(元)": [1250.5, 830.0],
+            "审批日期": [dt.date(2026, 1, 5), dt.date(2026, 2, 11)],
+        },
+    )
     spec = write_spec(specs, "roster_pq", sources / "roster.parquet")
     assert load_dataset(workspace, spec).rows == 2
     assert lake_rows(workspace, "roster_pq", order_by="approved_on") == [
         ("张三", "010101199003074514", 3, Decimal("1250.50"), dt.date(2026, 1, 5)),
-        ("李四", None, 1, Decimal("830.00"), dt.date(2026, 2, 11))]
+        ("李四", None, 1, Decimal("830.00"), dt.date(2026, 2, 11)),
+    ]
 
 
 def test_a_glob_of_csvs_is_unioned_by_name(workspace, sources, specs):
     write_csv(sources / "低保_202609.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
     # Another month with the columns in another order and an extra column: matched by name.
     order = [4, 3, 2, 1, 0]
-    write_csv(sources / "低保_202610.csv", [ROSTER_HEADER[i] for i in order] + ["备注"],
-              [[row[i] for i in order] + ["新增"] for row in ROSTER_ROWS[2:]])
+    write_csv(
+        sources / "低保_202610.csv",
+        [ROSTER_HEADER[i] for i in order] + ["备注"],
+        [[row[i] for i in order] + ["新增"] for row in ROSTER_ROWS[2:]],
+    )
     spec = write_spec(specs, "dibao_glob", sources / "低保_*.csv")
     assert load_dataset(workspace, spec).rows == 4
     assert lake_rows(workspace, "dibao_glob", order_by="approved_on") == ROSTER_TYPED
 
 
 def test_read_source_gives_every_column_with_file_and_row(tmp_path, sources, specs):
-    path = write_csv(sources / "a.csv", ROSTER_HEADER + ["备注"], [r + ["x"] for r in ROSTER_ROWS],
-                     above=["标题"])
+    path = write_csv(
+        sources / "a.csv",
+        ROSTER_HEADER + ["备注"],
+        [r + ["x"] for r in ROSTER_ROWS],
+        above=["标题"],
+    )
     spec = write_spec(specs, "a", path, header_row=2)
     con = duckdb.connect()
     relation = read_source(con, spec, [path])
-    assert relation.columns == ROSTER_HEADER + ["备注", "_source_index", "_source_file",
-                                                "_source_row"]
+    assert relation.columns == ROSTER_HEADER + [
+        "备注",
+        "_source_index",
+        "_source_file",
+        "_source_row",
+    ]
     rows = relation.order("_source_row").fetchall()
     assert rows[0][0] == "张三"
     assert rows[0][-1] == 3
@@ -220,10 +256,14 @@ def test_replace_keeps_the_old_version_readable(workspace, sources, specs):
     assert (second.status, second.rows) == ("published", 1)
     assert second.snapshot_id > first.snapshot_id
     assert len(lake_rows(workspace, "dibao")) == 1
-    assert lake_rows(workspace, "dibao", version=first.snapshot_id,
-                     order_by="approved_on") == ROSTER_TYPED
+    assert (
+        lake_rows(workspace, "dibao", version=first.snapshot_id, order_by="approved_on")
+        == ROSTER_TYPED
+    )
     assert [v["snapshot_id"] for v in versions(workspace, "dibao")] == [
-        first.snapshot_id, second.snapshot_id]
+        first.snapshot_id,
+        second.snapshot_id,
+    ]
 
 
 def test_replace_with_changed_columns_recreates_the_table(workspace, sources, specs):
@@ -277,9 +317,12 @@ def test_upsert_replaces_rows_by_key_and_the_last_duplicate_wins(workspace, sour
     assert lake_rows(workspace, "dibao", order_by="id_card_no") == [
         ("张三", "010101199003074514", 2, Decimal("900.00"), dt.date(2026, 10, 2)),
         ROSTER_TYPED[1],
-        ("钱七", "220101199001011234", 1, Decimal("500.00"), dt.date(2026, 10, 3))]
-    assert lake_rows(workspace, "dibao", version=first.snapshot_id,
-                     order_by="id_card_no") == [ROSTER_TYPED[0], ROSTER_TYPED[1]]
+        ("钱七", "220101199001011234", 1, Decimal("500.00"), dt.date(2026, 10, 3)),
+    ]
+    assert lake_rows(workspace, "dibao", version=first.snapshot_id, order_by="id_card_no") == [
+        ROSTER_TYPED[0],
+        ROSTER_TYPED[1],
+    ]
     assert len(versions(workspace, "dibao")) == 2
 
 
@@ -314,9 +357,10 @@ def test_publishing_the_same_sources_twice_writes_once(workspace, sources, specs
     # load_dataset records that commit as the published load it was, and appends nothing.
     rerun = load_dataset(workspace, spec)
     assert rerun.status == "unchanged"
-    assert {r["load_id"]: (r["status"], r["snapshot_id"]) for r in loads(workspace, "dibao")
-            } == {first.load_id: ("published", first.snapshot_id),
-                  rerun.load_id: ("unchanged", first.snapshot_id)}
+    assert {r["load_id"]: (r["status"], r["snapshot_id"]) for r in loads(workspace, "dibao")} == {
+        first.load_id: ("published", first.snapshot_id),
+        rerun.load_id: ("unchanged", first.snapshot_id),
+    }
     assert len(lake_rows(workspace, "dibao")) == 4
 
 
@@ -334,15 +378,17 @@ def test_a_moved_workspace_still_loads_and_reads(tmp_path, sources, specs):
 # --- drift ---------------------------------------------------------------------------------
 def _assert_failed_cleanly(workspace, dataset, error, live_before):
     """The raw file stays landed, the live table is as it was, the attempt is recorded."""
-    landed = [p for p in (workspace.landing_dir / dataset).iterdir()
-              if p.suffix == ".csv"]
+    landed = [p for p in (workspace.landing_dir / dataset).iterdir() if p.suffix == ".csv"]
     assert len(landed) == 2  # the good file of the first load and the drifted one
     assert lake_rows(workspace, dataset) == live_before
     last = loads(workspace, dataset)[-1]
     assert last["status"] == "failed"
     assert last["error"] == str(error)
     assert (last["error_file"], last["error_column"], last["error_row"]) == (
-        error.file, error.column, error.row)
+        error.file,
+        error.column,
+        error.row,
+    )
     assert last["finished_at"]
     assert last["fingerprint"]
     history = load_history(workspace, dataset)
@@ -406,8 +452,11 @@ def test_bad_values_are_counted_and_the_first_is_named(workspace, sources, specs
 def test_a_malformed_csv_names_the_file(workspace, sources, specs):
     path = sources / "roster.csv"
     path.parent.mkdir(parents=True)
-    path.write_text("姓名,身份证号,家庭人口,月保障金额(元),审批日期\n张三,1,2,3,2026-01-01\n"
-                    "李四,1,2,3,2026-01-01,多余\n", encoding="utf-8")
+    path.write_text(
+        "姓名,身份证号,家庭人口,月保障金额(元),审批日期\n张三,1,2,3,2026-01-01\n"
+        "李四,1,2,3,2026-01-01,多余\n",
+        encoding="utf-8",
+    )
     with pytest.raises(SourceError) as caught:
         load_dataset(workspace, write_spec(specs, "dibao", path))
     assert caught.value.file == str(path)
@@ -431,22 +480,27 @@ def test_a_missing_source_is_a_recorded_failure(workspace, sources, specs):
 
 
 def test_text_to_types(workspace, sources, specs):
-    columns = [{"name": "flag", "source": "是否有效", "type": "boolean"},
-               {"name": "seen_at", "source": "上报时间", "type": "timestamp"},
-               {"name": "day", "source": "日期", "type": "date", "format": "%d/%m/%Y"},
-               {"name": "amount", "source": "金额", "type": "double"},
-               {"name": "note", "source": "备注"}]
-    rows = [["是", "2026-10-01 08:30:00", "05/10/2026", " 1.5 ", "  保留空格 "],
-            ["否", "2026/10/02 09:15", "2026-10-06", "2", "\u3000"],
-            ["TRUE", "2026-10-03T00:00:00Z", "20261007", "", "0012"],
-            ["0", "2026年10月04日", "2026年10月8日", "-3", ""]]
+    columns = [
+        {"name": "flag", "source": "是否有效", "type": "boolean"},
+        {"name": "seen_at", "source": "上报时间", "type": "timestamp"},
+        {"name": "day", "source": "日期", "type": "date", "format": "%d/%m/%Y"},
+        {"name": "amount", "source": "金额", "type": "double"},
+        {"name": "note", "source": "备注"},
+    ]
+    rows = [
+        ["是", "2026-10-01 08:30:00", "05/10/2026", " 1.5 ", "  保留空格 "],
+        ["否", "2026/10/02 09:15", "2026-10-06", "2", "\u3000"],
+        ["TRUE", "2026-10-03T00:00:00Z", "20261007", "", "0012"],
+        ["0", "2026年10月04日", "2026年10月8日", "-3", ""],
+    ]
     path = write_csv(sources / "types.csv", [c["source"] for c in columns], rows)
     load_dataset(workspace, write_spec(specs, "types", path, columns=columns))
     assert lake_rows(workspace, "types", order_by="seen_at") == [
         (True, dt.datetime(2026, 10, 1, 8, 30), dt.date(2026, 10, 5), 1.5, "  保留空格 "),
         (False, dt.datetime(2026, 10, 2, 9, 15), dt.date(2026, 10, 6), 2.0, None),
         (True, dt.datetime(2026, 10, 3, 8, 0), dt.date(2026, 10, 7), None, "0012"),
-        (False, dt.datetime(2026, 10, 4), dt.date(2026, 10, 8), -3.0, None)]
+        (False, dt.datetime(2026, 10, 4), dt.date(2026, 10, 8), -3.0, None),
+    ]
 
 
 # --- written once: the staged file becomes the table's data file ----------------------------
@@ -455,8 +509,12 @@ def _data_files(workspace: Workspace, table: str, version: int | None = None) ->
     con = connect_lake(workspace, read_only=True)
     try:
         at = f", snapshot_version => {int(version)}" if version is not None else ""
-        return sorted(Path(row[0]) for row in con.execute(
-            f"SELECT data_file FROM ducklake_list_files('lake', '{table}'{at})").fetchall())
+        return sorted(
+            Path(row[0])
+            for row in con.execute(
+                f"SELECT data_file FROM ducklake_list_files('lake', '{table}'{at})"
+            ).fetchall()
+        )
     finally:
         con.close()
 
@@ -464,9 +522,12 @@ def _data_files(workspace: Workspace, table: str, version: int | None = None) ->
 def _relative_paths(workspace: Workspace) -> list[bool]:
     con = connect_lake(workspace, read_only=True)
     try:
-        return [bool(row[0]) for row in con.execute(
-            "SELECT path_is_relative FROM __ducklake_metadata_lake.ducklake_data_file"
-        ).fetchall()]
+        return [
+            bool(row[0])
+            for row in con.execute(
+                "SELECT path_is_relative FROM __ducklake_metadata_lake.ducklake_data_file"
+            ).fetchall()
+        ]
     finally:
         con.close()
 
@@ -490,7 +551,8 @@ def staged_inodes(monkeypatch) -> list[int]:
 
 @pytest.mark.parametrize("mode", ["replace", "append"])
 def test_the_staged_file_becomes_the_data_file_without_a_rewrite(
-        workspace, sources, specs, staged_inodes, mode):
+    workspace, sources, specs, staged_inodes, mode
+):
     write_csv(sources / "低保_202609.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
     spec = write_spec(specs, "dibao", sources / "低保_*.csv", mode=mode)
     first = load_dataset(workspace, spec)
@@ -502,8 +564,10 @@ def test_the_staged_file_becomes_the_data_file_without_a_rewrite(
     files = _data_files(workspace, "dibao")
     new_file = (set(files) - {first_file}).pop()
     # Each load's data file is its staged file, moved (same inode), not copied or rewritten.
-    for result, file, inode in ((first, first_file, staged_inodes[0]),
-                                (second, new_file, staged_inodes[1])):
+    for result, file, inode in (
+        (first, first_file, staged_inodes[0]),
+        (second, new_file, staged_inodes[1]),
+    ):
         assert file.parent == table_dir
         assert file.name.startswith(f"mulu-{result.load_id}-")
         assert file.stat().st_ino == inode
@@ -513,8 +577,10 @@ def test_the_staged_file_becomes_the_data_file_without_a_rewrite(
     assert all(_relative_paths(workspace))  # so a moved workspace still finds them
     # The rows are right, the old version is still readable. (replace loads both months.)
     assert lake_rows(workspace, "dibao", order_by="approved_on") == ROSTER_TYPED
-    assert lake_rows(workspace, "dibao", version=first.snapshot_id,
-                     order_by="approved_on") == ROSTER_TYPED[:2]
+    assert (
+        lake_rows(workspace, "dibao", version=first.snapshot_id, order_by="approved_on")
+        == ROSTER_TYPED[:2]
+    )
     rows = [2, 4 if mode == "replace" else 2]
     assert [first.rows, second.rows] == [r["rows"] for r in loads(workspace, "dibao")] == rows
 
@@ -529,8 +595,7 @@ def test_upsert_still_inserts_its_rows(workspace, sources, specs, staged_inodes)
     assert lake_rows(workspace, "dibao", order_by="approved_on") == ROSTER_TYPED
 
 
-def test_a_failed_commit_keeps_the_table_and_leaves_no_file(workspace, sources, specs,
-                                                            monkeypatch):
+def test_a_failed_commit_keeps_the_table_and_leaves_no_file(workspace, sources, specs, monkeypatch):
     path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", path)
     first = load_dataset(workspace, spec)
@@ -575,8 +640,10 @@ def test_append_with_a_column_the_spec_no_longer_has(workspace, sources, specs):
     load_dataset(workspace, write_spec(specs, "dibao", path, mode="append"))
     write_csv(path, ROSTER_HEADER, ROSTER_ROWS[2:])
     fewer = [c for c in ROSTER_COLUMNS if c["name"] != "household_size"]
-    assert load_dataset(workspace, write_spec(specs, "dibao", path, mode="append",
-                                              columns=fewer)).rows == 2
+    assert (
+        load_dataset(workspace, write_spec(specs, "dibao", path, mode="append", columns=fewer)).rows
+        == 2
+    )
     rows = lake_rows(workspace, "dibao", order_by="approved_on")
     assert [r[2] for r in rows] == [3, 1, None, None]  # the table keeps the column: NULL
     assert [r[0] for r in rows] == ["张三", "李四", "王五", "赵六"]
@@ -589,12 +656,20 @@ def test_drift_in_the_second_file_names_that_file_and_row(workspace, sources, sp
     rows = [list(r) for r in ROSTER_ROWS * 3]
     rows[7][4], rows[9][4] = "2026-02-30", "下月"  # lines 9 and 11
     second = write_csv(sources / "低保_202610.csv", ROSTER_HEADER, rows)
-    spec = write_spec(specs, "dibao", sources / "低保_*.csv", mode=mode,
-                      primary_key=["person_name"] if mode == "upsert" else ())
+    spec = write_spec(
+        specs,
+        "dibao",
+        sources / "低保_*.csv",
+        mode=mode,
+        primary_key=["person_name"] if mode == "upsert" else (),
+    )
     with pytest.raises(SchemaDriftError) as caught:
         load_dataset(workspace, spec)
     assert (caught.value.file, caught.value.column, caught.value.row) == (
-        str(second), "审批日期", 9)
+        str(second),
+        "审批日期",
+        9,
+    )
     assert "2 values are not: first '2026-02-30' at row 9" in str(caught.value)
     assert str(first) not in str(caught.value)
     assert not list(workspace.lake_dir.rglob("*.parquet"))
@@ -602,31 +677,67 @@ def test_drift_in_the_second_file_names_that_file_and_row(workspace, sources, sp
 
 
 def test_typed_values_with_surrounding_blanks(workspace, sources, specs):
-    columns = [{"name": "n", "source": "人数", "type": "integer"},
-               {"name": "amount", "source": "金额", "type": "decimal(10,2)"},
-               {"name": "day", "source": "日期", "type": "date"},
-               {"name": "day_fmt", "source": "日期2", "type": "date", "format": "%Y-%d-%m"},
-               {"name": "flag", "source": "有效", "type": "boolean"},
-               {"name": "seen_at", "source": "时间", "type": "timestamp"}]
-    rows = [[" 3 ", "\u30001.5\u3000", " 2026-01-05\t", " 2026-05-10 ", " 是 ",
-             "2026-10-03T00:00:00Z "],
-            ["+04", "2", "20260106", "2026-06-10", "否", "2026-10-04 08:00:00"],
-            ["5.0\u3000", " 3.25", "\u30002026年1月7日", "\u30002026-07-10", "TRUE\t",
-             "\u30002026-10-05 09:00:00"]]
+    columns = [
+        {"name": "n", "source": "人数", "type": "integer"},
+        {"name": "amount", "source": "金额", "type": "decimal(10,2)"},
+        {"name": "day", "source": "日期", "type": "date"},
+        {"name": "day_fmt", "source": "日期2", "type": "date", "format": "%Y-%d-%m"},
+        {"name": "flag", "source": "有效", "type": "boolean"},
+        {"name": "seen_at", "source": "时间", "type": "timestamp"},
+    ]
+    rows = [
+        [
+            " 3 ",
+            "\u30001.5\u3000",
+            " 2026-01-05\t",
+            " 2026-05-10 ",
+            " 是 ",
+            "2026-10-03T00:00:00Z ",
+        ],
+        ["+04", "2", "20260106", "2026-06-10", "否", "2026-10-04 08:00:00"],
+        [
+            "5.0\u3000",
+            " 3.25",
+            "\u30002026年1月7日",
+            "\u30002026-07-10",
+            "TRUE\t",
+            "\u30002026-10-05 09:00:00",
+        ],
+    ]
     path = write_csv(sources / "types.csv", [c["source"] for c in columns], rows)
     load_dataset(workspace, write_spec(specs, "types", path, columns=columns))
     assert lake_rows(workspace, "types", order_by="n") == [
-        (3, Decimal("1.50"), dt.date(2026, 1, 5), dt.date(2026, 10, 5), True,
-         dt.datetime(2026, 10, 3, 8, 0)),  # the offset is honoured with a blank after it
-        (4, Decimal("2.00"), dt.date(2026, 1, 6), dt.date(2026, 10, 6), False,
-         dt.datetime(2026, 10, 4, 8, 0)),
-        (5, Decimal("3.25"), dt.date(2026, 1, 7), dt.date(2026, 10, 7), True,
-         dt.datetime(2026, 10, 5, 9, 0))]
+        (
+            3,
+            Decimal("1.50"),
+            dt.date(2026, 1, 5),
+            dt.date(2026, 10, 5),
+            True,
+            dt.datetime(2026, 10, 3, 8, 0),
+        ),  # the offset is honoured with a blank after it
+        (
+            4,
+            Decimal("2.00"),
+            dt.date(2026, 1, 6),
+            dt.date(2026, 10, 6),
+            False,
+            dt.datetime(2026, 10, 4, 8, 0),
+        ),
+        (
+            5,
+            Decimal("3.25"),
+            dt.date(2026, 1, 7),
+            dt.date(2026, 10, 7),
+            True,
+            dt.datetime(2026, 10, 5, 9, 0),
+        ),
+    ]
 
 
 # --- staging a local source while it lands ---------------------------------------------------
 def test_a_source_rewritten_during_its_load_loads_the_landed_content(
-        workspace, sources, specs, monkeypatch):
+    workspace, sources, specs, monkeypatch
+):
     """Local sources are staged while they are landed; if the file changes meanwhile, those
     rows are thrown away and the landed content (the one the load records) is staged."""
     path = write_csv(sources / "低保.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
@@ -658,15 +769,17 @@ def test_a_source_rewritten_during_its_load_loads_the_landed_content(
 
 
 def test_an_unchanged_source_is_not_staged_and_a_touched_one_stays_unchanged(
-        workspace, sources, specs, monkeypatch):
+    workspace, sources, specs, monkeypatch
+):
     path = write_csv(sources / "低保.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", path)
     assert load_dataset(workspace, spec).status == "published"
     staged = []
     original = staging.stage_rows
     for module in (staging, early):
-        monkeypatch.setattr(module, "stage_rows",
-                            lambda *a, **k: staged.append(a[4]) or original(*a, **k))
+        monkeypatch.setattr(
+            module, "stage_rows", lambda *a, **k: staged.append(a[4]) or original(*a, **k)
+        )
 
     assert load_dataset(workspace, spec).status == "unchanged"
     assert staged == []  # same size and mtime: nothing staged early; the hash agrees
@@ -718,8 +831,7 @@ def test_a_blocked_load_is_held_until_a_steward_publishes_it(workspace, sources,
         reject_held(workspace, "dibao", blocked.load_id)
 
 
-def test_a_held_load_older_than_the_live_one_is_refused_unless_forced(
-        workspace, sources, specs):
+def test_a_held_load_older_than_the_live_one_is_refused_unless_forced(workspace, sources, specs):
     path = write_csv(sources / "低保.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", path)
     blocked = load_dataset(workspace, spec, gate=_blocking_gate)
@@ -734,8 +846,7 @@ def test_a_held_load_older_than_the_live_one_is_refused_unless_forced(
     assert len(lake_rows(workspace, "dibao")) == 4
 
 
-def test_a_rejected_load_is_kept_out_and_its_missing_rows_are_reported(
-        workspace, sources, specs):
+def test_a_rejected_load_is_kept_out_and_its_missing_rows_are_reported(workspace, sources, specs):
     path = write_csv(sources / "低保.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", path)
     kept_out = load_dataset(workspace, spec, gate=_blocking_gate)

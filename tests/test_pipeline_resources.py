@@ -37,16 +37,18 @@ def test_a_run_shares_one_store_and_closes_it_at_the_end(workspace):
     @dg.asset
     def first(mulu: MuluResource) -> None:
         stores.append(mulu.store)
-        code = mulu.directory().create({"name": "城乡低保对象", "provider_name": "区民政局",
-                                         "share_type": "有条件共享"})
+        code = mulu.directory().create(
+            {"name": "城乡低保对象", "provider_name": "区民政局", "share_type": "有条件共享"}
+        )
         assert mulu.store.entries.get(code)["name"] == "城乡低保对象"
 
     @dg.asset(deps=[first])
     def second(mulu: MuluResource) -> None:
         stores.append(mulu.store)
 
-    result = dg.materialize([first, second],
-                            resources={MULU: MuluResource.for_workspace(workspace)})
+    result = dg.materialize(
+        [first, second], resources={MULU: MuluResource.for_workspace(workspace)}
+    )
     assert result.success
     assert len(stores) == 2
     assert stores[0] is stores[1]

@@ -30,12 +30,20 @@ def site(tmp_path_factory, real_data):
     directory = Directory.open(workspace, user="tester")
     try:
         import_file(directory, workspace, real_data / "cn-portals" / "anhui_luan.json")
-        code = directory.create({
-            "name": "城乡低保对象名单", "provider_name": "示范区民政局", "share_type": "无条件共享",
-            "update_cycle": "每月", "summary": "民政局每月汇总的城乡最低生活保障对象",
-            "data_items": [{"name": "身份证号", "data_type": "字符型"},
-                           {"name": "姓名", "data_type": "字符型"}],
-            "updated_at": dt.datetime(2025, 1, 5)})
+        code = directory.create(
+            {
+                "name": "城乡低保对象名单",
+                "provider_name": "示范区民政局",
+                "share_type": "无条件共享",
+                "update_cycle": "每月",
+                "summary": "民政局每月汇总的城乡最低生活保障对象",
+                "data_items": [
+                    {"name": "身份证号", "data_type": "字符型"},
+                    {"name": "姓名", "data_type": "字符型"},
+                ],
+                "updated_at": dt.datetime(2025, 1, 5),
+            }
+        )
     finally:
         directory.close()
     # A load the gate blocks: a wrong 身份证号 check digit.
@@ -43,9 +51,16 @@ def site(tmp_path_factory, real_data):
     bad = good[:17] + ("0" if good[17] != "0" else "1")
     source = root / "exchange" / "低保.csv"
     write_csv(source, ["身份证号", "姓名"], [[good, "张三"], [bad, "李四"]])
-    spec = write_spec(root / "specs", "dibao", source, primary_key=["id_card_no"], columns=[
-        {"name": "id_card_no", "source": "身份证号", "pii": "身份证号", "format": "身份证号"},
-        {"name": "person_name", "source": "姓名", "pii": "姓名"}])
+    spec = write_spec(
+        root / "specs",
+        "dibao",
+        source,
+        primary_key=["id_card_no"],
+        columns=[
+            {"name": "id_card_no", "source": "身份证号", "pii": "身份证号", "format": "身份证号"},
+            {"name": "person_name", "source": "姓名", "pii": "姓名"},
+        ],
+    )
     spec = spec.model_copy(update={"entry_code": code})
     with Store.open(workspace) as store:
         blocked = load_validated(store, workspace, spec, data_docs=False)
@@ -61,8 +76,9 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Debian's chromium is needed at {CHROMIUM}: run `make browser`")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=["--no-sandbox"])
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
         yield launched
         launched.close()
 

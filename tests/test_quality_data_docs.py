@@ -26,18 +26,22 @@ BAD_ID = ALICE[:17] + ("0" if ALICE[17] != "0" else "1")  # wrong check digit
 
 
 def people_spec() -> DatasetSpec:
-    return DatasetSpec.model_validate({
-        "name": "dibao_recipients", "title": "城乡低保对象名单", "entry_code": "301005/000012",
-        "source": {"url": "/srv/dibao.csv"},
-        "columns": [
-            {"name": "id_card_no", "pii": "身份证号", "format": "身份证号"},
-            {"name": "person_name", "nullable": False},
-            {"name": "gender", "allowed_values": ["男", "女"]},
-            {"name": "monthly_allowance", "type": "decimal(10,2)", "min": 0, "max": 5000},
-            {"name": "approved_on", "type": "date"},
-        ],
-        "primary_key": ["id_card_no"],
-    })
+    return DatasetSpec.model_validate(
+        {
+            "name": "dibao_recipients",
+            "title": "城乡低保对象名单",
+            "entry_code": "301005/000012",
+            "source": {"url": "/srv/dibao.csv"},
+            "columns": [
+                {"name": "id_card_no", "pii": "身份证号", "format": "身份证号"},
+                {"name": "person_name", "nullable": False},
+                {"name": "gender", "allowed_values": ["男", "女"]},
+                {"name": "monthly_allowance", "type": "decimal(10,2)", "min": 0, "max": 5000},
+                {"name": "approved_on", "type": "date"},
+            ],
+            "primary_key": ["id_card_no"],
+        }
+    )
 
 
 def write_parquet(path: Path, rows: list[tuple]) -> Path:
@@ -45,7 +49,8 @@ def write_parquet(path: Path, rows: list[tuple]) -> Path:
     stages them: typed columns plus _source_index/_source_row."""
     values = ", ".join(
         "(" + ", ".join(sql_literal(v) for v in row) + f", 0, {i + 2})"
-        for i, row in enumerate(rows))
+        for i, row in enumerate(rows)
+    )
     con = duckdb.connect()
     con.execute(
         f"COPY (SELECT id_card_no::VARCHAR AS id_card_no, person_name::VARCHAR AS person_name, "
@@ -53,7 +58,8 @@ def write_parquet(path: Path, rows: list[tuple]) -> Path:
         f"approved_on::DATE AS approved_on, _source_index::INTEGER AS _source_index, "
         f"_source_row::BIGINT AS _source_row FROM (VALUES {values}) t(id_card_no, person_name, "
         f"gender, monthly_allowance, approved_on, _source_index, _source_row)) "
-        f"TO {sql_literal(str(path))} (FORMAT parquet)")
+        f"TO {sql_literal(str(path))} (FORMAT parquet)"
+    )
     con.close()
     return path
 
@@ -70,21 +76,24 @@ def report(tmp_path_factory):
     path = write_parquet(tmp_path_factory.mktemp("dirty") / "dirty.parquet", rows)
     report = validate_parquet(path, people_spec(), today=TODAY)
     assert {r.rule for r in report.failures} == {
-        "primary_key", "id_card_no:format", "person_name:nullable"}
+        "primary_key",
+        "id_card_no:format",
+        "person_name:nullable",
+    }
     return report
 
 
 def text_of(page: Path) -> str:
     """The page's visible text (no scripts or styles, tags removed, whitespace collapsed)."""
-    markup = re.sub(r"<(script|style)\b.*?</\1>", " ", page.read_text(encoding="utf-8"),
-                    flags=re.S)
+    markup = re.sub(r"<(script|style)\b.*?</\1>", " ", page.read_text(encoding="utf-8"), flags=re.S)
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", markup)))
 
 
 def test_run_page_shows_expectations_and_failures(report, tmp_path):
     site = tmp_path / "docs"
-    page = build_data_docs(report.ge_result, site_dir=site, run_id="run-1",
-                           pii_columns={"id_card_no"})
+    page = build_data_docs(
+        report.ge_result, site_dir=site, run_id="run-1", pii_columns={"id_card_no"}
+    )
 
     assert page.is_file()
     assert page.parent.parent == site / "validations" / "dibao_recipients" / "run-1"
@@ -153,8 +162,8 @@ def test_run_id_is_one_path_component(report, tmp_path, run_id):
 
 
 def test_importing_the_module_does_not_import_great_expectations():
-    code = ("import sys, quality.data_docs; "
-            "sys.exit('great_expectations' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                          text=True, timeout=60)
+    code = "import sys, quality.data_docs; sys.exit('great_expectations' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr or "quality.data_docs imported great_expectations"

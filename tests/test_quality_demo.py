@@ -34,8 +34,13 @@ def loaded(tmp_path_factory):
     with Store.open(workspace) as store:
         for ds in datasets:
             spec = load_spec(ds.spec_path)
-            results[ds.name] = (ds, spec, load_validated(
-                store, workspace, spec, today=TODAY, data_docs=ds.name == "dibao_recipients"))
+            results[ds.name] = (
+                ds,
+                spec,
+                load_validated(
+                    store, workspace, spec, today=TODAY, data_docs=ds.name == "dibao_recipients"
+                ),
+            )
         yield workspace, store, results
 
 
@@ -66,7 +71,9 @@ def test_every_planted_defect_is_a_failed_expectation_with_failing_rows(loaded):
                 assert found["unexpected_count"] == rows, (ds.name, rule)
             assert found["samples"], (ds.name, rule)
             assert all(s["source_file"] and s["source_row"] for s in found["samples"]), (
-                ds.name, rule)
+                ds.name,
+                rule,
+            )
             checked += 1
         # Nothing fails that was not planted (row counts are checks of their own).
         assert set(failed) <= set(planted) | {r for r in failed if r.startswith("check:")}
@@ -80,14 +87,24 @@ def test_blocked_loads_are_not_live_and_warned_ones_are(loaded):
     assert {n for n, (_, _, r) in results.items() if r.quality == "warned"} == set(DEMO_SEVERITY)
     con = open_session(workspace)
     try:
-        tables = {row[0] for row in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake'").fetchall()}
+        tables = {
+            row[0]
+            for row in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake'"
+            ).fetchall()
+        }
         assert tables == set(results) - BLOCKED
-        quarantined = {row[0] for row in con.execute(
-            "SELECT view_name FROM duckdb_views() WHERE schema_name = 'quarantine'").fetchall()}
+        quarantined = {
+            row[0]
+            for row in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE schema_name = 'quarantine'"
+            ).fetchall()
+        }
         assert quarantined == BLOCKED
-        bad_ids = con.execute("SELECT count(*) FROM quarantine.dibao_recipients WHERE "
-                              "list_contains(_failed_rules, 'id_card_no:format')").fetchone()[0]
+        bad_ids = con.execute(
+            "SELECT count(*) FROM quarantine.dibao_recipients WHERE "
+            "list_contains(_failed_rules, 'id_card_no:format')"
+        ).fetchone()[0]
     finally:
         con.close()
     ds = results["dibao_recipients"][0]

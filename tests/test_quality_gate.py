@@ -34,11 +34,13 @@ BAD_ID = IDS[6][:17] + ("0" if IDS[6][17] != "0" else "1")
 
 def bad_rows() -> list[list[str]]:
     """GOOD plus: a wrong check digit, a repeated key, an empty name, a future date."""
-    return [*GOOD,
-            [BAD_ID, "错号", "600.00", "2026-03-01"],        # line 8
-            [IDS[0], "重复", "610.00", "2026-03-02"],        # line 9: key of line 2 again
-            [IDS[7], "", "620.00", "2026-03-03"],            # line 10: name empty
-            [make_id_card("320303", dt.date(1990, 5, 5), 99), "未来", "630.00", "2027-01-01"]]
+    return [
+        *GOOD,
+        [BAD_ID, "错号", "600.00", "2026-03-01"],  # line 8
+        [IDS[0], "重复", "610.00", "2026-03-02"],  # line 9: key of line 2 again
+        [IDS[7], "", "620.00", "2026-03-03"],  # line 10: name empty
+        [make_id_card("320303", dt.date(1990, 5, 5), 99), "未来", "630.00", "2027-01-01"],
+    ]
 
 
 @pytest.fixture
@@ -51,8 +53,9 @@ def store(workspace: Workspace):
 def roster(tmp_path: Path, workspace: Workspace):
     source = tmp_path / "exchange" / "低保.csv"
     write_csv(source, HEADER, GOOD)
-    spec = write_spec(tmp_path / "datasets", "dibao", source, columns=COLUMNS,
-                      primary_key=["id_card_no"])
+    spec = write_spec(
+        tmp_path / "datasets", "dibao", source, columns=COLUMNS, primary_key=["id_card_no"]
+    )
     return source, spec
 
 
@@ -78,22 +81,38 @@ def test_a_bad_load_is_blocked_quarantined_and_the_old_version_stays(workspace, 
     assert (workspace.held_dir / "dibao" / f"{blocked.load_id}.parquet").exists()
     run = get_run(store, blocked.quality_run_id)
     failed = {r["rule"]: r for r in run["results"] if not r["success"]}
-    assert set(failed) == {"id_card_no:format", "primary_key", "person_name:nullable",
-                           "approved_on:not_future"}
-    assert [failed[r]["unexpected_count"] for r in ("id_card_no:format", "primary_key",
-                                                     "person_name:nullable",
-                                                     "approved_on:not_future")] == [1, 2, 1, 1]
+    assert set(failed) == {
+        "id_card_no:format",
+        "primary_key",
+        "person_name:nullable",
+        "approved_on:not_future",
+    }
+    assert [
+        failed[r]["unexpected_count"]
+        for r in (
+            "id_card_no:format",
+            "primary_key",
+            "person_name:nullable",
+            "approved_on:not_future",
+        )
+    ] == [1, 2, 1, 1]
     # Samples name the source file and its line, PII masked.
     [sample] = failed["id_card_no:format"]["samples"]
     assert (sample["source_file"], sample["source_row"]) == (str(source), 8)
     assert sample["values"]["id_card_no"] == BAD_ID[:3] + "*" * 13 + BAD_ID[-2:]
     assert [s["source_row"] for s in failed["primary_key"]["samples"]] == [2, 9]
     # The quarantine table holds every failing row with its reasons, unmasked.
-    quarantine = duckdb.sql(f"SELECT _source_row, _failed_rules, person_name FROM "
-                            f"read_parquet('{run['quarantine_path']}') ORDER BY 1").fetchall()
-    assert quarantine == [(2, ["primary_key"], "居民0"), (8, ["id_card_no:format"], "错号"),
-                          (9, ["primary_key"], "重复"), (10, ["person_name:nullable"], None),
-                          (11, ["approved_on:not_future"], "未来")]
+    quarantine = duckdb.sql(
+        f"SELECT _source_row, _failed_rules, person_name FROM "
+        f"read_parquet('{run['quarantine_path']}') ORDER BY 1"
+    ).fetchall()
+    assert quarantine == [
+        (2, ["primary_key"], "居民0"),
+        (8, ["id_card_no:format"], "错号"),
+        (9, ["primary_key"], "重复"),
+        (10, ["person_name:nullable"], None),
+        (11, ["approved_on:not_future"], "未来"),
+    ]
     assert run["quarantined_rows"] == 5
     assert run["score"] < 100
     # Running again on the same files validates nothing new: it waits for the steward.
@@ -111,8 +130,14 @@ def test_a_steward_accepts_a_blocked_load_and_it_is_published(workspace, store, 
     assert blocked.status == "blocked"
     assert list_runs(store, pending=True)[0]["run_id"] == blocked.quality_run_id
 
-    outcome = review_run(store, workspace, blocked.quality_run_id[:12], "accept", reviewer="王科长",
-                         note="核实: 错号已通知民政局更正")
+    outcome = review_run(
+        store,
+        workspace,
+        blocked.quality_run_id[:12],
+        "accept",
+        reviewer="王科长",
+        note="核实: 错号已通知民政局更正",
+    )
     assert outcome["published"].status == "published"
     assert len(lake_rows(workspace, "dibao")) == len(bad_rows())
     run = get_run(store, blocked.quality_run_id)
@@ -141,22 +166,30 @@ def test_waiving_every_blocking_failure_publishes(workspace, store, roster):
     write_csv(source, HEADER, [*GOOD, [BAD_ID, "错号", "600.00", "2026-03-01"]])
     blocked = load_validated(store, workspace, spec, today=TODAY, data_docs=False)
     with pytest.raises(InvalidInput, match="not a failed expectation"):
-        review_run(store, workspace, blocked.quality_run_id, "waive", rule="primary_key",
-                   reviewer="王科长")
-    outcome = review_run(store, workspace, blocked.quality_run_id, "waive", rule="id_card_no:format",
-                         reviewer="王科长", note="旧证号, 已核实")
+        review_run(
+            store, workspace, blocked.quality_run_id, "waive", rule="primary_key", reviewer="王科长"
+        )
+    outcome = review_run(
+        store,
+        workspace,
+        blocked.quality_run_id,
+        "waive",
+        rule="id_card_no:format",
+        reviewer="王科长",
+        note="旧证号, 已核实",
+    )
     assert outcome["published"] is not None
     assert len(lake_rows(workspace, "dibao")) == 7
     run = get_run(store, blocked.quality_run_id)
-    assert (run["decision"], run["errors"], run["waived"], run["score"]) == (
-        "accepted", 0, 1, 100)
+    assert (run["decision"], run["errors"], run["waived"], run["score"]) == ("accepted", 0, 1, 100)
 
 
 def test_warnings_publish_with_a_flag(workspace, store, tmp_path, roster):
     source, _ = roster
     write_csv(source, HEADER, [*GOOD, [BAD_ID, "错号", "600.00", "2026-03-01"]])
-    spec = write_spec(tmp_path / "datasets", "dibao", source, columns=COLUMNS,
-                      primary_key=["id_card_no"])
+    spec = write_spec(
+        tmp_path / "datasets", "dibao", source, columns=COLUMNS, primary_key=["id_card_no"]
+    )
     spec = spec.model_copy(update={"severity": {"id_card_no:format": "warning"}})
     result = load_validated(store, workspace, spec, today=TODAY, data_docs=False)
     assert (result.status, result.quality) == ("published", "warned")
@@ -176,8 +209,9 @@ def test_accepting_old_rows_over_a_newer_version_is_refused(workspace, store, ro
     with pytest.raises(Conflict, match="published after"):
         review_run(store, workspace, blocked.quality_run_id, "accept", reviewer="王科长")
     assert len(lake_rows(workspace, "dibao")) == 3
-    review_run(store, workspace, blocked.quality_run_id, "accept", reviewer="王科长",
-               over_newer=True)
+    review_run(
+        store, workspace, blocked.quality_run_id, "accept", reviewer="王科长", over_newer=True
+    )
     assert len(lake_rows(workspace, "dibao")) == len(bad_rows())
 
 
@@ -187,8 +221,14 @@ def test_a_waiver_whose_publish_is_refused_is_kept_and_says_why(workspace, store
     blocked = load_validated(store, workspace, spec, today=TODAY, data_docs=False)
     write_csv(source, HEADER, GOOD[:3])
     load_validated(store, workspace, spec, today=TODAY, data_docs=False)
-    outcome = review_run(store, workspace, blocked.quality_run_id, "waive",
-                         rule="id_card_no:format", reviewer="王科长")
+    outcome = review_run(
+        store,
+        workspace,
+        blocked.quality_run_id,
+        "waive",
+        rule="id_card_no:format",
+        reviewer="王科长",
+    )
     assert outcome["published"] is None
     assert "not published" in outcome["outcome"]
     assert "published after" in outcome["outcome"]
@@ -197,8 +237,9 @@ def test_a_waiver_whose_publish_is_refused_is_kept_and_says_why(workspace, store
     assert [r["outcome"] for r in run["reviews"]] == [outcome["outcome"]]
     assert len(lake_rows(workspace, "dibao")) == 3
     # The steward then accepts over the newer load.
-    review_run(store, workspace, blocked.quality_run_id, "accept", reviewer="王科长",
-               over_newer=True)
+    review_run(
+        store, workspace, blocked.quality_run_id, "accept", reviewer="王科长", over_newer=True
+    )
     assert get_run(store, blocked.quality_run_id)["decision"] == "accepted"
     assert len(lake_rows(workspace, "dibao")) == 7
 
@@ -225,11 +266,11 @@ def test_review_errors_say_what_is_wrong(workspace, store, roster):
     with pytest.raises(NotFound, match="no expectation 'no_such_rule'") as missing:
         review_run(store, workspace, run_id, "waive", rule="no_such_rule", reviewer="王科长")
     assert not isinstance(missing.value, RunNotFound)
-    review_run(store, workspace, run_id, "waive", rule="approved_on:not_future",
-               reviewer="王科长")
+    review_run(store, workspace, run_id, "waive", rule="approved_on:not_future", reviewer="王科长")
     with pytest.raises(Conflict, match="waived already"):
-        review_run(store, workspace, run_id, "waive", rule="approved_on:not_future",
-                   reviewer="王科长")
+        review_run(
+            store, workspace, run_id, "waive", rule="approved_on:not_future", reviewer="王科长"
+        )
     with pytest.raises(Conflict, match="was not blocked"):
         review_run(store, workspace, passed.quality_run_id, "accept", reviewer="王科长")
     # Nothing refused left a trace: one review, the run still waiting.
@@ -243,16 +284,29 @@ def test_history_survives_a_restart(workspace, store, roster):
     source, spec = roster
     write_csv(source, HEADER, bad_rows())
     blocked = load_validated(store, workspace, spec, today=TODAY, data_docs=False)
-    review_run(store, workspace, blocked.quality_run_id, "waive", rule="approved_on:not_future",
-               reviewer="王科长", note="预约日期")
-    code = ("import json, sys; from pathlib import Path; from quality.runs import get_run; "
-            "from warehouse.store import Store; from warehouse.workspace import Workspace; "
-            "run = get_run(Store.open(Workspace(Path(sys.argv[1]))), sys.argv[2]); "
-            "print(json.dumps([run['status'], run['waived'], len(run['results']), "
-            "run['reviews'][0]['note']], ensure_ascii=False))")
-    out = subprocess.run([sys.executable, "-c", code, str(workspace.root),
-                          blocked.quality_run_id], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1])
+    review_run(
+        store,
+        workspace,
+        blocked.quality_run_id,
+        "waive",
+        rule="approved_on:not_future",
+        reviewer="王科长",
+        note="预约日期",
+    )
+    code = (
+        "import json, sys; from pathlib import Path; from quality.runs import get_run; "
+        "from warehouse.store import Store; from warehouse.workspace import Workspace; "
+        "run = get_run(Store.open(Workspace(Path(sys.argv[1]))), sys.argv[2]); "
+        "print(json.dumps([run['status'], run['waived'], len(run['results']), "
+        "run['reviews'][0]['note']], ensure_ascii=False))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(workspace.root), blocked.quality_run_id],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert out.stdout.strip() == '["blocked", 1, 11, "预约日期"]'
 
 

@@ -43,13 +43,26 @@ def store(workspace: Workspace):
 def blocked(tmp_path: Path, workspace: Workspace, store: Store):
     """A catalogue entry and a load of its dataset that the gate blocked: (entry code, run id)."""
     code = Directory(store, user="tester").create(
-        {"name": "城乡低保对象", "provider_name": "区民政局", "share_type": "有条件共享",
-         "update_cycle": "每月"})
-    source = write_csv(tmp_path / "exchange" / "低保.csv", ["身份证号", "姓名"],
-                       [[GOOD, "张三"], [BAD, "李四"]])
-    spec = write_spec(tmp_path / "specs", "dibao", source, primary_key=["id_card_no"], columns=[
-        {"name": "id_card_no", "source": "身份证号", "pii": "身份证号", "format": "身份证号"},
-        {"name": "person_name", "source": "姓名"}])
+        {
+            "name": "城乡低保对象",
+            "provider_name": "区民政局",
+            "share_type": "有条件共享",
+            "update_cycle": "每月",
+        }
+    )
+    source = write_csv(
+        tmp_path / "exchange" / "低保.csv", ["身份证号", "姓名"], [[GOOD, "张三"], [BAD, "李四"]]
+    )
+    spec = write_spec(
+        tmp_path / "specs",
+        "dibao",
+        source,
+        primary_key=["id_card_no"],
+        columns=[
+            {"name": "id_card_no", "source": "身份证号", "pii": "身份证号", "format": "身份证号"},
+            {"name": "person_name", "source": "姓名"},
+        ],
+    )
     spec = spec.model_copy(update={"entry_code": code})
     result = load_validated(store, workspace, spec, today=TODAY, data_docs=False)
     assert result.status == "blocked"
@@ -57,10 +70,12 @@ def blocked(tmp_path: Path, workspace: Workspace, store: Store):
 
 
 def test_accepting_publishes_the_held_load_and_registers_it_with_its_entry(
-        workspace, store, blocked):
+    workspace, store, blocked
+):
     code, run_id = blocked
-    outcome = review(store, workspace, run_id[:12], action="accept", reviewer="王科长",
-                     note="已电话核实")
+    outcome = review(
+        store, workspace, run_id[:12], action="accept", reviewer="王科长", note="已电话核实"
+    )
     assert outcome["run_id"] == run_id
     assert outcome["outcome"] == f"published as snapshot {outcome['snapshot_id']}"
     assert len(lake_rows(workspace, "dibao")) == 2
@@ -69,7 +84,8 @@ def test_accepting_publishes_the_held_load_and_registers_it_with_its_entry(
     assert Directory(store).get(code)["updated_at"] is not None
     run = get_run(store, run_id)
     assert [(r["action"], r["reviewer"], r["note"]) for r in run["reviews"]] == [
-        ("accept", "王科长", "已电话核实")]
+        ("accept", "王科长", "已电话核实")
+    ]
     with pytest.raises(Conflict, match="accepted already"):
         review(store, workspace, run_id, action="reject", reviewer="王科长")
     assert len(store.history.updates(code)) == 1
@@ -77,8 +93,15 @@ def test_accepting_publishes_the_held_load_and_registers_it_with_its_entry(
 
 def test_waiving_the_last_blocking_failure_publishes_and_registers(workspace, store, blocked):
     code, run_id = blocked
-    outcome = review(store, workspace, run_id, action="waive", rule="id_card_no:format",
-                     reviewer="王科长", note="旧证号")
+    outcome = review(
+        store,
+        workspace,
+        run_id,
+        action="waive",
+        rule="id_card_no:format",
+        reviewer="王科长",
+        note="旧证号",
+    )
     assert "published as snapshot" in outcome["outcome"]
     assert outcome["snapshot_id"] is not None
     assert [u["load_id"] for u in store.history.updates(code)] == [run_id]
@@ -98,17 +121,20 @@ def test_the_api_answers_each_error_with_its_status(workspace, blocked):
         missing = client.get("/api/quality/runs/nope")
         assert missing.status_code == 404
         assert "no quality run 'nope'" in missing.json()["detail"]
-        missing = client.post("/api/quality/runs/nope/reviews",
-                              json={"action": "accept", "reviewer": "王科长"})
+        missing = client.post(
+            "/api/quality/runs/nope/reviews", json={"action": "accept", "reviewer": "王科长"}
+        )
         assert missing.status_code == 404  # the same as reading it, not 409
         assert "no quality run 'nope'" in missing.json()["detail"]
 
         reviews = f"/api/quality/runs/{run_id}/reviews"
-        passed_rule = client.post(reviews, json={"action": "waive", "reviewer": "王科长",
-                                                 "rule": "person_name:type"})
+        passed_rule = client.post(
+            reviews, json={"action": "waive", "reviewer": "王科长", "rule": "person_name:type"}
+        )
         assert passed_rule.status_code == 400, passed_rule.text
-        no_rule = client.post(reviews, json={"action": "waive", "reviewer": "王科长",
-                                             "rule": "no_such_rule"})
+        no_rule = client.post(
+            reviews, json={"action": "waive", "reviewer": "王科长", "rule": "no_such_rule"}
+        )
         assert no_rule.status_code == 404
         no_reviewer = client.post(reviews, json={"action": "accept", "reviewer": " "})
         assert no_reviewer.status_code == 400
@@ -128,13 +154,16 @@ def test_the_portal_shows_the_message(workspace, blocked):
         missing = client.get("/quality/nope")
         assert missing.status_code == 404
         assert "no quality run" in missing.text
-        missing = client.post("/quality/nope/review",
-                              data={"action": "accept", "reviewer": "王科长"})
+        missing = client.post(
+            "/quality/nope/review", data={"action": "accept", "reviewer": "王科长"}
+        )
         assert missing.status_code == 404
 
-        refused = client.post(f"/quality/{run_id}/review", follow_redirects=False,
-                              data={"action": "waive", "reviewer": "王科长",
-                                    "rule": "person_name:type"})
+        refused = client.post(
+            f"/quality/{run_id}/review",
+            follow_redirects=False,
+            data={"action": "waive", "reviewer": "王科长", "rule": "person_name:type"},
+        )
         assert refused.status_code == 303
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(refused.headers["location"]).query)
         assert "not a failed expectation" in query["error"][0]
@@ -142,8 +171,11 @@ def test_the_portal_shows_the_message(workspace, blocked):
         assert page.status_code == 200
         assert "not a failed expectation" in page.text
 
-        done = client.post(f"/quality/{run_id}/review", follow_redirects=False,
-                           data={"action": "accept", "reviewer": "王科长"})
+        done = client.post(
+            f"/quality/{run_id}/review",
+            follow_redirects=False,
+            data={"action": "accept", "reviewer": "王科长"},
+        )
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(done.headers["location"]).query)
         assert query["flash"][0].startswith("published as snapshot")
 

@@ -22,7 +22,9 @@ BAD_ID = ALICE[:17] + ("0" if ALICE[17] != "0" else "1")  # wrong check digit
 
 def people_spec(**overrides) -> DatasetSpec:
     data = {
-        "name": "dibao_recipients", "title": "城乡低保对象名单", "entry_code": "301005/000012",
+        "name": "dibao_recipients",
+        "title": "城乡低保对象名单",
+        "entry_code": "301005/000012",
         "source": {"url": "/srv/dibao.csv"},
         "columns": [
             {"name": "id_card_no", "pii": "身份证号", "format": "身份证号"},
@@ -42,7 +44,8 @@ def write_parquet(path: Path, rows: list[tuple]) -> Path:
     stages them: typed columns plus _source_index/_source_row."""
     values = ", ".join(
         "(" + ", ".join(sql_literal(v) for v in row) + f", 0, {i + 2})"
-        for i, row in enumerate(rows))
+        for i, row in enumerate(rows)
+    )
     con = duckdb.connect()
     con.execute(
         f"COPY (SELECT id_card_no::VARCHAR AS id_card_no, person_name::VARCHAR AS person_name, "
@@ -50,7 +53,8 @@ def write_parquet(path: Path, rows: list[tuple]) -> Path:
         f"approved_on::DATE AS approved_on, _source_index::INTEGER AS _source_index, "
         f"_source_row::BIGINT AS _source_row FROM (VALUES {values}) t(id_card_no, person_name, "
         f"gender, monthly_allowance, approved_on, _source_index, _source_row)) "
-        f"TO {sql_literal(str(path))} (FORMAT parquet)")
+        f"TO {sql_literal(str(path))} (FORMAT parquet)"
+    )
     con.close()
     return path
 
@@ -66,27 +70,35 @@ CLEAN = [
 def dirty_report(tmp_path_factory):
     rows = [
         *CLEAN,
-        (ALICE, "张三", "男", 1200.5, dt.date(2024, 3, 1)),       # row 4: duplicate key
-        (BAD_ID, "赵六", "男", 100, dt.date(2024, 3, 1)),          # row 5: bad check digit
+        (ALICE, "张三", "男", 1200.5, dt.date(2024, 3, 1)),  # row 4: duplicate key
+        (BAD_ID, "赵六", "男", 100, dt.date(2024, 3, 1)),  # row 5: bad check digit
         (make_id_card("110101", dt.date(1970, 1, 1), 1), None, "女", 100, None),  # 6: null name
         (make_id_card("110101", dt.date(1970, 1, 1), 2), "孙七", "未知", 100, None),  # 7: value
         (make_id_card("110101", dt.date(1970, 1, 1), 3), "周八", "男", 9999, None),  # 8: range
-        (make_id_card("110101", dt.date(1970, 1, 1), 4), "吴九", "女", -1, None),    # 9: range
-        (make_id_card("110101", dt.date(1970, 1, 1), 5), "郑十", "男", 1,
-         TODAY + dt.timedelta(days=1)),                                          # 10: future
+        (make_id_card("110101", dt.date(1970, 1, 1), 4), "吴九", "女", -1, None),  # 9: range
+        (
+            make_id_card("110101", dt.date(1970, 1, 1), 5),
+            "郑十",
+            "男",
+            1,
+            TODAY + dt.timedelta(days=1),
+        ),  # 10: future
     ]
     path = write_parquet(tmp_path_factory.mktemp("dirty") / "dirty.parquet", rows)
     return validate_parquet(path, people_spec(), today=TODAY)
 
 
-@pytest.mark.parametrize(("rule", "count", "rows"), [
-    ("primary_key", 2, [1, 4]),
-    ("id_card_no:format", 1, [5]),
-    ("person_name:nullable", 1, [6]),
-    ("gender:allowed_values", 1, [7]),
-    ("monthly_allowance:range", 2, [8, 9]),
-    ("approved_on:not_future", 1, [10]),
-])
+@pytest.mark.parametrize(
+    ("rule", "count", "rows"),
+    [
+        ("primary_key", 2, [1, 4]),
+        ("id_card_no:format", 1, [5]),
+        ("person_name:nullable", 1, [6]),
+        ("gender:allowed_values", 1, [7]),
+        ("monthly_allowance:range", 2, [8, 9]),
+        ("approved_on:not_future", 1, [10]),
+    ],
+)
 def test_each_failure_is_caught_with_count_and_sample(dirty_report, rule, count, rows):
     result = dirty_report.result(rule)
     assert not result.success
@@ -104,8 +116,13 @@ def test_dirty_report_blocks_and_names_failures(dirty_report):
     assert dirty_report.engine == "SqlAlchemyExecutionEngine"
     assert dirty_report.rows == 10
     assert {r.rule for r in dirty_report.failures} == {
-        "primary_key", "id_card_no:format", "person_name:nullable", "gender:allowed_values",
-        "monthly_allowance:range", "approved_on:not_future"}
+        "primary_key",
+        "id_card_no:format",
+        "person_name:nullable",
+        "gender:allowed_values",
+        "monthly_allowance:range",
+        "approved_on:not_future",
+    }
     assert all(r.error is None for r in dirty_report.results)
 
 
@@ -128,11 +145,20 @@ def test_report_as_records(dirty_report):
 
 
 def test_clean_file_passes(tmp_path):
-    spec = people_spec(checks=[
-        {"expectation": "expect_column_values_to_match_regex", "column": "person_name",
-         "regex": "^[^0-9]+$"},
-        {"expectation": "expect_table_row_count_to_be_between", "min_value": 1,
-         "max_value": 10}])
+    spec = people_spec(
+        checks=[
+            {
+                "expectation": "expect_column_values_to_match_regex",
+                "column": "person_name",
+                "regex": "^[^0-9]+$",
+            },
+            {
+                "expectation": "expect_table_row_count_to_be_between",
+                "min_value": 1,
+                "max_value": 10,
+            },
+        ]
+    )
     report = validate_parquet(write_parquet(tmp_path / "clean.parquet", CLEAN), spec, today=TODAY)
     failures = [(r.rule, r.error, r.unexpected_count) for r in report.failures]
     assert not report.blocked, failures
@@ -143,18 +169,29 @@ def test_clean_file_passes(tmp_path):
 
 def test_warning_severity_reports_without_blocking(tmp_path):
     rows = [*CLEAN, ("bad", "赵六", "男", 1, None)]
-    spec = people_spec(checks=[
-        {"expectation": "expect_table_row_count_to_be_between", "min_value": 100,
-         "severity": "warning"},
-        {"expectation": "expect_column_values_to_match_regex", "column": "person_name",
-         "regex": "^张", "severity": "warning"}])
+    spec = people_spec(
+        checks=[
+            {
+                "expectation": "expect_table_row_count_to_be_between",
+                "min_value": 100,
+                "severity": "warning",
+            },
+            {
+                "expectation": "expect_column_values_to_match_regex",
+                "column": "person_name",
+                "regex": "^张",
+                "severity": "warning",
+            },
+        ]
+    )
     spec.columns[0].format = None  # only the warnings fail: no 身份证号 format here
     spec.primary_key.clear()
     report = validate_parquet(write_parquet(tmp_path / "w.parquet", rows), spec, today=TODAY)
     assert not report.blocked
     assert {r.rule for r in report.warnings} == {
         "check:0:expect_table_row_count_to_be_between",
-        "check:1:expect_column_values_to_match_regex:person_name"}
+        "check:1:expect_column_values_to_match_regex:person_name",
+    }
     regex = report.result("check:1:expect_column_values_to_match_regex:person_name")
     assert regex.unexpected_count == 3
     assert [s["values"]["person_name"] for s in regex.samples] == ["李四", "王五", "赵六"]
@@ -164,7 +201,8 @@ def test_type_and_missing_column_are_caught(tmp_path):
     path = tmp_path / "t.parquet"
     duckdb.connect().execute(
         f"COPY (SELECT '{ALICE}' AS id_card_no, 'x' AS person_name, '男' AS gender, "
-        f"'12.5' AS monthly_allowance) TO {sql_literal(str(path))} (FORMAT parquet)")
+        f"'12.5' AS monthly_allowance) TO {sql_literal(str(path))} (FORMAT parquet)"
+    )
     report = validate_parquet(path, people_spec(), today=TODAY)
     assert report.blocked
     failed = {r.rule for r in report.failures}
@@ -176,8 +214,9 @@ def test_type_and_missing_column_are_caught(tmp_path):
 def test_million_rows_run_in_duckdb_not_pandas(tmp_path):
     """1M rows: GE's SQL engine (every metric a DuckDB query), not its pandas path."""
     path = tmp_path / "big.parquet"
-    weighted = " + ".join(f"(ascii(substr(b, {i + 1}, 1)) - 48) * {w}"
-                          for i, w in enumerate(ID_CARD_WEIGHTS))
+    weighted = " + ".join(
+        f"(ascii(substr(b, {i + 1}, 1)) - 48) * {w}" for i, w in enumerate(ID_CARD_WEIGHTS)
+    )
     duckdb.connect().execute(
         f"COPY (SELECT b || substr('{ID_CARD_CHECK_CHARS}', (({weighted}) % 11) + 1, 1) "
         f"AS id_card_no, '名' || i AS person_name, CASE WHEN i % 2 = 0 THEN '男' ELSE '女' END "
@@ -186,7 +225,8 @@ def test_million_rows_run_in_duckdb_not_pandas(tmp_path):
         f"'1101' || lpad((i // 365000)::VARCHAR, 2, '0') || "
         f"strftime(DATE '1930-01-01' + ((i // 1000) % 365)::INTEGER, '%Y%m%d') || "
         f"lpad((i % 1000)::VARCHAR, 3, '0') AS b FROM range(1000000) r(i))) "
-        f"TO {sql_literal(str(path))} (FORMAT parquet)")
+        f"TO {sql_literal(str(path))} (FORMAT parquet)"
+    )
     report = validate_parquet(path, people_spec(), today=TODAY)
     assert report.rows == 1_000_000
     assert report.engine == "SqlAlchemyExecutionEngine"  # not PandasExecutionEngine

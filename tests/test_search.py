@@ -54,18 +54,24 @@ def plain_fts(con: sqlite3.Connection) -> sqlite3.Connection:
     """What Datasette gives: FTS5 with the unicode61 tokenizer over the raw text (a run of
     Han characters is one token), queried with each term quoted."""
     plain = sqlite3.connect(":memory:")
-    plain.execute("CREATE VIRTUAL TABLE plain USING fts5(code UNINDEXED, name, summary, "
-                  "provider_name, tags, tokenize = 'unicode61')")
-    plain.executemany("INSERT INTO plain VALUES (?, ?, ?, ?, ?)", con.execute(
-        "SELECT code, name, summary, provider_name, tags FROM entries WHERE status = 'active'"
-    ).fetchall())
+    plain.execute(
+        "CREATE VIRTUAL TABLE plain USING fts5(code UNINDEXED, name, summary, "
+        "provider_name, tags, tokenize = 'unicode61')"
+    )
+    plain.executemany(
+        "INSERT INTO plain VALUES (?, ?, ?, ?, ?)",
+        con.execute(
+            "SELECT code, name, summary, provider_name, tags FROM entries WHERE status = 'active'"
+        ).fetchall(),
+    )
     return plain
 
 
 def plain_search(plain: sqlite3.Connection, query: str) -> set[str]:
     escaped = " ".join('"' + term.replace('"', '""') + '"' for term in query.split())
-    return {row[0] for row in plain.execute(
-        "SELECT code FROM plain WHERE plain MATCH ?", (escaped,))}
+    return {
+        row[0] for row in plain.execute("SELECT code FROM plain WHERE plain MATCH ?", (escaped,))
+    }
 
 
 # --- segmentation and recall -------------------------------------------------------------
@@ -84,7 +90,8 @@ def test_finds_what_plain_unicode61_fts_cannot(portals):
     assert plain_search(plain, "服务网点") == set()
     assert "社会保障卡服务网点" in names(search(store, "社保卡"))
     assert {"社会保障卡服务网点", "社会保障卡“一站式”服务银行网点"} <= set(
-        names(search(store, "服务网点")))
+        names(search(store, "服务网点"))
+    )
     # Abbreviations: 低保 = 最低生活保障, 医保 = 医疗保险.
     found = set(names(search(store, "低保")))
     assert {"智慧城市_城市低保对象综合统计表", "智慧城市_六安市农村居民最低生活保障统计表"} <= found
@@ -100,12 +107,30 @@ def test_recall_above_plain_fts_on_chinese_queries(portals):
     also indexed character by character), which plain unicode61 FTS falls far short of."""
     workspace, store, con = portals
     plain = plain_fts(con)
-    queries = ["社会保障", "企业", "学校", "统计", "医疗保险", "城管", "垃圾", "养老机构",
-               "行政许可", "财政", "基本情况", "名单", "服务网点", "公交"]
+    queries = [
+        "社会保障",
+        "企业",
+        "学校",
+        "统计",
+        "医疗保险",
+        "城管",
+        "垃圾",
+        "养老机构",
+        "行政许可",
+        "财政",
+        "基本情况",
+        "名单",
+        "服务网点",
+        "公交",
+    ]
     ours_total = plain_total = truth_total = 0
     for query in queries:
-        truth = {r[0] for r in con.execute(
-            "SELECT code FROM entries WHERE status = 'active' AND instr(name, ?) > 0", (query,))}
+        truth = {
+            r[0]
+            for r in con.execute(
+                "SELECT code FROM entries WHERE status = 'active' AND instr(name, ?) > 0", (query,)
+            )
+        }
         assert truth, query
         ours = {h.code for h in search(store, query, limit=5000).hits}
         assert truth <= ours, (query, sorted(truth - ours)[:5])
@@ -124,9 +149,14 @@ def test_one_word_matched_alternative_by_alternative_equals_the_whole_expression
         plan = plan_query(query)
         assert len(plan.alternatives) == 1, query
         assert len(plan.alternatives[0]) > 1, query
-        expected = {r[0] for r in con.execute(
-            "SELECT d.code FROM search_fts f JOIN search_docs d ON d.id = f.rowid "
-            "WHERE search_fts MATCH ? AND d.active = 1", (plan.match,))}
+        expected = {
+            r[0]
+            for r in con.execute(
+                "SELECT d.code FROM search_fts f JOIN search_docs d ON d.id = f.rowid "
+                "WHERE search_fts MATCH ? AND d.active = 1",
+                (plan.match,),
+            )
+        }
         assert {h.code for h in search(store, query, limit=100_000).hits} == expected, query
 
 
@@ -143,19 +173,35 @@ def test_code_lookup(portals):
     assert prefix.hits
     assert all(h.code.startswith(f"{classification}/0001") for h in prefix.hits)
     assert {h.match for h in prefix.hits} == {"code_prefix"}
-    assert prefix.total == con.execute(
-        "SELECT count(*) FROM entries WHERE code LIKE ? AND status = 'active'",
-        (f"{classification}/0001%",)).fetchone()[0]
+    assert (
+        prefix.total
+        == con.execute(
+            "SELECT count(*) FROM entries WHERE code LIKE ? AND status = 'active'",
+            (f"{classification}/0001%",),
+        ).fetchone()[0]
+    )
 
 
 def test_pinyin_initials(directory, workspace):
     assert pinyin_initials("社保卡申领") == "sbksl sbk sl"
     assert pinyin_initials("重庆市人口") == "cqsrk cqs rk"  # 重 read chóng in 重庆
-    code = directory.create({"name": "社保卡申领", "provider_name": "示范区人社局",
-                             "share_type": "有条件共享", "update_cycle": "每月",
-                             "summary": "社保卡申领记录"})
-    directory.create({"name": "城乡低保对象名单", "provider_name": "示范区民政局",
-                      "share_type": "有条件共享", "summary": "低保"})
+    code = directory.create(
+        {
+            "name": "社保卡申领",
+            "provider_name": "示范区人社局",
+            "share_type": "有条件共享",
+            "update_cycle": "每月",
+            "summary": "社保卡申领记录",
+        }
+    )
+    directory.create(
+        {
+            "name": "城乡低保对象名单",
+            "provider_name": "示范区民政局",
+            "share_type": "有条件共享",
+            "summary": "低保",
+        }
+    )
     for query in ("sbk", "SBKSL", "sl"):
         result = search(directory.store, query)
         assert [h.code for h in result.hits] == [code], query
@@ -167,9 +213,14 @@ def test_pinyin_initials(directory, workspace):
 # --- ranking -----------------------------------------------------------------------------
 def test_exact_name_first_then_names_containing_it(directory, workspace):
     base = {"provider_name": "示范区统计局", "share_type": "无条件共享", "update_cycle": "每月"}
-    noisy = directory.create({**base, "name": "年度报表",
-                              "summary": "人口统计 人口统计 人口统计 人口统计 人口统计",
-                              "tags": ["人口统计"]})
+    noisy = directory.create(
+        {
+            **base,
+            "name": "年度报表",
+            "summary": "人口统计 人口统计 人口统计 人口统计 人口统计",
+            "tags": ["人口统计"],
+        }
+    )
     longer = directory.create({**base, "name": "常住人口统计年报", "summary": "年报"})
     exact = directory.create({**base, "name": "人口统计", "summary": "按年汇总"})
     apart = directory.create({**base, "name": "人口与户籍统计", "summary": "户籍"})
@@ -200,12 +251,18 @@ def test_above_the_rank_limit_the_order_stays_tiered(portals, monkeypatch):
     assert not {h.code for h in page2.hits} & {h.code for h in fast.hits}
 
 
-def test_above_the_rank_limit_short_fields_come_before_items_and_summary(directory,
-                                                                         workspace,
-                                                                         monkeypatch):
+def test_above_the_rank_limit_short_fields_come_before_items_and_summary(
+    directory, workspace, monkeypatch
+):
     base = {"provider_name": "示范区民政局", "share_type": "无条件共享"}
-    in_items = directory.create({**base, "name": "名册", "summary": "按月汇总",
-                                 "data_items": [{"name": "身份证号", "data_type": "字符型"}]})
+    in_items = directory.create(
+        {
+            **base,
+            "name": "名册",
+            "summary": "按月汇总",
+            "data_items": [{"name": "身份证号", "data_type": "字符型"}],
+        }
+    )
     in_summary = directory.create({**base, "name": "表", "summary": "含身份证号"})
     in_tags = directory.create({**base, "name": "较长的一个名称的登记表", "tags": ["身份证号"]})
     monkeypatch.setattr(ranking, "RANK_LIMIT", 1)
@@ -224,8 +281,11 @@ def test_facet_counts_cover_all_matches(portals):
     assert set(result.facets) == set(FACETS)
     codes = [h.code for h in search(store, "信息", limit=100_000).hits]
     assert len(codes) == result.total
-    rows = con.execute(f"SELECT provider_name, share_type, update_cycle, formats FROM entries "
-                       f"WHERE code IN ({', '.join('?' * len(codes))})", codes).fetchall()
+    rows = con.execute(
+        f"SELECT provider_name, share_type, update_cycle, formats FROM entries "
+        f"WHERE code IN ({', '.join('?' * len(codes))})",
+        codes,
+    ).fetchall()
     assert dict(result.facets["organisation"]) == Counter(r[0] for r in rows)
     assert dict(result.facets["share_type"]) == Counter(r[1] for r in rows)
     assert dict(result.facets["update_cycle"]) == Counter(r[2] for r in rows if r[2])
@@ -237,8 +297,10 @@ def test_facet_counts_cover_all_matches(portals):
 def test_facet_filters(portals):
     workspace, store, con = portals
     everything = search(store, "", facet_limit=None)
-    assert everything.total == con.execute(
-        "SELECT count(*) FROM entries WHERE status = 'active'").fetchone()[0]
+    assert (
+        everything.total
+        == con.execute("SELECT count(*) FROM entries WHERE status = 'active'").fetchone()[0]
+    )
     org, count = everything.facets["organisation"][0]
     by_org = search(store, "", facets={"organisation": org})
     assert by_org.total == count
@@ -272,11 +334,14 @@ def test_freshness_facet_matches_the_sweep(portals):
     hits = search(store, "", limit=100_000).hits
     assert {h.code: h.freshness for h in hits} == swept
     # A policy change (the organisation agreed yearly, ten years' grace) is seen: due soon.
-    org = con.execute("SELECT provider_code FROM entries WHERE update_cycle = '每月' "
-                      "GROUP BY provider_code ORDER BY count(*) DESC").fetchone()[0]
+    org = con.execute(
+        "SELECT provider_code FROM entries WHERE update_cycle = '每月' "
+        "GROUP BY provider_code ORDER BY count(*) DESC"
+    ).fetchone()[0]
     before = dict(search(store, "", facets={"organisation": org}).facets["freshness"])
-    set_policy(store, "organisation", org, user="tester", cycle="每年",
-               grace=dt.timedelta(days=3650))
+    set_policy(
+        store, "organisation", org, user="tester", cycle="每年", grace=dt.timedelta(days=3650)
+    )
     try:
         stats = refresh_index(store)
         assert stats.freshness_updated > 0
@@ -294,11 +359,18 @@ def test_freshness_facet_matches_the_sweep(portals):
 # --- keeping in step ---------------------------------------------------------------------
 def test_incremental_refresh_after_create_update_retire(directory, workspace):
     store = directory.store
-    code = directory.create({"name": "社会保障卡申领", "provider_name": "示范区人社局",
-                             "share_type": "有条件共享", "update_cycle": "每月",
-                             "summary": "社会保障卡申领记录",
-                             "data_items": [{"name": "姓名", "data_type": "字符型"}],
-                             "tags": ["社保"], "formats": ["xlsx"]})
+    code = directory.create(
+        {
+            "name": "社会保障卡申领",
+            "provider_name": "示范区人社局",
+            "share_type": "有条件共享",
+            "update_cycle": "每月",
+            "summary": "社会保障卡申领记录",
+            "data_items": [{"name": "姓名", "data_type": "字符型"}],
+            "tags": ["社保"],
+            "formats": ["xlsx"],
+        }
+    )
     first = search(store, "社保卡")
     assert first.refreshed == 1
     assert [h.code for h in first.hits] == [code]
@@ -313,8 +385,9 @@ def test_incremental_refresh_after_create_update_retire(directory, workspace):
     assert search(store, "申领").total == 1  # still in the summary
     assert search(store, "社会保障卡申领").hits[0].match != "exact_name"
 
-    other = directory.create({"name": "社会保障卡申领", "provider_name": "示范区人社局",
-                              "share_type": "无条件共享"})
+    other = directory.create(
+        {"name": "社会保障卡申领", "provider_name": "示范区人社局", "share_type": "无条件共享"}
+    )
     directory.retire(code, reason="merged")
     result = search(store, "")
     assert [h.code for h in result.hits] == [other]
@@ -327,8 +400,9 @@ def test_incremental_refresh_after_create_update_retire(directory, workspace):
     # the triggers queue its changes.
     with contextlib.closing(sqlite3.connect(workspace.metadata_db)) as other_writer:
         with other_writer:
-            other_writer.execute("UPDATE entries SET summary = '公共租赁住房' WHERE code = ?",
-                                 (other,))
+            other_writer.execute(
+                "UPDATE entries SET summary = '公共租赁住房' WHERE code = ?", (other,)
+            )
         assert [h.code for h in search(store, "公租房").hits] == [other]
         with other_writer:
             other_writer.execute("DELETE FROM entry_history WHERE code = ?", (other,))
@@ -346,14 +420,17 @@ def test_worker_threads_share_a_store_and_index_a_change_once(directory, workspa
     import threading
 
     store = directory.store
-    directory.create({"name": "公交线路信息", "provider_name": "示范区交通局",
-                      "share_type": "无条件共享"})
+    directory.create(
+        {"name": "公交线路信息", "provider_name": "示范区交通局", "share_type": "无条件共享"}
+    )
     assert search(store, "公交").total == 1
-    directory.create({"name": "公交站点信息", "provider_name": "示范区交通局",
-                      "share_type": "无条件共享"})
+    directory.create(
+        {"name": "公交站点信息", "provider_name": "示范区交通局", "share_type": "无条件共享"}
+    )
     results = []
-    threads = [threading.Thread(target=lambda: results.append(search(store, "公交")))
-               for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: results.append(search(store, "公交"))) for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -371,8 +448,13 @@ def test_worker_threads_share_a_store_and_index_a_change_once(directory, workspa
 def test_another_store_sees_the_same_index(directory, workspace):
     """Two stores on one database (two processes, or the CLI beside the server): what one
     indexes the other finds without indexing it again."""
-    directory.create({"name": "公共租赁住房保障对象", "provider_name": "示范区住建局",
-                      "share_type": "有条件共享"})
+    directory.create(
+        {
+            "name": "公共租赁住房保障对象",
+            "provider_name": "示范区住建局",
+            "share_type": "有条件共享",
+        }
+    )
     assert search(directory.store, "公租房").refreshed == 1
     with Store.open(workspace) as other:
         found = search(other, "公租房")
@@ -382,8 +464,14 @@ def test_another_store_sees_the_same_index(directory, workspace):
 
 
 def test_highlight_escapes_html(directory, workspace):
-    directory.create({"name": "<b>企业</b>名录", "provider_name": "示范区市场监管局",
-                      "share_type": "无条件共享", "summary": "企业 & 个体工商户" * 20})
+    directory.create(
+        {
+            "name": "<b>企业</b>名录",
+            "provider_name": "示范区市场监管局",
+            "share_type": "无条件共享",
+            "summary": "企业 & 个体工商户" * 20,
+        }
+    )
     hit = search(directory.store, "企业").hits[0]
     assert hit.name_highlighted == "&lt;b&gt;<mark>企业</mark>&lt;/b&gt;名录"
     assert "<mark>企业</mark> &amp; 个体" in hit.summary_snippet
@@ -397,15 +485,18 @@ def test_mulu_search_json(portals):
     workspace, _, _ = portals
     runner = CliRunner()
     home = ["--home", str(workspace.root)]
-    result = runner.invoke(mulu, [*home, "search", "社保卡", "--facet", "share_type=无条件共享",
-                                  "--json"])
+    result = runner.invoke(
+        mulu, [*home, "search", "社保卡", "--facet", "share_type=无条件共享", "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["total"] == 2
     assert data["query"] == "社保卡"
     assert data["filters"] == {"share_type": ["无条件共享"]}
-    assert {h["name"] for h in data["hits"]} == {"社会保障卡服务网点",
-                                                 "社会保障卡“一站式”服务银行网点"}
+    assert {h["name"] for h in data["hits"]} == {
+        "社会保障卡服务网点",
+        "社会保障卡“一站式”服务银行网点",
+    }
     assert data["hits"][0]["name_highlighted"].startswith("<mark>社会保障卡</mark>")
     assert data["facets"]["share_type"] == [{"value": "无条件共享", "count": 2}]
 
@@ -446,8 +537,9 @@ def test_changes_through_another_store_are_found(portals):
     workspace, store, _ = portals
     assert search(store, "社保卡").total == 2
     directory = Directory.open(workspace, user="tester")
-    directory.create({"name": "社保卡挂失", "provider_name": "六安市人社局",
-                      "share_type": "无条件共享"})
+    directory.create(
+        {"name": "社保卡挂失", "provider_name": "六安市人社局", "share_type": "无条件共享"}
+    )
     directory.close()
     stale = search(store, "社保卡", refresh=False)  # asked not to index: the index as it is
     assert stale.total == 2

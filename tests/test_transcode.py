@@ -14,17 +14,35 @@ from warehouse.transcode import TranscodeError, TranscodeResult, transcode_to_ut
 
 ODD_CHUNK = 4093  # odd on purpose: characters straddle chunk boundaries all the time
 SURNAMES = "张王李赵刘陈杨黄周吴"
-GIVEN = ["伟", "秀英", "𠀀明", "䶮", "建国", "丽", "𪚥华", "淑珍", "浩然", "曌"]  # incl. 4-byte GB18030
+GIVEN = [
+    "伟",
+    "秀英",
+    "𠀀明",
+    "䶮",
+    "建国",
+    "丽",
+    "𪚥华",
+    "淑珍",
+    "浩然",
+    "曌",
+]  # incl. 4-byte GB18030
 PLACES = ["城关镇幸福社区", "东城街道", "西山乡,杨柳村", '南湖街道"月亮湾"小区', "北岭镇"]
 HEADER = ["序号", "姓名", "身份证号", "家庭住址", "审批日期", "月保障金额(元)"]
 
 
 def roster_rows(count: int) -> list[tuple[str, ...]]:
     start = dt.date(2013, 6, 10)
-    return [(str(n), SURNAMES[n % 10] + GIVEN[n * 7 % 10], f"11010119{n % 90 + 10:02d}0307{n % 10000:04d}",
-             PLACES[n % 5] + f"{n % 300}号", (start + dt.timedelta(days=n % 4000)).isoformat(),
-             f"{600 + n % 500}.{n % 100:02d}")
-            for n in range(1, count + 1)]
+    return [
+        (
+            str(n),
+            SURNAMES[n % 10] + GIVEN[n * 7 % 10],
+            f"11010119{n % 90 + 10:02d}0307{n % 10000:04d}",
+            PLACES[n % 5] + f"{n % 300}号",
+            (start + dt.timedelta(days=n % 4000)).isoformat(),
+            f"{600 + n % 500}.{n % 100:02d}",
+        )
+        for n in range(1, count + 1)
+    ]
 
 
 def csv_text(rows: list[tuple[str, ...]]) -> str:
@@ -49,18 +67,26 @@ def test_a_large_gb18030_file_transcodes_byte_exact_and_duckdb_reads_every_row(t
 
     expected = text.encode("utf-8")
     assert dst.read_bytes() == expected
-    assert result == TranscodeResult(bytes_in=src.stat().st_size, bytes_out=len(expected),
-                                     lines=200_001)
-    read = (f"read_csv('{dst}', header = true, all_varchar = true, delim = ',', quote = '\"', "
-            f"escape = '\"')")
+    assert result == TranscodeResult(
+        bytes_in=src.stat().st_size, bytes_out=len(expected), lines=200_001
+    )
+    read = (
+        f"read_csv('{dst}', header = true, all_varchar = true, delim = ',', quote = '\"', "
+        f"escape = '\"')"
+    )
     con = duckdb.connect()
     assert [d[0] for d in con.sql(f"SELECT * FROM {read} LIMIT 0").description] == HEADER
     assert con.sql(f"SELECT * FROM {read}").fetchall() == rows
-    typed = con.sql(f"SELECT count(*), min(审批日期), max(审批日期) FROM read_csv('{dst}', "
-                    f"header = true, types = {{'审批日期': 'DATE'}}) "
-                    f"WHERE 审批日期 = DATE '2013-06-10'").fetchone()
-    assert typed == (sum(r[4] == "2013-06-10" for r in rows), dt.date(2013, 6, 10),
-                     dt.date(2013, 6, 10))
+    typed = con.sql(
+        f"SELECT count(*), min(审批日期), max(审批日期) FROM read_csv('{dst}', "
+        f"header = true, types = {{'审批日期': 'DATE'}}) "
+        f"WHERE 审批日期 = DATE '2013-06-10'"
+    ).fetchone()
+    assert typed == (
+        sum(r[4] == "2013-06-10" for r in rows),
+        dt.date(2013, 6, 10),
+        dt.date(2013, 6, 10),
+    )
 
 
 @pytest.mark.parametrize("chunk_size", [1, 2, 3, 5, 7, 11])
@@ -82,21 +108,26 @@ def test_gbk_files_with_gb18030_characters_are_read(tmp_path):
     assert (tmp_path / "out.csv").read_text(encoding="utf-8") == text
 
 
-def _bad_file(tmp_path: Path, line: int, column: int, bad: bytes, lines: int = 5000) -> tuple[Path, int]:
+def _bad_file(
+    tmp_path: Path, line: int, column: int, bad: bytes, lines: int = 5000
+) -> tuple[Path, int]:
     """A GB18030 file whose ``line`` (1-based) has ``bad`` inserted after ``column`` bytes."""
     encoded = [row.encode("gb18030") for row in csv_text(roster_rows(lines - 1)).splitlines(True)]
-    offset = sum(map(len, encoded[:line - 1])) + column
+    offset = sum(map(len, encoded[: line - 1])) + column
     encoded[line - 1] = encoded[line - 1][:column] + bad + encoded[line - 1][column:]
     src = tmp_path / "bad.csv"
     src.write_bytes(b"".join(encoded))
     return src, offset
 
 
-@pytest.mark.parametrize(("line", "column", "bad"), [
-    (1, 0, b"\xff"),  # the very first byte
-    (3777, 2, b"\x81\x20"),  # a lead byte followed by a space
-    (2500, 5, b"\x81\x30\x81"),  # a 4-byte sequence cut short
-])
+@pytest.mark.parametrize(
+    ("line", "column", "bad"),
+    [
+        (1, 0, b"\xff"),  # the very first byte
+        (3777, 2, b"\x81\x20"),  # a lead byte followed by a space
+        (2500, 5, b"\x81\x30\x81"),  # a 4-byte sequence cut short
+    ],
+)
 def test_invalid_bytes_name_the_line_and_offset(tmp_path, line, column, bad):
     src, offset = _bad_file(tmp_path, line, column, bad)
     dst = tmp_path / "out.csv"
@@ -115,14 +146,14 @@ def test_an_error_held_over_a_chunk_boundary_is_located(tmp_path):
     src, _ = _bad_file(tmp_path, 1, 0, b"")
     data = src.read_bytes()
     at = ODD_CHUNK - 1
-    while data[at - 1:at] != b"\n":  # put the bad sequence at the start of a line
+    while data[at - 1 : at] != b"\n":  # put the bad sequence at the start of a line
         at -= 1
-    data = data[:at] + b"x" * (ODD_CHUNK - 1 - at) + b"\x81\x20" + data[ODD_CHUNK - 1:]
+    data = data[:at] + b"x" * (ODD_CHUNK - 1 - at) + b"\x81\x20" + data[ODD_CHUNK - 1 :]
     src.write_bytes(data)
     with pytest.raises(TranscodeError) as caught:
         transcode_to_utf8(src, tmp_path / "out.csv", "gb18030", chunk_size=ODD_CHUNK)
     assert caught.value.offset == ODD_CHUNK - 1
-    assert caught.value.line == data[:ODD_CHUNK - 1].count(b"\n") + 1
+    assert caught.value.line == data[: ODD_CHUNK - 1].count(b"\n") + 1
 
 
 def test_a_character_cut_at_the_end_of_the_file(tmp_path):

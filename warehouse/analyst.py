@@ -46,8 +46,16 @@ LAKE = "lake"
 # sqlite_scanner is the DuckLake catalogue's (lake.sqlite), never catalog.sqlite's.
 EXTENSIONS = ("sqlite_scanner", "ducklake", "excel", "fts", "httpfs")
 _DATE_COLUMNS = {"published_at"}
-_JSON_COLUMNS = {"formats", "data_items", "related_codes", "tags", "changes", "record",
-                 "sources", "schema"}
+_JSON_COLUMNS = {
+    "formats",
+    "data_items",
+    "related_codes",
+    "tags",
+    "changes",
+    "record",
+    "sources",
+    "schema",
+}
 _VIEW_MARK = "mulu view of "
 
 
@@ -66,8 +74,12 @@ class SessionObject:
 
 
 # --- opening -------------------------------------------------------------------------------
-def open_session(workspace: Workspace | Path | str, *, store: Store | None = None,
-                 catalogue: bool | Collection[str] = True) -> duckdb.DuckDBPyConnection:
+def open_session(
+    workspace: Workspace | Path | str,
+    *,
+    store: Store | None = None,
+    catalogue: bool | Collection[str] = True,
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the lake attached read-only and the catalogue's
     tables beside it. ``store``: read the catalogue through this store (the caller's one
     store; default: one opened and closed here). ``catalogue``: every catalogue table (True),
@@ -114,8 +126,12 @@ def catalogue_tables_in(sql: str) -> set[str] | None:
     return names
 
 
-def _attach_catalogue(con: duckdb.DuckDBPyConnection, workspace: Workspace,
-                      store: Store | None, wanted: set[str] | None) -> None:
+def _attach_catalogue(
+    con: duckdb.DuckDBPyConnection,
+    workspace: Workspace,
+    store: Store | None,
+    wanted: set[str] | None,
+) -> None:
     def attach(source: Store) -> None:
         if wanted is None:
             attach_catalogue(con, source)
@@ -135,8 +151,9 @@ def quarantine_views(con: duckdb.DuckDBPyConnection, workspace: Workspace) -> No
     """``quarantine.<dataset>``: the failing rows of the dataset's blocked loads, one Parquet
     file per quality run (``_run_id``), with ``_source_file``, ``_source_row`` and
     ``_failed_rules`` next to the data columns."""
-    folders = sorted(p for p in workspace.quarantine_dir.glob("*")
-                     if p.is_dir() and any(p.glob("*.parquet")))
+    folders = sorted(
+        p for p in workspace.quarantine_dir.glob("*") if p.is_dir() and any(p.glob("*.parquet"))
+    )
     if not folders:
         return
     con.execute("CREATE SCHEMA IF NOT EXISTS memory.quarantine")
@@ -145,7 +162,8 @@ def quarantine_views(con: duckdb.DuckDBPyConnection, workspace: Workspace) -> No
         con.execute(
             f"CREATE OR REPLACE VIEW memory.quarantine.{_ident(folder.name)} AS SELECT "
             f"regexp_extract(filename, '([^/]+)\\.parquet$', 1) AS _run_id, * EXCLUDE (filename) "
-            f"FROM read_parquet({files}, union_by_name = true, filename = true)")
+            f"FROM read_parquet({files}, union_by_name = true, filename = true)"
+        )
 
 
 def load_extensions(con: duckdb.DuckDBPyConnection, names: Sequence[str] = EXTENSIONS) -> None:
@@ -154,8 +172,10 @@ def load_extensions(con: duckdb.DuckDBPyConnection, names: Sequence[str] = EXTEN
         try:
             lake.load_extension(con, name)
         except (ImportError, StopIteration) as exc:
-            raise SessionError(f"DuckDB extension {name!r} is not installed: "
-                               f"pip install duckdb-extension-{name.replace('_', '-')}") from exc
+            raise SessionError(
+                f"DuckDB extension {name!r} is not installed: "
+                f"pip install duckdb-extension-{name.replace('_', '-')}"
+            ) from exc
 
 
 # --- plain-name views ----------------------------------------------------------------------
@@ -175,9 +195,13 @@ def refresh_views(con: duckdb.DuckDBPyConnection) -> None:
     wanted = {view.name: view for view in _catalogue_views(con)}
     for view in _lake_views(con, taken=set(wanted)):
         wanted[view.name] = view
-    current = dict(con.execute(
-        "SELECT view_name, comment FROM duckdb_views() WHERE database_name = 'memory' "
-        "AND schema_name = 'main' AND starts_with(comment, ?)", [_VIEW_MARK]).fetchall())
+    current = dict(
+        con.execute(
+            "SELECT view_name, comment FROM duckdb_views() WHERE database_name = 'memory' "
+            "AND schema_name = 'main' AND starts_with(comment, ?)",
+            [_VIEW_MARK],
+        ).fetchall()
+    )
     stale = current.keys() - wanted.keys()
     changed = [view for name, view in wanted.items() if current.get(name) != view.mark]
     if not stale and not changed:
@@ -211,12 +235,15 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def _attached(con: duckdb.DuckDBPyConnection, database: str) -> bool:
-    return _counted_rows(con, "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
-                         [database]) > 0
+    return (
+        _counted_rows(
+            con, "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [database]
+        )
+        > 0
+    )
 
 
-def _counted_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
-                  ) -> int:
+def _counted_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
     """The count a ``SELECT count(*) …`` returns."""
     row = con.execute(sql, params).fetchone()
     return int(row[0]) if row else 0
@@ -227,15 +254,20 @@ def _catalogue_views(con: duckdb.DuckDBPyConnection) -> list[_View]:
         return []
     columns: dict[str, list[str]] = {}
     for table, column in con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_catalog = ? AND table_schema = 'main' "
-            "ORDER BY table_name, ordinal_position", [CATALOG]).fetchall():
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_catalog = ? AND table_schema = 'main' "
+        "ORDER BY table_name, ordinal_position",
+        [CATALOG],
+    ).fetchall():
         columns.setdefault(table, []).append(column)
     views = []
     for table, names in columns.items():
         source = f"{CATALOG}.main.{table}"
-        typed = [f"{_typed(column)} AS {_ident(column)}"
-                 for column in names if _typed(column) != _ident(column)]
+        typed = [
+            f"{_typed(column)} AS {_ident(column)}"
+            for column in names
+            if _typed(column) != _ident(column)
+        ]
         replace = f" REPLACE ({', '.join(typed)})" if typed else ""
         views.append(_View(table, source, f"SELECT *{replace} FROM {_qualified(source)}"))
     return views
@@ -261,8 +293,11 @@ def _lake_views(con: duckdb.DuckDBPyConnection, taken: set[str]) -> list[_View]:
     by_name: dict[str, list[str]] = {}
     for schema, table in found:
         by_name.setdefault(table, []).append(f"{LAKE}.{schema}.{table}")
-    return [_View(name, sources[0], f"SELECT * FROM {_qualified(sources[0])}")
-            for name, sources in by_name.items() if len(sources) == 1 and name not in taken]
+    return [
+        _View(name, sources[0], f"SELECT * FROM {_qualified(sources[0])}")
+        for name, sources in by_name.items()
+        if len(sources) == 1 and name not in taken
+    ]
 
 
 def _lake_tables(con: duckdb.DuckDBPyConnection, *, with_views: bool) -> list[tuple[str, str]]:
@@ -270,12 +305,15 @@ def _lake_tables(con: duckdb.DuckDBPyConnection, *, with_views: bool) -> list[tu
     kinds = "('BASE TABLE', 'VIEW')" if with_views else "('BASE TABLE')"
     return con.execute(
         "SELECT table_schema, table_name FROM information_schema.tables "
-        f"WHERE table_catalog = ? AND table_type IN {kinds} ORDER BY 1, 2", [LAKE]).fetchall()
+        f"WHERE table_catalog = ? AND table_type IN {kinds} ORDER BY 1, 2",
+        [LAKE],
+    ).fetchall()
 
 
 # --- querying ------------------------------------------------------------------------------
-def run_query(con: duckdb.DuckDBPyConnection, sql: str, *,
-              limit: int | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+def run_query(
+    con: duckdb.DuckDBPyConnection, sql: str, *, limit: int | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run ``sql`` (the last statement's result is returned): column names and at most
     ``limit`` rows. JSON values come back parsed (lists, dicts), like LIST and STRUCT columns.
     A statement without a result (SET, CREATE …) returns ``([], [])``. Raises duckdb.Error."""
@@ -305,13 +343,14 @@ def describe_session(con: duckdb.DuckDBPyConnection) -> list[SessionObject]:
     refresh_views(con)
     objects: list[tuple[str, str]] = []
     for name, comment in con.execute(
-            "SELECT view_name, comment FROM duckdb_views() WHERE database_name = 'memory' "
-            "AND schema_name = 'main' AND NOT internal UNION ALL "
-            "SELECT table_name, NULL FROM information_schema.tables "
-            "WHERE table_catalog = 'memory' AND table_schema = 'main' "
-            "AND table_type = 'BASE TABLE' ORDER BY 1").fetchall():
+        "SELECT view_name, comment FROM duckdb_views() WHERE database_name = 'memory' "
+        "AND schema_name = 'main' AND NOT internal UNION ALL "
+        "SELECT table_name, NULL FROM information_schema.tables "
+        "WHERE table_catalog = 'memory' AND table_schema = 'main' "
+        "AND table_type = 'BASE TABLE' ORDER BY 1"
+    ).fetchall():
         mine = isinstance(comment, str) and comment.startswith(_VIEW_MARK)
-        objects.append((name, comment[len(_VIEW_MARK):] if mine else "session"))
+        objects.append((name, comment[len(_VIEW_MARK) :] if mine else "session"))
     shown = {source for _, source in objects}
     if _attached(con, LAKE):
         for schema, table in _lake_tables(con, with_views=False):
@@ -321,13 +360,13 @@ def describe_session(con: duckdb.DuckDBPyConnection) -> list[SessionObject]:
     return _counted(con, objects)
 
 
-def _counted(con: duckdb.DuckDBPyConnection,
-             objects: list[tuple[str, str]]) -> list[SessionObject]:
+def _counted(con: duckdb.DuckDBPyConnection, objects: list[tuple[str, str]]) -> list[SessionObject]:
     """Row counts from one snapshot (one lake lookup); counted one by one if any fails."""
     try:
         with _transaction(con):
-            return [SessionObject(name, source, _count(con, name, source))
-                    for name, source in objects]
+            return [
+                SessionObject(name, source, _count(con, name, source)) for name, source in objects
+            ]
     except duckdb.Error:
         return [_count_alone(con, name, source) for name, source in objects]
 

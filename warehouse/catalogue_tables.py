@@ -31,9 +31,14 @@ CATALOG = "catalog"
 TableColumns = Mapping[str, Sequence[str] | None]
 
 
-def attach_catalogue(con: duckdb.DuckDBPyConnection, store: Store,
-                     tables: TableColumns | None = None, *, name: str = CATALOG,
-                     latest_updates_until: dt.datetime | None = None) -> list[str]:
+def attach_catalogue(
+    con: duckdb.DuckDBPyConnection,
+    store: Store,
+    tables: TableColumns | None = None,
+    *,
+    name: str = CATALOG,
+    latest_updates_until: dt.datetime | None = None,
+) -> list[str]:
     """Make the catalogue's tables (every one, or only ``tables`` with only their columns)
     queryable in ``con`` as ``<name>.<table>``, from one consistent read of the store.
     ``latest_updates_until``: also ``<name>.latest_updates`` (code, updated_at), each entry's
@@ -50,8 +55,9 @@ def attach_catalogue(con: duckdb.DuckDBPyConnection, store: Store,
 def _show(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table], name: str) -> None:
     """The Arrow tables as views ``<name>.<table>`` in ``con``."""
     database = quote_identifier(name)
-    attached = con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
-                           [name]).fetchone()
+    attached = con.execute(
+        "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [name]
+    ).fetchone()
     if not attached or not attached[0]:
         con.execute(f"ATTACH ':memory:' AS {database}")
     for table, data in tables.items():
@@ -59,5 +65,7 @@ def _show(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table], name: 
         # schema; the view in ``name`` is what SQL uses.
         hidden = f"_{name}_{table}"
         con.register(hidden, data)
-        con.execute(f"CREATE OR REPLACE VIEW {database}.main.{quote_identifier(table)} AS "
-                    f"SELECT * FROM temp.main.{quote_identifier(hidden)}")
+        con.execute(
+            f"CREATE OR REPLACE VIEW {database}.main.{quote_identifier(table)} AS "
+            f"SELECT * FROM temp.main.{quote_identifier(hidden)}"
+        )

@@ -29,8 +29,19 @@ from warehouse.lake import quote_literal
 from warehouse.store import Store
 
 CAT = "cat"
-COLUMNS = ("code", "name", "provider_code", "provider_name", "cycle", "status", "last_update",
-           "deadline", "due_at", "delay_days", "days_left")
+COLUMNS = (
+    "code",
+    "name",
+    "provider_code",
+    "provider_name",
+    "cycle",
+    "status",
+    "last_update",
+    "deadline",
+    "due_at",
+    "delay_days",
+    "days_left",
+)
 # The statuses the sweep gives: the values of the domain's ``sla.Status`` (a test checks that
 # the two agree).
 FRESH, DUE_SOON, OVERDUE = "fresh", "due_soon", "overdue"
@@ -39,18 +50,30 @@ STATUSES = (FRESH, DUE_SOON, OVERDUE, NEVER_UPDATED, NOT_TRACKED)
 
 _POLICIES = ("scope", "code", "cycle", "grace_hours", "soon_hours")
 _CURRENT: TableColumns = {
-    "entries": ("code", "name", "provider_code", "provider_name", "update_cycle", "updated_at",
-                "status"),
+    "entries": (
+        "code",
+        "name",
+        "provider_code",
+        "provider_name",
+        "update_cycle",
+        "updated_at",
+        "status",
+    ),
     "freshness_policies": _POLICIES,
 }
 # The scorecard also needs every update event, and organisation names.
-_HISTORY: TableColumns = {**_CURRENT, "entry_updates": ("code", "updated_at"),
-                          "organisations": ("code", "name")}
+_HISTORY: TableColumns = {
+    **_CURRENT,
+    "entry_updates": ("code", "updated_at"),
+    "organisations": ("code", "name"),
+}
 
 # One period of the cycle row ``c`` of ``_cycles`` as a DuckDB interval (calendar months/years).
-_PERIOD = ("CASE c.unit WHEN 'hour' THEN to_hours(c.every) WHEN 'day' THEN to_days(c.every) "
-           "WHEN 'week' THEN to_days(7 * c.every) WHEN 'month' THEN to_months(c.every) "
-           "WHEN 'year' THEN to_years(c.every) END")
+_PERIOD = (
+    "CASE c.unit WHEN 'hour' THEN to_hours(c.every) WHEN 'day' THEN to_days(c.every) "
+    "WHEN 'week' THEN to_days(7 * c.every) WHEN 'month' THEN to_months(c.every) "
+    "WHEN 'year' THEN to_years(c.every) END"
+)
 
 
 @dataclass(frozen=True)
@@ -68,22 +91,27 @@ class CycleWindow:
 class FreshnessSweep:
     """An in-memory DuckDB holding the catalogue columns the sweep reads, and its results."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, events_until: dt.datetime | None
-                 ) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, events_until: dt.datetime | None) -> None:
         self.con = con
         self.events_until = events_until
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, store: Store, *, events_until: dt.datetime | None = None,
-             history: bool = False) -> Iterator[FreshnessSweep]:
+    def open(
+        cls, store: Store, *, events_until: dt.datetime | None = None, history: bool = False
+    ) -> Iterator[FreshnessSweep]:
         """Read what the sweep needs: the entries, their current 最近更新时间 and the
         overrides; with ``events_until``, each entry's latest update event up to that moment
         (a sweep of a past moment); with ``history``, every update event (the scorecard)."""
         con = duckdb.connect()
         try:
-            attach_catalogue(con, store, _HISTORY if history else _CURRENT, name=CAT,
-                             latest_updates_until=events_until)
+            attach_catalogue(
+                con,
+                store,
+                _HISTORY if history else _CURRENT,
+                name=CAT,
+                latest_updates_until=events_until,
+            )
             yield cls(con, events_until)
         finally:
             con.close()
@@ -92,7 +120,8 @@ class FreshnessSweep:
         """Every cycle label in use, by entries or by overrides."""
         rows = self.con.execute(
             f"SELECT update_cycle FROM {CAT}.entries WHERE update_cycle IS NOT NULL UNION "
-            f"SELECT cycle FROM {CAT}.freshness_policies WHERE cycle IS NOT NULL").fetchall()
+            f"SELECT cycle FROM {CAT}.freshness_policies WHERE cycle IS NOT NULL"
+        ).fetchall()
         return {str(label) for (label,) in rows}
 
     def run(self, at: dt.datetime, cycles: Sequence[CycleWindow]) -> int:
@@ -103,14 +132,18 @@ class FreshnessSweep:
         self._cycles(cycles)
         if self.events_until is not None:
             if at != self.events_until:
-                raise ValueError(f"update events were read up to {self.events_until}, "
-                                 f"not {at}")
-            last = (f"SELECT code, CAST(updated_at AS TIMESTAMP) AS last_update "
-                    f"FROM {CAT}.latest_updates")
+                raise ValueError(f"update events were read up to {self.events_until}, not {at}")
+            last = (
+                f"SELECT code, CAST(updated_at AS TIMESTAMP) AS last_update "
+                f"FROM {CAT}.latest_updates"
+            )
         else:
-            last = (f"SELECT code, CAST(updated_at AS TIMESTAMP) AS last_update "
-                    f"FROM {CAT}.entries WHERE updated_at IS NOT NULL")
-        self.con.execute(f"""
+            last = (
+                f"SELECT code, CAST(updated_at AS TIMESTAMP) AS last_update "
+                f"FROM {CAT}.entries WHERE updated_at IS NOT NULL"
+            )
+        self.con.execute(
+            f"""
             CREATE OR REPLACE TEMP TABLE freshness AS
             WITH e AS (
                 SELECT e.code, e.name, e.provider_code, e.provider_name,
@@ -142,19 +175,25 @@ class FreshnessSweep:
                         THEN round(epoch($at - deadline) / 86400, 2) END AS delay_days,
                    CASE WHEN $at <= deadline
                         THEN round(epoch(deadline - $at) / 86400, 2) END AS days_left
-            FROM d""", {"at": at})
+            FROM d""",
+            {"at": at},
+        )
         return self._scalar("SELECT count(*) FROM freshness")
 
     def _cycles(self, cycles: Sequence[CycleWindow]) -> None:
-        self.con.execute("CREATE OR REPLACE TEMP TABLE _cycles (label VARCHAR, every INTEGER, "
-                         "unit VARCHAR, grace_s DOUBLE, soon_s DOUBLE)")
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE _cycles (label VARCHAR, every INTEGER, "
+            "unit VARCHAR, grace_s DOUBLE, soon_s DOUBLE)"
+        )
         if cycles:
-            self.con.executemany("INSERT INTO _cycles VALUES (?, ?, ?, ?, ?)",
-                                 [astuple(cycle) for cycle in cycles])
+            self.con.executemany(
+                "INSERT INTO _cycles VALUES (?, ?, ?, ?, ?)", [astuple(cycle) for cycle in cycles]
+            )
 
     # --- the results -------------------------------------------------------------------
-    def statuses(self, *, org: str | None = None, status: str | None = None,
-                 limit: int | None = None) -> list[dict[str, Any]]:
+    def statuses(
+        self, *, org: str | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         """The swept entries (``COLUMNS``), of one organisation (code or name) and one status
         if given, most overdue first."""
         cursor = self.con.execute(
@@ -162,7 +201,8 @@ class FreshnessSweep:
             "WHERE ($org IS NULL OR provider_code = $org OR provider_name = $org) "
             "AND ($status IS NULL OR status = $status) "
             "ORDER BY delay_days DESC NULLS LAST, code LIMIT $limit",
-            {"org": org, "status": status, "limit": limit})
+            {"org": org, "status": status, "limit": limit},
+        )
         return [dict(zip(COLUMNS, row, strict=True)) for row in cursor.fetchall()]
 
     def summary(self) -> dict[str, int]:
@@ -174,20 +214,34 @@ class FreshnessSweep:
         """The sweep as a Parquet file with a ``day`` column, written whole or not at all."""
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".part")
-        self.con.execute(f"COPY (SELECT $day AS day, * FROM freshness) TO {quote_literal(str(partial))} "
-                         "(FORMAT parquet)", {"day": day})
+        self.con.execute(
+            f"COPY (SELECT $day AS day, * FROM freshness) TO {quote_literal(str(partial))} "
+            "(FORMAT parquet)",
+            {"day": day},
+        )
         partial.replace(target)
         return target
 
-    def scorecard(self, start: dt.datetime, end: dt.datetime,
-                  judged_at: dt.datetime) -> list[dict[str, Any]]:
+    def scorecard(
+        self, start: dt.datetime, end: dt.datetime, judged_at: dt.datetime
+    ) -> list[dict[str, Any]]:
         """Per organisation with tracked entries (after ``run`` at ``judged_at`` with history):
         deadlines in [start, end) and how many were met, the median delay of those missed,
         and the overdue and never-updated entries now. Most overdue first, then the lowest
         on-time rate."""
-        fields = ("provider_code", "provider_name", "tracked", "due", "on_time", "on_time_rate",
-                  "overdue", "median_delay_days", "never_updated")
-        rows = self.con.execute(f"""
+        fields = (
+            "provider_code",
+            "provider_name",
+            "tracked",
+            "due",
+            "on_time",
+            "on_time_rate",
+            "overdue",
+            "median_delay_days",
+            "never_updated",
+        )
+        rows = self.con.execute(
+            f"""
             WITH {_JUDGED}, deadlines AS (
                 SELECT provider_code, met, delay_days FROM judged
                 WHERE deadline >= $start AND deadline < $end
@@ -210,15 +264,18 @@ class FreshnessSweep:
             FROM state s LEFT JOIN per_org o USING (provider_code)
             WHERE s.tracked > 0
             ORDER BY s.overdue DESC, on_time_rate ASC NULLS LAST, s.provider_code""",
-                                {"at": judged_at, "start": start, "end": end}).fetchall()
+            {"at": judged_at, "start": start, "end": end},
+        ).fetchall()
         return [dict(zip(fields, row, strict=True)) for row in rows]
 
-    def on_time_by_month(self, at: dt.datetime, *, months: int,
-                         org: str | None = None) -> list[tuple[str, int, int]]:
+    def on_time_by_month(
+        self, at: dt.datetime, *, months: int, org: str | None = None
+    ) -> list[tuple[str, int, int]]:
         """(month, deadlines, met) for the last ``months`` months with deadlines whose grace
         ended by ``at`` (after ``run`` at ``at`` with history), of the organisations with this
         code or name (or all), newest first."""
-        rows = self.con.execute(f"""
+        rows = self.con.execute(
+            f"""
             WITH {_JUDGED}
             SELECT strftime(deadline, '%Y-%m') AS month, count(*) AS due,
                    count(*) FILTER (WHERE met) AS on_time
@@ -226,7 +283,8 @@ class FreshnessSweep:
             WHERE $org IS NULL OR provider_code IN (
                 SELECT code FROM {CAT}.organisations WHERE code = $org OR name = $org)
             GROUP BY 1 ORDER BY 1 DESC LIMIT $months""",
-                                {"at": at, "org": org, "months": months}).fetchall()
+            {"at": at, "org": org, "months": months},
+        ).fetchall()
         return [(str(month), int(due), int(met)) for month, due, met in rows]
 
     def _scalar(self, sql: str) -> int:
@@ -263,6 +321,7 @@ _JUDGED = f"""
 def day_counts(path: Path) -> dict[str, int]:
     """{status: entries} of a day's sweep kept as Parquet (``FreshnessSweep.save``)."""
     with contextlib.closing(duckdb.connect()) as con:
-        rows = con.execute(f"SELECT status, count(*) FROM read_parquet({quote_literal(str(path))}) "
-                           "GROUP BY 1").fetchall()
+        rows = con.execute(
+            f"SELECT status, count(*) FROM read_parquet({quote_literal(str(path))}) GROUP BY 1"
+        ).fetchall()
     return {str(status): int(n) for status, n in rows}

@@ -45,8 +45,12 @@ LAKE_SCHEMA = "main"
 # commit retry, re-reading a catalog another process just changed, fails now and then with
 # "Failed to load DuckLake - Table entry "x" does not have any columns" (x: the other
 # process's new table); the catalog is intact and a fresh transaction succeeds. All are retried.
-_CONFLICT_MARKERS = ("database is locked", "database is busy", "conflict",
-                     "failed to load ducklake")
+_CONFLICT_MARKERS = (
+    "database is locked",
+    "database is busy",
+    "conflict",
+    "failed to load ducklake",
+)
 COMMIT_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 0.1
 RETRY_MAX_SECONDS = 3.0
@@ -126,12 +130,16 @@ def connect_lake(workspace: Workspace, *, read_only: bool = False) -> duckdb.Duc
         load_extension(con, "ducklake")
         # OVERRIDE_DATA_PATH: the workspace's own lake/, whatever path the lake was created
         # with, so a moved or copied workspace still works (file paths are stored relative).
-        options = [f"DATA_PATH {quote_literal(str(data_path(workspace)) + '/')}",
-                   "OVERRIDE_DATA_PATH true"]
+        options = [
+            f"DATA_PATH {quote_literal(str(data_path(workspace)) + '/')}",
+            "OVERRIDE_DATA_PATH true",
+        ]
         # Inlining off: table data always lives in Parquet under lake/, never in the catalog.
         options.append("READ_ONLY" if read_only else "DATA_INLINING_ROW_LIMIT 0")
-        sql = (f"ATTACH {quote_literal('ducklake:sqlite:' + str(catalog))} AS {LAKE_ALIAS} "
-               f"({', '.join(options)})")
+        sql = (
+            f"ATTACH {quote_literal('ducklake:sqlite:' + str(catalog))} AS {LAKE_ALIAS} "
+            f"({', '.join(options)})"
+        )
         # Two processes creating a new lake at once: the loser's catalog writes are "locked".
         retry_on_conflict(lambda: con.execute(sql))
     except BaseException:
@@ -166,8 +174,12 @@ def is_commit_conflict(exc: BaseException) -> bool:
     return any(marker in text for marker in _CONFLICT_MARKERS)
 
 
-def retry_on_conflict(work: Callable[[], T], *, attempts: int = COMMIT_ATTEMPTS,
-                      before_retry: Callable[[], None] | None = None) -> T:
+def retry_on_conflict(
+    work: Callable[[], T],
+    *,
+    attempts: int = COMMIT_ATTEMPTS,
+    before_retry: Callable[[], None] | None = None,
+) -> T:
     """Run ``work``; on a commit conflict wait (exponential backoff with jitter) and rerun it.
 
     ``before_retry`` runs before each rerun (e.g. ROLLBACK of the failed transaction).
@@ -183,18 +195,26 @@ def retry_on_conflict(work: Callable[[], T], *, attempts: int = COMMIT_ATTEMPTS,
             # Jitter so two processes that collided do not collide again in step.
             delay = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (attempt - 1))
             delay *= random.uniform(0.5, 1.5)
-            log.warning("lake commit conflict (attempt %d of %d), retrying in %.2f s: %s",
-                        attempt, attempts, delay, str(exc).replace("\n", " | "))
+            log.warning(
+                "lake commit conflict (attempt %d of %d), retrying in %.2f s: %s",
+                attempt,
+                attempts,
+                delay,
+                str(exc).replace("\n", " | "),
+            )
             time.sleep(delay)
     raise AssertionError("unreachable")
 
 
-def set_commit_message(con: duckdb.DuckDBPyConnection, author: str, message: str,
-                       extra_info: dict[str, Any]) -> None:
+def set_commit_message(
+    con: duckdb.DuckDBPyConnection, author: str, message: str, extra_info: dict[str, Any]
+) -> None:
     """Label the open transaction's snapshot (read back with :func:`snapshots`)."""
     info = json.dumps(extra_info, ensure_ascii=False, sort_keys=True)
-    con.execute(f"CALL {LAKE_ALIAS}.set_commit_message({quote_literal(author)}, "
-                f"{quote_literal(message)}, extra_info => {quote_literal(info)})")
+    con.execute(
+        f"CALL {LAKE_ALIAS}.set_commit_message({quote_literal(author)}, "
+        f"{quote_literal(message)}, extra_info => {quote_literal(info)})"
+    )
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
@@ -207,8 +227,9 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
 
 def last_committed_snapshot(con: duckdb.DuckDBPyConnection) -> int | None:
     """The id of the snapshot this connection's last commit made (None before any)."""
-    snapshot = scalar(con, f"SELECT id FROM ducklake_last_committed_snapshot("
-                           f"{quote_literal(LAKE_ALIAS)})")
+    snapshot = scalar(
+        con, f"SELECT id FROM ducklake_last_committed_snapshot({quote_literal(LAKE_ALIAS)})"
+    )
     return None if snapshot is None else int(snapshot)
 
 
@@ -220,16 +241,20 @@ def add_data_file(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> Non
     columns it lacks read as NULL. In the table's folder it is stored as a relative path, so a
     moved workspace still finds it.
     """
-    con.execute(f"CALL ducklake_add_data_files({quote_literal(LAKE_ALIAS)}, "
-                f"{quote_literal(table)}, {quote_literal(str(path))}, "
-                f"schema => {quote_literal(LAKE_SCHEMA)}, allow_missing => true, "
-                f"hive_partitioning => false)")
+    con.execute(
+        f"CALL ducklake_add_data_files({quote_literal(LAKE_ALIAS)}, "
+        f"{quote_literal(table)}, {quote_literal(str(path))}, "
+        f"schema => {quote_literal(LAKE_SCHEMA)}, allow_missing => true, "
+        f"hive_partitioning => false)"
+    )
 
 
 # --- reading the catalog -------------------------------------------------------------------
 def _in_table(table: str) -> str:
-    return (f"database_name = {quote_literal(LAKE_ALIAS)} AND schema_name = "
-            f"{quote_literal(LAKE_SCHEMA)} AND table_name = {quote_literal(table)}")
+    return (
+        f"database_name = {quote_literal(LAKE_ALIAS)} AND schema_name = "
+        f"{quote_literal(LAKE_SCHEMA)} AND table_name = {quote_literal(table)}"
+    )
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -240,7 +265,8 @@ def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, 
     """[(column, DuckDB type)] of a lake table in column order; [] when it does not exist."""
     rows = con.execute(
         f"SELECT column_name, data_type FROM duckdb_columns() WHERE {_in_table(table)} "
-        f"ORDER BY column_index").fetchall()
+        f"ORDER BY column_index"
+    ).fetchall()
     return [(name, kind) for name, kind in rows]
 
 
@@ -252,32 +278,41 @@ def _metadata(table: str) -> str:
 def data_file_names(con: duckdb.DuckDBPyConnection) -> set[str]:
     """The file names of every data file the lake knows: referenced by any snapshot, or
     waiting for DuckLake's cleanup to delete it."""
-    rows = con.execute(f"SELECT path FROM {_metadata('ducklake_data_file')} UNION ALL "
-                       f"SELECT path FROM {_metadata('ducklake_files_scheduled_for_deletion')}"
-                       ).fetchall()
+    rows = con.execute(
+        f"SELECT path FROM {_metadata('ducklake_data_file')} UNION ALL "
+        f"SELECT path FROM {_metadata('ducklake_files_scheduled_for_deletion')}"
+    ).fetchall()
     return {Path(path).name for (path,) in rows}
 
 
-def snapshots(con: duckdb.DuckDBPyConnection, *, extra_info: dict[str, str] | None = None
-              ) -> list[dict[str, Any]]:
+def snapshots(
+    con: duckdb.DuckDBPyConnection, *, extra_info: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Every snapshot of the lake, oldest first, with ``extra_info`` parsed from its JSON.
 
     ``extra_info``: only snapshots whose extra info has these top-level values.
     """
-    where = [f"json_extract_string(commit_extra_info, {quote_literal('$.' + key)}) = "
-             f"{quote_literal(value)}" for key, value in (extra_info or {}).items()]
+    where = [
+        f"json_extract_string(commit_extra_info, {quote_literal('$.' + key)}) = "
+        f"{quote_literal(value)}"
+        for key, value in (extra_info or {}).items()
+    ]
     rows = con.execute(
         f"SELECT snapshot_id, snapshot_time, changes, author, commit_message, "
         f"commit_extra_info FROM {LAKE_ALIAS}.snapshots() "
-        f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY snapshot_id").fetchall()
-    return [{
-        "snapshot_id": snapshot_id,
-        "snapshot_time": _local_iso(when),
-        "changes": {key: list(values) for key, values in (changes or {}).items()},
-        "author": author,
-        "message": message,
-        "extra_info": _parse_json(extra),
-    } for snapshot_id, when, changes, author, message, extra in rows]
+        f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY snapshot_id"
+    ).fetchall()
+    return [
+        {
+            "snapshot_id": snapshot_id,
+            "snapshot_time": _local_iso(when),
+            "changes": {key: list(values) for key, values in (changes or {}).items()},
+            "author": author,
+            "message": message,
+            "extra_info": _parse_json(extra),
+        }
+        for snapshot_id, when, changes, author, message, extra in rows
+    ]
 
 
 def table_versions(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
@@ -288,16 +323,22 @@ def table_versions(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str,
     """
     # A snapshot names tables it created by name and the others by id; a table dropped and
     # re-created under the same name (a replace whose columns changed) has several ids.
-    ids = {str(row[0]) for row in con.execute(
-        f"SELECT table_id FROM {_metadata('ducklake_table')} "
-        f"WHERE table_name = {quote_literal(table)}").fetchall()}
+    ids = {
+        str(row[0])
+        for row in con.execute(
+            f"SELECT table_id FROM {_metadata('ducklake_table')} "
+            f"WHERE table_name = {quote_literal(table)}"
+        ).fetchall()
+    }
     name = f"{LAKE_SCHEMA}.{table}"
     found = []
     for snapshot in snapshots(con):
         for key, values in snapshot["changes"].items():
             if (key == "tables_created" and name in values) or (
-                    key != "tables_created" and key.startswith(("tables_", "inlined_"))
-                    and ids.intersection(values)):
+                key != "tables_created"
+                and key.startswith(("tables_", "inlined_"))
+                and ids.intersection(values)
+            ):
                 found.append(snapshot)
                 break
     return found

@@ -67,25 +67,29 @@ class LandedFile:
     already_present: bool
 
 
-def land(url: str, landing_dir: Path, dataset: str, *,
-         storage_options: dict[str, Any] | None = None) -> list[LandedFile]:
+def land(
+    url: str, landing_dir: Path, dataset: str, *, storage_options: dict[str, Any] | None = None
+) -> list[LandedFile]:
     """Land the file at ``url`` (or every file a glob matches) under ``landing_dir/dataset``.
 
     Returns one LandedFile per source file, in sorted source order. Raises LandingError when
     the source is missing, a glob matches nothing, or a download is cut short.
     """
     if not _SAFE_DATASET.match(dataset):
-        raise LandingError(f"bad dataset name {dataset!r}: one path component of letters, "
-                           f"digits, '_', '.' and '-'")
+        raise LandingError(
+            f"bad dataset name {dataset!r}: one path component of letters, digits, '_', '.' and '-'"
+        )
     target_dir = Path(landing_dir) / dataset
     target_dir.mkdir(parents=True, exist_ok=True)
     options = dict(storage_options or {})
-    return [_land_one(source_url, opener, target_dir)
-            for source_url, opener in _sources(url, options)]
+    return [
+        _land_one(source_url, opener, target_dir) for source_url, opener in _sources(url, options)
+    ]
 
 
-def local_source_files(url: str, *, storage_options: dict[str, Any] | None = None
-                       ) -> list[tuple[str, Path]] | None:
+def local_source_files(
+    url: str, *, storage_options: dict[str, Any] | None = None
+) -> list[tuple[str, Path]] | None:
     """(url as ``land`` reports it, path) of every file a local source names, in ``land``'s
     order; None for a remote source. Raises LandingError as ``land`` would."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
@@ -116,8 +120,9 @@ def _sources(url: str, options: dict[str, Any]) -> list[tuple[str, Opener]]:
     try:
         fs, path = url_to_fs(url, **options)
     except ImportError as exc:
-        raise LandingError(f"cannot land {url}: {scheme}:// needs a package that is not "
-                           f"installed ({exc})") from exc
+        raise LandingError(
+            f"cannot land {url}: {scheme}:// needs a package that is not installed ({exc})"
+        ) from exc
     except (ValueError, TypeError) as exc:
         raise LandingError(f"cannot land {url}: {exc}") from exc
     # The first request is where bad credentials, endpoints or options show up.
@@ -139,14 +144,16 @@ def _matching_files(fs: fsspec.AbstractFileSystem, url: str, path: str) -> list[
     except FileNotFoundError:
         raise LandingError(f"source not found: {url}") from None
     if info.get("type") == "directory":
-        raise LandingError(f"{url} is a directory: give a file or a glob such as "
-                           f"{url.rstrip('/')}/*.csv")
+        raise LandingError(
+            f"{url} is a directory: give a file or a glob such as {url.rstrip('/')}/*.csv"
+        )
     return [path]
 
 
 @contextlib.contextmanager
-def _source_errors_named(url: str, doing: str,
-                         also: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+def _source_errors_named(
+    url: str, doing: str, also: tuple[type[Exception], ...] = ()
+) -> Iterator[None]:
     """Turn what a source can raise (OS, HTTP, S3 client errors) into a LandingError."""
     try:
         yield
@@ -184,18 +191,22 @@ def _fs_opener(fs: fsspec.AbstractFileSystem, path: str) -> Opener:
         if size is None:
             size = fs.info(path).get("size")
         return source, size
+
     return opener
 
 
 def _open_http(url: str, options: dict[str, Any]) -> tuple[IO[bytes], int | None]:
     unknown = set(options) - {"headers", "timeout"}
     if unknown:
-        raise LandingError(f"cannot land {url}: storage_options {', '.join(sorted(unknown))} "
-                           f"are not supported for http(s) (only headers, timeout)")
+        raise LandingError(
+            f"cannot land {url}: storage_options {', '.join(sorted(unknown))} "
+            f"are not supported for http(s) (only headers, timeout)"
+        )
     request = urllib.request.Request(url, headers=dict(options.get("headers") or {}))
     try:
         response = urllib.request.urlopen(  # the scheme is checked above
-            request, timeout=options.get("timeout", HTTP_TIMEOUT_SECONDS))
+            request, timeout=options.get("timeout", HTTP_TIMEOUT_SECONDS)
+        )
     except urllib.error.HTTPError as exc:
         raise LandingError(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:
@@ -214,13 +225,19 @@ def _land_one(source_url: str, opener: Opener, target_dir: Path) -> LandedFile:
         target = target_dir / f"{sha256}{ext}"
         placed = _place(temp_path, target)
     if placed:
-        _write_sidecar(target_dir / f"{sha256}.meta.json", {
-            "source_url": source_url, "size": size, "sha256": sha256,
-            "file_name": PurePosixPath(urlsplit(source_url).path).name or None,
-            "fetched_at": dt.datetime.now(CATALOGUE_TZ).isoformat(timespec="seconds"),
-        })
-    return LandedFile(path=target, sha256=sha256, size=size, source_url=source_url,
-                      already_present=not placed)
+        _write_sidecar(
+            target_dir / f"{sha256}.meta.json",
+            {
+                "source_url": source_url,
+                "size": size,
+                "sha256": sha256,
+                "file_name": PurePosixPath(urlsplit(source_url).path).name or None,
+                "fetched_at": dt.datetime.now(CATALOGUE_TZ).isoformat(timespec="seconds"),
+            },
+        )
+    return LandedFile(
+        path=target, sha256=sha256, size=size, source_url=source_url, already_present=not placed
+    )
 
 
 def _extension(source_url: str) -> str:
@@ -252,8 +269,12 @@ def _copy_hashing(source_url: str, opener: Opener, temp_path: Path) -> tuple[str
     digest, size = hashlib.sha256(), 0
     with _source_errors_named(source_url, "cannot open"):
         source, expected = opener()
-    with (_source_errors_named(source_url, "cannot read"), source, temp_path.open("wb") as out,
-          ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-write") as writer):
+    with (
+        _source_errors_named(source_url, "cannot read"),
+        source,
+        temp_path.open("wb") as out,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-write") as writer,
+    ):
         pending = None
         while chunk := source.read(CHUNK_SIZE):
             written = writer.submit(out.write, chunk)
@@ -295,6 +316,7 @@ def _write_sidecar(path: Path, record: dict[str, Any]) -> None:
     if path.exists():  # the same content landed before under another extension
         return
     with _temporary(path.parent) as temp_path:
-        temp_path.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n",
-                             encoding="utf-8")
+        temp_path.write_text(
+            json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
         _place(temp_path, path)

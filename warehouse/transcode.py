@@ -31,9 +31,17 @@ class TranscodeError(InvalidInput):
     """Bytes that are not valid in the declared encoding; names file, line and byte offset."""
 
     def __init__(self, path: Path, encoding: str, line: int, offset: int, bad: bytes) -> None:
-        self.path, self.encoding, self.line, self.offset, self.bad = path, encoding, line, offset, bad
-        super().__init__(f"{path.name}: invalid {encoding} bytes {bad.hex(' ')} at line {line}, "
-                         f"byte offset {offset}")
+        self.path, self.encoding, self.line, self.offset, self.bad = (
+            path,
+            encoding,
+            line,
+            offset,
+            bad,
+        )
+        super().__init__(
+            f"{path.name}: invalid {encoding} bytes {bad.hex(' ')} at line {line}, "
+            f"byte offset {offset}"
+        )
 
 
 @dataclass(frozen=True)
@@ -43,8 +51,9 @@ class TranscodeResult:
     lines: int  # newline-terminated lines, plus a last line without a newline
 
 
-def transcode_to_utf8(src: Path, dst: Path, encoding: str,
-                      chunk_size: int = CHUNK_SIZE) -> TranscodeResult:
+def transcode_to_utf8(
+    src: Path, dst: Path, encoding: str, chunk_size: int = CHUNK_SIZE
+) -> TranscodeResult:
     """Decode ``src`` strictly as ``encoding`` and write it to ``dst`` as UTF-8.
 
     Memory stays at about ``chunk_size`` whatever the file size. ``dst`` appears complete or not
@@ -69,8 +78,9 @@ def transcode_to_utf8(src: Path, dst: Path, encoding: str,
                 try:
                     text = decoder.decode(chunk, final=final)
                 except UnicodeDecodeError as exc:
-                    raise _error(src, encoding, exc, bytes_in + len(chunk), newlines,
-                                 bytes_in, chunk) from None
+                    raise _error(
+                        src, encoding, exc, bytes_in + len(chunk), newlines, bytes_in, chunk
+                    ) from None
                 if first and text:
                     text, first = text.removeprefix(_BOM), False
                 encoded = text.encode("utf-8")
@@ -92,14 +102,21 @@ def transcode_to_utf8(src: Path, dst: Path, encoding: str,
     return TranscodeResult(bytes_in=bytes_in, bytes_out=bytes_out, lines=lines)
 
 
-def _error(src: Path, encoding: str, exc: UnicodeDecodeError, consumed: int,
-           newlines_before_chunk: int, chunk_start: int, chunk: bytes) -> TranscodeError:
+def _error(
+    src: Path,
+    encoding: str,
+    exc: UnicodeDecodeError,
+    consumed: int,
+    newlines_before_chunk: int,
+    chunk_start: int,
+    chunk: bytes,
+) -> TranscodeError:
     """Locate a decode error in the file.
 
     The decoder raises with ``exc.object`` = bytes it held back from earlier chunks + this
     chunk, so that object always ends where the bytes read so far end.
     """
     offset = consumed - len(exc.object) + exc.start
-    newlines = newlines_before_chunk + chunk[:max(0, offset - chunk_start)].count(b"\n")
-    bad = bytes(exc.object[exc.start:max(exc.end, exc.start + 2)])[:8]
+    newlines = newlines_before_chunk + chunk[: max(0, offset - chunk_start)].count(b"\n")
+    bad = bytes(exc.object[exc.start : max(exc.end, exc.start + 2)])[:8]
     return TranscodeError(src, encoding, newlines + 1, offset, bad)

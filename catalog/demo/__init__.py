@@ -3,5 +3,11 @@
 from catalog.demo.datasets import DemoDataset, write_demo_datasets, write_next_version
 from catalog.demo.district import District, build_demo, generate_district
 
-__all__ = ["DemoDataset", "District", "build_demo", "generate_district", "write_demo_datasets",
-           "write_next_version"]
+__all__ = [
+    "DemoDataset",
+    "District",
+    "build_demo",
+    "generate_district",
+    "write_demo_datasets",
+    "write_next_version",
+]

@@ -54,12 +54,29 @@ LATE_STREET_COUNT = 3
 LATE_GAPS = (1, 1, 2, 2, 3)
 
 # 更新周期 mix. 每3月 would normalise to 每季度, so the custom cycles are 每2日 and 每2月.
-CYCLE_PICK = _Weighted({"实时": 3, "每日": 10, "每周": 7, "每月": 30, "每季度": 15, "每半年": 5,
-                        "每年": 22, "不定期": 6, "每2日": 1, "每2月": 1})
+CYCLE_PICK = _Weighted(
+    {
+        "实时": 3,
+        "每日": 10,
+        "每周": 7,
+        "每月": 30,
+        "每季度": 15,
+        "每半年": 5,
+        "每年": 22,
+        "不定期": 6,
+        "每2日": 1,
+        "每2月": 1,
+    }
+)
 CYCLES = {label: parse_update_cycle(label) for label in CYCLE_PICK.items}
 AUTOMATED_CYCLES = frozenset({"实时", "每日", "每2日"})  # fed by interfaces, not by hand
-UNIT_SECONDS = {"hour": 3600, "day": 86_400, "week": 7 * 86_400, "month": 30 * 86_400,
-                "year": 365 * 86_400}
+UNIT_SECONDS = {
+    "hour": 3600,
+    "day": 86_400,
+    "week": 7 * 86_400,
+    "month": 30 * 86_400,
+    "year": 365 * 86_400,
+}
 SHARE_TYPES = _Weighted({"有条件共享": 55, "无条件共享": 35, "不予共享": 10})
 OPEN_IF_UNCONDITIONAL = _Weighted({"无条件开放": 45, "有条件开放": 30, "不予开放": 25})
 OPEN_IF_CONDITIONAL = _Weighted({"有条件开放": 35, "不予开放": 65})
@@ -134,9 +151,14 @@ def _organisations(rng: random.Random, today: dt.date) -> list[_Org]:
     def add(kind: str, name: str, registration: str, mailbox: str, **extra: Any) -> _Org:
         parent = extra.pop("parent_code", None)
         model = Organisation(
-            code=make_uscc(registration, vocab.REGION_CODE, next(bodies)), name=name,
-            parent_code=parent, kind=kind, contact_name=_person_name(rng),
-            contact_phone=_phone(rng), contact_email=f"{mailbox}@{vocab.EMAIL_DOMAIN}")
+            code=make_uscc(registration, vocab.REGION_CODE, next(bodies)),
+            name=name,
+            parent_code=parent,
+            kind=kind,
+            contact_name=_person_name(rng),
+            contact_phone=_phone(rng),
+            contact_email=f"{mailbox}@{vocab.EMAIL_DOMAIN}",
+        )
         index = sum(1 for o in orgs if o.kind == kind) + 1
         org = _Org(model=model, kind=kind, index=index, **extra)
         orgs.append(org)
@@ -145,25 +167,47 @@ def _organisations(rng: random.Random, today: dt.date) -> list[_Org]:
     street_names = [name for name, _ in vocab.STREETS]
     for short, mailbox, domain, count, subjects in vocab.DEPARTMENTS:
         # "11": 机构编制 registration, 机关 class.
-        add(DEPARTMENT, vocab.DISTRICT + short, "11", mailbox, domain=domain,
-            subjects=_parse_subjects(subjects), sub_areas=years + street_names, entries=count)
+        add(
+            DEPARTMENT,
+            vocab.DISTRICT + short,
+            "11",
+            mailbox,
+            domain=domain,
+            subjects=_parse_subjects(subjects),
+            sub_areas=years + street_names,
+            entries=count,
+        )
 
     street_subjects = _parse_subjects(vocab.STREET_SUBJECTS)
     village_subjects = _parse_subjects(vocab.VILLAGE_SUBJECTS)
     community_extra = _parse_subjects(vocab.COMMUNITY_SUBJECTS)
     rural_extra = _parse_subjects(vocab.RURAL_SUBJECTS)
-    community_names = iter(rng.sample(
-        [w + s + "社区" for w in vocab.COMMUNITY_WORDS for s in vocab.COMMUNITY_SUFFIXES],
-        len(vocab.COMMUNITY_WORDS) * len(vocab.COMMUNITY_SUFFIXES)))
-    rural_names = iter(rng.sample(
-        [s + t + "村" for s in vocab.VILLAGE_SURNAMES for t in vocab.VILLAGE_SUFFIXES],
-        len(vocab.VILLAGE_SURNAMES) * len(vocab.VILLAGE_SUFFIXES)))
-    villages_per_street = _split(rng, TOTAL_ORGANISATIONS - len(orgs) - len(vocab.STREETS),
-                                 len(vocab.STREETS), low=15)
+    community_names = iter(
+        rng.sample(
+            [w + s + "社区" for w in vocab.COMMUNITY_WORDS for s in vocab.COMMUNITY_SUFFIXES],
+            len(vocab.COMMUNITY_WORDS) * len(vocab.COMMUNITY_SUFFIXES),
+        )
+    )
+    rural_names = iter(
+        rng.sample(
+            [s + t + "村" for s in vocab.VILLAGE_SURNAMES for t in vocab.VILLAGE_SUFFIXES],
+            len(vocab.VILLAGE_SURNAMES) * len(vocab.VILLAGE_SUFFIXES),
+        )
+    )
+    villages_per_street = _split(
+        rng, TOTAL_ORGANISATIONS - len(orgs) - len(vocab.STREETS), len(vocab.STREETS), low=15
+    )
     grids = [f"第{n}网格" for n in "一二三四五六"]
     for (street_name, pinyin), villages in zip(vocab.STREETS, villages_per_street, strict=True):
-        street = add(STREET, vocab.DISTRICT + street_name, "11", pinyin, domain="基层治理",
-                     subjects=street_subjects, sub_areas=list(years))
+        street = add(
+            STREET,
+            vocab.DISTRICT + street_name,
+            "11",
+            pinyin,
+            domain="基层治理",
+            subjects=street_subjects,
+            sub_areas=list(years),
+        )
         urban = street_name.endswith("街道")
         # 街道 are mostly 社区 with a few 城中村; 乡镇 mostly 村 with a 社区 at the seat.
         communities = villages - rng.randint(0, 3) if urban else rng.randint(1, 2)
@@ -173,10 +217,16 @@ def _organisations(rng: random.Random, today: dt.date) -> list[_Org]:
             committee = "居委会" if is_community else "村委会"
             # "54": the 民政 prefix seen on 村(居)委会 codes; not confirmed by GB 32100's text.
             village = add(
-                VILLAGE, f"{vocab.DISTRICT}{street_name}{place}{committee}", "54",
-                f"{pinyin}{k + 1:02d}", parent_code=street.model.code, domain="社区服务",
+                VILLAGE,
+                f"{vocab.DISTRICT}{street_name}{place}{committee}",
+                "54",
+                f"{pinyin}{k + 1:02d}",
+                parent_code=street.model.code,
+                domain="社区服务",
                 subjects=village_subjects + (community_extra if is_community else rural_extra),
-                place=place, sub_areas=years + grids)
+                place=place,
+                sub_areas=years + grids,
+            )
             street.sub_areas.append(village.place)
     assert len(orgs) == TOTAL_ORGANISATIONS
     return orgs
@@ -203,7 +253,7 @@ def _assign_entry_counts(rng: random.Random, orgs: list[_Org]) -> None:
     counts = [int(s) for s in shares]
     # Largest remainder, so the total is exact.
     by_remainder = sorted(range(len(shares)), key=lambda i: counts[i] - shares[i])
-    for i in by_remainder[:remaining - sum(counts)]:
+    for i in by_remainder[: remaining - sum(counts)]:
         counts[i] += 1
     for org, count in zip(streets, counts, strict=True):
         org.entries = count
@@ -216,7 +266,9 @@ def _mark_late(rng: random.Random, orgs: list[_Org]) -> None:
         short = org.model.name.removeprefix(vocab.DISTRICT)
         org.late = (
             (org.kind == DEPARTMENT and short in LATE_DEPARTMENTS)
-            or org.model.code in late_codes or org.model.parent_code in late_codes)
+            or org.model.code in late_codes
+            or org.model.parent_code in late_codes
+        )
 
 
 # --- entry names and fields ----------------------------------------------------------------
@@ -284,17 +336,25 @@ def _sharing(rng: random.Random, org: _Org, family: str, cycle: str) -> dict[str
     condition = None
     if share_type == "有条件共享":
         condition = rng.choice(vocab.SHARE_CONDITIONS).format(domain=org.domain, org=org.model.name)
-    return {"format_category": category, "formats": list(rng.choice(formats)),
-            "share_type": share_type, "share_condition": condition,
-            "share_method": None if share_type == "不予共享" else method, "open_type": open_type}
+    return {
+        "format_category": category,
+        "formats": list(rng.choice(formats)),
+        "share_type": share_type,
+        "share_condition": condition,
+        "share_method": None if share_type == "不予共享" else method,
+        "open_type": open_type,
+    }
 
 
-def _summary(rng: random.Random, org: _Org, name: str, family: str,
-             items: list[dict[str, Any]], cycle: str) -> str:
+def _summary(
+    rng: random.Random, org: _Org, name: str, family: str, items: list[dict[str, Any]], cycle: str
+) -> str:
     purpose = vocab.FAMILY_PURPOSE[family].format(domain=org.domain)
     listed = "、".join(item["name"] for item in items[:3])
-    return (f"{org.model.name}{rng.choice(vocab.SUMMARY_VERBS)}{name}，{purpose}，"
-            f"包括{listed}等{len(items)}个信息项，{cycle}更新。")
+    return (
+        f"{org.model.name}{rng.choice(vocab.SUMMARY_VERBS)}{name}，{purpose}，"
+        f"包括{listed}等{len(items)}个信息项，{cycle}更新。"
+    )
 
 
 # --- update history ---------------------------------------------------------------------
@@ -303,8 +363,9 @@ def _summary(rng: random.Random, org: _Org, name: str, family: str,
 DAY = 86_400
 
 
-def _update_ages(rng: random.Random, period: int | None, late: bool,
-                 published_age: int) -> list[int]:
+def _update_ages(
+    rng: random.Random, period: int | None, late: bool, published_age: int
+) -> list[int]:
     """Ages (seconds before ``as_of``) of the entry's data updates, newest first.
 
     On-time bodies update once per cycle with a little jitter; a late body is 1-3 cycles
@@ -354,8 +415,9 @@ class _Clock:
         return f"{date}T{clock // 3600:02d}:{clock % 3600 // 60:02d}:{clock % 60:02d}"
 
 
-def _events(code: str, ages: list[int], cycle: UpdateCycle, org: _Org,
-            clock: _Clock) -> list[dict[str, Any]]:
+def _events(
+    code: str, ages: list[int], cycle: UpdateCycle, org: _Org, clock: _Clock
+) -> list[dict[str, Any]]:
     """Update events (oldest first) with a note saying whether each came on time."""
     period = period_seconds(cycle)
     automated = cycle.label in AUTOMATED_CYCLES
@@ -369,8 +431,15 @@ def _events(code: str, ages: list[int], cycle: UpdateCycle, org: _Org,
             note = "接口自动同步" if automated else "按期更新"
         else:
             note = f"逾期更新，漏报{round((previous - age) / period) - 1}期"
-        events.append({"code": code, "updated_at": clock.iso(age), "source": SOURCE,
-                       "reported_by": reporter, "note": note})
+        events.append(
+            {
+                "code": code,
+                "updated_at": clock.iso(age),
+                "source": SOURCE,
+                "reported_by": reporter,
+                "note": note,
+            }
+        )
         previous = age
     return events
 
@@ -424,25 +493,44 @@ def _generate(seed: int, today: dt.date) -> District:
             published = last_publish - dt.timedelta(days=days_early)
             updated_at = None
             if rng.random() >= NEVER_UPDATED_SHARE:
-                ages = _update_ages(rng, period_seconds(cycle), org.late,
-                                    (today - published).days * DAY)
+                ages = _update_ages(
+                    rng, period_seconds(cycle), org.late, (today - published).days * DAY
+                )
                 updated_at = clock.iso(ages[0])
                 updates.extend(_events(code, ages, cycle, org, clock))
-            entries.append({
-                "code": code, "name": name, "category_name": category,
-                "provider_name": org.model.name, "provider_code": org.model.code,
-                "summary": _summary(rng, org, name, family, items, label),
-                "data_items": items, **_sharing(rng, org, family, label), "update_cycle": label,
-                "published_at": published.isoformat(), "updated_at": updated_at,
-            })
+            entries.append(
+                {
+                    "code": code,
+                    "name": name,
+                    "category_name": category,
+                    "provider_name": org.model.name,
+                    "provider_code": org.model.code,
+                    "summary": _summary(rng, org, name, family, items, label),
+                    "data_items": items,
+                    **_sharing(rng, org, family, label),
+                    "update_cycle": label,
+                    "published_at": published.isoformat(),
+                    "updated_at": updated_at,
+                }
+            )
     return District(
-        seed=seed, today=today, as_of=as_of, organisations=[o.model for o in orgs],
-        entries=entries, updates=updates,
-        late_organisations=[o.model.code for o in orgs if o.late])
+        seed=seed,
+        today=today,
+        as_of=as_of,
+        organisations=[o.model for o in orgs],
+        entries=entries,
+        updates=updates,
+        late_organisations=[o.model.code for o in orgs if o.late],
+    )
 
 
-def build_demo(directory: Directory, *, seed: int = 2024, today: dt.date | None = None,
-               district: District | None = None) -> dict:
+def build_demo(
+    directory: Directory,
+    *,
+    seed: int = 2024,
+    today: dt.date | None = None,
+    district: District | None = None,
+) -> dict:
     """Load the demo district into ``directory``; running it again changes nothing.
 
     Returns ``{organisations, entries, updates}``: the district's organisations and the demo
@@ -453,16 +541,25 @@ def build_demo(directory: Directory, *, seed: int = 2024, today: dt.date | None 
     existing = store.entries.codes()
     directory.add_organisations(district.organisations)
     result = directory.apply(
-        (EntryRecord(fields, row=i, source_key=f"{SOURCE}:{fields['code']}")
-         for i, fields in enumerate(district.entries, 1)),
-        source=SOURCE, update_source=None)  # the generated events below carry their own metadata
+        (
+            EntryRecord(fields, row=i, source_key=f"{SOURCE}:{fields['code']}")
+            for i, fields in enumerate(district.entries, 1)
+        ),
+        source=SOURCE,
+        update_source=None,
+    )  # the generated events below carry their own metadata
     if result.errors:
         first = result.errors[0]
-        raise ValueError(f"demo entries rejected ({len(result.errors)} errors), first: "
-                         f"row {first.row} {first.field}: {first.reason}")
+        raise ValueError(
+            f"demo entries rejected ({len(result.errors)} errors), first: "
+            f"row {first.row} {first.field}: {first.reason}"
+        )
     # Update events only for entries this run created: re-runs must not duplicate them.
-    events = [{**event, "recorded_at": event["updated_at"]} for event in district.updates
-              if event["code"] not in existing]
+    events = [
+        {**event, "recorded_at": event["updated_at"]}
+        for event in district.updates
+        if event["code"] not in existing
+    ]
     store.history.add_updates(events)
     return {
         "organisations": len(district.organisations),

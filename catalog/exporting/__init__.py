@@ -38,8 +38,9 @@ def writer_for(fmt: str) -> Writer:
     return WRITERS[name]
 
 
-def export_catalogue(directory: Directory, fmt: str, out: Path, *,
-                     include_retired: bool = False) -> int:
+def export_catalogue(
+    directory: Directory, fmt: str, out: Path, *, include_retired: bool = False
+) -> int:
     """Write the catalogue to ``out`` in ``fmt``; return the number of entries written.
 
     The file is written beside ``out`` under a temporary name and moved into place at the

@@ -14,8 +14,9 @@ from typing import Any
 from catalog.exporting.tabular import ENTRY_TITLES, entry_row
 
 
-def write(entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[str, Any]],
-          out: Path) -> int:
+def write(
+    entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[str, Any]], out: Path
+) -> int:
     """Write ``entries`` to ``out``; organisations are not part of the CSV (see the XLSX)."""
     count = 0
     with Path(out).open("w", encoding="utf-8-sig", newline="") as fh:

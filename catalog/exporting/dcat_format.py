@@ -43,25 +43,53 @@ _EU = "http://publications.europa.eu/resource/authority/"
 # ("semiannual"): the table has no BIANNUAL. BIWEEKLY/BIMONTHLY are left out on purpose:
 # "bi-" reads as both "twice per" and "every two", so 每2周/每2月 get only the ISO literal.
 EU_FREQUENCIES: dict[tuple[int | None, str | None], str] = {
-    (1, "day"): "DAILY", (1, "week"): "WEEKLY", (1, "month"): "MONTHLY",
-    (3, "month"): "QUARTERLY", (6, "month"): "ANNUAL_2", (1, "year"): "ANNUAL",
-    (2, "year"): "BIENNIAL", (3, "year"): "TRIENNIAL", (1, "hour"): "HOURLY",
-    (2, "hour"): "BIHOURLY", (3, "hour"): "TRIHOURLY",
+    (1, "day"): "DAILY",
+    (1, "week"): "WEEKLY",
+    (1, "month"): "MONTHLY",
+    (3, "month"): "QUARTERLY",
+    (6, "month"): "ANNUAL_2",
+    (1, "year"): "ANNUAL",
+    (2, "year"): "BIENNIAL",
+    (3, "year"): "TRIENNIAL",
+    (1, "hour"): "HOURLY",
+    (2, "hour"): "BIHOURLY",
+    (3, "hour"): "TRIHOURLY",
 }
 EU_FREQUENCY_BY_LABEL = {"实时": "UPDATE_CONT", "不定期": "IRREG", "自定义": "OTHER"}
 # 开放属性 -> EU access-right vocabulary; spellings with no clear counterpart (安全开放, and
 # anything a portal invented) keep only their label.
 EU_ACCESS_RIGHTS = {
-    "无条件开放": "PUBLIC", "普遍开放": "PUBLIC",
-    "有条件开放": "RESTRICTED", "依申请开放": "RESTRICTED",
+    "无条件开放": "PUBLIC",
+    "普遍开放": "PUBLIC",
+    "有条件开放": "RESTRICTED",
+    "依申请开放": "RESTRICTED",
     "不予开放": "NON_PUBLIC",
 }
 # 信息资源格式类型 -> EU file-type vocabulary; others stay a plain dct:format literal.
 EU_FILE_TYPES = {
-    "csv": "CSV", "xls": "XLS", "xlsx": "XLSX", "json": "JSON", "xml": "XML", "pdf": "PDF",
-    "doc": "DOC", "docx": "DOCX", "zip": "ZIP", "rar": "RAR", "txt": "TXT", "html": "HTML",
-    "ods": "ODS", "rtf": "RTF", "shp": "SHP", "geojson": "GEOJSON", "gml": "GML", "kml": "KML",
-    "jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "tif": "TIFF", "tiff": "TIFF",
+    "csv": "CSV",
+    "xls": "XLS",
+    "xlsx": "XLSX",
+    "json": "JSON",
+    "xml": "XML",
+    "pdf": "PDF",
+    "doc": "DOC",
+    "docx": "DOCX",
+    "zip": "ZIP",
+    "rar": "RAR",
+    "txt": "TXT",
+    "html": "HTML",
+    "ods": "ODS",
+    "rtf": "RTF",
+    "shp": "SHP",
+    "geojson": "GEOJSON",
+    "gml": "GML",
+    "kml": "KML",
+    "jpg": "JPEG",
+    "jpeg": "JPEG",
+    "png": "PNG",
+    "tif": "TIFF",
+    "tiff": "TIFF",
     "rdf": "RDF_XML",
 }
 
@@ -148,15 +176,22 @@ class _Nodes:
         scheme = THEME_SCHEMES[field]
         iri = f"{scheme}:{quote(label, safe='')}"
         if iri not in self.found:
-            self.found[iri] = {"@id": iri, "@type": "skos:Concept", "skos:prefLabel": _zh(label),
-                               "skos:inScheme": {"@id": scheme}}
+            self.found[iri] = {
+                "@id": iri,
+                "@type": "skos:Concept",
+                "skos:prefLabel": _zh(label),
+                "skos:inScheme": {"@id": scheme},
+            }
         return {"@id": iri}
 
 
 def _organisation_node(iri: str, organisation: Mapping[str, Any]) -> dict[str, Any]:
-    node: dict[str, Any] = {"@id": iri, "@type": "foaf:Organization",
-                            "foaf:name": _zh(organisation["name"]),
-                            "dct:identifier": organisation["code"]}
+    node: dict[str, Any] = {
+        "@id": iri,
+        "@type": "foaf:Organization",
+        "foaf:name": _zh(organisation["name"]),
+        "dct:identifier": organisation["code"],
+    }
     if organisation.get("parent_code"):
         node["org:subOrganizationOf"] = {"@id": organisation_iri(organisation["parent_code"])}
     if organisation.get("kind"):
@@ -165,30 +200,41 @@ def _organisation_node(iri: str, organisation: Mapping[str, Any]) -> dict[str, A
 
 
 def _contact_node(organisation: Mapping[str, Any]) -> dict[str, Any] | None:
-    name, phone, email = (organisation.get(k) for k in
-                          ("contact_name", "contact_phone", "contact_email"))
+    name, phone, email = (
+        organisation.get(k) for k in ("contact_name", "contact_phone", "contact_email")
+    )
     if not (name or phone or email):
         return None
-    node: dict[str, Any] = {"@id": CONTACT_IRI + quote(organisation["code"], safe=""),
-                            "@type": "vcard:Organization",
-                            "vcard:fn": _zh(name or organisation["name"]),
-                            "vcard:organization-name": _zh(organisation["name"])}
+    node: dict[str, Any] = {
+        "@id": CONTACT_IRI + quote(organisation["code"], safe=""),
+        "@type": "vcard:Organization",
+        "vcard:fn": _zh(name or organisation["name"]),
+        "vcard:organization-name": _zh(organisation["name"]),
+    }
     if email:
         email = email.strip()
-        node["vcard:hasEmail"] = ({"@id": "mailto:" + quote(email, safe="@+")}
-                                  if _EMAIL.match(email) else email)
+        node["vcard:hasEmail"] = (
+            {"@id": "mailto:" + quote(email, safe="@+")} if _EMAIL.match(email) else email
+        )
     if phone:
         phone = phone.strip()
-        node["vcard:hasTelephone"] = ({"@id": "tel:" + re.sub(r"[\s()]+", "-", phone).strip("-")}
-                                      if _PHONE.match(phone) else phone)
+        node["vcard:hasTelephone"] = (
+            {"@id": "tel:" + re.sub(r"[\s()]+", "-", phone).strip("-")}
+            if _PHONE.match(phone)
+            else phone
+        )
     return node
 
 
 def dataset_node(entry: Mapping[str, Any], nodes: _Nodes) -> dict[str, Any]:
     """One entry as a dcat:Dataset; empty fields are left out rather than written blank."""
     code = entry["code"]
-    node: dict[str, Any] = {"@id": entry_iri(code), "@type": "dcat:Dataset",
-                            "dct:identifier": code, "dct:title": _zh(entry["name"])}
+    node: dict[str, Any] = {
+        "@id": entry_iri(code),
+        "@type": "dcat:Dataset",
+        "dct:identifier": code,
+        "dct:title": _zh(entry["name"]),
+    }
     if entry.get("summary"):
         node["dct:description"] = _zh(entry["summary"])
     node["dct:publisher"] = nodes.publisher(entry)
@@ -229,15 +275,19 @@ def _access_rights(node: dict[str, Any], open_type: str | None) -> None:
     node["mulu:openType"] = open_type
     code = EU_ACCESS_RIGHTS.get(open_type)
     node["dct:accessRights"] = (
-        {"@id": f"{_EU}access-right/{code}"} if code else
-        {"@type": "dct:RightsStatement", "rdfs:label": _zh(open_type)})
+        {"@id": f"{_EU}access-right/{code}"}
+        if code
+        else {"@type": "dct:RightsStatement", "rdfs:label": _zh(open_type)}
+    )
 
 
 def _distribution(fmt: str, access_url: str | None) -> dict[str, Any]:
     code = EU_FILE_TYPES.get(fmt)
-    node: dict[str, Any] = {"@type": "dcat:Distribution",
-                            "dct:format": {"@id": f"{_EU}file-type/{code}"} if code else fmt,
-                            "mulu:formatType": fmt}
+    node: dict[str, Any] = {
+        "@type": "dcat:Distribution",
+        "dct:format": {"@id": f"{_EU}file-type/{code}"} if code else fmt,
+        "mulu:formatType": fmt,
+    }
     if access_url:
         node["dcat:accessURL"] = {"@id": access_url}
     return node
@@ -246,11 +296,13 @@ def _distribution(fmt: str, access_url: str | None) -> dict[str, Any]:
 def _chinese_fields(node: dict[str, Any], entry: Mapping[str, Any]) -> None:
     """GB/T 21063 fields with no DCAT counterpart."""
     node["mulu:shareType"] = entry["share_type"]
-    for field, term in (("share_condition", "mulu:shareCondition"),
-                        ("share_method", "mulu:shareMethod"),
-                        ("format_category", "mulu:formatCategory"),
-                        ("classification", "mulu:classification"),
-                        ("resource_class", "mulu:resourceClass")):
+    for field, term in (
+        ("share_condition", "mulu:shareCondition"),
+        ("share_method", "mulu:shareMethod"),
+        ("format_category", "mulu:formatCategory"),
+        ("classification", "mulu:classification"),
+        ("resource_class", "mulu:resourceClass"),
+    ):
         if entry.get(field):
             node[term] = entry[field]
     if entry.get("data_items"):
@@ -260,8 +312,11 @@ def _chinese_fields(node: dict[str, Any], entry: Mapping[str, Any]) -> None:
 
 
 def _data_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    node: dict[str, Any] = {"@type": "mulu:DataItem", "mulu:itemName": _zh(item["name"]),
-                            "mulu:dataType": item.get("data_type")}
+    node: dict[str, Any] = {
+        "@type": "mulu:DataItem",
+        "mulu:itemName": _zh(item["name"]),
+        "mulu:dataType": item.get("data_type"),
+    }
     if item.get("length") is not None:
         node["mulu:length"] = item["length"]  # a JSON integer reads as xsd:integer
     if item.get("description"):
@@ -273,12 +328,16 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def write(entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[str, Any]],
-          out: Path) -> int:
+def write(
+    entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[str, Any]], out: Path
+) -> int:
     nodes = _Nodes(organisations)
-    catalogue = {"@id": CATALOGUE_IRI, "@type": "dcat:Catalog",
-                 "dct:title": _zh("政务信息资源目录"),
-                 "dct:description": _zh("政务信息资源目录 (GB/T 21063) exported by Mulu")}
+    catalogue = {
+        "@id": CATALOGUE_IRI,
+        "@type": "dcat:Catalog",
+        "dct:title": _zh("政务信息资源目录"),
+        "dct:description": _zh("政务信息资源目录 (GB/T 21063) exported by Mulu"),
+    }
     count = 0
     with Path(out).open("w", encoding="utf-8") as fh:
         fh.write('{"@context": ' + json.dumps(CONTEXT, indent=1) + ',\n"@graph": [\n{')

@@ -20,8 +20,9 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def write(entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[str, Any]],
-          out: Path) -> int:
+def write(
+    entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[str, Any]], out: Path
+) -> int:
     count = 0
     with Path(out).open("w", encoding="utf-8") as fh:
         fh.write('{"entries": [')

@@ -18,18 +18,22 @@ ITEM_SEPARATOR = ":"
 
 # Every field has a Chinese title; the name stands in only to keep the type a plain str.
 ENTRY_TITLES = tuple(CatalogueEntry.model_fields[name].title or name for name in ENTRY_FIELDS)
-ORGANISATION_TITLES = tuple(Organisation.model_fields[name].title or name
-                            for name in ORGANISATION_FIELDS)
+ORGANISATION_TITLES = tuple(
+    Organisation.model_fields[name].title or name for name in ORGANISATION_FIELDS
+)
 
 DATA_ITEMS_COLUMN = ENTRY_FIELDS.index("data_items")
-LIST_COLUMNS = tuple(ENTRY_FIELDS.index(name) for name in ENTRY_FIELDS
-                     if name in JSON_FIELDS and name != "data_items")
+LIST_COLUMNS = tuple(
+    ENTRY_FIELDS.index(name)
+    for name in ENTRY_FIELDS
+    if name in JSON_FIELDS and name != "data_items"
+)
 DATE_COLUMN = ENTRY_FIELDS.index("published_at")
 DATETIME_COLUMN = ENTRY_FIELDS.index("updated_at")
 
 
 def data_items_text(items: Sequence[Mapping[str, Any]] | None) -> str:
-    """"名称:数据类型(长度);…", the form the importer's ``data_items`` transform reads."""
+    """ "名称:数据类型(长度);…", the form the importer's ``data_items`` transform reads."""
     parts = []
     for item in items or ():
         text = f"{item['name']}{ITEM_SEPARATOR}{item.get('data_type') or ''}"

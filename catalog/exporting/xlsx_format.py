@@ -31,20 +31,36 @@ ENTRY_SHEET = "信息资源目录"
 ORGANISATION_SHEET = "提供方"
 MAX_ROWS = 1_048_576  # Excel's limit, header included
 
-_WIDTHS = {"code": 16, "name": 36, "provider_name": 28, "provider_code": 20, "summary": 60,
-           "data_items": 40, "share_condition": 24, "updated_at": 19, "published_at": 11,
-           "landing_page": 40}
+_WIDTHS = {
+    "code": 16,
+    "name": 36,
+    "provider_name": 28,
+    "provider_code": 20,
+    "summary": 60,
+    "data_items": 40,
+    "share_condition": 24,
+    "updated_at": 19,
+    "published_at": 11,
+    "landing_page": 40,
+}
 _ORG_WIDTHS = {"code": 20, "name": 32, "parent_code": 20, "contact_email": 24}
 
 
-def write(entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[str, Any]],
-          out: Path) -> int:
-    options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-               "strings_to_numbers": False}
+def write(
+    entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[str, Any]], out: Path
+) -> int:
+    options = {
+        "constant_memory": True,
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+        "strings_to_numbers": False,
+    }
     with xlsxwriter.Workbook(str(out), options) as book:
         header = book.add_format({"bold": True})
-        formats = {DATE_COLUMN: book.add_format({"num_format": "yyyy-mm-dd"}),
-                   DATETIME_COLUMN: book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})}
+        formats = {
+            DATE_COLUMN: book.add_format({"num_format": "yyyy-mm-dd"}),
+            DATETIME_COLUMN: book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
+        }
         sheet = _sheet(book, ENTRY_SHEET, ENTRY_TITLES, ENTRY_FIELDS, _WIDTHS, header)
         count = 0
         for count, entry in enumerate(entries, start=1):
@@ -54,14 +70,14 @@ def write(entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[st
                 if value is None or value == "":
                     continue
                 if column in formats:
-                    sheet.write_datetime(count, column, _date_value(column, value),
-                                         formats[column])
+                    sheet.write_datetime(count, column, _date_value(column, value), formats[column])
                 else:
                     sheet.write_string(count, column, str(value))
         sheet.autofilter(0, 0, count, len(ENTRY_TITLES) - 1)
 
-        sheet = _sheet(book, ORGANISATION_SHEET, ORGANISATION_TITLES, ORGANISATION_FIELDS,
-                       _ORG_WIDTHS, header)
+        sheet = _sheet(
+            book, ORGANISATION_SHEET, ORGANISATION_TITLES, ORGANISATION_FIELDS, _ORG_WIDTHS, header
+        )
         for row, organisation in enumerate(organisations.values(), start=1):
             for column, value in enumerate(organisation_row(organisation)):
                 if value not in (None, ""):
@@ -69,8 +85,14 @@ def write(entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[st
     return count
 
 
-def _sheet(book: xlsxwriter.Workbook, name: str, titles: tuple[str, ...],
-           fields: tuple[str, ...], widths: dict[str, int], header: Any) -> Any:
+def _sheet(
+    book: xlsxwriter.Workbook,
+    name: str,
+    titles: tuple[str, ...],
+    fields: tuple[str, ...],
+    widths: dict[str, int],
+    header: Any,
+) -> Any:
     sheet = book.add_worksheet(name)
     for column, field in enumerate(fields):
         sheet.set_column(column, column, widths.get(field, 14))

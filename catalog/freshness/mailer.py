@@ -41,8 +41,9 @@ class Mailer:
         s = self.settings
         assert s.host is not None
         if s.use_ssl:
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout,
-                                                  context=ssl.create_default_context())
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+            )
         else:
             smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         try:
@@ -79,16 +80,22 @@ class Mailer:
     def __enter__(self) -> Mailer:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 
 def smtp_reason(exc: smtplib.SMTPException) -> str:
     """One line saying why the SMTP server did not take a message."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        refused = "; ".join(f"{a}: {c} {m.decode(errors='replace') if isinstance(m, bytes) else m}"
-                            for a, (c, m) in exc.recipients.items())
+        refused = "; ".join(
+            f"{a}: {c} {m.decode(errors='replace') if isinstance(m, bytes) else m}"
+            for a, (c, m) in exc.recipients.items()
+        )
         return f"recipients refused ({refused})"
     if isinstance(exc, smtplib.SMTPResponseException):
         text = exc.smtp_error

@@ -47,9 +47,13 @@ def subject(notice: Notice) -> str:
 
 def render_text(notice: Notice) -> str:
     """The plain-text body: the entries by kind, each with its cycle, deadline and lateness."""
-    lines = [f"{notice.org_name}：", "",
-             f"截至 {_when(notice.at)}，贵单位提供的以下政务信息资源目录需要更新数据"
-             "（更新后请在目录系统中报送最近更新时间）：", ""]
+    lines = [
+        f"{notice.org_name}：",
+        "",
+        f"截至 {_when(notice.at)}，贵单位提供的以下政务信息资源目录需要更新数据"
+        "（更新后请在目录系统中报送最近更新时间）：",
+        "",
+    ]
     for kind in KINDS:
         entries = [e for e in notice.entries if e["kind"] == kind]
         if not entries:
@@ -57,8 +61,10 @@ def render_text(notice: Notice) -> str:
         lines.append(f"{Status(kind).chinese}（{len(entries)} 条）：")
         for i, e in enumerate(entries, 1):
             lines.append(f"  {i}. {e['code']} {e['name']}")
-            lines.append(f"     更新周期：{e['cycle'] or '—'}；应更新时间：{_when(e['deadline'])}"
-                         f"；{_lateness(e)}")
+            lines.append(
+                f"     更新周期：{e['cycle'] or '—'}；应更新时间：{_when(e['deadline'])}"
+                f"；{_lateness(e)}"
+            )
         lines.append("")
     lines.append("本邮件由目录系统自动发送，同一目录同一应更新时间只提醒一次。")
     return "\n".join(lines) + "\n"
@@ -69,14 +75,17 @@ def render_html(notice: Notice) -> str:
         f"<tr><td>{html.escape(Status(e['kind']).chinese)}</td><td>{html.escape(e['code'])}</td>"
         f"<td>{html.escape(e['name'])}</td><td>{html.escape(e['cycle'] or '—')}</td>"
         f"<td>{_when(e['deadline'])}</td><td>{html.escape(_lateness(e))}</td></tr>"
-        for e in notice.entries)
-    return (f"<html><body><p>{html.escape(notice.org_name)}：</p>"
-            f"<p>截至 {_when(notice.at)}，贵单位提供的以下政务信息资源目录需要更新数据"
-            "（更新后请在目录系统中报送最近更新时间）：</p>"
-            '<table border="1" cellspacing="0" cellpadding="4">'
-            "<tr><th>状态</th><th>信息资源代码</th><th>信息资源名称</th><th>更新周期</th>"
-            f"<th>应更新时间</th><th>逾期/剩余</th></tr>{rows}</table>"
-            "<p>本邮件由目录系统自动发送，同一目录同一应更新时间只提醒一次。</p></body></html>")
+        for e in notice.entries
+    )
+    return (
+        f"<html><body><p>{html.escape(notice.org_name)}：</p>"
+        f"<p>截至 {_when(notice.at)}，贵单位提供的以下政务信息资源目录需要更新数据"
+        "（更新后请在目录系统中报送最近更新时间）：</p>"
+        '<table border="1" cellspacing="0" cellpadding="4">'
+        "<tr><th>状态</th><th>信息资源代码</th><th>信息资源名称</th><th>更新周期</th>"
+        f"<th>应更新时间</th><th>逾期/剩余</th></tr>{rows}</table>"
+        "<p>本邮件由目录系统自动发送，同一目录同一应更新时间只提醒一次。</p></body></html>"
+    )
 
 
 def render_email(notice: Notice, *, sender: str | None = None) -> EmailMessage:
@@ -107,11 +116,21 @@ def render_webhook(notice: Notice) -> dict[str, Any]:
         "counts": notice.counts,
         "subject": subject(notice),
         "text": render_text(notice),
-        "entries": [{"code": e["code"], "name": e["name"], "kind": e["kind"],
-                     "kind_name": Status(e["kind"]).chinese, "cycle": e["cycle"],
-                     "last_update": _iso(e["last_update"]), "deadline": _iso(e["deadline"]),
-                     "due_at": _iso(e["due_at"]), "delay_days": e["delay_days"],
-                     "days_left": e["days_left"]} for e in notice.entries],
+        "entries": [
+            {
+                "code": e["code"],
+                "name": e["name"],
+                "kind": e["kind"],
+                "kind_name": Status(e["kind"]).chinese,
+                "cycle": e["cycle"],
+                "last_update": _iso(e["last_update"]),
+                "deadline": _iso(e["deadline"]),
+                "due_at": _iso(e["due_at"]),
+                "delay_days": e["delay_days"],
+                "days_left": e["days_left"],
+            }
+            for e in notice.entries
+        ],
     }
 
 

@@ -56,10 +56,12 @@ class Notice:
 
     def without(self, told: set[tuple[str, str, str]]) -> Notice:
         """The same notice less the entries in ``told`` ((kind, code, deadline) keys)."""
-        entries = [e for e in self.entries
-                   if (e["kind"], e["code"], deadline_key(e["deadline"])) not in told]
-        return Notice(self.org_code, self.org_name, self.recipient, self.channel, entries,
-                      self.at)
+        entries = [
+            e
+            for e in self.entries
+            if (e["kind"], e["code"], deadline_key(e["deadline"])) not in told
+        ]
+        return Notice(self.org_code, self.org_name, self.recipient, self.channel, entries, self.at)
 
 
 @dataclass
@@ -76,8 +78,9 @@ class NoticePlan(list[Notice]):
     """The notices to send (a list of ``Notice``), plus the organisations that could not be
     emailed for want of a ``contact_email`` (``without_email``)."""
 
-    def __init__(self, notices: Iterable[Notice] = (),
-                 without_email: Iterable[MissingContact] = ()) -> None:
+    def __init__(
+        self, notices: Iterable[Notice] = (), without_email: Iterable[MissingContact] = ()
+    ) -> None:
         super().__init__(notices)
         self.without_email: list[MissingContact] = list(without_email)
 
@@ -99,21 +102,38 @@ def email_addresses(contact_email: str | None) -> list[str]:
 
 
 def _entry(row: dict[str, Any]) -> dict[str, Any]:
-    return {"code": row["code"], "name": row["name"], "kind": row["status"],
-            "cycle": row["cycle"], "last_update": row["last_update"], "deadline": row["deadline"],
-            "due_at": row["due_at"], "delay_days": row["delay_days"],
-            "days_left": row["days_left"]}
+    return {
+        "code": row["code"],
+        "name": row["name"],
+        "kind": row["status"],
+        "cycle": row["cycle"],
+        "last_update": row["last_update"],
+        "deadline": row["deadline"],
+        "due_at": row["due_at"],
+        "delay_days": row["delay_days"],
+        "days_left": row["days_left"],
+    }
 
 
 def _entry_order(entry: dict[str, Any]) -> tuple[Any, ...]:
     """Overdue first, most late first; then due soon, soonest first."""
-    return (KINDS.index(entry["kind"]), -(entry["delay_days"] or 0), entry["days_left"] or 0,
-            entry["code"])
+    return (
+        KINDS.index(entry["kind"]),
+        -(entry["delay_days"] or 0),
+        entry["days_left"] or 0,
+        entry["code"],
+    )
 
 
-def plan_notices(store: Store, *, channels: Iterable[str], webhook_url: str | None = None,
-                 at: dt.datetime | None = None, kinds: Sequence[str] = KINDS,
-                 org: str | None = None) -> NoticePlan:
+def plan_notices(
+    store: Store,
+    *,
+    channels: Iterable[str],
+    webhook_url: str | None = None,
+    at: dt.datetime | None = None,
+    kinds: Sequence[str] = KINDS,
+    org: str | None = None,
+) -> NoticePlan:
     """The notices due at ``at`` (default now): one per organisation and channel, each with the
     entries of ``kinds`` not already noticed on that channel to that recipient for that
     deadline. ``org`` (code or name) limits it to one organisation. Organisations to email
@@ -146,15 +166,27 @@ def plan_notices(store: Store, *, channels: Iterable[str], webhook_url: str | No
             if addresses:
                 targets.append(("email", ", ".join(addresses)))
             else:
-                missing.append(MissingContact(org_code, org_name, len(rows),
-                                              info.get("contact_email") or None))
+                missing.append(
+                    MissingContact(org_code, org_name, len(rows), info.get("contact_email") or None)
+                )
         if "webhook" in wanted and webhook_url:
             targets.append(("webhook", webhook_url))
         for channel, recipient in targets:
-            entries = [_entry(r) for r in rows
-                       if (channel, recipient, r["status"], r["code"],
-                           deadline_key(r["deadline"])) not in noticed]
+            entries = [
+                _entry(r)
+                for r in rows
+                if (channel, recipient, r["status"], r["code"], deadline_key(r["deadline"]))
+                not in noticed
+            ]
             if entries:
-                notices.append(Notice(org_code, org_name, recipient, channel,
-                                      sorted(entries, key=_entry_order), at))
+                notices.append(
+                    Notice(
+                        org_code,
+                        org_name,
+                        recipient,
+                        channel,
+                        sorted(entries, key=_entry_order),
+                        at,
+                    )
+                )
     return NoticePlan(notices, missing)

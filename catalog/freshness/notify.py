@@ -58,8 +58,9 @@ class NotifyResult:
         return not self.failed
 
 
-def send_notices(store: Store, notices: Iterable[Notice],
-                 settings: NotifySettings | None = None) -> NotifyResult:
+def send_notices(
+    store: Store, notices: Iterable[Notice], settings: NotifySettings | None = None
+) -> NotifyResult:
     """Send each notice and log its entries as noticed right after it went out, one
     transaction per notice. A notice that fails is reported in ``failed`` and logged as
     nothing, so a re-run sends it again. A dry run: ``messages`` holds what would go out."""
@@ -73,8 +74,7 @@ def send_notices(store: Store, notices: Iterable[Notice],
     mailer = Mailer(settings.email) if settings.email.host else None
     try:
         for planned in notices:
-            told = store.freshness.noticed_for(planned.channel, planned.recipient,
-                                               planned.org_code)
+            told = store.freshness.noticed_for(planned.channel, planned.recipient, planned.org_code)
             notice = planned.without(told)  # sent meanwhile by another run, or twice here
             if not notice.entries:
                 result.skipped.append((planned, "already sent"))
@@ -112,8 +112,18 @@ def _send(notice: Notice, settings: NotifySettings, mailer: Mailer | None) -> st
 
 def _log_rows(notice: Notice) -> list[SentNotice]:
     stamp = catalogue_now().isoformat()
-    return [SentNotice(notice.org_code, notice.channel, notice.recipient, e["kind"], e["code"],
-                       deadline_key(e["deadline"]), stamp) for e in notice.entries]
+    return [
+        SentNotice(
+            notice.org_code,
+            notice.channel,
+            notice.recipient,
+            e["kind"],
+            e["code"],
+            deadline_key(e["deadline"]),
+            stamp,
+        )
+        for e in notice.entries
+    ]
 
 
 def _preview(notice: Notice, settings: NotifySettings) -> dict[str, Any]:
@@ -121,13 +131,21 @@ def _preview(notice: Notice, settings: NotifySettings) -> dict[str, Any]:
     sender = settings.email.sender
     if notice.channel == "email":
         message: Any = render_email(notice, sender=sender)
-        content = (f"From: {sender or '—'}\nTo: {notice.recipient}\n"
-                   f"Subject: {subject(notice)}\n\n{render_text(notice)}")
+        content = (
+            f"From: {sender or '—'}\nTo: {notice.recipient}\n"
+            f"Subject: {subject(notice)}\n\n{render_text(notice)}"
+        )
     else:
         message = render_webhook(notice)
-        content = f"POST {notice.recipient}\n\n" + json.dumps(message, ensure_ascii=False,
-                                                              indent=2)
-    return {"org_code": notice.org_code, "org_name": notice.org_name,
-            "channel": notice.channel, "recipient": notice.recipient,
-            "subject": subject(notice), "entries": len(notice.entries),
-            "counts": notice.counts, "content": content, "message": message}
+        content = f"POST {notice.recipient}\n\n" + json.dumps(message, ensure_ascii=False, indent=2)
+    return {
+        "org_code": notice.org_code,
+        "org_name": notice.org_name,
+        "channel": notice.channel,
+        "recipient": notice.recipient,
+        "subject": subject(notice),
+        "entries": len(notice.entries),
+        "counts": notice.counts,
+        "content": content,
+        "message": message,
+    }

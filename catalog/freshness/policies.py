@@ -37,9 +37,16 @@ def _hours(duration: dt.timedelta | None) -> float | None:
     return duration.total_seconds() / 3600 if duration is not None else None
 
 
-def set_policy(store: Store, scope: Scope, code: str, *, user: str, cycle: str | None = None,
-               grace: dt.timedelta | None = None, soon: dt.timedelta | None = None
-               ) -> dict[str, Any]:
+def set_policy(
+    store: Store,
+    scope: Scope,
+    code: str,
+    *,
+    user: str,
+    cycle: str | None = None,
+    grace: dt.timedelta | None = None,
+    soon: dt.timedelta | None = None,
+) -> dict[str, Any]:
     """Create or replace the override of ``code`` (an entry's or an organisation's)."""
     if scope not in SCOPES:
         raise InvalidInput(f"bad scope {scope!r}: entry or organisation")
@@ -50,8 +57,13 @@ def set_policy(store: Store, scope: Scope, code: str, *, user: str, cycle: str |
     known = store.entries.get(code) if scope == "entry" else store.organisations.get(code)
     if known is None:
         raise NotFound(f"no {scope} {code}")
-    policy = dict(zip(POLICY_FIELDS, (scope, code, label, _hours(grace), _hours(soon), user,
-                                      catalogue_now().isoformat()), strict=True))
+    policy = dict(
+        zip(
+            POLICY_FIELDS,
+            (scope, code, label, _hours(grace), _hours(soon), user, catalogue_now().isoformat()),
+            strict=True,
+        )
+    )
     store.freshness.set_policy(policy)
     return policy
 
@@ -81,9 +93,11 @@ def resolve_policy(update_cycle: str | None, *overrides: Override | None) -> Pol
 
     label = pick(0) or update_cycle
     grace, soon = pick(1), pick(2)
-    return Policy(_cycle(label) if label else None,
-                  grace=dt.timedelta(hours=grace) if grace is not None else None,
-                  soon=dt.timedelta(hours=soon) if soon is not None else None)
+    return Policy(
+        _cycle(label) if label else None,
+        grace=dt.timedelta(hours=grace) if grace is not None else None,
+        soon=dt.timedelta(hours=soon) if soon is not None else None,
+    )
 
 
 def policy_for(store: Store, entry: dict[str, Any]) -> Policy:
@@ -93,14 +107,16 @@ def policy_for(store: Store, entry: dict[str, Any]) -> Policy:
     return resolve_policy(entry.get("update_cycle"), mine, organisation)
 
 
-def entry_status(store: Store, entry: dict[str, Any], at: dt.datetime | None = None
-                 ) -> dict[str, Any]:
+def entry_status(
+    store: Store, entry: dict[str, Any], at: dt.datetime | None = None
+) -> dict[str, Any]:
     """{status, deadline, delay_days} of one entry now (or at ``at``)."""
     at = catalogue_now() if at is None else catalogue_time(at)
     policy = policy_for(store, entry)
     last = dt.datetime.fromisoformat(entry["updated_at"]) if entry.get("updated_at") else None
     status = policy.status(last, at)
     deadline = policy.deadline(last) if policy.tracked and last else None
-    delay = round((at - deadline).total_seconds() / 86400, 2) if deadline and at > deadline \
-        else None
+    delay = (
+        round((at - deadline).total_seconds() / 86400, 2) if deadline and at > deadline else None
+    )
     return {"status": status.value, "deadline": deadline, "delay_days": delay}

@@ -29,10 +29,16 @@ from warehouse.freshness_sweep import FreshnessSweep
 from warehouse.store import Store
 
 HEADERS = {  # field: Chinese header, as exported
-    "rank": "排名", "provider_code": "提供方代码", "provider_name": "提供方",
-    "tracked": "考核目录数", "due": "应更新次数", "on_time": "按时更新次数",
-    "on_time_rate": "按时更新率(%)", "overdue": "逾期目录数",
-    "median_delay_days": "逾期中位天数", "never_updated": "从未更新目录数",
+    "rank": "排名",
+    "provider_code": "提供方代码",
+    "provider_name": "提供方",
+    "tracked": "考核目录数",
+    "due": "应更新次数",
+    "on_time": "按时更新次数",
+    "on_time_rate": "按时更新率(%)",
+    "overdue": "逾期目录数",
+    "median_delay_days": "逾期中位天数",
+    "never_updated": "从未更新目录数",
 }
 
 
@@ -46,8 +52,9 @@ def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def scorecard(store: Store, month: str | None = None, *,
-              at: dt.datetime | None = None) -> list[dict[str, Any]]:
+def scorecard(
+    store: Store, month: str | None = None, *, at: dt.datetime | None = None
+) -> list[dict[str, Any]]:
     """One row per organisation with tracked entries, ranked (see the module doc).
 
     ``at``: judge as of this moment (default now); a month still running is judged up to it.
@@ -59,8 +66,9 @@ def scorecard(store: Store, month: str | None = None, *,
         return _ranked(sweep, month, judged_at)
 
 
-def on_time_trend(store: Store, *, months: int = 6, org: str | None = None,
-                  at: dt.datetime | None = None) -> list[dict[str, Any]]:
+def on_time_trend(
+    store: Store, *, months: int = 6, org: str | None = None, at: dt.datetime | None = None
+) -> list[dict[str, Any]]:
     """[{month, due, on_time, on_time_rate}] for the last ``months`` months with deadlines
     (of one organisation, by code or name, or all), oldest first: one query for all months."""
     at = min(moment(at), catalogue_now())
@@ -106,12 +114,19 @@ def _ranked(sweep: FreshnessSweep, month: str, judged_at: dt.datetime) -> list[d
     return [{"rank": i, "month": month, **row} for i, row in enumerate(rows, 1)]
 
 
-def _trend(sweep: FreshnessSweep, at: dt.datetime, months: int, org: str | None
-           ) -> list[dict[str, Any]]:
+def _trend(
+    sweep: FreshnessSweep, at: dt.datetime, months: int, org: str | None
+) -> list[dict[str, Any]]:
     rows = sweep.on_time_by_month(at, months=months, org=org)
-    return [{"month": m, "due": due, "on_time": met,
-             "on_time_rate": round(100.0 * met / due, 1) if due else None}
-            for m, due, met in reversed(rows)]
+    return [
+        {
+            "month": m,
+            "due": due,
+            "on_time": met,
+            "on_time_rate": round(100.0 * met / due, 1) if due else None,
+        }
+        for m, due, met in reversed(rows)
+    ]
 
 
 def export_scorecard(rows: list[dict[str, Any]], path: Path, fmt: str | None = None) -> Path:
@@ -138,17 +153,23 @@ def export_scorecard(rows: list[dict[str, Any]], path: Path, fmt: str | None = N
         sheet.set_column(1, 2, 28)
         book.close()
     elif fmt in ("html", "htm"):
-        cells = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>"
-                                         for v in row) + "</tr>\n" for row in values)
+        cells = "".join(
+            "<tr>"
+            + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row)
+            + "</tr>\n"
+            for row in values
+        )
         path.write_text(
-            "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\">"
+            '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
             f"<title>{month} 政务信息资源更新及时率通报</title>"
             "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
             "td,th{border:1px solid #999;padding:2px 6px}td:nth-child(n+4){text-align:right}"
             "</style>"
             f"<h1>{month} 政务信息资源更新及时率通报</h1><table><thead><tr>"
             + "".join(f"<th>{html.escape(h)}</th>" for h in header)
-            + f"</tr></thead><tbody>\n{cells}</tbody></table></html>\n", encoding="utf-8")
+            + f"</tr></thead><tbody>\n{cells}</tbody></table></html>\n",
+            encoding="utf-8",
+        )
     else:
         raise InvalidInput(f"unknown scorecard format {fmt!r}: csv, xlsx or html")
     return path

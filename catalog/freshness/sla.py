@@ -36,8 +36,13 @@ class Status(StrEnum):
         return STATUS_NAMES[self]
 
 
-STATUS_NAMES = {Status.FRESH: "正常", Status.DUE_SOON: "即将到期", Status.OVERDUE: "逾期",
-                Status.NEVER_UPDATED: "从未更新", Status.NOT_TRACKED: "不考核"}
+STATUS_NAMES = {
+    Status.FRESH: "正常",
+    Status.DUE_SOON: "即将到期",
+    Status.OVERDUE: "逾期",
+    Status.NEVER_UPDATED: "从未更新",
+    Status.NOT_TRACKED: "不考核",
+}
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)

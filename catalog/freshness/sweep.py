@@ -44,9 +44,15 @@ def cycle_windows(labels: Iterable[str]) -> list[CycleWindow]:
         except ValueError:
             continue  # stored labels are canonical; an unknown one is simply not tracked
         if cycle.tracked and cycle.unit is not None:
-            windows.append(CycleWindow(label, cycle.every or 1, cycle.unit,
-                                       default_grace(cycle).total_seconds(),
-                                       default_soon(cycle).total_seconds()))
+            windows.append(
+                CycleWindow(
+                    label,
+                    cycle.every or 1,
+                    cycle.unit,
+                    default_grace(cycle).total_seconds(),
+                    default_soon(cycle).total_seconds(),
+                )
+            )
     return windows
 
 
@@ -57,8 +63,13 @@ def moment(at: dt.datetime | None) -> dt.datetime:
 
 
 @contextlib.contextmanager
-def swept(store: Store, at: dt.datetime | None = None, *, from_events: bool | None = None,
-          history: bool = False) -> Iterator[FreshnessSweep]:
+def swept(
+    store: Store,
+    at: dt.datetime | None = None,
+    *,
+    from_events: bool | None = None,
+    history: bool = False,
+) -> Iterator[FreshnessSweep]:
     """Every active entry evaluated at ``at`` (default now), ready to query.
 
     ``from_events``: take each entry's last update from the update events up to ``at``
@@ -68,8 +79,9 @@ def swept(store: Store, at: dt.datetime | None = None, *, from_events: bool | No
     at = moment(at)
     if from_events is None:
         from_events = at < catalogue_now() - _NOW_SLACK
-    with FreshnessSweep.open(store, events_until=at if from_events else None,
-                             history=history) as sweep:
+    with FreshnessSweep.open(
+        store, events_until=at if from_events else None, history=history
+    ) as sweep:
         sweep.run(at, cycle_windows(sweep.cycle_labels()))
         yield sweep
 
@@ -81,8 +93,14 @@ def save_day(store: Store, workspace: Workspace, day: dt.date) -> Path:
         return sweep.save(day, daily_dir(workspace) / f"{day.isoformat()}.parquet")
 
 
-def statuses(store: Store, *, at: dt.datetime | None = None, org: str | None = None,
-             status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+def statuses(
+    store: Store,
+    *,
+    at: dt.datetime | None = None,
+    org: str | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
     """Entries with their status at ``at`` (default now), filtered by organisation (code or
     name) and status; most overdue first."""
     wanted = Status(status).value if status else None
@@ -96,5 +114,13 @@ def summary(store: Store, *, at: dt.datetime | None = None) -> dict[str, int]:
         return sweep.summary()
 
 
-__all__ = ["COLUMNS", "cycle_windows", "daily_dir", "moment", "save_day", "statuses", "summary",
-           "swept"]
+__all__ = [
+    "COLUMNS",
+    "cycle_windows",
+    "daily_dir",
+    "moment",
+    "save_day",
+    "statuses",
+    "summary",
+    "swept",
+]

@@ -39,17 +39,30 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "file": self.file, "mapping": self.mapping, "import_id": self.import_id,
-            "records": self.records, "created": self.created, "updated": self.updated,
-            "unchanged": self.unchanged, "rejected": self.rejected,
+            "file": self.file,
+            "mapping": self.mapping,
+            "import_id": self.import_id,
+            "records": self.records,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
             "rejects_file": self.rejects_file,
-            "errors": [{"file": self.file, "row": e.row, "field": e.field, "reason": e.reason}
-                       for e in self.errors],
+            "errors": [
+                {"file": self.file, "row": e.row, "field": e.field, "reason": e.reason}
+                for e in self.errors
+            ],
         }
 
 
-def import_file(directory: Directory, workspace: Workspace, path: Path, *,
-                mapping: str | None = None, progress: Progress | None = None) -> ImportReport:
+def import_file(
+    directory: Directory,
+    workspace: Workspace,
+    path: Path,
+    *,
+    mapping: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
     path = Path(path)
     document = read_document(path)
     if mapping is not None:
@@ -66,28 +79,50 @@ def import_file(directory: Directory, workspace: Workspace, path: Path, *,
 
     mapping_errors: list[RowError] = []
     entry_records = _entry_records(chosen, records, mapping_errors, progress, report)
-    result = directory.apply(entry_records, source=chosen.name,
-                             classification=chosen.classification, import_id=import_id)
-    report.created, report.updated, report.unchanged = result.created, result.updated, result.unchanged
+    result = directory.apply(
+        entry_records, source=chosen.name, classification=chosen.classification, import_id=import_id
+    )
+    report.created, report.updated, report.unchanged = (
+        result.created,
+        result.updated,
+        result.unchanged,
+    )
     report.errors = sorted(
-        mapping_errors + [RowError(e.row, chosen.source_of(e.field, e.record), e.reason, e.record)
-                          for e in result.errors],
-        key=lambda e: (e.row or 0, e.field))
+        mapping_errors
+        + [
+            RowError(e.row, chosen.source_of(e.field, e.record), e.reason, e.record)
+            for e in result.errors
+        ],
+        key=lambda e: (e.row or 0, e.field),
+    )
     if report.errors:
         report.rejects_file = str(_write_rejects(workspace, import_id, path, report.errors))
     store.imports.finish(
         import_id,
-        {"records": report.records, "created": report.created, "updated": report.updated,
-         "unchanged": report.unchanged, "rejected": report.rejected},
+        {
+            "records": report.records,
+            "created": report.created,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "rejected": report.rejected,
+        },
         now_local().isoformat(),
-        [{"row": e.row, "field": e.field, "reason": e.reason, "record": _clean(e.record)}
-         for e in report.errors],
-        report.rejects_file)
+        [
+            {"row": e.row, "field": e.field, "reason": e.reason, "record": _clean(e.record)}
+            for e in report.errors
+        ],
+        report.rejects_file,
+    )
     return report
 
 
-def _entry_records(mapping: Mapping, records: Iterable[dict[str, Any]], errors: list[RowError],
-                   progress: Progress | None, report: ImportReport) -> Iterator[EntryRecord]:
+def _entry_records(
+    mapping: Mapping,
+    records: Iterable[dict[str, Any]],
+    errors: list[RowError],
+    progress: Progress | None,
+    report: ImportReport,
+) -> Iterator[EntryRecord]:
     """Entry candidates from source records, counting them into ``report.records``."""
     seen: dict[str, int] = {}
     for position, record in enumerate(records, start=1):
@@ -117,13 +152,22 @@ def _clean(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k != "__row__"}
 
 
-def _write_rejects(workspace: Workspace, import_id: int, path: Path, errors: list[RowError]) -> Path:
+def _write_rejects(
+    workspace: Workspace, import_id: int, path: Path, errors: list[RowError]
+) -> Path:
     workspace.rejects_dir.mkdir(parents=True, exist_ok=True)
     out = workspace.rejects_dir / f"import-{import_id:05d}-{path.stem}.csv"
     with out.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "row", "field", "reason", "record"])
         for e in errors:
-            writer.writerow([str(path), e.row, e.field, e.reason,
-                             json.dumps(_clean(e.record), ensure_ascii=False, default=str)])
+            writer.writerow(
+                [
+                    str(path),
+                    e.row,
+                    e.field,
+                    e.reason,
+                    json.dumps(_clean(e.record), ensure_ascii=False, default=str),
+                ]
+            )
     return out

@@ -43,8 +43,12 @@ from schemas.errors import InvalidInput
 _MISSING = object()
 # Fields whose values get a transform even when the mapping names none.
 _IMPLIED_TRANSFORMS = {
-    "published_at": "date", "updated_at": "date", "formats": "list", "tags": "list",
-    "related_codes": "list", "data_items": "data_items",
+    "published_at": "date",
+    "updated_at": "date",
+    "formats": "list",
+    "tags": "list",
+    "related_codes": "list",
+    "data_items": "data_items",
 }
 
 
@@ -95,8 +99,9 @@ class Mapping(BaseModel):
     records: str | None = Field(None, description="dotted path to the record list in a JSON file")
     detect: Detect = Field(default_factory=Detect)
     key: list[str] = Field(default_factory=list, description="source fields identifying a record")
-    key_fields: list[str] = Field(default_factory=list,
-                                  description="entry fields identifying a record, after mapping")
+    key_fields: list[str] = Field(
+        default_factory=list, description="entry fields identifying a record, after mapping"
+    )
     classification: str = Field("300000", description="分类码 for entries the source gives no code")
     fields: dict[str, FieldRule]
     defaults: dict[str, Any] = Field(default_factory=dict)
@@ -107,8 +112,10 @@ class Mapping(BaseModel):
     def _entry_fields(cls, value: Any) -> Any:
         unknown = set(value) - set(CatalogueEntry.model_fields)
         if unknown:
-            raise ValueError(f"not entry fields: {', '.join(sorted(unknown))}; "
-                             f"entry fields are {', '.join(CatalogueEntry.model_fields)}")
+            raise ValueError(
+                f"not entry fields: {', '.join(sorted(unknown))}; "
+                f"entry fields are {', '.join(CatalogueEntry.model_fields)}"
+            )
         return value
 
     # --- recognising a file ------------------------------------------------------------
@@ -122,7 +129,8 @@ class Mapping(BaseModel):
 
     def fits(self, available: set[str]) -> bool:
         return self.required() <= available and all(
-            any(name in available for name in group) for group in self.detect.any_of)
+            any(name in available for name in group) for group in self.detect.any_of
+        )
 
     def score(self, available: set[str]) -> int:
         return len(self.source_roots() & available)
@@ -131,8 +139,10 @@ class Mapping(BaseModel):
     def _plan(self) -> list[tuple[str, FieldRule, str | None]]:
         """(field, rule, transform name) for each field, worked out once per mapping."""
         if self._compiled is None:
-            self._compiled = [(field, rule, rule.transform or _IMPLIED_TRANSFORMS.get(field))
-                              for field, rule in self.fields.items()]
+            self._compiled = [
+                (field, rule, rule.transform or _IMPLIED_TRANSFORMS.get(field))
+                for field, rule in self.fields.items()
+            ]
         return self._compiled
 
     def apply(self, record: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -176,7 +186,9 @@ class Mapping(BaseModel):
         rule = self.fields.get(field.split(".", 1)[0])
         if rule is None:
             return field
-        present = [s for s in rule.sources if record is not None and lookup(record, s) is not _MISSING]
+        present = [
+            s for s in rule.sources if record is not None and lookup(record, s) is not _MISSING
+        ]
         return f"{(present or rule.sources)[0]} ({field})"
 
     def record_key(self, record: dict[str, Any], values: dict[str, Any]) -> str | None:
@@ -184,8 +196,9 @@ class Mapping(BaseModel):
         if not self.key and not self.key_fields:
             return None
         parts = [lookup(record, k) for k in self.key] + [values.get(k) for k in self.key_fields]
-        text = json.dumps([None if p is _MISSING else p for p in parts], ensure_ascii=False,
-                          default=str)
+        text = json.dumps(
+            [None if p is _MISSING else p for p in parts], ensure_ascii=False, default=str
+        )
         return f"{self.name}:{hashlib.sha1(text.encode('utf-8')).hexdigest()[:20]}"
 
 
@@ -216,9 +229,12 @@ def lookup(record: dict[str, Any], path: str) -> Any:
             items: Any = value.get(part[:-2], _MISSING) if isinstance(value, dict) else _MISSING
             if items is _MISSING:
                 return _MISSING
-            rest = ".".join(parts[index + 1:])
-            found = [lookup(item, rest) if rest else item for item in (items or [])
-                     if isinstance(item, dict) or not rest]
+            rest = ".".join(parts[index + 1 :])
+            found = [
+                lookup(item, rest) if rest else item
+                for item in (items or [])
+                if isinstance(item, dict) or not rest
+            ]
             return [f for f in found if f is not _MISSING and not _empty(f)]
         if not isinstance(value, dict) or part not in value:
             return _MISSING
@@ -269,14 +285,18 @@ def available_fields(records: Iterable[dict[str, Any]], sample: int = 200) -> se
     return fields
 
 
-def iter_candidates(document: Any, mappings: list[Mapping]) -> Iterator[tuple[Mapping, Iterable[dict[str, Any]]]]:
+def iter_candidates(
+    document: Any, mappings: list[Mapping]
+) -> Iterator[tuple[Mapping, Iterable[dict[str, Any]]]]:
     for mapping in mappings:
         records = document.records(mapping.records)
         if records is not None:
             yield mapping, records
 
 
-def detect_mapping(document: Any, mappings: list[Mapping] | None = None) -> tuple[Mapping, Iterable[dict[str, Any]]]:
+def detect_mapping(
+    document: Any, mappings: list[Mapping] | None = None
+) -> tuple[Mapping, Iterable[dict[str, Any]]]:
     """The shipped mapping that fits the document best, with the records it reads.
 
     Raises MappingError naming the file's fields that no mapping covers.
@@ -294,8 +314,10 @@ def detect_mapping(document: Any, mappings: list[Mapping] | None = None) -> tupl
     if best is not None:
         return best[1], best[2]
     if closest is None:
-        raise MappingError(f"{document.path}: no records found (a JSON file needs a list of "
-                           "records, or an object holding one)")
+        raise MappingError(
+            f"{document.path}: no records found (a JSON file needs a list of "
+            "records, or an object holding one)"
+        )
     _, mapping, fields = closest
     unmapped = sorted(fields - mapping.source_roots())
     missing = sorted(mapping.required() - fields)
@@ -303,4 +325,5 @@ def detect_mapping(document: Any, mappings: list[Mapping] | None = None) -> tupl
         f"{document.path}: no shipped mapping fits this file. Its fields not covered by the "
         f"closest mapping ({mapping.name}): {', '.join(unmapped) or '-'}"
         + (f"; that mapping also needs: {', '.join(missing)}" if missing else "")
-        + ". Write a mapping YAML (docs/mappings.md) and pass --mapping FILE.")
+        + ". Write a mapping YAML (docs/mappings.md) and pass --mapping FILE."
+    )

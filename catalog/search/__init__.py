@@ -15,6 +15,17 @@ from catalog.search.query import search, warm_up
 from catalog.search.results import Hit, SearchResult
 from catalog.search.text import initialize
 
-__all__ = ["FACETS", "Hit", "RefreshStats", "SearchResult", "canonical_facet", "initialize",
-           "needs_refresh", "parse_facet_options", "rebuild_index", "refresh_index", "search",
-           "warm_up"]
+__all__ = [
+    "FACETS",
+    "Hit",
+    "RefreshStats",
+    "SearchResult",
+    "canonical_facet",
+    "initialize",
+    "needs_refresh",
+    "parse_facet_options",
+    "rebuild_index",
+    "refresh_index",
+    "search",
+    "warm_up",
+]

@@ -30,12 +30,20 @@ def seconds(value: dt.datetime) -> float:
     return (value - EPOCH).total_seconds()
 
 
-def deadlines(code: str, updated_at: str | None, update_cycle: str | None,
-              provider_code: str | None, policies: Policies) -> Deadlines:
+def deadlines(
+    code: str,
+    updated_at: str | None,
+    update_cycle: str | None,
+    provider_code: str | None,
+    policies: Policies,
+) -> Deadlines:
     """An entry's freshness columns as ``freshness.sweep`` would judge it: the entry's policy
     wins over its organisation's, which wins over the cycle's defaults."""
-    policy = resolve_policy(update_cycle, policies.get(("entry", code)),
-                            policies.get(("organisation", provider_code or "")))
+    policy = resolve_policy(
+        update_cycle,
+        policies.get(("entry", code)),
+        policies.get(("organisation", provider_code or "")),
+    )
     if not policy.tracked:
         return Deadlines(code, False, None, None)
     if not updated_at:
@@ -47,8 +55,7 @@ def deadlines(code: str, updated_at: str | None, update_cycle: str | None,
     if last.tzinfo is not None:
         last = last.replace(tzinfo=None)  # stored in catalogue local time; the sweep casts so
     due_soon_from, overdue_after = policy.window(last)
-    return Deadlines(code, True, round(seconds(due_soon_from), 3),
-                     round(seconds(overdue_after), 3))
+    return Deadlines(code, True, round(seconds(due_soon_from), 3), round(seconds(overdue_after), 3))
 
 
 def _json_list(raw: Any) -> list[Any]:
@@ -85,24 +92,42 @@ def formats_of(value: str | None) -> list[str]:
 def document(entry: dict[str, Any], policies: Policies) -> SearchDocument:
     """The index document of an active entry (segmenting is the slow part: ~1 ms)."""
     name = entry["name"] or ""
-    formats = sorted({str(f).strip().upper() for f in _json_list(entry["formats"])
-                      if str(f).strip()})
+    formats = sorted(
+        {str(f).strip().upper() for f in _json_list(entry["formats"]) if str(f).strip()}
+    )
     tags = [str(t) for t in _json_list(entry["tags"]) if t]
-    items = [str(i.get("name") or "") if isinstance(i, dict) else str(i)
-             for i in _json_list(entry["data_items"])]
+    items = [
+        str(i.get("name") or "") if isinstance(i, dict) else str(i)
+        for i in _json_list(entry["data_items"])
+    ]
     category = category_of(entry)
-    freshness = deadlines(entry["code"], entry["updated_at"], entry["update_cycle"],
-                          entry["provider_code"], policies)
+    freshness = deadlines(
+        entry["code"], entry["updated_at"], entry["update_cycle"], entry["provider_code"], policies
+    )
     return SearchDocument(
-        code=entry["code"], name=name, name_key=text.compact(name),
-        provider_code=entry["provider_code"], provider_name=entry["provider_name"],
-        category=category, share_type=entry["share_type"], open_type=entry["open_type"],
-        update_cycle=entry["update_cycle"], formats=format_set(formats),
-        summary=entry["summary"] or "", updated_at=entry["updated_at"],
-        tracked=freshness.tracked, soon_at=freshness.soon_at,
+        code=entry["code"],
+        name=name,
+        name_key=text.compact(name),
+        provider_code=entry["provider_code"],
+        provider_name=entry["provider_name"],
+        category=category,
+        share_type=entry["share_type"],
+        open_type=entry["open_type"],
+        update_cycle=entry["update_cycle"],
+        formats=format_set(formats),
+        summary=entry["summary"] or "",
+        updated_at=entry["updated_at"],
+        tracked=freshness.tracked,
+        soon_at=freshness.soon_at,
         overdue_at=freshness.overdue_at,
-        text={"name": text.segment(name), "chars": text.han_chars(name),
-              "pinyin": text.pinyin_initials(name), "tags": _segment_all([*tags, *formats]),
-              "category": text.segment(category or ""),
-              "provider": text.segment(entry["provider_name"] or ""),
-              "items": _segment_all(items), "summary": text.segment(entry["summary"] or "")})
+        text={
+            "name": text.segment(name),
+            "chars": text.han_chars(name),
+            "pinyin": text.pinyin_initials(name),
+            "tags": _segment_all([*tags, *formats]),
+            "category": text.segment(category or ""),
+            "provider": text.segment(entry["provider_name"] or ""),
+            "items": _segment_all(items),
+            "summary": text.segment(entry["summary"] or ""),
+        },
+    )

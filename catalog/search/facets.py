@@ -35,8 +35,8 @@ class Filter:
     """Resolved filters: allowed value ids per value facet, formats and freshness statuses."""
 
     values: dict[str, np.ndarray] = field(default_factory=dict)  # facet -> allowed value ids
-    format_sets: np.ndarray | None = None                       # allowed format-set ids
-    statuses: tuple[int, ...] | None = None                       # allowed STATUSES indexes
+    format_sets: np.ndarray | None = None  # allowed format-set ids
+    statuses: tuple[int, ...] | None = None  # allowed STATUSES indexes
 
     @property
     def empty(self) -> bool:
@@ -46,8 +46,13 @@ class Filter:
 class Snapshot:
     """The facet columns at one generation (immutable once published)."""
 
-    def __init__(self, index_id: str | None, generation: int, arrays: dict[str, np.ndarray],
-                 values: dict[int, tuple[str, str]]):
+    def __init__(
+        self,
+        index_id: str | None,
+        generation: int,
+        arrays: dict[str, np.ndarray],
+        values: dict[int, tuple[str, str]],
+    ):
         self.index_id = index_id
         self.generation = generation
         self.arrays = arrays
@@ -57,7 +62,9 @@ class Snapshot:
             self._by_facet.setdefault(facet, {})[value] = value_id
         self._format_sets: dict[int, list[str]] = {
             value_id: formats_of(value)
-            for value_id, (facet, value) in values.items() if facet == "formats"}
+            for value_id, (facet, value) in values.items()
+            if facet == "formats"
+        }
 
     # --- lookups -------------------------------------------------------------------------
     @property
@@ -72,8 +79,9 @@ class Snapshot:
 
     def format_sets_with(self, formats: Iterable[str]) -> np.ndarray:
         wanted = set(formats)
-        return np.array([i for i, fmts in self._format_sets.items() if wanted & set(fmts)],
-                        dtype=np.int64)
+        return np.array(
+            [i for i, fmts in self._format_sets.items() if wanted & set(fmts)], dtype=np.int64
+        )
 
     # --- per-query work ------------------------------------------------------------------
     def union(self, parts: Sequence[np.ndarray]) -> np.ndarray:
@@ -110,20 +118,25 @@ class Snapshot:
             keep &= _lookup(np.array(flt.statuses), len(STATUSES))[self.status(ids, now)]
         return ids[keep]
 
-    def counts(self, ids: np.ndarray, now: float, limit: int | None
-               ) -> dict[str, list[tuple[str, int]]]:
+    def counts(
+        self, ids: np.ndarray, now: float, limit: int | None
+    ) -> dict[str, list[tuple[str, int]]]:
         result: dict[str, list[tuple[str, int]]] = {}
         if limit == 0:
             return {facet: [] for facet in (*VALUE_FACETS, "freshness", "format")}
         size = max(self.values, default=0) + 1
         for facet in VALUE_FACETS:
             counted = np.bincount(self.arrays[facet][ids], minlength=size)
-            items = [(self.values[int(i)][1], int(counted[i]))
-                     for i in np.flatnonzero(counted) if int(i) in self.values]
+            items = [
+                (self.values[int(i)][1], int(counted[i]))
+                for i in np.flatnonzero(counted)
+                if int(i) in self.values
+            ]
             result[facet] = _top(items, limit)
         statuses = np.bincount(self.status(ids, now), minlength=len(STATUSES))
-        result["freshness"] = _top([(STATUSES[i], int(c)) for i, c in enumerate(statuses) if c],
-                                   limit)
+        result["freshness"] = _top(
+            [(STATUSES[i], int(c)) for i, c in enumerate(statuses) if c], limit
+        )
         sets = np.bincount(self.arrays["formats"][ids], minlength=size)
         formats: dict[str, int] = {}
         for i in np.flatnonzero(sets):
@@ -177,13 +190,19 @@ def snapshot(store: Store) -> Snapshot:
     key = store.search.location
     state = store.search.state()
     current = _snapshots.get(key)
-    if current is not None and current.index_id == state.index_id and \
-            current.generation == state.generation:
+    if (
+        current is not None
+        and current.index_id == state.index_id
+        and current.generation == state.generation
+    ):
         return current
     with _lock:
         current = _snapshots.get(key)
-        if current is not None and current.index_id == state.index_id and \
-                current.generation >= state.generation:
+        if (
+            current is not None
+            and current.index_id == state.index_id
+            and current.generation >= state.generation
+        ):
             return current
         if current is None or current.index_id != state.index_id:
             fresh = _load(store, state.index_id, state.generation)
@@ -232,7 +251,7 @@ def _patch(store: Store, current: Snapshot, generation: int) -> Snapshot:
     arrays = {}
     for name, array in current.arrays.items():
         grown = _empty_arrays(size)[name]
-        grown[:len(array)] = array
+        grown[: len(array)] = array
         arrays[name] = grown
     _fill(arrays, read)
     values = dict(current.values)

@@ -17,20 +17,43 @@ from catalog.search import facets as facet_index
 from schemas.errors import InvalidInput
 from warehouse.store import Store
 
-FACETS = ("organisation", "category", "share_type", "open_type", "update_cycle", "freshness",
-          "format")
+FACETS = (
+    "organisation",
+    "category",
+    "share_type",
+    "open_type",
+    "update_cycle",
+    "freshness",
+    "format",
+)
 ALIASES = {
-    "organisation": "organisation", "organization": "organisation", "org": "organisation",
-    "provider": "organisation", "provider_name": "organisation", "提供方": "organisation",
-    "category": "category", "分类": "category", "category_name": "category",
-    "share_type": "share_type", "共享类型": "share_type",
-    "open_type": "open_type", "开放属性": "open_type",
-    "update_cycle": "update_cycle", "cycle": "update_cycle", "更新周期": "update_cycle",
-    "freshness": "freshness", "status": "freshness", "时效": "freshness",
-    "format": "format", "formats": "format", "格式": "format",
+    "organisation": "organisation",
+    "organization": "organisation",
+    "org": "organisation",
+    "provider": "organisation",
+    "provider_name": "organisation",
+    "提供方": "organisation",
+    "category": "category",
+    "分类": "category",
+    "category_name": "category",
+    "share_type": "share_type",
+    "共享类型": "share_type",
+    "open_type": "open_type",
+    "开放属性": "open_type",
+    "update_cycle": "update_cycle",
+    "cycle": "update_cycle",
+    "更新周期": "update_cycle",
+    "freshness": "freshness",
+    "status": "freshness",
+    "时效": "freshness",
+    "format": "format",
+    "formats": "format",
+    "格式": "format",
 }
-_STATUS_BY_NAME = {**{s.value: s.value for s in Status},
-                   **{name: s.value for s, name in STATUS_NAMES.items()}}
+_STATUS_BY_NAME = {
+    **{s.value: s.value for s in Status},
+    **{name: s.value for s, name in STATUS_NAMES.items()},
+}
 
 
 def canonical_facet(key: str) -> str:
@@ -48,8 +71,10 @@ def parse_facet_options(options: Iterable[str]) -> dict[str, list[str]]:
     for option in options:
         key, sep, value = option.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise InvalidInput(f"筛选条件有误 bad facet filter {option!r}: expected key=value, "
-                               f"e.g. share_type=无条件共享")
+            raise InvalidInput(
+                f"筛选条件有误 bad facet filter {option!r}: expected key=value, "
+                f"e.g. share_type=无条件共享"
+            )
         found.setdefault(canonical_facet(key), []).append(value.strip())
     return found
 
@@ -67,7 +92,8 @@ def normalise(facets: Mapping[str, Any]) -> dict[str, list[str]]:
                 if item not in _STATUS_BY_NAME:
                     raise InvalidInput(
                         f"未知的时效状态 unknown freshness status {item!r}: one of "
-                        f"{', '.join(s.value for s in Status)} (or 正常, 逾期 …)")
+                        f"{', '.join(s.value for s in Status)} (or 正常, 逾期 …)"
+                    )
                 item = _STATUS_BY_NAME[item]
             elif name == "format":
                 item = item.upper()
@@ -76,8 +102,9 @@ def normalise(facets: Mapping[str, Any]) -> dict[str, list[str]]:
     return {k: v for k, v in filters.items() if v}
 
 
-def resolve(store: Store, snap: facet_index.Snapshot, filters: dict[str, list[str]]
-            ) -> facet_index.Filter:
+def resolve(
+    store: Store, snap: facet_index.Snapshot, filters: dict[str, list[str]]
+) -> facet_index.Filter:
     """Filters as value ids of the snapshot (an unknown value allows nothing)."""
     values: dict[str, np.ndarray] = {}
     format_sets = statuses = None

@@ -81,6 +81,7 @@ def snippet(value: str, marks: Iterable[str], *, width: int = 80) -> str:
     end = min(len(value), start + width)
     start = max(0, end - width)
     part = value[start:end]
-    inner = [(max(s - start, 0), min(e - start, len(part))) for s, e in spans
-             if s < end and e > start]
+    inner = [
+        (max(s - start, 0), min(e - start, len(part))) for s, e in spans if s < end and e > start
+    ]
     return ("…" if start else "") + _render(part, inner) + ("…" if end < len(value) else "")

@@ -41,8 +41,11 @@ class RefreshStats:
 def needs_refresh(store: Store) -> bool:
     """Cheap (point reads): is anything queued, or the segmenter or the policies changed?"""
     search = store.search
-    return (search.has_pending() or search.meta("segmenter") != text.SEGMENTER_VERSION
-            or search.meta("policy_signature") != search.policy_signature())
+    return (
+        search.has_pending()
+        or search.meta("segmenter") != text.SEGMENTER_VERSION
+        or search.meta("policy_signature") != search.policy_signature()
+    )
 
 
 def refresh_index(store: Store, *, batch: int = BATCH) -> RefreshStats:
@@ -106,15 +109,15 @@ def _refresh_batch(store: Store, batch: int) -> tuple[bool, int, int]:
     policies: Policies = store.freshness.overrides()
     entries = search.entries(codes)
     # Segmenting is the slow part: done before the store takes the write lock.
-    documents = [document(entry, policies) for entry in entries.values()
-                 if entry["status"] == "active"]
+    documents = [
+        document(entry, policies) for entry in entries.values() if entry["status"] == "active"
+    ]
     removed = search.write_batch(documents, codes, through=queued[-1][0])
     return len(queued) < batch, len(documents), removed
 
 
 def _policies_snapshot(policies: Policies) -> str:
-    return json.dumps(sorted([list(k), list(v)] for k, v in policies.items()),
-                      ensure_ascii=False)
+    return json.dumps(sorted([list(k), list(v)] for k, v in policies.items()), ensure_ascii=False)
 
 
 def _refresh_policies(store: Store) -> int:
@@ -127,13 +130,15 @@ def _refresh_policies(store: Store) -> int:
         old: Policies = {}
         if old_raw:
             old = {(k[0], k[1]): (v[0], v[1], v[2]) for k, v in json.loads(old_raw)}
-        changed = {key for key in policies.keys() | old.keys()
-                   if policies.get(key) != old.get(key)}
+        changed = {key for key in policies.keys() | old.keys() if policies.get(key) != old.get(key)}
         rows = search.entries_under_policies(
             sorted(code for scope, code in changed if scope == "entry"),
-            sorted(code for scope, code in changed if scope == "organisation"))
-        updates = [deadlines(r["code"], r["updated_at"], r["update_cycle"], r["provider_code"],
-                             policies) for r in rows]
+            sorted(code for scope, code in changed if scope == "organisation"),
+        )
+        updates = [
+            deadlines(r["code"], r["updated_at"], r["update_cycle"], r["provider_code"], policies)
+            for r in rows
+        ]
         search.set_deadlines(updates)
         search.set_meta("policy_signature", search.policy_signature())
         search.set_meta("policies", _policies_snapshot(policies))

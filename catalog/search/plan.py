@@ -35,15 +35,15 @@ _CODE_FULL = re.compile(r"^([1-3][0-9]{5}[0-9]{0,6})[/-]([0-9]{3,8})$")
 @dataclass
 class QueryPlan:
     words: list[str]
-    match: str | None = None                   # every word, each by any of its alternatives
-    main_match: str | None = None              # the same, in MAIN_FIELDS only, without NEAR
-    name_key: str = ""                         # the query compacted, as names are for lookup
-    code_low: str | None = None                # codes in [code_low, code_high) match
+    match: str | None = None  # every word, each by any of its alternatives
+    main_match: str | None = None  # the same, in MAIN_FIELDS only, without NEAR
+    name_key: str = ""  # the query compacted, as names are for lookup
+    code_low: str | None = None  # codes in [code_low, code_high) match
     code_high: str | None = None
-    code: str | None = None                    # a whole 信息资源代码
+    code: str | None = None  # a whole 信息资源代码
     alternatives: list[list[str]] = field(default_factory=list)  # per word, OR-ed
-    marks: list[str] = field(default_factory=list)      # strings to mark in names/summaries
-    pinyin: list[str] = field(default_factory=list)     # latin words to mark by initials
+    marks: list[str] = field(default_factory=list)  # strings to mark in names/summaries
+    pinyin: list[str] = field(default_factory=list)  # latin words to mark by initials
 
     @property
     def code_range(self) -> bool:
@@ -91,9 +91,14 @@ def plan_query(query: str) -> QueryPlan:
         plan.match = " AND ".join("(" + " OR ".join(a) + ")" for a in plan.alternatives)
         # Matched in a short field: NEAR left out (4x the cost of the rest; the name's
         # characters already cover the name, and tags, 分类 and 提供方 are short).
-        plan.main_match = f"{{{' '.join(MAIN_FIELDS)}}} : (" + " AND ".join(
-            "(" + " OR ".join(x for x in a if not x.startswith("NEAR(")) + ")"
-            for a in plan.alternatives) + ")"
+        plan.main_match = (
+            f"{{{' '.join(MAIN_FIELDS)}}} : ("
+            + " AND ".join(
+                "(" + " OR ".join(x for x in a if not x.startswith("NEAR(")) + ")"
+                for a in plan.alternatives
+            )
+            + ")"
+        )
         plan.pinyin = [w for w in plan.words if text.is_pinyin_query(w)]
     key = text.compact(raw)
     plan.name_key = key

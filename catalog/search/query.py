@@ -23,10 +23,17 @@ from schemas.errors import InvalidInput
 from warehouse.store import Store
 
 
-def search(store: Store, query: str = "", *,
-           facets: Mapping[str, str | Sequence[str]] | None = None, limit: int = 20,
-           offset: int = 0, refresh: bool = True, facet_limit: int | None = 100,
-           now: dt.datetime | None = None) -> SearchResult:
+def search(
+    store: Store,
+    query: str = "",
+    *,
+    facets: Mapping[str, str | Sequence[str]] | None = None,
+    limit: int = 20,
+    offset: int = 0,
+    refresh: bool = True,
+    facet_limit: int | None = 100,
+    now: dt.datetime | None = None,
+) -> SearchResult:
     """Search the catalogue.
 
     ``facets``: ``{key: value or [values]}`` filters, values of one key OR-ed, keys AND-ed;
@@ -59,11 +66,20 @@ def search(store: Store, query: str = "", *,
         ids = snap.apply(matched.ids, allowed, now_s)
         counts = snap.counts(ids, now_s, facet_limit)
         page = ranking.ranked(store, matches, snap, plan, ids, matched.scores, offset, limit)
-    return SearchResult(query=query, total=len(ids), hits=hits(store, snap, page, now_s, plan),
-                        facets=counts, filters=wanted, limit=limit, offset=offset,
-                        took_ms=round((time.perf_counter() - started) * 1000, 2),
-                        ranking=page.ranking, refreshed=refreshed, stale=stale,
-                        words=plan.words)
+    return SearchResult(
+        query=query,
+        total=len(ids),
+        hits=hits(store, snap, page, now_s, plan),
+        facets=counts,
+        filters=wanted,
+        limit=limit,
+        offset=offset,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+        ranking=page.ranking,
+        refreshed=refreshed,
+        stale=stale,
+        words=plan.words,
+    )
 
 
 def warm_up(store: Store) -> None:

@@ -23,13 +23,20 @@ from catalog.search.plan import QueryPlan, chars_phrase
 from warehouse.store import Store
 
 # bm25 weights per text field.
-WEIGHTS = {"name": 10.0, "chars": 4.0, "pinyin": 5.0, "tags": 3.0, "category": 2.0,
-           "provider": 2.0, "items": 1.5, "summary": 1.0}
+WEIGHTS = {
+    "name": 10.0,
+    "chars": 4.0,
+    "pinyin": 5.0,
+    "tags": 3.0,
+    "category": 2.0,
+    "provider": 2.0,
+    "items": 1.5,
+    "summary": 1.0,
+}
 RANK_LIMIT = 4_000
 SCORE_CEILING = 1 << 55  # bm25 × 1e6 never comes near (bm25 is a few dozen at most)
 # Tiers, best first; "all" is every entry of an empty query.
-TIERS = ("exact_name", "exact_code", "code_prefix", "name_contains", "name_variant", "text",
-         "all")
+TIERS = ("exact_name", "exact_code", "code_prefix", "name_contains", "name_variant", "text", "all")
 _TEXT, _ALL = TIERS.index("text"), TIERS.index("all")
 
 
@@ -46,8 +53,8 @@ class Page:
 
 @dataclass(frozen=True)
 class Matched:
-    ids: np.ndarray                # sorted active index ids
-    scores: np.ndarray | None      # bm25 × -1e6 as integers by index id; None above RANK_LIMIT
+    ids: np.ndarray  # sorted active index ids
+    scores: np.ndarray | None  # bm25 × -1e6 as integers by index id; None above RANK_LIMIT
 
 
 class Matches:
@@ -93,8 +100,16 @@ def latest_first(snap: Snapshot, ids: np.ndarray, offset: int, limit: int) -> Pa
     return Page(page, [_ALL] * len(page), [0.0] * len(page), "updated")
 
 
-def ranked(store: Store, matches: Matches, snap: Snapshot, plan: QueryPlan, ids: np.ndarray,
-           scores: np.ndarray | None, offset: int, limit: int) -> Page:
+def ranked(
+    store: Store,
+    matches: Matches,
+    snap: Snapshot,
+    plan: QueryPlan,
+    ids: np.ndarray,
+    scores: np.ndarray | None,
+    offset: int,
+    limit: int,
+) -> Page:
     """The page of ``ids`` (the matches left by the filters) in tier order."""
     tier = tiers(store, matches, snap, plan, ids)
     if scores is not None:
@@ -114,8 +129,9 @@ def ranked(store: Store, matches: Matches, snap: Snapshot, plan: QueryPlan, ids:
     return Page(ids[page], tier[page].tolist(), (score[page] / 1e6).tolist(), ranking)
 
 
-def tiers(store: Store, matches: Matches, snap: Snapshot, plan: QueryPlan,
-          ids: np.ndarray) -> np.ndarray:
+def tiers(
+    store: Store, matches: Matches, snap: Snapshot, plan: QueryPlan, ids: np.ndarray
+) -> np.ndarray:
     """The tier (index into ``TIERS``) of each of ``ids``. "Contains" is read from the name's
     characters in the full-text index, so punctuation and spaces between are ignored."""
     result = np.full(len(ids), _TEXT, dtype=np.int64)

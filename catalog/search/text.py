@@ -25,9 +25,18 @@ SEGMENTER_VERSION = "2"
 
 # Words jieba's dictionary lacks that government catalogues use; (word, frequency).
 EXTRA_WORDS = (
-    ("网格员", 2000), ("公租房", 2000), ("人社", 2000), ("卫健", 2000), ("住建", 2000),
-    ("市监", 2000), ("规上", 2000), ("一网通办", 2000), ("信息资源", 2000),
-    ("信息项", 2000), ("统一社会信用代码", 2000), ("电子证照", 2000),
+    ("网格员", 2000),
+    ("公租房", 2000),
+    ("人社", 2000),
+    ("卫健", 2000),
+    ("住建", 2000),
+    ("市监", 2000),
+    ("规上", 2000),
+    ("一网通办", 2000),
+    ("信息资源", 2000),
+    ("信息项", 2000),
+    ("统一社会信用代码", 2000),
+    ("电子证照", 2000),
 )
 
 # Abbreviations (简称) and the full forms they stand for. A query word containing one side is
@@ -211,7 +220,7 @@ def cover(word: str) -> list[str]:
     parts, i = [], 0
     while i < len(word):
         for size in range(min(len(word) - 1, 6), 0, -1):
-            piece = word[i:i + size]
+            piece = word[i : i + size]
             if size == 1 or freq.get(piece):
                 parts.append(piece)
                 i += size

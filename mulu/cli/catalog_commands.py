@@ -9,8 +9,9 @@ import typer
 from mulu.cli.context import open_directory
 from mulu.cli.output import console, print_json, print_table
 
-app = typer.Typer(help="The directory of information-resource entries (信息资源目录).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The directory of information-resource entries (信息资源目录).", no_args_is_help=True
+)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
@@ -20,8 +21,11 @@ def import_(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="CSV, Excel or JSON (incl. DCAT-US data.json) file."),
     mapping: str | None = typer.Option(
-        None, "--mapping", "-m",
-        help="Shipped mapping name or a mapping YAML file; default: the shipped one that fits."),
+        None,
+        "--mapping",
+        "-m",
+        help="Shipped mapping name or a mapping YAML file; default: the shipped one that fits.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import a catalogue export; good rows land, bad rows are reported and kept."""
@@ -33,8 +37,13 @@ def import_(
     try:
         with Progress(console=console, transient=True, disable=as_json) as progress:
             task = progress.add_task(f"importing {file.name}", total=None)
-            report = import_file(directory, workspace, file, mapping=mapping,
-                                 progress=lambda n: progress.advance(task, n))
+            report = import_file(
+                directory,
+                workspace,
+                file,
+                mapping=mapping,
+                progress=lambda n: progress.advance(task, n),
+            )
     finally:
         directory.close()
     if as_json:
@@ -43,10 +52,14 @@ def import_(
         console.print(
             f"{report.file}: mapping [bold]{report.mapping}[/], {report.records} records → "
             f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{report.rejected} rejected")
+            f"{report.rejected} rejected"
+        )
         if report.errors:
-            print_table("rejected rows", ["row", "field", "reason"],
-                        ((e.row, e.field, e.reason) for e in report.errors[:50]))
+            print_table(
+                "rejected rows",
+                ["row", "field", "reason"],
+                ((e.row, e.field, e.reason) for e in report.errors[:50]),
+            )
             if len(report.errors) > 50:
                 console.print(f"… {len(report.errors) - 50} more")
             console.print(f"all rejected rows, verbatim: {report.rejects_file}")
@@ -101,15 +114,28 @@ def show(
         rows.append((titles.get(key, key), key, value))
     print_table(entry["name"], ["字段", "field", "value"], rows)
     if changes:
-        print_table("history", ["version", "action", "when", "who", "changes"],
-                    ((h["version"], h["action"], h["changed_at"], h["changed_by"],
-                      ", ".join(f"{k}: {o!r} → {n!r}" for k, (o, n) in h["changes"].items()))
-                     for h in changes))
+        print_table(
+            "history",
+            ["version", "action", "when", "who", "changes"],
+            (
+                (
+                    h["version"],
+                    h["action"],
+                    h["changed_at"],
+                    h["changed_by"],
+                    ", ".join(f"{k}: {o!r} → {n!r}" for k, (o, n) in h["changes"].items()),
+                )
+                for h in changes
+            ),
+        )
 
 
 @app.command("stats")
-def stats(ctx: typer.Context, as_json: bool = JSON_OPTION,
-          top: int = typer.Option(20, help="Organisations to list in the table view.")) -> None:
+def stats(
+    ctx: typer.Context,
+    as_json: bool = JSON_OPTION,
+    top: int = typer.Option(20, help="Organisations to list in the table view."),
+) -> None:
     """Counts by organisation, 共享类型 and 更新周期."""
     directory, _ = open_directory(ctx)
     try:
@@ -119,13 +145,21 @@ def stats(ctx: typer.Context, as_json: bool = JSON_OPTION,
     if as_json:
         print_json(result)
         return
-    console.print(f"[bold]{result['entries']}[/] entries ({result['retired']} retired) from "
-                  f"[bold]{result['organisations']}[/] organisations")
-    for key, title in (("by_share_type", "共享类型"), ("by_update_cycle", "更新周期"),
-                       ("by_open_type", "开放属性")):
+    console.print(
+        f"[bold]{result['entries']}[/] entries ({result['retired']} retired) from "
+        f"[bold]{result['organisations']}[/] organisations"
+    )
+    for key, title in (
+        ("by_share_type", "共享类型"),
+        ("by_update_cycle", "更新周期"),
+        ("by_open_type", "开放属性"),
+    ):
         print_table(title, [title, "entries"], result[key].items())
-    print_table(f"top {top} organisations", ["code", "name", "entries"],
-                ((o["code"], o["name"], o["entries"]) for o in result["by_organisation"][:top]))
+    print_table(
+        f"top {top} organisations",
+        ["code", "name", "entries"],
+        ((o["code"], o["name"], o["entries"]) for o in result["by_organisation"][:top]),
+    )
 
 
 @app.command("retire")
@@ -146,10 +180,29 @@ def mappings(as_json: bool = JSON_OPTION) -> None:
 
     shipped = shipped_mappings()
     if as_json:
-        print_json([{"name": m.name, "title": m.title, "records": m.records,
-                     "requires": sorted(m.required()), "any_of": m.detect.any_of}
-                    for m in shipped])
+        print_json(
+            [
+                {
+                    "name": m.name,
+                    "title": m.title,
+                    "records": m.records,
+                    "requires": sorted(m.required()),
+                    "any_of": m.detect.any_of,
+                }
+                for m in shipped
+            ]
+        )
     else:
-        print_table("shipped mappings", ["name", "title", "recognised by"],
-                    ((m.name, m.title, ", ".join(sorted(m.required())) or
-                      " & ".join("/".join(g) for g in m.detect.any_of)) for m in shipped))
+        print_table(
+            "shipped mappings",
+            ["name", "title", "recognised by"],
+            (
+                (
+                    m.name,
+                    m.title,
+                    ", ".join(sorted(m.required()))
+                    or " & ".join("/".join(g) for g in m.detect.any_of),
+                )
+                for m in shipped
+            ),
+        )

@@ -29,9 +29,11 @@ class Options:
 def set_options(
     ctx: typer.Context,
     home: Path | None = typer.Option(
-        None, "--home", help="Workspace folder (default: $MULU_HOME, else ./.mulu)."),
+        None, "--home", help="Workspace folder (default: $MULU_HOME, else ./.mulu)."
+    ),
     user: str | None = typer.Option(
-        None, "--user", help="Who is acting, recorded in history (default: $MULU_USER, else login)."),
+        None, "--user", help="Who is acting, recorded in history (default: $MULU_USER, else login)."
+    ),
 ) -> None:
     ctx.obj = Options(home=home, user=user or os.environ.get("MULU_USER"))
 

@@ -15,8 +15,12 @@ def demo(
     ctx: typer.Context,
     seed: int = typer.Option(2024, help="Random seed; the same seed gives the same district."),
     today: str | None = typer.Option(None, help="Pretend today is this date (YYYY-MM-DD)."),
-    scale: float = typer.Option(1.0, help="Multiply dataset row counts (1.0: 社保卡申领 has 1M rows)."),
-    load: bool = typer.Option(True, "--load/--no-load", help="Load the datasets after writing them."),
+    scale: float = typer.Option(
+        1.0, help="Multiply dataset row counts (1.0: 社保卡申领 has 1M rows)."
+    ),
+    load: bool = typer.Option(
+        True, "--load/--no-load", help="Load the datasets after writing them."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Write a realistic district (343 organisations, 35,700 entries, ~12 department datasets)
@@ -56,16 +60,24 @@ def demo(
         console.print(
             f"demo district in {workspace.root}: {summary['organisations']} organisations, "
             f"{summary['entries']} entries, {summary['updates']} update events, "
-            f"{len(datasets)} datasets ({summary['seconds']} s)")
+            f"{len(datasets)} datasets ({summary['seconds']} s)"
+        )
         if report is not None:
-            print_table("loads", ["dataset", "status", "rows", "quality", "quality run"],
-                        ((n, d.get("status"), d.get("rows"), d.get("quality"),
-                          d.get("quality_run_id")) for n, d in sorted(report.datasets.items())))
+            print_table(
+                "loads",
+                ["dataset", "status", "rows", "quality", "quality run"],
+                (
+                    (n, d.get("status"), d.get("rows"), d.get("quality"), d.get("quality_run_id"))
+                    for n, d in sorted(report.datasets.items())
+                ),
+            )
             for step, message in report.failures.items():
                 print_problem(f"{step} failed:", message)
-        console.print("Try: mulu catalog stats · mulu sql \"select count(*) from "
-                      "social_security_card_applications\" · mulu quality runs --failed · "
-                      "mulu quality show RUN · mulu quality review RUN --accept --note … · "
-                      "mulu search 低保 · mulu serve")
+        console.print(
+            'Try: mulu catalog stats · mulu sql "select count(*) from '
+            'social_security_card_applications" · mulu quality runs --failed · '
+            "mulu quality show RUN · mulu quality review RUN --accept --note … · "
+            "mulu search 低保 · mulu serve"
+        )
     if report is not None and not report.success:
         raise typer.Exit(2)

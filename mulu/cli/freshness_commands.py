@@ -13,8 +13,10 @@ from mulu.cli.output import console, print_json, print_table
 from schemas.errors import InvalidInput, NotFound
 from warehouse.store import Store
 
-app = typer.Typer(help="Freshness (更新时效): statuses, reports of updates, the scorecard.",
-                  invoke_without_command=True)
+app = typer.Typer(
+    help="Freshness (更新时效): statuses, reports of updates, the scorecard.",
+    invoke_without_command=True,
+)
 
 
 def _moment(text: str | None) -> dt.datetime | None:
@@ -23,8 +25,9 @@ def _moment(text: str | None) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"bad time {text!r}: expected ISO, e.g. 2026-10-31 or "
-                           "2026-10-31T18:00") from None
+        raise InvalidInput(
+            f"bad time {text!r}: expected ISO, e.g. 2026-10-31 or 2026-10-31T18:00"
+        ) from None
     return value if len(text) > 10 else value.replace(hour=23, minute=59, second=59)
 
 
@@ -33,9 +36,11 @@ def freshness(
     ctx: typer.Context,
     org: str | None = typer.Option(None, "--org", help="Only this 提供方 (code or name)."),
     status: str | None = typer.Option(
-        None, "--status", help="fresh | due_soon | overdue | never_updated | not_tracked"),
-    at: str | None = typer.Option(None, "--at", help="Status at this past moment (ISO date "
-                                                     "or time), from the update history."),
+        None, "--status", help="fresh | due_soon | overdue | never_updated | not_tracked"
+    ),
+    at: str | None = typer.Option(
+        None, "--at", help="Status at this past moment (ISO date or time), from the update history."
+    ),
     limit: int | None = typer.Option(None, help="At most this many entries."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -55,14 +60,28 @@ def freshness(
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    print_table("freshness", ["status", "状态", "entries"],
-                ((s.value, s.chinese, counts.get(s.value, 0)) for s in Status))
+    print_table(
+        "freshness",
+        ["status", "状态", "entries"],
+        ((s.value, s.chinese, counts.get(s.value, 0)) for s in Status),
+    )
     late = [r for r in rows if r["status"] == "overdue"][:20]
     if late:
-        print_table("most overdue", ["code", "name", "provider", "cycle", "last update",
-                                     "days late"],
-                    ((r["code"], r["name"], r["provider_name"], r["cycle"],
-                      r["last_update"], r["delay_days"]) for r in late))
+        print_table(
+            "most overdue",
+            ["code", "name", "provider", "cycle", "last update", "days late"],
+            (
+                (
+                    r["code"],
+                    r["name"],
+                    r["provider_name"],
+                    r["cycle"],
+                    r["last_update"],
+                    r["delay_days"],
+                )
+                for r in late
+            ),
+        )
 
 
 @app.command("report")
@@ -76,23 +95,26 @@ def report(
     """A department reports that an entry's data was updated (moves 最近更新时间)."""
     directory, _ = open_directory(ctx)
     try:
-        entry = directory.report_update(code, at=_moment(at) if at else None, source="report",
-                                        note=note)
+        entry = directory.report_update(
+            code, at=_moment(at) if at else None, source="report", note=note
+        )
     finally:
         directory.close()
     if as_json:
         print_json({"code": entry["code"], "updated_at": entry["updated_at"]})
     else:
-        console.print(f"{entry['code']} {entry['name']}: 最近更新时间 {entry['updated_at']}",
-                      highlight=False)
+        console.print(
+            f"{entry['code']} {entry['name']}: 最近更新时间 {entry['updated_at']}", highlight=False
+        )
 
 
 @app.command("scorecard")
 def scorecard_command(
     ctx: typer.Context,
     month: str | None = typer.Option(None, "--month", help="YYYY-MM; default this month."),
-    output: Path | None = typer.Option(None, "--output", "-o",
-                                       help="Write CSV, XLSX or HTML (by extension)."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write CSV, XLSX or HTML (by extension)."
+    ),
     limit: int | None = typer.Option(None, help="Only the first N organisations."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -110,10 +132,23 @@ def scorecard_command(
     if as_json:
         print_json(rows)
         return
-    print_table(f"{rows[0]['month'] if rows else month} 更新及时率",
-                ["#", "提供方", "考核", "应更新", "按时", "按时率%", "逾期", "逾期中位天数"],
-                ((r["rank"], r["provider_name"], r["tracked"], r["due"], r["on_time"],
-                  r["on_time_rate"], r["overdue"], r["median_delay_days"]) for r in rows))
+    print_table(
+        f"{rows[0]['month'] if rows else month} 更新及时率",
+        ["#", "提供方", "考核", "应更新", "按时", "按时率%", "逾期", "逾期中位天数"],
+        (
+            (
+                r["rank"],
+                r["provider_name"],
+                r["tracked"],
+                r["due"],
+                r["on_time"],
+                r["on_time_rate"],
+                r["overdue"],
+                r["median_delay_days"],
+            )
+            for r in rows
+        ),
+    )
 
 
 @app.command("policy")
@@ -132,13 +167,31 @@ def policy(
 
     opts = options(ctx)
     with Store.open(opts.workspace().ensure()) as store:
-        _policy(store, code, org=org, cycle=cycle, grace=grace, soon=soon, remove=remove,
-                as_json=as_json, user=opts.user or default_user())
+        _policy(
+            store,
+            code,
+            org=org,
+            cycle=cycle,
+            grace=grace,
+            soon=soon,
+            remove=remove,
+            as_json=as_json,
+            user=opts.user or default_user(),
+        )
 
 
-def _policy(store: Store, code: str | None, *, org: bool, cycle: str | None,
-            grace: str | None, soon: str | None, remove: bool, as_json: bool,
-            user: str) -> None:
+def _policy(
+    store: Store,
+    code: str | None,
+    *,
+    org: bool,
+    cycle: str | None,
+    grace: str | None,
+    soon: str | None,
+    remove: bool,
+    as_json: bool,
+    user: str,
+) -> None:
     from catalog.freshness.policies import (
         list_policies,
         parse_duration,
@@ -151,10 +204,22 @@ def _policy(store: Store, code: str | None, *, org: bool, cycle: str | None,
         if as_json:
             print_json(found)
         else:
-            print_table("freshness policies", ["scope", "code", "cycle", "grace h", "soon h",
-                                               "set by", "set at"],
-                        ((p["scope"], p["code"], p["cycle"], p["grace_hours"], p["soon_hours"],
-                          p["set_by"], p["set_at"]) for p in found))
+            print_table(
+                "freshness policies",
+                ["scope", "code", "cycle", "grace h", "soon h", "set by", "set at"],
+                (
+                    (
+                        p["scope"],
+                        p["code"],
+                        p["cycle"],
+                        p["grace_hours"],
+                        p["soon_hours"],
+                        p["set_by"],
+                        p["set_at"],
+                    )
+                    for p in found
+                ),
+            )
         return
     scope: Literal["entry", "organisation"] = "organisation" if org else "entry"
     if remove:
@@ -162,33 +227,45 @@ def _policy(store: Store, code: str | None, *, org: bool, cycle: str | None,
             raise NotFound(f"no policy for {scope} {code}")
         console.print(f"removed the policy of {scope} {code}", highlight=False)
         return
-    saved = set_policy(store, scope, code, user=user, cycle=cycle,
-                       grace=parse_duration(grace) if grace else None,
-                       soon=parse_duration(soon) if soon else None)
+    saved = set_policy(
+        store,
+        scope,
+        code,
+        user=user,
+        cycle=cycle,
+        grace=parse_duration(grace) if grace else None,
+        soon=parse_duration(soon) if soon else None,
+    )
     if as_json:
         print_json(saved)
     else:
-        console.print(f"{scope} {code}: cycle {saved['cycle'] or '(its own)'}, grace "
-                      f"{saved['grace_hours'] or 'default'} h, due soon "
-                      f"{saved['soon_hours'] or 'default'} h", highlight=False)
+        console.print(
+            f"{scope} {code}: cycle {saved['cycle'] or '(its own)'}, grace "
+            f"{saved['grace_hours'] or 'default'} h, due soon "
+            f"{saved['soon_hours'] or 'default'} h",
+            highlight=False,
+        )
 
 
 @app.command("notify")
 def notify(
     ctx: typer.Context,
     email: bool = typer.Option(False, "--email", help="Email each organisation's contact."),
-    webhook: str | None = typer.Option(None, "--webhook", metavar="URL",
-                                       help="POST one JSON notice per organisation here."),
+    webhook: str | None = typer.Option(
+        None, "--webhook", metavar="URL", help="POST one JSON notice per organisation here."
+    ),
     org: str | None = typer.Option(None, "--org", help="Only this 提供方 (code or name)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be sent; send and "
-                                                          "record nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what would be sent; send and record nothing."
+    ),
     smtp_host: str | None = typer.Option(None, envvar="MULU_SMTP_HOST"),
     smtp_port: int = typer.Option(25, envvar="MULU_SMTP_PORT"),
     smtp_user: str | None = typer.Option(None, envvar="MULU_SMTP_USER"),
     smtp_password: str | None = typer.Option(None, envvar="MULU_SMTP_PASSWORD"),
     starttls: bool = typer.Option(False, "--starttls", envvar="MULU_SMTP_STARTTLS"),
-    sender: str | None = typer.Option(None, "--from", envvar="MULU_SMTP_FROM",
-                                      help="From address of the emails."),
+    sender: str | None = typer.Option(
+        None, "--from", envvar="MULU_SMTP_FROM", help="From address of the emails."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Overdue and due-soon notices, one per organisation, never the same one twice."""
@@ -202,28 +279,40 @@ def notify(
     if not channels:
         raise InvalidInput("choose --email and/or --webhook URL")
     settings = NotifySettings(
-        email=EmailSettings(host=smtp_host, port=smtp_port, sender=sender, user=smtp_user,
-                            password=smtp_password, starttls=starttls),
-        dry_run=dry_run)
+        email=EmailSettings(
+            host=smtp_host,
+            port=smtp_port,
+            sender=sender,
+            user=smtp_user,
+            password=smtp_password,
+            starttls=starttls,
+        ),
+        dry_run=dry_run,
+    )
     with Store.open(options(ctx).workspace().ensure()) as store:
         plan = plan_notices(store, channels=channels, webhook_url=webhook, org=org)
         result = send_notices(store, plan, settings)
     failed = [f"{n.channel}:{n.org_name}: {why}" for n, why in result.failed]
-    summary = {"dry_run": dry_run, "notices": len(plan),
-               "sent": [f"{n.channel}:{n.org_name}" for n in result.sent],
-               "failed": failed,
-               "skipped": len(result.skipped),
-               "without_email": [o.org_name for o in plan.without_email]}
+    summary = {
+        "dry_run": dry_run,
+        "notices": len(plan),
+        "sent": [f"{n.channel}:{n.org_name}" for n in result.sent],
+        "failed": failed,
+        "skipped": len(result.skipped),
+        "without_email": [o.org_name for o in plan.without_email],
+    }
     if as_json:
         print_json({**summary, "messages": result.messages if dry_run else []})
     else:
         for message in result.messages if dry_run else []:
             console.print(message["content"], highlight=False, markup=False)
-        console.print(f"{'would send' if dry_run else 'sent'} "
-                      f"{len(plan) if dry_run else len(result.sent)} notice(s); "
-                      f"{len(result.failed)} failed; {len(result.skipped)} already sent; "
-                      f"{len(plan.without_email)} organisation(s) without contact_email",
-                      highlight=False)
+        console.print(
+            f"{'would send' if dry_run else 'sent'} "
+            f"{len(plan) if dry_run else len(result.sent)} notice(s); "
+            f"{len(result.failed)} failed; {len(result.skipped)} already sent; "
+            f"{len(plan.without_email)} organisation(s) without contact_email",
+            highlight=False,
+        )
         for line in failed:
             console.print(f"[red]failed[/] {line}", highlight=False)
     if not result.ok:

@@ -46,8 +46,9 @@ def fail(problem: str | MuluError, code: int | None = None) -> NoReturn:
     import typer
 
     if isinstance(problem, MuluError):
-        errors.print(Text.assemble(("error: ", "bold red"), (problem.message, "red")),
-                     highlight=False)
+        errors.print(
+            Text.assemble(("error: ", "bold red"), (problem.message, "red")), highlight=False
+        )
         raise typer.Exit(problem.exit_code if code is None else code)
     errors.print(f"[bold red]error:[/] [red]{problem}[/]", highlight=False, markup=True)
     raise typer.Exit(1 if code is None else code)

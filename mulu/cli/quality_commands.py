@@ -13,8 +13,9 @@ from mulu.cli.context import options
 from mulu.cli.output import console, fail, print_json, print_table
 from warehouse.store import Store
 
-app = typer.Typer(help="Quality runs (质量校验): review, accept, reject, waive; scores.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Quality runs (质量校验): review, accept, reject, waive; scores.", no_args_is_help=True
+)
 
 
 @app.command("runs")
@@ -34,10 +35,23 @@ def runs(
     if as_json:
         print_json(found)
         return
-    print_table("quality runs", ["run", "dataset", "status", "decision", "rows",
-                                 "errors", "warnings", "score"],
-                ((r["run_id"], r["dataset"], r["status"], r["decision"] or "",
-                  r["rows"], r["errors"], r["warnings"], r["score"]) for r in found))
+    print_table(
+        "quality runs",
+        ["run", "dataset", "status", "decision", "rows", "errors", "warnings", "score"],
+        (
+            (
+                r["run_id"],
+                r["dataset"],
+                r["status"],
+                r["decision"] or "",
+                r["rows"],
+                r["errors"],
+                r["warnings"],
+                r["score"],
+            )
+            for r in found
+        ),
+    )
 
 
 @app.command("show")
@@ -55,34 +69,63 @@ def show(
     if as_json:
         print_json(run)
         return
-    console.print(f"[bold]{run['run_id']}[/] {run['dataset']} ({run['entry_code']}): "
-                  f"[bold]{run['status']}[/]{' → ' + run['decision'] if run['decision'] else ''}"
-                  f", {run['rows']} rows, score {run['score']}", highlight=False)
+    console.print(
+        f"[bold]{run['run_id']}[/] {run['dataset']} ({run['entry_code']}): "
+        f"[bold]{run['status']}[/]{' → ' + run['decision'] if run['decision'] else ''}"
+        f", {run['rows']} rows, score {run['score']}",
+        highlight=False,
+    )
     listed = [r for r in run["results"] if show_all or not r["success"]]
     if listed:
-        print_table(None, ["rule", "severity", "result", "unexpected", "description"],
-                    ((r["rule"], r["severity"],
-                      "waived" if r["waived"] else "ok" if r["success"] else "FAILED",
-                      r["unexpected_count"], r["error"] or r["description"]) for r in listed))
+        print_table(
+            None,
+            ["rule", "severity", "result", "unexpected", "description"],
+            (
+                (
+                    r["rule"],
+                    r["severity"],
+                    "waived" if r["waived"] else "ok" if r["success"] else "FAILED",
+                    r["unexpected_count"],
+                    r["error"] or r["description"],
+                )
+                for r in listed
+            ),
+        )
     passed = sum(1 for r in run["results"] if r["success"])
-    console.print(f"{passed} of {len(run['results'])} expectations passed"
-                  f"{'' if show_all else ' (--all lists them)'}", highlight=False)
+    console.print(
+        f"{passed} of {len(run['results'])} expectations passed"
+        f"{'' if show_all else ' (--all lists them)'}",
+        highlight=False,
+    )
     for result in run["results"]:
         if result["samples"]:
-            print_table(f"{result['rule']}: first failing rows",
-                        ["file", "row", "values"],
-                        ((s["source_file"], s["source_row"],
-                          ", ".join(f"{k}={v}" for k, v in s["values"].items()))
-                         for s in result["samples"]))
+            print_table(
+                f"{result['rule']}: first failing rows",
+                ["file", "row", "values"],
+                (
+                    (
+                        s["source_file"],
+                        s["source_row"],
+                        ", ".join(f"{k}={v}" for k, v in s["values"].items()),
+                    )
+                    for s in result["samples"]
+                ),
+            )
     if run["quarantine_path"]:
-        console.print(f"quarantine: {run['quarantined_rows']} rows in {run['quarantine_path']}"
-                      f" (mulu sql: quarantine.{run['dataset']})", highlight=False)
+        console.print(
+            f"quarantine: {run['quarantined_rows']} rows in {run['quarantine_path']}"
+            f" (mulu sql: quarantine.{run['dataset']})",
+            highlight=False,
+        )
     if run["data_docs"]:
         console.print(f"Data Docs: {run['data_docs']}", highlight=False)
     for review in run["reviews"]:
-        console.print(f"{review['at']} {review['reviewer']}: {review['action']}"
-                      f"{' ' + review['rule'] if review['rule'] else ''} — {review['note'] or ''}"
-                      f" ({review['outcome']})", highlight=False)
+        console.print(
+            f"{review['at']} {review['reviewer']}: {review['action']}"
+            f"{' ' + review['rule'] if review['rule'] else ''} — {review['note'] or ''}"
+            f" ({review['outcome']})",
+            highlight=False,
+        )
 
 
 @app.command("review")
@@ -91,32 +134,47 @@ def review(
     run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
     accept: bool = typer.Option(False, "--accept", help="Publish the blocked load."),
     reject: bool = typer.Option(False, "--reject", help="Keep the blocked load out."),
-    waive: str | None = typer.Option(None, "--waive", metavar="EXPECTATION",
-                                     help="Waive one failed expectation (its rule name)."),
+    waive: str | None = typer.Option(
+        None, "--waive", metavar="EXPECTATION", help="Waive one failed expectation (its rule name)."
+    ),
     note: str | None = typer.Option(None, "--note", help="Why: kept with the decision."),
-    over_newer: bool = typer.Option(False, "--over-newer",
-                                    help="Accept even though a newer load was published."),
+    over_newer: bool = typer.Option(
+        False, "--over-newer", help="Accept even though a newer load was published."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Record a steward's decision on a run (who and when are kept)."""
     from catalog.directory import default_user
     from catalog.reviews import review
 
-    chosen = [name for name, on in (("accept", accept), ("reject", reject),
-                                    ("waive", waive is not None)) if on]
+    chosen = [
+        name
+        for name, on in (("accept", accept), ("reject", reject), ("waive", waive is not None))
+        if on
+    ]
     if len(chosen) != 1:
         fail("give exactly one of --accept, --reject, --waive EXPECTATION")
     opts = options(ctx)
     workspace = opts.workspace().ensure()
     with Store.open(workspace) as store:
-        outcome = review(store, workspace, run_id, action=chosen[0], rule=waive, note=note,
-                         reviewer=opts.user or default_user(), over_newer=over_newer)
+        outcome = review(
+            store,
+            workspace,
+            run_id,
+            action=chosen[0],
+            rule=waive,
+            note=note,
+            reviewer=opts.user or default_user(),
+            over_newer=over_newer,
+        )
     if as_json:
         print_json(outcome)
     else:
-        console.print(f"{outcome['run_id']}: {outcome['action']}"
-                      f"{' ' + outcome['rule'] if outcome['rule'] else ''} → {outcome['outcome']}",
-                      highlight=False)
+        console.print(
+            f"{outcome['run_id']}: {outcome['action']}"
+            f"{' ' + outcome['rule'] if outcome['rule'] else ''} → {outcome['outcome']}",
+            highlight=False,
+        )
 
 
 @app.command("scores")
@@ -135,7 +193,17 @@ def scores(
         print_json(found)
         return
     key = "organisation" if org else "entry"
-    print_table(f"quality scores by {key}", [key, "name", "score", "runs", "trend"],
-                ((s["code"], s["name"], s["score"], s["runs"],
-                  " ".join(f"{t['month']}:{t['score']}" for t in s["trend"]))
-                 for s in found))
+    print_table(
+        f"quality scores by {key}",
+        [key, "name", "score", "runs", "trend"],
+        (
+            (
+                s["code"],
+                s["name"],
+                s["score"],
+                s["runs"],
+                " ".join(f"{t['month']}:{t['score']}" for t in s["trend"]),
+            )
+            for s in found
+        ),
+    )

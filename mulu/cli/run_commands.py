@@ -14,8 +14,9 @@ from mulu.cli.output import console, print_json, print_problem, print_table
 
 def run(
     ctx: typer.Context,
-    select: list[str] = typer.Option(None, "--select", "-s",
-                                     help="Dataset name(s) to load; default: all."),
+    select: list[str] = typer.Option(
+        None, "--select", "-s", help="Dataset name(s) to load; default: all."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Land, load and register the workspace's datasets (in this process)."""
@@ -27,14 +28,31 @@ def run(
     for problem in report.problems:
         print_problem("skipped spec:", problem, "yellow")
     if as_json:
-        print_json({"success": report.success, "run_id": report.run_id,
-                    "datasets": report.datasets, "failures": report.failures,
-                    "problems": report.problems})
+        print_json(
+            {
+                "success": report.success,
+                "run_id": report.run_id,
+                "datasets": report.datasets,
+                "failures": report.failures,
+                "problems": report.problems,
+            }
+        )
     else:
-        print_table("loads", ["dataset", "status", "rows", "snapshot", "quality", "quality run"],
-                    ((name, d.get("status"), d.get("rows"), d.get("snapshot_id"),
-                      d.get("quality"), d.get("quality_run_id"))
-                     for name, d in sorted(report.datasets.items())))
+        print_table(
+            "loads",
+            ["dataset", "status", "rows", "snapshot", "quality", "quality run"],
+            (
+                (
+                    name,
+                    d.get("status"),
+                    d.get("rows"),
+                    d.get("snapshot_id"),
+                    d.get("quality"),
+                    d.get("quality_run_id"),
+                )
+                for name, d in sorted(report.datasets.items())
+            ),
+        )
         for step, message in report.failures.items():
             print_problem(f"{step} failed:", message)
     if not report.success:
@@ -49,9 +67,22 @@ def ui(
     from pipelines.runner import dagster_home
 
     workspace = options(ctx).workspace().ensure()
-    env = {**os.environ, "MULU_HOME": str(workspace.root),
-           "DAGSTER_HOME": str(dagster_home(workspace))}
-    command = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port),
-               "-m", "pipelines.definitions"]
+    env = {
+        **os.environ,
+        "MULU_HOME": str(workspace.root),
+        "DAGSTER_HOME": str(dagster_home(workspace)),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-m",
+        "pipelines.definitions",
+    ]
     console.print(f"Dagster UI on http://127.0.0.1:{port} (workspace {workspace.root})")
     raise typer.Exit(subprocess.call(command, env=env))

@@ -13,12 +13,17 @@ from mulu.cli.output import console, print_json, print_table
 
 def search(
     ctx: typer.Context,
-    query: str = typer.Argument("", help="Words, a 信息资源代码 or pinyin initials (sbk); "
-                                         "empty: every entry."),
+    query: str = typer.Argument(
+        "", help="Words, a 信息资源代码 or pinyin initials (sbk); empty: every entry."
+    ),
     facet: list[str] = typer.Option(
-        [], "--facet", "-f", help="Filter key=value, repeatable (values of one key OR-ed): "
-                                  "organisation, category, share_type, open_type, "
-                                  "update_cycle, freshness, format."),
+        [],
+        "--facet",
+        "-f",
+        help="Filter key=value, repeatable (values of one key OR-ed): "
+        "organisation, category, share_type, open_type, "
+        "update_cycle, freshness, format.",
+    ),
     limit: int = typer.Option(20, "--limit", "-n", min=0, help="Hits to show."),
     offset: int = typer.Option(0, "--offset", min=0, help="Hits to skip."),
     rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild the search index first."),
@@ -41,9 +46,14 @@ def search(
         print_json(result.as_dict())
         return
     title = f"{result.total} matches for {query!r}" if query else f"{result.total} entries"
-    print_table(title, ["code", "name", "provider", "share type", "cycle", "freshness"],
-                ((h.code, h.name, h.provider_name, h.share_type, h.update_cycle, h.freshness)
-                 for h in result.hits))
+    print_table(
+        title,
+        ["code", "name", "provider", "share type", "cycle", "freshness"],
+        (
+            (h.code, h.name, h.provider_name, h.share_type, h.update_cycle, h.freshness)
+            for h in result.hits
+        ),
+    )
     for key, values in result.facets.items():
         if values:
             shown = ", ".join(f"{v} ({c})" for v, c in values[:8])

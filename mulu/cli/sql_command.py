@@ -39,11 +39,15 @@ lake.<name> and catalog.<name>.
 def sql(
     ctx: typer.Context,
     query: str | None = typer.Argument(
-        None, help="SQL to run; without it, an interactive shell opens."),
+        None, help="SQL to run; without it, an interactive shell opens."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of objects."),
     limit: int | None = typer.Option(
-        None, "--limit", min=0,
-        help=f"Most rows to print (default: {TABLE_ROWS} in a table, all with --json; 0: all)."),
+        None,
+        "--limit",
+        min=0,
+        help=f"Most rows to print (default: {TABLE_ROWS} in a table, all with --json; 0: all).",
+    ),
 ) -> None:
     """Query every dataset and the catalogue with DuckDB SQL (a shell without QUERY)."""
     import duckdb
@@ -112,8 +116,10 @@ class SqlShell:
         when input was piped, as sqlite3 does)."""
         history = _History(self.home) if self.interactive else None
         if self.interactive:
-            console.print("Mulu SQL (DuckDB). Statements end with ;  .help for help, "
-                          ".quit to leave.", highlight=False)
+            console.print(
+                "Mulu SQL (DuckDB). Statements end with ;  .help for help, .quit to leave.",
+                highlight=False,
+            )
         try:
             self._loop()
         finally:
@@ -170,8 +176,9 @@ class SqlShell:
             return
         try:
             refresh_views(self.con)  # tables another process added or dropped since
-            columns, rows = run_query(self.con, text,
-                                      limit=None if self.shown is None else self.shown + 1)
+            columns, rows = run_query(
+                self.con, text, limit=None if self.shown is None else self.shown + 1
+            )
         except duckdb.Error as exc:
             self._error(str(exc))
             return
@@ -215,7 +222,7 @@ def statement_complete(text: str) -> bool:
     last = ""
     i = 0
     while i < len(text):
-        char, pair = text[i], text[i:i + 2]
+        char, pair = text[i], text[i : i + 2]
         if state is None:
             if pair in ("--", "/*", "$$"):
                 state = pair
@@ -243,14 +250,12 @@ def statement_complete(text: str) -> bool:
 
 
 def _has_sql(text: str) -> bool:
-    stripped = "\n".join(line for line in text.splitlines()
-                         if not line.strip().startswith("--"))
+    stripped = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
     return bool(stripped.strip().strip(";").strip())
 
 
 # --- printing ------------------------------------------------------------------------------
-def print_result(columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                 shown: int | None) -> None:
+def print_result(columns: Sequence[str], rows: Sequence[Sequence[Any]], shown: int | None) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -260,8 +265,9 @@ def print_result(columns: Sequence[str], rows: Sequence[Sequence[Any]],
         numeric = bool(visible) and all(_is_number(row[i]) or row[i] is None for row in visible)
         table.add_column(Text(column), justify="right" if numeric else "left")
     for row in visible:
-        table.add_row(*(Text("NULL", style="dim") if value is None else Text(_cell(value))
-                        for value in row))
+        table.add_row(
+            *(Text("NULL", style="dim") if value is None else Text(_cell(value)) for value in row)
+        )
     console.print(table)
     more = shown is not None and len(rows) > shown
     count = f"first {shown} rows (--limit to see more)" if more else _plural(len(visible), "row")
@@ -305,8 +311,7 @@ def rows_as_objects(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> li
             n += 1
             key = f"{column}_{n}"
         keys.append(key)
-    return [{key: _jsonable(value) for key, value in zip(keys, row, strict=True)}
-            for row in rows]
+    return [{key: _jsonable(value) for key, value in zip(keys, row, strict=True)} for row in rows]
 
 
 def _jsonable(value: Any) -> Any:

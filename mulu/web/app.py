@@ -39,17 +39,23 @@ def create_app(workspace: Workspace) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        threading.Thread(target=_warm_up_search, args=(web.store,), daemon=True,
-                         name="mulu-search-warm-up").start()
+        threading.Thread(
+            target=_warm_up_search, args=(web.store,), daemon=True, name="mulu-search-warm-up"
+        ).start()
         try:
             yield
         finally:
             web.store.close()
 
-    app = FastAPI(title="Mulu 目录 API", version="0.1.0", docs_url="/api/docs",
-                  openapi_url="/api/openapi.json", lifespan=lifespan,
-                  description="政务信息资源目录: entries, organisations, search, freshness, "
-                              "quality runs and reviews; CKAN Action API subset; DCAT.")
+    app = FastAPI(
+        title="Mulu 目录 API",
+        version="0.1.0",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+        description="政务信息资源目录: entries, organisations, search, freshness, "
+        "quality runs and reviews; CKAN Action API subset; DCAT.",
+    )
     errors.register(app)
     for group in ROUTE_GROUPS:
         group.register(app, web)

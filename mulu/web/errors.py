@@ -18,8 +18,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from schemas.errors import MuluError
 
 _JSON_PREFIXES = ("/api/", "/catalog.")
-_TITLES = {400: "输入有误 Bad request", 403: "无权限 Forbidden", 404: "未找到 Not found",
-           409: "状态冲突 Conflict", 503: "暂不可用 Unavailable"}
+_TITLES = {
+    400: "输入有误 Bad request",
+    403: "无权限 Forbidden",
+    404: "未找到 Not found",
+    409: "状态冲突 Conflict",
+    503: "暂不可用 Unavailable",
+}
 _log = logging.getLogger(__name__)
 
 
@@ -33,7 +38,9 @@ def error_page(status: int, message: str) -> HTMLResponse:
     return HTMLResponse(
         f'<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>{title}</title>'
         f'</head><body><h1>{title}</h1><p id="error">{escape(message)}</p>'
-        f'<p><a href="/">政务信息资源目录</a></p></body></html>', status_code=status)
+        f'<p><a href="/">政务信息资源目录</a></p></body></html>',
+        status_code=status,
+    )
 
 
 async def mulu_error(request: Request, exc: Exception) -> Response:

@@ -32,8 +32,24 @@ from schemas.dataset_spec.source import FORMATS, TEXT_FORMATS, Source, infer_for
 from schemas.dataset_spec.spec import COLUMN_RULES, GLOBAL_RULES, DatasetSpec
 
 __all__ = [
-    "COLUMN_RULES", "COLUMN_TYPES", "FORMATS", "GLOBAL_RULES", "NAMED_FORMATS", "PII",
-    "TEXT_ENCODINGS", "TEXT_FORMATS", "Check", "Column", "DatasetSpec", "Load", "Source",
-    "SpecError", "check_cron", "infer_format", "load_spec", "normalise_column_type",
-    "normalise_encoding", "spec_json_schema",
+    "COLUMN_RULES",
+    "COLUMN_TYPES",
+    "FORMATS",
+    "GLOBAL_RULES",
+    "NAMED_FORMATS",
+    "PII",
+    "TEXT_ENCODINGS",
+    "TEXT_FORMATS",
+    "Check",
+    "Column",
+    "DatasetSpec",
+    "Load",
+    "Source",
+    "SpecError",
+    "check_cron",
+    "infer_format",
+    "load_spec",
+    "normalise_column_type",
+    "normalise_encoding",
+    "spec_json_schema",
 ]

@@ -18,18 +18,21 @@ class Check(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     expectation: str = Field(
-        title="校验规则", description="expectation name in snake_case, e.g. "
-                                   "expect_column_values_to_match_regex")
+        title="校验规则",
+        description="expectation name in snake_case, e.g. expect_column_values_to_match_regex",
+    )
     column: OptionalText = Field(None, title="字段名", description="the column it checks, if any")
     severity: Literal["error", "warning"] = Field(
-        "error", title="严重程度", description="error fails the load; warning is only reported")
+        "error", title="严重程度", description="error fails the load; warning is only reported"
+    )
 
     @field_validator("expectation")
     @classmethod
     def _expectation(cls, value: str) -> str:
         if not re.match(r"^expect_[a-z0-9_]+$", value.strip()):
-            raise ValueError(f"bad expectation {value!r}: expected a snake_case name starting "
-                             f"with expect_")
+            raise ValueError(
+                f"bad expectation {value!r}: expected a snake_case name starting with expect_"
+            )
         return value.strip()
 
     @model_validator(mode="after")

@@ -11,21 +11,40 @@ from typing import Any
 from pydantic import StrictBool
 
 _TYPE_ALIASES = {
-    "string": "string", "str": "string", "varchar": "string", "text": "string",
-    "integer": "integer", "int": "integer", "int32": "integer",
-    "bigint": "bigint", "int64": "bigint", "long": "bigint",
-    "double": "double", "float": "double", "float64": "double",
-    "boolean": "boolean", "bool": "boolean",
-    "date": "date", "timestamp": "timestamp", "datetime": "timestamp",
+    "string": "string",
+    "str": "string",
+    "varchar": "string",
+    "text": "string",
+    "integer": "integer",
+    "int": "integer",
+    "int32": "integer",
+    "bigint": "bigint",
+    "int64": "bigint",
+    "long": "bigint",
+    "double": "double",
+    "float": "double",
+    "float64": "double",
+    "boolean": "boolean",
+    "bool": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+    "datetime": "timestamp",
 }
 _DECIMAL = re.compile(r"^(?:decimal|numeric)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
 COLUMN_TYPES = "string, integer, bigint, double, decimal(p,s), boolean, date, timestamp"
-_DUCKDB_TYPES = {"string": "VARCHAR", "integer": "INTEGER", "bigint": "BIGINT",
-                 "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE",
-                 "timestamp": "TIMESTAMP"}
+_DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "integer": "INTEGER",
+    "bigint": "BIGINT",
+    "double": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
 # JSON Schema for editors: accept the aliases the validator accepts, not just canonical names.
-TYPE_SCHEMA = {"anyOf": [{"enum": sorted(_TYPE_ALIASES)},
-                         {"type": "string", "pattern": _DECIMAL.pattern}]}
+TYPE_SCHEMA = {
+    "anyOf": [{"enum": sorted(_TYPE_ALIASES)}, {"type": "string", "pattern": _DECIMAL.pattern}]
+}
 
 # A value in allowed_values/min/max, before it is fitted to the column's type.
 Scalar = StrictBool | int | float | Decimal | dt.datetime | dt.date | str

@@ -13,6 +13,8 @@ class Load(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["replace", "append", "upsert"] = Field(
-        default="replace", title="装载模式",
+        default="replace",
+        title="装载模式",
         description="replace: the table becomes the new file; append: rows are added; upsert: "
-                    "rows with an existing primary key are updated, others added")
+        "rows with an existing primary key are updated, others added",
+    )

@@ -33,7 +33,8 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
         key = loader.construct_object(key_node, deep=True)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} given twice", key_node.start_mark)
+                None, None, f"key {key!r} given twice", key_node.start_mark
+            )
         seen.add(key)
     return loader.construct_mapping(node, deep=True)
 
@@ -53,8 +54,10 @@ def load_spec(path: Path | str) -> DatasetSpec:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise SpecError(f"{path}: cannot read dataset spec: {exc}") from exc
     if not isinstance(data, dict):
-        raise SpecError(f"{path}: a dataset spec is a YAML mapping of keys (name, title, "
-                        f"entry_code, source, columns …), not {type(data).__name__}")
+        raise SpecError(
+            f"{path}: a dataset spec is a YAML mapping of keys (name, title, "
+            f"entry_code, source, columns …), not {type(data).__name__}"
+        )
     try:
         return DatasetSpec.model_validate(data)
     except ValidationError as exc:
@@ -84,8 +87,11 @@ def _describe(error: ErrorDetails, data: dict[str, Any]) -> str:
         model = _model_at(error["loc"][:-1])
         if model is not None:
             close = difflib.get_close_matches(key, list(model.model_fields), n=1)
-            message += f" (did you mean {close[0]!r}?)" if close else (
-                f"; expected one of {', '.join(model.model_fields)}")
+            message += (
+                f" (did you mean {close[0]!r}?)"
+                if close
+                else (f"; expected one of {', '.join(model.model_fields)}")
+            )
     return f"{location}: {message}" if location else message
 
 

@@ -15,13 +15,24 @@ FORMATS: tuple[Format, ...] = ("csv", "xlsx", "json", "ndjson", "parquet")
 TEXT_FORMATS = ("csv", "json", "ndjson")
 URL_SCHEMES = ("file", "http", "https", "s3")
 _SUFFIX_FORMATS: dict[str, Format] = {
-    ".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
-    ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson", ".parquet": "parquet",
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".parquet": "parquet",
     ".pq": "parquet",
 }
 # Keys that only make sense for some formats: setting one for another format is an error.
-_FORMAT_ONLY = {"sheet": ("xlsx",), "delimiter": ("csv",), "header_row": ("csv", "xlsx"),
-                "skip_rows": ("csv", "xlsx")}
+_FORMAT_ONLY = {
+    "sheet": ("xlsx",),
+    "delimiter": ("csv",),
+    "header_row": ("csv", "xlsx"),
+    "skip_rows": ("csv", "xlsx"),
+}
 
 
 def infer_format(url: str) -> Format | None:
@@ -36,30 +47,53 @@ class Source(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(
-        min_length=1, title="来源地址",
+        min_length=1,
+        title="来源地址",
         description="local path, file://, http(s):// or s3:// URL; local, file:// and s3:// may "
-                    "be globs (*.csv, **/*.xlsx) whose every match is loaded")
+        "be globs (*.csv, **/*.xlsx) whose every match is loaded",
+    )
     format: Format | None = Field(
-        None, title="文件格式", description="inferred from the url's suffix when omitted")
-    encoding: Annotated[str, WithJsonSchema({"type": "string", "examples": list(TEXT_ENCODINGS)})] = Field(
-        "utf-8", title="字符编码",
+        None, title="文件格式", description="inferred from the url's suffix when omitted"
+    )
+    encoding: Annotated[
+        str, WithJsonSchema({"type": "string", "examples": list(TEXT_ENCODINGS)})
+    ] = Field(
+        "utf-8",
+        title="字符编码",
         description="text formats only: utf-8, utf-8-sig, gbk or gb18030 (gb2312 and cp936 "
-                    "read as gbk); text is transcoded to UTF-8 before loading")
+        "read as gbk); text is transcoded to UTF-8 before loading",
+    )
     sheet: str | int | None = Field(
-        None, title="工作表", description="xlsx only: sheet name or 0-based index; default the first")
+        None,
+        title="工作表",
+        description="xlsx only: sheet name or 0-based index; default the first",
+    )
     delimiter: str | None = Field(
-        None, min_length=1, max_length=1, title="分隔符",
-        description="csv only: one character; default ',' (tab for .tsv)")
+        None,
+        min_length=1,
+        max_length=1,
+        title="分隔符",
+        description="csv only: one character; default ',' (tab for .tsv)",
+    )
     header_row: int = Field(
-        1, ge=1, title="表头行", description="csv/xlsx: 1-based row holding the column names; "
-                                           "rows above it (titles, notes) are skipped")
+        1,
+        ge=1,
+        title="表头行",
+        description="csv/xlsx: 1-based row holding the column names; "
+        "rows above it (titles, notes) are skipped",
+    )
     skip_rows: int = Field(
-        0, ge=0, title="跳过行数",
-        description="csv/xlsx: rows right below the header to skip (units, English names, 填报说明)")
+        0,
+        ge=0,
+        title="跳过行数",
+        description="csv/xlsx: rows right below the header to skip (units, English names, 填报说明)",
+    )
     storage_options: dict[str, Any] = Field(
-        default_factory=dict, title="存储选项",
+        default_factory=dict,
+        title="存储选项",
         description="passed to fsspec, e.g. {endpoint_url: http://127.0.0.1:9000} or "
-                    "{anon: true} for s3; {headers: {...}} for http(s)")
+        "{anon: true} for s3; {headers: {...}} for http(s)",
+    )
 
     @field_validator("url")
     @classmethod
@@ -68,8 +102,10 @@ class Source(BaseModel):
         if "://" in value:
             scheme = value.split("://", 1)[0].lower()
             if scheme not in URL_SCHEMES:
-                raise ValueError(f"unsupported url scheme {scheme!r}: expected a local path or "
-                                 f"{', '.join(s + '://' for s in URL_SCHEMES)}")
+                raise ValueError(
+                    f"unsupported url scheme {scheme!r}: expected a local path or "
+                    f"{', '.join(s + '://' for s in URL_SCHEMES)}"
+                )
         return value
 
     @field_validator("encoding", mode="before")
@@ -84,7 +120,8 @@ class Source(BaseModel):
             if self.format is None:
                 raise ValueError(
                     f"cannot tell the format from url {self.url!r} (known suffixes: "
-                    f"{', '.join(_SUFFIX_FORMATS)}); set source.format")
+                    f"{', '.join(_SUFFIX_FORMATS)}); set source.format"
+                )
             if self.url.lower().endswith(".tsv") and self.delimiter is None:
                 self.delimiter = "\t"
         given = self.model_fields_set
@@ -92,6 +129,8 @@ class Source(BaseModel):
             if key in given and getattr(self, key) is not None and self.format not in formats:
                 raise ValueError(f"{key} applies to {'/'.join(formats)} only, not {self.format}")
         if "encoding" in given and self.encoding != "utf-8" and self.format not in TEXT_FORMATS:
-            raise ValueError(f"encoding applies to {'/'.join(TEXT_FORMATS)} only, not "
-                             f"{self.format} (binary formats carry their own encoding)")
+            raise ValueError(
+                f"encoding applies to {'/'.join(TEXT_FORMATS)} only, not "
+                f"{self.format} (binary formats carry their own encoding)"
+            )
         return self

@@ -27,33 +27,48 @@ class DatasetSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="Mulu dataset spec (数据集说明)")
 
-    name: str = Field(title="表名", description="warehouse table name: lowercase ascii snake_case; "
-                                               "also the file name of the spec")
+    name: str = Field(
+        title="表名",
+        description="warehouse table name: lowercase ascii snake_case; "
+        "also the file name of the spec",
+    )
     title: str = Field(min_length=1, title="中文名称", description="e.g. 城乡低保对象名单")
     description: OptionalText = Field(None, title="说明")
-    entry_code: str = Field(title="信息资源代码", description="the catalogue entry this dataset "
-                                                         "serves, 分类码/顺序码")
-    provider: OptionalText = Field(None, title="提供方", description="organisation name or code; "
-                                                               "default the entry's 提供方")
+    entry_code: str = Field(
+        title="信息资源代码", description="the catalogue entry this dataset serves, 分类码/顺序码"
+    )
+    provider: OptionalText = Field(
+        None, title="提供方", description="organisation name or code; default the entry's 提供方"
+    )
     source: Source = Field(title="数据来源")
-    columns: list[Column] = Field(min_length=1, title="字段", description="the warehouse columns, "
-                                                                       "in table order")
+    columns: list[Column] = Field(
+        min_length=1, title="字段", description="the warehouse columns, in table order"
+    )
     primary_key: list[str] = Field(
-        default_factory=list, title="主键",
-        description="column names identifying a row; never null, unique together")
+        default_factory=list,
+        title="主键",
+        description="column names identifying a row; never null, unique together",
+    )
     load: Load = Field(default_factory=Load, title="装载方式")
     schedule: OptionalText = Field(
-        None, title="调度", description="cron string; default derived from the entry's 更新周期")
+        None, title="调度", description="cron string; default derived from the entry's 更新周期"
+    )
     freshness: OptionalText = Field(
-        None, title="更新周期", description="overrides the entry's 更新周期 for freshness checks")
-    checks: list[Check] = Field(default_factory=list, title="校验规则",
-                                description="extra expectations, checked by the quality layer")
+        None, title="更新周期", description="overrides the entry's 更新周期 for freshness checks"
+    )
+    checks: list[Check] = Field(
+        default_factory=list,
+        title="校验规则",
+        description="extra expectations, checked by the quality layer",
+    )
     severity: dict[str, Literal["error", "warning"]] = Field(
-        default_factory=dict, title="严重程度",
+        default_factory=dict,
+        title="严重程度",
         description="per generated rule (<column>:<type|nullable|unique|allowed_values|range|"
-                    "not_future|format>, primary_key, table:columns): error blocks the load, "
-                    "warning publishes it with a flag; default error (upsert's primary_key: "
-                    "warning)")
+        "not_future|format>, primary_key, table:columns): error blocks the load, "
+        "warning publishes it with a flag; default error (upsert's primary_key: "
+        "warning)",
+    )
 
     @field_validator("name")
     @classmethod
@@ -94,20 +109,24 @@ class DatasetSpec(BaseModel):
             raise ValueError("primary_key: a column is named twice")
         unknown = [k for k in self.primary_key if k not in names]
         if unknown:
-            raise ValueError(f"primary_key: {', '.join(unknown)} not among columns "
-                             f"({', '.join(names)})")
+            raise ValueError(
+                f"primary_key: {', '.join(unknown)} not among columns ({', '.join(names)})"
+            )
         for column in self.columns:
             if column.name in self.primary_key:
                 if "nullable" in column.model_fields_set and column.nullable:
-                    raise ValueError(f"columns: {column.name} is in primary_key, so it cannot be "
-                                     f"nullable: true")
+                    raise ValueError(
+                        f"columns: {column.name} is in primary_key, so it cannot be nullable: true"
+                    )
                 column.nullable = False
         if self.load.mode == "upsert" and not self.primary_key:
             raise ValueError("load: mode upsert needs a primary_key")
         for check in self.checks:
             if check.column is not None and check.column not in names:
-                raise ValueError(f"checks: {check.expectation} names column {check.column!r}, "
-                                 f"not among columns ({', '.join(names)})")
+                raise ValueError(
+                    f"checks: {check.expectation} names column {check.column!r}, "
+                    f"not among columns ({', '.join(names)})"
+                )
         for rule in self.severity:
             self._check_severity_rule(rule, names)
         return self
@@ -119,10 +138,15 @@ class DatasetSpec(BaseModel):
             return
         known = [*GLOBAL_RULES, *(f"{n}:{k}" for n in names for k in COLUMN_RULES)]
         close = difflib.get_close_matches(rule, known, n=1, cutoff=0.6)
-        raise ValueError(f"severity: unknown rule {rule!r}"
-                         + (f" (did you mean {close[0]!r}?)" if close else
-                            f": expected <column>:<{'|'.join(COLUMN_RULES)}>, "
-                            f"{' or '.join(GLOBAL_RULES)}; a checks entry sets its own"))
+        raise ValueError(
+            f"severity: unknown rule {rule!r}"
+            + (
+                f" (did you mean {close[0]!r}?)"
+                if close
+                else f": expected <column>:<{'|'.join(COLUMN_RULES)}>, "
+                f"{' or '.join(GLOBAL_RULES)}; a checks entry sets its own"
+            )
+        )
 
     def column(self, name: str) -> Column:
         """The column called ``name``; KeyError when there is none."""

@@ -18,8 +18,10 @@ MAX_NAME_LENGTH = 63
 def check_snake(value: str, what: str) -> str:
     """``value`` when it is a valid warehouse name; ValueError naming ``what`` otherwise."""
     if not _SNAKE.match(value) or len(value) > MAX_NAME_LENGTH:
-        raise ValueError(f"bad {what} {value!r}: expected lowercase ascii snake_case "
-                         f"(a-z, 0-9, single '_', starting with a letter, ≤{MAX_NAME_LENGTH} chars)")
+        raise ValueError(
+            f"bad {what} {value!r}: expected lowercase ascii snake_case "
+            f"(a-z, 0-9, single '_', starting with a letter, ≤{MAX_NAME_LENGTH} chars)"
+        )
     return value
 
 

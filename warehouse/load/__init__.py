@@ -26,7 +26,23 @@ from warehouse.load.results import Gate, GateVerdict, LoadResult, SourceFile, St
 from warehouse.load.staging import stage
 from warehouse.read import LoadError, SchemaDriftError, SourceError
 
-__all__ = ["Gate", "GateVerdict", "HeldRowsMissing", "LoadConflict", "LoadError",
-           "LoadNotFound", "LoadResult", "SchemaDriftError", "SourceError", "SourceFile",
-           "StagedLoad", "fingerprint", "load_dataset", "load_history", "publish",
-           "publish_held", "reject_held", "stage"]
+__all__ = [
+    "Gate",
+    "GateVerdict",
+    "HeldRowsMissing",
+    "LoadConflict",
+    "LoadError",
+    "LoadNotFound",
+    "LoadResult",
+    "SchemaDriftError",
+    "SourceError",
+    "SourceFile",
+    "StagedLoad",
+    "fingerprint",
+    "load_dataset",
+    "load_history",
+    "publish",
+    "publish_held",
+    "reject_held",
+    "stage",
+]

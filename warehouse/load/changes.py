@@ -23,8 +23,12 @@ def source_records(files: list[LandedFile]) -> list[dict[str, Any]]:
     (``looks_unchanged``)."""
     records = []
     for f in files:
-        record: dict[str, Any] = {"url": f.source_url, "sha256": f.sha256,
-                                  "landed_path": str(f.path), "size": f.size}
+        record: dict[str, Any] = {
+            "url": f.source_url,
+            "sha256": f.sha256,
+            "landed_path": str(f.path),
+            "size": f.size,
+        }
         if "://" not in f.source_url:
             with contextlib.suppress(OSError):
                 record["mtime_ns"] = Path(f.source_url).stat().st_mtime_ns
@@ -32,15 +36,17 @@ def source_records(files: list[LandedFile]) -> list[dict[str, Any]]:
     return records
 
 
-def looks_unchanged(urls: list[str], states: list[tuple[int, int, int]],
-                    last: dict[str, Any] | None) -> bool:
+def looks_unchanged(
+    urls: list[str], states: list[tuple[int, int, int]], last: dict[str, Any] | None
+) -> bool:
     """True when every local source file (``urls`` with their (size, mtime, inode) ``states``)
     has the size and mtime it had at the last published load ``last``."""
     if last is None:
         return False
     seen = {s.get("url"): (s.get("size"), s.get("mtime_ns")) for s in last["sources"]}
-    return all(seen.get(url) == (state[0], state[1])
-               for url, state in zip(urls, states, strict=True))
+    return all(
+        seen.get(url) == (state[0], state[1]) for url, state in zip(urls, states, strict=True)
+    )
 
 
 def not_yet_loaded(landed: list[LandedFile], loaded: set[str]) -> list[LandedFile]:

@@ -50,8 +50,9 @@ COMMIT_AUTHOR = "mulu"
 DATA_FILE_PREFIX = "mulu-"
 
 
-def publish(workspace: Workspace, spec: DatasetSpec, staged: StagedLoad, *,
-            store: Store | None = None) -> LoadResult:
+def publish(
+    workspace: Workspace, spec: DatasetSpec, staged: StagedLoad, *, store: Store | None = None
+) -> LoadResult:
     """Write ``staged`` to the lake table in one DuckLake transaction (one new snapshot).
 
     replace: the table becomes the staged rows; append: they are added; upsert: rows whose
@@ -69,8 +70,14 @@ def publish(workspace: Workspace, spec: DatasetSpec, staged: StagedLoad, *,
             return publish_staged(con, workspace, spec, staged, recorded=recorded)
 
 
-def publish_staged(con: duckdb.DuckDBPyConnection, workspace: Workspace, spec: DatasetSpec,
-                   staged: StagedLoad, *, recorded: set[str] | None = None) -> LoadResult:
+def publish_staged(
+    con: duckdb.DuckDBPyConnection,
+    workspace: Workspace,
+    spec: DatasetSpec,
+    staged: StagedLoad,
+    *,
+    recorded: set[str] | None = None,
+) -> LoadResult:
     """``publish`` on the lake connection ``con``, under the dataset's lock.
 
     ``recorded``: the load ids ``loads`` records as published, to find an unrecorded commit of
@@ -78,16 +85,19 @@ def publish_staged(con: duckdb.DuckDBPyConnection, workspace: Workspace, spec: D
     them under the lock), so none can be one."""
     started = now_local()
     if recorded is not None:
-        for snapshot in snapshots(con, extra_info={"dataset": spec.name,
-                                                   "fingerprint": staged.fingerprint}):
+        for snapshot in snapshots(
+            con, extra_info={"dataset": spec.name, "fingerprint": staged.fingerprint}
+        ):
             if snapshot["extra_info"].get("load_id") not in recorded:
-                return _result(workspace, spec, staged, "unchanged", 0,
-                               snapshot["snapshot_id"], started)
+                return _result(
+                    workspace, spec, staged, "unchanged", 0, snapshot["snapshot_id"], started
+                )
     data_file = _into_table(workspace, spec, staged)
     attempts = itertools.count()
     try:
-        rows, snapshot_id = retry_on_conflict(lambda: _commit(
-            con, spec, staged, data_file, retry=next(attempts) > 0))
+        rows, snapshot_id = retry_on_conflict(
+            lambda: _commit(con, spec, staged, data_file, retry=next(attempts) > 0)
+        )
     except BaseException:
         if data_file is not None:
             _discard(con, data_file, staged.load_id)
@@ -95,13 +105,28 @@ def publish_staged(con: duckdb.DuckDBPyConnection, workspace: Workspace, spec: D
     return _result(workspace, spec, staged, "published", rows, snapshot_id, started)
 
 
-def _result(workspace: Workspace, spec: DatasetSpec, staged: StagedLoad, status: str,
-            rows: int, snapshot_id: int | None, started: str) -> LoadResult:
+def _result(
+    workspace: Workspace,
+    spec: DatasetSpec,
+    staged: StagedLoad,
+    status: str,
+    rows: int,
+    snapshot_id: int | None,
+    started: str,
+) -> LoadResult:
     return LoadResult(
-        dataset=spec.name, load_id=staged.load_id, status=status, rows=rows,
-        snapshot_id=snapshot_id, fingerprint=staged.fingerprint, schema=staged.schema,
-        table=table_name(spec), location=str(table_location(workspace, spec.name)),
-        started_at=started, finished_at=now_local())
+        dataset=spec.name,
+        load_id=staged.load_id,
+        status=status,
+        rows=rows,
+        snapshot_id=snapshot_id,
+        fingerprint=staged.fingerprint,
+        schema=staged.schema,
+        table=table_name(spec),
+        location=str(table_location(workspace, spec.name)),
+        started_at=started,
+        finished_at=now_local(),
+    )
 
 
 def _into_table(workspace: Workspace, spec: DatasetSpec, staged: StagedLoad) -> Path | None:
@@ -135,8 +160,14 @@ def _discard(con: duckdb.DuckDBPyConnection, data_file: Path, load_id: str) -> N
         data_file.unlink(missing_ok=True)
 
 
-def _commit(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, staged: StagedLoad,
-            data_file: Path | None, *, retry: bool = False) -> tuple[int, int]:
+def _commit(
+    con: duckdb.DuckDBPyConnection,
+    spec: DatasetSpec,
+    staged: StagedLoad,
+    data_file: Path | None,
+    *,
+    retry: bool = False,
+) -> tuple[int, int]:
     """One transaction: (rows written, snapshot id). Rolled back on any error."""
     done = snapshot_of(con, staged.load_id) if retry else None
     if done is not None:  # a retried commit that had in fact succeeded
@@ -158,19 +189,32 @@ def _commit(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, staged: StagedLoa
                 keys = [quote_identifier(k) for k in spec.primary_key]
                 any_null = " OR ".join(f"{k} IS NULL" for k in keys)
                 # Last wins: files are in sorted source order (monthly files: the latest).
-                rows_sql += (f" QUALIFY ({any_null}) OR row_number() OVER (PARTITION BY "
-                             f"{', '.join(keys)} ORDER BY _source_index DESC, "
-                             f"_source_row DESC) = 1")
+                rows_sql += (
+                    f" QUALIFY ({any_null}) OR row_number() OVER (PARTITION BY "
+                    f"{', '.join(keys)} ORDER BY _source_index DESC, "
+                    f"_source_row DESC) = 1"
+                )
                 match = " AND ".join(f"{table}.{k} = s.{k}" for k in keys)
-                con.execute(f"DELETE FROM {table} USING (SELECT DISTINCT {', '.join(keys)} "
-                            f"FROM {source}) AS s WHERE {match}")
+                con.execute(
+                    f"DELETE FROM {table} USING (SELECT DISTINCT {', '.join(keys)} "
+                    f"FROM {source}) AS s WHERE {match}"
+                )
             inserted = con.execute(f"INSERT INTO {table} ({names}) {rows_sql}").fetchone()
             rows = int(inserted[0]) if inserted else 0
-        set_commit_message(con, COMMIT_AUTHOR, f"{mode} {spec.name}: {rows} rows", {
-            "dataset": spec.name, "load_id": staged.load_id, "mode": mode,
-            "fingerprint": staged.fingerprint, "rows": rows,
-            "sources": [s.sha256 for s in staged.sources],
-            "schema": [list(pair) for pair in staged.schema]})
+        set_commit_message(
+            con,
+            COMMIT_AUTHOR,
+            f"{mode} {spec.name}: {rows} rows",
+            {
+                "dataset": spec.name,
+                "load_id": staged.load_id,
+                "mode": mode,
+                "fingerprint": staged.fingerprint,
+                "rows": rows,
+                "sources": [s.sha256 for s in staged.sources],
+                "schema": [list(pair) for pair in staged.schema],
+            },
+        )
         con.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):
@@ -189,8 +233,9 @@ def _commit(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, staged: StagedLoa
     return rows, snapshot_id
 
 
-def _fit_table(con: duckdb.DuckDBPyConnection, spec: DatasetSpec,
-               schema: list[tuple[str, str]]) -> bool:
+def _fit_table(
+    con: duckdb.DuckDBPyConnection, spec: DatasetSpec, schema: list[tuple[str, str]]
+) -> bool:
     """Create the table, or bring its columns in line with the spec; True when (re)created."""
     table, existing = qualified(spec.name), dict(table_schema(con, spec.name))
     columns = ", ".join(f"{quote_identifier(n)} {t}" for n, t in schema)
@@ -207,9 +252,12 @@ def _fit_table(con: duckdb.DuckDBPyConnection, spec: DatasetSpec,
         if name not in existing:
             con.execute(f"ALTER TABLE {table} ADD COLUMN {quote_identifier(name)} {kind}")
         elif existing[name] != kind:
-            raise LoadConflict(f"{spec.name}: column {name} is {existing[name]} in the table "
-                               f"but {kind} in the spec; {spec.load.mode} cannot change a "
-                               f"column's type: load once with mode replace", column=name)
+            raise LoadConflict(
+                f"{spec.name}: column {name} is {existing[name]} in the table "
+                f"but {kind} in the spec; {spec.load.mode} cannot change a "
+                f"column's type: load once with mode replace",
+                column=name,
+            )
     return False
 
 

@@ -34,10 +34,15 @@ from warehouse.store import Store
 from warehouse.workspace import Workspace
 
 
-def load_dataset(workspace: Workspace, spec: DatasetSpec, *, force: bool = False,
-                 gate: Gate | None = None,
-                 after_publish: Callable[[LoadResult], None] | None = None,
-                 store: Store | None = None) -> LoadResult:
+def load_dataset(
+    workspace: Workspace,
+    spec: DatasetSpec,
+    *,
+    force: bool = False,
+    gate: Gate | None = None,
+    after_publish: Callable[[LoadResult], None] | None = None,
+    store: Store | None = None,
+) -> LoadResult:
     """Land, stage and publish ``spec``'s source; record the attempt in ``loads``.
 
     Status 'unchanged' (nothing written) when the landed files are those of the last
@@ -57,18 +62,32 @@ def load_dataset(workspace: Workspace, spec: DatasetSpec, *, force: bool = False
     workspace.ensure()
     load_id, started = new_load_id(), now_local()
     with dataset_lock(workspace, spec.name), open_store(workspace, store) as opened:
-        opened.loads.start(load_id, dataset=spec.name, entry_code=spec.entry_code,
-                           table_name=table_name(spec),
-                           location=str(table_location(workspace, spec.name)),
-                           started_at=started)
+        opened.loads.start(
+            load_id,
+            dataset=spec.name,
+            entry_code=spec.entry_code,
+            table_name=table_name(spec),
+            location=str(table_location(workspace, spec.name)),
+            started_at=started,
+        )
         try:
             # Landing (a copy and a sha256, mostly outside the GIL) runs on a thread while the
             # lake connection opens and earlier loads are settled: neither needs the other.
             with ThreadPoolExecutor(1, thread_name_prefix=f"land-{spec.name}") as pool:
                 landing = pool.submit(_land, workspace, spec)
                 with contextlib.closing(bounded(connect_lake(workspace), workspace)) as lake:
-                    return _load(workspace, spec, opened, lake, landing, load_id, started,
-                                 force, gate, after_publish)
+                    return _load(
+                        workspace,
+                        spec,
+                        opened,
+                        lake,
+                        landing,
+                        load_id,
+                        started,
+                        force,
+                        gate,
+                        after_publish,
+                    )
         except BaseException as exc:
             record_failure(opened, load_id, exc)
             raise
@@ -76,16 +95,28 @@ def load_dataset(workspace: Workspace, spec: DatasetSpec, *, force: bool = False
 
 def _land(workspace: Workspace, spec: DatasetSpec) -> list[LandedFile]:
     try:
-        return land(spec.source.url, workspace.landing_dir, spec.name,
-                    storage_options=spec.source.storage_options)
+        return land(
+            spec.source.url,
+            workspace.landing_dir,
+            spec.name,
+            storage_options=spec.source.storage_options,
+        )
     except LandingError as exc:
         raise SourceError(str(exc), file=spec.source.url) from exc
 
 
-def _load(workspace: Workspace, spec: DatasetSpec, store: Store,
-          lake: duckdb.DuckDBPyConnection, landing: Future[list[LandedFile]], load_id: str,
-          started: str, force: bool, gate: Gate | None,
-          after_publish: Callable[[LoadResult], None] | None) -> LoadResult:
+def _load(
+    workspace: Workspace,
+    spec: DatasetSpec,
+    store: Store,
+    lake: duckdb.DuckDBPyConnection,
+    landing: Future[list[LandedFile]],
+    load_id: str,
+    started: str,
+    force: bool,
+    gate: Gate | None,
+    after_publish: Callable[[LoadResult], None] | None,
+) -> LoadResult:
     settle_earlier_loads(workspace, spec, store, lake, load_id)
     remove_leftover_files(workspace, spec, lake)
     last = store.loads.last_published(spec.name)
@@ -100,14 +131,23 @@ def _load(workspace: Workspace, spec: DatasetSpec, store: Store,
     files = landed
     if spec.load.mode == "append" and not force:  # append each file's rows once
         files = not_yet_loaded(landed, store.loads.published_source_hashes(spec.name))
-    store.loads.record_sources(load_id, fingerprint=source_fingerprint,
-                               sources=source_records(files or landed))
+    store.loads.record_sources(
+        load_id, fingerprint=source_fingerprint, sources=source_records(files or landed)
+    )
     # A later load of these same files that was blocked or rejected: a steward has (or will
     # have) judged them; validating again adds nothing.
-    judged = None if force else store.loads.judged_since(
-        spec.name, source_fingerprint, last["load_id"] if last else None)
-    if not files or judged is not None or (
-            not force and last is not None and last["fingerprint"] == source_fingerprint):
+    judged = (
+        None
+        if force
+        else store.loads.judged_since(
+            spec.name, source_fingerprint, last["load_id"] if last else None
+        )
+    )
+    if (
+        not files
+        or judged is not None
+        or (not force and last is not None and last["fingerprint"] == source_fingerprint)
+    ):
         if early:
             early.discard()
         result = _unchanged(workspace, spec, load_id, started, source_fingerprint, last, judged)
@@ -120,38 +160,65 @@ def _load(workspace: Workspace, spec: DatasetSpec, store: Store,
         else:
             if early:
                 early.discard()
-            ready = stage(workspace, spec, files, load_id=load_id, fingerprint_of=landed,
-                          con=lake)
+            ready = stage(workspace, spec, files, load_id=load_id, fingerprint_of=landed, con=lake)
         try:
             result = _judge_and_publish(workspace, spec, store, lake, ready, gate, last, started)
         finally:
             ready.path.unlink(missing_ok=True)
         if after_publish is not None and result.status == "published":
             after_publish(result)
-    store.loads.finish(load_id, status=result.status, rows=result.rows, schema=result.schema,
-                       snapshot_id=result.snapshot_id, finished_at=result.finished_at,
-                       quality_run_id=result.quality_run_id, quality=result.quality)
+    store.loads.finish(
+        load_id,
+        status=result.status,
+        rows=result.rows,
+        schema=result.schema,
+        snapshot_id=result.snapshot_id,
+        finished_at=result.finished_at,
+        quality_run_id=result.quality_run_id,
+        quality=result.quality,
+    )
     return result
 
 
-def _unchanged(workspace: Workspace, spec: DatasetSpec, load_id: str, started: str,
-               source_fingerprint: str, last: dict[str, Any] | None,
-               judged: dict[str, Any] | None) -> LoadResult:
+def _unchanged(
+    workspace: Workspace,
+    spec: DatasetSpec,
+    load_id: str,
+    started: str,
+    source_fingerprint: str,
+    last: dict[str, Any] | None,
+    judged: dict[str, Any] | None,
+) -> LoadResult:
     """Nothing to write: the live version (``last``) stays, with the verdict of the load that
     judged these files (``judged``, else ``last``)."""
     verdict = judged or last
     return LoadResult(
-        dataset=spec.name, load_id=load_id, status="unchanged", rows=0,
-        snapshot_id=last["snapshot_id"] if last else None, fingerprint=source_fingerprint,
-        schema=list(last["schema"]) if last else [], table=table_name(spec),
-        location=str(table_location(workspace, spec.name)), started_at=started,
-        finished_at=now_local(), quality_run_id=verdict["quality_run_id"] if verdict else None,
-        quality=verdict["quality"] if verdict else None)
+        dataset=spec.name,
+        load_id=load_id,
+        status="unchanged",
+        rows=0,
+        snapshot_id=last["snapshot_id"] if last else None,
+        fingerprint=source_fingerprint,
+        schema=list(last["schema"]) if last else [],
+        table=table_name(spec),
+        location=str(table_location(workspace, spec.name)),
+        started_at=started,
+        finished_at=now_local(),
+        quality_run_id=verdict["quality_run_id"] if verdict else None,
+        quality=verdict["quality"] if verdict else None,
+    )
 
 
-def _judge_and_publish(workspace: Workspace, spec: DatasetSpec, store: Store,
-                       lake: duckdb.DuckDBPyConnection, ready: StagedLoad, gate: Gate | None,
-                       last: dict[str, Any] | None, started: str) -> LoadResult:
+def _judge_and_publish(
+    workspace: Workspace,
+    spec: DatasetSpec,
+    store: Store,
+    lake: duckdb.DuckDBPyConnection,
+    ready: StagedLoad,
+    gate: Gate | None,
+    last: dict[str, Any] | None,
+    started: str,
+) -> LoadResult:
     """Hold the staged rows when the gate blocks them, else publish them (flagged with the
     gate's verdict)."""
     verdict = gate(ready) if gate is not None else None

@@ -37,9 +37,11 @@ class EarlyStage:
             after = [file_state(path) for _, path in self.files]
         except OSError:
             return False
-        return (after == self.before
-                and [url for url, _ in self.files] == [f.source_url for f in landed]
-                and [state[0] for state in after] == [f.size for f in landed])
+        return (
+            after == self.before
+            and [url for url, _ in self.files] == [f.source_url for f in landed]
+            and [state[0] for state in after] == [f.size for f in landed]
+        )
 
     def discard(self) -> None:
         if self.target is not None:
@@ -51,8 +53,14 @@ def file_state(path: Path) -> tuple[int, int, int]:
     return stat.st_size, stat.st_mtime_ns, stat.st_ino
 
 
-def stage_early(workspace: Workspace, spec: DatasetSpec, lake: duckdb.DuckDBPyConnection,
-                load_id: str, last: dict[str, Any] | None, force: bool) -> EarlyStage | None:
+def stage_early(
+    workspace: Workspace,
+    spec: DatasetSpec,
+    lake: duckdb.DuckDBPyConnection,
+    load_id: str,
+    last: dict[str, Any] | None,
+    force: bool,
+) -> EarlyStage | None:
     """Stage a local source while it is being landed, unless it looks unchanged since the last
     published load ``last`` (same sizes and mtimes): then landing's hash decides, and usually
     nothing is staged at all.
@@ -63,8 +71,7 @@ def stage_early(workspace: Workspace, spec: DatasetSpec, lake: duckdb.DuckDBPyCo
     if spec.load.mode == "append":
         return None
     try:
-        files = local_source_files(spec.source.url,
-                                   storage_options=spec.source.storage_options)
+        files = local_source_files(spec.source.url, storage_options=spec.source.storage_options)
         before = [file_state(path) for _, path in files or []]
     except (LandingError, OSError):
         return None  # landing reports it
@@ -74,8 +81,9 @@ def stage_early(workspace: Workspace, spec: DatasetSpec, lake: duckdb.DuckDBPyCo
         return None
     early = EarlyStage(files=files, before=before, target=None)
     try:
-        early.target, early.rows = stage_rows(workspace, spec, lake, load_id,
-                                              [(path, url) for url, path in files])
+        early.target, early.rows = stage_rows(
+            workspace, spec, lake, load_id, [(path, url) for url, path in files]
+        )
     except LoadError as exc:
         early.error = exc
     return early

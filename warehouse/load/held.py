@@ -30,8 +30,15 @@ from warehouse.store import Store
 from warehouse.workspace import Workspace
 
 
-def hold(workspace: Workspace, spec: DatasetSpec, store: Store, staged: StagedLoad,
-         verdict: GateVerdict, last: dict[str, Any] | None, started: str) -> LoadResult:
+def hold(
+    workspace: Workspace,
+    spec: DatasetSpec,
+    store: Store,
+    staged: StagedLoad,
+    verdict: GateVerdict,
+    last: dict[str, Any] | None,
+    started: str,
+) -> LoadResult:
     """Keep a blocked load's staged rows for a steward; the result names the live snapshot
     (``last``, the last published load), which stays."""
     folder = workspace.held_dir / spec.name
@@ -40,15 +47,30 @@ def hold(workspace: Workspace, spec: DatasetSpec, store: Store, staged: StagedLo
     os.replace(staged.path, held)
     store.loads.hold(staged.load_id, str(held))
     return LoadResult(
-        dataset=spec.name, load_id=staged.load_id, status="blocked", rows=staged.rows,
-        snapshot_id=last["snapshot_id"] if last else None, fingerprint=staged.fingerprint,
-        schema=staged.schema, table=table_name(spec),
-        location=str(table_location(workspace, spec.name)), started_at=started,
-        finished_at=now_local(), quality_run_id=verdict.run_id, quality="blocked")
+        dataset=spec.name,
+        load_id=staged.load_id,
+        status="blocked",
+        rows=staged.rows,
+        snapshot_id=last["snapshot_id"] if last else None,
+        fingerprint=staged.fingerprint,
+        schema=staged.schema,
+        table=table_name(spec),
+        location=str(table_location(workspace, spec.name)),
+        started_at=started,
+        finished_at=now_local(),
+        quality_run_id=verdict.run_id,
+        quality="blocked",
+    )
 
 
-def publish_held(workspace: Workspace, spec: DatasetSpec, load_id: str, *,
-                 over_newer: bool = False, store: Store | None = None) -> LoadResult:
+def publish_held(
+    workspace: Workspace,
+    spec: DatasetSpec,
+    load_id: str,
+    *,
+    over_newer: bool = False,
+    store: Store | None = None,
+) -> LoadResult:
     """Publish a blocked load's held rows (a steward accepted them): one new snapshot.
 
     Refused (LoadConflict) when the load is not blocked, or when, in replace or upsert mode, a
@@ -60,32 +82,48 @@ def publish_held(workspace: Workspace, spec: DatasetSpec, load_id: str, *,
         record = _held_record(opened, spec.name, load_id)
         newer = opened.loads.published_after(spec.name, load_id)
         if newer is not None and spec.load.mode != "append" and not over_newer:
-            raise LoadConflict(f"{spec.name}: load {newer} was published after the blocked "
-                               f"load {load_id}; publishing the older rows would replace it "
-                               f"(accept with over_newer to do so anyway)")
+            raise LoadConflict(
+                f"{spec.name}: load {newer} was published after the blocked "
+                f"load {load_id}; publishing the older rows would replace it "
+                f"(accept with over_newer to do so anyway)"
+            )
         held = Path(record["held_path"])
         if not held.exists():
-            raise HeldRowsMissing(f"{spec.name}: the held rows of load {load_id} are gone "
-                                  f"({held})")
+            raise HeldRowsMissing(f"{spec.name}: the held rows of load {load_id} are gone ({held})")
         staged = StagedLoad(
-            dataset=spec.name, load_id=load_id, path=held, rows=int(record["rows"] or 0),
+            dataset=spec.name,
+            load_id=load_id,
+            path=held,
+            rows=int(record["rows"] or 0),
             schema=list(record["schema"]),
-            sources=[SourceFile(s.get("url") or "", s["sha256"], s.get("landed_path") or "")
-                     for s in record["sources"]],
-            fingerprint=record["fingerprint"], numbered=spec.load.mode == "upsert")
+            sources=[
+                SourceFile(s.get("url") or "", s["sha256"], s.get("landed_path") or "")
+                for s in record["sources"]
+            ],
+            fingerprint=record["fingerprint"],
+            numbered=spec.load.mode == "upsert",
+        )
         with contextlib.closing(bounded(connect_lake(workspace), workspace)) as lake:
             settle_earlier_loads(workspace, spec, opened, lake, load_id)
-            result = publish_staged(lake, workspace, spec, staged,
-                                    recorded=opened.loads.published_load_ids(spec.name))
+            result = publish_staged(
+                lake, workspace, spec, staged, recorded=opened.loads.published_load_ids(spec.name)
+            )
         held.unlink(missing_ok=True)
-        opened.loads.publish_held(load_id, snapshot_id=result.snapshot_id,
-                                  finished_at=result.finished_at)
-        return replace(result, status="published", started_at=record["started_at"],
-                       quality_run_id=record["quality_run_id"], quality=record["quality"])
+        opened.loads.publish_held(
+            load_id, snapshot_id=result.snapshot_id, finished_at=result.finished_at
+        )
+        return replace(
+            result,
+            status="published",
+            started_at=record["started_at"],
+            quality_run_id=record["quality_run_id"],
+            quality=record["quality"],
+        )
 
 
-def reject_held(workspace: Workspace, dataset: str, load_id: str, *,
-                store: Store | None = None) -> None:
+def reject_held(
+    workspace: Workspace, dataset: str, load_id: str, *, store: Store | None = None
+) -> None:
     """Keep a blocked load out for good (a steward rejected it): its held rows are deleted;
     the raw files stay in landing/."""
     with dataset_lock(workspace, dataset), open_store(workspace, store) as opened:

@@ -19,34 +19,55 @@ from warehouse.load.results import now_local, table_name
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
-ABANDONED = ("abandoned: the process stopped before the load finished; the lake holds no "
-             "commit of it")
+ABANDONED = (
+    "abandoned: the process stopped before the load finished; the lake holds no commit of it"
+)
 
 
-def settle_earlier_loads(workspace: Workspace, spec: DatasetSpec, store: Store,
-                         lake: duckdb.DuckDBPyConnection, current: str) -> None:
+def settle_earlier_loads(
+    workspace: Workspace,
+    spec: DatasetSpec,
+    store: Store,
+    lake: duckdb.DuckDBPyConnection,
+    current: str,
+) -> None:
     """Record lake commits whose process died before recording them; fail other leftovers
     ('started' loads of the dataset other than ``current``: their processes are dead)."""
     recorded = store.loads.published_load_ids(spec.name)
-    unrecorded = [s for s in snapshots(lake, extra_info={"dataset": spec.name})
-                  if s["extra_info"].get("load_id") not in (None, *recorded)]
+    unrecorded = [
+        s
+        for s in snapshots(lake, extra_info={"dataset": spec.name})
+        if s["extra_info"].get("load_id") not in (None, *recorded)
+    ]
     for snapshot in unrecorded:
         info = snapshot["extra_info"]
         known = store.loads.get(info["load_id"])
-        sources = (known["sources"] if known and known["sources"] else
-                   [{"url": None, "sha256": s, "landed_path": None} for s in info["sources"]])
+        sources = (
+            known["sources"]
+            if known and known["sources"]
+            else [{"url": None, "sha256": s, "landed_path": None} for s in info["sources"]]
+        )
         store.loads.record_lake_commit(
-            info["load_id"], dataset=spec.name, entry_code=spec.entry_code,
-            table_name=table_name(spec), location=str(table_location(workspace, spec.name)),
-            fingerprint=info.get("fingerprint"), sources=sources, rows=info.get("rows"),
-            schema=info.get("schema") or [], snapshot_id=snapshot["snapshot_id"],
-            committed_at=snapshot["snapshot_time"])
-    store.loads.abandon_started(spec.name, except_load_id=current, finished_at=now_local(),
-                                error=ABANDONED)
+            info["load_id"],
+            dataset=spec.name,
+            entry_code=spec.entry_code,
+            table_name=table_name(spec),
+            location=str(table_location(workspace, spec.name)),
+            fingerprint=info.get("fingerprint"),
+            sources=sources,
+            rows=info.get("rows"),
+            schema=info.get("schema") or [],
+            snapshot_id=snapshot["snapshot_id"],
+            committed_at=snapshot["snapshot_time"],
+        )
+    store.loads.abandon_started(
+        spec.name, except_load_id=current, finished_at=now_local(), error=ABANDONED
+    )
 
 
-def remove_leftover_files(workspace: Workspace, spec: DatasetSpec,
-                          lake: duckdb.DuckDBPyConnection) -> None:
+def remove_leftover_files(
+    workspace: Workspace, spec: DatasetSpec, lake: duckdb.DuckDBPyConnection
+) -> None:
     """Delete the data files dead loads moved into the table's folder but never committed,
     and whatever dead loads left in ``staging/<dataset>/``."""
     folder = table_location(workspace, spec.name)

@@ -32,9 +32,15 @@ MEMORY_LIMIT = "2GB"
 _ROW_COLUMNS = ("_source_index", "_source_row")
 
 
-def stage(workspace: Workspace, spec: DatasetSpec, landed: list[LandedFile], *,
-          load_id: str | None = None, fingerprint_of: list[LandedFile] | None = None,
-          con: duckdb.DuckDBPyConnection | None = None) -> StagedLoad:
+def stage(
+    workspace: Workspace,
+    spec: DatasetSpec,
+    landed: list[LandedFile],
+    *,
+    load_id: str | None = None,
+    fingerprint_of: list[LandedFile] | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> StagedLoad:
     """Read, check and type ``landed`` into ``staging/<dataset>/<load_id>.parquet``.
 
     Raises SchemaDriftError (missing/renamed column, a value that does not fit its column's
@@ -45,27 +51,43 @@ def stage(workspace: Workspace, spec: DatasetSpec, landed: list[LandedFile], *,
     load_id = load_id or new_load_id()
     work = con if con is not None else bounded(duckdb.connect(), workspace)
     try:
-        target, rows = stage_rows(workspace, spec, work, load_id,
-                                  [(f.path, f.source_url) for f in landed])
+        target, rows = stage_rows(
+            workspace, spec, work, load_id, [(f.path, f.source_url) for f in landed]
+        )
     finally:
         if con is None:
             work.close()
     return staged(spec, load_id, target, rows, landed, fingerprint_of)
 
 
-def staged(spec: DatasetSpec, load_id: str, target: Path, rows: int, landed: list[LandedFile],
-           fingerprint_of: list[LandedFile] | None) -> StagedLoad:
+def staged(
+    spec: DatasetSpec,
+    load_id: str,
+    target: Path,
+    rows: int,
+    landed: list[LandedFile],
+    fingerprint_of: list[LandedFile] | None,
+) -> StagedLoad:
     """The StagedLoad of rows already written to ``target`` from ``landed``."""
     return StagedLoad(
-        dataset=spec.name, load_id=load_id, path=target, rows=int(rows),
+        dataset=spec.name,
+        load_id=load_id,
+        path=target,
+        rows=int(rows),
         schema=[(c.name, c.duckdb_type()) for c in spec.columns],
         sources=[SourceFile(f.source_url, f.sha256, str(f.path)) for f in landed],
         fingerprint=fingerprint(fingerprint_of if fingerprint_of is not None else landed),
-        numbered=spec.load.mode == "upsert")
+        numbered=spec.load.mode == "upsert",
+    )
 
 
-def stage_rows(workspace: Workspace, spec: DatasetSpec, work: duckdb.DuckDBPyConnection,
-               load_id: str, inputs: list[tuple[Path, str]]) -> tuple[Path, int]:
+def stage_rows(
+    workspace: Workspace,
+    spec: DatasetSpec,
+    work: duckdb.DuckDBPyConnection,
+    load_id: str,
+    inputs: list[tuple[Path, str]],
+) -> tuple[Path, int]:
     """COPY the checked, typed rows of ``inputs`` ((path, label) pairs) to the staging file:
     (its path, rows). Nothing is left behind when it raises."""
     folder = workspace.staging_dir / spec.name
@@ -73,18 +95,28 @@ def stage_rows(workspace: Workspace, spec: DatasetSpec, work: duckdb.DuckDBPyCon
     target, workdir = folder / f"{load_id}.parquet", folder / f"{load_id}.work"
     numbered = spec.load.mode == "upsert"  # last wins: each row's file and row are kept
     try:
-        relation = read_source(work, spec, [path for path, _ in inputs],
-                               names=[label for _, label in inputs], workdir=workdir)
-        types = {name: str(kind) for name, kind in zip(relation.columns, relation.types,
-                                                        strict=True)}
+        relation = read_source(
+            work,
+            spec,
+            [path for path, _ in inputs],
+            names=[label for _, label in inputs],
+            workdir=workdir,
+        )
+        types = {
+            name: str(kind) for name, kind in zip(relation.columns, relation.types, strict=True)
+        }
         # One pass reads, checks and writes. Numbering rows makes DuckDB read a CSV on one
         # thread, so only upsert, which needs them, pays for it; a failed check reads again,
         # numbered, to say where.
-        select = (checked_select(spec, types, SOURCE_VIEW, keep=_ROW_COLUMNS) if numbered
-                  else checked_select(spec, types, UNNUMBERED_VIEW))
+        select = (
+            checked_select(spec, types, SOURCE_VIEW, keep=_ROW_COLUMNS)
+            if numbered
+            else checked_select(spec, types, UNNUMBERED_VIEW)
+        )
         try:
-            copied = work.execute(f"COPY ({select}) TO {quote_literal(str(target))} "
-                                  f"(FORMAT parquet)").fetchone()
+            copied = work.execute(
+                f"COPY ({select}) TO {quote_literal(str(target))} (FORMAT parquet)"
+            ).fetchone()
         except duckdb.Error as exc:  # malformed rows surface while streaming, not at bind
             if CAST_FAILURE in str(exc):
                 raise cast_failures(work, spec, types, inputs) from None
@@ -98,8 +130,7 @@ def stage_rows(workspace: Workspace, spec: DatasetSpec, work: duckdb.DuckDBPyCon
     return target, int(copied[0])
 
 
-def bounded(con: duckdb.DuckDBPyConnection, workspace: Workspace
-            ) -> duckdb.DuckDBPyConnection:
+def bounded(con: duckdb.DuckDBPyConnection, workspace: Workspace) -> duckdb.DuckDBPyConnection:
     """Cap DuckDB's memory; beyond it, sorts and windows spill to staging/.duckdb-tmp.
 
     Rows need not keep the source's order (upsert orders by ``_source_row`` itself, and a

@@ -18,6 +18,19 @@ from warehouse.read.errors import (
 from warehouse.read.source import read_source
 from warehouse.read.views import META_COLUMNS, SOURCE_VIEW, UNNUMBERED_VIEW
 
-__all__ = ["BAD_PREFIX", "CAST_FAILURE", "META_COLUMNS", "SOURCE_VIEW", "UNNUMBERED_VIEW",
-           "LoadError", "SchemaDriftError", "SourceError", "cast_failures", "checked_select",
-           "failing_file_error", "read_source", "source_error", "typed_select"]
+__all__ = [
+    "BAD_PREFIX",
+    "CAST_FAILURE",
+    "META_COLUMNS",
+    "SOURCE_VIEW",
+    "UNNUMBERED_VIEW",
+    "LoadError",
+    "SchemaDriftError",
+    "SourceError",
+    "cast_failures",
+    "checked_select",
+    "failing_file_error",
+    "read_source",
+    "source_error",
+    "typed_select",
+]

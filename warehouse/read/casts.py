@@ -23,16 +23,29 @@ BAD_PREFIX = "_bad_"
 _TRUE = ("true", "t", "yes", "y", "1", "是", "对", "真")
 _FALSE = ("false", "f", "no", "n", "0", "否", "错", "假")
 _EXTRA_DATE_FORMATS = ("%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日")
-_EXTRA_TIMESTAMP_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y%m%d%H%M%S",
-                            "%Y%m%d %H:%M:%S", "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M",
-                            "%Y%m%d", "%Y.%m.%d", "%Y年%m月%d日")
+_EXTRA_TIMESTAMP_FORMATS = (
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y%m%d%H%M%S",
+    "%Y%m%d %H:%M:%S",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+    "%Y%m%d",
+    "%Y.%m.%d",
+    "%Y年%m月%d日",
+)
 # Excel stores dates as days since 1899-12-30; read as text they arrive as "46024" / "46024.5".
 _EXCEL_EPOCH = "1899-12-30"
 _EXCEL_MAX_SERIAL = 2958465  # 9999-12-31
 
 
-def checked_select(spec: DatasetSpec, source_types: dict[str, str],
-                   source: str = UNNUMBERED_VIEW, *, keep: Sequence[str] = ()) -> str:
+def checked_select(
+    spec: DatasetSpec,
+    source_types: dict[str, str],
+    source: str = UNNUMBERED_VIEW,
+    *,
+    keep: Sequence[str] = (),
+) -> str:
     """SQL: the spec's columns typed exactly as the table types them, in spec order, then the
     ``keep`` columns of ``source`` (e.g. ``_source_index``, ``_source_row``); nothing else.
 
@@ -55,10 +68,13 @@ def checked_select(spec: DatasetSpec, source_types: dict[str, str],
             can_fail, cast = _text_cast(column, value, spec.source.format == "xlsx")
             if can_fail and as_written:
                 # Cast as written; only a value that fails is trimmed and cast again.
-                _, again = _text_cast(column, f"trim({value}, {quote_literal(BLANKS)})",
-                                      spec.source.format == "xlsx")
-                check = (f"CASE WHEN {name} IS NOT NULL OR {value} IS NULL THEN {name} "
-                         f"ELSE coalesce({again}, {fail}) END AS {name}")
+                _, again = _text_cast(
+                    column, f"trim({value}, {quote_literal(BLANKS)})", spec.source.format == "xlsx"
+                )
+                check = (
+                    f"CASE WHEN {name} IS NOT NULL OR {value} IS NULL THEN {name} "
+                    f"ELSE coalesce({again}, {fail}) END AS {name}"
+                )
         else:  # native types: JSON numbers and booleans, Parquet columns
             value = f"_n{i}"
             values.append(f"{raw} AS {value}")
@@ -67,17 +83,21 @@ def checked_select(spec: DatasetSpec, source_types: dict[str, str],
         typed.append(f"{cast} AS {name}")
         if can_fail:
             typed.append(value)
-            final.append(check or f"CASE WHEN {name} IS NULL AND {value} IS NOT NULL THEN "
-                                  f"{fail} ELSE {name} END AS {name}")
+            final.append(
+                check
+                or f"CASE WHEN {name} IS NULL AND {value} IS NOT NULL THEN "
+                f"{fail} ELSE {name} END AS {name}"
+            )
         else:
             final.append(name)
-    return (f"SELECT {', '.join([*final, *keep])} FROM "
-            f"(SELECT {', '.join(typed)} FROM (SELECT {', '.join(values)} FROM {source}) "
-            f"WHERE {' OR '.join(f'{p} IS NOT NULL' for p in present)})")
+    return (
+        f"SELECT {', '.join([*final, *keep])} FROM "
+        f"(SELECT {', '.join(typed)} FROM (SELECT {', '.join(values)} FROM {source}) "
+        f"WHERE {' OR '.join(f'{p} IS NOT NULL' for p in present)})"
+    )
 
 
-def typed_select(spec: DatasetSpec, source_types: dict[str, str], source: str = SOURCE_VIEW
-                 ) -> str:
+def typed_select(spec: DatasetSpec, source_types: dict[str, str], source: str = SOURCE_VIEW) -> str:
     """SQL: the spec's columns typed, ``_bad_<name>`` (the value that did not cast, else NULL)
     for each typed column, and the source's ``_source_index``, ``_source_row``.
 
@@ -109,9 +129,11 @@ def typed_select(spec: DatasetSpec, source_types: dict[str, str], source: str = 
             bad = quote_identifier(BAD_PREFIX + column.name)
             typed.append(f"{value} AS {bad}")
             final.append(f"CASE WHEN {name} IS NULL THEN {bad} END AS {bad}")
-    return (f"SELECT {', '.join(final)}, _source_index, _source_row FROM "
-            f"(SELECT {', '.join(typed)} FROM (SELECT {', '.join(values)} FROM {source}) "
-            f"WHERE {' OR '.join(f'{p} IS NOT NULL' for p in present)})")
+    return (
+        f"SELECT {', '.join(final)}, _source_index, _source_row FROM "
+        f"(SELECT {', '.join(typed)} FROM (SELECT {', '.join(values)} FROM {source}) "
+        f"WHERE {' OR '.join(f'{p} IS NOT NULL' for p in present)})"
+    )
 
 
 def _trim_free(column: Column) -> bool:
@@ -122,7 +144,8 @@ def _trim_free(column: Column) -> bool:
     read differently."""
     kind = column.type.split("(")[0]
     return kind in ("integer", "bigint", "double", "decimal", "boolean") or (
-        kind == "date" and not column.format)
+        kind == "date" and not column.format
+    )
 
 
 def _blank_as_null(text: str, *, trim: bool) -> str:
@@ -132,15 +155,22 @@ def _blank_as_null(text: str, *, trim: bool) -> str:
     starts with U+3000 sorts from '\u3000' to before '\u3001') and the regex runs only on the
     few values they let through; trim() only when there is something to trim: on 1M rows this
     is about twice as fast as trim() on every value."""
-    starts_blank = " OR ".join([f"{text} < '!'"] + [  # ' ', tab, CR, LF sort before '!'
-        f"({text} >= {quote_literal(blank)} AND {text} < {quote_literal(chr(ord(blank) + 1))})"
-        for blank in BLANKS if blank > " "])
+    starts_blank = " OR ".join(
+        [f"{text} < '!'"]
+        + [  # ' ', tab, CR, LF sort before '!'
+            f"({text} >= {quote_literal(blank)} AND {text} < {quote_literal(chr(ord(blank) + 1))})"
+            for blank in BLANKS
+            if blank > " "
+        ]
+    )
     blank = f"({starts_blank}) AND regexp_full_match({text}, '[{BLANKS}]*')"
     if not trim:
         return f"CASE WHEN {blank} THEN NULL ELSE {text} END"
     edge = f"regexp_matches({text}, '^[{BLANKS}]|[{BLANKS}]$')"
-    return (f"CASE WHEN {blank} THEN NULL WHEN {edge} THEN trim({text}, "
-            f"{quote_literal(BLANKS)}) ELSE {text} END")
+    return (
+        f"CASE WHEN {blank} THEN NULL WHEN {edge} THEN trim({text}, "
+        f"{quote_literal(BLANKS)}) ELSE {text} END"
+    )
 
 
 def _native_cast(column: Column, n: str, source_type: str) -> tuple[bool, str]:
@@ -175,16 +205,25 @@ def _typed_text(column: Column, kind: str, target: str, v: str, from_excel: bool
     if kind in ("double", "decimal"):
         return f"TRY_CAST({v} AS {target})"
     if kind == "boolean":
-        return (f"CASE WHEN lower({v}) IN ({_sql_list(_TRUE)}) THEN true "
-                f"WHEN lower({v}) IN ({_sql_list(_FALSE)}) THEN false END")
+        return (
+            f"CASE WHEN lower({v}) IN ({_sql_list(_TRUE)}) THEN true "
+            f"WHEN lower({v}) IN ({_sql_list(_FALSE)}) THEN false END"
+        )
     if kind == "date":
-        options = [f"CAST(try_strptime({v}, {quote_literal(column.format)}) AS DATE)"
-                   ] if column.format else []
-        options += [f"TRY_CAST({v} AS DATE)",
-                    f"CAST(try_strptime({v}, [{_sql_list(_EXTRA_DATE_FORMATS)}]) AS DATE)"]
+        options = (
+            [f"CAST(try_strptime({v}, {quote_literal(column.format)}) AS DATE)"]
+            if column.format
+            else []
+        )
+        options += [
+            f"TRY_CAST({v} AS DATE)",
+            f"CAST(try_strptime({v}, [{_sql_list(_EXTRA_DATE_FORMATS)}]) AS DATE)",
+        ]
         if from_excel:
-            options.append(f"CASE WHEN {_excel_serial(v)} THEN DATE '{_EXCEL_EPOCH}' + "
-                           f"CAST(floor(TRY_CAST({v} AS DOUBLE)) AS INTEGER) END")
+            options.append(
+                f"CASE WHEN {_excel_serial(v)} THEN DATE '{_EXCEL_EPOCH}' + "
+                f"CAST(floor(TRY_CAST({v} AS DOUBLE)) AS INTEGER) END"
+            )
         return f"coalesce({', '.join(options)})"
     if kind == "timestamp":
         options = [
@@ -192,20 +231,26 @@ def _typed_text(column: Column, kind: str, target: str, v: str, from_excel: bool
             f"CASE WHEN regexp_matches({v}, '(Z|[+-][0-9]{{2}}:?[0-9]{{2}})$') THEN "
             f"timezone('Asia/Shanghai', TRY_CAST({v} AS TIMESTAMPTZ)) END",
             f"CAST(try_strptime({v}, {quote_literal(column.format)}) AS TIMESTAMP)"
-            if column.format else "NULL",
+            if column.format
+            else "NULL",
             f"TRY_CAST({v} AS TIMESTAMP)",
-            f"CAST(try_strptime({v}, [{_sql_list(_EXTRA_TIMESTAMP_FORMATS)}]) AS TIMESTAMP)"]
+            f"CAST(try_strptime({v}, [{_sql_list(_EXTRA_TIMESTAMP_FORMATS)}]) AS TIMESTAMP)",
+        ]
         if from_excel:
-            options.append(f"CASE WHEN {_excel_serial(v)} THEN TIMESTAMP '{_EXCEL_EPOCH}' + "
-                           f"to_microseconds(CAST(round(TRY_CAST({v} AS DOUBLE) * 86400000000) "
-                           f"AS BIGINT)) END")
+            options.append(
+                f"CASE WHEN {_excel_serial(v)} THEN TIMESTAMP '{_EXCEL_EPOCH}' + "
+                f"to_microseconds(CAST(round(TRY_CAST({v} AS DOUBLE) * 86400000000) "
+                f"AS BIGINT)) END"
+            )
         return f"coalesce({', '.join(options)})"
     raise ValueError(f"unknown column type {column.type!r}")
 
 
 def _excel_serial(v: str) -> str:
-    return (f"(regexp_full_match({v}, '[0-9]+(\\.[0-9]+)?') AND "
-            f"TRY_CAST({v} AS DOUBLE) BETWEEN 1 AND {_EXCEL_MAX_SERIAL})")
+    return (
+        f"(regexp_full_match({v}, '[0-9]+(\\.[0-9]+)?') AND "
+        f"TRY_CAST({v} AS DOUBLE) BETWEEN 1 AND {_EXCEL_MAX_SERIAL})"
+    )
 
 
 def _sql_list(values: Sequence[Any]) -> str:

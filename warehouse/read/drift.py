@@ -30,13 +30,19 @@ def check_columns(spec: DatasetSpec, columns: Sequence[str], label: str) -> None
     listed = ", ".join(f"{name} ({by_source[name]})" for name in missing)
     message = f"{label}: missing column{'s' if len(missing) > 1 else ''} {listed}"
     if unexpected:
-        message += (f"; unexpected column{'s' if len(unexpected) > 1 else ''} "
-                    f"{', '.join(unexpected)} (a renamed column shows as missing and unexpected)")
+        message += (
+            f"; unexpected column{'s' if len(unexpected) > 1 else ''} "
+            f"{', '.join(unexpected)} (a renamed column shows as missing and unexpected)"
+        )
     raise SchemaDriftError(message, file=label, column=missing[0])
 
 
-def cast_failures(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, types: dict[str, str],
-                  inputs: list[tuple[Path, str]]) -> LoadError:
+def cast_failures(
+    con: duckdb.DuckDBPyConnection,
+    spec: DatasetSpec,
+    types: dict[str, str],
+    inputs: list[tuple[Path, str]],
+) -> LoadError:
     """The SchemaDriftError for the values that did not fit their column's type.
 
     A second read of the source (``read_source``'s views on ``con``), numbered, once staging
@@ -49,24 +55,30 @@ def cast_failures(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, types: dict
     parts = []
     for c in bad:
         b = quote_identifier(BAD_PREFIX + c.name)
-        parts.append(f"count({b}), arg_min({{'i': _source_index, 'r': _source_row, 'v': {b}}}, "
-                     f"{{'i': _source_index, 'r': _source_row}}) FILTER (WHERE {b} IS NOT NULL)")
+        parts.append(
+            f"count({b}), arg_min({{'i': _source_index, 'r': _source_row, 'v': {b}}}, "
+            f"{{'i': _source_index, 'r': _source_row}}) FILTER (WHERE {b} IS NOT NULL)"
+        )
     try:
         found = con.execute(f"SELECT {', '.join(parts)} FROM ({sql})").fetchone() if bad else ()
     except duckdb.Error as exc:  # a malformed row further on
         return failing_file_error(exc, inputs)
     assert found is not None
-    failures = [(c, found[2 * i], found[2 * i + 1]) for i, c in enumerate(bad)
-                if found[2 * i]]
+    failures = [(c, found[2 * i], found[2 * i + 1]) for i, c in enumerate(bad) if found[2 * i]]
     if not failures:
-        return LoadError(f"{spec.name}: a value did not fit its column's type, but a second "
-                         f"read found none: was a source file changed during the load?")
+        return LoadError(
+            f"{spec.name}: a value did not fit its column's type, but a second "
+            f"read found none: was a source file changed during the load?"
+        )
     lines = []
     for column, count, first in failures:
-        lines.append(f"{labels[first['i']]}: column {column.source} ({column.name}) is "
-                     f"{column.type} in the spec, but {count} value{'s' if count > 1 else ''} "
-                     f"{'are' if count > 1 else 'is'} not: first {first['v']!r} at row "
-                     f"{first['r']}")
+        lines.append(
+            f"{labels[first['i']]}: column {column.source} ({column.name}) is "
+            f"{column.type} in the spec, but {count} value{'s' if count > 1 else ''} "
+            f"{'are' if count > 1 else 'is'} not: first {first['v']!r} at row "
+            f"{first['r']}"
+        )
     column, _, first = failures[0]
-    return SchemaDriftError("; ".join(lines), file=labels[first["i"]], column=column.source,
-                            row=int(first["r"]))
+    return SchemaDriftError(
+        "; ".join(lines), file=labels[first["i"]], column=column.source, row=int(first["r"])
+    )

@@ -16,8 +16,14 @@ from schemas.errors import InvalidInput, MuluError
 class LoadError(MuluError):
     """A load that failed; ``file``, ``column`` and ``row`` say where, when known."""
 
-    def __init__(self, message: str, *, file: str | None = None, column: str | None = None,
-                 row: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        column: str | None = None,
+        row: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.file, self.column, self.row = file, column, row
 
@@ -35,8 +41,9 @@ def source_error(label: str, exc: BaseException) -> SourceError:
     text = str(exc).strip()
     line = re.search(r"\bLine:\s*(\d+)", text)
     first = text.splitlines()[0] if text else type(exc).__name__
-    return SourceError(f"{label}: cannot read: {first}", file=label,
-                       row=int(line.group(1)) if line else None)
+    return SourceError(
+        f"{label}: cannot read: {first}", file=label, row=int(line.group(1)) if line else None
+    )
 
 
 def failing_file_error(exc: BaseException, inputs: list[tuple[Path, str]]) -> SourceError:

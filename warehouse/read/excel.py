@@ -25,18 +25,24 @@ def xlsx_sql(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, path: Path, meta
     sheet = _sheet_name(path, spec.source.sheet)
     first_col, last_col, last_row = _sheet_extent(path, sheet)
     header_row = spec.source.header_row
-    table = (f"read_xlsx({quote_literal(str(path))}, sheet={quote_literal(sheet)}, "
-             f"header=true, all_varchar=true, stop_at_empty=false, "
-             f"range='{first_col}{header_row}:{last_col}{max(last_row, header_row + 1)}')")
+    table = (
+        f"read_xlsx({quote_literal(str(path))}, sheet={quote_literal(sheet)}, "
+        f"header=true, all_varchar=true, stop_at_empty=false, "
+        f"range='{first_col}{header_row}:{last_col}{max(last_row, header_row + 1)}')"
+    )
     raw = list(con.sql(f"SELECT * FROM {table}").columns)
     names = clean_names(raw)
-    aliases = ", ".join(f"{quote_identifier(r)} AS {quote_identifier(n)}"
-                        for r, n in zip(raw, names, strict=True))
-    cells = ", ".join(f"nullif(trim({quote_identifier(r)}, {quote_literal(BLANKS)}), '')"
-                      for r in raw)
-    return (f"SELECT {aliases}, {meta}, {header_row} + ordinality AS _source_row "
-            f"FROM {table} WITH ORDINALITY "
-            f"WHERE ordinality > {spec.source.skip_rows} AND coalesce({cells}) IS NOT NULL")
+    aliases = ", ".join(
+        f"{quote_identifier(r)} AS {quote_identifier(n)}" for r, n in zip(raw, names, strict=True)
+    )
+    cells = ", ".join(
+        f"nullif(trim({quote_identifier(r)}, {quote_literal(BLANKS)}), '')" for r in raw
+    )
+    return (
+        f"SELECT {aliases}, {meta}, {header_row} + ordinality AS _source_row "
+        f"FROM {table} WITH ORDINALITY "
+        f"WHERE ordinality > {spec.source.skip_rows} AND coalesce({cells}) IS NOT NULL"
+    )
 
 
 def _sheet_name(path: Path, wanted: str | int | None) -> str:
@@ -47,8 +53,9 @@ def _sheet_name(path: Path, wanted: str | int | None) -> str:
         return names[0]
     if isinstance(wanted, int):
         if not 0 <= wanted < len(names):
-            raise ValueError(f"no sheet {wanted} (0-based); the workbook has {len(names)}: "
-                             f"{', '.join(names)}")
+            raise ValueError(
+                f"no sheet {wanted} (0-based); the workbook has {len(names)}: {', '.join(names)}"
+            )
         return names[wanted]
     if wanted not in names:
         raise ValueError(f"no sheet {wanted!r}; the workbook has {', '.join(names)}")
@@ -65,8 +72,9 @@ def _workbook_sheets(path: Path) -> list[tuple[str, str]]:
     for sheet in workbook.iter():
         if sheet.tag.endswith("}sheet"):
             target = targets.get(sheet.get(f"{{{_NS_REL}}}id"), "")
-            part = target.lstrip("/") if target.startswith("/") else str(
-                PurePosixPath("xl") / target)
+            part = (
+                target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+            )
             found.append((sheet.get("name", ""), part))
     return found
 

@@ -25,8 +25,14 @@ from warehouse.read.views import NO_ROW
 from warehouse.transcode import transcode_to_utf8
 
 
-def file_sql(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, path: Path, index: int,
-             label: str, workdir: Path | None) -> tuple[str, str]:
+def file_sql(
+    con: duckdb.DuckDBPyConnection,
+    spec: DatasetSpec,
+    path: Path,
+    index: int,
+    label: str,
+    workdir: Path | None,
+) -> tuple[str, str]:
     """(SQL with row numbers, SQL with ``_source_row`` NULL where numbering costs a parallel
     scan) for one file."""
     fmt = spec.source.format
@@ -39,22 +45,26 @@ def file_sql(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, path: Path, inde
     if fmt in ("json", "ndjson"):
         layout = "array" if fmt == "json" else "newline_delimited"
         # sample_size=-1: keys and types come from every record, not the first 20,480.
-        table = (f"read_json({quote_literal(str(path))}, format='{layout}', "
-                 f"sample_size=-1)")
-        return (f"SELECT * EXCLUDE (ordinality), {meta}, ordinality AS _source_row "
-                f"FROM {table} WITH ORDINALITY",
-                f"SELECT *, {meta}, {NO_ROW} AS _source_row FROM {table}")
+        table = f"read_json({quote_literal(str(path))}, format='{layout}', sample_size=-1)"
+        return (
+            f"SELECT * EXCLUDE (ordinality), {meta}, ordinality AS _source_row "
+            f"FROM {table} WITH ORDINALITY",
+            f"SELECT *, {meta}, {NO_ROW} AS _source_row FROM {table}",
+        )
     if fmt == "parquet":
-        sql = (f"SELECT * EXCLUDE (file_row_number), {meta}, "
-               f"file_row_number + 1 AS _source_row "
-               f"FROM read_parquet({quote_literal(str(path))}, file_row_number=true)")
+        sql = (
+            f"SELECT * EXCLUDE (file_row_number), {meta}, "
+            f"file_row_number + 1 AS _source_row "
+            f"FROM read_parquet({quote_literal(str(path))}, file_row_number=true)"
+        )
         return sql, sql
     raise SourceError(f"{label}: unsupported format {fmt!r}", file=label)
 
 
 # --- CSV -----------------------------------------------------------------------------------
-def _csv_sql(spec: DatasetSpec, path: Path, index: int, workdir: Path | None, meta: str
-             ) -> tuple[str, str]:
+def _csv_sql(
+    spec: DatasetSpec, path: Path, index: int, workdir: Path | None, meta: str
+) -> tuple[str, str]:
     source = spec.source
     if source.encoding not in ("utf-8", "utf-8-sig"):
         # DuckDB's own GBK decoding corrupted a row of a 1M-row file: decode in Python first.
@@ -69,12 +79,16 @@ def _csv_sql(spec: DatasetSpec, path: Path, index: int, workdir: Path | None, me
     skip = source.header_row - 1 + header_lines + source.skip_rows
     columns = ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names)
     aliases = ", ".join(quote_identifier(n) for n in names)
-    table = (f"read_csv({quote_literal(str(path))}, header=false, auto_detect=false, "
-             f"skip={skip}, delim={quote_literal(delimiter)}, quote='\"', escape='\"', "
-             f"columns={{{columns}}})")
-    return (f"SELECT {aliases}, {meta}, {skip} + ordinality AS _source_row "
-            f"FROM {table} WITH ORDINALITY",
-            f"SELECT {aliases}, {meta}, {NO_ROW} AS _source_row FROM {table}")
+    table = (
+        f"read_csv({quote_literal(str(path))}, header=false, auto_detect=false, "
+        f"skip={skip}, delim={quote_literal(delimiter)}, quote='\"', escape='\"', "
+        f"columns={{{columns}}})"
+    )
+    return (
+        f"SELECT {aliases}, {meta}, {skip} + ordinality AS _source_row "
+        f"FROM {table} WITH ORDINALITY",
+        f"SELECT {aliases}, {meta}, {NO_ROW} AS _source_row FROM {table}",
+    )
 
 
 def _csv_header(path: Path, delimiter: str, header_row: int) -> tuple[list[str], int]:

@@ -22,9 +22,14 @@ from warehouse.read.views import SOURCE_VIEW, UNNUMBERED_VIEW
 from warehouse.transcode import TranscodeError
 
 
-def read_source(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, files: Sequence[Path], *,
-                names: Sequence[str] | None = None,
-                workdir: Path | None = None) -> duckdb.DuckDBPyRelation:
+def read_source(
+    con: duckdb.DuckDBPyConnection,
+    spec: DatasetSpec,
+    files: Sequence[Path],
+    *,
+    names: Sequence[str] | None = None,
+    workdir: Path | None = None,
+) -> duckdb.DuckDBPyRelation:
     """Every row of ``files`` as one relation (also the temp view ``_mulu_source``).
 
     The relation has the source's own columns (text for CSV and Excel, native types for JSON
@@ -58,6 +63,10 @@ def read_source(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, files: Sequen
         con.execute(f"CREATE OR REPLACE TEMP VIEW {SOURCE_VIEW}_{index} AS {sql}")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {UNNUMBERED_VIEW}_{index} AS {unnumbered}")
     for view in (SOURCE_VIEW, UNNUMBERED_VIEW):
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS " + " UNION ALL BY NAME ".join(
-            f"SELECT * FROM {view}_{index}" for index in range(len(files))))
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {view} AS "
+            + " UNION ALL BY NAME ".join(
+                f"SELECT * FROM {view}_{index}" for index in range(len(files))
+            )
+        )
     return con.sql(f"SELECT * FROM {SOURCE_VIEW}")

@@ -3,16 +3,53 @@
 from __future__ import annotations
 
 ENTRY_FIELDS = (
-    "code", "name", "category_name", "provider_code", "provider_name", "summary",
-    "format_category", "formats", "data_items", "share_type", "share_condition", "share_method",
-    "open_type", "update_cycle", "published_at", "updated_at", "related_codes", "theme", "tags",
-    "landing_page", "status",
+    "code",
+    "name",
+    "category_name",
+    "provider_code",
+    "provider_name",
+    "summary",
+    "format_category",
+    "formats",
+    "data_items",
+    "share_type",
+    "share_condition",
+    "share_method",
+    "open_type",
+    "update_cycle",
+    "published_at",
+    "updated_at",
+    "related_codes",
+    "theme",
+    "tags",
+    "landing_page",
+    "status",
 )
 JSON_FIELDS = frozenset({"formats", "data_items", "related_codes", "tags"})
-TRACKING_FIELDS = ("classification", "resource_class", "source", "source_key", "version",
-                   "created_at", "modified_at")
-ORGANISATION_FIELDS = ("code", "name", "parent_code", "kind", "contact_name", "contact_phone",
-                       "contact_email")
+TRACKING_FIELDS = (
+    "classification",
+    "resource_class",
+    "source",
+    "source_key",
+    "version",
+    "created_at",
+    "modified_at",
+)
+ORGANISATION_FIELDS = (
+    "code",
+    "name",
+    "parent_code",
+    "kind",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+)
 # Columns an entry count may be grouped by (``EntryRepository.counts``).
-COUNT_COLUMNS = ("provider_code", "share_type", "update_cycle", "open_type", "resource_class",
-                 "status")
+COUNT_COLUMNS = (
+    "provider_code",
+    "share_type",
+    "update_cycle",
+    "open_type",
+    "resource_class",
+    "status",
+)

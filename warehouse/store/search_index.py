@@ -21,12 +21,10 @@ Ids = npt.NDArray[np.int64]
 # The full-text fields of a document, in the order bm25 weights are given.
 TEXT_FIELDS = ("name", "chars", "pinyin", "tags", "category", "provider", "items", "summary")
 # Facets whose values the index numbers (a document's value of each, as an id).
-VALUE_FACETS = ("organisation", "category", "share_type", "open_type", "update_cycle",
-                "formats")
+VALUE_FACETS = ("organisation", "category", "share_type", "open_type", "update_cycle", "formats")
 # The columns of ``FacetColumns``: the value-id facets, then freshness deadlines (seconds; NaN
 # for none), 最近更新时间 (seconds; -1 for none) and the name's length.
-FACET_COLUMNS = ("active", *VALUE_FACETS, "tracked", "soon_at", "overdue_at", "updated",
-                 "name_len")
+FACET_COLUMNS = ("active", *VALUE_FACETS, "tracked", "soon_at", "overdue_at", "updated", "name_len")
 FLOAT_COLUMNS = frozenset({"soon_at", "overdue_at", "updated"})
 
 
@@ -37,20 +35,20 @@ class SearchDocument:
 
     code: str
     name: str
-    name_key: str                 # the name compacted (exact-name lookups)
+    name_key: str  # the name compacted (exact-name lookups)
     provider_code: str | None
-    provider_name: str | None     # the organisation facet's value
+    provider_name: str | None  # the organisation facet's value
     category: str | None
     share_type: str | None
     open_type: str | None
     update_cycle: str | None
-    formats: str                  # the format set, also the formats facet's value: "|CSV|XLS|"
+    formats: str  # the format set, also the formats facet's value: "|CSV|XLS|"
     summary: str
     updated_at: str | None
     tracked: bool
-    soon_at: float | None         # seconds since 1970 of catalogue time (read as if UTC)
+    soon_at: float | None  # seconds since 1970 of catalogue time (read as if UTC)
     overdue_at: float | None
-    text: dict[str, str]          # TEXT_FIELDS field -> text
+    text: dict[str, str]  # TEXT_FIELDS field -> text
 
     def facet_value(self, facet: str) -> str | None:
         field = "provider_name" if facet == "organisation" else facet
@@ -71,7 +69,7 @@ class Deadlines:
 @dataclass(frozen=True, slots=True)
 class IndexState:
     index_id: str | None  # changes on every rebuild
-    generation: int       # grows with every change of the index's rows
+    generation: int  # grows with every change of the index's rows
 
 
 @dataclass(frozen=True, slots=True)

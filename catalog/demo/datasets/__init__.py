@@ -29,5 +29,11 @@ from catalog.demo.datasets.next_versions import NEXT_VERSIONS, write_next_versio
 from catalog.demo.datasets.specs import DEMO_SEVERITY
 from catalog.demo.datasets.writing import BUILDERS, write_demo_datasets
 
-__all__ = ["BUILDERS", "DEMO_SEVERITY", "NEXT_VERSIONS", "DemoDataset", "write_demo_datasets",
-           "write_next_version"]
+__all__ = [
+    "BUILDERS",
+    "DEMO_SEVERITY",
+    "NEXT_VERSIONS",
+    "DemoDataset",
+    "write_demo_datasets",
+    "write_next_version",
+]

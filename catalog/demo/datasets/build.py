@@ -68,7 +68,7 @@ class Build:
             for e in self.entries[org.code]:
                 at = e["name"].find(subject)
                 if at >= 0:
-                    rest = e["name"][at + len(subject):]
+                    rest = e["name"][at + len(subject) :]
                     rank = aspects.index(rest) if rest in aspects else len(aspects)
                     found.append((at > 0, rank, len(e["name"]), e["code"], e))
             if found:
@@ -84,6 +84,7 @@ class Build:
                 continue
             assert o.parent_code is not None, "every 村居 belongs to a 街道/乡镇"
             parent = streets[o.parent_code]
-            found.append((parent.removeprefix(vocab.DISTRICT),
-                          o.name.removeprefix(parent)[:-3]))  # drop 居委会 / 村委会
+            found.append(
+                (parent.removeprefix(vocab.DISTRICT), o.name.removeprefix(parent)[:-3])
+            )  # drop 居委会 / 村委会
         return found

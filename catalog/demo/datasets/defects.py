@@ -32,8 +32,9 @@ class Defects:
         ``key`` (None: a defect no spec rule sees, only described)."""
         array = self.table[column].combine_chunks()
         new = values(array.take(rows)) if callable(values) else values
-        self._table = self.table.set_column(self.table.column_names.index(column), column,
-                                            dv.patch(array, rows, new))
+        self._table = self.table.set_column(
+            self.table.column_names.index(column), column, dv.patch(array, rows, new)
+        )
         if key is None:
             self.texts.append(f"{len(rows)} {text}")
         else:

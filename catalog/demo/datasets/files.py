@@ -13,10 +13,11 @@ import pyarrow.csv as pcsv
 import xlsxwriter
 
 
-def write_csv(path: Path, table: pa.Table, *, encoding: str = "utf-8", title: str = "",
-               crlf: bool = False) -> None:
+def write_csv(
+    path: Path, table: pa.Table, *, encoding: str = "utf-8", title: str = "", crlf: bool = False
+) -> None:
     """CSV with an unquoted header (as exports look); GBK/GB18030 is encoded by Python."""
-    header = (title + "," * (table.num_columns - 1) + "\n" if title else "")
+    header = title + "," * (table.num_columns - 1) + "\n" if title else ""
     header += ",".join(table.column_names) + "\n"
     options = pcsv.WriteOptions(include_header=False, quoting_style="none")
     if encoding.startswith("utf-8") and not crlf:  # streamed: the 1M-row file stays fast
@@ -30,8 +31,15 @@ def write_csv(path: Path, table: pa.Table, *, encoding: str = "utf-8", title: st
     path.write_bytes((text.replace("\n", "\r\n") if crlf else text).encode(encoding))
 
 
-def write_xlsx(path: Path, sheet: str, header: list[str], rows: list[list[Any]], today: dt.date,
-                *, title: str = "") -> None:
+def write_xlsx(
+    path: Path,
+    sheet: str,
+    header: list[str],
+    rows: list[list[Any]],
+    today: dt.date,
+    *,
+    title: str = "",
+) -> None:
     with xlsxwriter.Workbook(str(path), {"in_memory": True}) as book:  # fixed zip timestamps
         book.set_properties({"created": dt.datetime.combine(today, dt.time(9))})
         ws = book.add_worksheet(sheet)

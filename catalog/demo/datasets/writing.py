@@ -21,13 +21,25 @@ from catalog.demo.datasets.market import credit_repairs, enterprises, penalties
 from catalog.demo.datasets.social_security import social_security_cards
 from catalog.demo.district import District
 
-BUILDERS = (social_security_cards, dibao, medical_institutions, enterprises, penalties,
-            evaluations, farm_sensors, mobile_hall_items, contactless_cases,
-            credit_repairs, service_station_errands, settlements)
+BUILDERS = (
+    social_security_cards,
+    dibao,
+    medical_institutions,
+    enterprises,
+    penalties,
+    evaluations,
+    farm_sensors,
+    mobile_hall_items,
+    contactless_cases,
+    credit_repairs,
+    service_station_errands,
+    settlements,
+)
 
 
-def write_demo_datasets(root: Path, district: District, *, seed: int = 2024,
-                        scale: float = 1.0) -> list[DemoDataset]:
+def write_demo_datasets(
+    root: Path, district: District, *, seed: int = 2024, scale: float = 1.0
+) -> list[DemoDataset]:
     """Write every demo dataset's source files and spec under ``root`` (see the module doc).
 
     ``scale`` multiplies the big row counts (社保卡 1,000,000, 企业 50,000, 好差评 70,000, 低保

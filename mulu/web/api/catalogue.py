@@ -27,26 +27,37 @@ def register(app: FastAPI, web: Web) -> None:
     store = web.store
 
     @app.get("/api/entries", tags=["catalogue"])
-    def list_entries(org: str | None = None, share_type: str | None = None,
-                     update_cycle: str | None = None,
-                     limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)
-                     ) -> dict[str, Any]:
+    def list_entries(
+        org: str | None = None,
+        share_type: str | None = None,
+        update_cycle: str | None = None,
+        limit: int = Query(50, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
+    ) -> dict[str, Any]:
         """Active entries in code order; ``org`` is a 提供方代码 or name."""
-        found = store.entries.page(provider=org or None, share_type=share_type or None,
-                                   update_cycle=update_cycle or None, limit=limit,
-                                   offset=offset)
+        found = store.entries.page(
+            provider=org or None,
+            share_type=share_type or None,
+            update_cycle=update_cycle or None,
+            limit=limit,
+            offset=offset,
+        )
         return {"total": found.total, "entries": found.entries}
 
     @app.get("/api/entries/{code:path}/history", tags=["catalogue"])
     def entry_history(code: str) -> dict[str, Any]:
         entry = web.directory().get(code)
-        return {"code": entry["code"], "history": store.history.of(entry["code"]),
-                "updates": store.history.updates(entry["code"])}
+        return {
+            "code": entry["code"],
+            "history": store.history.of(entry["code"]),
+            "updates": store.history.updates(entry["code"]),
+        }
 
     @app.post("/api/entries/{code:path}/updates", tags=["freshness"], status_code=201)
     def report_update(code: str, report: UpdateReport) -> dict[str, Any]:
         entry = web.directory(user=report.reported_by).report_update(
-            code, at=report.at, source="report", note=report.note)
+            code, at=report.at, source="report", note=report.note
+        )
         return {"code": entry["code"], "updated_at": entry["updated_at"]}
 
     @app.get("/api/entries/{code:path}", tags=["catalogue"])
@@ -60,8 +71,7 @@ def register(app: FastAPI, web: Web) -> None:
     @app.get("/api/organisations/{key}", tags=["catalogue"])
     def get_organisation(key: str) -> dict[str, Any]:
         organisation = web.directory().organisation(key)
-        return {**organisation,
-                "entries": store.entries.count(provider_code=organisation["code"])}
+        return {**organisation, "entries": store.entries.count(provider_code=organisation["code"])}
 
     @app.get("/api/stats", tags=["catalogue"])
     def stats() -> dict[str, Any]:

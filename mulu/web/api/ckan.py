@@ -26,12 +26,17 @@ from mulu.web.deps import Web
 from schemas.errors import Conflict, Forbidden, InvalidInput, MuluError, NotFound
 
 API_HELP = "https://docs.ckan.org/en/2.10/api/ (subset served by Mulu)"
-_EXTRAS = (("update_cycle", "更新周期"), ("share_type", "共享类型"),
-           ("share_condition", "共享条件"), ("share_method", "共享方式"),
-           ("open_type", "开放属性"), ("category_name", "信息资源分类"),
-           ("published_at", "发布日期"), ("updated_at", "最近更新时间"))
-_FACETS = {"organization": "organisation", "res_format": "format", "tags": None,
-           "groups": None}
+_EXTRAS = (
+    ("update_cycle", "更新周期"),
+    ("share_type", "共享类型"),
+    ("share_condition", "共享条件"),
+    ("share_method", "共享方式"),
+    ("open_type", "开放属性"),
+    ("category_name", "信息资源分类"),
+    ("published_at", "发布日期"),
+    ("updated_at", "最近更新时间"),
+)
+_FACETS = {"organization": "organisation", "res_format": "format", "tags": None, "groups": None}
 
 
 def package_name(code: str) -> str:
@@ -43,37 +48,68 @@ def org_name(code: str) -> str:
 
 
 def organization_dict(org: dict[str, Any], package_count: int | None = None) -> dict[str, Any]:
-    found = {"id": org["code"], "name": org_name(org["code"]), "title": org["name"],
-             "display_name": org["name"], "type": "organization", "is_organization": True,
-             "state": "active", "description": "", "image_url": "",
-             "created": org.get("created_at")}
+    found = {
+        "id": org["code"],
+        "name": org_name(org["code"]),
+        "title": org["name"],
+        "display_name": org["name"],
+        "type": "organization",
+        "is_organization": True,
+        "state": "active",
+        "description": "",
+        "image_url": "",
+        "created": org.get("created_at"),
+    }
     if package_count is not None:
         found["package_count"] = package_count
     return found
 
 
 def package_dict(entry: dict[str, Any]) -> dict[str, Any]:
-    org = {"id": entry["provider_code"], "name": org_name(entry["provider_code"]),
-           "title": entry["provider_name"], "type": "organization",
-           "is_organization": True, "state": "active"}
-    resources = [{"id": f"{entry['code']}#{i}", "name": f"{entry['name']} ({fmt})",
-                  "format": fmt.upper(), "url": entry.get("landing_page") or "",
-                  "package_id": entry["code"], "position": i}
-                 for i, fmt in enumerate(entry.get("formats") or [])]
+    org = {
+        "id": entry["provider_code"],
+        "name": org_name(entry["provider_code"]),
+        "title": entry["provider_name"],
+        "type": "organization",
+        "is_organization": True,
+        "state": "active",
+    }
+    resources = [
+        {
+            "id": f"{entry['code']}#{i}",
+            "name": f"{entry['name']} ({fmt})",
+            "format": fmt.upper(),
+            "url": entry.get("landing_page") or "",
+            "package_id": entry["code"],
+            "position": i,
+        }
+        for i, fmt in enumerate(entry.get("formats") or [])
+    ]
     return {
-        "id": entry["code"], "name": package_name(entry["code"]), "title": entry["name"],
-        "notes": entry.get("summary") or "", "type": "dataset", "private": False,
+        "id": entry["code"],
+        "name": package_name(entry["code"]),
+        "title": entry["name"],
+        "notes": entry.get("summary") or "",
+        "type": "dataset",
+        "private": False,
         "state": "active" if entry.get("status", "active") == "active" else "deleted",
-        "owner_org": entry["provider_code"], "organization": org,
+        "owner_org": entry["provider_code"],
+        "organization": org,
         "metadata_created": entry.get("created_at"),
         "metadata_modified": entry.get("modified_at"),
-        "url": entry.get("landing_page") or "", "license_id": "",
-        "tags": [{"name": t, "display_name": t, "state": "active"}
-                 for t in entry.get("tags") or []],
-        "resources": resources, "num_resources": len(resources),
+        "url": entry.get("landing_page") or "",
+        "license_id": "",
+        "tags": [
+            {"name": t, "display_name": t, "state": "active"} for t in entry.get("tags") or []
+        ],
+        "resources": resources,
+        "num_resources": len(resources),
         "num_tags": len(entry.get("tags") or []),
-        "extras": [{"key": key, "value": str(entry[key])}
-                   for key, _ in _EXTRAS if entry.get(key) not in (None, "")],
+        "extras": [
+            {"key": key, "value": str(entry[key])}
+            for key, _ in _EXTRAS
+            if entry.get(key) not in (None, "")
+        ],
         "data_items": entry.get("data_items") or [],
     }
 
@@ -127,8 +163,9 @@ def _facet_fields(params: dict[str, Any]) -> list[str]:
     if isinstance(fields, str):
         fields = [fields]
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
-        raise InvalidInput("facet.field: expected a list of field names, "
-                           'such as ["organization", "res_format"]')
+        raise InvalidInput(
+            'facet.field: expected a list of field names, such as ["organization", "res_format"]'
+        )
     return fields
 
 
@@ -177,13 +214,19 @@ def package_search(directory: Directory, params: dict[str, Any]) -> dict[str, An
     for field in facet_fields:
         ours = _FACETS.get(field)
         values = result.facets.get(ours, []) if ours else []
-        search_facets[field] = {"title": field, "items": [
-            {"name": str(v), "display_name": str(v), "count": n} for v, n in values]}
-    return {"count": result.total, "sort": "score desc, metadata_modified desc",
-            "results": [package_dict(found[c]) for c in codes if c in found],
-            "facets": {f: {i["name"]: i["count"] for i in s["items"]}
-                       for f, s in search_facets.items()},
-            "search_facets": search_facets}
+        search_facets[field] = {
+            "title": field,
+            "items": [{"name": str(v), "display_name": str(v), "count": n} for v, n in values],
+        }
+    return {
+        "count": result.total,
+        "sort": "score desc, metadata_modified desc",
+        "results": [package_dict(found[c]) for c in codes if c in found],
+        "facets": {
+            f: {i["name"]: i["count"] for i in s["items"]} for f, s in search_facets.items()
+        },
+        "search_facets": search_facets,
+    }
 
 
 def organization_list(directory: Directory, params: dict[str, Any]) -> list[Any]:
@@ -207,12 +250,26 @@ def organization_show(directory: Directory, params: dict[str, Any]) -> dict[str,
 
 
 def status_show(directory: Directory, params: dict[str, Any]) -> dict[str, Any]:
-    return {"ckan_version": "2.10.0", "site_title": "Mulu 目录", "site_url": "",
-            "site_description": "政务信息资源目录 (Mulu)", "extensions": ["mulu"]}
+    return {
+        "ckan_version": "2.10.0",
+        "site_title": "Mulu 目录",
+        "site_url": "",
+        "site_description": "政务信息资源目录 (Mulu)",
+        "extensions": ["mulu"],
+    }
 
 
-ACTIONS = {f.__name__: f for f in (package_list, package_show, package_search,
-                                   organization_list, organization_show, status_show)}
+ACTIONS = {
+    f.__name__: f
+    for f in (
+        package_list,
+        package_show,
+        package_search,
+        organization_list,
+        organization_show,
+        status_show,
+    )
+}
 
 
 def _envelope(exc: MuluError) -> tuple[int, str]:
@@ -272,5 +329,11 @@ def register(app: FastAPI, web: Web) -> None:
 
 
 def _error(status: int, kind: str, message: str, name: str) -> JSONResponse:
-    return JSONResponse({"help": f"{API_HELP}#{name}", "success": False,
-                         "error": {"__type": kind, "message": message}}, status_code=status)
+    return JSONResponse(
+        {
+            "help": f"{API_HELP}#{name}",
+            "success": False,
+            "error": {"__type": kind, "message": message},
+        },
+        status_code=status,
+    )

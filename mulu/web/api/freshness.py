@@ -17,20 +17,23 @@ def register(app: FastAPI, web: Web) -> None:
     store = web.store
 
     @app.get("/api/freshness", tags=["freshness"])
-    def freshness(org: str | None = None, status: Status | None = None,
-                  at: dt.datetime | None = None,
-                  limit: int | None = Query(None, ge=1)) -> dict[str, Any]:
+    def freshness(
+        org: str | None = None,
+        status: Status | None = None,
+        at: dt.datetime | None = None,
+        limit: int | None = Query(None, ge=1),
+    ) -> dict[str, Any]:
         """Every entry's status (most overdue first), and the counts by status. ``at``: the
         status at that moment; with a time zone (``…Z``, ``+08:00``) it is converted to
         catalogue time (Asia/Shanghai), without one it is catalogue time."""
-        rows = statuses(store, at=at, org=org, status=status.value if status else None,
-                        limit=limit)
+        rows = statuses(store, at=at, org=org, status=status.value if status else None, limit=limit)
         counts: dict[str, int] = {}
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
         return {"counts": counts, "entries": rows}
 
     @app.get("/api/freshness/scorecard", tags=["freshness"])
-    def freshness_scorecard(month: str | None = Query(None, pattern=r"^\d{4}-\d{2}$")
-                            ) -> list[dict[str, Any]]:
+    def freshness_scorecard(
+        month: str | None = Query(None, pattern=r"^\d{4}-\d{2}$"),
+    ) -> list[dict[str, Any]]:
         return scorecard(store, month)

@@ -26,8 +26,9 @@ def register(app: FastAPI, web: Web) -> None:
     store, workspace = web.store, web.workspace
 
     @app.get("/api/quality/runs", tags=["quality"])
-    def runs(dataset: str | None = None, failed: bool = False, pending: bool = False,
-             limit: int = 100) -> list[dict[str, Any]]:
+    def runs(
+        dataset: str | None = None, failed: bool = False, pending: bool = False, limit: int = 100
+    ) -> list[dict[str, Any]]:
         return list_runs(store, dataset=dataset, failed=failed, pending=pending, limit=limit)
 
     @app.get("/api/quality/runs/{run_id}", tags=["quality"])
@@ -39,5 +40,13 @@ def register(app: FastAPI, web: Web) -> None:
     def post_review(run_id: str, body: Review) -> dict[str, Any]:
         """Record a steward's decision; accepting (or waiving the last blocking failure)
         publishes the held load and registers the update with its entry."""
-        return review(store, workspace, run_id, action=body.action, reviewer=body.reviewer,
-                      rule=body.rule, note=body.note, over_newer=body.over_newer)
+        return review(
+            store,
+            workspace,
+            run_id,
+            action=body.action,
+            reviewer=body.reviewer,
+            rule=body.rule,
+            note=body.note,
+            over_newer=body.over_newer,
+        )

@@ -13,9 +13,12 @@ def register(app: FastAPI, web: Web) -> None:
     store = web.store
 
     @app.get("/api/search", tags=["search"])
-    def search_entries(q: str = "", facet: list[str] = Query(default_factory=list),
-                       limit: int = Query(20, ge=1, le=200), offset: int = Query(0, ge=0)
-                       ) -> Response:
+    def search_entries(
+        q: str = "",
+        facet: list[str] = Query(default_factory=list),
+        limit: int = Query(20, ge=1, le=200),
+        offset: int = Query(0, ge=0),
+    ) -> Response:
         """``facet`` = ``key=value`` (repeatable): organisation, category, share_type,
         open_type, update_cycle, freshness, format. An unknown key or status: 400."""
         from catalog.search import parse_facet_options, search
@@ -23,5 +26,6 @@ def register(app: FastAPI, web: Web) -> None:
         facets = parse_facet_options(facet)
         result = search(store, q, facets=facets or None, limit=limit, offset=offset)
         # Serialised here: FastAPI's generic encoder added ~3 ms a request (p50 7 → 10 ms).
-        return Response(json.dumps(result.as_dict(), ensure_ascii=False),
-                        media_type="application/json")
+        return Response(
+            json.dumps(result.as_dict(), ensure_ascii=False), media_type="application/json"
+        )

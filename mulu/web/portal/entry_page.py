@@ -28,12 +28,22 @@ def register(app: FastAPI, web: Web) -> None:
         updates = store.history.recent_updates(entry["code"], RECENT_UPDATES)
         # The datasets serving the entry: validated ones and loaded ones (a load the gate
         # never saw, or a run whose load failed, still belongs here).
-        datasets = sorted(set(store.quality.datasets_of_entry(entry["code"]))
-                          | set(store.loads.datasets_of_entry(entry["code"])))
-        runs = [r for d in datasets for r in store.quality.runs(dataset=d,
-                                                                limit=RUNS_PER_DATASET)]
+        datasets = sorted(
+            set(store.quality.datasets_of_entry(entry["code"]))
+            | set(store.loads.datasets_of_entry(entry["code"]))
+        )
+        runs = [r for d in datasets for r in store.quality.runs(dataset=d, limit=RUNS_PER_DATASET)]
         runs.sort(key=lambda r: r["started_at"], reverse=True)
         score = runs[0]["score"] if runs else None
         sample, note = samples.sample_rows(web.workspace, store, entry, datasets)
-        return render(request, "entry.html", entry=entry, status=status, updates=updates,
-                       runs=runs[:8], quality_score=score, sample=sample, sample_note=note)
+        return render(
+            request,
+            "entry.html",
+            entry=entry,
+            status=status,
+            updates=updates,
+            runs=runs[:8],
+            quality_score=score,
+            sample=sample,
+            sample_note=note,
+        )

@@ -23,11 +23,17 @@ def register(app: FastAPI, web: Web) -> None:
         except ValueError:  # a bad month: this month's
             shown = cache.get(("dashboard", None), lambda: dashboard(store, None))
         rows, counts, trend = shown.rows, shown.counts, shown.trend
-        overdue = sorted(((r["provider_name"], r["overdue"]) for r in rows if r["overdue"]),
-                         key=lambda item: -item[1])[:15]
+        overdue = sorted(
+            ((r["provider_name"], r["overdue"]) for r in rows if r["overdue"]),
+            key=lambda item: -item[1],
+        )[:15]
         order = ("overdue", "due_soon", "fresh", "never_updated", "not_tracked")
         return render(
-            request, "freshness.html", rows=rows, month=shown.month,
+            request,
+            "freshness.html",
+            rows=rows,
+            month=shown.month,
             counts=[(s, counts.get(s, 0)) for s in order],
             overdue_svg=charts.bars(overdue),
-            trend_svg=charts.line([(t["month"], t["on_time_rate"] or 0) for t in trend]))
+            trend_svg=charts.line([(t["month"], t["on_time_rate"] or 0) for t in trend]),
+        )

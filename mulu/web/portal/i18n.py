@@ -6,8 +6,10 @@ LANGUAGES = ("zh", "en")
 STRINGS: dict[str, tuple[str, str]] = {
     "site": ("政务信息资源目录", "Government data-resource catalogue"),
     "search": ("搜索", "Search"),
-    "search_placeholder": ("搜索名称、摘要、信息项、提供方、代码或拼音首字母",
-                           "Search names, summaries, data items, providers, codes, pinyin"),
+    "search_placeholder": (
+        "搜索名称、摘要、信息项、提供方、代码或拼音首字母",
+        "Search names, summaries, data items, providers, codes, pinyin",
+    ),
     "results": ("条结果", "results"),
     "freshness": ("更新时效", "Freshness"),
     "quality": ("质量校验", "Quality"),
@@ -33,8 +35,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "quality_score": ("质量评分", "Quality score"),
     "recent_runs": ("最近校验", "Recent quality runs"),
     "sample_rows": ("样例数据", "Sample rows"),
-    "no_sample_conditional": ("有条件共享：样例数据需提出共享申请后查看",
-                              "Conditional sharing: sample rows after an access request"),
+    "no_sample_conditional": (
+        "有条件共享：样例数据需提出共享申请后查看",
+        "Conditional sharing: sample rows after an access request",
+    ),
     "no_sample_closed": ("不予共享：不提供样例数据", "Not shared: no sample rows"),
     "no_dataset": ("尚无接入的数据集", "No dataset loaded for this entry yet"),
     "scorecard": ("更新及时率通报", "On-time update scorecard"),
@@ -91,4 +95,5 @@ def translator(lang: str):
     def t(key: str) -> str:
         pair = STRINGS.get(key)
         return pair[index] if pair else key
+
     return t

@@ -19,35 +19,45 @@ def register(app: FastAPI, web: Web) -> None:
     def quality_page(request: Request, pending: bool = False) -> HTMLResponse:
         from quality.runs import list_runs
 
-        return render(request, "quality_runs.html",
-                       runs=list_runs(store, pending=pending, limit=200))
+        return render(
+            request, "quality_runs.html", runs=list_runs(store, pending=pending, limit=200)
+        )
 
     @app.get("/quality/{run_id}", response_class=HTMLResponse, include_in_schema=False)
-    def quality_run_page(request: Request, run_id: str, flash: str | None = None,
-                         error: str | None = None) -> HTMLResponse:
+    def quality_run_page(
+        request: Request, run_id: str, flash: str | None = None, error: str | None = None
+    ) -> HTMLResponse:
         from quality.runs import get_run
 
         # No such run: the app's error handler answers with a 404 page.
-        return render(request, "quality_run.html", run=get_run(store, run_id), flash=flash,
-                      error=error)
+        return render(
+            request, "quality_run.html", run=get_run(store, run_id), flash=flash, error=error
+        )
 
     @app.post("/quality/{run_id}/review", include_in_schema=False)
-    def quality_review_form(request: Request, run_id: str, action: str = Form(...),
-                            reviewer: str = Form(...), note: str | None = Form(None),
-                            rule: str | None = Form(None)) -> RedirectResponse:
+    def quality_review_form(
+        request: Request,
+        run_id: str,
+        action: str = Form(...),
+        reviewer: str = Form(...),
+        note: str | None = Form(None),
+        rule: str | None = Form(None),
+    ) -> RedirectResponse:
         from catalog.reviews import review
         from quality.runs import RunNotFound
 
         # The decision's outcome or error is shown on the run's page; no such run: a 404 page.
         lang = page_lang(request)
         try:
-            outcome = review(store, workspace, run_id, action=action, reviewer=reviewer,
-                             rule=rule, note=note)
+            outcome = review(
+                store, workspace, run_id, action=action, reviewer=reviewer, rule=rule, note=note
+            )
             query = {"flash": outcome["outcome"], "lang": lang}
         except RunNotFound:
             raise
         except MuluError as exc:
             query = {"error": exc.message, "lang": lang}
-        return RedirectResponse(f"/quality/{urllib.parse.quote(run_id, safe='')}?"
-                                f"{urllib.parse.urlencode(query)}",
-                                status_code=303)
+        return RedirectResponse(
+            f"/quality/{urllib.parse.quote(run_id, safe='')}?{urllib.parse.urlencode(query)}",
+            status_code=303,
+        )

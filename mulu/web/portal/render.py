@@ -22,8 +22,9 @@ from mulu.web.portal.i18n import translator
 
 PAGE_SIZE = 20
 _CACHE_SECONDS = 300
-ENV = Environment(loader=PackageLoader("mulu.web.portal", "templates"),
-                   autoescape=select_autoescape(["html"]))
+ENV = Environment(
+    loader=PackageLoader("mulu.web.portal", "templates"), autoescape=select_autoescape(["html"])
+)
 
 
 class PageCache:
@@ -49,14 +50,14 @@ def page_lang(request: Request) -> str:
 def render(request: Request, template: str, **context: Any) -> HTMLResponse:
     lang = page_lang(request)
     params = dict(request.query_params)
-    switch = {code: f"{request.url.path}?{urllib.parse.urlencode({**params, 'lang': code})}"
-              for code in ("zh", "en")}
+    switch = {
+        code: f"{request.url.path}?{urllib.parse.urlencode({**params, 'lang': code})}"
+        for code in ("zh", "en")
+    }
     html = ENV.get_template(template).render(
-        t=translator(lang), lang=lang, switch_zh=switch["zh"], switch_en=switch["en"],
-        **context)
+        t=translator(lang), lang=lang, switch_zh=switch["zh"], switch_en=switch["en"], **context
+    )
     response = HTMLResponse(html)
     if "lang" in request.query_params:
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax")
     return response
-
-

@@ -23,8 +23,9 @@ def _mask(value: Any) -> Any:
     return text[:3] + "*" * (len(text) - 5) + text[-2:] if len(text) > 6 else "***"
 
 
-def sample_rows(workspace: Workspace, store: Store, entry: dict[str, Any], datasets: list[str]
-                ) -> tuple[dict[str, Any] | None, str | None]:
+def sample_rows(
+    workspace: Workspace, store: Store, entry: dict[str, Any], datasets: list[str]
+) -> tuple[dict[str, Any] | None, str | None]:
     """({columns, rows} or None, the i18n key of why there are none)."""
     share = entry.get("share_type") or ""
     if share.startswith("不予"):
@@ -51,6 +52,9 @@ def sample_rows(workspace: Workspace, store: Store, entry: dict[str, Any], datas
         con.close()
     if pii is None:  # no spec known: mask every column rather than risk showing PII
         pii = set(columns)
-    return {"columns": columns,
-            "rows": [[_mask(v) if c in pii else v for c, v in zip(columns, r, strict=True)]
-                     for r in rows]}, None
+    return {
+        "columns": columns,
+        "rows": [
+            [_mask(v) if c in pii else v for c, v in zip(columns, r, strict=True)] for r in rows
+        ],
+    }, None

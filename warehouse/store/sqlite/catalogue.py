@@ -34,8 +34,9 @@ class SqliteEntries:
         self.db = db
 
     def get(self, code: str) -> dict[str, Any] | None:
-        row = self.db.connection().execute(
-            "SELECT * FROM entries WHERE code = ?", (code,)).fetchone()
+        row = (
+            self.db.connection().execute("SELECT * FROM entries WHERE code = ?", (code,)).fetchone()
+        )
         return None if row is None else row_to_entry(row)
 
     def by(self, key: EntryKey, values: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -46,12 +47,14 @@ class SqliteEntries:
         con = self.db.connection()
         for chunk in chunks(list(values)):
             for row in con.execute(
-                    f"SELECT * FROM entries WHERE {key} IN ({marks(len(chunk))})", chunk):
+                f"SELECT * FROM entries WHERE {key} IN ({marks(len(chunk))})", chunk
+            ):
                 found[row[key]] = row_to_entry(row)
         return found
 
-    def iter(self, *, status: str | None = "active",
-             codes: Sequence[str] | None = None) -> Generator[dict[str, Any], None, None]:
+    def iter(
+        self, *, status: str | None = "active", codes: Sequence[str] | None = None
+    ) -> Generator[dict[str, Any], None, None]:
         """Entries in code order: those with ``status`` (None: every status), optionally only
         ``codes``."""
         con = self.db.connection()
@@ -68,38 +71,68 @@ class SqliteEntries:
         for row in rows:
             yield row_to_entry(row)
 
-    def count(self, *, status: str | None = "active", source: str | None = None,
-              provider_code: str | None = None) -> int:
+    def count(
+        self,
+        *,
+        status: str | None = "active",
+        source: str | None = None,
+        provider_code: str | None = None,
+    ) -> int:
         """Entries with ``status`` (None: any) that came from ``source`` and belong to
         ``provider_code`` (None: any)."""
-        row = self.db.connection().execute(
-            "SELECT count(*) FROM entries WHERE (? IS NULL OR status = ?) "
-            "AND (? IS NULL OR source = ?) AND (? IS NULL OR provider_code = ?)",
-            (status, status, source, source, provider_code, provider_code)).fetchone()
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT count(*) FROM entries WHERE (? IS NULL OR status = ?) "
+                "AND (? IS NULL OR source = ?) AND (? IS NULL OR provider_code = ?)",
+                (status, status, source, source, provider_code, provider_code),
+            )
+            .fetchone()
+        )
         return int(row[0])
 
-    def page(self, *, provider: str | None = None, share_type: str | None = None,
-             update_cycle: str | None = None, status: str = "active", limit: int = 50,
-             offset: int = 0) -> EntryPage:
+    def page(
+        self,
+        *,
+        provider: str | None = None,
+        share_type: str | None = None,
+        update_cycle: str | None = None,
+        status: str = "active",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> EntryPage:
         """One page of entries in code order, filtered by exact values (None: no filter);
         ``provider`` matches a 提供方代码 or a 提供方 name. ``total`` counts every match."""
-        where = ("status = ? AND (? IS NULL OR provider_code = ? OR provider_name = ?) "
-                 "AND (? IS NULL OR share_type = ?) AND (? IS NULL OR update_cycle = ?)")
-        params = (status, provider, provider, provider, share_type, share_type,
-                  update_cycle, update_cycle)
+        where = (
+            "status = ? AND (? IS NULL OR provider_code = ? OR provider_name = ?) "
+            "AND (? IS NULL OR share_type = ?) AND (? IS NULL OR update_cycle = ?)"
+        )
+        params = (
+            status,
+            provider,
+            provider,
+            provider,
+            share_type,
+            share_type,
+            update_cycle,
+            update_cycle,
+        )
         with self.db.snapshot() as con:
-            total = con.execute(f"SELECT count(*) FROM entries WHERE {where}",
-                                params).fetchone()[0]
-            rows = con.execute(f"SELECT * FROM entries WHERE {where} ORDER BY code "
-                               "LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
+            total = con.execute(f"SELECT count(*) FROM entries WHERE {where}", params).fetchone()[0]
+            rows = con.execute(
+                f"SELECT * FROM entries WHERE {where} ORDER BY code LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            ).fetchall()
         return EntryPage(int(total), [row_to_entry(r) for r in rows])
 
-    def code_list(self, *, status: str = "active", limit: int | None = None,
-                  offset: int = 0) -> list[str]:
+    def code_list(
+        self, *, status: str = "active", limit: int | None = None, offset: int = 0
+    ) -> list[str]:
         """Codes of the entries with ``status`` in code order (``limit`` None: all)."""
         rows = self.db.connection().execute(
             "SELECT code FROM entries WHERE status = ? ORDER BY code LIMIT ? OFFSET ?",
-            (status, -1 if limit is None else limit, offset))
+            (status, -1 if limit is None else limit, offset),
+        )
         return [row[0] for row in rows]
 
     def codes(self) -> set[str]:
@@ -112,7 +145,9 @@ class SqliteEntries:
             raise ValueError(f"entries are not counted by {column!r}")
         rows = self.db.connection().execute(
             f"SELECT coalesce({column}, '未说明'), count(*) FROM entries WHERE status = ? "
-            f"GROUP BY 1 ORDER BY 2 DESC, 1", (status,))
+            f"GROUP BY 1 ORDER BY 2 DESC, 1",
+            (status,),
+        )
         return {str(k): int(v) for k, v in rows.fetchall()}
 
     def allocate_sequence(self, classification: str) -> int:
@@ -121,7 +156,8 @@ class SqliteEntries:
             row = con.execute(
                 "INSERT INTO code_sequences (classification, last) VALUES (?, 1) "
                 "ON CONFLICT(classification) DO UPDATE SET last = last + 1 RETURNING last",
-                (classification,)).fetchone()
+                (classification,),
+            ).fetchone()
         return int(row[0])
 
     def insert(self, entries: Sequence[dict[str, Any]]) -> None:
@@ -131,7 +167,8 @@ class SqliteEntries:
         with self.db.transaction() as con:
             con.executemany(
                 f"INSERT INTO entries ({','.join(cols)}) VALUES ({marks(len(cols))})",
-                [tuple(encode_value(c, e.get(c)) for c in cols) for e in entries])
+                [tuple(encode_value(c, e.get(c)) for c in cols) for e in entries],
+            )
             # Codes given explicitly move the sequence past them.
             top: dict[str, int] = {}
             for e in entries:
@@ -140,7 +177,8 @@ class SqliteEntries:
             con.executemany(
                 "INSERT INTO code_sequences (classification, last) VALUES (?, ?) "
                 "ON CONFLICT(classification) DO UPDATE SET last = max(last, excluded.last)",
-                list(top.items()))
+                list(top.items()),
+            )
 
     def update(self, changes: Sequence[dict[str, Any]]) -> None:
         """Each change: ``code`` plus the columns to set."""
@@ -153,7 +191,8 @@ class SqliteEntries:
                     raise ValueError(f"entries have no column {sorted(unknown)[0]!r}")
                 con.execute(
                     f"UPDATE entries SET {', '.join(f'{c} = ?' for c in cols)} WHERE code = ?",
-                    [encode_value(c, change[c]) for c in cols] + [change["code"]])
+                    [encode_value(c, change[c]) for c in cols] + [change["code"]],
+                )
 
 
 class SqliteOrganisations:
@@ -165,8 +204,11 @@ class SqliteOrganisations:
         return [dict(r) for r in con.execute("SELECT * FROM organisations ORDER BY code")]
 
     def get(self, code: str) -> dict[str, Any] | None:
-        row = self.db.connection().execute(
-            "SELECT * FROM organisations WHERE code = ?", (code,)).fetchone()
+        row = (
+            self.db.connection()
+            .execute("SELECT * FROM organisations WHERE code = ?", (code,))
+            .fetchone()
+        )
         return None if row is None else dict(row)
 
     def find(self, code_or_name: str) -> dict[str, Any] | None:
@@ -174,9 +216,14 @@ class SqliteOrganisations:
         found = self.get(code_or_name)
         if found is not None:
             return found
-        row = self.db.connection().execute(
-            "SELECT * FROM organisations WHERE name = ? ORDER BY created_at, code LIMIT 1",
-            (code_or_name,)).fetchone()
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT * FROM organisations WHERE name = ? ORDER BY created_at, code LIMIT 1",
+                (code_or_name,),
+            )
+            .fetchone()
+        )
         return None if row is None else dict(row)
 
     def all_with_entry_counts(self) -> list[dict[str, Any]]:
@@ -184,13 +231,15 @@ class SqliteOrganisations:
         rows = self.db.connection().execute(
             "SELECT o.*, count(e.code) AS entries FROM organisations o LEFT JOIN entries e "
             "ON e.provider_code = o.code AND e.status = 'active' GROUP BY o.code "
-            "ORDER BY o.code")
+            "ORDER BY o.code"
+        )
         return [dict(r) for r in rows]
 
     def codes_by_name(self) -> dict[str, str]:
         # First registered wins when two bodies share a name.
         rows = self.db.connection().execute(
-            "SELECT name, code FROM organisations ORDER BY created_at DESC, code DESC")
+            "SELECT name, code FROM organisations ORDER BY created_at DESC, code DESC"
+        )
         return {name: code for name, code in rows}
 
     def upsert(self, organisations: Sequence[dict[str, Any]]) -> None:
@@ -201,9 +250,10 @@ class SqliteOrganisations:
         with self.db.transaction() as con:
             con.executemany(
                 f"INSERT INTO organisations ({','.join(cols)}) VALUES ({marks(len(cols))}) "
-                "ON CONFLICT(code) DO UPDATE SET " + ", ".join(
-                    f"{c} = coalesce(excluded.{c}, {c})" for c in ORGANISATION_FIELDS[1:]),
-                [tuple(o.get(c) for c in cols) for o in organisations])
+                "ON CONFLICT(code) DO UPDATE SET "
+                + ", ".join(f"{c} = coalesce(excluded.{c}, {c})" for c in ORGANISATION_FIELDS[1:]),
+                [tuple(o.get(c) for c in cols) for o in organisations],
+            )
 
 
 class SqliteHistory:
@@ -214,7 +264,8 @@ class SqliteHistory:
 
     def of(self, code: str) -> list[dict[str, Any]]:
         rows = self.db.connection().execute(
-            "SELECT * FROM entry_history WHERE code = ? ORDER BY version, id", (code,))
+            "SELECT * FROM entry_history WHERE code = ? ORDER BY version, id", (code,)
+        )
         return [{**dict(r), "changes": json.loads(r["changes"])} for r in rows]
 
     def add(self, changes: Sequence[dict[str, Any]]) -> None:
@@ -224,19 +275,32 @@ class SqliteHistory:
             con.executemany(
                 "INSERT INTO entry_history (code, version, action, changed_at, changed_by, "
                 "changes, import_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(h["code"], h["version"], h["action"], h["changed_at"], h["changed_by"],
-                  dumps(h["changes"]), h.get("import_id")) for h in changes])
+                [
+                    (
+                        h["code"],
+                        h["version"],
+                        h["action"],
+                        h["changed_at"],
+                        h["changed_by"],
+                        dumps(h["changes"]),
+                        h.get("import_id"),
+                    )
+                    for h in changes
+                ],
+            )
 
     def updates(self, code: str) -> list[dict[str, Any]]:
         rows = self.db.connection().execute(
-            "SELECT * FROM entry_updates WHERE code = ? ORDER BY updated_at", (code,))
+            "SELECT * FROM entry_updates WHERE code = ? ORDER BY updated_at", (code,)
+        )
         return [dict(r) for r in rows]
 
     def recent_updates(self, code: str, limit: int) -> list[dict[str, Any]]:
         """The entry's ``limit`` latest data-update events, newest first."""
         rows = self.db.connection().execute(
-            "SELECT * FROM entry_updates WHERE code = ? ORDER BY updated_at DESC, id DESC "
-            "LIMIT ?", (code, limit))
+            "SELECT * FROM entry_updates WHERE code = ? ORDER BY updated_at DESC, id DESC LIMIT ?",
+            (code, limit),
+        )
         return [dict(r) for r in rows]
 
     def add_updates(self, events: Sequence[dict[str, Any]]) -> None:
@@ -246,19 +310,37 @@ class SqliteHistory:
             con.executemany(
                 "INSERT INTO entry_updates (code, updated_at, source, reported_by, note, "
                 "recorded_at, load_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(e["code"], e["updated_at"], e["source"], e.get("reported_by"), e.get("note"),
-                  e["recorded_at"], e.get("load_id")) for e in events])
+                [
+                    (
+                        e["code"],
+                        e["updated_at"],
+                        e["source"],
+                        e.get("reported_by"),
+                        e.get("note"),
+                        e["recorded_at"],
+                        e.get("load_id"),
+                    )
+                    for e in events
+                ],
+            )
 
     def count_updates(self, *, source: str | None = None) -> int:
-        row = self.db.connection().execute(
-            "SELECT count(*) FROM entry_updates WHERE ? IS NULL OR source = ?",
-            (source, source)).fetchone()
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT count(*) FROM entry_updates WHERE ? IS NULL OR source = ?", (source, source)
+            )
+            .fetchone()
+        )
         return int(row[0])
 
     def has_load(self, load_id: str) -> bool:
         """Whether a pipeline load is registered already (by its load id)."""
-        row = self.db.connection().execute(
-            "SELECT 1 FROM entry_updates WHERE load_id = ? LIMIT 1", (load_id,)).fetchone()
+        row = (
+            self.db.connection()
+            .execute("SELECT 1 FROM entry_updates WHERE load_id = ? LIMIT 1", (load_id,))
+            .fetchone()
+        )
         return row is not None
 
 
@@ -270,19 +352,38 @@ class SqliteImports:
         with self.db.transaction() as con:
             cur = con.execute(
                 "INSERT INTO imports (file, mapping, started_at, by) VALUES (?, ?, ?, ?)",
-                (file, mapping, started_at, by))
+                (file, mapping, started_at, by),
+            )
             return int(cur.lastrowid or 0)
 
-    def finish(self, import_id: int, counts: dict[str, int], finished_at: str,
-               rejects: Sequence[dict[str, Any]], rejects_file: str | None) -> None:
+    def finish(
+        self,
+        import_id: int,
+        counts: dict[str, int],
+        finished_at: str,
+        rejects: Sequence[dict[str, Any]],
+        rejects_file: str | None,
+    ) -> None:
         with self.db.transaction() as con:
             con.execute(
                 "UPDATE imports SET finished_at = ?, records = ?, created = ?, updated = ?, "
                 "unchanged = ?, rejected = ?, rejects_file = ? WHERE id = ?",
-                (finished_at, counts["records"], counts["created"], counts["updated"],
-                 counts["unchanged"], counts["rejected"], rejects_file, import_id))
+                (
+                    finished_at,
+                    counts["records"],
+                    counts["created"],
+                    counts["updated"],
+                    counts["unchanged"],
+                    counts["rejected"],
+                    rejects_file,
+                    import_id,
+                ),
+            )
             con.executemany(
                 "INSERT INTO import_rejects (import_id, row, field, reason, record) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [(import_id, r["row"], r["field"], r["reason"], dumps(r["record"]))
-                 for r in rejects])
+                [
+                    (import_id, r["row"], r["field"], r["reason"], dumps(r["record"]))
+                    for r in rejects
+                ],
+            )

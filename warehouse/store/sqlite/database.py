@@ -38,8 +38,9 @@ def _migrations() -> list[tuple[int, str]]:
 
 
 def _open(path: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                          check_same_thread=False)
+    con = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
     con.row_factory = sqlite3.Row
     con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     con.execute("PRAGMA journal_mode = WAL")

@@ -23,8 +23,12 @@ from warehouse.store.sqlite.database import Database
 # search index (derived from entries; FTS5 keeps its index in shadow tables).
 _INTERNAL_PREFIXES = ("sqlite_", "search_")
 _INTERNAL_TABLES = frozenset({"code_sequences"})
-_ARROW_TYPES = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64(),
-                "BLOB": pa.binary()}
+_ARROW_TYPES = {
+    "TEXT": pa.string(),
+    "INTEGER": pa.int64(),
+    "REAL": pa.float64(),
+    "BLOB": pa.binary(),
+}
 
 
 class SqliteExport:
@@ -34,9 +38,13 @@ class SqliteExport:
     def table_names(self) -> list[str]:
         """The catalogue's tables (what an analyst may query), sorted."""
         rows = self.db.connection().execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        return [name for (name,) in rows
-                if name not in _INTERNAL_TABLES and not name.startswith(_INTERNAL_PREFIXES)]
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        )
+        return [
+            name
+            for (name,) in rows
+            if name not in _INTERNAL_TABLES and not name.startswith(_INTERNAL_PREFIXES)
+        ]
 
     def tables(self, wanted: Mapping[str, Sequence[str] | None]) -> dict[str, pa.Table]:
         """``{table: columns}`` (None: every column) → ``{table: Arrow table}``, all read in one
@@ -58,8 +66,9 @@ class SqliteExport:
         of the events: one row per entry instead of every event (7x fewer at 35,700 entries).
         Times are stored as ISO 8601 text in catalogue time, which sorts as the times do."""
         cursor = self.db.connection().execute(
-            "SELECT code, max(updated_at) FROM entry_updates WHERE updated_at <= ? "
-            "GROUP BY code", (until.isoformat(),))
+            "SELECT code, max(updated_at) FROM entry_updates WHERE updated_at <= ? GROUP BY code",
+            (until.isoformat(),),
+        )
         cursor.row_factory = None
         struct = pa.struct([("code", pa.string()), ("updated_at", pa.string())])
         return pa.Table.from_struct_array(pa.array(cursor.fetchall(), type=struct))
@@ -71,8 +80,9 @@ class SqliteExport:
 
 
 def _declared_types(con: sqlite3.Connection, table: str) -> dict[str, str]:
-    rows = con.execute("SELECT name, type FROM pragma_table_info(?) ORDER BY cid",
-                       (table,)).fetchall()
+    rows = con.execute(
+        "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", (table,)
+    ).fetchall()
     if not rows:
         raise ValueError(f"no catalogue table {table!r}")
     return {name: (kind or "").upper() for name, kind in rows}
@@ -92,8 +102,9 @@ def _read(con: sqlite3.Connection, table: str, columns: Mapping[str, str]) -> pa
         return _read_loosely(rows, list(columns), types)
 
 
-def _read_loosely(rows: list[tuple[object, ...]], names: list[str],
-                  types: list[pa.DataType]) -> pa.Table:
+def _read_loosely(
+    rows: list[tuple[object, ...]], names: list[str], types: list[pa.DataType]
+) -> pa.Table:
     """Column by column; a column with a value its declared type cannot hold becomes text."""
     arrays = []
     for i, kind in enumerate(types):
@@ -101,8 +112,9 @@ def _read_loosely(rows: list[tuple[object, ...]], names: list[str],
         try:
             arrays.append(pa.array(values, type=kind))
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            arrays.append(pa.array([None if v is None else str(v) for v in values],
-                                   type=pa.string()))
+            arrays.append(
+                pa.array([None if v is None else str(v) for v in values], type=pa.string())
+            )
     return pa.table(dict(zip(names, arrays, strict=True)))
 
 

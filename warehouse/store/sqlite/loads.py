@@ -41,48 +41,80 @@ class SqliteLoads:
 
     # --- reads ---------------------------------------------------------------------------
     def get(self, load_id: str) -> dict[str, Any] | None:
-        row = self.db.connection().execute(
-            "SELECT * FROM loads WHERE load_id = ?", (load_id,)).fetchone()
+        row = (
+            self.db.connection()
+            .execute("SELECT * FROM loads WHERE load_id = ?", (load_id,))
+            .fetchone()
+        )
         return None if row is None else _load(row)
 
     def history(self, dataset: str) -> list[dict[str, Any]]:
         """Every load of ``dataset``, oldest first."""
-        return [_load(row) for row in self.db.connection().execute(
-            "SELECT * FROM loads WHERE dataset = ? ORDER BY started_at, rowid", (dataset,))]
+        return [
+            _load(row)
+            for row in self.db.connection().execute(
+                "SELECT * FROM loads WHERE dataset = ? ORDER BY started_at, rowid", (dataset,)
+            )
+        ]
 
     def last_published(self, dataset: str) -> dict[str, Any] | None:
         """The published load whose snapshot is the table's live version."""
-        row = self.db.connection().execute(
-            "SELECT * FROM loads WHERE dataset = ? AND status = 'published' "
-            "ORDER BY snapshot_id DESC LIMIT 1", (dataset,)).fetchone()
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT * FROM loads WHERE dataset = ? AND status = 'published' "
+                "ORDER BY snapshot_id DESC LIMIT 1",
+                (dataset,),
+            )
+            .fetchone()
+        )
         return None if row is None else _load(row)
 
     def published_load_ids(self, dataset: str) -> set[str]:
-        return {row[0] for row in self.db.connection().execute(
-            "SELECT load_id FROM loads WHERE dataset = ? AND status = 'published'", (dataset,))}
+        return {
+            row[0]
+            for row in self.db.connection().execute(
+                "SELECT load_id FROM loads WHERE dataset = ? AND status = 'published'", (dataset,)
+            )
+        }
 
     def published_source_hashes(self, dataset: str) -> set[str]:
         """The sha256 of every file a published load of ``dataset`` loaded."""
-        return {source["sha256"] for row in self.db.connection().execute(
-            "SELECT sources FROM loads WHERE dataset = ? AND status = 'published'", (dataset,))
-            for source in json.loads(row[0] or "[]")}
+        return {
+            source["sha256"]
+            for row in self.db.connection().execute(
+                "SELECT sources FROM loads WHERE dataset = ? AND status = 'published'", (dataset,)
+            )
+            for source in json.loads(row[0] or "[]")
+        }
 
-    def judged_since(self, dataset: str, fingerprint: str,
-                     after_load_id: str | None) -> dict[str, Any] | None:
+    def judged_since(
+        self, dataset: str, fingerprint: str, after_load_id: str | None
+    ) -> dict[str, Any] | None:
         """The latest load of ``dataset`` with this fingerprint that was blocked or rejected
         after the load ``after_load_id`` (None: ever)."""
-        row = self.db.connection().execute(
-            "SELECT * FROM loads WHERE dataset = ? AND status IN ('blocked', 'rejected') "
-            f"AND fingerprint = ? AND rowid > {_ROWID_OF} ORDER BY rowid DESC LIMIT 1",
-            (dataset, fingerprint, after_load_id)).fetchone()
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT * FROM loads WHERE dataset = ? AND status IN ('blocked', 'rejected') "
+                f"AND fingerprint = ? AND rowid > {_ROWID_OF} ORDER BY rowid DESC LIMIT 1",
+                (dataset, fingerprint, after_load_id),
+            )
+            .fetchone()
+        )
         return None if row is None else _load(row)
 
     def published_after(self, dataset: str, load_id: str) -> str | None:
         """The latest load of ``dataset`` published after ``load_id`` started, if any."""
-        row = self.db.connection().execute(
-            "SELECT load_id FROM loads WHERE dataset = ? AND status = 'published' "
-            f"AND rowid > {_ROWID_OF} ORDER BY rowid DESC LIMIT 1",
-            (dataset, load_id)).fetchone()
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT load_id FROM loads WHERE dataset = ? AND status = 'published' "
+                f"AND rowid > {_ROWID_OF} ORDER BY rowid DESC LIMIT 1",
+                (dataset, load_id),
+            )
+            .fetchone()
+        )
         return None if row is None else str(row[0])
 
     def published_datasets(self, datasets: Sequence[str]) -> list[str]:
@@ -90,47 +122,98 @@ class SqliteLoads:
         found: set[str] = set()
         con = self.db.connection()
         for chunk in chunks(list(datasets)):
-            found.update(row[0] for row in con.execute(
-                f"SELECT DISTINCT dataset FROM loads WHERE status = 'published' "
-                f"AND dataset IN ({marks(len(chunk))})", chunk))
+            found.update(
+                row[0]
+                for row in con.execute(
+                    f"SELECT DISTINCT dataset FROM loads WHERE status = 'published' "
+                    f"AND dataset IN ({marks(len(chunk))})",
+                    chunk,
+                )
+            )
         return [d for d in datasets if d in found]
 
     def datasets_of_entry(self, entry_code: str) -> list[str]:
         """The datasets loaded for the catalogue entry ``entry_code``, by name."""
-        return [row[0] for row in self.db.connection().execute(
-            "SELECT DISTINCT dataset FROM loads WHERE entry_code = ? ORDER BY dataset",
-            (entry_code,))]
+        return [
+            row[0]
+            for row in self.db.connection().execute(
+                "SELECT DISTINCT dataset FROM loads WHERE entry_code = ? ORDER BY dataset",
+                (entry_code,),
+            )
+        ]
 
     # --- a load's life ---------------------------------------------------------------------
-    def start(self, load_id: str, *, dataset: str, entry_code: str | None, table_name: str,
-              location: str, started_at: str) -> None:
+    def start(
+        self,
+        load_id: str,
+        *,
+        dataset: str,
+        entry_code: str | None,
+        table_name: str,
+        location: str,
+        started_at: str,
+    ) -> None:
         with self.db.transaction() as con:
-            con.execute("INSERT INTO loads (load_id, dataset, entry_code, status, table_name, "
-                        "location, started_at) VALUES (?, ?, ?, 'started', ?, ?, ?)",
-                        (load_id, dataset, entry_code, table_name, location, started_at))
+            con.execute(
+                "INSERT INTO loads (load_id, dataset, entry_code, status, table_name, "
+                "location, started_at) VALUES (?, ?, ?, 'started', ?, ?, ?)",
+                (load_id, dataset, entry_code, table_name, location, started_at),
+            )
 
-    def record_sources(self, load_id: str, *, fingerprint: str,
-                       sources: list[dict[str, Any]]) -> None:
+    def record_sources(
+        self, load_id: str, *, fingerprint: str, sources: list[dict[str, Any]]
+    ) -> None:
         """The landed files a load covers (``fingerprint``) and those it loads (``sources``)."""
         with self.db.transaction() as con:
-            con.execute("UPDATE loads SET fingerprint = ?, sources = ? WHERE load_id = ?",
-                        (fingerprint, _json(sources), load_id))
+            con.execute(
+                "UPDATE loads SET fingerprint = ?, sources = ? WHERE load_id = ?",
+                (fingerprint, _json(sources), load_id),
+            )
 
-    def finish(self, load_id: str, *, status: str, rows: int,
-               schema: Sequence[tuple[str, str]], snapshot_id: int | None, finished_at: str,
-               quality_run_id: str | None, quality: str | None) -> None:
+    def finish(
+        self,
+        load_id: str,
+        *,
+        status: str,
+        rows: int,
+        schema: Sequence[tuple[str, str]],
+        snapshot_id: int | None,
+        finished_at: str,
+        quality_run_id: str | None,
+        quality: str | None,
+    ) -> None:
         with self.db.transaction() as con:
-            con.execute("UPDATE loads SET status = ?, rows = ?, schema = ?, snapshot_id = ?, "
-                        "finished_at = ?, quality_run_id = ?, quality = ? WHERE load_id = ?",
-                        (status, rows, _json([list(pair) for pair in schema]), snapshot_id,
-                         finished_at, quality_run_id, quality, load_id))
+            con.execute(
+                "UPDATE loads SET status = ?, rows = ?, schema = ?, snapshot_id = ?, "
+                "finished_at = ?, quality_run_id = ?, quality = ? WHERE load_id = ?",
+                (
+                    status,
+                    rows,
+                    _json([list(pair) for pair in schema]),
+                    snapshot_id,
+                    finished_at,
+                    quality_run_id,
+                    quality,
+                    load_id,
+                ),
+            )
 
-    def fail(self, load_id: str, *, finished_at: str, error: str, error_file: str | None,
-             error_column: str | None, error_row: int | None) -> None:
+    def fail(
+        self,
+        load_id: str,
+        *,
+        finished_at: str,
+        error: str,
+        error_file: str | None,
+        error_column: str | None,
+        error_row: int | None,
+    ) -> None:
         with self.db.transaction() as con:
-            con.execute("UPDATE loads SET status = 'failed', finished_at = ?, error = ?, "
-                        "error_file = ?, error_column = ?, error_row = ? WHERE load_id = ?",
-                        (finished_at, error, error_file, error_column, error_row, load_id))
+            con.execute(
+                "UPDATE loads SET status = 'failed', finished_at = ?, error = ?, "
+                "error_file = ?, error_column = ?, error_row = ? WHERE load_id = ?",
+                (finished_at, error, error_file, error_column, error_row, load_id),
+            )
 
     # --- held loads --------------------------------------------------------------------------
     def hold(self, load_id: str, held_path: str) -> None:
@@ -141,41 +224,69 @@ class SqliteLoads:
     def publish_held(self, load_id: str, *, snapshot_id: int | None, finished_at: str) -> None:
         """A held load a steward accepted is published: its held rows are gone."""
         with self.db.transaction() as con:
-            con.execute("UPDATE loads SET status = 'published', snapshot_id = ?, "
-                        "held_path = NULL, finished_at = ? WHERE load_id = ?",
-                        (snapshot_id, finished_at, load_id))
+            con.execute(
+                "UPDATE loads SET status = 'published', snapshot_id = ?, "
+                "held_path = NULL, finished_at = ? WHERE load_id = ?",
+                (snapshot_id, finished_at, load_id),
+            )
 
     def reject_held(self, load_id: str) -> None:
         """A held load a steward kept out: its held rows are gone."""
         with self.db.transaction() as con:
-            con.execute("UPDATE loads SET status = 'rejected', held_path = NULL "
-                        "WHERE load_id = ?", (load_id,))
+            con.execute(
+                "UPDATE loads SET status = 'rejected', held_path = NULL WHERE load_id = ?",
+                (load_id,),
+            )
 
     # --- settling a dead run -----------------------------------------------------------------
-    def record_lake_commit(self, load_id: str, *, dataset: str, entry_code: str | None,
-                           table_name: str, location: str, fingerprint: str | None,
-                           sources: list[dict[str, Any]], rows: int | None,
-                           schema: Sequence[Sequence[str]], snapshot_id: int,
-                           committed_at: str | None) -> None:
+    def record_lake_commit(
+        self,
+        load_id: str,
+        *,
+        dataset: str,
+        entry_code: str | None,
+        table_name: str,
+        location: str,
+        fingerprint: str | None,
+        sources: list[dict[str, Any]],
+        rows: int | None,
+        schema: Sequence[Sequence[str]],
+        snapshot_id: int,
+        committed_at: str | None,
+    ) -> None:
         """Record a lake commit as the published load it was, whether its row is missing or
         still 'started' (its process died between the commit and recording it)."""
         with self.db.transaction() as con:
-            con.execute("INSERT INTO loads (load_id, dataset, entry_code, status, started_at, "
-                        "table_name, location) VALUES (?, ?, ?, 'published', ?, ?, ?) "
-                        "ON CONFLICT (load_id) DO NOTHING",
-                        (load_id, dataset, entry_code, committed_at, table_name, location))
-            con.execute("UPDATE loads SET status = 'published', fingerprint = ?, sources = ?, "
-                        "rows = ?, schema = ?, snapshot_id = ?, finished_at = ?, error = NULL, "
-                        "error_file = NULL, error_column = NULL, error_row = NULL "
-                        "WHERE load_id = ?",
-                        (fingerprint, _json(sources), rows, _json([list(p) for p in schema]),
-                         snapshot_id, committed_at, load_id))
+            con.execute(
+                "INSERT INTO loads (load_id, dataset, entry_code, status, started_at, "
+                "table_name, location) VALUES (?, ?, ?, 'published', ?, ?, ?) "
+                "ON CONFLICT (load_id) DO NOTHING",
+                (load_id, dataset, entry_code, committed_at, table_name, location),
+            )
+            con.execute(
+                "UPDATE loads SET status = 'published', fingerprint = ?, sources = ?, "
+                "rows = ?, schema = ?, snapshot_id = ?, finished_at = ?, error = NULL, "
+                "error_file = NULL, error_column = NULL, error_row = NULL "
+                "WHERE load_id = ?",
+                (
+                    fingerprint,
+                    _json(sources),
+                    rows,
+                    _json([list(p) for p in schema]),
+                    snapshot_id,
+                    committed_at,
+                    load_id,
+                ),
+            )
 
-    def abandon_started(self, dataset: str, *, except_load_id: str, finished_at: str,
-                        error: str) -> None:
+    def abandon_started(
+        self, dataset: str, *, except_load_id: str, finished_at: str, error: str
+    ) -> None:
         """Every other 'started' load of ``dataset`` failed with ``error`` (their processes are
         known to be dead)."""
         with self.db.transaction() as con:
-            con.execute("UPDATE loads SET status = 'failed', finished_at = ?, error = ? "
-                        "WHERE dataset = ? AND status = 'started' AND load_id <> ?",
-                        (finished_at, error, dataset, except_load_id))
+            con.execute(
+                "UPDATE loads SET status = 'failed', finished_at = ?, error = ? "
+                "WHERE dataset = ? AND status = 'started' AND load_id <> ?",
+                (finished_at, error, dataset, except_load_id),
+            )

@@ -13,17 +13,47 @@ from warehouse.store.sqlite.rows import dumps, marks
 
 ScoreKey = Literal["entry", "organisation"]
 
-_RUN_COLUMNS = ("run_id", "dataset", "entry_code", "load_id", "status", "rows", "expectations",
-                "passed", "errors", "warnings", "score", "today", "engine", "started_at",
-                "finished_at", "seconds", "quarantine_path", "quarantined_rows", "data_docs",
-                "spec")
-_RESULT_COLUMNS = ("run_id", "rule", "expectation_type", "column_name", "severity", "source",
-                   "success", "unexpected_count", "element_count", "observed_value",
-                   "description", "error")
-_SAMPLE_COLUMNS = ("run_id", "rule", "position", "source_file", "source_row", "reason",
-                   '"values"')
-_LISTED = ("run_id, dataset, entry_code, status, decision, rows, expectations, passed, errors, "
-           "warnings, waived, score, started_at, seconds, quarantined_rows")
+_RUN_COLUMNS = (
+    "run_id",
+    "dataset",
+    "entry_code",
+    "load_id",
+    "status",
+    "rows",
+    "expectations",
+    "passed",
+    "errors",
+    "warnings",
+    "score",
+    "today",
+    "engine",
+    "started_at",
+    "finished_at",
+    "seconds",
+    "quarantine_path",
+    "quarantined_rows",
+    "data_docs",
+    "spec",
+)
+_RESULT_COLUMNS = (
+    "run_id",
+    "rule",
+    "expectation_type",
+    "column_name",
+    "severity",
+    "source",
+    "success",
+    "unexpected_count",
+    "element_count",
+    "observed_value",
+    "description",
+    "error",
+)
+_SAMPLE_COLUMNS = ("run_id", "rule", "position", "source_file", "source_row", "reason", '"values"')
+_LISTED = (
+    "run_id, dataset, entry_code, status, decision, rows, expectations, passed, errors, "
+    "warnings, waived, score, started_at, seconds, quarantined_rows"
+)
 # The latest run of each entry (started_at is to the second: rowid breaks ties).
 _LATEST = """
     SELECT r.entry_code, r.score, r.started_at FROM quality_runs r
@@ -48,30 +78,56 @@ class SqliteQuality:
         self.db = db
 
     # --- runs ------------------------------------------------------------------------------
-    def add_run(self, run: dict[str, Any], results: Sequence[dict[str, Any]],
-                samples: Sequence[dict[str, Any]]) -> None:
+    def add_run(
+        self,
+        run: dict[str, Any],
+        results: Sequence[dict[str, Any]],
+        samples: Sequence[dict[str, Any]],
+    ) -> None:
         """One run with its expectation results and samples, in one transaction. ``run`` has
         the ``quality_runs`` columns (``spec``: JSON text), each result the
         ``quality_results`` columns, each sample {rule, position, source_file, source_row,
         reason, values: dict}."""
         run_id = run["run_id"]
         with self.db.transaction() as con:
-            con.execute(f"INSERT INTO quality_runs ({', '.join(_RUN_COLUMNS)}) "
-                        f"VALUES ({marks(len(_RUN_COLUMNS))})",
-                        tuple(run[c] for c in _RUN_COLUMNS))
+            con.execute(
+                f"INSERT INTO quality_runs ({', '.join(_RUN_COLUMNS)}) "
+                f"VALUES ({marks(len(_RUN_COLUMNS))})",
+                tuple(run[c] for c in _RUN_COLUMNS),
+            )
             con.executemany(
                 f"INSERT INTO quality_results ({', '.join(_RESULT_COLUMNS)}) "
                 f"VALUES ({marks(len(_RESULT_COLUMNS))})",
-                [(run_id, *(int(r[c]) if c == "success" else r[c]
-                            for c in _RESULT_COLUMNS[1:])) for r in results])
+                [
+                    (run_id, *(int(r[c]) if c == "success" else r[c] for c in _RESULT_COLUMNS[1:]))
+                    for r in results
+                ],
+            )
             con.executemany(
                 f"INSERT INTO quality_samples ({', '.join(_SAMPLE_COLUMNS)}) "
                 f"VALUES ({marks(len(_SAMPLE_COLUMNS))})",
-                [(run_id, s["rule"], s["position"], s.get("source_file"), s.get("source_row"),
-                  s.get("reason"), dumps(s["values"])) for s in samples])
+                [
+                    (
+                        run_id,
+                        s["rule"],
+                        s["position"],
+                        s.get("source_file"),
+                        s.get("source_row"),
+                        s.get("reason"),
+                        dumps(s["values"]),
+                    )
+                    for s in samples
+                ],
+            )
 
-    def runs(self, *, dataset: str | None = None, failed: bool = False, pending: bool = False,
-             limit: int | None = None) -> list[dict[str, Any]]:
+    def runs(
+        self,
+        *,
+        dataset: str | None = None,
+        failed: bool = False,
+        pending: bool = False,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
         """Runs (without spec, results, samples), newest first. ``failed``: blocked or warned;
         ``pending``: blocked and not decided."""
         rows = self.db.connection().execute(
@@ -80,7 +136,8 @@ class SqliteQuality:
             "AND (NOT ? OR status <> 'passed') "
             "AND (NOT ? OR (status = 'blocked' AND decision IS NULL)) "
             "ORDER BY started_at DESC, run_id DESC LIMIT ?",
-            (dataset, dataset, failed, pending, limit if limit else -1))
+            (dataset, dataset, failed, pending, limit if limit else -1),
+        )
         return [dict(r) for r in rows]
 
     def run_ids(self, run_id_or_prefix: str, *, limit: int = 3) -> list[str]:
@@ -88,13 +145,17 @@ class SqliteQuality:
         rows = self.db.connection().execute(
             "SELECT run_id FROM quality_runs WHERE run_id = ? OR substr(run_id, 1, ?) = ? "
             "ORDER BY run_id LIMIT ?",
-            (run_id_or_prefix, len(run_id_or_prefix), run_id_or_prefix, limit))
+            (run_id_or_prefix, len(run_id_or_prefix), run_id_or_prefix, limit),
+        )
         return [str(r[0]) for r in rows]
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         """Every column of one run (``spec``: the dataset spec as JSON text)."""
-        row = self.db.connection().execute(
-            "SELECT * FROM quality_runs WHERE run_id = ?", (run_id,)).fetchone()
+        row = (
+            self.db.connection()
+            .execute("SELECT * FROM quality_runs WHERE run_id = ?", (run_id,))
+            .fetchone()
+        )
         return None if row is None else dict(row)
 
     def results(self, run_id: str) -> list[dict[str, Any]]:
@@ -102,85 +163,127 @@ class SqliteQuality:
         order they were stored."""
         rows = self.db.connection().execute(
             "SELECT * FROM quality_results WHERE run_id = ? ORDER BY success, severity, rowid",
-            (run_id,))
-        return [{**dict(r), "success": bool(r["success"]), "waived": bool(r["waived"])}
-                for r in rows]
+            (run_id,),
+        )
+        return [
+            {**dict(r), "success": bool(r["success"]), "waived": bool(r["waived"])} for r in rows
+        ]
 
     def samples(self, run_id: str) -> list[dict[str, Any]]:
         """Failing-row samples of the run: {rule, source_file, source_row, reason, values},
         by rule and position."""
         rows = self.db.connection().execute(
             'SELECT rule, source_file, source_row, reason, "values" FROM quality_samples '
-            "WHERE run_id = ? ORDER BY rule, position", (run_id,))
-        return [{"rule": r["rule"], "source_file": r["source_file"],
-                 "source_row": r["source_row"], "reason": r["reason"],
-                 "values": json.loads(r["values"])} for r in rows]
+            "WHERE run_id = ? ORDER BY rule, position",
+            (run_id,),
+        )
+        return [
+            {
+                "rule": r["rule"],
+                "source_file": r["source_file"],
+                "source_row": r["source_row"],
+                "reason": r["reason"],
+                "values": json.loads(r["values"]),
+            }
+            for r in rows
+        ]
 
     def datasets_of_entry(self, entry_code: str) -> list[str]:
         """Datasets with a quality run for this catalogue entry."""
         rows = self.db.connection().execute(
             "SELECT DISTINCT dataset FROM quality_runs WHERE entry_code = ? ORDER BY dataset",
-            (entry_code,))
+            (entry_code,),
+        )
         return [str(r[0]) for r in rows]
 
     def latest_spec(self, datasets: Sequence[str]) -> str | None:
         """The dataset spec (JSON text) of the latest run of any of ``datasets``."""
         if not datasets:
             return None
-        row = self.db.connection().execute(
-            f"SELECT spec FROM quality_runs WHERE dataset IN ({marks(len(datasets))}) "
-            "ORDER BY started_at DESC, rowid DESC LIMIT 1", tuple(datasets)).fetchone()
+        row = (
+            self.db.connection()
+            .execute(
+                f"SELECT spec FROM quality_runs WHERE dataset IN ({marks(len(datasets))}) "
+                "ORDER BY started_at DESC, rowid DESC LIMIT 1",
+                tuple(datasets),
+            )
+            .fetchone()
+        )
         return None if row is None else str(row[0])
 
     # --- waivers and decisions -------------------------------------------------------------
     def waive(self, run_id: str, rule: str) -> None:
         """Mark one expectation result of the run waived (it then counts as passed)."""
         with self.db.transaction() as con:
-            con.execute("UPDATE quality_results SET waived = 1 WHERE run_id = ? AND rule = ?",
-                        (run_id, rule))
+            con.execute(
+                "UPDATE quality_results SET waived = 1 WHERE run_id = ? AND rule = ?",
+                (run_id, rule),
+            )
 
     def result_counts(self, run_id: str) -> dict[str, int]:
         """{total, passed, waived, errors, warnings} over the run's results; errors and
         warnings count failed results not waived."""
-        row = self.db.connection().execute(
-            "SELECT count(*) AS total, "
-            "count(*) FILTER (WHERE success) AS passed, "
-            "count(*) FILTER (WHERE waived) AS waived, "
-            "count(*) FILTER (WHERE NOT success AND NOT waived AND severity = 'error') "
-            "AS errors, "
-            "count(*) FILTER (WHERE NOT success AND NOT waived AND severity = 'warning') "
-            "AS warnings FROM quality_results WHERE run_id = ?", (run_id,)).fetchone()
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT count(*) AS total, "
+                "count(*) FILTER (WHERE success) AS passed, "
+                "count(*) FILTER (WHERE waived) AS waived, "
+                "count(*) FILTER (WHERE NOT success AND NOT waived AND severity = 'error') "
+                "AS errors, "
+                "count(*) FILTER (WHERE NOT success AND NOT waived AND severity = 'warning') "
+                "AS warnings FROM quality_results WHERE run_id = ?",
+                (run_id,),
+            )
+            .fetchone()
+        )
         return {key: int(value) for key, value in dict(row).items()}
 
-    def set_counts(self, run_id: str, *, waived: int, errors: int, warnings: int,
-                   score: float) -> None:
+    def set_counts(
+        self, run_id: str, *, waived: int, errors: int, warnings: int, score: float
+    ) -> None:
         with self.db.transaction() as con:
-            con.execute("UPDATE quality_runs SET waived = ?, errors = ?, warnings = ?, "
-                        "score = ? WHERE run_id = ?", (waived, errors, warnings, score, run_id))
+            con.execute(
+                "UPDATE quality_runs SET waived = ?, errors = ?, warnings = ?, "
+                "score = ? WHERE run_id = ?",
+                (waived, errors, warnings, score, run_id),
+            )
 
     def decide(self, run_id: str, decision: Literal["accepted", "rejected"]) -> None:
         with self.db.transaction() as con:
-            con.execute("UPDATE quality_runs SET decision = ? WHERE run_id = ?",
-                        (decision, run_id))
+            con.execute("UPDATE quality_runs SET decision = ? WHERE run_id = ?", (decision, run_id))
 
     # --- reviews ---------------------------------------------------------------------------
-    def add_review(self, run_id: str, *, action: str, rule: str | None, note: str | None,
-                   reviewer: str, at: str, outcome: str) -> int:
+    def add_review(
+        self,
+        run_id: str,
+        *,
+        action: str,
+        rule: str | None,
+        note: str | None,
+        reviewer: str,
+        at: str,
+        outcome: str,
+    ) -> int:
         """Record one review; its id."""
         with self.db.transaction() as con:
             cursor = con.execute(
                 "INSERT INTO quality_reviews (run_id, action, rule, note, reviewer, at, outcome) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (run_id, action, rule, note, reviewer, at, outcome))
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, action, rule, note, reviewer, at, outcome),
+            )
             return int(cursor.lastrowid or 0)
 
     def set_review_outcome(self, review_id: int, outcome: str) -> None:
         with self.db.transaction() as con:
-            con.execute("UPDATE quality_reviews SET outcome = ? WHERE review_id = ?",
-                        (outcome, review_id))
+            con.execute(
+                "UPDATE quality_reviews SET outcome = ? WHERE review_id = ?", (outcome, review_id)
+            )
 
     def reviews(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.db.connection().execute(
-            "SELECT * FROM quality_reviews WHERE run_id = ? ORDER BY review_id", (run_id,))
+            "SELECT * FROM quality_reviews WHERE run_id = ? ORDER BY review_id", (run_id,)
+        )
         return [dict(r) for r in rows]
 
     # --- scores ----------------------------------------------------------------------------
@@ -215,5 +318,6 @@ class SqliteQuality:
         out: dict[str, list[dict[str, Any]]] = {}
         for row in self.db.connection().execute(_MONTHLY[by]):
             out.setdefault(row["k"], []).append(
-                {"month": row["month"], "score": row["score"], "runs": row["runs"]})
+                {"month": row["month"], "score": row["score"], "runs": row["runs"]}
+            )
         return out
