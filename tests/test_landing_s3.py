@@ -92,8 +92,8 @@ def test_a_changed_object_lands_beside_the_old(s3_bucket, landing_dir):  # noqa:
 
 
 def test_an_object_replaced_while_it_is_read_is_not_landed(
-    s3_bucket,
-    landing_dir,  # noqa: F811
+    s3_bucket,  # noqa: F811 - a pytest fixture
+    landing_dir,
     monkeypatch,
 ):
     monkeypatch.setattr(landing, "CHUNK_SIZE", 64 * 1024)
