@@ -1,6 +1,10 @@
-"""Column names of the catalogue's tables, the same in every store implementation."""
+"""Column names and value types of the catalogue's tables, the same in every store
+implementation."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
 
 ENTRY_FIELDS = (
     "code",
@@ -53,3 +57,17 @@ COUNT_COLUMNS = (
     "resource_class",
     "status",
 )
+
+EntryKey = Literal["code", "source_key"]
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    """One page of a filtered entry listing and how many entries match in all."""
+
+    total: int
+    entries: list[dict[str, Any]]
+
+
+# How quality scores are grouped: per catalogue entry or per organisation (提供方).
+ScoreKey = Literal["entry", "organisation"]

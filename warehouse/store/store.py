@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
+from warehouse.store import interfaces
 from warehouse.store.sqlite.catalogue import (
     SqliteEntries,
     SqliteHistory,
@@ -31,15 +32,16 @@ class Store:
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self.entries = SqliteEntries(database)
-        self.organisations = SqliteOrganisations(database)
-        self.history = SqliteHistory(database)
-        self.imports = SqliteImports(database)
-        self.loads = SqliteLoads(database)
-        self.quality = SqliteQuality(database)
-        self.freshness = SqliteFreshness(database)
-        self.search = SqliteSearch(database)
-        self.export = SqliteExport(database)  # the catalogue as Arrow tables, for DuckDB
+        # Typed by the protocols of the seam: mypy checks that the SQLite classes conform.
+        self.entries: interfaces.Entries = SqliteEntries(database)
+        self.organisations: interfaces.Organisations = SqliteOrganisations(database)
+        self.history: interfaces.History = SqliteHistory(database)
+        self.imports: interfaces.Imports = SqliteImports(database)
+        self.loads: interfaces.Loads = SqliteLoads(database)
+        self.quality: interfaces.Quality = SqliteQuality(database)
+        self.freshness: interfaces.Freshness = SqliteFreshness(database)
+        self.search: interfaces.Search = SqliteSearch(database)
+        self.export: interfaces.Export = SqliteExport(database)  # catalogue tables for DuckDB
 
     @classmethod
     def open(cls, workspace: Workspace) -> Store:

@@ -6,27 +6,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from warehouse.store.fields import (
     COUNT_COLUMNS,
     ENTRY_FIELDS,
     ORGANISATION_FIELDS,
     TRACKING_FIELDS,
+    EntryKey,
+    EntryPage,
 )
 from warehouse.store.sqlite.database import Database
 from warehouse.store.sqlite.rows import chunks, dumps, encode_value, marks, row_to_entry
-
-EntryKey = Literal["code", "source_key"]
-
-
-@dataclass(frozen=True)
-class EntryPage:
-    """One page of a filtered entry listing and how many entries match in all."""
-
-    total: int
-    entries: list[dict[str, Any]]
 
 
 class SqliteEntries:

@@ -8,10 +8,9 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from warehouse.store.fields import ScoreKey
 from warehouse.store.sqlite.database import Database
 from warehouse.store.sqlite.rows import dumps, marks
-
-ScoreKey = Literal["entry", "organisation"]
 
 _RUN_COLUMNS = (
     "run_id",
