@@ -86,13 +86,14 @@ _refreshing_lock = threading.Lock()
 
 
 def refresh_unless_busy(store: Store) -> tuple[int, bool]:
-    """Index what changed, unless another thread of this process is doing it already (then
-    search the index as it is rather than queue behind it and redo its work).
-    Returns (entries indexed, whether changes are still waiting)."""
+    """Index what changed; when another thread of this process is doing it already, wait for
+    it and then index only what is still queued (its work is not redone). Waiting, not
+    searching the stale index: a search right after start-up must not answer "nothing" while
+    the warm-up builds the index. Returns (entries indexed, whether changes are still
+    waiting)."""
     with _refreshing_lock:
         lock = _refreshing.setdefault(store.search.location, threading.Lock())
-    if not lock.acquire(blocking=False):
-        return 0, True
+    lock.acquire()
     try:
         return refresh_index(store).indexed, False
     finally:
