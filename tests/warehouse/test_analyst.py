@@ -34,7 +34,7 @@ from warehouse.lake import connect_lake
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DIBAO_CODE = "301005/000012"
 DIBAO = {
     "code": DIBAO_CODE,

@@ -8,7 +8,7 @@ from pathlib import Path
 from mulu.web.app import create_app
 from warehouse.workspace import Workspace
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "api.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 
 def test_every_route_is_documented(tmp_path):

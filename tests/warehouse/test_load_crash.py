@@ -27,8 +27,8 @@ from warehouse.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 
-FIXTURES = Path(__file__).with_name("loading_fixtures.py")
-REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parents[1] / "loading_fixtures.py"
+REPO = Path(__file__).resolve().parents[2]
 # A load that dies inside the lake transaction, once its data file is registered: the last
 # step before COMMIT is labelling the snapshot.
 _DIE_BEFORE_COMMIT = f"""

@@ -25,7 +25,7 @@ from schemas.dataset_spec import (
 )
 from schemas.errors import InvalidInput
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "docs" / "examples" / "dataset-spec.yaml"
 DOCS = REPO / "docs" / "dataset-spec.md"
 

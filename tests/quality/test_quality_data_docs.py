@@ -18,7 +18,7 @@ from quality.validate import validate_parquet
 from schemas.dataset_spec import DatasetSpec
 from schemas.identity import make_id_card
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2026, 11, 25)
 ALICE = make_id_card("110101", dt.date(1990, 1, 1), 7)
 BOB = make_id_card("310104", dt.date(1985, 6, 30), 12)

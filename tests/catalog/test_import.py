@@ -247,7 +247,7 @@ def test_every_mapping_setting_and_transform_is_documented():
     from catalog.importing.mapping import Detect, FieldRule, Mapping
     from catalog.importing.transforms import TRANSFORMS
 
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "mappings.md").read_text(
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "mappings.md").read_text(
         encoding="utf-8"
     )
     settings = set(Mapping.model_fields) | {f.alias or n for n, f in FieldRule.model_fields.items()}
