@@ -226,3 +226,34 @@ def test_store_closes_the_connections_of_ended_threads(workspace):
         assert store.database.open_connections() <= 2  # this thread's and the last worker's
     finally:
         store.close()
+
+
+def test_registrations_made_before_load_ids_are_found_by_load_id(workspace):
+    """Migration 007 reads the load id out of the note that registrations carried before, so a
+    load registered by the old code is not registered a second time."""
+    import sqlite3
+
+    from warehouse.store import Store
+    from warehouse.store.sqlite.database import _migrations, _split_sql
+
+    con = sqlite3.connect(workspace.metadata_db, isolation_level=None)
+    for version, sql in _migrations():
+        if version <= 6:
+            for statement in _split_sql(sql):
+                con.execute(statement)
+    con.execute("PRAGMA user_version = 6")
+    con.execute(
+        "INSERT INTO entry_updates (code, updated_at, source, note, recorded_at) VALUES "
+        "('301005/000012', '2026-11-01T02:00:00', 'pipeline', "
+        "'di_bao load 20261101T020000-ab12cd: 120 rows', '2026-11-01T02:00:05'), "
+        "('301005/000012', '2026-10-01T02:00:00', 'report', 'di_bao load by hand: 3 rows', "
+        "'2026-10-01T02:00:05')"
+    )
+    con.close()
+    with Store.open(workspace) as store:
+        assert store.history.has_load("20261101T020000-ab12cd")
+        assert not store.history.has_load("by hand")
+        assert [u["load_id"] for u in store.history.updates("301005/000012")] == [
+            None,
+            "20261101T020000-ab12cd",
+        ]
