@@ -12,11 +12,14 @@ the largest benchmark), and a Python int per match would cost more than the sear
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy only for the types: the store must not load it on import
+    import numpy as np
+    import numpy.typing as npt
 
-Ids = npt.NDArray[np.int64]
+
+Ids: TypeAlias = "npt.NDArray[np.int64]"
 
 # The full-text fields of a document, in the order bm25 weights are given.
 TEXT_FIELDS = ("name", "chars", "pinyin", "tags", "category", "provider", "items", "summary")

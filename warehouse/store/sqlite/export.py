@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:  # pyarrow is imported when an export runs, not when the store opens
+    import pyarrow as pa
 
 from warehouse.store.sqlite.database import Database
 
@@ -23,12 +25,12 @@ from warehouse.store.sqlite.database import Database
 # search index (derived from entries; FTS5 keeps its index in shadow tables).
 _INTERNAL_PREFIXES = ("sqlite_", "search_")
 _INTERNAL_TABLES = frozenset({"code_sequences"})
-_ARROW_TYPES = {
-    "TEXT": pa.string(),
-    "INTEGER": pa.int64(),
-    "REAL": pa.float64(),
-    "BLOB": pa.binary(),
-}
+
+
+def _arrow_type(kind: str) -> pa.DataType:
+    import pyarrow as pa
+
+    return {"INTEGER": pa.int64(), "REAL": pa.float64(), "BLOB": pa.binary()}.get(kind, pa.string())
 
 
 class SqliteExport:
@@ -65,6 +67,8 @@ class SqliteExport:
         before ``until`` (naive, catalogue time), which is all a sweep of a past moment needs
         of the events: one row per entry instead of every event (7x fewer at 35,700 entries).
         Times are stored as ISO 8601 text in catalogue time, which sorts as the times do."""
+        import pyarrow as pa
+
         cursor = self.db.connection().execute(
             "SELECT code, max(updated_at) FROM entry_updates WHERE updated_at <= ? GROUP BY code",
             (until.isoformat(),),
@@ -80,6 +84,7 @@ class SqliteExport:
 
 
 def _declared_types(con: sqlite3.Connection, table: str) -> dict[str, str]:
+
     rows = con.execute(
         "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", (table,)
     ).fetchall()
@@ -89,7 +94,9 @@ def _declared_types(con: sqlite3.Connection, table: str) -> dict[str, str]:
 
 
 def _read(con: sqlite3.Connection, table: str, columns: Mapping[str, str]) -> pa.Table:
-    types = [_ARROW_TYPES.get(kind, pa.string()) for kind in columns.values()]
+    import pyarrow as pa
+
+    types = [_arrow_type(kind) for kind in columns.values()]
     select = ", ".join(_ident(name) for name in columns)
     cursor = con.execute(f"SELECT {select} FROM {_ident(table)}")
     cursor.row_factory = None  # plain tuples: sqlite3.Row objects cost a third more here
@@ -106,6 +113,8 @@ def _read_loosely(
     rows: list[tuple[object, ...]], names: list[str], types: list[pa.DataType]
 ) -> pa.Table:
     """Column by column; a column with a value its declared type cannot hold becomes text."""
+    import pyarrow as pa
+
     arrays = []
     for i, kind in enumerate(types):
         values = [row[i] for row in rows]

@@ -19,8 +19,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from warehouse.store.search_index import (
     FACET_COLUMNS,
     FLOAT_COLUMNS,
@@ -109,6 +107,8 @@ _SCORED = (
 
 
 def _ids(value: str | None) -> Ids:
+    import numpy as np  # imported when search runs, not when the store opens
+
     if not value:
         return np.zeros(0, dtype=np.int64)
     return np.fromstring(value, sep=",", dtype=np.int64)
@@ -347,6 +347,8 @@ class SqliteSearch:
             row = con.execute(
                 f"SELECT {_FACET_SELECT} FROM search_docs WHERE gen > ?", (after_generation,)
             ).fetchone()
+        import numpy as np
+
         ids = _ids(row[0])
         columns: dict[str, Any] = {}
         for name, raw in zip(FACET_COLUMNS, row[1:], strict=True):
