@@ -137,17 +137,18 @@ def markdown(rows: list[dict]) -> str:
         f"{dt.date.today().isoformat()}.",
         "",
         "| entries | CSV MiB | mulu import s | baseline s | mulu / baseline | floor s | "
-        "mulu / floor | mulu entries/s | mulu peak MiB | floor peak MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "mulu / floor | mulu entries/s | mulu peak MiB | baseline peak MiB | floor peak MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         mulu, floor, base = row["mulu"], row["floor"], row.get("baseline")
         base_s = f"{base['seconds']:.2f}" if base else "–"
         base_ratio = f"{mulu['seconds'] / base['seconds']:.2f}x" if base else "–"
+        base_peak = f"{base['peak_mib']:.0f}" if base else "–"
         lines.append(
             f"| {row['size']:,} | {row['file_mib']:.1f} | {mulu['seconds']:.2f} | {base_s} | "
             f"{base_ratio} | {floor['seconds']:.2f} | {mulu['seconds'] / floor['seconds']:.1f}x | "
-            f"{row['size'] / mulu['seconds']:,.0f} | {mulu['peak_mib']:.0f} | "
+            f"{row['size'] / mulu['seconds']:,.0f} | {mulu['peak_mib']:.0f} | {base_peak} | "
             f"{floor['peak_mib']:.0f} |"
         )
     return "\n".join(lines)
