@@ -276,10 +276,11 @@ def _metadata(table: str) -> str:
 
 
 def data_file_names(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """The file names of every data file the lake knows: referenced by any snapshot, or
-    waiting for DuckLake's cleanup to delete it."""
+    """The file names of every data and delete file the lake knows: referenced by any
+    snapshot, or waiting for DuckLake's cleanup to delete it."""
     rows = con.execute(
         f"SELECT path FROM {_metadata('ducklake_data_file')} UNION ALL "
+        f"SELECT path FROM {_metadata('ducklake_delete_file')} UNION ALL "
         f"SELECT path FROM {_metadata('ducklake_files_scheduled_for_deletion')}"
     ).fetchall()
     return {Path(path).name for (path,) in rows}

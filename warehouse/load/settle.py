@@ -1,5 +1,6 @@
 """Settling what a dead run left: a lake commit no load recorded, 'started' loads whose process
-died, data files moved into a table but never committed, staged files.
+died, data and delete files written into a table's folder but never committed (moved in
+by Mulu or written by DuckLake), staged files.
 
 A process killed after the lake commit but before recording it leaves a snapshot no ``loads``
 row calls published; the next load of the dataset records it instead of writing the rows again.
@@ -8,17 +9,19 @@ Everything here runs under the dataset's lock, so no other load of the dataset i
 
 from __future__ import annotations
 
+import logging
 import shutil
+from pathlib import Path
 
 import duckdb
 
 from schemas.dataset_spec import DatasetSpec
 from warehouse.lake import data_file_names, snapshots, table_location
-from warehouse.load.commit import DATA_FILE_PREFIX
 from warehouse.load.results import now_local, table_name
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
+log = logging.getLogger(__name__)
 ABANDONED = (
     "abandoned: the process stopped before the load finished; the lake holds no commit of it"
 )
@@ -67,14 +70,31 @@ def settle_earlier_loads(
 
 def remove_leftover_files(
     workspace: Workspace, spec: DatasetSpec, lake: duckdb.DuckDBPyConnection
-) -> None:
-    """Delete the data files dead loads moved into the table's folder but never committed,
-    and whatever dead loads left in ``staging/<dataset>/``."""
+) -> list[Path]:
+    """Delete the Parquet files in the table's folder that the lake does not know, and
+    whatever dead loads left in ``staging/<dataset>/``; return the files deleted.
+
+    A load killed inside its lake transaction leaves files no snapshot references: a staged
+    file moved in to become a data file (``mulu-…``), and what DuckLake wrote before the
+    commit (``ducklake-….parquet`` inserted rows, ``ducklake-…-delete.parquet`` deleted ones:
+    ~38 MB per 1M-row upsert). A file is kept when any snapshot references it as a data or
+    delete file (old versions stay readable) or DuckLake's own cleanup has it scheduled.
+    This runs under the dataset's lock, so no live load of the dataset is writing here."""
+    removed: list[Path] = []
     folder = table_location(workspace, spec.name)
-    moved = list(folder.glob(f"{DATA_FILE_PREFIX}*.parquet")) if folder.is_dir() else []
-    if moved:
+    found = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
+    if found:
         known = data_file_names(lake)
-        for path in moved:
-            if path.name not in known:
+        for path in found:
+            if path.name not in known and path.is_file():
                 path.unlink(missing_ok=True)
+                removed.append(path)
+    if removed:
+        log.info(
+            "%s: removed %d file(s) no lake snapshot references, left by a killed load: %s",
+            spec.name,
+            len(removed),
+            ", ".join(p.name for p in removed),
+        )
     shutil.rmtree(workspace.staging_dir / spec.name, ignore_errors=True)
+    return removed
