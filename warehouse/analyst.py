@@ -15,7 +15,18 @@
   A catalogue name wins over a dataset of the same name, which stays ``lake.<name>``.
 
 Nothing in a session writes to the workspace: what an analyst creates (``CREATE TABLE x AS …``)
-lives in memory until the session closes. Readers and loads do not block each other: each query
+lives in memory until the session closes. The session is a ``Session`` (not a bare DuckDB
+connection), locked down once it is set up:
+
+* DuckDB itself: ``enable_external_access = false`` with ``allowed_directories`` = the
+  workspace's ``lake/`` and ``quarantine/`` (files elsewhere cannot be read, written or
+  attached; no INSTALL/LOAD; no secrets on disk), autoloading off, then
+  ``lock_configuration = true`` (no ``SET`` of a setting can undo any of it);
+* every statement is checked before it runs (``check_read_only``): ATTACH/DETACH, COPY,
+  EXPORT/IMPORT DATABASE, INSTALL/LOAD/UPDATE EXTENSIONS are refused, and so are DuckLake's and
+  the sqlite extension's functions that write or delete files or attach (``ducklake_*`` upkeep,
+  ``sqlite_attach``) — DuckDB would let those touch files under the allowed folders.
+  A refusal raises ``ReadOnlyError`` (a ``duckdb.PermissionException``). Readers and loads do not block each other: each query
 reads the latest committed DuckLake snapshot, whose Parquet files are never rewritten, and the
 catalogue is read once, in a read transaction beside any writer (WAL mode).
 
@@ -27,9 +38,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import duckdb
@@ -42,9 +55,71 @@ from warehouse.workspace import Workspace
 
 LAKE = "lake"
 # Loaded into every session; all come as offline packages pinned beside duckdb (INSTALL would
-# need the network). excel, fts and httpfs are for analysts: read_xlsx, full-text search, S3.
-# sqlite_scanner is the DuckLake catalogue's (lake.sqlite), never catalog.sqlite's.
-EXTENSIONS = ("sqlite_scanner", "ducklake", "excel", "fts", "httpfs")
+# need the network). fts is for analysts (full-text search over the session's tables);
+# sqlite_scanner is the DuckLake catalogue's (lake.sqlite), never catalog.sqlite's. A session
+# reads no files but the workspace's (see the module's docstring), so excel and httpfs, which
+# read other files, are not loaded.
+EXTENSIONS = ("sqlite_scanner", "ducklake", "fts")
+# Statement types a session runs; anything else (ATTACH, DETACH, COPY, COPY FROM DATABASE,
+# EXPORT, INSTALL/LOAD, UPDATE EXTENSIONS, …) is refused. SET is here for ``SET VARIABLE`` and
+# ``USE``: settings are locked (``lock_configuration``). EXPLAIN and PREPARE are checked again
+# for the statement they wrap.
+_ALLOWED = {
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "MERGE_INTO",
+    "CREATE",
+    "CREATE_FUNC",
+    "DROP",
+    "ALTER",
+    "TRANSACTION",
+    "EXPLAIN",
+    "PREPARE",
+    "EXECUTE",
+    "PRAGMA",
+    "CALL",
+    "SET",
+    "VARIABLE_SET",
+    "ANALYZE",
+    "VACUUM",
+}
+_REFUSED = {
+    "ATTACH": "ATTACH: a session's databases are fixed when it opens (the lake, read-only, and "
+    "a copy of the catalogue)",
+    "DETACH": "DETACH: a session's databases are fixed when it opens",
+    "COPY": "COPY reads and writes files (print results with --json instead, or use the plain "
+    "duckdb recipe)",
+    "COPY_DATABASE": "COPY FROM DATABASE: a session's databases are fixed when it opens",
+    "EXPORT": "EXPORT DATABASE writes files (use the plain duckdb recipe)",
+    "LOAD": "INSTALL and LOAD: a session's extensions are fixed when it opens",
+}
+# Functions that write or delete files under the lake, or open a SQLite file with the sqlite
+# extension's own file access (which bypasses DuckDB's allowed_directories: sqlite_scan could
+# read catalog.sqlite, sqlite_query could write lake.sqlite): refused by name.
+_REFUSED_FUNCTIONS = (
+    "ducklake_add_data_files",
+    "ducklake_cleanup_old_files",
+    "ducklake_commit",
+    "ducklake_delete_orphaned_files",
+    "ducklake_expire_snapshots",
+    "ducklake_flush_inlined_data",
+    "ducklake_merge_adjacent_files",
+    "ducklake_rewrite_data_files",
+    "ducklake_set_commit_message",
+    "ducklake_set_option",
+    "sqlite_attach",
+    "sqlite_query",
+    "sqlite_scan",
+)
+_REFUSED_FUNCTION = re.compile(r"\b(" + "|".join(_REFUSED_FUNCTIONS) + r")\b", re.IGNORECASE)
+# DuckDB's parser itself reads the folder's schema.sql and load.sql for IMPORT DATABASE.
+_IMPORT_DATABASE = re.compile(r"\bimport(\s+database\b|_database\b)", re.IGNORECASE)
+_READ_ONLY_HINT = (
+    "a Mulu SQL session only reads the workspace's lake, its catalogue copy and quarantine: "
+    "docs/analysts.md"
+)
 _DATE_COLUMNS = {"published_at"}
 _JSON_COLUMNS = {
     "formats",
@@ -63,6 +138,129 @@ class SessionError(Unavailable):
     """The workspace cannot be opened for analysis; the message says why."""
 
 
+class ReadOnlyError(duckdb.PermissionException):
+    """A statement a session refuses: it would attach, write files or change settings."""
+
+
+class Session:
+    """An analyst's DuckDB session: runs SQL like a DuckDB connection (``execute`` returns the
+    session, then ``fetchone``/``fetchall``/``fetchmany``/``description``), but checks every
+    statement first (``check_read_only``) and offers nothing that writes files. The DuckDB
+    connection itself is locked down too (``lock_down``)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, workspace: Workspace) -> None:
+        self._con = con
+        self.workspace = workspace
+
+    def execute(self, sql: str, parameters: object = None) -> Session:
+        check_read_only(self._con, sql)
+        try:
+            if parameters is None:
+                self._con.execute(sql)
+            else:
+                self._con.execute(sql, parameters)
+        except duckdb.PermissionException as exc:
+            raise type(exc)(f"{exc}; {_READ_ONLY_HINT}") from exc
+        return self
+
+    @property
+    def description(self) -> list[Any] | None:
+        return self._con.description
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._con.fetchone()
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._con.fetchall()
+
+    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
+        return self._con.fetchmany(size)
+
+    def interrupt(self) -> None:
+        self._con.interrupt()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Raise ReadOnlyError when ``sql`` holds a statement a session does not run."""
+    if match := _REFUSED_FUNCTION.search(sql):
+        raise ReadOnlyError(
+            f"refused: {match.group(1).lower()}() writes or deletes files, or opens a "
+            f"database file itself; {_READ_ONLY_HINT}"
+        )
+    if _IMPORT_DATABASE.search(sql):
+        raise ReadOnlyError(
+            f"refused: IMPORT DATABASE reads files and the statements in them; {_READ_ONLY_HINT}"
+        )
+    for statement in con.extract_statements(sql):
+        kind = statement.type.name
+        if kind not in _ALLOWED:
+            reason = _REFUSED.get(kind) or f"{_first_word(statement.query)} is not allowed"
+            raise ReadOnlyError(f"refused: {reason}; {_READ_ONLY_HINT}")
+        if kind in ("EXPLAIN", "PREPARE"):
+            inner = _wrapped_statement(statement.query, kind)
+            if inner is None:
+                raise ReadOnlyError(f"refused: {kind} of a statement Mulu cannot check")
+            check_read_only(con, inner)
+
+
+def _first_word(query: str) -> str:
+    tokens = duckdb.tokenize(query)
+    if not tokens:
+        return "this statement"
+    start = tokens[0][0]
+    end = tokens[1][0] if len(tokens) > 1 else len(query)
+    return query[start:end].strip().upper() or "this statement"
+
+
+def _wrapped_statement(query: str, kind: str) -> str | None:
+    """The statement an EXPLAIN [ANALYZE] [(options)] or PREPARE name AS wraps."""
+    tokens = [start for start, _ in duckdb.tokenize(query)]
+    words = [query[a:b].strip() for a, b in zip(tokens, [*tokens[1:], len(query)], strict=True)]
+    i = 1  # after EXPLAIN / PREPARE
+    if kind == "EXPLAIN":
+        if i < len(words) and words[i].upper() in ("ANALYZE", "ANALYSE"):
+            i += 1
+        if i < len(words) and words[i] == "(":
+            depth = 0
+            while i < len(words):
+                depth += words[i].count("(") - words[i].count(")")
+                i += 1
+                if depth <= 0:
+                    break
+    else:  # PREPARE name [(types)] AS
+        while i < len(words) and words[i].upper() != "AS":
+            i += 1
+        i += 1
+    return query[tokens[i] :] if i < len(tokens) else None
+
+
+def lock_down(con: duckdb.DuckDBPyConnection, workspace: Workspace) -> None:
+    """From now on DuckDB reads only the workspace's lake and quarantine files and no setting
+    can change (``enable_external_access``, ``allowed_directories``, ``lock_configuration``)."""
+    folders = ", ".join(
+        _literal(str(path) + "/") for path in (workspace.lake_dir, workspace.quarantine_dir)
+    )
+    con.execute(f"SET allowed_directories = [{folders}]")
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
 @dataclass(frozen=True)
 class SessionObject:
     """One thing a session can query: its name in SQL, what it shows and how many rows."""
@@ -79,9 +277,9 @@ def open_session(
     *,
     store: Store | None = None,
     catalogue: bool | Collection[str] = True,
-) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the lake attached read-only and the catalogue's
-    tables beside it. ``store``: read the catalogue through this store (the caller's one
+) -> Session:
+    """An in-memory DuckDB session with the lake attached read-only and the catalogue's
+    tables beside it, locked down (the module's docstring). ``store``: read the catalogue through this store (the caller's one
     store; default: one opened and closed here). ``catalogue``: every catalogue table (True),
     none (False: the lake alone, for callers that only read datasets), or only the tables
     named (reading the whole catalogue takes ~1.7 s at 35,700 entries; see
@@ -96,12 +294,14 @@ def open_session(
         if catalogue:
             _attach_catalogue(con, ws, store, None if catalogue is True else set(catalogue))
         con.execute("USE memory.main")
-        refresh_views(con)
         quarantine_views(con, ws)
+        lock_down(con, ws)
+        session = Session(con, ws)
+        refresh_views(session)  # as the shell does before each statement: locked down
     except BaseException:
         con.close()
         raise
-    return con
+    return session
 
 
 def catalogue_tables_in(sql: str) -> set[str] | None:
@@ -190,7 +390,7 @@ class _View:
         return _VIEW_MARK + self.source
 
 
-def refresh_views(con: duckdb.DuckDBPyConnection) -> None:
+def refresh_views(con: Session) -> None:
     """Create, replace or drop the plain-name views so they match what is attached now."""
     wanted = {view.name: view for view in _catalogue_views(con)}
     for view in _lake_views(con, taken=set(wanted)):
@@ -216,7 +416,7 @@ def refresh_views(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextlib.contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+def _transaction(con: Session) -> Iterator[None]:
     """BEGIN … COMMIT, unless the caller (an analyst's own BEGIN) has a transaction open."""
     try:
         con.execute("BEGIN")
@@ -234,7 +434,7 @@ def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("COMMIT")
 
 
-def _attached(con: duckdb.DuckDBPyConnection, database: str) -> bool:
+def _attached(con: Session, database: str) -> bool:
     return (
         _counted_rows(
             con, "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [database]
@@ -243,13 +443,13 @@ def _attached(con: duckdb.DuckDBPyConnection, database: str) -> bool:
     )
 
 
-def _counted_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
+def _counted_rows(con: Session, sql: str, params: list[Any] | None = None) -> int:
     """The count a ``SELECT count(*) …`` returns."""
     row = con.execute(sql, params).fetchone()
     return int(row[0]) if row else 0
 
 
-def _catalogue_views(con: duckdb.DuckDBPyConnection) -> list[_View]:
+def _catalogue_views(con: Session) -> list[_View]:
     if not _attached(con, CATALOG):
         return []
     columns: dict[str, list[str]] = {}
@@ -285,7 +485,7 @@ def _typed(column: str) -> str:
     return quoted
 
 
-def _lake_views(con: duckdb.DuckDBPyConnection, taken: set[str]) -> list[_View]:
+def _lake_views(con: Session, taken: set[str]) -> list[_View]:
     """One view per lake table whose name is unique (across schemas) and not ``taken``."""
     if not _attached(con, LAKE):
         return []
@@ -300,7 +500,7 @@ def _lake_views(con: duckdb.DuckDBPyConnection, taken: set[str]) -> list[_View]:
     ]
 
 
-def _lake_tables(con: duckdb.DuckDBPyConnection, *, with_views: bool) -> list[tuple[str, str]]:
+def _lake_tables(con: Session, *, with_views: bool) -> list[tuple[str, str]]:
     """(schema, name) of the lake's tables (and views), sorted."""
     kinds = "('BASE TABLE', 'VIEW')" if with_views else "('BASE TABLE')"
     return con.execute(
@@ -312,7 +512,7 @@ def _lake_tables(con: duckdb.DuckDBPyConnection, *, with_views: bool) -> list[tu
 
 # --- querying ------------------------------------------------------------------------------
 def run_query(
-    con: duckdb.DuckDBPyConnection, sql: str, *, limit: int | None = None
+    con: Session, sql: str, *, limit: int | None = None
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run ``sql`` (the last statement's result is returned): column names and at most
     ``limit`` rows. JSON values come back parsed (lists, dicts), like LIST and STRUCT columns.
@@ -336,7 +536,7 @@ def _parse_json(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def describe_session(con: duckdb.DuckDBPyConnection) -> list[SessionObject]:
+def describe_session(con: Session) -> list[SessionObject]:
     """Every table and view a session can query by name, with its row count: the plain-name
     views, the analyst's own tables, and lake tables reachable only as ``lake.<schema>.<name>``
     (a name used twice, or taken by the catalogue)."""
@@ -360,7 +560,7 @@ def describe_session(con: duckdb.DuckDBPyConnection) -> list[SessionObject]:
     return _counted(con, objects)
 
 
-def _counted(con: duckdb.DuckDBPyConnection, objects: list[tuple[str, str]]) -> list[SessionObject]:
+def _counted(con: Session, objects: list[tuple[str, str]]) -> list[SessionObject]:
     """Row counts from one snapshot (one lake lookup); counted one by one if any fails."""
     try:
         with _transaction(con):
@@ -371,12 +571,12 @@ def _counted(con: duckdb.DuckDBPyConnection, objects: list[tuple[str, str]]) -> 
         return [_count_alone(con, name, source) for name, source in objects]
 
 
-def _count(con: duckdb.DuckDBPyConnection, name: str, source: str) -> int:
+def _count(con: Session, name: str, source: str) -> int:
     target = _qualified(source) if name == source else _ident(name)
     return _counted_rows(con, f"SELECT count(*) FROM {target}")
 
 
-def _count_alone(con: duckdb.DuckDBPyConnection, name: str, source: str) -> SessionObject:
+def _count_alone(con: Session, name: str, source: str) -> SessionObject:
     try:
         return SessionObject(name, source, _count(con, name, source))
     except duckdb.Error as exc:

@@ -34,7 +34,7 @@ def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequen
 def print_problem(label: str, message: str, style: str = "bold red") -> None:
     """One line on stderr: a styled label, then the message exactly as written (a message is
     data: "[xls]" in it must print as written, not as rich markup)."""
-    errors.print(Text.assemble((label, style), " ", message), highlight=False)
+    errors.print(Text.assemble((label, style), " ", message), highlight=False, soft_wrap=True)
 
 
 def fail(problem: str | MuluError, code: int | None = None) -> NoReturn:
@@ -47,8 +47,12 @@ def fail(problem: str | MuluError, code: int | None = None) -> NoReturn:
 
     if isinstance(problem, MuluError):
         errors.print(
-            Text.assemble(("error: ", "bold red"), (problem.message, "red")), highlight=False
+            Text.assemble(("error: ", "bold red"), (problem.message, "red")),
+            highlight=False,
+            soft_wrap=True,  # one line however long: the terminal wraps it, not rich
         )
         raise typer.Exit(problem.exit_code if code is None else code)
-    errors.print(f"[bold red]error:[/] [red]{problem}[/]", highlight=False, markup=True)
+    errors.print(
+        f"[bold red]error:[/] [red]{problem}[/]", highlight=False, markup=True, soft_wrap=True
+    )
     raise typer.Exit(1 if code is None else code)

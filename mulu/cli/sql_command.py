@@ -2,7 +2,9 @@
 
 ``mulu sql "SELECT …"`` prints a table (``--json``: a list of objects); ``mulu sql`` alone opens
 a shell. Every dataset is a table by its name and the catalogue sits beside it
-(``warehouse/analyst.py``, ``docs/analysts.md``).
+(``warehouse/analyst.py``, ``docs/analysts.md``). The session is read-only: a statement that
+would attach a database, write or read files outside the workspace's lake, load an extension
+or change a setting fails (exit status 5 for a one-off query).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import typer
 
 from mulu.cli.context import options
 from mulu.cli.output import console, errors, fail, print_json
+from schemas.errors import Forbidden
 
 TABLE_ROWS = 1000
 HISTORY_FILE = ".sql_history"
@@ -31,6 +34,7 @@ SHELL_HELP = """\
 End a statement with ; (it may span lines). Plain names: every dataset (di_bao …) and the
 catalogue (entries, organisations, entry_history, entry_updates, imports …); raw tables as
 lake.<name> and catalog.<name>.
+The session only reads: no ATTACH, COPY, EXPORT, INSTALL/LOAD or SET of settings.
   .tables   what can be queried, with row counts
   .help     this text
   .quit     leave (also .exit or Ctrl-D)"""
@@ -80,6 +84,8 @@ def _run_once(con, query: str, as_json: bool, limit: int | None) -> None:
     shown = _rows_to_show(limit, as_json)
     try:
         columns, rows = run_query(con, query, limit=None if shown is None else shown + 1)
+    except duckdb.PermissionException as exc:  # refused: the session is read-only
+        fail(_escaped(str(exc)), code=Forbidden.exit_code)
     except duckdb.Error as exc:
         fail(_escaped(str(exc)))
     except KeyboardInterrupt:

@@ -3,7 +3,9 @@ beside a writing process, and the plain-duckdb recipe exactly as docs/analysts.m
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -289,6 +291,201 @@ def test_views_follow_tables_that_loads_add_and_drop(warehouse):
     )
     writer.close()
     con.close()
+
+
+# --- read-only for real ----------------------------------------------------------------------
+def attacks(home: Path, outside: Path) -> list[tuple[str, str]]:
+    """Statements that tried to change the workspace or write files (issue 11), each with the
+    error it must end in."""
+    lake = f"ducklake:sqlite:{home}/lake.sqlite"
+    table_dir = home / "lake" / "main" / "dibao_recipients"
+    return [
+        (
+            f"ATTACH '{home}/catalog.sqlite' AS rw (TYPE sqlite); "
+            "UPDATE rw.entries SET name = '改了'",
+            "refused: ATTACH",
+        ),
+        (
+            f"ATTACH '{lake}' AS lake2 (DATA_PATH '{home}/lake/', OVERRIDE_DATA_PATH true); "
+            "DROP TABLE lake2.dibao_recipients",
+            "refused: ATTACH",
+        ),
+        (f"ATTACH '{outside}/new.duckdb' AS mine", "refused: ATTACH"),
+        ("DETACH lake", "refused: DETACH"),
+        (f"COPY (SELECT 1 AS a) TO '{table_dir}/ducklake-evil.parquet'", "refused: COPY"),
+        (f"COPY (SELECT * FROM dibao_recipients) TO '{outside}/out.csv'", "refused: COPY"),
+        (f"COPY dibao_recipients TO '{outside}/out.parquet' (FORMAT parquet)", "refused: COPY"),
+        (f"EXPORT DATABASE '{home}/lake/exported'", "refused: EXPORT"),
+        (f"EXPORT DATABASE '{outside}/out_db'", "refused: EXPORT"),
+        ("COPY FROM DATABASE memory TO lake", "refused: COPY FROM DATABASE"),
+        (f"IMPORT DATABASE '{home}/lake'", "refused: IMPORT DATABASE"),
+        (f"EXPLAIN ANALYZE COPY (SELECT 1) TO '{outside}/out_explain.csv'", "refused: COPY"),
+        (f"PREPARE p AS COPY (SELECT 1) TO '{outside}/out_prepared.csv'", "refused: COPY"),
+        ("INSTALL spatial", "refused: INSTALL and LOAD"),
+        ("LOAD spatial", "refused: INSTALL and LOAD"),
+        ("SET enable_external_access = true", "configuration has been locked"),
+        ("SET allowed_directories = ['/']", "configuration has been locked"),
+        ("RESET lock_configuration", "configuration has been locked"),
+        ("SET threads = 1", "configuration has been locked"),
+        ("CALL ducklake_cleanup_old_files('lake', cleanup_all => true)", "ducklake_cleanup"),
+        ("SELECT * FROM ducklake_expire_snapshots('lake', older_than => now())", "ducklake_exp"),
+        ("CALL ducklake_delete_orphaned_files('lake', cleanup_all => true)", "ducklake_delete"),
+        (f"CALL sqlite_attach('{home}/lake.sqlite')", "sqlite_attach"),
+        (f"SELECT * FROM sqlite_scan('{home}/catalog.sqlite', 'entries')", "sqlite_scan"),
+        (
+            f"SELECT * FROM sqlite_query('{home}/lake.sqlite', 'DELETE FROM ducklake_table')",
+            "sqlite_query",
+        ),
+        (f"SELECT * FROM read_csv('{home}/rejects/x.csv')", "Permission Error"),
+        ("SELECT * FROM read_text('/etc/hostname')", "Permission Error"),
+        ("CREATE TABLE lake.mine AS SELECT 1", "read-only"),
+        ("DROP TABLE lake.dibao_recipients", "read-only"),
+    ]
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root``. Left out: SQLite's ``-shm`` (shared memory for WAL
+    readers, not data: merely reading a WAL database updates its read marks) and an empty
+    ``-wal`` (SQLite creates one when a reader opens a WAL database)."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+        and not path.name.endswith("-shm")
+        and not (path.name.endswith("-wal") and path.stat().st_size == 0)
+    }
+
+
+def _with_quarantine_and_two_versions(warehouse: Workspace) -> None:
+    folder = warehouse.quarantine_dir / "dibao_recipients"
+    folder.mkdir(parents=True)
+    duckdb.execute(
+        f"COPY (SELECT '王五' AS person_name, 7 AS _source_row) TO '{folder}/run-1.parquet'"
+    )
+    writer = lake_writer(warehouse)
+    writer.execute(
+        "INSERT INTO lake.dibao_recipients VALUES "
+        "('赵六', '110101199001011237', '女', 600.00, DATE '2026-11-01')"
+    )
+    writer.close()
+
+
+def _ordinary_queries_work(con) -> None:
+    assert run_query(con, "SELECT count(*) FROM dibao_recipients")[1] == [(4,)]
+    assert run_query(con, "SELECT count(*) FROM entries")[1] == [(2,)]
+    first = run_query(
+        con,
+        "SELECT min(snapshot_id) FROM ducklake_snapshots('lake') "
+        "WHERE changes['tables_created'] IS NOT NULL",
+    )[1][0][0]
+    at = f"SELECT count(*) FROM lake.dibao_recipients AT (VERSION => {first})"
+    assert run_query(con, at)[1] == [(3,)]
+    assert run_query(con, "SELECT person_name, _run_id FROM quarantine.dibao_recipients")[1] == [
+        ("王五", "run-1")
+    ]
+    run_query(
+        con, "CREATE TABLE mine AS SELECT gender, count(*) AS n FROM dibao_recipients GROUP BY ALL"
+    )
+    assert run_query(con, "SELECT sum(n) FROM mine")[1] == [(4,)]
+    run_query(con, "SET VARIABLE cutoff = DATE '2026-10-01'")
+    assert run_query(
+        con, "SELECT count(*) FROM dibao_recipients WHERE approved_on >= getvariable('cutoff')"
+    )[1] == [(2,)]
+    assert run_query(con, "EXPLAIN SELECT * FROM dibao_recipients")[0]
+    assert "dibao_recipients" in {o.name for o in describe_session(con)}
+
+
+def test_a_session_refuses_every_way_to_write_and_ordinary_queries_still_work(warehouse, tmp_path):
+    _with_quarantine_and_two_versions(warehouse)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    con = open_session(warehouse)
+    for statement, error in attacks(warehouse.root, outside):
+        with pytest.raises(duckdb.Error, match=re.escape(error)):  # noqa: PT012
+            con.execute(statement)
+            pytest.fail(f"not refused: {statement}")
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")  # a failed statement in a transaction aborts it
+        assert run_query(con, "SELECT 1")[1] == [(1,)]
+    _ordinary_queries_work(con)
+    # A table a load adds while the session is open still gets its plain name.
+    writer = lake_writer(warehouse)
+    writer.execute("CREATE TABLE lake.she_bao_ka AS SELECT 1 AS card")
+    writer.close()
+    refresh_views(con)
+    assert run_query(con, "SELECT card FROM she_bao_ka")[1] == [(1,)]
+    con.close()
+    assert list(outside.iterdir()) == []
+    with Store.open(warehouse) as store:
+        assert store.entries.get(DIBAO_CODE)["name"] == "城乡低保对象"
+
+
+def test_a_session_alone_leaves_every_file_byte_identical(warehouse, tmp_path):
+    _with_quarantine_and_two_versions(warehouse)
+    before = _hashes(warehouse.root)
+    con = open_session(warehouse)
+    for statement, _ in attacks(warehouse.root, tmp_path):
+        with contextlib.suppress(duckdb.Error):
+            con.execute(statement)
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+    _ordinary_queries_work(con)
+    con.close()
+    assert _hashes(warehouse.root) == before
+    assert list(tmp_path.glob("out*")) == []
+    assert not (tmp_path / "new.duckdb").exists()
+
+
+def _catalogue_dump(workspace: Workspace) -> str:
+    with closing(sqlite3.connect(f"file:{workspace.metadata_db}?mode=ro", uri=True)) as con:
+        return "\n".join(con.iterdump())
+
+
+def _files_and_catalogue(workspace: Workspace) -> tuple[dict[str, str], str]:
+    """Every file's bytes but the catalogue's, and the catalogue's rows: a command's store
+    closing may let SQLite move the WAL into catalog.sqlite (the same rows, other bytes)."""
+    files = {k: v for k, v in _hashes(workspace.root).items() if not k.startswith("catalog.")}
+    return files, _catalogue_dump(workspace)
+
+
+def test_mulu_sql_refuses_writes_with_one_line_and_exit_5(warehouse, tmp_path):
+    home = warehouse.root
+    mulu = Path(sys.executable).with_name("mulu")
+    before = _files_and_catalogue(warehouse)
+    for statement in (
+        f"ATTACH '{home}/catalog.sqlite' AS rw (TYPE sqlite); UPDATE rw.entries SET name = 'x'",
+        f"COPY (SELECT * FROM dibao_recipients) TO '{tmp_path}/dibao.csv'",
+    ):
+        done = subprocess.run(
+            [str(mulu), "--home", str(home), "sql", statement],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "COLUMNS": "80"},
+        )
+        assert done.returncode == 5, done.stderr
+        [line] = done.stderr.strip().splitlines()  # one line, however narrow the terminal
+        assert line.startswith("error: refused: ")
+        assert line.endswith("docs/analysts.md")
+    assert _files_and_catalogue(warehouse) == before
+    assert not (tmp_path / "dibao.csv").exists()
+
+
+@pytest.mark.slow
+def test_the_shell_refuses_each_attack_and_goes_on(warehouse, tmp_path):
+    _with_quarantine_and_two_versions(warehouse)
+    statements = [statement for statement, _ in attacks(warehouse.root, tmp_path)]
+    script = "".join(f"{s};\nROLLBACK;\n" for s in statements) + "SELECT 'alive' AS still;\n"
+    before = _files_and_catalogue(warehouse)
+    done = run_shell(warehouse.root, script)
+    assert "alive" in done.stdout
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    refusals = [e for e in errors if "no transaction is active" not in e]
+    assert len(refusals) == len(statements), "\n".join(refusals)
+    assert done.returncode == 1
+    assert _files_and_catalogue(warehouse) == before
+    assert list(tmp_path.glob("out*")) == []
 
 
 # --- mulu sql --------------------------------------------------------------------------------
