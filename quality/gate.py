@@ -4,9 +4,10 @@
 ``QualityGate``: the staged rows are validated with the spec's suite (GE on DuckDB); an
 error-severity failure blocks the load (the loader holds the rows, the live table stays as it
 was) and its failing rows go to the quarantine table (``Workspace.quarantine_dir``); warnings
-publish, flagged. Either way the run, its expectation results and failing-row samples are kept
-by the store (``store.quality``) and GE Data Docs are built for it
-(``Workspace.quality_docs_dir``).
+publish, flagged. The volume guard (``quality.volume``, rule ``table:volume``) is one more
+error-severity result: a row count too far from the published version's blocks the load too.
+Either way the run, its expectation results and failing-row samples are kept by the store
+(``store.quality``) and GE Data Docs are built for it (``Workspace.quality_docs_dir``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from quality.quarantine import numbered_rows, source_samples, write_quarantine
 from quality.scores import run_score
 from quality.suites import build_suite
 from quality.validate import ValidationReport, validate_parquet
+from quality.volume import check_volume
 from schemas.dataset_spec import DatasetSpec
 from schemas.entry import catalogue_now
 from warehouse.load import GateVerdict, LoadResult, StagedLoad, load_dataset
@@ -51,7 +53,9 @@ class QualityGate:
         today = self.today or catalogue_now().date()
         definition = build_suite(spec, today=today)
         spill = self.workspace.staging_dir / ".duckdb-tmp"
+        volume = check_volume(self.workspace, spec, staged)
         report = validate_parquet(staged.path, spec, today=today, temp_dir=spill, samples=False)
+        blocked = report.blocked or not volume.success
         samples: dict[str, list[dict[str, Any]]] = {}
         quarantined, quarantine_path = 0, None
         if any(definition.rule(r.rule).unexpected_where for r in report.failures):
@@ -59,10 +63,13 @@ class QualityGate:
             labels = [label for _, label in files]
             with numbered_rows(self.workspace, spec, files, definition) as con:
                 samples = source_samples(con, spec, report, definition, labels)
-                if report.blocked:
+                if blocked:
                     target = self.workspace.quarantine_dir / spec.name / f"{run_id}.parquet"
                     quarantined = write_quarantine(con, report, definition, labels, target)
                     quarantine_path = str(target) if quarantined else None
+        # The volume guard's result joins the suite's (after quarantine, which reads only the
+        # suite's row-level rules): stored, scored, waived and shown like them.
+        report.results.append(volume)
         docs = self._docs(report, run_id)
         store_run(
             self.store,

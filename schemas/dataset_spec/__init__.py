@@ -15,6 +15,7 @@ documents every key; ``spec_json_schema()`` gives editors completion and checkin
     load.py          装载方式: replace, append, upsert
     checks.py        校验规则: extra expectations
     schedule.py      调度: cron strings
+    volume.py        行数阈值: bounds on a load's row count (the volume guard)
     spec.py          DatasetSpec: the whole spec and the rules between its parts
     reading.py       load_spec: strict YAML and errors naming file, place and key (SpecError)
     json_schema.py   spec_json_schema for editors
@@ -30,6 +31,7 @@ from schemas.dataset_spec.reading import SpecError, load_spec
 from schemas.dataset_spec.schedule import check_cron
 from schemas.dataset_spec.source import FORMATS, TEXT_FORMATS, Source, infer_format
 from schemas.dataset_spec.spec import COLUMN_RULES, GLOBAL_RULES, DatasetSpec
+from schemas.dataset_spec.volume import Volume
 
 __all__ = [
     "COLUMN_RULES",
@@ -46,6 +48,7 @@ __all__ = [
     "Load",
     "Source",
     "SpecError",
+    "Volume",
     "check_cron",
     "infer_format",
     "load_spec",

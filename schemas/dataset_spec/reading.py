@@ -16,6 +16,7 @@ from schemas.dataset_spec.columns import Column
 from schemas.dataset_spec.load import Load
 from schemas.dataset_spec.source import Source
 from schemas.dataset_spec.spec import DatasetSpec
+from schemas.dataset_spec.volume import Volume
 from schemas.errors import InvalidInput
 
 
@@ -42,7 +43,12 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 # The nested models a key of the spec leads to, to suggest the keys they do have.
-_NESTED: dict[str, type[BaseModel]] = {"source": Source, "columns": Column, "load": Load}
+_NESTED: dict[str, type[BaseModel]] = {
+    "source": Source,
+    "columns": Column,
+    "load": Load,
+    "volume": Volume,
+}
 
 
 def load_spec(path: Path | str) -> DatasetSpec:

@@ -16,6 +16,7 @@ from schemas.dataset_spec.load import Load
 from schemas.dataset_spec.schedule import check_cron
 from schemas.dataset_spec.source import Source
 from schemas.dataset_spec.text import OptionalText, check_snake
+from schemas.dataset_spec.volume import Volume
 
 # Names of the rules the quality layer generates from a spec (quality.suites), for `severity`.
 COLUMN_RULES = ("type", "nullable", "unique", "allowed_values", "range", "not_future", "format")
@@ -50,6 +51,12 @@ class DatasetSpec(BaseModel):
         description="column names identifying a row; never null, unique together",
     )
     load: Load = Field(default_factory=Load, title="装载方式")
+    volume: Volume = Field(
+        default_factory=Volume,
+        title="行数阈值",
+        description="bounds on a load's row count against the published version (min_rows, "
+        "max_drop, max_growth); a load outside them waits for a steward",
+    )
     schedule: OptionalText = Field(
         None, title="调度", description="cron string; default derived from the entry's 更新周期"
     )

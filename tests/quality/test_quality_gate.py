@@ -307,7 +307,7 @@ def test_history_survives_a_restart(workspace, store, roster):
         check=True,
         cwd=Path(__file__).resolve().parents[1],
     )
-    assert out.stdout.strip() == '["blocked", 1, 11, "预约日期"]'
+    assert out.stdout.strip() == '["blocked", 1, 12, "预约日期"]'  # 11 rules + table:volume
 
 
 def test_loads_without_the_gate_are_not_validated(workspace, store, roster):

@@ -320,3 +320,45 @@ def test_spec_errors_are_invalid_input_with_exit_code_2(tmp_path):
     assert isinstance(caught.value, ValueError)
     assert (caught.value.exit_code, caught.value.http_status) == (2, 400)
     assert "bad table name 'Bad-Name'" in caught.value.message
+
+
+# --- volume (行数阈值) -----------------------------------------------------------------------
+def test_volume_defaults_and_percentages(tmp_path):
+    spec = load_spec(write(tmp_path, MINIMAL))
+    assert (spec.volume.min_rows, spec.volume.max_drop, spec.volume.max_growth) == (0, 0.5, None)
+    spec = load_spec(
+        write(tmp_path, spec_with(volume={"min_rows": 10, "max_drop": "30%", "max_growth": 2}))
+    )
+    assert (spec.volume.min_rows, spec.volume.max_drop, spec.volume.max_growth) == (10, 0.3, 2.0)
+    spec = load_spec(write(tmp_path, spec_with(volume={"max_drop": None, "max_growth": "250%"})))
+    assert (spec.volume.max_drop, spec.volume.max_growth) == (None, 2.5)
+    # Stored runs keep the spec as JSON; it reads back the same.
+    assert DatasetSpec.model_validate(json.loads(spec.model_dump_json())) == spec
+
+
+@pytest.mark.parametrize(
+    ("volume", "expected"),
+    [
+        ({"max_dorp": 0.5}, "volume.max_dorp: unknown key 'max_dorp' (did you mean 'max_drop'?)"),
+        ({"max_drop": 50}, "volume.max_drop: max_drop 50 is not between 0 and 1"),
+        ({"max_drop": "half"}, "volume.max_drop: 'half' is not a fraction"),
+        ({"max_drop": True}, "volume.max_drop: True is not a fraction"),
+        ({"max_growth": -1}, "volume.max_growth: max_growth -1 is not a growth"),
+        ({"min_rows": -1}, "volume.min_rows: Input should be greater than or equal to 0"),
+        ({"min_rows": "10"}, "volume.min_rows: min_rows '10' is not a whole number of rows"),
+        ({"min_rows": 1.5}, "volume.min_rows: min_rows 1.5 is not a whole number of rows"),
+    ],
+)
+def test_bad_volumes_are_named(tmp_path, volume, expected):
+    assert expected in _error(tmp_path, spec_with(volume=volume))
+
+
+def test_volume_keys_are_in_the_json_schema():
+    schema = spec_json_schema()
+    volume = schema["$defs"]["Volume"]
+    assert set(volume["properties"]) == {"min_rows", "max_drop", "max_growth"}
+    assert volume["additionalProperties"] is False
+    import jsonschema
+
+    data = json.loads(json.dumps(spec_with(volume={"max_drop": "50%", "max_growth": 1})))
+    jsonschema.validate(data, schema)
