@@ -3,7 +3,8 @@
 Pure functions, no dependencies, so the demo generator, the quality layer and importers share
 one definition of "valid". Like ``schemas.codes.is_valid_uscc``, the validators strip
 surrounding whitespace and accept a lowercase ``x`` check character: both are how a correct
-number is commonly written, not a different number.
+number is commonly written, not a different number. Loads store ``x`` as ``X``
+(``normalise_id_card``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ ID_CARD_PATTERN = (
 MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"  # [0-9], not \d: \d also matches full-width digits
 
 _ID_CARD = re.compile(r"^[0-9]{17}[0-9X]$")
+# 17 digits and a lowercase check character x (surrounding blanks allowed): the same number as
+# with X, which is how GB 11643 writes it. Loads store it with X (the SQL in
+# warehouse/read/casts.py uses this pattern), so validation, joins and uniqueness see one value.
+ID_CARD_LOWER_X = "^([ \t\u3000]*[0-9]{17})x([ \t\u3000]*)$"  # RE2 (DuckDB) reads it too
+_LOWER_X = re.compile(ID_CARD_LOWER_X)
 _MOBILE = re.compile(MOBILE_PATTERN)
 
 
@@ -76,6 +82,12 @@ def id_card_check_char(first17: str) -> str:
         raise ValueError(f"bad 身份证号 body {first17!r}: expected 17 digits")
     total = sum(int(c) * w for c, w in zip(first17, ID_CARD_WEIGHTS, strict=True))
     return ID_CARD_CHECK_CHARS[total % 11]
+
+
+def normalise_id_card(number: str) -> str:
+    """A 身份证号 as stored: a lowercase check character ``x`` after 17 digits becomes ``X``;
+    anything else is returned as written (validation judges it)."""
+    return _LOWER_X.sub(r"\1X\2", number)
 
 
 def id_card_birth_date(number: str) -> dt.date | None:

@@ -58,10 +58,37 @@ class Source(BaseModel):
     encoding: Annotated[
         str, WithJsonSchema({"type": "string", "examples": list(TEXT_ENCODINGS)})
     ] = Field(
-        "utf-8",
+        "auto",
         title="字符编码",
-        description="text formats only: utf-8, utf-8-sig, gbk or gb18030 (gb2312 and cp936 "
-        "read as gbk); text is transcoded to UTF-8 before loading",
+        description="text formats only: auto (default: UTF-8 when the text is valid UTF-8, else "
+        "GB18030), utf-8, utf-8-sig, gbk or gb18030 (gb2312 and cp936 read as gbk); a declared "
+        "gbk/gb18030 file that is valid UTF-8 with non-ASCII text is refused; text is "
+        "transcoded to UTF-8 before loading",
+    )
+    sheet: str | int | None = Field(
+        None,
+        title="工作表",
+        description="xlsx only: sheet name or 0-based index; default the first",
+    )
+    delimiter: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1,
+        title="分隔符",
+        description="csv only: one character; default ',' (tab for .tsv)",
+    )
+    header_row: int = Field(
+        1,
+        ge=1,
+        title="表头行",
+        description="csv/xlsx: 1-based row holding the column names; "
+        "rows above it (titles, notes) are skipped",
+    )
+    skip_rows: int = Field(
+        0,
+        ge=0,
+        title="跳过行数",
+        description="csv/xlsx: rows right below the header to skip (units, English names, 填报说明)",
     )
     sheet: str | int | None = Field(
         None,
@@ -128,7 +155,11 @@ class Source(BaseModel):
         for key, formats in _FORMAT_ONLY.items():
             if key in given and getattr(self, key) is not None and self.format not in formats:
                 raise ValueError(f"{key} applies to {'/'.join(formats)} only, not {self.format}")
-        if "encoding" in given and self.encoding != "utf-8" and self.format not in TEXT_FORMATS:
+        if (
+            "encoding" in given
+            and self.encoding not in ("auto", "utf-8")
+            and self.format not in TEXT_FORMATS
+        ):
             raise ValueError(
                 f"encoding applies to {'/'.join(TEXT_FORMATS)} only, not "
                 f"{self.format} (binary formats carry their own encoding)"

@@ -10,7 +10,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.transcode import TranscodeError, TranscodeResult, transcode_to_utf8
+from warehouse.transcode import (
+    EncodingMismatch,
+    TranscodeError,
+    TranscodeResult,
+    detect_encoding,
+    gb18030_sample,
+    text_for_duckdb,
+    transcode_to_utf8,
+)
 
 ODD_CHUNK = 4093  # odd on purpose: characters straddle chunk boundaries all the time
 SURNAMES = "张王李赵刘陈杨黄周吴"
@@ -198,5 +206,124 @@ def test_empty_files_and_unsupported_encodings(tmp_path):
     src = tmp_path / "empty.csv"
     src.write_bytes(b"")
     assert transcode_to_utf8(src, tmp_path / "out.csv", "gbk") == TranscodeResult(0, 0, 0)
+    assert transcode_to_utf8(src, tmp_path / "out.csv", "auto") == TranscodeResult(0, 0, 0)
     with pytest.raises(ValueError, match="unsupported encoding 'big5'"):
         transcode_to_utf8(src, tmp_path / "out.csv", "big5")
+
+
+# --- declared encodings are verified; auto ---------------------------------------------------
+MOJIBAKE_SOURCE = "name,id\n张伟,1\n"  # valid GB18030 too, as mojibake
+
+
+@pytest.mark.parametrize("declared", ["gbk", "gb18030"])
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 5, ODD_CHUNK])
+def test_a_utf8_file_declared_gbk_is_refused_naming_utf8(tmp_path, declared, chunk_size):
+    src = tmp_path / "城乡低保.csv"
+    src.write_bytes(MOJIBAKE_SOURCE.encode("utf-8"))
+    # The trap: these UTF-8 bytes are valid GB18030 too, as mojibake.
+    assert MOJIBAKE_SOURCE.encode("utf-8").decode("gb18030") == "name,id\n寮犱紵,1\n"
+    with pytest.raises(EncodingMismatch) as caught:
+        transcode_to_utf8(src, tmp_path / "out.csv", declared, chunk_size=chunk_size)
+    assert str(caught.value) == (
+        f"城乡低保.csv: declared {declared} but the file is valid UTF-8 with Chinese text "
+        f"(line 2: 张伟…, which {declared} would read as 寮犱紵…); set encoding: utf-8 or auto"
+    )
+    assert caught.value.line == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["城乡低保.csv"]
+
+
+def test_a_utf8_file_that_is_not_gb18030_either_is_called_utf8(tmp_path):
+    text = "序号,地址\n1,城关镇幸福社区\n2,é café\n"
+    with pytest.raises(UnicodeDecodeError):
+        text.encode("utf-8").decode("gb18030")
+    src = tmp_path / "u.csv"
+    src.write_bytes(text.encode("utf-8"))
+    with pytest.raises(EncodingMismatch, match=r"valid UTF-8 with Chinese text \(line 1: 序号…"):
+        transcode_to_utf8(src, tmp_path / "out.csv", "gbk", chunk_size=7)
+
+
+def test_non_chinese_utf8_is_named_as_non_ascii(tmp_path):
+    src = tmp_path / "u.csv"
+    src.write_bytes("name\nJosé Müller\n".encode())
+    with pytest.raises(EncodingMismatch, match=r"with non-ASCII text \(line 2: é…"):
+        transcode_to_utf8(src, tmp_path / "out.csv", "gb18030")
+
+
+def test_ascii_only_files_pass_any_declaration(tmp_path):
+    src = tmp_path / "a.csv"
+    src.write_bytes(b"a,b\n1,2\n")
+    for encoding in ("gbk", "gb18030", "utf-8", "auto"):
+        transcode_to_utf8(src, tmp_path / "out.csv", encoding)
+        assert (tmp_path / "out.csv").read_bytes() == b"a,b\n1,2\n"
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 5, ODD_CHUNK])
+def test_auto_transcodes_utf8_and_gb18030_byte_exact(tmp_path, chunk_size):
+    text = csv_text(roster_rows(300))
+    for encoding in ("utf-8", "gb18030"):
+        src = tmp_path / f"{encoding}.csv"
+        src.write_bytes(text.encode(encoding))
+        result = transcode_to_utf8(src, tmp_path / "out.csv", "auto", chunk_size=chunk_size)
+        assert (tmp_path / "out.csv").read_bytes() == text.encode("utf-8")
+        assert result.encoding == encoding
+        assert result.lines == 301
+
+
+def test_auto_refuses_a_file_that_is_neither(tmp_path):
+    src = tmp_path / "x.csv"
+    src.write_bytes("姓名\n张三\n".encode("gb18030") + b"\x81\x20\n")
+    with pytest.raises(TranscodeError) as caught:
+        transcode_to_utf8(src, tmp_path / "out.csv", "auto")
+    assert str(caught.value) == (
+        "x.csv: neither UTF-8 (invalid at line 1) nor GB18030 (invalid bytes 81 20 at line 3, "
+        "byte offset 10); set the file's encoding in the spec"
+    )
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 4, 5, 7, 64])
+def test_detect_encoding_at_every_chunk_split(tmp_path, chunk_size):
+    src = tmp_path / "d.csv"
+    ascii_part = "a,b\n" * 20
+    src.write_bytes((ascii_part + "张伟,1\n").encode("utf-8"))
+    assert detect_encoding(src, chunk_size) == ("utf-8", None)
+    src.write_bytes((ascii_part + "张伟,1\n").encode("gb18030"))
+    found, where = detect_encoding(src, chunk_size)
+    assert found == "gb18030"
+    assert where is not None
+    assert (where.line, where.offset) == (21, len(ascii_part))
+    src.write_bytes(ascii_part.encode())
+    assert detect_encoding(src, chunk_size) == ("utf-8", None)
+    src.write_bytes(ascii_part.encode() + "张".encode()[:2])  # cut at the end: not UTF-8
+    assert detect_encoding(src, chunk_size)[0] == "gb18030"
+
+
+def test_text_for_duckdb_copies_only_what_is_not_utf8(tmp_path):
+    utf8, gbk = tmp_path / "u.csv", tmp_path / "g.csv"
+    utf8.write_bytes("姓名\n张三\n".encode())
+    gbk.write_bytes("姓名\n张三\n".encode("gbk"))
+    out = tmp_path / "out" / "copy.csv"
+    assert text_for_duckdb(utf8, out, "auto") == utf8
+    assert text_for_duckdb(utf8, out, "utf-8") == utf8
+    assert not out.parent.exists()
+    assert text_for_duckdb(gbk, out, "auto") == out
+    assert out.read_bytes() == "姓名\n张三\n".encode()
+    with pytest.raises(EncodingMismatch):
+        text_for_duckdb(utf8, out, "gbk")
+
+
+def test_gzipped_text_is_read_uncompressed(tmp_path):
+    import gzip
+
+    src = tmp_path / "g.csv.gz"
+    src.write_bytes(gzip.compress("姓名\n张三\n".encode("gbk")))
+    out = text_for_duckdb(src, tmp_path / "g.utf8.csv", "auto")
+    assert out.read_text(encoding="utf-8") == "姓名\n张三\n"
+
+
+def test_gb18030_sample_names_the_first_chinese_text(tmp_path):
+    src = tmp_path / "g.csv"
+    src.write_bytes("a,b\n1,王𠀀明\n".encode("gb18030"))
+    assert gb18030_sample(src, chunk_size=3) == (2, "王𠀀明")
+    src.write_bytes(b"a\n\x81\x20")
+    assert gb18030_sample(src) is None

@@ -117,10 +117,12 @@ def stage_rows(
             copied = work.execute(
                 f"COPY ({select}) TO {quote_literal(str(target))} (FORMAT parquet)"
             ).fetchone()
-        except duckdb.Error as exc:  # malformed rows surface while streaming, not at bind
+        # Malformed rows surface while streaming, not at bind. A UnicodeDecodeError is DuckDB's
+        # message quoting a long line cut inside a character.
+        except (duckdb.Error, UnicodeDecodeError) as exc:
             if CAST_FAILURE in str(exc):
                 raise cast_failures(work, spec, types, inputs) from None
-            raise failing_file_error(exc, inputs) from exc
+            raise failing_file_error(exc, inputs, spec) from exc
     except BaseException:
         target.unlink(missing_ok=True)
         raise

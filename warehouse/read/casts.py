@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from schemas.dataset_spec import Column, DatasetSpec
+from schemas.dataset_spec import PII, Column, DatasetSpec
+from schemas.identity import ID_CARD_LOWER_X
 from warehouse.lake import quote_identifier, quote_literal
 from warehouse.read.blanks import BLANKS
 from warehouse.read.views import SOURCE_VIEW, UNNUMBERED_VIEW
@@ -178,7 +179,7 @@ def _native_cast(column: Column, n: str, source_type: str) -> tuple[bool, str]:
     target = column.duckdb_type()
     kind = column.type.split("(")[0]
     if kind == "string":
-        return False, f"CAST({n} AS VARCHAR)"
+        return False, _id_card_x(column, f"CAST({n} AS VARCHAR)")
     if source_type == target:
         return False, n
     cast = f"TRY_CAST({n} AS {target})"
@@ -193,9 +194,22 @@ def _text_cast(column: Column, v: str, from_excel: bool) -> tuple[bool, str]:
     target = column.duckdb_type()
     kind = column.type.split("(")[0]
     if kind == "string":
-        # Text is kept as written (leading zeros, inner spaces); only blank becomes NULL.
-        return False, v
+        # Text is kept as written (leading zeros, inner spaces); only blank becomes NULL, and a
+        # 身份证号's lowercase check character x becomes X.
+        return False, _id_card_x(column, v)
     return True, _typed_text(column, kind, target, v, from_excel)
+
+
+def _id_card_x(column: Column, v: str) -> str:
+    """SQL: ``v`` with a 身份证号's lowercase check character ``x`` as ``X`` (GB 11643 writes X;
+    schemas.identity.normalise_id_card) for a column whose pii or format is 身份证号; else ``v``.
+    The regex runs only on values that contain an x."""
+    if column.pii != PII.ID_CARD and column.format != "身份证号":
+        return v
+    return (
+        f"CASE WHEN contains({v}, 'x') THEN regexp_replace({v}, "
+        f"{quote_literal(ID_CARD_LOWER_X)}, '\\1X\\2') ELSE {v} END"
+    )
 
 
 def _typed_text(column: Column, kind: str, target: str, v: str, from_excel: bool) -> str:

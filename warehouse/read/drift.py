@@ -5,7 +5,7 @@ no longer fits its column's type by a second, numbered read once a load stopped 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -13,28 +13,48 @@ import duckdb
 from schemas.dataset_spec import DatasetSpec
 from warehouse.lake import quote_identifier
 from warehouse.read.casts import BAD_PREFIX, typed_select
-from warehouse.read.errors import LoadError, SchemaDriftError, failing_file_error
+from warehouse.read.diagnose import failing_file_error
+from warehouse.read.errors import LoadError, SchemaDriftError
 from warehouse.read.views import META_COLUMNS, SOURCE_VIEW
 
 
-def check_columns(spec: DatasetSpec, columns: Sequence[str], label: str) -> None:
+def check_columns(
+    spec: DatasetSpec,
+    columns: Sequence[str],
+    label: str,
+    repeated: Mapping[str, Sequence[int]] | None = None,
+) -> None:
     """Raise SchemaDriftError when the file ``label`` with these ``columns`` lacks a column the
-    spec reads; the message lists unexpected ones too, since a rename shows as both."""
+    spec reads, or its header gives a name the spec reads more than once (``repeated``: name →
+    1-based positions). The message lists unexpected columns too, since a rename shows as both;
+    a repeated name is said as such, not as a rename."""
+    repeated = repeated or {}
     present = [c for c in columns if c not in META_COLUMNS]
     wanted = [column.source for column in spec.columns]
     missing = [name for name in wanted if name not in present]
-    if not missing:
+    ambiguous = [name for name in wanted if name in repeated]
+    if not missing and not ambiguous:
         return
-    unexpected = [name for name in present if name not in wanted]
     by_source = {column.source: column.name for column in spec.columns}
-    listed = ", ".join(f"{name} ({by_source[name]})" for name in missing)
-    message = f"{label}: missing column{'s' if len(missing) > 1 else ''} {listed}"
-    if unexpected:
-        message += (
-            f"; unexpected column{'s' if len(unexpected) > 1 else ''} "
-            f"{', '.join(unexpected)} (a renamed column shows as missing and unexpected)"
-        )
-    raise SchemaDriftError(message, file=label, column=missing[0])
+    # The second 姓名 is named 姓名_1: not an unexpected column of its own.
+    suffixed = {f"{name}_{n}" for name, found in repeated.items() for n in range(1, len(found))}
+    unexpected = [name for name in present if name not in wanted and name not in suffixed]
+    parts = []
+    for name, found in repeated.items():
+        if name in ambiguous or missing:
+            places = ", ".join(str(n) for n in found[:-1]) + f" and {found[-1]}"
+            reads = f": which one is {by_source[name]} is unclear" if name in ambiguous else ""
+            parts.append(f"column {name} is repeated in the header (columns {places}){reads}")
+    if missing:
+        listed = ", ".join(f"{name} ({by_source[name]})" for name in missing)
+        parts.append(f"missing column{'s' if len(missing) > 1 else ''} {listed}")
+        if unexpected:
+            parts.append(
+                f"unexpected column{'s' if len(unexpected) > 1 else ''} "
+                f"{', '.join(unexpected)} (a renamed column shows as missing and unexpected)"
+            )
+    column = ambiguous[0] if ambiguous else missing[0]
+    raise SchemaDriftError(f"{label}: " + "; ".join(parts), file=label, column=column)
 
 
 def cast_failures(
@@ -61,8 +81,8 @@ def cast_failures(
         )
     try:
         found = con.execute(f"SELECT {', '.join(parts)} FROM ({sql})").fetchone() if bad else ()
-    except duckdb.Error as exc:  # a malformed row further on
-        return failing_file_error(exc, inputs)
+    except (duckdb.Error, UnicodeDecodeError) as exc:  # a malformed row further on
+        return failing_file_error(exc, inputs, spec)
     assert found is not None
     failures = [(c, found[2 * i], found[2 * i + 1]) for i, c in enumerate(bad) if found[2 * i]]
     if not failures:

@@ -8,7 +8,6 @@ spec is bad input, whatever the loader does about it.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from schemas.errors import InvalidInput, MuluError
 
@@ -37,19 +36,23 @@ class SchemaDriftError(LoadError, InvalidInput):
 
 
 def source_error(label: str, exc: BaseException) -> SourceError:
-    """A DuckDB/OS error reading a file as a SourceError naming the file (and line if given)."""
-    text = str(exc).strip()
+    """A DuckDB/OS error reading a file as a SourceError naming the file (and line if given).
+
+    Only the first line of the error is kept, without the options DuckDB suggests (a spec
+    cannot set them), cut to 200 characters: DuckDB quotes the line it stopped on."""
+    text = text_of(exc)
     line = re.search(r"\bLine:\s*(\d+)", text)
     first = text.splitlines()[0] if text else type(exc).__name__
+    first = re.sub(r"\.? *(Try auto-detecting|Possible (fixes|Solution)).*$", "", first)
+    if len(first) > 200:
+        first = first[:199] + "…"
     return SourceError(
         f"{label}: cannot read: {first}", file=label, row=int(line.group(1)) if line else None
     )
 
 
-def failing_file_error(exc: BaseException, inputs: list[tuple[Path, str]]) -> SourceError:
-    """``source_error`` for the one of ``inputs`` ((path, label) pairs) the message names."""
-    text = str(exc)
-    for path, label in inputs:  # transcoded copies keep the file's name inside theirs
-        if path.name in text:
-            return source_error(label, exc)
-    return source_error(inputs[0][1] if len(inputs) == 1 else "source", exc)
+def text_of(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        # DuckDB quoted a line cut inside a character: its message cannot even be decoded.
+        return "the file has a line DuckDB could not read"
+    return str(exc).strip()

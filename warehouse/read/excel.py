@@ -21,28 +21,44 @@ from warehouse.read.blanks import BLANKS, clean_names
 _NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
-def xlsx_sql(con: duckdb.DuckDBPyConnection, spec: DatasetSpec, path: Path, meta: str) -> str:
+def xlsx_sql(
+    con: duckdb.DuckDBPyConnection, spec: DatasetSpec, path: Path, meta: str
+) -> tuple[str, list[str | None]]:
+    """(SQL of the sheet's rows below the header, the header row's cells as written).
+
+    The header row is read on its own, without read_xlsx naming its cells: read_xlsx calls an
+    empty header cell ``C1`` or ``_1`` and renames a repeated one, where Mulu names an empty
+    cell ``column<N>`` and reports a repeated name the spec reads. Columns are matched by
+    position."""
     sheet = _sheet_name(path, spec.source.sheet)
     first_col, last_col, last_row = _sheet_extent(path, sheet)
     header_row = spec.source.header_row
-    table = (
-        f"read_xlsx({quote_literal(str(path))}, sheet={quote_literal(sheet)}, "
-        f"header=true, all_varchar=true, stop_at_empty=false, "
-        f"range='{first_col}{header_row}:{last_col}{max(last_row, header_row + 1)}')"
-    )
-    raw = list(con.sql(f"SELECT * FROM {table}").columns)
-    names = clean_names(raw)
+
+    def cells(first: int, last: int) -> str:
+        return (
+            f"read_xlsx({quote_literal(str(path))}, sheet={quote_literal(sheet)}, "
+            f"header=false, all_varchar=true, stop_at_empty=false, "
+            f"range='{first_col}{first}:{last_col}{last}')"
+        )
+
+    found = con.sql(f"SELECT * FROM {cells(header_row, header_row)}").fetchone()
+    header: list[str | None] = list(found) if found is not None else []
+    table = cells(header_row + 1, max(last_row, header_row + 1))
+    raw = list(con.sql(f"SELECT * FROM {table} LIMIT 0").columns)
+    header += [None] * (len(raw) - len(header))
+    names = clean_names(header)
     aliases = ", ".join(
         f"{quote_identifier(r)} AS {quote_identifier(n)}" for r, n in zip(raw, names, strict=True)
     )
-    cells = ", ".join(
+    values = ", ".join(
         f"nullif(trim({quote_identifier(r)}, {quote_literal(BLANKS)}), '')" for r in raw
     )
-    return (
+    sql = (
         f"SELECT {aliases}, {meta}, {header_row} + ordinality AS _source_row "
         f"FROM {table} WITH ORDINALITY "
-        f"WHERE ordinality > {spec.source.skip_rows} AND coalesce({cells}) IS NOT NULL"
+        f"WHERE ordinality > {spec.source.skip_rows} AND coalesce({values}) IS NOT NULL"
     )
+    return sql, header
 
 
 def _sheet_name(path: Path, wanted: str | int | None) -> str:

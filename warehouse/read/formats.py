@@ -11,18 +11,33 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
 from schemas.dataset_spec import DatasetSpec
+from schemas.dataset_spec.encodings import UTF8_ENCODINGS
 from warehouse.lake import quote_identifier, quote_literal
-from warehouse.read.blanks import clean_names
+from warehouse.read.blanks import clean_names, repeated_names
 from warehouse.read.errors import SourceError
 from warehouse.read.excel import xlsx_sql
+from warehouse.read.ndjson import ndjson_lines
 from warehouse.read.views import NO_ROW
-from warehouse.transcode import transcode_to_utf8
+from warehouse.transcode import text_for_duckdb
+
+# The longest line (record) DuckDB reads, in bytes; set explicitly so diagnostics know it.
+MAX_LINE_BYTES = 2_000_000
+# The largest NDJSON record DuckDB reads, in bytes.
+MAX_JSON_RECORD_BYTES = 16 * 1024 * 1024
+
+
+class FileSQL(NamedTuple):
+    numbered: str  # SQL with _source_row
+    unnumbered: str  # the same with _source_row NULL where numbering costs a parallel scan
+    repeated: dict[str, list[int]]  # header names given more than once, with positions
 
 
 def file_sql(
@@ -32,24 +47,34 @@ def file_sql(
     index: int,
     label: str,
     workdir: Path | None,
-) -> tuple[str, str]:
-    """(SQL with row numbers, SQL with ``_source_row`` NULL where numbering costs a parallel
-    scan) for one file."""
+) -> FileSQL:
+    """The SQL that reads one file, with and without row numbers."""
     fmt = spec.source.format
     meta = f"{index} AS _source_index, {quote_literal(label)} AS _source_file"
+    if fmt in ("csv", "json", "ndjson"):
+        path = text_path(spec, path, index, workdir)
     if fmt == "csv":
-        return _csv_sql(spec, path, index, workdir, meta)
+        return _csv_sql(spec, path, meta)
     if fmt == "xlsx":
-        sql = xlsx_sql(con, spec, path, meta)
-        return sql, sql
-    if fmt in ("json", "ndjson"):
-        layout = "array" if fmt == "json" else "newline_delimited"
-        # sample_size=-1: keys and types come from every record, not the first 20,480.
-        table = f"read_json({quote_literal(str(path))}, format='{layout}', sample_size=-1)"
-        return (
+        sql, header = xlsx_sql(con, spec, path, meta)
+        return FileSQL(sql, sql, repeated_names(header))
+    if fmt == "json":
+        table = _json_table(path, "array")
+        return FileSQL(
             f"SELECT * EXCLUDE (ordinality), {meta}, ordinality AS _source_row "
             f"FROM {table} WITH ORDINALITY",
             f"SELECT *, {meta}, {NO_ROW} AS _source_row FROM {table}",
+            {},
+        )
+    if fmt == "ndjson":
+        # DuckDB skips blank lines and numbers records: the line of each comes from ndjson.
+        table = _json_table(path, "newline_delimited")
+        line = ndjson_lines(con, path, index)
+        return FileSQL(
+            f"SELECT * EXCLUDE (ordinality), {meta}, {line} AS _source_row "
+            f"FROM {table} WITH ORDINALITY",
+            f"SELECT *, {meta}, {NO_ROW} AS _source_row FROM {table}",
+            {},
         )
     if fmt == "parquet":
         sql = (
@@ -57,37 +82,56 @@ def file_sql(
             f"file_row_number + 1 AS _source_row "
             f"FROM read_parquet({quote_literal(str(path))}, file_row_number=true)"
         )
-        return sql, sql
+        return FileSQL(sql, sql, {})
     raise SourceError(f"{label}: unsupported format {fmt!r}", file=label)
 
 
+def text_path(spec: DatasetSpec, path: Path, index: int, workdir: Path | None) -> Path:
+    """The UTF-8 text DuckDB reads for a text file: the file itself when it is UTF-8, else a
+    copy transcoded into ``workdir`` (a new temporary directory when None). Raises
+    TranscodeError (invalid bytes, a declared encoding the file does not have)."""
+    encoding = spec.source.encoding
+    if encoding in UTF8_ENCODINGS:
+        return path
+    if workdir is None:
+        workdir = Path(tempfile.mkdtemp(prefix="mulu-read-"))
+    suffix = ".csv" if spec.source.format == "csv" else ".json"
+    return text_for_duckdb(path, workdir / f"{index:04d}-{path.name}.utf8{suffix}", encoding)
+
+
+def _json_table(path: Path, layout: str) -> str:
+    # sample_size=-1: keys and types come from every record, not the first 20,480.
+    return (
+        f"read_json({quote_literal(str(path))}, format='{layout}', sample_size=-1, "
+        f"maximum_object_size={MAX_JSON_RECORD_BYTES})"
+    )
+
+
 # --- CSV -----------------------------------------------------------------------------------
-def _csv_sql(
-    spec: DatasetSpec, path: Path, index: int, workdir: Path | None, meta: str
-) -> tuple[str, str]:
+def csv_layout(spec: DatasetSpec, path: Path) -> tuple[list[str], int]:
+    """(the header's fields, the number of lines before the first data line) of a UTF-8 CSV."""
     source = spec.source
-    if source.encoding not in ("utf-8", "utf-8-sig"):
-        # DuckDB's own GBK decoding corrupted a row of a 1M-row file: decode in Python first.
-        assert workdir is not None
-        target = workdir / f"{index:04d}-{path.name}.utf8.csv"
-        transcode_to_utf8(path, target, source.encoding)
-        path = target
-    delimiter = source.delimiter or ","
-    header, header_lines = _csv_header(path, delimiter, source.header_row)
+    header, header_lines = _csv_header(path, source.delimiter or ",", source.header_row)
+    return header, source.header_row - 1 + header_lines + source.skip_rows
+
+
+def _csv_sql(spec: DatasetSpec, path: Path, meta: str) -> FileSQL:
+    delimiter = spec.source.delimiter or ","
+    header, skip = csv_layout(spec, path)
     names = clean_names(header)
     # The header and what is above and right below it are skipped by line; nothing is sniffed.
-    skip = source.header_row - 1 + header_lines + source.skip_rows
     columns = ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names)
     aliases = ", ".join(quote_identifier(n) for n in names)
     table = (
         f"read_csv({quote_literal(str(path))}, header=false, auto_detect=false, "
         f"skip={skip}, delim={quote_literal(delimiter)}, quote='\"', escape='\"', "
-        f"columns={{{columns}}})"
+        f"max_line_size={MAX_LINE_BYTES}, columns={{{columns}}})"
     )
-    return (
+    return FileSQL(
         f"SELECT {aliases}, {meta}, {skip} + ordinality AS _source_row "
         f"FROM {table} WITH ORDINALITY",
         f"SELECT {aliases}, {meta}, {NO_ROW} AS _source_row FROM {table}",
+        repeated_names(header),
     )
 
 

@@ -6,7 +6,6 @@ reported with the file it is missing from.
 
 from __future__ import annotations
 
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ import duckdb
 
 from schemas.dataset_spec import DatasetSpec
 from warehouse.lake import load_extension
+from warehouse.read.diagnose import failing_file_error
 from warehouse.read.drift import check_columns
 from warehouse.read.errors import LoadError, SourceError, source_error
 from warehouse.read.formats import file_sql
@@ -36,8 +36,8 @@ def read_source(
     and Parquet) plus ``_source_index`` (which file), ``_source_file`` and ``_source_row``.
     Files are unioned by name. Raises SchemaDriftError when a file lacks a column the spec
     names, SourceError when a file cannot be read. ``names`` are the files as people know
-    them (source URLs), for messages; ``workdir`` receives UTF-8 copies of GBK files
-    (default: a new temporary directory; the caller deletes it). The temp view
+    them (source URLs), for messages; ``workdir`` receives UTF-8 copies of GBK/GB18030 files
+    (default: a new temporary directory when one is needed; the caller deletes it). The temp view
     ``_mulu_source_unnumbered`` holds the same rows with ``_source_row`` NULL for CSV and JSON,
     which DuckDB reads in parallel.
     """
@@ -47,19 +47,21 @@ def read_source(
     fmt = spec.source.format
     if fmt == "xlsx":
         load_extension(con, "excel")
-    if fmt == "csv" and spec.source.encoding not in ("utf-8", "utf-8-sig") and workdir is None:
-        workdir = Path(tempfile.mkdtemp(prefix="mulu-read-"))
     for index, (path, label) in enumerate(zip(files, labels, strict=True)):
         try:
-            sql, unnumbered = file_sql(con, spec, Path(path), index, label, workdir)
+            sql, unnumbered, repeated = file_sql(con, spec, Path(path), index, label, workdir)
             relation = con.sql(sql)  # binds: reads the header / samples the file
         except LoadError:
             raise
         except TranscodeError as exc:
-            raise SourceError(f"{label}: {exc}", file=label, row=exc.line) from exc
-        except (duckdb.Error, OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            # The message without the file's name: a landed file is named by its hash.
+            reason = str(exc).split(": ", 1)[-1]
+            raise SourceError(f"{label}: {reason}", file=label, row=exc.line) from exc
+        except (duckdb.Error, UnicodeDecodeError) as exc:
+            raise failing_file_error(exc, [(Path(path), label)], spec) from exc
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             raise source_error(label, exc) from exc
-        check_columns(spec, relation.columns, label)
+        check_columns(spec, relation.columns, label, repeated)
         con.execute(f"CREATE OR REPLACE TEMP VIEW {SOURCE_VIEW}_{index} AS {sql}")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {UNNUMBERED_VIEW}_{index} AS {unnumbered}")
     for view in (SOURCE_VIEW, UNNUMBERED_VIEW):
