@@ -90,31 +90,6 @@ class Source(BaseModel):
         title="跳过行数",
         description="csv/xlsx: rows right below the header to skip (units, English names, 填报说明)",
     )
-    sheet: str | int | None = Field(
-        None,
-        title="工作表",
-        description="xlsx only: sheet name or 0-based index; default the first",
-    )
-    delimiter: str | None = Field(
-        None,
-        min_length=1,
-        max_length=1,
-        title="分隔符",
-        description="csv only: one character; default ',' (tab for .tsv)",
-    )
-    header_row: int = Field(
-        1,
-        ge=1,
-        title="表头行",
-        description="csv/xlsx: 1-based row holding the column names; "
-        "rows above it (titles, notes) are skipped",
-    )
-    skip_rows: int = Field(
-        0,
-        ge=0,
-        title="跳过行数",
-        description="csv/xlsx: rows right below the header to skip (units, English names, 填报说明)",
-    )
     storage_options: dict[str, Any] = Field(
         default_factory=dict,
         title="存储选项",
