@@ -4,18 +4,25 @@ Each format is one module with the same shape,
 ``write(entries, organisations, out) -> int`` (entries as ``Directory.iter_entries`` yields
 them, organisations by code, returns the number of entries written), so adding a format is
 adding a module and a line to ``WRITERS``.
+
+``CachedExports`` keeps the DCAT files a server hands to harvesters (``/catalog.jsonld``,
+``/catalog.ttl``): each is written once, streamed to a file, and written again only when the
+store's change marker says the catalogue changed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from catalog.directory import Directory
 from catalog.exporting import csv_format, dcat_format, json_format, xlsx_format
-from schemas.errors import InvalidInput
+from schemas.errors import InvalidInput, Unavailable
+from warehouse.store import Store
 
 Writer = Callable[[Iterable[dict[str, Any]], Mapping[str, dict[str, Any]], Path], int]
 
@@ -46,7 +53,7 @@ def export_catalogue(
     The file is written beside ``out`` under a temporary name and moved into place at the
     end, so a failed export never leaves a truncated file where a good one is expected.
     """
-    write = writer_for(fmt)
+    write = DCAT_WRITERS[fmt] if fmt in DCAT_WRITERS else writer_for(fmt)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     organisations = {org["code"]: org for org in directory.store.organisations.all()}
@@ -59,3 +66,54 @@ def export_catalogue(
         entries.close()  # release the SQLite read cursor even when a writer fails midway
         partial.unlink(missing_ok=True)
     return count
+
+
+DCAT_WRITERS: dict[str, Writer] = {"jsonld": dcat_format.write, "ttl": dcat_format.write_turtle}
+
+
+class CachedExports:
+    """The catalogue as DCAT files in ``folder`` (the caller's own, e.g. a temporary folder of
+    a server), one per format and catalogue state.
+
+    ``path(fmt)`` reads the store's change marker (a few aggregate reads); when a file for that
+    state exists it is returned at once, otherwise one thread writes it (streamed: memory stays
+    flat) while other callers for the same format wait, at most ``wait`` seconds (then
+    ``Unavailable``). The previous file of a format is kept until the next one replaces it, so
+    a response still sending it is never cut short.
+    """
+
+    def __init__(self, store: Store, folder: Path, *, wait: float = 600.0) -> None:
+        self.store = store
+        self.folder = Path(folder)
+        self.wait = wait
+        self._locks = {fmt: threading.Lock() for fmt in DCAT_WRITERS}
+        self.writes = 0  # files written, for tests and logs
+
+    def path(self, fmt: str) -> Path:
+        if fmt not in DCAT_WRITERS:
+            raise InvalidInput(f"unknown DCAT format {fmt!r}: expected one of {list(DCAT_WRITERS)}")
+        marker = hashlib.sha1(self.store.export.change_marker().encode()).hexdigest()[:16]
+        wanted = self.folder / f"catalogue-{marker}.{fmt}"
+        if wanted.exists():
+            return wanted
+        lock = self._locks[fmt]
+        if not lock.acquire(timeout=self.wait):
+            raise Unavailable(f"the catalogue's {fmt} export is being written; try again later")
+        try:
+            if wanted.exists():  # written by the thread this one waited for
+                return wanted
+            self.folder.mkdir(parents=True, exist_ok=True)
+            export_catalogue(Directory(self.store, user="export"), fmt, wanted)
+            self.writes += 1
+            for old in sorted(self.folder.glob(f"catalogue-*.{fmt}"), key=_mtime)[:-2]:
+                old.unlink(missing_ok=True)  # keep this one and the one before it
+            return wanted
+        finally:
+            lock.release()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0

@@ -4,6 +4,10 @@ One ``dcat:Catalog`` whose ``dcat:dataset`` list embeds a ``dcat:Dataset`` per e
 their contact points and the theme concepts are written once each, after the catalogue, and
 datasets refer to them by IRI. Fields DCAT has no term for use the ``mulu:`` namespace. The
 @context is inline, so reading the file never needs the network.
+
+``write_turtle`` writes the same graph as Turtle, straight from the same nodes, one dataset at
+a time: memory stays flat whatever the catalogue's size (building it through rdflib's graph
+took 3.8 GB and minutes at 35,700 entries).
 """
 
 from __future__ import annotations
@@ -352,4 +356,123 @@ def write(
         for node in nodes.found.values():
             fh.write(",\n" + _dumps(node))
         fh.write("\n]}\n")
+    return count
+
+
+# --- Turtle ----------------------------------------------------------------------------------
+# The JSON-LD nodes above use a small part of JSON-LD: CURIE keys and types from CONTEXT,
+# absolute "@id"s, {"@value", "@language" | "@type"} literals, {"@list"}, nested blank nodes,
+# plain strings and numbers. That part maps to Turtle one to one.
+_IRI_UNSAFE = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+_STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_STRING_UNSAFE = re.compile(r'[\\"\x00-\x1f\x7f]')
+
+
+def _iri(value: str) -> str:
+    return "<" + _IRI_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04X}", value) + ">"
+
+
+def _string(value: str) -> str:
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        return _STRING_ESCAPES.get(char) or f"\\u{ord(char):04X}"
+
+    return '"' + _STRING_UNSAFE.sub(escape, value) + '"'
+
+
+def _term(name: str) -> str:
+    """A CURIE of CONTEXT as a prefixed name, anything else as an IRI."""
+    prefix, _, local = name.partition(":")
+    if prefix in CONTEXT and re.fullmatch(r"[A-Za-z_][\w.-]*", local) and not local.endswith("."):
+        return name
+    return _iri(name)
+
+
+def _object(value: Any, later: list[dict[str, Any]], indent: str) -> str | None:
+    """One JSON-LD value as a Turtle object; named nodes with properties go to ``later``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f'"{value!r}"^^xsd:double'
+    if isinstance(value, str):
+        return _string(value)
+    if "@value" in value:
+        literal = _string(str(value["@value"]))
+        if value.get("@language"):
+            return f"{literal}@{value['@language']}"
+        if value.get("@type"):
+            return f"{literal}^^{_term(value['@type'])}"
+        return literal
+    if "@list" in value:
+        items = [_object(item, later, indent) for item in value["@list"]]
+        return "( " + " ".join(i for i in items if i is not None) + " )"
+    if "@id" in value:
+        if len(value) > 1:
+            later.append(value)
+        return _iri(value["@id"])
+    inner = indent + "    "
+    return "[\n" + _properties(value, later, inner) + f"\n{indent}]"
+
+
+def _properties(node: Mapping[str, Any], later: list[dict[str, Any]], indent: str) -> str:
+    lines = []
+    types = node.get("@type")
+    if types:
+        types = types if isinstance(types, list) else [types]
+        lines.append(f"{indent}a " + ", ".join(_term(t) for t in types))
+    for key, value in node.items():
+        if key.startswith("@"):
+            continue
+        values = value if isinstance(value, list) else [value]
+        objects = [o for o in (_object(v, later, indent) for v in values) if o is not None]
+        if objects:
+            lines.append(f"{indent}{_term(key)} " + ", ".join(objects))
+    return " ;\n".join(lines)
+
+
+def _turtle_block(node: Mapping[str, Any]) -> str:
+    """A named node (and any named node it embeds) as Turtle statements."""
+    blocks = []
+    todo: list[dict[str, Any]] = [dict(node)]
+    while todo:
+        current = todo.pop(0)
+        later: list[dict[str, Any]] = []
+        body = _properties(current, later, "    ")
+        if body:
+            blocks.append(f"{_iri(current['@id'])}\n{body} .\n")
+        todo.extend(later)
+    return "\n".join(blocks)
+
+
+def write_turtle(
+    entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[str, Any]], out: Path
+) -> int:
+    """The catalogue as Turtle: the graph ``write`` produces, streamed."""
+    nodes = _Nodes(organisations)
+    count = 0
+    with Path(out).open("w", encoding="utf-8") as fh:
+        for prefix, namespace in CONTEXT.items():
+            fh.write(f"@prefix {prefix}: {_iri(namespace)} .\n")
+        fh.write("\n")
+        fh.write(
+            _turtle_block(
+                {
+                    "@id": CATALOGUE_IRI,
+                    "@type": "dcat:Catalog",
+                    "dct:title": _zh("政务信息资源目录"),
+                    "dct:description": _zh("政务信息资源目录 (GB/T 21063) exported by Mulu"),
+                }
+            )
+        )
+        for entry in entries:
+            dataset = dataset_node(entry, nodes)
+            fh.write(f"\n{_iri(CATALOGUE_IRI)} dcat:dataset {_iri(dataset['@id'])} .\n")
+            fh.write(_turtle_block(dataset))
+            count += 1
+        for node in nodes.found.values():
+            fh.write("\n" + _turtle_block(node))
     return count

@@ -14,8 +14,10 @@ recomputes the deadlines of the entries it concerns; a new segmenter rebuilds ev
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from catalog.search import text
@@ -23,6 +25,11 @@ from catalog.search.documents import Policies, deadlines, document
 from warehouse.store import Store
 
 BATCH = 2_000
+# search_meta key: the segmenter version of the last build whose queue was drained. Until it
+# equals text.SEGMENTER_VERSION the index is being (re)built and holds only part of the
+# catalogue, so a search waits for the build instead of answering from it.
+_BUILT = "built"
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,6 +55,11 @@ def needs_refresh(store: Store) -> bool:
     )
 
 
+def index_built(store: Store) -> bool:
+    """Has the index been built through once (by the current segmenter)? A point read."""
+    return store.search.meta(_BUILT) == text.SEGMENTER_VERSION
+
+
 def refresh_index(store: Store, *, batch: int = BATCH) -> RefreshStats:
     """Bring the index up to date with ``entries`` and the freshness policies.
 
@@ -59,7 +71,7 @@ def refresh_index(store: Store, *, batch: int = BATCH) -> RefreshStats:
     stats = RefreshStats()
     search = store.search
     if search.meta("segmenter") != text.SEGMENTER_VERSION:
-        search.start_rebuild(text.SEGMENTER_VERSION)
+        _start_rebuild(store)
         stats.rebuilt = True
     if search.meta("policy_signature") != search.policy_signature():
         stats.freshness_updated = _refresh_policies(store)
@@ -69,13 +81,15 @@ def refresh_index(store: Store, *, batch: int = BATCH) -> RefreshStats:
         stats.removed += removed
         if done:
             break
+    if search.meta(_BUILT) != text.SEGMENTER_VERSION:
+        search.set_meta(_BUILT, text.SEGMENTER_VERSION)  # the queue was drained: built
     stats.seconds = time.perf_counter() - started
     return stats
 
 
 def rebuild_index(store: Store, *, batch: int = BATCH) -> RefreshStats:
     """Drop the index and build it again from every entry."""
-    store.search.start_rebuild(text.SEGMENTER_VERSION)
+    _start_rebuild(store)
     stats = refresh_index(store, batch=batch)
     stats.rebuilt = True
     return stats
@@ -98,6 +112,73 @@ def refresh_unless_busy(store: Store) -> tuple[int, bool]:
         return refresh_index(store).indexed, False
     finally:
         lock.release()
+
+
+class Refresher:
+    """The one thread of a server that keeps its search index in step, so that no request
+    indexes: a search that finds changes queued answers from the index as it is (flagged
+    ``stale``) and calls ``request()``; this thread then indexes them. It also looks every
+    ``interval`` seconds (a cheap check), so changes made by other processes (a CLI import) are
+    indexed before a search asks. ``warm_up`` runs first, in the same thread.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        interval: float = 2.0,
+        warm_up: Callable[[Store], object] | None = None,
+    ) -> None:
+        self.store = store
+        self.interval = interval
+        self._warm_up = warm_up
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="mulu-search-refresh")
+        self.refreshes = 0  # refreshes that indexed something, for tests and logs
+
+    def start(self) -> Refresher:
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive() and not self._stop.is_set()
+
+    def request(self) -> None:
+        """Index what is queued, soon (returns at once)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the batch in hand, then end the thread (waits at most ``timeout``)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        if self._warm_up is not None:
+            try:
+                self._warm_up(self.store)
+            except Exception:  # must not stop the server; a search reports the cause
+                _log.exception("search warm-up failed")
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                if needs_refresh(self.store):
+                    indexed, _ = refresh_unless_busy(self.store)
+                    self.refreshes += bool(indexed)
+            except Exception:  # a failed refresh is retried on the next wake-up
+                _log.exception("search index refresh failed")
+                self._stop.wait(self.interval)
+
+
+def _start_rebuild(store: Store) -> None:
+    store.search.set_meta(_BUILT, "")  # first: until the new build is drained, it is partial
+    store.search.start_rebuild(text.SEGMENTER_VERSION)
 
 
 def _refresh_batch(store: Store, batch: int) -> tuple[bool, int, int]:

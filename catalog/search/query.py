@@ -15,12 +15,16 @@ from collections.abc import Mapping, Sequence
 from catalog.search import facets as facet_index
 from catalog.search import filters, ranking, text
 from catalog.search.documents import seconds
-from catalog.search.index import needs_refresh, refresh_unless_busy
+from catalog.search.index import Refresher, index_built, needs_refresh, refresh_unless_busy
 from catalog.search.plan import plan_query
 from catalog.search.results import SearchResult, hits
 from schemas.entry import catalogue_now
 from schemas.errors import InvalidInput
 from warehouse.store import Store
+
+# The longest query searched (characters): longer is InvalidInput (400 over HTTP). Planning a
+# query costs time by its words; 20,000 characters once kept a server busy for 100 s.
+MAX_QUERY_CHARS = 500
 
 
 def search(
@@ -30,7 +34,7 @@ def search(
     facets: Mapping[str, str | Sequence[str]] | None = None,
     limit: int = 20,
     offset: int = 0,
-    refresh: bool = True,
+    refresh: bool | Refresher = True,
     facet_limit: int | None = 100,
     now: dt.datetime | None = None,
 ) -> SearchResult:
@@ -39,18 +43,29 @@ def search(
     ``facets``: ``{key: value or [values]}`` filters, values of one key OR-ed, keys AND-ed;
     keys are ``FACETS`` or their Chinese names (提供方, 分类, 共享类型, 开放属性, 更新周期, 时效,
     格式); an organisation may be given by name or 提供方代码, a freshness status by its value
-    or Chinese name (逾期); an unknown key or status is ``InvalidInput``. An empty query lists
-    every active entry, most recently updated first. ``refresh``: first index what changed
-    since the last refresh. ``now``: the moment freshness is judged at (default now, catalogue
+    or Chinese name (逾期); an unknown key or status is ``InvalidInput``, and so is a query
+    longer than ``MAX_QUERY_CHARS``. An empty query lists every active entry, most recently
+    updated first. ``refresh``: True, first index what changed since the last refresh; False,
+    search the index as it is; a ``Refresher`` (a server's), search the index as it is and ask
+    the refresher to index the changes. Whatever ``refresh`` says, a search before the index
+    was ever built waits for the build, never answering from a partial index (only False
+    skips that). A result from an index with changes queued says ``stale``. ``now``: the moment freshness is judged at (default now, catalogue
     time). ``facet_limit``: values kept per facet, most frequent first (None: all).
     """
     started = time.perf_counter()
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(
+            f"search query too long: {len(query):,} characters (at most {MAX_QUERY_CHARS})"
+        )
     if limit < 0 or offset < 0:
         raise InvalidInput("limit and offset must not be negative")
     wanted = filters.normalise(facets or {})
     refreshed, stale = 0, needs_refresh(store)
-    if refresh and stale:
-        refreshed, stale = refresh_unless_busy(store)
+    if stale and refresh is not False:
+        if refresh is True or not refresh.running or not index_built(store):
+            refreshed, stale = refresh_unless_busy(store)
+        else:
+            refresh.request()
     snap = facet_index.snapshot(store)
     now_s = seconds(now or catalogue_now())
     plan = plan_query(query)

@@ -8,13 +8,16 @@ the server by that name, so the CLI and the web layer never import each other.
 from __future__ import annotations
 
 import contextlib
-import logging
-import threading
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from fastapi import FastAPI
 
-from mulu.web import api, errors, portal
+from catalog.exporting import CachedExports
+from catalog.search.index import Refresher
+from mulu.web import api, errors, limits, portal
 from mulu.web.deps import Web
 from warehouse.store import Store
 from warehouse.workspace import Workspace
@@ -24,28 +27,35 @@ ROUTE_GROUPS = (*api.ROUTE_GROUPS, portal)
 
 def _warm_up_search(store: Store) -> None:
     """Load jieba, pypinyin and the search index's facet arrays, and index what changed, so
-    the first search is as fast as the next. In a thread, so the server answers meanwhile."""
+    the first search is as fast as the next (run by the refresher thread, so the server
+    answers meanwhile; a search before the index was ever built waits for it)."""
     from catalog.search import warm_up
 
-    try:
-        warm_up(store)
-    except Exception:  # a warm-up failure must not stop the server; searches will report it
-        logging.getLogger(__name__).exception("search warm-up failed")
+    warm_up(store)
 
 
 def create_app(workspace: Workspace) -> FastAPI:
     workspace.ensure()
-    web = Web(workspace, Store.open(workspace))
+    store = Store.open(workspace)
+    # The DCAT files of this server's life; not in the workspace (another process, a copy of
+    # the workspace, must never serve them), removed when the server stops.
+    scratch = Path(tempfile.mkdtemp(prefix="mulu-serve-"))
+    web = Web(
+        workspace,
+        store,
+        refresher=Refresher(store, warm_up=_warm_up_search),
+        exports=CachedExports(store, scratch),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        threading.Thread(
-            target=_warm_up_search, args=(web.store,), daemon=True, name="mulu-search-warm-up"
-        ).start()
+        web.refresher.start()
         try:
             yield
         finally:
+            web.refresher.stop()
             web.store.close()
+            shutil.rmtree(scratch, ignore_errors=True)
 
     app = FastAPI(
         title="Mulu 目录 API",
@@ -56,9 +66,11 @@ def create_app(workspace: Workspace) -> FastAPI:
         description="政务信息资源目录: entries, organisations, search, freshness, "
         "quality runs and reviews; CKAN Action API subset; DCAT.",
     )
+    app.state.web = web  # for tests and tools: the refresher, the DCAT cache
     errors.register(app)
     for group in ROUTE_GROUPS:
         group.register(app, web)
+    app.add_middleware(limits.RequestLimits)
     return app
 
 

@@ -23,13 +23,16 @@ _TITLES = {
     403: "无权限 Forbidden",
     404: "未找到 Not found",
     409: "状态冲突 Conflict",
+    413: "请求过大 Request too large",
+    414: "网址过长 URL too long",
     503: "暂不可用 Unavailable",
 }
 _log = logging.getLogger(__name__)
 
 
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith(_JSON_PREFIXES)
+def wants_json(path: str) -> bool:
+    """API and DCAT paths answer errors as JSON; the portal's pages as HTML."""
+    return path.startswith(_JSON_PREFIXES)
 
 
 def error_page(status: int, message: str) -> HTMLResponse:
@@ -48,7 +51,7 @@ async def mulu_error(request: Request, exc: Exception) -> Response:
     status = exc.http_status
     if status >= 500:  # ours to look into, not the caller's: keep the traceback in the log
         _log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    if _wants_json(request):
+    if wants_json(request.url.path):
         return JSONResponse({"detail": exc.message}, status_code=status)
     return error_page(status, exc.message)
 

@@ -370,3 +370,145 @@ def test_ckanapi_client_against_a_real_server(site):
         # GET-only clients too (as a browser or curl would call it).
         get_only = ckanapi.RemoteCKAN(base, get_only=True)
         assert get_only.action.package_show(id=code)["id"] == code
+
+
+# --- DCAT files per catalogue state, the search index refreshed off the request path --------
+HOSTILE_TEXT = '名称 "引号" \\ 反斜杠\n换行\t制表 \x01 <b>&amp;'
+
+
+@pytest.fixture
+def small(tmp_path):
+    """A workspace of three entries with hostile text, and a client of its app."""
+    workspace = Workspace(tmp_path / "ws").ensure()
+    directory = Directory.open(workspace, user="tester")
+    try:
+        directory.add_organisations(
+            [
+                {
+                    "code": "11340000MB0000001X",
+                    "name": "区数据资源局",
+                    "contact_name": "张三",
+                    "contact_phone": "(0551) 1234",
+                    "contact_email": "data@example.gov.cn",
+                }
+            ]
+        )
+        for i, (name, landing) in enumerate(
+            [
+                (HOSTILE_TEXT, 'http://example.gov.cn/a b{c}|^`"<>'),
+                ("公交线路信息", "relative/page"),
+                ("公交站点信息", None),
+            ]
+        ):
+            directory.create(
+                {
+                    "name": name,
+                    "provider_name": "区数据资源局",
+                    "provider_code": "11340000MB0000001X",
+                    "summary": HOSTILE_TEXT if i == 0 else "摘要",
+                    "share_type": "无条件共享",
+                    "open_type": "安全开放" if i else "无条件开放",
+                    "update_cycle": "每月",
+                    "formats": ["csv", "shp-x"],
+                    "tags": ["交通", 'a "b"'],
+                    "theme": "交通运输",
+                    "landing_page": landing,
+                    "data_items": [
+                        {"name": "线路", "data_type": "字符型", "length": 20},
+                        {"name": "说明", "data_type": "字符型", "description": HOSTILE_TEXT},
+                    ],
+                    "updated_at": dt.datetime(2025, 1, 5, 8, 30),
+                }
+            )
+    finally:
+        directory.close()
+    with TestClient(create_app(workspace)) as client:
+        yield client, workspace
+
+
+def test_dcat_turtle_is_the_json_ld_graph(small):
+    """/catalog.ttl is written straight from the JSON-LD nodes (not through rdflib): it must
+    be the same graph, hostile text (quotes, backslashes, control characters, IRIs with
+    spaces and braces) included."""
+    from rdflib.compare import isomorphic
+
+    client, _ = small
+    jsonld = rdflib.Graph().parse(data=client.get("/catalog.jsonld").text, format="json-ld")
+    turtle = rdflib.Graph().parse(data=client.get("/catalog.ttl").text, format="turtle")
+    assert len(turtle) > 60
+    assert isomorphic(jsonld, turtle)
+    titles = {str(o) for o in turtle.objects(None, rdflib.URIRef("http://purl.org/dc/terms/title"))}
+    assert HOSTILE_TEXT in titles
+
+
+def test_dcat_files_are_written_once_per_catalogue_state(small):
+    client, workspace = small
+    exports = client.app.state.web.exports
+    first = client.get("/catalog.ttl").text
+    assert client.get("/catalog.ttl").text == first
+    client.get("/catalog.jsonld")
+    client.get("/catalog.jsonld")
+    assert exports.writes == 2  # one file per format
+    code = client.get("/api/entries", params={"limit": 1}).json()["entries"][0]["code"]
+    reported = client.post(
+        f"/api/entries/{quoted(code)}/updates",
+        json={"at": "2026-03-04T05:06:07", "reported_by": "交通局"},
+    )
+    assert reported.status_code == 201
+    second = client.get("/catalog.ttl").text
+    assert second != first
+    assert "2026-03-04T05:06:07+08:00" in second
+    assert exports.writes == 3
+    # A change made by another process (the CLI) is seen too.
+    directory = Directory.open(workspace, user="cli")
+    try:
+        directory.create(
+            {"name": "公交票价", "provider_name": "区数据资源局", "share_type": "无条件共享"}
+        )
+    finally:
+        directory.close()
+    assert "公交票价" in client.get("/catalog.ttl").text
+    assert exports.writes == 4
+
+
+def test_a_search_never_indexes_in_the_request(small):
+    """A change from another process is indexed by the app's refresher thread: the request
+    that finds it queued answers from the index as it is, flagged stale, without indexing."""
+    client, workspace = small
+    assert client.get("/api/search", params={"q": "公交"}).json()["total"] == 2
+    refresher = client.app.state.web.refresher
+    assert refresher.running
+    directory = Directory.open(workspace, user="cli")
+    try:
+        directory.create(
+            {"name": "公交换乘站", "provider_name": "区数据资源局", "share_type": "无条件共享"}
+        )
+    finally:
+        directory.close()
+    seen = []
+    deadline = dt.datetime.now() + dt.timedelta(seconds=20)
+    while dt.datetime.now() < deadline:
+        found = client.get("/api/search", params={"q": "公交"}).json()
+        seen.append(found)
+        if found["total"] == 3 and not found["stale"]:
+            break
+    assert seen[-1]["total"] == 3
+    assert all(found["refreshed"] == 0 for found in seen)  # no request indexed anything
+    assert refresher.refreshes >= 1
+
+
+def test_a_search_before_the_index_was_ever_built_waits_for_it(tmp_path):
+    """A new workspace: the first search waits for the first build, it never answers 0."""
+    workspace = Workspace(tmp_path / "ws").ensure()
+    directory = Directory.open(workspace, user="tester")
+    try:
+        for i in range(30):
+            directory.create(
+                {"name": f"公交线路{i}", "provider_name": "交通局", "share_type": "无条件共享"}
+            )
+    finally:
+        directory.close()
+    with TestClient(create_app(workspace)) as client:
+        found = client.get("/api/search", params={"q": "公交"}).json()
+        assert found["total"] == 30
+        assert not found["stale"]

@@ -550,6 +550,11 @@ class Export(Protocol):
         """
         ...
 
+    def change_marker(self) -> str:
+        """A short text that changes whenever an entry, an update event or an organisation
+        does (a few aggregate reads): what a cached export of the catalogue is keyed on."""
+        ...
+
     def all_tables(self) -> dict[str, pa.Table]:
         """Every catalogue table, every column, in one snapshot."""
         ...

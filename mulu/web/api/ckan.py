@@ -13,6 +13,7 @@ resources, tags its tags, and the GB/T 21063 fields without a CKAN twin are ``ex
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -22,6 +23,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from catalog.directory import Directory, EntryNotFound, OrganisationNotFound
+from catalog.search.index import Refresher
+from catalog.search.query import MAX_QUERY_CHARS
 from mulu.web.deps import Web
 from schemas.errors import Conflict, Forbidden, InvalidInput, MuluError, NotFound
 
@@ -37,6 +40,7 @@ _EXTRAS = (
     ("updated_at", "最近更新时间"),
 )
 _FACETS = {"organization": "organisation", "res_format": "format", "tags": None, "groups": None}
+MAX_ROWS = 1000  # package_search rows above it are cut to it, as CKAN's search.rows_max does
 
 
 def package_name(code: str) -> str:
@@ -195,10 +199,12 @@ def _fq_filters(fq: str) -> dict[str, str]:
     return filters
 
 
-def package_search(directory: Directory, params: dict[str, Any]) -> dict[str, Any]:
+def package_search(
+    directory: Directory, params: dict[str, Any], *, refresh: bool | Refresher = True
+) -> dict[str, Any]:
     from catalog.search import search
 
-    rows = _int(params, "rows", 10, 1000)
+    rows = _int(params, "rows", 10, MAX_ROWS)
     start = _int(params, "start", 0, 10**9)
     facet_fields = _facet_fields(params)
     query = str(params.get("q") or "").strip()
@@ -207,7 +213,14 @@ def package_search(directory: Directory, params: dict[str, Any]) -> dict[str, An
     filters = _fq_filters(str(params.get("fq") or ""))
     if "organisation_code" in filters:
         filters["organisation"] = _org(directory, filters.pop("organisation_code"))["name"]
-    result = search(directory.store, query, facets=filters or None, limit=rows, offset=start)
+    result = search(
+        directory.store,
+        query,
+        facets=filters or None,
+        limit=rows,
+        offset=start,
+        refresh=refresh,
+    )
     codes = [hit.code for hit in result.hits]
     found = directory.store.entries.by("code", codes)
     search_facets: dict[str, dict[str, Any]] = {}
@@ -307,13 +320,28 @@ async def _params(request: Request) -> dict[str, Any]:
     return params
 
 
+def _check_sizes(params: dict[str, Any]) -> None:
+    """A search text longer than the search takes is refused before anything runs."""
+    query = params.get("q")
+    if isinstance(query, str) and len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"q: too long: {len(query):,} characters (at most {MAX_QUERY_CHARS})")
+
+
 def register(app: FastAPI, web: Web) -> None:
+    # Searches answer from the index as it is while the server's refresher indexes changes.
+    handlers: dict[str, Any] = {
+        **ACTIONS,
+        "package_search": functools.partial(package_search, refresh=web.refresher),
+    }
+
     async def action(name: str, request: Request) -> JSONResponse:
+        # The body is at most limits.MAX_BODY (1 MiB): reading and parsing it here is short.
         try:
             params = await _params(request)
+            _check_sizes(params)
         except InvalidInput as exc:
             return _error(400, "Bad request", exc.message, name)
-        handler = ACTIONS.get(name)
+        handler = handlers.get(name)
         if handler is None:
             return _error(400, "Bad request", f"Action name not known: {name}", name)
         try:

@@ -1,35 +1,23 @@
-"""DCAT catalogue endpoints: JSON-LD (the exporter's own output) and Turtle (via rdflib)."""
+"""DCAT catalogue endpoints: JSON-LD and Turtle, the same graph (``catalog.exporting``).
+
+Each is written once to a file, streamed (memory stays flat at any catalogue size), and
+written again only after the catalogue changed (``CachedExports``); the response streams the
+file. The handlers are plain ``def``: writing runs in the thread pool, never on the event loop.
+"""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from fastapi import FastAPI
-from fastapi.responses import Response
+from fastapi.responses import FileResponse
 
-from catalog.directory import Directory
-from catalog.exporting import dcat_format
 from mulu.web.deps import Web
 
 
-def catalogue_jsonld(directory: Directory) -> bytes:
-    organisations = {o["code"]: o for o in directory.store.organisations.all()}
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "catalogue.jsonld"
-        dcat_format.write(directory.iter_entries(), organisations, out)
-        return out.read_bytes()
-
-
 def register(app: FastAPI, web: Web) -> None:
-    @app.get("/catalog.jsonld", tags=["dcat"], response_class=Response)
-    def jsonld() -> Response:
-        return Response(catalogue_jsonld(web.directory()), media_type="application/ld+json")
+    @app.get("/catalog.jsonld", tags=["dcat"], response_class=FileResponse)
+    def jsonld() -> FileResponse:
+        return FileResponse(web.exports.path("jsonld"), media_type="application/ld+json")
 
-    @app.get("/catalog.ttl", tags=["dcat"], response_class=Response)
-    def turtle() -> Response:
-        import rdflib
-
-        graph = rdflib.Graph()
-        graph.parse(data=catalogue_jsonld(web.directory()), format="json-ld")
-        return Response(graph.serialize(format="turtle"), media_type="text/turtle")
+    @app.get("/catalog.ttl", tags=["dcat"], response_class=FileResponse)
+    def turtle() -> FileResponse:
+        return FileResponse(web.exports.path("ttl"), media_type="text/turtle")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 from pydantic import BaseModel
 
 from catalog.reviews import review
@@ -27,7 +27,10 @@ def register(app: FastAPI, web: Web) -> None:
 
     @app.get("/api/quality/runs", tags=["quality"])
     def runs(
-        dataset: str | None = None, failed: bool = False, pending: bool = False, limit: int = 100
+        dataset: str | None = None,
+        failed: bool = False,
+        pending: bool = False,
+        limit: int = Query(100, ge=1, le=1000),
     ) -> list[dict[str, Any]]:
         return list_runs(store, dataset=dataset, failed=failed, pending=pending, limit=limit)
 

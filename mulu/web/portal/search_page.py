@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse
 from mulu.web.deps import Web
 from mulu.web.portal.render import PAGE_SIZE, page_lang, render
 
+MAX_PAGE = 5_000  # pages past it show the last one allowed
+
 
 def register(app: FastAPI, web: Web) -> None:
     store = web.store
@@ -23,13 +25,18 @@ def register(app: FastAPI, web: Web) -> None:
             for key, sep, value in (f.partition("=") for f in request.query_params.getlist("facet"))
             if sep
         ]
-        page = max(1, page)
+        page = min(max(1, page), MAX_PAGE)
         filters: dict[str, list[str]] = {}
         for key, value in active:  # values of one key are OR-ed
             filters.setdefault(key, []).append(value)
         # An unknown facet key or status in a hand-made URL is InvalidInput: a 400 page.
         result = search(
-            store, q, facets=filters or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+            store,
+            q,
+            facets=filters or None,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+            refresh=web.refresher,
         )
         lang = page_lang(request)
 

@@ -12,6 +12,7 @@ holding a value of another type (SQLite does not enforce declared types) comes a
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -76,6 +77,27 @@ class SqliteExport:
         cursor.row_factory = None
         struct = pa.struct([("code", pa.string()), ("updated_at", pa.string())])
         return pa.Table.from_struct_array(pa.array(cursor.fetchall(), type=struct))
+
+    def change_marker(self) -> str:
+        """A short text that changes whenever an entry, an update event or an organisation
+        does (a few aggregate reads, ~10 ms at 35,700 entries): what a cached export of the
+        catalogue is keyed on."""
+        con = self.db.connection()
+        with self.db.snapshot():
+            entries = con.execute(
+                "SELECT count(*), coalesce(max(modified_at), ''), total(version) FROM entries"
+            ).fetchone()
+            history = con.execute("SELECT coalesce(max(id), 0) FROM entry_history").fetchone()
+            updates = con.execute(
+                "SELECT coalesce(max(id), 0), count(*) FROM entry_updates"
+            ).fetchone()
+            organisations = hashlib.sha1()
+            cursor = con.execute("SELECT * FROM organisations ORDER BY code")
+            cursor.row_factory = None
+            for row in cursor:
+                organisations.update(repr(row).encode())
+        parts = [*entries, *history, *updates, organisations.hexdigest()]
+        return "|".join(str(part) for part in parts)
 
     def all_tables(self) -> dict[str, pa.Table]:
         """Every catalogue table, every column, in one snapshot."""
