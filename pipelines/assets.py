@@ -24,7 +24,7 @@ from quality.gate import load_validated
 from quality.runs import get_run
 from quality.suites import build_suite
 from schemas.dataset_spec import DatasetSpec
-from warehouse.landing import land
+from warehouse.landing import SourceNotReady, land_source
 from warehouse.load import load_history
 from warehouse.store.store import Store
 
@@ -119,12 +119,11 @@ def dataset_assets(plan: DatasetPlan) -> list[dg.AssetsDefinition]:
         metadata={**common, "source": spec.source.url},
     )
     def raw_files(context: dg.AssetExecutionContext, mulu: MuluResource) -> dg.MaterializeResult:
-        landed = land(
-            spec.source.url,
-            mulu.workspace.landing_dir,
-            spec.name,
-            storage_options=spec.source.storage_options or None,
-        )
+        try:
+            landed = land_source(mulu.workspace, spec)
+        except SourceNotReady as exc:  # not whole yet: the table's load records it 'waiting'
+            context.log.info(f"{spec.name}: waiting: {exc}")
+            return dg.MaterializeResult(metadata={"status": "waiting", "reason": str(exc)})
         new = [f for f in landed if not f.already_present]
         context.log.info(f"{spec.name}: {len(landed)} file(s), {len(new)} new")
         return dg.MaterializeResult(
@@ -169,7 +168,9 @@ def dataset_assets(plan: DatasetPlan) -> list[dg.AssetsDefinition]:
             f"{spec.name}: {result.status}, {result.rows} rows"
             f"{', quality ' + result.quality if result.quality else ''}"
         )
-        if result.status != "blocked":  # a blocked load changed nothing: no materialisation
+        if result.status == "waiting":  # the source is still being written: nothing loaded
+            context.log.info(f"{spec.name}: waiting ({result.error}); the next run loads it")
+        elif result.status != "blocked":  # a blocked load changed nothing: no materialisation
             yield dg.MaterializeResult(
                 metadata={
                     "status": result.status,

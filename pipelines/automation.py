@@ -1,15 +1,20 @@
 """When datasets load: a schedule per cycle (from the entry's 更新周期 or the spec) and one
-sensor that starts a load as soon as a source file changes."""
+sensor that starts a load as soon as a source file changes or its ready marker appears.
+
+A load that finds its source still being written ends 'waiting'; the file changes again (or
+its marker appears) before it is whole, so a later tick sees a new signature and loads it."""
 
 import hashlib
 import json
 from collections import defaultdict
 
 import dagster as dg
-import fsspec
 
 from catalog.datasets import DatasetPlan
 from pipelines.assets import raw_key, table_key
+from schemas.dataset_spec import DatasetSpec
+from warehouse.landing import LocalRoots, source_state
+from warehouse.workspace import Workspace
 
 
 def schedules_for(plans: list[DatasetPlan]) -> list[dg.ScheduleDefinition]:
@@ -36,22 +41,20 @@ def schedules_for(plans: list[DatasetPlan]) -> list[dg.ScheduleDefinition]:
     return schedules
 
 
-def source_signature(url: str, storage_options: dict | None = None) -> str:
-    """What changes when a source file changes: names, sizes and modification stamps."""
-    fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
-    paths = sorted(fs.glob(path)) if any(c in path for c in "*?[") else [path]
-    parts = []
-    for item in paths:
-        try:
-            info = fs.info(item)
-        except FileNotFoundError:
-            continue
-        stamp = info.get("mtime") or info.get("LastModified") or info.get("ETag") or ""
-        parts.append([item, info.get("size"), str(stamp)])
+def source_signature(workspace: Workspace, spec: DatasetSpec) -> str:
+    """What changes when a source changes: names, sizes and modification stamps of its files
+    and whether its ready marker exists (nothing is read). A local source is found as loads
+    find it (relative to the workspace, in its source folders; else SourceRefused)."""
+    parts = source_state(
+        spec.source.url,
+        storage_options=spec.source.storage_options,
+        roots=LocalRoots.of(workspace),
+        ready=spec.source.ready,
+    )
     return hashlib.sha1(json.dumps(parts).encode()).hexdigest()
 
 
-def source_sensor(plans: list[DatasetPlan]) -> dg.SensorDefinition:
+def source_sensor(plans: list[DatasetPlan], workspace: Workspace) -> dg.SensorDefinition:
     @dg.sensor(
         name="source_files_changed",
         minimum_interval_seconds=60,
@@ -64,7 +67,7 @@ def source_sensor(plans: list[DatasetPlan]) -> dg.SensorDefinition:
         for plan in plans:
             spec = plan.spec
             try:
-                signature = source_signature(spec.source.url, spec.source.storage_options)
+                signature = source_signature(workspace, spec)
             except Exception as exc:  # an unreachable source must not stop the other datasets
                 context.log.warning(f"{spec.name}: cannot inspect {spec.source.url}: {exc}")
                 continue

@@ -26,7 +26,7 @@ def build_definitions(workspace: Workspace) -> tuple[dg.Definitions, list[str]]:
     finally:
         directory.close()
     assets = [a for plan in plans for a in dataset_assets(plan)]
-    sensors = [source_sensor(plans)] if plans else []
+    sensors = [source_sensor(plans, workspace)] if plans else []
     catalogue_assets, catalogue_schedules = freshness_assets()
     return dg.Definitions(
         assets=assets + catalogue_assets,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,19 @@ from warehouse.workspace import Workspace
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REAL_DATA = SHARED / "data" / "real"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sources_anywhere_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests keep their source files in their own tmp_path (beside the workspace, not in its
+    sources/): the whole pytest temp folder is an allowed source root (MULU_SOURCE_ROOTS), and
+    sources need not settle (MULU_SOURCE_SETTLE=0), else every load right after writing its file
+    would wait. The containment and readiness tests set both themselves. Subprocesses inherit
+    them."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MULU_SOURCE_ROOTS", str(tmp_path_factory.getbasetemp()))
+        patch.setenv("MULU_SOURCE_SETTLE", "0")
+        yield
 
 
 @pytest.fixture

@@ -20,6 +20,9 @@ Layout (each path is a property here; no other module builds one from ``root``):
     dagster/                dagster_dir: Dagster's instance for runs started from this workspace
 
 The path is resolved when a command runs, never at import time.
+
+Local dataset sources must lie in ``source_roots()``: ``sources/``, ``datasets/`` and the folders
+``MULU_SOURCE_ROOTS`` names (a spec's relative ``source.url`` is relative to the root).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_HOME = ".mulu"
+SOURCE_ROOTS_ENV = "MULU_SOURCE_ROOTS"  # more folders local sources may be read from
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,17 @@ class Workspace:
     @property
     def sources_dir(self) -> Path:
         return self.root / "sources"
+
+    def source_roots(self, environ: Mapping[str, str] | None = None) -> list[Path]:
+        """The folders local sources may be read from: ``sources/``, ``datasets/`` and every
+        folder ``MULU_SOURCE_ROOTS`` lists (separated by ``os.pathsep``; relative ones against
+        the root), read when called. Symlinks resolved, so a file is checked where it really is.
+        """
+        env = os.environ if environ is None else environ
+        listed = env.get(SOURCE_ROOTS_ENV, "").split(os.pathsep)
+        extra = [self.root / Path(p.strip()).expanduser() for p in listed if p.strip()]
+        roots = [self.sources_dir, self.datasets_dir, *extra]
+        return [Path(os.path.realpath(p)) for p in dict.fromkeys(roots)]
 
     @property
     def landing_dir(self) -> Path:

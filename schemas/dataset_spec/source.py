@@ -50,7 +50,9 @@ class Source(BaseModel):
         min_length=1,
         title="来源地址",
         description="local path, file://, http(s):// or s3:// URL; local, file:// and s3:// may "
-        "be globs (*.csv, **/*.xlsx) whose every match is loaded",
+        "be globs (*.csv, **/*.xlsx) whose every match is loaded. A relative path is relative "
+        "to the workspace; local files must lie in its sources/ or datasets/ or a folder "
+        "MULU_SOURCE_ROOTS names (symlinks resolved)",
     )
     format: Format | None = Field(
         None, title="文件格式", description="inferred from the url's suffix when omitted"
@@ -90,6 +92,24 @@ class Source(BaseModel):
         title="跳过行数",
         description="csv/xlsx: rows right below the header to skip (units, English names, 填报说明)",
     )
+    settle: float | None = Field(
+        None,
+        ge=0,
+        le=3600,
+        title="静置时间",
+        description="local sources: seconds a file must have gone unchanged (by its mtime) "
+        "before it is loaded; a younger file is watched that long and, when it changes, the "
+        "load waits for the next run. Default 5 (MULU_SOURCE_SETTLE sets another); 0: no wait. "
+        "Not used when ready is set",
+    )
+    ready: str | None = Field(
+        None,
+        min_length=1,
+        title="就绪标记",
+        description="a file name, e.g. _SUCCESS: the source is loaded only once this file "
+        "exists beside it (in every folder holding a file the url matches); until then the "
+        "load waits. Local, file:// and s3:// sources",
+    )
     storage_options: dict[str, Any] = Field(
         default_factory=dict,
         title="存储选项",
@@ -108,6 +128,18 @@ class Source(BaseModel):
                     f"unsupported url scheme {scheme!r}: expected a local path or "
                     f"{', '.join(s + '://' for s in URL_SCHEMES)}"
                 )
+        return value
+
+    @field_validator("ready")
+    @classmethod
+    def _ready(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if value in ("", ".", "..") or any(c in value for c in "/\\*?[]"):
+            raise ValueError(
+                f"ready must be a file name beside the source, like _SUCCESS, not {value!r}"
+            )
         return value
 
     @field_validator("encoding", mode="before")
@@ -130,6 +162,14 @@ class Source(BaseModel):
         for key, formats in _FORMAT_ONLY.items():
             if key in given and getattr(self, key) is not None and self.format not in formats:
                 raise ValueError(f"{key} applies to {'/'.join(formats)} only, not {self.format}")
+        scheme = self.url.split("://", 1)[0].lower() if "://" in self.url else ""
+        if self.ready is not None and scheme in ("http", "https"):
+            raise ValueError("ready applies to local, file:// and s3:// sources, not http(s)")
+        if self.settle is not None and scheme not in ("", "file"):
+            raise ValueError(
+                f"settle applies to local and file:// sources, not {scheme}:// "
+                f"(a remote object is whole once it can be read; ready works for s3://)"
+            )
         if (
             "encoding" in given
             and self.encoding not in ("auto", "utf-8")

@@ -58,10 +58,16 @@ def demo(district, tmp_path_factory) -> tuple[Path, dict[str, DemoDataset]]:
 
 
 # --- reading the files back, as the spec says ----------------------------------------------
-def read_rows(spec: DatasetSpec, work: Path) -> list[dict[str, Any]]:
+def source_files(spec: DatasetSpec, spec_path: Path) -> list[str]:
+    """The files the spec's url matches: relative to the workspace the spec is in
+    (``<workspace>/datasets/<org>/<name>.yaml``), as loads resolve it."""
+    return sorted(glob.glob(str(spec_path.parents[2] / spec.source.url)))
+
+
+def read_rows(spec: DatasetSpec, work: Path, spec_path: Path) -> list[dict[str, Any]]:
     """Every row of every file the spec's url matches, keyed by source column name."""
     source, rows = spec.source, []
-    for path in sorted(glob.glob(source.url)):
+    for path in source_files(spec, spec_path):
         if source.format == "csv":  # transcoded exactly as the pipeline will, then DuckDB
             utf8 = work / f"{Path(path).stem}.utf8.csv"
             transcode_to_utf8(Path(path), utf8, source.encoding)
@@ -129,9 +135,13 @@ def violations(spec: DatasetSpec, rows: list[dict[str, Any]]) -> dict[str, int]:
     return {key: count for key, count in found.items() if count}
 
 
+def rows_of(ds: DemoDataset, work: Path) -> list[dict[str, Any]]:
+    return read_rows(load_spec(ds.spec_path), work, ds.spec_path)
+
+
 def load(ds: DemoDataset, tmp_path: Path) -> tuple[DatasetSpec, list[dict[str, Any]]]:
     spec = load_spec(ds.spec_path)
-    return spec, read_rows(spec, tmp_path)
+    return spec, read_rows(spec, tmp_path, ds.spec_path)
 
 
 # --- tests ------------------------------------------------------------------------------
@@ -142,7 +152,8 @@ def test_twelve_datasets_with_valid_specs(demo):
         spec = load_spec(ds.spec_path)
         assert (spec.name, spec.title, spec.entry_code) == (name, ds.title, ds.entry_code)
         assert ds.spec_path == root.resolve() / "datasets" / ds.org_code / f"{name}.yaml"
-        assert sorted(Path(p) for p in glob.glob(spec.source.url)) == sorted(ds.files)
+        assert not Path(spec.source.url).is_absolute()  # a copied workspace reads its own
+        assert [Path(p) for p in source_files(spec, ds.spec_path)] == sorted(ds.files)
         assert all(f.parent == root.resolve() / "sources" / ds.org_code for f in ds.files)
         assert all(c.source and not c.source.isascii() for c in spec.columns)  # Chinese sources
         assert spec.primary_key, f"{name} has no primary key"
@@ -181,16 +192,16 @@ def test_planted_defects_are_what_the_spec_catches(demo, tmp_path, name):
 
 def test_defects_of_the_brief(demo, tmp_path):
     datasets = demo[1]
-    cards = read_rows(load_spec(datasets["social_security_card_applications"].spec_path), tmp_path)
+    cards = rows_of(datasets["social_security_card_applications"], tmp_path)
     assert len(cards) - len({r["申领编号"] for r in cards}) == 20
     assert sum(len(r["手机号"]) == 10 for r in cards) == 50
     assert sum(r["申领日期"] > TODAY.isoformat() for r in cards) == 12
-    dibao = read_rows(load_spec(datasets["dibao_recipients"].spec_path), tmp_path)
+    dibao = rows_of(datasets["dibao_recipients"], tmp_path)
     assert sum(not is_valid_id_card(r["身份证号"]) for r in dibao) == 1  # 0.1% of 80, at least 1
-    medical = read_rows(load_spec(datasets["medical_institutions"].spec_path), tmp_path)
+    medical = rows_of(datasets["medical_institutions"], tmp_path)
     assert sum(r["床位数"] < 0 for r in medical) == 2
     assert sum(not is_valid_uscc(r["统一社会信用代码"]) for r in medical) == 1
-    ratings = read_rows(load_spec(datasets["service_evaluations"].spec_path), tmp_path)
+    ratings = rows_of(datasets["service_evaluations"], tmp_path)
     assert Counter(r["评价等级"] for r in ratings)["一般"] == 7
 
 
@@ -214,7 +225,7 @@ def test_gbk_files_are_gbk(demo):
 
 
 def test_penalties_match_the_summary(demo, tmp_path):
-    rows = read_rows(load_spec(demo[1]["penalty_decisions"].spec_path), tmp_path)
+    rows = rows_of(demo[1]["penalty_decisions"], tmp_path)
     assert len(rows) == 97 == len({r["决定书文号"] for r in rows})
     assert sum(Decimal(str(r["处罚金额(万元)"])) for r in rows) == Decimal("969.10")
     assert min(r["处罚金额(万元)"] for r in rows) >= 0.05
@@ -225,10 +236,10 @@ def test_spreadsheets(demo, tmp_path):
     datasets = demo[1]
     medical = CalamineWorkbook.from_path(str(datasets["medical_institutions"].files[0]))
     assert medical.sheet_names == ["医疗机构"]
-    rows = read_rows(load_spec(datasets["medical_institutions"].spec_path), tmp_path)
+    rows = rows_of(datasets["medical_institutions"], tmp_path)
     assert {r["是否接入医保电子凭证"] for r in rows} == {"是"}  # all 142 use 医保电子凭证
     assert len({r["机构名称"] for r in rows}) == 142
-    hall = read_rows(load_spec(datasets["mobile_hall_items"].spec_path), tmp_path)
+    hall = rows_of(datasets["mobile_hall_items"], tmp_path)
     assert Counter(r["是否一件事一次办"] for r in hall) == {"否": 138, "是": 15}
     assert Counter(r["是否支持扫码亮证"] for r in hall) == {"是": 138, "否": 15}
     assert all(isinstance(r["上线日期"], dt.date) for r in hall)  # real Excel dates
@@ -256,7 +267,7 @@ def test_settlements_are_monthly_files_with_bom(demo):
 def test_datasets_refer_to_each_other(demo, tmp_path):
     datasets = demo[1]
     rows = {
-        name: read_rows(load_spec(ds.spec_path), tmp_path)
+        name: rows_of(ds, tmp_path)
         for name, ds in datasets.items()
         if name
         in (
@@ -319,9 +330,9 @@ def test_scale_multiplies_the_big_counts(district, tmp_path):
 def test_next_version_changes_and_adds_rows(district, tmp_path, name):
     def first_and_next(root: Path) -> tuple[DemoDataset, list[dict], list[dict]]:
         ds = next(d for d in write_demo_datasets(root, district, scale=SCALE) if d.name == name)
-        before = read_rows(load_spec(ds.spec_path), root)
+        before = rows_of(ds, root)
         write_next_version(ds, seed=7)
-        return ds, before, read_rows(load_spec(ds.spec_path), root)
+        return ds, before, rows_of(ds, root)
 
     ds, before, after = first_and_next(tmp_path / "a")
     spec = load_spec(ds.spec_path)

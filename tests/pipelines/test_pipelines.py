@@ -137,7 +137,7 @@ def test_sensor_requests_a_run_only_when_a_source_changes(workspace, directory, 
     from catalog.datasets import discover_datasets
 
     plans, _ = discover_datasets(workspace, directory)
-    sensor = source_sensor(plans)
+    sensor = source_sensor(plans, workspace)
     first = sensor.evaluate_tick(dg.build_sensor_context(definitions=definitions))
     assert sorted(r.run_key.split(":")[0] for r in first.run_requests) == ["di_bao", "te_kun"]
     quiet = sensor.evaluate_tick(

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +18,7 @@ import pytest
 from landing_helpers import landed_names, sha
 
 from warehouse import landing
-from warehouse.landing import LandedFile, LandingError, land
+from warehouse.landing import LandedFile, LandingError, SourceNotReady, land
 
 ROSTER = "乡镇(街道),姓名,身份证号\n城关镇,张三,110101199003074514\n".encode("gb18030")
 
@@ -208,3 +213,114 @@ def test_http_headers_come_from_storage_options(http_root, landing_dir):
     assert landed.path.read_bytes() == ROSTER
     with pytest.raises(LandingError, match="endpoint_url are not supported for http"):
         land(f"{base}/secret.csv", landing_dir, "dibao", storage_options={"endpoint_url": "x"})
+
+
+# --- a failed landing leaves nothing behind --------------------------------------------------
+def test_a_read_error_leaves_nothing_behind(landing_dir):
+    # /proc/self/mem: a real file whose first read fails with EIO.
+    with pytest.raises(LandingError, match="cannot read /proc/self/mem: OSError"):
+        land("/proc/self/mem", landing_dir, "dibao")
+    assert landed_names(landing_dir) == []
+
+
+def test_a_source_that_vanishes_mid_copy_leaves_nothing_behind(tmp_path, landing_dir):
+    # A named pipe, so the test decides when the copy is half done: then the source is deleted.
+    source = tmp_path / "低保.csv"
+    os.mkfifo(source)
+
+    def writer():
+        with source.open("wb") as pipe:
+            pipe.write(ROSTER * 100)
+            pipe.flush()
+            source.unlink()  # gone while landing is still reading
+            pipe.write(ROSTER * 100)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        with pytest.raises(LandingError, match=f"source {source} disappeared while"):
+            land(str(source), landing_dir, "dibao")
+    finally:
+        thread.join()
+    assert landed_names(landing_dir) == []
+
+
+def test_a_file_written_during_the_copy_is_not_landed(tmp_path, landing_dir, monkeypatch):
+    monkeypatch.setattr(landing, "CHUNK_SIZE", 1 << 16)
+    source = tmp_path / "低保.csv"
+    source.write_bytes(ROSTER * 50_000)  # ~3 MB: about 50 chunks to copy
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "with open(sys.argv[1], 'ab', buffering=0) as f:\n"
+            "    while True:\n"
+            "        f.write(sys.argv[2].encode()); time.sleep(0.001)\n",
+            str(source),
+            "城关镇,李四,110101199003070000\n",
+        ]
+    )
+    try:
+        size = source.stat().st_size
+        while source.stat().st_size == size:  # the writer is appending
+            time.sleep(0.01)
+        with pytest.raises(SourceNotReady, match="changed while it was being landed"):
+            land(str(source), landing_dir, "dibao")
+    finally:
+        writer.kill()
+        writer.wait()
+    assert landed_names(landing_dir) == []  # neither a temporary nor the torn copy
+    [landed] = land(str(source), landing_dir, "dibao")  # the writer is done: now it lands
+    assert landed.path.read_bytes() == source.read_bytes()
+
+
+class _SlowHandler(SimpleHTTPRequestHandler):
+    """Sends half of what it promises, then hangs: a landing in progress, to be killed."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(ROSTER) * 2000))
+        self.end_headers()
+        self.wfile.write(ROSTER * 1000)
+        self.wfile.flush()
+        time.sleep(30)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.slow
+def test_a_landing_killed_mid_copy_is_cleaned_by_the_next(tmp_path, landing_dir):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/slow.csv"
+        killed = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pathlib import Path; from warehouse.landing import land\n"
+                "land(sys.argv[1], Path(sys.argv[2]), 'dibao')",
+                url,
+                str(landing_dir),
+            ]
+        )
+        deadline = time.monotonic() + 60
+        part = landing_dir / "dibao" / f".landing-{killed.pid}-"
+        folder = landing_dir / "dibao"
+        while not (folder.is_dir() and list(folder.glob("*.part"))):  # the copy has begun
+            assert time.monotonic() < deadline, "the landing never started"
+            time.sleep(0.05)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        [left] = (landing_dir / "dibao").glob("*.part")
+        assert str(left).startswith(str(part))  # what kill -9 leaves: a named temporary
+        source = tmp_path / "a.csv"
+        source.write_bytes(ROSTER)
+        [landed] = land(str(source), landing_dir, "dibao")
+        assert landed_names(landing_dir) == [landed.path.name, f"{landed.sha256}.meta.json"]
+    finally:
+        server.shutdown()
+        server.server_close()

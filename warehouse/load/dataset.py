@@ -1,6 +1,7 @@
 """``load_dataset``: one load of a dataset, from landing its source to recording the outcome.
 
-It lands the spec's source, stops when those exact files were loaded last time ('unchanged'),
+It lands the spec's source (contained to the workspace's source folders, and only once whole:
+else 'waiting'), stops when those exact files were loaded last time ('unchanged'),
 stages the typed rows (``staging``), lets the quality gate judge them, and publishes them in one
 DuckLake transaction (``commit``) or holds them for a steward (``held``). Every attempt is a
 row in ``loads``; one DuckDB connection does a load's reading, staging and committing. Loads of
@@ -19,7 +20,7 @@ import duckdb
 
 from schemas.dataset_spec import DatasetSpec
 from warehouse.lake import connect_lake, table_location
-from warehouse.landing import LandedFile, LandingError, land
+from warehouse.landing import LandedFile, LandingError, SourceNotReady, land_source
 from warehouse.load.changes import fingerprint, not_yet_loaded, source_records
 from warehouse.load.commit import publish_staged
 from warehouse.load.early import stage_early
@@ -49,7 +50,9 @@ def load_dataset(
     published load, or of a later load that was blocked or rejected, unless ``force``. In
     append mode only files not appended before are loaded (unless ``force``). On failure the
     live table is untouched, the raw files stay in landing/, the attempt is recorded 'failed'
-    and the LoadError is raised.
+    and the LoadError is raised. Status 'waiting' (nothing staged or published, not an
+    error) when the source is still being written or its ready marker is missing
+    (``warehouse.landing.Readiness``); the next load tries again.
 
     ``gate`` (the quality layer's validation) judges the staged rows before anything is
     published: when it blocks them they are moved to ``held/<dataset>/<load_id>.parquet``,
@@ -95,12 +98,7 @@ def load_dataset(
 
 def _land(workspace: Workspace, spec: DatasetSpec) -> list[LandedFile]:
     try:
-        return land(
-            spec.source.url,
-            workspace.landing_dir,
-            spec.name,
-            storage_options=spec.source.storage_options,
-        )
+        return land_source(workspace, spec)
     except LandingError as exc:
         raise SourceError(str(exc), file=spec.source.url) from exc
 
@@ -123,6 +121,12 @@ def _load(
     early = stage_early(workspace, spec, lake, load_id, last, force)
     try:
         landed = landing.result()
+    except SourceNotReady as exc:  # still being written: nothing staged, try again next run
+        if early:
+            early.discard()
+        result = _waiting(workspace, spec, load_id, started, last, exc)
+        store.loads.wait(load_id, finished_at=result.finished_at, reason=str(exc))
+        return result
     except BaseException:
         if early:
             early.discard()
@@ -206,6 +210,34 @@ def _unchanged(
         finished_at=now_local(),
         quality_run_id=verdict["quality_run_id"] if verdict else None,
         quality=verdict["quality"] if verdict else None,
+    )
+
+
+def _waiting(
+    workspace: Workspace,
+    spec: DatasetSpec,
+    load_id: str,
+    started: str,
+    last: dict[str, Any] | None,
+    reason: SourceNotReady,
+) -> LoadResult:
+    """The source is not whole yet (``reason``): nothing was staged or published; the live
+    version (``last``) stays, with its verdict."""
+    return LoadResult(
+        dataset=spec.name,
+        load_id=load_id,
+        status="waiting",
+        rows=0,
+        snapshot_id=last["snapshot_id"] if last else None,
+        fingerprint=None,
+        schema=list(last["schema"]) if last else [],
+        table=table_name(spec),
+        location=str(table_location(workspace, spec.name)),
+        started_at=started,
+        finished_at=now_local(),
+        error=str(reason),
+        quality_run_id=last["quality_run_id"] if last else None,
+        quality=last["quality"] if last else None,
     )
 
 

@@ -10,7 +10,13 @@ from typing import Any
 import duckdb
 
 from schemas.dataset_spec import DatasetSpec
-from warehouse.landing import LandedFile, LandingError, local_source_files
+from warehouse.landing import (
+    LandedFile,
+    LandingError,
+    LocalRoots,
+    local_source_files,
+    missing_marker,
+)
 from warehouse.load.changes import looks_unchanged
 from warehouse.load.staging import stage_rows
 from warehouse.read import LoadError
@@ -65,17 +71,22 @@ def stage_early(
     published load ``last`` (same sizes and mtimes): then landing's hash decides, and usually
     nothing is staged at all.
 
-    Not for append (only files not appended before are staged) or remote sources (they are
-    read once, by landing).
+    Not for append (only files not appended before are staged), remote sources (they are
+    read once, by landing), sources outside the workspace's source folders (never read) or
+    ones whose ready marker is missing (landing reports those).
     """
     if spec.load.mode == "append":
         return None
     try:
-        files = local_source_files(spec.source.url, storage_options=spec.source.storage_options)
+        files = local_source_files(
+            spec.source.url,
+            storage_options=spec.source.storage_options,
+            roots=LocalRoots.of(workspace),
+        )
         before = [file_state(path) for _, path in files or []]
     except (LandingError, OSError):
         return None  # landing reports it
-    if not files:
+    if not files or missing_marker(files, spec.source.ready):
         return None
     if not force and looks_unchanged([url for url, _ in files], before, last):
         return None

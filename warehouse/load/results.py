@@ -42,7 +42,7 @@ class StagedLoad:
 class LoadResult:
     dataset: str
     load_id: str
-    status: str  # published | unchanged | failed | blocked
+    status: str  # published | unchanged | failed | blocked | waiting (source not whole yet)
     rows: int
     snapshot_id: int | None
     fingerprint: str | None

@@ -237,6 +237,11 @@ class Loads(Protocol):
         error_row: int | None,
     ) -> None: ...
 
+    def wait(self, load_id: str, *, finished_at: str, reason: str) -> None:
+        """The load found its source still being written (``reason``, kept in ``error``): it
+        ends 'waiting', nothing staged or published."""
+        ...
+
     def hold(self, load_id: str, held_path: str) -> None:
         """Where a blocked load's rows wait for a steward."""
         ...

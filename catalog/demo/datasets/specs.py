@@ -72,6 +72,11 @@ def finish(
     checks=None,
 ) -> DemoDataset:
     entry, fallback = entry_pick
+    # Relative to the workspace (sources/<org>/…), as loads resolve it: a copied workspace's
+    # specs read its own files, and the sources lie in its source folder.
+    url = Path(source["url"])
+    if url.is_absolute() and url.is_relative_to(b.workspace.root):
+        source = {**source, "url": url.relative_to(b.workspace.root).as_posix()}
     for column in columns:
         column.update({k: b.today for k, v in column.items() if v == TODAY})
     spec = {

@@ -1,7 +1,8 @@
 """Warehouse loads (装载记录) in SQLite: one row per attempt to load a dataset into the lake.
 
 A load is 'started' until it ends 'published' (a new lake snapshot), 'unchanged' (nothing
-written), 'failed' (error* say where), 'blocked' (the quality gate held its rows in
+written), 'failed' (error* say where), 'waiting' (the source was still being written; error
+says why; nothing written), 'blocked' (the quality gate held its rows in
 ``held_path`` for a steward) or 'rejected' (the steward kept them out). Rows leave the store as
 plain dicts with ``sources`` a list of dicts and ``schema`` a list of (column, DuckDB type);
 the rules (when a load is unchanged, how a dead run is settled) live in ``warehouse.load``.
@@ -213,6 +214,13 @@ class SqliteLoads:
                 "UPDATE loads SET status = 'failed', finished_at = ?, error = ?, "
                 "error_file = ?, error_column = ?, error_row = ? WHERE load_id = ?",
                 (finished_at, error, error_file, error_column, error_row, load_id),
+            )
+
+    def wait(self, load_id: str, *, finished_at: str, reason: str) -> None:
+        with self.db.transaction() as con:
+            con.execute(
+                "UPDATE loads SET status = 'waiting', finished_at = ?, error = ? WHERE load_id = ?",
+                (finished_at, reason, load_id),
             )
 
     # --- held loads --------------------------------------------------------------------------
