@@ -184,6 +184,17 @@ def test_a_long_line_is_too_long_on_its_line_and_never_echoed(
     assert live(workspace, "dibao") == before
 
 
+def test_a_long_value_that_does_not_fit_is_quoted_cut(workspace, sources, specs):
+    spec, path, before = published(workspace, sources, specs)
+    rows = [list(r) for r in ROSTER_ROWS]
+    rows[1][2] = "9" * 500_000 + "x"  # 家庭人口 (integer): half a megabyte, not a number
+    write_csv(path, ROSTER_HEADER, rows)
+    error = refused(workspace, spec, SchemaDriftError)
+    assert f"but 1 value is not: first '{'9' * 199}…' at row 3" in str(error)
+    assert len(str(error)) < 400
+    assert live(workspace, "dibao") == before
+
+
 @pytest.mark.slow
 def test_a_50_mb_line_is_too_long_not_an_unterminated_quote(workspace, sources, specs):
     spec, path, before = published(workspace, sources, specs)

@@ -13,7 +13,7 @@ import duckdb
 from schemas.dataset_spec import DatasetSpec
 from warehouse.lake import quote_identifier
 from warehouse.read.casts import BAD_PREFIX, typed_select
-from warehouse.read.diagnose import failing_file_error
+from warehouse.read.diagnose import cap, failing_file_error
 from warehouse.read.errors import LoadError, SchemaDriftError
 from warehouse.read.views import META_COLUMNS, SOURCE_VIEW
 
@@ -95,7 +95,7 @@ def cast_failures(
         lines.append(
             f"{labels[first['i']]}: column {column.source} ({column.name}) is "
             f"{column.type} in the spec, but {count} value{'s' if count > 1 else ''} "
-            f"{'are' if count > 1 else 'is'} not: first {first['v']!r} at row "
+            f"{'are' if count > 1 else 'is'} not: first {cap(str(first['v']))!r} at row "
             f"{first['r']}"
         )
     column, _, first = failures[0]

@@ -1,0 +1,351 @@
+"""Soak: a real ``mulu serve`` under HTTP readers and writers beside CLI processes.
+
+    python -m bench.soak                     # 120 s on a copy of the Lu'an portal's catalogue
+    python -m bench.soak --seconds 600 --home /tmp/soak --json
+
+Phases: first readers only (the idle latency), then readers beside HTTP writers (update
+reports through ``POST /api/entries/{code}/updates``), ``mulu freshness report`` processes one
+after another, and one ``mulu catalog import`` of a small real export in the middle. Every
+request and every process is counted: a 5xx, a refused connection or a failed process is an
+error. Afterwards every acknowledged write (201 from the API, exit 0 from the CLI) must be in
+the catalogue, the import's entries must be found by the server's search (indexed by its
+refresher thread, not by a request), and ``PRAGMA integrity_check`` must say ok.
+
+All traffic goes to 127.0.0.1, to the server this script starts; loops are bounded in time.
+``tests/mulu/test_soak.py`` runs it for ~20 s; BENCHMARKS.md has a longer run's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "cn-portals"
+BASE_EXPORT = REAL / "anhui_luan.json"  # 548 entries: the catalogue served
+IMPORTED_EXPORT = REAL / "anhui_huainan.json"  # imported by the CLI during the writes
+READS = (
+    "/api/search?q=" + urllib.parse.quote("社保"),
+    "/api/search?q=" + urllib.parse.quote("企业 信息") + "&facet=" + urllib.parse.quote("格式=xls"),
+    "/api/entries?limit=20",
+    "/api/3/action/package_search?q=" + urllib.parse.quote("医疗") + "&rows=10",
+    "/?q=" + urllib.parse.quote("公交"),
+    "/api/freshness?limit=10",
+    "/api/stats",
+)
+
+
+@dataclass
+class Figures:
+    seconds: float
+    requests: int = 0
+    reads: int = 0
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    api_writes_acknowledged: int = 0
+    cli_writes_acknowledged: int = 0
+    writes_present: int = 0
+    writes_missing: int = 0
+    import_exit: int | None = None
+    imported_found_by_search: bool = False
+    integrity: str = ""
+    p50_idle_ms: float = 0.0
+    p95_idle_ms: float = 0.0
+    p50_under_writes_ms: float = 0.0
+    p95_under_writes_ms: float = 0.0
+    server_peak_mib: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.errors == 0
+            and self.writes_missing == 0
+            and self.import_exit == 0
+            and self.imported_found_by_search
+            and self.integrity == "ok"
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _mulu() -> str:
+    return str(Path(sys.executable).with_name("mulu"))
+
+
+@contextmanager
+def serving(home: Path) -> Iterator[tuple[str, int]]:
+    """``mulu serve`` on 127.0.0.1 for ``home``: (base URL, server pid)."""
+    port = free_port()
+    env = {**os.environ, "MULU_HOME": str(home)}
+    process = subprocess.Popen(
+        [_mulu(), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/api/openapi.json", timeout=2).read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("mulu serve did not start") from None
+                time.sleep(0.1)
+        yield base, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def peak_mib(pid: int) -> float:
+    """VmHWM: the process's own peak resident memory."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
+def request(url: str, body: dict[str, str] | None = None) -> tuple[int, float]:
+    """(status, seconds); status 0: no answer."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json"} if data else {}
+    )
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(req, timeout=60) as response:
+            response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        exc.read()
+        status = exc.code
+    except (urllib.error.URLError, TimeoutError, ConnectionError):
+        status = 0
+    return status, time.perf_counter() - started
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def prepare(home: Path) -> list[str]:
+    """A workspace with the base export imported; the codes the writers report on."""
+    subprocess.run(
+        [_mulu(), "--home", str(home), "catalog", "import", str(BASE_EXPORT)],
+        check=True,
+        capture_output=True,
+    )
+    from catalog.directory import Directory
+    from warehouse.workspace import Workspace
+
+    directory = Directory.open(Workspace(home), user="soak")
+    try:
+        return [e["code"] for e in directory.store.entries.page(limit=40).entries]
+    finally:
+        directory.close()
+
+
+def soak(home: Path, seconds: float, *, readers: int = 3, writers: int = 2) -> Figures:
+    """Run the soak on an prepared workspace ``home`` (``prepare``) for about ``seconds``."""
+    codes = prepare(home) if not (home / "catalog.sqlite").exists() else _codes(home)
+    figures = Figures(seconds=seconds)
+    lock = threading.Lock()
+    idle: list[float] = []
+    loaded: list[float] = []
+    acknowledged: set[str] = set()
+    writing = threading.Event()
+    stop = threading.Event()
+    env = {**os.environ, "MULU_HOME": str(home), "MULU_USER": "soak-cli"}
+
+    def count(status: int, what: str) -> None:
+        with lock:
+            figures.requests += 1
+            if status == 0 or status >= 500:
+                figures.errors += 1
+                if len(figures.error_samples) < 10:
+                    figures.error_samples.append(f"{status} {what}")
+
+    with serving(home) as (base, pid):
+        # Wait for the first build of the index (a search waits for it).
+        request(base + READS[0])
+
+        def reader(n: int) -> None:
+            i = n
+            while not stop.is_set():
+                path = READS[i % len(READS)]
+                status, took = request(base + path)
+                count(status, path)
+                if status != 200 and status < 500 and status != 0:
+                    with lock:
+                        figures.errors += 1
+                        figures.error_samples.append(f"{status} {path}")
+                with lock:
+                    figures.reads += 1
+                    (loaded if writing.is_set() else idle).append(took)
+                i += 1
+
+        def api_writer(n: int) -> None:
+            i = 0
+            writing.wait()
+            while not stop.is_set():
+                note = f"soak-api-{n}-{i}"
+                code = codes[(n * 7 + i) % len(codes)]
+                path = f"/api/entries/{urllib.parse.quote(code, safe='')}/updates"
+                status, _ = request(base + path, {"reported_by": "soak", "note": note})
+                count(status, "POST " + path)
+                if status == 201:
+                    with lock:
+                        acknowledged.add(note)
+                        figures.api_writes_acknowledged += 1
+                i += 1
+
+        def cli_reports() -> None:
+            i = 0
+            writing.wait()
+            while not stop.is_set():
+                note = f"soak-cli-{i}"
+                done = subprocess.run(
+                    [_mulu(), "freshness", "report", codes[i % len(codes)], "--note", note],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
+                if done.returncode == 0:
+                    with lock:
+                        acknowledged.add(note)
+                        figures.cli_writes_acknowledged += 1
+                else:
+                    with lock:
+                        figures.errors += 1
+                        figures.error_samples.append(f"cli report: {done.stdout[-200:]}")
+                i += 1
+
+        def cli_import() -> None:
+            writing.wait()
+            stop.wait(seconds * 0.2)
+            done = subprocess.run(
+                [_mulu(), "catalog", "import", str(IMPORTED_EXPORT)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            figures.import_exit = done.returncode
+            if done.returncode:
+                with lock:
+                    figures.error_samples.append(f"cli import: {done.stdout[-300:]}")
+
+        threads = [threading.Thread(target=reader, args=(n,)) for n in range(readers)]
+        threads += [threading.Thread(target=api_writer, args=(n,)) for n in range(writers)]
+        threads += [threading.Thread(target=cli_reports), threading.Thread(target=cli_import)]
+        for thread in threads:
+            thread.start()
+        try:
+            time.sleep(seconds * 0.3)  # readers alone: the idle latency
+            writing.set()
+            time.sleep(seconds * 0.7)
+        finally:
+            stop.set()
+            writing.set()
+            for thread in threads:
+                thread.join()
+        figures.imported_found_by_search = _imported_found(base)
+        figures.server_peak_mib = round(peak_mib(pid), 1)
+
+    present = _present_notes(home)
+    figures.writes_present = len(acknowledged & present)
+    figures.writes_missing = len(acknowledged - present)
+    with sqlite3.connect(home / "catalog.sqlite") as con:
+        figures.integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
+    figures.p50_idle_ms = round(percentile(idle, 0.5) * 1000, 1)
+    figures.p95_idle_ms = round(percentile(idle, 0.95) * 1000, 1)
+    figures.p50_under_writes_ms = round(percentile(loaded, 0.5) * 1000, 1)
+    figures.p95_under_writes_ms = round(percentile(loaded, 0.95) * 1000, 1)
+    return figures
+
+
+def _codes(home: Path) -> list[str]:
+    from catalog.directory import Directory
+    from warehouse.workspace import Workspace
+
+    directory = Directory.open(Workspace(home), user="soak")
+    try:
+        return [e["code"] for e in directory.store.entries.page(limit=40).entries]
+    finally:
+        directory.close()
+
+
+def _imported_found(base: str) -> bool:
+    """The CLI's import is searchable through the server within 30 s (its refresher)."""
+    names = [r["标题"] for r in json.loads(IMPORTED_EXPORT.read_text(encoding="utf-8"))]
+    query = urllib.parse.quote(names[0][:20])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{base}/api/search?q={query}", timeout=60) as response:
+            found = json.loads(response.read())
+        if any(hit["name"] == names[0] for hit in found["hits"]):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _present_notes(home: Path) -> set[str]:
+    from warehouse.store import Store
+    from warehouse.workspace import Workspace
+
+    with Store.open(Workspace(home)) as store:
+        notes: set[str] = set()
+        for code in _codes(home):
+            notes.update(u["note"] for u in store.history.updates(code) if u.get("note"))
+        return notes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--home", type=Path, default=None, help="default: a temporary folder")
+    parser.add_argument("--readers", type=int, default=3)
+    parser.add_argument("--writers", type=int, default=2)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mulu-soak-") as scratch:
+        home = args.home or Path(scratch) / "ws"
+        figures = soak(home, args.seconds, readers=args.readers, writers=args.writers)
+    if args.json:
+        print(json.dumps({**asdict(figures), "ok": figures.ok}, ensure_ascii=False, indent=1))
+    else:
+        for key, value in asdict(figures).items():
+            print(f"{key:28} {value}")
+        print(f"{'ok':28} {figures.ok}")
+    sys.exit(0 if figures.ok else 1)
+
+
+if __name__ == "__main__":
+    main()
