@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 from loading_fixtures import loads, write_spec
+from s3_server import s3_bucket, s3_server  # noqa: F401 - pytest fixtures
 
 from catalog.datasets import discover_datasets
 from pipelines.automation import source_sensor
@@ -22,7 +23,7 @@ from pipelines.runner import run_datasets
 from schemas.dataset_spec import Source
 from schemas.errors import InvalidInput
 from warehouse.lake import connect_lake
-from warehouse.landing import Readiness
+from warehouse.landing import Readiness, SourceNotReady, land, source_state
 from warehouse.load import load_dataset
 from warehouse.workspace import Workspace
 
@@ -247,3 +248,21 @@ def test_settle_defaults_and_spec_keys(monkeypatch):
     ]:
         with pytest.raises(ValueError, match=reason):
             Source(**bad)
+
+
+def test_an_s3_source_waits_for_its_ready_marker(s3_bucket, landing_dir):  # noqa: F811
+    s3_bucket.put("in/2026-10/part-0.csv", "编号,姓名\n1,张三\n".encode())
+    s3_bucket.put("in/2026-11/part-0.csv", "编号,姓名\n2,李四\n".encode())
+    s3_bucket.put("in/2026-10/_SUCCESS", b"")
+    url, options = s3_bucket.url("in/*/part-*.csv"), s3_bucket.storage_options
+    ready = Readiness(ready="_SUCCESS")
+    with pytest.raises(
+        SourceNotReady, match=r"waiting for the ready marker s3://.*/in/2026-11/_SUCCESS"
+    ):
+        land(url, landing_dir, "roster", storage_options=options, readiness=ready)
+    assert not list((landing_dir / "roster").iterdir())
+    state = source_state(url, storage_options=options, ready="_SUCCESS")
+    s3_bucket.put("in/2026-11/_SUCCESS", b"")
+    assert source_state(url, storage_options=options, ready="_SUCCESS") != state  # the sensor
+    landed = land(url, landing_dir, "roster", storage_options=options, readiness=ready)
+    assert len(landed) == 2
