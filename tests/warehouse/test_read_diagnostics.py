@@ -163,6 +163,33 @@ def test_a_gbk_file_reports_its_ragged_rows_on_its_own_lines(workspace, sources,
     assert str(error) == f"{path}: 1 row does not have the header's 5 fields: line 7 has 3"
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_a_bad_value_after_empty_lines_is_on_its_own_line(workspace, sources, specs, encoding):
+    # DuckDB skips empty lines and numbers records; the row named is the file's line.
+    lines = ["城乡低保对象名单", "", ",".join(ROSTER_HEADER), ",".join(GOOD), "", ""]
+    lines += [",".join(GOOD)] * 3 + ["", "张三,1,三口人,3,2026-01-01", ",".join(GOOD)]
+    path = sources / "r.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes("\n".join(lines).encode(encoding) + b"\n")
+    assert lines[11 - 1].startswith("张三,1,三口人")
+    spec = write_spec(specs, "dibao", path, header_row=3)
+    error = refused(workspace, spec, SchemaDriftError)
+    assert "first '三口人' at row 11" in str(error)
+    assert error.row == 11
+
+
+def test_mixed_line_ends_are_named(workspace, sources, specs):
+    spec, path, before = published(workspace, sources, specs)  # write_csv ends lines in CR LF
+    path.write_bytes(path.read_bytes() + ",".join(GOOD).encode() + b"\n")
+    error = refused(workspace, spec)
+    assert str(error) == (
+        f"{path}: line 6 ends in LF but line 1 in CR LF: the lines of a file must all end "
+        f"the same way"
+    )
+    assert error.row == 6
+    assert live(workspace, "dibao") == before
+
+
 # --- long lines ----------------------------------------------------------------------------
 @pytest.mark.parametrize(("char", "size"), [("x", 3_000_000), ("张", 1_000_000)])
 def test_a_long_line_is_too_long_on_its_line_and_never_echoed(

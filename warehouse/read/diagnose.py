@@ -38,13 +38,21 @@ class Findings:
     ragged: list[tuple[int, int]] = field(default_factory=list)  # (line, fields)
     ragged_total: int = 0
     unclosed: int | None = None  # line where a quoted value starts and never ends
+    mixed: tuple[int, bool, int] | None = None  # (line, ends in CR LF, the line it differs from)
     not_json: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
     not_json_total: int = 0
     expected: int = 0  # the header's field count
     first_row: int | None = None
 
     def found(self) -> bool:
-        return bool(self.invalid or self.too_long or self.ragged or self.unclosed or self.not_json)
+        return bool(
+            self.invalid
+            or self.too_long
+            or self.ragged
+            or self.unclosed
+            or self.not_json
+            or self.mixed
+        )
 
     def message(self, label: str, limit: int) -> str:
         parts = []
@@ -53,6 +61,13 @@ class Findings:
         if self.too_long:
             listed = ", ".join(f"line {n} ({size:,} bytes)" for n, size in self.too_long)
             parts.append(f"too long to read (at most {limit:,} bytes a line): {listed}")
+        if self.mixed is not None:
+            line, crlf, other = self.mixed
+            ends = ("CR LF", "LF") if crlf else ("LF", "CR LF")
+            parts.append(
+                f"line {line} ends in {ends[0]} but line {other} in {ends[1]}: the lines of "
+                f"a file must all end the same way"
+            )
         if self.unclosed is not None:
             parts.append(f"line {self.unclosed}: a quoted value starts here and is never closed")
         if self.ragged:
@@ -109,9 +124,9 @@ def _after_name(message: str) -> str:
 
 def _lines(
     path: Path, limit: int, findings: Findings, chunk_size: int = CHUNK_SIZE
-) -> Iterator[tuple[int, str | None, int]]:
+) -> Iterator[tuple[int, str | None, int, bool]]:
     """(line number, the line without its newline or None when longer than ``limit`` bytes,
-    its size in bytes) for every line of a UTF-8 file. Memory stays at about a chunk plus one
+    its size in bytes, whether a newline ended it) for every line of a UTF-8 file. Memory stays at about a chunk plus one
     line of at most ``limit`` bytes. Invalid UTF-8 ends the lines with ``findings.invalid``."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     number, pending, pending_bytes, consumed = 1, "", 0, 0
@@ -145,7 +160,7 @@ def _lines(
             for part in parts[:-1]:
                 size = pending_bytes + _size(part) - part.endswith("\r")  # CRLF: not the line
                 line = None if size > limit else pending + part
-                yield number, line, size
+                yield number, line, size, True
                 number += 1
                 pending, pending_bytes = "", 0
             tail = parts[-1]
@@ -153,7 +168,7 @@ def _lines(
             pending = "" if pending_bytes > limit else pending + tail
             if final:
                 if pending_bytes:
-                    yield number, (None if pending_bytes > limit else pending), pending_bytes
+                    yield number, (None if pending_bytes > limit else pending), pending_bytes, False
                 return
 
 
@@ -187,7 +202,15 @@ def _csv_findings(spec: DatasetSpec, path: Path) -> Findings:
                 findings.ragged.append((line, fields))
             findings.first_row = min(findings.first_row or line, line)
 
-    for number, line, size in _lines(path, MAX_LINE_BYTES, findings):
+    first_end: tuple[int, bool] | None = None  # (line, ends in CR LF) of the first line
+    for number, line, size, ended in _lines(path, MAX_LINE_BYTES, findings):
+        if line is not None and ended and findings.mixed is None:
+            crlf = line.endswith("\r")
+            if first_end is None:
+                first_end = (number, crlf)
+            elif crlf != first_end[1]:
+                findings.mixed = (number, crlf, first_end[0])
+                findings.first_row = min(findings.first_row or number, number)
         if number <= skip:
             continue
         if line is None or record_bytes + size > MAX_LINE_BYTES:
@@ -220,7 +243,7 @@ def _csv_findings(spec: DatasetSpec, path: Path) -> Findings:
 
 def _ndjson_findings(path: Path) -> Findings:
     findings = Findings()
-    for number, line, size in _lines(path, MAX_JSON_RECORD_BYTES, findings):
+    for number, line, size, _ in _lines(path, MAX_JSON_RECORD_BYTES, findings):
         if line is None:
             if len(findings.too_long) < MAX_LISTED:
                 findings.too_long.append((number, size))

@@ -15,6 +15,8 @@ from warehouse.lake import quote_identifier
 from warehouse.read.casts import BAD_PREFIX, typed_select
 from warehouse.read.diagnose import cap, failing_file_error
 from warehouse.read.errors import LoadError, SchemaDriftError
+from warehouse.read.formats import csv_layout
+from warehouse.read.ndjson import csv_record_line
 from warehouse.read.views import META_COLUMNS, SOURCE_VIEW
 
 
@@ -85,6 +87,9 @@ def cast_failures(
         return failing_file_error(exc, inputs, spec)
     assert found is not None
     failures = [(c, found[2 * i], found[2 * i + 1]) for i, c in enumerate(bad) if found[2 * i]]
+    if spec.source.format == "csv":  # the line, counting the empty lines DuckDB skipped
+        for _, _, first in failures:
+            first["r"] = _csv_line(spec, inputs[first["i"]][0], int(first["r"]))
     if not failures:
         return LoadError(
             f"{spec.name}: a value did not fit its column's type, but a second "
@@ -102,3 +107,13 @@ def cast_failures(
     return SchemaDriftError(
         "; ".join(lines), file=labels[first["i"]], column=column.source, row=int(first["r"])
     )
+
+
+def _csv_line(spec: DatasetSpec, path: Path, row: int) -> int:
+    """The line of a CSV row numbered ``skip + ordinality`` (``_source_row``), counting the
+    empty lines DuckDB skipped; ``row`` as it is when the file cannot be looked at."""
+    try:
+        _, skip = csv_layout(spec, path, errors="replace")
+        return csv_record_line(path, skip, row - skip)
+    except (OSError, ValueError):
+        return row

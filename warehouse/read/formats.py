@@ -108,10 +108,13 @@ def _json_table(path: Path, layout: str) -> str:
 
 
 # --- CSV -----------------------------------------------------------------------------------
-def csv_layout(spec: DatasetSpec, path: Path) -> tuple[list[str], int]:
-    """(the header's fields, the number of lines before the first data line) of a UTF-8 CSV."""
+def csv_layout(spec: DatasetSpec, path: Path, errors: str = "strict") -> tuple[list[str], int]:
+    """(the header's fields, the number of lines before the first data line) of a UTF-8 CSV.
+
+    ``errors="replace"`` reads a file in any accepted encoding well enough to count its
+    lines: quotes, delimiters and line ends are ASCII bytes, never part of a GBK character."""
     source = spec.source
-    header, header_lines = _csv_header(path, source.delimiter or ",", source.header_row)
+    header, header_lines = _csv_header(path, source.delimiter or ",", source.header_row, errors)
     return header, source.header_row - 1 + header_lines + source.skip_rows
 
 
@@ -135,10 +138,12 @@ def _csv_sql(spec: DatasetSpec, path: Path, meta: str) -> FileSQL:
     )
 
 
-def _csv_header(path: Path, delimiter: str, header_row: int) -> tuple[list[str], int]:
+def _csv_header(
+    path: Path, delimiter: str, header_row: int, errors: str = "strict"
+) -> tuple[list[str], int]:
     """The header's fields and how many lines it spans (a quoted name may hold a newline)."""
     opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+    with opener(path, "rt", encoding="utf-8-sig", errors=errors, newline="") as handle:
         lines = _CountingLines(handle)
         for _ in range(header_row - 1):
             if next(lines, None) is None:
