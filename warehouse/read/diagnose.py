@@ -126,8 +126,9 @@ def _lines(
     path: Path, limit: int, findings: Findings, chunk_size: int = CHUNK_SIZE
 ) -> Iterator[tuple[int, str | None, int, bool]]:
     """(line number, the line without its newline or None when longer than ``limit`` bytes,
-    its size in bytes, whether a newline ended it) for every line of a UTF-8 file. Memory stays at about a chunk plus one
-    line of at most ``limit`` bytes. Invalid UTF-8 ends the lines with ``findings.invalid``."""
+    its size in bytes, whether a newline ended it) for every line of a UTF-8 file. Memory stays
+    at about a chunk plus one line of at most ``limit`` bytes. Invalid UTF-8 ends the lines
+    with ``findings.invalid``."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     number, pending, pending_bytes, consumed = 1, "", 0, 0
     with open_bytes(path) as source:
