@@ -18,22 +18,30 @@ def run(
         None, "--select", "-s", help="Dataset name(s) to load; default: all."
     ),
     as_json: bool = typer.Option(False, "--json"),
+    debug: bool = typer.Option(
+        False, "--debug", help="Also show Dagster's log of the run, with stack traces."
+    ),
 ) -> None:
-    """Land, load and register the workspace's datasets (in this process)."""
+    """Land, load and register the workspace's datasets (in this process).
+
+    Exit status: 0 every dataset published, unchanged or waiting for its source; 7 none
+    failed but some load was blocked by the quality gate (held for a steward); a failed load
+    exits with its error's code: 2 bad input (a source file's row or column, a dataset spec),
+    3 not found, 4 conflict, 6 unavailable, 1 anything else or failures of several kinds."""
     from pipelines.runner import run_datasets
 
     workspace = options(ctx).workspace().ensure()
     with console.status("loading datasets …", spinner="dots"):
-        report = run_datasets(workspace, select or None)
-    for problem in report.problems:
-        print_problem("skipped spec:", problem, "yellow")
+        report = run_datasets(workspace, select or None, debug=debug)
     if as_json:
         print_json(
             {
                 "success": report.success,
+                "exit_code": report.exit_code,
                 "run_id": report.run_id,
                 "datasets": report.datasets,
-                "failures": report.failures,
+                "blocked": report.blocked,
+                "failures": [f.as_dict() for _, f in sorted(report.failures.items())],
                 "problems": report.problems,
             }
         )
@@ -53,10 +61,22 @@ def run(
                 for name, d in sorted(report.datasets.items())
             ),
         )
-        for step, message in report.failures.items():
-            print_problem(f"{step} failed:", message)
-    if not report.success:
-        raise typer.Exit(2)
+        print_outcome(report)
+    raise typer.Exit(report.exit_code)
+
+
+def print_outcome(report) -> None:
+    """One line per failed dataset (file, row, column, reason), one per blocked load."""
+    for name, failure in sorted(report.failures.items()):
+        print_problem(f"{name} failed:", failure.line())
+    for name in report.blocked:
+        run = report.datasets[name].get("quality_run_id")
+        print_problem(
+            f"{name} blocked:",
+            f"held for a steward by quality run {run}; the live table is unchanged "
+            f"(mulu quality show {run})",
+            "bold yellow",
+        )
 
 
 def ui(
