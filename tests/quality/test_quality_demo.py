@@ -29,7 +29,7 @@ def loaded(tmp_path_factory):
     root = tmp_path_factory.mktemp("quality-demo")
     workspace = Workspace(root / "ws").ensure()
     district = generate_district(SEED, today=TODAY)
-    datasets = write_demo_datasets(root, district, seed=SEED, scale=SCALE)
+    datasets = write_demo_datasets(workspace.root, district, seed=SEED, scale=SCALE)
     results = {}
     with Store.open(workspace) as store:
         for ds in datasets:
