@@ -46,23 +46,28 @@ def run(
             }
         )
     else:
-        print_table(
-            "loads",
-            ["dataset", "status", "rows", "snapshot", "quality", "quality run"],
-            (
-                (
-                    name,
-                    d.get("status"),
-                    d.get("rows"),
-                    d.get("snapshot_id"),
-                    d.get("quality"),
-                    d.get("quality_run_id"),
-                )
-                for name, d in sorted(report.datasets.items())
-            ),
-        )
+        if report.datasets:
+            print_loads(report)
         print_outcome(report)
     raise typer.Exit(report.exit_code)
+
+
+def print_loads(report) -> None:
+    print_table(
+        "loads",
+        ["dataset", "status", "rows", "snapshot", "quality", "quality run"],
+        (
+            (
+                name,
+                d.get("status"),
+                d.get("rows"),
+                d.get("snapshot_id"),
+                d.get("quality"),
+                d.get("quality_run_id"),
+            )
+            for name, d in sorted(report.datasets.items())
+        ),
+    )
 
 
 def print_outcome(report) -> None:
