@@ -24,11 +24,15 @@ connection), locked down once it is set up:
   ``lock_configuration = true`` (no ``SET`` of a setting can undo any of it);
 * every statement is checked before it runs (``check_read_only``): ATTACH/DETACH, COPY,
   EXPORT/IMPORT DATABASE, INSTALL/LOAD/UPDATE EXTENSIONS are refused, and so are DuckLake's and
-  the sqlite extension's functions that write or delete files or attach (``ducklake_*`` upkeep,
-  ``sqlite_attach``) — DuckDB would let those touch files under the allowed folders.
-  A refusal raises ``ReadOnlyError`` (a ``duckdb.PermissionException``). Readers and loads do not block each other: each query
-reads the latest committed DuckLake snapshot, whose Parquet files are never rewritten, and the
-catalogue is read once, in a read transaction beside any writer (WAL mode).
+  the sqlite extension's functions that write or delete files or open a database file
+  (``ducklake_*`` upkeep, ``sqlite_scan``/``sqlite_query``/``sqlite_attach``) — DuckDB would
+  let those touch files under the allowed folders or past its check — and ``query()`` and
+  the like, which run SQL built at run time. A refusal raises ``ReadOnlyError`` (a
+  ``duckdb.PermissionException``).
+
+Readers and loads do not block each other: each query reads the latest committed DuckLake
+snapshot, whose Parquet files are never rewritten, and the catalogue is read once, in a read
+transaction beside any writer (WAL mode).
 
 Another process may add or drop lake tables while a session is open; ``refresh_views`` brings
 the plain-name views up to date (the ``mulu sql`` shell calls it before every statement).
@@ -114,6 +118,9 @@ _REFUSED_FUNCTIONS = (
     "sqlite_scan",
 )
 _REFUSED_FUNCTION = re.compile(r"\b(" + "|".join(_REFUSED_FUNCTIONS) + r")\b", re.IGNORECASE)
+# Functions that run SQL text built while the query runs (which no check before it can see):
+# query('SELECT * FROM ducklake_' || 'cleanup_old_files(…)') would reach a refused function.
+_DYNAMIC_SQL = re.compile(r"\b(query|query_table|json_execute_serialized_sql)\s*\(", re.IGNORECASE)
 # DuckDB's parser itself reads the folder's schema.sql and load.sql for IMPORT DATABASE.
 _IMPORT_DATABASE = re.compile(r"\bimport(\s+database\b|_database\b)", re.IGNORECASE)
 _READ_ONLY_HINT = (
@@ -176,6 +183,10 @@ class Session:
     def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
         return self._con.fetchmany(size)
 
+    def fetchdf(self) -> Any:
+        """The result as a pandas DataFrame."""
+        return self._con.fetchdf()
+
     def interrupt(self) -> None:
         self._con.interrupt()
 
@@ -200,6 +211,11 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         raise ReadOnlyError(
             f"refused: {match.group(1).lower()}() writes or deletes files, or opens a "
             f"database file itself; {_READ_ONLY_HINT}"
+        )
+    if match := _DYNAMIC_SQL.search(sql):
+        raise ReadOnlyError(
+            f"refused: {match.group(1).lower()}() runs SQL built while the query runs, which "
+            f"cannot be checked first; write the statement itself; {_READ_ONLY_HINT}"
         )
     if _IMPORT_DATABASE.search(sql):
         raise ReadOnlyError(

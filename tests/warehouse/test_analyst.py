@@ -331,6 +331,16 @@ def attacks(home: Path, outside: Path) -> list[tuple[str, str]]:
         ("SELECT * FROM ducklake_expire_snapshots('lake', older_than => now())", "ducklake_exp"),
         ("CALL ducklake_delete_orphaned_files('lake', cleanup_all => true)", "ducklake_delete"),
         (f"CALL sqlite_attach('{home}/lake.sqlite')", "sqlite_attach"),
+        (
+            "SELECT * FROM query('SELECT * FROM ducklake_' || "
+            "'cleanup_old_files(''lake'', cleanup_all => true)')",
+            "query() runs SQL built while the query runs",
+        ),
+        (
+            "SELECT * FROM json_execute_serialized_sql(json_serialize_sql("
+            "'SELECT * FROM ducklake_' || 'expire_snapshots(''lake'')'))",
+            "json_execute_serialized_sql()",
+        ),
         (f"SELECT * FROM sqlite_scan('{home}/catalog.sqlite', 'entries')", "sqlite_scan"),
         (
             f"SELECT * FROM sqlite_query('{home}/lake.sqlite', 'DELETE FROM ducklake_table')",
