@@ -196,13 +196,11 @@ def land(
             f"bad dataset name {dataset!r}: one path component of letters, digits, '_', '.' and '-'"
         )
     target_dir = Path(landing_dir) / dataset
+    # Sources are found, checked and waited for before landing/<dataset> is touched.
+    pending = _sources(url, dict(storage_options or {}), roots, readiness or Readiness())
     target_dir.mkdir(parents=True, exist_ok=True)
     _remove_dead_temporaries(target_dir)
-    options = dict(storage_options or {})
-    return [
-        _land_one(pending, target_dir)
-        for pending in _sources(url, options, roots, readiness or Readiness())
-    ]
+    return [_land_one(one, target_dir) for one in pending]
 
 
 def land_source(workspace: Workspace, spec: DatasetSpec) -> list[LandedFile]:
