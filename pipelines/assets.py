@@ -18,6 +18,7 @@ import re
 import dagster as dg
 
 from catalog.datasets import DatasetPlan, register_load
+from catalog.reviews import settle as settle_reviews
 from pipelines.freshness_assets import freshness_policy_for
 from pipelines.resources import MuluResource
 from quality.gate import load_validated
@@ -148,6 +149,8 @@ def dataset_assets(plan: DatasetPlan) -> list[dg.AssetsDefinition]:
     )
     def warehouse_table(context: dg.AssetExecutionContext, mulu: MuluResource):
         workspace, store = mulu.workspace, mulu.store
+        # A review killed half-way is completed or undone before the dataset loads again.
+        settle_reviews(store, workspace, dataset=spec.name)
         result = load_validated(store, workspace, spec)
         # Register the latest published load, not just this run's: a load recovered after a
         # crash (published by the dead run) reports "unchanged" here but still needs registering.

@@ -116,6 +116,28 @@ class Workspace:
     def dagster_dir(self) -> Path:
         return self.root / "dagster"
 
+    def stored(self, path: str | Path) -> str:
+        """``path`` (absolute, or relative to the current directory) as the workspace's
+        metadata keeps it: relative (POSIX) when it lies in the workspace, so a copied or moved
+        workspace finds its own files; else absolute (a user's file outside the workspace)."""
+        resolved = Path(path).resolve()
+        try:
+            return resolved.relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(resolved)
+
+    def resolve(self, stored: str) -> Path:
+        """A path the metadata keeps (see ``stored``) as a path in this workspace; an absolute
+        one (outside the workspace, or written before paths were kept relative) as it is."""
+        path = Path(stored)
+        return path if path.is_absolute() else self.root / path
+
+    def contains(self, path: str | Path, folder: Path | None = None) -> bool:
+        """Whether ``path`` lies inside ``folder`` (default: the workspace), symlinks resolved:
+        what may be deleted as the workspace's own."""
+        inside = (folder or self.root).resolve()
+        return Path(path).resolve().is_relative_to(inside)
+
     def ensure(self) -> Workspace:
         for path in (self.root, self.rejects_dir):
             path.mkdir(parents=True, exist_ok=True)

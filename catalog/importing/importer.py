@@ -74,7 +74,11 @@ def import_file(
         chosen, records = detect_mapping(document)
     store = directory.store
     started = now_local().isoformat()
-    import_id = store.imports.start(str(path), chosen.name, directory.user, started)
+    # Kept relative when the file lies in the workspace (a copied workspace finds its own);
+    # a file elsewhere is the user's, kept where it was.
+    import_id = store.imports.start(
+        workspace.stored(path.resolve()), chosen.name, directory.user, started
+    )
     report = ImportReport(str(path), chosen.name, import_id)
 
     mapping_errors: list[RowError] = []
@@ -111,7 +115,7 @@ def import_file(
             {"row": e.row, "field": e.field, "reason": e.reason, "record": _clean(e.record)}
             for e in report.errors
         ],
-        report.rejects_file,
+        workspace.stored(report.rejects_file) if report.rejects_file else None,
     )
     return report
 

@@ -28,10 +28,13 @@ def runs(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Quality runs, newest first."""
-    from quality.runs import list_runs
+    from catalog.reviews import runs as list_runs  # settles interrupted reviews first
 
-    with Store.open(options(ctx).workspace().ensure()) as store:
-        found = list_runs(store, dataset=dataset, failed=failed, pending=pending, limit=limit)
+    workspace = options(ctx).workspace().ensure()
+    with Store.open(workspace) as store:
+        found = list_runs(
+            store, workspace, dataset=dataset, failed=failed, pending=pending, limit=limit
+        )
     if as_json:
         print_json(found)
         return
@@ -62,10 +65,11 @@ def show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """One run: each expectation's result, failing-row samples, reviews."""
-    from quality.runs import get_run
+    from catalog.reviews import run as get_run  # settles interrupted reviews first
 
-    with Store.open(options(ctx).workspace().ensure()) as store:
-        run = get_run(store, run_id)
+    workspace = options(ctx).workspace().ensure()
+    with Store.open(workspace) as store:
+        run = get_run(store, workspace, run_id)
     if as_json:
         print_json(run)
         return

@@ -215,12 +215,31 @@ def test_accepting_old_rows_over_a_newer_version_is_refused(workspace, store, ro
     assert len(lake_rows(workspace, "dibao")) == len(bad_rows())
 
 
-def test_a_waiver_whose_publish_is_refused_is_kept_and_says_why(workspace, store, roster):
+def test_a_waiver_whose_publish_is_refused_records_nothing_and_can_be_retried(
+    workspace, store, roster
+):
+    """A review is all or nothing: a waiver that would publish, refused because a newer load
+    was published, leaves no waiver and no review behind, so the same waive can be retried
+    (here over the newer load)."""
     source, spec = roster
     write_csv(source, HEADER, [*GOOD, [BAD_ID, "错号", "600.00", "2026-03-01"]])
     blocked = load_validated(store, workspace, spec, today=TODAY, data_docs=False)
     write_csv(source, HEADER, GOOD[:3])
     load_validated(store, workspace, spec, today=TODAY, data_docs=False)
+    with pytest.raises(Conflict, match="published after"):
+        review_run(
+            store,
+            workspace,
+            blocked.quality_run_id,
+            "waive",
+            rule="id_card_no:format",
+            reviewer="王科长",
+        )
+    run = get_run(store, blocked.quality_run_id)
+    assert (run["decision"], run["errors"], run["waived"], run["reviews"]) == (None, 1, 0, [])
+    assert run["load"]["status"] == "blocked"
+    assert Path(run["load"]["held_path"]).exists()
+    assert len(lake_rows(workspace, "dibao")) == 3
     outcome = review_run(
         store,
         workspace,
@@ -228,19 +247,12 @@ def test_a_waiver_whose_publish_is_refused_is_kept_and_says_why(workspace, store
         "waive",
         rule="id_card_no:format",
         reviewer="王科长",
+        over_newer=True,
     )
-    assert outcome["published"] is None
-    assert "not published" in outcome["outcome"]
-    assert "published after" in outcome["outcome"]
+    assert "published as snapshot" in outcome["outcome"]
     run = get_run(store, blocked.quality_run_id)
-    assert (run["decision"], run["errors"], run["waived"]) == (None, 0, 1)
+    assert (run["decision"], run["errors"], run["waived"]) == ("accepted", 0, 1)
     assert [r["outcome"] for r in run["reviews"]] == [outcome["outcome"]]
-    assert len(lake_rows(workspace, "dibao")) == 3
-    # The steward then accepts over the newer load.
-    review_run(
-        store, workspace, blocked.quality_run_id, "accept", reviewer="王科长", over_newer=True
-    )
-    assert get_run(store, blocked.quality_run_id)["decision"] == "accepted"
     assert len(lake_rows(workspace, "dibao")) == 7
 
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from schemas.dataset_spec import DatasetSpec
-from warehouse.lake import connect_lake, table_location
-from warehouse.load.commit import publish_staged
+from warehouse.lake import LakeMissingError, connect_lake, table_location
+from warehouse.load.commit import publish_staged, snapshot_of
 from warehouse.load.errors import HeldRowsMissing, LoadConflict, LoadNotFound
-from warehouse.load.ledger import open_store
+from warehouse.load.ledger import open_store, result_of
 from warehouse.load.lock import dataset_lock
 from warehouse.load.results import (
     GateVerdict,
@@ -24,7 +25,7 @@ from warehouse.load.results import (
     now_local,
     table_name,
 )
-from warehouse.load.settle import settle_earlier_loads
+from warehouse.load.settle import remove_leftover_files, settle_earlier_loads
 from warehouse.load.staging import bounded
 from warehouse.store import Store
 from warehouse.workspace import Workspace
@@ -71,7 +72,9 @@ def publish_held(
     over_newer: bool = False,
     store: Store | None = None,
 ) -> LoadResult:
-    """Publish a blocked load's held rows (a steward accepted them): one new snapshot.
+    """Publish a blocked load's held rows (a steward accepted them): one new snapshot, the
+    load recorded published, the held file removed. (A steward's review does these steps
+    itself as one recoverable operation: ``quality.runs.review_run``.)
 
     Refused (LoadConflict) when the load is not blocked, or when, in replace or upsert mode, a
     later load of the dataset has been published since (the held rows are older and would
@@ -79,8 +82,42 @@ def publish_held(
     HeldRowsMissing when its rows are gone.
     """
     with dataset_lock(workspace, spec.name), open_store(workspace, store) as opened:
-        record = _held_record(opened, spec.name, load_id)
-        newer = opened.loads.published_after(spec.name, load_id)
+        held = _held_record(opened, spec.name, load_id)["held_path"]
+        result = commit_held(workspace, spec, opened, load_id, over_newer=over_newer)
+        opened.loads.publish_held(
+            load_id, snapshot_id=result.snapshot_id, finished_at=result.finished_at
+        )
+        remove_held_file(workspace, spec.name, held)
+        return result
+
+
+def commit_held(
+    workspace: Workspace,
+    spec: DatasetSpec,
+    store: Store,
+    load_id: str,
+    *,
+    over_newer: bool = False,
+) -> LoadResult:
+    """The lake commit of a blocked load's held rows, exactly once by load id (a commit the
+    lake already holds is returned, not repeated); the caller holds the dataset's lock and
+    records the outcome. The held file stays until the caller removes it: the table gets a
+    hard link (or a copy) of it, so a process killed before the commit loses nothing.
+
+    Refused as ``publish_held`` says."""
+    record = _held_record(store, spec.name, load_id)
+    with contextlib.closing(bounded(connect_lake(workspace), workspace)) as lake:
+        done = snapshot_of(lake, load_id)
+        if done is not None:
+            rows, snapshot_id = done
+            return replace(
+                result_of(record),
+                status="published",
+                rows=rows,
+                snapshot_id=snapshot_id,
+                finished_at=now_local(),
+            )
+        newer = store.loads.published_after(spec.name, load_id)
         if newer is not None and spec.load.mode != "append" and not over_newer:
             raise LoadConflict(
                 f"{spec.name}: load {newer} was published after the blocked "
@@ -90,10 +127,11 @@ def publish_held(
         held = Path(record["held_path"])
         if not held.exists():
             raise HeldRowsMissing(f"{spec.name}: the held rows of load {load_id} are gone ({held})")
+        settle_earlier_loads(workspace, spec, store, lake, load_id)
         staged = StagedLoad(
             dataset=spec.name,
             load_id=load_id,
-            path=held,
+            path=_link_for_commit(workspace, spec.name, held, load_id),
             rows=int(record["rows"] or 0),
             schema=list(record["schema"]),
             sources=[
@@ -103,22 +141,41 @@ def publish_held(
             fingerprint=record["fingerprint"],
             numbered=spec.load.mode == "upsert",
         )
-        with contextlib.closing(bounded(connect_lake(workspace), workspace)) as lake:
-            settle_earlier_loads(workspace, spec, opened, lake, load_id)
+        try:
             result = publish_staged(
-                lake, workspace, spec, staged, recorded=opened.loads.published_load_ids(spec.name)
+                lake, workspace, spec, staged, recorded=store.loads.published_load_ids(spec.name)
             )
-        held.unlink(missing_ok=True)
-        opened.loads.publish_held(
-            load_id, snapshot_id=result.snapshot_id, finished_at=result.finished_at
-        )
-        return replace(
-            result,
-            status="published",
-            started_at=record["started_at"],
-            quality_run_id=record["quality_run_id"],
-            quality=record["quality"],
-        )
+        finally:
+            staged.path.unlink(missing_ok=True)
+    return replace(
+        result,
+        status="published",
+        started_at=record["started_at"],
+        quality_run_id=record["quality_run_id"],
+        quality=record["quality"],
+    )
+
+
+def held_commit(workspace: Workspace, load_id: str) -> tuple[int, int] | None:
+    """(rows, snapshot id) of the lake commit of ``load_id``; None when the lake holds none."""
+    try:
+        lake = connect_lake(workspace, read_only=True)
+    except LakeMissingError:
+        return None
+    with contextlib.closing(lake):
+        return snapshot_of(lake, load_id)
+
+
+def discard_attempt(workspace: Workspace, spec: DatasetSpec) -> None:
+    """Remove what a publish that did not commit left (its link in staging/, a data file in the
+    table's folder no snapshot references). Call with the dataset's lock held."""
+    try:
+        lake = connect_lake(workspace, read_only=True)
+    except LakeMissingError:
+        shutil.rmtree(workspace.staging_dir / spec.name, ignore_errors=True)
+        return
+    with contextlib.closing(lake):
+        remove_leftover_files(workspace, spec, lake)
 
 
 def reject_held(
@@ -127,9 +184,43 @@ def reject_held(
     """Keep a blocked load out for good (a steward rejected it): its held rows are deleted;
     the raw files stay in landing/."""
     with dataset_lock(workspace, dataset), open_store(workspace, store) as opened:
-        record = _held_record(opened, dataset, load_id)
-        Path(record["held_path"]).unlink(missing_ok=True)
+        held = _held_record(opened, dataset, load_id)["held_path"]
         opened.loads.reject_held(load_id)
+        remove_held_file(workspace, dataset, held)
+
+
+def remove_held_file(workspace: Workspace, dataset: str, held: str | None) -> None:
+    """Delete a decided load's held file: only ever one in this workspace's held/<dataset>/
+    (a path kept from elsewhere, say the original of a copied workspace, is left alone)."""
+    if held and workspace.contains(held, workspace.held_dir / dataset):
+        Path(held).unlink(missing_ok=True)
+
+
+def stray_held_files(workspace: Workspace, store: Store, dataset: str) -> list[Path]:
+    """Files in held/<dataset>/ no blocked load waits on (a process died after its decision
+    was recorded, before it removed the file). Meaningful under the dataset's lock only."""
+    folder = workspace.held_dir / dataset
+    if not folder.is_dir():
+        return []
+    stray = []
+    for path in folder.glob("*.parquet"):
+        record = store.loads.get(path.stem)
+        if record is not None and record["status"] in ("published", "rejected"):
+            stray.append(path)
+    return stray
+
+
+def _link_for_commit(workspace: Workspace, dataset: str, held: Path, load_id: str) -> Path:
+    """A second name for the held file in staging/, for the commit to move into the table."""
+    folder = workspace.staging_dir / dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{load_id}.held.parquet"
+    target.unlink(missing_ok=True)
+    try:
+        os.link(held, target)
+    except OSError:  # another filesystem, or no hard links: a copy
+        shutil.copyfile(held, target)
+    return target
 
 
 def _held_record(store: Store, dataset: str, load_id: str) -> dict[str, Any]:

@@ -367,13 +367,29 @@ class Quality(Protocol):
         reviewer: str,
         at: str,
         outcome: str,
+        state: Literal["pending", "done"] = "done",
     ) -> int:
-        """Record one review; its id."""
+        """Record one review (``pending``: its publish is under way); its id."""
         ...
 
     def set_review_outcome(self, review_id: int, outcome: str) -> None: ...
 
-    def reviews(self, run_id: str) -> list[dict[str, Any]]: ...
+    def finish_review(self, review_id: int, outcome: str) -> None:
+        """A pending review is done, with what it did."""
+        ...
+
+    def remove_pending_review(self, review_id: int) -> None:
+        """Forget a pending review whose publish did not happen (nothing was done)."""
+        ...
+
+    def pending_reviews(self, dataset: str | None = None) -> list[dict[str, Any]]:
+        """Pending reviews (of ``dataset``'s runs, or all), each with its run's ``dataset``
+        and ``load_id``, oldest first."""
+        ...
+
+    def reviews(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's done reviews, in order (a pending one is not a review yet)."""
+        ...
 
     def latest_entry_scores(self) -> list[dict[str, Any]]:
         """Per entry with runs: {code, name, organisation, score (of its latest run), runs,

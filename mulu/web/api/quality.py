@@ -10,8 +10,9 @@ from fastapi import FastAPI, Query
 from pydantic import BaseModel
 
 from catalog.reviews import review
+from catalog.reviews import run as get_run
+from catalog.reviews import runs as list_runs
 from mulu.web.deps import Web
-from quality.runs import get_run, list_runs
 
 
 class Review(BaseModel):
@@ -32,12 +33,15 @@ def register(app: FastAPI, web: Web) -> None:
         pending: bool = False,
         limit: int = Query(100, ge=1, le=1000),
     ) -> list[dict[str, Any]]:
-        return list_runs(store, dataset=dataset, failed=failed, pending=pending, limit=limit)
+        # Interrupted reviews are settled first (catalog.reviews.runs).
+        return list_runs(
+            store, workspace, dataset=dataset, failed=failed, pending=pending, limit=limit
+        )
 
     @app.get("/api/quality/runs/{run_id}", tags=["quality"])
     def run(run_id: str) -> dict[str, Any]:
         """One run (its id or a unique prefix): results with failing-row samples, reviews."""
-        return get_run(store, run_id)
+        return get_run(store, workspace, run_id)
 
     @app.post("/api/quality/runs/{run_id}/reviews", tags=["quality"], status_code=201)
     def post_review(run_id: str, body: Review) -> dict[str, Any]:

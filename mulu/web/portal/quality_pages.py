@@ -17,21 +17,27 @@ def register(app: FastAPI, web: Web) -> None:
 
     @app.get("/quality", response_class=HTMLResponse, include_in_schema=False)
     def quality_page(request: Request, pending: bool = False) -> HTMLResponse:
-        from quality.runs import list_runs
+        from catalog.reviews import runs as list_runs  # settles interrupted reviews first
 
         return render(
-            request, "quality_runs.html", runs=list_runs(store, pending=pending, limit=200)
+            request,
+            "quality_runs.html",
+            runs=list_runs(store, workspace, pending=pending, limit=200),
         )
 
     @app.get("/quality/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def quality_run_page(
         request: Request, run_id: str, flash: str | None = None, error: str | None = None
     ) -> HTMLResponse:
-        from quality.runs import get_run
+        from catalog.reviews import run as get_run  # settles interrupted reviews first
 
         # No such run: the app's error handler answers with a 404 page.
         return render(
-            request, "quality_run.html", run=get_run(store, run_id), flash=flash, error=error
+            request,
+            "quality_run.html",
+            run=get_run(store, workspace, run_id),
+            flash=flash,
+            error=error,
         )
 
     @app.post("/quality/{run_id}/review", include_in_schema=False)

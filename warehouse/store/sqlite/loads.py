@@ -7,6 +7,10 @@ says why; nothing written), 'blocked' (the quality gate held its rows in
 plain dicts with ``sources`` a list of dicts and ``schema`` a list of (column, DuckDB type);
 the rules (when a load is unchanged, how a dead run is settled) live in ``warehouse.load``.
 
+Paths in the workspace (``held_path``, ``location``, each source's ``landed_path``) are kept
+relative to it and come back resolved against the workspace this database lies in, so a copied
+or moved workspace works on its own files (``Workspace.stored`` / ``Workspace.resolve``).
+
 "After" means after in the order loads started: SQLite's rowid, since ``started_at`` is to the
 second only.
 """
@@ -20,16 +24,31 @@ from typing import Any
 
 from warehouse.store.sqlite.database import Database
 from warehouse.store.sqlite.rows import chunks, marks
+from warehouse.workspace import Workspace
 
 # The rowid of a load (0 when there is none), for "after that load".
 _ROWID_OF = "coalesce((SELECT rowid FROM loads WHERE load_id = ?), 0)"
 
 
-def _load(row: sqlite3.Row) -> dict[str, Any]:
+def _load(row: sqlite3.Row, workspace: Workspace | None = None) -> dict[str, Any]:
     load = dict(row)
     load["sources"] = json.loads(load["sources"] or "[]")
     load["schema"] = [(name, kind) for name, kind in json.loads(load["schema"] or "[]")]
+    if workspace is not None:
+        for key in ("held_path", "location"):
+            if load.get(key):
+                load[key] = str(workspace.resolve(load[key]))
+        for source in load["sources"]:
+            if source.get("landed_path"):
+                source["landed_path"] = str(workspace.resolve(source["landed_path"]))
     return load
+
+
+def _stored_sources(workspace: Workspace, sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {**s, "landed_path": workspace.stored(s["landed_path"])} if s.get("landed_path") else s
+        for s in sources
+    ]
 
 
 def _json(value: Any) -> str:
@@ -39,6 +58,8 @@ def _json(value: Any) -> str:
 class SqliteLoads:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # The workspace is the folder of its metadata database (Workspace.metadata_db).
+        self.paths = Workspace(db.path.parent)
 
     # --- reads ---------------------------------------------------------------------------
     def get(self, load_id: str) -> dict[str, Any] | None:
@@ -47,12 +68,12 @@ class SqliteLoads:
             .execute("SELECT * FROM loads WHERE load_id = ?", (load_id,))
             .fetchone()
         )
-        return None if row is None else _load(row)
+        return None if row is None else _load(row, self.paths)
 
     def history(self, dataset: str) -> list[dict[str, Any]]:
         """Every load of ``dataset``, oldest first."""
         return [
-            _load(row)
+            _load(row, self.paths)
             for row in self.db.connection().execute(
                 "SELECT * FROM loads WHERE dataset = ? ORDER BY started_at, rowid", (dataset,)
             )
@@ -69,7 +90,7 @@ class SqliteLoads:
             )
             .fetchone()
         )
-        return None if row is None else _load(row)
+        return None if row is None else _load(row, self.paths)
 
     def published_load_ids(self, dataset: str) -> set[str]:
         return {
@@ -103,7 +124,7 @@ class SqliteLoads:
             )
             .fetchone()
         )
-        return None if row is None else _load(row)
+        return None if row is None else _load(row, self.paths)
 
     def published_after(self, dataset: str, load_id: str) -> str | None:
         """The latest load of ``dataset`` published after ``load_id`` started, if any."""
@@ -158,7 +179,14 @@ class SqliteLoads:
             con.execute(
                 "INSERT INTO loads (load_id, dataset, entry_code, status, table_name, "
                 "location, started_at) VALUES (?, ?, ?, 'started', ?, ?, ?)",
-                (load_id, dataset, entry_code, table_name, location, started_at),
+                (
+                    load_id,
+                    dataset,
+                    entry_code,
+                    table_name,
+                    self.paths.stored(location),
+                    started_at,
+                ),
             )
 
     def record_sources(
@@ -168,7 +196,7 @@ class SqliteLoads:
         with self.db.transaction() as con:
             con.execute(
                 "UPDATE loads SET fingerprint = ?, sources = ? WHERE load_id = ?",
-                (fingerprint, _json(sources), load_id),
+                (fingerprint, _json(_stored_sources(self.paths, sources)), load_id),
             )
 
     def finish(
@@ -227,7 +255,10 @@ class SqliteLoads:
     def hold(self, load_id: str, held_path: str) -> None:
         """Where a blocked load's rows wait for a steward."""
         with self.db.transaction() as con:
-            con.execute("UPDATE loads SET held_path = ? WHERE load_id = ?", (held_path, load_id))
+            con.execute(
+                "UPDATE loads SET held_path = ? WHERE load_id = ?",
+                (self.paths.stored(held_path), load_id),
+            )
 
     def publish_held(self, load_id: str, *, snapshot_id: int | None, finished_at: str) -> None:
         """A held load a steward accepted is published: its held rows are gone."""
@@ -269,7 +300,14 @@ class SqliteLoads:
                 "INSERT INTO loads (load_id, dataset, entry_code, status, started_at, "
                 "table_name, location) VALUES (?, ?, ?, 'published', ?, ?, ?) "
                 "ON CONFLICT (load_id) DO NOTHING",
-                (load_id, dataset, entry_code, committed_at, table_name, location),
+                (
+                    load_id,
+                    dataset,
+                    entry_code,
+                    committed_at,
+                    table_name,
+                    self.paths.stored(location),
+                ),
             )
             con.execute(
                 "UPDATE loads SET status = 'published', fingerprint = ?, sources = ?, "
@@ -278,7 +316,7 @@ class SqliteLoads:
                 "WHERE load_id = ?",
                 (
                     fingerprint,
-                    _json(sources),
+                    _json(_stored_sources(self.paths, sources)),
                     rows,
                     _json([list(p) for p in schema]),
                     snapshot_id,

@@ -1,6 +1,11 @@
 """Quality runs (质量校验), their expectation results, failing-row samples and stewards' reviews
 (质量审核) in SQLite (tables of migration 004). Plain values in, plain dicts out; the rules
-(what may be reviewed, how a score is computed) live in ``quality``."""
+(what may be reviewed, how a score is computed) live in ``quality``.
+
+A run's ``quarantine_path`` and ``data_docs`` are kept relative to the workspace and come back
+resolved against the workspace this database lies in. A review is ``pending`` from the moment
+a steward's decision starts publishing until it is done (or removed, when the publish did not
+happen); ``reviews`` lists done ones only."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any, Literal
 from warehouse.store.fields import ScoreKey
 from warehouse.store.sqlite.database import Database
 from warehouse.store.sqlite.rows import dumps, marks
+from warehouse.workspace import Workspace
 
 _RUN_COLUMNS = (
     "run_id",
@@ -48,6 +54,7 @@ _RESULT_COLUMNS = (
     "description",
     "error",
 )
+_PATH_COLUMNS = ("quarantine_path", "data_docs")
 _SAMPLE_COLUMNS = ("run_id", "rule", "position", "source_file", "source_row", "reason", '"values"')
 _LISTED = (
     "run_id, dataset, entry_code, status, decision, rows, expectations, passed, errors, "
@@ -75,6 +82,8 @@ _MONTHLY = {
 class SqliteQuality:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # The workspace is the folder of its metadata database (Workspace.metadata_db).
+        self.paths = Workspace(db.path.parent)
 
     # --- runs ------------------------------------------------------------------------------
     def add_run(
@@ -92,7 +101,10 @@ class SqliteQuality:
             con.execute(
                 f"INSERT INTO quality_runs ({', '.join(_RUN_COLUMNS)}) "
                 f"VALUES ({marks(len(_RUN_COLUMNS))})",
-                tuple(run[c] for c in _RUN_COLUMNS),
+                tuple(
+                    self.paths.stored(run[c]) if c in _PATH_COLUMNS and run[c] else run[c]
+                    for c in _RUN_COLUMNS
+                ),
             )
             con.executemany(
                 f"INSERT INTO quality_results ({', '.join(_RESULT_COLUMNS)}) "
@@ -155,7 +167,13 @@ class SqliteQuality:
             .execute("SELECT * FROM quality_runs WHERE run_id = ?", (run_id,))
             .fetchone()
         )
-        return None if row is None else dict(row)
+        if row is None:
+            return None
+        run = dict(row)
+        for column in _PATH_COLUMNS:
+            if run[column]:
+                run[column] = str(self.paths.resolve(run[column]))
+        return run
 
     def results(self, run_id: str) -> list[dict[str, Any]]:
         """The run's expectation results, failed first (errors before warnings), then in the
@@ -263,15 +281,43 @@ class SqliteQuality:
         reviewer: str,
         at: str,
         outcome: str,
+        state: Literal["pending", "done"] = "done",
     ) -> int:
-        """Record one review; its id."""
+        """Record one review (``pending``: its publish is under way); its id."""
         with self.db.transaction() as con:
             cursor = con.execute(
-                "INSERT INTO quality_reviews (run_id, action, rule, note, reviewer, at, outcome) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, action, rule, note, reviewer, at, outcome),
+                "INSERT INTO quality_reviews (run_id, action, rule, note, reviewer, at, "
+                "outcome, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, action, rule, note, reviewer, at, outcome, state),
             )
             return int(cursor.lastrowid or 0)
+
+    def finish_review(self, review_id: int, outcome: str) -> None:
+        """A pending review is done, with what it did."""
+        with self.db.transaction() as con:
+            con.execute(
+                "UPDATE quality_reviews SET state = 'done', outcome = ? WHERE review_id = ?",
+                (outcome, review_id),
+            )
+
+    def remove_pending_review(self, review_id: int) -> None:
+        """Forget a pending review whose publish did not happen (nothing was done)."""
+        with self.db.transaction() as con:
+            con.execute(
+                "DELETE FROM quality_reviews WHERE review_id = ? AND state = 'pending'",
+                (review_id,),
+            )
+
+    def pending_reviews(self, dataset: str | None = None) -> list[dict[str, Any]]:
+        """Pending reviews (of ``dataset``'s runs, or all), each with its run's ``dataset``
+        and ``load_id``, oldest first."""
+        rows = self.db.connection().execute(
+            "SELECT v.*, r.dataset, r.load_id FROM quality_reviews v "
+            "JOIN quality_runs r ON r.run_id = v.run_id "
+            "WHERE v.state = 'pending' AND (? IS NULL OR r.dataset = ?) ORDER BY v.review_id",
+            (dataset, dataset),
+        )
+        return [dict(r) for r in rows]
 
     def set_review_outcome(self, review_id: int, outcome: str) -> None:
         with self.db.transaction() as con:
@@ -281,7 +327,8 @@ class SqliteQuality:
 
     def reviews(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.db.connection().execute(
-            "SELECT * FROM quality_reviews WHERE run_id = ? ORDER BY review_id", (run_id,)
+            "SELECT * FROM quality_reviews WHERE run_id = ? AND state = 'done' ORDER BY review_id",
+            (run_id,),
         )
         return [dict(r) for r in rows]
 
