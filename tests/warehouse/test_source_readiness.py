@@ -260,7 +260,7 @@ def test_an_s3_source_waits_for_its_ready_marker(s3_bucket, landing_dir):  # noq
         SourceNotReady, match=r"waiting for the ready marker s3://.*/in/2026-11/_SUCCESS"
     ):
         land(url, landing_dir, "roster", storage_options=options, readiness=ready)
-    assert not list((landing_dir / "roster").iterdir())
+    assert not (landing_dir / "roster").exists()  # nothing landed, not even its folder
     state = source_state(url, storage_options=options, ready="_SUCCESS")
     s3_bucket.put("in/2026-11/_SUCCESS", b"")
     assert source_state(url, storage_options=options, ready="_SUCCESS") != state  # the sensor
