@@ -11,4 +11,7 @@ def sha(data: bytes) -> str:
 
 
 def landed_names(landing_dir: Path, dataset: str = "dibao") -> list[str]:
-    return sorted(p.name for p in (landing_dir / dataset).iterdir())
+    """Every name in ``landing/<dataset>`` (temporaries too); none when the folder is absent
+    (a landing that found nothing to land does not create it)."""
+    folder = landing_dir / dataset
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
