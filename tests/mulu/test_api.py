@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 import urllib.parse
 
 import pytest
@@ -492,6 +493,7 @@ def test_a_search_never_indexes_in_the_request(small):
         seen.append(found)
         if found["total"] == 3 and not found["stale"]:
             break
+        time.sleep(0.1)
     assert seen[-1]["total"] == 3
     assert all(found["refreshed"] == 0 for found in seen)  # no request indexed anything
     assert refresher.refreshes >= 1
