@@ -264,7 +264,7 @@ def source_state(
     state: list[list[Any]] = []
     for name in files:
         if roots is not None and _scheme(url) in ("", "file"):
-            roots.check(name, given)
+            roots.check(name, name if _GLOB_CHARS.search(given) else given)
         try:
             info = fs.info(name)
         except FileNotFoundError:
@@ -344,8 +344,10 @@ def _local_files(
         raise LandingError(f"cannot land {given}: {exc}") from exc
     with _source_errors_named(url, "cannot list", also=(TypeError, ValueError)):
         files = _matching_files(fs, url, path)
+    # A glob's refused match is named itself (a symlink among the matches, say).
+    named = (lambda name: name) if _GLOB_CHARS.search(given) else (lambda name: given)
     return [
-        (_url_for(fs, url, name), Path(roots.check(name, given) if roots else name))
+        (_url_for(fs, url, name), Path(roots.check(name, named(name)) if roots else name))
         for name in files
     ]
 
