@@ -625,11 +625,16 @@ def test_the_next_load_deletes_data_files_of_dead_loads(workspace, sources, spec
     # What a load killed between moving its file in and committing leaves behind.
     orphan = table_dir / "mulu-20261125T000000-deadbeef-00000000.parquet"
     orphan.write_bytes(live.read_bytes())
-    other = table_dir / "ducklake-not-ours.parquet"  # never touched: not a Mulu file
-    other.write_bytes(b"")
+    # DuckLake's own uncommitted files are orphans too once no snapshot references them (the
+    # dataset's lock keeps a live load of it from running meanwhile); what is not Parquet stays.
+    stray = table_dir / "ducklake-uncommitted.parquet"
+    stray.write_bytes(live.read_bytes())
+    other = table_dir / "notes.txt"
+    other.write_text("not a data file")
     write_csv(path, ROSTER_HEADER, ROSTER_ROWS[:1])
     assert load_dataset(workspace, spec).rows == 1
     assert not orphan.exists()
+    assert not stray.exists()
     assert other.exists()
     assert live.exists()
     assert len(lake_rows(workspace, "dibao")) == 5
