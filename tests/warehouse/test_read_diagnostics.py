@@ -344,3 +344,39 @@ def test_a_lowercase_x_in_an_id_card_is_stored_as_x(workspace, sources, specs):
     # Other string columns keep their x.
     assert normalise_id_card(with_x[0].lower()) == with_x[0]
     assert normalise_id_card("1234x") == "1234x"
+
+
+def test_loads_error_keeps_duckdbs_whole_reason_but_not_its_advice(workspace, tmp_path):
+    """The one line a user reads names file and line; ``loads.error`` keeps the rest of
+    DuckDB's reason after it (each line cut), without the reader options a spec cannot set."""
+    import duckdb
+
+    from warehouse.load.ledger import record_failure
+    from warehouse.read.errors import source_error
+    from warehouse.store import Store
+
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b\n1,2\n3,4,5\n6,7\n", encoding="utf-8")
+    with pytest.raises(duckdb.Error) as caught:
+        duckdb.sql(
+            f"SELECT * FROM read_csv('{path}', header = true, "
+            "columns = {'a': 'INTEGER', 'b': 'INTEGER'})"
+        ).fetchall()
+    error = source_error("ragged.csv", caught.value)
+    assert "\n" not in str(error)
+    assert error.detail
+    assert "Possible fixes" not in error.detail
+    with Store.open(workspace) as store:
+        store.loads.start(
+            "L1",
+            dataset="ragged",
+            entry_code=None,
+            table_name="ragged",
+            location="lake/main/ragged",
+            started_at="2026-12-07T12:00:00",
+        )
+        record_failure(store, "L1", error)
+        stored = store.loads.get("L1")
+    assert stored is not None
+    assert stored["error"] == f"{error}\n{error.detail}"
+    assert "strict_mode" not in stored["error"]  # DuckDB's option advice is left out

@@ -30,11 +30,14 @@ def open_store(workspace: Workspace, store: Store | None) -> Iterator[Store]:
 def record_failure(store: Store, load_id: str, exc: BaseException) -> None:
     """Record the load 'failed' with ``exc`` (and, for a LoadError, its file, column, row)."""
     where = exc if isinstance(exc, LoadError) else None
+    error = str(exc) or type(exc).__name__
+    if where is not None and where.detail:  # the whole reason is kept, not only its first line
+        error = f"{error}\n{where.detail}"
     try:
         store.loads.fail(
             load_id,
             finished_at=now_local(),
-            error=str(exc) or type(exc).__name__,
+            error=error,
             error_file=where.file if where else None,
             error_column=where.column if where else None,
             error_row=where.row if where else None,

@@ -13,7 +13,10 @@ from schemas.errors import InvalidInput, MuluError
 
 
 class LoadError(MuluError):
-    """A load that failed; ``file``, ``column`` and ``row`` say where, when known."""
+    """A load that failed; ``file``, ``column`` and ``row`` say where, when known.
+
+    The message is the one line a user reads; ``detail`` is the rest of the reason (DuckDB's
+    own lines, say), kept in ``loads.error`` after it but never printed by default."""
 
     def __init__(
         self,
@@ -22,9 +25,11 @@ class LoadError(MuluError):
         file: str | None = None,
         column: str | None = None,
         row: int | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.file, self.column, self.row = file, column, row
+        self.detail = detail
 
 
 class SourceError(LoadError, InvalidInput):
@@ -47,8 +52,24 @@ def source_error(label: str, exc: BaseException) -> SourceError:
     if len(first) > 200:
         first = first[:199] + "…"
     return SourceError(
-        f"{label}: cannot read: {first}", file=label, row=int(line.group(1)) if line else None
+        f"{label}: cannot read: {first}",
+        file=label,
+        row=int(line.group(1)) if line else None,
+        detail=_detail(text),
     )
+
+
+def _detail(text: str) -> str | None:
+    """DuckDB's whole reason after its first line, without the options it suggests (a spec
+    cannot set them); each line cut to 200 characters, as the source's own lines may be huge."""
+    kept = []
+    for raw in text.splitlines()[1:]:
+        line = raw.strip()
+        if re.match(r"(Possible (fixes|Solution)|Try auto-detecting)", line):
+            break
+        if line:
+            kept.append(line if len(line) <= 200 else line[:199] + "…")
+    return "\n".join(kept) or None
 
 
 def text_of(exc: BaseException) -> str:
