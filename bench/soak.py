@@ -5,10 +5,15 @@
 
 Phases: first readers only (the idle latency), then readers beside HTTP writers (update
 reports through ``POST /api/entries/{code}/updates``), ``mulu freshness report`` processes one
-after another, and one ``mulu catalog import`` of a small real export in the middle. Every
+after another, ``mulu run`` loads of a department dataset (each version a new file; every second
+one carries a wrong 身份证号 check digit, so the quality gate blocks it and a steward accepts it
+with ``mulu quality review``), and one ``mulu catalog import`` of a small real export in the
+middle. Every
 request and every process is counted: a 5xx, a refused connection or a failed process is an
 error. Afterwards every acknowledged write (201 from the API, exit 0 from the CLI) must be in
-the catalogue, the import's entries must be found by the server's search (indexed by its
+the catalogue, every acknowledged publish (exit 0 from ``mulu run`` or from an accepting review)
+must be a published load registered with its entry, the live table must hold exactly the last
+acknowledged version, the import's entries must be found by the server's search (indexed by its
 refresher thread, not by a request), and ``PRAGMA integrity_check`` must say ok.
 
 All traffic goes to 127.0.0.1, to the server this script starts; loops are bounded in time.
@@ -60,6 +65,10 @@ class Figures:
     cli_writes_acknowledged: int = 0
     writes_present: int = 0
     writes_missing: int = 0
+    loads_published: int = 0  # acknowledged: `mulu run` exit 0 or an accepting review
+    loads_blocked: int = 0
+    loads_registered: int = 0  # of the published ones: registered with the entry by load id
+    live_table_matches: bool = False
     import_exit: int | None = None
     imported_found_by_search: bool = False
     integrity: str = ""
@@ -75,6 +84,8 @@ class Figures:
             self.errors == 0
             and self.writes_missing == 0
             and self.import_exit == 0
+            and self.loads_registered == self.loads_published > 0
+            and self.live_table_matches
             and self.imported_found_by_search
             and self.integrity == "ok"
         )
@@ -166,9 +177,53 @@ def prepare(home: Path) -> list[str]:
 
     directory = Directory.open(Workspace(home), user="soak")
     try:
-        return [e["code"] for e in directory.store.entries.page(limit=40).entries]
+        codes = [e["code"] for e in directory.store.entries.page(limit=40).entries]
     finally:
         directory.close()
+    spec = home / "datasets" / "soak" / f"{DATASET}.yaml"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(SPEC.format(name=DATASET, code=codes[0]), encoding="utf-8")
+    return codes
+
+
+DATASET = "soak_roster"
+SPEC = """name: {name}
+title: 浸泡测试名册
+entry_code: "{code}"
+source:
+  url: sources/{name}.csv
+columns:
+  - {{name: person_name, source: 姓名}}
+  - {{name: amount, source: 金额, type: integer}}
+  - {{name: id_card_no, source: 身份证号, format: 身份证号}}
+primary_key: [person_name]
+"""
+
+
+def roster_version(version: int, *, blocked: bool) -> list[tuple[str, int, str]]:
+    """Rows of one delivered version: 50 people; a blocked one has a wrong check digit."""
+    import datetime as dt
+
+    from schemas.identity import make_id_card
+
+    rows = []
+    for i in range(50):
+        card = make_id_card("320303", dt.date(1980, 1, 1) + dt.timedelta(days=i), i % 10)
+        if blocked and i == 7:
+            card = card[:17] + ("0" if card[17] != "0" else "1")
+        rows.append((f"v{version}-{i:02d}", 500 + version, card))
+    return rows
+
+
+def write_roster(home: Path, rows: list[tuple[str, int, str]]) -> None:
+    """Deliver a version the way a department would: written aside, then moved in at once."""
+    target = home / "sources" / f"{DATASET}.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_suffix(".part")
+    part.write_text(
+        "姓名,金额,身份证号\n" + "".join(f"{n},{a},{c}\n" for n, a, c in rows), encoding="utf-8"
+    )
+    part.replace(target)
 
 
 def soak(home: Path, seconds: float, *, readers: int = 3, writers: int = 2) -> Figures:
@@ -181,7 +236,9 @@ def soak(home: Path, seconds: float, *, readers: int = 3, writers: int = 2) -> F
     acknowledged: set[str] = set()
     writing = threading.Event()
     stop = threading.Event()
-    env = {**os.environ, "MULU_HOME": str(home), "MULU_USER": "soak-cli"}
+    # Sources written here are complete when moved in: no settle time needed.
+    env = {**os.environ, "MULU_HOME": str(home), "MULU_USER": "soak-cli", "MULU_SOURCE_SETTLE": "0"}
+    last_acknowledged: list[list[tuple[str, int, str]]] = []
 
     def count(status: int, what: str) -> None:
         with lock:
@@ -262,9 +319,49 @@ def soak(home: Path, seconds: float, *, readers: int = 3, writers: int = 2) -> F
                 with lock:
                     figures.error_samples.append(f"cli import: {done.stdout[-300:]}")
 
+        def cli_loads() -> None:
+            version = 0
+            writing.wait()
+            while not stop.is_set():
+                version += 1
+                blocked = version % 2 == 0
+                rows = roster_version(version, blocked=blocked)
+                write_roster(home, rows)
+                done = subprocess.run(
+                    [_mulu(), "run", "--select", DATASET],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
+                if done.returncode == 0:
+                    with lock:
+                        figures.loads_published += 1
+                        last_acknowledged[:] = [rows]
+                    continue
+                if done.returncode != 7:  # 7: blocked and held for a steward
+                    with lock:
+                        figures.errors += 1
+                        figures.error_samples.append(f"cli run: {done.stdout[-300:]}")
+                    continue
+                with lock:
+                    figures.loads_blocked += 1
+                if _accept_pending(env) == 0:
+                    with lock:
+                        figures.loads_published += 1
+                        last_acknowledged[:] = [rows]
+                else:
+                    with lock:
+                        figures.errors += 1
+                        figures.error_samples.append("cli review: accept failed")
+
         threads = [threading.Thread(target=reader, args=(n,)) for n in range(readers)]
         threads += [threading.Thread(target=api_writer, args=(n,)) for n in range(writers)]
-        threads += [threading.Thread(target=cli_reports), threading.Thread(target=cli_import)]
+        threads += [
+            threading.Thread(target=cli_reports),
+            threading.Thread(target=cli_import),
+            threading.Thread(target=cli_loads),
+        ]
         for thread in threads:
             thread.start()
         try:
@@ -284,11 +381,59 @@ def soak(home: Path, seconds: float, *, readers: int = 3, writers: int = 2) -> F
     figures.writes_missing = len(acknowledged - present)
     with sqlite3.connect(home / "catalog.sqlite") as con:
         figures.integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
+        published = [
+            r[0]
+            for r in con.execute(
+                "SELECT load_id FROM loads WHERE dataset = ? AND status = 'published'", (DATASET,)
+            )
+        ]
+        registered = {
+            r[0] for r in con.execute("SELECT load_id FROM entry_updates WHERE load_id IS NOT NULL")
+        }
+    figures.loads_registered = len([p for p in published if p in registered])
+    figures.live_table_matches = bool(last_acknowledged) and _live_rows(home) == sorted(
+        last_acknowledged[0]
+    )
     figures.p50_idle_ms = round(percentile(idle, 0.5) * 1000, 1)
     figures.p95_idle_ms = round(percentile(idle, 0.95) * 1000, 1)
     figures.p50_under_writes_ms = round(percentile(loaded, 0.5) * 1000, 1)
     figures.p95_under_writes_ms = round(percentile(loaded, 0.95) * 1000, 1)
     return figures
+
+
+def _accept_pending(env: dict[str, str]) -> int:
+    """A steward accepts the dataset's pending blocked run; the review's exit status."""
+    listed = subprocess.run(
+        [_mulu(), "quality", "runs", "--pending", "--dataset", DATASET, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    runs = json.loads(listed.stdout or "[]") if listed.returncode == 0 else []
+    if not runs:
+        return 1
+    return subprocess.run(
+        [_mulu(), "quality", "review", runs[0]["run_id"], "--accept", "--note", "soak"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).returncode
+
+
+def _live_rows(home: Path) -> list[tuple[str, int, str]]:
+    """The published table's rows, through a read-only analyst session."""
+    from warehouse.analyst import open_session
+
+    session = open_session(home, catalogue=False)
+    try:
+        rows = session.execute(
+            f"SELECT person_name, amount, id_card_no FROM {DATASET} ORDER BY ALL"
+        ).fetchall()
+    finally:
+        session.close()
+    return [(str(n), int(a), str(c)) for n, a, c in rows]
 
 
 def _codes(home: Path) -> list[str]:

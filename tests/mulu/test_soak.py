@@ -1,7 +1,9 @@
 """Soak (issue 11, point 6): a real ``mulu serve`` with HTTP readers and writers beside CLI
-processes (``mulu freshness report`` one after another, a ``mulu catalog import`` of a small
-real export) for a bounded time: no 5xx and no failed process, every acknowledged write
-present afterwards, the import found by the server's search, the database intact.
+processes (``mulu freshness report`` one after another, ``mulu run`` loads of a dataset whose
+blocked versions a steward accepts with ``mulu quality review``, a ``mulu catalog import`` of a
+small real export) for a bounded time: no 5xx and no failed process, every acknowledged write
+present afterwards, every acknowledged publish registered and the live table exactly the last
+one, the import found by the server's search, the database intact.
 
 ``bench/soak.py`` does the work (``python -m bench.soak --seconds 600`` runs it longer; its
 figures are in BENCHMARKS.md); this test runs it for ~20 s, in its own process as a user would.
@@ -39,6 +41,9 @@ def test_soak_loses_nothing_and_answers_every_request(tmp_path, real_data):
     assert figures["cli_writes_acknowledged"] >= 1
     assert figures["writes_present"] == acknowledged
     assert figures["writes_missing"] == 0
+    assert figures["loads_published"] >= 1
+    assert figures["loads_registered"] == figures["loads_published"]
+    assert figures["live_table_matches"]
     assert figures["import_exit"] == 0
     assert figures["imported_found_by_search"]
     assert figures["integrity"] == "ok"
