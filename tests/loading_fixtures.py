@@ -165,6 +165,20 @@ def lake_rows(
         con.close()
 
 
+def live_table(workspace: Workspace, table: str) -> tuple[int, int]:
+    """A live lake table's row count and an order-free checksum of its rows: what a
+    data-safety test compares before and after."""
+    from warehouse.lake import connect_lake
+
+    con = connect_lake(workspace, read_only=True)
+    try:
+        found = con.sql(f"SELECT count(*), sum(hash(t)) FROM lake.main.{table} AS t").fetchone()
+        assert found is not None
+        return int(found[0]), int(found[1])
+    finally:
+        con.close()
+
+
 def loads(workspace: Workspace, dataset: str) -> list[dict[str, Any]]:
     """The ``loads`` records of a dataset, oldest first."""
     from warehouse.store import Store

@@ -7,38 +7,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from loading_fixtures import ROSTER_HEADER, ROSTER_ROWS, lake_rows, loads, write_csv, write_spec
+from loading_fixtures import (
+    ROSTER_HEADER,
+    ROSTER_ROWS,
+    lake_rows,
+    live_table,
+    loads,
+    write_csv,
+    write_spec,
+)
 
 from schemas.dataset_spec import Source
 from schemas.errors import InvalidInput
-from warehouse.lake import connect_lake
 from warehouse.load import SourceError, load_dataset
-from warehouse.workspace import Workspace
 
 NAMES = [{"name": "person_name", "source": "name"}, {"name": "district", "source": "district"}]
 NAME_ROWS = [("张伟", "城关镇"), ("李秀英", "东城街道"), ("王建国", "西山乡")]
 RARE = ("王𠀀明", "西山乡")  # a 4-byte GB18030 character, as rare names carry
-
-
-@pytest.fixture
-def sources(tmp_path: Path) -> Path:
-    return tmp_path / "exchange"
-
-
-@pytest.fixture
-def specs(tmp_path: Path) -> Path:
-    return tmp_path / "datasets"
-
-
-def live(workspace: Workspace, table: str) -> tuple[int, int]:
-    """The live table's row count and an order-free checksum of its rows."""
-    con = connect_lake(workspace, read_only=True)
-    try:
-        found = con.sql(f"SELECT count(*), sum(hash(t)) FROM lake.main.{table} AS t").fetchone()
-        assert found is not None
-        return int(found[0]), int(found[1])
-    finally:
-        con.close()
 
 
 def names_csv(path: Path, rows=NAME_ROWS, *, encoding: str = "utf-8") -> Path:
@@ -50,7 +35,7 @@ def test_a_utf8_file_declared_gbk_is_refused_and_the_live_table_stays(workspace,
     good = names_csv(sources / "城乡低保.csv", encoding="gbk")
     spec = write_spec(specs, "dibao", good, columns=NAMES, encoding="gbk")
     assert load_dataset(workspace, spec).status == "published"
-    before = live(workspace, "dibao")
+    before = live_table(workspace, "dibao")
     assert lake_rows(workspace, "dibao") == sorted(NAME_ROWS)
 
     # The department switched to UTF-8 and nobody told the spec.
@@ -65,7 +50,7 @@ def test_a_utf8_file_declared_gbk_is_refused_and_the_live_table_stays(workspace,
     )
     assert isinstance(caught.value, InvalidInput)
     assert (caught.value.file, caught.value.row) == (str(good), 2)
-    assert live(workspace, "dibao") == before
+    assert live_table(workspace, "dibao") == before
     assert "寮犱紵" not in str(lake_rows(workspace, "dibao"))
     assert loads(workspace, "dibao")[-1]["status"] == "failed"
     assert "declared gbk" in loads(workspace, "dibao")[-1]["error"]
@@ -106,7 +91,7 @@ def test_a_gbk_file_declared_utf8_names_the_likely_encoding(workspace, sources, 
     good = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", good, encoding="utf-8")
     load_dataset(workspace, spec)
-    before = live(workspace, "dibao")
+    before = live_table(workspace, "dibao")
     write_csv(good, ROSTER_HEADER, ROSTER_ROWS, encoding="gbk")  # the header is Chinese too
     with pytest.raises(SourceError) as caught:
         load_dataset(workspace, spec)
@@ -114,7 +99,7 @@ def test_a_gbk_file_declared_utf8_names_the_likely_encoding(workspace, sources, 
     assert message.startswith(f"{good}: not UTF-8 (invalid UTF-8 bytes ")
     assert message.endswith("it reads as GB18030 (line 1: 姓名…): set encoding: gbk or auto")
     assert caught.value.row == 1
-    assert live(workspace, "dibao") == before
+    assert live_table(workspace, "dibao") == before
 
 
 @pytest.mark.slow

@@ -58,16 +58,6 @@ ROSTER_TYPED = [
 ]
 
 
-@pytest.fixture
-def sources(tmp_path: Path) -> Path:
-    return tmp_path / "exchange"
-
-
-@pytest.fixture
-def specs(tmp_path: Path) -> Path:
-    return tmp_path / "datasets"
-
-
 def lake_snapshot_count(workspace: Workspace) -> int:
     con = connect_lake(workspace, read_only=True)
     try:

@@ -15,6 +15,7 @@ from loading_fixtures import (
     ROSTER_HEADER,
     ROSTER_ROWS,
     lake_rows,
+    live_table,
     loads,
     write_csv,
     write_spec,
@@ -22,7 +23,6 @@ from loading_fixtures import (
 )
 
 from schemas.identity import make_id_card, normalise_id_card
-from warehouse.lake import connect_lake
 from warehouse.load import SchemaDriftError, SourceError, load_dataset
 from warehouse.read.diagnose import MAX_LISTED
 from warehouse.workspace import Workspace
@@ -32,33 +32,12 @@ DUCKDB_OPTIONS = ("null_padding", "strict_mode", "ignore_errors", "max_line_size
 GOOD = ["张三", "110101199003074514", "3", "1250.50", "2026-01-05"]
 
 
-@pytest.fixture
-def sources(tmp_path: Path) -> Path:
-    return tmp_path / "exchange"
-
-
-@pytest.fixture
-def specs(tmp_path: Path) -> Path:
-    return tmp_path / "datasets"
-
-
-def live(workspace: Workspace, table: str) -> tuple[int, int]:
-    """The live table's row count and an order-free checksum of its rows."""
-    con = connect_lake(workspace, read_only=True)
-    try:
-        found = con.sql(f"SELECT count(*), sum(hash(t)) FROM lake.main.{table} AS t").fetchone()
-        assert found is not None
-        return int(found[0]), int(found[1])
-    finally:
-        con.close()
-
-
 def published(workspace: Workspace, sources: Path, specs: Path, **source) -> tuple:
     """Publish the roster as ``dibao`` and return (spec, its source path, the live state)."""
     path = write_csv(sources / "低保_202610.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", path, **source)
     assert load_dataset(workspace, spec).status == "published"
-    return spec, path, live(workspace, "dibao")
+    return spec, path, live_table(workspace, "dibao")
 
 
 def refused(workspace: Workspace, spec, error=SourceError):
@@ -81,7 +60,7 @@ def test_a_repeated_header_name_is_reported_as_repeated(workspace, sources, spec
         f"person_name is unclear"
     )
     assert (error.file, error.column) == (str(path), "姓名")
-    assert live(workspace, "dibao") == before
+    assert live_table(workspace, "dibao") == before
 
 
 def test_a_repeated_name_in_place_of_a_column_is_not_called_a_rename(workspace, sources, specs):
@@ -96,7 +75,7 @@ def test_a_repeated_name_in_place_of_a_column_is_not_called_a_rename(workspace, 
     )
     assert "renamed" not in message
     assert "姓名_1" not in message
-    assert live(workspace, "dibao") == before
+    assert live_table(workspace, "dibao") == before
 
 
 def test_a_repeated_name_the_spec_does_not_read_is_ignored(workspace, sources, specs):
@@ -129,7 +108,7 @@ def test_every_ragged_row_is_listed_with_expected_and_found_fields(workspace, so
         f"(first {MAX_LISTED} listed)"
     )
     assert error.row == expected[0][0] == 3
-    assert live(workspace, "dibao") == before
+    assert live_table(workspace, "dibao") == before
 
 
 def test_a_quoted_value_over_lines_and_one_never_closed(workspace, sources, specs):
@@ -148,7 +127,7 @@ def test_a_quoted_value_over_lines_and_one_never_closed(workspace, sources, spec
         f"have the header's 5 fields: line 4 has 3"
     )
     assert error.row == 4
-    assert live(workspace, "dibao") == before
+    assert live_table(workspace, "dibao") == before
 
 
 def test_a_gbk_file_reports_its_ragged_rows_on_its_own_lines(workspace, sources, specs):
@@ -187,7 +166,7 @@ def test_mixed_line_ends_are_named(workspace, sources, specs):
         f"the same way"
     )
     assert error.row == 6
-    assert live(workspace, "dibao") == before
+    assert live_table(workspace, "dibao") == before
 
 
 # --- long lines ----------------------------------------------------------------------------
@@ -208,7 +187,7 @@ def test_a_long_line_is_too_long_on_its_line_and_never_echoed(
     )
     assert error.row == 4
     assert len(loads(workspace, "dibao")[-1]["error"]) < 300
-    assert live(workspace, "dibao") == before
+    assert live_table(workspace, "dibao") == before
 
 
 def test_a_long_value_that_does_not_fit_is_quoted_cut(workspace, sources, specs):
@@ -219,7 +198,7 @@ def test_a_long_value_that_does_not_fit_is_quoted_cut(workspace, sources, specs)
     error = refused(workspace, spec, SchemaDriftError)
     assert f"but 1 value is not: first '{'9' * 199}…' at row 3" in str(error)
     assert len(str(error)) < 400
-    assert live(workspace, "dibao") == before
+    assert live_table(workspace, "dibao") == before
 
 
 @pytest.mark.slow
@@ -235,7 +214,7 @@ def test_a_50_mb_line_is_too_long_not_an_unterminated_quote(workspace, sources, 
     )
     assert "quote" not in str(error)
     assert error.row == 3
-    assert live(workspace, "dibao") == before
+    assert live_table(workspace, "dibao") == before
 
 
 # --- NDJSON --------------------------------------------------------------------------------
@@ -254,7 +233,7 @@ def test_ndjson_malformed_lines_are_named_exactly(workspace, sources, specs):
     path = _ndjson(sources / "r.ndjson", [_record(), _record(), _record()])
     spec = write_spec(specs, "dibao", path)
     load_dataset(workspace, spec)
-    before = live(workspace, "dibao")
+    before = live_table(workspace, "dibao")
     _ndjson(path, [_record(), "", _record(), "   ", "{bad", _record(), "[1, 2]"])
     error = refused(workspace, spec)
     assert str(error) == (
@@ -262,7 +241,7 @@ def test_ndjson_malformed_lines_are_named_exactly(workspace, sources, specs):
         f"in double quotes at character 2), line 7 (a JSON list, not an object)"
     )
     assert error.row == 5
-    assert live(workspace, "dibao") == before
+    assert live_table(workspace, "dibao") == before
 
 
 def test_ndjson_rows_are_lines_even_after_blank_lines(workspace, sources, specs):

@@ -9,9 +9,8 @@ import os
 from pathlib import Path
 
 import pytest
-from loading_fixtures import ROSTER_HEADER, ROSTER_ROWS, loads, write_csv, write_spec
+from loading_fixtures import ROSTER_HEADER, ROSTER_ROWS, live_table, loads, write_csv, write_spec
 
-from warehouse.lake import connect_lake
 from warehouse.landing import LocalRoots, SourceRefused, land
 from warehouse.load import SourceError, load_dataset
 from warehouse.workspace import Workspace
@@ -35,24 +34,12 @@ def outside(tmp_path: Path) -> Path:
     return path
 
 
-def live(workspace: Workspace, table: str) -> tuple[int, int]:
-    """The live table's row count and an order-free checksum of its rows."""
-    con = connect_lake(workspace, read_only=True)
-    try:
-        count, checksum = con.sql(
-            f"SELECT count(*), sum(hash(t)) FROM lake.main.{table} t"
-        ).fetchone()
-        return count, int(checksum)
-    finally:
-        con.close()
-
-
 def published(workspace: Workspace) -> tuple[int, int]:
     """A published 'dibao' table from the workspace's own sources/: the version to protect."""
     good = write_csv(workspace.sources_dir / "minzheng" / "低保.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(workspace.datasets_dir / "minzheng", "dibao", good)
     assert load_dataset(workspace, spec).status == "published"
-    return live(workspace, "dibao")
+    return live_table(workspace, "dibao")
 
 
 def landed(workspace: Workspace, dataset: str = "dibao") -> list[str]:
@@ -63,7 +50,7 @@ def landed(workspace: Workspace, dataset: str = "dibao") -> list[str]:
 def assert_refused(workspace: Workspace, url: str, shown: str) -> str:
     """Load a spec whose url is ``url``: refused in one line naming ``shown``, recorded as the
     load's error, nothing of the file anywhere, the live table as it was."""
-    before, landed_before = live(workspace, "dibao"), landed(workspace)
+    before, landed_before = live_table(workspace, "dibao"), landed(workspace)
     spec = write_spec(workspace.datasets_dir / "minzheng", "dibao", url, format="csv")
     with pytest.raises(SourceError) as refused:
         load_dataset(workspace, spec)
@@ -79,7 +66,7 @@ def assert_refused(workspace: Workspace, url: str, shown: str) -> str:
         assert "root:" not in text
     assert landed(workspace) == landed_before  # nothing copied in
     assert not list(workspace.staging_dir.rglob("*.parquet"))
-    assert live(workspace, "dibao") == before
+    assert live_table(workspace, "dibao") == before
     return message
 
 
@@ -134,7 +121,7 @@ def test_a_relative_path_is_relative_to_the_workspace_not_the_shell(
     spec = write_spec(workspace.datasets_dir / "minzheng", "dibao", "sources/minzheng/低保.csv")
     result = load_dataset(workspace, spec)
     assert (result.status, result.rows) == ("published", 2)
-    assert live(workspace, "dibao")[0] == 2
+    assert live_table(workspace, "dibao")[0] == 2
     [source] = loads(workspace, "dibao")[-1]["sources"]
     assert source["url"] == str(workspace.sources_dir / "minzheng" / "低保.csv")
 
@@ -159,7 +146,7 @@ def test_mulu_source_roots_adds_folders(workspace, tmp_path, monkeypatch):
     monkeypatch.setenv("MULU_SOURCE_ROOTS", os.pathsep.join(["/nonexistent", "../exchange"]))
     assert workspace.source_roots()[-1] == exchange.resolve()
     assert load_dataset(workspace, spec).status == "published"
-    assert live(workspace, "dibao")[0] == len(ROSTER_ROWS)
+    assert live_table(workspace, "dibao")[0] == len(ROSTER_ROWS)
 
 
 def test_an_unreadable_file_is_named_not_echoed(workspace, tmp_path):
