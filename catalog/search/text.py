@@ -196,12 +196,18 @@ def pinyin_initials(text: str) -> str:
     return " ".join(sorted(tokens, key=lambda t: (-len(t), t)))
 
 
+# A query's words are ANDed: a word twice asks nothing more, and past a few words a query is
+# pasted text, not a search. Bounding them bounds the cost of the longest query allowed.
+MAX_QUERY_WORDS = 16
+
+
 def query_words(text: str) -> list[str]:
     """The words a query must all match: jieba's precise mode, stop words and punctuation
-    dropped (a query of only stop words keeps them)."""
+    dropped (a query of only stop words keeps them), each word once, the first
+    ``MAX_QUERY_WORDS`` of them."""
     found = [w for w in words(text) if _keep(w)]
-    kept = [w for w in found if w not in STOP_WORDS]
-    return kept or found
+    kept = [w for w in found if w not in STOP_WORDS] or found
+    return list(dict.fromkeys(kept))[:MAX_QUERY_WORDS]
 
 
 def is_pinyin_query(word: str) -> bool:

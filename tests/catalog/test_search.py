@@ -161,6 +161,21 @@ def test_one_word_matched_alternative_by_alternative_equals_the_whole_expression
 
 
 # --- codes and pinyin --------------------------------------------------------------------
+def test_a_repeated_or_pasted_query_costs_what_its_distinct_words_cost(portals):
+    """Words are ANDed: a word repeated asks nothing more, and only the first
+    MAX_QUERY_WORDS distinct words count (the longest allowed query stays cheap)."""
+    from catalog.search.text import MAX_QUERY_WORDS
+
+    _, store, _ = portals
+    once = search(store, "社保")
+    repeated = search(store, " ".join(["社保"] * 150))
+    assert repeated.total == once.total > 0
+    assert [h.code for h in repeated.hits] == [h.code for h in once.hits]
+    pasted = " ".join(f"词{i}" for i in range(40))
+    assert len(plan_query(pasted).words) <= MAX_QUERY_WORDS
+    assert len(query_words("社" * 300)) == 1  # jieba cuts it into one repeated word
+
+
 def test_code_lookup(portals):
     workspace, store, con = portals
     code = con.execute("SELECT code FROM entries WHERE name = '社会保障卡服务网点'").fetchone()[0]
