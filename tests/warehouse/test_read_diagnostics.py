@@ -336,11 +336,17 @@ def test_loads_error_keeps_duckdbs_whole_reason_but_not_its_advice(workspace, tm
 
     path = tmp_path / "ragged.csv"
     path.write_text("a,b\n1,2\n3,4,5\n6,7\n", encoding="utf-8")
-    with pytest.raises(duckdb.Error) as caught:
-        duckdb.sql(
-            f"SELECT * FROM read_csv('{path}', header = true, "
-            "columns = {'a': 'INTEGER', 'b': 'INTEGER'})"
-        ).fetchall()
+    # A connection of its own: a failed statement on DuckDB's default connection would leave
+    # it aborted for every later test in this process.
+    con = duckdb.connect()
+    try:
+        with pytest.raises(duckdb.Error) as caught:
+            con.sql(
+                f"SELECT * FROM read_csv('{path}', header = true, "
+                "columns = {'a': 'INTEGER', 'b': 'INTEGER'})"
+            ).fetchall()
+    finally:
+        con.close()
     error = source_error("ragged.csv", caught.value)
     assert "\n" not in str(error)
     assert error.detail
