@@ -9,11 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
+from quality_fixtures import write_parquet
 
 from quality.data_docs import DataDocsError, build_data_docs
-from quality.suites import sql_literal
 from quality.validate import validate_parquet
 from schemas.dataset_spec import DatasetSpec
 from schemas.identity import make_id_card
@@ -42,26 +41,6 @@ def people_spec() -> DatasetSpec:
             "primary_key": ["id_card_no"],
         }
     )
-
-
-def write_parquet(path: Path, rows: list[tuple]) -> Path:
-    """Rows (id_card_no, person_name, gender, monthly_allowance, approved_on) as the loader
-    stages them: typed columns plus _source_index/_source_row."""
-    values = ", ".join(
-        "(" + ", ".join(sql_literal(v) for v in row) + f", 0, {i + 2})"
-        for i, row in enumerate(rows)
-    )
-    con = duckdb.connect()
-    con.execute(
-        f"COPY (SELECT id_card_no::VARCHAR AS id_card_no, person_name::VARCHAR AS person_name, "
-        f"gender::VARCHAR AS gender, monthly_allowance::DECIMAL(10,2) AS monthly_allowance, "
-        f"approved_on::DATE AS approved_on, _source_index::INTEGER AS _source_index, "
-        f"_source_row::BIGINT AS _source_row FROM (VALUES {values}) t(id_card_no, person_name, "
-        f"gender, monthly_allowance, approved_on, _source_index, _source_row)) "
-        f"TO {sql_literal(str(path))} (FORMAT parquet)"
-    )
-    con.close()
-    return path
 
 
 @pytest.fixture(scope="module")
