@@ -326,6 +326,7 @@ def test_scale_multiplies_the_big_counts(district, tmp_path):
         write_demo_datasets(tmp_path, district, scale=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["social_security_card_applications", "enterprise_registrations"])
 def test_next_version_changes_and_adds_rows(district, tmp_path, name):
     def first_and_next(root: Path) -> tuple[DemoDataset, list[dict], list[dict]]:

@@ -29,6 +29,7 @@ def source_cycles(path: Path, field: str) -> Counter:
     return Counter(r.get(field) for r in json.loads(path.read_text(encoding="utf-8")))
 
 
+@pytest.mark.slow
 def test_every_real_file_imports_one_entry_per_record(directory, workspace, real_data):
     total_cn = total_us = 0
     for name, (mapping, count) in CN_FILES.items():

@@ -75,6 +75,7 @@ def plain_search(plain: sqlite3.Connection, query: str) -> set[str]:
 
 
 # --- segmentation and recall -------------------------------------------------------------
+@pytest.mark.slow
 def test_segmentation_of_names():
     assert segment("社保卡申领") == "社保 社保卡 申领"
     assert "社会保障" in segment("社会保障卡服务网点").split()

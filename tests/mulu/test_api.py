@@ -180,6 +180,7 @@ def test_quality_endpoints_answer_without_runs(site):
 
 
 # --- portal ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_portal_search_page_or_s_values_of_one_facet(site):
     client, _, _ = site
 

@@ -166,6 +166,7 @@ def test_mulu_run_cli(workspace, directory, two_datasets):
     assert (workspace.root / "dagster" / "dagster.yaml").exists()
 
 
+@pytest.mark.slow
 def test_a_load_recovered_after_a_crash_is_registered_once(workspace, directory, two_datasets):
     from schemas.dataset_spec import load_spec
     from warehouse.load import load_dataset

@@ -215,6 +215,7 @@ def test_accepting_old_rows_over_a_newer_version_is_refused(workspace, store, ro
     assert len(lake_rows(workspace, "dibao")) == len(bad_rows())
 
 
+@pytest.mark.slow
 def test_a_waiver_whose_publish_is_refused_records_nothing_and_can_be_retried(
     workspace, store, roster
 ):
@@ -256,6 +257,7 @@ def test_a_waiver_whose_publish_is_refused_records_nothing_and_can_be_retried(
     assert len(lake_rows(workspace, "dibao")) == 7
 
 
+@pytest.mark.slow
 def test_review_errors_say_what_is_wrong(workspace, store, roster):
     """No such run or rule: NotFound; bad input: InvalidInput; the state forbids it: Conflict."""
     source, spec = roster

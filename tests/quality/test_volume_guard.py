@@ -100,6 +100,7 @@ def publish_100(tmp_path, workspace, store, **spec_options):
 
 
 # --- through the gate ----------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_header_only_replace_is_blocked_and_the_live_table_stays(tmp_path, workspace, store):
     source, spec, before = publish_100(tmp_path, workspace, store)
     write_csv(source, HEADER, [])  # the department sent the header only
@@ -124,6 +125,7 @@ def test_a_header_only_replace_is_blocked_and_the_live_table_stays(tmp_path, wor
     assert live(workspace) == before
 
 
+@pytest.mark.slow
 def test_an_empty_replace_blocks_even_without_a_drop_limit(tmp_path, workspace, store):
     source, spec, before = publish_100(tmp_path, workspace, store, volume={"max_drop": None})
     write_csv(source, HEADER, [])
@@ -131,6 +133,7 @@ def test_an_empty_replace_blocks_even_without_a_drop_limit(tmp_path, workspace, 
     assert live(workspace) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kept", "status", "reason"),
     [
@@ -153,6 +156,7 @@ def test_a_replace_losing_more_than_half_blocks(tmp_path, workspace, store, kept
         assert live(workspace)[0] == kept
 
 
+@pytest.mark.slow
 def test_the_drop_limit_is_set_in_the_spec(tmp_path, workspace, store):
     source, spec, before = publish_100(tmp_path, workspace, store, volume={"max_drop": "10%"})
     write_csv(source, HEADER, rows(0, 85))
@@ -162,6 +166,7 @@ def test_the_drop_limit_is_set_in_the_spec(tmp_path, workspace, store):
     assert live(workspace) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("mode", "new_rows"), [("replace", 250), ("append", 150)])
 def test_growth_beyond_max_growth_blocks(tmp_path, workspace, store, mode, new_rows):
     source, spec, before = publish_100(
@@ -178,6 +183,7 @@ def test_growth_beyond_max_growth_blocks(tmp_path, workspace, store, mode, new_r
     assert live(workspace) == before
 
 
+@pytest.mark.slow
 def test_growth_within_max_growth_publishes(tmp_path, workspace, store):
     source, spec, _ = publish_100(
         tmp_path, workspace, store, mode="append", volume={"max_growth": 1}
@@ -187,6 +193,7 @@ def test_growth_within_max_growth_publishes(tmp_path, workspace, store):
     assert live(workspace)[0] == 200
 
 
+@pytest.mark.slow
 def test_an_upsert_counts_only_the_keys_it_adds(tmp_path, workspace, store):
     source, spec, before = publish_100(
         tmp_path,
@@ -212,6 +219,7 @@ def test_an_upsert_counts_only_the_keys_it_adds(tmp_path, workspace, store):
     assert live(workspace) == before
 
 
+@pytest.mark.slow
 def test_a_zero_row_append_is_a_no_op(tmp_path, workspace, store):
     source, spec, before = publish_100(tmp_path, workspace, store, mode="append")
     published = store.loads.last_published("relief")
@@ -235,6 +243,7 @@ def test_a_zero_row_append_is_a_no_op(tmp_path, workspace, store):
     assert live(workspace) == before
 
 
+@pytest.mark.slow
 def test_a_zero_row_append_is_not_held_by_min_rows(tmp_path, workspace, store):
     source, spec, before = publish_100(tmp_path, workspace, store, mode="append")
     write_csv(source.with_name("救助_202611.csv"), HEADER, [])
@@ -247,6 +256,7 @@ def test_a_zero_row_append_is_not_held_by_min_rows(tmp_path, workspace, store):
     assert live(workspace) == before
 
 
+@pytest.mark.slow
 def test_a_steward_accepts_a_blocked_drop_and_it_is_published(tmp_path, workspace, store):
     source, spec, before = publish_100(tmp_path, workspace, store)
     write_csv(source, HEADER, [])
@@ -265,6 +275,7 @@ def test_a_steward_accepts_a_blocked_drop_and_it_is_published(tmp_path, workspac
     assert not (workspace.held_dir / "relief" / f"{blocked.load_id}.parquet").exists()
 
 
+@pytest.mark.slow
 def test_waiving_the_volume_rule_publishes_and_rejecting_keeps_the_table(
     tmp_path, workspace, store
 ):
@@ -288,6 +299,7 @@ def test_waiving_the_volume_rule_publishes_and_rejecting_keeps_the_table(
     assert live(workspace)[0] == 20
 
 
+@pytest.mark.slow
 def test_a_first_load_is_held_only_by_min_rows(tmp_path, workspace, store):
     source = write_csv(tmp_path / "exchange" / "救助.csv", HEADER, rows(0, 3))
     spec = make_spec(tmp_path, source, volume={"min_rows": 5, "max_growth": 0})
@@ -302,6 +314,7 @@ def test_a_first_load_is_held_only_by_min_rows(tmp_path, workspace, store):
     assert volume_result(store, first.quality_run_id)["description"].startswith("首次装载: 8 rows")
 
 
+@pytest.mark.slow
 def test_a_first_empty_replace_publishes_by_default(tmp_path, workspace, store):
     source = write_csv(tmp_path / "exchange" / "救助.csv", HEADER, [])
     spec = make_spec(tmp_path, source)

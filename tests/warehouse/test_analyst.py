@@ -204,6 +204,7 @@ def test_describe_session_lists_everything_with_row_counts(warehouse):
     con.close()
 
 
+@pytest.mark.slow
 def test_a_session_changes_nothing_in_the_workspace(warehouse):
     con = open_session(warehouse)
     for statement in (
@@ -237,6 +238,7 @@ def test_a_workspace_without_a_lake_or_catalogue_still_opens(tmp_path, directory
     assert not empty.exists()  # reading never creates a workspace
 
 
+@pytest.mark.slow
 def test_the_catalogue_comes_from_the_store_and_duckdb_never_opens_its_file(warehouse):
     """DuckDB's own SQLite beside Python's sqlite3 on one file in one process drops the
     store's POSIX locks when it closes; the next process to close its connection then deletes
@@ -275,6 +277,7 @@ def test_a_one_off_query_reads_only_the_catalogue_tables_it_names(warehouse):
     con.close()
 
 
+@pytest.mark.slow
 def test_views_follow_tables_that_loads_add_and_drop(warehouse):
     con = open_session(warehouse)
     writer = lake_writer(warehouse)
@@ -458,6 +461,7 @@ def _files_and_catalogue(workspace: Workspace) -> tuple[dict[str, str], str]:
     return files, _catalogue_dump(workspace)
 
 
+@pytest.mark.slow
 def test_mulu_sql_refuses_writes_with_one_line_and_exit_5(warehouse, tmp_path):
     home = warehouse.root
     mulu = Path(sys.executable).with_name("mulu")
@@ -553,6 +557,7 @@ def test_sql_prints_a_table_and_fails_cleanly_on_bad_sql(warehouse):
     assert "Traceback" not in bad.output
 
 
+@pytest.mark.slow
 def test_the_installed_mulu_command_runs_sql(warehouse):
     mulu = Path(sys.executable).with_name("mulu")
     done = subprocess.run(

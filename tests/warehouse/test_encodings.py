@@ -31,6 +31,7 @@ def names_csv(path: Path, rows=NAME_ROWS, *, encoding: str = "utf-8") -> Path:
     return write_csv(path, ["name", "district"], rows, encoding=encoding)
 
 
+@pytest.mark.slow
 def test_a_utf8_file_declared_gbk_is_refused_and_the_live_table_stays(workspace, sources, specs):
     good = names_csv(sources / "城乡低保.csv", encoding="gbk")
     spec = write_spec(specs, "dibao", good, columns=NAMES, encoding="gbk")
@@ -64,6 +65,7 @@ def test_every_gb_declaration_is_verified(workspace, sources, specs, declared):
         load_dataset(workspace, write_spec(specs, "names", path, columns=NAMES, encoding=declared))
 
 
+@pytest.mark.slow
 def test_auto_is_the_default_and_reads_utf8_and_gbk_alike(workspace, sources, specs):
     assert Source(url="x.csv").encoding == "auto"
     for encoding in ("utf-8", "gbk", "gb18030", "utf-8-sig"):

@@ -136,6 +136,7 @@ def test_missing_objects_name_the_url(s3_bucket, s3_server, landing_dir):  # noq
     assert landed_names(landing_dir) == []
 
 
+@pytest.mark.slow
 def test_an_unreachable_endpoint_names_the_url(landing_dir):
     options = {
         "key": "k",

@@ -268,6 +268,7 @@ def test_replace_with_changed_columns_recreates_the_table(workspace, sources, sp
     assert len(versions(workspace, "dibao")) == 2
 
 
+@pytest.mark.slow
 def test_append_adds_each_file_once(workspace, sources, specs):
     write_csv(sources / "低保_202609.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
     spec = write_spec(specs, "dibao", sources / "低保_*.csv", mode="append")
@@ -293,6 +294,7 @@ def test_appending_a_file_without_rows_publishes_nothing_new(workspace, sources,
     assert load_dataset(workspace, spec).status == "unchanged"
 
 
+@pytest.mark.slow
 def test_upsert_replaces_rows_by_key_and_the_last_duplicate_wins(workspace, sources, specs):
     path = sources / "roster.csv"
     write_csv(path, ROSTER_HEADER, [ROSTER_ROWS[0], ROSTER_ROWS[1]])
@@ -385,6 +387,7 @@ def _assert_failed_cleanly(workspace, dataset, error, live_before):
     assert (history[-1].status, history[-1].error) == ("failed", str(error))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("drift", ["renamed", "dropped", "retyped"])
 def test_schema_drift_fails_before_anything_is_written(workspace, sources, specs, drift):
     path = sources / "城乡低保对象.csv"
@@ -539,6 +542,7 @@ def staged_inodes(monkeypatch) -> list[int]:
     return inodes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["replace", "append"])
 def test_the_staged_file_becomes_the_data_file_without_a_rewrite(
     workspace, sources, specs, staged_inodes, mode
@@ -793,6 +797,7 @@ def _blocking_gate(staged):
     return GateVerdict(run_id=staged.load_id, blocked=True)
 
 
+@pytest.mark.slow
 def test_a_blocked_load_is_held_until_a_steward_publishes_it(workspace, sources, specs):
     path = write_csv(sources / "低保.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", path)
@@ -826,6 +831,7 @@ def test_a_blocked_load_is_held_until_a_steward_publishes_it(workspace, sources,
         reject_held(workspace, "dibao", blocked.load_id)
 
 
+@pytest.mark.slow
 def test_a_held_load_older_than_the_live_one_is_refused_unless_forced(workspace, sources, specs):
     path = write_csv(sources / "低保.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", path)

@@ -170,6 +170,7 @@ def test_mixed_line_ends_are_named(workspace, sources, specs):
 
 
 # --- long lines ----------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize(("char", "size"), [("x", 3_000_000), ("张", 1_000_000)])
 def test_a_long_line_is_too_long_on_its_line_and_never_echoed(
     workspace, sources, specs, char, size

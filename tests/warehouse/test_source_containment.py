@@ -78,6 +78,7 @@ def test_a_relative_path_out_of_the_workspace_is_refused(workspace):
     assert f"(it resolves to {target})" in message
 
 
+@pytest.mark.slow
 def test_absolute_and_file_urls_outside_are_refused(workspace, outside):
     published(workspace)
     assert_refused(workspace, str(outside), str(outside))
@@ -85,6 +86,7 @@ def test_absolute_and_file_urls_outside_are_refused(workspace, outside):
     assert_refused(workspace, "/etc/passwd", "/etc/passwd")
 
 
+@pytest.mark.slow
 def test_a_symlink_to_a_file_outside_is_refused(workspace, outside):
     published(workspace)
     link = workspace.sources_dir / "minzheng" / "低保_link.csv"
@@ -96,6 +98,7 @@ def test_a_symlink_to_a_file_outside_is_refused(workspace, outside):
     assert_refused(workspace, str(workspace.sources_dir / "minzheng" / "*.csv"), str(link))
 
 
+@pytest.mark.slow
 def test_a_symlinked_folder_out_of_the_workspace_is_refused(workspace, outside):
     published(workspace)
     folder = workspace.sources_dir / "exchange"
