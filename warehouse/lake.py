@@ -23,8 +23,10 @@ import datetime as dt
 import importlib
 import json
 import logging
+import os
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from functools import cache
@@ -153,16 +155,23 @@ def _create_in_wal_mode(catalog: Path) -> None:
     commit: in SQLite's default rollback-journal mode a reader's shared lock makes a
     committing load fail with "database is locked".
 
-    Only for a file that does not exist yet: Python's sqlite3 must never open a lake.sqlite
-    that DuckDB's own SQLite may hold open in this process (closing one library's handle drops
-    the other's POSIX locks, and a checkpoint can then delete the WAL under it).
+    Python's sqlite3 writes a new file beside it, closes it, and only then links it into
+    place (an existing catalog wins): sqlite3 never holds the file DuckDB's own SQLite opens,
+    in this process or another thread of it (closing one library's handle drops the other's
+    POSIX locks, and a checkpoint can then delete the WAL under it).
     """
-    con = sqlite3.connect(catalog, timeout=30)
+    fresh = catalog.with_name(f".{catalog.name}.{os.getpid()}.{threading.get_ident()}.new")
+    con = sqlite3.connect(fresh)
     try:
-        if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            con.execute("PRAGMA journal_mode = WAL")
+        con.execute("PRAGMA journal_mode = WAL")
     finally:
         con.close()
+    try:
+        os.link(fresh, catalog)
+    except FileExistsError:
+        pass  # another process or thread created it first: theirs is the catalog
+    finally:
+        fresh.unlink()
 
 
 # --- commits -------------------------------------------------------------------------------

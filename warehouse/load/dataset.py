@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 
@@ -124,7 +124,10 @@ def _load(
     except SourceNotReady as exc:  # still being written: nothing staged, try again next run
         if early:
             early.discard()
-        result = _waiting(workspace, spec, load_id, started, last, exc)
+        # The source is not whole yet: nothing was staged or published.
+        result = _nothing_written(
+            workspace, spec, load_id, started, last, status="waiting", error=str(exc)
+        )
         store.loads.wait(load_id, finished_at=result.finished_at, reason=str(exc))
         return result
     except BaseException:
@@ -154,7 +157,16 @@ def _load(
     ):
         if early:
             early.discard()
-        result = _unchanged(workspace, spec, load_id, started, source_fingerprint, last, judged)
+        result = _nothing_written(
+            workspace,
+            spec,
+            load_id,
+            started,
+            last,
+            status="unchanged",
+            fingerprint=source_fingerprint,
+            verdict=judged,
+        )
     else:
         if early and early.matches(landed):
             if early.error is not None:
@@ -184,60 +196,36 @@ def _load(
     return result
 
 
-def _unchanged(
+def _nothing_written(
     workspace: Workspace,
     spec: DatasetSpec,
     load_id: str,
     started: str,
-    source_fingerprint: str,
     last: dict[str, Any] | None,
-    judged: dict[str, Any] | None,
+    *,
+    status: Literal["unchanged", "waiting"],
+    fingerprint: str | None = None,
+    verdict: dict[str, Any] | None = None,
+    error: str | None = None,
 ) -> LoadResult:
-    """Nothing to write: the live version (``last``) stays, with the verdict of the load that
-    judged these files (``judged``, else ``last``)."""
-    verdict = judged or last
+    """A load that staged and published nothing: the live version (``last``) stays, with the
+    verdict of the load that judged its files (``verdict``, else ``last``'s)."""
+    verdict = verdict or last
     return LoadResult(
         dataset=spec.name,
         load_id=load_id,
-        status="unchanged",
+        status=status,
         rows=0,
         snapshot_id=last["snapshot_id"] if last else None,
-        fingerprint=source_fingerprint,
+        fingerprint=fingerprint,
         schema=list(last["schema"]) if last else [],
         table=table_name(spec),
         location=str(table_location(workspace, spec.name)),
         started_at=started,
         finished_at=now_local(),
+        error=error,
         quality_run_id=verdict["quality_run_id"] if verdict else None,
         quality=verdict["quality"] if verdict else None,
-    )
-
-
-def _waiting(
-    workspace: Workspace,
-    spec: DatasetSpec,
-    load_id: str,
-    started: str,
-    last: dict[str, Any] | None,
-    reason: SourceNotReady,
-) -> LoadResult:
-    """The source is not whole yet (``reason``): nothing was staged or published; the live
-    version (``last``) stays, with its verdict."""
-    return LoadResult(
-        dataset=spec.name,
-        load_id=load_id,
-        status="waiting",
-        rows=0,
-        snapshot_id=last["snapshot_id"] if last else None,
-        fingerprint=None,
-        schema=list(last["schema"]) if last else [],
-        table=table_name(spec),
-        location=str(table_location(workspace, spec.name)),
-        started_at=started,
-        finished_at=now_local(),
-        error=str(reason),
-        quality_run_id=last["quality_run_id"] if last else None,
-        quality=last["quality"] if last else None,
     )
 
 
