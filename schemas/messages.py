@@ -1,0 +1,167 @@
+"""Reasons (原因) a record or a value is refused or warned about, in Chinese and English.
+
+A reason is a code and its parameters; its text is rendered in the reader's language when it is
+shown (``Reason.text("zh" | "en")``), so the import report, the rejects file and the API can each
+speak the user's language. Chinese is the default: the catalogue's users read Chinese.
+
+Parsers in ``schemas`` raise ``ReasonError`` (a ``ValueError``, so pydantic reports it as a field
+error and keeps the exception in the error's context); ``reason_of`` turns any pydantic error into
+a ``Reason``, translating pydantic's own English messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+
+# code -> (Chinese template, English template). Templates use str.format with the params.
+MESSAGES: dict[str, tuple[str, str]] = {
+    # a field
+    "missing_field": ("缺少 {label}", "missing {label}"),
+    "invalid_value": ("{label} 的值 '{value}' 无法读取：{detail}", "{label}: cannot read '{value}': {detail}"),
+    "too_long": ("{label} 超过 {limit} 个字符", "{label} is longer than {limit} characters"),
+    "unknown_cycle": (
+        "无法识别的更新周期 '{value}'（可用：实时、每日、每周、每月、每季度、每半年、每年、"
+        "不定期、每N日 或 R/P1D 等 ISO 周期）",
+        "unrecognised update cycle '{value}' (known: 实时, 每日, 每周, 每月, 每季度, 每半年, 每年, "
+        "不定期, 每N日 or an ISO period such as R/P1D)",
+    ),
+    "unknown_share_type": (
+        "无法识别的共享类型 '{value}'：应为 无条件共享、有条件共享 或 不予共享",
+        "unknown 共享类型 (share type) '{value}': expected 无条件共享, 有条件共享 or 不予共享",
+    ),
+    "bad_date": ("无法识别的日期 '{value}'", "unrecognised date '{value}'"),
+    "impossible_date": ("不存在的日期 '{value}'", "impossible date '{value}'"),
+    "future_date": ("日期 '{value}' 晚于现在", "date '{value}' is in the future"),
+    "bad_code": (
+        "信息资源代码 '{value}' 格式不正确：{detail}",
+        "malformed 信息资源代码 (resource code) '{value}': {detail}",
+    ),
+    "unreadable_optional": (
+        "{label} 的值 '{value}' 无法读取，已留空（{detail}）",
+        "{label}: '{value}' cannot be read and was left empty ({detail})",
+    ),
+    "interval_as_modified": (
+        "最近更新时间 '{value}' 是重复周期而非日期，已用作更新周期",
+        "modified '{value}' is a repeating interval, not a date; used as the update cycle",
+    ),
+    "older_update": (
+        "来源的最近更新时间 {value} 早于已记录的 {current}，保留较新者",
+        "the source's last update {value} is older than the recorded {current}; the newer is kept",
+    ),
+    # characters and bytes
+    "bad_characters": (
+        "{count} 个无效字符（孤立代理项或控制字符）已替换为 \ufffd",
+        "{count} invalid characters (unpaired surrogates or control characters) replaced by \ufffd",
+    ),
+    "undecodable_bytes": (
+        "含 {count} 个 {encoding} 无法解码的字节，已替换为 \ufffd",
+        "{count} bytes that are not valid {encoding}, replaced by \ufffd",
+    ),
+    "field_too_large": (
+        "字段大小 {size} 字节，超过上限 {limit} 字节",
+        "field of {size} bytes exceeds the limit of {limit} bytes",
+    ),
+    # a record
+    "extra_fields": (
+        "多出 {count} 个字段（表头只有 {columns} 列）",
+        "{count} extra fields (the header has {columns} columns)",
+    ),
+    "not_an_object": ("记录不是一个对象（{kind}）", "the record is not an object ({kind})"),
+    "duplicate_record": (
+        "与第 {first_row} 行完全相同，已合并为一个目录条目",
+        "identical to row {first_row}; merged into one entry",
+    ),
+    "key_conflict": (
+        "该来源记录已属于信息资源代码 {owner}，此处给出的代码 {code} 与之不同",
+        "this source record already belongs to 信息资源代码 {owner}; its code here ({code}) differs",
+    ),
+    "unparseable_record": ("记录无法解析：{detail}", "the record cannot be parsed: {detail}"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a value or a record was refused or warned about: a code from ``MESSAGES`` and the
+    values its templates name."""
+
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def text(self, lang: Lang = "zh") -> str:
+        templates = MESSAGES.get(self.code)
+        if templates is None:
+            return f"{self.code}: {dict(self.params)}"
+        template = templates[0] if lang == "zh" else templates[1]
+        try:
+            return template.format(**{k: _shown(v) for k, v in self.params.items()})
+        except (KeyError, IndexError):
+            return f"{template} {dict(self.params)}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "params": {k: _shown(v) for k, v in self.params.items()}}
+
+    def __str__(self) -> str:
+        return self.text("zh")
+
+
+class ReasonError(ValueError):
+    """A ValueError carrying a ``Reason``; str() is the Chinese text."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.reason = Reason(code, params)
+        super().__init__(self.reason.text("zh"))
+
+
+_PYDANTIC_CODES = {
+    "missing": "missing_field",
+    "string_too_short": "missing_field",
+    "too_short": "missing_field",
+    "string_too_long": "too_long",
+    "date_parsing": "bad_date",
+    "date_from_datetime_parsing": "bad_date",
+    "date_from_datetime_inexact": "bad_date",
+    "datetime_parsing": "bad_date",
+    "datetime_from_date_parsing": "bad_date",
+    "date_type": "bad_date",
+    "datetime_type": "bad_date",
+}
+
+
+def reason_of(error: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> Reason:
+    """The ``Reason`` of one pydantic error dict (``ValidationError.errors()`` item).
+
+    ``labels`` maps a field name to the label users know it by (the model's Chinese title)."""
+    ctx = error.get("ctx") or {}
+    original = ctx.get("error")
+    if isinstance(original, ReasonError):
+        return original.reason
+    loc = [str(p) for p in error.get("loc", ())]
+    name = loc[0] if loc else "record"
+    label = (labels or {}).get(name, name)
+    if len(loc) > 1:
+        label = f"{label}.{'.'.join(loc[1:])}"
+    value = error.get("input")
+    code = _PYDANTIC_CODES.get(str(error.get("type")))
+    if code == "missing_field":
+        return Reason(code, {"label": label})
+    if code == "too_long":
+        return Reason(code, {"label": label, "limit": ctx.get("max_length", "?")})
+    if code == "bad_date":
+        return Reason(code, {"value": value})
+    detail = str(error.get("msg", "")).removeprefix("Value error, ")
+    return Reason("invalid_value", {"label": label, "value": value, "detail": detail})
+
+
+def _shown(value: Any, limit: int = 200) -> Any:
+    """A parameter as it appears in a message: long text cut, so one line stays one line."""
+    if isinstance(value, str):
+        value = value.replace("\n", " ").replace("\r", " ")
+        return value if len(value) <= limit else value[: limit - 1] + "…"
+    if isinstance(value, list | dict):
+        return _shown(str(value), limit)
+    return value
