@@ -11,7 +11,7 @@ Values cross the seam as plain dicts, numbers, strings and the value types of
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -142,18 +142,60 @@ class History(Protocol):
 
 
 class Imports(Protocol):
-    """Bulk imports of catalogue exports and the rows they rejected."""
+    """Bulk imports of catalogue exports, their state and the problems they found.
 
-    def start(self, file: str, mapping: str, by: str, started_at: str) -> int: ...
+    An import row always ends in a state: ``running`` while its process lives, then
+    ``finished``, ``failed`` (``error`` says why) or ``interrupted`` (its process died without
+    finishing; re-running the import resumes it)."""
+
+    def start(
+        self,
+        file: str,
+        mapping: str,
+        by: str,
+        started_at: str,
+        *,
+        pid: int | None = None,
+        host: str | None = None,
+    ) -> int:
+        """A new import row, status ``running``; its id."""
+        ...
+
+    def progress(self, import_id: int, counts: Mapping[str, int]) -> None:
+        """The counts so far of a running import (so a killed one shows how far it got)."""
+        ...
+
+    def add_problems(self, import_id: int, problems: Sequence[Mapping[str, Any]]) -> None:
+        """Rejects and warnings: dicts with row, field, severity, code, reason, record, raw."""
+        ...
 
     def finish(
         self,
         import_id: int,
-        counts: dict[str, int],
+        counts: Mapping[str, int],
         finished_at: str,
-        rejects: Sequence[dict[str, Any]],
-        rejects_file: str | None,
+        *,
+        status: Literal["finished", "failed", "interrupted"] = "finished",
+        error: str | None = None,
+        rejects_file: str | None = None,
     ) -> None: ...
+
+    def mark_interrupted(self, host: str, alive: Callable[[int], bool]) -> list[int]:
+        """Mark ``running`` imports of ``host`` whose process is gone (``alive(pid)`` false) as
+        ``interrupted``; their ids."""
+        ...
+
+    def get(self, import_id: int) -> dict[str, Any] | None: ...
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest imports, newest first."""
+        ...
+
+    def problems(
+        self, import_id: int, *, severity: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """An import's problems in row order."""
+        ...
 
 
 class Loads(Protocol):

@@ -5,8 +5,8 @@ events (数据更新记录) and bulk imports, in SQLite. Plain dicts in, plain d
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Mapping, Sequence
+from typing import Any, Literal
 
 from warehouse.store.fields import (
     COUNT_COLUMNS,
@@ -339,42 +339,139 @@ class SqliteImports:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def start(self, file: str, mapping: str, by: str, started_at: str) -> int:
+    def start(
+        self,
+        file: str,
+        mapping: str,
+        by: str,
+        started_at: str,
+        *,
+        pid: int | None = None,
+        host: str | None = None,
+    ) -> int:
         with self.db.transaction() as con:
             cur = con.execute(
-                "INSERT INTO imports (file, mapping, started_at, by) VALUES (?, ?, ?, ?)",
-                (file, mapping, started_at, by),
+                "INSERT INTO imports (file, mapping, started_at, by, status, pid, host) "
+                "VALUES (?, ?, ?, ?, 'running', ?, ?)",
+                (file, mapping, started_at, by, pid, host),
             )
             return int(cur.lastrowid or 0)
+
+    def progress(self, import_id: int, counts: Mapping[str, int]) -> None:
+        with self.db.transaction() as con:
+            con.execute(
+                f"UPDATE imports SET {_import_counts_sql()} WHERE id = ? AND status = 'running'",
+                (*_import_counts(counts), import_id),
+            )
+
+    def add_problems(self, import_id: int, problems: Sequence[Mapping[str, Any]]) -> None:
+        if not problems:
+            return
+        with self.db.transaction() as con:
+            con.executemany(
+                "INSERT INTO import_rejects "
+                "(import_id, row, field, severity, code, reason, record, raw) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        import_id,
+                        p["row"] or 0,
+                        p["field"],
+                        p.get("severity", "reject"),
+                        p.get("code"),
+                        p["reason"],
+                        p.get("record")
+                        if isinstance(p.get("record"), str)
+                        else dumps(p.get("record")),
+                        p.get("raw"),
+                    )
+                    for p in problems
+                ],
+            )
 
     def finish(
         self,
         import_id: int,
-        counts: dict[str, int],
+        counts: Mapping[str, int],
         finished_at: str,
-        rejects: Sequence[dict[str, Any]],
-        rejects_file: str | None,
+        *,
+        status: Literal["finished", "failed", "interrupted"] = "finished",
+        error: str | None = None,
+        rejects_file: str | None = None,
     ) -> None:
         with self.db.transaction() as con:
             con.execute(
-                "UPDATE imports SET finished_at = ?, records = ?, created = ?, updated = ?, "
-                "unchanged = ?, rejected = ?, rejects_file = ? WHERE id = ?",
+                f"UPDATE imports SET {_import_counts_sql()}, finished_at = ?, status = ?, "
+                "error = ?, rejects_file = ? WHERE id = ?",
                 (
+                    *_import_counts(counts),
                     finished_at,
-                    counts["records"],
-                    counts["created"],
-                    counts["updated"],
-                    counts["unchanged"],
-                    counts["rejected"],
+                    status,
+                    error,
                     rejects_file,
                     import_id,
                 ),
             )
-            con.executemany(
-                "INSERT INTO import_rejects (import_id, row, field, reason, record) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (import_id, r["row"], r["field"], r["reason"], dumps(r["record"]))
-                    for r in rejects
-                ],
+
+    def mark_interrupted(self, host: str, alive: Callable[[int], bool]) -> list[int]:
+        con = self.db.connection()
+        running = con.execute(
+            "SELECT id, pid FROM imports WHERE status = 'running' AND host = ?", (host,)
+        ).fetchall()
+        gone = [
+            (row["id"], row["pid"])
+            for row in running
+            if row["pid"] is None or not alive(row["pid"])
+        ]
+        if gone:
+            with self.db.transaction() as tx:
+                tx.executemany(
+                    "UPDATE imports SET status = 'interrupted', error = ? "
+                    "WHERE id = ? AND status = 'running'",
+                    [
+                        (f"process {pid} on {host} ended before the import finished", import_id)
+                        for import_id, pid in gone
+                    ],
+                )
+        return [import_id for import_id, _ in gone]
+
+    def get(self, import_id: int) -> dict[str, Any] | None:
+        row = (
+            self.db.connection()
+            .execute("SELECT * FROM imports WHERE id = ?", (import_id,))
+            .fetchone()
+        )
+        return None if row is None else dict(row)
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = (
+            self.db.connection()
+            .execute("SELECT * FROM imports ORDER BY id DESC LIMIT ?", (limit,))
+            .fetchall()
+        )
+        return [dict(row) for row in rows]
+
+    def problems(
+        self, import_id: int, *, severity: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        rows = (
+            self.db.connection()
+            .execute(
+                "SELECT row, field, severity, code, reason, record, raw FROM import_rejects "
+                "WHERE import_id = ? AND (? IS NULL OR severity = ?) ORDER BY rowid LIMIT ?",
+                (import_id, severity, severity, -1 if limit is None else limit),
             )
+            .fetchall()
+        )
+        return [dict(row) for row in rows]
+
+
+_IMPORT_COUNTS = ("records", "created", "updated", "unchanged", "rejected", "warned", "duplicates")
+
+
+def _import_counts_sql() -> str:
+    return ", ".join(f"{name} = ?" for name in _IMPORT_COUNTS)
+
+
+def _import_counts(counts: Mapping[str, int]) -> tuple[int, ...]:
+    return tuple(int(counts.get(name, 0)) for name in _IMPORT_COUNTS)
