@@ -81,6 +81,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "this source record already belongs to 信息资源代码 {owner}; its code here ({code}) differs",
     ),
     "unparseable_record": ("记录无法解析：{detail}", "the record cannot be parsed: {detail}"),
+    # a whole file or an import (H3: importer)
+    "mapping_columns_missing": (
+        "{file}：映射 {mapping} 需要的列在文件中不存在：{missing}（文件的列：{columns}）",
+        "{file}: mapping {mapping} needs columns the file does not have: {missing} "
+        "(the file's columns: {columns})",
+    ),
+    "draft_incomplete": (
+        "{file}：没有适用的内置映射，按表头起草的映射也找不到：{missing}（文件的列：{columns}）；"
+        "请编写映射 YAML（docs/mappings.md）并用 --mapping 指定",
+        "{file}: no shipped mapping fits and a mapping drafted from its headers cannot place: "
+        "{missing} (the file's columns: {columns}); write a mapping YAML (docs/mappings.md) "
+        "and pass --mapping FILE",
+    ),
+    "drafted_mapping": (
+        "没有适用的内置映射，已按文件表头起草映射 {mapping} 导入；保存以便检查和修改：{command}",
+        "no shipped mapping fits; imported with mapping {mapping} drafted from the file's "
+        "headers; to check and keep it: {command}",
+    ),
+    "empty_file": ("{file}：文件为空（0 字节）", "{file}: the file is empty (0 bytes)"),
+    "no_records": (
+        "{file}：找不到记录（JSON 文件需要一个记录列表，或包含列表的对象）",
+        "{file}: no records found (a JSON file needs a list of records, or an object holding one)",
+    ),
+    "import_failed": (
+        "导入在第 {records} 条记录后失败：{error}",
+        "the import failed after {records} records: {error}",
+    ),
 }
 
 
