@@ -125,12 +125,18 @@ class Reason:
             return f"{self.code}: {dict(self.params)}"
         template = templates[0] if lang == "zh" else templates[1]
         try:
-            return template.format(**{k: _shown(v) for k, v in self.params.items()})
+            return template.format(**{k: _shown(_in(v, lang)) for k, v in self.params.items()})
         except (KeyError, IndexError):
             return f"{template} {dict(self.params)}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "params": {k: _shown(v) for k, v in self.params.items()}}
+        return {
+            "code": self.code,
+            "params": {
+                k: v.as_dict() if isinstance(v, Reason) else _shown(v)
+                for k, v in self.params.items()
+            },
+        }
 
     def __str__(self) -> str:
         return self.text("zh")
@@ -182,6 +188,11 @@ def reason_of(error: Mapping[str, Any], labels: Mapping[str, str] | None = None)
         return Reason(code, {"value": value})
     detail = str(error.get("msg", "")).removeprefix("Value error, ")
     return Reason("invalid_value", {"label": label, "value": value, "detail": detail})
+
+
+def _in(value: Any, lang: Lang) -> Any:
+    """A parameter that is itself a Reason (the detail of another) speaks the same language."""
+    return value.text(lang) if isinstance(value, Reason) else value
 
 
 def _shown(value: Any, limit: int = 200) -> Any:
