@@ -1,8 +1,23 @@
 """更新周期 (update cycle): parse the many spellings portals use into one canonical cycle.
 
 Known values come from the 2017 编制指南 and real portals (实时, 每日, 每周, 每月, 每季度, 每半年,
-每年, 不定期, 自定义, 每N日 …) and from DCAT (ISO-8601 ``R/P…``, ``irregular``). Anything else is
-rejected with a message that lists what is accepted, so a typo never silently becomes "untracked".
+每年, 不定期, 自定义, 每N日, 按月, 每月更新 …) and from DCAT (ISO-8601 ``R/P…``, ``irregular``).
+Anything else raises ``ReasonError("unknown_cycle", value=…)`` (无法识别的更新周期 '…', with the
+accepted forms), so a typo never silently becomes "untracked"; an importer turns that into a
+warning and leaves the optional field empty.
+
+ISO-8601 repeating durations (``R/P1D``, ``R5/P1W``, ``R/2020-01-01/P1M`` and a bare ``P1Y``;
+any mix of Y M W D and T H M S; ``.`` or ``,`` decimals):
+
+- whole months or years give months (``R/P3M`` 每季度, ``R/P6M`` 每半年, ``R/P1.5Y`` 每18月);
+- under one hour is 实时 (``R/PT1S`` is DCAT-US for "continuously updated");
+- a time-only period of whole hours gives hours (``R/PT1H`` 每小时, ``R/PT48H`` 每2日);
+- anything else is counted in days (a month is 30 days, a year 365, as the SLA counts) and, if
+  that is not a whole number, **cut down, never rounded up**: to whole days from one day up,
+  to whole hours below one day. So ``R/P3.5D`` is 每3日, ``R/P0.5D`` 每12小时, ``R/P1.5W``
+  (10.5 days) 每10日, ``R/P0.5M`` 每15日, ``R/P1.5M`` 每45日. A source promising an update
+  every 3½ days is late after 3, never first after 4: the deadline is never later than promised.
+- Counts are shown in the largest whole unit: 24 hours is 每日, 14 days 每2周, 24 months 每2年.
 """
 
 from __future__ import annotations
@@ -10,6 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+
+from schemas.messages import ReasonError
 
 # unit -> (Chinese unit word, ISO designator)
 _UNITS = {
@@ -82,18 +99,22 @@ _ALIASES = {
     "每天": "每日",
     "日": "每日",
     "日更新": "每日",
+    "日更": "每日",
     "daily": "每日",
     "每周": "每周",
     "每星期": "每周",
     "周": "每周",
+    "周更新": "每周",
     "weekly": "每周",
     "每月": "每月",
     "月": "每月",
     "月度": "每月",
+    "月更新": "每月",
     "monthly": "每月",
     "每季度": "每季度",
     "每季": "每季度",
     "季度": "每季度",
+    "季度更新": "每季度",
     "quarterly": "每季度",
     "每半年": "每半年",
     "半年": "每半年",
@@ -105,6 +126,7 @@ _ALIASES = {
     "每一年": "每年",
     "annual": "每年",
     "annually": "每年",
+    "年更新": "每年",
     "yearly": "每年",
     "不定期": "不定期",
     "不定时": "不定期",
@@ -130,45 +152,78 @@ _CN_UNIT = {
     "季度": "quarter",
     "年": "year",
 }
-_EVERY_N = re.compile(r"^每\s*(\d*)\s*(小时|时|日|天|周|星期|个月|月|季度|季|年)$")
-_ISO = re.compile(r"^R/P(?:(\d+(?:\.\d+)?)([YMWD])|T(\d+(?:\.\d+)?)([HMS]))$")
-_DAYS_PER = {"Y": Decimal(365), "M": Decimal(30), "W": Decimal(7), "D": Decimal(1)}
-
-ACCEPTED = "实时/每日/每周/每月/每季度/每半年/每年/不定期/自定义, 每N日|周|月|季度|年, ISO-8601 R/P… or irregular"
+# 每N日, 每 5 年, 按月, 每月更新, 月更新 …
+_EVERY_N = re.compile(
+    r"^(?:每|按)\s*(\d*)\s*(小时|时|日|天|周|星期|个月|月|季度|季|年)\s*(?:更新)?(?:一次)?$"
+)
+_NUMBER = r"(\d+(?:[.,]\d+)?)"
+# R/P…, R5/P…, R/<start>/P… and a bare P… (DCAT-AP); any mix of Y M W D and T H M S.
+_ISO = re.compile(
+    rf"^(?:R\d*/(?:[^/]+/)?)?P(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?"
+    rf"(?:T(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?$"
+)
+# For periods that are not a whole number of months: the lengths the SLA uses elsewhere.
+_DAYS_PER_YEAR = Decimal(365)
+_DAYS_PER_MONTH = Decimal(30)
+_HOURS_PER_DAY = Decimal(24)
 
 
 def _from_count(count: int, unit: str) -> UpdateCycle:
+    """The cycle of ``count`` ``unit``s, in the largest unit that keeps it whole (24 hours is
+    每日, 14 days 每2周, 12 months 每年), the standard cycle when there is one."""
     if unit == "quarter":
         count, unit = count * 3, "month"
+    if unit == "hour" and count % 24 == 0:
+        count, unit = count // 24, "day"
+    if unit == "day" and count % 7 == 0:
+        count, unit = count // 7, "week"
+    if unit == "month" and count % 12 == 0:
+        count, unit = count // 12, "year"
     for label, cycle in STANDARD_CYCLES.items():
         if cycle.every == count and cycle.unit == unit and label != "实时":
             return cycle
-    if unit == "month" and count % 12 == 0:
-        count, unit = count // 12, "year"
-    if unit == "day" and count % 7 == 0:
-        count, unit = count // 7, "week"
     label = f"每{_UNITS[unit][0]}" if count == 1 else f"每{count}{_UNITS[unit][0]}"
     return UpdateCycle(label, count, unit)
 
 
-def _from_iso(match: re.Match[str]) -> UpdateCycle:
-    amount, designator, t_amount, t_designator = match.groups()
-    if t_designator is not None:
-        value = Decimal(t_amount)
-        if t_designator == "S" or (t_designator == "M" and value < 60):
-            return REALTIME  # DCAT-US uses R/PT1S for "continuously updated"
-        hours = value / 60 if t_designator == "M" else value
-        return _from_count(max(1, round(hours)), "hour")
-    value = Decimal(amount)
-    if value == value.to_integral_value():
-        unit = {"Y": "year", "M": "month", "W": "week", "D": "day"}[designator]
-        return _from_count(int(value), unit)
-    # Fractional periods (R/P0.5M, R/P3.5D) become whole days.
-    return _from_count(max(1, round(value * _DAYS_PER[designator])), "day")
+def _whole(value: Decimal) -> bool:
+    return value == value.to_integral_value()
+
+
+def _from_days(days: Decimal) -> UpdateCycle:
+    """A period in days cut down, never rounded up, to whole days (whole hours below one day,
+    实时 below one hour): the deadline never falls later than the source promised."""
+    if days >= 1:
+        return _from_count(int(days), "day")  # int() truncates: 3.5 days -> 3
+    hours = days * _HOURS_PER_DAY
+    return _from_count(int(hours), "hour") if hours >= 1 else REALTIME
+
+
+def _from_iso(text: str, match: re.Match[str]) -> UpdateCycle:
+    years, months, weeks, days, hours, minutes, seconds = (
+        Decimal(part.replace(",", ".")) if part else Decimal(0) for part in match.groups()
+    )
+    calendar_months = years * 12 + months
+    clock_hours = (weeks * 7 + days) * _HOURS_PER_DAY + hours + minutes / 60 + seconds / 3600
+    if calendar_months == 0 and clock_hours == 0:
+        raise ReasonError("unknown_cycle", value=text)
+    if clock_hours == 0 and _whole(calendar_months):
+        return _from_count(int(calendar_months), "month")  # R/P1Y, R/P3M, R/P1.5Y = 18 months
+    if calendar_months == 0 and clock_hours < 1:
+        return REALTIME  # R/PT1S is DCAT-US for "continuously updated"
+    if calendar_months == 0 and weeks + days == 0 and _whole(clock_hours):
+        return _from_count(int(clock_hours), "hour")  # R/PT1H, R/PT36H
+    total_days = years * _DAYS_PER_YEAR + months * _DAYS_PER_MONTH + clock_hours / _HOURS_PER_DAY
+    if _whole(total_days):
+        return _from_count(int(total_days), "day")  # R/P1W, R/P0.5M = 15 days
+    return _from_days(total_days)  # R/P3.5D -> 每3日, R/P0.5D -> 每12小时
 
 
 def parse_update_cycle(raw: str) -> UpdateCycle:
-    """Normalise a 更新周期 / accrualPeriodicity value; raise ValueError when it is unknown."""
+    """Normalise a 更新周期 / accrualPeriodicity value.
+
+    Raises ``ReasonError("unknown_cycle", value=…)`` (a ValueError; Chinese message
+    无法识别的更新周期 '…') for anything it cannot read, blank included."""
     text = str(raw).strip()
     key = text.lower().replace("_", " ")
     if key in _ALIASES:
@@ -179,9 +234,9 @@ def parse_update_cycle(raw: str) -> UpdateCycle:
         count = int(match.group(1) or 1)
         if count > 0:
             return _from_count(count, _CN_UNIT[match.group(2)])
-    if match := _ISO.match(text.upper()):
-        return _from_iso(match)
-    raise ValueError(f"unknown 更新周期 {text!r}: expected {ACCEPTED}")
+    if match := _ISO.match(text.upper().replace(" ", "")):
+        return _from_iso(text, match)
+    raise ReasonError("unknown_cycle", value=text)
 
 
 def cycle_from_label(label: str | None) -> UpdateCycle | None:

@@ -53,7 +53,7 @@ def test_create_update_retire_keeps_who_when_old_and_new(directory: Directory):
 
 def test_update_with_bad_value_changes_nothing(directory: Directory):
     code = directory.create(ENTRY)
-    with pytest.raises(ValueError, match="unknown 更新周期"):
+    with pytest.raises(ValueError, match="无法识别的更新周期"):
         directory.update(code, {"update_cycle": "看情况"})
     assert directory.get(code)["update_cycle"] == "每月"
     assert len(directory.history(code)) == 1

@@ -141,7 +141,7 @@ def test_bad_rows_are_reported_and_kept_good_rows_land(directory, workspace, tmp
         (4, "提供部门 (provider_name)"),
         (5, "共享类型 (share_type)"),
     ]
-    assert "unknown 更新周期 '看心情'" in report.errors[0].reason
+    assert "无法识别的更新周期 '看心情'" in report.errors[0].reason
     with Path(report.rejects_file).open(encoding="utf-8-sig") as handle:
         kept = list(csv.DictReader(handle))
     assert [k["row"] for k in kept] == ["3", "4", "5"]

@@ -244,7 +244,7 @@ def test_unknown_keys_are_named(tmp_path, change, expected):
         ({"name": "dibao__2024"}, "bad table name"),
         ({"entry_code": "X-1"}, "entry_code: bad 信息资源代码 'X-1'"),
         ({"title": " "}, "title: missing 中文名称"),
-        ({"freshness": "看心情"}, "freshness: unknown 更新周期 '看心情'"),
+        ({"freshness": "看心情"}, "freshness: 无法识别的更新周期 '看心情'"),
         ({"schedule": "0 25 * * *"}, "out of range for the hour field"),
         ({"schedule": "daily"}, "expected 5 cron fields"),
         ({"source": {"url": "ftp://h/a.csv"}}, "source.url: unsupported url scheme 'ftp'"),

@@ -60,7 +60,7 @@ def test_cycle_iso_round_trips_for_standard_cycles():
 
 @pytest.mark.parametrize("bad", ["偶尔", "每0日", "R/P", "sometimes", ""])
 def test_unknown_update_cycle_is_rejected_with_the_accepted_values(bad):
-    with pytest.raises(ValueError, match="unknown 更新周期") as info:
+    with pytest.raises(ValueError, match="无法识别的更新周期") as info:
         parse_update_cycle(bad)
     assert "每季度" in str(info.value)
 
@@ -106,7 +106,7 @@ def test_entry_validation_messages_name_each_problem():
         "missing 信息资源名称",
         "missing 信息资源提供方",
         "unknown 共享类型",
-        "unknown 更新周期",
+        "无法识别的更新周期",
     ):
         assert expected in text
 

@@ -1,0 +1,94 @@
+"""更新周期: ISO repeating intervals, fractional periods cut down (never rounded up), and
+Chinese reasons for values that cannot be read."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from schemas.cycles import parse_update_cycle
+from schemas.messages import ReasonError
+
+
+@pytest.mark.parametrize(
+    ("raw", "label", "every", "unit"),
+    [
+        ("R/P1D", "每日", 1, "day"),
+        ("R/PT1S", "实时", 1, "hour"),
+        ("R/PT30M", "实时", 1, "hour"),
+        ("R/P1W", "每周", 1, "week"),
+        ("R/P2W", "每2周", 2, "week"),
+        ("R/P14D", "每2周", 2, "week"),
+        ("R/P1M", "每月", 1, "month"),
+        ("R/P3M", "每季度", 3, "month"),
+        ("R/P6M", "每半年", 6, "month"),
+        ("R/P1Y", "每年", 1, "year"),
+        ("R/P10Y", "每10年", 10, "year"),
+        ("R/PT1H", "每小时", 1, "hour"),
+        ("R/PT36H", "每36小时", 36, "hour"),
+        ("R/PT48H", "每2日", 2, "day"),
+        ("r/p1d", "每日", 1, "day"),
+        ("R5/P1W", "每周", 1, "week"),
+        ("R/2020-01-01/P1M", "每月", 1, "month"),
+        ("P1Y", "每年", 1, "year"),
+        ("R/P1Y6M", "每18月", 18, "month"),
+        ("按月", "每月", 1, "month"),
+        ("每月更新", "每月", 1, "month"),
+        ("年更新", "每年", 1, "year"),
+    ],
+)
+def test_iso_and_chinese_spellings(raw, label, every, unit):
+    cycle = parse_update_cycle(raw)
+    assert (cycle.label, cycle.every, cycle.unit) == (label, every, unit)
+
+
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [
+        ("R/P3.5D", "每3日"),  # not 每4日: a deadline is never later than promised
+        ("R/P3,5D", "每3日"),
+        ("R/P0.5D", "每12小时"),
+        ("R/P1.5W", "每10日"),  # 10.5 days
+        ("R/P0.5M", "每15日"),
+        ("R/P1.5M", "每45日"),
+        ("R/P1.5Y", "每18月"),
+        ("R/P0.25Y", "每季度"),
+        ("R/P1DT12H", "每日"),
+        ("R/PT1.5H", "每小时"),
+        ("R/PT0.5H", "实时"),
+    ],
+)
+def test_fractional_periods_are_cut_down_never_rounded_up(raw, label):
+    assert parse_update_cycle(raw).label == label
+
+
+def test_labels_of_fractional_cycles_read_back_as_themselves():
+    for raw in ("R/P3.5D", "R/P0.5D", "R/P1.5Y", "R/PT36H"):
+        cycle = parse_update_cycle(raw)
+        assert parse_update_cycle(cycle.label) == cycle
+        assert parse_update_cycle(cycle.iso) == cycle
+
+
+@pytest.mark.parametrize(
+    "bad", ["每 null null", "null", "看心情", "", "R/P", "R/PT", "R/P0D", "R/P1X", "3月", "每0日"]
+)
+def test_unreadable_cycles_raise_a_chinese_reason(bad):
+    with pytest.raises(ReasonError) as info:
+        parse_update_cycle(bad)
+    assert info.value.reason.code == "unknown_cycle"
+    assert info.value.reason.params == {"value": bad}
+    assert str(info.value).startswith(f"无法识别的更新周期 '{bad}'")
+    assert "unrecognised update cycle" in info.value.reason.text("en")
+
+
+def test_every_accrual_periodicity_in_the_real_dcat_us_files_parses(real_data):
+    seen = set()
+    for path in sorted((real_data / "dcat-us").glob("*.json")):
+        for dataset in json.loads(path.read_text(encoding="utf-8"))["dataset"]:
+            for key in ("accrualPeriodicity", "modified"):
+                value = dataset.get(key)
+                if value and (key == "accrualPeriodicity" or str(value).startswith("R/")):
+                    seen.add(value)
+                    assert parse_update_cycle(value).label
+    assert {"R/PT1S", "R/P1D", "R/P3M", "irregular"} <= seen
