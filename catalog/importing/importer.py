@@ -1,58 +1,61 @@
 """Import one file into the directory: read, pick a mapping, map, validate, write.
 
-Good rows are written; each bad row is reported with file, row, field and reason, kept
-verbatim in the ``import_rejects`` table and in a CSV under the workspace's ``rejects/``.
+Row-level isolation: a problem in one record never costs another. A record lands with a
+warning when only an optional value or a character of it is unreadable (the raw value stays in
+the report and beside the entry); it is rejected only when it must be (a required field missing,
+extra fields, a field over the size limit). Every problem is streamed, with the record's
+verbatim source text, to the ``import_rejects`` table and a CSV under the workspace's
+``rejects/``.
+
+Lifecycle: the ``imports`` row is ``running`` (with pid and host) while the import works and
+always ends ``finished`` or ``failed`` (the error kept); a process killed outright leaves it
+``running`` with a dead pid, which the next import or listing on that host marks
+``interrupted``. Records are written in batches, each its own transaction, and applying a
+record already applied changes nothing, so re-running the same import resumes it.
 """
 
 from __future__ import annotations
 
-import csv
+import dataclasses
 import json
+import os
+import socket
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from catalog.directory import Directory, EntryRecord, RowError, now_local
-from catalog.importing.mapping import Mapping, detect_mapping, resolve_mapping
-from catalog.importing.readers import read_document
+from catalog.directory import BATCH_SIZE, Directory, EntryRecord, now_local
+from catalog.importing.import_report import ImportReport, ProblemSink
+from catalog.importing.mapping import Mapping, MappingError, detect_mapping, resolve_mapping
+from catalog.importing.readers import Document, ReadError, read_document
+from catalog.importing.records import Problem, SourceRecord
+from catalog.importing.seen import SeenRecords, record_digest
+from schemas.errors import InvalidInput
+from schemas.messages import Lang, Reason
 from warehouse.workspace import Workspace
 
 Progress = Callable[[int], None]
+CHUNK = BATCH_SIZE  # records mapped, checked and written per transaction
+SAMPLE = 200  # records whose field names tell which columns a file has
+
+__all__ = ["ImportReport", "import_file", "mark_interrupted", "process_alive"]
 
 
-@dataclass
-class ImportReport:
-    file: str
-    mapping: str
-    import_id: int
-    records: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    rejects_file: str | None = None
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` on this host still runs."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
 
-    @property
-    def rejected(self) -> int:
-        return len({e.row for e in self.errors})
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "mapping": self.mapping,
-            "import_id": self.import_id,
-            "records": self.records,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "rejected": self.rejected,
-            "rejects_file": self.rejects_file,
-            "errors": [
-                {"file": self.file, "row": e.row, "field": e.field, "reason": e.reason}
-                for e in self.errors
-            ],
-        }
+def mark_interrupted(directory: Directory) -> list[int]:
+    """Mark this host's imports whose process died (kill -9, power loss) as interrupted."""
+    return directory.store.imports.mark_interrupted(socket.gethostname(), process_alive)
 
 
 def import_file(
@@ -62,116 +65,349 @@ def import_file(
     *,
     mapping: str | None = None,
     progress: Progress | None = None,
+    lang: Lang = "zh",
 ) -> ImportReport:
+    """Import ``path``; whole-file problems (unreadable, empty, no mapping fits, an explicit
+    mapping's columns missing) raise ``InvalidInput`` before anything is written."""
     path = Path(path)
-    document = read_document(path)
-    if mapping is not None:
-        chosen = resolve_mapping(mapping)
-        records = document.records(chosen.records)
-        if records is None:
-            records = []
-    else:
-        chosen, records = detect_mapping(document)
     store = directory.store
-    started = now_local().isoformat()
+    mark_interrupted(directory)
+    if path.is_file() and path.stat().st_size == 0:
+        raise ReadError(Reason("empty_file", {"file": path}).text(lang))
+    document = read_document(path)
+    chosen, records, drafted = _choose_mapping(document, mapping, lang)
+    host = socket.gethostname()
     # Kept relative when the file lies in the workspace (a copied workspace finds its own);
     # a file elsewhere is the user's, kept where it was.
     import_id = store.imports.start(
-        workspace.stored(path.resolve()), chosen.name, directory.user, started
+        workspace.stored(path.resolve()),
+        chosen.name,
+        directory.user,
+        now_local().isoformat(),
+        pid=os.getpid(),
+        host=host,
     )
-    report = ImportReport(str(path), chosen.name, import_id)
-
-    mapping_errors: list[RowError] = []
-    entry_records = _entry_records(chosen, records, mapping_errors, progress, report)
-    result = directory.apply(
-        entry_records, source=chosen.name, classification=chosen.classification, import_id=import_id
-    )
-    report.created, report.updated, report.unchanged = (
-        result.created,
-        result.updated,
-        result.unchanged,
-    )
-    report.errors = sorted(
-        mapping_errors
-        + [
-            RowError(e.row, chosen.source_of(e.field, e.record), e.reason, e.record)
-            for e in result.errors
-        ],
-        key=lambda e: (e.row or 0, e.field),
-    )
-    if report.errors:
-        report.rejects_file = str(_write_rejects(workspace, import_id, path, report.errors))
+    report = ImportReport(str(path), chosen.name, import_id, lang=lang, drafted=drafted)
+    sink = ProblemSink(workspace, store.imports, report, path)
+    seen = SeenRecords(workspace.staging_dir / ".imports")
+    try:
+        run = _Run(directory, chosen, report, sink, seen)
+        for chunk in _chunks(_source_records(records), CHUNK):
+            run.apply(chunk)
+            store.imports.progress(import_id, report.counts())
+            if progress is not None:
+                progress(len(chunk))
+        sink.close()
+    except BaseException as exc:
+        # Whatever ended it (a reader error mid-file, a bug, Ctrl-C), the row says so.
+        report.status = "failed" if isinstance(exc, Exception) else "interrupted"
+        try:
+            sink.close()
+        finally:
+            store.imports.finish(
+                import_id,
+                report.counts(),
+                now_local().isoformat(),
+                status="failed" if isinstance(exc, Exception) else "interrupted",
+                error=_error_text(exc),
+                rejects_file=_stored(workspace, report.rejects_file),
+            )
+            seen.close()
+        raise
+    seen.close()
+    report.status = "finished"
     store.imports.finish(
         import_id,
-        {
-            "records": report.records,
-            "created": report.created,
-            "updated": report.updated,
-            "unchanged": report.unchanged,
-            "rejected": report.rejected,
-        },
+        report.counts(),
         now_local().isoformat(),
-        [
-            {"row": e.row, "field": e.field, "reason": e.reason, "record": _clean(e.record)}
-            for e in report.errors
-        ],
-        workspace.stored(report.rejects_file) if report.rejects_file else None,
+        rejects_file=_stored(workspace, report.rejects_file),
     )
     return report
 
 
-def _entry_records(
-    mapping: Mapping,
-    records: Iterable[dict[str, Any]],
-    errors: list[RowError],
-    progress: Progress | None,
-    report: ImportReport,
-) -> Iterator[EntryRecord]:
-    """Entry candidates from source records, counting them into ``report.records``."""
-    seen: dict[str, int] = {}
-    for position, record in enumerate(records, start=1):
-        report.records = position
-        row = record.get("__row__", position) if isinstance(record, dict) else position
-        if progress is not None and position % 1000 == 0:
-            progress(1000)
-        if not isinstance(record, dict):
-            errors.append(RowError(row, "record", "not an object", {"value": record}))
-            continue
-        values, problems = mapping.apply(record)
-        if problems:
-            errors.extend(RowError(row, f, reason, record) for f, reason in problems)
-            continue
-        key = mapping.record_key(record, values)
-        if key is not None:
-            # Records identical in their key fields stay distinct: the n-th gets "#n".
-            seen[key] = seen.get(key, 0) + 1
-            if seen[key] > 1:
-                key = f"{key}#{seen[key]}"
-        yield EntryRecord(values, row=row, source_key=key, raw=record)
-    if progress is not None:
-        progress(report.records % 1000)
-
-
-def _clean(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k != "__row__"}
-
-
-def _write_rejects(
-    workspace: Workspace, import_id: int, path: Path, errors: list[RowError]
-) -> Path:
-    workspace.rejects_dir.mkdir(parents=True, exist_ok=True)
-    out = workspace.rejects_dir / f"import-{import_id:05d}-{path.stem}.csv"
-    with out.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "row", "field", "reason", "record"])
-        for e in errors:
-            writer.writerow(
-                [
-                    str(path),
-                    e.row,
-                    e.field,
-                    e.reason,
-                    json.dumps(_clean(e.record), ensure_ascii=False, default=str),
-                ]
+# --- choosing the mapping ----------------------------------------------------------------
+def _choose_mapping(
+    document: Document, name: str | None, lang: Lang
+) -> tuple[Mapping, Iterable[Any], bool]:
+    """(mapping, its records, whether it was drafted from the file's headers)."""
+    if name is not None:
+        chosen = resolve_mapping(name)
+        records = document.records(chosen.records)
+        if records is None:
+            raise InvalidInput(Reason("no_records", {"file": document.path}).text(lang))
+        columns = _columns(records)
+        missing = _missing_columns(chosen, columns)
+        if missing:
+            raise MappingError(
+                Reason(
+                    "mapping_columns_missing",
+                    {
+                        "file": document.path,
+                        "mapping": chosen.name,
+                        "missing": "、".join(missing),
+                        "columns": "、".join(sorted(columns)) or "-",
+                    },
+                ).text(lang)
             )
-    return out
+        return chosen, records, False
+    try:
+        found, records = detect_mapping(document)
+        return found, records, False
+    except MappingError as refusal:
+        draft = _draft(document)
+        if draft is None:
+            raise
+        if draft.missing:
+            shown = document.records(None)
+            columns = _columns(shown) if shown is not None else set()
+            raise MappingError(
+                Reason(
+                    "draft_incomplete",
+                    {
+                        "file": document.path,
+                        "missing": "、".join(draft.missing),
+                        "columns": "、".join(sorted(columns)) or "-",
+                    },
+                ).text(lang)
+            ) from refusal
+        records = document.records(draft.mapping.records)
+        if records is None:
+            raise
+        return draft.mapping, records, True
+
+
+def _draft(document: Document) -> Any:
+    try:
+        from catalog.importing.draft import draft_mapping
+    except ImportError:  # the drafting module is not installed in this build
+        return None
+    return draft_mapping(document)
+
+
+def _columns(records: Iterable[Any]) -> set[str]:
+    found: set[str] = set()
+    for record in islice(records, SAMPLE):
+        fields = record.fields if isinstance(record, SourceRecord) else record
+        if isinstance(fields, dict):
+            found.update(k for k in fields if k != "__row__")
+    return found
+
+
+def _missing_columns(mapping: Mapping, columns: set[str]) -> list[str]:
+    missing_columns = getattr(mapping, "missing_columns", None)
+    if missing_columns is not None:
+        return list(missing_columns(columns))
+    needed = set(mapping.required()) | {k.split(".", 1)[0].removesuffix("[]") for k in mapping.key}
+    return sorted(needed - columns)
+
+
+# --- reading -------------------------------------------------------------------------------
+def _source_records(records: Iterable[Any]) -> Iterator[SourceRecord]:
+    for position, record in enumerate(records, start=1):
+        if isinstance(record, SourceRecord):
+            yield record
+            continue
+        # A reader that yields plain dicts (row number in "__row__").
+        if isinstance(record, dict):
+            fields = {k: v for k, v in record.items() if k != "__row__"}
+            row = int(record.get("__row__", position))
+            yield SourceRecord(row, fields, json.dumps(fields, ensure_ascii=False, default=str))
+        else:
+            text = json.dumps(record, ensure_ascii=False, default=str)
+            yield SourceRecord(
+                position,
+                {},
+                text,
+                [Problem(position, "record", Reason("not_an_object", {"kind": text[:40]}))],
+            )
+
+
+def _chunks(records: Iterator[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
+    while chunk := list(islice(records, size)):
+        yield chunk
+
+
+# --- one chunk -------------------------------------------------------------------------------
+_ENTRY_RECORD_FIELDS = {f.name for f in dataclasses.fields(EntryRecord)}
+
+
+class _Run:
+    """State of one import across its chunks."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        mapping: Mapping,
+        report: ImportReport,
+        sink: ProblemSink,
+        seen: SeenRecords,
+    ) -> None:
+        self.directory = directory
+        self.mapping = mapping
+        self.report = report
+        self.sink = sink
+        self.seen = seen
+        self.lenient = _accepts(directory.apply, "on_problem")
+
+    def apply(self, chunk: list[SourceRecord]) -> None:
+        report = self.report
+        found: dict[int, list[Problem]] = {}  # row -> its problems, this chunk only
+        entries: list[EntryRecord] = []
+        for record in chunk:
+            report.records += 1
+            problems = found.setdefault(record.row, [])
+            problems.extend(record.problems)
+            if record.rejected:
+                continue
+            values, mapped = self.mapping.apply(record.fields)
+            problems.extend(self._problem(record, p) for p in mapped)
+            if any(p.severity == "reject" for p in problems):
+                continue
+            # Before issue 12 every record counted toward "#n", exact repeats included.
+            legacy = self._legacy_key(record, values)
+            first = self.seen.first_row(record_digest(record.fields), record.row)
+            if first is not None:
+                report.duplicates += 1
+                problems.append(
+                    Problem(
+                        record.row,
+                        "record",
+                        Reason("duplicate_record", {"first_row": first}),
+                        "warning",
+                    )
+                )
+                continue
+            entries.append(self._entry(record, values, legacy))
+        self.seen.commit()
+
+        if entries:
+            result = self._write(entries, chunk, found)
+            report.created += result.created
+            report.updated += result.updated
+            report.unchanged += result.unchanged
+
+        for record in chunk:
+            problems = found.get(record.row) or []
+            if not problems:
+                continue
+            if any(p.severity == "reject" for p in problems):
+                report.rejected += 1
+            elif any(p.reason.code != "duplicate_record" for p in problems):
+                report.warned += 1
+            for problem in problems:
+                self.sink.add(problem, record.raw, record.fields)
+            found[record.row] = []
+
+    def _legacy_key(self, record: SourceRecord, values: dict[str, Any]) -> str | None:
+        if "legacy_key" not in _ENTRY_RECORD_FIELDS or not hasattr(self.mapping, "legacy_key"):
+            return None
+        legacy = self.mapping.legacy_key(record.fields, values)
+        if legacy is None:
+            return None
+        n = self.seen.count(legacy, "legacy")
+        return legacy if n == 1 else f"{legacy}#{n}"
+
+    def _entry(
+        self, record: SourceRecord, values: dict[str, Any], legacy: str | None
+    ) -> EntryRecord:
+        key = self.mapping.record_key(record.fields, values)
+        if key is not None:
+            # Records sharing a key but differing elsewhere (yearly files under one title)
+            # stay distinct entries: the n-th distinct one is "key#n".
+            n = self.seen.count(key)
+            key = key if n == 1 else f"{key}#{n}"
+        extra: dict[str, Any] = {}
+        if legacy is not None:
+            extra["legacy_key"] = legacy
+        if "source_record" in _ENTRY_RECORD_FIELDS:
+            extra["source_record"] = record.fields
+        raw: Any = record.raw if "source_record" in _ENTRY_RECORD_FIELDS else record.fields
+        return EntryRecord(values, row=record.row, source_key=key, raw=raw, **extra)
+
+    def _write(
+        self,
+        entries: list[EntryRecord],
+        chunk: list[SourceRecord],
+        found: dict[int, list[Problem]],
+    ) -> Any:
+        fields_of = {r.row: r.fields for r in chunk}
+
+        def on_problem(problem: Any) -> None:
+            row = problem.row
+            fields = fields_of.get(row) if row is not None else None
+            found.setdefault(row, []).append(
+                Problem(
+                    row,
+                    self._source_field(problem.field, fields),
+                    problem.reason,
+                    problem.severity,
+                    problem.value,
+                )
+            )
+
+        options: dict[str, Any] = {}
+        if self.lenient:
+            options = {"lenient": True, "on_problem": on_problem}
+        result = self.directory.apply(
+            entries,
+            source=self.mapping.name,
+            classification=self.mapping.classification,
+            import_id=self.report.import_id,
+            batch_size=len(entries) + 1,  # one transaction per chunk
+            **options,
+        )
+        for error in getattr(result, "errors", None) or []:
+            # A directory without on_problem: errors as (row, field, text).
+            fields = fields_of.get(error.row)
+            reason = getattr(error, "reason", "")
+            if not isinstance(reason, Reason):
+                reason = Reason(
+                    "invalid_value", {"label": error.field, "value": "", "detail": reason}
+                )
+            found.setdefault(error.row, []).append(
+                Problem(error.row, self._source_field(error.field, fields), reason)
+            )
+        return result
+
+    def _problem(self, record: SourceRecord, found: Any) -> Problem:
+        """A mapping's problem as a Problem naming the source column."""
+        if isinstance(found, Problem):
+            field, reason, severity, value = found.field, found.reason, found.severity, found.value
+        elif len(found) == 4:
+            field, reason, severity, value = found
+        else:  # (field, text): a mapping from before reasons
+            field, text = found
+            reason, severity, value = (
+                Reason("invalid_value", {"label": field, "value": "", "detail": text}),
+                "reject",
+                None,
+            )
+        if not isinstance(reason, Reason):
+            reason = Reason(
+                "invalid_value", {"label": field, "value": value, "detail": str(reason)}
+            )
+        return Problem(
+            record.row, self._source_field(field, record.fields), reason, severity, value
+        )
+
+    def _source_field(self, field: str, fields: dict[str, Any] | None) -> str:
+        """The column a person sees for an entry field: "更新频率 (update_cycle)"."""
+        if " (" in field:
+            return field  # named already
+        return self.mapping.source_of(field, fields)
+
+
+def _accepts(function: Callable[..., Any], parameter: str) -> bool:
+    import inspect
+
+    return parameter in inspect.signature(function).parameters
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:500]
+
+
+def _stored(workspace: Workspace, path: str | None) -> str | None:
+    return workspace.stored(path) if path else None

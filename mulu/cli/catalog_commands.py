@@ -1,13 +1,18 @@
-"""``mulu catalog …``: import, export, show, stats, history, retire, mappings."""
+"""``mulu catalog …``: import, imports, export, show, stats, history, retire, mappings."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from mulu.cli.context import open_directory
 from mulu.cli.output import console, print_json, print_table
+
+if TYPE_CHECKING:
+    from catalog.importing.import_report import ImportReport
+    from schemas.messages import Lang
 
 app = typer.Typer(
     help="The directory of information-resource entries (信息资源目录).", no_args_is_help=True
@@ -24,15 +29,26 @@ def import_(
         None,
         "--mapping",
         "-m",
-        help="Shipped mapping name or a mapping YAML file; default: the shipped one that fits.",
+        help="Shipped mapping name or a mapping YAML file; default: the shipped one that fits, "
+        "else one drafted from the file's headers.",
     ),
+    lang: str = typer.Option("zh", "--lang", help="Language of the reasons: zh or en."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Import a catalogue export; good rows land, bad rows are reported and kept."""
+    """Import a catalogue export; good records land, problems are reported and kept.
+
+    Exit status: 0 every record landed (warnings allowed), 3 some records were rejected (they
+    are in the rejects file), 2 the file itself cannot be imported (nothing written). Re-running
+    an interrupted import resumes it.
+    """
     from rich.progress import Progress
 
     from catalog.importing.importer import import_file
+    from schemas.errors import InvalidInput
 
+    if lang not in ("zh", "en"):
+        raise InvalidInput(f"--lang: expected zh or en, not {lang!r}")
+    language: Lang = "en" if lang == "en" else "zh"
     directory, workspace = open_directory(ctx)
     try:
         with Progress(console=console, transient=True, disable=as_json) as progress:
@@ -43,28 +59,118 @@ def import_(
                 file,
                 mapping=mapping,
                 progress=lambda n: progress.advance(task, n),
+                lang=language,
             )
     finally:
         directory.close()
     if as_json:
-        print_json(report.as_dict())
+        print_json(report.as_dict(language))
     else:
-        console.print(
-            f"{report.file}: mapping [bold]{report.mapping}[/], {report.records} records → "
-            f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{report.rejected} rejected"
-        )
-        if report.errors:
-            print_table(
-                "rejected rows",
-                ["row", "field", "reason"],
-                ((e.row, e.field, e.reason) for e in report.errors[:50]),
-            )
-            if len(report.errors) > 50:
-                console.print(f"… {len(report.errors) - 50} more")
-            console.print(f"all rejected rows, verbatim: {report.rejects_file}")
+        _print_import(report, language)
     if report.rejected:
         raise typer.Exit(3)
+
+
+def _print_import(report: ImportReport, lang: Lang) -> None:
+    from rich.markup import escape
+
+    if report.drafted:
+        console.print(escape(report.draft_hint(lang) or ""), highlight=False)
+    console.print(
+        f"{escape(report.file)}: mapping [bold]{escape(report.mapping)}[/], "
+        f"{report.records} records → {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.duplicates} duplicates merged, "
+        f"{report.rejected} rejected, {report.warned} with warnings",
+        highlight=False,
+    )
+    for line in report.lines(lang, limit=50):
+        console.print(line, markup=False, highlight=False)
+    if report.problem_count > 50:
+        console.print(f"… {report.problem_count - 50} more", highlight=False)
+    if report.rejects_file:
+        console.print(
+            f"every problem with its record verbatim: {escape(report.rejects_file)}",
+            highlight=False,
+        )
+
+
+@app.command("imports")
+def imports(
+    ctx: typer.Context,
+    limit: int = typer.Option(20, "--limit", "-n", help="How many, newest first."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The latest imports: file, mapping, state (running, finished, failed, interrupted), counts.
+
+    An import whose process died is shown as interrupted; re-run it to resume."""
+    from catalog.importing.importer import mark_interrupted
+
+    directory, _ = open_directory(ctx)
+    try:
+        mark_interrupted(directory)
+        rows = directory.store.imports.recent(limit)
+    finally:
+        directory.close()
+    shown = [
+        {
+            key: row.get(key)
+            for key in (
+                "id",
+                "file",
+                "mapping",
+                "status",
+                "started_at",
+                "finished_at",
+                "records",
+                "created",
+                "updated",
+                "unchanged",
+                "duplicates",
+                "rejected",
+                "warned",
+                "error",
+                "rejects_file",
+            )
+        }
+        for row in rows
+    ]
+    if as_json:
+        print_json(shown)
+        return
+    print_table(
+        "imports",
+        [
+            "id",
+            "file",
+            "mapping",
+            "status",
+            "started",
+            "records",
+            "created",
+            "updated",
+            "unchanged",
+            "duplicates",
+            "rejected",
+            "warned",
+        ],
+        (
+            (
+                r["id"],
+                r["file"],
+                r["mapping"],
+                r["status"] if not r["error"] else f"{r['status']}: {r['error']}",
+                r["started_at"],
+                r["records"],
+                r["created"],
+                r["updated"],
+                r["unchanged"],
+                r["duplicates"],
+                r["rejected"],
+                r["warned"],
+            )
+            for r in shown
+        ),
+    )
 
 
 @app.command("export")
