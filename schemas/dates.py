@@ -144,8 +144,9 @@ def parse_optional_time(value: Any) -> ParsedTime | None:
     return parse_time(value)
 
 
-def parse_precision(value: Any) -> Precision | None:
-    """A precision code (or its Chinese spelling); None for blank."""
+def parse_precision(value: Any, label: str = "精度") -> Precision | None:
+    """A precision code (or its Chinese spelling); None for blank. ``label`` names the field
+    in the message."""
     if value is None:
         return None
     text = str(value).strip().lower()
@@ -154,12 +155,7 @@ def parse_precision(value: Any) -> Precision | None:
     try:
         return PRECISION_ALIASES[text]
     except KeyError:
-        raise ReasonError(
-            "invalid_value",
-            label="精度",
-            value=value,
-            detail="应为 year、month、day、minute 或 second",
-        ) from None
+        raise ReasonError("bad_precision", label=label, value=value) from None
 
 
 def period_start(value: dt.datetime | dt.date, precision: Precision) -> dt.datetime:

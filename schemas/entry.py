@@ -11,21 +11,27 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from schemas.codes import normalise_resource_code
 from schemas.cycles import parse_update_cycle
-
-CATALOGUE_TZ = ZoneInfo("Asia/Shanghai")
-
-
-def catalogue_time(value: dt.datetime) -> dt.datetime:
-    """The catalogue's own clock: naive Asia/Shanghai time; aware values are converted."""
-    if value.tzinfo is not None:
-        return value.astimezone(CATALOGUE_TZ).replace(tzinfo=None)
-    return value
+from schemas.dates import CATALOGUE_TZ as CATALOGUE_TZ  # re-exported: callers import it here
+from schemas.dates import (
+    PRECISIONS,
+    Precision,
+    parse_optional_time,
+    parse_precision,
+)
+from schemas.dates import catalogue_time as catalogue_time
+from schemas.messages import ReasonError
 
 
 def catalogue_now() -> dt.datetime:
@@ -190,27 +196,76 @@ class CatalogueEntry(BaseModel):
     update_cycle: OptionalText = Field(
         None, title="更新周期", description="canonical label, e.g. 每月, 每2日"
     )
-    published_at: dt.date | None = Field(None, title="发布日期")
-    updated_at: dt.datetime | None = Field(None, title="最近更新时间")
+    published_at: dt.date | None = Field(
+        None, title="发布日期", description="the first day of the period the source stated"
+    )
+    updated_at: dt.datetime | None = Field(
+        None,
+        title="最近更新时间",
+        description="catalogue time (Asia/Shanghai); the start of the period the source stated",
+    )
+    published_precision: Literal["year", "month", "day"] | None = Field(
+        None,
+        title="发布日期精度",
+        description="year or month when only that was stated; None: a day",
+    )
+    updated_precision: Literal["year", "month", "day", "minute", "second"] | None = Field(
+        None,
+        title="最近更新时间精度",
+        description="how much of 最近更新时间 the source stated; None: to the second",
+    )
     related_codes: TextList = Field(default_factory=list, title="关联资源代码")
     theme: OptionalText = Field(None, title="领域", description="a portal's 所属领域/重点领域")
     tags: TextList = Field(default_factory=list, title="标签")
     landing_page: OptionalText = Field(None, title="资源页面")
     status: Literal["active", "retired"] = Field("active", title="状态")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _date_precisions(cls, data: Any) -> Any:
+        """Each date given with its precision: the one stated beside it (Mulu's own exports
+        carry it), else what its text states ("2023" is a year). Full precision is stored as
+        None, so entries whose dates are whole days and seconds look as they always did."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name, precision_name, finest in _DATE_FIELDS:
+            if name not in data:
+                continue
+            try:
+                parsed = parse_optional_time(data[name])
+                stated = parse_precision(data.get(precision_name), _LABELS[precision_name])
+            except ReasonError:
+                continue  # the field's own validator reports it, at that field
+            if parsed is None:
+                data[name], data[precision_name] = None, None
+                continue
+            precision = _coarser(stated or parsed.precision, finest)
+            start = parsed.at(precision).value
+            data[name] = start if finest == "second" else start.date()
+            data[precision_name] = None if precision == finest else precision
+        return data
+
+    @model_validator(mode="after")
+    def _no_precision_without_date(self) -> CatalogueEntry:
+        if self.published_at is None and self.published_precision is not None:
+            self.published_precision = None
+        if self.updated_at is None and self.updated_precision is not None:
+            self.updated_precision = None
+        return self
+
     @field_validator("code", mode="before")
     @classmethod
     def _check_code(cls, value: Any) -> str:
         if value is None or not str(value).strip():
-            raise ValueError("missing 信息资源代码")
-        return normalise_resource_code(value)
+            raise ReasonError("missing_field", label=_LABELS["code"])
+        return _resource_code(value)
 
     @field_validator("name", "provider_name", mode="before")
     @classmethod
     def _strip_required(cls, value: Any, info: Any) -> Any:
         if value is None or (isinstance(value, str) and not value.strip()):
-            label = "信息资源提供方" if info.field_name == "provider_name" else "信息资源名称"
-            raise ValueError(f"missing {label}")
+            raise ReasonError("missing_field", label=_LABELS[info.field_name])
         return value.strip() if isinstance(value, str) else value
 
     @field_validator("summary", mode="before")
@@ -223,13 +278,11 @@ class CatalogueEntry(BaseModel):
     def _share_type(cls, value: Any) -> ShareType:
         text = "" if value is None else str(value).strip()
         if not text:
-            raise ValueError("missing 共享类型")
+            raise ReasonError("missing_field", label=_LABELS["share_type"])
         try:
             return _SHARE_ALIASES[text.lower()]
         except KeyError:
-            raise ValueError(
-                f"unknown 共享类型 {text!r}: expected 无条件共享, 有条件共享 or 不予共享"
-            ) from None
+            raise ReasonError("unknown_share_type", value=text) from None
 
     @field_validator("open_type", mode="after")
     @classmethod
@@ -246,33 +299,53 @@ class CatalogueEntry(BaseModel):
     @field_validator("related_codes", mode="after")
     @classmethod
     def _related(cls, value: list[str]) -> list[str]:
-        return [normalise_resource_code(code) for code in value]
+        return [_resource_code(code) for code in value]
 
     @field_validator("formats", mode="after")
     @classmethod
     def _formats(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(f.strip().lower() for f in value if f.strip()))
 
-    @field_validator("updated_at", mode="after")
-    @classmethod
-    def _local_naive(cls, value: dt.datetime | None) -> dt.datetime | None:
-        # Stored as naive local time of the catalogue (Asia/Shanghai); aware values convert.
-        return None if value is None else catalogue_time(value)
-
+    # Every spelling goes through schemas.dates.parse_time: pydantic's own parsing would read
+    # "2023" as 2023 seconds after 1970 and cut "…T16:33Z" to its UTC date.
     @field_validator("updated_at", mode="before")
     @classmethod
-    def _date_as_datetime(cls, value: Any) -> Any:
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return dt.datetime.combine(value, dt.time())
-        if isinstance(value, str) and len(value.strip()) == 10:
-            return value.strip() + "T00:00:00"
-        return _blank_to_none(value)
+    def _updated_at(cls, value: Any) -> dt.datetime | None:
+        parsed = parse_optional_time(value)
+        return None if parsed is None else parsed.value
 
     @field_validator("published_at", mode="before")
     @classmethod
-    def _date_only(cls, value: Any) -> Any:
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, str) and len(value.strip()) > 10 and value.strip()[10] in "T ":
-            return value.strip()[:10]
-        return _blank_to_none(value)
+    def _published_at(cls, value: Any) -> dt.date | None:
+        parsed = parse_optional_time(value)
+        return None if parsed is None else parsed.value.date()
+
+    @field_validator("published_precision", "updated_precision", mode="before")
+    @classmethod
+    def _precision(cls, value: Any, info: Any) -> Precision | None:
+        return parse_precision(value, _LABELS[info.field_name])
+
+
+# The label users know each field by: its Chinese title (for messages: ``reason_of``).
+ENTRY_LABELS: dict[str, str] = {
+    name: field.title or name for name, field in CatalogueEntry.model_fields.items()
+}
+_LABELS = ENTRY_LABELS
+# (date field, its precision field, the finest precision it holds)
+_DATE_FIELDS: tuple[tuple[str, str, Precision], ...] = (
+    ("published_at", "published_precision", "day"),
+    ("updated_at", "updated_precision", "second"),
+)
+
+
+def _coarser(precision: Precision, limit: Precision) -> Precision:
+    return precision if PRECISIONS.index(precision) <= PRECISIONS.index(limit) else limit
+
+
+def _resource_code(value: Any) -> str:
+    try:
+        return normalise_resource_code(value)
+    except ValueError:
+        raise ReasonError(
+            "bad_code", value=value, detail="101001/000001（分类码/顺序码）"
+        ) from None

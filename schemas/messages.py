@@ -36,6 +36,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "bad_date": ("无法识别的日期 '{value}'", "unrecognised date '{value}'"),
     "impossible_date": ("不存在的日期 '{value}'", "impossible date '{value}'"),
+    "bad_precision": (
+        "{label} 的值 '{value}' 无法识别：应为 year（年）、month（月）、day（日）、minute（分）或 second（秒）",
+        "{label}: unrecognised '{value}': expected year, month, day, minute or second",
+    ),
     "future_date": ("日期 '{value}' 晚于现在", "date '{value}' is in the future"),
     "bad_code": (
         "信息资源代码 '{value}' 格式不正确：{detail}",

@@ -102,10 +102,10 @@ def test_entry_validation_messages_name_each_problem():
         )
     text = str(info.value)
     for expected in (
-        "bad 信息资源代码",
-        "missing 信息资源名称",
-        "missing 信息资源提供方",
-        "unknown 共享类型",
+        "信息资源代码 '9/1' 格式不正确",
+        "缺少 信息资源名称",
+        "缺少 信息资源提供方",
+        "无法识别的共享类型 'maybe'",
         "无法识别的更新周期",
     ):
         assert expected in text

@@ -23,6 +23,8 @@ ENTRY_FIELDS = (
     "update_cycle",
     "published_at",
     "updated_at",
+    "published_precision",
+    "updated_precision",
     "related_codes",
     "theme",
     "tags",
