@@ -31,6 +31,7 @@ from schemas.dates import (
     parse_precision,
 )
 from schemas.dates import catalogue_time as catalogue_time
+from schemas.formats import normalise_format
 from schemas.messages import ReasonError
 
 
@@ -304,7 +305,8 @@ class CatalogueEntry(BaseModel):
     @field_validator("formats", mode="after")
     @classmethod
     def _formats(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(f.strip().lower() for f in value if f.strip()))
+        # One vocabulary: CSV, csv and text/csv are one format (schemas/formats.py).
+        return [f for f in dict.fromkeys(normalise_format(f) for f in value) if f]
 
     # Every spelling goes through schemas.dates.parse_time: pydantic's own parsing would read
     # "2023" as 2023 seconds after 1970 and cut "…T16:33Z" to its UTC date.
