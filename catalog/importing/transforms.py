@@ -7,7 +7,6 @@ a reason a person can act on. Adding one is adding a function to ``TRANSFORMS``.
 from __future__ import annotations
 
 import ast
-import datetime as dt
 import json
 import re
 from collections.abc import Callable
@@ -18,8 +17,6 @@ _SEPARATORS = re.compile(r"[;；,，|\n\r\t]+")
 _ITEM_SEPARATOR = re.compile(r"[;；\n]+")
 _NAME_TYPE_SEPARATOR = re.compile(r"[:：]")
 _TYPE_LENGTH = re.compile(r"^(.*?)\((\d+)\)$")
-_EXCEL_SERIAL = re.compile(r"^[1-9]\d{4}(\.\d+)?$")
-_CN_DATE = re.compile(r"^(\d{4})\s*[年/.\-]\s*(\d{1,2})\s*[月/.\-]\s*(\d{1,2})\s*日?(.*)$")
 
 
 def to_list(value: Any) -> list[str]:
@@ -55,25 +52,13 @@ def to_lines(value: Any) -> list[str]:
     return [part.strip() for part in re.split(r"[\r\n\t]+", str(value or "")) if part.strip()]
 
 
-def to_date_text(value: Any) -> str | None:
-    """ISO text from the date spellings exports use: 2023-05-08, 2023/5/8, 2023年5月8日, Excel
-    dates, with or without a time part. Other text is passed on for the model to judge."""
-    if value is None:
+def to_date_text(value: Any) -> Any:
+    """A date or time as the source wrote it (None when blank): the entry model reads every
+    spelling with ``schemas.dates.parse_time``, keeping its time of day, offset and precision
+    (rewriting it to ISO text here lost the time of "…T14:30:05" and the precision of "2023")."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    text = str(value).strip()
-    if not text:
-        return None
-    if _EXCEL_SERIAL.match(text):
-        # A date cell without a date format reaches us as Excel's day count since 1899-12-30.
-        return (dt.datetime(1899, 12, 30) + dt.timedelta(days=float(text))).date().isoformat()
-    if match := _CN_DATE.match(text):
-        year, month, day, rest = match.groups()
-        date = f"{int(year):04d}-{int(month):02d}-{int(day):02d}"
-        rest = rest.strip()
-        return f"{date}T{rest}" if re.match(r"^\d{1,2}:\d{2}", rest) else date
-    return text
+    return value
 
 
 def data_items(value: Any) -> list[dict[str, Any]]:
