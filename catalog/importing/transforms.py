@@ -9,47 +9,172 @@ from __future__ import annotations
 import ast
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-# 、 is not a separator: it enumerates inside one Chinese name (农、林、牧、渔业).
-_SEPARATORS = re.compile(r"[;；,，|\n\r\t]+")
+from schemas.formats import FORMAT_NAMES, SPELLINGS, format_from_path, normalise_format
+
+# `list` splits on these; `lines` only on line breaks and tabs; `semicolons` only on ; and ；.
+_SEPARATORS = re.compile(r"[;；,，|｜、\r\n\t]+")
+_LINE_BREAKS = re.compile(r"[\r\n\t]+")
+_SEMICOLONS = re.compile(r"[;；]+")
 _ITEM_SEPARATOR = re.compile(r"[;；\n]+")
 _NAME_TYPE_SEPARATOR = re.compile(r"[:：]")
 _TYPE_LENGTH = re.compile(r"^(.*?)\((\d+)\)$")
+_BRACKETS = {"[": "]", "【": "】", "［": "］"}
+_QUOTES = "'\"`‘’“”「」"
+_MIME_TOP_TYPES = {"text", "application", "image", "audio", "video", "model", "font", "multipart"}
+_SLASHED = re.compile(r"^[A-Za-z0-9.+-]+(?:\s*/\s*[A-Za-z0-9.+-]+)+$")
+
+# Values that stand for "nothing here" in real exports (compared NFKC-folded, lower case).
+PLACEHOLDERS = frozenset(
+    {
+        "暂无",
+        "无",
+        "空",
+        "暂无数据",
+        "无数据",
+        "-",
+        "--",
+        "—",
+        "——",
+        "/",
+        "\\",
+        "null",
+        "none",
+        "nil",
+        "n/a",
+        "#n/a",
+        "nan",
+        "undefined",
+        "[]",
+        "{}",
+        "(空)",
+    }
+)
+
+
+def is_placeholder(value: Any) -> bool:
+    """True for None, blank text and the placeholders exports write for "no value" (暂无, 无,
+    -, /, null, NULL, N/A, none …)."""
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    folded = unicodedata.normalize("NFKC", value).strip().lower()
+    return not folded or folded in PLACEHOLDERS
 
 
 def to_list(value: Any) -> list[str]:
-    """A list from a JSON/Python list literal ("['xls', 'api']") or text separated by ; , | or
-    line breaks."""
-    if value is None:
+    """A list from a list, a JSON/Python list literal (``['xls', 'api']``, ``["a","b"]``), a
+    bracketed list without quotes (``[xml,xls,csv]``, ``【a，b】``) or text separated by ``;``
+    ``；`` ``,`` ``，`` ``|`` ``、`` or line breaks; ``xls/csv`` splits when every part is a
+    format name (``text/csv``, ``RDF/XML`` and dates do not). Quotes around items and
+    placeholders (暂无, null, - …) are dropped. Use ``lines`` where 、 enumerates inside one
+    name (农、林、牧、渔业)."""
+    if isinstance(value, list | tuple):
+        return _items(value)
+    if is_placeholder(value):
         return []
-    if isinstance(value, list):
-        return [str(v).strip() for v in value if str(v).strip()]
     text = str(value).strip()
-    if text.startswith("[") and text.endswith("]"):
-        for parse in (json.loads, ast.literal_eval):
-            try:
-                parsed = parse(text)
-            except (ValueError, SyntaxError):
-                continue
-            if isinstance(parsed, list):
-                return [str(v).strip() for v in parsed if str(v).strip()]
-    return [part.strip() for part in _SEPARATORS.split(text) if part.strip()]
+    closing = _BRACKETS.get(text[0])
+    if closing is not None and text.endswith(closing):
+        if closing == "]":
+            for parse in (json.loads, ast.literal_eval):
+                try:
+                    parsed = parse(text)
+                except (ValueError, SyntaxError, MemoryError, RecursionError):
+                    continue
+                if isinstance(parsed, list):
+                    return _items(parsed)
+        text = text[1:-1]
+    found: list[str] = []
+    for part in _SEPARATORS.split(text):
+        part = _unquoted(_unbracketed(part.strip()))
+        if _SLASHED.match(part) and _all_formats(parts := re.split(r"\s*/\s*", part)):
+            found.extend(parts)
+        elif not is_placeholder(part):
+            found.append(part)
+    return found
+
+
+def _items(values: list[Any] | tuple[Any, ...]) -> list[str]:
+    """The items of an already-parsed list, flattened, stripped, placeholders dropped."""
+    found: list[str] = []
+    for item in values:
+        if isinstance(item, list | tuple):
+            found.extend(_items(item))
+        elif not is_placeholder(item):
+            text = _unquoted(str(item).strip())
+            if not is_placeholder(text):
+                found.append(text)
+    return found
+
+
+def _unbracketed(part: str) -> str:
+    """``[xml`` and ``json]`` (a bracketed list split by hand) without the stray bracket."""
+    for opening, closing in _BRACKETS.items():
+        if part.startswith(opening) and closing not in part:
+            part = part[1:].strip()
+        if part.endswith(closing) and opening not in part:
+            part = part[:-1].strip()
+    return part
+
+
+def _unquoted(part: str) -> str:
+    while len(part) >= 2 and part[0] in _QUOTES and part[-1] in _QUOTES:
+        part = part[1:-1].strip()
+    return part
+
+
+def _all_formats(parts: list[str]) -> bool:
+    """True when every part of ``xls/csv/json`` is a format name, so the slash separates
+    formats; a MIME type (text/csv), RDF/XML, a date or a path is one value."""
+    if "/".join(parts).lower() in SPELLINGS or parts[0].lower() in _MIME_TOP_TYPES:
+        return False
+    return all(normalise_format(p) in FORMAT_NAMES for p in parts)
 
 
 def to_semicolon_list(value: Any) -> list[str]:
-    """A list from text joined with ";" (Mulu's own export), keeping commas inside items."""
-    if isinstance(value, list):
-        return to_list(value)
-    return [part.strip() for part in re.split(r"[;；]", str(value or "")) if part.strip()]
+    """A list from text joined with ";" (Mulu's own export), keeping commas and 、 inside
+    items."""
+    if isinstance(value, list | tuple):
+        return _items(value)
+    return [p.strip() for p in _SEMICOLONS.split(str(value or "")) if not is_placeholder(p)]
 
 
 def to_lines(value: Any) -> list[str]:
-    """A list from text with one item per line (tabs too), keeping 、 and commas inside items."""
-    if isinstance(value, list):
-        return to_list(value)
-    return [part.strip() for part in re.split(r"[\r\n\t]+", str(value or "")) if part.strip()]
+    """A list from text with one item per line (tabs too), keeping 、 and commas inside items
+    (六安's 标签: "公共管理、社会保障和社会组织" is one industry name)."""
+    if isinstance(value, list | tuple):
+        return _items(value)
+    return [p.strip() for p in _LINE_BREAKS.split(str(value or "")) if not is_placeholder(p)]
+
+
+def distribution_formats(value: Any) -> list[str]:
+    """Every DCAT-US distribution's format: its ``format``, else its ``mediaType``, else the
+    extension of its ``downloadURL`` or ``accessURL`` (a landing page has none). Taking the
+    first of ``distribution[].format`` / ``distribution[].mediaType`` instead drops the media
+    types of distributions without a format as soon as one has one."""
+    if value is None:
+        return []
+    found: list[str] = []
+    for distribution in value if isinstance(value, list) else [value]:
+        if not isinstance(distribution, dict):
+            found.extend(to_list(distribution))
+            continue
+        for key in ("format", "mediaType"):
+            if names := to_list(distribution.get(key)):
+                found.extend(names)
+                break
+        else:
+            for key in ("downloadURL", "accessURL"):
+                url = distribution.get(key)
+                if isinstance(url, str) and (name := format_from_path(url)):
+                    found.append(name)
+                    break
+    return list(dict.fromkeys(found))
 
 
 def to_date_text(value: Any) -> Any:
@@ -100,6 +225,7 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "list": to_list,
     "lines": to_lines,
     "semicolons": to_semicolon_list,
+    "distribution_formats": distribution_formats,
     "date": to_date_text,
     "data_items": data_items,
     "mailto": strip_mailto,
