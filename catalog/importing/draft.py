@@ -1,0 +1,532 @@
+"""Draft a mapping from a file's own headers and values (``mulu catalog mapping draft FILE``).
+
+A data office with an export no shipped mapping fits should not have to write YAML from the
+docs. The draft reads the file's headers (normalised, then matched against the Chinese and
+English spellings in ``synonyms.yaml``), looks at each candidate column's values (a date column
+parses as dates, a cycle column as 更新周期, a link column is made of links) and writes a
+commented mapping that ``load_mapping`` reads back: which column feeds which entry field, value
+maps for the cycle and share-type spellings it could read, the source's own identifier as the
+key, and defaults for the required fields a portal export leaves out (共享类型; a placeholder
+provider for records that name none). What it could not place or read, it says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from itertools import islice
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from catalog.importing.draft_values import (
+    DCAT_ACCESS,
+    accepted_by_entry,
+    guess_cycle,
+    guess_open_type,
+    guess_share_type,
+    is_url,
+)
+from catalog.importing.mapping import Mapping
+from schemas.cycles import parse_update_cycle
+from schemas.entry import CatalogueEntry
+
+REQUIRED = ("name", "provider_name", "share_type")
+# Records looked at: every record of any real export; a 1M-record file is judged by its head.
+SAMPLE_RECORDS = 20_000
+CHECKED_VALUES = 300  # most frequent distinct values per column checked against the entry model
+OPEN_DATA_SHARE = "无条件共享"
+NO_PROVIDER = "（未注明提供单位）"
+_SCALAR_TEXT = {
+    "name",
+    "provider_name",
+    "provider_code",
+    "category_name",
+    "summary",
+    "format_category",
+    "share_condition",
+    "share_method",
+    "open_type",
+    "theme",
+    "landing_page",
+}
+_DATES = ("published_at", "updated_at")
+# The order fields choose their column in: the required ones first, then the ones whose
+# values can be checked, so a loosely named column goes to the field it really fits.
+_PRIORITY = [
+    "name",
+    "provider_name",
+    "share_type",
+    "code",
+    "update_cycle",
+    "open_type",
+    "updated_at",
+    "published_at",
+    "landing_page",
+    "summary",
+    "formats",
+    "theme",
+    "tags",
+    "category_name",
+]
+
+
+@dataclass
+class Draft:
+    """A drafted mapping and what the draft found."""
+
+    mapping: Mapping
+    yaml: str
+    placed: dict[str, str]  # entry field -> source column (the first, when alternatives)
+    unplaced: list[str]  # source columns no field reads
+    missing: list[str]  # required entry fields it could not place (the import would reject)
+    unread_values: dict[str, list[str]] = field(default_factory=dict)  # field -> values
+    defaults: dict[str, str] = field(default_factory=dict)  # field -> default it supplied
+    records_read: int = 0
+
+
+@dataclass
+class _Column:
+    path: str
+    values: Counter[str] = field(default_factory=Counter)  # value text -> distinct records
+    originals: dict[str, Any] = field(default_factory=dict)  # value text -> the value as read
+    present: int = 0
+    empty: int = 0
+    lists: int = 0
+    objects: int = 0
+
+    @property
+    def root(self) -> str:
+        return self.path.split(".", 1)[0].removesuffix("[]")
+
+    def sample(self) -> list[tuple[Any, int]]:
+        """The most frequent non-empty values (as read) with their counts."""
+        return [(self.originals[t], n) for t, n in self.values.most_common(CHECKED_VALUES)]
+
+    def share(self, test: Any) -> float:
+        """The share of non-empty values (weighted by count) that pass ``test``."""
+        sample = self.sample()
+        total = sum(n for _, n in sample)
+        return 1.0 if not total else sum(n for v, n in sample if test(v)) / total
+
+
+@dataclass
+class _Rule:
+    sources: list[str]
+    transform: str | None = None
+    values: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+
+
+def normalise_header(text: str) -> str:
+    """A header as compared: full-width → half-width, case folded, letters and digits only."""
+    folded = unicodedata.normalize("NFKC", str(text)).casefold()
+    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
+
+
+@cache
+def synonyms() -> dict[str, Any]:
+    text = (resources.files("catalog.importing") / "synonyms.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+@cache
+def _mapping_accepts(target: str) -> bool:
+    """Whether mapping files may name ``target`` (contacts exist only where the model has them)."""
+    try:
+        Mapping.model_validate({"name": "probe", "fields": {target: "x"}})
+    except ValidationError:
+        return False
+    return True
+
+
+# --- reading the file ------------------------------------------------------------------
+def _fields_of(item: Any) -> dict[str, Any] | None:
+    """A record's fields, whether the reader yields SourceRecords or plain dicts."""
+    fields = getattr(item, "fields", item)
+    if not isinstance(fields, dict):
+        return None
+    return {k: v for k, v in fields.items() if k != "__row__"}
+
+
+def _record_paths(document: Any) -> list[str]:
+    if hasattr(document, "record_paths"):
+        return list(document.record_paths())
+    content = getattr(document, "content", None)
+    if content is None:
+        return [""]
+    found: list[str] = []
+
+    def walk(value: Any, prefix: str) -> None:
+        if isinstance(value, list) and any(isinstance(i, dict) for i in value[:50]):
+            found.append(prefix)
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                walk(inner, f"{prefix}.{key}" if prefix else key)
+
+    walk(content, "")
+    return found
+
+
+def _cells(fields: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(column path, value): top-level fields, scalars one level into objects
+    (``publisher.name``) and into lists of objects (``distribution[].format``)."""
+    for key, value in fields.items():
+        yield key, value
+        if isinstance(value, dict):
+            for sub, inner in value.items():
+                if not isinstance(inner, dict | list):
+                    yield f"{key}.{sub}", inner
+        elif isinstance(value, list) and any(isinstance(i, dict) for i in value):
+            collected: dict[str, list[Any]] = {}
+            for item in value:
+                for sub, inner in item.items() if isinstance(item, dict) else ():
+                    if not isinstance(inner, dict | list) and not _blank(inner):
+                        collected.setdefault(sub, []).append(inner)
+            for sub, items in collected.items():
+                yield f"{key}[].{sub}", items
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and not str(value).strip())
+
+
+def _profile(records: Iterable[Any]) -> tuple[dict[str, _Column], int, int]:
+    """Column profiles over the distinct records of the sample; (columns, read, distinct)."""
+    columns: dict[str, _Column] = {}
+    seen: set[bytes] = set()
+    read = 0
+    for item in islice(records, SAMPLE_RECORDS):
+        fields = _fields_of(item)
+        read += 1
+        if fields is None:
+            continue
+        # Exact repeats collapse into one entry on import, so they do not count against a key.
+        text = json.dumps(fields, ensure_ascii=False, sort_keys=True, default=str)
+        digest = hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).digest()
+        if digest in seen:
+            continue
+        seen.add(digest)
+        for path, value in _cells(fields):
+            column = columns.setdefault(path, _Column(path))
+            column.present += 1
+            if _blank(value):
+                column.empty += 1
+                continue
+            column.lists += isinstance(value, list)
+            column.objects += isinstance(value, dict)
+            key = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            column.values[key.strip()] += 1
+            column.originals.setdefault(key.strip(), value)
+    return columns, read, len(seen)
+
+
+def _choose_records_path(document: Any) -> str:
+    """The record list whose headers look most like a catalogue (JSON); "" otherwise."""
+    wanted = {normalise_header(s) for spellings in synonyms()["strong"].values() for s in spellings}
+    best: tuple[int, str] | None = None
+    for path in _record_paths(document):
+        records = document.records(path or None)
+        if records is None:
+            continue
+        headers = {
+            normalise_header(p)
+            for item in islice(records, 100)
+            if (fields := _fields_of(item)) is not None
+            for p, _ in _cells(fields)
+        }
+        score = len(headers & wanted)
+        if best is None or score > best[0]:
+            best = (score, path)
+    return "" if best is None else best[1]
+
+
+# --- placing columns -------------------------------------------------------------------
+def _fits(target: str, column: _Column, rule: _Rule) -> bool:
+    """Whether the column's values suit the entry field (and set the rule's transform)."""
+    filled = column.present - column.empty
+    if filled and column.objects > filled / 2:
+        return False  # an object: its own fields (publisher.name) are the columns to place
+    if filled and column.lists > filled / 2 and target not in ("formats", "tags", "related_codes"):
+        if target not in ("theme", "category_name", "data_items"):
+            return False
+        rule.transform = "first" if target != "data_items" else None
+    if target in ("name", "provider_name") and column.share(lambda v: not is_url(v)) < 0.8:
+        return False
+    if target == "code":
+        return filled > 0 and column.share(lambda v: accepted_by_entry("code", v)) >= 0.95
+    if target in _DATES:
+        return column.share(lambda v: accepted_by_entry(target, v)) >= 0.8
+    if target == "landing_page":
+        return column.share(is_url) >= 0.8
+    if target == "status":
+        return column.share(lambda v: v in ("active", "retired")) == 1.0
+    if target == "update_cycle":
+        return column.share(lambda v: _cycle_ok(v) or guess_cycle(v) is not None) >= 0.5
+    if target == "share_type":
+        return column.share(lambda v: guess_share_type(v) is not None) >= 0.5
+    if target == "provider_contact_email":
+        rule.transform = "mailto" if column.share(lambda v: "mailto:" in str(v)) else None
+        return column.share(lambda v: "@" in str(v) or not str(v).strip()) >= 0.5
+    if target == "tags" and column.share(lambda v: "\n" in str(v)) > 0:
+        rule.transform = "lines"  # one tag per line; 、 and commas stay inside a tag
+    return True
+
+
+def _cycle_ok(value: Any) -> bool:
+    try:
+        parse_update_cycle(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _candidates(columns: dict[str, _Column]) -> list[tuple[int, int, int, str, _Column]]:
+    """(tier, field priority, synonym rank, field, column) for every header match."""
+    table = synonyms()
+    found = []
+    headers = {path: normalise_header(path) for path in columns}
+
+    def priority(target: str) -> int:
+        return _PRIORITY.index(target) if target in _PRIORITY else len(_PRIORITY)
+
+    for tier, section in ((0, "strong"), (1, "weak")):
+        for target, spellings in table[section].items():
+            for rank, spelling in enumerate(normalise_header(s) for s in spellings):
+                for path, header in headers.items():
+                    if header == spelling:
+                        found.append((tier, priority(target), rank, target, columns[path]))
+    # A header containing a spelling of 3+ characters: the longest such spelling decides.
+    for path, header in headers.items():
+        contained = [
+            (len(s), target)
+            for target, spellings in table["strong"].items()
+            for s in map(normalise_header, spellings)
+            if len(s) >= 3 and s in header and s != header
+        ]
+        if contained:
+            length, target = max(contained)
+            found.append((2, priority(target), -length, target, columns[path]))
+    return sorted(found, key=lambda c: c[:3])
+
+
+def _place(columns: dict[str, _Column]) -> dict[str, _Rule]:
+    rules: dict[str, _Rule] = {}
+    used: set[str] = set()
+    for tier, _, _, target, column in _candidates(columns):
+        if column.path in used or not _mapping_accepts(target):
+            continue
+        if target in rules:
+            # Formats are often split over columns (format / mediaType): keep the alternatives.
+            if target == "formats" and tier == 0 and _fits(target, column, _Rule([])):
+                rules[target].sources.append(column.path)
+                used.add(column.path)
+            continue
+        rule = _Rule([column.path], note="" if tier == 0 else "guessed from the header")
+        if _fits(target, column, rule):
+            rules[target] = rule
+            used.add(column.path)
+    if "landing_page" not in rules:
+        # A column of links, one per record (a licence or schema link repeats: not a page).
+        for column in columns.values():
+            filled = column.present - column.empty
+            if column.path in used or "[]" in column.path or not filled:
+                continue
+            if column.share(is_url) == 1 and len(column.values) >= 0.9 * filled:
+                rules["landing_page"] = _Rule([column.path], note="its values are links")
+                used.add(column.path)
+                break
+    return rules
+
+
+def _value_maps(rules: dict[str, _Rule], columns: dict[str, _Column]) -> dict[str, list[str]]:
+    """Add ``values:`` for spellings the entry model cannot read but that look like known
+    ones; return, per field, the values it could not map."""
+    unread: dict[str, list[str]] = {}
+    readers = {
+        "update_cycle": (_cycle_ok, guess_cycle),
+        "share_type": (lambda v: accepted_by_entry("share_type", v), guess_share_type),
+        "open_type": (lambda v: True, guess_open_type),
+    }
+    for target, (readable, guess) in readers.items():
+        rule = rules.get(target)
+        if rule is None:
+            continue
+        for value, _ in columns[rule.sources[0]].sample():
+            text = str(value).strip()
+            if target == "open_type" and (mapped := guess(text)):
+                rule.values[text] = mapped
+            elif readable(text):
+                continue
+            elif mapped := guess(text):
+                rule.values[text] = mapped
+            elif target != "open_type":
+                unread.setdefault(target, []).append(text)
+    return unread
+
+
+def _key(
+    columns: dict[str, _Column], rules: dict[str, _Rule], distinct: int
+) -> tuple[list[str], str]:
+    """The source's own identifier when one column has a different non-empty value in every
+    distinct record; else the name and provider columns."""
+    by_header = {normalise_header(path): column for path, column in columns.items()}
+    for spelling in synonyms()["identifiers"]:
+        column = by_header.get(normalise_header(spelling))
+        if column is None or "." in column.path or column.lists or column.objects:
+            continue
+        if column.empty == 0 and column.present == distinct and len(column.values) == distinct:
+            return [
+                column.path
+            ], f"{column.path}: the source's own identifier, unique in every record"
+    key = [rules[f].sources[0] for f in ("name", "provider_name") if f in rules]
+    return key, "no column identifies a record on its own: name and provider do"
+
+
+def draft_mapping(document: Any, name: str | None = None) -> Draft:
+    """A mapping for ``document`` (from ``read_document``) drafted from its headers and values."""
+    records_path = _choose_records_path(document)
+    records = document.records(records_path or None)
+    columns, read, distinct = _profile(records if records is not None else [])
+    rules = _place(columns)
+    stem = getattr(document, "path", None)
+    stem_name = stem.stem if stem is not None else "file"
+    defaults: dict[str, tuple[str, str]] = {}  # field -> (value, why)
+
+    if "share_type" not in rules:
+        open_rule = rules.get("open_type")
+        access = open_rule and columns[open_rule.sources[0]].share(
+            lambda v: str(v).strip().lower() in DCAT_ACCESS
+        )
+        if open_rule and access == 1:
+            rules["share_type"] = _Rule(
+                list(open_rule.sources), note="DCAT accessLevel, mapped as the dcat-us mapping does"
+            )
+        elif open_rule or "formats" in rules or "landing_page" in rules:
+            defaults["share_type"] = (
+                OPEN_DATA_SHARE,
+                "No 共享类型 column. The file lists open data (开放属性, formats or links), so its "
+                "records are taken as 无条件共享, as the shipped portal mappings do; change it if not.",
+            )
+    provider = rules.get("provider_name")
+    if provider is not None:
+        column = columns[provider.sources[0]]
+        if column.empty or column.present < distinct:
+            defaults["provider_name"] = (
+                f"{stem_name}{NO_PROVIDER}",
+                f"{column.empty + distinct - column.present} records name no provider; they are "
+                "kept under this placeholder (put the portal's name here) so none is lost.",
+            )
+    unread = _value_maps(rules, columns)
+    key, key_note = _key(columns, rules, distinct)
+    detect = list(dict.fromkeys(columns[rules[f].sources[0]].root for f in REQUIRED if f in rules))
+    text = _render(
+        name=name or f"draft-{_slug(stem_name)}",
+        source=stem.name if stem is not None else stem_name,
+        records_path=records_path,
+        read=read,
+        detect=detect,
+        key=(key, key_note),
+        rules=rules,
+        defaults=defaults,
+        unplaced=_unplaced(columns, rules, key),
+        unread=unread,
+    )
+    mapping = Mapping.model_validate(yaml.safe_load(text))
+    return Draft(
+        mapping=mapping,
+        yaml=text,
+        placed={f: rules[f].sources[0] for f in _ordered(rules)},
+        unplaced=_unplaced(columns, rules, key),
+        missing=[f for f in REQUIRED if f not in rules and f not in defaults],
+        unread_values=unread,
+        defaults={f: value for f, (value, _) in defaults.items()},
+        records_read=read,
+    )
+
+
+def _unplaced(columns: dict[str, _Column], rules: dict[str, _Rule], key: list[str]) -> list[str]:
+    used = {s.split(".", 1)[0].removesuffix("[]") for r in rules.values() for s in r.sources}
+    used |= set(key)
+    return [path for path in columns if "." not in path and path not in used]
+
+
+def _ordered(rules: dict[str, _Rule]) -> list[str]:
+    order = [*CatalogueEntry.model_fields, *synonyms()["strong"]]
+    return sorted(rules, key=lambda f: order.index(f) if f in order else len(order))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w]+", "-", text.lower()).strip("-") or "file"
+
+
+def _flow(value: Any) -> str:
+    """One YAML scalar or flow collection, quoted where YAML needs it."""
+    text = yaml.safe_dump(
+        value, allow_unicode=True, default_flow_style=True, width=1 << 30, sort_keys=False
+    )
+    return text.removesuffix("\n").removesuffix("\n...").strip()
+
+
+def _render(
+    *,
+    name: str,
+    source: str,
+    records_path: str,
+    read: int,
+    detect: list[str],
+    key: tuple[list[str], str],
+    rules: dict[str, _Rule],
+    defaults: dict[str, tuple[str, str]],
+    unplaced: list[str],
+    unread: dict[str, list[str]],
+) -> str:
+    looked_at = f"the first {read} records" if read >= SAMPLE_RECORDS else f"{read} records"
+    lines = [
+        f"# Drafted by `mulu catalog mapping draft` from {source} ({looked_at} read).",
+        "# Check it, then: mulu catalog import FILE --mapping THIS.yaml",
+        f"name: {_flow(name)}",
+        f"title: {_flow(f'{source} (drafted mapping)')}",
+    ]
+    if records_path:
+        lines.append(f"records: {_flow(records_path)}")
+    if detect:
+        lines += ["detect:", f"  all: {_flow(detect)}"]
+    if key[0]:
+        lines += [f"# key: {key[1]}", f"key: {_flow(key[0])}"]
+    lines.append("fields:")
+    for target in _ordered(rules):
+        rule = rules[target]
+        if rule.note:
+            lines.append(f"  # {target}: {rule.note}")
+        source_text = _flow(rule.sources[0] if len(rule.sources) == 1 else rule.sources)
+        if not rule.transform and not rule.values:
+            lines.append(f"  {target}: {source_text}")
+            continue
+        lines += [f"  {target}:", f"    from: {source_text}"]
+        if rule.transform:
+            lines.append(f"    transform: {rule.transform}")
+        if rule.values:
+            lines.append("    values:")
+            lines += [f"      {_flow(raw)}: {_flow(mapped)}" for raw, mapped in rule.values.items()]
+    if defaults:
+        lines.append("defaults:")
+        for target, (value, why) in defaults.items():
+            lines += [f"  # {why}", f"  {target}: {_flow(value)}"]
+    if unplaced:
+        lines += [
+            "# Columns no field reads (the importer keeps every source field with the entry):",
+            f"#   {', '.join(unplaced)}",
+        ]
+    for target, values in unread.items():
+        shown = ", ".join(values[:20]) + (" …" if len(values) > 20 else "")
+        lines.append(f"# {target}: values it could not read (add them under values:): {shown}")
+    return "\n".join(lines) + "\n"
