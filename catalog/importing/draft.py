@@ -12,21 +12,22 @@ provider for records that name none). What it could not place or read, it says.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-import unicodedata
-from collections import Counter
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
-from itertools import islice
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from catalog.importing.draft_columns import (
+    SAMPLE_RECORDS,
+    Column,
+    choose_records_path,
+    normalise_header,
+    profile,
+    synonyms,
+)
 from catalog.importing.draft_values import (
     DCAT_ACCESS,
     accepted_by_entry,
@@ -36,28 +37,13 @@ from catalog.importing.draft_values import (
     is_url,
 )
 from catalog.importing.mapping import Mapping
+from catalog.importing.transforms import TRANSFORMS
 from schemas.cycles import parse_update_cycle
 from schemas.entry import CatalogueEntry
 
 REQUIRED = ("name", "provider_name", "share_type")
-# Records looked at: every record of any real export; a 1M-record file is judged by its head.
-SAMPLE_RECORDS = 20_000
-CHECKED_VALUES = 300  # most frequent distinct values per column checked against the entry model
 OPEN_DATA_SHARE = "无条件共享"
 NO_PROVIDER = "（未注明提供单位）"
-_SCALAR_TEXT = {
-    "name",
-    "provider_name",
-    "provider_code",
-    "category_name",
-    "summary",
-    "format_category",
-    "share_condition",
-    "share_method",
-    "open_type",
-    "theme",
-    "landing_page",
-}
 _DATES = ("published_at", "updated_at")
 # The order fields choose their column in: the required ones first, then the ones whose
 # values can be checked, so a loosely named column goes to the field it really fits.
@@ -94,48 +80,11 @@ class Draft:
 
 
 @dataclass
-class _Column:
-    path: str
-    values: Counter[str] = field(default_factory=Counter)  # value text -> distinct records
-    originals: dict[str, Any] = field(default_factory=dict)  # value text -> the value as read
-    present: int = 0
-    empty: int = 0
-    lists: int = 0
-    objects: int = 0
-
-    @property
-    def root(self) -> str:
-        return self.path.split(".", 1)[0].removesuffix("[]")
-
-    def sample(self) -> list[tuple[Any, int]]:
-        """The most frequent non-empty values (as read) with their counts."""
-        return [(self.originals[t], n) for t, n in self.values.most_common(CHECKED_VALUES)]
-
-    def share(self, test: Any) -> float:
-        """The share of non-empty values (weighted by count) that pass ``test``."""
-        sample = self.sample()
-        total = sum(n for _, n in sample)
-        return 1.0 if not total else sum(n for v, n in sample if test(v)) / total
-
-
-@dataclass
 class _Rule:
     sources: list[str]
     transform: str | None = None
     values: dict[str, str] = field(default_factory=dict)
     note: str = ""
-
-
-def normalise_header(text: str) -> str:
-    """A header as compared: full-width → half-width, case folded, letters and digits only."""
-    folded = unicodedata.normalize("NFKC", str(text)).casefold()
-    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
-
-
-@cache
-def synonyms() -> dict[str, Any]:
-    text = (resources.files("catalog.importing") / "synonyms.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
 
 
 @cache
@@ -148,113 +97,16 @@ def _mapping_accepts(target: str) -> bool:
     return True
 
 
-# --- reading the file ------------------------------------------------------------------
-def _fields_of(item: Any) -> dict[str, Any] | None:
-    """A record's fields, whether the reader yields SourceRecords or plain dicts."""
-    fields = getattr(item, "fields", item)
-    if not isinstance(fields, dict):
-        return None
-    return {k: v for k, v in fields.items() if k != "__row__"}
-
-
-def _record_paths(document: Any) -> list[str]:
-    if hasattr(document, "record_paths"):
-        return list(document.record_paths())
-    content = getattr(document, "content", None)
-    if content is None:
-        return [""]
-    found: list[str] = []
-
-    def walk(value: Any, prefix: str) -> None:
-        if isinstance(value, list) and any(isinstance(i, dict) for i in value[:50]):
-            found.append(prefix)
-        elif isinstance(value, dict):
-            for key, inner in value.items():
-                walk(inner, f"{prefix}.{key}" if prefix else key)
-
-    walk(content, "")
-    return found
-
-
-def _cells(fields: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    """(column path, value): top-level fields, scalars one level into objects
-    (``publisher.name``) and into lists of objects (``distribution[].format``)."""
-    for key, value in fields.items():
-        yield key, value
-        if isinstance(value, dict):
-            for sub, inner in value.items():
-                if not isinstance(inner, dict | list):
-                    yield f"{key}.{sub}", inner
-        elif isinstance(value, list) and any(isinstance(i, dict) for i in value):
-            collected: dict[str, list[Any]] = {}
-            for item in value:
-                for sub, inner in item.items() if isinstance(item, dict) else ():
-                    if not isinstance(inner, dict | list) and not _blank(inner):
-                        collected.setdefault(sub, []).append(inner)
-            for sub, items in collected.items():
-                yield f"{key}[].{sub}", items
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | dict) and not str(value).strip())
-
-
-def _profile(records: Iterable[Any]) -> tuple[dict[str, _Column], int, int]:
-    """Column profiles over the distinct records of the sample; (columns, read, distinct)."""
-    columns: dict[str, _Column] = {}
-    seen: set[bytes] = set()
-    read = 0
-    for item in islice(records, SAMPLE_RECORDS):
-        fields = _fields_of(item)
-        read += 1
-        if fields is None:
-            continue
-        # Exact repeats collapse into one entry on import, so they do not count against a key.
-        text = json.dumps(fields, ensure_ascii=False, sort_keys=True, default=str)
-        digest = hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).digest()
-        if digest in seen:
-            continue
-        seen.add(digest)
-        for path, value in _cells(fields):
-            column = columns.setdefault(path, _Column(path))
-            column.present += 1
-            if _blank(value):
-                column.empty += 1
-                continue
-            column.lists += isinstance(value, list)
-            column.objects += isinstance(value, dict)
-            key = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            column.values[key.strip()] += 1
-            column.originals.setdefault(key.strip(), value)
-    return columns, read, len(seen)
-
-
-def _choose_records_path(document: Any) -> str:
-    """The record list whose headers look most like a catalogue (JSON); "" otherwise."""
-    wanted = {normalise_header(s) for spellings in synonyms()["strong"].values() for s in spellings}
-    best: tuple[int, str] | None = None
-    for path in _record_paths(document):
-        records = document.records(path or None)
-        if records is None:
-            continue
-        headers = {
-            normalise_header(p)
-            for item in islice(records, 100)
-            if (fields := _fields_of(item)) is not None
-            for p, _ in _cells(fields)
-        }
-        score = len(headers & wanted)
-        if best is None or score > best[0]:
-            best = (score, path)
-    return "" if best is None else best[1]
-
-
 # --- placing columns -------------------------------------------------------------------
-def _fits(target: str, column: _Column, rule: _Rule) -> bool:
+def _fits(target: str, column: Column, rule: _Rule) -> bool:
     """Whether the column's values suit the entry field (and set the rule's transform)."""
     filled = column.present - column.empty
     if filled and column.objects > filled / 2:
         return False  # an object: its own fields (publisher.name) are the columns to place
+    if target == "formats" and column.share(_objects_list) > 0.5:
+        # DCAT distributions: every one's format, media type or file extension.
+        rule.transform = "distribution_formats" if "distribution_formats" in TRANSFORMS else None
+        return rule.transform is not None
     if filled and column.lists > filled / 2 and target not in ("formats", "tags", "related_codes"):
         if target not in ("theme", "category_name", "data_items"):
             return False
@@ -281,6 +133,10 @@ def _fits(target: str, column: _Column, rule: _Rule) -> bool:
     return True
 
 
+def _objects_list(value: Any) -> bool:
+    return isinstance(value, list) and any(isinstance(item, dict) for item in value)
+
+
 def _cycle_ok(value: Any) -> bool:
     try:
         parse_update_cycle(str(value))
@@ -289,7 +145,7 @@ def _cycle_ok(value: Any) -> bool:
     return True
 
 
-def _candidates(columns: dict[str, _Column]) -> list[tuple[int, int, int, str, _Column]]:
+def _candidates(columns: dict[str, Column]) -> list[tuple[int, int, int, str, Column]]:
     """(tier, field priority, synonym rank, field, column) for every header match."""
     table = synonyms()
     found = []
@@ -318,7 +174,7 @@ def _candidates(columns: dict[str, _Column]) -> list[tuple[int, int, int, str, _
     return sorted(found, key=lambda c: c[:3])
 
 
-def _place(columns: dict[str, _Column]) -> dict[str, _Rule]:
+def _place(columns: dict[str, Column]) -> dict[str, _Rule]:
     rules: dict[str, _Rule] = {}
     used: set[str] = set()
     for tier, _, _, target, column in _candidates(columns):
@@ -326,7 +182,10 @@ def _place(columns: dict[str, _Column]) -> dict[str, _Rule]:
             continue
         if target in rules:
             # Formats are often split over columns (format / mediaType): keep the alternatives.
-            if target == "formats" and tier == 0 and _fits(target, column, _Rule([])):
+            alternative = _Rule([])
+            if target == "formats" and tier == 0 and not rules[target].transform:
+                if not _fits(target, column, alternative) or alternative.transform:
+                    continue
                 rules[target].sources.append(column.path)
                 used.add(column.path)
             continue
@@ -347,7 +206,7 @@ def _place(columns: dict[str, _Column]) -> dict[str, _Rule]:
     return rules
 
 
-def _value_maps(rules: dict[str, _Rule], columns: dict[str, _Column]) -> dict[str, list[str]]:
+def _value_maps(rules: dict[str, _Rule], columns: dict[str, Column]) -> dict[str, list[str]]:
     """Add ``values:`` for spellings the entry model cannot read but that look like known
     ones; return, per field, the values it could not map."""
     unread: dict[str, list[str]] = {}
@@ -374,7 +233,7 @@ def _value_maps(rules: dict[str, _Rule], columns: dict[str, _Column]) -> dict[st
 
 
 def _key(
-    columns: dict[str, _Column], rules: dict[str, _Rule], distinct: int
+    columns: dict[str, Column], rules: dict[str, _Rule], distinct: int
 ) -> tuple[list[str], str]:
     """The source's own identifier when one column has a different non-empty value in every
     distinct record; else the name and provider columns."""
@@ -393,9 +252,9 @@ def _key(
 
 def draft_mapping(document: Any, name: str | None = None) -> Draft:
     """A mapping for ``document`` (from ``read_document``) drafted from its headers and values."""
-    records_path = _choose_records_path(document)
+    records_path = choose_records_path(document)
     records = document.records(records_path or None)
-    columns, read, distinct = _profile(records if records is not None else [])
+    columns, read, distinct = profile(records if records is not None else [])
     rules = _place(columns)
     stem = getattr(document, "path", None)
     stem_name = stem.stem if stem is not None else "file"
@@ -453,7 +312,7 @@ def draft_mapping(document: Any, name: str | None = None) -> Draft:
     )
 
 
-def _unplaced(columns: dict[str, _Column], rules: dict[str, _Rule], key: list[str]) -> list[str]:
+def _unplaced(columns: dict[str, Column], rules: dict[str, _Rule], key: list[str]) -> list[str]:
     used = {s.split(".", 1)[0].removesuffix("[]") for r in rules.values() for s in r.sources}
     used |= set(key)
     return [path for path in columns if "." not in path and path not in used]

@@ -1,0 +1,163 @@
+"""What a drafted mapping knows about a file: its record list, its columns and each column's
+values (distinct records only: exact repeats merge on import, so they never count against a key).
+
+Columns are the records' top-level fields, scalars one level into objects (``publisher.name``)
+and into lists of objects (``distribution[].format``). Headers are compared normalised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from itertools import islice
+from typing import Any
+
+import yaml
+
+# Records looked at: every record of any real export; a 1M-record file is judged by its head.
+SAMPLE_RECORDS = 20_000
+CHECKED_VALUES = 300  # most frequent distinct values per column checked against the entry model
+
+
+@dataclass
+class Column:
+    path: str
+    values: Counter[str] = field(default_factory=Counter)  # value text -> distinct records
+    originals: dict[str, Any] = field(default_factory=dict)  # value text -> the value as read
+    present: int = 0
+    empty: int = 0
+    lists: int = 0
+    objects: int = 0
+
+    @property
+    def root(self) -> str:
+        return self.path.split(".", 1)[0].removesuffix("[]")
+
+    def sample(self) -> list[tuple[Any, int]]:
+        """The most frequent non-empty values (as read) with their counts."""
+        return [(self.originals[t], n) for t, n in self.values.most_common(CHECKED_VALUES)]
+
+    def share(self, test: Any) -> float:
+        """The share of non-empty values (weighted by count) that pass ``test``."""
+        sample = self.sample()
+        total = sum(n for _, n in sample)
+        return 1.0 if not total else sum(n for v, n in sample if test(v)) / total
+
+
+def normalise_header(text: str) -> str:
+    """A header as compared: full-width → half-width, case folded, letters and digits only."""
+    folded = unicodedata.normalize("NFKC", str(text)).casefold()
+    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
+
+
+@cache
+def synonyms() -> dict[str, Any]:
+    text = (resources.files("catalog.importing") / "synonyms.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+# --- reading the file ------------------------------------------------------------------
+def fields_of(item: Any) -> dict[str, Any] | None:
+    """A record's fields, whether the reader yields SourceRecords or plain dicts."""
+    fields = getattr(item, "fields", item)
+    if not isinstance(fields, dict):
+        return None
+    return {k: v for k, v in fields.items() if k != "__row__"}
+
+
+def record_paths(document: Any) -> list[str]:
+    if hasattr(document, "record_paths"):
+        return list(document.record_paths())
+    content = getattr(document, "content", None)
+    if content is None:
+        return [""]
+    found: list[str] = []
+
+    def walk(value: Any, prefix: str) -> None:
+        if isinstance(value, list) and any(isinstance(i, dict) for i in value[:50]):
+            found.append(prefix)
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                walk(inner, f"{prefix}.{key}" if prefix else key)
+
+    walk(content, "")
+    return found
+
+
+def cells(fields: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(column path, value): top-level fields, scalars one level into objects
+    (``publisher.name``) and into lists of objects (``distribution[].format``)."""
+    for key, value in fields.items():
+        yield key, value
+        if isinstance(value, dict):
+            for sub, inner in value.items():
+                if not isinstance(inner, dict | list):
+                    yield f"{key}.{sub}", inner
+        elif isinstance(value, list) and any(isinstance(i, dict) for i in value):
+            collected: dict[str, list[Any]] = {}
+            for item in value:
+                for sub, inner in item.items() if isinstance(item, dict) else ():
+                    if not isinstance(inner, dict | list) and not blank(inner):
+                        collected.setdefault(sub, []).append(inner)
+            for sub, items in collected.items():
+                yield f"{key}[].{sub}", items
+
+
+def blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and not str(value).strip())
+
+
+def profile(records: Iterable[Any]) -> tuple[dict[str, Column], int, int]:
+    """Column profiles over the distinct records of the sample; (columns, read, distinct)."""
+    columns: dict[str, Column] = {}
+    seen: set[bytes] = set()
+    read = 0
+    for item in islice(records, SAMPLE_RECORDS):
+        fields = fields_of(item)
+        read += 1
+        if fields is None:
+            continue
+        # Exact repeats collapse into one entry on import, so they do not count against a key.
+        text = json.dumps(fields, ensure_ascii=False, sort_keys=True, default=str)
+        digest = hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).digest()
+        if digest in seen:
+            continue
+        seen.add(digest)
+        for path, value in cells(fields):
+            column = columns.setdefault(path, Column(path))
+            column.present += 1
+            if blank(value):
+                column.empty += 1
+                continue
+            column.lists += isinstance(value, list)
+            column.objects += isinstance(value, dict)
+            key = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            column.values[key.strip()] += 1
+            column.originals.setdefault(key.strip(), value)
+    return columns, read, len(seen)
+
+
+def choose_records_path(document: Any) -> str:
+    """The record list whose headers look most like a catalogue (JSON); "" otherwise."""
+    wanted = {normalise_header(s) for spellings in synonyms()["strong"].values() for s in spellings}
+    best: tuple[int, str] | None = None
+    for path in record_paths(document):
+        records = document.records(path or None)
+        if records is None:
+            continue
+        headers = {
+            normalise_header(p)
+            for item in islice(records, 100)
+            if (fields := fields_of(item)) is not None
+            for p, _ in cells(fields)
+        }
+        score = len(headers & wanted)
+        if best is None or score > best[0]:
+            best = (score, path)
+    return "" if best is None else best[1]
