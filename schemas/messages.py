@@ -53,6 +53,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "最近更新时间 '{value}' 是重复周期而非日期，已用作更新周期",
         "modified '{value}' is a repeating interval, not a date; used as the update cycle",
     ),
+    "interval_not_date": (
+        "'{value}' 是重复周期而非日期",
+        "'{value}' is a repeating interval, not a date",
+    ),
     "older_update": (
         "来源的最近更新时间 {value} 早于已记录的 {current}，保留较新者",
         "the source's last update {value} is older than the recorded {current}; the newer is kept",
