@@ -1,0 +1,181 @@
+"""Mapping transforms: lists (bracketed, quoted, Chinese separators, placeholders), which transform
+splits on what, and DCAT-US distributions' formats — on small cases and the real exports."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from catalog.importing.mapping import resolve_mapping
+from catalog.importing.transforms import (
+    TRANSFORMS,
+    distribution_formats,
+    is_placeholder,
+    to_lines,
+    to_list,
+    to_semicolon_list,
+)
+from schemas.entry import CatalogueEntry
+from schemas.formats import format_from_path, normalise_format
+
+BASE = {
+    "code": "101001/000001",
+    "name": "人口基本信息",
+    "provider_name": "区公安分局",
+    "share_type": "有条件共享",
+}
+
+
+@pytest.mark.parametrize(
+    ("raw", "items"),
+    [
+        ("[xml,xls,csv,json]", ["xml", "xls", "csv", "json"]),
+        ("[XML, CSV]", ["XML", "CSV"]),
+        ("['xls', 'api']", ["xls", "api"]),
+        ('["a","b"]', ["a", "b"]),
+        ("【a，b】", ["a", "b"]),
+        ("［a、b］", ["a", "b"]),
+        ("[xml, 'csv'", ["xml", "csv"]),  # cut short: stray bracket still dropped
+        ("[]", []),
+        ("农业、水利", ["农业", "水利"]),
+        ("a，b,c", ["a", "b", "c"]),
+        ("a;b；c", ["a", "b", "c"]),
+        ("a|b｜c", ["a", "b", "c"]),
+        ("a\nb\r\n\tc", ["a", "b", "c"]),
+        ("xls/csv/json", ["xls", "csv", "json"]),
+        ("XLS / CSV", ["XLS", "CSV"]),
+        ("text/csv", ["text/csv"]),
+        ("text/csv, application/json", ["text/csv", "application/json"]),
+        ("RDF/XML", ["RDF/XML"]),
+        ("2023/5/8", ["2023/5/8"]),
+        ("教育/培训", ["教育/培训"]),
+        ("“统计”、‘金融’", ["统计", "金融"]),
+        ("csv, 暂无, null, -", ["csv"]),
+        (["x", " ", "NULL", ["y"]], ["x", "y"]),
+        (
+            ["公共管理、社会保障和社会组织"],
+            ["公共管理、社会保障和社会组织"],
+        ),  # a list stays as given
+        (None, []),
+        (7, ["7"]),
+    ],
+)
+def test_list_splits(raw, items):
+    assert to_list(raw) == items
+
+
+@pytest.mark.parametrize(
+    "value", ["暂无", "无", "-", "/", "null", "NULL", "N/A", "none", "－", " "]
+)
+def test_placeholders_mean_empty(value):
+    assert is_placeholder(value)
+    assert to_list(value) == []
+    assert to_lines(value) == []
+    assert to_semicolon_list(value) == []
+
+
+def test_real_values_are_not_placeholders():
+    for value in ("无条件共享", "每月", "0", "na", "文件", "-1"):
+        assert not is_placeholder(value)
+    assert is_placeholder(None)
+
+
+def test_lines_and_semicolons_keep_the_enumeration_comma_inside_a_name():
+    # 六安's 标签: one tag per line, and 、 inside the industry name
+    assert to_lines("商贸流通\r\n\t公共管理、社会保障和社会组织\r\n\t暂无") == [
+        "商贸流通",
+        "公共管理、社会保障和社会组织",
+    ]
+    assert to_semicolon_list("农、林、牧、渔业;a,b") == ["农、林、牧、渔业", "a,b"]
+    assert to_list("农、林、牧、渔业") == ["农", "林", "牧", "渔业"]
+
+
+def test_distribution_formats_takes_each_distributions_own_format():
+    distributions = [
+        {"format": "API"},
+        {"mediaType": "text/csv"},  # dropped before when another had a format
+        {"format": "暂无", "mediaType": "application/json"},
+        {"downloadURL": "https://x.gov/files/Report%202020.PDF?v=2"},
+        {"accessURL": "https://x.gov/agency/page"},  # a landing page: no format to take
+        {"format": "CSV", "mediaType": "text/csv"},
+    ]
+    assert distribution_formats(distributions) == [
+        "API",
+        "text/csv",
+        "application/json",
+        "pdf",
+        "CSV",
+    ]
+    assert distribution_formats(None) == []
+    assert distribution_formats({"mediaType": "application/zip"}) == ["application/zip"]
+    entry = CatalogueEntry.model_validate({**BASE, "formats": distribution_formats(distributions)})
+    assert entry.formats == ["api", "csv", "json", "pdf"]
+
+
+def test_url_extensions_name_formats_only_when_known():
+    assert format_from_path("https://www.dol.gov/sites/dolgov/files/WB/NDCP2022.xlsx") == "xlsx"
+    assert format_from_path("https://gsa.gov/data.json") == "json"
+    for url in ("http://www.gsa.gov/rwa", "https://x.gov/a.aspx", "www.example.gov", "", None):
+        assert format_from_path(url) is None
+
+
+def test_dcat_us_mapping_uses_distribution_formats():
+    rule = resolve_mapping("dcat-us").fields["formats"]
+    assert rule.sources == ["distribution"]
+    assert rule.transform == "distribution_formats"
+    assert TRANSFORMS["distribution_formats"] is distribution_formats
+
+
+def _distribution_format(distribution):
+    named = to_list(distribution.get("format")) or to_list(distribution.get("mediaType"))
+    if named:
+        return {normalise_format(n) for n in named}
+    url = format_from_path(distribution.get("downloadURL")) or format_from_path(
+        distribution.get("accessURL")
+    )
+    return {url} if url else set()
+
+
+def test_every_real_dcat_us_distribution_contributes_its_format(real_data):
+    facet: Counter[str] = Counter()
+    contributed = 0
+    for path in sorted((real_data / "dcat-us").glob("*.json")):
+        for dataset in json.loads(path.read_text(encoding="utf-8"))["dataset"]:
+            distributions = dataset.get("distribution") or []
+            formats = CatalogueEntry.model_validate(
+                {**BASE, "formats": distribution_formats(distributions)}
+            ).formats
+            for distribution in distributions:
+                wanted = _distribution_format(distribution)
+                assert wanted <= set(formats), (dataset["identifier"], distribution)
+                contributed += bool(wanted)
+            facet.update(formats)
+    assert contributed == 473  # of 775: the rest name no format, type or extension
+    assert not [f for f in facet if f.startswith("[") or f.endswith("]") or "/" in f]
+    # one name per format: CSV, csv, text/csv are all csv
+    assert {"csv", "xlsx", "json", "pdf", "html", "api"} <= set(facet)
+
+
+def test_real_portal_format_lists_become_clean_formats(real_data):
+    facet: Counter[str] = Counter()
+    for path in sorted((real_data / "cn-portals").glob("*.json")):
+        for record in json.loads(path.read_text(encoding="utf-8")):
+            formats = CatalogueEntry.model_validate(
+                {**BASE, "formats": to_list(record.get("数据格式"))}
+            ).formats
+            facet.update(formats)
+    assert set(facet) == {
+        "api",
+        "xls",
+        "xlsx",
+        "pdf",
+        "docx",
+        "doc",
+        "jpg",
+        "json",
+        "xml",
+        "csv",
+        "rdf",
+    }
