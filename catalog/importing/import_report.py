@@ -91,6 +91,11 @@ class ImportReport:
             "problems_total": self.problem_count,
             "rejects_file": self.rejects_file,
             "problems": [{"file": self.file, **p.as_dict(lang)} for p in self.problems],
+            # The rejects alone, as before issue 12.
+            "errors": [
+                {"file": self.file, "row": p.row, "field": p.field, "reason": p.text(lang)}
+                for p in self.errors
+            ],
         }
 
 

@@ -89,7 +89,7 @@ def import_file(
     )
     report = ImportReport(str(path), chosen.name, import_id, lang=lang, drafted=drafted)
     sink = ProblemSink(workspace, store.imports, report, path)
-    seen = SeenRecords(workspace.staging_dir / ".imports")
+    seen = SeenRecords(workspace.staging_dir / ".imports", process_alive)
     try:
         run = _Run(directory, chosen, report, sink, seen)
         for chunk in _chunks(_source_records(records), CHUNK):

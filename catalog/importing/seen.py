@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,13 @@ def record_digest(fields: dict[str, Any]) -> int:
 
 
 class SeenRecords:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, alive: Callable[[int], bool] | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix="import-", suffix=".sqlite", dir=folder)
+        if alive is not None:
+            _sweep(folder, alive)
+        handle, name = tempfile.mkstemp(
+            prefix=f"import-{os.getpid()}-", suffix=".sqlite", dir=folder
+        )
         os.close(handle)
         self.path = Path(name)
         self._con = sqlite3.connect(name, isolation_level=None)
@@ -70,3 +75,11 @@ class SeenRecords:
             self._con.close()
         finally:
             self.path.unlink(missing_ok=True)
+
+
+def _sweep(folder: Path, alive: Callable[[int], bool]) -> None:
+    """Delete the scratch files of imports whose process died (killed imports leave theirs)."""
+    for path in folder.glob("import-*-*.sqlite"):
+        pid = path.name.split("-")[1]
+        if pid.isdigit() and not alive(int(pid)):
+            path.unlink(missing_ok=True)

@@ -25,27 +25,34 @@ CN_FILES = {
 DCAT_FILES = {"dhs.json": 1093, "dol.json": 465, "gsa.json": 339}
 
 
-def source_cycles(path: Path, field: str) -> Counter:
-    return Counter(r.get(field) for r in json.loads(path.read_text(encoding="utf-8")))
+def distinct_records(path: Path, records_path: str | None = None) -> list[dict]:
+    """The file's records with exact repeats left out (they merge into one entry)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    records = data[records_path] if records_path else data
+    unique = {json.dumps(r, ensure_ascii=False, sort_keys=True): r for r in records}
+    return list(unique.values())
 
 
 @pytest.mark.slow
-def test_every_real_file_imports_one_entry_per_record(directory, workspace, real_data):
+def test_every_real_file_imports_every_record_accounted_for(directory, workspace, real_data):
     total_cn = total_us = 0
     for name, (mapping, count) in CN_FILES.items():
-        report = import_file(directory, workspace, real_data / "cn-portals" / name)
-        assert (report.mapping, report.records, report.created, report.rejected) == (
-            mapping,
-            count,
-            count,
-            0,
-        ), report.errors[:3]
+        path = real_data / "cn-portals" / name
+        report = import_file(directory, workspace, path)
+        distinct = len(distinct_records(path))
+        assert (report.mapping, report.records, report.rejected) == (mapping, count, 0), (
+            report.lines()[:3]
+        )
+        assert (report.created, report.duplicates) == (distinct, count - distinct)
+        assert report.records == report.created + report.duplicates + report.rejected
         total_cn += report.created
     for name, count in DCAT_FILES.items():
         report = import_file(directory, workspace, real_data / "dcat-us" / name)
         assert (report.mapping, report.created, report.rejected) == ("dcat-us", count, 0)
+        assert report.records == report.created + report.duplicates + report.rejected
         total_us += report.created
-    assert (total_cn, total_us) == (3455, 1897)
+    # anhui_luan.json repeats two records word for word: 548 records, 546 entries.
+    assert (total_cn, total_us) == (3453, 1897)
     con = directory.store.database.connection()
     assert (
         con.execute(
@@ -53,8 +60,12 @@ def test_every_real_file_imports_one_entry_per_record(directory, workspace, real
         ).fetchone()[0]
         == 0
     )
+    statuses = con.execute("SELECT DISTINCT status FROM imports").fetchall()
+    assert [s[0] for s in statuses] == ["finished"]
     # 更新频率 / accrualPeriodicity normalised, counted against the source files themselves.
-    luan = source_cycles(real_data / "cn-portals" / "anhui_luan.json", "更新频率")
+    luan = Counter(
+        r.get("更新频率") for r in distinct_records(real_data / "cn-portals" / "anhui_luan.json")
+    )
     got = dict(
         con.execute(
             "SELECT update_cycle, count(*) FROM entries WHERE source_key IN "
@@ -82,7 +93,17 @@ def test_every_real_file_imports_one_entry_per_record(directory, workspace, real
     )
     assert rows["实时"] == realtime
     assert rows["每季度"] == quarterly
-    assert rows.get(None, 0) == sum("accrualPeriodicity" not in d for d in dol)
+    # 更新周期 comes from accrualPeriodicity, or from a repeating interval in modified.
+    assert rows.get(None, 0) <= sum("accrualPeriodicity" not in d for d in dol)
+
+    # Importing every file again changes nothing.
+    for path in [real_data / "cn-portals" / n for n in CN_FILES] + [
+        real_data / "dcat-us" / n for n in DCAT_FILES
+    ]:
+        again = import_file(directory, workspace, path)
+        assert (again.created, again.updated, again.rejected) == (0, 0, 0), again.lines()[:3]
+        assert again.unchanged + again.duplicates == again.records
+    assert directory.stats()["entries"] == 3453 + 1897
 
 
 def test_reimport_is_idempotent(directory, workspace, real_data):
@@ -133,27 +154,39 @@ def test_bad_rows_are_reported_and_kept_good_rows_land(directory, workspace, tmp
             ["医疗机构名录", "区卫健委", "随便", "每年", "", "2023年1月2日"],
         ],
     )
+    lines = path.read_text(encoding="utf-8").splitlines()
     report = import_file(directory, workspace, path)
     assert report.mapping == "cn-catalogue-generic"
-    assert (report.created, report.rejected) == (1, 3)
-    assert [(e.row, e.field) for e in report.errors] == [
-        (3, "更新周期 (update_cycle)"),
-        (4, "提供部门 (provider_name)"),
-        (5, "共享类型 (share_type)"),
+    # An unreadable 更新周期 (optional) leaves the field empty with a warning; a missing
+    # 提供部门 or an unknown 共享类型 (required) rejects the record.
+    assert (report.created, report.rejected, report.warned) == (2, 2, 1)
+    assert [(p.row, p.field, p.severity) for p in report.problems] == [
+        (3, "更新周期 (update_cycle)", "warning"),
+        (4, "提供部门 (provider_name)", "reject"),
+        (5, "共享类型 (share_type)", "reject"),
     ]
-    assert "无法识别的更新周期 '看心情'" in report.errors[0].reason
+    assert "看心情" in report.problems[0].text("zh")
+    assert report.problems[1].text("zh") == "缺少 信息资源提供方"
+    assert report.problems[1].text("en") == "missing 信息资源提供方"
     with Path(report.rejects_file).open(encoding="utf-8-sig") as handle:
         kept = list(csv.DictReader(handle))
-    assert [k["row"] for k in kept] == ["3", "4", "5"]
-    assert json.loads(kept[0]["record"])["目录名称"] == "特困人员名单"
+    assert [(k["row"], k["severity"]) for k in kept] == [
+        ("3", "warning"),
+        ("4", "reject"),
+        ("5", "reject"),
+    ]
+    assert [k["raw"] for k in kept] == [lines[2], lines[3], lines[4]]  # verbatim source lines
     assert kept[0]["file"] == str(path)
     stored = (
         directory.store.database.connection()
-        .execute("SELECT count(*) FROM import_rejects WHERE import_id = ?", (report.import_id,))
-        .fetchone()[0]
+        .execute(
+            "SELECT severity, count(*) FROM import_rejects WHERE import_id = ? GROUP BY 1",
+            (report.import_id,),
+        )
+        .fetchall()
     )
-    assert stored == 3
-    entry = next(directory.iter_entries())
+    assert dict(stored) == {"reject": 2, "warning": 1}
+    entry = directory.get("300000/000001")
     assert entry["published_at"] == "2023-05-08"
     assert entry["data_items"][1] == {
         "name": "身份证号",
@@ -161,6 +194,7 @@ def test_bad_rows_are_reported_and_kept_good_rows_land(directory, workspace, tmp
         "length": 18,
         "description": None,
     }
+    assert directory.get("300000/000002")["update_cycle"] is None
 
 
 def test_gbk_csv_decodes_byte_exact(directory, workspace, tmp_path):
