@@ -179,3 +179,20 @@ def test_real_portal_format_lists_become_clean_formats(real_data):
         "csv",
         "rdf",
     }
+
+
+@pytest.mark.slow
+def test_format_facet_after_importing_the_real_exports(directory, workspace, real_data):
+    from catalog.importing.importer import import_file
+    from catalog.search import search
+
+    paths = sorted((real_data / "dcat-us").glob("*.json"))
+    paths += sorted((real_data / "cn-portals").glob("*.json"))
+    for path in paths:
+        assert import_file(directory, workspace, path).rejected == 0
+    facet = dict(search(directory.store, "", facet_limit=None).facets["format"])
+    odd = [f for f in facet if f.startswith("[") or f.endswith("]") or "/" in f or "'" in f]
+    assert odd == []
+    # CSV, csv and text/csv are one format; so are Excel and application/vnd.ms-excel and xls
+    assert {"CSV", "XLS", "XLSX", "JSON", "API", "PDF", "RDF"} <= set(facet)
+    assert not {"EXCEL", "TEXT/CSV", "APPLICATION/JSON"} & set(facet)
