@@ -361,7 +361,7 @@ def _render(
         lines += ["detect:", f"  all: {_flow(detect)}"]
     if key[0]:
         lines += [f"# key: {key[1]}", f"key: {_flow(key[0])}"]
-    lines.append("fields:")
+    lines.append("fields:" if rules else "fields: {}  # no column matched a known header")
     for target in _ordered(rules):
         rule = rules[target]
         if rule.note:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from mulu.cli.context import open_directory
+from mulu.cli.mapping_commands import mapping_app
 from mulu.cli.output import console, print_json, print_table
 
 if TYPE_CHECKING:
@@ -312,3 +313,6 @@ def mappings(as_json: bool = JSON_OPTION) -> None:
                 for m in shipped
             ),
         )
+
+
+app.add_typer(mapping_app, name="mapping")
