@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from schemas.cycles import parse_update_cycle
-from schemas.entry import CATALOGUE_TZ
+from schemas.dates import PRECISION_ALIASES, Precision, xsd_literal
 
 MULU_NS = "https://mulu.dev/ns#"
 CONTEXT = {
@@ -129,12 +129,15 @@ def web_iri(text: str | None) -> str | None:
     return quote(text, safe=_IRI_SAFE) if _SCHEME.match(text) else None
 
 
-def local_datetime(text: str) -> str:
-    """Stored naive local time -> xsd:dateTime with the catalogue's UTC offset."""
-    value = dt.datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=CATALOGUE_TZ)
-    return value.isoformat()
+def stated_literal(text: str, precision: str | None, finest: Precision) -> dict[str, str]:
+    """A stored date at its precision as a typed literal: xsd:gYear, xsd:gYearMonth, xsd:date
+    or xsd:dateTime with the Asia/Shanghai offset of that moment (+08:00; never the local mean
+    time +08:05:43 zoneinfo gives before 1901, which xsd does not allow; a minute is written
+    with ":00" seconds, xsd:dateTime having no shorter form)."""
+    value, datatype = xsd_literal(
+        dt.datetime.fromisoformat(text), PRECISION_ALIASES.get(precision or "", finest)
+    )
+    return _typed(value, datatype)
 
 
 def accrual_periodicity(label: str) -> list[Any]:
@@ -248,9 +251,13 @@ def dataset_node(entry: Mapping[str, Any], nodes: _Nodes) -> dict[str, Any]:
     if contact:
         node["dcat:contactPoint"] = contact
     if entry.get("published_at"):
-        node["dct:issued"] = _typed(entry["published_at"], "xsd:date")
+        node["dct:issued"] = stated_literal(
+            entry["published_at"], entry.get("published_precision"), "day"
+        )
     if entry.get("updated_at"):
-        node["dct:modified"] = _typed(local_datetime(entry["updated_at"]), "xsd:dateTime")
+        node["dct:modified"] = stated_literal(
+            entry["updated_at"], entry.get("updated_precision"), "second"
+        )
     if entry.get("update_cycle"):
         node["dct:accrualPeriodicity"] = accrual_periodicity(entry["update_cycle"])
         node["mulu:updateCycle"] = entry["update_cycle"]

@@ -4,7 +4,11 @@ xlsxwriter's constant_memory mode flushes each row to disk as soon as the next o
 memory stays flat; that also means rows must be written in order, one sheet after the other.
 Every value is written with ``write_string`` (never ``write``): a summary starting with "="
 must stay text, not become a formula, and landing pages must not become hyperlinks (Excel
-allows only 65,530 per sheet). 发布日期 and 最近更新时间 are real date cells.
+allows only 65,530 per sheet). 发布日期 and 最近更新时间 stated to the day or finer are real
+date cells (formatted to their precision: yyyy-mm-dd, yyyy-mm-dd hh:mm, yyyy-mm-dd hh:mm:ss);
+a year or a month alone, or a date before 1900 (Excel has none), is text. The precision
+columns are always filled here: a spreadsheet reader sees a cell at midnight as a bare date,
+so the column is what tells a day from 2023-05-08T00:00:00.
 """
 
 from __future__ import annotations
@@ -17,19 +21,23 @@ from typing import Any
 import xlsxwriter
 
 from catalog.exporting.tabular import (
-    DATE_COLUMN,
-    DATETIME_COLUMN,
+    DATE_COLUMNS,
     ENTRY_TITLES,
     ORGANISATION_TITLES,
     entry_row,
     organisation_row,
+    stated_precision,
 )
+from schemas.dates import Precision, parse_time
 from schemas.errors import InvalidInput
 from warehouse.store.fields import ENTRY_FIELDS, ORGANISATION_FIELDS
 
 ENTRY_SHEET = "信息资源目录"
 ORGANISATION_SHEET = "提供方"
 MAX_ROWS = 1_048_576  # Excel's limit, header included
+# Excel's day 1 is 1900-01-01 and it counts a 1900-02-29 that never was: dates before March
+# 1900 are written as text.
+EXCEL_FIRST_DAY = dt.datetime(1900, 3, 1)
 
 _WIDTHS = {
     "code": 16,
@@ -41,6 +49,8 @@ _WIDTHS = {
     "share_condition": 24,
     "updated_at": 19,
     "published_at": 11,
+    "published_precision": 8,
+    "updated_precision": 8,
     "landing_page": 40,
 }
 _ORG_WIDTHS = {"code": 20, "name": 32, "parent_code": 20, "contact_email": 24}
@@ -57,20 +67,25 @@ def write(
     }
     with xlsxwriter.Workbook(str(out), options) as book:
         header = book.add_format({"bold": True})
-        formats = {
-            DATE_COLUMN: book.add_format({"num_format": "yyyy-mm-dd"}),
-            DATETIME_COLUMN: book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
+        formats: dict[Precision, Any] = {
+            "day": book.add_format({"num_format": "yyyy-mm-dd"}),
+            "minute": book.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
+            "second": book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
         }
         sheet = _sheet(book, ENTRY_SHEET, ENTRY_TITLES, ENTRY_FIELDS, _WIDTHS, header)
         count = 0
         for count, entry in enumerate(entries, start=1):
             if count >= MAX_ROWS:
                 raise InvalidInput(f"too many entries for one Excel sheet (max {MAX_ROWS - 1})")
-            for column, value in enumerate(entry_row(entry)):
+            cells = entry_row(entry)
+            for column, (precision_column, finest) in DATE_COLUMNS.items():
+                if cells[column]:
+                    cells[precision_column] = stated_precision(cells[precision_column], finest)
+            for column, value in enumerate(cells):
                 if value is None or value == "":
                     continue
-                if column in formats:
-                    sheet.write_datetime(count, column, _date_value(column, value), formats[column])
+                if column in DATE_COLUMNS and (cell := _date_cell(value)) is not None:
+                    sheet.write_datetime(count, column, cell[0], formats[cell[1]])
                 else:
                     sheet.write_string(count, column, str(value))
         sheet.autofilter(0, 0, count, len(ENTRY_TITLES) - 1)
@@ -102,7 +117,11 @@ def _sheet(
     return sheet
 
 
-def _date_value(column: int, text: str) -> dt.date | dt.datetime:
-    if column == DATE_COLUMN:
-        return dt.date.fromisoformat(text)
-    return dt.datetime.fromisoformat(text)
+def _date_cell(text: str) -> tuple[dt.date | dt.datetime, Precision] | None:
+    """The value of a date cell and its precision, or None where the value stays text."""
+    stated = parse_time(text)  # the text tabular wrote: exactly its value and precision
+    if stated.precision in ("year", "month") or stated.value < EXCEL_FIRST_DAY:
+        return None
+    if stated.precision == "day":
+        return stated.value.date(), "day"
+    return stated.value, stated.precision

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -376,3 +377,149 @@ def test_unknown_format_is_rejected(directory, tmp_path):
 def test_no_partial_file_left_behind(directory, tmp_path):
     count, out = export(directory, tmp_path, "csv")
     assert [p.name for p in out.parent.iterdir()] == [out.name]
+
+
+# --- dates: time of day and precision survive every format ---------------------------------
+# (updated_at as a source writes it, stored value, stored precision)
+UPDATED_FORMS = [
+    ("2023", "2023-01-01T00:00:00", "year"),
+    ("2023-05", "2023-05-01T00:00:00", "month"),
+    ("2023-05-08", "2023-05-08T00:00:00", "day"),
+    ("2023-05-08T14:30", "2023-05-08T14:30:00", "minute"),
+    ("2023-05-08T14:30:05", "2023-05-08T14:30:05", None),
+    ("2023-05-08T00:00:00", "2023-05-08T00:00:00", None),  # midnight, stated to the second
+    ("2023-05-08T00:00", "2023-05-08T00:00:00", "minute"),
+    ("2022-09-14T16:33Z", "2022-09-15T00:33:00", "minute"),  # UTC, next day in Shanghai
+    ("2023年5月8日 9时5分", "2023-05-08T09:05:00", "minute"),
+    ("1890-01-01T10:00:00", "1890-01-01T10:00:00", None),  # before Excel's calendar
+]
+PUBLISHED_FORMS = [
+    ("2021", "2021-01-01", "year"),
+    ("2021-03", "2021-03-01", "month"),
+    ("2021-03-04", "2021-03-04", None),
+    ("1895-06-01", "1895-06-01", None),
+    (None, None, None),
+]
+VARIED_COUNT = 300
+XSD_LEXICAL = {  # the lexical spaces of XML Schema 1.1 part 2, without time zones
+    XSD.gYear: re.compile(r"^-?([1-9][0-9]{3,}|0[0-9]{3})$"),
+    XSD.gYearMonth: re.compile(r"^-?([1-9][0-9]{3,}|0[0-9]{3})-(0[1-9]|1[0-2])$"),
+}
+
+
+def varied_fields(index: int) -> dict:
+    """An entry whose dates take every form in turn, at a different time of day each."""
+    updated = UPDATED_FORMS[index % len(UPDATED_FORMS)][0]
+    if index % 3 == 0 and updated.endswith(":05"):
+        updated = f"2024-{1 + index % 12:02d}-{1 + index % 28:02d}T{index % 24:02d}:{index % 60:02d}:{(index * 7) % 60:02d}"
+    return {
+        "code": f"101001/{index + 1:06d}",
+        "name": f"资源{index}",
+        "provider_name": f"某市第{index % 5}局",
+        "share_type": "无条件共享",
+        "published_at": PUBLISHED_FORMS[index % len(PUBLISHED_FORMS)][0],
+        "updated_at": None if index % 17 == 0 else updated,
+    }
+
+
+@pytest.fixture
+def varied(tmp_path: Path):
+    workspace = Workspace(tmp_path / "varied")
+    directory = Directory.open(workspace, user="t")
+    result = directory.apply(
+        [EntryRecord(varied_fields(i)) for i in range(VARIED_COUNT)], source="test"
+    )
+    assert (result.created, result.errors) == (VARIED_COUNT, [])
+    yield directory, workspace
+    directory.close()
+
+
+def stored(directory: Directory) -> dict[str, tuple]:
+    """Every entry's values, precisions and version, by code."""
+    return {
+        e["code"]: tuple(e.get(name) for name in (*ENTRY_FIELDS, "version", "modified_at"))
+        for e in directory.iter_entries()
+    }
+
+
+def test_every_date_form_is_stored_with_its_precision(varied):
+    directory, _ = varied
+    entries = {e["code"]: e for e in directory.iter_entries()}
+    for index in range(len(UPDATED_FORMS) * 2):
+        entry = entries[f"101001/{index + 1:06d}"]
+        if index % 17 == 0 or (index % 3 == 0 and index % len(UPDATED_FORMS) == 4):
+            continue
+        _, value, precision = UPDATED_FORMS[index % len(UPDATED_FORMS)]
+        assert (entry["updated_at"], entry["updated_precision"]) == (value, precision)
+        _, published, published_precision = PUBLISHED_FORMS[index % len(PUBLISHED_FORMS)]
+        assert (entry["published_at"], entry["published_precision"]) == (
+            published,
+            published_precision,
+        )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "xlsx"])
+def test_reimporting_an_export_changes_nothing(varied, tmp_path, fmt):
+    from catalog.importing.importer import import_file
+
+    directory, workspace = varied
+    before = stored(directory)
+    count, out = export(directory, tmp_path, fmt)
+    assert count == VARIED_COUNT
+    report = import_file(directory, workspace, out)
+    assert report.mapping == ("mulu-json" if fmt == "json" else "mulu-table")
+    assert (report.created, report.updated, report.rejected) == (0, 0, 0), report.problems[:3]
+    assert report.unchanged == VARIED_COUNT
+    assert stored(directory) == before
+
+
+def test_exports_write_dates_to_their_precision(varied, tmp_path):
+    directory, _ = varied
+    _, out = export(directory, tmp_path, "csv")
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = {r["信息资源代码"]: r for r in csv.DictReader(fh)}
+    cells = [(r["最近更新时间"], r["最近更新时间精度"]) for r in rows.values()]
+    for text in ("2023", "2023-05", "2023-05-08", "2023-05-08T14:30", "2022-09-15T00:33"):
+        assert (text, "year" if len(text) == 4 else "") in cells or any(c[0] == text for c in cells)
+    assert ("2023-05-08T00:00:00", "") in cells  # midnight to the second keeps its seconds
+    assert rows["101001/000001"]["发布日期"] == "2021"
+    assert rows["101001/000001"]["发布日期精度"] == "year"
+
+    _, out = export(directory, tmp_path, "xlsx")
+    header, *values = (
+        CalamineWorkbook.from_path(str(out)).get_sheet_by_name("信息资源目录").to_python()
+    )
+    sheet = {r[0]: dict(zip(header, r, strict=True)) for r in values}
+    assert sheet["101001/000004"]["最近更新时间"] == dt.datetime(2023, 5, 8, 14, 30)
+    assert sheet["101001/000004"]["最近更新时间精度"] == "minute"
+    assert sheet["101001/000002"]["最近更新时间"] == "2023-05"  # text: Excel has no month cell
+    assert sheet["101001/000006"]["最近更新时间精度"] == "second"  # always filled in Excel
+    assert sheet["101001/000010"]["最近更新时间"] == "1890-01-01T10:00:00"  # before 1900: text
+
+
+def test_dcat_dates_are_valid_xsd_at_their_precision(varied, tmp_path):
+    directory, _ = varied
+    for fmt in ("dcat", "ttl"):
+        out = tmp_path / "out" / f"catalogue.{fmt}"
+        export_catalogue(directory, "jsonld" if fmt == "dcat" else fmt, out)
+        graph = parse(out) if fmt == "dcat" else rdflib.Graph().parse(out, format="turtle")
+        literals = [o for p in (DCTERMS.issued, DCTERMS.modified) for o in graph.objects(None, p)]
+        assert len(literals) > VARIED_COUNT
+        types = {literal.datatype for literal in literals}
+        assert types == {XSD.gYear, XSD.gYearMonth, XSD.date, XSD.dateTime}
+        for literal in literals:
+            # rdflib checks date and dateTime itself; it has no parser for gYear/gYearMonth.
+            lexical = XSD_LEXICAL.get(literal.datatype)
+            assert literal.ill_typed is False if lexical is None else lexical.match(literal)
+            if literal.datatype == XSD.dateTime:
+                assert str(literal).endswith("+08:00"), literal  # never +08:05:43
+                assert literal.value.utcoffset() == dt.timedelta(hours=8)
+        modified = {
+            str(s).rsplit("/", 1)[-1]: str(o) for s, o in graph.subject_objects(DCTERMS.modified)
+        }
+        assert "000001" not in modified  # no 最近更新时间: no dct:modified
+        assert modified["000002"] == "2023-05"
+        assert modified["000003"] == "2023-05-08"
+        assert modified["000004"] == "2023-05-08T14:30:00+08:00"
+        assert modified["000008"] == "2022-09-15T00:33:00+08:00"
+        assert modified["000010"] == "1890-01-01T10:00:00+08:00"
