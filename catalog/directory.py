@@ -8,37 +8,44 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import hashlib
+import json
 import os
-from collections.abc import Generator, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterable
 from typing import Any
 
-from pydantic import ValidationError
-
+from catalog.applying import (
+    SEQUENCE_DIGITS,
+    ApplyResult,
+    ApplySession,
+    EntryRecord,
+    ProblemHandler,
+    RowError,
+    local_org_code,
+    now_local,
+)
 from schemas.codes import normalise_resource_code
-from schemas.entry import CatalogueEntry, Organisation, catalogue_now, catalogue_time
+from schemas.entry import Organisation, catalogue_time
 from schemas.errors import InvalidInput, NotFound
 from warehouse.store import Store
-from warehouse.store.fields import ENTRY_FIELDS
 from warehouse.workspace import Workspace
+
+__all__ = [
+    "SEQUENCE_DIGITS",
+    "ApplyResult",
+    "Directory",
+    "EntryRecord",
+    "RowError",
+    "local_org_code",
+    "now_local",
+]
 
 # Where entries without a 信息资源代码 go: 类 3 (部门信息资源), 项 00, 目 000 (unclassified).
 UNCLASSIFIED = "300000"
-SEQUENCE_DIGITS = 6
 BATCH_SIZE = 5_000
-
-
-now_local = catalogue_now  # the name the importer and CLI use
 
 
 def default_user() -> str:
     return os.environ.get("MULU_USER") or getpass.getuser()
-
-
-def local_org_code(name: str) -> str:
-    """A stable local 提供方代码 for a body whose 统一社会信用代码 the source does not give."""
-    return "L" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:9].upper()
 
 
 class EntryNotFound(NotFound):
@@ -51,48 +58,9 @@ class OrganisationNotFound(NotFound):
         return f"no organisation (提供方) with code or name {self.args[0]!r}"
 
 
-@dataclass(frozen=True, slots=True)
-class EntryRecord:
-    """A candidate entry: raw field values (model field names) from an import or a user."""
-
-    fields: dict[str, Any]
-    row: int | None = None
-    source_key: str | None = None
-    raw: dict[str, Any] | None = None  # the source record as read, kept for reject reports
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    row: int | None
-    field: str
-    reason: str
-    record: dict[str, Any]
-
-
-@dataclass
-class ApplyResult:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    codes: list[str] = field(default_factory=list)
-
-    def merge(self, other: ApplyResult) -> None:
-        self.created += other.created
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        self.errors.extend(other.errors)
-        self.codes.extend(other.codes)
-
-
-def errors_of(exc: ValidationError) -> list[tuple[str, str]]:
-    """(field, reason) pairs from a pydantic error, without pydantic's boilerplate."""
-    found = []
-    for error in exc.errors():
-        loc = ".".join(str(p) for p in error["loc"]) or "record"
-        message = error["msg"].removeprefix("Value error, ")
-        found.append((loc, message))
-    return found
+def _invalid(result: ApplyResult) -> InvalidInput:
+    """The rejects of a single-entry change as one line, in Chinese (缺少 信息资源提供方)."""
+    return InvalidInput("; ".join(e.message() for e in result.errors))
 
 
 class Directory:
@@ -123,6 +91,8 @@ class Directory:
         entry = self.store.entries.get(code)
         if entry is None:
             raise EntryNotFound(code)
+        if entry.get("source_record"):  # every field of the source record, as an object
+            entry["source_record"] = json.loads(entry["source_record"])
         return entry
 
     def organisation(self, code_or_name: str) -> dict[str, Any]:
@@ -191,9 +161,11 @@ class Directory:
 
     # --- single-entry changes ----------------------------------------------------------
     def create(self, fields: dict[str, Any]) -> str:
-        result = self.apply([EntryRecord(dict(fields))], source="manual", update_source="manual")
+        result = self.apply(
+            [EntryRecord(dict(fields))], source="manual", update_source="manual", keep_codes=True
+        )
         if result.errors:
-            raise InvalidInput("; ".join(f"{e.field}: {e.reason}" for e in result.errors))
+            raise _invalid(result)
         return result.codes[0]
 
     def update(
@@ -206,7 +178,7 @@ class Directory:
             update_source=update_source,
         )
         if result.errors:
-            raise InvalidInput("; ".join(f"{e.field}: {e.reason}" for e in result.errors))
+            raise _invalid(result)
         return self.get(current["code"])
 
     def retire(self, code: str, *, reason: str = "") -> None:
@@ -291,18 +263,38 @@ class Directory:
         import_id: int | None = None,
         update_source: str | None = "harvest",
         batch_size: int = BATCH_SIZE,
+        lenient: bool = False,
+        on_problem: ProblemHandler | None = None,
+        keep_codes: bool = False,
     ) -> ApplyResult:
         """Create or update entries in batches; bad records are reported, good ones written.
 
-        An entry is matched by its 信息资源代码 or, failing that, by ``source_key``; only the
-        fields a record supplies are compared and changed, so re-applying the same records is a
-        no-op and a partial source (say, only 更新时间) does not erase the rest. A newer
-        最近更新时间 is also logged as an update event from ``update_source`` (None: not logged).
+        An entry is matched by its 信息资源代码, else by ``source_key``, else by ``legacy_key``
+        (then rewritten to ``source_key``); only the fields a record supplies are compared and
+        changed, so re-applying the same records is a no-op and a partial source (say, only
+        更新时间) does not erase the rest. A newer 最近更新时间 is also logged as an update event
+        from ``update_source`` (None: not logged). From a ``source`` (not a steward's edit,
+        ``source=None``) 最近更新时间 never moves back: see ``catalog.applying``.
+
+        ``lenient`` (imports): an unreadable optional value is dropped with a warning and only
+        required fields reject. ``on_problem``: each ``Problem`` (field = entry field) goes
+        there as it is found instead of into ``ApplyResult.errors``/``warnings``.
+        ``keep_codes``: collect the codes written in ``ApplyResult.codes``.
         Each batch is matched, numbered and written inside one write transaction, so writers in
         other processes never allocate the same 信息资源代码 or create the same source record.
         """
         result = ApplyResult()
-        session = _ApplySession(self, source, classification, import_id, update_source)
+        session = ApplySession(
+            self.store,
+            self.user,
+            source,
+            classification,
+            import_id,
+            update_source,
+            lenient=lenient,
+            on_problem=on_problem,
+            keep_codes=keep_codes,
+        )
         batch: list[EntryRecord] = []
         for record in records:
             batch.append(record)
@@ -312,253 +304,3 @@ class Directory:
         if batch:
             result.merge(session.apply_batch(batch))
         return result
-
-
-class _ApplySession:
-    """State shared by the batches of one bulk apply: org names, code sequences, timestamp."""
-
-    def __init__(
-        self,
-        directory: Directory,
-        source: str | None,
-        classification: str,
-        import_id: int | None,
-        update_source: str | None,
-    ):
-        self.store = directory.store
-        self.user = directory.user
-        self.source = source
-        self.classification = classification
-        self.import_id = import_id
-        self.update_source = update_source
-        self.stamp = now_local().isoformat()
-        self.org_codes = self.store.organisations.codes_by_name()
-        self.known_orgs = set(self.org_codes.values())
-
-    def _next_code(self, classification: str) -> str:
-        number = self.store.entries.allocate_sequence(classification)
-        return f"{classification}/{number:0{SEQUENCE_DIGITS}d}"
-
-    def _provider(self, fields: dict[str, Any], new_orgs: dict[str, dict[str, Any]]) -> None:
-        name = fields.get("provider_name")
-        code = fields.get("provider_code")
-        name = name.strip() if isinstance(name, str) else name
-        code = code.strip() if isinstance(code, str) else code
-        if not name:
-            return  # validation reports the missing 提供方
-        if not code:
-            code = self.org_codes.get(name) or local_org_code(name)
-        fields["provider_code"] = code
-        if code not in self.known_orgs:
-            new_orgs[code] = {"code": code, "name": name, "created_at": self.stamp}
-            self.known_orgs.add(code)
-            self.org_codes.setdefault(name, code)
-
-    def apply_batch(self, batch: Sequence[EntryRecord]) -> ApplyResult:
-        with self.store.transaction():
-            return self._apply_batch(batch)
-
-    def _apply_batch(self, batch: Sequence[EntryRecord]) -> ApplyResult:
-        result = ApplyResult()
-        by_key = self.store.entries.by("source_key", [r.source_key for r in batch if r.source_key])
-        by_code = self.store.entries.by(
-            "code", [c for c in (_try_code(r.fields.get("code")) for r in batch) if c]
-        )
-        pending: dict[str, dict[str, Any]] = {}  # code -> state after this batch's changes
-        pending_keys: dict[str, str] = {}  # source_key -> code, for entries created in this batch
-        new_orgs: dict[str, dict[str, Any]] = {}
-        inserts: dict[str, dict[str, Any]] = {}
-        updates: dict[str, dict[str, Any]] = {}
-        history: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-
-        for record in batch:
-            fields = dict(record.fields)
-            existing = self._match(record, by_code, by_key, pending, pending_keys)
-            conflict = self._key_conflict(record, existing, by_key, pending_keys)
-            if conflict:
-                result.errors.append(
-                    RowError(record.row, "code", conflict, record.raw or record.fields)
-                )
-                continue
-            if existing is not None:
-                fields["code"] = existing["code"]
-                # A partial record (say, only 更新时间) keeps the entry's other required values.
-                if "provider_name" not in fields:
-                    fields["provider_name"] = existing["provider_name"]
-                    fields["provider_code"] = existing["provider_code"]
-                for name in ("name", "share_type"):
-                    fields.setdefault(name, existing[name])
-            allocate = not fields.get("code")
-            if allocate:
-                fields["code"] = f"{self.classification}/{0:0{SEQUENCE_DIGITS}d}"
-            staged_orgs: dict[str, dict[str, Any]] = {}
-            self._provider(fields, staged_orgs)
-            try:
-                model = CatalogueEntry.model_validate(fields)
-            except ValidationError as exc:
-                for code in staged_orgs:
-                    self.known_orgs.discard(code)
-                for field_name, reason in errors_of(exc):
-                    result.errors.append(
-                        RowError(record.row, field_name, reason, record.raw or record.fields)
-                    )
-                continue
-            new_orgs.update(staged_orgs)
-            values = model.model_dump(mode="json", include=set(model.model_fields_set) | {"code"})
-            if allocate:
-                values["code"] = self._next_code(self.classification)
-            code = values["code"]
-            result.codes.append(code)
-            if existing is None:
-                full = model.model_dump(mode="json")
-                full.update(values)
-                parsed = _split_code(code)
-                row = {
-                    **full,
-                    **parsed,
-                    "source": self.source,
-                    "source_key": record.source_key,
-                    "version": 1,
-                    "created_at": self.stamp,
-                    "modified_at": self.stamp,
-                }
-                inserts[code] = row
-                pending[code] = row
-                if record.source_key:
-                    pending_keys[record.source_key] = code
-                # A create records no values: version 1 is recovered from the current row by
-                # undoing later changes (see Directory.as_of_version), which keeps history small.
-                history.append(self._history(code, 1, "create", {}))
-                if row.get("updated_at") and self.update_source:
-                    events.append(self._event(code, row["updated_at"]))
-                result.created += 1
-                continue
-            changes = {
-                k: [existing.get(k), v]
-                for k, v in values.items()
-                if k in ENTRY_FIELDS and k != "code" and existing.get(k) != v
-            }
-            if not changes:
-                result.unchanged += 1
-                continue
-            version = existing["version"] + 1
-            state = {
-                **existing,
-                **{k: new for k, (_, new) in changes.items()},
-                "version": version,
-                "modified_at": self.stamp,
-            }
-            pending[code] = state
-            if code in inserts:
-                inserts[code] = {**inserts[code], **state, "version": 1}
-            else:
-                update = updates.setdefault(code, {"code": code})
-                update.update({k: new for k, (_, new) in changes.items()})
-                update.update(version=version, modified_at=self.stamp)
-                if record.source_key and not existing.get("source_key"):
-                    update["source_key"] = record.source_key
-                history.append(self._history(code, version, _action_for(changes), changes))
-            result.updated += 1
-            if (
-                self.update_source
-                and "updated_at" in changes
-                and changes["updated_at"][1]
-                and (
-                    changes["updated_at"][0] is None
-                    or changes["updated_at"][1] > changes["updated_at"][0]
-                )
-            ):
-                events.append(self._event(code, changes["updated_at"][1]))
-
-        store = self.store  # inside apply_batch's transaction: all of it lands or none does
-        store.organisations.upsert(list(new_orgs.values()))
-        store.entries.insert(list(inserts.values()))
-        store.entries.update(list(updates.values()))
-        store.history.add(history)
-        store.history.add_updates(events)
-        return result
-
-    @staticmethod
-    def _match(
-        record: EntryRecord,
-        by_code: dict[str, dict[str, Any]],
-        by_key: dict[str, dict[str, Any]],
-        pending: dict[str, dict[str, Any]],
-        pending_keys: dict[str, str],
-    ) -> dict[str, Any] | None:
-        """The stored (or earlier in this batch) entry a record refers to, if any."""
-        code = _try_code(record.fields.get("code"))
-        if code:
-            return pending.get(code) or by_code.get(code)
-        if record.source_key:
-            if record.source_key in pending_keys:
-                return pending[pending_keys[record.source_key]]
-            existing = by_key.get(record.source_key)
-            if existing is not None:
-                return pending.get(existing["code"], existing)
-        return None
-
-    @staticmethod
-    def _key_conflict(
-        record: EntryRecord,
-        existing: dict[str, Any] | None,
-        by_key: dict[str, dict[str, Any]],
-        pending_keys: dict[str, str],
-    ) -> str | None:
-        """A reason when the record's source identity already belongs to another entry."""
-        if not record.source_key:
-            return None
-        owner = pending_keys.get(record.source_key) or (by_key.get(record.source_key) or {}).get(
-            "code"
-        )
-        if owner and (existing is None or existing["code"] != owner):
-            return (
-                f"this source record already belongs to 信息资源代码 {owner}; "
-                f"its code here ({record.fields.get('code')}) differs"
-            )
-        return None
-
-    def _history(
-        self, code: str, version: int, action: str, changes: dict[str, Any]
-    ) -> dict[str, Any]:
-        return {
-            "code": code,
-            "version": version,
-            "action": action,
-            "changed_at": self.stamp,
-            "changed_by": self.user,
-            "changes": changes,
-            "import_id": self.import_id,
-        }
-
-    def _event(self, code: str, updated_at: str) -> dict[str, Any]:
-        return {
-            "code": code,
-            "updated_at": updated_at,
-            "source": self.update_source,
-            "reported_by": self.user,
-            "note": self.source,
-            "recorded_at": self.stamp,
-        }
-
-
-def _try_code(raw: Any) -> str | None:
-    """The normalised code, or None when absent or malformed (validation reports the latter)."""
-    if raw is None or not str(raw).strip():
-        return None
-    try:
-        return normalise_resource_code(raw)
-    except ValueError:
-        return None
-
-
-def _action_for(changes: dict[str, Any]) -> str:
-    if "status" in changes:
-        return "retire" if changes["status"][1] == "retired" else "restore"
-    return "update"
-
-
-def _split_code(code: str) -> dict[str, str]:
-    classification = code.split("/", 1)[0]
-    return {"classification": classification, "resource_class": classification[0]}

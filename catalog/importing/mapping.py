@@ -13,17 +13,37 @@ A mapping looks like this (see docs/mappings.md for every key)::
       update_cycle: 更新频率
       formats: {from: 数据格式, transform: list}
     defaults: {share_type: 无条件共享}
+
+Applying a mapping (``Mapping.apply``) gives the entry's field values and the problems found:
+placeholders (暂无, 无, -, /, null, N/A) are no value; a transform that fails on an optional
+field is a warning that leaves the field empty (the raw value kept in the problem), on a
+required one (名称, 提供方, 共享类型) a reject. A DCAT ``modified`` written as a repeating
+interval (``R/P1D``) is not a date: it feeds 更新周期 when the record gives none, and warns.
+Besides entry fields a mapping may fill the provider's contact: ``provider_contact_name``,
+``provider_contact_phone``, ``provider_contact_email`` (they fill the organisation's contact
+where it has none).
+
+Identity (``Mapping.record_key``): what the key *means*, not what the mapping is called. Each
+key column that feeds an entry field stands for that field (``url`` mapped to landing_page is
+``landing_page``; ``标题``/``来源部门`` are ``name``/``provider_name``, compared after mapping);
+a key column that feeds none stands for itself (DCAT's ``identifier``); ``key_fields`` are
+entry fields already. The key is ``<meanings joined by +>:<sha1 of their values>``, e.g.
+``landing_page:…``, ``name+provider_name:…``, ``identifier:…``, so any two mappings that key a
+file by the same thing (a shipped one and a drafted one) give its records the same identity.
+Entries imported before issue 12 carry ``<mapping name>:<sha1>`` (``Mapping.legacy_key``); the
+directory matches them by it and rewrites them to the new key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from pydantic import (
@@ -36,11 +56,17 @@ from pydantic import (
     model_validator,
 )
 
+from catalog.applying import CONTACT_FIELDS, LABELS, REQUIRED_FIELDS, Severity, is_placeholder
 from catalog.importing.transforms import TRANSFORMS
 from schemas.entry import CatalogueEntry
 from schemas.errors import InvalidInput
+from schemas.messages import Reason, ReasonError
 
 _MISSING = object()
+# What a mapping may fill: the entry's fields and the provider's contact.
+TARGETS = (*CatalogueEntry.model_fields, *CONTACT_FIELDS)
+# A repeating interval (ISO 8601 R/…): a cycle, which some DCAT catalogues put in ``modified``.
+_INTERVAL = re.compile(r"^R\d*/", re.IGNORECASE)
 # Fields whose values get a transform even when the mapping names none.
 _IMPLIED_TRANSFORMS = {
     "published_at": "date",
@@ -54,6 +80,15 @@ _IMPLIED_TRANSFORMS = {
 
 class MappingError(InvalidInput):
     """A mapping file that is malformed, or a file that no mapping fits."""
+
+
+class FieldProblem(NamedTuple):
+    """A problem ``Mapping.apply`` found in one field of a record."""
+
+    field: str  # the entry field (or provider_contact_*) concerned
+    reason: Reason
+    severity: Severity
+    value: Any  # the raw value
 
 
 class FieldRule(BaseModel):
@@ -107,7 +142,18 @@ class Mapping(BaseModel):
     defaults: dict[str, Any] = Field(default_factory=dict)
     _compiled: list[tuple[str, FieldRule, str | None]] | None = PrivateAttr(None)
 
-    @field_validator("fields", "defaults", "key_fields")
+    @field_validator("fields", "defaults")
+    @classmethod
+    def _targets(cls, value: Any) -> Any:
+        unknown = set(value) - set(TARGETS)
+        if unknown:
+            raise ValueError(
+                f"not entry fields: {', '.join(sorted(unknown))}; "
+                f"entry fields are {', '.join(TARGETS)}"
+            )
+        return value
+
+    @field_validator("key_fields")
     @classmethod
     def _entry_fields(cls, value: Any) -> Any:
         unknown = set(value) - set(CatalogueEntry.model_fields)
@@ -135,6 +181,12 @@ class Mapping(BaseModel):
     def score(self, available: set[str]) -> int:
         return len(self.source_roots() & available)
 
+    def missing_columns(self, available: set[str]) -> list[str]:
+        """The ``detect.all`` and key columns a file lacks (a mapping given explicitly must
+        not match records by position because its key column is absent)."""
+        needed = [*self.detect.all_of, *(_root(k) for k in self.key)]
+        return [name for name in dict.fromkeys(needed) if name not in available]
+
     # --- turning a record into entry fields ------------------------------------------
     def _plan(self) -> list[tuple[str, FieldRule, str | None]]:
         """(field, rule, transform name) for each field, worked out once per mapping."""
@@ -145,10 +197,12 @@ class Mapping(BaseModel):
             ]
         return self._compiled
 
-    def apply(self, record: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        """Entry field values for one source record, and (field, reason) errors."""
+    def apply(self, record: dict[str, Any]) -> tuple[dict[str, Any], list[FieldProblem]]:
+        """Entry field values for one source record (``SourceRecord.fields``), and the
+        problems found (see the module)."""
         values: dict[str, Any] = {}
-        errors: list[tuple[str, str]] = []
+        problems: list[FieldProblem] = []
+        interval: str | None = None
         for field, rule, transform in self._plan():
             raw = _MISSING
             for source in rule.sources:
@@ -156,30 +210,35 @@ class Mapping(BaseModel):
                 if candidate is _MISSING:
                     continue
                 raw = candidate
-                if not _empty(candidate):
+                if not _blank(candidate):
                     break
             if raw is _MISSING:
                 if rule.default is not None:
                     values[field] = rule.default
                 continue
-            if _empty(raw):
-                values[field] = rule.default  # blank cells mean "no value", not ""
-                continue
             if rule.values and isinstance(raw, str) and raw.strip() in rule.values:
                 raw = rule.values[raw.strip()]
+            elif _blank(raw):
+                values[field] = rule.default  # blank cells mean "no value", not ""
+                continue
+            if field == "updated_at" and isinstance(raw, str) and _INTERVAL.match(raw.strip()):
+                interval = raw.strip()
+                continue
             if transform:
                 try:
                     raw = TRANSFORMS[transform](raw)
                 except (ValueError, TypeError) as exc:
-                    errors.append((f"{rule.sources[0]} ({field})", f"{transform}: {exc}"))
+                    problems.append(_unreadable(field, raw, exc))
                     continue
                 if _empty(raw):
                     raw = rule.default
             values[field] = raw
+        if interval is not None:
+            problems.append(_interval_as_modified(interval, values))
         for field, default in self.defaults.items():
             if _empty(values.get(field)):
                 values[field] = default
-        return values, errors
+        return values, problems
 
     def source_of(self, field: str, record: dict[str, Any] | None = None) -> str:
         """How a person finds an entry field in the source file: "更新频率 (update_cycle)"."""
@@ -192,7 +251,24 @@ class Mapping(BaseModel):
         return f"{(present or rule.sources)[0]} ({field})"
 
     def record_key(self, record: dict[str, Any], values: dict[str, Any]) -> str | None:
-        """A stable identity of the record in this source, for idempotent re-import."""
+        """The record's identity in its source, whatever the mapping is called (see the
+        module): ``<meaning>:<sha1>``; None when the mapping names no key."""
+        parts = self._key_meanings()
+        if not parts:
+            return None
+        data = [
+            [
+                meaning,
+                _identity_value(values.get(meaning) if column is None else lookup(record, column)),
+            ]
+            for meaning, column in parts
+        ]
+        text = json.dumps(data, ensure_ascii=False, default=str)
+        digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
+        return f"{'+'.join(meaning for meaning, _ in parts)}:{digest}"
+
+    def legacy_key(self, record: dict[str, Any], values: dict[str, Any]) -> str | None:
+        """The identity entries were given before issue 12: ``<mapping name>:<sha1>``."""
         if not self.key and not self.key_fields:
             return None
         parts = [lookup(record, k) for k in self.key] + [values.get(k) for k in self.key_fields]
@@ -201,9 +277,56 @@ class Mapping(BaseModel):
         )
         return f"{self.name}:{hashlib.sha1(text.encode('utf-8')).hexdigest()[:20]}"
 
+    def _key_meanings(self) -> list[tuple[str, str | None]]:
+        """(meaning, source column) of each key part, sorted: an entry field (column None:
+        its mapped value is used) or a column no field reads (its own value is used)."""
+        parts: set[tuple[str, str | None]] = {(name, None) for name in self.key_fields}
+        for column in self.key:
+            fed = [f for f, rule in self.fields.items() if rule.sources[0] == column] or [
+                f for f, rule in self.fields.items() if column in rule.sources
+            ]
+            parts.add((fed[0], None) if fed else (column, column))
+        return sorted(parts, key=lambda part: part[0])
+
+
+def _unreadable(field: str, raw: Any, exc: Exception) -> FieldProblem:
+    """A transform failed: a warning on an optional field (left empty), a reject on a
+    required one."""
+    detail: Any = exc.reason if isinstance(exc, ReasonError) else str(exc)
+    params = {"label": LABELS.get(field, field), "value": raw, "detail": detail}
+    if field in REQUIRED_FIELDS:
+        return FieldProblem(field, Reason("invalid_value", params), "reject", raw)
+    return FieldProblem(field, Reason("unreadable_optional", params), "warning", raw)
+
+
+def _interval_as_modified(interval: str, values: dict[str, Any]) -> FieldProblem:
+    """``modified: R/P1D``: the cycle, when the record states none; never a date."""
+    if _empty(values.get("update_cycle")):
+        values["update_cycle"] = interval
+        return FieldProblem(
+            "updated_at", Reason("interval_as_modified", {"value": interval}), "warning", interval
+        )
+    params = {
+        "label": LABELS["updated_at"],
+        "value": interval,
+        "detail": Reason("interval_not_date", {"value": interval}),
+    }
+    return FieldProblem("updated_at", Reason("unreadable_optional", params), "warning", interval)
+
+
+def _identity_value(value: Any) -> Any:
+    if value is _MISSING or is_placeholder(value):
+        return None
+    return value.strip() if isinstance(value, str) else value
+
 
 def _root(source: str) -> str:
     return source.split(".", 1)[0].removesuffix("[]")
+
+
+def _blank(value: Any) -> bool:
+    """No value: empty, or a placeholder a source writes instead (暂无, -, null …)."""
+    return _empty(value) or is_placeholder(value)
 
 
 def _empty(value: Any) -> bool:
@@ -277,17 +400,19 @@ def resolve_mapping(name_or_path: str) -> Mapping:
     raise MappingError(f"no mapping {name_or_path!r}: give a YAML file or one of: {names}")
 
 
-def available_fields(records: Iterable[dict[str, Any]], sample: int = 200) -> set[str]:
+def available_fields(records: Iterable[Any], sample: int = 200) -> set[str]:
+    """The field names of the first ``sample`` records (``SourceRecord``s or plain dicts)."""
     fields: set[str] = set()
     for record in islice(records, sample):
-        if isinstance(record, dict):
-            fields.update(k for k in record if k != "__row__")
+        found = getattr(record, "fields", record)
+        if isinstance(found, dict):
+            fields.update(k for k in found if k != "__row__")
     return fields
 
 
 def iter_candidates(
     document: Any, mappings: list[Mapping]
-) -> Iterator[tuple[Mapping, Iterable[dict[str, Any]]]]:
+) -> Iterator[tuple[Mapping, Iterable[Any]]]:
     for mapping in mappings:
         records = document.records(mapping.records)
         if records is not None:
@@ -296,13 +421,13 @@ def iter_candidates(
 
 def detect_mapping(
     document: Any, mappings: list[Mapping] | None = None
-) -> tuple[Mapping, Iterable[dict[str, Any]]]:
+) -> tuple[Mapping, Iterable[Any]]:
     """The shipped mapping that fits the document best, with the records it reads.
 
     Raises MappingError naming the file's fields that no mapping covers.
     """
     mappings = shipped_mappings() if mappings is None else mappings
-    best: tuple[int, Mapping, Iterable[dict[str, Any]]] | None = None
+    best: tuple[int, Mapping, Iterable[Any]] | None = None
     closest: tuple[int, Mapping, set[str]] | None = None
     for mapping, records in iter_candidates(document, mappings):
         fields = available_fields(records)

@@ -78,7 +78,7 @@ def test_bulk_apply_is_idempotent_and_reports_bad_records(directory: Directory):
     again = directory.apply(records, source="test", batch_size=50)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 120)
     changed = [EntryRecord({"name": "台账7", "updated_at": "2026-01-02"}, source_key="t:7")]
-    third = directory.apply(changed, source="test")
+    third = directory.apply(changed, source="test", keep_codes=True)
     assert third.updated == 1
     entry = directory.get(third.codes[0])
     assert entry["updated_at"] == "2026-01-02T00:00:00"
@@ -164,7 +164,7 @@ def test_a_source_record_cannot_take_a_second_code(directory: Directory):
         source="t",
     )
     assert [(e.row, e.field) for e in clash.errors] == [(2, "code")]
-    assert "101001/000001" in clash.errors[0].reason
+    assert "101001/000001" in clash.errors[0].message()
     assert clash.created == 1  # the good record in the same batch still lands
 
 

@@ -37,6 +37,7 @@ TRACKING_FIELDS = (
     "resource_class",
     "source",
     "source_key",
+    "source_record",  # every field of the source record, JSON text (not diffed: no history)
     "version",
     "created_at",
     "modified_at",

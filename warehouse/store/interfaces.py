@@ -118,6 +118,11 @@ class Organisations(Protocol):
         """Insert or update by code; a field given as None keeps its stored value."""
         ...
 
+    def fill_blank(self, contacts: Sequence[dict[str, Any]]) -> None:
+        """Each item: ``code`` plus contact columns (contact_name/phone/email), set only where
+        the organisation has none."""
+        ...
+
 
 class History(Protocol):
     """Every change of an entry (entry_history) and every update of its data (entry_updates)."""

@@ -114,7 +114,11 @@ class SqliteEntries:
                 f"SELECT * FROM entries WHERE {where} ORDER BY code LIMIT ? OFFSET ?",
                 (*params, limit, offset),
             ).fetchall()
-        return EntryPage(int(total), [row_to_entry(r) for r in rows])
+        # A listing carries the catalogue's fields, not each source record (one entry has it).
+        entries = [row_to_entry(r) for r in rows]
+        for entry in entries:
+            entry.pop("source_record", None)
+        return EntryPage(int(total), entries)
 
     def code_list(
         self, *, status: str = "active", limit: int | None = None, offset: int = 0
@@ -245,6 +249,25 @@ class SqliteOrganisations:
                 + ", ".join(f"{c} = coalesce(excluded.{c}, {c})" for c in ORGANISATION_FIELDS[1:]),
                 [tuple(o.get(c) for c in cols) for o in organisations],
             )
+
+    def fill_blank(self, contacts: Sequence[dict[str, Any]]) -> None:
+        """Each item: ``code`` plus contact columns, set only where the organisation has no
+        value (a steward's value is never overwritten)."""
+        allowed = {"contact_name", "contact_phone", "contact_email"}
+        with self.db.transaction() as con:
+            for item in contacts:
+                cols = [c for c in item if c != "code"]
+                unknown = set(cols) - allowed
+                if unknown:
+                    raise ValueError(f"not a contact column: {sorted(unknown)[0]!r}")
+                if not cols:
+                    continue
+                con.execute(
+                    "UPDATE organisations SET "
+                    + ", ".join(f"{c} = coalesce(nullif(trim({c}), ''), ?)" for c in cols)
+                    + " WHERE code = ?",
+                    [item[c] for c in cols] + [item["code"]],
+                )
 
 
 class SqliteHistory:

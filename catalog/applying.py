@@ -1,0 +1,565 @@
+"""Applying candidate entries to the directory in batches: matching, validating, merging.
+
+``Directory.apply`` hands each batch to an ``ApplySession``. A record is matched to a stored
+entry by its 信息资源代码, else by its source identity (``source_key``), else by the identity
+it had before issue 12 (``legacy_key``, rewritten to the new one in the same transaction).
+
+Rules kept here, because every writer of entries goes through them:
+
+- Row isolation: a bad record is reported (``on_problem`` as it happens, else in
+  ``ApplyResult``) and costs only itself. With ``lenient`` (imports) a value that cannot be read
+  in an optional field is dropped with a warning (``unreadable_optional``, the value kept in the
+  problem) and the record lands; only required fields reject it.
+- Merging, not overwriting (sources only, not a steward's edit): 最近更新时间 never moves back.
+  A source's older value keeps the newer one stored (reported, loaded or harvested before),
+  warns ``older_update`` and is logged as an update event of its own if it was not already; a
+  source giving no value keeps the stored one. Dates are compared as periods: "2023" at year
+  precision agrees with any time in 2023, and the finer of two agreeing values is kept.
+- Every field of the source record is kept (``entries.source_record``, JSON): set on create,
+  replaced by a re-import only when the record has a source identity (our own exports have
+  none and must not clobber a portal's original). It is not an entry field: no history, and
+  replacing it alone does not make the entry "updated".
+- Provider contacts (``provider_contact_*``) fill the organisation's blank contact fields; a
+  steward's value is never overwritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from schemas.codes import normalise_resource_code
+from schemas.entry import CatalogueEntry, catalogue_now
+from schemas.messages import Reason, reason_of
+from warehouse.store import Store
+from warehouse.store.fields import ENTRY_FIELDS
+
+SEQUENCE_DIGITS = 6
+# Mapping targets that describe the provider, not the entry: they fill the organisation's
+# contact (联系人/联系电话/联系邮箱) where it has none.
+CONTACT_FIELDS = {
+    "provider_contact_name": "contact_name",
+    "provider_contact_phone": "contact_phone",
+    "provider_contact_email": "contact_email",
+}
+CONTACT_LABELS = {
+    "provider_contact_name": "提供方联系人",
+    "provider_contact_phone": "提供方联系电话",
+    "provider_contact_email": "提供方联系邮箱",
+}
+LABELS = {
+    name: info.title or name for name, info in CatalogueEntry.model_fields.items()
+} | CONTACT_LABELS
+REQUIRED_FIELDS = frozenset(
+    name for name, info in CatalogueEntry.model_fields.items() if info.is_required()
+)
+# How long each precision of 最近更新时间 lasts (None: the full precision, a second).
+_PRECISION_RANK = {"year": 0, "month": 1, "day": 2, "minute": 3, "second": 4, None: 4}
+
+Severity = Literal["warning", "reject"]  # as catalog.importing.records.Severity
+
+
+_PLACEHOLDERS = frozenset({"暂无", "无", "-", "--", "—", "/", "null", "n/a"})
+
+
+def is_placeholder(value: Any) -> bool:
+    """Text a source writes where it has no value (暂无, 无, -, /, null, N/A)."""
+    return isinstance(value, str) and value.strip().lower() in _PLACEHOLDERS
+
+
+def now_local() -> dt.datetime:
+    return catalogue_now()
+
+
+def local_org_code(name: str) -> str:
+    """A stable local 提供方代码 for a body whose 统一社会信用代码 the source does not give."""
+    return "L" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:9].upper()
+
+
+def source_record_text(fields: dict[str, Any] | None) -> str | None:
+    """The source record as stored: JSON, keys in the file's order."""
+    if fields is None:
+        return None
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRecord:
+    """A candidate entry: field values (model field names, plus ``provider_contact_*``) from
+    an import or a user."""
+
+    fields: dict[str, Any]
+    row: int | None = None
+    source_key: str | None = None  # the record's identity in its source (Mapping.record_key)
+    raw: Any = None  # the record as read (verbatim text or fields), kept for reject reports
+    source_record: dict[str, Any] | None = None  # every field the source record had
+    legacy_key: str | None = None  # its identity before issue 12 (Mapping.legacy_key)
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """A problem of one record: what ``on_problem`` is given, or ``ApplyResult`` keeps. It has
+    the attributes of ``catalog.importing.records.Problem`` (row, field, reason, severity,
+    value; field = the entry field) and the record."""
+
+    row: int | None
+    field: str  # the entry field ("record" for the whole record)
+    reason: Reason
+    record: Any
+    severity: Severity = "reject"
+    value: Any = None
+
+    def message(self, lang: Any = "zh") -> str:
+        """The reason, prefixed with the field's label when the reason does not name it."""
+        text = self.reason.text(lang)
+        label = LABELS.get(self.field.split(".", 1)[0], self.field)
+        return text if label in text or self.field == "record" else f"{label}: {text}"
+
+
+ProblemHandler = Callable[[RowError], None]
+
+
+@dataclass
+class ApplyResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0  # records that did not land
+    warned: int = 0  # records that landed with a warning
+    errors: list[RowError] = field(default_factory=list)  # rejects (without on_problem)
+    warnings: list[RowError] = field(default_factory=list)  # warnings (without on_problem)
+    codes: list[str] = field(default_factory=list)  # with keep_codes only
+
+    def merge(self, other: ApplyResult) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.rejected += other.rejected
+        self.warned += other.warned
+        self.errors.extend(other.errors)
+        self.warnings.extend(other.warnings)
+        self.codes.extend(other.codes)
+
+
+@dataclass
+class _Batch:
+    """What one batch writes, all in one transaction."""
+
+    result: ApplyResult = field(default_factory=ApplyResult)
+    pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # code -> state after it
+    pending_keys: dict[str, str] = field(default_factory=dict)  # source_key -> code
+    new_orgs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # org code -> blanks to fill
+    inserts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+class ApplySession:
+    """State shared by the batches of one bulk apply: org names, code sequences, timestamp."""
+
+    def __init__(
+        self,
+        store: Store,
+        user: str,
+        source: str | None,
+        classification: str,
+        import_id: int | None,
+        update_source: str | None,
+        *,
+        lenient: bool = False,
+        on_problem: ProblemHandler | None = None,
+        keep_codes: bool = False,
+    ):
+        self.store = store
+        self.user = user
+        self.source = source
+        self.classification = classification
+        self.import_id = import_id
+        self.update_source = update_source
+        self.lenient = lenient
+        self.on_problem = on_problem
+        self.keep_codes = keep_codes
+        # A source's values merge with what is stored; a steward's edit is taken as given.
+        self.merging = source not in (None, "manual")
+        self.stamp = now_local().isoformat()
+        self.org_codes = self.store.organisations.codes_by_name()
+        self.known_orgs = set(self.org_codes.values())
+        self.contacts_tried: set[tuple[str, str]] = set()
+
+    def apply_batch(self, batch: Sequence[EntryRecord]) -> ApplyResult:
+        with self.store.transaction():
+            return self._apply_batch(batch)
+
+    # --- one batch ---------------------------------------------------------------------
+    def _apply_batch(self, records: Sequence[EntryRecord]) -> ApplyResult:
+        batch = _Batch()
+        keys = [k for r in records for k in (r.source_key, r.legacy_key) if k]
+        by_key = self.store.entries.by("source_key", keys)
+        by_code = self.store.entries.by(
+            "code", [c for c in (_try_code(r.fields.get("code")) for r in records) if c]
+        )
+        for record in records:
+            self._apply_record(record, batch, by_code, by_key)
+        store = self.store  # inside apply_batch's transaction: all of it lands or none does
+        store.organisations.upsert(list(batch.new_orgs.values()))
+        store.organisations.fill_blank(list(batch.contacts.values()))
+        store.entries.insert(list(batch.inserts.values()))
+        store.entries.update(list(batch.updates.values()))
+        store.history.add(batch.history)
+        store.history.add_updates(batch.events)
+        return batch.result
+
+    def _apply_record(
+        self,
+        record: EntryRecord,
+        batch: _Batch,
+        by_code: dict[str, dict[str, Any]],
+        by_key: dict[str, dict[str, Any]],
+    ) -> None:
+        result = batch.result
+        fields = {k: v for k, v in record.fields.items() if k not in CONTACT_FIELDS}
+        existing = _match(record, by_code, by_key, batch)
+        owner = _key_owner(record, by_key, batch)
+        if owner and (existing is None or existing["code"] != owner):
+            code = record.fields.get("code")
+            self._problem(
+                result, record, "code", Reason("key_conflict", {"owner": owner, "code": code})
+            )
+            result.rejected += 1
+            return
+        if existing is not None:
+            fields["code"] = existing["code"]
+            # A partial record (say, only 更新时间) keeps the entry's other required values.
+            if "provider_name" not in fields:
+                fields["provider_name"] = existing["provider_name"]
+                fields["provider_code"] = existing["provider_code"]
+            for name in ("name", "share_type"):
+                fields.setdefault(name, existing[name])
+        allocate = not fields.get("code")
+        if allocate:
+            fields["code"] = f"{self.classification}/{0:0{SEQUENCE_DIGITS}d}"
+        staged_orgs: dict[str, dict[str, Any]] = {}
+        self._provider(fields, staged_orgs)
+        model, warnings, rejects = self._validate(fields)
+        if model is None:
+            for code in staged_orgs:
+                self.known_orgs.discard(code)
+            for name, reason, value in rejects:
+                self._problem(result, record, name, reason, "reject", value)
+            result.rejected += 1
+            return
+        batch.new_orgs.update(staged_orgs)
+        self._contacts(record.fields, fields.get("provider_code"), batch)
+        values = model.model_dump(mode="json", include=set(model.model_fields_set) | {"code"})
+        if allocate:
+            values["code"] = self._next_code(self.classification)
+        code = values["code"]
+        if self.keep_codes:
+            result.codes.append(code)
+        if existing is not None and self.merging:
+            warnings.extend(self._merge_updated(existing, values, batch))
+        for name, reason, value in warnings:
+            self._problem(result, record, name, reason, "warning", value)
+        if warnings:
+            result.warned += 1
+        if existing is None:
+            self._create(record, model, values, batch)
+        else:
+            self._change(record, existing, values, batch)
+
+    def _create(
+        self, record: EntryRecord, model: CatalogueEntry, values: dict[str, Any], batch: _Batch
+    ) -> None:
+        code = values["code"]
+        full = model.model_dump(mode="json")
+        full.update(values)
+        row = {
+            **full,
+            **_split_code(code),
+            "source": self.source,
+            "source_key": record.source_key,
+            "source_record": source_record_text(record.source_record),
+            "version": 1,
+            "created_at": self.stamp,
+            "modified_at": self.stamp,
+        }
+        batch.inserts[code] = row
+        batch.pending[code] = row
+        if record.source_key:
+            batch.pending_keys[record.source_key] = code
+        # A create records no values: version 1 is recovered from the current row by undoing
+        # later changes (see Directory.as_of_version), which keeps history small.
+        batch.history.append(self._history(code, 1, "create", {}))
+        if row.get("updated_at") and self.update_source:
+            batch.events.append(self._event(code, row["updated_at"]))
+        batch.result.created += 1
+
+    def _change(
+        self,
+        record: EntryRecord,
+        existing: dict[str, Any],
+        values: dict[str, Any],
+        batch: _Batch,
+    ) -> None:
+        code = values["code"]
+        quiet: dict[str, Any] = {}  # columns rewritten without a new version
+        stored_key = existing.get("source_key")
+        # An entry without an identity, or with the one from before issue 12, takes the new one.
+        if record.source_key and stored_key in (None, record.legacy_key):
+            quiet["source_key"] = record.source_key
+            batch.pending_keys[record.source_key] = code
+        if record.source_key and record.source_record is not None:
+            text = source_record_text(record.source_record)
+            if text != existing.get("source_record"):
+                quiet["source_record"] = text
+        changes = {
+            k: [existing.get(k), v]
+            for k, v in values.items()
+            if k in ENTRY_FIELDS and k != "code" and existing.get(k) != v
+        }
+        state = {**existing, **quiet}
+        if changes:
+            state.update({k: new for k, (_, new) in changes.items()})
+            state.update(version=existing["version"] + 1, modified_at=self.stamp)
+        batch.pending[code] = state
+        if code in batch.inserts:
+            batch.inserts[code] = {**batch.inserts[code], **state, "version": 1}
+        elif changes or quiet:
+            update = batch.updates.setdefault(code, {"code": code})
+            update.update(quiet)
+            if changes:
+                update.update({k: new for k, (_, new) in changes.items()})
+                update.update(version=state["version"], modified_at=self.stamp)
+                batch.history.append(
+                    self._history(code, state["version"], _action_for(changes), changes)
+                )
+        if not changes:
+            batch.result.unchanged += 1
+            return
+        batch.result.updated += 1
+        before, after = changes.get("updated_at", [None, None])
+        if self.update_source and after and (before is None or after > before):
+            batch.events.append(self._event(code, after))
+
+    # --- rules -------------------------------------------------------------------------
+    def _validate(
+        self, fields: dict[str, Any]
+    ) -> tuple[CatalogueEntry | None, list[tuple[str, Reason, Any]], list[tuple[str, Reason, Any]]]:
+        """The model, the warnings of dropped optional fields, and the rejects (no model)."""
+        warnings: list[tuple[str, Reason, Any]] = []
+        for _ in range(3):  # a dropped field takes its default, which validates
+            try:
+                return CatalogueEntry.model_validate(fields), warnings, []
+            except ValidationError as exc:
+                found = [(_field_of(e), reason_of(e, LABELS), e.get("input")) for e in exc.errors()]
+            blocking = [
+                problem
+                for problem in found
+                if not self.lenient or problem[0] in REQUIRED_FIELDS or problem[0] not in fields
+            ]
+            if blocking:
+                return None, [], blocking
+            for name, reason, _ in found:
+                if name in fields:
+                    value = fields.pop(name)
+                    params = {"label": LABELS.get(name, name), "value": value, "detail": reason}
+                    warnings.append((name, Reason("unreadable_optional", params), value))
+        detail = "; ".join(reason.text() for _, reason, _ in found)
+        return None, [], [("record", Reason("unparseable_record", {"detail": detail}), None)]
+
+    def _merge_updated(
+        self, existing: dict[str, Any], values: dict[str, Any], batch: _Batch
+    ) -> list[tuple[str, Reason, Any]]:
+        """Keep the newer 最近更新时间 of the source's and the stored one (see the module)."""
+        if "updated_at" not in values:
+            return []
+        new, current = values["updated_at"], existing.get("updated_at")
+        new_precision = values.get("updated_precision")
+        current_precision = existing.get("updated_precision")
+        if new is None or current is None:
+            if new is None:  # the source gives none: keep what is stored
+                values.pop("updated_at")
+                values.pop("updated_precision", None)
+            return []
+        verdict = _compare_times(new, new_precision, current, current_precision)
+        if verdict == "newer":
+            return []
+        values.pop("updated_at")
+        values.pop("updated_precision", None)
+        if verdict != "older":
+            return []
+        code = existing["code"]
+        logged = [e for e in batch.events if e["code"] == code]
+        if self.update_source and not any(
+            e["updated_at"] == new for e in logged + self.store.history.updates(code)
+        ):
+            batch.events.append(self._event(code, new))
+        reason = Reason("older_update", {"value": new, "current": current})
+        return [("updated_at", reason, new)]
+
+    def _provider(self, fields: dict[str, Any], new_orgs: dict[str, dict[str, Any]]) -> None:
+        name = fields.get("provider_name")
+        code = fields.get("provider_code")
+        name = name.strip() if isinstance(name, str) else name
+        code = code.strip() if isinstance(code, str) else code
+        if not name:
+            return  # validation reports the missing 提供方
+        if not code:
+            code = self.org_codes.get(name) or local_org_code(name)
+        fields["provider_code"] = code
+        if code not in self.known_orgs:
+            new_orgs[code] = {"code": code, "name": name, "created_at": self.stamp}
+            self.known_orgs.add(code)
+            self.org_codes.setdefault(name, code)
+
+    def _contacts(self, given: dict[str, Any], org_code: Any, batch: _Batch) -> None:
+        """The provider's contact from the record, where the organisation has none."""
+        if not org_code or not any(k in given for k in CONTACT_FIELDS):
+            return
+        for target, column in CONTACT_FIELDS.items():
+            value = given.get(target)
+            value = "" if value is None or is_placeholder(value) else str(value).strip()
+            if not value or (org_code, column) in self.contacts_tried:
+                continue
+            self.contacts_tried.add((org_code, column))  # the first value seen fills it
+            if org_code in batch.new_orgs:
+                batch.new_orgs[org_code].setdefault(column, value)
+            else:
+                batch.contacts.setdefault(org_code, {"code": org_code})[column] = value
+
+    def _problem(
+        self,
+        result: ApplyResult,
+        record: EntryRecord,
+        name: str,
+        reason: Reason,
+        severity: Severity = "reject",
+        value: Any = None,
+    ) -> None:
+        found = RowError(record.row, name, reason, record.raw or record.fields, severity, value)
+        if self.on_problem is not None:
+            self.on_problem(found)
+        else:
+            (result.errors if severity == "reject" else result.warnings).append(found)
+
+    def _next_code(self, classification: str) -> str:
+        number = self.store.entries.allocate_sequence(classification)
+        return f"{classification}/{number:0{SEQUENCE_DIGITS}d}"
+
+    def _history(
+        self, code: str, version: int, action: str, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "code": code,
+            "version": version,
+            "action": action,
+            "changed_at": self.stamp,
+            "changed_by": self.user,
+            "changes": changes,
+            "import_id": self.import_id,
+        }
+
+    def _event(self, code: str, updated_at: str) -> dict[str, Any]:
+        return {
+            "code": code,
+            "updated_at": updated_at,
+            "source": self.update_source,
+            "reported_by": self.user,
+            "note": self.source,
+            "recorded_at": self.stamp,
+        }
+
+
+# --- matching ------------------------------------------------------------------------------
+def _match(
+    record: EntryRecord,
+    by_code: dict[str, dict[str, Any]],
+    by_key: dict[str, dict[str, Any]],
+    batch: _Batch,
+) -> dict[str, Any] | None:
+    """The stored (or earlier in this batch) entry a record refers to, if any: by code, by
+    source identity, by the identity it had before issue 12."""
+    code = _try_code(record.fields.get("code"))
+    if code:
+        return batch.pending.get(code) or by_code.get(code)
+    for key in (record.source_key, record.legacy_key):
+        if not key:
+            continue
+        if key in batch.pending_keys:
+            return batch.pending[batch.pending_keys[key]]
+        existing = by_key.get(key)
+        if existing is not None:
+            return batch.pending.get(existing["code"], existing)
+    return None
+
+
+def _key_owner(record: EntryRecord, by_key: dict[str, dict[str, Any]], batch: _Batch) -> str | None:
+    """The code of the entry the record's source identity belongs to already, if any."""
+    for key in (record.source_key, record.legacy_key):
+        if key:
+            owner = batch.pending_keys.get(key) or (by_key.get(key) or {}).get("code")
+            if owner:
+                return owner
+    return None
+
+
+def _compare_times(
+    new: str, new_precision: str | None, current: str, current_precision: str | None
+) -> str:
+    """ "newer", "older" or "agrees" (the periods the two values stand for overlap): the
+    source's value against the stored one; "finer" when they agree and the source's is the
+    more precise (it is taken)."""
+    new_start, new_end = _period(new, new_precision)
+    current_start, current_end = _period(current, current_precision)
+    if new_start >= current_end:
+        return "newer"
+    if new_end <= current_start:
+        return "older"
+    if _PRECISION_RANK.get(new_precision, 4) > _PRECISION_RANK.get(current_precision, 4):
+        return "newer"  # the same moment, said more exactly
+    return "agrees"
+
+
+def _period(value: str, precision: str | None) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.fromisoformat(value)
+    if precision == "year":
+        return start, start.replace(year=start.year + 1)
+    if precision == "month":
+        year, month = divmod(start.month, 12)
+        return start, start.replace(year=start.year + year, month=month + 1)
+    step = {"day": dt.timedelta(days=1), "minute": dt.timedelta(minutes=1)}
+    return start, start + step.get(precision or "", dt.timedelta(seconds=1))
+
+
+def _field_of(error: Any) -> str:
+    loc = error.get("loc") or ()
+    return str(loc[0]) if loc else "record"
+
+
+def _try_code(raw: Any) -> str | None:
+    """The normalised code, or None when absent or malformed (validation reports the latter)."""
+    if raw is None or not str(raw).strip():
+        return None
+    try:
+        return normalise_resource_code(raw)
+    except ValueError:
+        return None
+
+
+def _action_for(changes: dict[str, Any]) -> str:
+    if "status" in changes:
+        return "retire" if changes["status"][1] == "retired" else "restore"
+    return "update"
+
+
+def _split_code(code: str) -> dict[str, str]:
+    classification = code.split("/", 1)[0]
+    return {"classification": classification, "resource_class": classification[0]}
