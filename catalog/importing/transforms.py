@@ -25,6 +25,12 @@ _TYPE_LENGTH = re.compile(r"^(.*?)\((\d+)\)$")
 _BRACKETS = {"[": "]", "【": "】", "［": "］"}
 _QUOTES = "'\"`‘’“”「」"
 _MIME_TOP_TYPES = {"text", "application", "image", "audio", "video", "model", "font", "multipart"}
+# A MIME type's parameters ("text/csv; charset=utf-8"): dropped before splitting on ";".
+_MIME_PARAMETERS = re.compile(
+    r"\b((?:text|application|image|audio|video|model|font|multipart)/[A-Za-z0-9.+_-]+)"
+    r"(?:\s*;\s*[A-Za-z0-9_-]+\s*=\s*(?:\"[^\"]*\"|[^;,，|\s]*))+",
+    re.IGNORECASE,
+)
 _SLASHED = re.compile(r"^[A-Za-z0-9.+-]+(?:\s*/\s*[A-Za-z0-9.+-]+)+$")
 
 # Values that stand for "nothing here" in real exports (compared NFKC-folded, lower case).
@@ -70,7 +76,8 @@ def to_list(value: Any) -> list[str]:
     """A list from a list, a JSON/Python list literal (``['xls', 'api']``, ``["a","b"]``), a
     bracketed list without quotes (``[xml,xls,csv]``, ``【a，b】``) or text separated by ``;``
     ``；`` ``,`` ``，`` ``|`` ``、`` or line breaks; ``xls/csv`` splits when every part is a
-    format name (``text/csv``, ``RDF/XML`` and dates do not). Quotes around items and
+    format name (``text/csv``, ``RDF/XML`` and dates do not); a MIME type's parameters
+    (``text/csv; charset=utf-8``) are dropped, not split off. Quotes around items and
     placeholders (暂无, null, - …) are dropped. Use ``lines`` where 、 enumerates inside one
     name (农、林、牧、渔业)."""
     if isinstance(value, list | tuple):
@@ -89,6 +96,8 @@ def to_list(value: Any) -> list[str]:
                 if isinstance(parsed, list):
                     return _items(parsed)
         text = text[1:-1]
+    if "=" in text:
+        text = _MIME_PARAMETERS.sub(r"\1", text)
     found: list[str] = []
     for part in _SEPARATORS.split(text):
         part = _unquoted(_unbracketed(part.strip()))

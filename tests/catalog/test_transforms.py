@@ -48,6 +48,8 @@ BASE = {
         ("XLS / CSV", ["XLS", "CSV"]),
         ("text/csv", ["text/csv"]),
         ("text/csv, application/json", ["text/csv", "application/json"]),
+        ("text/csv; charset=utf-8", ["text/csv"]),  # parameters dropped, not split off
+        ("text/csv;charset=UTF-8;header=present, xls", ["text/csv", "xls"]),
         ("RDF/XML", ["RDF/XML"]),
         ("2023/5/8", ["2023/5/8"]),
         ("教育/培训", ["教育/培训"]),
@@ -96,7 +98,7 @@ def test_distribution_formats_takes_each_distributions_own_format():
     distributions = [
         {"format": "API"},
         {"mediaType": "text/csv"},  # dropped before when another had a format
-        {"format": "暂无", "mediaType": "application/json"},
+        {"format": "暂无", "mediaType": "application/json; charset=utf-8"},
         {"downloadURL": "https://x.gov/files/Report%202020.PDF?v=2"},
         {"accessURL": "https://x.gov/agency/page"},  # a landing page: no format to take
         {"format": "CSV", "mediaType": "text/csv"},
