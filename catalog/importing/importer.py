@@ -31,6 +31,7 @@ from catalog.importing.mapping import Mapping, MappingError, detect_mapping, res
 from catalog.importing.readers import Document, ReadError, read_document
 from catalog.importing.records import Problem, SourceRecord
 from catalog.importing.seen import SeenRecords, record_digest
+from schemas.entry import CatalogueEntry
 from schemas.errors import InvalidInput
 from schemas.messages import Lang, Reason
 from warehouse.workspace import Workspace
@@ -165,7 +166,7 @@ def _choose_mapping(
                     "draft_incomplete",
                     {
                         "file": document.path,
-                        "missing": "、".join(draft.missing),
+                        "missing": "、".join(_labelled(f) for f in draft.missing),
                         "columns": "、".join(sorted(columns)) or "-",
                     },
                 ).text(lang)
@@ -182,6 +183,12 @@ def _draft(document: Document) -> Any:
     except ImportError:  # the drafting module is not installed in this build
         return None
     return draft_mapping(document)
+
+
+def _labelled(field: str) -> str:
+    """An entry field as users know it: "信息资源提供方 (provider_name)"."""
+    info = CatalogueEntry.model_fields.get(field)
+    return f"{info.title} ({field})" if info is not None and info.title else field
 
 
 def _columns(records: Iterable[Any]) -> set[str]:

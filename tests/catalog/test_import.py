@@ -260,10 +260,31 @@ def test_file_no_mapping_fits_lists_its_unmapped_fields(directory, workspace, tm
     with pytest.raises(MappingError) as info:
         import_file(directory, workspace, path)
     message = str(info.value)
+    assert "信息资源名称 (name)" in message  # what the drafted mapping could not place
     assert str(path) in message
     assert "资源名" in message
     assert "单位" in message
     assert "周期" in message
+
+
+def test_a_file_no_shipped_mapping_fits_imports_with_a_drafted_mapping(
+    directory, workspace, tmp_path
+):
+    path = tmp_path / "portal.json"
+    records = [
+        {
+            "资源名称": f"数据集{n}",
+            "数源单位": "区统计局",
+            "更新频率": "每月",
+            "开放类型": "无条件开放",
+        }
+        for n in range(5)
+    ]
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    report = import_file(directory, workspace, path)
+    assert (report.drafted, report.created, report.rejected) == (True, 5, 0)
+    assert f"mulu catalog mapping draft {path} -o my.yaml" in report.draft_hint("en")
+    assert report.as_dict()["drafted"] is True
 
 
 def test_shipped_mappings_are_valid_and_distinct():
