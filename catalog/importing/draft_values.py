@@ -114,6 +114,7 @@ def guess_cycle(value: Any) -> str | None:
     text = unicodedata.normalize("NFKC", str(value)).strip().lower()
     text = re.sub(r"\s+", "" if re.search(r"[\u4e00-\u9fff]", text) else " ", text)
     text = re.sub(r"(更新)?(一次|1次|次)$", "", text).removesuffix("更新").removeprefix("更新")
+    text = text.removesuffix("一更").removesuffix("更")  # 周更, 月更
     text = text.removeprefix("每").removeprefix("按")
     if text.startswith("半") and text[1:] in ("年", "年度"):
         return "每半年"

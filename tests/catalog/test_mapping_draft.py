@@ -1,0 +1,385 @@
+"""Mappings in minutes: a mapping drafted from a file's headers and values imports the file.
+
+The real exports are drafted with the shipped mappings set aside (draft_mapping is called
+directly and its YAML passed as an explicit mapping), and must import every record with no
+hand edit, placing at least the fields the shipped mapping for that file places.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from catalog.importing.draft import draft_mapping
+from catalog.importing.importer import import_file
+from catalog.importing.mapping import Mapping, load_mapping, resolve_mapping, shipped_mappings
+from catalog.importing.readers import read_document
+from mulu.cli.mapping_commands import shipped_mappings_markdown
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "mappings.md"
+MULU = str(Path(sys.executable).with_name("mulu"))
+REAL_FILES = {
+    "cn-portals/anhui_anhui.json": "cn-anhui-province",
+    "cn-portals/anhui_chizhou.json": "cn-chizhou",
+    "cn-portals/anhui_huainan.json": "cn-huainan",
+    "cn-portals/anhui_luan.json": "cn-luan-suzhou",
+    "cn-portals/anhui_suzhou.json": "cn-luan-suzhou",
+    "dcat-us/dhs.json": "dcat-us",
+    "dcat-us/dol.json": "dcat-us",
+    "dcat-us/gsa.json": "dcat-us",
+}
+
+
+def drafted_yaml(path: Path, folder: Path) -> tuple[object, Path]:
+    drafted = draft_mapping(read_document(path))
+    written = folder / f"{path.stem}.yaml"
+    written.write_text(drafted.yaml, encoding="utf-8")
+    return drafted, written
+
+
+def source_columns(path: Path, records: str | None) -> set[str]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    items = data[records] if records else data
+    return {key for item in items for key in item}
+
+
+def shipped_places(mapping: Mapping, columns: set[str]) -> set[str]:
+    """The fields the shipped mapping fills from this file: a rule whose column is in it, or a
+    default."""
+    placed = {
+        target
+        for target, rule in mapping.fields.items()
+        if any(s.split(".", 1)[0].removesuffix("[]") in columns for s in rule.sources)
+    }
+    return placed | set(mapping.defaults)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", REAL_FILES)
+def test_a_drafted_mapping_imports_every_real_record(name, real_data, directory, workspace):
+    path = real_data / name
+    drafted, written = drafted_yaml(path, workspace.root)
+    assert drafted.missing == []
+    assert load_mapping(written).model_dump() == drafted.mapping.model_dump()
+
+    report = import_file(directory, workspace, path, mapping=str(written))
+    assert report.rejected == 0, report.lines()[:5]
+    assert report.records == report.created + report.duplicates
+    assert report.records == sum(1 for _ in read_document(path).records(drafted.mapping.records))
+
+    shipped = resolve_mapping(REAL_FILES[name])
+    expected = shipped_places(shipped, source_columns(path, shipped.records))
+    found = set(drafted.mapping.fields) | set(drafted.mapping.defaults)
+    assert expected <= found, f"{name}: the draft misses {sorted(expected - found)}"
+    # The draft reads every column a field can use; what it leaves is kept on the entry anyway.
+    assert set(drafted.placed) >= expected - set(drafted.mapping.defaults)
+
+
+@pytest.mark.slow
+def test_coverage_per_real_file(real_data, capsys):
+    """The coverage table of the closing note (run with -s to see it)."""
+    rows = []
+    for name in REAL_FILES:
+        drafted = draft_mapping(read_document(real_data / name))
+        placed = ", ".join(f"{f}←{c}" for f, c in drafted.placed.items())
+        defaults = ", ".join(f"{f}={v}" for f, v in drafted.defaults.items())
+        rows.append(
+            f"{name}: placed {placed}; defaults {defaults or '-'}; "
+            f"unplaced {', '.join(drafted.unplaced) or '-'}"
+        )
+    with capsys.disabled():
+        print("\n" + "\n".join(rows))
+    assert len(rows) == len(REAL_FILES)
+
+
+def test_drafted_dcat_mapping_reads_access_level_as_the_shipped_one(real_data):
+    drafted = draft_mapping(read_document(real_data / "dcat-us" / "gsa.json"))
+    mapping = drafted.mapping
+    assert mapping.records == "dataset"
+    assert mapping.key == ["identifier"]
+    assert mapping.fields["share_type"].sources == ["accessLevel"]
+    assert mapping.fields["share_type"].values == {
+        "public": "无条件共享",
+        "restricted public": "有条件共享",
+        "non-public": "不予共享",
+    }
+    assert drafted.placed["provider_name"] == "publisher.name"
+    assert drafted.placed["provider_contact_email"] == "contactPoint.hasEmail"
+    assert mapping.fields["provider_contact_email"].transform == "mailto"
+    assert mapping.fields["formats"].transform == "distribution_formats"
+
+
+def test_portal_export_without_provider_in_some_records_gets_a_placeholder(real_data):
+    drafted = draft_mapping(read_document(real_data / "cn-portals" / "anhui_chizhou.json"))
+    assert drafted.defaults == {
+        "share_type": "无条件共享",
+        "provider_name": "anhui_chizhou（未注明提供单位）",
+    }
+    assert "No 共享类型 column" in drafted.yaml
+    # Titles repeat under one provider there (yearly files): no column is a key on its own.
+    assert drafted.mapping.key == ["标题", "提供单位"]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_english_headers(tmp_path, directory, workspace):
+    path = write_csv(
+        tmp_path / "inventory.csv",
+        [
+            "ID",
+            "Title",
+            "Publisher",
+            "Description",
+            "Last Updated",
+            "Update Frequency",
+            "Share Type",
+            "Keywords",
+            "Landing Page",
+            "Contact Email",
+            "Row Count",
+        ],
+        [
+            [
+                "a1",
+                "Bus stops",
+                "Transport Dept",
+                "Stops",
+                "2024-03-01 10:30",
+                "monthly",
+                "unconditional",
+                "bus;transport",
+                "https://example.org/a1",
+                "mailto:t@example.org",
+                "12",
+            ],
+            [
+                "a2",
+                "Schools",
+                "Education Dept",
+                "All schools",
+                "2024",
+                "every 2 weeks",
+                "conditional",
+                "schools",
+                "https://example.org/a2",
+                "e@example.org",
+                "7",
+            ],
+            [
+                "a3",
+                "Parks",
+                "Parks Dept",
+                "",
+                "2023-12",
+                "whenever",
+                "unconditional",
+                "",
+                "https://example.org/a3",
+                "",
+                "3",
+            ],
+        ],
+    )
+    drafted = draft_mapping(read_document(path))
+    assert drafted.placed == {
+        "name": "Title",
+        "provider_name": "Publisher",
+        "summary": "Description",
+        "share_type": "Share Type",
+        "update_cycle": "Update Frequency",
+        "updated_at": "Last Updated",
+        "tags": "Keywords",
+        "landing_page": "Landing Page",
+        "provider_contact_email": "Contact Email",
+    }
+    assert drafted.mapping.key == ["ID"]
+    assert drafted.unplaced == ["Row Count"]
+    assert drafted.mapping.fields["update_cycle"].values == {"every 2 weeks": "每2周"}
+    assert drafted.unread_values == {"update_cycle": ["whenever"]}
+    assert drafted.missing == []
+    written = tmp_path / "inventory.yaml"
+    written.write_text(drafted.yaml, encoding="utf-8")
+
+    report = import_file(directory, workspace, path, mapping=str(written))
+    assert (report.records, report.created, report.rejected) == (3, 3, 0)
+    con = directory.store.database.connection()
+    cycles = dict(con.execute("SELECT name, update_cycle FROM entries").fetchall())
+    assert cycles == {"Bus stops": "每月", "Schools": "每2周", "Parks": None}
+
+
+def test_chinese_variant_spellings_and_value_maps(tmp_path, directory, workspace):
+    path = write_csv(
+        tmp_path / "编目导出.csv",
+        [
+            "数据名称",
+            "数据 来源",
+            "更新频度：",
+            "开放方式",
+            "摘要",
+            "关键词",
+            "联系人",
+            "联系电话",
+            "电子邮箱",
+            "发布时间",
+            "备注",
+        ],
+        [
+            [
+                "企业名录",
+                "市市场监管局",
+                "一年一次",
+                "无条件开放",
+                "企业",
+                "企业、名录",
+                "张三",
+                "0551-1234567",
+                "z@example.cn",
+                "2023年5月8日",
+                "",
+            ],
+            [
+                "公交线路",
+                "市交通局",
+                "季",
+                "有条件开放",
+                "",
+                "交通",
+                "李四",
+                "暂无",
+                "",
+                "2023-01-04",
+                "x",
+            ],
+            [
+                "空气质量",
+                "市生态环境局",
+                "半月",
+                "无条件开放",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "2022-11-30",
+                "",
+            ],
+            ["天气", "市气象局", "看心情", "无条件开放", "", "", "", "", "", "2022-11-30", ""],
+        ],
+    )
+    drafted = draft_mapping(read_document(path))
+    assert drafted.placed == {
+        "name": "数据名称",
+        "provider_name": "数据 来源",
+        "summary": "摘要",
+        "open_type": "开放方式",
+        "update_cycle": "更新频度：",
+        "published_at": "发布时间",
+        "tags": "关键词",
+        "provider_contact_name": "联系人",
+        "provider_contact_phone": "联系电话",
+        "provider_contact_email": "电子邮箱",
+    }
+    assert drafted.defaults == {"share_type": "无条件共享"}
+    assert drafted.mapping.fields["update_cycle"].values == {
+        "一年一次": "每年",
+        "季": "每季度",
+        "半月": "每15日",
+    }
+    assert drafted.unread_values == {"update_cycle": ["看心情"]}
+    assert drafted.unplaced == ["备注"]
+    # No identifier column: name and provider identify a record.
+    assert drafted.mapping.key == ["数据名称", "数据 来源"]
+    written = tmp_path / "draft.yaml"
+    written.write_text(drafted.yaml, encoding="utf-8")
+    assert load_mapping(written).model_dump() == drafted.mapping.model_dump()
+
+    report = import_file(directory, workspace, path, mapping=str(written))
+    # 看心情 is not a cycle: the record lands with 更新周期 empty, and the row is reported.
+    assert (report.records, report.created, report.rejected) == (4, 4, 0)
+
+
+def test_identifier_with_a_repeat_is_not_the_key(tmp_path):
+    path = write_csv(
+        tmp_path / "ids.csv",
+        ["编号", "资源名称", "提供部门", "共享类型"],
+        [
+            ["1", "甲", "局", "无条件共享"],
+            ["1", "乙", "局", "有条件"],
+            ["2", "丙", "局", "不予共享"],
+        ],
+    )
+    drafted = draft_mapping(read_document(path))
+    assert drafted.mapping.key == ["资源名称", "提供部门"]
+    assert drafted.placed["share_type"] == "共享类型"
+    assert drafted.defaults == {}
+
+
+def test_a_file_without_name_or_provider_says_so_and_exits_2(tmp_path):
+    path = write_csv(tmp_path / "odd.csv", ["甲", "乙"], [["1", "2"]])
+    drafted = draft_mapping(read_document(path))
+    assert drafted.missing == ["name", "provider_name", "share_type"]
+    assert drafted.unplaced == ["甲", "乙"]
+
+    env = {**os.environ, "MULU_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    done = subprocess.run(
+        [MULU, "catalog", "mapping", "draft", str(path)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 2
+    assert "信息资源名称 (name)" in done.stderr
+    assert done.stdout.startswith("# Drafted by")
+
+
+def test_cli_writes_the_yaml_and_reports_placement(tmp_path, real_data):
+    out = tmp_path / "huainan.yaml"
+    env = {**os.environ, "MULU_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    done = subprocess.run(
+        [
+            MULU,
+            "catalog",
+            "mapping",
+            "draft",
+            str(real_data / "cn-portals" / "anhui_huainan.json"),
+            "-o",
+            str(out),
+            "--name",
+            "huainan-draft",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert load_mapping(out).name == "huainan-draft"
+    assert "所属部门" in done.stderr
+    assert "columns left: 创建时间" in done.stderr
+
+
+def test_docs_show_every_shipped_mapping():
+    """docs/mappings.md carries the table `mulu catalog mapping table` prints."""
+    table = shipped_mappings_markdown(shipped_mappings())
+    assert table in DOCS.read_text(encoding="utf-8"), (
+        "docs/mappings.md is out of date: paste `mulu catalog mapping table` into it"
+    )
+
+
+def test_docs_example_mapping_loads(tmp_path):
+    """The example in docs/mappings.md is a mapping Mulu accepts."""
+    text = DOCS.read_text(encoding="utf-8")
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.yaml"
+    path.write_text(example, encoding="utf-8")
+    mapping = load_mapping(path)
+    assert "provider_contact_email" in mapping.fields
