@@ -17,7 +17,7 @@ Accepted:
   precision (``14时`` is 14:00);
 - an e-mail style date (``Wed, 14 Sep 2022 16:33:00 GMT``);
 - an Excel serial number (day count since 1899-12-30, a fraction being the time of day), as
-  text or a number, only from 10000 to 99999 (1927-05-18 to 2173-10-14): a bare number of 5
+  text or a number, only from 10000 to 99999 (1927-05-18 to 2173-10-13): a bare number of 5
   digits is read as a serial, never as a Unix time; other numbers (a 10-digit epoch, 123) are
   refused as ``bad_date``. A 4-digit number is a year, an 8-digit one a compact date;
 - ``datetime.date`` and ``datetime.datetime`` objects (aware ones converted).
@@ -61,7 +61,7 @@ PRECISION_ALIASES: dict[str, Precision] = {
 }
 
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
-EXCEL_SERIALS = (10_000, 100_000)  # [low, high): 1927-05-18 up to 2173-10-14
+EXCEL_SERIALS = (10_000, 100_000)  # [low, high): 1927-05-18 up to 2173-10-13
 
 _TIME = (
     r"(?:[T\s]\s*|\s*)"
