@@ -239,6 +239,13 @@ def parse_update_cycle(raw: str) -> UpdateCycle:
     raise ReasonError("unknown_cycle", value=text)
 
 
+def is_repeating_interval(value: object) -> bool:
+    """True for an ISO-8601 repeating interval (``R/P1D``, ``R/PT1S``): DCAT-US agencies write
+    one in ``modified``, where it is the update cycle, not a date."""
+    text = str(value).strip().upper().replace(" ", "") if isinstance(value, str) else ""
+    return text.startswith("R") and _ISO.match(text) is not None
+
+
 def cycle_from_label(label: str | None) -> UpdateCycle | None:
     """The cycle for a stored canonical label (None stays None)."""
     return None if label is None else parse_update_cycle(label)

@@ -2,6 +2,17 @@
 
 Each takes the raw value and returns the value for the entry field, or raises ValueError with
 a reason a person can act on. Adding one is adding a function to ``TRANSFORMS``.
+
+The list transforms split on different characters, because 、 both joins tags (关键字
+"统计、金融") and enumerates inside one name (行业 "公共管理、社会保障和社会组织"):
+
+- ``list`` (the default for formats, tags, related codes): list literals and bracketed lists,
+  ``;`` ``；`` ``,`` ``，`` ``|`` ``｜`` ``、``, line breaks and tabs, and ``/`` between format
+  names (``xls/csv``; never inside ``text/csv`` or a date);
+- ``lines``: line breaks and tabs only (六安/宿州's 标签, one industry name per line);
+- ``semicolons``: ``;`` and ``；`` only (Mulu's own CSV/XLSX export).
+
+All three drop blank items and placeholders (``is_placeholder``: 暂无, 无, -, /, null, N/A …).
 """
 
 from __future__ import annotations

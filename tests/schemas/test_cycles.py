@@ -92,3 +92,12 @@ def test_every_accrual_periodicity_in_the_real_dcat_us_files_parses(real_data):
                     seen.add(value)
                     assert parse_update_cycle(value).label
     assert {"R/PT1S", "R/P1D", "R/P3M", "irregular"} <= seen
+
+
+def test_repeating_intervals_are_told_from_dates():
+    from schemas.cycles import is_repeating_interval
+
+    for value in ("R/P1D", "R/PT1S", " r/p3.5d ", "R5/P1W"):
+        assert is_repeating_interval(value)
+    for value in ("2023", "2023-01-05", "P1D", "每日", "", None, 5):
+        assert not is_repeating_interval(value)
