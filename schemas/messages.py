@@ -89,6 +89,35 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "this source record already belongs to 信息资源代码 {owner}; its code here ({code}) differs",
     ),
     "unparseable_record": ("记录无法解析：{detail}", "the record cannot be parsed: {detail}"),
+    # a whole file (readers' ReadError; "empty_file" is below)
+    "no_such_file": ("{file}：文件不存在", "{file}: no such file"),
+    "blank_file": ("{file}：文件只有空白，没有内容", "{file}: the file holds only blanks"),
+    "unknown_file_type": (
+        "{file}：无法识别的文件类型 '{suffix}'（应为 .csv、.xlsx、.json 或 .jsonl）",
+        "{file}: unknown file type '{suffix}' (expected .csv, .xlsx, .json or .jsonl)",
+    ),
+    "unknown_format": (
+        "{file}：无法识别的格式 '{format}'（可用：{formats}）",
+        "{file}: unknown format '{format}' (known: {formats})",
+    ),
+    "unknown_encoding": (
+        "{file}：文本编码无法识别（试过 {encodings}，均有大量无法解码的字节）",
+        "{file}: the text is in no known encoding (tried {encodings}: many undecodable bytes)",
+    ),
+    "not_json": ("{file}：不是有效的 JSON：{detail}", "{file}: not valid JSON: {detail}"),
+    "json_syntax": (
+        "{file}：JSON 语法错误，位于第 {after} 条记录之后（已读到第 {offset} 字节）：{detail}",
+        "{file}: JSON syntax error after record {after} (read up to byte {offset}): {detail}",
+    ),
+    "no_header": ("{file}：没有表头行", "{file}: no header row"),
+    "repeated_header": (
+        "{file}：表头中有重复的列名：{names}；请改名后再导入",
+        "{file}: the header repeats column names: {names}; rename them and import again",
+    ),
+    "not_a_spreadsheet": (
+        "{file}：无法作为电子表格读取：{detail}",
+        "{file}: cannot be read as a spreadsheet: {detail}",
+    ),
     # a whole file or an import (H3: importer)
     "mapping_columns_missing": (
         "{file}：映射 {mapping} 需要的列在文件中不存在：{missing}（文件的列：{columns}）",
