@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from catalog.importing.draft import draft_mapping
 from catalog.importing.importer import import_file
 from catalog.importing.mapping import Mapping, load_mapping, resolve_mapping, shipped_mappings
 from catalog.importing.readers import read_document
+from catalog.importing.transforms import TRANSFORMS
 from mulu.cli.mapping_commands import shipped_mappings_markdown
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "mappings.md"
@@ -367,12 +369,16 @@ def test_cli_writes_the_yaml_and_reports_placement(tmp_path, real_data):
     assert "columns left: 创建时间" in done.stderr
 
 
-def test_docs_show_every_shipped_mapping():
-    """docs/mappings.md carries the table `mulu catalog mapping table` prints."""
-    table = shipped_mappings_markdown(shipped_mappings())
-    assert table in DOCS.read_text(encoding="utf-8"), (
-        "docs/mappings.md is out of date: paste `mulu catalog mapping table` into it"
+def test_docs_show_every_shipped_mapping_and_transform():
+    """docs/mappings.md carries the table `mulu catalog mapping table` prints, and a row for
+    every transform a mapping may name."""
+    text = DOCS.read_text(encoding="utf-8")
+    shown = text.split("<!-- shipped-mappings:start -->\n", 1)[1].split("\n<!--", 1)[0]
+    assert shown == shipped_mappings_markdown(shipped_mappings()), (
+        "docs/mappings.md is out of date: paste `mulu catalog mapping table` between its markers"
     )
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", text.split("## Transforms", 1)[1], re.M))
+    assert documented >= set(TRANSFORMS)
 
 
 def test_docs_example_mapping_loads(tmp_path):
