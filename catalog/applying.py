@@ -389,7 +389,7 @@ class ApplySession:
                 values.pop("updated_at")
                 values.pop("updated_precision", None)
             return []
-        verdict = _compare_times(new, new_precision, current, current_precision)
+        verdict = compare_times(new, new_precision, current, current_precision)
         if verdict == "newer":
             return []
         values.pop("updated_at")
@@ -511,7 +511,7 @@ def _key_owner(record: EntryRecord, by_key: dict[str, dict[str, Any]], batch: _B
     return None
 
 
-def _compare_times(
+def compare_times(
     new: str, new_precision: str | None, current: str, current_precision: str | None
 ) -> str:
     """ "newer", "older" or "agrees" (the periods the two values stand for overlap): the

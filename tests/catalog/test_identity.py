@@ -1,0 +1,142 @@
+"""A record's identity is what its source identifies it by, not the mapping's name: the same
+file imported with two differently named mappings gives one set of entries, and entries
+imported before (``<mapping>:<sha1>`` keys) are found and their keys rewritten."""
+
+from __future__ import annotations
+
+import json
+
+from catalog_apply_helpers import apply_file, entry_records, fingerprint, mapping_from
+
+from catalog.directory import Directory, EntryRecord
+from catalog.importing.mapping import resolve_mapping
+
+# How a person (or ``mapping draft``) might write a mapping for the Lu'an/Suzhou export: other
+# name, columns in another order, fewer fields.
+LUAN_BY_HAND = """
+name: luan-by-hand
+detect: {all: [标题, 来源部门]}
+key: [来源部门, 标题]
+fields:
+  provider_name: 来源部门
+  name: 标题
+  update_cycle: 更新频率
+  updated_at: 更新时间
+defaults: {share_type: 无条件共享}
+"""
+# The same identity given as entry fields after mapping (as the generic mapping does).
+LUAN_BY_FIELDS = """
+name: luan-by-fields
+key_fields: [name, provider_name]
+fields:
+  name: 标题
+  provider_name: 来源部门
+defaults: {share_type: 无条件共享}
+"""
+DCAT_COPY = """
+name: my-agency
+records: dataset
+key: [identifier]
+fields:
+  name: title
+  provider_name: publisher.name
+  share_type: {from: accessLevel, values: {public: 无条件共享, non-public: 不予共享}}
+  summary: description
+"""
+
+
+def _records(real_data, name: str) -> list[dict]:
+    return json.loads((real_data / "cn-portals" / name).read_text(encoding="utf-8"))
+
+
+def _keys(directory: Directory) -> dict[str, str]:
+    con = directory.store.database.connection()
+    return dict(con.execute("SELECT code, source_key FROM entries").fetchall())
+
+
+def test_the_same_file_with_two_mappings_gives_one_set_of_entries(directory, real_data):
+    records = _records(real_data, "anhui_luan.json")
+    first = apply_file(directory, resolve_mapping("cn-luan-suzhou"), records)
+    assert first.created == 546
+    assert first.rejected == 0
+    before = fingerprint(directory)
+    for text in (LUAN_BY_HAND, LUAN_BY_FIELDS):
+        again = apply_file(directory, mapping_from(text), records)
+        assert (again.created, again.rejected) == (0, 0)
+    assert fingerprint(directory)["entries"][0] == before["entries"][0] == 546
+    assert directory.store.entries.count() == 546
+
+
+def test_dcat_identifier_is_the_identity_whatever_the_mapping_is_called(directory, real_data):
+    catalogue = json.loads((real_data / "dcat-us" / "gsa.json").read_text(encoding="utf-8"))
+    datasets = catalogue["dataset"][:60]
+    first = apply_file(directory, resolve_mapping("dcat-us"), datasets)
+    assert first.created == 60
+    again = apply_file(directory, mapping_from(DCAT_COPY), datasets)
+    assert again.created == 0
+    assert directory.store.entries.count() == 60
+    assert all(key.startswith("identifier:") for key in _keys(directory).values())
+
+
+def test_a_url_key_is_the_landing_page_in_any_mapping(directory, real_data):
+    records = _records(real_data, "anhui_huainan.json")
+    shipped = resolve_mapping("cn-huainan")
+    apply_file(directory, shipped, records)
+    by_landing_page = mapping_from("""
+name: huainan-drafted
+key_fields: [landing_page]
+fields: {name: 标题, provider_name: 所属部门, landing_page: url}
+defaults: {share_type: 无条件共享, provider_name: 淮南市数据开放平台（未注明提供单位）}
+""")
+    again = apply_file(directory, by_landing_page, records)
+    assert again.created == 0
+    assert again.unchanged + again.updated == 35
+    assert all(key.startswith("landing_page:") for key in _keys(directory).values())
+
+
+def test_entries_imported_before_are_matched_by_their_old_keys_and_rekeyed(directory, real_data):
+    records = _records(real_data, "anhui_suzhou.json")
+    mapping = resolve_mapping("cn-luan-suzhou")
+    # As imported before issue 12: source_key was "<mapping name>:<sha1>".
+    old = [
+        EntryRecord(r.fields, row=r.row, source_key=r.legacy_key, source_record=r.source_record)
+        for r in entry_records(mapping, records)
+    ]
+    created = directory.apply(old, source=mapping.name)
+    assert created.created == 524
+    assert all(key.startswith("cn-luan-suzhou:") for key in _keys(directory).values())
+    versions = fingerprint(directory)["entry_history"]
+
+    again = apply_file(directory, mapping, records)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 524)
+    keys = _keys(directory)
+    assert len(keys) == 524
+    assert all(key.startswith("name+provider_name:") for key in keys.values())
+    assert fingerprint(directory)["entry_history"] == versions  # rekeying is no new version
+    # And the next import matches by the new key alone.
+    third = directory.apply(
+        [EntryRecord(r.fields, source_key=r.source_key) for r in entry_records(mapping, records)],
+        source=mapping.name,
+    )
+    assert (third.created, third.unchanged) == (0, 524)
+
+
+def test_records_sharing_a_key_stay_distinct_by_position(directory):
+    mapping = mapping_from(LUAN_BY_HAND)
+    records = [
+        {"标题": "年报", "来源部门": "市统计局", "更新时间": "2021-01-01"},
+        {"标题": "年报", "来源部门": "市统计局", "更新时间": "2022-01-01"},
+    ]
+    keys = [r.source_key for r in entry_records(mapping, records)]
+    assert keys[1] == f"{keys[0]}#2"
+    assert apply_file(directory, mapping, records).created == 2
+
+
+def test_identity_ignores_whitespace_and_placeholders():
+    mapping = mapping_from(LUAN_BY_HAND)
+    plain = {"标题": "年报", "来源部门": "市统计局"}
+    padded = {"标题": " 年报 ", "来源部门": "市统计局\t", "更新频率": "暂无"}
+    assert mapping.record_key(plain, mapping.apply(plain)[0]) == mapping.record_key(
+        padded, mapping.apply(padded)[0]
+    )
+    assert resolve_mapping("mulu-table").record_key(plain, {}) is None

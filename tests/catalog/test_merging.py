@@ -1,0 +1,236 @@
+"""Re-imports merge with what is stored: 最近更新时间 never moves back, unreadable optional
+values warn instead of rejecting, provider contacts fill only blanks, and every field of the
+source record is kept without making an entry "updated"."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from catalog_apply_helpers import apply_file, fingerprint, mapping_from
+
+from catalog.applying import compare_times
+from catalog.directory import Directory
+from catalog.exporting import export_catalogue
+from catalog.importing.mapping import resolve_mapping
+from catalog.importing.readers import read_document
+from schemas.entry import CatalogueEntry
+from schemas.errors import InvalidInput
+
+PORTAL = mapping_from("""
+name: portal-x
+detect: {all: [标题, 来源部门]}
+key: [标题, 来源部门]
+fields:
+  name: 标题
+  provider_name: 来源部门
+  summary: 描述
+  update_cycle: 更新频率
+  published_at: 发布时间
+  updated_at: 更新时间
+  provider_contact_phone: 部门电话
+  provider_contact_email: 部门邮箱
+defaults: {share_type: 无条件共享}
+""")
+RECORD = {
+    "标题": "企业基本信息",
+    "来源部门": "六安市市场监管局",
+    "描述": "工商登记的企业",
+    "更新频率": "每月",
+    "发布时间": "2021-12-08",
+    "更新时间": "2022-05-01",
+    "数据量": "469,585",
+}
+
+
+def _code(directory: Directory) -> str:
+    return directory.store.entries.code_list()[0]
+
+
+# --- 最近更新时间 --------------------------------------------------------------------------
+def test_a_reimport_never_moves_a_reported_update_back(directory):
+    apply_file(directory, PORTAL, [RECORD])
+    code = _code(directory)
+    directory.report_update(code, at=dt.datetime(2026, 11, 20, 9, 30))
+    warnings = []
+    again = apply_file(directory, PORTAL, [RECORD], on_problem=warnings.append)
+    assert (again.updated, again.unchanged, again.warned) == (0, 1, 1)
+    assert directory.get(code)["updated_at"] == "2026-11-20T09:30:00"
+    [warning] = warnings
+    assert (warning.field, warning.severity, warning.reason.code) == (
+        "updated_at",
+        "warning",
+        "older_update",
+    )
+    assert "早于已记录的 2026-11-20T09:30:00" in warning.reason.text("zh")
+    events = [(e["source"], e["updated_at"]) for e in directory.store.history.updates(code)]
+    assert events == [("harvest", "2022-05-01T00:00:00"), ("report", "2026-11-20T09:30:00")]
+    apply_file(directory, PORTAL, [RECORD])  # the older value is logged once only
+    assert len(directory.store.history.updates(code)) == 2
+
+
+def test_an_older_source_value_not_yet_logged_is_logged(directory):
+    apply_file(directory, PORTAL, [{**RECORD, "更新时间": "2023-06-12"}])
+    code = _code(directory)
+    apply_file(directory, PORTAL, [{**RECORD, "更新时间": "2023-01-05"}])
+    assert directory.get(code)["updated_at"] == "2023-06-12T00:00:00"
+    assert [e["updated_at"] for e in directory.store.history.updates(code)] == [
+        "2023-01-05T00:00:00",
+        "2023-06-12T00:00:00",
+    ]
+
+
+def test_a_newer_source_value_moves_it_forward_and_none_keeps_it(directory):
+    apply_file(directory, PORTAL, [RECORD])
+    code = _code(directory)
+    newer = apply_file(directory, PORTAL, [{**RECORD, "更新时间": "2023-06-12 08:15"}])
+    assert newer.updated == 1
+    assert directory.get(code)["updated_at"] == "2023-06-12T08:15:00"
+    for blank in ("", "暂无"):
+        kept = apply_file(directory, PORTAL, [{**RECORD, "更新时间": blank}])
+        assert kept.unchanged == 1
+        assert directory.get(code)["updated_at"] == "2023-06-12T08:15:00"
+    # A steward's edit is taken as given, even backwards.
+    directory.update(code, {"updated_at": "2023-01-01T00:00:00"})
+    assert directory.get(code)["updated_at"] == "2023-01-01T00:00:00"
+
+
+def test_dates_are_compared_as_the_periods_they_state():
+    day = "2023-06-05T10:00:00"
+    assert compare_times("2023-01-01T00:00:00", "year", day, None) == "agrees"
+    assert compare_times(day, None, "2023-01-01T00:00:00", "year") == "newer"  # finer
+    assert compare_times("2024-01-01T00:00:00", "year", day, None) == "newer"
+    assert compare_times("2022-01-01T00:00:00", "year", day, None) == "older"
+    assert compare_times("2023-06-01T00:00:00", "month", day, None) == "agrees"
+    assert compare_times("2023-12-01T00:00:00", "month", "2023-11-30T23:59:59", None) == "newer"
+    assert compare_times(day, None, day, None) == "agrees"
+
+
+@pytest.mark.skipif(
+    "updated_precision" not in CatalogueEntry.model_fields, reason="precision not in the model"
+)
+def test_a_year_precision_source_keeps_a_reported_time_in_that_year(directory):
+    apply_file(directory, PORTAL, [{**RECORD, "更新时间": "2023"}])
+    code = _code(directory)
+    assert directory.get(code)["updated_precision"] == "year"
+    directory.report_update(code, at=dt.datetime(2023, 7, 1, 12, 0))
+    again = apply_file(directory, PORTAL, [{**RECORD, "更新时间": "2023"}])
+    assert (again.unchanged, again.warned) == (1, 0)  # it agrees: no warning, nothing moves
+    entry = directory.get(code)
+    assert (entry["updated_at"], entry["updated_precision"]) == ("2023-07-01T12:00:00", None)
+
+
+# --- row isolation ---------------------------------------------------------------------------
+def test_lenient_drops_unreadable_optional_fields_with_a_warning(directory):
+    bad = {**RECORD, "更新频率": "看心情", "发布时间": "2023-02-30"}
+    result = apply_file(directory, PORTAL, [bad, {**RECORD, "标题": "另一条"}])
+    assert (result.created, result.rejected, result.warned) == (2, 0, 1)
+    assert sorted((w.field, w.value) for w in result.warnings) == [
+        ("published_at", "2023-02-30"),
+        ("update_cycle", "看心情"),
+    ]
+    cycle = next(w for w in result.warnings if w.field == "update_cycle")
+    assert cycle.reason.code == "unreadable_optional"
+    assert cycle.reason.text("zh").startswith("更新周期 的值 '看心情' 无法读取，已留空（")
+    assert "看心情" in cycle.reason.text("en")
+    assert "left empty" in cycle.reason.text("en")
+    entry = directory.get(directory.store.entries.code_list()[0])
+    assert (entry["update_cycle"], entry["published_at"]) == (None, None)
+
+
+def test_required_fields_reject_in_chinese_and_change_nothing(directory):
+    apply_file(directory, PORTAL, [RECORD])
+    before = fingerprint(directory)
+    found = []
+    result = apply_file(
+        directory,
+        PORTAL,
+        [{**RECORD, "来源部门": "暂无", "更新频率": "看心情"}],
+        on_problem=found.append,
+    )
+    assert (result.created, result.updated, result.rejected) == (0, 0, 1)
+    assert result.errors == []
+    assert result.warnings == []
+    assert [(p.field, p.severity) for p in found] == [("provider_name", "reject")]
+    assert found[0].reason.text("zh") == "缺少 信息资源提供方"
+    assert found[0].reason.text("en") == "missing 信息资源提供方"
+    assert fingerprint(directory) == before
+
+
+def test_manual_changes_stay_strict_and_say_why_in_chinese(directory):
+    code = directory.create(
+        {"name": "台账", "provider_name": "区民政局", "share_type": "无条件共享"}
+    )
+    before = fingerprint(directory)
+    with pytest.raises(InvalidInput, match="缺少 信息资源提供方"):
+        directory.create({"name": "台账", "share_type": "无条件共享"})
+    with pytest.raises(InvalidInput, match="更新周期"):
+        directory.update(code, {"update_cycle": "看心情"})
+    assert fingerprint(directory) == before
+
+
+# --- contacts ----------------------------------------------------------------------------------
+def test_contacts_fill_the_organisation_only_where_it_has_none(directory):
+    directory.add_organisations(
+        [{"code": "L0000000001", "name": "市教育局", "contact_phone": "0564-1111111"}]
+    )
+    records = [
+        {**RECORD, "部门电话": "暂无", "部门邮箱": ""},
+        {**RECORD, "标题": "第二条", "部门电话": "0564-2222222", "部门邮箱": "jg@luan.gov.cn"},
+        {**RECORD, "标题": "第三条", "部门电话": "0564-3333333"},
+        {
+            **RECORD,
+            "标题": "学校名录",
+            "来源部门": "市教育局",
+            "部门电话": "0564-9999999",
+            "部门邮箱": "jy@luan.gov.cn",
+        },
+    ]
+    apply_file(directory, PORTAL, records)
+    market = directory.organisation("六安市市场监管局")
+    assert (market["contact_phone"], market["contact_email"]) == ("0564-2222222", "jg@luan.gov.cn")
+    school = directory.organisation("市教育局")
+    assert school["contact_phone"] == "0564-1111111"  # a steward's value stays
+    assert school["contact_email"] == "jy@luan.gov.cn"  # a blank is filled
+    entry = directory.get(directory.store.entries.code_list()[0])
+    assert not any(k.startswith("provider_contact") for k in entry)
+
+
+def test_real_suzhou_placeholder_contacts_are_no_contact(directory, real_data):
+    import json
+
+    records = json.loads((real_data / "cn-portals" / "anhui_suzhou.json").read_text("utf-8"))
+    assert {r["部门电话"] for r in records} == {"暂无"}  # the portal states no contact at all
+    result = apply_file(directory, resolve_mapping("cn-luan-suzhou"), records)
+    assert result.created == 524
+    organisations = directory.store.organisations.all()
+    assert organisations
+    assert not any(o["contact_phone"] for o in organisations)
+
+
+# --- the source record ---------------------------------------------------------------------
+def test_the_source_record_is_kept_and_replaced_only_by_its_source(directory, tmp_path):
+    apply_file(directory, PORTAL, [RECORD])
+    code = _code(directory)
+    assert directory.get(code)["source_record"] == RECORD  # 数据量 too, which maps nowhere
+    history = directory.history(code)
+    changed = apply_file(directory, PORTAL, [{**RECORD, "数据量": "470,001"}])
+    assert (changed.updated, changed.unchanged) == (0, 1)  # not an entry change
+    assert directory.get(code)["source_record"]["数据量"] == "470,001"
+    assert directory.history(code) == history
+    # Our own CSV export re-imported (no source identity) leaves it and the entry alone.
+    before = fingerprint(directory)
+    out = tmp_path / "catalogue.csv"
+    export_catalogue(directory, "csv", out)
+    mulu = resolve_mapping("mulu-table")
+    records = [getattr(r, "fields", r) for r in read_document(out).records(mulu.records)]
+    result = apply_file(directory, mulu, records)
+    assert (result.created, result.updated, result.unchanged, result.rejected) == (0, 0, 1, 0)
+    assert fingerprint(directory) == before
+    assert directory.get(code)["source_record"]["数据量"] == "470,001"
+
+
+def test_listings_leave_the_source_record_out(directory):
+    apply_file(directory, PORTAL, [RECORD])
+    page = directory.store.entries.page()
+    assert "source_record" not in page.entries[0]
