@@ -1,0 +1,204 @@
+"""CSV and tab- or semicolon-separated exports, streamed: one record in memory at a time.
+
+Each record keeps the exact decoded text of its line(s) (``csv.reader`` is fed by a line
+iterator that remembers what it handed out) and the number of its first line (the header is
+line 1). Rows with more non-empty cells than the header reject; a field over
+``MAX_FIELD_BYTES`` rejects its record only, and the file reads on after it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from catalog.importing.reading.common import (
+    MAX_FIELD_BYTES,
+    SUSPECT,
+    Cleaner,
+    ReadError,
+    preview,
+    too_large,
+    valid_text,
+)
+from catalog.importing.records import Problem, SourceRecord
+from schemas.messages import Reason
+
+DELIMITERS = (",", "\t", ";")
+# csv's own cap counts characters; a field of MAX_FIELD_BYTES bytes has at most as many, so csv
+# only stops on a field that is over the limit whatever its characters. (Process-wide: it only
+# ever raises csv's default of 128 KiB.)
+csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_BYTES + 1))
+# What of an oversized record is kept to show in the rejects (the rest is counted, not kept).
+RAW_KEPT = 2 * MAX_FIELD_BYTES
+
+
+def column_name(position: int) -> str:
+    """The name of a column whose header cell is blank: its position, 1-based (第5列)."""
+    return f"第{position}列"
+
+
+class _Lines:
+    """Lines of a text file (line ends kept), remembering those handed out since the last
+    ``take``: the text of the record csv.reader has just parsed."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self.handle = handle
+        self.taken: list[str] = []
+        self.number = 0  # lines handed out so far
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = self.handle.readline()
+        if not line:
+            raise StopIteration
+        self.number += 1
+        self.taken.append(line)
+        return line
+
+    def take(self) -> tuple[int, str]:
+        """(number of the first line, text) of the lines handed out since the last take."""
+        first = self.number - len(self.taken) + 1
+        text = "".join(self.taken)
+        self.taken.clear()
+        return first, text
+
+
+def open_text(path: Path, encoding: str) -> IO[str]:
+    # newline="": csv sees line ends as they are (a quoted field may hold any of them).
+    return io.TextIOWrapper(path.open("rb"), encoding=encoding, errors="mulu-mark", newline="")
+
+
+def read_header(path: Path, encoding: str) -> tuple[str, list[str]]:
+    """(delimiter, column names) of a delimited file: the delimiter the header line uses most,
+    blank names named by their position. Raises ReadError for repeated names or no header."""
+    with open_text(path, encoding) as handle:
+        first = handle.readline()
+        if not first.strip():
+            raise ReadError(path, "no_header")
+        delimiter = max(DELIMITERS, key=first.count)  # ties: the comma (first)
+        handle.seek(0)
+        cells = next(csv.reader(handle, delimiter=delimiter), [])
+    names = [_header_name(cell, n) for n, cell in enumerate(cells, start=1)]
+    while names and names[-1] == column_name(len(names)):
+        names.pop()  # trailing blank header cells: a trailing delimiter, no column
+    repeated_header_error(path, names)
+    return delimiter, names
+
+
+def repeated_header_error(path: Path, names: list[str]) -> None:
+    """ReadError naming each column name that is used twice or more, with its columns: which
+    one holds the value is unknowable, and letting the last win loses the others."""
+    repeated = sorted({name for name in names if names.count(name) > 1}, key=names.index)
+    if repeated:
+        detail = "；".join(
+            f"{name}（第 {'、'.join(str(n + 1) for n, x in enumerate(names) if x == name)} 列）"
+            for name in repeated
+        )
+        raise ReadError(path, "repeated_header", names=detail)
+
+
+def _header_name(cell: str, position: int) -> str:
+    name = Cleaner(1, None, surrogates_are_bytes=True).text(cell, cell).strip()
+    return name or column_name(position)
+
+
+class DelimitedRecords:
+    """The records of a delimited file; iterating reads the file again, streamed."""
+
+    def __init__(self, path: Path, encoding: str, delimiter: str, header: list[str]) -> None:
+        self.path, self.encoding, self.delimiter, self.header = path, encoding, delimiter, header
+
+    def __iter__(self) -> Iterator[SourceRecord]:
+        with open_text(self.path, self.encoding) as handle:
+            lines = _Lines(handle)
+            reader = csv.reader(lines, delimiter=self.delimiter)
+            next(reader, None)  # the header, read by read_header
+            lines.take()
+            while True:
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as error:
+                    yield self._unreadable(lines, str(error))
+                    continue
+                row, text = lines.take()
+                if not any(cell.strip() for cell in cells):
+                    continue  # a blank line, or a row of empty cells: no record
+                yield self._record(row, text, cells)
+
+    def _record(self, row: int, text: str, cells: list[str]) -> SourceRecord:
+        header = self.header
+        problems: list[Problem] = []
+        suspect = SUSPECT.search(text) is not None
+        if suspect:
+            cleaner = Cleaner(row, self.encoding, surrogates_are_bytes=True)
+            cells = [cleaner.text(cell, _name(header, n)) for n, cell in enumerate(cells)]
+            problems = cleaner.problems
+            text = valid_text(text)
+        fields: dict[str, str] = {}
+        for n, cell in enumerate(cells[: len(header)]):
+            name = header[n]
+            if name == column_name(n + 1) and not cell.strip():
+                continue  # a blank-header column shows up only where it holds something
+            size = too_large(cell)
+            if size is not None:
+                problems.append(_too_large(row, name, size, cell))
+                cell = ""
+            fields[name] = cell
+        extra = [cell for cell in cells[len(header) :] if cell.strip()]
+        if extra:
+            reason = Reason("extra_fields", {"count": len(extra), "columns": len(header)})
+            problems.append(Problem(row, "record", reason, "reject", value=extra))
+        return SourceRecord(row, fields, _strip_line_end(text), problems)
+
+    def _unreadable(self, lines: _Lines, error: str) -> SourceRecord:
+        """The record csv gave up on: a field past csv's cap (over MAX_FIELD_BYTES whatever
+        its characters). csv drops the rest of the line it was on and would start a new record
+        at the next line, inside the open quoted field: read on to where the quotes close."""
+        row, text = lines.take()
+        quotes = text.count('"')
+        kept, size = [text], len(text.encode("utf-8", "surrogatepass"))
+        while quotes % 2:
+            try:
+                line = next(lines)
+            except StopIteration:
+                break
+            lines.taken.clear()
+            quotes += line.count('"')
+            size += len(line.encode("utf-8", "surrogatepass"))
+            if sum(map(len, kept)) < RAW_KEPT:
+                kept.append(line)
+        raw = "".join(kept)
+        if "field larger than field limit" in error:
+            limit = f"{MAX_FIELD_BYTES:,}"
+            reason = Reason("field_too_large", {"size": f"≥{size:,}", "limit": limit})
+        else:
+            reason = Reason("unparseable_record", {"detail": error})
+        raw = valid_text(raw)
+        value = preview(raw)
+        if len(raw) > RAW_KEPT:
+            raw = raw[:RAW_KEPT] + f"…（共 {size:,} 字节）"
+        problem = Problem(row, "record", reason, "reject", value=value)
+        return SourceRecord(row, {}, _strip_line_end(raw), [problem])
+
+
+def _name(header: list[str], index: int) -> str:
+    return header[index] if index < len(header) else column_name(index + 1)
+
+
+def _too_large(row: int, name: str, size: int, cell: str) -> Problem:
+    reason = Reason("field_too_large", {"size": f"{size:,}", "limit": f"{MAX_FIELD_BYTES:,}"})
+    return Problem(row, name, reason, "reject", value=preview(cell))
+
+
+def _strip_line_end(text: str) -> str:
+    """A record's text without the end of its last line (inner line ends are its own)."""
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith(("\n", "\r")) else text

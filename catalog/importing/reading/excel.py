@@ -1,0 +1,123 @@
+"""Spreadsheet exports (.xlsx, .xls, .ods) through python-calamine: the same records as CSV.
+
+A record's raw text is its row's cells as a JSON object (header -> cell). calamine reads a
+whole sheet when it is opened (a sheet holds at most 1,048,576 rows); the records are then
+handed out one at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from catalog.importing.reading.common import (
+    MAX_FIELD_BYTES,
+    SUSPECT_JSON,
+    Cleaner,
+    ReadError,
+    json_raw,
+    too_large,
+)
+from catalog.importing.reading.delimited import column_name, repeated_header_error
+from catalog.importing.records import Problem, SourceRecord
+from schemas.messages import Reason
+
+# Mulu's own export names its sheet; other files: the first sheet.
+MULU_SHEET = "信息资源目录"
+
+
+def _rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
+    """(spreadsheet row number, cells) of the chosen sheet, from its first row."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        names = workbook.sheet_names
+        sheet = workbook.get_sheet_by_name(MULU_SHEET if MULU_SHEET in names else names[0])
+        rows = sheet.iter_rows()
+    except Exception as error:  # calamine raises its own error types per format
+        raise ReadError(path, "not_a_spreadsheet", detail=str(error)) from error
+    for index, cells in enumerate(rows):
+        yield index + 1, cells
+
+
+def _blank(cells: list[Any]) -> bool:
+    return all(cell in ("", None) or (isinstance(cell, str) and not cell.strip()) for cell in cells)
+
+
+def read_header(path: Path) -> list[str]:
+    """The column names: the first row that is not blank; blank names by their position."""
+    for row, cells in _rows(path):
+        if _blank(cells):
+            continue
+        cleaner = Cleaner(row, None, surrogates_are_bytes=False)
+        names = [
+            cleaner.text(str(cell), str(cell)).strip() or column_name(n)
+            for n, cell in enumerate(cells, start=1)
+        ]
+        while names and names[-1] == column_name(len(names)):
+            names.pop()
+        repeated_header_error(path, names)
+        return names
+    raise ReadError(path, "no_header")
+
+
+class ExcelRecords:
+    def __init__(self, path: Path, header: list[str]) -> None:
+        self.path, self.header = path, header
+
+    def __iter__(self) -> Iterator[SourceRecord]:
+        rows = _rows(self.path)
+        for _, cells in rows:
+            if not _blank(cells):
+                break  # the header
+        for row, cells in rows:
+            if not _blank(cells):
+                yield self._record(row, [_cell(cell) for cell in cells])
+
+    def _record(self, row: int, cells: list[Any]) -> SourceRecord:
+        header = self.header
+        cells_by_name: dict[str, Any] = {}
+        for n, cell in enumerate(cells):
+            name = header[n] if n < len(header) else column_name(n + 1)
+            if name != column_name(n + 1) or cell != "":
+                cells_by_name[name] = cell  # a blank-header column only where it holds something
+        raw = json_raw(cells_by_name)
+        problems: list[Problem] = []
+        if SUSPECT_JSON.search(raw):
+            cleaner = Cleaner(row, None, surrogates_are_bytes=False)
+            cells_by_name = cleaner.fields(cells_by_name)
+            problems = cleaner.problems
+        known = set(header)
+        fields = {name: cell for name, cell in cells_by_name.items() if name in known}
+        for name, value in fields.items():
+            size = too_large(value) if isinstance(value, str) else None
+            if size is not None:
+                problems.append(_too_large(row, name, size))
+                fields[name] = ""
+        extra = [cell for name, cell in cells_by_name.items() if name not in known]
+        if extra:
+            reason = Reason("extra_fields", {"count": len(extra), "columns": len(header)})
+            problems.append(Problem(row, "record", reason, "reject", value=extra))
+        return SourceRecord(row, fields, raw, problems)
+
+
+def _too_large(row: int, name: str, size: int) -> Problem:
+    reason = Reason("field_too_large", {"size": f"{size:,}", "limit": f"{MAX_FIELD_BYTES:,}"})
+    return Problem(row, name, reason, "reject")
+
+
+def _cell(cell: Any) -> Any:
+    """A cell as today: whole numbers as their digits (a code or a count, never "3.0"), dates
+    and times as ISO text, other numbers, booleans and text as they are; empty as ""."""
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if isinstance(cell, dt.datetime | dt.date | dt.time):
+        return cell.isoformat()
+    if isinstance(cell, dt.timedelta):
+        return str(cell)
+    return cell
