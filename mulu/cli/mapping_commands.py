@@ -3,6 +3,7 @@ table docs/mappings.md shows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ def _say(message: str, style: str | None = None) -> None:
     errors.print(message, style=style, highlight=False, markup=False, soft_wrap=True)
 
 
-def _table(title: str, columns: list[str], rows: list[tuple[str, ...]]) -> None:
+def _table(title: str, columns: list[str], rows: Sequence[tuple[str, ...]]) -> None:
     """A table on stderr (stdout carries the YAML); values print as written, not as markup."""
     from rich.table import Table
     from rich.text import Text
