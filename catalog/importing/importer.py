@@ -16,7 +16,6 @@ record already applied changes nothing, so re-running the same import resumes it
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import socket
@@ -25,9 +24,22 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from catalog.directory import BATCH_SIZE, Directory, EntryRecord, now_local
+from catalog.directory import (
+    BATCH_SIZE,
+    ApplyResult,
+    Directory,
+    EntryRecord,
+    RowError,
+    now_local,
+)
 from catalog.importing.import_report import ImportReport, ProblemSink
-from catalog.importing.mapping import Mapping, MappingError, detect_mapping, resolve_mapping
+from catalog.importing.mapping import (
+    FieldProblem,
+    Mapping,
+    MappingError,
+    detect_mapping,
+    resolve_mapping,
+)
 from catalog.importing.readers import Document, ReadError, read_document
 from catalog.importing.records import Problem, SourceRecord
 from catalog.importing.seen import SeenRecords, record_digest
@@ -137,7 +149,7 @@ def _choose_mapping(
         if records is None:
             raise InvalidInput(Reason("no_records", {"file": document.path}).text(lang))
         columns = _columns(records)
-        missing = _missing_columns(chosen, columns)
+        missing = chosen.missing_columns(columns)
         if missing:
             raise MappingError(
                 Reason(
@@ -200,14 +212,6 @@ def _columns(records: Iterable[Any]) -> set[str]:
     return found
 
 
-def _missing_columns(mapping: Mapping, columns: set[str]) -> list[str]:
-    missing_columns = getattr(mapping, "missing_columns", None)
-    if missing_columns is not None:
-        return list(missing_columns(columns))
-    needed = set(mapping.required()) | {k.split(".", 1)[0].removesuffix("[]") for k in mapping.key}
-    return sorted(needed - columns)
-
-
 # --- reading -------------------------------------------------------------------------------
 def _source_records(records: Iterable[Any]) -> Iterator[SourceRecord]:
     for position, record in enumerate(records, start=1):
@@ -235,7 +239,6 @@ def _chunks(records: Iterator[SourceRecord], size: int) -> Iterator[list[SourceR
 
 
 # --- one chunk -------------------------------------------------------------------------------
-_ENTRY_RECORD_FIELDS = {f.name for f in dataclasses.fields(EntryRecord)}
 
 
 class _Run:
@@ -254,7 +257,6 @@ class _Run:
         self.report = report
         self.sink = sink
         self.seen = seen
-        self.lenient = _accepts(directory.apply, "on_problem")
 
     def apply(self, chunk: list[SourceRecord]) -> None:
         report = self.report
@@ -306,8 +308,6 @@ class _Run:
             found[record.row] = []
 
     def _legacy_key(self, record: SourceRecord, values: dict[str, Any]) -> str | None:
-        if "legacy_key" not in _ENTRY_RECORD_FIELDS or not hasattr(self.mapping, "legacy_key"):
-            return None
         legacy = self.mapping.legacy_key(record.fields, values)
         if legacy is None:
             return None
@@ -323,91 +323,54 @@ class _Run:
             # stay distinct entries: the n-th distinct one is "key#n".
             n = self.seen.count(key)
             key = key if n == 1 else f"{key}#{n}"
-        extra: dict[str, Any] = {}
-        if legacy is not None:
-            extra["legacy_key"] = legacy
-        if "source_record" in _ENTRY_RECORD_FIELDS:
-            extra["source_record"] = record.fields
-        raw: Any = record.raw if "source_record" in _ENTRY_RECORD_FIELDS else record.fields
-        return EntryRecord(values, row=record.row, source_key=key, raw=raw, **extra)
+        return EntryRecord(
+            values,
+            row=record.row,
+            source_key=key,
+            raw=record.raw,
+            source_record=record.fields,
+            legacy_key=legacy,
+        )
 
     def _write(
         self,
         entries: list[EntryRecord],
         chunk: list[SourceRecord],
         found: dict[int, list[Problem]],
-    ) -> Any:
+    ) -> ApplyResult:
         fields_of = {r.row: r.fields for r in chunk}
 
-        def on_problem(problem: Any) -> None:
-            row = problem.row
-            fields = fields_of.get(row) if row is not None else None
+        def on_problem(problem: RowError) -> None:
+            row = problem.row if problem.row is not None else 0
             found.setdefault(row, []).append(
                 Problem(
                     row,
-                    self._source_field(problem.field, fields),
+                    self.mapping.source_of(problem.field, fields_of.get(row)),
                     problem.reason,
                     problem.severity,
                     problem.value,
                 )
             )
 
-        options: dict[str, Any] = {}
-        if self.lenient:
-            options = {"lenient": True, "on_problem": on_problem}
-        result = self.directory.apply(
+        return self.directory.apply(
             entries,
             source=self.mapping.name,
             classification=self.mapping.classification,
             import_id=self.report.import_id,
-            batch_size=len(entries) + 1,  # one transaction per chunk
-            **options,
+            batch_size=len(entries) + 1,  # the whole chunk in one transaction
+            lenient=True,
+            on_problem=on_problem,
         )
-        for error in getattr(result, "errors", None) or []:
-            # A directory without on_problem: errors as (row, field, text).
-            fields = fields_of.get(error.row)
-            reason = getattr(error, "reason", "")
-            if not isinstance(reason, Reason):
-                reason = Reason(
-                    "invalid_value", {"label": error.field, "value": "", "detail": reason}
-                )
-            found.setdefault(error.row, []).append(
-                Problem(error.row, self._source_field(error.field, fields), reason)
-            )
-        return result
 
-    def _problem(self, record: SourceRecord, found: Any) -> Problem:
-        """A mapping's problem as a Problem naming the source column."""
-        if isinstance(found, Problem):
-            field, reason, severity, value = found.field, found.reason, found.severity, found.value
-        elif len(found) == 4:
-            field, reason, severity, value = found
-        else:  # (field, text): a mapping from before reasons
-            field, text = found
-            reason, severity, value = (
-                Reason("invalid_value", {"label": field, "value": "", "detail": text}),
-                "reject",
-                None,
-            )
-        if not isinstance(reason, Reason):
-            reason = Reason(
-                "invalid_value", {"label": field, "value": value, "detail": str(reason)}
-            )
+    def _problem(self, record: SourceRecord, found: FieldProblem) -> Problem:
+        """A mapping's problem, naming the source column a person sees."""
         return Problem(
-            record.row, self._source_field(field, record.fields), reason, severity, value
+            record.row,
+            self.mapping.source_of(found.field, record.fields),
+            found.reason,
+            found.severity,
+            found.value,
         )
-
-    def _source_field(self, field: str, fields: dict[str, Any] | None) -> str:
-        """The column a person sees for an entry field: "更新频率 (update_cycle)"."""
-        if " (" in field:
-            return field  # named already
-        return self.mapping.source_of(field, fields)
-
-
-def _accepts(function: Callable[..., Any], parameter: str) -> bool:
-    import inspect
-
-    return parameter in inspect.signature(function).parameters
 
 
 def _error_text(exc: BaseException) -> str:
