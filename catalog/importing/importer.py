@@ -150,7 +150,7 @@ def _choose_mapping(
             raise InvalidInput(Reason("no_records", {"file": document.path}).text(lang))
         columns = _columns(records)
         missing = chosen.missing_columns(columns)
-        if missing:
+        if missing and columns:  # (a file with no records has nothing to match wrongly)
             raise MappingError(
                 Reason(
                     "mapping_columns_missing",

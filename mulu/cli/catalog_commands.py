@@ -73,26 +73,25 @@ def import_(
 
 
 def _print_import(report: ImportReport, lang: Lang) -> None:
-    from rich.markup import escape
+    """The counts, then one line per problem (``file:row: field: reason``), never wrapped."""
+
+    def line(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     if report.drafted:
-        console.print(escape(report.draft_hint(lang) or ""), highlight=False)
-    console.print(
-        f"{escape(report.file)}: mapping [bold]{escape(report.mapping)}[/], "
-        f"{report.records} records → {report.created} created, {report.updated} updated, "
-        f"{report.unchanged} unchanged, {report.duplicates} duplicates merged, "
-        f"{report.rejected} rejected, {report.warned} with warnings",
-        highlight=False,
+        line(report.draft_hint(lang) or "")
+    line(
+        f"{report.file}: mapping {report.mapping}, {report.records} records → "
+        f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.duplicates} duplicates merged, {report.rejected} rejected, "
+        f"{report.warned} with warnings"
     )
-    for line in report.lines(lang, limit=50):
-        console.print(line, markup=False, highlight=False)
+    for problem in report.lines(lang, limit=50):
+        line(problem)
     if report.problem_count > 50:
-        console.print(f"… {report.problem_count - 50} more", highlight=False)
+        line(f"… {report.problem_count - 50} more")
     if report.rejects_file:
-        console.print(
-            f"every problem with its record verbatim: {escape(report.rejects_file)}",
-            highlight=False,
-        )
+        line(f"every problem with its record verbatim: {report.rejects_file}")
 
 
 @app.command("imports")
