@@ -389,3 +389,73 @@ def test_docs_example_mapping_loads(tmp_path):
     path.write_text(example, encoding="utf-8")
     mapping = load_mapping(path)
     assert "provider_contact_email" in mapping.fields
+
+
+def test_excel_sheet_with_catalogue_headers(tmp_path, directory, workspace):
+    import xlsxwriter
+
+    path = tmp_path / "编目.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("目录")
+    rows = [
+        [
+            "信息资源代码",
+            "信息资源名称",
+            "提供部门",
+            "共享属性",
+            "共享条件",
+            "更新周期",
+            "最近更新时间",
+        ],
+        ["101001/000001", "人口基本信息", "市公安局", "有条件", "依申请", "每两周", "2024-05-01"],
+        ["101001/000002", "法人基本信息", "市市场监管局", "无条件共享", "", "每月", "2024-04-02"],
+    ]
+    for number, row in enumerate(rows):
+        sheet.write_row(number, 0, row)
+    book.close()
+
+    drafted = draft_mapping(read_document(path))
+    assert drafted.placed == {
+        "code": "信息资源代码",
+        "name": "信息资源名称",
+        "provider_name": "提供部门",
+        "share_type": "共享属性",
+        "share_condition": "共享条件",
+        "update_cycle": "更新周期",
+        "updated_at": "最近更新时间",
+    }
+    assert drafted.mapping.key == ["信息资源代码"]
+    assert drafted.mapping.fields["update_cycle"].values == {"每两周": "每2周"}
+    assert drafted.defaults == {}
+    written = tmp_path / "draft.yaml"
+    written.write_text(drafted.yaml, encoding="utf-8")
+    report = import_file(directory, workspace, path, mapping=str(written))
+    assert (report.records, report.created, report.rejected) == (2, 2, 0)
+    con = directory.store.database.connection()
+    found = con.execute("SELECT code, share_type FROM entries ORDER BY code").fetchall()
+    assert [tuple(row) for row in found] == [
+        ("101001/000001", "有条件共享"),
+        ("101001/000002", "无条件共享"),
+    ]
+
+
+def test_json_records_nested_in_an_object(tmp_path):
+    path = tmp_path / "portal.json"
+    records = [
+        {
+            "资源名称": "公交站点",
+            "数源单位": "交通局",
+            "开放类型": "无条件开放",
+            "链接": f"https://x/{n}",
+        }
+        for n in range(3)
+    ]
+    path.write_text(
+        json.dumps({"meta": {"total": 3}, "data": {"list": records}}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    drafted = draft_mapping(read_document(path))
+    assert drafted.mapping.records == "data.list"
+    assert drafted.mapping.key == ["链接"]
+    assert drafted.placed["landing_page"] == "链接"
+    assert drafted.defaults == {"share_type": "无条件共享"}
