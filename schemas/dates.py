@@ -37,8 +37,10 @@ import email.utils
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo
+
+from pydantic import BeforeValidator
 
 from schemas.messages import ReasonError
 
@@ -213,6 +215,17 @@ def xsd_literal(
 def catalogue_time(value: dt.datetime) -> dt.datetime:
     """The catalogue's own clock: naive Asia/Shanghai time; aware values are converted."""
     return _catalogue(value, value)
+
+
+def _catalogue_datetime(value: Any) -> dt.datetime | None:
+    parsed = parse_optional_time(value)
+    return None if parsed is None else parsed.value
+
+
+# A pydantic field type for a moment given by a user or a request (an API body's ``at``):
+# every spelling parse_time reads, as catalogue time; pydantic's own datetime parsing would
+# take "2023" for 2023 seconds after 1970. Use ``CatalogueDatetime | None`` for an optional one.
+CatalogueDatetime = Annotated[dt.datetime, BeforeValidator(_catalogue_datetime)]
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -6,19 +6,19 @@ A missing entry or organisation is a ``NotFound`` from the directory, answered 4
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import FastAPI, Query
 from pydantic import BaseModel, Field
 
 from mulu.web.deps import Web
+from schemas.dates import CatalogueDatetime
 
 
 class UpdateReport(BaseModel):
     """A department reports that an entry's data was updated (数据更新)."""
 
-    at: dt.datetime | None = Field(None, description="when; default now (catalogue time)")
+    at: CatalogueDatetime | None = Field(None, description="when; default now (catalogue time)")
     note: str | None = None
     reported_by: str = Field("api", description="who reports it")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import FastAPI, Query
@@ -11,6 +10,7 @@ from catalog.freshness.scorecard import scorecard
 from catalog.freshness.sla import Status
 from catalog.freshness.sweep import statuses
 from mulu.web.deps import Web
+from schemas.dates import CatalogueDatetime
 
 
 def register(app: FastAPI, web: Web) -> None:
@@ -20,7 +20,7 @@ def register(app: FastAPI, web: Web) -> None:
     def freshness(
         org: str | None = None,
         status: Status | None = None,
-        at: dt.datetime | None = None,
+        at: CatalogueDatetime | None = None,
         limit: int | None = Query(None, ge=1),
     ) -> dict[str, Any]:
         """Every entry's status (most overdue first), and the counts by status. ``at``: the
