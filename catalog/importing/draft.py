@@ -103,10 +103,14 @@ def _fits(target: str, column: Column, rule: _Rule) -> bool:
     filled = column.present - column.empty
     if filled and column.objects > filled / 2:
         return False  # an object: its own fields (publisher.name) are the columns to place
-    if target == "formats" and column.share(_objects_list) > 0.5:
-        # DCAT distributions: every one's format, media type or file extension.
-        rule.transform = "distribution_formats" if "distribution_formats" in TRANSFORMS else None
-        return rule.transform is not None
+    if filled and column.share(_objects_list) > 0.5:
+        # A list of objects: DCAT distributions / CKAN resources give every one's format,
+        # media type or file extension; other lists of objects are read by their fields
+        # (tags[].name), not whole.
+        if target != "formats" or "distribution_formats" not in TRANSFORMS:
+            return False
+        rule.transform = "distribution_formats"
+        return True
     if filled and column.lists > filled / 2 and target not in ("formats", "tags", "related_codes"):
         if target not in ("theme", "category_name", "data_items"):
             return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -22,6 +23,7 @@ import yaml
 
 # Records looked at: every record of any real export; a 1M-record file is judged by its head.
 SAMPLE_RECORDS = 20_000
+_NAMESPACE = re.compile(r"^[a-z]+:(?=\S)")
 CHECKED_VALUES = 300  # most frequent distinct values per column checked against the entry model
 
 
@@ -53,6 +55,7 @@ class Column:
 def normalise_header(text: str) -> str:
     """A header as compared: full-width → half-width, case folded, letters and digits only."""
     folded = unicodedata.normalize("NFKC", str(text)).casefold()
+    folded = _NAMESPACE.sub("", folded)  # dct:title, dcat:keyword are title, keyword
     return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
 
 

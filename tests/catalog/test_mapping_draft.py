@@ -459,3 +459,56 @@ def test_json_records_nested_in_an_object(tmp_path):
     assert drafted.mapping.key == ["链接"]
     assert drafted.placed["landing_page"] == "链接"
     assert drafted.defaults == {"share_type": "无条件共享"}
+
+
+def test_ckan_package_list(tmp_path, directory, workspace):
+    packages = [
+        {
+            "id": f"5f1c-{n}",
+            "name": f"bus-stops-{n}",
+            "title": f"Bus stops {n}",
+            "notes": "Every stop",
+            "organization": {"name": "transport", "title": "Transport Department"},
+            "tags": [{"name": "bus"}, {"name": "transport"}],
+            "groups": [{"title": "Mobility"}],
+            "resources": [
+                {"format": "CSV", "url": "https://x/a.csv"},
+                {"format": "JSON", "url": "https://x/b"},
+            ],
+            "metadata_created": "2023-04-01T08:00:00",
+            "metadata_modified": "2024-02-03T09:30:00Z",
+            "url": f"https://portal.example/dataset/{n}",
+            "maintainer": "Ana",
+            "maintainer_email": "ana@example.org",
+        }
+        for n in range(2)
+    ]
+    path = tmp_path / "package_search.json"
+    path.write_text(
+        json.dumps({"success": True, "result": {"count": 2, "results": packages}}),
+        encoding="utf-8",
+    )
+    drafted = draft_mapping(read_document(path))
+    assert drafted.mapping.records == "result.results"
+    assert drafted.mapping.key == ["id"]
+    assert drafted.placed == {
+        "name": "title",
+        "provider_name": "organization.title",
+        "summary": "notes",
+        "formats": "resources",
+        "published_at": "metadata_created",
+        "updated_at": "metadata_modified",
+        "theme": "groups[].title",
+        "tags": "tags[].name",
+        "landing_page": "url",
+        "provider_contact_name": "maintainer",
+        "provider_contact_email": "maintainer_email",
+    }
+    assert drafted.defaults == {"share_type": "无条件共享"}
+    written = tmp_path / "ckan.yaml"
+    written.write_text(drafted.yaml, encoding="utf-8")
+    report = import_file(directory, workspace, path, mapping=str(written))
+    assert (report.records, report.created, report.rejected, report.warned) == (2, 2, 0, 0)
+    con = directory.store.database.connection()
+    formats, tags = con.execute("SELECT formats, tags FROM entries LIMIT 1").fetchone()
+    assert (json.loads(formats), json.loads(tags)) == (["csv", "json"], ["bus", "transport"])
