@@ -16,7 +16,6 @@ record already applied changes nothing, so re-running the same import resumes it
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from collections.abc import Callable, Iterable, Iterator
@@ -85,9 +84,10 @@ def import_file(
     path = Path(path)
     store = directory.store
     mark_interrupted(directory)
-    if path.is_file() and path.stat().st_size == 0:
-        raise ReadError(Reason("empty_file", {"file": path}).text(lang))
-    document = read_document(path)
+    try:
+        document = read_document(path)
+    except ReadError as exc:
+        raise _in_language(exc, lang) from None
     chosen, records, drafted = _choose_mapping(document, mapping, lang)
     host = socket.gethostname()
     # Kept relative when the file lies in the workspace (a copied workspace finds its own);
@@ -105,7 +105,7 @@ def import_file(
     seen = SeenRecords(workspace.staging_dir / ".imports", process_alive)
     try:
         run = _Run(directory, chosen, report, sink, seen)
-        for chunk in _chunks(_source_records(records), CHUNK):
+        for chunk in _chunks(iter(records), CHUNK):
             run.apply(chunk)
             store.imports.progress(import_id, report.counts())
             if progress is not None:
@@ -113,6 +113,8 @@ def import_file(
         sink.close()
     except BaseException as exc:
         # Whatever ended it (a reader error mid-file, a bug, Ctrl-C), the row says so.
+        if isinstance(exc, ReadError):
+            _in_language(exc, lang)
         report.status = "failed" if isinstance(exc, Exception) else "interrupted"
         try:
             sink.close()
@@ -203,36 +205,14 @@ def _labelled(field: str) -> str:
     return f"{info.title} ({field})" if info is not None and info.title else field
 
 
-def _columns(records: Iterable[Any]) -> set[str]:
+def _columns(records: Iterable[SourceRecord]) -> set[str]:
     found: set[str] = set()
     for record in islice(records, SAMPLE):
-        fields = record.fields if isinstance(record, SourceRecord) else record
-        if isinstance(fields, dict):
-            found.update(k for k in fields if k != "__row__")
+        found.update(record.fields)
     return found
 
 
 # --- reading -------------------------------------------------------------------------------
-def _source_records(records: Iterable[Any]) -> Iterator[SourceRecord]:
-    for position, record in enumerate(records, start=1):
-        if isinstance(record, SourceRecord):
-            yield record
-            continue
-        # A reader that yields plain dicts (row number in "__row__").
-        if isinstance(record, dict):
-            fields = {k: v for k, v in record.items() if k != "__row__"}
-            row = int(record.get("__row__", position))
-            yield SourceRecord(row, fields, json.dumps(fields, ensure_ascii=False, default=str))
-        else:
-            text = json.dumps(record, ensure_ascii=False, default=str)
-            yield SourceRecord(
-                position,
-                {},
-                text,
-                [Problem(position, "record", Reason("not_an_object", {"kind": text[:40]}))],
-            )
-
-
 def _chunks(records: Iterator[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
     while chunk := list(islice(records, size)):
         yield chunk
@@ -371,6 +351,12 @@ class _Run:
             found.severity,
             found.value,
         )
+
+
+def _in_language(error: ReadError, lang: Lang) -> ReadError:
+    """A reader's error with its message in the user's language."""
+    error.args = (error.text(lang),)
+    return error
 
 
 def _error_text(exc: BaseException) -> str:
