@@ -37,6 +37,7 @@ from catalog.importing.draft_values import (
     is_url,
 )
 from catalog.importing.mapping import Mapping
+from catalog.importing.readers import Document
 from catalog.importing.transforms import TRANSFORMS
 from schemas.cycles import parse_update_cycle
 from schemas.entry import CatalogueEntry
@@ -254,14 +255,13 @@ def _key(
     return key, "no column identifies a record on its own: name and provider do"
 
 
-def draft_mapping(document: Any, name: str | None = None) -> Draft:
+def draft_mapping(document: Document, name: str | None = None) -> Draft:
     """A mapping for ``document`` (from ``read_document``) drafted from its headers and values."""
     records_path = choose_records_path(document)
     records = document.records(records_path or None)
     columns, read, distinct = profile(records if records is not None else [])
     rules = _place(columns)
-    stem = getattr(document, "path", None)
-    stem_name = stem.stem if stem is not None else "file"
+    stem_name = document.path.stem
     defaults: dict[str, tuple[str, str]] = {}  # field -> (value, why)
 
     if "share_type" not in rules:
@@ -293,7 +293,7 @@ def draft_mapping(document: Any, name: str | None = None) -> Draft:
     detect = list(dict.fromkeys(columns[rules[f].sources[0]].root for f in REQUIRED if f in rules))
     text = _render(
         name=name or f"draft-{_slug(stem_name)}",
-        source=stem.name if stem is not None else stem_name,
+        source=document.path.name,
         records_path=records_path,
         read=read,
         detect=detect,

@@ -21,6 +21,9 @@ from typing import Any
 
 import yaml
 
+from catalog.importing.readers import Document
+from catalog.importing.records import SourceRecord
+
 # Records looked at: every record of any real export; a 1M-record file is judged by its head.
 SAMPLE_RECORDS = 20_000
 _NAMESPACE = re.compile(r"^[a-z]+:(?=\S)")
@@ -66,31 +69,9 @@ def synonyms() -> dict[str, Any]:
 
 
 # --- reading the file ------------------------------------------------------------------
-def fields_of(item: Any) -> dict[str, Any] | None:
-    """A record's fields, whether the reader yields SourceRecords or plain dicts."""
-    fields = getattr(item, "fields", item)
-    if not isinstance(fields, dict):
-        return None
-    return {k: v for k, v in fields.items() if k != "__row__"}
-
-
-def record_paths(document: Any) -> list[str]:
-    if hasattr(document, "record_paths"):
-        return list(document.record_paths())
-    content = getattr(document, "content", None)
-    if content is None:
-        return [""]
-    found: list[str] = []
-
-    def walk(value: Any, prefix: str) -> None:
-        if isinstance(value, list) and any(isinstance(i, dict) for i in value[:50]):
-            found.append(prefix)
-        elif isinstance(value, dict):
-            for key, inner in value.items():
-                walk(inner, f"{prefix}.{key}" if prefix else key)
-
-    walk(content, "")
-    return found
+def fields_of(record: SourceRecord) -> dict[str, Any] | None:
+    """A record's fields (None for a JSON item that is not an object)."""
+    return record.fields if isinstance(record.fields, dict) else None
 
 
 def cells(fields: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -116,7 +97,7 @@ def blank(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | dict) and not str(value).strip())
 
 
-def profile(records: Iterable[Any]) -> tuple[dict[str, Column], int, int]:
+def profile(records: Iterable[SourceRecord]) -> tuple[dict[str, Column], int, int]:
     """Column profiles over the distinct records of the sample; (columns, read, distinct)."""
     columns: dict[str, Column] = {}
     seen: set[bytes] = set()
@@ -146,11 +127,11 @@ def profile(records: Iterable[Any]) -> tuple[dict[str, Column], int, int]:
     return columns, read, len(seen)
 
 
-def choose_records_path(document: Any) -> str:
+def choose_records_path(document: Document) -> str:
     """The record list whose headers look most like a catalogue (JSON); "" otherwise."""
     wanted = {normalise_header(s) for spellings in synonyms()["strong"].values() for s in spellings}
     best: tuple[int, str] | None = None
-    for path in record_paths(document):
+    for path in document.record_paths():
         records = document.records(path or None)
         if records is None:
             continue
