@@ -134,7 +134,7 @@ class Cleaner:
     def fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         cleaned: dict[str, Any] = {}
         for key, value in fields.items():
-            name = self.text(key, key) if isinstance(key, str) else key
+            name = self._key(key, None)
             cleaned[name] = self.value(value, name)
         return cleaned
 
@@ -157,13 +157,19 @@ class Cleaner:
         if isinstance(value, str):
             return self.text(value, field)
         if isinstance(value, dict):
-            return {
-                (self.text(k, field) if isinstance(k, str) else k): self.value(v, field)
-                for k, v in value.items()
-            }
+            return {self._key(k, field): self.value(v, field) for k, v in value.items()}
         if isinstance(value, list):
             return [self.value(v, field) for v in value]
         return value
+
+    def _key(self, key: Any, field: str | None) -> Any:
+        """A key, cleaned; its warning goes to ``field``, or for a top-level key to the
+        cleaned key itself (the name the field is known by from here on)."""
+        if not isinstance(key, str):
+            return key
+        if field is None:
+            field = Cleaner(self.row, self.encoding, surrogates_are_bytes=False).text(key, "")
+        return self.text(key, field)
 
     def _warn(self, field: str, code: str, original: str, **params: Any) -> None:
         # One warning per field and kind, however many of its strings (nested too) had some.

@@ -75,6 +75,8 @@ def sniff_encoding(path: Path) -> tuple[str, int]:
     candidates = [bom_encoding(head) or _utf16_without_bom(head)]
     if candidates[0] is None:
         candidates = list(TEXT_ENCODINGS)
+        if _binary(head):
+            raise ReadError(path, "unknown_encoding", encodings="、".join(_shown(candidates)))
     for encoding in candidates:
         if _decodes_strictly(path, encoding):
             return encoding, 0
@@ -83,9 +85,22 @@ def sniff_encoding(path: Path) -> tuple[str, int]:
     encoding = min(candidates, key=lambda e: _badness(*counted[e]))
     errors, decoded = counted[encoding]
     if errors > MAX_UNDECODABLE_SHARE * max(decoded, 1):
-        names = "、".join(e.upper().removesuffix("-SIG") for e in candidates)
-        raise ReadError(path, "unknown_encoding", encodings=names)
+        raise ReadError(path, "unknown_encoding", encodings="、".join(_shown(candidates)))
     return encoding, errors
+
+
+def _shown(encodings: list[str]) -> list[str]:
+    return [e.upper().removesuffix("-SIG") for e in encodings]
+
+
+_CONTROLS = bytes([*range(0x09), 0x0B, *range(0x0E, 0x20)])
+
+
+def _binary(head: bytes) -> bool:
+    """Not text at all (a zip, a picture, a spreadsheet saved under .csv): text has next to no
+    control bytes; these formats are full of them (NUL above all)."""
+    controls = len(head) - len(head.translate(None, _CONTROLS))
+    return controls > 0.05 * len(head)
 
 
 def detect_encoding(path: Path) -> str:

@@ -44,7 +44,12 @@ _FIX = re.compile(
     rb"\\\\|\\u([dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
     rb"|\\u([dD][c-fC-F][0-9a-fA-F]{2})|[\x00-\x08\x0b\x0c\x0e-\x1f]"
 )
-_NEEDS_FIX = re.compile(rb"\\u[dD][89a-fA-F]|[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+# What could make a record's values need cleaning: a surrogate escape, the escape of a control
+# character, or DEL. A file that has none anywhere (nearly every file) has no record checked.
+_SUSPECT_ESCAPE = re.compile(rb"\\(?:u[dD][89a-fA-F]|u00[01]|u007[fF]|[bf])")
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 _HIGH = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
 # record_paths(): after the first array of records is found, how many more parser events to
 # look through for others before giving up (a 1M-record array is ~30M events).
@@ -83,7 +88,7 @@ class Utf8Stream:
     """A JSON file's bytes as the parser can take them (see the module's docstring).
     ``consumed`` is how far into the file reading has got, for error messages."""
 
-    def __init__(self, path: Path, encoding: str, transcode: bool) -> None:
+    def __init__(self, path: Path, encoding: str, transcode: bool, marks: bool) -> None:
         self.handle = path.open("rb")
         self.decoder = (
             codecs.getincrementaldecoder(encoding)(errors="mulu-mark-json") if transcode else None
@@ -91,6 +96,9 @@ class Utf8Stream:
         self.consumed = 0
         self.pending = b""
         self.started = False
+        # Set (for good) once the bytes read so far hold anything a value must not keep; the
+        # parser is never ahead of the reading, so records before that need no check.
+        self.suspect = marks  # undecodable bytes, marked in the transcoding
 
     def read(self, size: int = -1) -> bytes:
         """The next piece, of whatever length (ijson takes what it gets); read(0) is how ijson
@@ -111,8 +119,15 @@ class Utf8Stream:
             else:
                 split = _safe_split(buf)
                 out, self.pending = buf[:split], buf[split:]
-            if _NEEDS_FIX.search(out):
+            has_controls = len(out.translate(None, _CONTROL_BYTES)) != len(out)
+            if has_controls or _SURROGATE_ESCAPE.search(out):
                 out = _FIX.sub(_fix, out)
+            if not self.suspect:
+                self.suspect = (
+                    has_controls
+                    or b"\x7f" in out
+                    or (b"\\" in out and _SUSPECT_ESCAPE.search(out) is not None)
+                )
             if out or not buf:
                 return out
 
@@ -132,13 +147,14 @@ class JsonFile:
     def __init__(self, path: Path, encoding: str, decode_errors: int) -> None:
         self.path = path
         self.encoding = encoding
+        self.decode_errors = decode_errors
         # Bytes pass through untouched for UTF-8 that decodes strictly (nearly every file).
         self.transcode = decode_errors > 0 or encoding not in ("utf-8-sig", "utf-8")
         self.found: dict[str, bool] = {}
         self.top = self._check()
 
     def stream(self) -> Utf8Stream:
-        return Utf8Stream(self.path, self.encoding, self.transcode)
+        return Utf8Stream(self.path, self.encoding, self.transcode, self.decode_errors > 0)
 
     def _check(self) -> str:
         """The top-level value's first character ('[' or '{'); ReadError if the file does not
@@ -227,7 +243,7 @@ class JsonRecords:
                     items = backend.items(stream, self.prefix, use_float=True)
                     for position, item in enumerate(items, start=1):
                         if position > yielded:
-                            yield json_record(position, item, self.file.encoding)
+                            yield json_record(position, item, self.file.encoding, stream.suspect)
                             yielded = position
                     return
                 except (ijson.JSONError, UnicodeDecodeError) as error:
@@ -239,8 +255,11 @@ class JsonRecords:
                     raise self.file._syntax_error(error, stream, yielded) from error
 
 
-def json_record(position: int, item: Any, encoding: str | None) -> SourceRecord:
-    """One JSON value as a source record: fields cleaned, raw text, problems."""
+def json_record(
+    position: int, item: Any, encoding: str | None, suspect: bool = True
+) -> SourceRecord:
+    """One JSON value as a source record: fields cleaned, raw text, problems. ``suspect``:
+    whether its values may need cleaning at all."""
     if not isinstance(item, dict):
         raw = json_raw(item)
         kind = _KINDS.get(type(item), "null")
@@ -248,10 +267,10 @@ def json_record(position: int, item: Any, encoding: str | None) -> SourceRecord:
         return SourceRecord(
             position, {}, raw, [Problem(position, "record", reason, "reject", preview(raw))]
         )
-    raw = json.dumps(item, ensure_ascii=False)
+    raw = _ENCODER.encode(item)
     problems: list[Problem] = []
     fields = item
-    if SUSPECT_JSON.search(raw):
+    if suspect and SUSPECT_JSON.search(raw):
         cleaner = Cleaner(position, encoding, surrogates_are_bytes=False)
         fields = cleaner.fields(item)
         problems = cleaner.problems
