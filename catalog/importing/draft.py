@@ -121,7 +121,8 @@ def _fits(target: str, column: Column, rule: _Rule) -> bool:
     if target == "code":
         return filled > 0 and column.share(lambda v: accepted_by_entry("code", v)) >= 0.95
     if target in _DATES:
-        return column.share(lambda v: accepted_by_entry(target, v)) >= 0.8
+        # A repeating interval in DCAT's modified (R/P1D) is a cycle the import reads as such.
+        return column.share(lambda v: accepted_by_entry(target, v) or _interval(v)) >= 0.8
     if target == "landing_page":
         return column.share(is_url) >= 0.8
     if target == "status":
@@ -140,6 +141,10 @@ def _fits(target: str, column: Column, rule: _Rule) -> bool:
 
 def _objects_list(value: Any) -> bool:
     return isinstance(value, list) and any(isinstance(item, dict) for item in value)
+
+
+def _interval(value: Any) -> bool:
+    return isinstance(value, str) and bool(re.match(r"^R\d*/", value.strip(), re.IGNORECASE))
 
 
 def _cycle_ok(value: Any) -> bool:

@@ -23,6 +23,7 @@ import yaml
 
 from catalog.importing.readers import Document
 from catalog.importing.records import SourceRecord
+from catalog.importing.transforms import is_placeholder
 
 # Records looked at: every record of any real export; a 1M-record file is judged by its head.
 SAMPLE_RECORDS = 20_000
@@ -94,7 +95,11 @@ def cells(fields: dict[str, Any]) -> Iterator[tuple[str, Any]]:
 
 
 def blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | dict) and not str(value).strip())
+    """No value: None, blank text, an empty list or object, or a placeholder (暂无, -, null …),
+    as the mapping treats them on import."""
+    if isinstance(value, list | dict):
+        return not value
+    return is_placeholder(value)
 
 
 def profile(records: Iterable[SourceRecord]) -> tuple[dict[str, Column], int, int]:

@@ -512,3 +512,47 @@ def test_ckan_package_list(tmp_path, directory, workspace):
     con = directory.store.database.connection()
     formats, tags = con.execute("SELECT formats, tags FROM entries LIMIT 1").fetchone()
     assert (json.loads(formats), json.loads(tags)) == (["csv", "json"], ["bus", "transport"])
+
+
+def test_placeholders_are_no_value_and_intervals_in_modified_are_cycles(
+    tmp_path, directory, workspace
+):
+    datasets = [
+        {
+            "identifier": "a",
+            "title": "A",
+            "publisher": {"name": "暂无"},
+            "accessLevel": "public",
+            "modified": "R/P1D",
+        },
+        {
+            "identifier": "b",
+            "title": "B",
+            "publisher": {"name": "Agency"},
+            "accessLevel": "public",
+            "modified": "R/PT1S",
+        },
+        {
+            "identifier": "c",
+            "title": "C",
+            "publisher": {"name": "Agency"},
+            "accessLevel": "non-public",
+            "modified": "2023",
+        },
+    ]
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps({"dataset": datasets}), encoding="utf-8")
+    drafted = draft_mapping(read_document(path))
+    assert drafted.placed["updated_at"] == "modified"
+    assert drafted.defaults == {"provider_name": "data（未注明提供单位）"}
+    written = tmp_path / "data.yaml"
+    written.write_text(drafted.yaml, encoding="utf-8")
+    report = import_file(directory, workspace, path, mapping=str(written))
+    assert (report.records, report.created, report.rejected) == (3, 3, 0)
+    con = directory.store.database.connection()
+    found = con.execute("SELECT name, provider_name, update_cycle FROM entries ORDER BY name")
+    assert [tuple(row) for row in found.fetchall()] == [
+        ("A", "data（未注明提供单位）", "每日"),
+        ("B", "Agency", "实时"),
+        ("C", "Agency", None),
+    ]
