@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import ijson
 import pytest
 import xlsxwriter
 
@@ -19,6 +20,7 @@ from catalog.importing.readers import (
     detect_encoding,
     read_document,
 )
+from catalog.importing.reading.jsonfile import Utf8Stream, json_record
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,6 +64,34 @@ def test_unpaired_surrogates_become_replacement_characters_with_a_warning(tmp_pa
     assert second.problems == []
     assert third.fields == {"title": "x\\udc92 is text"}
     assert third.problems == []
+
+
+def test_escapes_cut_at_any_chunk_boundary_read_the_same(tmp_path):
+    """The stream that rewrites surrogate escapes reads the file in pieces: an escape, a
+    surrogate pair or a run of backslashes cut between two pieces must read the same."""
+    values = [
+        "\\udc92",
+        "\\\\udc92",
+        "\\\\\\udc92",
+        "\\ud83d\\ude00",
+        "\\ud83d\\ud83d\\ude00",
+        "é\\u00e9\\\\",
+    ]
+    text = "[" + ", ".join(f'{{"v": "a{v}b"}}' for v in values) + "]"
+    path = write(tmp_path / "cut.json", text)
+    expected = [
+        "a\ufffdb",
+        "a\\udc92b",
+        "a\\\ufffdb",
+        "a😀b",
+        "a\ufffd😀b",
+        "aéé\\b",
+    ]
+    for chunk_size in range(1, 40):
+        stream = Utf8Stream(path, "utf-8", False, False, chunk_size=chunk_size)
+        items = ijson.items(stream, "item")
+        found = [json_record(n, item, "utf-8").fields["v"] for n, item in enumerate(items)]
+        assert found == expected, chunk_size
 
 
 def test_control_characters_in_values_and_keys_become_replacement_characters(tmp_path):

@@ -88,8 +88,11 @@ class Utf8Stream:
     """A JSON file's bytes as the parser can take them (see the module's docstring).
     ``consumed`` is how far into the file reading has got, for error messages."""
 
-    def __init__(self, path: Path, encoding: str, transcode: bool, marks: bool) -> None:
+    def __init__(
+        self, path: Path, encoding: str, transcode: bool, marks: bool, chunk_size: int = CHUNK
+    ) -> None:
         self.handle = path.open("rb")
+        self.chunk_size = chunk_size
         self.decoder = (
             codecs.getincrementaldecoder(encoding)(errors="mulu-mark-json") if transcode else None
         )
@@ -106,7 +109,7 @@ class Utf8Stream:
         if size == 0:
             return b""
         while True:
-            chunk = self.handle.read(CHUNK)
+            chunk = self.handle.read(self.chunk_size)
             self.consumed += len(chunk)
             if self.decoder is not None:
                 chunk = self.decoder.decode(chunk, final=not chunk).encode("utf-8")
