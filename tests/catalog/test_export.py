@@ -523,3 +523,64 @@ def test_dcat_dates_are_valid_xsd_at_their_precision(varied, tmp_path):
         assert modified["000004"] == "2023-05-08T14:30:00+08:00"
         assert modified["000008"] == "2022-09-15T00:33:00+08:00"
         assert modified["000010"] == "1890-01-01T10:00:00+08:00"
+
+
+def test_source_dates_import_at_their_precision(tmp_path):
+    """A DCAT-US data.json: a year-only modified stays a year (it became 1970-01-01T08:33:43),
+    a UTC time moves to the Shanghai day (it was cut to the UTC date), and a DCAT export of
+    the result reads back the same."""
+    from catalog.importing.importer import import_file
+
+    datasets = [
+        ("2023", "2021-06"),
+        ("2022-09-14T16:33Z", "2021-06-01"),
+        ("2024-02-22T12:25:27-05:00", None),
+        ("2023-05-08", "2020"),
+    ]
+    document = {
+        "conformsTo": "https://project-open-data.cio.gov/v1.1/schema",
+        "dataset": [
+            {
+                "identifier": f"ds-{index}",
+                "title": f"Dataset {index}",
+                "description": "d",
+                "publisher": {"name": "Agency"},
+                "accessLevel": "public",
+                "modified": modified,
+                **({"issued": issued} if issued else {}),
+            }
+            for index, (modified, issued) in enumerate(datasets)
+        ],
+    }
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    workspace = Workspace(tmp_path / "ws")
+    directory = Directory.open(workspace, user="t")
+    try:
+        report = import_file(directory, workspace, path)
+        assert (report.created, report.rejected) == (4, 0), report.problems[:3]
+        found = {
+            e["name"]: (
+                e["updated_at"],
+                e["updated_precision"],
+                e["published_at"],
+                e["published_precision"],
+            )
+            for e in directory.iter_entries()
+        }
+        assert found == {
+            "Dataset 0": ("2023-01-01T00:00:00", "year", "2021-06-01", "month"),
+            "Dataset 1": ("2022-09-15T00:33:00", "minute", "2021-06-01", None),
+            "Dataset 2": ("2024-02-23T01:25:27", None, None, None),
+            "Dataset 3": ("2023-05-08T00:00:00", "day", "2020-01-01", "year"),
+        }
+        count, out = export(directory, tmp_path, "dcat")
+        modified = sorted(str(o) for o in parse(out).objects(None, DCTERMS.modified))
+        assert modified == [
+            "2022-09-15T00:33:00+08:00",
+            "2023",
+            "2023-05-08",
+            "2024-02-23T01:25:27+08:00",
+        ]
+    finally:
+        directory.close()
