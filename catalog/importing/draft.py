@@ -223,7 +223,8 @@ def _value_maps(rules: dict[str, _Rule], columns: dict[str, Column]) -> dict[str
     readers = {
         "update_cycle": (_cycle_ok, guess_cycle),
         "share_type": (lambda v: accepted_by_entry("share_type", v), guess_share_type),
-        "open_type": (lambda v: True, guess_open_type),
+        # 开放属性 keeps any spelling as written: only yes/no answers (是否开放) need a map.
+        "open_type": (lambda v: guess_open_type(v) is None, guess_open_type),
     }
     for target, (readable, guess) in readers.items():
         rule = rules.get(target)
@@ -231,13 +232,11 @@ def _value_maps(rules: dict[str, _Rule], columns: dict[str, Column]) -> dict[str
             continue
         for value, _ in columns[rule.sources[0]].sample():
             text = str(value).strip()
-            if target == "open_type" and (mapped := guess(text)):
-                rule.values[text] = mapped
-            elif readable(text):
+            if readable(text):
                 continue
-            elif mapped := guess(text):
+            if mapped := guess(text):
                 rule.values[text] = mapped
-            elif target != "open_type":
+            else:
                 unread.setdefault(target, []).append(text)
     return unread
 
@@ -253,9 +252,8 @@ def _key(
         if column is None or "." in column.path or column.lists or column.objects:
             continue
         if column.empty == 0 and column.present == distinct and len(column.values) == distinct:
-            return [
-                column.path
-            ], f"{column.path}: the source's own identifier, unique in every record"
+            note = f"{column.path}: the source's own identifier, unique in every record"
+            return [column.path], note
     key = [rules[f].sources[0] for f in ("name", "provider_name") if f in rules]
     return key, "no column identifies a record on its own: name and provider do"
 

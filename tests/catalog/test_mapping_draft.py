@@ -587,3 +587,19 @@ def test_placeholders_are_no_value_and_intervals_in_modified_are_cycles(
         ("B", "Agency", "实时"),
         ("C", "Agency", None),
     ]
+
+
+def test_yes_no_open_answers_get_a_value_map(tmp_path):
+    path = write_csv(
+        tmp_path / "open.csv",
+        ["目录名称", "提供单位", "共享类型", "是否向社会开放"],
+        [
+            ["甲", "局", "无条件共享", "是"],
+            ["乙", "局", "有条件共享", "否"],
+            ["丙", "局", "不予共享", "依申请开放"],
+        ],
+    )
+    drafted = draft_mapping(read_document(path))
+    assert drafted.placed["open_type"] == "是否向社会开放"
+    assert drafted.mapping.fields["open_type"].values == {"是": "无条件开放", "否": "不予开放"}
+    assert drafted.unread_values == {}
