@@ -584,3 +584,48 @@ def test_source_dates_import_at_their_precision(tmp_path):
         ]
     finally:
         directory.close()
+
+
+# accrualPeriodicity as the DCAT-US v1.1 schema allows it (ISO 8601 repeating duration)
+DCAT_US_PERIODICITY = re.compile(
+    r"^R/P(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
+    r"(?:T(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?$|^irregular$"
+)
+
+
+def test_dcat_us_shaped_literals_are_valid(directory, tmp_path):
+    cycles = [
+        "实时",
+        "每日",
+        "每周",
+        "每月",
+        "每季度",
+        "每半年",
+        "每年",
+        "不定期",
+        "每2日",
+        "每3小时",
+    ]
+    directory.apply(
+        [
+            EntryRecord(
+                {
+                    "code": f"101001/{900 + index:06d}",
+                    "name": f"周期{cycle}",
+                    "provider_name": "某市公安局",
+                    "share_type": "无条件共享",
+                    "update_cycle": cycle,
+                }
+            )
+            for index, cycle in enumerate(cycles)
+        ],
+        source="test",
+    )
+    _, out = export(directory, tmp_path, "dcat")
+    literals = [
+        str(o)
+        for o in parse(out).objects(None, DCTERMS.accrualPeriodicity)
+        if isinstance(o, Literal)
+    ]
+    assert len(literals) >= len(cycles)
+    assert [text for text in literals if not DCAT_US_PERIODICITY.match(text)] == []
