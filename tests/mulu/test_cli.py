@@ -64,7 +64,7 @@ def test_errors_are_clear_and_exit_with_their_kinds_code(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "目录名称,提供部门,共享类型,更新周期\n好条目,区统计局,无条件共享,每月\n"
-        "坏条目,区统计局,无条件共享,偶尔\n",
+        "坏条目,区统计局,随便,每月\n",
         encoding="utf-8",
     )
     done = mulu(tmp_path, "catalog", "import", str(bad), "--json")
@@ -75,14 +75,14 @@ def test_errors_are_clear_and_exit_with_their_kinds_code(tmp_path):
         {
             "file": str(bad),
             "row": 3,
-            "field": "更新周期 (update_cycle)",
+            "field": "共享类型 (share_type)",
             "reason": report["errors"][0]["reason"],
         }
     ]
-    assert "偶尔" in report["errors"][0]["reason"]
+    assert "随便" in report["errors"][0]["reason"]
     nothing = mulu(tmp_path, "catalog", "import", str(tmp_path / "nope.csv"))
     assert nothing.returncode == 2
-    assert "no such file" in nothing.stderr
+    assert "文件不存在" in nothing.stderr  # no such file
     unmapped = mulu(tmp_path, "catalog", "import", str(bad), "--mapping", "nope")
     assert unmapped.returncode == 2
     assert "no mapping 'nope'" in unmapped.stderr
