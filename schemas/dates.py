@@ -37,6 +37,7 @@ import email.utils
 import re
 import unicodedata
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo
 
@@ -102,12 +103,6 @@ class ParsedTime:
     def date(self) -> dt.date:
         return self.value.date()
 
-    def coarsened(self, precision: Precision) -> ParsedTime:
-        """This time at ``precision`` if that is coarser (the start of that period)."""
-        if PRECISIONS.index(precision) >= PRECISIONS.index(self.precision):
-            return self
-        return ParsedTime(period_start(self.value, precision), precision)
-
     def at(self, precision: Precision) -> ParsedTime:
         """This time stated to ``precision``, coarser or finer (a finer one keeps the value)."""
         return ParsedTime(period_start(self.value, precision), precision)
@@ -122,6 +117,8 @@ def parse_time(value: Any) -> ParsedTime:
         return ParsedTime(_catalogue(value, value), "second")
     if isinstance(value, dt.date):
         return ParsedTime(dt.datetime.combine(value, dt.time()), "day")
+    if isinstance(value, Decimal):  # a JSON number as a streaming JSON reader gives it
+        value = int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ReasonError("bad_date", value=value)
     if isinstance(value, int | float):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -89,6 +90,8 @@ def test_every_source_spelling(text, value, precision):
         (45000, ParsedTime(D(2023, 3, 15), "day")),
         (45000.5, ParsedTime(D(2023, 3, 15, 12), "second")),
         (2023.0, ParsedTime(D(2023, 1, 1), "year")),
+        (Decimal("45000.5"), ParsedTime(D(2023, 3, 15, 12), "second")),  # ijson's numbers
+        (Decimal("2023"), ParsedTime(D(2023, 1, 1), "year")),
     ],
 )
 def test_python_values_and_numbers(value, expected):
