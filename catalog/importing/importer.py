@@ -214,7 +214,19 @@ def _columns(records: Iterable[SourceRecord]) -> set[str]:
 
 # --- reading -------------------------------------------------------------------------------
 def _chunks(records: Iterator[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
-    while chunk := list(islice(records, size)):
+    chunk: list[SourceRecord] = []
+    try:
+        for record in records:
+            chunk.append(record)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except Exception:
+        # The file broke off (or another reader error): the records read before it still land.
+        if chunk:
+            yield chunk
+        raise
+    if chunk:
         yield chunk
 
 

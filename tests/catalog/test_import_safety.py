@@ -261,7 +261,8 @@ def test_a_reader_error_mid_file_finishes_the_row_as_failed(directory, workspace
     assert row["status"] == "failed"
     assert row["finished_at"] is not None
     assert type(failed.value).__name__ in row["error"]
-    assert row["created"] == directory.stats()["entries"] >= 5_000  # whole batches committed
+    # The records read before the break landed; the counts say so.
+    assert row["records"] == row["created"] == directory.stats()["entries"] > 10_000
 
 
 def test_a_dead_process_import_is_marked_interrupted(directory, workspace):
