@@ -12,6 +12,7 @@ provider for records that name none). What it could not place or read, it says.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -335,11 +336,24 @@ def _slug(text: str) -> str:
 
 
 def _flow(value: Any) -> str:
-    """One YAML scalar or flow collection, quoted where YAML needs it."""
+    """One YAML scalar or flow collection on one line, quoted where YAML needs it."""
+    if isinstance(value, str) and not _printable(value):
+        return json.dumps(value)  # escaped: a JSON string is a YAML double-quoted scalar
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(item) for item in value) + "]"
     text = yaml.safe_dump(
         value, allow_unicode=True, default_flow_style=True, width=1 << 30, sort_keys=False
     )
     return text.removesuffix("\n").removesuffix("\n...").strip()
+
+
+def _printable(text: str) -> bool:
+    return all(ch.isprintable() for ch in text)
+
+
+def _comment(text: str) -> str:
+    """Text for a YAML comment: on one line, whatever the source values hold."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
 def _render(
@@ -357,7 +371,7 @@ def _render(
 ) -> str:
     looked_at = f"the first {read} records" if read >= SAMPLE_RECORDS else f"{read} records"
     lines = [
-        f"# Drafted by `mulu catalog mapping draft` from {source} ({looked_at} read).",
+        _comment(f"# Drafted by `mulu catalog mapping draft` from {source} ({looked_at} read)."),
         "# Check it, then: mulu catalog import FILE --mapping THIS.yaml",
         f"name: {_flow(name)}",
         f"title: {_flow(f'{source} (drafted mapping)')}",
@@ -367,7 +381,7 @@ def _render(
     if detect:
         lines += ["detect:", f"  all: {_flow(detect)}"]
     if key[0]:
-        lines += [f"# key: {key[1]}", f"key: {_flow(key[0])}"]
+        lines += [_comment(f"# key: {key[1]}"), f"key: {_flow(key[0])}"]
     lines.append("fields:" if rules else "fields: {}  # no column matched a known header")
     for target in _ordered(rules):
         rule = rules[target]
@@ -386,13 +400,15 @@ def _render(
     if defaults:
         lines.append("defaults:")
         for target, (value, why) in defaults.items():
-            lines += [f"  # {why}", f"  {target}: {_flow(value)}"]
+            lines += [_comment(f"  # {why}"), f"  {target}: {_flow(value)}"]
     if unplaced:
         lines += [
             "# Columns no field reads (the importer keeps every source field with the entry):",
-            f"#   {', '.join(unplaced)}",
+            _comment(f"#   {', '.join(unplaced)}"),
         ]
     for target, values in unread.items():
         shown = ", ".join(values[:20]) + (" …" if len(values) > 20 else "")
-        lines.append(f"# {target}: values it could not read (add them under values:): {shown}")
+        lines.append(
+            _comment(f"# {target}: values it could not read (add them under values:): {shown}")
+        )
     return "\n".join(lines) + "\n"

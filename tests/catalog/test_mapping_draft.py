@@ -603,3 +603,32 @@ def test_yes_no_open_answers_get_a_value_map(tmp_path):
     assert drafted.placed["open_type"] == "是否向社会开放"
     assert drafted.mapping.fields["open_type"].values == {"是": "无条件开放", "否": "不予开放"}
     assert drafted.unread_values == {}
+
+
+def test_awkward_headers_and_values_still_give_valid_yaml(tmp_path, directory, workspace):
+    path = write_csv(
+        tmp_path / "awkward.csv",
+        ["名称", "提供方: 部门", "更新频率 #1", "共享类型", 'it\'s "odd"'],
+        [
+            ["甲", "局", "一年\n一次", "无条件共享", "x"],
+            ["乙", "局", "看\n心情", "无条件共享", "y"],
+            ["丙", "局", "a: b", "有条件共享", "z"],
+            ["丁", "局", "null", "不予共享", "z"],
+            ["戊", "局", "每年", "不予共享", "z"],
+        ],
+    )
+    drafted = draft_mapping(read_document(path))
+    assert drafted.placed == {
+        "name": "名称",
+        "provider_name": "提供方: 部门",
+        "share_type": "共享类型",
+        "update_cycle": "更新频率 #1",
+    }
+    assert drafted.mapping.fields["update_cycle"].values == {"一年\n一次": "每年"}
+    assert drafted.unread_values == {"update_cycle": ["看\n心情", "a: b"]}
+    assert drafted.unplaced == ['it\'s "odd"']
+    written = tmp_path / "awkward.yaml"
+    written.write_text(drafted.yaml, encoding="utf-8")
+    assert load_mapping(written).model_dump() == drafted.mapping.model_dump()
+    report = import_file(directory, workspace, path, mapping=str(written))
+    assert (report.records, report.created, report.rejected) == (5, 5, 0)
