@@ -11,7 +11,7 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from catalog.importing.records import Problem
 from schemas.messages import Lang, Reason
@@ -41,7 +41,7 @@ class ImportReport:
     problems: list[Problem] = field(default_factory=list)  # the first KEPT_PROBLEMS
     rejects_file: str | None = None
     drafted: bool = False  # the mapping was drafted from the file's headers
-    status: str = "running"
+    status: Literal["running", "finished", "failed", "interrupted"] = "running"
 
     @property
     def errors(self) -> list[Problem]:

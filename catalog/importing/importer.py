@@ -21,7 +21,7 @@ import socket
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from catalog.directory import (
     BATCH_SIZE,
@@ -31,6 +31,7 @@ from catalog.directory import (
     RowError,
     now_local,
 )
+from catalog.importing.draft import draft_mapping
 from catalog.importing.import_report import ImportReport, ProblemSink
 from catalog.importing.mapping import (
     FieldProblem,
@@ -115,7 +116,10 @@ def import_file(
         # Whatever ended it (a reader error mid-file, a bug, Ctrl-C), the row says so.
         if isinstance(exc, ReadError):
             _in_language(exc, lang)
-        report.status = "failed" if isinstance(exc, Exception) else "interrupted"
+        ended: Literal["failed", "interrupted"] = (
+            "failed" if isinstance(exc, Exception) else "interrupted"
+        )
+        report.status = ended
         try:
             sink.close()
         finally:
@@ -123,7 +127,7 @@ def import_file(
                 import_id,
                 report.counts(),
                 now_local().isoformat(),
-                status="failed" if isinstance(exc, Exception) else "interrupted",
+                status=ended,
                 error=_error_text(exc),
                 rejects_file=_stored(workspace, report.rejects_file),
             )
@@ -169,11 +173,9 @@ def _choose_mapping(
         found, records = detect_mapping(document)
         return found, records, False
     except MappingError as refusal:
-        draft = _draft(document)
-        if draft is None:
-            raise
+        draft = draft_mapping(document)
         if draft.missing:
-            shown = document.records(None)
+            shown = document.records(draft.mapping.records)
             columns = _columns(shown) if shown is not None else set()
             raise MappingError(
                 Reason(
@@ -191,14 +193,6 @@ def _choose_mapping(
         return draft.mapping, records, True
 
 
-def _draft(document: Document) -> Any:
-    try:
-        from catalog.importing.draft import draft_mapping
-    except ImportError:  # the drafting module is not installed in this build
-        return None
-    return draft_mapping(document)
-
-
 def _labelled(field: str) -> str:
     """An entry field as users know it: "信息资源提供方 (provider_name)"."""
     info = CatalogueEntry.model_fields.get(field)
@@ -212,7 +206,7 @@ def _columns(records: Iterable[SourceRecord]) -> set[str]:
     return found
 
 
-# --- reading -------------------------------------------------------------------------------
+# --- reading in chunks ---------------------------------------------------------------------
 def _chunks(records: Iterator[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
     chunk: list[SourceRecord] = []
     try:
