@@ -25,13 +25,16 @@ where it has none).
 
 Identity (``Mapping.record_key``): what the key *means*, not what the mapping is called. Each
 key column that feeds an entry field stands for that field (``url`` mapped to landing_page is
-``landing_page``; ``标题``/``来源部门`` are ``name``/``provider_name``, compared after mapping);
-a key column that feeds none stands for itself (DCAT's ``identifier``); ``key_fields`` are
-entry fields already. The key is ``<meanings joined by +>:<sha1 of their values>``, e.g.
-``landing_page:…``, ``name+provider_name:…``, ``identifier:…``, so any two mappings that key a
-file by the same thing (a shipped one and a drafted one) give its records the same identity.
-Entries imported before issue 12 carry ``<mapping name>:<sha1>`` (``Mapping.legacy_key``); the
-directory matches them by it and rewrites them to the new key.
+``landing_page``; ``标题``/``来源部门`` are ``name``/``provider_name``), valued by what the
+record gives that field (stripped; placeholders and a mapping's defaults are no value); a key
+column that feeds none stands for itself (DCAT's ``identifier``); ``key_fields`` are entry
+fields already. ``prefer_key`` (e.g. ``[url]``) identifies the records that have values there
+instead (one mapping serves a portal with a page per record and one without). The key is
+``<meanings joined by +>:<sha1 of their values>``, e.g. ``landing_page:…``,
+``name+provider_name:…``, ``identifier:…``, so any two mappings that key a file by the same
+thing (a shipped one and a drafted one) give its records the same identity. Entries imported
+before issue 12 carry ``<mapping name>:<sha1>`` (``Mapping.legacy_key``, from ``key`` and
+``key_fields``); the directory finds them by it and rewrites them to the new key.
 """
 
 from __future__ import annotations
@@ -137,10 +140,15 @@ class Mapping(BaseModel):
     key_fields: list[str] = Field(
         default_factory=list, description="entry fields identifying a record, after mapping"
     )
+    prefer_key: list[str] = Field(
+        default_factory=list,
+        description="source fields identifying a record better than key when it has them (url)",
+    )
     classification: str = Field("300000", description="分类码 for entries the source gives no code")
     fields: dict[str, FieldRule]
     defaults: dict[str, Any] = Field(default_factory=dict)
     _compiled: list[tuple[str, FieldRule, str | None]] | None = PrivateAttr(None)
+    _meanings: dict[str, list[tuple[str, str | None]]] = PrivateAttr(default_factory=dict)
 
     @field_validator("fields", "defaults")
     @classmethod
@@ -168,7 +176,7 @@ class Mapping(BaseModel):
     def source_roots(self) -> set[str]:
         """Top-level source field names this mapping reads."""
         roots = {_root(s) for rule in self.fields.values() for s in rule.sources}
-        return roots | {_root(k) for k in self.key}
+        return roots | {_root(k) for k in (*self.key, *self.prefer_key)}
 
     def required(self) -> set[str]:
         return set(self.detect.all_of)
@@ -252,14 +260,20 @@ class Mapping(BaseModel):
 
     def record_key(self, record: dict[str, Any], values: dict[str, Any]) -> str | None:
         """The record's identity in its source, whatever the mapping is called (see the
-        module): ``<meaning>:<sha1>``; None when the mapping names no key."""
-        parts = self._key_meanings()
+        module): ``<meaning>:<sha1>``; None when the mapping names no key. ``values`` (the
+        mapped values) are not needed: identity is read from the record, before defaults."""
+        if self.prefer_key and all(_present(record, column) for column in self.prefer_key):
+            parts = self._key_meanings("prefer", self.prefer_key, [])
+        else:
+            parts = self._key_meanings("key", self.key, self.key_fields)
         if not parts:
             return None
         data = [
             [
                 meaning,
-                _identity_value(values.get(meaning) if column is None else lookup(record, column)),
+                _identity_value(
+                    self._given(meaning, record) if column is None else lookup(record, column)
+                ),
             ]
             for meaning, column in parts
         ]
@@ -277,16 +291,38 @@ class Mapping(BaseModel):
         )
         return f"{self.name}:{hashlib.sha1(text.encode('utf-8')).hexdigest()[:20]}"
 
-    def _key_meanings(self) -> list[tuple[str, str | None]]:
+    def _key_meanings(
+        self, kind: str, columns: list[str], fields: list[str]
+    ) -> list[tuple[str, str | None]]:
         """(meaning, source column) of each key part, sorted: an entry field (column None:
-        its mapped value is used) or a column no field reads (its own value is used)."""
-        parts: set[tuple[str, str | None]] = {(name, None) for name in self.key_fields}
-        for column in self.key:
-            fed = [f for f, rule in self.fields.items() if rule.sources[0] == column] or [
-                f for f, rule in self.fields.items() if column in rule.sources
-            ]
-            parts.add((fed[0], None) if fed else (column, column))
-        return sorted(parts, key=lambda part: part[0])
+        the value the record gives it is used) or a column no field reads (its own value)."""
+        if kind not in self._meanings:
+            parts: set[tuple[str, str | None]] = {(name, None) for name in fields}
+            for column in columns:
+                fed = [f for f, rule in self.fields.items() if rule.sources[0] == column] or [
+                    f for f, rule in self.fields.items() if column in rule.sources
+                ]
+                parts.add((fed[0], None) if fed else (column, column))
+            self._meanings[kind] = sorted(parts, key=lambda part: part[0])
+        return self._meanings[kind]
+
+    def _given(self, field: str, record: dict[str, Any]) -> Any:
+        """What the record gives an entry field, before transforms and defaults (so that a
+        mapping's defaults do not change a record's identity)."""
+        rule = self.fields.get(field)
+        for source in rule.sources if rule is not None else ():
+            value = record[source] if source in record else lookup(record, source)
+            if value is _MISSING or _blank(value):
+                continue
+            if rule is not None and rule.values and isinstance(value, str):
+                value = rule.values.get(value.strip(), value)
+            return value
+        return None
+
+
+def _present(record: dict[str, Any], column: str) -> bool:
+    value = lookup(record, column)
+    return value is not _MISSING and not _blank(value)
 
 
 def _unreadable(field: str, raw: Any, exc: Exception) -> FieldProblem:

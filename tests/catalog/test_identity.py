@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from catalog_apply_helpers import apply_file, entry_records, fingerprint, mapping_from
 
 from catalog.directory import Directory, EntryRecord
-from catalog.importing.mapping import resolve_mapping
+from catalog.importing.draft import draft_mapping
+from catalog.importing.mapping import detect_mapping, resolve_mapping
+from catalog.importing.readers import read_document
 
 # How a person (or ``mapping draft``) might write a mapping for the Lu'an/Suzhou export: other
 # name, columns in another order, fewer fields.
@@ -111,7 +114,8 @@ def test_entries_imported_before_are_matched_by_their_old_keys_and_rekeyed(direc
     assert (again.created, again.updated, again.unchanged) == (0, 0, 524)
     keys = _keys(directory)
     assert len(keys) == 524
-    assert all(key.startswith("name+provider_name:") for key in keys.values())
+    # Suzhou's records have their own page: it identifies them (prefer_key), not 标题+来源部门.
+    assert all(key.startswith("landing_page:") for key in keys.values())
     assert fingerprint(directory)["entry_history"] == versions  # rekeying is no new version
     # And the next import matches by the new key alone.
     third = directory.apply(
@@ -140,3 +144,43 @@ def test_identity_ignores_whitespace_and_placeholders():
         padded, mapping.apply(padded)[0]
     )
     assert resolve_mapping("mulu-table").record_key(plain, {}) is None
+
+
+@pytest.mark.slow
+def test_drafted_and_shipped_mappings_give_every_real_record_the_same_identity(real_data):
+    """``mapping draft`` keys a file by url/identifier when it has one, else by name and
+    provider: the shipped mappings' keys mean the same, record for record."""
+    for path in sorted(real_data.glob("*/*.json")):
+        document = read_document(path)
+        shipped, records = detect_mapping(document)
+        drafted = draft_mapping(document).mapping
+        for ours, theirs in zip(records, document.records(drafted.records), strict=True):
+            ours = getattr(ours, "fields", ours)
+            theirs = getattr(theirs, "fields", theirs)
+            assert shipped.record_key(ours, shipped.apply(ours)[0]) == drafted.record_key(
+                theirs, drafted.apply(theirs)[0]
+            ), (path.name, ours)
+
+
+def test_a_mappings_defaults_do_not_change_identity():
+    with_default = mapping_from(
+        LUAN_BY_HAND.replace(
+            "{share_type: 无条件共享}", "{share_type: 无条件共享, provider_name: 未注明}"
+        )
+    )
+    record = {"标题": "年报", "来源部门": ""}
+    assert with_default.apply(record)[0]["provider_name"] == "未注明"
+    assert with_default.record_key(record, {}) == mapping_from(LUAN_BY_HAND).record_key(record, {})
+
+
+def test_prefer_key_identifies_the_records_that_have_it():
+    mapping = resolve_mapping("cn-luan-suzhou")
+    luan = {"标题": "年报", "来源部门": "六安市统计局", "更新频率": "每年"}
+    suzhou = {**luan, "url": "https://www.ahsz.gov.cn/oportal/catalog/1"}
+    assert mapping.record_key(luan, {}).startswith("name+provider_name:")
+    assert mapping.record_key(suzhou, {}).startswith("landing_page:")
+    assert mapping.record_key({**suzhou, "url": "暂无"}, {}).startswith("name+provider_name:")
+    assert mapping.legacy_key(suzhou, mapping.apply(suzhou)[0]) == mapping.legacy_key(
+        luan, mapping.apply(luan)[0]
+    )  # before issue 12 the url was not part of it
+    assert mapping.missing_columns({"标题", "来源部门", "更新频率"}) == []  # url is optional
