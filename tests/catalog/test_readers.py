@@ -20,7 +20,8 @@ from catalog.importing.readers import (
     detect_encoding,
     read_document,
 )
-from catalog.importing.reading.jsonfile import Utf8Stream, json_record
+from catalog.importing.reading.jsonfile import json_record
+from catalog.importing.reading.jsonstream import Utf8Stream
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,6 +117,40 @@ def test_raw_control_bytes_in_a_json_string_do_not_stop_the_file(tmp_path):
     assert first.fields == {"a": "x\ufffdy"}
     assert codes(first) == [("a", "bad_characters", "warning")]
     assert second.fields == {"a": "z"}
+
+
+def test_raw_line_ends_and_tabs_inside_json_strings_are_read(tmp_path):
+    """Strict JSON forbids them; exports written by hand-made code have them."""
+    text = '[\n  {"a": "one\nline\ttwo", "b": "\\"q\\"\r\n"},\n  {"a": "x\\\\"}\n]\n'
+    path = write(tmp_path / "raw.json", text)
+    expected = [{"a": "one\nline\ttwo", "b": '"q"\r\n'}, {"a": "x\\"}]
+    assert [r.fields for r in records(path)] == expected
+    assert all(r.problems == [] for r in records(path))
+    # Found late in a large file: read again from the start, the records before not repeated.
+    late = "[" + ",".join(f'{{"n": {n}}}' for n in range(5000)) + ',{"n": "a\nb"}]'
+    found = records(write(tmp_path / "late.json", late))
+    assert [r.fields["n"] for r in found] == [*range(5000), "a\nb"]
+    for chunk_size in range(1, 30):
+        stream = Utf8Stream(path, "utf-8", False, False, repair=True, chunk_size=chunk_size)
+        assert list(ijson.items(stream, "item")) == expected, chunk_size
+
+
+def test_gbk_and_utf16_json(tmp_path):
+    gbk = tmp_path / "gbk.json"
+    gbk.write_bytes(
+        '[{"标题": "婺源县"}, {"标题": "'.encode("gb18030") + b"\xff" + '县"}]'.encode("gb18030")
+    )
+    first, second = records(gbk)
+    assert first.fields == {"标题": "婺源县"}
+    assert first.problems == []
+    assert second.fields == {"标题": "\ufffd县"}
+    assert [(p.field, p.reason.code, p.reason.params["count"]) for p in second.problems] == [
+        ("标题", "undecodable_bytes", 1)
+    ]
+    assert second.raw == '{"标题": "\ufffd县"}'
+    utf16 = tmp_path / "u16.json"
+    utf16.write_bytes('{"dataset": [{"title": "社保卡"}]}'.encode("utf-16"))
+    assert [r.fields for r in records(utf16, "dataset")] == [{"title": "社保卡"}]
 
 
 def test_control_characters_in_csv_cells_are_warned_and_the_raw_line_kept(tmp_path):

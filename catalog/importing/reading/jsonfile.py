@@ -14,9 +14,7 @@ ijson gives no byte offsets, so a record's raw text is the object written back a
 
 from __future__ import annotations
 
-import codecs
 import json
-import re
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
@@ -25,7 +23,6 @@ from typing import Any
 import ijson
 
 from catalog.importing.reading.common import (
-    JSON_SURROGATE_MARK,
     MAX_FIELD_BYTES,
     SUSPECT_JSON,
     Cleaner,
@@ -34,114 +31,16 @@ from catalog.importing.reading.common import (
     preview,
     too_large,
 )
-from catalog.importing.reading.encoding import CHUNK
+from catalog.importing.reading.jsonstream import Utf8Stream
 from catalog.importing.records import Problem, SourceRecord
 from schemas.messages import Reason
 
-# An escaped backslash (consumed so that parity stays right), a surrogate escape with or
-# without the low half that pairs it, or a raw control byte (invalid in JSON text).
-_FIX = re.compile(
-    rb"\\\\|\\u([dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
-    rb"|\\u([dD][c-fC-F][0-9a-fA-F]{2})|[\x00-\x08\x0b\x0c\x0e-\x1f]"
-)
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
-# What could make a record's values need cleaning: a surrogate escape, the escape of a control
-# character, or DEL. A file that has none anywhere (nearly every file) has no record checked.
-_SUSPECT_ESCAPE = re.compile(rb"\\(?:u[dD][89a-fA-F]|u00[01]|u007[fF]|[bf])")
-_ENCODER = json.JSONEncoder(ensure_ascii=False)
-_HIGH = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
 # record_paths(): after the first array of records is found, how many more parser events to
 # look through for others before giving up (a 1M-record array is ~30M events).
 PATH_SCAN_EVENTS = 1_000_000
 PATH_DEPTH = 4
 _KINDS = {str: "string", int: "number", float: "number", bool: "boolean", list: "array"}
-
-
-def _fix(match: re.Match[bytes]) -> bytes:
-    if match.group(1):
-        if match.group(2):
-            return match.group()  # a surrogate pair: a real character
-        return chr(JSON_SURROGATE_MARK + int(match.group(1), 16)).encode()
-    if match.group(3):
-        return chr(JSON_SURROGATE_MARK + int(match.group(3), 16)).encode()
-    text = match.group()
-    return text if text == b"\\\\" else b"\\u%04x" % text[0]
-
-
-def _safe_split(buf: bytes) -> int:
-    """Where ``buf`` may be cut so that no escape (nor a run of backslashes, nor a surrogate
-    pair) is split between this piece and the next."""
-    i = buf.find(b"\\", max(0, len(buf) - 12))
-    if i < 0:
-        return len(buf)
-    while i > 0 and buf[i - 1] == 0x5C:
-        i -= 1
-    if i >= 6 and _HIGH.fullmatch(buf, i - 6, i):
-        i -= 6
-        while i > 0 and buf[i - 1] == 0x5C:
-            i -= 1
-    return i
-
-
-class Utf8Stream:
-    """A JSON file's bytes as the parser can take them (see the module's docstring).
-    ``consumed`` is how far into the file reading has got, for error messages."""
-
-    def __init__(
-        self, path: Path, encoding: str, transcode: bool, marks: bool, chunk_size: int = CHUNK
-    ) -> None:
-        self.handle = path.open("rb")
-        self.chunk_size = chunk_size
-        self.decoder = (
-            codecs.getincrementaldecoder(encoding)(errors="mulu-mark-json") if transcode else None
-        )
-        self.consumed = 0
-        self.pending = b""
-        self.started = False
-        # Set (for good) once the bytes read so far hold anything a value must not keep; the
-        # parser is never ahead of the reading, so records before that need no check.
-        self.suspect = marks  # undecodable bytes, marked in the transcoding
-
-    def read(self, size: int = -1) -> bytes:
-        """The next piece, of whatever length (ijson takes what it gets); read(0) is how ijson
-        asks whether the stream gives bytes or text."""
-        if size == 0:
-            return b""
-        while True:
-            chunk = self.handle.read(self.chunk_size)
-            self.consumed += len(chunk)
-            if self.decoder is not None:
-                chunk = self.decoder.decode(chunk, final=not chunk).encode("utf-8")
-            if not self.started:
-                chunk = chunk.removeprefix(codecs.BOM_UTF8)
-                self.started = bool(chunk)
-            buf = self.pending + chunk
-            if not chunk:  # the end
-                out, self.pending = buf, b""
-            else:
-                split = _safe_split(buf)
-                out, self.pending = buf[:split], buf[split:]
-            has_controls = len(out.translate(None, _CONTROL_BYTES)) != len(out)
-            if has_controls or _SURROGATE_ESCAPE.search(out):
-                out = _FIX.sub(_fix, out)
-            if not self.suspect:
-                self.suspect = (
-                    has_controls
-                    or b"\x7f" in out
-                    or (b"\\" in out and _SUSPECT_ESCAPE.search(out) is not None)
-                )
-            if out or not buf:
-                return out
-
-    def close(self) -> None:
-        self.handle.close()
-
-    def __enter__(self) -> Utf8Stream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 class JsonFile:
@@ -153,11 +52,25 @@ class JsonFile:
         self.decode_errors = decode_errors
         # Bytes pass through untouched for UTF-8 that decodes strictly (nearly every file).
         self.transcode = decode_errors > 0 or encoding not in ("utf-8-sig", "utf-8")
+        self.repair = False  # set once the file shows raw line ends or tabs inside strings
         self.found: dict[str, bool] = {}
         self.top = self._check()
 
     def stream(self) -> Utf8Stream:
-        return Utf8Stream(self.path, self.encoding, self.transcode, self.decode_errors > 0)
+        return Utf8Stream(
+            self.path, self.encoding, self.transcode, self.decode_errors > 0, repair=self.repair
+        )
+
+    def read_on(self, error: Exception, backend: Any) -> Any | None:
+        """The parser to read the file again with after ``error`` (the stream repaired, or the
+        Python parser), or None: a real syntax error."""
+        text = str(error)
+        if "invalid character inside string" in text and not self.repair:
+            self.repair = True  # raw tabs or line ends in strings: escape them, read again
+            return backend
+        if "integer overflow" in text and backend is ijson:
+            return ijson.get_backend("python")  # yajl's integers are 64-bit; Python's are not
+        return None
 
     def _check(self) -> str:
         """The top-level value's first character ('[' or '{'); ReadError if the file does not
@@ -168,13 +81,18 @@ class JsonFile:
             if not head.startswith((b"[", b"{")):
                 shown = head[:40].decode("utf-8", "replace")
                 raise ReadError(self.path, "not_json", detail=f"开头是 {shown!r}")
-        with self.stream() as stream:
-            try:
-                for _ in islice(ijson.parse(stream), 1000):
-                    pass
-            except (ijson.JSONError, UnicodeDecodeError) as error:
-                raise ReadError(self.path, "not_json", detail=_first_line(error)) from error
-        return chr(head[0])
+        backend: Any = ijson
+        while True:
+            with self.stream() as stream:
+                try:
+                    for _ in islice(backend.parse(stream), 1000):
+                        pass
+                    return chr(head[0])
+                except (ijson.JSONError, UnicodeDecodeError) as error:
+                    backend = self.read_on(error, backend)
+                    if backend is None:
+                        detail = _first_line(error)
+                        raise ReadError(self.path, "not_json", detail=detail) from error
 
     def has_list(self, records_path: str) -> bool:
         """Whether a non-empty list lies at ``records_path`` (dotted keys; "" the top)."""
@@ -183,12 +101,8 @@ class JsonFile:
         if self.top != "{":
             return False
         if records_path not in self.found:
-            with self.stream() as stream:
-                try:
-                    items = ijson.items(stream, f"{records_path}.item", use_float=True)
-                    self.found[records_path] = next(iter(items), _NONE) is not _NONE
-                except (ijson.JSONError, UnicodeDecodeError) as error:
-                    raise self._syntax_error(error, stream, 0) from error
+            prefix = f"{records_path}.item"
+            self.found[records_path] = any(True for _ in self._events(prefix, first_only=True))
         return self.found[records_path]
 
     def record_paths(self) -> list[str]:
@@ -199,25 +113,40 @@ class JsonFile:
             return [""]
         paths: list[str] = []
         budget: int | None = None
-        with self.stream() as stream:
-            try:
-                for prefix, event, _ in ijson.parse(stream):
-                    if budget is not None:
-                        budget -= 1
-                        if budget < 0:
-                            break
-                    if event != "start_map" or not prefix.endswith("item"):
-                        continue
-                    parent = prefix[: -len("item")].rstrip(".")
-                    keys = parent.split(".") if parent else []
-                    if len(keys) <= PATH_DEPTH and "item" not in keys and parent not in paths:
-                        paths.append(parent)
-                        budget = PATH_SCAN_EVENTS if budget is None else budget
-            except (ijson.JSONError, UnicodeDecodeError) as error:
-                raise self._syntax_error(error, stream, 0) from error
+        for prefix, event, _ in self._events(None):
+            if budget is not None:
+                budget -= 1
+                if budget < 0:
+                    break
+            if event != "start_map" or not prefix.endswith("item"):
+                continue
+            parent = prefix[: -len("item")].rstrip(".")
+            keys = parent.split(".") if parent else []
+            if len(keys) <= PATH_DEPTH and "item" not in keys and parent not in paths:
+                paths.append(parent)
+                budget = PATH_SCAN_EVENTS if budget is None else budget
         return paths
 
-    def _syntax_error(self, error: Exception, stream: Utf8Stream, after: int) -> ReadError:
+    def _events(self, prefix: str | None, *, first_only: bool = False) -> Iterator[Any]:
+        """ijson's parser events (prefix None) or the first item at ``prefix``."""
+        backend: Any = ijson
+        while True:
+            with self.stream() as stream:
+                try:
+                    if prefix is None:
+                        yield from backend.parse(stream)
+                    else:
+                        for item in backend.items(stream, prefix, use_float=True):
+                            yield item
+                            if first_only:
+                                return
+                    return
+                except (ijson.JSONError, UnicodeDecodeError) as error:
+                    backend = self.read_on(error, backend)
+                    if backend is None:
+                        raise self.syntax_error(error, stream, 0) from error
+
+    def syntax_error(self, error: Exception, stream: Utf8Stream, after: int) -> ReadError:
         return ReadError(
             self.path,
             "json_syntax",
@@ -225,9 +154,6 @@ class JsonFile:
             offset=f"{stream.consumed:,}",
             detail=_first_line(error),
         )
-
-
-_NONE = object()
 
 
 class JsonRecords:
@@ -245,17 +171,14 @@ class JsonRecords:
                 try:
                     items = backend.items(stream, self.prefix, use_float=True)
                     for position, item in enumerate(items, start=1):
-                        if position > yielded:
+                        if position > yielded:  # after a retry: from where the last one stopped
                             yield json_record(position, item, self.file.encoding, stream.suspect)
                             yielded = position
                     return
                 except (ijson.JSONError, UnicodeDecodeError) as error:
-                    if "integer overflow" in str(error) and backend is ijson:
-                        # yajl's integers are 64-bit; ijson's Python parser has no limit. Read
-                        # on with it from where the C parser stopped.
-                        backend = ijson.get_backend("python")
-                        continue
-                    raise self.file._syntax_error(error, stream, yielded) from error
+                    backend = self.file.read_on(error, backend)
+                    if backend is None:
+                        raise self.file.syntax_error(error, stream, yielded) from error
 
 
 def json_record(
