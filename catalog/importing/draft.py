@@ -192,11 +192,18 @@ def _place(columns: dict[str, Column]) -> dict[str, _Rule]:
         if column.path in used or not _mapping_accepts(target):
             continue
         if target in rules:
-            # Formats are often split over columns (format / mediaType): keep the alternatives.
+            # Another column for a placed field is an alternative, read where the first is
+            # blank: formats split over columns (format / mediaType), a provider column with
+            # gaps that another fills.
+            first = columns[rules[target].sources[0]]
             alternative = _Rule([])
-            if target == "formats" and tier == 0 and not rules[target].transform:
-                if not _fits(target, column, alternative) or alternative.transform:
-                    continue
+            if (
+                tier == 0
+                and not rules[target].transform
+                and (target == "formats" or first.empty)
+                and _fits(target, column, alternative)
+                and not alternative.transform
+            ):
                 rules[target].sources.append(column.path)
                 used.add(column.path)
             continue
@@ -287,10 +294,14 @@ def draft_mapping(document: Document, name: str | None = None) -> Draft:
     if provider is not None:
         column = columns[provider.sources[0]]
         if column.empty or column.present < distinct:
+            blank = column.empty + distinct - column.present
+            where = f"in {column.path}" + (
+                " (some may in the alternatives)" if len(provider.sources) > 1 else ""
+            )
             defaults["provider_name"] = (
                 f"{stem_name}{NO_PROVIDER}",
-                f"{column.empty + distinct - column.present} records name no provider; they are "
-                "kept under this placeholder (put the portal's name here) so none is lost.",
+                f"{blank} records name no provider {where}; those naming none are kept under "
+                "this placeholder (put the portal's name here) so none is lost.",
             )
     unread = _value_maps(rules, columns)
     key, key_note = _key(columns, rules, distinct)

@@ -632,3 +632,20 @@ def test_awkward_headers_and_values_still_give_valid_yaml(tmp_path, directory, w
     assert load_mapping(written).model_dump() == drafted.mapping.model_dump()
     report = import_file(directory, workspace, path, mapping=str(written))
     assert (report.records, report.created, report.rejected) == (5, 5, 0)
+
+
+def test_a_second_provider_column_fills_the_gaps_of_the_first(tmp_path):
+    path = write_csv(
+        tmp_path / "gaps.csv",
+        ["资源名称", "提供单位", "来源部门", "共享类型"],
+        [
+            ["甲", "市局", "", "无条件共享"],
+            ["乙", "", "区局", "无条件共享"],
+            ["丙", "", "", "无条件共享"],
+        ],
+    )
+    drafted = draft_mapping(read_document(path))
+    assert drafted.mapping.fields["provider_name"].sources == ["提供单位", "来源部门"]
+    assert drafted.defaults == {"provider_name": "gaps（未注明提供单位）"}
+    values, _ = drafted.mapping.apply({"资源名称": "乙", "提供单位": "", "来源部门": "区局"})
+    assert values["provider_name"] == "区局"
