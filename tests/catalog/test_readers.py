@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-import ijson
+import ijson  # type: ignore[import-untyped]
 import pytest
 import xlsxwriter
 

@@ -72,11 +72,10 @@ def sniff_encoding(path: Path) -> tuple[str, int]:
         raise ReadError(path, "empty_file")
     if len(head) < 4096 and not head.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise ReadError(path, "blank_file")
-    candidates = [bom_encoding(head) or _utf16_without_bom(head)]
-    if candidates[0] is None:
-        candidates = list(TEXT_ENCODINGS)
-        if _binary(head):
-            raise ReadError(path, "unknown_encoding", encodings="、".join(_shown(candidates)))
+    marked = bom_encoding(head) or _utf16_without_bom(head)
+    candidates = [marked] if marked else list(TEXT_ENCODINGS)
+    if not marked and _binary(head):
+        raise ReadError(path, "unknown_encoding", encodings="、".join(_shown(candidates)))
     for encoding in candidates:
         if _decodes_strictly(path, encoding):
             return encoding, 0

@@ -20,7 +20,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import ijson
+import ijson  # type: ignore[import-untyped]
 
 from catalog.importing.reading.common import (
     MAX_FIELD_BYTES,
