@@ -49,10 +49,22 @@ NO_PROVIDER = "（未注明提供单位）"
 _DATES = ("published_at", "updated_at")
 # The order fields choose their column in: the required ones first, then the ones whose
 # values can be checked, so a loosely named column goes to the field it really fits.
-_PRIORITY = (
-    "name provider_name share_type code update_cycle open_type updated_at published_at "
-    "landing_page summary formats theme tags category_name"
-).split()
+_PRIORITY = [
+    "name",
+    "provider_name",
+    "share_type",
+    "code",
+    "update_cycle",
+    "open_type",
+    "updated_at",
+    "published_at",
+    "landing_page",
+    "summary",
+    "formats",
+    "theme",
+    "tags",
+    "category_name",
+]
 
 
 @dataclass
