@@ -13,16 +13,16 @@ import os
 from collections.abc import Generator, Iterable
 from typing import Any
 
-from catalog.applying import (
+from catalog.apply_records import (
     SEQUENCE_DIGITS,
     ApplyResult,
-    ApplySession,
     EntryRecord,
     ProblemHandler,
     RowError,
     local_org_code,
     now_local,
 )
+from catalog.applying import ApplySession
 from schemas.codes import normalise_resource_code
 from schemas.entry import Organisation, catalogue_time
 from schemas.errors import InvalidInput, NotFound

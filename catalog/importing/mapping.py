@@ -59,8 +59,8 @@ from pydantic import (
     model_validator,
 )
 
-from catalog.applying import CONTACT_FIELDS, LABELS, REQUIRED_FIELDS, Severity, is_placeholder
-from catalog.importing.transforms import TRANSFORMS
+from catalog.apply_records import CONTACT_FIELDS, LABELS, REQUIRED_FIELDS, Severity
+from catalog.importing.transforms import TRANSFORMS, is_placeholder
 from schemas.entry import CatalogueEntry
 from schemas.errors import InvalidInput
 from schemas.messages import Reason, ReasonError
