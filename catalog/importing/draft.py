@@ -260,7 +260,7 @@ def _key(
         if column is None or "." in column.path or column.lists or column.objects:
             continue
         if column.empty == 0 and column.present == distinct and len(column.values) == distinct:
-            note = f"{column.path}: the source's own identifier, unique in every record"
+            note = f"{column.path} is the source's own identifier (unique in every record)"
             return [column.path], note
     key = [rules[f].sources[0] for f in ("name", "provider_name") if f in rules]
     return key, "no column identifies a record on its own: name and provider do"
@@ -284,10 +284,10 @@ def draft_mapping(document: Document, name: str | None = None) -> Draft:
             rules["share_type"] = _Rule(
                 list(open_rule.sources), note="DCAT accessLevel, mapped as the dcat-us mapping does"
             )
-        elif open_rule or "formats" in rules or "landing_page" in rules:
+        elif evidence := _open_data_evidence(rules):
             defaults["share_type"] = (
                 OPEN_DATA_SHARE,
-                "No 共享类型 column. The file lists open data (开放属性, formats or links), so its "
+                f"No 共享类型 column. The file lists open data ({', '.join(evidence)}), so its "
                 "records are taken as 无条件共享, as the shipped portal mappings do; change it if not.",
             )
     provider = rules.get("provider_name")
@@ -329,6 +329,12 @@ def draft_mapping(document: Document, name: str | None = None) -> Draft:
         defaults={f: value for f, (value, _) in defaults.items()},
         records_read=read,
     )
+
+
+def _open_data_evidence(rules: dict[str, _Rule]) -> list[str]:
+    """What shows a file lists open data (a 开放属性, file formats, resource links)."""
+    shown = {"open_type": "开放属性", "formats": "formats", "landing_page": "links"}
+    return [f"{label} in {rules[t].sources[0]}" for t, label in shown.items() if t in rules]
 
 
 def _unplaced(columns: dict[str, Column], rules: dict[str, _Rule], key: list[str]) -> list[str]:
