@@ -13,8 +13,8 @@ Accepted:
 - a date and time, with ``T`` or a space, minutes or seconds, fractional seconds (dropped: the
   value is the start of the second), an offset (``+08:00``, ``+0800``, ``-05``, ``Z``, ``UTC``):
   a time with an offset is converted to Asia/Shanghai with the tz database; Chinese times
-  (``2023年5月8日 14时30分``, ``14点30分5秒``, ``14:30``); an hour alone counts as minute
-  precision (``14时`` is 14:00);
+  (``2023年5月8日 14时30分``, ``14点30分5秒``, ``14:30``), a 12-hour clock (``下午2:30``,
+  ``2:30 PM``); an hour alone counts as minute precision (``14时`` is 14:00);
 - an e-mail style date (``Wed, 14 Sep 2022 16:33:00 GMT``);
 - an Excel serial number (day count since 1899-12-30, a fraction being the time of day), as
   text or a number, only from 10000 to 99999 (1927-05-18 to 2173-10-13): a bare number of 5
@@ -67,10 +67,12 @@ EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 EXCEL_SERIALS = (10_000, 100_000)  # [low, high): 1927-05-18 up to 2173-10-13
 
 _TIME = (
-    r"(?:[T\s]\s*|\s*)"
+    r"(?:[T\s]\s*|\s*)(?P<half>上午|下午|晚上|AM|PM|am|pm)?\s*"
     r"(?:(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<F>\d+))?)?"
     r"|(?P<cH>\d{1,2})\s*[时點点]\s*(?:(?P<cM>\d{1,2})\s*分\s*(?:(?P<cS>\d{1,2})\s*秒)?)?)"
+    r"(?:\s*(?P<half2>AM|PM|am|pm))?"
 )
+_AFTERNOON = {"下午", "晚上", "PM", "pm"}
 _OFFSET = r"\s*(?P<Z>Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?"
 _TAIL = rf"(?:{_TIME})?{_OFFSET}"
 _DATE_FORMS = (
@@ -288,6 +290,11 @@ def _from_match(parts: dict[str, str | None], raw: Any) -> ParsedTime:
     year, month, day = number("y"), number("m"), number("d")
     hour, minute = number("H", "cH", "bH"), number("M", "cM", "bM")
     second = number("S", "cS", "bS")
+    half = parts.get("half") or parts.get("half2")
+    if half and hour is not None:  # a 12-hour clock: 下午2:30 is 14:30, 12 AM is midnight
+        if not 1 <= hour <= 12:
+            raise ReasonError("impossible_date", value=raw)
+        hour = hour % 12 + (12 if half in _AFTERNOON else 0)
     precision: Precision
     if hour is not None:
         precision = "second" if second is not None else "minute"

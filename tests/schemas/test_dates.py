@@ -58,6 +58,11 @@ BASE = {"code": "101001/000001", "name": "人口", "provider_name": "公安局",
         ("2023年5月8日 14:30", D(2023, 5, 8, 14, 30), "minute"),
         ("2023年5月8日 14时", D(2023, 5, 8, 14, 0), "minute"),  # an hour: minute precision
         ("2023-05-08 14：30", D(2023, 5, 8, 14, 30), "minute"),  # full-width colon
+        ("2023年5月8日 下午2:30", D(2023, 5, 8, 14, 30), "minute"),
+        ("2023年5月8日下午2点30分", D(2023, 5, 8, 14, 30), "minute"),
+        ("2023年5月8日 上午12:05", D(2023, 5, 8, 0, 5), "minute"),
+        ("2023/5/8 2:30:05 PM", D(2023, 5, 8, 14, 30, 5), "second"),
+        ("2023/5/8 12:00 PM", D(2023, 5, 8, 12, 0), "minute"),
         # offsets, converted to Asia/Shanghai
         ("2022-09-14T16:33Z", D(2022, 9, 15, 0, 33), "minute"),  # across midnight
         ("2022-09-14T16:33:00.000Z", D(2022, 9, 15, 0, 33), "second"),
@@ -119,7 +124,16 @@ def test_unreadable_values_are_bad_dates(text):
 
 
 @pytest.mark.parametrize(
-    "text", ["2023-02-29", "2023-02-30", "2023-13", "2023年13月", "2023-05-08 25:00", "2023-04-31"]
+    "text",
+    [
+        "2023-02-29",
+        "2023-02-30",
+        "2023-13",
+        "2023年13月",
+        "2023-05-08 25:00",
+        "2023-04-31",
+        "2023-05-08 下午14:00",
+    ],
 )
 def test_impossible_dates(text):
     with pytest.raises(ReasonError) as info:
