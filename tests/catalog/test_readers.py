@@ -67,6 +67,18 @@ def test_unpaired_surrogates_become_replacement_characters_with_a_warning(tmp_pa
     assert third.problems == []
 
 
+def test_a_file_whose_only_fault_is_lone_surrogates_has_them_cleaned(tmp_path):
+    catalogue = {"dataset": [{"title": f"D{n}", "description": "ok"} for n in range(300)]}
+    catalogue["dataset"][150]["description"] = "Agency\udc92s data"
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(catalogue), encoding="ascii")  # as found: an escape, no other
+    found = records(path, "dataset")
+    assert [(r.row, r.fields["description"]) for r in found if r.problems] == [
+        (151, "Agency\ufffds data")
+    ]
+    assert all(r.fields["description"] == "ok" for r in found if not r.problems)
+
+
 def test_escapes_cut_at_any_chunk_boundary_read_the_same(tmp_path):
     """The stream that rewrites surrogate escapes reads the file in pieces: an escape, a
     surrogate pair or a run of backslashes cut between two pieces must read the same."""

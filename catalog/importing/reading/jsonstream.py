@@ -108,12 +108,13 @@ class Utf8Stream:
             else:
                 split = _safe_split(buf)
                 out, self.pending = buf[:split], buf[split:]
-            has_controls = len(out.translate(None, _CONTROL_BYTES)) != len(out)
-            if has_controls or _SURROGATE_ESCAPE.search(out):
+            fix = len(out.translate(None, _CONTROL_BYTES)) != len(out)
+            fix = fix or _SURROGATE_ESCAPE.search(out) is not None
+            if fix:
                 out = _FIX.sub(_fix, out)
             if not self.suspect:
                 self.suspect = (
-                    has_controls
+                    fix
                     or b"\x7f" in out
                     or (b"\\" in out and _SUSPECT_ESCAPE.search(out) is not None)
                 )
