@@ -103,6 +103,7 @@ class ApplySession:
         self.org_codes = self.store.organisations.codes_by_name()
         self.known_orgs = set(self.org_codes.values())
         self.contacts_tried: set[tuple[str, str]] = set()
+        self.contacts_done: set[str] = set()  # organisations whose every contact was tried
 
     def apply_batch(self, batch: Sequence[EntryRecord]) -> ApplyResult:
         with self.store.transaction():
@@ -294,6 +295,8 @@ class ApplySession:
         new, current = values["updated_at"], existing.get("updated_at")
         new_precision = values.get("updated_precision")
         current_precision = existing.get("updated_precision")
+        if new == current and new_precision == current_precision:
+            return []  # the common re-import: nothing to merge
         if new is None or current is None:
             if new is None:  # the source gives none: keep what is stored
                 values.pop("updated_at")
@@ -332,14 +335,20 @@ class ApplySession:
 
     def _contacts(self, given: dict[str, Any], org_code: Any, batch: _Batch) -> None:
         """The provider's contact from the record, where the organisation has none."""
-        if not org_code or not any(k in given for k in CONTACT_FIELDS):
+        if not org_code or org_code in self.contacts_done:
+            return
+        if not any(k in given for k in CONTACT_FIELDS):
             return
         for target, column in CONTACT_FIELDS.items():
             value = given.get(target)
-            value = "" if value is None or is_placeholder(value) else str(value).strip()
-            if not value or (org_code, column) in self.contacts_tried:
+            if value is None or (org_code, column) in self.contacts_tried:
+                continue
+            value = str(value).strip()
+            if not value or is_placeholder(value):
                 continue
             self.contacts_tried.add((org_code, column))  # the first value seen fills it
+            if all((org_code, c) in self.contacts_tried for c in CONTACT_FIELDS.values()):
+                self.contacts_done.add(org_code)
             if org_code in batch.new_orgs:
                 batch.new_orgs[org_code].setdefault(column, value)
             else:
