@@ -10,7 +10,7 @@ import pytest
 from catalog_apply_helpers import apply_file, fingerprint, mapping_from
 
 from catalog.applying import compare_times
-from catalog.directory import Directory
+from catalog.directory import Directory, EntryRecord
 from catalog.exporting import export_catalogue
 from catalog.importing.mapping import resolve_mapping
 from catalog.importing.readers import read_document
@@ -234,3 +234,35 @@ def test_listings_leave_the_source_record_out(directory):
     apply_file(directory, PORTAL, [RECORD])
     page = directory.store.entries.page()
     assert "source_record" not in page.entries[0]
+
+
+def test_a_key_conflict_rejects_in_chinese_and_changes_nothing(directory):
+    apply_file(directory, PORTAL, [RECORD])
+    owner = _code(directory)
+    before = fingerprint(directory)
+    record = EntryRecord(
+        {"code": "101001/000009", "name": "x", "provider_name": "y", "share_type": "无条件共享"},
+        row=7,
+        source_key=PORTAL.record_key(RECORD, {}),
+    )
+    found = []
+    result = directory.apply([record], source="portal-x", lenient=True, on_problem=found.append)
+    assert result.rejected == 1
+    assert [(p.row, p.field, p.reason.code) for p in found] == [(7, "code", "key_conflict")]
+    assert f"该来源记录已属于信息资源代码 {owner}" in found[0].reason.text("zh")
+    assert fingerprint(directory) == before
+
+
+@pytest.mark.slow
+def test_the_api_shows_an_entrys_source_record(directory, workspace):
+    from fastapi.testclient import TestClient
+
+    from mulu.web.app import create_app
+
+    apply_file(directory, PORTAL, [RECORD])
+    code = _code(directory)
+    with TestClient(create_app(workspace)) as client:
+        entry = client.get(f"/api/entries/{code.replace('/', '-')}").json()
+        listed = client.get("/api/entries").json()["entries"][0]
+    assert entry["source_record"] == RECORD
+    assert "source_record" not in listed
