@@ -313,12 +313,16 @@ class CatalogueEntry(BaseModel):
     @field_validator("updated_at", mode="before")
     @classmethod
     def _updated_at(cls, value: Any) -> dt.datetime | None:
+        if type(value) is dt.datetime and value.tzinfo is None and not value.microsecond:
+            return value  # already read by _date_precisions
         parsed = parse_optional_time(value)
         return None if parsed is None else parsed.value
 
     @field_validator("published_at", mode="before")
     @classmethod
     def _published_at(cls, value: Any) -> dt.date | None:
+        if type(value) is dt.date:
+            return value  # already read by _date_precisions
         parsed = parse_optional_time(value)
         return None if parsed is None else parsed.value.date()
 
