@@ -229,6 +229,16 @@ def test_a_blank_header_cell_names_its_column_by_position(tmp_path):
     assert second.fields == {"名称": "乙", "提供方": "局"}
 
 
+def test_a_title_row_above_the_table_is_not_the_header(tmp_path):
+    text = "某某区政务信息资源目录,,\n,,\n名称,提供方,格式\n甲,局,csv\n"
+    document = read_document(write(tmp_path / "title.csv", text))
+    assert document.header == ("名称", "提供方", "格式")
+    (record,) = document.records(None)
+    assert (record.row, record.fields) == (4, {"名称": "甲", "提供方": "局", "格式": "csv"})
+    single = read_document(write(tmp_path / "single.csv", "名称\n甲\n乙\n"))
+    assert [r.fields for r in single.records(None)] == [{"名称": "甲"}, {"名称": "乙"}]
+
+
 @pytest.mark.parametrize("delimiter", [",", "\t", ";"])
 def test_the_delimiter_is_sniffed_from_the_header(tmp_path, delimiter):
     path = write(tmp_path / "d.csv", f"名称{delimiter}提供方\n甲{delimiter}局\n")
@@ -420,6 +430,15 @@ def test_excel_records_rows_and_raw(tmp_path):
     )
     assert (second.row, second.fields) == (4, {"名称": "乙", "数量": 2.5})
     assert codes(second) == [("record", "extra_fields", "reject")]
+
+
+def test_excel_title_row_and_blank_rows_before_the_table(tmp_path):
+    rows = [["某某区政务信息资源目录"], [], ["名称", "提供方"], ["甲", "局"]]
+    document = read_document(write_xlsx(tmp_path / "t.xlsx", rows))
+    assert document.header == ("名称", "提供方")
+    assert [(r.row, r.fields) for r in document.records(None)] == [
+        (4, {"名称": "甲", "提供方": "局"})
+    ]
 
 
 def test_excel_repeated_header_is_an_error(tmp_path):

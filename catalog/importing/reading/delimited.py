@@ -8,11 +8,13 @@ line 1). Rows with more non-empty cells than the header reject; a field over
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from catalog.importing.reading.common import (
     MAX_FIELD_BYTES,
@@ -27,6 +29,8 @@ from catalog.importing.records import Problem, SourceRecord
 from schemas.messages import Reason
 
 DELIMITERS = (",", "\t", ";")
+HEADER_SEARCH = 20  # lines (csv: records) looked at for the delimiter and the header row
+TITLE_ROWS = 5  # how far below a title row its table's header may start
 # csv's own cap counts characters; a field of MAX_FIELD_BYTES bytes has at most as many, so csv
 # only stops on a field that is over the limit whatever its characters. (Process-wide: it only
 # ever raises csv's default of 128 KiB.)
@@ -73,21 +77,53 @@ def open_text(path: Path, encoding: str) -> IO[str]:
     return io.TextIOWrapper(path.open("rb"), encoding=encoding, errors="mulu-mark", newline="")
 
 
-def read_header(path: Path, encoding: str) -> tuple[str, list[str]]:
-    """(delimiter, column names) of a delimited file: the delimiter the header line uses most,
-    blank names named by their position. Raises ReadError for repeated names or no header."""
+def read_header(path: Path, encoding: str) -> tuple[str, list[str], int]:
+    """(delimiter, column names, records before the header) of a delimited file: the delimiter
+    its first lines use most, the header row found past any title rows, blank names named by
+    their position. Raises ReadError for repeated names or no header."""
     with open_text(path, encoding) as handle:
-        first = handle.readline()
-        if not first.strip():
-            raise ReadError(path, "no_header")
-        delimiter = max(DELIMITERS, key=first.count)  # ties: the comma (first)
+        sample = [handle.readline() for _ in range(HEADER_SEARCH)]
+        delimiter = max(DELIMITERS, key=lambda d: sum(line.count(d) for line in sample))
         handle.seek(0)
-        cells = next(csv.reader(handle, delimiter=delimiter), [])
-    names = [_header_name(cell, n) for n, cell in enumerate(cells, start=1)]
+        rows = _first_rows(csv.reader(handle, delimiter=delimiter))
+    at = header_index(rows)
+    if at is None:
+        raise ReadError(path, "no_header")
+    return delimiter, header_names(path, rows[at]), at
+
+
+def _first_rows(reader: Iterator[list[str]]) -> list[list[str]]:
+    """Up to HEADER_SEARCH rows, stopping at one csv cannot read (the records will say)."""
+    rows: list[list[str]] = []
+    with contextlib.suppress(csv.Error):
+        rows.extend(islice(reader, HEADER_SEARCH))
+    return rows
+
+
+def header_index(rows: list[list[Any]]) -> int | None:
+    """Which of a file's first rows is its header: the first that is not blank, unless it is
+    a title (one cell filled, as "某某市政务信息资源目录" above a table) with a row of several
+    filled cells shortly after; then that row."""
+    filled = [(n, sum(1 for cell in row if str(cell).strip())) for n, row in enumerate(rows)]
+    filled = [(n, count) for n, count in filled if count]
+    if not filled:
+        return None
+    first, count = filled[0]
+    if count == 1:
+        wider = [n for n, count in filled[1 : TITLE_ROWS + 1] if count >= 2]
+        if wider:
+            return wider[0]
+    return first
+
+
+def header_names(path: Path, cells: list[Any]) -> list[str]:
+    """Column names from header cells: cleaned, blank ones named by position, trailing blank
+    ones dropped (a trailing delimiter); ReadError if a name repeats."""
+    names = [_header_name(str(cell), n) for n, cell in enumerate(cells, start=1)]
     while names and names[-1] == column_name(len(names)):
-        names.pop()  # trailing blank header cells: a trailing delimiter, no column
+        names.pop()
     repeated_header_error(path, names)
-    return delimiter, names
+    return names
 
 
 def repeated_header_error(path: Path, names: list[str]) -> None:
@@ -103,6 +139,7 @@ def repeated_header_error(path: Path, names: list[str]) -> None:
 
 
 def _header_name(cell: str, position: int) -> str:
+    # Excel's cells carry no byte markers; a delimited file's do (surrogates_are_bytes).
     name = Cleaner(1, None, surrogates_are_bytes=True).text(cell, cell).strip()
     return name or column_name(position)
 
@@ -110,14 +147,18 @@ def _header_name(cell: str, position: int) -> str:
 class DelimitedRecords:
     """The records of a delimited file; iterating reads the file again, streamed."""
 
-    def __init__(self, path: Path, encoding: str, delimiter: str, header: list[str]) -> None:
+    def __init__(
+        self, path: Path, encoding: str, delimiter: str, header: list[str], skip: int = 0
+    ) -> None:
         self.path, self.encoding, self.delimiter, self.header = path, encoding, delimiter, header
+        self.skip = skip  # csv records before the header (title rows)
 
     def __iter__(self) -> Iterator[SourceRecord]:
         with open_text(self.path, self.encoding) as handle:
             lines = _Lines(handle)
             reader = csv.reader(lines, delimiter=self.delimiter)
-            next(reader, None)  # the header, read by read_header
+            for _ in range(self.skip + 1):  # title rows and the header, read by read_header
+                next(reader, None)
             lines.take()
             while True:
                 try:

@@ -37,6 +37,7 @@ class Document:
     decode_errors: int = 0  # bytes that encoding cannot decode (each becomes U+FFFD, warned)
     delimiter: str | None = None  # csv
     header: tuple[str, ...] = ()  # csv, xlsx: the column names (blank ones named 第N列)
+    header_at: int = 0  # csv records / spreadsheet rows before the header (title rows)
     _json: Any = field(default=None, repr=False, compare=False)
 
     def records(self, records_path: str | None = None) -> Iterable[SourceRecord] | None:
@@ -46,10 +47,10 @@ class Document:
             assert self.encoding
             assert self.delimiter
             return delimited.DelimitedRecords(
-                self.path, self.encoding, self.delimiter, list(self.header)
+                self.path, self.encoding, self.delimiter, list(self.header), self.header_at
             )
         if self.format == "xlsx":
-            return excel.ExcelRecords(self.path, list(self.header))
+            return excel.ExcelRecords(self.path, list(self.header), self.header_at)
         if self.format == "jsonl":
             assert self.encoding
             return None if records_path else JsonLinesRecords(self.path, self.encoding)
@@ -83,11 +84,12 @@ def read_document(path: Path | str, fmt: str | None = None) -> Document:
     if path.stat().st_size == 0:
         raise ReadError(path, "empty_file")
     if fmt == "xlsx":
-        return Document(path, fmt, header=tuple(excel.read_header(path)))
+        names, at = excel.read_header(path)
+        return Document(path, fmt, header=tuple(names), header_at=at)
     encoding, errors = sniff_encoding(path)
     if fmt == "csv":
-        delimiter, header = delimited.read_header(path, encoding)
-        return Document(path, fmt, encoding, errors, delimiter, tuple(header))
+        delimiter, header, at = delimited.read_header(path, encoding)
+        return Document(path, fmt, encoding, errors, delimiter, tuple(header), at)
     if fmt == "jsonl":
         return Document(path, fmt, encoding, errors)
     return Document(path, fmt, encoding, errors, _json=JsonFile(path, encoding, errors))

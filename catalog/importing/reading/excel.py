@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,12 @@ from catalog.importing.reading.common import (
     json_raw,
     too_large,
 )
-from catalog.importing.reading.delimited import column_name, repeated_header_error
+from catalog.importing.reading.delimited import (
+    HEADER_SEARCH,
+    column_name,
+    header_index,
+    header_names,
+)
 from catalog.importing.records import Problem, SourceRecord
 from schemas.messages import Reason
 
@@ -47,32 +53,23 @@ def _blank(cells: list[Any]) -> bool:
     return all(cell in ("", None) or (isinstance(cell, str) and not cell.strip()) for cell in cells)
 
 
-def read_header(path: Path) -> list[str]:
-    """The column names: the first row that is not blank; blank names by their position."""
-    for row, cells in _rows(path):
-        if _blank(cells):
-            continue
-        cleaner = Cleaner(row, None, surrogates_are_bytes=False)
-        names = [
-            cleaner.text(str(cell), str(cell)).strip() or column_name(n)
-            for n, cell in enumerate(cells, start=1)
-        ]
-        while names and names[-1] == column_name(len(names)):
-            names.pop()
-        repeated_header_error(path, names)
-        return names
-    raise ReadError(path, "no_header")
+def read_header(path: Path) -> tuple[list[str], int]:
+    """(column names, rows before the header): the header is the first row that is not blank,
+    or the table's header below a title row; blank names by their position."""
+    rows = [cells for _, cells in islice(_rows(path), HEADER_SEARCH)]
+    at = header_index(rows)
+    if at is None:
+        raise ReadError(path, "no_header")
+    return header_names(path, [_cell(cell) for cell in rows[at]]), at
 
 
 class ExcelRecords:
-    def __init__(self, path: Path, header: list[str]) -> None:
+    def __init__(self, path: Path, header: list[str], skip: int = 0) -> None:
         self.path, self.header = path, header
+        self.skip = skip  # rows before the header (blank or title rows)
 
     def __iter__(self) -> Iterator[SourceRecord]:
-        rows = _rows(self.path)
-        for _, cells in rows:
-            if not _blank(cells):
-                break  # the header
+        rows = islice(_rows(self.path), self.skip + 1, None)
         for row, cells in rows:
             if not _blank(cells):
                 yield self._record(row, [_cell(cell) for cell in cells])
