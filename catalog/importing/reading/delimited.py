@@ -204,7 +204,8 @@ class DelimitedRecords:
         at the next line, inside the open quoted field: read on to where the quotes close."""
         row, text = lines.take()
         quotes = text.count('"')
-        kept, size = [text], len(text.encode("utf-8", "surrogatepass"))
+        kept, kept_chars = [text], len(text)
+        size = len(text.encode("utf-8", "surrogatepass"))
         while quotes % 2:
             try:
                 line = next(lines)
@@ -213,8 +214,9 @@ class DelimitedRecords:
             lines.taken.clear()
             quotes += line.count('"')
             size += len(line.encode("utf-8", "surrogatepass"))
-            if sum(map(len, kept)) < RAW_KEPT:
+            if kept_chars < RAW_KEPT:
                 kept.append(line)
+                kept_chars += len(line)
         raw = "".join(kept)
         if "field larger than field limit" in error:
             limit = f"{MAX_FIELD_BYTES:,}"
