@@ -19,6 +19,7 @@ from schemas.messages import Lang, Reason
 MAX_FIELD_BYTES = 4 * 1024 * 1024
 
 REPLACEMENT = "\ufffd"
+SHOWN_LIMIT = 500  # characters of a field's bad values shown in its warning
 
 # Markers: what a reader puts in decoded text where the file had something that is not a
 # character, so the record that holds it can be told (and warned about) later.
@@ -168,7 +169,10 @@ class Cleaner:
         if not isinstance(key, str):
             return key
         if field is None:
-            field = Cleaner(self.row, self.encoding, surrogates_are_bytes=False).text(key, "")
+            bytes_marked = self._undecodable is _SURROGATE
+            field = Cleaner(self.row, self.encoding, surrogates_are_bytes=bytes_marked).text(
+                key, ""
+            )
         return self.text(key, field)
 
     def _warn(self, field: str, code: str, original: str, **params: Any) -> None:
@@ -177,7 +181,9 @@ class Cleaner:
             if problem.field == field and problem.reason.code == code:
                 params["count"] += problem.reason.params["count"]
                 self.problems.remove(problem)
-                shown = f"{problem.value} | {self._escaped(original)}"
+                shown = problem.value
+                if len(shown) < SHOWN_LIMIT:  # enough to find it by; a long list stays short
+                    shown = f"{shown} | {self._escaped(original)}"
                 break
         else:
             shown = self._escaped(original)
