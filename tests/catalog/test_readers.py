@@ -373,6 +373,8 @@ def test_json_at_a_nested_path_numbers_by_position_and_writes_back_raw(tmp_path)
     assert document.records(None) is None
     assert document.records("result.data") is None
     assert document.records("nothing.here") is None
+    escaped_keys = write(tmp_path / "e.json", json.dumps({"目录": [{"标题": "甲"}], "x": "目录s"}))
+    assert [r.fields for r in records(escaped_keys, "目录")] == [{"标题": "甲"}]
     first, second = document.records("result.data.list")
     assert (first.row, first.fields) == (1, {"标题": "甲", "数据量": 12, "比例": 0.5})
     assert type(first.fields["数据量"]) is int
