@@ -12,8 +12,12 @@ Side by side for each size, each run a fresh workspace and a fresh process:
   temporary worktree, its runs alternating with today's so that both see the same machine.
 
 Measured: wall time of the command, and its peak RSS (``ru_maxrss`` of that child alone, from
-``os.wait4``). Run: ``python -m bench.catalog_json --sizes 100000 1000000 --baseline REV``.
-Prints a Markdown table for BENCHMARKS.md.
+``os.wait4``). A second table times the reading alone, each in a fresh process
+(``bench.measure``): today's ``read_document(...).records(...)`` (streamed, every record's raw
+text written back and checked for bad characters) against ``json.load`` of the whole file (what
+the reader did before issue 12). Run:
+``python -m bench.catalog_json --sizes 100000 1000000 --baseline REV``. Prints Markdown tables
+for BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.measure import measure
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "data" / "real"
@@ -100,6 +106,27 @@ def import_once(source: Path, scratch: Path, code: str) -> dict:
     return {"seconds": seconds, "peak_mib": usage.ru_maxrss / 1024, "report": report}
 
 
+READ_STREAMED = """
+from catalog.importing.readers import read_document
+document = read_document({path!r})
+result = sum(1 for _ in document.records(document.record_paths()[0]))
+"""
+READ_WHOLE = """
+import json
+with open({path!r}, "rb") as handle:
+    value = json.load(handle)
+result = len(value if isinstance(value, list) else value["dataset"])
+"""
+
+
+def read_only(source: Path) -> dict:
+    """Reading alone, streamed and whole, each in a fresh process."""
+    return {
+        name: measure("", step.format(path=str(source)))
+        for name, step in (("streamed", READ_STREAMED), ("json.load", READ_WHOLE))
+    }
+
+
 def run(sizes: list[int], runs: int, shape: str, baseline: str | None) -> list[dict]:
     rows = []
     scratch = Path(tempfile.mkdtemp(prefix="mulu-bench-json-"))
@@ -120,6 +147,7 @@ def run(sizes: list[int], runs: int, shape: str, baseline: str | None) -> list[d
                 for name, code in contenders.items():
                     measured[name].append(import_once(source, scratch, code))
             row: dict = {"size": size, "file_mib": source.stat().st_size / 2**20}
+            row["read"] = read_only(source)
             for name, results in measured.items():
                 best = min(results, key=lambda r: r["seconds"])
                 row[name] = {**best, "runs": [round(r["seconds"], 1) for r in results]}
@@ -162,6 +190,17 @@ def markdown(rows: list[dict], shape: str, baseline: str | None) -> str:
             f"| {row['size']:,} | {row['file_mib']:.0f} | {mulu['seconds']:.1f} | "
             f"{mulu['peak_mib']:.0f} | {row['size'] / mulu['seconds']:,.0f} | "
             f"{_landed(mulu['report'])} | {base_cells} |"
+        )
+    lines += [
+        "",
+        "| records | streamed read s | streamed peak MiB | json.load s | json.load peak MiB |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        streamed, whole = row["read"]["streamed"], row["read"]["json.load"]
+        lines.append(
+            f"| {row['size']:,} | {streamed['seconds']:.1f} | {streamed['peak_mib']:.0f} | "
+            f"{whole['seconds']:.1f} | {whole['peak_mib']:.0f} |"
         )
     return "\n".join(lines)
 
