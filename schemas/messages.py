@@ -22,7 +22,10 @@ LANGS: tuple[Lang, ...] = ("zh", "en")
 MESSAGES: dict[str, tuple[str, str]] = {
     # a field
     "missing_field": ("缺少 {label}", "missing {label}"),
-    "invalid_value": ("{label} 的值 '{value}' 无法读取：{detail}", "{label}: cannot read '{value}': {detail}"),
+    "invalid_value": (
+        "{label} 的值 '{value}' 无法读取：{detail}",
+        "{label}: cannot read '{value}': {detail}",
+    ),
     "too_long": ("{label} 超过 {limit} 个字符", "{label} is longer than {limit} characters"),
     "unknown_cycle": (
         "无法识别的更新周期 '{value}'（可用：实时、每日、每周、每月、每季度、每半年、每年、"
