@@ -4,6 +4,7 @@ record (or field) it is in and nothing else; whole-file problems are a ReadError
 from __future__ import annotations
 
 import codecs
+import datetime
 import json
 import subprocess
 import sys
@@ -327,6 +328,13 @@ def test_utf16_with_bom_tab_separated_as_excel_saves_unicode_text(tmp_path):
     )
 
 
+def test_utf16_without_bom_is_told_by_its_zero_bytes(tmp_path):
+    path = tmp_path / "nobom.csv"
+    path.write_bytes("名称,提供方\r\nA,B\r\n社保卡,人社局\r\n".encode("utf-16-le"))
+    assert detect_encoding(path) == "utf-16-le"
+    assert [r.fields["名称"] for r in records(path)] == ["A", "社保卡"]
+
+
 def test_utf8_with_bom_and_gbk_json(tmp_path):
     bom = tmp_path / "bom.csv"
     bom.write_bytes(codecs.BOM_UTF8 + "名称,提供方\n甲,局\n".encode())
@@ -432,6 +440,27 @@ def test_excel_records_rows_and_raw(tmp_path):
     )
     assert (second.row, second.fields) == (4, {"名称": "乙", "数量": 2.5})
     assert codes(second) == [("record", "extra_fields", "reject")]
+
+
+def test_excel_dates_are_iso_text_and_whole_numbers_their_digits(tmp_path):
+    path = tmp_path / "d.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, ["名称", "发布时间", "更新时间", "数据量"])
+    sheet.write(1, 0, "甲")
+    day = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    minute = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    sheet.write_datetime(1, 1, datetime.datetime(2024, 3, 1), day)
+    sheet.write_datetime(1, 2, datetime.datetime(2024, 3, 1, 14, 30), minute)
+    sheet.write_number(1, 3, 1200)
+    workbook.close()
+    (record,) = records(path)
+    assert record.fields == {
+        "名称": "甲",
+        "发布时间": "2024-03-01",
+        "更新时间": "2024-03-01T14:30:00",
+        "数据量": "1200",
+    }
 
 
 def test_excel_title_row_and_blank_rows_before_the_table(tmp_path):
