@@ -40,6 +40,7 @@ from schemas.messages import Reason
 # look through for others before giving up (a 1M-record array is ~30M events).
 PATH_SCAN_EVENTS = 1_000_000
 PATH_DEPTH = 4
+PATH_COUNT = 5  # record_paths() stops after this many
 _KINDS = {str: "string", int: "number", float: "number", bool: "boolean", list: "array"}
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
@@ -128,8 +129,8 @@ class JsonFile:
 
     def record_paths(self) -> list[str]:
         """Dotted paths of the arrays of objects reached through keys alone, at most
-        ``PATH_DEPTH`` deep; "" for a top-level list. Bounded: after the first is found the
-        scan looks only ``PATH_SCAN_EVENTS`` further."""
+        ``PATH_DEPTH`` deep, in file order; "" for a top-level list. Bounded: after the first
+        is found the scan looks only ``PATH_SCAN_EVENTS`` further, and for ``PATH_COUNT``."""
         if self.top == "[":
             return [""]
         paths: list[str] = []
@@ -145,6 +146,8 @@ class JsonFile:
             keys = parent.split(".") if parent else []
             if len(keys) <= PATH_DEPTH and "item" not in keys and parent not in paths:
                 paths.append(parent)
+                if len(paths) == PATH_COUNT:
+                    break
                 budget = PATH_SCAN_EVENTS if budget is None else budget
         return paths
 
