@@ -476,6 +476,9 @@ def test_excel_repeated_header_is_an_error(tmp_path):
     with pytest.raises(ReadError) as info:
         read_document(write_xlsx(tmp_path / "r.xlsx", [["名称", "名称"], ["甲", "乙"]]))
     assert info.value.reason.code == "repeated_header"
+    with pytest.raises(ReadError) as info:
+        read_document(write(tmp_path / "text.xlsx", "名称,提供方\n甲,局\n"))
+    assert info.value.reason.code == "not_a_spreadsheet"
 
 
 # --- the real exports ---------------------------------------------------------------------------
