@@ -82,6 +82,10 @@ class Entries(Protocol):
         """Every entry's 信息资源代码, retired ones included."""
         ...
 
+    def has_source_key_prefix(self, prefix: str) -> bool:
+        """Whether any entry's source_key starts with ``prefix``."""
+        ...
+
     def counts(self, column: str, *, status: str = "active") -> dict[str, int]:
         """Active entries per value of ``column`` (``未说明`` for none), most first."""
         ...

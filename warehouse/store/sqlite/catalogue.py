@@ -134,6 +134,22 @@ class SqliteEntries:
         """Every entry's 信息资源代码, retired ones included."""
         return {row[0] for row in self.db.connection().execute("SELECT code FROM entries")}
 
+    def has_source_key_prefix(self, prefix: str) -> bool:
+        """Whether any entry's source_key starts with ``prefix`` (an index range, not LIKE:
+        ``_`` and ``%`` in a mapping's name are plain characters)."""
+        if not prefix:
+            raise ValueError("a source_key prefix must not be empty")
+        after = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        row = (
+            self.db.connection()
+            .execute(
+                "SELECT 1 FROM entries WHERE source_key >= ? AND source_key < ? LIMIT 1",
+                (prefix, after),
+            )
+            .fetchone()
+        )
+        return row is not None
+
     def counts(self, column: str, *, status: str = "active") -> dict[str, int]:
         """Active entries per value of ``column`` (``未说明`` for none), most first."""
         if column not in COUNT_COLUMNS:
