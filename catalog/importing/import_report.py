@@ -42,6 +42,7 @@ class ImportReport:
     rejects_file: str | None = None
     drafted: bool = False  # the mapping was drafted from the file's headers
     status: Literal["running", "finished", "failed", "interrupted"] = "running"
+    error: str | None = None  # what ended a failed or interrupted import
 
     @property
     def errors(self) -> list[Problem]:
@@ -87,6 +88,7 @@ class ImportReport:
             "draft_hint": self.draft_hint(lang),
             "import_id": self.import_id,
             "status": self.status,
+            "error": self.error,
             **self.counts(),
             "problems_total": self.problem_count,
             "rejects_file": self.rejects_file,

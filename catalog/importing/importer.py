@@ -11,7 +11,10 @@ Lifecycle: the ``imports`` row is ``running`` (with pid and host) while the impo
 always ends ``finished`` or ``failed`` (the error kept); a process killed outright leaves it
 ``running`` with a dead pid, which the next import or listing on that host marks
 ``interrupted``. Records are written in batches, each its own transaction, and applying a
-record already applied changes nothing, so re-running the same import resumes it.
+record already applied changes nothing, so re-running the same import resumes it. A file that
+breaks off mid-way (a download cut short) keeps the records read before the break, ends the row
+``failed`` with the reader's error and raises ``ImportBrokeOff`` (its own exit status, 7): once
+the file is whole, re-running resumes.
 """
 
 from __future__ import annotations
@@ -42,17 +45,41 @@ from catalog.importing.mapping import (
 )
 from catalog.importing.readers import Document, ReadError, read_document
 from catalog.importing.records import Problem, SourceRecord
-from catalog.importing.seen import SeenRecords, record_digest
+from catalog.importing.seen import SeenRecords
 from schemas.entry import CatalogueEntry
 from schemas.errors import InvalidInput
 from schemas.messages import Lang, Reason
+from warehouse.store.sqlite.scratch import ImportScratch
 from warehouse.workspace import Workspace
 
 Progress = Callable[[int], None]
 CHUNK = BATCH_SIZE  # records mapped, checked and written per transaction
 SAMPLE = 200  # records whose field names tell which columns a file has
 
-__all__ = ["ImportReport", "import_file", "mark_interrupted", "process_alive"]
+__all__ = ["ImportBrokeOff", "ImportReport", "import_file", "mark_interrupted", "process_alive"]
+
+# The broke-off message (one import outcome, so kept beside it rather than in MESSAGES).
+_BROKE_OFF = {
+    "zh": "断开前的 {landed} 条记录已导入，文件随后中途断开（{where}）；请修复文件后重新导入，"
+    "将从断开处继续",
+    "en": "{landed} records landed before the file broke off at {where}; "
+    "fix the file and re-run to resume",
+}
+
+
+class ImportBrokeOff(InvalidInput):
+    """The file broke off mid-way, after some records were read: those landed (``report``
+    counts them; its status is ``failed``), the ``imports`` row is ``failed`` with the reader's
+    error, and re-running the import once the file is whole resumes it. Unlike the other
+    InvalidInput errors something was written, so the CLI exits with its own status."""
+
+    exit_code = 7
+
+    def __init__(self, report: ImportReport, error: ReadError, lang: Lang) -> None:
+        self.report = report
+        self.where = error.text(lang)
+        landed = report.created + report.updated + report.unchanged
+        super().__init__(_BROKE_OFF[lang].format(landed=f"{landed:,}", where=self.where))
 
 
 def process_alive(pid: int) -> bool:
@@ -90,50 +117,54 @@ def import_file(
     except ReadError as exc:
         raise _in_language(exc, lang) from None
     chosen, records, drafted = _choose_mapping(document, mapping, lang)
-    host = socket.gethostname()
-    # Kept relative when the file lies in the workspace (a copied workspace finds its own);
-    # a file elsewhere is the user's, kept where it was.
-    import_id = store.imports.start(
-        workspace.stored(path.resolve()),
-        chosen.name,
-        directory.user,
-        now_local().isoformat(),
-        pid=os.getpid(),
-        host=host,
-    )
-    report = ImportReport(str(path), chosen.name, import_id, lang=lang, drafted=drafted)
-    sink = ProblemSink(workspace, store.imports, report, path)
-    seen = SeenRecords(workspace.staging_dir / ".imports", process_alive)
-    try:
-        run = _Run(directory, chosen, report, sink, seen)
-        for chunk in _chunks(iter(records), CHUNK):
-            run.apply(chunk)
-            store.imports.progress(import_id, report.counts())
-            if progress is not None:
-                progress(len(chunk))
-        sink.close()
-    except BaseException as exc:
-        # Whatever ended it (a reader error mid-file, a bug, Ctrl-C), the row says so.
-        if isinstance(exc, ReadError):
-            _in_language(exc, lang)
-        ended: Literal["failed", "interrupted"] = (
-            "failed" if isinstance(exc, Exception) else "interrupted"
+    # Entries imported before issue 12 carry "<mapping name>:<sha1>"; where none do, the old
+    # key is never needed, so it is not worked out for each record.
+    legacy = store.entries.has_source_key_prefix(f"{chosen.name}:")
+    # The scratch store first: if it cannot be made, no imports row is left running.
+    with ImportScratch(workspace.staging_dir / ".imports", process_alive) as scratch:
+        # Kept relative when the file lies in the workspace (a copied workspace finds its
+        # own); a file elsewhere is the user's, kept where it was.
+        import_id = store.imports.start(
+            workspace.stored(path.resolve()),
+            chosen.name,
+            directory.user,
+            now_local().isoformat(),
+            pid=os.getpid(),
+            host=socket.gethostname(),
         )
-        report.status = ended
+        report = ImportReport(str(path), chosen.name, import_id, lang=lang, drafted=drafted)
+        sink = ProblemSink(workspace, store.imports, report, path)
         try:
+            run = _Run(directory, chosen, report, sink, SeenRecords(scratch), legacy=legacy)
+            for chunk in _chunks(iter(records), CHUNK):
+                run.apply(chunk)
+                store.imports.progress(import_id, report.counts())
+                if progress is not None:
+                    progress(len(chunk))
             sink.close()
-        finally:
-            store.imports.finish(
-                import_id,
-                report.counts(),
-                now_local().isoformat(),
-                status=ended,
-                error=_error_text(exc),
-                rejects_file=_stored(workspace, report.rejects_file),
+        except BaseException as exc:
+            # Whatever ended it (a reader error mid-file, a bug, Ctrl-C), the row says so.
+            if isinstance(exc, ReadError):
+                _in_language(exc, lang)
+            ended: Literal["failed", "interrupted"] = (
+                "failed" if isinstance(exc, Exception) else "interrupted"
             )
-            seen.close()
-        raise
-    seen.close()
+            report.status = ended
+            report.error = _error_text(exc)
+            try:
+                sink.close()
+            finally:
+                store.imports.finish(
+                    import_id,
+                    report.counts(),
+                    now_local().isoformat(),
+                    status=ended,
+                    error=report.error,
+                    rejects_file=_stored(workspace, report.rejects_file),
+                )
+            if isinstance(exc, ReadError) and report.records:
+                raise ImportBrokeOff(report, exc, lang) from exc
+            raise
     report.status = "finished"
     store.imports.finish(
         import_id,
@@ -237,42 +268,62 @@ class _Run:
         report: ImportReport,
         sink: ProblemSink,
         seen: SeenRecords,
+        *,
+        legacy: bool,
     ) -> None:
         self.directory = directory
         self.mapping = mapping
         self.report = report
         self.sink = sink
         self.seen = seen
+        self.legacy = legacy  # whether entries with the mapping's pre-issue-12 keys exist
 
     def apply(self, chunk: list[SourceRecord]) -> None:
         report = self.report
         found: dict[int, list[Problem]] = {}  # row -> its problems, this chunk only
-        entries: list[EntryRecord] = []
+        mapped: list[tuple[SourceRecord, dict[str, Any]]] = []
         for record in chunk:
             report.records += 1
             problems = found.setdefault(record.row, [])
             problems.extend(record.problems)
             if record.rejected:
                 continue
-            values, mapped = self.mapping.apply(record.fields)
-            problems.extend(self._problem(record, p) for p in mapped)
-            if any(p.severity == "reject" for p in problems):
+            values, field_problems = self.mapping.apply(record.fields)
+            problems.extend(self._problem(record, p) for p in field_problems)
+            if not any(p.severity == "reject" for p in problems):
+                mapped.append((record, values))
+
+        # Before issue 12 every record counted toward "#n", exact repeats included.
+        legacy = self._legacy_keys(mapped)
+        fresh: list[tuple[SourceRecord, dict[str, Any], str | None]] = []
+        firsts = self.seen.first_rows([record for record, _ in mapped])
+        for (record, values), first, old in zip(mapped, firsts, legacy, strict=True):
+            if first is None:
+                fresh.append((record, values, old))
                 continue
-            # Before issue 12 every record counted toward "#n", exact repeats included.
-            legacy = self._legacy_key(record, values)
-            first = self.seen.first_row(record_digest(record.fields), record.row)
-            if first is not None:
-                report.duplicates += 1
-                problems.append(
-                    Problem(
-                        record.row,
-                        "record",
-                        Reason("duplicate_record", {"first_row": first}),
-                        "warning",
-                    )
+            report.duplicates += 1
+            found[record.row].append(
+                Problem(
+                    record.row,
+                    "record",
+                    Reason("duplicate_record", {"first_row": first}),
+                    "warning",
                 )
-                continue
-            entries.append(self._entry(record, values, legacy))
+            )
+        # Records sharing a key but differing elsewhere (yearly files under one title) stay
+        # distinct entries: the n-th distinct one is "key#n".
+        keys = self._numbered([self.mapping.record_key(r.fields, v) for r, v, _ in fresh])
+        entries = [
+            EntryRecord(
+                values,
+                row=record.row,
+                source_key=key,
+                raw=record.raw,
+                source_record=record.fields,
+                legacy_key=old,
+            )
+            for (record, values, old), key in zip(fresh, keys, strict=True)
+        ]
         self.seen.commit()
 
         if entries:
@@ -293,30 +344,16 @@ class _Run:
                 self.sink.add(problem, record.raw, record.fields)
             found[record.row] = []
 
-    def _legacy_key(self, record: SourceRecord, values: dict[str, Any]) -> str | None:
-        legacy = self.mapping.legacy_key(record.fields, values)
-        if legacy is None:
-            return None
-        n = self.seen.count(legacy, "legacy")
-        return legacy if n == 1 else f"{legacy}#{n}"
+    def _legacy_keys(self, mapped: list[tuple[SourceRecord, dict[str, Any]]]) -> list[str | None]:
+        if not self.legacy:
+            return [None] * len(mapped)
+        keys = [self.mapping.legacy_key(record.fields, values) for record, values in mapped]
+        return self._numbered(keys, "legacy")
 
-    def _entry(
-        self, record: SourceRecord, values: dict[str, Any], legacy: str | None
-    ) -> EntryRecord:
-        key = self.mapping.record_key(record.fields, values)
-        if key is not None:
-            # Records sharing a key but differing elsewhere (yearly files under one title)
-            # stay distinct entries: the n-th distinct one is "key#n".
-            n = self.seen.count(key)
-            key = key if n == 1 else f"{key}#{n}"
-        return EntryRecord(
-            values,
-            row=record.row,
-            source_key=key,
-            raw=record.raw,
-            source_record=record.fields,
-            legacy_key=legacy,
-        )
+    def _numbered(self, keys: list[str | None], kind: str = "") -> list[str | None]:
+        """Each key as counted so far in this import (``key#n`` the n-th time); None stays."""
+        counted = iter(self.seen.numbered([k for k in keys if k is not None], kind))
+        return [None if key is None else next(counted) for key in keys]
 
     def _write(
         self,

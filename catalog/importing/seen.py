@@ -1,21 +1,20 @@
 """What one import has seen so far: each distinct record (to merge exact repeats) and how many
 records carried each source key (the n-th distinct one gets ``key#n``).
 
-Kept as 8-byte digests in a scratch SQLite file of the import's own under the workspace's
-staging folder (opened only here, never the catalogue), so memory stays flat at a million
-records; the file is deleted when the import ends.
+Only the digests and the numbering are worked out here; they are kept, a chunk at a time, in
+the import's scratch store (``warehouse.store.sqlite.scratch``), so memory stays flat at a
+million records.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sqlite3
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
+
+from catalog.importing.records import SourceRecord
+from warehouse.store.sqlite.scratch import ImportScratch
 
 
 def digest(text: str) -> int:
@@ -33,53 +32,21 @@ def record_digest(fields: dict[str, Any]) -> int:
 
 
 class SeenRecords:
-    def __init__(self, folder: Path, alive: Callable[[int], bool] | None = None) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        if alive is not None:
-            _sweep(folder, alive)
-        handle, name = tempfile.mkstemp(
-            prefix=f"import-{os.getpid()}-", suffix=".sqlite", dir=folder
-        )
-        os.close(handle)
-        self.path = Path(name)
-        self._con = sqlite3.connect(name, isolation_level=None)
-        self._con.execute("PRAGMA journal_mode = OFF")
-        self._con.execute("PRAGMA synchronous = OFF")
-        self._con.execute("CREATE TABLE records (digest INTEGER PRIMARY KEY, row INTEGER)")
-        self._con.execute("CREATE TABLE keys (digest INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
-        self._con.execute("BEGIN")
+    """An import's memory of the records and keys of its earlier chunks (and of the earlier
+    records of this one), over its scratch store."""
 
-    def first_row(self, record: int, row: int) -> int | None:
-        """The row of the earlier record identical to this one; None (and remembered) if new."""
-        if self._con.execute("INSERT OR IGNORE INTO records VALUES (?, ?)", (record, row)).rowcount:
-            return None
-        found = self._con.execute("SELECT row FROM records WHERE digest = ?", (record,)).fetchone()
-        return int(found[0])
+    def __init__(self, scratch: ImportScratch) -> None:
+        self.scratch = scratch
 
-    def count(self, key: str, kind: str = "") -> int:
-        """How many times ``key`` (of ``kind``) has been counted, this time included."""
-        found = self._con.execute(
-            "INSERT INTO keys VALUES (?, 1) ON CONFLICT(digest) DO UPDATE SET n = n + 1 "
-            "RETURNING n",
-            (digest(f"{kind}\0{key}"),),
-        ).fetchone()
-        return int(found[0])
+    def first_rows(self, records: Sequence[SourceRecord]) -> list[int | None]:
+        """For each record in order: the row of an earlier record identical to it, or None
+        when it is the first (and now remembered)."""
+        return self.scratch.first_rows([(record_digest(r.fields), r.row) for r in records])
+
+    def numbered(self, keys: Sequence[str], kind: str = "") -> list[str]:
+        """Each key as counted so far: itself the first time, ``key#n`` the n-th."""
+        counts = self.scratch.counts([digest(f"{kind}\0{key}") for key in keys])
+        return [key if n == 1 else f"{key}#{n}" for key, n in zip(keys, counts, strict=True)]
 
     def commit(self) -> None:
-        """Let a chunk's writes go to the file (the page cache stays small)."""
-        self._con.execute("COMMIT")
-        self._con.execute("BEGIN")
-
-    def close(self) -> None:
-        try:
-            self._con.close()
-        finally:
-            self.path.unlink(missing_ok=True)
-
-
-def _sweep(folder: Path, alive: Callable[[int], bool]) -> None:
-    """Delete the scratch files of imports whose process died (killed imports leave theirs)."""
-    for path in folder.glob("import-*-*.sqlite"):
-        pid = path.name.split("-")[1]
-        if pid.isdigit() and not alive(int(pid)):
-            path.unlink(missing_ok=True)
+        self.scratch.commit()

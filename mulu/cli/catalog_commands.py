@@ -9,7 +9,7 @@ import typer
 
 from mulu.cli.context import open_directory
 from mulu.cli.mapping_commands import mapping_app
-from mulu.cli.output import console, print_json, print_table
+from mulu.cli.output import console, fail, print_json, print_table
 
 if TYPE_CHECKING:
     from catalog.importing.import_report import ImportReport
@@ -39,12 +39,13 @@ def import_(
     """Import a catalogue export; good records land, problems are reported and kept.
 
     Exit status: 0 every record landed (warnings allowed), 3 some records were rejected (they
-    are in the rejects file), 2 the file itself cannot be imported (nothing written). Re-running
-    an interrupted import resumes it.
+    are in the rejects file), 2 the file itself cannot be imported (nothing written), 7 the
+    file broke off mid-way (the records before the break landed; fix the file and re-run to
+    resume). Re-running an interrupted import resumes it.
     """
     from rich.progress import Progress
 
-    from catalog.importing.importer import import_file
+    from catalog.importing.importer import ImportBrokeOff, import_file
     from schemas.errors import InvalidInput
 
     if lang not in ("zh", "en"):
@@ -62,6 +63,13 @@ def import_(
                 progress=lambda n: progress.advance(task, n),
                 lang=language,
             )
+    except ImportBrokeOff as broke:
+        # Not "nothing written": say what landed, then why it stopped and how to resume.
+        if as_json:
+            print_json(broke.report.as_dict(language))
+        else:
+            _print_import(broke.report, language)
+        fail(broke)
     finally:
         directory.close()
     if as_json:

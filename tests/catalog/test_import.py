@@ -10,9 +10,16 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
+from catalog_apply_helpers import entry_records
 
+from catalog.apply_records import EntryRecord
 from catalog.importing.importer import import_file
-from catalog.importing.mapping import MappingError, detect_mapping, shipped_mappings
+from catalog.importing.mapping import (
+    MappingError,
+    detect_mapping,
+    resolve_mapping,
+    shipped_mappings,
+)
 from catalog.importing.readers import read_document
 
 CN_FILES = {
@@ -112,6 +119,42 @@ def test_reimport_is_idempotent(directory, workspace, real_data):
     again = import_file(directory, workspace, path)
     assert (again.created, again.updated, again.unchanged) == (0, 0, first.created)
     assert directory.stats()["entries"] == 1648
+
+
+def test_entries_imported_before_issue_12_are_found_by_their_old_keys(
+    directory, workspace, real_data
+):
+    path = real_data / "cn-portals" / "anhui_luan.json"
+    mapping = resolve_mapping("cn-luan-suzhou")
+    records = json.loads(path.read_text(encoding="utf-8"))
+    # As imported before issue 12: source_key "<mapping name>:<sha1>", "#n" from the second.
+    old = list(entry_records(mapping, records))
+    directory.apply(
+        [EntryRecord(r.fields, row=r.row, source_key=r.legacy_key) for r in old],
+        source=mapping.name,
+    )
+    assert directory.store.entries.has_source_key_prefix("cn-luan-suzhou:")
+    report = import_file(directory, workspace, path)
+    assert (report.created, report.unchanged + report.updated) == (0, len(old))
+    # Rekeyed: the next import no longer needs the old keys.
+    assert not directory.store.entries.has_source_key_prefix("cn-luan-suzhou:")
+
+
+def test_source_key_prefix_is_a_prefix_not_a_pattern(directory):
+    directory.apply(
+        [
+            EntryRecord(
+                {"name": "甲", "provider_name": "乙", "share_type": "无条件共享"},
+                source_key="my_portal:0123",
+            )
+        ],
+        source="my_portal",
+    )
+    entries = directory.store.entries
+    assert entries.has_source_key_prefix("my_portal:")
+    assert not entries.has_source_key_prefix("myXportal:")  # "_" is no wildcard
+    assert not entries.has_source_key_prefix("my%:")
+    assert not entries.has_source_key_prefix("my_portal:1")
 
 
 def test_untitled_provider_goes_to_the_portal_not_lost(directory, workspace, real_data):

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from catalog.directory import Directory
-from catalog.importing.importer import import_file
+from catalog.importing.importer import ImportBrokeOff, import_file, process_alive
 from schemas.errors import InvalidInput
+from warehouse.store.sqlite.scratch import ImportScratch
 from warehouse.workspace import Workspace
 
 MULU = str(Path(sys.executable).with_name("mulu"))
@@ -243,26 +244,92 @@ def test_empty_file_exits_2_and_writes_nothing(tmp_path):
 
 
 # --- the imports row ----------------------------------------------------------------------
-def test_a_reader_error_mid_file_finishes_the_row_as_failed(directory, workspace, tmp_path):
+def broken_off_export(path: Path, count: int = 3_000) -> tuple[Path, str]:
+    """A JSON export cut short 5,000 characters before its end (a download that broke off),
+    and the whole text."""
     text = json.dumps(
-        [{"标题": f"数据集{n}", "来源部门": "区统计局", "更新频率": "每月"} for n in range(12_000)],
+        [{"标题": f"数据集{n}", "来源部门": "区统计局", "更新频率": "每月"} for n in range(count)],
         ensure_ascii=False,
     )
-    path = tmp_path / "cut.json"
-    path.write_text(text[: len(text) - 5000], encoding="utf-8")  # the download broke off
-    # Whatever the reader raises (its own error or the JSON parser's), the row records it.
-    with pytest.raises(Exception) as failed:  # noqa: PT011
-        import_file(directory, workspace, path)
-    rows = directory.store.imports.recent()
-    if not rows:  # a reader that finds the break before the first record: nothing written
-        assert isinstance(failed.value, InvalidInput)
-        return
-    (row,) = rows
-    assert row["status"] == "failed"
+    path.write_text(text[: len(text) - 5000], encoding="utf-8")
+    return path, text
+
+
+def test_a_file_broken_off_mid_way_keeps_what_landed_and_says_so(directory, workspace, tmp_path):
+    path, _ = broken_off_export(tmp_path / "cut.json")
+    with pytest.raises(ImportBrokeOff) as broke:
+        import_file(directory, workspace, path, lang="en")
+    report = broke.value.report
+    landed = directory.stats()["entries"]
+    assert 2_000 < landed < 3_000
+    assert (report.status, report.records, report.created) == ("failed", landed, landed)
+    assert str(broke.value).startswith(f"{landed:,} records landed before the file broke off at")
+    assert "cut.json: JSON syntax error after record" in str(broke.value)
+    assert str(broke.value).endswith("fix the file and re-run to resume")
+    assert broke.value.exit_code not in (0, 1, 2, 3, 4, 5, 6)
+    (row,) = directory.store.imports.recent()
+    assert (row["status"], row["records"], row["created"]) == ("failed", landed, landed)
     assert row["finished_at"] is not None
-    assert type(failed.value).__name__ in row["error"]
-    # The records read before the break landed; the counts say so.
-    assert row["records"] == row["created"] == directory.stats()["entries"] > 10_000
+    assert row["error"].startswith("ReadError: ")
+    assert "cut.json" in row["error"]
+
+
+@pytest.mark.slow
+def test_cli_exit_7_for_a_broken_off_file_then_rerun_resumes(tmp_path):
+    path, whole = broken_off_export(tmp_path / "cut.json")
+    home = tmp_path / "ws"
+    done = mulu(home, "catalog", "import", str(path), "--lang", "en")
+    assert done.returncode == 7, done.stderr
+    assert "Traceback" not in done.stderr
+    stderr = " ".join(done.stderr.split())
+    assert "records landed before the file broke off at" in stderr
+    assert "fix the file and re-run to resume" in stderr
+    assert "records →" in done.stdout  # what landed is counted, as for a finished import
+    as_json = mulu(home, "catalog", "import", str(path), "--json")
+    assert as_json.returncode == 7
+    assert json.loads(as_json.stdout)["status"] == "failed"
+    assert json.loads(as_json.stdout)["error"].startswith("ReadError: ")
+
+    path.write_text(whole, encoding="utf-8")  # the file downloaded whole this time
+    again = mulu(home, "catalog", "import", str(path), "--json")
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["status"] == "finished"
+    assert report["records"] == report["created"] + report["unchanged"] == 3_000
+    assert report["unchanged"] > 2_000  # the records that landed before the break
+
+
+def test_no_scratch_store_no_running_import_row(directory, workspace, tmp_path):
+    path = write_csv(tmp_path / "small.csv", [GENERIC_HEADER, *generic_rows(3)])
+    scratch_folder = workspace.staging_dir / ".imports"
+    scratch_folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch_folder.write_text("not a folder")  # the scratch store cannot be made
+    with pytest.raises(FileExistsError):
+        import_file(directory, workspace, path)
+    assert directory.store.imports.recent() == []
+
+
+def test_scratch_store_finds_repeats_and_counts_keys_a_chunk_at_a_time(tmp_path):
+    with ImportScratch(tmp_path / "scratch") as scratch:
+        assert scratch.first_rows([(11, 1), (22, 2), (11, 3)]) == [None, None, 1]
+        scratch.commit()
+        assert scratch.first_rows([(22, 4), (33, 5)]) == [2, None]
+        assert scratch.counts([7, 8, 7]) == [1, 1, 2]
+        assert scratch.counts([7, 9]) == [3, 1]
+        path = scratch.path
+        assert path.exists()
+    assert not path.exists()
+
+
+def test_a_dead_import_s_scratch_file_is_swept(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    left = folder / f"import-{gone.pid}-abc.sqlite"
+    left.write_bytes(b"")
+    ImportScratch(folder, process_alive).close()
+    assert not left.exists()
 
 
 def test_a_dead_process_import_is_marked_interrupted(directory, workspace):
