@@ -1,6 +1,7 @@
 """What ``Directory.apply`` takes and gives (``EntryRecord`` in; ``ApplyResult`` and
 ``RowError`` problems out), and what mappings share with it: the field labels users know,
-the required fields, the provider-contact targets and the placeholders that mean "no value"."""
+the required fields and the provider-contact targets (the placeholders that mean "no value"
+are ``schemas.placeholders``)."""
 
 from __future__ import annotations
 
@@ -35,16 +36,6 @@ REQUIRED_FIELDS = frozenset(
 )
 
 Severity = Literal["warning", "reject"]  # as catalog.importing.records.Severity
-
-
-# The commonest of catalog.importing.transforms.PLACEHOLDERS (mappings use that whole list),
-# for values given to the directory directly.
-_PLACEHOLDERS = frozenset({"暂无", "无", "-", "--", "—", "/", "null", "n/a"})
-
-
-def is_placeholder(value: Any) -> bool:
-    """Text a source writes where it has no value (暂无, 无, -, /, null, N/A)."""
-    return isinstance(value, str) and value.strip().lower() in _PLACEHOLDERS
 
 
 def now_local() -> dt.datetime:

@@ -25,7 +25,6 @@ Rules kept here, because every writer of entries goes through them:
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,19 +41,18 @@ from catalog.apply_records import (
     ProblemHandler,
     RowError,
     Severity,
-    is_placeholder,
     local_org_code,
     now_local,
     source_record_text,
 )
-from schemas.codes import normalise_resource_code
+from catalog.merging import compare_times, key_owner, match, try_code
 from schemas.entry import CatalogueEntry
 from schemas.messages import Reason, reason_of
+from schemas.placeholders import is_placeholder
 from warehouse.store import Store
 from warehouse.store.fields import ENTRY_FIELDS
 
-# How long each precision of 最近更新时间 lasts (None: the full precision, a second).
-_PRECISION_RANK = {"year": 0, "month": 1, "day": 2, "minute": 3, "second": 4, None: 4}
+__all__ = ["ApplySession", "compare_times"]  # compare_times: the merge rule, as tests know it
 
 
 @dataclass
@@ -70,6 +68,15 @@ class _Batch:
     updates: dict[str, dict[str, Any]] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    matched: set[str] = field(default_factory=set)  # codes of the stored entries it may change
+    # code -> 最近更新时间 of its update events (stored and this batch's), fetched for every
+    # matched code at once when an older value first needs it.
+    logged: dict[str, set[str]] | None = None
+
+    def add_event(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        if self.logged is not None:
+            self.logged.setdefault(event["code"], set()).add(event["updated_at"])
 
 
 class ApplySession:
@@ -115,8 +122,9 @@ class ApplySession:
         keys = [k for r in records for k in (r.source_key, r.legacy_key) if k]
         by_key = self.store.entries.by("source_key", keys)
         by_code = self.store.entries.by(
-            "code", [c for c in (_try_code(r.fields.get("code")) for r in records) if c]
+            "code", [c for c in (try_code(r.fields.get("code")) for r in records) if c]
         )
+        batch.matched = {e["code"] for e in (*by_code.values(), *by_key.values())}
         for record in records:
             self._apply_record(record, batch, by_code, by_key)
         store = self.store  # inside apply_batch's transaction: all of it lands or none does
@@ -137,8 +145,8 @@ class ApplySession:
     ) -> None:
         result = batch.result
         fields = {k: v for k, v in record.fields.items() if k not in CONTACT_FIELDS}
-        existing = _match(record, by_code, by_key, batch)
-        owner = _key_owner(record, by_key, batch)
+        existing = match(record, by_code, by_key, batch.pending, batch.pending_keys)
+        owner = key_owner(record, by_key, batch.pending_keys)
         if owner and (existing is None or existing["code"] != owner):
             code = record.fields.get("code")
             self._problem(
@@ -210,7 +218,7 @@ class ApplySession:
         # later changes (see Directory.as_of_version), which keeps history small.
         batch.history.append(self._history(code, 1, "create", {}))
         if row.get("updated_at") and self.update_source:
-            batch.events.append(self._event(code, row["updated_at"]))
+            batch.add_event(self._event(code, row["updated_at"]))
         batch.result.created += 1
 
     def _change(
@@ -258,7 +266,7 @@ class ApplySession:
         batch.result.updated += 1
         before, after = changes.get("updated_at", [None, None])
         if self.update_source and after and (before is None or after > before):
-            batch.events.append(self._event(code, after))
+            batch.add_event(self._event(code, after))
 
     # --- rules -------------------------------------------------------------------------
     def _validate(
@@ -309,14 +317,18 @@ class ApplySession:
         values.pop("updated_precision", None)
         if verdict != "older":
             return []
-        code = existing["code"]
-        logged = [e for e in batch.events if e["code"] == code]
-        if self.update_source and not any(
-            e["updated_at"] == new for e in logged + self.store.history.updates(code)
-        ):
-            batch.events.append(self._event(code, new))
+        if self.update_source and new not in self._logged(batch).get(existing["code"], ()):
+            batch.add_event(self._event(existing["code"], new))
         reason = Reason("older_update", {"value": new, "current": current})
         return [("updated_at", reason, new)]
+
+    def _logged(self, batch: _Batch) -> dict[str, set[str]]:
+        """The batch's index of update events by code (one query for all its entries)."""
+        if batch.logged is None:
+            batch.logged = self.store.history.update_times(sorted(batch.matched))
+            for event in batch.events:
+                batch.logged.setdefault(event["code"], set()).add(event["updated_at"])
+        return batch.logged
 
     def _provider(self, fields: dict[str, Any], new_orgs: dict[str, dict[str, Any]]) -> None:
         name = fields.get("provider_name")
@@ -397,80 +409,9 @@ class ApplySession:
         }
 
 
-# --- matching ------------------------------------------------------------------------------
-def _match(
-    record: EntryRecord,
-    by_code: dict[str, dict[str, Any]],
-    by_key: dict[str, dict[str, Any]],
-    batch: _Batch,
-) -> dict[str, Any] | None:
-    """The stored (or earlier in this batch) entry a record refers to, if any: by code, by
-    source identity, by the identity it had before issue 12."""
-    code = _try_code(record.fields.get("code"))
-    if code:
-        return batch.pending.get(code) or by_code.get(code)
-    for key in (record.source_key, record.legacy_key):
-        if not key:
-            continue
-        if key in batch.pending_keys:
-            return batch.pending[batch.pending_keys[key]]
-        existing = by_key.get(key)
-        if existing is not None:
-            return batch.pending.get(existing["code"], existing)
-    return None
-
-
-def _key_owner(record: EntryRecord, by_key: dict[str, dict[str, Any]], batch: _Batch) -> str | None:
-    """The code of the entry the record's source identity belongs to already, if any."""
-    for key in (record.source_key, record.legacy_key):
-        if key:
-            owner = batch.pending_keys.get(key) or (by_key.get(key) or {}).get("code")
-            if owner:
-                return owner
-    return None
-
-
-def compare_times(
-    new: str, new_precision: str | None, current: str, current_precision: str | None
-) -> str:
-    """ "newer", "older" or "agrees" (the periods the two values stand for overlap): the
-    source's value against the stored one; "finer" when they agree and the source's is the
-    more precise (it is taken)."""
-    new_start, new_end = _period(new, new_precision)
-    current_start, current_end = _period(current, current_precision)
-    if new_start >= current_end:
-        return "newer"
-    if new_end <= current_start:
-        return "older"
-    if _PRECISION_RANK.get(new_precision, 4) > _PRECISION_RANK.get(current_precision, 4):
-        return "newer"  # the same moment, said more exactly
-    return "agrees"
-
-
-def _period(value: str, precision: str | None) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime.fromisoformat(value)
-    if precision == "year":
-        return start, start.replace(year=start.year + 1)
-    if precision == "month":
-        year, month = divmod(start.month, 12)
-        return start, start.replace(year=start.year + year, month=month + 1)
-    step = {"day": dt.timedelta(days=1), "minute": dt.timedelta(minutes=1)}
-    return start, start + step.get(precision or "", dt.timedelta(seconds=1))
-
-
 def _field_of(error: Any) -> str:
     loc = error.get("loc") or ()
     return str(loc[0]) if loc else "record"
-
-
-def _try_code(raw: Any) -> str | None:
-    """The normalised code, or None when absent or malformed (validation reports the latter)."""
-    if raw is None or not str(raw).strip():
-        return None
-    try:
-        return normalise_resource_code(raw)
-    except ValueError:
-        return None
 
 
 def _action_for(changes: dict[str, Any]) -> str:

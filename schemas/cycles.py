@@ -166,6 +166,10 @@ _ISO = re.compile(
 _DAYS_PER_YEAR = Decimal(365)
 _DAYS_PER_MONTH = Decimal(30)
 _HOURS_PER_DAY = Decimal(24)
+# The longest period a cycle may have: longer ones (R/P99999999D) are no promise a deadline can
+# be computed from (freshness would pass the last year a date can hold).
+_LONGEST_DAYS = 100 * 365
+_DAYS_PER_UNIT = {"hour": 1 / 24, "day": 1, "week": 7, "month": 365 / 12, "year": 365}
 
 
 def _from_count(count: int, unit: str) -> UpdateCycle:
@@ -223,8 +227,16 @@ def parse_update_cycle(raw: str) -> UpdateCycle:
     """Normalise a 更新周期 / accrualPeriodicity value.
 
     Raises ``ReasonError("unknown_cycle", value=…)`` (a ValueError; Chinese message
-    无法识别的更新周期 '…') for anything it cannot read, blank included."""
+    无法识别的更新周期 '…') for anything it cannot read, blank included, and for a period
+    longer than 100 years."""
     text = str(raw).strip()
+    cycle = _parse(text)
+    if cycle.unit is not None and (cycle.every or 0) * _DAYS_PER_UNIT[cycle.unit] > _LONGEST_DAYS:
+        raise ReasonError("unknown_cycle", value=text)
+    return cycle
+
+
+def _parse(text: str) -> UpdateCycle:
     key = text.lower().replace("_", " ")
     if key in _ALIASES:
         return STANDARD_CYCLES[_ALIASES[key]]

@@ -23,24 +23,25 @@ Besides entry fields a mapping may fill the provider's contact: ``provider_conta
 ``provider_contact_phone``, ``provider_contact_email`` (they fill the organisation's contact
 where it has none).
 
-Identity (``Mapping.record_key``): what the key *means*, not what the mapping is called. Each
-key column that feeds an entry field stands for that field (``url`` mapped to landing_page is
-``landing_page``; ``标题``/``来源部门`` are ``name``/``provider_name``), valued by what the
-record gives that field (stripped; placeholders and a mapping's defaults are no value); a key
-column that feeds none stands for itself (DCAT's ``identifier``); ``key_fields`` are entry
-fields already. ``prefer_key`` (e.g. ``[url]``) identifies the records that have values there
-instead (one mapping serves a portal with a page per record and one without). The key is
-``<meanings joined by +>:<sha1 of their values>``, e.g. ``landing_page:…``,
-``name+provider_name:…``, ``identifier:…``, so any two mappings that key a file by the same
-thing (a shipped one and a drafted one) give its records the same identity. Entries imported
-before issue 12 carry ``<mapping name>:<sha1>`` (``Mapping.legacy_key``, from ``key`` and
-``key_fields``); the directory finds them by it and rewrites them to the new key.
+Identity (``Mapping.record_key``, catalog.importing.identity): what the key *means*, not what
+the mapping is called. Each key column that feeds an entry field stands for that field (``url``
+mapped to landing_page is ``landing_page``; ``标题``/``来源部门`` are ``name``/``provider_name``),
+valued by what the record gives that field (stripped; placeholders and a mapping's defaults are
+no value); a key column that feeds none stands for itself (DCAT's ``identifier``);
+``key_fields`` are entry fields already. ``prefer_key`` (e.g. ``[url]``) identifies the records
+that have values there instead. The key is ``<meanings joined by +>:<sha1 of their values>``,
+e.g. ``landing_page:…``, ``name+provider_name:…``, ``identifier:…``, so any two mappings that
+key a file by the same thing give its records the same identity. A record with every key
+column empty is identified by name+provider_name (never by position), or has no key. With a
+``source`` (``source:`` in the mapping, or ``Mapping.with_source`` for the importer's
+``--source``) keys only unique within a portal become ``<source>/name+provider_name:…``;
+``landing_page`` and ``identifier`` keys are global and stay as they are. Entries imported
+before issue 12 carry ``<mapping name>:<sha1>`` (``Mapping.legacy_key``); the directory finds
+them by it and rewrites them to the new key.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Iterable, Iterator
 from importlib import resources
@@ -60,12 +61,17 @@ from pydantic import (
 )
 
 from catalog.apply_records import CONTACT_FIELDS, LABELS, REQUIRED_FIELDS, Severity
-from catalog.importing.transforms import TRANSFORMS, is_placeholder
+from catalog.importing import identity
+from catalog.importing.source_values import MISSING as _MISSING
+from catalog.importing.source_values import blank as _blank
+from catalog.importing.source_values import empty as _empty
+from catalog.importing.source_values import lookup
+from catalog.importing.source_values import root as _root
+from catalog.importing.transforms import TRANSFORMS
 from schemas.entry import CatalogueEntry
 from schemas.errors import InvalidInput
 from schemas.messages import Reason, ReasonError
 
-_MISSING = object()
 # What a mapping may fill: the entry's fields and the provider's contact.
 TARGETS = (*CatalogueEntry.model_fields, *CONTACT_FIELDS)
 # A repeating interval (ISO 8601 R/…): a cycle, which some DCAT catalogues put in ``modified``.
@@ -144,6 +150,11 @@ class Mapping(BaseModel):
         default_factory=list,
         description="source fields identifying a record better than key when it has them (url)",
     )
+    source: str | None = Field(
+        None,
+        description="namespace of record keys only unique within one portal (name+provider); "
+        "the importer's --source overrides it",
+    )
     classification: str = Field("300000", description="分类码 for entries the source gives no code")
     fields: dict[str, FieldRule]
     defaults: dict[str, Any] = Field(default_factory=dict)
@@ -160,6 +171,11 @@ class Mapping(BaseModel):
                 f"entry fields are {', '.join(TARGETS)}"
             )
         return value
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str | None) -> str | None:
+        return None if value is None else _valid_source(value)
 
     @field_validator("key_fields")
     @classmethod
@@ -260,69 +276,25 @@ class Mapping(BaseModel):
 
     def record_key(self, record: dict[str, Any], values: dict[str, Any]) -> str | None:
         """The record's identity in its source, whatever the mapping is called (see the
-        module): ``<meaning>:<sha1>``; None when the mapping names no key. ``values`` (the
-        mapped values) are not needed: identity is read from the record, before defaults."""
-        if self.prefer_key and all(_present(record, column) for column in self.prefer_key):
-            parts = self._key_meanings("prefer", self.prefer_key, [])
-        else:
-            parts = self._key_meanings("key", self.key, self.key_fields)
-        if not parts:
-            return None
-        data = [
-            [
-                meaning,
-                _identity_value(
-                    self._given(meaning, record) if column is None else lookup(record, column)
-                ),
-            ]
-            for meaning, column in parts
-        ]
-        text = json.dumps(data, ensure_ascii=False, default=str)
-        digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
-        return f"{'+'.join(meaning for meaning, _ in parts)}:{digest}"
+        module and catalog.importing.identity): ``[<source>/]<meaning>:<sha1>``; None when the
+        mapping names no key. ``values`` (the mapped values) are not needed: identity is read
+        from the record, before defaults."""
+        return identity.record_key(self, record)
 
     def legacy_key(self, record: dict[str, Any], values: dict[str, Any]) -> str | None:
         """The identity entries were given before issue 12: ``<mapping name>:<sha1>``."""
-        if not self.key and not self.key_fields:
-            return None
-        parts = [lookup(record, k) for k in self.key] + [values.get(k) for k in self.key_fields]
-        text = json.dumps(
-            [None if p is _MISSING else p for p in parts], ensure_ascii=False, default=str
-        )
-        return f"{self.name}:{hashlib.sha1(text.encode('utf-8')).hexdigest()[:20]}"
+        return identity.legacy_key(self, record, values)
 
-    def _key_meanings(
-        self, kind: str, columns: list[str], fields: list[str]
-    ) -> list[tuple[str, str | None]]:
-        """(meaning, source column) of each key part, sorted: an entry field (column None:
-        the value the record gives it is used) or a column no field reads (its own value)."""
-        if kind not in self._meanings:
-            parts: set[tuple[str, str | None]] = {(name, None) for name in fields}
-            for column in columns:
-                fed = [f for f, rule in self.fields.items() if rule.sources[0] == column] or [
-                    f for f, rule in self.fields.items() if column in rule.sources
-                ]
-                parts.add((fed[0], None) if fed else (column, column))
-            self._meanings[kind] = sorted(parts, key=lambda part: part[0])
-        return self._meanings[kind]
+    def with_source(self, source: str | None) -> Mapping:
+        """A copy whose record keys live in ``source``'s namespace (the importer's
+        ``--source``); None or blank: the mapping's own ``source``."""
+        if source is None or not source.strip():
+            return self.model_copy()
+        return self.model_copy(update={"source": _valid_source(source)})
 
-    def _given(self, field: str, record: dict[str, Any]) -> Any:
-        """What the record gives an entry field, before transforms and defaults (so that a
-        mapping's defaults do not change a record's identity)."""
-        rule = self.fields.get(field)
-        for source in rule.sources if rule is not None else ():
-            value = record[source] if source in record else lookup(record, source)
-            if value is _MISSING or _blank(value):
-                continue
-            if rule is not None and rule.values and isinstance(value, str):
-                value = rule.values.get(value.strip(), value)
-            return value
-        return None
-
-
-def _present(record: dict[str, Any], column: str) -> bool:
-    value = lookup(record, column)
-    return value is not _MISSING and not _blank(value)
+    def meanings_cache(self) -> dict[str, list[tuple[str, str | None]]]:
+        """Where catalog.importing.identity keeps the key's meanings, worked out once."""
+        return self._meanings
 
 
 def _unreadable(field: str, raw: Any, exc: Exception) -> FieldProblem:
@@ -350,55 +322,11 @@ def _interval_as_modified(interval: str, values: dict[str, Any]) -> FieldProblem
     return FieldProblem("updated_at", Reason("unreadable_optional", params), "warning", interval)
 
 
-def _identity_value(value: Any) -> Any:
-    if value is _MISSING or is_placeholder(value):
-        return None
-    return value.strip() if isinstance(value, str) else value
-
-
-def _root(source: str) -> str:
-    return source.split(".", 1)[0].removesuffix("[]")
-
-
-def _blank(value: Any) -> bool:
-    """No value: empty, or a placeholder a source writes instead (暂无, -, null …)."""
-    return _empty(value) or is_placeholder(value)
-
-
-def _empty(value: Any) -> bool:
-    """None, blank text, or an empty list/object: "no value" (hot path: type checks first)."""
-    if value is None:
-        return True
-    kind = type(value)
-    if kind is str:
-        return not value or value.isspace()
-    if kind is list or kind is dict:
-        return not value
-    return False
-
-
-def lookup(record: dict[str, Any], path: str) -> Any:
-    """Value at a dotted path; ``a[].b`` collects ``b`` from every item of list ``a``."""
-    if path in record:
-        return record[path]
-    value: Any = record
-    parts = path.split(".")
-    for index, part in enumerate(parts):
-        if part.endswith("[]"):
-            items: Any = value.get(part[:-2], _MISSING) if isinstance(value, dict) else _MISSING
-            if items is _MISSING:
-                return _MISSING
-            rest = ".".join(parts[index + 1 :])
-            found = [
-                lookup(item, rest) if rest else item
-                for item in (items or [])
-                if isinstance(item, dict) or not rest
-            ]
-            return [f for f in found if f is not _MISSING and not _empty(f)]
-        if not isinstance(value, dict) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
+def _valid_source(value: str) -> str:
+    source = value.strip()
+    if "/" in source or ":" in source or any(c.isspace() for c in source):
+        raise ValueError(f"a source is one word without '/', ':' or spaces, not {value!r}")
+    return source
 
 
 # --- loading ---------------------------------------------------------------------------

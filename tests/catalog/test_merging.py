@@ -7,14 +7,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from catalog_apply_helpers import apply_file, fingerprint, mapping_from
+from catalog_apply_helpers import apply_file, entry_records, fingerprint, mapping_from
 
 from catalog.applying import compare_times
 from catalog.directory import Directory, EntryRecord
 from catalog.exporting import export_catalogue
 from catalog.importing.mapping import resolve_mapping
 from catalog.importing.readers import read_document
-from schemas.entry import CatalogueEntry
 from schemas.errors import InvalidInput
 
 PORTAL = mapping_from("""
@@ -106,9 +105,6 @@ def test_dates_are_compared_as_the_periods_they_state():
     assert compare_times(day, None, day, None) == "agrees"
 
 
-@pytest.mark.skipif(
-    "updated_precision" not in CatalogueEntry.model_fields, reason="precision not in the model"
-)
 def test_a_year_precision_source_keeps_a_reported_time_in_that_year(directory):
     apply_file(directory, PORTAL, [{**RECORD, "更新时间": "2023"}])
     code = _code(directory)
@@ -118,6 +114,99 @@ def test_a_year_precision_source_keeps_a_reported_time_in_that_year(directory):
     assert (again.unchanged, again.warned) == (1, 0)  # it agrees: no warning, nothing moves
     entry = directory.get(code)
     assert (entry["updated_at"], entry["updated_precision"]) == ("2023-07-01T12:00:00", None)
+
+
+@pytest.mark.parametrize("sentinel", ["9999-12-31", "9999-12", "9999", "9999-12-31 23:59:59"])
+def test_a_year_9999_sentinel_merges_without_aborting_the_import(directory, sentinel):
+    apply_file(directory, PORTAL, [RECORD])
+    code = _code(directory)
+    later = apply_file(directory, PORTAL, [{**RECORD, "更新时间": sentinel}])
+    assert (later.updated, later.rejected) == (1, 0)
+    assert directory.get(code)["updated_at"].startswith("9999-")
+    back = apply_file(directory, PORTAL, [RECORD])  # an older value against the sentinel
+    assert (back.unchanged, back.warned, back.rejected) == (1, 1, 0)
+    again = apply_file(directory, PORTAL, [{**RECORD, "更新时间": sentinel}])
+    assert (again.unchanged, again.rejected) == (1, 0)
+
+
+def test_periods_end_at_the_last_datetime_in_year_9999():
+    for precision in ("year", "month", "day", "minute", None):
+        assert compare_times("2024-01-01T00:00:00", None, "9999-12-31T23:59:59", precision) == (
+            "older"
+        )
+    # the year 9999 lasts to datetime.max: a time in its last second agrees with it
+    assert compare_times("9999-01-01T00:00:00", "year", "9999-12-31T23:59:59", None) == "agrees"
+    assert compare_times("9999-12-01T00:00:00", "month", "9999-12-31T23:59:59", None) == "agrees"
+    assert compare_times("9999-12-31T00:00:00", "day", "2024-05-01T00:00:00", None) == "newer"
+
+
+def test_older_values_of_a_batch_read_the_update_log_once(directory):
+    """The older-date merge asks the update log once per batch, not once per record."""
+    records = [{**RECORD, "标题": f"第{n}条", "更新时间": "2023-06-12"} for n in range(30)]
+    apply_file(directory, PORTAL, records)
+    statements: list[str] = []
+    con = directory.store.database.connection()
+    con.set_trace_callback(statements.append)
+    try:
+        older = apply_file(directory, PORTAL, [{**r, "更新时间": "2023-01-05"} for r in records])
+    finally:
+        con.set_trace_callback(None)
+    assert (older.unchanged, older.warned) == (30, 30)
+    reads = [s for s in statements if "FROM entry_updates" in s]
+    assert len(reads) == 1, reads
+    for code in directory.store.entries.code_list():  # each older value logged once
+        assert [e["updated_at"] for e in directory.store.history.updates(code)] == [
+            "2023-01-05T00:00:00",
+            "2023-06-12T00:00:00",
+        ]
+
+
+# --- identities from before issue 12 --------------------------------------------------------
+def test_a_legacy_key_counted_by_position_does_not_hand_an_entry_to_another_record(directory):
+    """Entries imported before issue 12 from a file without url: their keys were
+    ``cn-anhui-province:<sha1 of no url>#n``, a position. Re-imported in another order, no
+    entry takes another record's values."""
+    mapping = resolve_mapping("cn-anhui-province")
+    records = [
+        {
+            "标题": f"数据集{n}",
+            "提供单位": "省统计局",
+            "摘要信息": "",
+            "更新频率": "每年",
+            "更新日期": f"202{n}-01-01",
+        }
+        for n in range(1, 4)
+    ]
+    old = [
+        EntryRecord(r.fields, row=r.row, source_key=r.legacy_key, source_record=r.source_record)
+        for r in entry_records(mapping, records)
+    ]
+    assert [r.source_key.rpartition("#")[2] for r in old][1:] == ["2", "3"]
+    assert directory.apply(old, source=mapping.name).created == 3
+    names = {e["code"]: e["name"] for e in directory.iter_entries()}
+    result = apply_file(directory, mapping, list(reversed(records)))
+    assert (result.updated, result.rejected) == (0, 0)
+    for entry in directory.iter_entries():
+        assert names.get(entry["code"], entry["name"]) == entry["name"]  # no entry handed over
+        number = entry["name"].removeprefix("数据集")
+        assert entry["updated_at"] == f"202{number}-01-01T00:00:00", entry
+
+
+def test_a_legacy_key_of_a_repeated_title_matches_the_same_record(directory):
+    mapping = resolve_mapping("cn-huainan")
+    records = [
+        {"标题": "年报", "所属部门": "市统计局", "url": "https://x/1"},
+        {"标题": "月报", "所属部门": "市统计局", "url": "https://x/1"},
+    ]
+    old = [
+        EntryRecord(r.fields, row=r.row, source_key=r.legacy_key, source_record=r.source_record)
+        for r in entry_records(mapping, records)
+    ]
+    assert old[1].source_key.endswith("#2")
+    directory.apply(old, source=mapping.name)
+    result = apply_file(directory, mapping, records)
+    assert (result.created, result.rejected) == (0, 0)
+    assert sorted(e["name"] for e in directory.iter_entries()) == ["年报", "月报"]
 
 
 # --- row isolation ---------------------------------------------------------------------------
@@ -196,6 +285,23 @@ def test_contacts_fill_the_organisation_only_where_it_has_none(directory):
     assert not any(k.startswith("provider_contact") for k in entry)
 
 
+def test_placeholders_given_directly_are_no_contact_either(directory):
+    """One placeholder list for mappings and the directory (schemas.placeholders)."""
+    fields = {"name": "台账", "provider_name": "区民政局", "share_type": "无条件共享"}
+    given = {
+        "provider_contact_name": "暂无数据",
+        "provider_contact_phone": "NONE",
+        "provider_contact_email": "－",
+    }
+    directory.apply([EntryRecord({**fields, **given})], source="portal-x")
+    organisation = directory.organisation("区民政局")
+    assert [organisation[c] for c in ("contact_name", "contact_phone", "contact_email")] == [
+        None,
+        None,
+        None,
+    ]
+
+
 def test_real_suzhou_placeholder_contacts_are_no_contact(directory, real_data):
     import json
 
@@ -232,8 +338,19 @@ def test_the_source_record_is_kept_and_replaced_only_by_its_source(directory, tm
 
 def test_listings_leave_the_source_record_out(directory):
     apply_file(directory, PORTAL, [RECORD])
-    page = directory.store.entries.page()
+    statements: list[str] = []
+    con = directory.store.database.connection()
+    con.set_trace_callback(statements.append)
+    try:
+        page = directory.store.entries.page()
+    finally:
+        con.set_trace_callback(None)
     assert "source_record" not in page.entries[0]
+    assert page.entries[0]["name"] == RECORD["标题"]
+    # It is not read at all: a listing of 50 entries would carry 50 source records.
+    listing = [s for s in statements if "LIMIT" in s]
+    assert listing
+    assert not any("SELECT *" in s or "source_record" in s for s in listing), listing
 
 
 def test_a_key_conflict_rejects_in_chinese_and_changes_nothing(directory):

@@ -11,7 +11,7 @@ from catalog_apply_helpers import apply_file, entry_records, fingerprint, mappin
 
 from catalog.directory import Directory, EntryRecord
 from catalog.importing.draft import draft_mapping
-from catalog.importing.mapping import detect_mapping, resolve_mapping
+from catalog.importing.mapping import detect_mapping, resolve_mapping, shipped_mappings
 from catalog.importing.readers import read_document
 
 # How a person (or ``mapping draft``) might write a mapping for the Lu'an/Suzhou export: other
@@ -184,3 +184,86 @@ def test_prefer_key_identifies_the_records_that_have_it():
         luan, mapping.apply(luan)[0]
     )  # before issue 12 the url was not part of it
     assert mapping.missing_columns({"标题", "来源部门", "更新频率"}) == []  # url is optional
+
+
+# --- source namespaces ---------------------------------------------------------------------
+# The same 标题 under the same 提供单位 listed by two portals: Chizhou's and Lu'an's exports.
+CHIZHOU_RECORD = {"标题": "财政预算公开", "提供单位": "市财政局", "更新时间": "2024-01-02"}
+LUAN_RECORD = {"标题": "财政预算公开", "来源部门": "市财政局", "更新时间": "2023-03-04"}
+
+
+def test_records_keyed_by_name_from_two_portals_stay_apart_with_sources(directory):
+    chizhou = resolve_mapping("cn-chizhou").with_source("chizhou")
+    luan = resolve_mapping("cn-luan-suzhou").with_source("luan")
+    assert apply_file(directory, chizhou, [CHIZHOU_RECORD]).created == 1
+    assert apply_file(directory, luan, [LUAN_RECORD]).created == 1
+    assert directory.store.entries.count() == 2
+    keys = sorted(_keys(directory).values())
+    assert [key.split("/", 1)[0] for key in keys] == ["chizhou", "luan"]
+    assert all(key.split("/", 1)[1].startswith("name+provider_name:") for key in keys)
+    dates = sorted(e["updated_at"] for e in directory.iter_entries())
+    assert dates == ["2023-03-04T00:00:00", "2024-01-02T00:00:00"]  # neither overwrote
+    # Each portal's re-import finds its own entry.
+    again = apply_file(directory, chizhou, [CHIZHOU_RECORD])
+    assert (again.created, again.unchanged) == (0, 1)
+
+
+def test_without_sources_name_keys_are_one_identity_across_portals(directory):
+    """The documented behaviour: name+provider keys are global unless --source is given."""
+    apply_file(directory, resolve_mapping("cn-chizhou"), [CHIZHOU_RECORD])
+    merged = apply_file(directory, resolve_mapping("cn-luan-suzhou"), [LUAN_RECORD])
+    assert (merged.created, merged.rejected) == (0, 0)
+    assert directory.store.entries.count() == 1
+
+
+def test_a_source_leaves_page_and_identifier_keys_global():
+    suzhou = resolve_mapping("cn-luan-suzhou")
+    record = {"标题": "年报", "来源部门": "宿州市统计局", "url": "https://www.ahsz.gov.cn/x/1"}
+    sourced = suzhou.with_source("suzhou")
+    assert sourced.record_key(record, {}) == suzhou.record_key(record, {})
+    assert sourced.record_key(record, {}).startswith("landing_page:")
+    without_url = {**record, "url": ""}
+    assert sourced.record_key(without_url, {}) == "suzhou/" + suzhou.record_key(without_url, {})
+    assert suzhou.source is None  # with_source gives a copy
+    assert sourced.with_source(None).source == "suzhou"
+    dcat = resolve_mapping("dcat-us").with_source("gsa")
+    assert dcat.record_key({"identifier": "x-1", "title": "t"}, {}).startswith("identifier:")
+
+
+def test_a_source_is_a_word_and_shipped_mappings_set_none():
+    assert all(m.source is None for m in shipped_mappings())
+    assert mapping_from(LUAN_BY_HAND + "source: luan\n").source == "luan"
+    for bad in ("a/b", "a:b", "two words"):
+        with pytest.raises(ValueError, match="one word"):
+            resolve_mapping("cn-chizhou").with_source(bad)
+        with pytest.raises(ValueError, match="one word"):
+            mapping_from(LUAN_BY_HAND + f"source: '{bad}'\n")
+
+
+# --- records without a value in their key columns --------------------------------------------
+def test_records_without_key_values_are_identified_by_name_and_provider_not_position(
+    directory, real_data
+):
+    """An Anhui-province-shaped file without url: re-imported in another order, no entry takes
+    another record's values."""
+    records = [
+        {k: v for k, v in r.items() if k != "url"}
+        for r in _records(real_data, "anhui_anhui.json")[:80]
+    ]
+    mapping = resolve_mapping("cn-anhui-province")
+    keys = {mapping.record_key(r, mapping.apply(r)[0]) for r in records}
+    assert len(keys) == 80
+    assert all(key.startswith("name+provider_name:") for key in keys)
+    assert apply_file(directory, mapping, records).created == 80
+    before = fingerprint(directory)
+    again = apply_file(directory, mapping, list(reversed(records)))
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 80)
+    assert fingerprint(directory) == before
+
+
+def test_a_record_with_no_key_value_name_or_provider_has_no_key():
+    mapping = resolve_mapping("cn-anhui-province")
+    assert mapping.record_key({"标题": "暂无", "提供单位": "", "url": "-"}, {}) is None
+    blank_url = {"标题": "年报", "提供单位": "省统计局", "url": " "}
+    named = mapping_from(LUAN_BY_FIELDS).record_key({"标题": "年报", "来源部门": "省统计局"}, {})
+    assert mapping.record_key(blank_url, {}) == named

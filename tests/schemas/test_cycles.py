@@ -101,3 +101,22 @@ def test_repeating_intervals_are_told_from_dates():
         assert is_repeating_interval(value)
     for value in ("2023", "2023-01-05", "P1D", "每日", "", None, 5):
         assert not is_repeating_interval(value)
+
+
+@pytest.mark.parametrize(
+    "endless", ["R/P99999999D", "R/P101Y", "R/P1213M", "R/PT876001H", "每101年", "每5300周"]
+)
+def test_a_period_beyond_a_hundred_years_is_no_cycle(endless):
+    with pytest.raises(ReasonError) as info:
+        parse_update_cycle(endless)
+    assert info.value.reason.code == "unknown_cycle"
+
+
+def test_the_longest_cycle_still_gives_a_deadline():
+    import datetime as dt
+
+    from catalog.freshness.sla import add_period
+
+    for longest in ("R/P100Y", "每100年", "R/P36500D", "R/P1200M"):
+        cycle = parse_update_cycle(longest)
+        assert add_period(dt.datetime(9899, 12, 31, 12, 0), cycle).year <= 9999

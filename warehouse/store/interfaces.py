@@ -137,6 +137,10 @@ class History(Protocol):
 
     def updates(self, code: str) -> list[dict[str, Any]]: ...
 
+    def update_times(self, codes: Sequence[str]) -> dict[str, set[str]]:
+        """The 最近更新时间 of every data-update event of ``codes``, by code."""
+        ...
+
     def recent_updates(self, code: str, limit: int) -> list[dict[str, Any]]:
         """The entry's ``limit`` latest data-update events, newest first."""
         ...

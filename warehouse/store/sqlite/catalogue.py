@@ -19,6 +19,9 @@ from warehouse.store.fields import (
 from warehouse.store.sqlite.database import Database
 from warehouse.store.sqlite.rows import chunks, dumps, encode_value, marks, row_to_entry
 
+# What a listing reads: the catalogue's fields, not each source record (one entry has it).
+_LISTED_COLUMNS = ", ".join(c for c in (*ENTRY_FIELDS, *TRACKING_FIELDS) if c != "source_record")
+
 
 class SqliteEntries:
     def __init__(self, db: Database) -> None:
@@ -111,14 +114,11 @@ class SqliteEntries:
         with self.db.snapshot() as con:
             total = con.execute(f"SELECT count(*) FROM entries WHERE {where}", params).fetchone()[0]
             rows = con.execute(
-                f"SELECT * FROM entries WHERE {where} ORDER BY code LIMIT ? OFFSET ?",
+                f"SELECT {_LISTED_COLUMNS} FROM entries WHERE {where} "
+                "ORDER BY code LIMIT ? OFFSET ?",
                 (*params, limit, offset),
             ).fetchall()
-        # A listing carries the catalogue's fields, not each source record (one entry has it).
-        entries = [row_to_entry(r) for r in rows]
-        for entry in entries:
-            entry.pop("source_record", None)
-        return EntryPage(int(total), entries)
+        return EntryPage(int(total), [row_to_entry(r) for r in rows])
 
     def code_list(
         self, *, status: str = "active", limit: int | None = None, offset: int = 0
@@ -324,6 +324,19 @@ class SqliteHistory:
             "SELECT * FROM entry_updates WHERE code = ? ORDER BY updated_at", (code,)
         )
         return [dict(r) for r in rows]
+
+    def update_times(self, codes: Sequence[str]) -> dict[str, set[str]]:
+        """The 最近更新时间 of every data-update event of ``codes``, by code (one query per
+        chunk of codes, for a whole batch of merged records)."""
+        found: dict[str, set[str]] = {}
+        con = self.db.connection()
+        for chunk in chunks(list(codes)):
+            for code, updated_at in con.execute(
+                f"SELECT code, updated_at FROM entry_updates WHERE code IN ({marks(len(chunk))})",
+                chunk,
+            ):
+                found.setdefault(code, set()).add(updated_at)
+        return found
 
     def recent_updates(self, code: str, limit: int) -> list[dict[str, Any]]:
         """The entry's ``limit`` latest data-update events, newest first."""
