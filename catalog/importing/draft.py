@@ -30,8 +30,8 @@ from catalog.importing.draft_columns import (
     synonyms,
 )
 from catalog.importing.draft_values import (
-    DCAT_ACCESS,
     accepted_by_entry,
+    dcat_access,
     guess_cycle,
     guess_open_type,
     guess_share_type,
@@ -278,7 +278,7 @@ def draft_mapping(document: Document, name: str | None = None) -> Draft:
     if "share_type" not in rules:
         open_rule = rules.get("open_type")
         access = open_rule and columns[open_rule.sources[0]].share(
-            lambda v: str(v).strip().lower() in DCAT_ACCESS
+            lambda v: str(v).strip().lower() in dcat_access()
         )
         if open_rule and access == 1:
             rules["share_type"] = _Rule(

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from pydantic import ValidationError
 
+from catalog.importing.mapping import _IMPLIED_TRANSFORMS, resolve_mapping
 from catalog.importing.transforms import TRANSFORMS
 from schemas.cycles import parse_update_cycle
 from schemas.entry import CatalogueEntry
 
-# DCAT-US accessLevel → 共享类型, as the shipped dcat-us mapping has it.
-DCAT_ACCESS = {"public": "无条件共享", "restricted public": "有条件共享", "non-public": "不予共享"}
 _URL = re.compile(r"^(https?|ftp)://\S+$", re.IGNORECASE)
 # The smallest entry the model accepts; a field's value is tried in it.
 _BASE_ENTRY = {
@@ -28,8 +27,6 @@ _BASE_ENTRY = {
     "provider_name": "x",
     "share_type": "无条件共享",
 }
-_IMPLIED = {"published_at": "date", "updated_at": "date"}
-
 _CN_NUMBERS = {
     "一": 1,
     "二": 2,
@@ -71,13 +68,20 @@ _EN_CYCLE = re.compile(
 )
 
 
+@cache
+def dcat_access() -> dict[str, str]:
+    """DCAT-US accessLevel → 共享类型, read from the shipped dcat-us mapping (one list)."""
+    rule = resolve_mapping("dcat-us").fields["share_type"]
+    return {level.lower(): share for level, share in (rule.values or {}).items()}
+
+
 def is_url(value: Any) -> bool:
     return isinstance(value, str) and bool(_URL.match(value.strip()))
 
 
 @lru_cache(maxsize=4096)
 def _accepted(target: str, value: Any) -> bool:
-    transform = _IMPLIED.get(target)
+    transform = _IMPLIED_TRANSFORMS.get(target)
     try:
         candidate = TRANSFORMS[transform](value) if transform else value
         CatalogueEntry.model_validate({**_BASE_ENTRY, target: candidate})
@@ -147,8 +151,8 @@ def guess_share_type(value: Any) -> str | None:
     text = unicodedata.normalize("NFKC", str(value)).strip().lower()
     if accepted_by_entry("share_type", text):
         return str(CatalogueEntry.model_validate({**_BASE_ENTRY, "share_type": text}).share_type)
-    if text in DCAT_ACCESS:
-        return DCAT_ACCESS[text]
+    if text in dcat_access():
+        return dcat_access()[text]
     if "不予" in text or "不共享" in text or "不可共享" in text or "不能共享" in text:
         return "不予共享"
     if "有条件" in text or "依申请" in text or "部分共享" in text:
