@@ -1,7 +1,7 @@
 """What ``Directory.apply`` takes and gives (``EntryRecord`` in; ``ApplyResult`` and
-``RowError`` problems out), and what mappings share with it: the field labels users know,
-the required fields and the provider-contact targets (the placeholders that mean "no value"
-are ``schemas.placeholders``)."""
+``RowError`` problems out), how a candidate is validated (``validate_entry``), and what
+mappings share with it: the field labels users know, the required fields and the
+provider-contact targets (the placeholders that mean "no value" are ``schemas.placeholders``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from schemas.entry import CatalogueEntry, catalogue_now
-from schemas.messages import Reason
+from schemas.messages import Reason, reason_of
 
 SEQUENCE_DIGITS = 6
 # Mapping targets that describe the provider, not the entry: they fill the organisation's
@@ -36,6 +38,42 @@ REQUIRED_FIELDS = frozenset(
 )
 
 Severity = Literal["warning", "reject"]  # as catalog.importing.records.Severity
+
+
+Found = tuple[str, Reason, Any]  # (entry field, reason, the value)
+
+
+def validate_entry(
+    fields: dict[str, Any], *, lenient: bool
+) -> tuple[CatalogueEntry | None, list[Found], list[Found]]:
+    """The model, the warnings of dropped optional fields, and the rejects (no model). With
+    ``lenient`` an optional field that cannot be read is dropped (``fields`` loses it) with an
+    ``unreadable_optional`` warning; only required fields reject."""
+    warnings: list[Found] = []
+    for _ in range(3):  # a dropped field takes its default, which validates
+        try:
+            return CatalogueEntry.model_validate(fields), warnings, []
+        except ValidationError as exc:
+            found = [(_field_of(e), reason_of(e, LABELS), e.get("input")) for e in exc.errors()]
+        blocking = [
+            problem
+            for problem in found
+            if not lenient or problem[0] in REQUIRED_FIELDS or problem[0] not in fields
+        ]
+        if blocking:
+            return None, [], blocking
+        for name, reason, _ in found:
+            if name in fields:
+                value = fields.pop(name)
+                params = {"label": LABELS.get(name, name), "value": value, "detail": reason}
+                warnings.append((name, Reason("unreadable_optional", params), value))
+    detail = "; ".join(reason.text() for _, reason, _ in found)
+    return None, [], [("record", Reason("unparseable_record", {"detail": detail}), None)]
+
+
+def _field_of(error: Any) -> str:
+    loc = error.get("loc") or ()
+    return str(loc[0]) if loc else "record"
 
 
 def now_local() -> dt.datetime:

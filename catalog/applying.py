@@ -1,8 +1,7 @@
 """Applying candidate entries to the directory in batches: matching, validating, merging.
 
-``Directory.apply`` hands each batch to an ``ApplySession``. A record is matched to a stored
-entry by its 信息资源代码, else by its source identity (``source_key``), else by the identity
-it had before issue 12 (``legacy_key``, rewritten to the new one in the same transaction).
+``Directory.apply`` hands each batch to an ``ApplySession``. Which stored entry a record is,
+and how two 最近更新时间 compare, are ``catalog.merging``'s rules.
 
 Rules kept here, because every writer of entries goes through them:
 
@@ -13,8 +12,7 @@ Rules kept here, because every writer of entries goes through them:
 - Merging, not overwriting (sources only, not a steward's edit): 最近更新时间 never moves back.
   A source's older value keeps the newer one stored (reported, loaded or harvested before),
   warns ``older_update`` and is logged as an update event of its own if it was not already; a
-  source giving no value keeps the stored one. Dates are compared as periods: "2023" at year
-  precision agrees with any time in 2023, and the finer of two agreeing values is kept.
+  source giving no value keeps the stored one (periods compared as ``catalog.merging`` says).
 - Every field of the source record is kept (``entries.source_record``, JSON): set on create,
   replaced by a re-import only when the record has a source identity (our own exports have
   none and must not clobber a portal's original). It is not an entry field: no history, and
@@ -29,12 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from catalog.apply_records import (
     CONTACT_FIELDS,
-    LABELS,
-    REQUIRED_FIELDS,
     SEQUENCE_DIGITS,
     ApplyResult,
     EntryRecord,
@@ -44,10 +38,11 @@ from catalog.apply_records import (
     local_org_code,
     now_local,
     source_record_text,
+    validate_entry,
 )
 from catalog.merging import compare_times, key_owner, match, try_code
 from schemas.entry import CatalogueEntry
-from schemas.messages import Reason, reason_of
+from schemas.messages import Reason
 from schemas.placeholders import is_placeholder
 from warehouse.store import Store
 from warehouse.store.fields import ENTRY_FIELDS
@@ -167,7 +162,7 @@ class ApplySession:
             fields["code"] = f"{self.classification}/{0:0{SEQUENCE_DIGITS}d}"
         staged_orgs: dict[str, dict[str, Any]] = {}
         self._provider(fields, staged_orgs)
-        model, warnings, rejects = self._validate(fields)
+        model, warnings, rejects = validate_entry(fields, lenient=self.lenient)
         if model is None:
             for code in staged_orgs:
                 self.known_orgs.discard(code)
@@ -269,31 +264,6 @@ class ApplySession:
             batch.add_event(self._event(code, after))
 
     # --- rules -------------------------------------------------------------------------
-    def _validate(
-        self, fields: dict[str, Any]
-    ) -> tuple[CatalogueEntry | None, list[tuple[str, Reason, Any]], list[tuple[str, Reason, Any]]]:
-        """The model, the warnings of dropped optional fields, and the rejects (no model)."""
-        warnings: list[tuple[str, Reason, Any]] = []
-        for _ in range(3):  # a dropped field takes its default, which validates
-            try:
-                return CatalogueEntry.model_validate(fields), warnings, []
-            except ValidationError as exc:
-                found = [(_field_of(e), reason_of(e, LABELS), e.get("input")) for e in exc.errors()]
-            blocking = [
-                problem
-                for problem in found
-                if not self.lenient or problem[0] in REQUIRED_FIELDS or problem[0] not in fields
-            ]
-            if blocking:
-                return None, [], blocking
-            for name, reason, _ in found:
-                if name in fields:
-                    value = fields.pop(name)
-                    params = {"label": LABELS.get(name, name), "value": value, "detail": reason}
-                    warnings.append((name, Reason("unreadable_optional", params), value))
-        detail = "; ".join(reason.text() for _, reason, _ in found)
-        return None, [], [("record", Reason("unparseable_record", {"detail": detail}), None)]
-
     def _merge_updated(
         self, existing: dict[str, Any], values: dict[str, Any], batch: _Batch
     ) -> list[tuple[str, Reason, Any]]:
@@ -407,11 +377,6 @@ class ApplySession:
             "note": self.source,
             "recorded_at": self.stamp,
         }
-
-
-def _field_of(error: Any) -> str:
-    loc = error.get("loc") or ()
-    return str(loc[0]) if loc else "record"
 
 
 def _action_for(changes: dict[str, Any]) -> str:

@@ -1,12 +1,19 @@
-"""A record's identity in its source (``Mapping.record_key``; rules in catalog.importing.mapping
-and docs/mappings.md, "Identity").
+"""A record's identity in its source (``Mapping.record_key``; docs/mappings.md, "Identity").
 
-What the key *means*, not what the mapping is called: ``<meanings joined by +>:<sha1 of their
-values>``. A source namespace (``Mapping.source``, the importer's ``--source``) prefixes keys
-that are only unique within one portal (``<source>/name+provider_name:…``); a page address or
-a source identifier (``landing_page``, ``identifier``) identifies a record everywhere and is
-never prefixed. A record with no value in any key column is identified by its name and
-provider (never by its position in the file), or not at all when it has neither.
+What the key *means*, not what the mapping is called. Each key column that feeds an entry field
+stands for that field (``url`` mapped to landing_page is ``landing_page``; ``标题``/``来源部门``
+are ``name``/``provider_name``), valued by what the record gives that field (stripped;
+placeholders and a mapping's defaults are no value); a key column that feeds none stands for
+itself (DCAT's ``identifier``); ``key_fields`` are entry fields already. ``prefer_key``
+(``[url]``) identifies the records that have values there instead. The key is ``<meanings
+joined by +>:<sha1 of their values>``, so any two mappings that key a file by the same thing
+(a shipped one and a drafted one) give its records the same identity.
+
+A source namespace (``Mapping.source``, the importer's ``--source``) prefixes keys that are
+only unique within one portal (``<source>/name+provider_name:…``); a page address or a source
+identifier (``landing_page``, ``identifier``) identifies a record everywhere and is never
+prefixed. A record with no value in any key column is identified by its name and provider
+(never by its position in the file), or not at all when it has neither.
 """
 
 from __future__ import annotations
@@ -61,6 +68,14 @@ def record_key(mapping: Mapping, record: dict[str, Any]) -> str | None:
     if mapping.source and not set(meanings) <= GLOBAL_MEANINGS:
         return f"{mapping.source}/{key}"
     return key
+
+
+def valid_source(value: str) -> str:
+    """A source namespace: one word, without the ``/`` and ``:`` keys are split on."""
+    source = value.strip()
+    if not source or "/" in source or ":" in source or any(c.isspace() for c in source):
+        raise ValueError(f"a source is one word without '/', ':' or spaces, not {value!r}")
+    return source
 
 
 def legacy_key(mapping: Mapping, record: dict[str, Any], values: dict[str, Any]) -> str | None:

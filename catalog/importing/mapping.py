@@ -23,21 +23,11 @@ Besides entry fields a mapping may fill the provider's contact: ``provider_conta
 ``provider_contact_phone``, ``provider_contact_email`` (they fill the organisation's contact
 where it has none).
 
-Identity (``Mapping.record_key``, catalog.importing.identity): what the key *means*, not what
-the mapping is called. Each key column that feeds an entry field stands for that field (``url``
-mapped to landing_page is ``landing_page``; ``标题``/``来源部门`` are ``name``/``provider_name``),
-valued by what the record gives that field (stripped; placeholders and a mapping's defaults are
-no value); a key column that feeds none stands for itself (DCAT's ``identifier``);
-``key_fields`` are entry fields already. ``prefer_key`` (e.g. ``[url]``) identifies the records
-that have values there instead. The key is ``<meanings joined by +>:<sha1 of their values>``,
-e.g. ``landing_page:…``, ``name+provider_name:…``, ``identifier:…``, so any two mappings that
-key a file by the same thing give its records the same identity. A record with every key
-column empty is identified by name+provider_name (never by position), or has no key. With a
-``source`` (``source:`` in the mapping, or ``Mapping.with_source`` for the importer's
-``--source``) keys only unique within a portal become ``<source>/name+provider_name:…``;
-``landing_page`` and ``identifier`` keys are global and stay as they are. Entries imported
-before issue 12 carry ``<mapping name>:<sha1>`` (``Mapping.legacy_key``); the directory finds
-them by it and rewrites them to the new key.
+Identity (``Mapping.record_key``): what the key *means* (``landing_page:…``,
+``name+provider_name:…``, ``identifier:…``), never the mapping's name, with an optional source
+namespace (``source:``, ``Mapping.with_source``) for keys unique only within one portal; the
+rules are in catalog.importing.identity. ``Mapping.legacy_key`` gives the ``<mapping name>:<sha1>``
+key of entries imported before issue 12, which the directory finds and rewrites.
 """
 
 from __future__ import annotations
@@ -175,7 +165,7 @@ class Mapping(BaseModel):
     @field_validator("source")
     @classmethod
     def _source(cls, value: str | None) -> str | None:
-        return None if value is None else _valid_source(value)
+        return None if value is None else identity.valid_source(value)
 
     @field_validator("key_fields")
     @classmethod
@@ -290,7 +280,7 @@ class Mapping(BaseModel):
         ``--source``); None or blank: the mapping's own ``source``."""
         if source is None or not source.strip():
             return self.model_copy()
-        return self.model_copy(update={"source": _valid_source(source)})
+        return self.model_copy(update={"source": identity.valid_source(source)})
 
     def meanings_cache(self) -> dict[str, list[tuple[str, str | None]]]:
         """Where catalog.importing.identity keeps the key's meanings, worked out once."""
@@ -320,13 +310,6 @@ def _interval_as_modified(interval: str, values: dict[str, Any]) -> FieldProblem
         "detail": Reason("interval_not_date", {"value": interval}),
     }
     return FieldProblem("updated_at", Reason("unreadable_optional", params), "warning", interval)
-
-
-def _valid_source(value: str) -> str:
-    source = value.strip()
-    if "/" in source or ":" in source or any(c.isspace() for c in source):
-        raise ValueError(f"a source is one word without '/', ':' or spaces, not {value!r}")
-    return source
 
 
 # --- loading ---------------------------------------------------------------------------

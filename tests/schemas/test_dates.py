@@ -344,3 +344,12 @@ def test_missing_required_fields_name_their_chinese_label():
         CatalogueEntry.model_validate({"code": "101001/000001"})
     texts = {reason_of(e, ENTRY_LABELS).text("zh") for e in info.value.errors()}
     assert texts == {"缺少 信息资源名称", "缺少 信息资源提供方", "缺少 共享类型"}
+
+
+def test_year_9999_sentinels_parse_and_overflowing_ones_are_a_reason():
+    """更新时间: 9999-12-31 is a common "never" sentinel: it is a date, not a crash."""
+    assert parse_time("9999-12-31").value == dt.datetime(9999, 12, 31)
+    assert parse_time("9999").precision == "year"
+    for past_the_end in ("9999-12-31T23:59:59Z", "9999-12-31T20:00:00-05:00"):
+        with pytest.raises(ReasonError):  # 10000-01-01 in Shanghai: no such date
+            parse_time(past_the_end)
