@@ -73,21 +73,32 @@ def default_soon(cycle: UpdateCycle) -> dt.timedelta:
 
 
 def add_period(moment: dt.datetime, cycle: UpdateCycle) -> dt.datetime:
-    """``moment`` + one period, in calendar terms; month ends clamp (01-31 + 1 month = 02-28)."""
+    """``moment`` + one period, in calendar terms; month ends clamp (01-31 + 1 month = 02-28).
+    Past year 9999 (a 9999-12-31 "never" sentinel) it is the last moment a datetime holds."""
     every, unit = cycle.every or 0, cycle.unit
     if unit == "hour":
-        return moment + every * HOUR
+        return later(moment, every * HOUR)
     if unit == "day":
-        return moment + every * DAY
+        return later(moment, every * DAY)
     if unit == "week":
-        return moment + every * 7 * DAY
+        return later(moment, every * 7 * DAY)
     months = every * (12 if unit == "year" else 1)
     if unit not in ("month", "year"):
         raise ValueError(f"cycle {cycle.label} has no period")
     month0 = moment.month - 1 + months
     year, month = moment.year + month0 // 12, month0 % 12 + 1
+    if year > dt.MAXYEAR:
+        return dt.datetime.max.replace(tzinfo=moment.tzinfo)
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+def later(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """``moment + delta``, or the last moment a datetime holds when that is past year 9999."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return dt.datetime.max.replace(tzinfo=moment.tzinfo)
 
 
 @dataclass(frozen=True)
@@ -113,7 +124,7 @@ class Policy:
         deadline = self.deadline(last_update)
         grace = self.grace if self.grace is not None else default_grace(self.cycle)
         soon = self.soon if self.soon is not None else default_soon(self.cycle)
-        return deadline - soon, deadline + grace
+        return deadline - soon, later(deadline, grace)
 
     def status(self, last_update: dt.datetime | None, now: dt.datetime) -> Status:
         """The status at ``now`` (the reference the vectorised sweep is tested against)."""

@@ -129,6 +129,18 @@ def test_a_year_9999_sentinel_merges_without_aborting_the_import(directory, sent
     assert (again.unchanged, again.rejected) == (1, 0)
 
 
+def test_a_year_9999_sentinel_with_a_cycle_has_a_deadline_at_the_end_of_time(directory):
+    from catalog.freshness.policies import entry_status
+    from catalog.search.documents import deadlines
+
+    apply_file(directory, PORTAL, [{**RECORD, "更新时间": "9999-12-31", "更新频率": "每年"}])
+    entry = directory.get(_code(directory))
+    status = entry_status(directory.store, entry)
+    assert (status["status"], status["deadline"]) == ("fresh", dt.datetime.max)
+    found = deadlines(entry["code"], entry["updated_at"], "每年", None, {})  # the search index's
+    assert found.tracked
+
+
 def test_periods_end_at_the_last_datetime_in_year_9999():
     for precision in ("year", "month", "day", "minute", None):
         assert compare_times("2024-01-01T00:00:00", None, "9999-12-31T23:59:59", precision) == (
