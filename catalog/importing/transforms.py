@@ -20,11 +20,27 @@ from __future__ import annotations
 import ast
 import json
 import re
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 from schemas.formats import FORMAT_NAMES, SPELLINGS, format_from_path, normalise_format
+
+# One list of placeholders for the whole project (the mappings and the directory use it too).
+from schemas.placeholders import PLACEHOLDERS, is_placeholder
+
+__all__ = [
+    "PLACEHOLDERS",
+    "TRANSFORMS",
+    "data_items",
+    "distribution_formats",
+    "first",
+    "is_placeholder",
+    "strip_mailto",
+    "to_date_text",
+    "to_lines",
+    "to_list",
+    "to_semicolon_list",
+]
 
 # `list` splits on these; `lines` only on line breaks and tabs; `semicolons` only on ; and ；.
 _SEPARATORS = re.compile(r"[;；,，|｜、\r\n\t]+")
@@ -43,44 +59,6 @@ _MIME_PARAMETERS = re.compile(
     re.IGNORECASE,
 )
 _SLASHED = re.compile(r"^[A-Za-z0-9.+-]+(?:\s*/\s*[A-Za-z0-9.+-]+)+$")
-
-# Values that stand for "nothing here" in real exports (compared NFKC-folded, lower case).
-PLACEHOLDERS = frozenset(
-    {
-        "暂无",
-        "无",
-        "空",
-        "暂无数据",
-        "无数据",
-        "-",
-        "--",
-        "—",
-        "——",
-        "/",
-        "\\",
-        "null",
-        "none",
-        "nil",
-        "n/a",
-        "#n/a",
-        "nan",
-        "undefined",
-        "[]",
-        "{}",
-        "(空)",
-    }
-)
-
-
-def is_placeholder(value: Any) -> bool:
-    """True for None, blank text and the placeholders exports write for "no value" (暂无, 无,
-    -, /, null, NULL, N/A, none …)."""
-    if value is None:
-        return True
-    if not isinstance(value, str):
-        return False
-    folded = unicodedata.normalize("NFKC", value).strip().lower()
-    return not folded or folded in PLACEHOLDERS
 
 
 def to_list(value: Any) -> list[str]:

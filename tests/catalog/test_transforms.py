@@ -4,10 +4,12 @@ splits on what, and DCAT-US distributions' formats — on small cases and the re
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 
 import pytest
 
+from catalog.importing.draft_values import dcat_access, guess_share_type
 from catalog.importing.mapping import resolve_mapping
 from catalog.importing.transforms import (
     TRANSFORMS,
@@ -17,6 +19,7 @@ from catalog.importing.transforms import (
     to_list,
     to_semicolon_list,
 )
+from schemas import placeholders
 from schemas.entry import CatalogueEntry
 from schemas.formats import format_from_path, normalise_format
 
@@ -82,6 +85,19 @@ def test_real_values_are_not_placeholders():
     for value in ("无条件共享", "每月", "0", "na", "文件", "-1"):
         assert not is_placeholder(value)
     assert is_placeholder(None)
+
+
+def test_one_placeholder_list_and_long_text_is_not_normalised():
+    assert is_placeholder is placeholders.is_placeholder  # one word list in the codebase
+    assert is_placeholder("  ＮＵＬＬ\u3000")  # full-width, NFKC-folded
+    assert is_placeholder("（空）")
+    summary = "苏州市住房和城乡建设局房地产开发企业资质核定数据" * 20  # a ~500-character 描述
+    assert not is_placeholder(summary)
+    started = time.perf_counter()
+    for _ in range(10_000):
+        is_placeholder(summary)
+    # A strip and a length check, not NFKC over 500 characters (59 µs a call before).
+    assert (time.perf_counter() - started) / 10_000 < 20e-6
 
 
 def test_lines_and_semicolons_keep_the_enumeration_comma_inside_a_name():
@@ -198,3 +214,10 @@ def test_format_facet_after_importing_the_real_exports(directory, workspace, rea
     # CSV, csv and text/csv are one format; so are Excel and application/vnd.ms-excel and xls
     assert {"CSV", "XLS", "XLSX", "JSON", "API", "PDF", "RDF"} <= set(facet)
     assert not {"EXCEL", "TEXT/CSV", "APPLICATION/JSON"} & set(facet)
+
+
+def test_drafts_read_dcat_access_levels_from_the_shipped_mapping():
+    shipped = resolve_mapping("dcat-us").fields["share_type"].values
+    assert dcat_access() == shipped  # one list: the dcat-us mapping's
+    assert guess_share_type("Restricted Public") == "有条件共享"
+    assert guess_share_type("non-public") == "不予共享"
