@@ -108,7 +108,9 @@ def import_file(
     lang: Lang = "zh",
 ) -> ImportReport:
     """Import ``path``; whole-file problems (unreadable, empty, no mapping fits, an explicit
-    mapping's columns missing) raise ``InvalidInput`` before anything is written."""
+    mapping's columns missing) raise ``InvalidInput`` before anything is written. A file that
+    breaks off after its first records raises ``ImportBrokeOff`` (its ``report`` counts what
+    landed)."""
     path = Path(path)
     store = directory.store
     mark_interrupted(directory)
