@@ -314,6 +314,7 @@ def test_scratch_store_finds_repeats_and_counts_keys_a_chunk_at_a_time(tmp_path)
         assert scratch.first_rows([(11, 1), (22, 2), (11, 3)]) == [None, None, 1]
         scratch.commit()
         assert scratch.first_rows([(22, 4), (33, 5)]) == [2, None]
+        assert scratch.first_rows([(44, 6), (44, 6)]) == [None, 6]  # rows need not differ
         assert scratch.counts([7, 8, 7]) == [1, 1, 2]
         assert scratch.counts([7, 9]) == [3, 1]
         path = scratch.path

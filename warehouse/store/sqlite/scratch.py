@@ -43,8 +43,7 @@ class ImportScratch:
     def first_rows(self, records: Sequence[tuple[int, int]]) -> list[int | None]:
         """For each ``(record digest, row)`` in order: the row of the earlier record with that
         digest (in an earlier chunk or earlier in this one), or None when it is new (and now
-        remembered). Rows must be distinct."""
-        self._con.executemany("INSERT OR IGNORE INTO records VALUES (?, ?)", records)
+        remembered)."""
         first: dict[int, int] = {}
         for part in chunks(list(dict.fromkeys(d for d, _ in records))):
             first.update(
@@ -53,7 +52,16 @@ class ImportScratch:
                     part,
                 ).fetchall()
             )
-        return [None if first[d] == row else first[d] for d, row in records]
+        found: list[int | None] = []
+        new: list[tuple[int, int]] = []
+        for record, row in records:
+            earlier = first.get(record)
+            if earlier is None:
+                first[record] = row
+                new.append((record, row))
+            found.append(earlier)
+        self._con.executemany("INSERT INTO records VALUES (?, ?)", new)
+        return found
 
     def counts(self, keys: Sequence[int]) -> list[int]:
         """For each key digest in order, how many times it has been counted, this one
