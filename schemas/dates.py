@@ -15,11 +15,22 @@ Accepted:
   a time with an offset is converted to Asia/Shanghai with the tz database; Chinese times
   (``2023年5月8日 14时30分``, ``14点30分5秒``, ``14:30``), a 12-hour clock (``下午2:30``,
   ``2:30 PM``); an hour alone counts as minute precision (``14时`` is 14:00);
-- an e-mail style date (``Wed, 14 Sep 2022 16:33:00 GMT``);
+- a Java ``ZonedDateTime`` (``2023-05-08T14:30:00+08:00[Asia/Shanghai]``): the offset is
+  used, the bracketed zone name dropped (it needs an offset before it);
+- an e-mail style date (``Wed, 14 Sep 2022 16:33:00 GMT``) and Java's ``Date.toString``
+  (``Mon May 08 14:30:00 CST 2023``). ``CST`` is China Standard Time (+08:00) here, not US
+  Central: a Chinese catalogue's legacy systems print their own zone with that abbreviation;
+  the other zone names Java and RFC 2822 use (GMT, UTC, EST, PDT …) keep their meaning, and
+  an unknown one is refused rather than guessed;
 - an Excel serial number (day count since 1899-12-30, a fraction being the time of day), as
   text or a number, only from 10000 to 99999 (1927-05-18 to 2173-10-13): a bare number of 5
-  digits is read as a serial, never as a Unix time; other numbers (a 10-digit epoch, 123) are
-  refused as ``bad_date``. A 4-digit number is a year, an 8-digit one a compact date;
+  digits is read as a serial, never as a Unix time;
+- Unix epoch milliseconds (portal APIs' timestamps), as text or a number, only with exactly 13
+  digits and before 2100 (2001-09-09 up to 2099-12-31): ``1683527400000`` is
+  2023-05-08T14:30 (second precision, milliseconds dropped). Epoch *seconds* stay refused: a
+  10-digit number is as likely a compact ``yyyymmddhh`` (``1999123114``) or a code, and no rule
+  tells them apart safely. Other numbers (123, 1700000000) are refused as ``bad_date``. A
+  4-digit number is a year, an 8-digit one a compact date;
 - ``datetime.date`` and ``datetime.datetime`` objects (aware ones converted).
 
 Anything else raises ``ReasonError("bad_date", value=...)``; a date that does not exist
@@ -92,6 +103,47 @@ _DATE_FORMS = (
     re.compile(rf"^(?P<y>\d{{4}})(?P<m>\d{{2}})(?P<d>\d{{2}}){_TAIL}$"),
 )
 _EXCEL_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
+_EPOCH_MILLISECONDS = re.compile(r"^\d{13}$")
+# [low, high) of epoch milliseconds read as a time: 13 digits (2001-09-09) up to 2100-01-01.
+EPOCH_MILLISECONDS = (1_000_000_000_000, 4_102_444_800_000)
+# Java ZonedDateTime.toString: an offset then the zone id in brackets; the offset is kept.
+_ZONE_ID = re.compile(
+    r"(?P<time>\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?))"
+    r"\[[A-Za-z][A-Za-z0-9_/+\-]*\]$"
+)
+# Java Date.toString: "EEE MMM dd HH:mm:ss zzz yyyy" (the zone may be GMT+08:00 or absent).
+_JAVA_DATE = re.compile(
+    r"^(?:[A-Za-z]{3},?\s+)?(?P<mon>[A-Za-z]{3})\s+(?P<d>\d{1,2})\s+"
+    r"(?P<H>\d{1,2}):(?P<M>\d{2}):(?P<S>\d{2})\s+"
+    r"(?:(?P<zone>[A-Za-z]{1,5})(?P<zoff>[+-]\d{1,2}(?::?\d{2})?)?\s+)?(?P<y>\d{4})$"
+)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+# Zone abbreviations and their offsets in hours. CST is China Standard Time: in a Chinese
+# catalogue a legacy system printing "CST" (Java's Date.toString on a server set to
+# Asia/Shanghai) means +08:00, and reading it as US Central put every such time 14 hours late.
+# The rest are the zones RFC 2822 names, and two more Java prints for East Asia.
+_ZONE_HOURS = {
+    "CST": 8,
+    "HKT": 8,
+    "JST": 9,
+    "GMT": 0,
+    "UT": 0,
+    "UTC": 0,
+    "Z": 0,
+    "EST": -5,
+    "EDT": -4,
+    "CDT": -5,
+    "MST": -7,
+    "MDT": -6,
+    "PST": -8,
+    "PDT": -7,
+}
+_EMAIL_ZONE = re.compile(r"\s([A-Za-z]{1,5})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +186,14 @@ def parse_time(value: Any) -> ParsedTime:
         raise ReasonError("bad_date", value=value)
     if _EXCEL_SERIAL.match(text):
         return _excel_serial(float(text), value)
+    if _EPOCH_MILLISECONDS.match(text):
+        return _epoch_milliseconds(int(text), value)
+    text = _ZONE_ID.sub(r"\g<time>", text)  # 2023-05-08T14:30:00+08:00[Asia/Shanghai]
     for form in _DATE_FORMS:
         if match := form.match(text):
             return _from_match(match.groupdict(), value)
+    if match := _JAVA_DATE.match(text):
+        return _java_date(match, value)
     if re.search(r"[A-Za-z]{3}", text):
         return _email_date(text, value)
     raise ReasonError("bad_date", value=value)
@@ -288,12 +345,22 @@ def _number(number: int | float, raw: Any) -> ParsedTime:
     if isinstance(number, float) and not number.is_integer():
         return _excel_serial(number, raw)
     whole = int(number)
+    if len(str(whole)) == 13:
+        return _epoch_milliseconds(whole, raw)
     if 1000 <= whole <= 9999:
         return _from_match({"y": str(whole)}, raw)
     if 10_000_000 <= whole <= 99_999_999:
         text = str(whole)
         return _from_match({"y": text[:4], "m": text[4:6], "d": text[6:]}, raw)
     return _excel_serial(float(number), raw)
+
+
+def _epoch_milliseconds(milliseconds: int, raw: Any) -> ParsedTime:
+    low, high = EPOCH_MILLISECONDS
+    if not low <= milliseconds < high:
+        raise ReasonError("bad_date", value=raw)
+    value = dt.datetime.fromtimestamp(milliseconds // 1000, dt.UTC)
+    return ParsedTime(_catalogue(value, raw), "second")
 
 
 def _excel_serial(serial: float, raw: Any) -> ParsedTime:
@@ -330,7 +397,12 @@ def _from_match(parts: dict[str, str | None], raw: Any) -> ParsedTime:
         raise ReasonError("bad_date", value=raw)  # a time needs a date
     try:
         value = dt.datetime(
-            cast(int, year), month or 1, day or 1, hour or 0, minute or 0, second or 0
+            cast(int, year),
+            1 if month is None else month,  # 2023-00-00 is impossible, not January
+            1 if day is None else day,
+            hour or 0,
+            minute or 0,
+            second or 0,
         )
     except ValueError:
         raise ReasonError("impossible_date", value=raw) from None
@@ -351,7 +423,53 @@ def _zone(text: str) -> dt.tzinfo:
     return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
 
 
+def _zone_named(name: str, extra: str | None, raw: Any) -> dt.tzinfo:
+    """A zone abbreviation (CST is China's, see _ZONE_HOURS), maybe with an offset after it
+    (Java's GMT+08:00); an unknown abbreviation is refused, not guessed."""
+    hours = _ZONE_HOURS.get(name.upper())
+    if hours is None:
+        raise ReasonError("bad_date", value=raw)
+    zone = dt.timezone(dt.timedelta(hours=hours))
+    if extra:
+        if hours != 0:
+            raise ReasonError("bad_date", value=raw)
+        sign = extra[0]
+        digits = extra[1:].replace(":", "")
+        hour_digits = digits[:-2] if len(digits) > 2 else digits
+        minute_digits = digits[-2:] if len(digits) > 2 else "00"
+        return _zone(f"{sign}{int(hour_digits):02d}:{minute_digits}")
+    return zone
+
+
+def _java_date(match: re.Match[str], raw: Any) -> ParsedTime:
+    parts = match.groupdict()
+    month = _MONTHS.get(parts["mon"].lower())
+    if month is None:
+        raise ReasonError("bad_date", value=raw)
+    try:
+        value = dt.datetime(
+            int(parts["y"]),
+            month,
+            int(parts["d"]),
+            int(parts["H"]),
+            int(parts["M"]),
+            int(parts["S"]),
+        )
+    except ValueError:
+        raise ReasonError("impossible_date", value=raw) from None
+    if parts["zone"]:
+        value = _catalogue(
+            value.replace(tzinfo=_zone_named(parts["zone"], parts["zoff"], raw)), raw
+        )
+    return ParsedTime(value, "second")
+
+
 def _email_date(text: str, raw: Any) -> ParsedTime:
+    zone = _EMAIL_ZONE.search(text)
+    if zone and zone.group(1).upper() not in ("AM", "PM"):  # RFC 2822 would take CST as US
+        name = zone.group(1)
+        offset = _zone_named(name, None, raw).utcoffset(None) or dt.timedelta()
+        text = text[: zone.start(1)] + _offset_text(offset).replace(":", "")
     try:
         value = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

@@ -114,7 +114,7 @@ def test_a_year_is_never_a_unix_time():
 
 @pytest.mark.parametrize(
     "text",
-    ["abc", "1700000000", "1700000000000", "123", "99", "0", "14:30", "2023 14:30", "2023-5-"],
+    ["abc", "1700000000", "17000000000", "123", "99", "0", "14:30", "2023 14:30", "2023-5-"],
 )
 def test_unreadable_values_are_bad_dates(text):
     with pytest.raises(ReasonError) as info:
@@ -133,6 +133,9 @@ def test_unreadable_values_are_bad_dates(text):
         "2023-05-08 25:00",
         "2023-04-31",
         "2023-05-08 下午14:00",
+        "2023-00-00",  # a zero month or day is no date, not January or the 1st
+        "20230000",
+        "2023-05-00",
     ],
 )
 def test_impossible_dates(text):
@@ -148,6 +151,50 @@ def test_excel_serials_only_in_a_plausible_range():
     for number in (9999.5, 100_000, 100_000.5, 1_700_000_000):  # an epoch is not a serial
         with pytest.raises(ReasonError, match="无法识别的日期"):
             parse_time(number)
+
+
+def test_java_date_to_string_reads_cst_as_china_standard_time():
+    # Java's Date.toString on a server in Asia/Shanghai: CST is +08:00, not US Central
+    assert parse_time("Mon May 08 14:30:00 CST 2023") == ParsedTime(D(2023, 5, 8, 14, 30), "second")
+    assert parse_time("Mon May 08 14:30:00 GMT+08:00 2023").value == D(2023, 5, 8, 14, 30)
+    assert parse_time("Mon May 08 06:30:00 UTC 2023").value == D(2023, 5, 8, 14, 30)
+    assert parse_time("Mon May 08 02:30:00 EDT 2023").value == D(2023, 5, 8, 14, 30)
+    assert parse_time("Mon May 08 14:30:00 2023").value == D(2023, 5, 8, 14, 30)
+    # the same rule in an e-mail style date
+    assert parse_time("Mon, 08 May 2023 14:30:00 CST").value == D(2023, 5, 8, 14, 30)
+    assert parse_time("Mon, 08 May 2023 06:30:00 GMT").value == D(2023, 5, 8, 14, 30)
+    for text in ("Mon May 08 14:30:00 XYZ 2023", "Mon, 08 May 2023 14:30:00 XYZ"):
+        with pytest.raises(ReasonError, match="无法识别的日期"):
+            parse_time(text)  # an unknown zone is refused, not guessed
+    with pytest.raises(ReasonError, match="不存在的日期"):
+        parse_time("Thu Feb 30 14:30:00 CST 2023")
+
+
+def test_epoch_milliseconds_in_a_plausible_range():
+    moment = ParsedTime(D(2023, 5, 8, 14, 30), "second")
+    assert parse_time(1683527400000) == moment
+    assert parse_time("1683527400000") == moment
+    assert parse_time(Decimal("1683527400123")) == moment  # milliseconds dropped
+    assert parse_time(1683527400000.0) == moment
+    assert parse_time("4102444799999").value == D(2100, 1, 1, 7, 59, 59)
+    # 2100 and later, 12 or 14 digits, and epoch seconds are refused
+    for value in ("4102444800000", "9999999999999", 1683527400, "1683527400", 168352740000):
+        with pytest.raises(ReasonError, match="无法识别的日期"):
+            parse_time(value)
+
+
+def test_java_zoned_date_time_uses_the_offset_and_drops_the_zone_id():
+    assert parse_time("2023-05-08T14:30:00+08:00[Asia/Shanghai]") == ParsedTime(
+        D(2023, 5, 8, 14, 30), "second"
+    )
+    assert parse_time("2023-05-08T14:30:05.123+08:00[Asia/Shanghai]").value == D(
+        2023, 5, 8, 14, 30, 5
+    )
+    assert parse_time("2023-05-08T06:30Z[UTC]") == ParsedTime(D(2023, 5, 8, 14, 30), "minute")
+    assert parse_time("2023-05-08T08:30+02:00[Europe/Paris]").value == D(2023, 5, 8, 14, 30)
+    for text in ("2023-05-08T14:30[Asia/Shanghai]", "2023-05-08[Asia/Shanghai]"):
+        with pytest.raises(ReasonError, match="无法识别的日期"):
+            parse_time(text)  # without an offset the bracket is not read
 
 
 def test_bad_values_of_other_types():
