@@ -18,6 +18,11 @@ any mix of Y M W D and T H M S; ``.`` or ``,`` decimals):
   (10.5 days) 每10日, ``R/P0.5M`` 每15日, ``R/P1.5M`` 每45日. A source promising an update
   every 3½ days is late after 3, never first after 4: the deadline is never later than promised.
 - Counts are shown in the largest whole unit: 24 hours is 每日, 14 days 每2周, 24 months 每2年.
+
+Chinese counts are read in digits or Chinese numerals (每两周, 每三个月, 每二日, 每十二个月,
+每二十四小时, 每一百年), with 个 allowed between count and unit; 每旬 is 10 days (a 旬 is a
+third of a month, which the SLA counts as 30 days) and 每半月 15 days. No cycle may be longer
+than 100 years.
 """
 
 from __future__ import annotations
@@ -140,6 +145,7 @@ _ALIASES = {
 }
 
 _CN_UNIT = {
+    "旬": "xun",
     "小时": "hour",
     "时": "hour",
     "日": "day",
@@ -152,9 +158,13 @@ _CN_UNIT = {
     "季度": "quarter",
     "年": "year",
 }
-# 每N日, 每 5 年, 按月, 每月更新, 月更新 …
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+_CN_DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
+_CN_TENS = {"十": 10, "百": 100, "千": 1000}
+# 每N日, 每 5 年, 每两周, 每三个月, 按月, 每月更新, 月更新, 每旬, 每半月 …
 _EVERY_N = re.compile(
-    r"^(?:每|按)\s*(\d*)\s*(小时|时|日|天|周|星期|个月|月|季度|季|年)\s*(?:更新)?(?:一次)?$"
+    r"^(?:每|按)\s*(\d*|[零〇一二两三四五六七八九十百千]+|半)\s*个?\s*"
+    r"(小时|时|日|天|周|星期|月|季度|季|年|旬)\s*(?:更新)?(?:一次)?$"
 )
 _NUMBER = r"(\d+(?:[.,]\d+)?)"
 # R/P…, R5/P…, R/<start>/P… and a bare P… (DCAT-AP); any mix of Y M W D and T H M S.
@@ -172,9 +182,30 @@ _LONGEST_DAYS = 100 * 365
 _DAYS_PER_UNIT = {"hour": 1 / 24, "day": 1, "week": 7, "month": 365 / 12, "year": 365}
 
 
+def _chinese_number(text: str) -> int | None:
+    """A count in digits or Chinese numerals (三, 十二, 二十四, 一百零五); None if malformed."""
+    if text.isdigit():
+        return int(text)
+    total, digit, previous = 0, None, ""
+    for char in text:
+        if char in _CN_DIGITS:
+            if previous in _CN_DIGITS and previous not in "零〇":
+                return None  # 二二 is no number
+            digit = _CN_DIGITS[char]
+        elif previous in _CN_TENS:
+            return None  # 十十
+        else:
+            total += (1 if digit is None else digit) * _CN_TENS[char]
+            digit = None
+        previous = char
+    return total + (digit or 0)
+
+
 def _from_count(count: int, unit: str) -> UpdateCycle:
     """The cycle of ``count`` ``unit``s, in the largest unit that keeps it whole (24 hours is
     每日, 14 days 每2周, 12 months 每年), the standard cycle when there is one."""
+    if unit == "xun":  # a 旬 is ten days
+        count, unit = count * 10, "day"
     if unit == "quarter":
         count, unit = count * 3, "month"
     if unit == "hour" and count % 24 == 0:
@@ -243,9 +274,15 @@ def _parse(text: str) -> UpdateCycle:
     if key.replace(" ", "") in _ALIASES:
         return STANDARD_CYCLES[_ALIASES[key.replace(" ", "")]]
     if match := _EVERY_N.match(text):
-        count = int(match.group(1) or 1)
-        if count > 0:
-            return _from_count(count, _CN_UNIT[match.group(2)])
+        number, unit = match.group(1), _CN_UNIT[match.group(2)]
+        if number == "半":  # 每半月 is 15 days, 每半年 6 months, 每半旬 5 days
+            half = {"month": (15, "day"), "year": (6, "month"), "xun": (5, "day")}
+            if unit in half:
+                return _from_count(*half[unit])
+        else:
+            count = _chinese_number(number) if number else 1
+            if count:
+                return _from_count(count, unit)
     if match := _ISO.match(text.upper().replace(" ", "")):
         return _from_iso(text, match)
     raise ReasonError("unknown_cycle", value=text)

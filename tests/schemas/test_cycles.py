@@ -120,3 +120,42 @@ def test_the_longest_cycle_still_gives_a_deadline():
     for longest in ("R/P100Y", "每100年", "R/P36500D", "R/P1200M"):
         cycle = parse_update_cycle(longest)
         assert add_period(dt.datetime(9899, 12, 31, 12, 0), cycle).year <= 9999
+
+
+@pytest.mark.parametrize(
+    ("raw", "label", "every", "unit"),
+    [
+        ("每两周", "每2周", 2, "week"),
+        ("每两个星期", "每2周", 2, "week"),
+        ("每两年", "每2年", 2, "year"),
+        ("每旬", "每10日", 10, "day"),  # a 旬 is ten days
+        ("按旬", "每10日", 10, "day"),
+        ("每两旬", "每20日", 20, "day"),
+        ("每半月", "每15日", 15, "day"),
+        ("每半个月", "每15日", 15, "day"),
+        ("每十天", "每10日", 10, "day"),
+        ("每十五天", "每15日", 15, "day"),
+        ("每三个月", "每季度", 3, "month"),
+        ("每3个月", "每季度", 3, "month"),
+        ("每个月", "每月", 1, "month"),
+        ("每二日", "每2日", 2, "day"),
+        ("每十二个月", "每年", 1, "year"),
+        ("每二十四小时", "每日", 1, "day"),
+        ("每3个小时", "每3小时", 3, "hour"),
+        ("每两周更新一次", "每2周", 2, "week"),
+        ("每一百年", "每100年", 100, "year"),
+    ],
+)
+def test_chinese_numerals_and_ge_between_count_and_unit(raw, label, every, unit):
+    cycle = parse_update_cycle(raw)
+    assert (cycle.label, cycle.every, cycle.unit) == (label, every, unit)
+    assert parse_update_cycle(cycle.label) == cycle
+
+
+@pytest.mark.parametrize(
+    "bad", ["每一百零一年", "每五千年", "每零日", "每二二日", "每十十日", "每半周", "每两"]
+)
+def test_malformed_or_endless_chinese_counts_are_unknown(bad):
+    with pytest.raises(ReasonError) as info:
+        parse_update_cycle(bad)
+    assert info.value.reason.code == "unknown_cycle"
