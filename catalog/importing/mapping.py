@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from importlib import resources
 from itertools import islice
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 from pydantic import (
@@ -50,8 +50,9 @@ from pydantic import (
     model_validator,
 )
 
-from catalog.apply_records import CONTACT_FIELDS, LABELS, REQUIRED_FIELDS, Severity
+from catalog.apply_records import CONTACT_FIELDS
 from catalog.importing import identity
+from catalog.importing.field_problems import FieldProblem, interval_as_modified, unreadable
 from catalog.importing.source_values import MISSING as _MISSING
 from catalog.importing.source_values import blank as _blank
 from catalog.importing.source_values import empty as _empty
@@ -60,7 +61,6 @@ from catalog.importing.source_values import root as _root
 from catalog.importing.transforms import TRANSFORMS
 from schemas.entry import CatalogueEntry
 from schemas.errors import InvalidInput
-from schemas.messages import Reason, ReasonError
 
 # What a mapping may fill: the entry's fields and the provider's contact.
 TARGETS = (*CatalogueEntry.model_fields, *CONTACT_FIELDS)
@@ -81,15 +81,6 @@ class MappingError(InvalidInput):
     """A mapping file that is malformed, or a file that no mapping fits."""
 
 
-class FieldProblem(NamedTuple):
-    """A problem ``Mapping.apply`` found in one field of a record."""
-
-    field: str  # the entry field (or provider_contact_*) concerned
-    reason: Reason
-    severity: Severity
-    value: Any  # the raw value
-
-
 class FieldRule(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -97,6 +88,7 @@ class FieldRule(BaseModel):
     transform: str | None = None
     values: dict[str, Any] = Field(default_factory=dict)
     default: Any = None
+    _folded: dict[str, Any] | None = PrivateAttr(None)
 
     @model_validator(mode="before")
     @classmethod
@@ -108,6 +100,20 @@ class FieldRule(BaseModel):
         if isinstance(value, dict) and isinstance(value.get("from"), str):
             return {**value, "from": [value["from"]]}
         return value
+
+    def value_for(self, raw: str) -> Any:
+        """The ``values:`` entry for a source text, or _MISSING: an exact match first, then
+        one ignoring surrounding whitespace and case (DCAT-US writes ``Public`` where a mapping
+        says ``public``)."""
+        for exact in (raw, raw.strip()):
+            if exact in self.values:
+                return self.values[exact]
+        if self._folded is None:
+            folded: dict[str, Any] = {}
+            for key, value in self.values.items():
+                folded.setdefault(str(key).strip().casefold(), value)
+            self._folded = folded
+        return self._folded.get(raw.strip().casefold(), _MISSING)
 
     @field_validator("transform")
     @classmethod
@@ -196,10 +202,16 @@ class Mapping(BaseModel):
         return len(self.source_roots() & available)
 
     def missing_columns(self, available: set[str]) -> list[str]:
-        """The ``detect.all`` and key columns a file lacks (a mapping given explicitly must
-        not match records by position because its key column is absent)."""
+        """The ``detect.all`` and key columns a file lacks, and each ``detect.any`` group of
+        which it has no column at all, written ``信息资源名称|目录名称|…``. A mapping given
+        explicitly must not run on such a file: without its key column records would match by
+        position, without any of a group's columns nearly every record would be rejected."""
         needed = [*self.detect.all_of, *(_root(k) for k in self.key)]
-        return [name for name in dict.fromkeys(needed) if name not in available]
+        missing = [name for name in dict.fromkeys(needed) if name not in available]
+        for group in self.detect.any_of:
+            if group and not any(name in available for name in group):
+                missing.append("|".join(group))
+        return missing
 
     # --- turning a record into entry fields ------------------------------------------
     def _plan(self) -> list[tuple[str, FieldRule, str | None]]:
@@ -230,8 +242,9 @@ class Mapping(BaseModel):
                 if rule.default is not None:
                     values[field] = rule.default
                 continue
-            if rule.values and isinstance(raw, str) and raw.strip() in rule.values:
-                raw = rule.values[raw.strip()]
+            mapped = rule.value_for(raw) if rule.values and isinstance(raw, str) else _MISSING
+            if mapped is not _MISSING:
+                raw = mapped
             elif _blank(raw):
                 values[field] = rule.default  # blank cells mean "no value", not ""
                 continue
@@ -242,13 +255,13 @@ class Mapping(BaseModel):
                 try:
                     raw = TRANSFORMS[transform](raw)
                 except (ValueError, TypeError) as exc:
-                    problems.append(_unreadable(field, raw, exc))
+                    problems.append(unreadable(field, raw, exc))
                     continue
                 if _empty(raw):
                     raw = rule.default
             values[field] = raw
         if interval is not None:
-            problems.append(_interval_as_modified(interval, values))
+            problems.append(interval_as_modified(interval, values))
         for field, default in self.defaults.items():
             if _empty(values.get(field)):
                 values[field] = default
@@ -285,31 +298,6 @@ class Mapping(BaseModel):
     def meanings_cache(self) -> dict[str, list[tuple[str, str | None]]]:
         """Where catalog.importing.identity keeps the key's meanings, worked out once."""
         return self._meanings
-
-
-def _unreadable(field: str, raw: Any, exc: Exception) -> FieldProblem:
-    """A transform failed: a warning on an optional field (left empty), a reject on a
-    required one."""
-    detail: Any = exc.reason if isinstance(exc, ReasonError) else str(exc)
-    params = {"label": LABELS.get(field, field), "value": raw, "detail": detail}
-    if field in REQUIRED_FIELDS:
-        return FieldProblem(field, Reason("invalid_value", params), "reject", raw)
-    return FieldProblem(field, Reason("unreadable_optional", params), "warning", raw)
-
-
-def _interval_as_modified(interval: str, values: dict[str, Any]) -> FieldProblem:
-    """``modified: R/P1D``: the cycle, when the record states none; never a date."""
-    if _empty(values.get("update_cycle")):
-        values["update_cycle"] = interval
-        return FieldProblem(
-            "updated_at", Reason("interval_as_modified", {"value": interval}), "warning", interval
-        )
-    params = {
-        "label": LABELS["updated_at"],
-        "value": interval,
-        "detail": Reason("interval_not_date", {"value": interval}),
-    }
-    return FieldProblem("updated_at", Reason("unreadable_optional", params), "warning", interval)
 
 
 # --- loading ---------------------------------------------------------------------------

@@ -1,14 +1,17 @@
 """Applying a mapping to one record: placeholders, transform failures by field, repeating
-intervals in ``modified``, contacts, the columns an explicit mapping needs."""
+intervals in ``modified``, contacts, value maps read regardless of case, the columns an explicit
+mapping needs (an import refused before writing when they are absent)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 from catalog_apply_helpers import mapping_from
 
-from catalog.importing.mapping import available_fields, resolve_mapping
+from catalog.importing.importer import import_file
+from catalog.importing.mapping import MappingError, available_fields, resolve_mapping
 from catalog.importing.records import SourceRecord
 
 PORTAL = mapping_from("""
@@ -136,3 +139,76 @@ def test_real_dcat_contact_points_map_to_the_publisher(real_data):
     values, _ = dcat.apply(catalogue["dataset"][0])
     assert values["provider_contact_name"] == "Toni L. Holloway"
     assert values["provider_contact_email"] == "toni.holloway@gsa.gov"
+
+
+@pytest.mark.parametrize(
+    "written", ["Public", "PUBLIC", " public ", "Non-Public", "restricted Public"]
+)
+def test_value_maps_ignore_case_and_surrounding_whitespace(written):
+    dcat = resolve_mapping("dcat-us")
+    record = {"title": "t", "identifier": "x-1", "publisher": {"name": "Agency"}}
+    values, problems = dcat.apply({**record, "accessLevel": written})
+    expected = {"public": "无条件共享", "non-public": "不予共享", "restricted public": "有条件共享"}
+    assert values["share_type"] == expected[written.strip().lower()]
+    assert problems == []
+
+
+def test_an_exact_value_map_key_wins_over_a_folded_one():
+    exact = mapping_from("""
+name: exact
+fields:
+  name: 标题
+  provider_name: 来源部门
+  share_type: {from: 共享, values: {Open: 无条件共享, open: 不予共享, " 有条件 ": 有条件共享}}
+""")
+    for written, expected in [
+        ("Open", "无条件共享"),
+        ("open", "不予共享"),
+        ("OPEN", "无条件共享"),  # folded: the first key that folds alike
+        ("有条件", "有条件共享"),
+    ]:
+        values, _ = exact.apply({**RECORD, "共享": written})
+        assert values["share_type"] == expected, written
+
+
+def test_missing_columns_names_each_detect_any_group_without_a_column():
+    generic = resolve_mapping("cn-catalogue-generic")
+    [names, providers] = generic.detect.any_of
+    assert generic.missing_columns({"目录名称", "提供部门"}) == []
+    assert generic.missing_columns({"标题", "来源部门"}) == ["|".join(names)]
+    assert generic.missing_columns({"标题"}) == ["|".join(names), "|".join(providers)]
+    assert "信息资源名称|目录名称|" in generic.missing_columns(set())[0]
+
+
+def catalogue_state(directory) -> tuple[dict[str, int], str]:
+    con = directory.store.database.connection()
+    counts = {
+        table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        for table in ("entries", "entry_history", "organisations", "imports", "import_rejects")
+    }
+    digest = hashlib.sha256()
+    for row in con.execute("SELECT * FROM entries ORDER BY code"):
+        digest.update(json.dumps(list(row), ensure_ascii=False, default=str).encode())
+    return counts, digest.hexdigest()
+
+
+def test_an_explicit_mapping_whose_detect_any_columns_are_absent_writes_nothing(
+    directory, workspace, real_data, tmp_path
+):
+    import_file(directory, workspace, real_data / "cn-portals" / "anhui_huainan.json")
+    before = catalogue_state(directory)
+    assert before[0]["entries"] == 35
+    # 六安's export names its records 标题, which no 名称 column of the generic mapping is
+    luan = real_data / "cn-portals" / "anhui_luan.json"
+    with pytest.raises(MappingError) as info:
+        import_file(directory, workspace, luan, mapping="cn-catalogue-generic")
+    assert "信息资源名称|目录名称|" in str(info.value)
+    assert "cn-catalogue-generic" in str(info.value)
+    assert catalogue_state(directory) == before
+
+    odd = tmp_path / "odd.csv"
+    odd.write_text("名字,单位,共享类型\n甲,乙,无条件共享\n", encoding="utf-8")
+    with pytest.raises(MappingError) as info:
+        import_file(directory, workspace, odd, mapping="cn-catalogue-generic")
+    assert str(info.value).count("|") >= 2  # both groups named
+    assert catalogue_state(directory) == before
