@@ -438,7 +438,7 @@ def test_excel_sheet_with_catalogue_headers(tmp_path, directory, workspace):
             "更新周期",
             "最近更新时间",
         ],
-        ["101001/000001", "人口基本信息", "市公安局", "有条件", "依申请", "每两周", "2024-05-01"],
+        ["101001/000001", "人口基本信息", "市公安局", "有条件", "依申请", "两周一次", "2024-05-01"],
         ["101001/000002", "法人基本信息", "市市场监管局", "无条件共享", "", "每月", "2024-04-02"],
     ]
     for number, row in enumerate(rows):
@@ -456,7 +456,8 @@ def test_excel_sheet_with_catalogue_headers(tmp_path, directory, workspace):
         "updated_at": "最近更新时间",
     }
     assert drafted.mapping.key == ["信息资源代码"]
-    assert drafted.mapping.fields["update_cycle"].values == {"每两周": "每2周"}
+    # 每两周 the entry reads itself; 两周一次 needs a value map
+    assert drafted.mapping.fields["update_cycle"].values == {"两周一次": "每2周"}
     assert drafted.defaults == {}
     written = tmp_path / "draft.yaml"
     written.write_text(drafted.yaml, encoding="utf-8")
@@ -649,3 +650,36 @@ def test_a_second_provider_column_fills_the_gaps_of_the_first(tmp_path):
     assert drafted.defaults == {"provider_name": "gaps（未注明提供单位）"}
     values, _ = drafted.mapping.apply({"资源名称": "乙", "提供单位": "", "来源部门": "区局"})
     assert values["provider_name"] == "区局"
+
+
+def test_more_chinese_headers_are_recognised(tmp_path):
+    path = write_csv(
+        tmp_path / "more.csv",
+        ["目录名", "牵头单位", "更新频次", "共享属性", "开放条件", "主管部门"],
+        [
+            ["甲", "市局", "每两周", "无条件共享", "无条件开放", "市政府"],
+            ["乙", "区局", "每旬", "有条件共享", "不予开放", "市政府"],
+        ],
+    )
+    drafted = draft_mapping(read_document(path))
+    assert drafted.placed == {
+        "name": "目录名",
+        "provider_name": "牵头单位",  # 主管部门 oversees the provider: not it
+        "update_cycle": "更新频次",
+        "share_type": "共享属性",
+        "open_type": "开放条件",
+    }
+    assert drafted.unplaced == ["主管部门"]
+    assert drafted.missing == []
+
+
+@pytest.mark.parametrize("header", ["数据资源名称", "目录名"])
+@pytest.mark.parametrize("provider", ["责任单位", "数据提供单位", "主管部门"])
+def test_name_and_provider_spellings(tmp_path, header, provider):
+    path = write_csv(
+        tmp_path / "spellings.csv", [header, provider, "共享类型"], [["甲", "市局", "无条件共享"]]
+    )
+    drafted = draft_mapping(read_document(path))
+    assert drafted.placed["name"] == header
+    assert drafted.placed["provider_name"] == provider  # 主管部门 when no other provider column
+    assert drafted.missing == []
