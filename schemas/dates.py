@@ -44,7 +44,6 @@ an XML Schema literal for RDF (gYear, gYearMonth, date or dateTime with the zone
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BeforeValidator
 
+from schemas.date_text import email_date, java_date, offset_zone, without_zone_id
 from schemas.messages import ReasonError
 
 CATALOGUE_TZ = ZoneInfo("Asia/Shanghai")
@@ -106,44 +106,6 @@ _EXCEL_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
 _EPOCH_MILLISECONDS = re.compile(r"^\d{13}$")
 # [low, high) of epoch milliseconds read as a time: 13 digits (2001-09-09) up to 2100-01-01.
 EPOCH_MILLISECONDS = (1_000_000_000_000, 4_102_444_800_000)
-# Java ZonedDateTime.toString: an offset then the zone id in brackets; the offset is kept.
-_ZONE_ID = re.compile(
-    r"(?P<time>\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?))"
-    r"\[[A-Za-z][A-Za-z0-9_/+\-]*\]$"
-)
-# Java Date.toString: "EEE MMM dd HH:mm:ss zzz yyyy" (the zone may be GMT+08:00 or absent).
-_JAVA_DATE = re.compile(
-    r"^(?:[A-Za-z]{3},?\s+)?(?P<mon>[A-Za-z]{3})\s+(?P<d>\d{1,2})\s+"
-    r"(?P<H>\d{1,2}):(?P<M>\d{2}):(?P<S>\d{2})\s+"
-    r"(?:(?P<zone>[A-Za-z]{1,5})(?P<zoff>[+-]\d{1,2}(?::?\d{2})?)?\s+)?(?P<y>\d{4})$"
-)
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
-    )
-}
-# Zone abbreviations and their offsets in hours. CST is China Standard Time: in a Chinese
-# catalogue a legacy system printing "CST" (Java's Date.toString on a server set to
-# Asia/Shanghai) means +08:00, and reading it as US Central put every such time 14 hours late.
-# The rest are the zones RFC 2822 names, and two more Java prints for East Asia.
-_ZONE_HOURS = {
-    "CST": 8,
-    "HKT": 8,
-    "JST": 9,
-    "GMT": 0,
-    "UT": 0,
-    "UTC": 0,
-    "Z": 0,
-    "EST": -5,
-    "EDT": -4,
-    "CDT": -5,
-    "MST": -7,
-    "MDT": -6,
-    "PST": -8,
-    "PDT": -7,
-}
-_EMAIL_ZONE = re.compile(r"\s([A-Za-z]{1,5})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +150,14 @@ def parse_time(value: Any) -> ParsedTime:
         return _excel_serial(float(text), value)
     if _EPOCH_MILLISECONDS.match(text):
         return _epoch_milliseconds(int(text), value)
-    text = _ZONE_ID.sub(r"\g<time>", text)  # 2023-05-08T14:30:00+08:00[Asia/Shanghai]
+    text = without_zone_id(text)  # 2023-05-08T14:30:00+08:00[Asia/Shanghai]
     for form in _DATE_FORMS:
         if match := form.match(text):
             return _from_match(match.groupdict(), value)
-    if match := _JAVA_DATE.match(text):
-        return _java_date(match, value)
+    if (moment := java_date(text, value)) is not None:
+        return ParsedTime(_catalogue(moment, value), "second")
     if re.search(r"[A-Za-z]{3}", text):
-        return _email_date(text, value)
+        return ParsedTime(_catalogue(email_date(text, value), value), "second")
     raise ReasonError("bad_date", value=value)
 
 
@@ -408,70 +370,5 @@ def _from_match(parts: dict[str, str | None], raw: Any) -> ParsedTime:
         raise ReasonError("impossible_date", value=raw) from None
     zone = parts.get("Z")
     if zone and hour is not None:  # a date alone has no instant to convert
-        value = _catalogue(value.replace(tzinfo=_zone(zone)), raw)
+        value = _catalogue(value.replace(tzinfo=offset_zone(zone)), raw)
     return ParsedTime(value, precision)
-
-
-def _zone(text: str) -> dt.tzinfo:
-    if text in ("Z", "UTC", "GMT"):
-        return dt.UTC
-    sign = -1 if text[0] == "-" else 1
-    digits = text[1:].replace(":", "")
-    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
-    if hours > 23 or minutes > 59:
-        raise ReasonError("bad_date", value=text)
-    return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
-
-
-def _zone_named(name: str, extra: str | None, raw: Any) -> dt.tzinfo:
-    """A zone abbreviation (CST is China's, see _ZONE_HOURS), maybe with an offset after it
-    (Java's GMT+08:00); an unknown abbreviation is refused, not guessed."""
-    hours = _ZONE_HOURS.get(name.upper())
-    if hours is None:
-        raise ReasonError("bad_date", value=raw)
-    zone = dt.timezone(dt.timedelta(hours=hours))
-    if extra:
-        if hours != 0:
-            raise ReasonError("bad_date", value=raw)
-        sign = extra[0]
-        digits = extra[1:].replace(":", "")
-        hour_digits = digits[:-2] if len(digits) > 2 else digits
-        minute_digits = digits[-2:] if len(digits) > 2 else "00"
-        return _zone(f"{sign}{int(hour_digits):02d}:{minute_digits}")
-    return zone
-
-
-def _java_date(match: re.Match[str], raw: Any) -> ParsedTime:
-    parts = match.groupdict()
-    month = _MONTHS.get(parts["mon"].lower())
-    if month is None:
-        raise ReasonError("bad_date", value=raw)
-    try:
-        value = dt.datetime(
-            int(parts["y"]),
-            month,
-            int(parts["d"]),
-            int(parts["H"]),
-            int(parts["M"]),
-            int(parts["S"]),
-        )
-    except ValueError:
-        raise ReasonError("impossible_date", value=raw) from None
-    if parts["zone"]:
-        value = _catalogue(
-            value.replace(tzinfo=_zone_named(parts["zone"], parts["zoff"], raw)), raw
-        )
-    return ParsedTime(value, "second")
-
-
-def _email_date(text: str, raw: Any) -> ParsedTime:
-    zone = _EMAIL_ZONE.search(text)
-    if zone and zone.group(1).upper() not in ("AM", "PM"):  # RFC 2822 would take CST as US
-        name = zone.group(1)
-        offset = _zone_named(name, None, raw).utcoffset(None) or dt.timedelta()
-        text = text[: zone.start(1)] + _offset_text(offset).replace(":", "")
-    try:
-        value = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        raise ReasonError("bad_date", value=raw) from None
-    return ParsedTime(_catalogue(value, raw), "second")
