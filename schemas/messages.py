@@ -148,6 +148,42 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "导入在第 {records} 条记录后失败：{error}",
         "the import failed after {records} records: {error}",
     ),
+    # issue 12, importer and exports (H3)
+    "import_broke_off": (
+        "断开前的 {landed} 条记录已导入，文件随后中途断开（{where}）；请修复文件后重新导入，"
+        "将从断开处继续",
+        "{landed} records landed before the file broke off at {where}; "
+        "fix the file and re-run to resume",
+    ),
+    "is_a_directory": (
+        "{file}：是一个目录，不是文件；请指定要导入的文件",
+        "{file}: is a directory, not a file; give the file to import",
+    ),
+    "header_only": (
+        "{file}：文件只有表头，没有记录（表头：{columns}）",
+        "{file}: the file has a header and no records (header: {columns})",
+    ),
+    "duplicate_code": (
+        "信息资源代码 {code} 与第 {first_row} 行重复（内容不同）；以第 {first_row} 行为准，本行未导入",
+        "信息资源代码 (resource code) {code} repeats row {first_row} with different content; "
+        "row {first_row} is kept and this one is not imported",
+    ),
+    "ambiguous_key": (
+        "与第 {first_row} 行的 {key} 相同而内容不同：按出现顺序区分（key#{n}）；"
+        "文件顺序改变时条目可能互换",
+        "same {key} as row {first_row} but different content: told apart by order (key#{n}); "
+        "if the file's order changes, the entries may swap",
+    ),
+    "excel_cut": (
+        "{label} 恰为 Excel 单元格上限 {limit} 个字符，且是已存内容的开头：是 Excel 截断的，"
+        "已保留已存的完整内容",
+        "{label} is exactly Excel's cell limit of {limit} characters and the beginning of the "
+        "stored text: Excel cut it, so the stored full text is kept",
+    ),
+    "organisation_invalid": (
+        "提供方第 {row} 行无法读取，未导入：{detail}",
+        "organisation row {row} cannot be read and was not imported: {detail}",
+    ),
 }
 
 

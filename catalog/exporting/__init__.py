@@ -5,6 +5,11 @@ Each format is one module with the same shape,
 them, organisations by code, returns the number of entries written), so adding a format is
 adding a module and a line to ``WRITERS``.
 
+CSV, JSON and DCAT keep every character. An Excel cell holds at most 32,767 characters, so the
+Excel export cuts longer text; ``export_report`` says how many cells it cut (the CLI prints it),
+and importing that file back never lets a cut text replace the full one stored
+(``catalog.importing.own_export``). Use CSV or JSON to move a catalogue losslessly.
+
 ``CachedExports`` keeps the DCAT files a server hands to harvesters (``/catalog.jsonld``,
 ``/catalog.ttl``): each is written once, streamed to a file, and written again only when the
 store's change marker says the catalogue changed.
@@ -12,10 +17,12 @@ store's change marker says the catalogue changed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +52,32 @@ def writer_for(fmt: str) -> Writer:
     return WRITERS[name]
 
 
+@dataclass(frozen=True)
+class ExportReport:
+    entries: int  # entries written
+    cut_cells: int = 0  # Excel only: cells whose text was cut at 32,767 characters
+
+
 def export_catalogue(
     directory: Directory, fmt: str, out: Path, *, include_retired: bool = False
 ) -> int:
-    """Write the catalogue to ``out`` in ``fmt``; return the number of entries written.
+    """Write the catalogue to ``out`` in ``fmt``; return the number of entries written."""
+    return export_report(directory, fmt, out, include_retired=include_retired).entries
+
+
+def export_report(
+    directory: Directory, fmt: str, out: Path, *, include_retired: bool = False
+) -> ExportReport:
+    """Write the catalogue to ``out`` in ``fmt``; say how many entries were written and (Excel)
+    how many cells were cut at Excel's limit.
 
     The file is written beside ``out`` under a temporary name and moved into place at the
     end, so a failed export never leaves a truncated file where a good one is expected.
     """
     write = DCAT_WRITERS[fmt] if fmt in DCAT_WRITERS else writer_for(fmt)
+    cut: list[int] = []  # what the Excel writer cut
+    if write is xlsx_format.write:
+        write = functools.partial(_counting_cuts, cut)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     organisations = {org["code"]: org for org in directory.store.organisations.all()}
@@ -65,6 +89,17 @@ def export_catalogue(
     finally:
         entries.close()  # release the SQLite read cursor even when a writer fails midway
         partial.unlink(missing_ok=True)
+    return ExportReport(count, sum(cut))
+
+
+def _counting_cuts(
+    cut: list[int],
+    entries: Iterable[dict[str, Any]],
+    organisations: Mapping[str, dict[str, Any]],
+    out: Path,
+) -> int:
+    count, cut_cells = xlsx_format.write_counted(entries, organisations, out)
+    cut.append(cut_cells)
     return count
 
 

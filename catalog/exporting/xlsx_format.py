@@ -6,7 +6,9 @@ Every value is written with ``write_string`` (never ``write``): a summary starti
 must stay text, not become a formula, and landing pages must not become hyperlinks (Excel
 allows only 65,530 per sheet). 发布日期 and 最近更新时间 stated to the day or finer are real
 date cells (formatted to their precision: yyyy-mm-dd, yyyy-mm-dd hh:mm, yyyy-mm-dd hh:mm:ss);
-a year or a month alone, or a date before 1900 (Excel has none), is text. The precision
+a year or a month alone, or a date before 1900 (Excel has none), is text. A cell holds at most
+32,767 characters: longer text is cut there (xlsxwriter's limit, Excel's own), and
+``write_counted`` says how many cells were cut; CSV and JSON keep every character. The precision
 columns are always filled here: a spreadsheet reader sees a cell at midnight as a bare date,
 so the column is what tells a day from 2023-05-08T00:00:00.
 """
@@ -34,6 +36,7 @@ from warehouse.store.fields import ENTRY_FIELDS, ORGANISATION_FIELDS
 
 ENTRY_SHEET = "信息资源目录"
 ORGANISATION_SHEET = "提供方"
+STRING_CUT = -2  # what xlsxwriter's write_string returns when it cut the text at 32,767
 MAX_ROWS = 1_048_576  # Excel's limit, header included
 # Excel's day 1 is 1900-01-01 and it counts a 1900-02-29 that never was: dates before March
 # 1900 are written as text.
@@ -59,6 +62,14 @@ _ORG_WIDTHS = {"code": 20, "name": 32, "parent_code": 20, "contact_email": 24}
 def write(
     entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[str, Any]], out: Path
 ) -> int:
+    return write_counted(entries, organisations, out)[0]
+
+
+def write_counted(
+    entries: Iterable[dict[str, Any]], organisations: Mapping[str, dict[str, Any]], out: Path
+) -> tuple[int, int]:
+    """(entries written, cells cut at Excel's 32,767 characters)."""
+    cut = 0
     options = {
         "constant_memory": True,
         "strings_to_formulas": False,
@@ -86,8 +97,8 @@ def write(
                     continue
                 if column in DATE_COLUMNS and (cell := _date_cell(value)) is not None:
                     sheet.write_datetime(count, column, cell[0], formats[cell[1]])
-                else:
-                    sheet.write_string(count, column, str(value))
+                elif sheet.write_string(count, column, str(value)) == STRING_CUT:
+                    cut += 1
         sheet.autofilter(0, 0, count, len(ENTRY_TITLES) - 1)
 
         sheet = _sheet(
@@ -95,9 +106,10 @@ def write(
         )
         for row, organisation in enumerate(organisations.values(), start=1):
             for column, value in enumerate(organisation_row(organisation)):
-                if value not in (None, ""):
-                    sheet.write_string(row, column, str(value))
-    return count
+                written = value not in (None, "") and sheet.write_string(row, column, str(value))
+                if written == STRING_CUT:
+                    cut += 1
+    return count, cut
 
 
 def _sheet(

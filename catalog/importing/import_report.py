@@ -37,6 +37,7 @@ class ImportReport:
     rejected: int = 0  # records that did not land
     warned: int = 0  # records that landed with a warning
     duplicates: int = 0  # exact repeats of an earlier record, merged into its entry
+    organisations: int = 0  # organisations upserted from the file (Mulu's own exports)
     problem_count: int = 0
     problems: list[Problem] = field(default_factory=list)  # the first KEPT_PROBLEMS
     rejects_file: str | None = None
@@ -87,6 +88,7 @@ class ImportReport:
             "drafted": self.drafted,
             "draft_hint": self.draft_hint(lang),
             "import_id": self.import_id,
+            "organisations": self.organisations,
             "status": self.status,
             "error": self.error,
             **self.counts(),

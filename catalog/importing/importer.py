@@ -13,12 +13,19 @@ always ends ``finished`` or ``failed`` (the error kept); a process killed outrig
 ``interrupted``. Records are written in batches, each its own transaction, and applying a
 record already applied changes nothing, so re-running the same import resumes it. A file that
 breaks off mid-way (a download cut short) keeps the records read before the break, ends the row
-``failed`` with the reader's error and raises ``ImportBrokeOff`` (its own exit status, 7): once
+``failed`` with the reader's error and raises ``ImportBrokeOff`` (its own exit status, 8): once
 the file is whole, re-running resumes.
+
+Within one file the first record with a 信息资源代码 wins: a later, different record with the
+same code is refused (an identical one is merged as a repeat), so re-importing the file is
+stable. Records that share a key (标题+提供单位) but differ elsewhere stay distinct entries by
+their order (``key#n``), each later one warned ``ambiguous_key``: if the file's order changes,
+such entries may swap. Mulu's own exports also bring their organisations (``own_export``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Callable, Iterable, Iterator
@@ -34,6 +41,7 @@ from catalog.directory import (
     RowError,
     now_local,
 )
+from catalog.importing import own_export
 from catalog.importing.draft import draft_mapping
 from catalog.importing.import_report import ImportReport, ProblemSink
 from catalog.importing.mapping import (
@@ -58,14 +66,6 @@ SAMPLE = 200  # records whose field names tell which columns a file has
 
 __all__ = ["ImportBrokeOff", "ImportReport", "import_file", "mark_interrupted", "process_alive"]
 
-# The broke-off message (one import outcome, so kept beside it rather than in MESSAGES).
-_BROKE_OFF = {
-    "zh": "断开前的 {landed} 条记录已导入，文件随后中途断开（{where}）；请修复文件后重新导入，"
-    "将从断开处继续",
-    "en": "{landed} records landed before the file broke off at {where}; "
-    "fix the file and re-run to resume",
-}
-
 
 class ImportBrokeOff(InvalidInput):
     """The file broke off mid-way, after some records were read: those landed (``report``
@@ -73,13 +73,14 @@ class ImportBrokeOff(InvalidInput):
     error, and re-running the import once the file is whole resumes it. Unlike the other
     InvalidInput errors something was written, so the CLI exits with its own status."""
 
-    exit_code = 7
+    exit_code = 8  # 7 is ``mulu run``'s blocked load
 
     def __init__(self, report: ImportReport, error: ReadError, lang: Lang) -> None:
         self.report = report
         self.where = error.text(lang)
         landed = report.created + report.updated + report.unchanged
-        super().__init__(_BROKE_OFF[lang].format(landed=f"{landed:,}", where=self.where))
+        reason = Reason("import_broke_off", {"landed": f"{landed:,}", "where": self.where})
+        super().__init__(reason.text(lang))
 
 
 def process_alive(pid: int) -> bool:
@@ -106,19 +107,27 @@ def import_file(
     mapping: str | None = None,
     progress: Progress | None = None,
     lang: Lang = "zh",
+    source: str | None = None,
 ) -> ImportReport:
     """Import ``path``; whole-file problems (unreadable, empty, no mapping fits, an explicit
     mapping's columns missing) raise ``InvalidInput`` before anything is written. A file that
     breaks off after its first records raises ``ImportBrokeOff`` (its ``report`` counts what
-    landed)."""
+    landed). ``source`` names the portal whose record keys (name+provider) are only unique
+    within it (``--source``); None: the mapping's own."""
     path = Path(path)
     store = directory.store
     mark_interrupted(directory)
+    if path.is_dir():
+        raise InvalidInput(Reason("is_a_directory", {"file": path}).text(lang))
     try:
         document = read_document(path)
     except ReadError as exc:
         raise _in_language(exc, lang) from None
     chosen, records, drafted = _choose_mapping(document, mapping, lang)
+    try:
+        chosen = chosen.with_source(source)
+    except ValueError as exc:
+        raise InvalidInput(f"--source: {exc}") from None
     # Entries imported before issue 12 carry "<mapping name>:<sha1>"; where none do, the old
     # key is never needed, so it is not worked out for each record.
     legacy = store.entries.has_source_key_prefix(f"{chosen.name}:")
@@ -137,7 +146,9 @@ def import_file(
         report = ImportReport(str(path), chosen.name, import_id, lang=lang, drafted=drafted)
         sink = ProblemSink(workspace, store.imports, report, path)
         try:
+            _import_organisations(directory, document, chosen, report, sink)
             run = _Run(directory, chosen, report, sink, SeenRecords(scratch), legacy=legacy)
+            run.spreadsheet = own_export.is_spreadsheet(path)
             for chunk in _chunks(iter(records), CHUNK):
                 run.apply(chunk)
                 store.imports.progress(import_id, report.counts())
@@ -196,12 +207,19 @@ def _choose_mapping(
                     {
                         "file": document.path,
                         "mapping": chosen.name,
-                        "missing": "、".join(missing),
-                        "columns": "、".join(sorted(columns)) or "-",
+                        "missing": _joined(missing, lang),
+                        "columns": _joined(sorted(columns), lang) or "-",
                     },
                 ).text(lang)
             )
         return chosen, records, False
+    if document.format in ("csv", "xlsx") and not _any(document.records(None)):
+        raise InvalidInput(
+            Reason(
+                "header_only",
+                {"file": document.path, "columns": _joined(list(document.header), lang)},
+            ).text(lang)
+        )
     try:
         found, records = detect_mapping(document)
         return found, records, False
@@ -215,8 +233,8 @@ def _choose_mapping(
                     "draft_incomplete",
                     {
                         "file": document.path,
-                        "missing": "、".join(_labelled(f) for f in draft.missing),
-                        "columns": "、".join(sorted(columns)) or "-",
+                        "missing": _joined([_labelled(f) for f in draft.missing], lang),
+                        "columns": _joined(sorted(columns), lang) or "-",
                     },
                 ).text(lang)
             ) from refusal
@@ -224,6 +242,40 @@ def _choose_mapping(
         if records is None:
             raise
         return draft.mapping, records, True
+
+
+def _has_code(values: dict[str, Any]) -> bool:
+    return values.get("code") not in (None, "") and bool(str(values["code"]).strip())
+
+
+def _any(records: Iterable[SourceRecord] | None) -> bool:
+    return records is not None and next(iter(records), None) is not None
+
+
+def _joined(items: list[str], lang: Lang) -> str:
+    """A list in a message, with the language's punctuation."""
+    return ("、" if lang == "zh" else ", ").join(items)
+
+
+def _import_organisations(
+    directory: Directory,
+    document: Document,
+    mapping: Mapping,
+    report: ImportReport,
+    sink: ProblemSink,
+) -> None:
+    """Mulu's own export: its organisations, before its entries (see ``own_export``)."""
+    where = own_export.ORGANISATION_LISTS.get(mapping.name)
+    if where is None:
+        return
+    found, problems = own_export.valid_organisations(
+        own_export.organisations(document, mapping.name), where
+    )
+    for problem in problems:
+        sink.add(problem, json.dumps(problem.value, ensure_ascii=False, default=str), None)
+    if found:
+        directory.add_organisations(found)
+    report.organisations = len(found)
 
 
 def _labelled(field: str) -> str:
@@ -279,6 +331,7 @@ class _Run:
         self.sink = sink
         self.seen = seen
         self.legacy = legacy  # whether entries with the mapping's pre-issue-12 keys exist
+        self.spreadsheet = False  # read from a spreadsheet: a text at the cell limit may be cut
 
     def apply(self, chunk: list[SourceRecord]) -> None:
         report = self.report
@@ -294,6 +347,7 @@ class _Run:
             problems.extend(self._problem(record, p) for p in field_problems)
             if not any(p.severity == "reject" for p in problems):
                 mapped.append((record, values))
+        mapped = self._first_with_code(mapped, found)
 
         # Before issue 12 every record counted toward "#n", exact repeats included.
         legacy = self._legacy_keys(mapped)
@@ -314,7 +368,10 @@ class _Run:
             )
         # Records sharing a key but differing elsewhere (yearly files under one title) stay
         # distinct entries: the n-th distinct one is "key#n".
-        keys = self._numbered([self.mapping.record_key(r.fields, v) for r, v, _ in fresh])
+        keys = self._keys(fresh, found)
+        if self.spreadsheet:
+            for record, values, _ in fresh:
+                found[record.row].extend(self._excel_cut(record, values))
         entries = [
             EntryRecord(
                 values,
@@ -345,6 +402,87 @@ class _Run:
             for problem in problems:
                 self.sink.add(problem, record.raw, record.fields)
             found[record.row] = []
+
+    def _first_with_code(
+        self, mapped: list[tuple[SourceRecord, dict[str, Any]]], found: dict[int, list[Problem]]
+    ) -> list[tuple[SourceRecord, dict[str, Any]]]:
+        """The records whose 信息资源代码 no earlier, different record of the file gave; the
+        others are refused (the first wins, so re-importing the file is stable)."""
+        coded = [(r, str(v["code"]).strip()) for r, v in mapped if _has_code(v)]
+        clashes = iter(self.seen.code_clashes(coded))
+        kept = []
+        for record, values in mapped:
+            first = next(clashes) if _has_code(values) else None
+            if first is None:
+                kept.append((record, values))
+                continue
+            params = {"code": str(values["code"]).strip(), "first_row": first}
+            field = self.mapping.source_of("code", record.fields)
+            found[record.row].append(
+                Problem(record.row, field, Reason("duplicate_code", params), "reject")
+            )
+        return kept
+
+    def _keys(
+        self,
+        fresh: list[tuple[SourceRecord, dict[str, Any], str | None]],
+        found: dict[int, list[Problem]],
+    ) -> list[str | None]:
+        """Each record's source key, ``key#n`` for the n-th distinct record sharing it; each
+        later one of such a group warned: its entry depends on the file's order."""
+        keyed = [
+            (record, self.mapping.record_key(record.fields, values)) for record, values, _ in fresh
+        ]
+        present = [(key, record.row) for record, key in keyed if key is not None]
+        counted = iter(self.seen.numbered_rows(present))
+        keys: list[str | None] = []
+        for record, key in keyed:
+            if key is None:
+                keys.append(None)
+                continue
+            numbered, first = next(counted)
+            keys.append(numbered)
+            if numbered != key:
+                n = numbered.rsplit("#", 1)[1]
+                params = {"first_row": first, "key": self._key_columns(record), "n": n}
+                found[record.row].append(
+                    Problem(record.row, "record", Reason("ambiguous_key", params), "warning")
+                )
+        return keys
+
+    def _key_columns(self, record: SourceRecord) -> str:
+        """The columns that identified the record, as the file names them: "标题+提供单位"."""
+        mapping = self.mapping
+        if mapping.prefer_key and all(
+            record.fields.get(c) not in (None, "") for c in mapping.prefer_key
+        ):
+            return "+".join(mapping.prefer_key)
+        columns = list(mapping.key) + [
+            mapping.source_of(f, record.fields).split(" (")[0] for f in mapping.key_fields
+        ]
+        return "+".join(columns) or "key"
+
+    def _excel_cut(self, record: SourceRecord, values: dict[str, Any]) -> list[Problem]:
+        """Text Excel cut at its cell limit never replaces the full text stored: the stored
+        value is kept and the record warned."""
+        code = values.get("code")
+        if not own_export.has_cell_limit_text(values) or not _has_code(values):
+            return []
+        stored = self.directory.store.entries.get(str(code).strip())
+        problems = []
+        for name in own_export.excel_cut_fields(values, stored):
+            assert stored is not None
+            values[name] = stored[name]
+            params = {"label": _labelled(name), "limit": f"{own_export.EXCEL_CELL_LIMIT:,}"}
+            problems.append(
+                Problem(
+                    record.row,
+                    self.mapping.source_of(name, record.fields),
+                    Reason("excel_cut", params),
+                    "warning",
+                )
+            )
+        return problems
 
     def _legacy_keys(self, mapped: list[tuple[SourceRecord, dict[str, Any]]]) -> list[str | None]:
         if not self.legacy:

@@ -1,5 +1,6 @@
-"""What one import has seen so far: each distinct record (to merge exact repeats) and how many
-records carried each source key (the n-th distinct one gets ``key#n``).
+"""What one import has seen so far: each distinct record (to merge exact repeats), how many
+records carried each source key (the n-th distinct one gets ``key#n``) and which record first
+gave each 信息资源代码 (a later, different record with that code is refused).
 
 Only the digests and the numbering are worked out here; they are kept, a chunk at a time, in
 the import's scratch store (``warehouse.store.sqlite.scratch``), so memory stays flat at a
@@ -47,6 +48,29 @@ class SeenRecords:
         """Each key as counted so far: itself the first time, ``key#n`` the n-th."""
         counts = self.scratch.counts([digest(f"{kind}\0{key}") for key in keys])
         return [key if n == 1 else f"{key}#{n}" for key, n in zip(keys, counts, strict=True)]
+
+    def numbered_rows(
+        self, keys: Sequence[tuple[str, int]], kind: str = ""
+    ) -> list[tuple[str, int]]:
+        """For each ``(key, row)``: the key as counted so far (``key#n`` the n-th time) and the
+        row of the first record that carried it."""
+        counted = self.scratch.counted([(digest(f"{kind}\0{key}"), row) for key, row in keys])
+        return [
+            (key if n == 1 else f"{key}#{n}", first)
+            for (key, _), (n, first) in zip(keys, counted, strict=True)
+        ]
+
+    def code_clashes(self, records: Sequence[tuple[SourceRecord, str]]) -> list[int | None]:
+        """For each ``(record, its 信息资源代码)``: the row of an earlier, different record
+        that gave the same code, or None (the first with it, or identical to the first)."""
+        digests = [record_digest(record.fields) for record, _ in records]
+        found = self.scratch.first_codes(
+            [(digest(code), d, r.row) for (r, code), d in zip(records, digests, strict=True)]
+        )
+        return [
+            None if first is None or first[1] == record else first[0]
+            for first, record in zip(found, digests, strict=True)
+        ]
 
     def commit(self) -> None:
         self.scratch.commit()

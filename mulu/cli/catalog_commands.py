@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -33,13 +33,19 @@ def import_(
         help="Shipped mapping name or a mapping YAML file; default: the shipped one that fits, "
         "else one drafted from the file's headers.",
     ),
+    source: str | None = typer.Option(
+        None,
+        "--source",
+        help="Name of the portal the file comes from (e.g. chizhou): records identified by "
+        "name+provider are only the same across files of the same source.",
+    ),
     lang: str = typer.Option("zh", "--lang", help="Language of the reasons: zh or en."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import a catalogue export; good records land, problems are reported and kept.
 
     Exit status: 0 every record landed (warnings allowed), 3 some records were rejected (they
-    are in the rejects file), 2 the file itself cannot be imported (nothing written), 7 the
+    are in the rejects file), 2 the file itself cannot be imported (nothing written), 8 the
     file broke off mid-way (the records before the break landed; fix the file and re-run to
     resume). Re-running an interrupted import resumes it.
     """
@@ -62,6 +68,7 @@ def import_(
                 mapping=mapping,
                 progress=lambda n: progress.advance(task, n),
                 lang=language,
+                source=source,
             )
     except ImportBrokeOff as broke:
         # Not "nothing written": say what landed, then why it stopped and how to resume.
@@ -93,6 +100,7 @@ def _print_import(report: ImportReport, lang: Lang) -> None:
         f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.duplicates} duplicates merged, {report.rejected} rejected, "
         f"{report.warned} with warnings"
+        + (f", {report.organisations} organisations" if report.organisations else "")
     )
     for problem in report.lines(lang, limit=50):
         line(problem)
@@ -145,40 +153,34 @@ def imports(
     if as_json:
         print_json(shown)
         return
-    print_table(
-        "imports",
-        [
-            "id",
-            "file",
-            "mapping",
-            "status",
-            "started",
-            "records",
-            "created",
-            "updated",
-            "unchanged",
-            "duplicates",
-            "rejected",
-            "warned",
-        ],
-        (
-            (
-                r["id"],
-                r["file"],
-                r["mapping"],
-                r["status"] if not r["error"] else f"{r['status']}: {r['error']}",
-                r["started_at"],
-                r["records"],
-                r["created"],
-                r["updated"],
-                r["unchanged"],
-                r["duplicates"],
-                r["rejected"],
-                r["warned"],
-            )
-            for r in shown
-        ),
-    )
+    _print_imports(shown)
+
+
+# Fits an 80-column terminal: the file (and the error after a state) wrap within their columns,
+# the counts print whole, one per line (records always, the others when not 0).
+_IMPORT_COUNTS = ("records", "created", "updated", "unchanged", "duplicates", "rejected", "warned")
+
+
+def _print_imports(shown: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="imports", show_lines=True)
+    table.add_column("id", no_wrap=True, justify="right")
+    table.add_column("file", overflow="fold", ratio=3, min_width=12)
+    table.add_column("mapping", overflow="fold", ratio=1, min_width=8)
+    table.add_column("status", overflow="fold", ratio=1, min_width=11)
+    table.add_column("started", overflow="fold", min_width=10, max_width=10)
+    table.add_column("counts", no_wrap=True)
+    for r in shown:
+        status = str(r["status"]) if not r["error"] else f"{r['status']}: {r['error']}"
+        counts = "\n".join(
+            f"{r[name] or 0:,} {name}" for name in _IMPORT_COUNTS if name == "records" or r[name]
+        )
+        started = str(r["started_at"] or "")[:16].replace("T", " ")
+        cells = [r["id"], r["file"], r["mapping"], status, started, counts]
+        table.add_row(*(Text("" if v is None else str(v)) for v in cells))
+    console.print(table)
 
 
 @app.command("export")
@@ -189,14 +191,20 @@ def export(
     include_retired: bool = typer.Option(False, "--include-retired"),
 ) -> None:
     """Export the directory as CSV, Excel, JSON or DCAT JSON-LD."""
-    from catalog.exporting import export_catalogue
+    from catalog.exporting import export_report
 
     directory, _ = open_directory(ctx)
     try:
-        count = export_catalogue(directory, fmt, output, include_retired=include_retired)
+        result = export_report(directory, fmt, output, include_retired=include_retired)
     finally:
         directory.close()
-    console.print(f"wrote {count} entries to {output}")
+    line = f"wrote {result.entries} entries to {output}"
+    if result.cut_cells:
+        line += (
+            f"; {result.cut_cells} cells longer than Excel's 32,767 characters were cut "
+            "(CSV and JSON keep every character)"
+        )
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("show")

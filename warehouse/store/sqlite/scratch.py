@@ -1,4 +1,5 @@
-"""A running import's scratch store: which records it has seen and how often each key came.
+"""A running import's scratch store: which records it has seen, how often each key came (and
+where first), and which record first gave each 信息资源代码.
 
 One SQLite file per import under the workspace's staging folder (never the catalogue), holding
 64-bit digests only, so memory stays flat at a million records; it is deleted when the import
@@ -21,8 +22,9 @@ _PREFIX = "import-"
 
 
 class ImportScratch:
-    """Digests an import has seen: records (with the row each was first seen at) and keys
-    (with how many times each was counted)."""
+    """Digests an import has seen: records (with the row each was first seen at), keys (with
+    how many times each was counted and the row of the first) and codes (with the row and the
+    record digest of the first record that gave each)."""
 
     def __init__(self, folder: Path, alive: Callable[[int], bool] | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -37,7 +39,12 @@ class ImportScratch:
         self._con.execute("PRAGMA journal_mode = OFF")
         self._con.execute("PRAGMA synchronous = OFF")
         self._con.execute("CREATE TABLE records (digest INTEGER PRIMARY KEY, row INTEGER)")
-        self._con.execute("CREATE TABLE keys (digest INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
+        self._con.execute(
+            "CREATE TABLE keys (digest INTEGER PRIMARY KEY, n INTEGER NOT NULL, row INTEGER)"
+        )
+        self._con.execute(
+            "CREATE TABLE codes (digest INTEGER PRIMARY KEY, row INTEGER, record INTEGER)"
+        )
         self._con.execute("BEGIN")
 
     def first_rows(self, records: Sequence[tuple[int, int]]) -> list[int | None]:
@@ -66,21 +73,52 @@ class ImportScratch:
     def counts(self, keys: Sequence[int]) -> list[int]:
         """For each key digest in order, how many times it has been counted, this one
         included (a key twice in ``keys`` counts 1 then 2)."""
-        totals: dict[int, int] = {}
-        for part in chunks(list(dict.fromkeys(keys))):
+        return [n for n, _ in self.counted([(key, 0) for key in keys])]
+
+    def counted(self, keys: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """For each ``(key digest, row)`` in order: (how many times the key has been counted,
+        this one included; the row it was first counted at)."""
+        totals: dict[int, tuple[int, int]] = {}
+        for part in chunks(list(dict.fromkeys(key for key, _ in keys))):
             totals.update(
-                self._con.execute(
-                    f"SELECT digest, n FROM keys WHERE digest IN ({marks(len(part))})", part
-                ).fetchall()
+                (digest, (n, row))
+                for digest, n, row in self._con.execute(
+                    f"SELECT digest, n, row FROM keys WHERE digest IN ({marks(len(part))})", part
+                )
             )
         found = []
-        for key in keys:
-            totals[key] = totals.get(key, 0) + 1
+        for key, row in keys:
+            n, first = totals.get(key, (0, row))
+            totals[key] = (n + 1, first)
             found.append(totals[key])
         self._con.executemany(
-            "INSERT INTO keys VALUES (?, ?) ON CONFLICT(digest) DO UPDATE SET n = excluded.n",
-            totals.items(),
+            "INSERT INTO keys VALUES (?, ?, ?) ON CONFLICT(digest) DO UPDATE SET n = excluded.n",
+            [(key, n, row) for key, (n, row) in totals.items()],
         )
+        return found
+
+    def first_codes(self, codes: Sequence[tuple[int, int, int]]) -> list[tuple[int, int] | None]:
+        """For each ``(code digest, record digest, row)`` in order: (row, record digest) of
+        the first record that gave that code (in an earlier chunk or earlier in this one), or
+        None when this one is the first (and now remembered)."""
+        first: dict[int, tuple[int, int]] = {}
+        for part in chunks(list(dict.fromkeys(code for code, _, _ in codes))):
+            first.update(
+                (digest, (row, record))
+                for digest, row, record in self._con.execute(
+                    f"SELECT digest, row, record FROM codes WHERE digest IN ({marks(len(part))})",
+                    part,
+                )
+            )
+        found: list[tuple[int, int] | None] = []
+        new: list[tuple[int, int, int]] = []
+        for code, record, row in codes:
+            earlier = first.get(code)
+            if earlier is None:
+                first[code] = (row, record)
+                new.append((code, row, record))
+            found.append(earlier)
+        self._con.executemany("INSERT INTO codes VALUES (?, ?, ?)", new)
         return found
 
     def commit(self) -> None:
