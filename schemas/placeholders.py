@@ -4,6 +4,7 @@ whole project (mappings, transforms and the directory's contact filling)."""
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 # Values that stand for "nothing here" in real exports (compared NFKC-folded, lower case).
@@ -47,5 +48,11 @@ def is_placeholder(value: Any) -> bool:
     text = value.strip()
     if len(text) > _LONGEST:
         return False
+    return _short_placeholder(text)
+
+
+@lru_cache(maxsize=8192)
+def _short_placeholder(text: str) -> bool:
+    # Short values repeat across records (a cycle, a department, 暂无): normalise each once.
     folded = unicodedata.normalize("NFKC", text).strip().lower()
     return not folded or folded in PLACEHOLDERS

@@ -231,12 +231,14 @@ class Mapping(BaseModel):
         interval: str | None = None
         for field, rule, transform in self._plan():
             raw = _MISSING
+            raw_blank = True
             for source in rule.sources:
                 candidate = record[source] if source in record else lookup(record, source)
                 if candidate is _MISSING:
                     continue
                 raw = candidate
-                if not _blank(candidate):
+                raw_blank = _blank(candidate)
+                if not raw_blank:
                     break
             if raw is _MISSING:
                 if rule.default is not None:
@@ -245,7 +247,7 @@ class Mapping(BaseModel):
             mapped = rule.value_for(raw) if rule.values and isinstance(raw, str) else _MISSING
             if mapped is not _MISSING:
                 raw = mapped
-            elif _blank(raw):
+            elif raw_blank:
                 values[field] = rule.default  # blank cells mean "no value", not ""
                 continue
             if field == "updated_at" and isinstance(raw, str) and _INTERVAL.match(raw.strip()):

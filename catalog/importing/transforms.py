@@ -58,6 +58,11 @@ _MIME_PARAMETERS = re.compile(
     r"(?:\s*;\s*[A-Za-z0-9_-]+\s*=\s*(?:\"[^\"]*\"|[^;,，|\s]*))+",
     re.IGNORECASE,
 )
+# A list literal of plain single- or double-quoted strings (no escapes inside).
+_QUOTED_LIST = re.compile(
+    r"""^\[\s*(?:'[^'\\]*'|"[^"\\]*")(?:\s*,\s*(?:'[^'\\]*'|"[^"\\]*"))*\s*,?\s*\]$"""
+)
+_QUOTED_ITEM = re.compile(r"'([^'\\]*)'|\"([^\"\\]*)\"")
 _SLASHED = re.compile(r"^[A-Za-z0-9.+-]+(?:\s*/\s*[A-Za-z0-9.+-]+)+$")
 
 
@@ -77,6 +82,8 @@ def to_list(value: Any) -> list[str]:
     closing = _BRACKETS.get(text[0])
     if closing is not None and text.endswith(closing):
         if closing == "]":
+            if _QUOTED_LIST.match(text):  # ['xls', 'api']: the common case, without a parser
+                return _items([single or double for single, double in _QUOTED_ITEM.findall(text)])
             for parse in (json.loads, ast.literal_eval):
                 try:
                     parsed = parse(text)
