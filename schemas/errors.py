@@ -8,6 +8,11 @@ and a CLI exit code, in ``mulu.web.errors`` and ``mulu.cli.output``).
     ├── Forbidden                   the actor may not do this (exit 5, 403)
     └── Unavailable                 a needed part is missing or busy: extension, lake … (6, 503)
 
+Two CLI statuses are outcomes, not error kinds: 7 ``mulu run`` blocked a load and held it for
+a steward; 8 ``mulu catalog import`` read part of a file that then broke off
+(``catalog.importing.importer.ImportBrokeOff``, an InvalidInput after which something was
+written).
+
 The message is what the user reads: one line naming the thing (file, row, column, code) and the
 reason, in Chinese where the users read Chinese. Subclasses in other modules (``SpecError``,
 ``LoadError`` …) only add detail; they inherit status and exit code from these.

@@ -160,7 +160,8 @@ def test_an_unreadable_organisation_warns_and_the_entries_still_land(district, t
             ORGANISATIONS - 1,
         )
         (warning,) = [p for p in report.problems if p.reason.code == "organisation_invalid"]
-        assert warning.row == 1 and "organisation row 1" in warning.text("en")
+        assert warning.row == 1
+        assert "organisation row 1" in warning.text("en")
     finally:
         migrated.close()
 
@@ -181,7 +182,8 @@ def test_excel_export_says_what_it_cut_and_reimport_keeps_the_full_text(district
     report = import_file(district, district_workspace(district), out, lang="en")
     assert (report.updated, report.unchanged, report.rejected) == (0, ENTRIES, 0)
     (cut,) = [p for p in report.problems if p.reason.code == "excel_cut"]
-    assert "32,767" in cut.text("en") and cut.field.startswith("信息资源摘要")
+    assert "32,767" in cut.text("en")
+    assert cut.field.startswith("信息资源摘要")
     assert district.get(code)["summary"] == LONG
     assert entries_checksum(district) == before
     assert len(district.history(code)) == history

@@ -119,3 +119,77 @@ def test_fast_paths_import_neither_dagster_nor_great_expectations(tmp_path, args
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "HEAVY []"
+
+
+def mulu_at(home: Path, columns: int, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MULU_HOME": str(home), "MULU_USER": "cli-tester", "COLUMNS": str(columns)}
+    return subprocess.run([MULU, *args], capture_output=True, text=True, env=env, check=False)
+
+
+@pytest.mark.slow
+def test_import_says_what_is_wrong_with_a_directory_or_a_header_only_file(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    done = mulu(tmp_path / "ws", "catalog", "import", str(folder), "--lang", "en")
+    assert done.returncode == 2
+    assert "is a directory, not a file" in done.stderr
+    assert "no such file" not in done.stderr
+    header_only = tmp_path / "empty.csv"
+    header_only.write_text("目录名称,提供部门,共享类型\n", encoding="utf-8")
+    done = mulu(tmp_path / "ws", "catalog", "import", str(header_only))
+    assert done.returncode == 2
+    assert "文件只有表头，没有记录" in done.stderr
+    assert "文件的列：-" not in done.stderr
+    done = mulu(tmp_path / "ws", "catalog", "import", str(header_only), "--lang", "en")
+    assert (
+        "the file has a header and no records (header: 目录名称, 提供部门, 共享类型)" in done.stderr
+    )
+
+
+@pytest.mark.slow
+def test_imports_table_fits_80_columns_without_cutting_states_or_counts(tmp_path):
+    path = tmp_path / ("a-rather-long-folder-name" * 3) / "district-catalogue-export.csv"
+    path.parent.mkdir()
+    rows = ["目录名称,提供部门,共享类型,更新周期"]
+    rows += [f"资源{n},部门{n % 3},无条件共享,每月" for n in range(1234)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert mulu(tmp_path / "ws", "catalog", "import", str(path)).returncode == 0
+    done = mulu_at(tmp_path / "ws", 80, "catalog", "imports")
+    assert done.returncode == 0, done.stderr
+    assert max(len(line) for line in done.stdout.splitlines()) <= 80
+    assert "finished" in done.stdout
+    assert "…" not in done.stdout
+    assert "1,234 records" in done.stdout
+    assert "1,234 created" in done.stdout
+    # The file is wrapped within its column, every character kept.
+    folded = "".join(
+        part.strip()
+        for line in done.stdout.splitlines()
+        if len(cells := line.split("│")) > 2
+        for part in cells[2:3]
+    )
+    assert str(path) in folded
+
+
+@pytest.mark.slow
+def test_export_says_how_many_cells_excel_cut(tmp_path):
+    long = "长" * 40_000
+    path = tmp_path / "long.csv"
+    path.write_text(
+        f"目录名称,提供部门,共享类型,摘要\n长摘要,部门,无条件共享,{long}\n", encoding="utf-8"
+    )
+    assert mulu(tmp_path / "ws", "catalog", "import", str(path)).returncode == 0
+    done = mulu(tmp_path / "ws", "catalog", "export", "-f", "xlsx", "-o", str(tmp_path / "o.xlsx"))
+    assert done.returncode == 0, done.stderr
+    assert "1 cells longer than Excel's 32,767 characters were cut" in done.stdout
+    assert "CSV and JSON keep every character" in done.stdout
+    done = mulu(tmp_path / "ws", "catalog", "export", "-f", "json", "-o", str(tmp_path / "o.json"))
+    assert "cut" not in done.stdout
+
+
+def test_import_help_names_exit_8_and_source(tmp_path):
+    done = mulu(tmp_path, "catalog", "import", "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    assert "8 the file broke off mid-way" in text
+    assert "--source" in text
