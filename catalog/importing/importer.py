@@ -33,28 +33,15 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-from catalog.directory import (
-    BATCH_SIZE,
-    ApplyResult,
-    Directory,
-    EntryRecord,
-    RowError,
-    now_local,
-)
+from catalog.directory import BATCH_SIZE, Directory, now_local
 from catalog.importing import own_export
 from catalog.importing.draft import draft_mapping
 from catalog.importing.import_report import ImportReport, ProblemSink
-from catalog.importing.mapping import (
-    FieldProblem,
-    Mapping,
-    MappingError,
-    detect_mapping,
-    resolve_mapping,
-)
+from catalog.importing.import_run import ImportRun, labelled
+from catalog.importing.mapping import Mapping, MappingError, detect_mapping, resolve_mapping
 from catalog.importing.readers import Document, ReadError, read_document
-from catalog.importing.records import Problem, SourceRecord
+from catalog.importing.records import SourceRecord
 from catalog.importing.seen import SeenRecords
-from schemas.entry import CatalogueEntry
 from schemas.errors import InvalidInput
 from schemas.messages import Lang, Reason
 from warehouse.store.sqlite.scratch import ImportScratch
@@ -147,7 +134,7 @@ def import_file(
         sink = ProblemSink(workspace, store.imports, report, path)
         try:
             _import_organisations(directory, document, chosen, report, sink)
-            run = _Run(directory, chosen, report, sink, SeenRecords(scratch), legacy=legacy)
+            run = ImportRun(directory, chosen, report, sink, SeenRecords(scratch), legacy=legacy)
             run.spreadsheet = own_export.is_spreadsheet(path)
             for chunk in _chunks(iter(records), CHUNK):
                 run.apply(chunk)
@@ -233,7 +220,7 @@ def _choose_mapping(
                     "draft_incomplete",
                     {
                         "file": document.path,
-                        "missing": _joined([_labelled(f) for f in draft.missing], lang),
+                        "missing": _joined([labelled(f) for f in draft.missing], lang),
                         "columns": _joined(sorted(columns), lang) or "-",
                     },
                 ).text(lang)
@@ -242,10 +229,6 @@ def _choose_mapping(
         if records is None:
             raise
         return draft.mapping, records, True
-
-
-def _has_code(values: dict[str, Any]) -> bool:
-    return values.get("code") not in (None, "") and bool(str(values["code"]).strip())
 
 
 def _any(records: Iterable[SourceRecord] | None) -> bool:
@@ -278,12 +261,6 @@ def _import_organisations(
     report.organisations = len(found)
 
 
-def _labelled(field: str) -> str:
-    """An entry field as users know it: "信息资源提供方 (provider_name)"."""
-    info = CatalogueEntry.model_fields.get(field)
-    return f"{info.title} ({field})" if info is not None and info.title else field
-
-
 def _columns(records: Iterable[SourceRecord]) -> set[str]:
     found: set[str] = set()
     for record in islice(records, SAMPLE):
@@ -307,233 +284,6 @@ def _chunks(records: Iterator[SourceRecord], size: int) -> Iterator[list[SourceR
         raise
     if chunk:
         yield chunk
-
-
-# --- one chunk -------------------------------------------------------------------------------
-
-
-class _Run:
-    """State of one import across its chunks."""
-
-    def __init__(
-        self,
-        directory: Directory,
-        mapping: Mapping,
-        report: ImportReport,
-        sink: ProblemSink,
-        seen: SeenRecords,
-        *,
-        legacy: bool,
-    ) -> None:
-        self.directory = directory
-        self.mapping = mapping
-        self.report = report
-        self.sink = sink
-        self.seen = seen
-        self.legacy = legacy  # whether entries with the mapping's pre-issue-12 keys exist
-        self.spreadsheet = False  # read from a spreadsheet: a text at the cell limit may be cut
-
-    def apply(self, chunk: list[SourceRecord]) -> None:
-        report = self.report
-        found: dict[int, list[Problem]] = {}  # row -> its problems, this chunk only
-        mapped: list[tuple[SourceRecord, dict[str, Any]]] = []
-        for record in chunk:
-            report.records += 1
-            problems = found.setdefault(record.row, [])
-            problems.extend(record.problems)
-            if record.rejected:
-                continue
-            values, field_problems = self.mapping.apply(record.fields)
-            problems.extend(self._problem(record, p) for p in field_problems)
-            if not any(p.severity == "reject" for p in problems):
-                mapped.append((record, values))
-        mapped = self._first_with_code(mapped, found)
-
-        # Before issue 12 every record counted toward "#n", exact repeats included.
-        legacy = self._legacy_keys(mapped)
-        fresh: list[tuple[SourceRecord, dict[str, Any], str | None]] = []
-        firsts = self.seen.first_rows([record for record, _ in mapped])
-        for (record, values), first, old in zip(mapped, firsts, legacy, strict=True):
-            if first is None:
-                fresh.append((record, values, old))
-                continue
-            report.duplicates += 1
-            found[record.row].append(
-                Problem(
-                    record.row,
-                    "record",
-                    Reason("duplicate_record", {"first_row": first}),
-                    "warning",
-                )
-            )
-        # Records sharing a key but differing elsewhere (yearly files under one title) stay
-        # distinct entries: the n-th distinct one is "key#n".
-        keys = self._keys(fresh, found)
-        if self.spreadsheet:
-            for record, values, _ in fresh:
-                found[record.row].extend(self._excel_cut(record, values))
-        entries = [
-            EntryRecord(
-                values,
-                row=record.row,
-                source_key=key,
-                raw=record.raw,
-                source_record=record.fields,
-                legacy_key=old,
-            )
-            for (record, values, old), key in zip(fresh, keys, strict=True)
-        ]
-        self.seen.commit()
-
-        if entries:
-            result = self._write(entries, chunk, found)
-            report.created += result.created
-            report.updated += result.updated
-            report.unchanged += result.unchanged
-
-        for record in chunk:
-            problems = found.get(record.row) or []
-            if not problems:
-                continue
-            if any(p.severity == "reject" for p in problems):
-                report.rejected += 1
-            elif any(p.reason.code != "duplicate_record" for p in problems):
-                report.warned += 1
-            for problem in problems:
-                self.sink.add(problem, record.raw, record.fields)
-            found[record.row] = []
-
-    def _first_with_code(
-        self, mapped: list[tuple[SourceRecord, dict[str, Any]]], found: dict[int, list[Problem]]
-    ) -> list[tuple[SourceRecord, dict[str, Any]]]:
-        """The records whose 信息资源代码 no earlier, different record of the file gave; the
-        others are refused (the first wins, so re-importing the file is stable)."""
-        coded = [(r, str(v["code"]).strip()) for r, v in mapped if _has_code(v)]
-        clashes = iter(self.seen.code_clashes(coded))
-        kept = []
-        for record, values in mapped:
-            first = next(clashes) if _has_code(values) else None
-            if first is None:
-                kept.append((record, values))
-                continue
-            params = {"code": str(values["code"]).strip(), "first_row": first}
-            field = self.mapping.source_of("code", record.fields)
-            found[record.row].append(
-                Problem(record.row, field, Reason("duplicate_code", params), "reject")
-            )
-        return kept
-
-    def _keys(
-        self,
-        fresh: list[tuple[SourceRecord, dict[str, Any], str | None]],
-        found: dict[int, list[Problem]],
-    ) -> list[str | None]:
-        """Each record's source key, ``key#n`` for the n-th distinct record sharing it; each
-        later one of such a group warned: its entry depends on the file's order."""
-        keyed = [
-            (record, self.mapping.record_key(record.fields, values)) for record, values, _ in fresh
-        ]
-        present = [(key, record.row) for record, key in keyed if key is not None]
-        counted = iter(self.seen.numbered_rows(present))
-        keys: list[str | None] = []
-        for record, key in keyed:
-            if key is None:
-                keys.append(None)
-                continue
-            numbered, first = next(counted)
-            keys.append(numbered)
-            if numbered != key:
-                n = numbered.rsplit("#", 1)[1]
-                params = {"first_row": first, "key": self._key_columns(record), "n": n}
-                found[record.row].append(
-                    Problem(record.row, "record", Reason("ambiguous_key", params), "warning")
-                )
-        return keys
-
-    def _key_columns(self, record: SourceRecord) -> str:
-        """The columns that identified the record, as the file names them: "标题+提供单位"."""
-        mapping = self.mapping
-        if mapping.prefer_key and all(
-            record.fields.get(c) not in (None, "") for c in mapping.prefer_key
-        ):
-            return "+".join(mapping.prefer_key)
-        columns = list(mapping.key) + [
-            mapping.source_of(f, record.fields).split(" (")[0] for f in mapping.key_fields
-        ]
-        return "+".join(columns) or "key"
-
-    def _excel_cut(self, record: SourceRecord, values: dict[str, Any]) -> list[Problem]:
-        """Text Excel cut at its cell limit never replaces the full text stored: the stored
-        value is kept and the record warned."""
-        code = values.get("code")
-        if not own_export.has_cell_limit_text(values) or not _has_code(values):
-            return []
-        stored = self.directory.store.entries.get(str(code).strip())
-        problems = []
-        for name in own_export.excel_cut_fields(values, stored):
-            assert stored is not None
-            values[name] = stored[name]
-            params = {"label": _labelled(name), "limit": f"{own_export.EXCEL_CELL_LIMIT:,}"}
-            problems.append(
-                Problem(
-                    record.row,
-                    self.mapping.source_of(name, record.fields),
-                    Reason("excel_cut", params),
-                    "warning",
-                )
-            )
-        return problems
-
-    def _legacy_keys(self, mapped: list[tuple[SourceRecord, dict[str, Any]]]) -> list[str | None]:
-        if not self.legacy:
-            return [None] * len(mapped)
-        keys = [self.mapping.legacy_key(record.fields, values) for record, values in mapped]
-        return self._numbered(keys, "legacy")
-
-    def _numbered(self, keys: list[str | None], kind: str = "") -> list[str | None]:
-        """Each key as counted so far in this import (``key#n`` the n-th time); None stays."""
-        counted = iter(self.seen.numbered([k for k in keys if k is not None], kind))
-        return [None if key is None else next(counted) for key in keys]
-
-    def _write(
-        self,
-        entries: list[EntryRecord],
-        chunk: list[SourceRecord],
-        found: dict[int, list[Problem]],
-    ) -> ApplyResult:
-        fields_of = {r.row: r.fields for r in chunk}
-
-        def on_problem(problem: RowError) -> None:
-            row = problem.row if problem.row is not None else 0
-            found.setdefault(row, []).append(
-                Problem(
-                    row,
-                    self.mapping.source_of(problem.field, fields_of.get(row)),
-                    problem.reason,
-                    problem.severity,
-                    problem.value,
-                )
-            )
-
-        return self.directory.apply(
-            entries,
-            source=self.mapping.name,
-            classification=self.mapping.classification,
-            import_id=self.report.import_id,
-            batch_size=len(entries) + 1,  # the whole chunk in one transaction
-            lenient=True,
-            on_problem=on_problem,
-        )
-
-    def _problem(self, record: SourceRecord, found: FieldProblem) -> Problem:
-        """A mapping's problem, naming the source column a person sees."""
-        return Problem(
-            record.row,
-            self.mapping.source_of(found.field, record.fields),
-            found.reason,
-            found.severity,
-            found.value,
-        )
 
 
 def _in_language(error: ReadError, lang: Lang) -> ReadError:
