@@ -164,9 +164,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{file}: the file has a header and no records (header: {columns})",
     ),
     "duplicate_code": (
-        "信息资源代码 {code} 与第 {first_row} 行重复（内容不同）；以第 {first_row} 行为准，本行未导入",
-        "信息资源代码 (resource code) {code} repeats row {first_row} with different content; "
-        "row {first_row} is kept and this one is not imported",
+        "信息资源代码 {code} 与第 {first_row} 行重复（内容不同）：同一文件中先出现的记录为准，"
+        "本行未导入",
+        "信息资源代码 (resource code) {code} repeats row {first_row} with different content: "
+        "within one file the first record wins; this one is not imported",
     ),
     "ambiguous_key": (
         "与第 {first_row} 行的 {key} 相同而内容不同：按出现顺序区分（key#{n}）；"

@@ -31,6 +31,9 @@ from warehouse.store.fields import ORGANISATION_FIELDS
 ORGANISATION_LISTS = {"mulu-json": "organisations", "mulu-table": "提供方"}
 EXCEL_CELL_LIMIT = 32_767  # characters in one Excel cell
 _SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods")
+ORGANISATION_LABELS = {
+    name: f"{Organisation.model_fields[name].title} ({name})" for name in ORGANISATION_FIELDS
+}
 _TITLES = {(Organisation.model_fields[name].title or name): name for name in ORGANISATION_FIELDS}
 
 
@@ -57,13 +60,15 @@ def valid_organisations(
     problems: list[Problem] = []
     for row, fields in rows:
         values = {
-            name: (value.strip() if isinstance(value, str) else value) or None
+            name: value.strip() if isinstance(value, str) else value
             for name, value in fields.items()
         }
+        values = {name: value for name, value in values.items() if value not in (None, "")}
         try:
             found.append(Organisation.model_validate(values).model_dump())
         except ValidationError as error:
-            detail = "; ".join(reason_of(e).text("zh") for e in error.errors())
+            # The first problem, as a Reason: it speaks the import's language.
+            detail = reason_of(error.errors()[0], ORGANISATION_LABELS)
             reason = Reason("organisation_invalid", {"row": row, "detail": detail})
             problems.append(Problem(row, field, reason, "warning", fields))
     return found, problems

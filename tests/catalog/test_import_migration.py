@@ -161,7 +161,10 @@ def test_an_unreadable_organisation_warns_and_the_entries_still_land(district, t
         )
         (warning,) = [p for p in report.problems if p.reason.code == "organisation_invalid"]
         assert warning.row == 1
-        assert "organisation row 1" in warning.text("en")
+        assert warning.text("en") == (
+            "organisation row 1 cannot be read and was not imported: missing 提供方名称 (name)"
+        )
+        assert warning.text("zh") == "提供方第 1 行无法读取，未导入：缺少 提供方名称 (name)"
     finally:
         migrated.close()
 
