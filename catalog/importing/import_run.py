@@ -15,7 +15,7 @@ from catalog.importing import own_export
 from catalog.importing.import_report import ImportReport, ProblemSink
 from catalog.importing.mapping import FieldProblem, Mapping
 from catalog.importing.records import Problem, SourceRecord
-from catalog.importing.seen import SeenRecords
+from catalog.importing.seen import SeenRecords, record_digest
 from schemas.entry import CatalogueEntry
 from schemas.messages import Reason
 
@@ -57,12 +57,13 @@ class ImportRun:
             problems.extend(self._problem(record, p) for p in field_problems)
             if not any(p.severity == "reject" for p in problems):
                 mapped.append((record, values))
-        mapped = self._first_with_code(mapped, found)
+        digests = [record_digest(record.fields) for record, _ in mapped]
+        mapped, digests = self._first_with_code(mapped, digests, found)
 
         # Before issue 12 every record counted toward "#n", exact repeats included.
         legacy = self._legacy_keys(mapped)
         fresh: list[tuple[SourceRecord, dict[str, Any], str | None]] = []
-        firsts = self.seen.first_rows([record for record, _ in mapped])
+        firsts = self.seen.first_rows([record for record, _ in mapped], digests)
         for (record, values), first, old in zip(mapped, firsts, legacy, strict=True):
             if first is None:
                 fresh.append((record, values, old))
@@ -114,24 +115,38 @@ class ImportRun:
             found[record.row] = []
 
     def _first_with_code(
-        self, mapped: list[tuple[SourceRecord, dict[str, Any]]], found: dict[int, list[Problem]]
-    ) -> list[tuple[SourceRecord, dict[str, Any]]]:
-        """The records whose 信息资源代码 no earlier, different record of the file gave; the
-        others are refused (the first wins, so re-importing the file is stable)."""
-        coded = [(r, str(v["code"]).strip()) for r, v in mapped if has_code(v)]
-        clashes = iter(self.seen.code_clashes(coded))
-        kept = []
-        for record, values in mapped:
-            first = next(clashes) if has_code(values) else None
+        self,
+        mapped: list[tuple[SourceRecord, dict[str, Any]]],
+        digests: list[int],
+        found: dict[int, list[Problem]],
+    ) -> tuple[list[tuple[SourceRecord, dict[str, Any]]], list[int]]:
+        """The records (and their digests) whose 信息资源代码 no earlier, different record of
+        the file gave; the others are refused (the first wins, so re-importing the file is
+        stable)."""
+        coded = [i for i, (_, values) in enumerate(mapped) if has_code(values)]
+        clashes = dict(
+            zip(
+                coded,
+                self.seen.code_clashes(
+                    [(mapped[i][0], str(mapped[i][1]["code"]).strip()) for i in coded],
+                    [digests[i] for i in coded],
+                ),
+                strict=True,
+            )
+        )
+        kept, kept_digests = [], []
+        for index, (record, values) in enumerate(mapped):
+            first = clashes.get(index)
             if first is None:
                 kept.append((record, values))
+                kept_digests.append(digests[index])
                 continue
             params = {"code": str(values["code"]).strip(), "first_row": first}
             field = self.mapping.source_of("code", record.fields)
             found[record.row].append(
                 Problem(record.row, field, Reason("duplicate_code", params), "reject")
             )
-        return kept
+        return kept, kept_digests
 
     def _keys(
         self,

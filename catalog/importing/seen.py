@@ -39,10 +39,15 @@ class SeenRecords:
     def __init__(self, scratch: ImportScratch) -> None:
         self.scratch = scratch
 
-    def first_rows(self, records: Sequence[SourceRecord]) -> list[int | None]:
+    def first_rows(
+        self, records: Sequence[SourceRecord], digests: Sequence[int] | None = None
+    ) -> list[int | None]:
         """For each record in order: the row of an earlier record identical to it, or None
-        when it is the first (and now remembered)."""
-        return self.scratch.first_rows([(record_digest(r.fields), r.row) for r in records])
+        when it is the first (and now remembered). ``digests``: their ``record_digest``s, when
+        the caller has them already."""
+        if digests is None:
+            digests = [record_digest(r.fields) for r in records]
+        return self.scratch.first_rows([(d, r.row) for r, d in zip(records, digests, strict=True)])
 
     def numbered(self, keys: Sequence[str], kind: str = "") -> list[str]:
         """Each key as counted so far: itself the first time, ``key#n`` the n-th."""
@@ -60,10 +65,12 @@ class SeenRecords:
             for (key, _), (n, first) in zip(keys, counted, strict=True)
         ]
 
-    def code_clashes(self, records: Sequence[tuple[SourceRecord, str]]) -> list[int | None]:
-        """For each ``(record, its 信息资源代码)``: the row of an earlier, different record
-        that gave the same code, or None (the first with it, or identical to the first)."""
-        digests = [record_digest(record.fields) for record, _ in records]
+    def code_clashes(
+        self, records: Sequence[tuple[SourceRecord, str]], digests: Sequence[int]
+    ) -> list[int | None]:
+        """For each ``(record, its 信息资源代码)`` (and its ``record_digest``): the row of an
+        earlier, different record that gave the same code, or None (the first with it, or
+        identical to the first)."""
         found = self.scratch.first_codes(
             [(digest(code), d, r.row) for (r, code), d in zip(records, digests, strict=True)]
         )
