@@ -317,6 +317,18 @@ def test_scratch_store_finds_repeats_and_counts_keys_a_chunk_at_a_time(tmp_path)
         assert scratch.first_rows([(44, 6), (44, 6)]) == [None, 6]  # rows need not differ
         assert scratch.counts([7, 8, 7]) == [1, 1, 2]
         assert scratch.counts([7, 9]) == [3, 1]
+        # (count, row first counted at): the row of the first stays, across chunks
+        assert scratch.counted([(70, 2), (70, 5)]) == [(1, 2), (2, 2)]
+        scratch.commit()
+        assert scratch.counted([(70, 9), (80, 10)]) == [(3, 2), (1, 10)]
+        # codes: (row, record digest) of the first record that gave each
+        assert scratch.first_codes([(5, 100, 1), (6, 200, 2), (5, 300, 3)]) == [
+            None,
+            None,
+            (1, 100),
+        ]
+        scratch.commit()
+        assert scratch.first_codes([(5, 100, 4), (7, 400, 5)]) == [(1, 100), None]
         path = scratch.path
         assert path.exists()
     assert not path.exists()
