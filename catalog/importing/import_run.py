@@ -81,8 +81,8 @@ class ImportRun:
         # distinct entries: the n-th distinct one is "key#n".
         keys = self._keys(fresh, found)
         if self.spreadsheet:
-            for record, values, _ in fresh:
-                found[record.row].extend(self._excel_cut(record, values))
+            for (record, values, _), key in zip(fresh, keys, strict=True):
+                found[record.row].extend(self._excel_cut(record, values, key))
         entries = [
             EntryRecord(
                 values,
@@ -187,16 +187,22 @@ class ImportRun:
         ]
         return "+".join(columns) or "key"
 
-    def _excel_cut(self, record: SourceRecord, values: dict[str, Any]) -> list[Problem]:
+    def _excel_cut(
+        self, record: SourceRecord, values: dict[str, Any], key: str | None
+    ) -> list[Problem]:
         """Text Excel cut at its cell limit never replaces the full text stored: the stored
         value is kept and the record warned."""
-        code = values.get("code")
-        if not own_export.has_cell_limit_text(values) or not has_code(values):
+        if not own_export.has_cell_limit_text(record.fields):
             return []
-        stored = self.directory.store.entries.get(str(code).strip())
+        entries = self.directory.store.entries
+        if has_code(values):
+            stored = entries.get(str(values["code"]).strip())
+        else:
+            stored = entries.by("source_key", [key]).get(key) if key else None
+        if stored is None:
+            return []
         problems = []
-        for name in own_export.excel_cut_fields(values, stored):
-            assert stored is not None
+        for name in own_export.excel_cut_fields(self.mapping, record.fields, stored):
             values[name] = stored[name]
             params = {"label": labelled(name), "limit": f"{own_export.EXCEL_CELL_LIMIT:,}"}
             problems.append(

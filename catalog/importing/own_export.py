@@ -21,11 +21,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from catalog.exporting.tabular import entry_row
+from catalog.importing.mapping import Mapping
 from catalog.importing.readers import Document
 from catalog.importing.records import Problem
 from schemas.entry import Organisation
 from schemas.messages import Reason, reason_of
-from warehouse.store.fields import ORGANISATION_FIELDS
+from warehouse.store.fields import ENTRY_FIELDS, ORGANISATION_FIELDS
 
 # mapping name -> where its files keep their organisations (JSON path, or Excel sheet name)
 ORGANISATION_LISTS = {"mulu-json": "organisations", "mulu-table": "提供方"}
@@ -103,21 +105,31 @@ def is_spreadsheet(path: Path) -> bool:
     return Path(path).suffix.lower() in _SPREADSHEETS
 
 
-def excel_cut_fields(values: dict[str, Any], stored: dict[str, Any] | None) -> list[str]:
-    """The text fields of ``values`` that are Excel's cut of what ``stored`` holds: exactly
-    the cell limit long and the beginning of a longer stored text."""
-    if stored is None:
-        return []
-    return [
-        name
-        for name, value in values.items()
-        if isinstance(value, str)
-        and len(value) == EXCEL_CELL_LIMIT
-        and isinstance(stored.get(name), str)
-        and len(stored[name]) > EXCEL_CELL_LIMIT
-        and stored[name].startswith(value)
-    ]
+def excel_cut_fields(mapping: Mapping, fields: dict[str, Any], stored: dict[str, Any]) -> list[str]:
+    """The entry fields whose source cell (in ``fields``, read from a spreadsheet) is Excel's
+    cut of what ``stored`` holds: exactly the cell limit long and the beginning of the longer
+    stored text. Mulu's own table export writes lists (信息项, 标签 …) as text too: for it the
+    stored value is compared as the export writes it."""
+    own = (
+        dict(zip(ENTRY_FIELDS, entry_row(stored), strict=True))
+        if mapping.name == "mulu-table"
+        else {}
+    )
+    cut = []
+    for name, rule in mapping.fields.items():
+        cell = next((fields[s] for s in rule.sources if _at_limit(fields.get(s))), None)
+        if cell is None:
+            continue
+        text = own.get(name, stored.get(name))
+        if isinstance(text, str) and len(text) > EXCEL_CELL_LIMIT and text.startswith(cell):
+            cut.append(name)
+    return cut
 
 
-def has_cell_limit_text(values: dict[str, Any]) -> bool:
-    return any(isinstance(v, str) and len(v) == EXCEL_CELL_LIMIT for v in values.values())
+def has_cell_limit_text(fields: dict[str, Any]) -> bool:
+    """Whether any cell of a record is exactly Excel's cell limit long (maybe cut)."""
+    return any(_at_limit(value) for value in fields.values())
+
+
+def _at_limit(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == EXCEL_CELL_LIMIT

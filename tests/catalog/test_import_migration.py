@@ -207,3 +207,41 @@ def test_a_text_at_the_cell_limit_that_is_not_a_cut_replaces(district, tmp_path)
 
 def district_workspace(directory: Directory) -> Workspace:
     return directory.workspace_for_tests
+
+
+def test_a_list_excel_cut_keeps_the_stored_list(district, tmp_path):
+    """信息项 are one cell in the table export: a cut cell must not drop the items past it."""
+    code = entry(1)["code"]
+    items = [{"name": f"字段{n:05d}", "data_type": "C", "length": 50} for n in range(3_000)]
+    district.update(code, {"data_items": items})
+    stored = district.get(code)["data_items"]
+    out = tmp_path / "all.xlsx"
+    assert export_report(district, "xlsx", out).cut_cells == 1
+    report = import_file(district, district_workspace(district), out)
+    assert (report.updated, report.rejected) == (0, 0)
+    (cut,) = [p for p in report.problems if p.reason.code == "excel_cut"]
+    assert cut.field.startswith("信息项信息")
+    assert district.get(code)["data_items"] == stored
+
+
+def test_a_cut_cell_of_another_spreadsheet_keeps_the_text_stored_under_its_key(
+    directory, workspace, tmp_path
+):
+    """Records without a code are found by their key (name+provider) to compare."""
+    import xlsxwriter
+
+    header = ["目录名称", "提供部门", "共享类型", "摘要"]
+    full = tmp_path / "full.csv"
+    full.write_text(",".join(header) + f"\n长摘要,部门,无条件共享,{LONG}\n", encoding="utf-8")
+    assert import_file(directory, workspace, full).created == 1
+    sheet = tmp_path / "cut.xlsx"
+    with xlsxwriter.Workbook(str(sheet)) as book:
+        page = book.add_worksheet()
+        for row, cells in enumerate([header, ["长摘要", "部门", "无条件共享", LONG]]):
+            for column, cell in enumerate(cells):
+                page.write_string(row, column, cell)  # xlsxwriter cuts the summary, as Excel
+    report = import_file(directory, workspace, sheet)
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 1)
+    assert [p.reason.code for p in report.problems] == ["excel_cut"]
+    (only,) = list(directory.iter_entries())
+    assert only["summary"] == LONG
