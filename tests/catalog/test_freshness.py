@@ -174,7 +174,7 @@ def test_policies_override_grace_and_cycle(workspace, directory):
     with pytest.raises(NotFound, match="no entry"):
         set_policy(directory.store, "entry", "399999/999999", user="tester", cycle="每月")
     with pytest.raises(InvalidInput, match="不存在|每月|cycle|更新周期"):
-        set_policy(directory.store, "entry", code, user="tester", cycle="每十年一次")
+        set_policy(directory.store, "entry", code, user="tester", cycle="看心情")
     assert [
         (p["scope"], p["cycle"], p["grace_hours"]) for p in directory.store.freshness.policies()
     ] == [("entry", "每季度", None), ("organisation", None, 240.0)]

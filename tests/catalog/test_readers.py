@@ -21,6 +21,7 @@ from catalog.importing.readers import (
     detect_encoding,
     read_document,
 )
+from catalog.importing.reading.delimited import RAW_KEPT
 from catalog.importing.reading.jsonfile import json_record
 from catalog.importing.reading.jsonstream import Utf8Stream
 
@@ -191,12 +192,22 @@ def test_a_field_over_the_limit_rejects_its_record_only(tmp_path):
     wide = "宽" * (MAX_FIELD_BYTES // 3 + 10)  # under csv's character cap, over the byte limit
     text = f'名称,描述\n甲,"{huge}\n第二行"\n乙,短\n丙,{wide}\n丁,"a, b"\n'
     first, second, third, fourth = records(write(tmp_path / "huge.csv", text))
-    assert (first.row, codes(first)) == (2, [("record", "field_too_large", "reject")])
+    assert (first.row, codes(first)) == (2, [("描述", "field_too_large", "reject")])
     assert first.raw.startswith('甲,"xxx')
     assert first.raw.endswith('第二行"')
     assert (second.row, second.fields, second.problems) == (4, {"名称": "乙", "描述": "短"}, [])
     assert (third.row, codes(third)) == (5, [("描述", "field_too_large", "reject")])
     assert (fourth.row, fourth.fields) == (6, {"名称": "丁", "描述": "a, b"})
+
+
+def test_a_stray_opening_quote_costs_its_record_and_bounded_memory(tmp_path):
+    # The quote never closes: csv would gather the rest of the file into one field.
+    body = "".join(f"行{i},{'x' * 1000}\n" for i in range(16_000))  # 16 MB > 3 fields' limit
+    path = write(tmp_path / "stray.csv", f'名称,描述\n甲,"未闭合\n{body}')
+    (only,) = records(path)
+    assert (only.row, codes(only)) == (2, [("record", "field_too_large", "reject")])
+    assert only.raw.startswith('甲,"未闭合')
+    assert len(only.raw) <= RAW_KEPT + 100  # what is kept to show; the rest only counted
 
 
 # --- header and row shape ---------------------------------------------------------------------
@@ -508,7 +519,7 @@ def test_every_record_of_the_chinese_portal_exports_reads_like_json_load(real_da
 # --- memory -------------------------------------------------------------------------------------
 
 _PEAK = textwrap.dedent("""
-    import json, resource, sys
+    import json, re, sys
     sys.path.insert(0, {repo!r})
     if sys.argv[1] == "load":
         with open({path!r}, "rb") as handle:
@@ -516,7 +527,10 @@ _PEAK = textwrap.dedent("""
     else:
         from catalog.importing.readers import read_document
         count = sum(1 for _ in read_document({path!r}).records(None))
-    print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    # VmHWM is this process's own peak; ru_maxrss would carry the parent's (the pytest
+    # worker's) peak over from before the exec.
+    with open("/proc/self/status") as status:
+        print(count, re.search(r"VmHWM:\\s+(\\d+)", status.read()).group(1))
 """)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import sys
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
@@ -31,10 +32,11 @@ from schemas.messages import Reason
 DELIMITERS = (",", "\t", ";")
 HEADER_SEARCH = 20  # lines (csv: records) looked at for the delimiter and the header row
 TITLE_ROWS = 5  # how far below a title row its table's header may start
-# csv's own cap counts characters; a field of MAX_FIELD_BYTES bytes has at most as many, so csv
-# only stops on a field that is over the limit whatever its characters. (Process-wide: it only
-# ever raises csv's default of 128 KiB.)
-csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_BYTES + 1))
+# csv's own cap is process-wide and warehouse.read lifts it to sys.maxsize: set it the same way
+# here, so a record reads the same whichever was imported first. Fields over MAX_FIELD_BYTES are
+# found by their size (``too_large``); memory is bounded per record by ``_Lines`` instead (a
+# stray opening quote would otherwise gather the rest of the file into one field).
+csv.field_size_limit(sys.maxsize)
 # What of an oversized record is kept to show in the rejects (the rest is counted, not kept).
 RAW_KEPT = 2 * MAX_FIELD_BYTES
 
@@ -48,28 +50,53 @@ class _Lines:
     """Lines of a text file (line ends kept), remembering those handed out since the last
     ``take``: the text of the record csv.reader has just parsed."""
 
-    def __init__(self, handle: IO[str]) -> None:
+    def __init__(self, handle: IO[str], limit: int = RAW_KEPT) -> None:
         self.handle = handle
         self.taken: list[str] = []
+        self.taken_chars = 0
+        self.limit = limit  # characters one record may span before csv is stopped
         self.number = 0  # lines handed out so far
 
     def __iter__(self) -> Iterator[str]:
         return self
 
     def __next__(self) -> str:
-        line = self.handle.readline()
+        line = self.handle.readline(self.limit + 1)
         if not line:
             raise StopIteration
+        if not line.endswith(("\n", "\r")):
+            line += self._rest_of_line(line)
         self.number += 1
         self.taken.append(line)
+        self.taken_chars += len(line)
+        if self.taken_chars > self.limit:
+            raise RecordTooLarge(f"field larger than field limit ({self.limit} characters)")
         return line
+
+    def _rest_of_line(self, start: str) -> str:
+        """The rest of a line cut at the limit: kept up to the limit, the rest read and
+        dropped (a 1 GB line never sits in memory)."""
+        kept: list[str] = []
+        size = len(start)
+        while chunk := self.handle.readline(self.limit + 1):
+            if size < self.limit:
+                kept.append(chunk[: self.limit - size])
+            size += len(chunk)
+            if chunk.endswith(("\n", "\r")):
+                break
+        return "".join(kept)
 
     def take(self) -> tuple[int, str]:
         """(number of the first line, text) of the lines handed out since the last take."""
         first = self.number - len(self.taken) + 1
         text = "".join(self.taken)
         self.taken.clear()
+        self.taken_chars = 0
         return first, text
+
+
+class RecordTooLarge(csv.Error):
+    """A record spans more text than any record within the field limits could."""
 
 
 def open_text(path: Path, encoding: str) -> IO[str]:
@@ -155,7 +182,8 @@ class DelimitedRecords:
 
     def __iter__(self) -> Iterator[SourceRecord]:
         with open_text(self.path, self.encoding) as handle:
-            lines = _Lines(handle)
+            # A record within the limits spans at most a full field per column (and the rest).
+            lines = _Lines(handle, limit=max(RAW_KEPT, (len(self.header) + 1) * MAX_FIELD_BYTES))
             reader = csv.reader(lines, delimiter=self.delimiter)
             for _ in range(self.skip + 1):  # title rows and the header, read by read_header
                 next(reader, None)
@@ -207,11 +235,13 @@ class DelimitedRecords:
         kept, kept_chars = [text], len(text)
         size = len(text.encode("utf-8", "surrogatepass"))
         while quotes % 2:
+            lines.take()  # each line on its own: counted, not gathered
             try:
                 line = next(lines)
             except StopIteration:
                 break
-            lines.taken.clear()
+            except RecordTooLarge:
+                line = "".join(lines.taken)
             quotes += line.count('"')
             size += len(line.encode("utf-8", "surrogatepass"))
             if kept_chars < RAW_KEPT:
