@@ -113,6 +113,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{file}: JSON syntax error after record {after} (read up to byte {offset}): {detail}",
     ),
     "no_header": ("{file}：没有表头行", "{file}: no header row"),
+    "repeated_column": ("{name}（第 {columns} 列）", "{name} (columns {columns})"),
     "repeated_header": (
         "{file}：表头中有重复的列名：{names}；请改名后再导入",
         "{file}: the header repeats column names: {names}; rename them and import again",
@@ -267,9 +268,24 @@ def reason_of(error: Mapping[str, Any], labels: Mapping[str, str] | None = None)
     return Reason("invalid_value", {"label": label, "value": value, "detail": detail})
 
 
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """A parameter listing several items, joined the way the reader's language lists them
+    (``、`` in Chinese, ``, `` in English, or the separators given)."""
+
+    items: tuple[Any, ...]
+    zh: str = "、"
+    en: str = ", "
+
+    def text(self, lang: Lang = "zh") -> str:
+        separator = self.zh if lang == "zh" else self.en
+        return separator.join(str(_in(item, lang)) for item in self.items)
+
+
 def _in(value: Any, lang: Lang) -> Any:
-    """A parameter that is itself a Reason (the detail of another) speaks the same language."""
-    return value.text(lang) if isinstance(value, Reason) else value
+    """A parameter that is itself a Reason (the detail of another) or a Joined list speaks the
+    same language."""
+    return value.text(lang) if isinstance(value, Reason | Joined) else value
 
 
 def _shown(value: Any, limit: int = 200) -> Any:

@@ -27,7 +27,7 @@ from catalog.importing.reading.common import (
     valid_text,
 )
 from catalog.importing.records import Problem, SourceRecord
-from schemas.messages import Reason
+from schemas.messages import Joined, Reason
 
 DELIMITERS = (",", "\t", ";")
 HEADER_SEARCH = 20  # lines (csv: records) looked at for the delimiter and the header row
@@ -158,9 +158,19 @@ def repeated_header_error(path: Path, names: list[str]) -> None:
     one holds the value is unknowable, and letting the last win loses the others."""
     repeated = sorted({name for name in names if names.count(name) > 1}, key=names.index)
     if repeated:
-        detail = "；".join(
-            f"{name}（第 {'、'.join(str(n + 1) for n, x in enumerate(names) if x == name)} 列）"
-            for name in repeated
+        detail = Joined(
+            tuple(
+                Reason(
+                    "repeated_column",
+                    {
+                        "name": name,
+                        "columns": Joined(tuple(n + 1 for n, x in enumerate(names) if x == name)),
+                    },
+                )
+                for name in repeated
+            ),
+            zh="；",
+            en="; ",
         )
         raise ReadError(path, "repeated_header", names=detail)
 

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from catalog.importing.reading.common import BYTE_MARK, JSON_BYTE_MARK, ReadError
+from schemas.messages import Joined
 
 # Tried in order when a file has no BOM.
 TEXT_ENCODINGS = ("utf-8-sig", "gb18030")
@@ -75,7 +76,7 @@ def sniff_encoding(path: Path) -> tuple[str, int]:
     marked = bom_encoding(head) or _utf16_without_bom(head)
     candidates = [marked] if marked else list(TEXT_ENCODINGS)
     if not marked and _binary(head):
-        raise ReadError(path, "unknown_encoding", encodings="、".join(_shown(candidates)))
+        raise ReadError(path, "unknown_encoding", encodings=Joined(tuple(_shown(candidates))))
     for encoding in candidates:
         if _decodes_strictly(path, encoding):
             return encoding, 0
@@ -84,7 +85,7 @@ def sniff_encoding(path: Path) -> tuple[str, int]:
     encoding = min(candidates, key=lambda e: _badness(*counted[e]))
     errors, decoded = counted[encoding]
     if errors > MAX_UNDECODABLE_SHARE * max(decoded, 1):
-        raise ReadError(path, "unknown_encoding", encodings="、".join(_shown(candidates)))
+        raise ReadError(path, "unknown_encoding", encodings=Joined(tuple(_shown(candidates))))
     return encoding, errors
 
 
