@@ -54,6 +54,7 @@ $(DATASETTE_VENV)/bin/datasette:
 
 bench: install $(DATASETTE_VENV)/bin/datasette
 	$(BIN)/python -m bench.catalog
+	$(BIN)/python -m bench.catalog_json
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.transcode
 	$(BIN)/python -m bench.validate
