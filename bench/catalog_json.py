@@ -107,7 +107,7 @@ def import_once(source: Path, scratch: Path, code: str) -> dict:
 
 
 READ_STREAMED = """
-from catalog.importing.readers import read_document
+from catalog.importing.reading import read_document
 document = read_document({path!r})
 result = sum(1 for _ in document.records(document.record_paths()[0]))
 """

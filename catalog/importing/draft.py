@@ -38,7 +38,7 @@ from catalog.importing.draft_values import (
     is_url,
 )
 from catalog.importing.mapping import Mapping
-from catalog.importing.readers import Document
+from catalog.importing.reading import Document
 from catalog.importing.transforms import TRANSFORMS
 from schemas.cycles import parse_update_cycle
 from schemas.entry import CatalogueEntry

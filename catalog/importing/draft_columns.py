@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from catalog.importing.readers import Document
+from catalog.importing.reading import Document
 from catalog.importing.records import SourceRecord
 from catalog.importing.transforms import is_placeholder
 

@@ -39,7 +39,7 @@ from catalog.importing.draft import draft_mapping
 from catalog.importing.import_report import ImportReport, ProblemSink
 from catalog.importing.import_run import ImportRun, labelled
 from catalog.importing.mapping import Mapping, MappingError, detect_mapping, resolve_mapping
-from catalog.importing.readers import Document, ReadError, read_document
+from catalog.importing.reading import Document, ReadError, read_document
 from catalog.importing.records import SourceRecord
 from catalog.importing.seen import SeenRecords
 from schemas.errors import InvalidInput

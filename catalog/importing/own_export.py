@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from catalog.exporting.tabular import entry_row
 from catalog.importing.mapping import Mapping
-from catalog.importing.readers import Document
+from catalog.importing.reading import Document
 from catalog.importing.records import Problem
 from schemas.entry import Organisation
 from schemas.messages import Reason, reason_of

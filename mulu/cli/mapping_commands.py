@@ -34,7 +34,7 @@ def draft(
     信息资源提供方, 共享类型) has neither a column nor a default.
     """
     from catalog.importing.draft import draft_mapping
-    from catalog.importing.readers import read_document
+    from catalog.importing.reading import read_document
     from schemas.entry import CatalogueEntry
 
     drafted = draft_mapping(read_document(file), name=name)

@@ -20,7 +20,7 @@ from catalog.importing.mapping import (
     resolve_mapping,
     shipped_mappings,
 )
-from catalog.importing.readers import read_document
+from catalog.importing.reading import read_document
 
 CN_FILES = {
     "anhui_anhui.json": ("cn-anhui-province", 700),

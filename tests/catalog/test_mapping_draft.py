@@ -20,7 +20,7 @@ import pytest
 from catalog.importing.draft import draft_mapping
 from catalog.importing.importer import import_file
 from catalog.importing.mapping import Mapping, load_mapping, resolve_mapping, shipped_mappings
-from catalog.importing.readers import read_document
+from catalog.importing.reading import read_document
 from catalog.importing.transforms import TRANSFORMS
 from mulu.cli.mapping_commands import shipped_mappings_markdown
 

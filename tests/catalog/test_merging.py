@@ -13,7 +13,7 @@ from catalog.applying import compare_times
 from catalog.directory import Directory, EntryRecord
 from catalog.exporting import export_catalogue
 from catalog.importing.mapping import resolve_mapping
-from catalog.importing.readers import read_document
+from catalog.importing.reading import read_document
 from schemas.errors import InvalidInput
 
 PORTAL = mapping_from("""

@@ -15,7 +15,7 @@ import ijson  # type: ignore[import-untyped]
 import pytest
 import xlsxwriter
 
-from catalog.importing.readers import (
+from catalog.importing.reading import (
     MAX_FIELD_BYTES,
     ReadError,
     detect_encoding,
@@ -525,7 +525,7 @@ _PEAK = textwrap.dedent("""
         with open({path!r}, "rb") as handle:
             count = len(json.load(handle))
     else:
-        from catalog.importing.readers import read_document
+        from catalog.importing.reading import read_document
         count = sum(1 for _ in read_document({path!r}).records(None))
     # VmHWM is this process's own peak; ru_maxrss would carry the parent's (the pytest
     # worker's) peak over from before the exec.

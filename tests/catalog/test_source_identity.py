@@ -12,7 +12,7 @@ from catalog_apply_helpers import apply_file, entry_records, fingerprint, mappin
 from catalog.directory import Directory, EntryRecord
 from catalog.importing.draft import draft_mapping
 from catalog.importing.mapping import detect_mapping, resolve_mapping, shipped_mappings
-from catalog.importing.readers import read_document
+from catalog.importing.reading import read_document
 
 # How a person (or ``mapping draft``) might write a mapping for the Lu'an/Suzhou export: other
 # name, columns in another order, fewer fields.
