@@ -232,6 +232,7 @@ def test_explicit_mapping_with_missing_key_column_fails_before_writing(
     assert not list(workspace.rejects_dir.glob("*other*"))
 
 
+@pytest.mark.slow
 def test_empty_file_exits_2_and_writes_nothing(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")

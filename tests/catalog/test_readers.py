@@ -200,6 +200,7 @@ def test_a_field_over_the_limit_rejects_its_record_only(tmp_path):
     assert (fourth.row, fourth.fields) == (6, {"名称": "丁", "描述": "a, b"})
 
 
+@pytest.mark.slow
 def test_a_stray_opening_quote_costs_its_record_and_bounded_memory(tmp_path):
     # The quote never closes: csv would gather the rest of the file into one field.
     body = "".join(f"行{i},{'x' * 1000}\n" for i in range(16_000))  # 16 MB > 3 fields' limit
