@@ -555,3 +555,26 @@ def test_200k_records_stream_in_a_fraction_of_json_load_memory(tmp_path, real_da
         assert count == 200_000
         peaks[how] = peak_kib
     assert peaks["stream"] < peaks["load"] / 4, peaks
+
+
+# --- real offices' spreadsheets (issue 12) -------------------------------------------------------
+
+
+def test_a_cell_merged_down_several_rows_belongs_to_each_of_them(tmp_path):
+    path = tmp_path / "merged.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet("目录")
+    sheet.merge_range("B1:E1", "某市政务信息资源目录")  # a title across the table: one cell
+    sheet.write_row(1, 1, ["名称", "提供方", "格式", "更新周期"])
+    for n in range(5):
+        sheet.write_row(2 + n, 1, [f"资源{n}", None, "xlsx"])
+    sheet.merge_range("C3:C7", "市统计局")
+    sheet.merge_range("E3:E4", "每月")
+    workbook.close()
+    document = read_document(path)
+    assert document.header == ("名称", "提供方", "格式", "更新周期")
+    rows = [(r.row, r.fields) for r in document.records(None)]
+    assert [fields["提供方"] for _, fields in rows] == ["市统计局"] * 5
+    assert [fields["更新周期"] for _, fields in rows] == ["每月", "每月", "", "", ""]
+    assert [row for row, _ in rows] == [3, 4, 5, 6, 7]
+    assert all(not r.problems for r in document.records(None))

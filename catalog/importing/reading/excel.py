@@ -35,7 +35,8 @@ MULU_SHEET = "信息资源目录"
 
 
 def _rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
-    """(spreadsheet row number, cells) of the chosen sheet, from its first row."""
+    """(spreadsheet row number, cells) of the chosen sheet, from its first row; a cell merged
+    over several rows has its value in each of them (see ``_fill_merged``)."""
     from python_calamine import CalamineWorkbook
 
     try:
@@ -43,10 +44,45 @@ def _rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
         names = workbook.sheet_names
         sheet = workbook.get_sheet_by_name(MULU_SHEET if MULU_SHEET in names else names[0])
         rows = sheet.iter_rows()
+        merged = sheet.merged_cell_ranges or []  # None where the format has no merged cells
+        first_column = sheet.start[1] if sheet.start else 0
     except Exception as error:  # calamine raises its own error types per format
         raise ReadError(path, "not_a_spreadsheet", detail=str(error)) from error
-    for index, cells in enumerate(rows):
+    cells_of = _fill_merged(rows, merged, first_column) if merged else rows
+    for index, cells in enumerate(cells_of):
         yield index + 1, cells
+
+
+Range = tuple[tuple[int, int], tuple[int, int]]
+
+
+def _fill_merged(
+    rows: Iterator[list[Any]], merged: list[Range], first_column: int
+) -> Iterator[list[Any]]:
+    """Rows with a vertically merged cell's value (calamine gives it in the range's top row
+    only) in every row of its range, so that 提供方 merged over five records belongs to all
+    five. Only down the range's first column: a title or a 注 spread across the table's width
+    stays one cell (a title row, a note row), and columns never get a copied value twice.
+    ``merged``: ((first row, first column), (last row, last column)), 0-based in the sheet;
+    calamine's rows start at sheet row 0 but at column ``first_column``."""
+    pending = sorted(
+        (top, left - first_column, bottom) for (top, left), (bottom, _) in merged if bottom > top
+    )
+    active: list[tuple[int, int, Any]] = []  # (column, last row, value)
+    next_range = 0
+    for index, cells in enumerate(rows):
+        while next_range < len(pending) and pending[next_range][0] == index:
+            _, column, bottom = pending[next_range]
+            next_range += 1
+            if 0 <= column < len(cells):
+                active.append((column, bottom, cells[column]))
+        if active:
+            cells = list(cells)
+            for column, _, value in active:
+                if column < len(cells) and cells[column] in ("", None):
+                    cells[column] = value
+            active = [item for item in active if item[1] > index]
+        yield cells
 
 
 def _blank(cells: list[Any]) -> bool:
