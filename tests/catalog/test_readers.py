@@ -578,3 +578,47 @@ def test_a_cell_merged_down_several_rows_belongs_to_each_of_them(tmp_path):
     assert [fields["更新周期"] for _, fields in rows] == ["每月", "每月", "", "", ""]
     assert [row for row, _ in rows] == [3, 4, 5, 6, 7]
     assert all(not r.problems for r in document.records(None))
+
+
+def write_sheets(path: Path, sheets: dict[str, list[list]], hidden: tuple[str, ...] = ()) -> Path:
+    workbook = xlsxwriter.Workbook(str(path))
+    for name, rows in sheets.items():
+        sheet = workbook.add_worksheet(name)
+        for r, row in enumerate(rows):
+            sheet.write_row(r, 0, row)
+        if name in hidden:
+            sheet.hide()
+    workbook.close()
+    return path
+
+
+CATALOGUE_ROWS = [
+    ["某市目录"],
+    ["名称", "提供方", "格式"],
+    ["甲", "局", "xls"],
+    ["乙", "委", "csv"],
+]
+
+
+def test_the_catalogue_sheet_is_found_after_an_instructions_sheet(tmp_path):
+    instructions = [["填表说明"], ["1. 名称必填"], ["2. 提供方填全称"], ["字段", "说明"]]
+    lookups = [["格式", "备注"], ["xls", ""], ["csv", ""], ["json", ""]]
+    path = write_sheets(
+        tmp_path / "book.xlsx",
+        {"填表说明": instructions, "目录表": CATALOGUE_ROWS, "下拉": lookups + lookups},
+    )
+    document = read_document(path)
+    assert (document.sheet, document.header) == ("目录表", ("名称", "提供方", "格式"))
+    assert [(r.row, r.fields["名称"]) for r in document.records(None)] == [(3, "甲"), (4, "乙")]
+
+
+def test_mulu_s_own_sheet_wins_and_a_hidden_or_dataless_sheet_is_never_chosen(tmp_path):
+    wide = [["甲", "乙", "丙", "丁", "戊"], ["1", "2", "3", "4", "5"], ["1", "2", "3", "4", "5"]]
+    path = write_sheets(tmp_path / "own.xlsx", {"说明": wide, "信息资源目录": CATALOGUE_ROWS})
+    assert read_document(path).sheet == "信息资源目录"
+    path = write_sheets(
+        tmp_path / "hidden.xlsx", {"说明": [["说明"]], "目录": CATALOGUE_ROWS, "隐": wide}, ("隐",)
+    )
+    assert read_document(path).sheet == "目录"
+    path = write_sheets(tmp_path / "none.xlsx", {"一": [["名称", "提供方"]], "二": [["说明"]]})
+    assert read_document(path).sheet == "一"  # no sheet has data: the first, as before

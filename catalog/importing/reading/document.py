@@ -38,6 +38,7 @@ class Document:
     delimiter: str | None = None  # csv
     header: tuple[str, ...] = ()  # csv, xlsx: the column names (blank ones named 第N列)
     header_at: int = 0  # csv records / spreadsheet rows before the header (title rows)
+    sheet: str | None = None  # xlsx: the sheet read (see reading.excel on how it is chosen)
     _json: Any = field(default=None, repr=False, compare=False)
 
     def records(self, records_path: str | None = None) -> Iterable[SourceRecord] | None:
@@ -50,7 +51,9 @@ class Document:
                 self.path, self.encoding, self.delimiter, list(self.header), self.header_at
             )
         if self.format == "xlsx":
-            return excel.ExcelRecords(self.path, list(self.header), self.header_at)
+            return excel.ExcelRecords(
+                self.path, list(self.header), self.header_at, self.sheet or ""
+            )
         if self.format == "jsonl":
             assert self.encoding
             return None if records_path else JsonLinesRecords(self.path, self.encoding)
@@ -84,8 +87,8 @@ def read_document(path: Path | str, fmt: str | None = None) -> Document:
     if path.stat().st_size == 0:
         raise ReadError(path, "empty_file")
     if fmt == "xlsx":
-        names, at = excel.read_header(path)
-        return Document(path, fmt, header=tuple(names), header_at=at)
+        names, at, sheet = excel.read_header(path)
+        return Document(path, fmt, header=tuple(names), header_at=at, sheet=sheet)
     encoding, errors = sniff_encoding(path)
     if fmt == "csv":
         delimiter, header, at = delimited.read_header(path, encoding)

@@ -3,6 +3,12 @@
 A record's raw text is its row's cells as a JSON object (header -> cell). calamine reads a
 whole sheet when it is opened (a sheet holds at most 1,048,576 rows); the records are then
 handed out one at a time.
+
+Which sheet: Mulu's own export names its sheet 信息资源目录, and that one is read. Otherwise a
+workbook of one sheet is read from that sheet; of several (a 填表说明 sheet of instructions
+before the catalogue, lookup lists after it), the visible sheet whose header row (found below
+any title rows as for CSV) has the most distinct filled cells, among those with at least
+``DATA_ROWS`` rows below it, the first such on a tie; if none has, the first sheet.
 """
 
 from __future__ import annotations
@@ -30,27 +36,63 @@ from catalog.importing.reading.delimited import (
 from catalog.importing.records import Problem, SourceRecord
 from schemas.messages import Reason
 
-# Mulu's own export names its sheet; other files: the first sheet.
+# Mulu's own export names its sheet; other files: see the module's docstring.
 MULU_SHEET = "信息资源目录"
+DATA_ROWS = 2  # rows below its header a sheet needs to be chosen among several
 
 
-def _rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
-    """(spreadsheet row number, cells) of the chosen sheet, from its first row; a cell merged
-    over several rows has its value in each of them (see ``_fill_merged``)."""
+def _open(path: Path) -> Any:
     from python_calamine import CalamineWorkbook
 
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        names = workbook.sheet_names
-        sheet = workbook.get_sheet_by_name(MULU_SHEET if MULU_SHEET in names else names[0])
+        return CalamineWorkbook.from_path(str(path))
+    except Exception as error:  # calamine raises its own error types per format
+        raise ReadError(path, "not_a_spreadsheet", detail=str(error)) from error
+
+
+def _rows(path: Path, sheet_name: str, workbook: Any = None) -> Iterator[tuple[int, list[Any]]]:
+    """(spreadsheet row number, cells) of a sheet, from its first row; a cell merged over
+    several rows has its value in each of them (see ``_fill_merged``)."""
+    try:
+        sheet = (workbook or _open(path)).get_sheet_by_name(sheet_name)
         rows = sheet.iter_rows()
         merged = sheet.merged_cell_ranges or []  # None where the format has no merged cells
         first_column = sheet.start[1] if sheet.start else 0
-    except Exception as error:  # calamine raises its own error types per format
+    except ReadError:
+        raise
+    except Exception as error:
         raise ReadError(path, "not_a_spreadsheet", detail=str(error)) from error
     cells_of = _fill_merged(rows, merged, first_column) if merged else rows
     for index, cells in enumerate(cells_of):
         yield index + 1, cells
+
+
+def choose_sheet(path: Path) -> str:
+    """The name of the sheet that holds the catalogue (see the module's docstring)."""
+    workbook = _open(path)
+    names = workbook.sheet_names
+    if not names:
+        raise ReadError(path, "no_header")
+    if MULU_SHEET in names or len(names) == 1:
+        return MULU_SHEET if MULU_SHEET in names else str(names[0])
+    from python_calamine import SheetVisibleEnum
+
+    visible = {
+        meta.name for meta in workbook.sheets_metadata if meta.visible == SheetVisibleEnum.Visible
+    }
+    best, best_width = str(names[0]), 0
+    for name in names:
+        if name not in visible:
+            continue
+        rows = [cells for _, cells in islice(_rows(path, name, workbook), HEADER_SEARCH * 2)]
+        at = header_index(rows[:HEADER_SEARCH])
+        if at is None:
+            continue
+        width = len({str(_cell(cell)).strip() for cell in rows[at]} - {""})
+        data = sum(1 for cells in rows[at + 1 :] if not _blank(cells))
+        if data >= DATA_ROWS and width > best_width:
+            best, best_width = str(name), width
+    return best
 
 
 Range = tuple[tuple[int, int], tuple[int, int]]
@@ -89,23 +131,25 @@ def _blank(cells: list[Any]) -> bool:
     return all(cell in ("", None) or (isinstance(cell, str) and not cell.strip()) for cell in cells)
 
 
-def read_header(path: Path) -> tuple[list[str], int]:
-    """(column names, rows before the header): the header is the first row that is not blank,
-    or the table's header below a title row; blank names by their position."""
-    rows = [cells for _, cells in islice(_rows(path), HEADER_SEARCH)]
+def read_header(path: Path) -> tuple[list[str], int, str]:
+    """(column names, rows before the header, sheet name): the header is the first row that is
+    not blank, or the table's header below a title row; blank names by their position."""
+    sheet = choose_sheet(path)
+    rows = [cells for _, cells in islice(_rows(path, sheet), HEADER_SEARCH)]
     at = header_index(rows)
     if at is None:
         raise ReadError(path, "no_header")
-    return header_names(path, [_cell(cell) for cell in rows[at]]), at
+    return header_names(path, [_cell(cell) for cell in rows[at]]), at, sheet
 
 
 class ExcelRecords:
-    def __init__(self, path: Path, header: list[str], skip: int = 0) -> None:
+    def __init__(self, path: Path, header: list[str], skip: int = 0, sheet: str = "") -> None:
         self.path, self.header = path, header
         self.skip = skip  # rows before the header (blank or title rows)
+        self.sheet = sheet or choose_sheet(path)
 
     def __iter__(self) -> Iterator[SourceRecord]:
-        rows = islice(_rows(self.path), self.skip + 1, None)
+        rows = islice(_rows(self.path, self.sheet), self.skip + 1, None)
         for row, cells in rows:
             if not _blank(cells):
                 yield self._record(row, [_cell(cell) for cell in cells])
