@@ -21,6 +21,7 @@ from catalog.importing.reading import (
     detect_encoding,
     read_document,
 )
+from catalog.importing.reading.common import note_row
 from catalog.importing.reading.delimited import RAW_KEPT
 from catalog.importing.reading.jsonfile import json_record
 from catalog.importing.reading.jsonstream import Utf8Stream
@@ -622,3 +623,28 @@ def test_mulu_s_own_sheet_wins_and_a_hidden_or_dataless_sheet_is_never_chosen(tm
     assert read_document(path).sheet == "目录"
     path = write_sheets(tmp_path / "none.xlsx", {"一": [["名称", "提供方"]], "二": [["说明"]]})
     assert read_document(path).sheet == "一"  # no sheet has data: the first, as before
+
+
+def test_footer_notes_below_the_table_are_skipped_and_counted_not_rejected(tmp_path):
+    rows = [
+        ["名称", "提供方", "格式"],
+        ["甲", "局", "xls"],
+        ["乙", "委", "csv"],
+        [],
+        ["制表人：张三"],
+        ["", "审核人："],
+        ["填报日期：2023-05-08"],
+        ["制 表 日 期:2023年5月"],
+        ["注：本表按季度更新。"],
+        ["说明", "不是备注", ""],  # two cells: a record as before
+        ["备注事项：不是注"],  # no note word before the colon: a record as before
+    ]
+    document = read_document(write_xlsx(tmp_path / "footer.xlsx", rows))
+    names = [r.fields["名称"] for r in document.records(None)]
+    assert names == ["甲", "乙", "说明", "备注事项：不是注"]
+    assert document.skipped_rows == [5, 6, 7, 8, 9]
+    assert len(list(document.records(None))) == 4  # a second iteration counts afresh
+    assert len(document.skipped_rows) == 5
+    assert note_row(["", "注:", None])
+    assert not note_row(["注：", "x"])
+    assert not note_row([3])

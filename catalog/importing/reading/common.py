@@ -202,5 +202,33 @@ def too_large(text: str) -> int | None:
     return size if size > MAX_FIELD_BYTES else None
 
 
+# A sheet's footer lines ("制表人：张三", "审核人：", "填报日期：2023-05-08", "注：…"): a row with one
+# filled cell that starts with one of these words and a colon is a note, never a record.
+NOTE_WORDS = (
+    "制表人",
+    "填表人",
+    "填报人",
+    "审核人",
+    "负责人",
+    "填报日期",
+    "制表日期",
+    "填报单位",
+    "注",
+    "备注",
+    "说明",
+)
+_NOTE = re.compile(f"(?:{'|'.join(NOTE_WORDS)})[：:]")
+
+
+def note_row(cells: list[Any]) -> bool:
+    """Whether a row is a note below (or above) a table: exactly one filled cell, text that
+    starts with a ``NOTE_WORDS`` word and a colon (spaces, as in "制 表 人：", ignored)."""
+    filled = [cell for cell in cells if cell not in ("", None) and str(cell).strip()]
+    if len(filled) != 1 or not isinstance(filled[0], str):
+        return False
+    text = filled[0].replace(" ", "").replace("\u3000", "")
+    return _NOTE.match(text) is not None
+
+
 def preview(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + f"…（共 {len(text)} 字符）"

@@ -39,6 +39,9 @@ class Document:
     header: tuple[str, ...] = ()  # csv, xlsx: the column names (blank ones named 第N列)
     header_at: int = 0  # csv records / spreadsheet rows before the header (title rows)
     sheet: str | None = None  # xlsx: the sheet read (see reading.excel on how it is chosen)
+    # xlsx: the row numbers of note rows ("制表人：张三", "注：…") the last iteration of
+    # ``records`` skipped (they are never records; see reading.excel.ExcelRecords)
+    skipped_rows: list[int] = field(default_factory=list, compare=False)
     _json: Any = field(default=None, repr=False, compare=False)
 
     def records(self, records_path: str | None = None) -> Iterable[SourceRecord] | None:
@@ -52,7 +55,7 @@ class Document:
             )
         if self.format == "xlsx":
             return excel.ExcelRecords(
-                self.path, list(self.header), self.header_at, self.sheet or ""
+                self.path, list(self.header), self.header_at, self.sheet or "", self.skipped_rows
             )
         if self.format == "jsonl":
             assert self.encoding

@@ -25,6 +25,7 @@ from catalog.importing.reading.common import (
     Cleaner,
     ReadError,
     json_raw,
+    note_row,
     too_large,
 )
 from catalog.importing.reading.delimited import (
@@ -89,7 +90,7 @@ def choose_sheet(path: Path) -> str:
         if at is None:
             continue
         width = len({str(_cell(cell)).strip() for cell in rows[at]} - {""})
-        data = sum(1 for cells in rows[at + 1 :] if not _blank(cells))
+        data = sum(1 for cells in rows[at + 1 :] if not _blank(cells) and not note_row(cells))
         if data >= DATA_ROWS and width > best_width:
             best, best_width = str(name), width
     return best
@@ -143,16 +144,34 @@ def read_header(path: Path) -> tuple[list[str], int, str]:
 
 
 class ExcelRecords:
-    def __init__(self, path: Path, header: list[str], skip: int = 0, sheet: str = "") -> None:
+    """The records of a sheet, below its header. Note rows (``common.note_row``: "制表人：张三",
+    "注：…") are no records: they are skipped without a warning, and their row numbers listed
+    in ``skipped_rows`` (emptied at the start of each iteration) for the importer to report."""
+
+    def __init__(
+        self,
+        path: Path,
+        header: list[str],
+        skip: int = 0,
+        sheet: str = "",
+        skipped_rows: list[int] | None = None,
+    ) -> None:
         self.path, self.header = path, header
         self.skip = skip  # rows before the header (blank or title rows)
         self.sheet = sheet or choose_sheet(path)
+        self.skipped_rows = skipped_rows if skipped_rows is not None else []
 
     def __iter__(self) -> Iterator[SourceRecord]:
+        self.skipped_rows.clear()
         rows = islice(_rows(self.path, self.sheet), self.skip + 1, None)
         for row, cells in rows:
-            if not _blank(cells):
-                yield self._record(row, [_cell(cell) for cell in cells])
+            if _blank(cells):
+                continue
+            cells = [_cell(cell) for cell in cells]
+            if note_row(cells):
+                self.skipped_rows.append(row)
+            else:
+                yield self._record(row, cells)
 
     def _record(self, row: int, cells: list[Any]) -> SourceRecord:
         header = self.header
