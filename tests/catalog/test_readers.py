@@ -648,3 +648,31 @@ def test_footer_notes_below_the_table_are_skipped_and_counted_not_rejected(tmp_p
     assert note_row(["", "注:", None])
     assert not note_row(["注：", "x"])
     assert not note_row([3])
+
+
+def test_json_numbers_keep_the_file_s_digits(tmp_path):
+    text = (
+        '[{"标题": "甲", "比例": 1.50, "金额": 12345678901234567890.123456789, "数": 3,'
+        ' "小": 0.1, "大": 1E400, "表": [2.50, {"x": 99999999999999999999.5}]}, 7.25]'
+    )
+    path = write(tmp_path / "numbers.json", text)
+    lines = write(tmp_path / "numbers.jsonl", text[1:].split("}, 7.25]")[0] + "}\n")
+    for found in (list(records(path))[0], list(records(lines))[0]):
+        assert found.fields["比例"] == 1.5
+        assert type(found.fields["比例"]) is float
+        assert found.fields["金额"] == "12345678901234567890.123456789"  # no float holds it
+        assert found.fields["数"] == 3
+        assert found.fields["小"] == 0.1
+        assert found.fields["大"] in ("1E+400", "1E400")
+        assert found.fields["表"] == [2.5, {"x": "99999999999999999999.5"}]
+        assert '"比例": 1.50' in found.raw
+        assert '"金额": 12345678901234567890.123456789' in found.raw
+        assert json.dumps(found.fields)  # storable as entries.source_record
+    assert list(records(path))[1].raw == "7.25"
+
+
+def test_exact_json_numbers_survive_cleaning(tmp_path):
+    path = write(tmp_path / "bad.json", '[{"标题": "甲\\u0001", "比例": 1.50}]')
+    (record,) = records(path)
+    assert record.fields == {"标题": "甲\ufffd", "比例": 1.5}
+    assert record.raw == '{"标题": "甲\\u0001", "比例": 1.50}'

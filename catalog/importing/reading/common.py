@@ -5,7 +5,9 @@ warning per field, so one bad character never costs a record, let alone a file."
 from __future__ import annotations
 
 import json
+import math
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -107,10 +109,74 @@ def valid_text(text: str) -> str:
     return _NOT_TEXT.sub(REPLACEMENT, text) if SUSPECT.search(text) else text
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+def exact_number(literal: Decimal | str) -> float | str:
+    """A JSON number with a fraction or an exponent, as a field keeps it: a float where the
+    float reads back as the same number (1.50 -> 1.5, 0.1), else the number's exact text
+    ("12345678901234567890.123456789", "1E+400"): a float would change it, and a Decimal
+    cannot be stored (entries.source_record is written with json.dumps)."""
+    value = float(literal)
+    text = str(literal)
+    if repr(value) == text:  # the usual case, without building another Decimal
+        return value
+    number = literal if isinstance(literal, Decimal) else Decimal(literal)
+    if math.isfinite(value) and Decimal(repr(value)) == number:
+        return value
+    return text
+
+
+_NESTED = (Decimal, dict, list)  # what exact_numbers looks into
+
+
+def exact_numbers(value: Any) -> tuple[Any, bool]:
+    """A JSON value (ijson's: numbers with a fraction as Decimal) with ``exact_number``s, and
+    whether json.dumps of it writes each of those numbers as the file did (117.5 yes; 1.50,
+    written 1.5, or a number kept as text, no)."""
+    if type(value) is Decimal:
+        text = str(value)
+        number = float(value)
+        if repr(number) == text:
+            return number, True
+        return exact_number(value), False
+    if type(value) is dict:
+        same = True
+        converted = {}
+        for key, item in value.items():
+            if type(item) in _NESTED:
+                item, item_same = exact_numbers(item)
+                same = same and item_same
+            converted[key] = item
+        return converted, same
+    if type(value) is list:
+        pairs = [exact_numbers(item) for item in value]
+        return [item for item, _ in pairs], all(same for _, same in pairs)
+    return value, True
+
+
+def exact_json(value: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False)``, with each Decimal written as its own digits
+    (1.50 stays "1.50" in a record's raw text, where a float would write 1.5)."""
+    try:
+        return _ENCODER.encode(value)
+    except TypeError:  # a Decimal in it (nothing else ijson gives is unknown to json)
+        pass
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        pairs = (f"{_ENCODER.encode(key)}: {exact_json(item)}" for key, item in value.items())
+        return "{" + ", ".join(pairs) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(exact_json(item) for item in value) + "]"
+    return _ENCODER.encode(value)
+
+
 def json_raw(value: Any) -> str:
-    """A JSON value as text (``json.dumps(ensure_ascii=False)``), valid UTF-8: unpaired
-    surrogates are written as \\udXXX escapes, undecodable bytes as U+FFFD."""
-    text = json.dumps(value, ensure_ascii=False)
+    """A JSON value as text (``json.dumps(ensure_ascii=False)``, Decimals as their digits),
+    valid UTF-8: unpaired surrogates are written as \\udXXX escapes, undecodable bytes as
+    U+FFFD."""
+    text = exact_json(value)
     if not SUSPECT.search(text):
         return text
     text = _unmark_json(text, keep=True)

@@ -9,13 +9,17 @@ byte by its escape. The markers become U+FFFD in a record's fields, with a warni
 to ``\\udXXX`` escapes in its raw text.
 
 ijson gives no byte offsets, so a record's raw text is the object written back as JSON
-(``json.dumps(ensure_ascii=False)``), not the file's own bytes.
+(``json.dumps(ensure_ascii=False)``), not the file's own bytes; numbers in it keep the file's
+digits (1.50, a 20-digit decimal), as ijson reads a number with a fraction as a Decimal. In the
+record's fields such a number is a float if that float is the same number, else its exact text
+(``common.exact_number``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,8 @@ from catalog.importing.reading.common import (
     SUSPECT_JSON,
     Cleaner,
     ReadError,
+    exact_json,
+    exact_numbers,
     json_raw,
     preview,
     too_large,
@@ -41,7 +47,14 @@ from schemas.messages import Reason
 PATH_SCAN_EVENTS = 1_000_000
 PATH_DEPTH = 4
 PATH_COUNT = 5  # record_paths() stops after this many
-_KINDS = {str: "string", int: "number", float: "number", bool: "boolean", list: "array"}
+_KINDS = {
+    str: "string",
+    int: "number",
+    float: "number",
+    Decimal: "number",
+    bool: "boolean",
+    list: "array",
+}
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
@@ -193,7 +206,7 @@ class JsonRecords:
         while True:
             with self.file.stream() as stream:
                 try:
-                    items = backend.items(stream, self.prefix, use_float=True)
+                    items = backend.items(stream, self.prefix)  # fractions: Decimal
                     for position, item in enumerate(items, start=1):
                         if position > yielded:  # after a retry: from where the last one stopped
                             yield json_record(position, item, self.file.encoding, stream.suspect)
@@ -217,12 +230,16 @@ def json_record(
         return SourceRecord(
             position, {}, raw, [Problem(position, "record", reason, "reject", preview(raw))]
         )
-    raw = _ENCODER.encode(item)
+    try:
+        raw = _ENCODER.encode(item)
+        fields = item
+    except TypeError:  # numbers with a fraction (Decimal): kept exact (see the docstring)
+        fields, same = exact_numbers(item)
+        raw = _ENCODER.encode(fields) if same else exact_json(item)
     problems: list[Problem] = []
-    fields = item
     if suspect and SUSPECT_JSON.search(raw):
         cleaner = Cleaner(position, encoding, surrogates_are_bytes=False)
-        fields = cleaner.fields(item)
+        fields = cleaner.fields(fields)
         problems = cleaner.problems
         raw = json_raw(item)
     if len(raw) > MAX_FIELD_BYTES // 4:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from catalog.importing.reading.common import preview, valid_text
+from catalog.importing.reading.common import exact_number, preview, valid_text
 from catalog.importing.reading.jsonfile import json_record
 from catalog.importing.records import Problem, SourceRecord
 from schemas.messages import Reason
@@ -28,7 +28,9 @@ class JsonLinesRecords:
                 if not text.strip():
                     continue
                 try:
-                    value = json.loads(text, strict=False)  # raw control characters: cleaned
+                    # raw control characters: cleaned; 1.50 stays in the raw text, a number
+                    # no float holds stays exact as text (common.exact_number)
+                    value = json.loads(text, strict=False, parse_float=exact_number)
                 except ValueError as error:
                     yield _unparseable(number, text, str(error))
                     continue
