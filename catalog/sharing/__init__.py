@@ -1,0 +1,1 @@
+"""Sharing (issue 13): identities, grants, requests, audit and the working-day deadlines of the sharing rules."""
