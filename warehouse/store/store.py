@@ -19,6 +19,7 @@ from warehouse.store.sqlite.freshness import SqliteFreshness
 from warehouse.store.sqlite.loads import SqliteLoads
 from warehouse.store.sqlite.quality import SqliteQuality
 from warehouse.store.sqlite.search import SqliteSearch
+from warehouse.store.sqlite.users import SqliteUsers
 from warehouse.workspace import Workspace
 
 
@@ -42,6 +43,7 @@ class Store:
         self.freshness: interfaces.Freshness = SqliteFreshness(database)
         self.search: interfaces.Search = SqliteSearch(database)
         self.export: interfaces.Export = SqliteExport(database)  # catalogue tables for DuckDB
+        self.users: interfaces.Users = SqliteUsers(database)
 
     @classmethod
     def open(cls, workspace: Workspace) -> Store:
