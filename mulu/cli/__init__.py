@@ -24,6 +24,7 @@ from mulu.cli import (
     search_command,
     serve_command,
     sql_command,
+    users_commands,
 )
 from mulu.cli.context import set_options
 from mulu.cli.output import fail
@@ -59,6 +60,7 @@ app.command("serve")(serve_command.serve)
 app.add_typer(catalog_commands.app, name="catalog")
 app.add_typer(quality_commands.app, name="quality")
 app.add_typer(freshness_commands.app, name="freshness")
+app.add_typer(users_commands.app, name="users")
 
 
 def main() -> None:
