@@ -18,6 +18,9 @@ Layout (each path is a property here; no other module builds one from ``root``):
     freshness/daily/        sweeps_dir: every entry's freshness status, one Parquet file a day
     freshness/scorecards/   scorecards_dir: monthly 更新及时率 scorecards (CSV and HTML)
     dagster/                dagster_dir: Dagster's instance for runs started from this workspace
+    config/holidays.yaml    holidays_file: 放假安排 the data office adds for years the pinned
+                            chinesecalendar does not know yet (docs/sharing.md)
+    config/sharing_rules.yaml  sharing_rules_file: the sharing rules' day counts (optional)
 
 The path is resolved when a command runs, never at import time.
 
@@ -115,6 +118,14 @@ class Workspace:
     @property
     def dagster_dir(self) -> Path:
         return self.root / "dagster"
+
+    @property
+    def holidays_file(self) -> Path:
+        return self.root / "config" / "holidays.yaml"
+
+    @property
+    def sharing_rules_file(self) -> Path:
+        return self.root / "config" / "sharing_rules.yaml"
 
     def stored(self, path: str | Path) -> str:
         """``path`` (absolute, or relative to the current directory) as the workspace's
