@@ -23,6 +23,7 @@ from mulu.cli import (
     run_commands,
     search_command,
     serve_command,
+    sharing_commands,
     sql_command,
     users_commands,
 )
@@ -61,6 +62,7 @@ app.add_typer(catalog_commands.app, name="catalog")
 app.add_typer(quality_commands.app, name="quality")
 app.add_typer(freshness_commands.app, name="freshness")
 app.add_typer(users_commands.app, name="users")
+app.add_typer(sharing_commands.app, name="sharing")
 
 
 def main() -> None:

@@ -4,6 +4,10 @@ the workspace's holidays file for later years, and the sharing rules' day counts
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -195,3 +199,24 @@ def test_deadline_status_in_the_freshness_vocabulary() -> None:
     assert deadline_status(deadline, T(2026, 2, 25, 0, 0)) is DeadlineStatus.OVERDUE
     assert deadline_status(deadline, T(2026, 2, 22, 9, 0), due_soon_days=3).chinese == "即将到期"
     assert [s.chinese for s in DeadlineStatus] == ["按时", "即将到期", "逾期"]
+
+
+@pytest.mark.slow
+def test_mulu_sharing_deadline(workspace: Workspace) -> None:
+    mulu = str(Path(sys.executable).with_name("mulu"))
+    env = {**os.environ, "MULU_HOME": str(workspace.root), "COLUMNS": "200"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [mulu, "sharing", "deadline", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+
+    done = run("--from", "2026-12-31T16:00", "--rule", "check", "--json")
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert (shown["days"], shown["deadline"]) == (2, "2027-01-04T23:59:59")
+    assert shown["provisional"]
+    assert "暂定" in shown["warnings"][0]
+    done = run("--from", "2026-02-13T18:30", "--days", "2")
+    assert done.returncode == 0, done.stderr
+    assert "2026-02-24 23:59:59" in done.stdout
+    assert run("--from", "2026-02-13").returncode == 2
