@@ -64,6 +64,9 @@ def test_password_is_an_argon2_hash_never_clear_text(accounts: UserAccounts, wor
     assert stored is not None
     assert stored["password_hash"].startswith("$argon2id$")
     issued = accounts.issue_token("li", name="ci", actor="a")
+    # analysts' SQL sessions never see the users' tables (the hashes stay in the store)
+    shown = set(accounts.store.export.table_names())
+    assert not shown & {"users", "user_roles", "api_tokens", "user_events"}
     accounts.store.close()  # checkpoint: every byte is in the main file
     raw = b"".join(p.read_bytes() for p in workspace.metadata_db.parent.glob("catalog.sqlite*"))
     assert PASSWORD.encode() not in raw

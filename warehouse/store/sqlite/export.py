@@ -22,10 +22,11 @@ if TYPE_CHECKING:  # pyarrow is imported when an export runs, not when the store
 
 from warehouse.store.sqlite.database import Database
 
-# Tables that are the store's own machinery, not catalogue data: code allocation, and the
-# search index (derived from entries; FTS5 keeps its index in shadow tables).
+# Tables that are the store's own machinery, not catalogue data: code allocation, the search
+# index (derived from entries; FTS5 keeps its index in shadow tables), and the users with their
+# password and token hashes (issue 13), which no analyst may read.
 _INTERNAL_PREFIXES = ("sqlite_", "search_")
-_INTERNAL_TABLES = frozenset({"code_sequences"})
+_INTERNAL_TABLES = frozenset({"code_sequences", "users", "user_roles", "api_tokens", "user_events"})
 
 
 def _arrow_type(kind: str) -> pa.DataType:
