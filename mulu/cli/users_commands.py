@@ -113,6 +113,14 @@ def disable(ctx: typer.Context, login: str = typer.Argument(...)) -> None:
     console.print(f"disabled {login}", highlight=False)
 
 
+@app.command("enable")
+def enable(ctx: typer.Context, login: str = typer.Argument(...)) -> None:
+    """Enable a disabled user again."""
+    with _accounts(ctx) as (accounts, actor):
+        accounts.enable(login, actor=actor)
+    console.print(f"enabled {login}", highlight=False)
+
+
 @app.command("grant-role")
 def grant_role(
     ctx: typer.Context, login: str = typer.Argument(...), role: str = typer.Argument(...)
