@@ -142,7 +142,7 @@ class UserAccounts:
     def get(self, login: str) -> dict[str, Any]:
         return _public(self._stored(login))
 
-    def list(self) -> list[dict[str, Any]]:
+    def all(self) -> list[dict[str, Any]]:
         return [_public(u) for u in self.store.users.all()]
 
     def disable(self, login: str, *, actor: str) -> dict[str, Any]:

@@ -84,7 +84,7 @@ def list_users(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")
     from schemas.roles import Role
 
     with _accounts(ctx) as (accounts, _actor):
-        rows = accounts.list()
+        rows = accounts.all()
     if as_json:
         print_json(rows)
         return

@@ -34,8 +34,8 @@ def test_add_list_disable(accounts: UserAccounts):
     assert user["created_by"] == "admin-wang"
     assert "password_hash" not in user
     accounts.add("zhao", org=ORG, name="赵", actor="admin-wang", roles=["分析员"])
-    assert [u["login"] for u in accounts.list()] == ["li.ming", "zhao"]
-    assert accounts.list()[1]["roles"] == ["analyst"]
+    assert [u["login"] for u in accounts.all()] == ["li.ming", "zhao"]
+    assert accounts.all()[1]["roles"] == ["analyst"]
     assert not accounts.disable("zhao", actor="admin-wang")["active"]
     assert accounts.get("zhao")["active"] is False
 
@@ -50,7 +50,7 @@ def test_duplicate_login_unknown_org_short_password_bad_role(accounts: UserAccou
         accounts.add("sun", org=ORG, name="孙", actor="a", password="short")
     with pytest.raises(InvalidInput, match="未知角色"):
         accounts.add("zhou", org=ORG, name="周", actor="a", roles=["boss"])
-    assert [u["login"] for u in accounts.list()] == ["li"]
+    assert [u["login"] for u in accounts.all()] == ["li"]
 
 
 def test_password_is_an_argon2_hash_never_clear_text(accounts: UserAccounts, workspace):
