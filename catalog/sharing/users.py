@@ -12,7 +12,9 @@ explicit local-admin mode: the actor recorded is ``local-admin:<OS login>`` (``l
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import getpass
 import hashlib
 import secrets
@@ -33,6 +35,12 @@ DEFAULT_TOKEN_DAYS = 90
 LOCAL_ADMIN = "local-admin"
 
 _hasher = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no password matches, made once, to verify against for an unknown login."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -172,6 +180,10 @@ class UserAccounts:
         refused = Forbidden("登录名或密码错误")
         user = self.store.users.get(login)
         if user is None or not user["password_hash"]:
+            # Spend what a real check spends, so the answer's time does not tell which logins
+            # exist.
+            with contextlib.suppress(VerificationError, InvalidHashError):
+                _hasher.verify(_dummy_hash(), password)
             raise refused
         try:
             _hasher.verify(user["password_hash"], password)
