@@ -53,6 +53,7 @@ def test_duplicate_login_unknown_org_short_password_bad_role(accounts: UserAccou
     assert [u["login"] for u in accounts.all()] == ["li"]
 
 
+@pytest.mark.slow
 def test_password_is_an_argon2_hash_never_clear_text(accounts: UserAccounts, workspace):
     accounts.add("li", org=ORG, name="李", actor="a", password=PASSWORD)
     assert accounts.verify_password("li", PASSWORD)["login"] == "li"
