@@ -27,31 +27,6 @@ _BASE_ENTRY = {
     "provider_name": "x",
     "share_type": "无条件共享",
 }
-_CN_NUMBERS = {
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_CN_UNITS = {
-    "小时": "小时",
-    "时": "小时",
-    "日": "日",
-    "天": "日",
-    "周": "周",
-    "星期": "周",
-    "月": "月",
-    "个月": "个月",
-    "季": "季度",
-    "季度": "季度",
-    "年": "年",
-}
 _EN_UNITS = {
     "hour": "小时",
     "day": "日",
@@ -100,18 +75,6 @@ def accepted_by_entry(target: str, value: Any) -> bool:
     return _accepted(target, value)
 
 
-def _cn_number(text: str) -> int | None:
-    if text.isdigit():
-        return int(text)
-    if text == "十":
-        return 10
-    if len(text) == 1:
-        return _CN_NUMBERS.get(text)
-    if text.startswith("十") and len(text) == 2:
-        return 10 + (_CN_NUMBERS.get(text[1]) or 0)
-    return None
-
-
 def guess_cycle(value: Any) -> str | None:
     """The 更新周期 label a local spelling means (每年一次, 一年, 按年, 季, 半月, 两年一次,
     every 2 weeks), or None."""
@@ -126,10 +89,8 @@ def guess_cycle(value: Any) -> str | None:
         return _label("每15日")
     candidate = None
     if match := _CYCLE_WORDS.match(text):
-        number = _cn_number(match.group(1)) if match.group(1) else 1
-        if number:
-            unit = _CN_UNITS[match.group(3)]
-            candidate = f"每{unit}" if number == 1 else f"每{number}{unit}"
+        # schemas.cycles reads the count (Chinese numerals, 个) and the unit itself.
+        candidate = f"每{match.group(1) or ''}{match.group(2) or ''}{match.group(3)}"
     elif match := _EN_CYCLE.match(text):
         number = int(match.group(1) or 1)
         unit = _EN_UNITS[match.group(2)]
