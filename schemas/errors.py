@@ -6,6 +6,7 @@ and a CLI exit code, in ``mulu.web.errors`` and ``mulu.cli.output``).
     ├── InvalidInput                bad file, row, field, option or spec (exit 2, 400)
     ├── Conflict                    the state forbids it now: decided already, newer load … (4, 409)
     ├── Forbidden                   the actor may not do this (exit 5, 403)
+    │   └── Unauthenticated         no valid identity: sign in first (exit 5, 401)
     └── Unavailable                 a needed part is missing or busy: extension, lake … (6, 503)
 
 Two CLI statuses are outcomes, not error kinds: 7 ``mulu run`` blocked a load and held it for
@@ -58,6 +59,13 @@ class Forbidden(MuluError):
 
     http_status = 403
     exit_code = 5
+
+
+class Unauthenticated(Forbidden):
+    """未登录: the request names no valid identity (no session, token or password), or a bad one.
+    HTTP 401; the CLI exits 5 like any refusal."""
+
+    http_status = 401
 
 
 class Unavailable(MuluError):

@@ -26,7 +26,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from schemas.entry import catalogue_now
-from schemas.errors import Conflict, Forbidden, InvalidInput, NotFound
+from schemas.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from schemas.principal import Principal, Via
 from schemas.roles import Role
 from warehouse.store import Store
 
@@ -175,9 +176,9 @@ class UserAccounts:
             self._log(login, "password", actor)
 
     def verify_password(self, login: str, password: str) -> dict[str, Any]:
-        """The user if ``password`` is theirs and they are active; Forbidden otherwise (one
+        """The user if ``password`` is theirs and they are active; Unauthenticated otherwise (one
         message for an unknown login and a wrong password)."""
-        refused = Forbidden("登录名或密码错误")
+        refused = Unauthenticated("登录名或密码错误 (wrong login or password)")
         user = self.store.users.get(login)
         if user is None or not user["password_hash"]:
             # Spend what a real check spends, so the answer's time does not tell which logins
@@ -190,7 +191,7 @@ class UserAccounts:
         except (VerificationError, InvalidHashError):
             raise refused from None
         if not user["active"]:
-            raise Forbidden(f"用户 {login!r} 已停用")
+            raise Unauthenticated(f"用户 {login!r} 已停用 (disabled)")
         if _hasher.check_needs_rehash(user["password_hash"]):
             self.store.users.set_password_hash(login, _hasher.hash(password))
         return _public(user)
@@ -257,17 +258,30 @@ class UserAccounts:
         Records the token's last use."""
         token = self.store.users.token_by_hash(token_hash(secret))
         if token is None:
-            raise Forbidden("令牌无效")
+            raise Unauthenticated("令牌无效 (invalid token)")
         now = self._now()
         if token["revoked_at"] is not None:
-            raise Forbidden(f"令牌 {token['id']} 已吊销")
+            raise Unauthenticated(f"令牌 {token['id']} 已吊销 (revoked)")
         if token["expires_at"] <= now:
-            raise Forbidden(f"令牌 {token['id']} 已于 {token['expires_at']} 过期")
+            raise Unauthenticated(f"令牌 {token['id']} 已于 {token['expires_at']} 过期 (expired)")
         user = self._stored(token["login"])
         if not user["active"]:
-            raise Forbidden(f"用户 {user['login']!r} 已停用")
+            raise Unauthenticated(f"用户 {user['login']!r} 已停用 (disabled)")
         self.store.users.touch_token(token["id"], now)
         return _public(user)
+
+    def principal(self, login: str, *, via: Via) -> Principal:
+        """The acting identity of an active user (roles as held now)."""
+        user = self._stored(login)
+        if not user["active"]:
+            raise Unauthenticated(f"用户 {login!r} 已停用 (disabled)")
+        return Principal(
+            login=str(user["login"]),
+            org_code=str(user["org_code"]),
+            roles=frozenset(Role(r) for r in user["roles"]),
+            display_name=str(user["display_name"]),
+            via=via,
+        )
 
     def events(self, login: str | None = None) -> list[dict[str, Any]]:
         """Every change (of one user, or all), in order, with its actor."""

@@ -16,9 +16,11 @@ import typer
 from typer.core import TyperGroup
 
 from mulu.cli import (
+    audit_commands,
     catalog_commands,
     demo_command,
     freshness_commands,
+    grants_commands,
     quality_commands,
     run_commands,
     search_command,
@@ -63,6 +65,8 @@ app.add_typer(quality_commands.app, name="quality")
 app.add_typer(freshness_commands.app, name="freshness")
 app.add_typer(users_commands.app, name="users")
 app.add_typer(sharing_commands.app, name="sharing")
+app.add_typer(grants_commands.app, name="grants")
+app.add_typer(audit_commands.app, name="audit")
 
 
 def main() -> None:

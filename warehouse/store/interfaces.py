@@ -681,3 +681,22 @@ class Users(Protocol):
     def record(self, login: str, action: str, actor: str, at: str, detail: str = "") -> None: ...
 
     def events(self, login: str | None = None) -> list[dict[str, Any]]: ...
+
+
+# --- issue 13: each protocol below is filled in by the work that owns its SQLite class --------
+
+
+class Sessions(Protocol):
+    """Portal sessions (hashed cookie secrets, CSRF tokens) and login attempts."""
+
+
+class Applications(Protocol):
+    """共享申请: applications and their step-by-step history."""
+
+
+class Grants(Protocol):
+    """共享授权: who may read which dataset's columns, until when."""
+
+
+class Audit(Protocol):
+    """审计日志: the append-only, hash-chained audit log."""

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from types import TracebackType
 
 from warehouse.store import interfaces
+from warehouse.store.sqlite.applications import SqliteApplications
+from warehouse.store.sqlite.audit import SqliteAudit
 from warehouse.store.sqlite.catalogue import (
     SqliteEntries,
     SqliteHistory,
@@ -16,9 +18,11 @@ from warehouse.store.sqlite.catalogue import (
 from warehouse.store.sqlite.database import Database
 from warehouse.store.sqlite.export import SqliteExport
 from warehouse.store.sqlite.freshness import SqliteFreshness
+from warehouse.store.sqlite.grants import SqliteGrants
 from warehouse.store.sqlite.loads import SqliteLoads
 from warehouse.store.sqlite.quality import SqliteQuality
 from warehouse.store.sqlite.search import SqliteSearch
+from warehouse.store.sqlite.sessions import SqliteSessions
 from warehouse.store.sqlite.users import SqliteUsers
 from warehouse.workspace import Workspace
 
@@ -44,6 +48,10 @@ class Store:
         self.search: interfaces.Search = SqliteSearch(database)
         self.export: interfaces.Export = SqliteExport(database)  # catalogue tables for DuckDB
         self.users: interfaces.Users = SqliteUsers(database)
+        self.sessions: interfaces.Sessions = SqliteSessions(database)
+        self.applications: interfaces.Applications = SqliteApplications(database)
+        self.grants: interfaces.Grants = SqliteGrants(database)
+        self.audit: interfaces.Audit = SqliteAudit(database)
 
     @classmethod
     def open(cls, workspace: Workspace) -> Store:

@@ -6,6 +6,17 @@ Handlers are thin: they call the same core functions as the CLI.
 
 from __future__ import annotations
 
-from mulu.web.api import catalogue, ckan, dcat, freshness, quality, search
+from mulu.web.api import (
+    audit,
+    catalogue,
+    ckan,
+    data,
+    dcat,
+    freshness,
+    grants,
+    quality,
+    search,
+    sharing,
+)
 
-ROUTE_GROUPS = (catalogue, search, ckan, dcat, freshness, quality)
+ROUTE_GROUPS = (catalogue, search, ckan, dcat, freshness, quality, sharing, grants, data, audit)

@@ -10,9 +10,27 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from mulu.web.deps import Web
-from mulu.web.portal import entry_page, freshness_page, quality_pages, search_page
+from mulu.web.portal import (
+    audit_page,
+    entry_page,
+    freshness_page,
+    grants_page,
+    login_page,
+    quality_pages,
+    search_page,
+    sharing_pages,
+)
 
-PAGES = (search_page, entry_page, freshness_page, quality_pages)
+PAGES = (
+    search_page,
+    entry_page,
+    freshness_page,
+    quality_pages,
+    login_page,
+    sharing_pages,
+    grants_page,
+    audit_page,
+)
 
 
 def register(app: FastAPI, web: Web) -> None:

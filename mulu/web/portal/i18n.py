@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mulu.web.portal.words import GROUPS
+
 LANGUAGES = ("zh", "en")
 STRINGS: dict[str, tuple[str, str]] = {
     "site": ("政务信息资源目录", "Government data-resource catalogue"),
@@ -87,6 +89,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "month": ("月份", "Month"),
     "not_found": ("未找到", "Not found"),
 }
+
+for _group in GROUPS:
+    STRINGS.update(_group)
 
 
 def translator(lang: str):

@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from mulu.web.auth import principal_of
 from mulu.web.portal.i18n import translator
 
 PAGE_SIZE = 20
@@ -55,7 +56,13 @@ def render(request: Request, template: str, **context: Any) -> HTMLResponse:
         for code in ("zh", "en")
     }
     html = ENV.get_template(template).render(
-        t=translator(lang), lang=lang, switch_zh=switch["zh"], switch_en=switch["en"], **context
+        t=translator(lang),
+        lang=lang,
+        switch_zh=switch["zh"],
+        switch_en=switch["en"],
+        who=principal_of(request),
+        csrf_token=getattr(request.state, "csrf_token", ""),
+        **context,
     )
     response = HTMLResponse(html)
     if "lang" in request.query_params:

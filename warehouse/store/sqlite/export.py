@@ -26,7 +26,23 @@ from warehouse.store.sqlite.database import Database
 # index (derived from entries; FTS5 keeps its index in shadow tables), and the users with their
 # password and token hashes (issue 13), which no analyst may read.
 _INTERNAL_PREFIXES = ("sqlite_", "search_")
-_INTERNAL_TABLES = frozenset({"code_sequences", "users", "user_roles", "api_tokens", "user_events"})
+# Never in an analyst session: identities, sessions, applications, grants and the audit log
+# are the data office's, and per-user sessions (issue 13) expose no catalogue table at all.
+_INTERNAL_TABLES = frozenset(
+    {
+        "code_sequences",
+        "users",
+        "user_roles",
+        "api_tokens",
+        "user_events",
+        "web_sessions",
+        "login_attempts",
+        "applications",
+        "application_events",
+        "grants",
+        "audit_log",
+    }
+)
 
 
 def _arrow_type(kind: str) -> pa.DataType:

@@ -1,0 +1,5 @@
+"""Portal words: grants pages (Chinese, English)."""
+
+from __future__ import annotations
+
+STRINGS: dict[str, tuple[str, str]] = {}
