@@ -23,10 +23,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from catalog.directory import Directory, EntryNotFound, OrganisationNotFound
+from catalog.policies import PUBLIC
 from catalog.search.index import Refresher
 from catalog.search.query import MAX_QUERY_CHARS
+from mulu.web.auth import guard
 from mulu.web.deps import Web
 from schemas.errors import Conflict, Forbidden, InvalidInput, MuluError, NotFound
+from schemas.principal import Principal
 
 API_HELP = "https://docs.ckan.org/en/2.10/api/ (subset served by Mulu)"
 _EXTRAS = (
@@ -334,7 +337,14 @@ def register(app: FastAPI, web: Web) -> None:
         "package_search": functools.partial(package_search, refresh=web.refresher),
     }
 
-    async def action(name: str, request: Request) -> JSONResponse:
+    # Every action reads (PUBLIC); a token (``Authorization: <token>`` or ``X-CKAN-API-Key``)
+    # makes the caller that user: the auth middleware puts it on the request, a bad token is
+    # refused there (401) before any action runs.
+    async def action(
+        name: str,
+        request: Request,
+        who: Principal = guard(PUBLIC),  # noqa: B008
+    ) -> JSONResponse:
         # The body is at most limits.MAX_BODY (1 MiB): reading and parsing it here is short.
         try:
             params = await _params(request)
