@@ -11,8 +11,11 @@ from typing import Any
 from fastapi import FastAPI, Query
 from pydantic import BaseModel, Field
 
+from catalog.policies import OFFICER, PUBLIC
+from mulu.web.auth import guard
 from mulu.web.deps import Web
 from schemas.dates import CatalogueDatetime
+from schemas.principal import Principal
 
 
 class UpdateReport(BaseModel):
@@ -33,6 +36,7 @@ def register(app: FastAPI, web: Web) -> None:
         update_cycle: str | None = None,
         limit: int = Query(50, ge=1, le=1000),
         offset: int = Query(0, ge=0),
+        who: Principal = guard(PUBLIC),
     ) -> dict[str, Any]:
         """Active entries in code order; ``org`` is a 提供方代码 or name."""
         found = store.entries.page(
@@ -45,7 +49,7 @@ def register(app: FastAPI, web: Web) -> None:
         return {"total": found.total, "entries": found.entries}
 
     @app.get("/api/entries/{code:path}/history", tags=["catalogue"])
-    def entry_history(code: str) -> dict[str, Any]:
+    def entry_history(code: str, who: Principal = guard(PUBLIC)) -> dict[str, Any]:
         entry = web.directory().get(code)
         return {
             "code": entry["code"],
@@ -54,25 +58,27 @@ def register(app: FastAPI, web: Web) -> None:
         }
 
     @app.post("/api/entries/{code:path}/updates", tags=["freshness"], status_code=201)
-    def report_update(code: str, report: UpdateReport) -> dict[str, Any]:
+    def report_update(
+        code: str, report: UpdateReport, who: Principal = guard(OFFICER)
+    ) -> dict[str, Any]:
         entry = web.directory(user=report.reported_by).report_update(
             code, at=report.at, source="report", note=report.note
         )
         return {"code": entry["code"], "updated_at": entry["updated_at"]}
 
     @app.get("/api/entries/{code:path}", tags=["catalogue"])
-    def get_entry(code: str) -> dict[str, Any]:
+    def get_entry(code: str, who: Principal = guard(PUBLIC)) -> dict[str, Any]:
         return web.directory().get(code)
 
     @app.get("/api/organisations", tags=["catalogue"])
-    def list_organisations() -> list[dict[str, Any]]:
+    def list_organisations(who: Principal = guard(PUBLIC)) -> list[dict[str, Any]]:
         return store.organisations.all_with_entry_counts()
 
     @app.get("/api/organisations/{key}", tags=["catalogue"])
-    def get_organisation(key: str) -> dict[str, Any]:
+    def get_organisation(key: str, who: Principal = guard(PUBLIC)) -> dict[str, Any]:
         organisation = web.directory().organisation(key)
         return {**organisation, "entries": store.entries.count(provider_code=organisation["code"])}
 
     @app.get("/api/stats", tags=["catalogue"])
-    def stats() -> dict[str, Any]:
+    def stats(who: Principal = guard(PUBLIC)) -> dict[str, Any]:
         return web.directory().stats()

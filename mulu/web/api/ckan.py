@@ -343,7 +343,7 @@ def register(app: FastAPI, web: Web) -> None:
     async def action(
         name: str,
         request: Request,
-        who: Principal = guard(PUBLIC),  # noqa: B008
+        who: Principal = guard(PUBLIC),
     ) -> JSONResponse:
         # The body is at most limits.MAX_BODY (1 MiB): reading and parsing it here is short.
         try:

@@ -10,14 +10,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
+from catalog.policies import PUBLIC
+from mulu.web.auth import guard
 from mulu.web.deps import Web
+from schemas.principal import Principal
 
 
 def register(app: FastAPI, web: Web) -> None:
     @app.get("/catalog.jsonld", tags=["dcat"], response_class=FileResponse)
-    def jsonld() -> FileResponse:
+    def jsonld(who: Principal = guard(PUBLIC)) -> FileResponse:
         return FileResponse(web.exports.path("jsonld"), media_type="application/ld+json")
 
     @app.get("/catalog.ttl", tags=["dcat"], response_class=FileResponse)
-    def turtle() -> FileResponse:
+    def turtle(who: Principal = guard(PUBLIC)) -> FileResponse:
         return FileResponse(web.exports.path("ttl"), media_type="text/turtle")

@@ -9,8 +9,11 @@ from fastapi import FastAPI, Query
 from catalog.freshness.scorecard import scorecard
 from catalog.freshness.sla import Status
 from catalog.freshness.sweep import statuses
+from catalog.policies import PUBLIC
+from mulu.web.auth import guard
 from mulu.web.deps import Web
 from schemas.dates import CatalogueDatetime
+from schemas.principal import Principal
 
 
 def register(app: FastAPI, web: Web) -> None:
@@ -22,6 +25,7 @@ def register(app: FastAPI, web: Web) -> None:
         status: Status | None = None,
         at: CatalogueDatetime | None = None,
         limit: int | None = Query(None, ge=1),
+        who: Principal = guard(PUBLIC),
     ) -> dict[str, Any]:
         """Every entry's status (most overdue first), and the counts by status. ``at``: the
         status at that moment; with a time zone (``…Z``, ``+08:00``) it is converted to
@@ -35,5 +39,6 @@ def register(app: FastAPI, web: Web) -> None:
     @app.get("/api/freshness/scorecard", tags=["freshness"])
     def freshness_scorecard(
         month: str | None = Query(None, pattern=r"^\d{4}-\d{2}$"),
+        who: Principal = guard(PUBLIC),
     ) -> list[dict[str, Any]]:
         return scorecard(store, month)

@@ -9,10 +9,13 @@ from typing import Any, Literal
 from fastapi import FastAPI, Query
 from pydantic import BaseModel
 
+from catalog.policies import OFFICER, STEWARD
 from catalog.reviews import review
 from catalog.reviews import run as get_run
 from catalog.reviews import runs as list_runs
+from mulu.web.auth import guard
 from mulu.web.deps import Web
+from schemas.principal import Principal
 
 
 class Review(BaseModel):
@@ -32,6 +35,7 @@ def register(app: FastAPI, web: Web) -> None:
         failed: bool = False,
         pending: bool = False,
         limit: int = Query(100, ge=1, le=1000),
+        who: Principal = guard(OFFICER),
     ) -> list[dict[str, Any]]:
         # Interrupted reviews are settled first (catalog.reviews.runs).
         return list_runs(
@@ -39,12 +43,12 @@ def register(app: FastAPI, web: Web) -> None:
         )
 
     @app.get("/api/quality/runs/{run_id}", tags=["quality"])
-    def run(run_id: str) -> dict[str, Any]:
+    def run(run_id: str, who: Principal = guard(OFFICER)) -> dict[str, Any]:
         """One run (its id or a unique prefix): results with failing-row samples, reviews."""
         return get_run(store, workspace, run_id)
 
     @app.post("/api/quality/runs/{run_id}/reviews", tags=["quality"], status_code=201)
-    def post_review(run_id: str, body: Review) -> dict[str, Any]:
+    def post_review(run_id: str, body: Review, who: Principal = guard(STEWARD)) -> dict[str, Any]:
         """Record a steward's decision; accepting (or waiving the last blocking failure)
         publishes the held load and registers the update with its entry."""
         return review(

@@ -6,7 +6,10 @@ import json
 
 from fastapi import FastAPI, Query, Response
 
+from catalog.policies import PUBLIC
+from mulu.web.auth import guard
 from mulu.web.deps import Web
+from schemas.principal import Principal
 
 MAX_OFFSET = 100_000
 
@@ -20,6 +23,7 @@ def register(app: FastAPI, web: Web) -> None:
         facet: list[str] = Query(default_factory=list),
         limit: int = Query(20, ge=1, le=200),
         offset: int = Query(0, ge=0, le=MAX_OFFSET),
+        who: Principal = guard(PUBLIC),
     ) -> Response:
         """``facet`` = ``key=value`` (repeatable): organisation, category, share_type,
         open_type, update_cycle, freshness, format. An unknown key or status: 400; so is a

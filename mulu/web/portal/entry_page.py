@@ -8,9 +8,12 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
+from catalog.policies import PUBLIC
+from mulu.web.auth import guard
 from mulu.web.deps import Web
 from mulu.web.portal import samples
 from mulu.web.portal.render import render
+from schemas.principal import Principal
 
 RECENT_UPDATES = 12
 RUNS_PER_DATASET = 5
@@ -20,7 +23,7 @@ def register(app: FastAPI, web: Web) -> None:
     store = web.store
 
     @app.get("/entry/{code:path}", response_class=HTMLResponse, include_in_schema=False)
-    def entry_page(request: Request, code: str) -> HTMLResponse:
+    def entry_page(request: Request, code: str, who: Principal = guard(PUBLIC)) -> HTMLResponse:
         from catalog.freshness.policies import entry_status
 
         entry = web.directory().get(code)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
+from catalog.policies import PUBLIC
+from mulu.web.auth import guard
 from mulu.web.deps import Web
 from mulu.web.portal import charts
 from mulu.web.portal.render import PageCache, render
+from schemas.principal import Principal
 
 
 def register(app: FastAPI, web: Web) -> None:
@@ -15,7 +18,9 @@ def register(app: FastAPI, web: Web) -> None:
     cache = PageCache()
 
     @app.get("/freshness", response_class=HTMLResponse, include_in_schema=False)
-    def freshness_page(request: Request, month: str | None = None) -> HTMLResponse:
+    def freshness_page(
+        request: Request, month: str | None = None, who: Principal = guard(PUBLIC)
+    ) -> HTMLResponse:
         from catalog.freshness.scorecard import dashboard
 
         try:

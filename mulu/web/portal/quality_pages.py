@@ -7,16 +7,21 @@ import urllib.parse
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from catalog.policies import OFFICER, STEWARD
+from mulu.web.auth import guard
 from mulu.web.deps import Web
 from mulu.web.portal.render import page_lang, render
 from schemas.errors import MuluError
+from schemas.principal import Principal
 
 
 def register(app: FastAPI, web: Web) -> None:
     store, workspace = web.store, web.workspace
 
     @app.get("/quality", response_class=HTMLResponse, include_in_schema=False)
-    def quality_page(request: Request, pending: bool = False) -> HTMLResponse:
+    def quality_page(
+        request: Request, pending: bool = False, who: Principal = guard(OFFICER)
+    ) -> HTMLResponse:
         from catalog.reviews import runs as list_runs  # settles interrupted reviews first
 
         return render(
@@ -27,7 +32,11 @@ def register(app: FastAPI, web: Web) -> None:
 
     @app.get("/quality/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def quality_run_page(
-        request: Request, run_id: str, flash: str | None = None, error: str | None = None
+        request: Request,
+        run_id: str,
+        flash: str | None = None,
+        error: str | None = None,
+        who: Principal = guard(OFFICER),
     ) -> HTMLResponse:
         from catalog.reviews import run as get_run  # settles interrupted reviews first
 
@@ -48,6 +57,7 @@ def register(app: FastAPI, web: Web) -> None:
         reviewer: str = Form(...),
         note: str | None = Form(None),
         rule: str | None = Form(None),
+        who: Principal = guard(STEWARD),
     ) -> RedirectResponse:
         from catalog.reviews import review
         from quality.runs import RunNotFound

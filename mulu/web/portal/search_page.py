@@ -7,8 +7,11 @@ import urllib.parse
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
+from catalog.policies import PUBLIC
+from mulu.web.auth import guard
 from mulu.web.deps import Web
 from mulu.web.portal.render import PAGE_SIZE, page_lang, render
+from schemas.principal import Principal
 
 MAX_PAGE = 5_000  # pages past it show the last one allowed
 
@@ -17,7 +20,9 @@ def register(app: FastAPI, web: Web) -> None:
     store = web.store
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def search_page(request: Request, q: str = "", page: int = 1) -> HTMLResponse:
+    def search_page(
+        request: Request, q: str = "", page: int = 1, who: Principal = guard(PUBLIC)
+    ) -> HTMLResponse:
         from catalog.search import search
 
         active = [
