@@ -691,7 +691,44 @@ class Sessions(Protocol):
 
 
 class Applications(Protocol):
-    """共享申请: applications and their step-by-step history."""
+    """共享申请: applications and their step-by-step history. Lists (``columns``,
+    ``grantees``) are stored as JSON and returned as lists; an event's ``detail`` as a dict."""
+
+    def insert(self, application: Mapping[str, Any], *, number_prefix: str) -> dict[str, Any]:
+        """A new application; 申请编号 = ``number_prefix`` + the next 4-digit sequence."""
+        ...
+
+    def get(self, application_id: int) -> dict[str, Any] | None: ...
+
+    def by_number(self, number: str) -> dict[str, Any] | None: ...
+
+    def find(
+        self,
+        *,
+        applicant: str | None = None,
+        applicant_org: str | None = None,
+        provider_org: str | None = None,
+        states: Iterable[str] | None = None,
+        entry_code: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Applications matching every filter given, newest first."""
+        ...
+
+    def update(
+        self, application_id: int, changes: Mapping[str, Any], *, expect_state: str
+    ) -> bool:
+        """Set ``changes`` if still in ``expect_state``; False when it moved meanwhile."""
+        ...
+
+    def add_event(self, event: Mapping[str, Any]) -> int: ...
+
+    def events(self, application_id: int) -> list[dict[str, Any]]: ...
+
+    def statistics(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Per providing organisation in [start, end): received, answered, answered_on_time,
+        refused, refused_with_reason, shared."""
+        ...
 
 
 class Grants(Protocol):
@@ -699,4 +736,56 @@ class Grants(Protocol):
 
 
 class Audit(Protocol):
-    """审计日志: the append-only, hash-chained audit log."""
+    """审计日志: the append-only, hash-chained audit log.
+
+    Rows are dicts of every column (``seq, at, actor, actor_org, action, channel, dataset,
+    entry_code, columns, rows, grant_id, purpose, remote, detail, prev_hash, hash``);
+    ``columns`` and ``detail`` are JSON text as stored. Filters: actor, actor_org, dataset,
+    entry_code, action, channel, grant_id (equal), since/until (on ``at``, inclusive)."""
+
+    @property
+    def genesis(self) -> str:
+        """The prev_hash of the first row (64 zeros)."""
+        ...
+
+    def digest(self, row: Mapping[str, Any]) -> str:
+        """The hash a row should carry: sha256 of every column but ``hash``, canonical JSON."""
+        ...
+
+    def append(self, record: Mapping[str, Any]) -> int:
+        """Chain one row to the last in one write transaction; returns its seq."""
+        ...
+
+    def query(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+        newest_first: bool = True,
+        **filters: Any,
+    ) -> list[dict[str, Any]]: ...
+
+    def count(
+        self, *, since: str | None = None, until: str | None = None, **filters: Any
+    ) -> int: ...
+
+    def iterate(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        batch: int = 1000,
+        **filters: Any,
+    ) -> Generator[dict[str, Any], None, None]:
+        """Every matching row in seq order, streamed in batches."""
+        ...
+
+    def top_seq(self) -> int:
+        """The highest seq ever handed out (SQLite keeps it when rows are deleted)."""
+        ...
+
+    def last(self) -> dict[str, Any] | None: ...
+
+    def get(self, seq: int) -> dict[str, Any] | None: ...
