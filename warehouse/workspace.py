@@ -21,6 +21,8 @@ Layout (each path is a property here; no other module builds one from ``root``):
     config/holidays.yaml    holidays_file: 放假安排 the data office adds for years the pinned
                             chinesecalendar does not know yet (docs/sharing.md)
     config/sharing_rules.yaml  sharing_rules_file: the sharing rules' day counts (optional)
+    config/oidc.yaml        oidc_file: single sign-on through an OIDC provider (optional;
+                            without it the portal signs in by password only)
 
 The path is resolved when a command runs, never at import time.
 
@@ -126,6 +128,10 @@ class Workspace:
     @property
     def sharing_rules_file(self) -> Path:
         return self.root / "config" / "sharing_rules.yaml"
+
+    @property
+    def oidc_file(self) -> Path:
+        return self.root / "config" / "oidc.yaml"
 
     def stored(self, path: str | Path) -> str:
         """``path`` (absolute, or relative to the current directory) as the workspace's
