@@ -6,8 +6,10 @@ import datetime as dt
 
 import typer
 
+from catalog.policies import LOCAL
 from mulu.cli.context import options
 from mulu.cli.output import console, print_json, print_problem
+from mulu.cli.policy import requires
 from schemas.errors import InvalidInput
 
 app = typer.Typer(help="Sharing (数据共享): working-day deadlines of the sharing rules.")
@@ -16,6 +18,7 @@ RULES = ("check", "answer", "answer-unpublished")
 
 
 @app.command("deadline")
+@requires(LOCAL)
 def deadline(
     ctx: typer.Context,
     start: str = typer.Option(

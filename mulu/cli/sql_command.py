@@ -23,8 +23,10 @@ from typing import Any
 
 import typer
 
+from catalog.policies import ANALYST
 from mulu.cli.context import options
 from mulu.cli.output import console, errors, fail, print_json
+from mulu.cli.policy import requires
 from schemas.errors import Forbidden
 
 TABLE_ROWS = 1000
@@ -40,6 +42,7 @@ The session only reads: no ATTACH, COPY, EXPORT, INSTALL/LOAD or SET of settings
   .quit     leave (also .exit or Ctrl-D)"""
 
 
+@requires(ANALYST)  # each user sees only what was granted to them
 def sql(
     ctx: typer.Context,
     query: str | None = typer.Argument(
