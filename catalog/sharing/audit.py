@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from schemas.entry import catalogue_now
+from schemas.entry import CATALOGUE_TZ, catalogue_now
+from schemas.errors import InvalidInput
 from schemas.principal import Principal
 from warehouse.store import Store
 
@@ -406,7 +407,25 @@ def _filters(filters: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _bounds(since: str | None, until: str | None) -> tuple[str | None, str | None]:
-    """A bare date as ``until`` means the end of that day (times are ISO text)."""
-    if until and len(until) == 10:
-        until = f"{until}T23:59:59.999999"
-    return since or None, until or None
+    """``since``/``until`` as catalogue ISO text; a date alone as ``until`` means the end of
+    that day. Anything else is refused (InvalidInput)."""
+    return _moment(since, "since", end_of_day=False), _moment(until, "until", end_of_day=True)
+
+
+def _moment(text: str | None, name: str, *, end_of_day: bool) -> str | None:
+    if text is None or not str(text).strip():
+        return None
+    text = str(text).strip()
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            return f"{day.isoformat()}T23:59:59.999999" if end_of_day else day.isoformat()
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"{name} 不是日期或时间：{text!r}（例如 2026-12-07 或 2026-12-07T09:30）"
+            " (not an ISO date or time)"
+        ) from None
+    if moment.tzinfo is not None:  # catalogue time is Asia/Shanghai, stored without offset
+        moment = moment.astimezone(CATALOGUE_TZ).replace(tzinfo=None)
+    return moment.isoformat()
