@@ -695,7 +695,30 @@ class Applications(Protocol):
 
 
 class Grants(Protocol):
-    """共享授权: who may read which dataset's columns, until when."""
+    """共享授权: who may read which dataset's columns, until when. Grants come back as dicts
+    with ``columns``/``unmasked`` as lists and ``row_filter`` as a dict; times are ISO text."""
+
+    def insert(self, grant: dict[str, Any]) -> int:
+        """A new grant (no id, not revoked); its id."""
+        ...
+
+    def get(self, grant_id: int) -> dict[str, Any] | None: ...
+
+    def find(
+        self,
+        *,
+        login: str | None = None,
+        org: str | None = None,
+        dataset: str | None = None,
+        live_at: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first; ``login`` and ``org`` together match either; ``live_at``: only
+        grants started, unexpired and unrevoked at that time."""
+        ...
+
+    def revoke(self, grant_id: int, *, at: str, by: str, reason: str) -> bool:
+        """False if already revoked or missing."""
+        ...
 
 
 class Audit(Protocol):
