@@ -7,7 +7,10 @@ next update came (or, with none yet, how long ago the deadline passed). Per orga
 
 * ``due``: deadlines in the month; ``on_time``: met; ``on_time_rate`` = on_time / due;
 * ``overdue``: entries overdue at the month's end (or now, for the current month);
-* ``median_delay_days``: median delay of the deadlines missed.
+* ``median_delay_days``: median delay of the deadlines missed;
+* ``sharing_*``: the month's sharing applications with the organisation as provider (issue 13,
+  ``catalog.sharing.applications``): received, answered, answered on time, refused with a
+  reason, and shared (grants made).
 
 Ranked like the per-unit tables a data office publishes: most overdue entries first, then the
 lowest on-time rate. Exports: CSV (UTF-8 with BOM, Chinese headers), Excel, HTML.
@@ -39,6 +42,19 @@ HEADERS = {  # field: Chinese header, as exported
     "overdue": "逾期目录数",
     "median_delay_days": "逾期中位天数",
     "never_updated": "从未更新目录数",
+    # 共享统计 (issue 13): the organisation's sharing applications in the month, as provider.
+    "sharing_received": "收到共享申请数",
+    "sharing_answered": "答复共享申请数",
+    "sharing_answered_on_time": "按时答复数",
+    "sharing_refused_with_reason": "说明理由的拒绝数",
+    "sharing_shared": "共享授权数",
+}
+SHARING_FIELDS = {  # scorecard field: the store's statistics field
+    "sharing_received": "received",
+    "sharing_answered": "answered",
+    "sharing_answered_on_time": "answered_on_time",
+    "sharing_refused_with_reason": "refused_with_reason",
+    "sharing_shared": "shared",
 }
 
 
@@ -63,7 +79,8 @@ def scorecard(
     month = month or at.strftime("%Y-%m")
     judged_at = _judged_at(month, at)
     with swept(store, judged_at, history=True) as sweep:
-        return _ranked(sweep, month, judged_at)
+        rows = _ranked(sweep, month, judged_at)
+    return _with_sharing(store, month, rows)
 
 
 def on_time_trend(
@@ -98,8 +115,7 @@ def dashboard(store: Store, month: str | None = None, *, months: int = 6) -> Das
         counts = sweep.summary()
         trend = _trend(sweep, now, months, None)
         rows = _ranked(sweep, month, now) if judged_at == now else None
-    if rows is None:
-        rows = scorecard(store, month, at=now)
+    rows = scorecard(store, month, at=now) if rows is None else _with_sharing(store, month, rows)
     return Dashboard(month, rows, counts, trend)
 
 
@@ -112,6 +128,20 @@ def _ranked(sweep: FreshnessSweep, month: str, judged_at: dt.datetime) -> list[d
     start, end = month_bounds(month)
     rows = sweep.scorecard(start, end, judged_at)
     return [{"rank": i, "month": month, **row} for i, row in enumerate(rows, 1)]
+
+
+def _with_sharing(store: Store, month: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row with the organisation's sharing statistics of the month (zeros when none)."""
+    start, end = month_bounds(month)
+    stats = {
+        r["provider_org"]: r
+        for r in store.applications.statistics(start.isoformat(), end.isoformat())
+    }
+    for row in rows:
+        found = stats.get(row.get("provider_code") or "", {})
+        for field, key in SHARING_FIELDS.items():
+            row[field] = found.get(key, 0)
+    return rows
 
 
 def _trend(

@@ -691,7 +691,42 @@ class Sessions(Protocol):
 
 
 class Applications(Protocol):
-    """共享申请: applications and their step-by-step history."""
+    """共享申请: applications and their step-by-step history. Lists (``columns``,
+    ``grantees``) are stored as JSON and returned as lists; an event's ``detail`` as a dict."""
+
+    def insert(self, application: Mapping[str, Any], *, number_prefix: str) -> dict[str, Any]:
+        """A new application; 申请编号 = ``number_prefix`` + the next 4-digit sequence."""
+        ...
+
+    def get(self, application_id: int) -> dict[str, Any] | None: ...
+
+    def by_number(self, number: str) -> dict[str, Any] | None: ...
+
+    def find(
+        self,
+        *,
+        applicant: str | None = None,
+        applicant_org: str | None = None,
+        provider_org: str | None = None,
+        states: Iterable[str] | None = None,
+        entry_code: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Applications matching every filter given, newest first."""
+        ...
+
+    def update(self, application_id: int, changes: Mapping[str, Any], *, expect_state: str) -> bool:
+        """Set ``changes`` if still in ``expect_state``; False when it moved meanwhile."""
+        ...
+
+    def add_event(self, event: Mapping[str, Any]) -> int: ...
+
+    def events(self, application_id: int) -> list[dict[str, Any]]: ...
+
+    def statistics(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Per providing organisation in [start, end): received, answered, answered_on_time,
+        refused, refused_with_reason, shared."""
+        ...
 
 
 class Grants(Protocol):

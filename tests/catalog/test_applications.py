@@ -1,0 +1,320 @@
+"""The sharing workflow (共享申请, issue 13) on a real store and workspace with a real dataset
+spec: apply → forward → the provider approves a column subset → the grant; refusals need a
+reason; escalation and settlement; deadlines across the 2026 Spring Festival; who may act;
+不予共享 refused with its legal basis; the monthly statistics and the scorecard's columns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sharing_workflow_fixtures import (
+    APPLICANT,
+    LEGAL_BASIS,
+    PROVIDER,
+    Clock,
+    District,
+    build_district,
+    publish,
+)
+
+from catalog.freshness.scorecard import scorecard
+from catalog.sharing.applications import Applications
+from catalog.sharing.audit import AuditLog
+from catalog.sharing.grants import Grants
+from catalog.sharing.notices import NoticeSettings, SharingNotices
+from schemas.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
+from schemas.principal import Principal
+from warehouse.store import Store
+from warehouse.workspace import Workspace
+
+# Friday before the 2026 Spring Festival (holiday Feb 15–23; 调休 Saturdays Feb 14 and Feb 28).
+FRI = dt.datetime(2026, 2, 13, 10, 0)
+
+
+@pytest.fixture
+def district(workspace: Workspace, tmp_path: Path):
+    with Store.open(workspace) as store:
+        yield build_district(workspace, store, tmp_path / "sources")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(FRI)
+
+
+@pytest.fixture
+def apps(district: District, clock: Clock) -> Applications:
+    # No channel configured: nothing is sent (the notices have their own tests).
+    return Applications(
+        district.store,
+        district.workspace,
+        clock=clock,
+        notices=SharingNotices(district.store, NoticeSettings()),
+    )
+
+
+def test_conditional_flow_across_spring_festival_to_a_grant_of_a_column_subset(
+    district: District, apps: Applications, clock: Clock
+):
+    who = district.who
+    app = apps.apply(
+        who["zj_analyst"],
+        entry_code=district.entries["conditional"],
+        purpose="住房保障资格审核",
+        scenario="公租房申请人家庭收入核验",
+        columns=["person_name", "id_card_no", "household_size", "monthly_allowance"],
+        period_end="2026-12-31",
+    )
+    assert app["number"] == "SQ20260213-0001"
+    assert (app["state"], app["step"], app["dataset"]) == ("submitted", "office", district.dataset)
+    # 2 working days from Friday Feb 13: Sat Feb 14 (调休 working day), then Tue Feb 24.
+    assert app["due_at"] == "2026-02-24T23:59:59"
+    assert app["deadline"]["status"] == "on_time"
+    second = apps.apply(
+        who["zj_officer"],
+        entry_code=district.entries["unconditional"],
+        purpose="核验",
+        scenario="窗口办事",
+    )
+    assert second["number"] == "SQ20260213-0002"
+
+    # Only the data office checks; the provider cannot answer before the forward.
+    with pytest.raises(Forbidden):
+        apps.check(who["mz_officer"], app["id"], action="forward")
+    with pytest.raises(Conflict):
+        apps.answer(who["mz_officer"], app["id"], approve=True)
+    with pytest.raises(InvalidInput):  # a conditional entry goes to the provider
+        apps.check(who["office"], app["id"], action="approve")
+
+    clock.now = dt.datetime(2026, 2, 24, 9, 0)  # the check's last day: due soon
+    assert apps.get(who["office"], app["id"])["deadline"]["status"] == "due_soon"
+    assert [a["number"] for a in apps.inbox(who["office"])["office"]] == [
+        app["number"],
+        second["number"],
+    ]
+    forwarded = apps.check(who["office"], app["id"], action="forward")
+    # Not published yet: 10 working days from Tue Feb 24, Sat Feb 28 (调休) counted → Mar 9.
+    assert (forwarded["state"], forwarded["due_at"]) == ("forwarded", "2026-03-09T23:59:59")
+    assert [a["id"] for a in apps.inbox(who["mz_officer"])["provider"]] == [app["id"]]
+    assert apps.inbox(who["zj_officer"]) == {"office": [], "provider": []}
+
+    # Another organisation's officer and the provider's analyst may not answer.
+    with pytest.raises(Forbidden):
+        apps.answer(who["sw_officer"], app["id"], approve=True)
+    with pytest.raises(Forbidden):
+        apps.answer(who["mz_analyst"], app["id"], approve=True)
+    with pytest.raises(InvalidInput):  # not asked for
+        apps.answer(who["mz_officer"], app["id"], approve=True, columns=["approved_on"])
+
+    clock.now = dt.datetime(2026, 3, 2, 16, 0)
+    done = apps.answer(
+        who["mz_officer"],
+        app["id"],
+        approve=True,
+        columns=["person_name", "id_card_no", "household_size"],
+        unmasked=["person_name"],
+    )
+    assert (done["state"], done["step"], done["due_at"]) == ("approved", "none", None)
+    assert done["decided_by"] == "mz_officer"
+    assert done["deadline"] is None
+    grant = Grants(district.store, district.workspace, clock=clock).get(done["grant_id"])
+    assert grant["dataset"] == district.dataset
+    assert grant["grantee_org"] == APPLICANT
+    assert grant["grantee_login"] is None
+    assert list(grant["columns"]) == ["person_name", "id_card_no", "household_size"]
+    assert list(grant["unmasked"]) == ["person_name"]
+    assert grant["application_id"] == app["id"]
+    assert str(grant["expires_at"]).startswith("2026-12-31")
+    # The applicant's organisation reads exactly those columns now, the ID card masked.
+    access = Grants(district.store, district.workspace, clock=clock).access(
+        who["zj_analyst"], district.dataset
+    )
+    assert list(access.columns) == ["person_name", "id_card_no", "household_size"]
+    assert "id_card_no" in access.masked
+    assert "person_name" not in access.masked
+
+    shown = apps.get(who["zj_analyst"], app["id"])
+    assert [e["action"] for e in shown["history"]] == ["apply", "forward", "approve"]
+    assert shown["history"][-1]["detail"]["on_time"] is True
+    assert shown["actions"] == []
+    decisions = sorted(
+        (e for e in AuditLog(district.store).entries() if e["action"].startswith("application_")),
+        key=lambda e: e["seq"],
+    )
+    assert [e["action"] for e in decisions] == [
+        "application_apply",
+        "application_apply",
+        "application_forward",
+        "application_approve",
+    ]
+    with pytest.raises(Forbidden):  # an unrelated organisation does not see it
+        apps.get(who["sw_officer"], app["id"])
+    with pytest.raises(Unauthenticated):
+        apps.get(Principal.anonymous(), app["id"])
+
+
+def test_published_dataset_answer_in_five_working_days_and_unconditional_approval(
+    district: District, apps: Applications, clock: Clock
+):
+    publish(district)
+    who = district.who
+    app = apps.apply(
+        who["zj_officer"], entry_code=district.entries["conditional"], purpose="p", scenario="s"
+    )
+    clock.now = dt.datetime(2026, 2, 24, 9, 0)
+    forwarded = apps.check(who["office"], app["id"], action="forward")
+    # 5 working days from Tue Feb 24: 25, 26, 27, Sat 28 (调休), Mon Mar 2.
+    assert forwarded["due_at"] == "2026-03-02T23:59:59"
+    assert forwarded["history"][-1]["detail"]["published"] is True
+
+    open_app = apps.apply(
+        who["zj_officer"], entry_code=district.entries["unconditional"], purpose="p", scenario="s"
+    )
+    with pytest.raises(InvalidInput):  # unconditional: no provider step
+        apps.check(who["office"], open_app["id"], action="forward")
+    approved = apps.check(who["office"], open_app["id"], action="approve")
+    assert approved["state"] == "approved"
+    assert approved["grant_id"]
+    grant = Grants(district.store, district.workspace, clock=clock).get(approved["grant_id"])
+    assert grant["dataset"] == "open_roster"
+    assert list(grant["columns"]) == []
+
+
+def test_refusal_needs_a_reason_then_escalation_and_settlement(
+    district: District, apps: Applications, clock: Clock
+):
+    who = district.who
+    app = apps.apply(
+        who["zj_analyst"],
+        entry_code=district.entries["conditional"],
+        purpose="p",
+        scenario="s",
+        grantees=["zj_analyst"],
+    )
+    apps.check(who["office"], app["id"], action="forward")
+    for blank in (None, "", "   "):
+        with pytest.raises(InvalidInput):
+            apps.answer(who["mz_officer"], app["id"], approve=False, reason=blank)
+    with pytest.raises(Conflict):  # no longer in the check step
+        apps.check(who["office"], app["id"], action="refuse", reason="r")
+    refused = apps.answer(who["mz_officer"], app["id"], approve=False, reason="超出共享条件范围")
+    assert (refused["state"], refused["reason"]) == ("refused", "超出共享条件范围")
+    assert apps.get(who["zj_analyst"], app["id"])["actions"] == ["escalate"]
+    with pytest.raises(Forbidden):  # only the applicant escalates
+        apps.escalate(who["zj_officer"], app["id"], reason="x")
+    with pytest.raises(InvalidInput):
+        apps.escalate(who["zj_analyst"], app["id"], reason=" ")
+    escalated = apps.escalate(who["zj_analyst"], app["id"], reason="住房保障审核确需此数据")
+    assert (escalated["state"], escalated["step"]) == ("escalated", "escalation")
+    assert escalated["due_at"] == "2026-02-24T23:59:59"
+    assert [a["id"] for a in apps.inbox(who["office"])["office"]] == [app["id"]]
+    with pytest.raises(Forbidden):
+        apps.settle(who["mz_officer"], app["id"], approve=True, reason="r")
+    with pytest.raises(InvalidInput):
+        apps.settle(who["office"], app["id"], approve=True, reason="")
+    settled = apps.settle(
+        who["office"], app["id"], approve=True, reason="符合共享条件", columns=["household_size"]
+    )
+    assert settled["state"] == "approved"
+    grant = Grants(district.store, district.workspace, clock=clock).get(settled["grant_id"])
+    assert grant["grantee_login"] == "zj_analyst"
+    assert list(grant["columns"]) == ["household_size"]
+    with pytest.raises(Conflict):  # decided: no second decision, no withdrawal
+        apps.withdraw(who["zj_analyst"], app["id"])
+
+
+def test_who_may_apply_and_withdraw(district: District, apps: Applications):
+    who = district.who
+    code = district.entries["conditional"]
+    with pytest.raises(Unauthenticated):
+        apps.apply(Principal.anonymous(), entry_code=code, purpose="p", scenario="s")
+    with pytest.raises(Forbidden):  # own organisation's resource
+        apps.apply(who["mz_officer"], entry_code=code, purpose="p", scenario="s")
+    with pytest.raises(InvalidInput):
+        apps.apply(who["zj_officer"], entry_code=code, purpose=" ", scenario="s")
+    with pytest.raises(InvalidInput):
+        apps.apply(who["zj_officer"], entry_code=code, purpose="p", scenario="s", columns=["x"])
+    with pytest.raises(InvalidInput):  # a grantee of another organisation
+        apps.apply(
+            who["zj_officer"], entry_code=code, purpose="p", scenario="s", grantees=["mz_analyst"]
+        )
+    with pytest.raises(InvalidInput):
+        apps.apply(
+            who["zj_officer"], entry_code=code, purpose="p", scenario="s", period_end="2020-01-01"
+        )
+    app = apps.apply(who["zj_officer"], entry_code=code, purpose="p", scenario="s")
+    with pytest.raises(InvalidInput):  # the office's refusal needs a reason too
+        apps.check(who["office"], app["id"], action="refuse", reason="")
+    with pytest.raises(Conflict):  # one open application per applicant and entry
+        apps.apply(who["zj_officer"], entry_code=code, purpose="p", scenario="s")
+    with pytest.raises(Forbidden):
+        apps.withdraw(who["zj_analyst"], app["id"])
+    gone = apps.withdraw(who["zj_officer"], app["id"])
+    assert gone["state"] == "withdrawn"
+    assert [a["state"] for a in apps.mine(who["zj_officer"])] == ["withdrawn"]
+    assert apps.mine(who["zj_analyst"]) == []
+
+
+def test_not_shared_entry_takes_no_application_and_shows_its_legal_basis(
+    district: District, apps: Applications
+):
+    with pytest.raises(Forbidden) as refused:
+        apps.apply(
+            district.who["zj_officer"],
+            entry_code=district.entries["closed"],
+            purpose="p",
+            scenario="s",
+        )
+    assert "不予共享" in str(refused.value)
+    assert LEGAL_BASIS in str(refused.value)
+    assert district.store.applications.find() == []
+
+
+def test_statistics_per_organisation_and_in_the_scorecard(
+    district: District, apps: Applications, clock: Clock
+):
+    who = district.who
+    code = district.entries["conditional"]
+    on_time = apps.apply(who["zj_officer"], entry_code=code, purpose="p", scenario="s")
+    apps.check(who["office"], on_time["id"], action="forward")
+    apps.answer(who["mz_officer"], on_time["id"], approve=False, reason="数据不完整")
+    late = apps.apply(who["zj_analyst"], entry_code=code, purpose="p", scenario="s")
+    apps.check(who["office"], late["id"], action="forward")
+    clock.now = dt.datetime(2026, 2, 27, 10, 0)  # within the 10 days still
+    apps.answer(who["mz_officer"], late["id"], approve=True)
+    third = apps.apply(
+        who["zj_officer"], entry_code=district.entries["unconditional"], purpose="p", scenario="s"
+    )
+    clock.now = dt.datetime(2026, 3, 3, 10, 0)  # the office's check is late (due Feb 24)
+    apps.check(who["office"], third["id"], action="approve")
+
+    feb = {r["provider_code"]: r for r in apps.statistics("2026-02")}
+    assert feb[PROVIDER] | {} == {
+        "month": "2026-02",
+        "provider_code": PROVIDER,
+        "provider_name": "示范区民政局",
+        "received": 3,
+        "answered": 2,
+        "answered_on_time": 2,
+        "refused": 1,
+        "refused_with_reason": 1,
+        "shared": 1,
+        "answered_on_time_rate": 100.0,
+    }
+    march = {r["provider_code"]: r for r in apps.statistics("2026-03")}[PROVIDER]
+    assert (march["received"], march["answered"], march["answered_on_time"], march["shared"]) == (
+        0,
+        1,
+        0,
+        1,
+    )
+    with pytest.raises(InvalidInput):
+        apps.statistics("2026-13")
+    # The freshness scorecard carries the sharing columns per organisation.
+    rows = scorecard(district.store, "2026-02", at=dt.datetime(2026, 3, 1))
+    mine = [r for r in rows if r["provider_code"] == PROVIDER]
+    if mine:  # the entries are tracked (每月) from their creation
+        assert mine[0]["sharing_received"] == 3
+        assert mine[0]["sharing_shared"] == 1
