@@ -6,7 +6,8 @@ and a CLI exit code, in ``mulu.web.errors`` and ``mulu.cli.output``).
     ├── InvalidInput                bad file, row, field, option or spec (exit 2, 400)
     ├── Conflict                    the state forbids it now: decided already, newer load … (4, 409)
     ├── Forbidden                   the actor may not do this (exit 5, 403)
-    │   └── Unauthenticated         no valid identity: sign in first (exit 5, 401)
+    │   ├── Unauthenticated         no valid identity: sign in first (exit 5, 401)
+    │   └── TooManyAttempts         too many failed logins: wait (exit 5, 429, Retry-After)
     └── Unavailable                 a needed part is missing or busy: extension, lake … (6, 503)
 
 Two CLI statuses are outcomes, not error kinds: 7 ``mulu run`` blocked a load and held it for
@@ -66,6 +67,17 @@ class Unauthenticated(Forbidden):
     HTTP 401; the CLI exits 5 like any refusal."""
 
     http_status = 401
+
+
+class TooManyAttempts(Forbidden):
+    """尝试次数过多: too many failed logins for this login or from this address; retry after
+    ``retry_after`` seconds (HTTP 429 with a ``Retry-After`` header)."""
+
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unavailable(MuluError):

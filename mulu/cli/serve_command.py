@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 import typer
 
+from catalog.policies import LOCAL
 from mulu.cli.context import options
 from mulu.cli.output import console
+from mulu.cli.policy import acting, requires
 
 
+@requires(LOCAL)  # the server authenticates each request itself (mulu.web.auth)
 def serve(
     ctx: typer.Context,
     port: int = typer.Option(8000, help="Port on 127.0.0.1."),
@@ -20,7 +24,19 @@ def serve(
     """Serve the REST API, the CKAN Action API subset, DCAT and the web portal."""
     import uvicorn
 
+    acting(ctx)
     workspace = options(ctx).workspace().ensure()
+    if not is_loopback(host):
+        console.print(
+            f"[bold yellow]警告：--host {host} 使本机所有可达的网络接口都能访问 Mulu（登录、令牌、"
+            "数据）。请只在受控网络中这样做，并在前面放置提供 TLS（https）的反向代理，"
+            "否则密码和会话 Cookie 以明文传输。[/bold yellow]\n"
+            f"[yellow]Warning: --host {host} makes Mulu reachable on every interface this "
+            "machine has (sign-in, tokens, data). Do this only on a controlled network and put a "
+            "reverse proxy with TLS (https) in front of it; otherwise passwords and session "
+            "cookies travel in clear text.[/yellow]",
+            highlight=False,
+        )
     console.print(
         f"Mulu on http://{host}:{port}/ (API docs: /api/docs; workspace {workspace.root})",
         highlight=False,
@@ -31,3 +47,13 @@ def serve(
     uvicorn.run(
         "mulu.web.app:app_from_env", factory=True, host=host, port=port, log_level="warning"
     )
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and ``localhost`` reach this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from catalog.exporting import CachedExports
 from catalog.search.index import Refresher
 from mulu.web import api, errors, limits, portal
+from mulu.web.auth import Authentication
 from mulu.web.deps import Web
 from warehouse.store import Store
 from warehouse.workspace import Workspace
@@ -70,6 +71,8 @@ def create_app(workspace: Workspace) -> FastAPI:
     errors.register(app)
     for group in ROUTE_GROUPS:
         group.register(app, web)
+    # Outermost first: the size limits, then who asks (auth, CSRF, security headers).
+    app.add_middleware(Authentication, store=store)
     app.add_middleware(limits.RequestLimits)
     return app
 

@@ -689,6 +689,34 @@ class Users(Protocol):
 class Sessions(Protocol):
     """Portal sessions (hashed cookie secrets, CSRF tokens) and login attempts."""
 
+    def add(self, session: dict[str, Any]) -> None:
+        """id_hash, login, csrf_token, via, remote, created_at, expires_at, last_seen_at."""
+        ...
+
+    def get(self, id_hash: str) -> dict[str, Any] | None: ...
+
+    def of_login(self, login: str, *, live_at: str | None = None) -> list[dict[str, Any]]: ...
+
+    def touch(self, id_hash: str, at: str) -> None: ...
+
+    def end(self, id_hash: str, at: str) -> bool:
+        """False if ended already or no such session."""
+        ...
+
+    def end_all(self, login: str, at: str) -> int:
+        """How many open sessions were ended."""
+        ...
+
+    def add_attempt(self, login: str, remote: str, at: str, ok: bool) -> None: ...
+
+    def failures(
+        self, *, since: str, login: str | None = None, remote: str | None = None
+    ) -> list[str]:
+        """Times of failed attempts after ``since`` (a login's: after its last success)."""
+        ...
+
+    def attempts(self, login: str | None = None) -> list[dict[str, Any]]: ...
+
 
 class Applications(Protocol):
     """共享申请: applications and their step-by-step history. Lists (``columns``,

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Query
 from pydantic import BaseModel, Field
 
+from catalog.freshness.reports import report_update
 from catalog.policies import OFFICER, PUBLIC
 from mulu.web.auth import guard
 from mulu.web.deps import Web
@@ -19,11 +20,17 @@ from schemas.principal import Principal
 
 
 class UpdateReport(BaseModel):
-    """A department reports that an entry's data was updated (数据更新)."""
+    """A department reports that an entry's data was updated (数据更新). The report is recorded
+    as the authenticated user's (``reported_by`` is ignored, kept so older clients still
+    work); a time in the future (beyond a 5-minute clock skew) is refused (400)."""
 
-    at: CatalogueDatetime | None = Field(None, description="when; default now (catalogue time)")
+    at: CatalogueDatetime | None = Field(
+        None, description="when; default now (catalogue time); not in the future"
+    )
     note: str | None = None
-    reported_by: str = Field("api", description="who reports it")
+    reported_by: str | None = Field(
+        None, description="ignored: the report records the authenticated user", deprecated=True
+    )
 
 
 def register(app: FastAPI, web: Web) -> None:
@@ -58,12 +65,11 @@ def register(app: FastAPI, web: Web) -> None:
         }
 
     @app.post("/api/entries/{code:path}/updates", tags=["freshness"], status_code=201)
-    def report_update(
+    def post_update_report(
         code: str, report: UpdateReport, who: Principal = guard(OFFICER)
     ) -> dict[str, Any]:
-        entry = web.directory(user=report.reported_by).report_update(
-            code, at=report.at, source="report", note=report.note
-        )
+        """The entry's own organisation's officer (or a steward) reports an update."""
+        entry = report_update(store, who, code, at=report.at, note=report.note)
         return {"code": entry["code"], "updated_at": entry["updated_at"]}
 
     @app.get("/api/entries/{code:path}", tags=["catalogue"])

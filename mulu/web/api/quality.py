@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import FastAPI, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from catalog.policies import OFFICER, STEWARD
 from catalog.reviews import review
@@ -19,8 +19,13 @@ from schemas.principal import Principal
 
 
 class Review(BaseModel):
+    """A steward's decision. The review records the authenticated user as its reviewer;
+    ``reviewer`` is ignored (kept so older clients still work)."""
+
     action: Literal["accept", "reject", "waive"]
-    reviewer: str
+    reviewer: str | None = Field(
+        None, description="ignored: the review records the authenticated user", deprecated=True
+    )
     rule: str | None = None
     note: str | None = None
     over_newer: bool = False
@@ -56,7 +61,7 @@ def register(app: FastAPI, web: Web) -> None:
             workspace,
             run_id,
             action=body.action,
-            reviewer=body.reviewer,
+            reviewer=who.actor,
             rule=body.rule,
             note=body.note,
             over_newer=body.over_newer,

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from catalog.policies import OFFICER, STEWARD
-from mulu.web.auth import guard
+from mulu.web.auth import flash, guard
 from mulu.web.deps import Web
 from mulu.web.portal.render import page_lang, render
 from schemas.errors import MuluError
@@ -32,33 +32,24 @@ def register(app: FastAPI, web: Web) -> None:
 
     @app.get("/quality/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def quality_run_page(
-        request: Request,
-        run_id: str,
-        flash: str | None = None,
-        error: str | None = None,
-        who: Principal = guard(OFFICER),
+        request: Request, run_id: str, who: Principal = guard(OFFICER)
     ) -> HTMLResponse:
         from catalog.reviews import run as get_run  # settles interrupted reviews first
 
-        # No such run: the app's error handler answers with a 404 page.
-        return render(
-            request,
-            "quality_run.html",
-            run=get_run(store, workspace, run_id),
-            flash=flash,
-            error=error,
-        )
+        # No such run: the app's error handler answers with a 404 page. A review's outcome
+        # or error arrives as a flash message (server-side), never as text in the URL.
+        return render(request, "quality_run.html", run=get_run(store, workspace, run_id))
 
     @app.post("/quality/{run_id}/review", include_in_schema=False)
     def quality_review_form(
         request: Request,
         run_id: str,
         action: str = Form(...),
-        reviewer: str = Form(...),
         note: str | None = Form(None),
         rule: str | None = Form(None),
         who: Principal = guard(STEWARD),
     ) -> RedirectResponse:
+        """The signed-in steward decides; the review records them (no reviewer field)."""
         from catalog.reviews import review
         from quality.runs import RunNotFound
 
@@ -66,14 +57,14 @@ def register(app: FastAPI, web: Web) -> None:
         lang = page_lang(request)
         try:
             outcome = review(
-                store, workspace, run_id, action=action, reviewer=reviewer, rule=rule, note=note
+                store, workspace, run_id, action=action, reviewer=who.actor, rule=rule, note=note
             )
-            query = {"flash": outcome["outcome"], "lang": lang}
+            flash(request, outcome["outcome"])
         except RunNotFound:
             raise
         except MuluError as exc:
-            query = {"error": exc.message, "lang": lang}
+            flash(request, exc.message, "error")
         return RedirectResponse(
-            f"/quality/{urllib.parse.quote(run_id, safe='')}?{urllib.parse.urlencode(query)}",
+            f"/quality/{urllib.parse.quote(run_id, safe='')}?{urllib.parse.urlencode({'lang': lang})}",
             status_code=303,
         )

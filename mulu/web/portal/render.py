@@ -18,7 +18,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from mulu.web.auth import principal_of
+from mulu.web.auth import principal_of, take_flash
 from mulu.web.portal.i18n import translator
 
 PAGE_SIZE = 20
@@ -62,6 +62,7 @@ def render(request: Request, template: str, **context: Any) -> HTMLResponse:
         switch_en=switch["en"],
         who=principal_of(request),
         csrf_token=getattr(request.state, "csrf_token", ""),
+        flash_message=take_flash(request),  # (text, "flash" | "error") after a redirect
         **context,
     )
     response = HTMLResponse(html)
