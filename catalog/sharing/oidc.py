@@ -198,6 +198,16 @@ def load_config(path: Path) -> OidcConfig | None:
     return OidcConfig.from_mapping(raw, source=str(path))
 
 
+def sign_on_button(path: Path) -> str | None:
+    """The login page's single sign-on button text, or None when single sign-on is off (no
+    file) or its file is broken (the SSO route then names the problem)."""
+    try:
+        config = load_config(path)
+    except InvalidInput:
+        return None
+    return None if config is None else config.button
+
+
 # --- the ID token ------------------------------------------------------------------------
 def validate_id_token(
     id_token: str,
