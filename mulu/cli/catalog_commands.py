@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from catalog.policies import LOCAL, SIGNED_IN, STEWARD
 from mulu.cli.context import open_directory
 from mulu.cli.mapping_commands import mapping_app
 from mulu.cli.output import console, fail, print_json, print_table
+from mulu.cli.policy import acting, requires
 
 if TYPE_CHECKING:
     from catalog.importing.import_report import ImportReport
@@ -23,6 +25,7 @@ JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.
 
 
 @app.command("import")
+@requires(STEWARD)
 def import_(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="CSV, Excel or JSON (incl. DCAT-US data.json) file."),
@@ -57,7 +60,7 @@ def import_(
     if lang not in ("zh", "en"):
         raise InvalidInput(f"--lang: expected zh or en, not {lang!r}")
     language: Lang = "en" if lang == "en" else "zh"
-    directory, workspace = open_directory(ctx)
+    directory, workspace = open_directory(ctx, acting(ctx))
     try:
         with Progress(console=console, transient=True, disable=as_json) as progress:
             task = progress.add_task(f"importing {file.name}", total=None)
@@ -111,6 +114,7 @@ def _print_import(report: ImportReport, lang: Lang) -> None:
 
 
 @app.command("imports")
+@requires(SIGNED_IN)
 def imports(
     ctx: typer.Context,
     limit: int = typer.Option(20, "--limit", "-n", help="How many, newest first."),
@@ -121,7 +125,7 @@ def imports(
     An import whose process died is shown as interrupted; re-run it to resume."""
     from catalog.importing.importer import mark_interrupted
 
-    directory, _ = open_directory(ctx)
+    directory, _ = open_directory(ctx, acting(ctx))
     try:
         mark_interrupted(directory)
         rows = directory.store.imports.recent(limit)
@@ -184,6 +188,7 @@ def _print_imports(shown: list[dict[str, Any]]) -> None:
 
 
 @app.command("export")
+@requires(SIGNED_IN)
 def export(
     ctx: typer.Context,
     fmt: str = typer.Option("csv", "--format", "-f", help="csv, xlsx, json or dcat (JSON-LD)."),
@@ -193,7 +198,7 @@ def export(
     """Export the directory as CSV, Excel, JSON or DCAT JSON-LD."""
     from catalog.exporting import export_report
 
-    directory, _ = open_directory(ctx)
+    directory, _ = open_directory(ctx, acting(ctx))
     try:
         result = export_report(directory, fmt, output, include_retired=include_retired)
     finally:
@@ -208,6 +213,7 @@ def export(
 
 
 @app.command("show")
+@requires(SIGNED_IN)
 def show(
     ctx: typer.Context,
     code: str = typer.Argument(..., help="信息资源代码, e.g. 101001/000001"),
@@ -215,7 +221,7 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one entry (and its change history)."""
-    directory, _ = open_directory(ctx)
+    directory, _ = open_directory(ctx, acting(ctx))
     try:
         entry = directory.get(code)
         changes = directory.history(code) if history else None
@@ -253,13 +259,14 @@ def show(
 
 
 @app.command("stats")
+@requires(SIGNED_IN)
 def stats(
     ctx: typer.Context,
     as_json: bool = JSON_OPTION,
     top: int = typer.Option(20, help="Organisations to list in the table view."),
 ) -> None:
     """Counts by organisation, 共享类型 and 更新周期."""
-    directory, _ = open_directory(ctx)
+    directory, _ = open_directory(ctx, acting(ctx))
     try:
         result = directory.stats()
     finally:
@@ -285,9 +292,10 @@ def stats(
 
 
 @app.command("retire")
+@requires(STEWARD)
 def retire(ctx: typer.Context, code: str, reason: str = typer.Option("", "--reason")) -> None:
     """Retire an entry (kept, with history, but no longer active)."""
-    directory, _ = open_directory(ctx)
+    directory, _ = open_directory(ctx, acting(ctx))
     try:
         directory.retire(code, reason=reason)
     finally:
@@ -296,8 +304,10 @@ def retire(ctx: typer.Context, code: str, reason: str = typer.Option("", "--reas
 
 
 @app.command("mappings")
-def mappings(as_json: bool = JSON_OPTION) -> None:
+@requires(LOCAL)
+def mappings(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """List the shipped import mappings and what they recognise."""
+    acting(ctx)
     from catalog.importing.mapping import shipped_mappings
 
     shipped = shipped_mappings()

@@ -22,6 +22,7 @@ class Options:
     user: str | None = None
     token: str | None = None
     local_admin: bool = False
+    acting: Principal | None = None  # who acts, once checked (``principal``)
 
     def workspace(self) -> Workspace:
         if self.home is not None:
@@ -60,49 +61,83 @@ def options(ctx: typer.Context) -> Options:
     return found if isinstance(found, Options) else Options()
 
 
-def open_directory(ctx: typer.Context) -> tuple[Directory, Workspace]:
-    """The directory over a store of its own (close it when done) and its workspace."""
+def open_directory(ctx: typer.Context, who: Principal) -> tuple[Directory, Workspace]:
+    """The directory over a store of its own (close it when done) and its workspace; changes
+    are recorded as ``who.actor`` (an anonymous principal, as for the local demo: the OS
+    login or ``$MULU_USER``, as before users existed)."""
     from catalog.directory import Directory
 
+    workspace = options(ctx).workspace()
+    user = None if who.is_anonymous else who.actor
+    return Directory.open(workspace, user=user), workspace
+
+
+SIGN_IN_HINT = (
+    "请用 --user 登录名（密码放在 MULU_PASSWORD 或在终端输入）、--token 令牌（或 MULU_TOKEN），"
+    "或以本机管理员身份 --local-admin 运行 (sign in with --user, --token or --local-admin)"
+)
+
+
+def principal(ctx: typer.Context, *, required: bool = True) -> Principal:
+    """Who runs this command (see ``mulu.cli.policy``), in this order: ``--local-admin``;
+    ``--token``/``MULU_TOKEN``; a workspace with no users yet: local mode, an admin named by
+    ``--user`` or the OS login (as before users existed); ``--user`` with ``MULU_PASSWORD`` (or
+    a prompt, on a terminal only); else anonymous.
+
+    Credentials given are always checked (a wrong password or token exits 5). A ``--user``
+    without a password is refused when the command needs an identity (``required``) and read
+    as anonymous otherwise. Computed once per invocation."""
     opts = options(ctx)
-    workspace = opts.workspace()
-    return Directory.open(workspace, user=opts.user), workspace
+    if opts.acting is None:
+        opts.acting = _principal(opts, required=required)
+    return opts.acting
 
 
-def principal(ctx: typer.Context) -> Principal:
-    """Who runs this command (see ``mulu.cli.policy``): ``--token``/``MULU_TOKEN``, ``--user``
-    with ``MULU_PASSWORD`` (or a prompt on a terminal), ``--local-admin``; in a workspace with no
-    users yet, local mode under ``--user``'s name or the OS login."""
+def _principal(opts: Options, *, required: bool) -> Principal:
     import getpass
     import sys
 
-    from catalog.sharing.users import UserAccounts
     from schemas.errors import Unauthenticated
-    from schemas.roles import Role
-    from warehouse.store import Store
 
-    opts = options(ctx)
     if opts.local_admin:
         return Principal.local_admin(getpass.getuser())
-    with Store.open(opts.workspace()) as store:
+    workspace = opts.workspace()
+    token = opts.token or os.environ.get("MULU_TOKEN")
+    if not workspace.metadata_db.exists():  # no store yet, so no users: local mode
+        if token:
+            raise Unauthenticated(f"令牌无效：工作区 {workspace.root} 还没有用户 (invalid token)")
+        return _local(opts)
+    from catalog.sharing.users import UserAccounts
+    from warehouse.store import Store
+
+    with Store.open(workspace) as store:
         accounts = UserAccounts(store)
-        token = opts.token or os.environ.get("MULU_TOKEN")
         if token:
             user = accounts.authenticate_token(token)
             return accounts.principal(user["login"], via="token")
         if not store.users.all():
-            name = opts.user or getpass.getuser()
-            return Principal(
-                login=name, roles=frozenset({Role.ADMIN}), display_name=name, via="local"
-            )
+            return _local(opts)
         if opts.user:
             password = os.environ.get("MULU_PASSWORD")
-            if password is None and sys.stdin.isatty():
+            if password is None and sys.stdin.isatty() and required:
                 password = getpass.getpass(f"{opts.user} 的密码 (password): ")
             if password is None:
+                if not required:
+                    return Principal.anonymous()
                 raise Unauthenticated(
-                    f"--user {opts.user}: 需要密码 (MULU_PASSWORD) 或令牌 (--token)"
+                    f"--user {opts.user}：需要密码（MULU_PASSWORD，或在终端输入）或令牌 "
+                    "--token (password or token required)"
                 )
             accounts.verify_password(opts.user, password)
             return accounts.principal(opts.user, via="password")
     return Principal.anonymous()
+
+
+def _local(opts: Options) -> Principal:
+    """Local mode (no users yet): whoever can write the workspace's files, as admin."""
+    import getpass
+
+    from schemas.roles import Role
+
+    name = opts.user or getpass.getuser()
+    return Principal(login=name, roles=frozenset({Role.ADMIN}), display_name=name, via="local")

@@ -8,8 +8,10 @@ from typing import Literal
 
 import typer
 
+from catalog.policies import OFFICER, SIGNED_IN, STEWARD, require_org
 from mulu.cli.context import open_directory, options
 from mulu.cli.output import console, print_json, print_table
+from mulu.cli.policy import acting, requires
 from schemas.errors import InvalidInput, NotFound
 from warehouse.store import Store
 
@@ -32,6 +34,7 @@ def _moment(text: str | None) -> dt.datetime | None:
 
 
 @app.callback()
+@requires(SIGNED_IN)
 def freshness(
     ctx: typer.Context,
     org: str | None = typer.Option(None, "--org", help="Only this 提供方 (code or name)."),
@@ -47,6 +50,7 @@ def freshness(
     """Every entry's freshness status (most overdue first), or a summary by status."""
     if ctx.invoked_subcommand is not None:
         return
+    acting(ctx)
     from catalog.freshness.sla import Status
     from catalog.freshness.sweep import statuses
 
@@ -85,6 +89,7 @@ def freshness(
 
 
 @app.command("report")
+@requires(OFFICER)
 def report(
     ctx: typer.Context,
     code: str = typer.Argument(..., help="信息资源代码 of the entry whose data was updated."),
@@ -92,9 +97,14 @@ def report(
     note: str | None = typer.Option(None, "--note"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """A department reports that an entry's data was updated (moves 最近更新时间)."""
-    directory, _ = open_directory(ctx)
+    """A department reports that an entry's data was updated (moves 最近更新时间).
+
+    Officers report for their own organisation's entries, stewards for any; the report
+    records who made it."""
+    who = acting(ctx)
+    directory, _ = open_directory(ctx, who)
     try:
+        require_org(who, directory.get(code).get("provider_code"), what="信息资源")
         entry = directory.report_update(
             code, at=_moment(at) if at else None, source="report", note=note
         )
@@ -109,6 +119,7 @@ def report(
 
 
 @app.command("scorecard")
+@requires(SIGNED_IN)
 def scorecard_command(
     ctx: typer.Context,
     month: str | None = typer.Option(None, "--month", help="YYYY-MM; default this month."),
@@ -121,6 +132,7 @@ def scorecard_command(
     """Organisations ranked by overdue entries and on-time rate for a month."""
     from catalog.freshness.scorecard import export_scorecard, scorecard
 
+    acting(ctx)
     with Store.open(options(ctx).workspace().ensure()) as store:
         rows = scorecard(store, month)
     if limit:
@@ -152,6 +164,7 @@ def scorecard_command(
 
 
 @app.command("policy")
+@requires(SIGNED_IN)  # listing; setting or removing an override needs a steward (below)
 def policy(
     ctx: typer.Context,
     code: str | None = typer.Argument(None, help="Entry code, or organisation code with --org."),
@@ -162,11 +175,13 @@ def policy(
     remove: bool = typer.Option(False, "--remove", help="Drop the override."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Set (or list, without CODE) SLA overrides per entry or organisation."""
-    from catalog.directory import default_user
+    """Set (or list, without CODE) SLA overrides per entry or organisation.
 
-    opts = options(ctx)
-    with Store.open(opts.workspace().ensure()) as store:
+    Listing: any signed-in user; setting or removing: a steward (数据管理员)."""
+    who = acting(ctx)
+    if code is not None:
+        STEWARD.check(who)
+    with Store.open(options(ctx).workspace().ensure()) as store:
         _policy(
             store,
             code,
@@ -176,7 +191,7 @@ def policy(
             soon=soon,
             remove=remove,
             as_json=as_json,
-            user=opts.user or default_user(),
+            user=who.actor,
         )
 
 
@@ -248,6 +263,7 @@ def _policy(
 
 
 @app.command("notify")
+@requires(STEWARD)
 def notify(
     ctx: typer.Context,
     email: bool = typer.Option(False, "--email", help="Email each organisation's contact."),
@@ -269,6 +285,7 @@ def notify(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Overdue and due-soon notices, one per organisation, never the same one twice."""
+    acting(ctx)
     from catalog.freshness.mailer import EmailSettings
     from catalog.freshness.notices import plan_notices
     from catalog.freshness.notify import NotifySettings, send_notices

@@ -9,7 +9,9 @@ from typing import Any
 
 import typer
 
+from catalog.policies import LOCAL
 from mulu.cli.output import errors
+from mulu.cli.policy import acting, requires
 
 _CONTACTS = {"name": "联系人", "phone": "联系电话", "email": "联系邮箱"}
 mapping_app = typer.Typer(
@@ -18,7 +20,9 @@ mapping_app = typer.Typer(
 
 
 @mapping_app.command("draft")
+@requires(LOCAL)
 def draft(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="CSV, Excel or JSON (incl. DCAT-US data.json) file."),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the mapping YAML here (default: print it)."
@@ -33,6 +37,7 @@ def draft(
     and the values it could not read go to stderr. Exits 2 when a required field (信息资源名称,
     信息资源提供方, 共享类型) has neither a column nor a default.
     """
+    acting(ctx)  # reads only FILE: no one's catalogue or data
     from catalog.importing.draft import draft_mapping
     from catalog.importing.reading import read_document
     from schemas.entry import CatalogueEntry
@@ -66,8 +71,10 @@ def draft(
 
 
 @mapping_app.command("table")
-def table() -> None:
+@requires(LOCAL)
+def table(ctx: typer.Context) -> None:
     """Print the shipped mappings as the Markdown table in docs/mappings.md."""
+    acting(ctx)
     from catalog.importing.mapping import shipped_mappings
 
     typer.echo(shipped_mappings_markdown(shipped_mappings()))

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import typer
 
+from catalog.policies import OFFICER, SIGNED_IN, STEWARD, require_org
 from mulu.cli.context import options
 from mulu.cli.output import console, fail, print_json, print_table
+from mulu.cli.policy import acting, requires
 from warehouse.store import Store
 
 app = typer.Typer(
@@ -19,6 +21,7 @@ app = typer.Typer(
 
 
 @app.command("runs")
+@requires(SIGNED_IN)
 def runs(
     ctx: typer.Context,
     dataset: str | None = typer.Option(None, "--dataset", "-d", help="Only this dataset."),
@@ -28,6 +31,7 @@ def runs(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Quality runs, newest first."""
+    acting(ctx)
     from catalog.reviews import runs as list_runs  # settles interrupted reviews first
 
     workspace = options(ctx).workspace().ensure()
@@ -58,18 +62,24 @@ def runs(
 
 
 @app.command("show")
+@requires(OFFICER)
 def show(
     ctx: typer.Context,
     run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
     show_all: bool = typer.Option(False, "--all", help="Also list the expectations passed."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """One run: each expectation's result, failing-row samples, reviews."""
+    """One run: each expectation's result, failing-row samples, reviews.
+
+    The samples are the dataset's rows: stewards, and officers of the entry's provider."""
     from catalog.reviews import run as get_run  # settles interrupted reviews first
 
+    who = acting(ctx)
     workspace = options(ctx).workspace().ensure()
     with Store.open(workspace) as store:
         run = get_run(store, workspace, run_id)
+        entry = store.entries.get(run["entry_code"]) if run["entry_code"] else None
+    require_org(who, entry["provider_code"] if entry else None, what="质量校验结果")
     if as_json:
         print_json(run)
         return
@@ -133,6 +143,7 @@ def show(
 
 
 @app.command("review")
+@requires(STEWARD)
 def review(
     ctx: typer.Context,
     run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
@@ -148,9 +159,9 @@ def review(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Record a steward's decision on a run (who and when are kept)."""
-    from catalog.directory import default_user
     from catalog.reviews import review
 
+    who = acting(ctx)
     chosen = [
         name
         for name, on in (("accept", accept), ("reject", reject), ("waive", waive is not None))
@@ -158,8 +169,7 @@ def review(
     ]
     if len(chosen) != 1:
         fail("give exactly one of --accept, --reject, --waive EXPECTATION")
-    opts = options(ctx)
-    workspace = opts.workspace().ensure()
+    workspace = options(ctx).workspace().ensure()
     with Store.open(workspace) as store:
         outcome = review(
             store,
@@ -168,7 +178,7 @@ def review(
             action=chosen[0],
             rule=waive,
             note=note,
-            reviewer=opts.user or default_user(),
+            reviewer=who.actor,
             over_newer=over_newer,
         )
     if as_json:
@@ -182,6 +192,7 @@ def review(
 
 
 @app.command("scores")
+@requires(SIGNED_IN)
 def scores(
     ctx: typer.Context,
     org: bool = typer.Option(False, "--org", help="Per organisation instead of per entry."),
@@ -191,6 +202,7 @@ def scores(
     """Quality score (0-100) per catalogue entry or organisation, with its monthly trend."""
     from quality.scores import entry_scores, organisation_scores
 
+    acting(ctx)
     with Store.open(options(ctx).workspace().ensure()) as store:
         found = (organisation_scores if org else entry_scores)(store, months=months)
     if as_json:

@@ -8,10 +8,13 @@ import sys
 
 import typer
 
+from catalog.policies import STEWARD
 from mulu.cli.context import options
 from mulu.cli.output import console, print_json, print_problem, print_table
+from mulu.cli.policy import acting, requires
 
 
+@requires(STEWARD)
 def run(
     ctx: typer.Context,
     select: list[str] = typer.Option(
@@ -28,6 +31,7 @@ def run(
     failed but some load was blocked by the quality gate (held for a steward); a failed load
     exits with its error's code: 2 bad input (a source file's row or column, a dataset spec),
     3 not found, 4 conflict, 6 unavailable, 1 anything else or failures of several kinds."""
+    acting(ctx)
     from pipelines.runner import run_datasets
 
     workspace = options(ctx).workspace().ensure()
@@ -84,11 +88,13 @@ def print_outcome(report) -> None:
         )
 
 
+@requires(STEWARD)
 def ui(
     ctx: typer.Context,
     port: int = typer.Option(3000, help="Port on 127.0.0.1."),
 ) -> None:
     """Start Dagster's UI and daemon for this workspace on 127.0.0.1."""
+    acting(ctx)
     from pipelines.runner import dagster_home
 
     workspace = options(ctx).workspace().ensure()

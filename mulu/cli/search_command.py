@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import typer
 
+from catalog.policies import SIGNED_IN
 from mulu.cli.context import options
 from mulu.cli.output import console, print_json, print_table
+from mulu.cli.policy import acting, requires
 
 
+# Signed in once the workspace has users: the CLI does not filter to open entries as the
+# anonymous portal does (``catalog.policies.visible_open_types``), so it asks for an identity.
+@requires(SIGNED_IN)
 def search(
     ctx: typer.Context,
     query: str = typer.Argument(
@@ -36,6 +41,7 @@ def search(
     from catalog.search import search as run_search
     from warehouse.store import Store
 
+    acting(ctx)
     filters = parse_facet_options(facet)  # a bad filter is InvalidInput: exit 2
     workspace = options(ctx).workspace().ensure()
     with Store.open(workspace) as store:

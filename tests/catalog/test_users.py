@@ -154,6 +154,8 @@ def test_cli_add_with_password_stdin_then_token(accounts: UserAccounts, workspac
     accounts.store.close()
     runner = CliRunner()
     home = ["--home", str(workspace.root)]
+    # No users yet: local mode (the name in MULU_USER, as admin) adds the first user.
+    local = {"MULU_USER": "bootstrap", "MULU_PASSWORD": None, "MULU_TOKEN": None}
     done = runner.invoke(
         app,
         [
@@ -170,19 +172,30 @@ def test_cli_add_with_password_stdin_then_token(accounts: UserAccounts, workspac
             "--password-stdin",
         ],
         input=PASSWORD + "\n",
+        env=local,
     )
     assert done.exit_code == 0, done.output
-    done = runner.invoke(app, [*home, "users", "add", "li", "--org", ORG, "--name", "李"])
-    assert done.exit_code == Conflict.exit_code
+    # Now the workspace has users: the CLI acts as a signed-in user (mulu --user LOGIN).
     done = runner.invoke(
-        app, [*home, "users", "--as", "li", "token", "li", "--name", "ci", "--json"]
+        app, [*home, "users", "add", "li", "--org", ORG, "--name", "李"], env=local
+    )
+    assert done.exit_code == Forbidden.exit_code
+    signed_in = {**local, "MULU_PASSWORD": PASSWORD}
+    done = runner.invoke(
+        app,
+        [*home, "--user", "li", "users", "token", "li", "--name", "ci", "--json"],
+        env=signed_in,
     )
     assert done.exit_code == 0, done.output
     secret = json.loads(done.stdout)["secret"]
-    done = runner.invoke(app, [*home, "users", "list", "--json"])
+    done = runner.invoke(app, [*home, "--token", secret, "users", "list", "--json"], env=local)
     (listed,) = json.loads(done.stdout)
     assert listed["roles"] == ["steward"]
-    assert listed["created_by"].startswith(f"{LOCAL_ADMIN}:")
+    assert listed["created_by"] == "bootstrap"
+    done = runner.invoke(
+        app, [*home, "--local-admin", "users", "add", "li", "--org", ORG, "--name", "李"]
+    )
+    assert done.exit_code == Conflict.exit_code
 
     with Store.open(workspace) as store:
         checked = UserAccounts(store)
