@@ -103,9 +103,17 @@ def normalise(facets: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def resolve(
-    store: Store, snap: facet_index.Snapshot, filters: dict[str, list[str]]
+    store: Store,
+    snap: facet_index.Snapshot,
+    filters: dict[str, list[str]],
+    visible: Iterable[str] | None = None,
 ) -> facet_index.Filter:
-    """Filters as value ids of the snapshot (an unknown value allows nothing)."""
+    """Filters as value ids of the snapshot (an unknown value allows nothing).
+
+    ``visible``: the 开放属性 values the caller may see (the public side,
+    ``catalog.policies.visible_open_types``); None is no such limit. It is one more
+    ``open_type`` filter, AND-ed with any the caller gave, so hits, totals and facet counts all
+    leave the hidden entries out."""
     values: dict[str, np.ndarray] = {}
     format_sets = statuses = None
     for name, wanted in filters.items():
@@ -118,4 +126,9 @@ def resolve(
             if name == "organisation":  # also by 提供方代码
                 found |= {snap.value_id(name, n) for n in store.search.provider_names(wanted)}
             values[name] = np.array(sorted(i for i in found if i is not None), dtype=np.int64)
+    if visible is not None:
+        shown = {snap.value_id("open_type", v) for v in visible}
+        allowed = np.array(sorted(i for i in shown if i is not None), dtype=np.int64)
+        given = values.get("open_type")
+        values["open_type"] = allowed if given is None else np.intersect1d(given, allowed)
     return facet_index.Filter(values=values, format_sets=format_sets, statuses=statuses)

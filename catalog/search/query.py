@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
 
 from catalog.search import facets as facet_index
-from catalog.search import filters, ranking, text
+from catalog.search import filters, order, ranking, text
 from catalog.search.documents import seconds
 from catalog.search.index import Refresher, index_built, needs_refresh, refresh_unless_busy
 from catalog.search.plan import plan_query
@@ -37,6 +38,8 @@ def search(
     refresh: bool | Refresher = True,
     facet_limit: int | None = 100,
     now: dt.datetime | None = None,
+    visible: Iterable[str] | None = None,
+    order_by: Literal["relevance", "code"] = "relevance",
 ) -> SearchResult:
     """Search the catalogue.
 
@@ -69,9 +72,18 @@ def search(
     snap = facet_index.snapshot(store)
     now_s = seconds(now or catalogue_now())
     plan = plan_query(query)
-    allowed = filters.resolve(store, snap, wanted)
+    allowed = filters.resolve(store, snap, wanted, visible)
 
-    if plan.empty:
+    if order_by == "code":
+        if plan.empty:
+            found = snap.alive_ids()
+        else:
+            found = ranking.match(store, ranking.Matches(store), snap, plan).ids
+        ids = snap.apply(found, allowed, now_s)
+        counts = snap.counts(ids, now_s, facet_limit)
+        listed = order.in_code_order(store, snap, ids, offset, limit)
+        page = ranking.Page(listed, [ranking.ALL] * len(listed), [0.0] * len(listed), "code")
+    elif plan.empty:
         ids = snap.apply(snap.alive_ids(), allowed, now_s)
         counts = snap.counts(ids, now_s, facet_limit)
         page = ranking.latest_first(snap, ids, offset, limit)

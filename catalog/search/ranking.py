@@ -38,6 +38,7 @@ SCORE_CEILING = 1 << 55  # bm25 × 1e6 never comes near (bm25 is a few dozen at 
 # Tiers, best first; "all" is every entry of an empty query.
 TIERS = ("exact_name", "exact_code", "code_prefix", "name_contains", "name_variant", "text", "all")
 _TEXT, _ALL = TIERS.index("text"), TIERS.index("all")
+ALL = _ALL  # the tier of a listing's entries (no query, or listed in code order)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Page:
     ids: np.ndarray
     tiers: list[int]
     scores: list[float]
-    ranking: str  # bm25 | name_length (above RANK_LIMIT matches) | updated (no query)
+    ranking: str  # bm25 | name_length (above RANK_LIMIT matches) | updated (no query) | code
 
 
 @dataclass(frozen=True)

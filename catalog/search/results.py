@@ -44,7 +44,7 @@ class SearchResult:
     limit: int
     offset: int
     took_ms: float
-    ranking: str = "bm25"  # bm25 | name_length (above RANK_LIMIT matches) | updated (no query)
+    ranking: str = "bm25"  # bm25 | name_length (> RANK_LIMIT matches) | updated (no query) | code
     refreshed: int = 0  # entries (re)indexed by this call before searching
     stale: bool = False  # changes were waiting and this call did not index them
     words: list[str] = field(default_factory=list)
