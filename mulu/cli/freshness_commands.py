@@ -8,8 +8,8 @@ from typing import Literal
 
 import typer
 
-from catalog.policies import OFFICER, SIGNED_IN, STEWARD, require_org
-from mulu.cli.context import open_directory, options
+from catalog.policies import OFFICER, SIGNED_IN, STEWARD
+from mulu.cli.context import options
 from mulu.cli.output import console, print_json, print_table
 from mulu.cli.policy import acting, requires
 from schemas.errors import InvalidInput, NotFound
@@ -100,16 +100,17 @@ def report(
     """A department reports that an entry's data was updated (moves 最近更新时间).
 
     Officers report for their own organisation's entries, stewards for any; the report
-    records who made it."""
+    records who made it. A time in the future is refused (a date alone means its end, or now
+    for today)."""
+    from catalog.freshness.reports import report_update
+    from schemas.entry import catalogue_now
+
     who = acting(ctx)
-    directory, _ = open_directory(ctx, who)
-    try:
-        require_org(who, directory.get(code).get("provider_code"), what="信息资源")
-        entry = directory.report_update(
-            code, at=_moment(at) if at else None, source="report", note=note
-        )
-    finally:
-        directory.close()
+    when, now = _moment(at), catalogue_now()
+    if when is not None and at is not None and len(at) <= 10 and when.date() == now.date():
+        when = min(when, now)  # today's date alone: its end is still to come
+    with Store.open(options(ctx).workspace().ensure()) as store:
+        entry = report_update(store, who, code, at=when, note=note)
     if as_json:
         print_json({"code": entry["code"], "updated_at": entry["updated_at"]})
     else:

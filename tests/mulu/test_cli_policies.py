@@ -24,7 +24,8 @@ from catalog.directory import Directory
 from catalog.sharing.users import UserAccounts
 from mulu.cli import app
 from mulu.cli.policy import acting, command_policy
-from schemas.errors import Forbidden
+from schemas.entry import catalogue_now
+from schemas.errors import Forbidden, InvalidInput
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
@@ -205,6 +206,24 @@ def test_a_token_acts_as_its_user_and_is_recorded(workspace, entry, tokens):
     done = cli(workspace, "--token", tokens["mzj.officer"], "freshness", "report", entry)
     assert done.exit_code == 0, done.output
     assert reports(workspace, entry)[-1]["reported_by"] == "mzj.officer"
+    # A report dated in the future is refused; today's date alone is now.
+    future = cli(
+        workspace,
+        "--token",
+        tokens["mzj.officer"],
+        "freshness",
+        "report",
+        entry,
+        "--at",
+        "2030-01-01",
+    )
+    assert future.exit_code == InvalidInput.exit_code, future.output
+    assert "不能晚于当前时间" in future.output
+    today = catalogue_now().date().isoformat()
+    done = cli(
+        workspace, "--token", tokens["mzj.officer"], "freshness", "report", entry, "--at", today
+    )
+    assert done.exit_code == 0, done.output
     # MULU_TOKEN too; the steward for any organisation.
     done = cli(
         workspace,
