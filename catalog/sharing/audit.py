@@ -279,7 +279,7 @@ class AuditLog:
         prev_seq = 0
         prev_hash = audit.genesis
         checked = 0
-        saved = self._load_checkpoint()
+        saved = self.saved_checkpoint()
         checkpoint_hash: str | None = None
         for row in audit.iterate():
             seq = int(row["seq"])
@@ -332,7 +332,8 @@ class AuditLog:
             self._save_checkpoint(last_seq or 0, last_hash or "", checked)
         return check
 
-    def _load_checkpoint(self) -> dict[str, Any] | None:
+    def saved_checkpoint(self) -> dict[str, Any] | None:
+        """The checkpoint the last successful verify saved (seq, hash, count, at), if any."""
         if self.checkpoint is None or not self.checkpoint.exists():
             return None
         try:
@@ -363,21 +364,9 @@ class AuditLog:
         chunk by chunk; every column, hashes included, so a copy can be verified later."""
         if fmt not in ("csv", "jsonl"):
             raise ValueError(f"unknown export format {fmt!r} (csv or jsonl)")
-        since, until = _bounds(since, until)
+        since, until = _bounds(since, until)  # checked now, not at the first chunk
         rows = self.store.audit.iterate(since=since, until=until, **_filters(filters))
-        if fmt == "jsonl":
-            for row in rows:
-                yield (json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
-            return
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(EXPORT_COLUMNS)
-        yield "\ufeff".encode() + buffer.getvalue().encode("utf-8")
-        for row in rows:
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerow(["" if row[c] is None else row[c] for c in EXPORT_COLUMNS])
-            yield buffer.getvalue().encode("utf-8")
+        return _chunks(fmt, rows)
 
     def export(
         self,
@@ -396,6 +385,22 @@ class AuditLog:
                 out.write(chunk)
                 lines += 1
         return lines - 1 if fmt == "csv" else lines
+
+
+def _chunks(fmt: ExportFormat, rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    if fmt == "jsonl":
+        for row in rows:
+            yield (json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    yield "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(["" if row[c] is None else row[c] for c in EXPORT_COLUMNS])
+        yield buffer.getvalue().encode("utf-8")
 
 
 def _filters(filters: Mapping[str, Any]) -> dict[str, Any]:

@@ -163,13 +163,18 @@ class SqliteAudit:
         where, params = _where(filters, since, until)
         joiner = " AND " if where else " WHERE "
         after = 0
-        con = self.db.connection()
         while True:
-            rows = con.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM audit_log{where}{joiner}seq > ? "
-                "ORDER BY seq LIMIT ?",
-                [*params, after, batch],
-            ).fetchall()
+            # This thread's connection, batch by batch, no cursor kept across a yield: a web
+            # response may resume the generator on another worker thread.
+            rows = (
+                self.db.connection()
+                .execute(
+                    f"SELECT {', '.join(COLUMNS)} FROM audit_log{where}{joiner}seq > ? "
+                    "ORDER BY seq LIMIT ?",
+                    [*params, after, batch],
+                )
+                .fetchall()
+            )
             if not rows:
                 return
             for row in rows:

@@ -1,5 +1,76 @@
-"""Portal words: audit pages (Chinese, English)."""
+"""Portal words: the audit page (Chinese, English)."""
 
 from __future__ import annotations
 
-STRINGS: dict[str, tuple[str, str]] = {}
+STRINGS: dict[str, tuple[str, str]] = {
+    "audit_title": ("审计日志", "Audit log"),
+    "audit_intro": (
+        "记录每一次数据访问（谁、哪个数据集、哪些列、返回行数、依据的授权与用途、时间、来源）和每一项审批决定。"
+        "每条记录带有哈希链，删除或修改任何一条都会被发现。",
+        "Every data access (who, dataset, columns, rows returned, grant and purpose, when, "
+        "from where) and every decision. Each entry is hash-chained: a deleted or edited "
+        "entry is detected.",
+    ),
+    "audit_verify": ("完整性校验", "Integrity check"),
+    "audit_verify_now": ("立即校验", "Check now"),
+    "audit_intact": ("哈希链完整", "Hash chain intact"),
+    "audit_broken": (
+        "哈希链被破坏：日志被修改或删除",
+        "Hash chain broken: entries edited or deleted",
+    ),
+    "audit_first_broken": ("首个异常记录", "First broken entry"),
+    "audit_checked": ("已校验条数", "Entries checked"),
+    "audit_last_hash": ("最后哈希", "Last hash"),
+    "audit_not_checked": (
+        "日志较大，未自动校验；上次校验：",
+        "Large log, not checked automatically; last check:",
+    ),
+    "audit_never_checked": ("尚未校验", "never"),
+    "audit_filters": ("筛选", "Filters"),
+    "audit_actor": ("操作人", "Actor"),
+    "audit_org": ("单位", "Organisation"),
+    "audit_action": ("动作", "Action"),
+    "audit_channel": ("渠道", "Channel"),
+    "audit_since": ("起始日期", "From"),
+    "audit_until": ("截止日期", "Until"),
+    "audit_apply": ("查询", "Apply"),
+    "audit_reset": ("清除", "Clear"),
+    "audit_export_csv": ("导出 CSV", "Export CSV"),
+    "audit_at": ("时间", "When"),
+    "audit_columns": ("列", "Columns"),
+    "audit_rows": ("行数", "Rows"),
+    "audit_grant": ("授权", "Grant"),
+    "audit_purpose": ("用途", "Purpose"),
+    "audit_remote": ("来源", "From"),
+    "audit_detail": ("详情", "Detail"),
+    "audit_total": ("共", "Total"),
+    "audit_entries": ("条", "entries"),
+    "audit_none": ("没有符合条件的记录", "No entries match"),
+    "audit_prev": ("上一页", "Newer"),
+    "audit_next": ("下一页", "Older"),
+    "audit_any": ("全部", "Any"),
+    "audit_bad_filter": ("筛选条件有误", "Bad filter"),
+    # actions and channels as shown
+    "audit_action_access": ("数据访问", "Data access"),
+    "audit_action_login": ("登录", "Sign in"),
+    "audit_action_logout": ("退出", "Sign out"),
+    "audit_action_login_failed": ("登录失败", "Failed sign-in"),
+    "audit_action_apply": ("提出申请", "Application"),
+    "audit_action_forward": ("转交提供方", "Forwarded"),
+    "audit_action_approve": ("同意", "Approved"),
+    "audit_action_refuse": ("不同意", "Refused"),
+    "audit_action_escalate": ("申请复核", "Escalated"),
+    "audit_action_settle": ("复核决定", "Settled"),
+    "audit_action_withdraw": ("撤回", "Withdrawn"),
+    "audit_action_grant": ("授权", "Grant created"),
+    "audit_action_revoke": ("撤销授权", "Grant revoked"),
+    "audit_action_audit_view": ("查看审计日志", "Viewed the audit log"),
+    "audit_action_audit_verify": ("校验审计日志", "Checked the audit log"),
+    "audit_action_audit_export": ("导出审计日志", "Exported the audit log"),
+    "audit_channel_portal": ("门户", "Portal"),
+    "audit_channel_rest": ("REST 接口", "REST API"),
+    "audit_channel_download": ("下载", "Download"),
+    "audit_channel_ckan": ("CKAN 接口", "CKAN API"),
+    "audit_channel_sql": ("分析会话", "SQL session"),
+    "audit_channel_cli": ("命令行", "CLI"),
+}
