@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from catalog.freshness.reports import report_update
 from catalog.policies import OFFICER, PUBLIC
+from catalog.search import public
 from mulu.web.auth import guard
 from mulu.web.deps import Web
 from schemas.dates import CatalogueDatetime
@@ -45,19 +46,23 @@ def register(app: FastAPI, web: Web) -> None:
         offset: int = Query(0, ge=0),
         who: Principal = guard(PUBLIC),
     ) -> dict[str, Any]:
-        """Active entries in code order; ``org`` is a 提供方代码 or name."""
-        found = store.entries.page(
+        """Active entries in code order; ``org`` is a 提供方代码 or name. Anonymous callers
+        see open entries only (开放属性), counted so in ``total``."""
+        found = public.entry_page(
+            store,
+            who,
             provider=org or None,
             share_type=share_type or None,
             update_cycle=update_cycle or None,
             limit=limit,
             offset=offset,
+            refresh=web.refresher,
         )
         return {"total": found.total, "entries": found.entries}
 
     @app.get("/api/entries/{code:path}/history", tags=["catalogue"])
     def entry_history(code: str, who: Principal = guard(PUBLIC)) -> dict[str, Any]:
-        entry = web.directory().get(code)
+        entry = public.check_entry(who, web.directory().get(code))
         return {
             "code": entry["code"],
             "history": store.history.of(entry["code"]),
@@ -74,17 +79,19 @@ def register(app: FastAPI, web: Web) -> None:
 
     @app.get("/api/entries/{code:path}", tags=["catalogue"])
     def get_entry(code: str, who: Principal = guard(PUBLIC)) -> dict[str, Any]:
-        return web.directory().get(code)
+        """One entry; a hidden one (not open, asked anonymously) is 404 like a missing one."""
+        return public.check_entry(who, web.directory().get(code))
 
     @app.get("/api/organisations", tags=["catalogue"])
     def list_organisations(who: Principal = guard(PUBLIC)) -> list[dict[str, Any]]:
-        return store.organisations.all_with_entry_counts()
+        return public.organisations_with_counts(store, who, refresh=web.refresher)
 
     @app.get("/api/organisations/{key}", tags=["catalogue"])
     def get_organisation(key: str, who: Principal = guard(PUBLIC)) -> dict[str, Any]:
         organisation = web.directory().organisation(key)
-        return {**organisation, "entries": store.entries.count(provider_code=organisation["code"])}
+        count = public.organisation_count(store, who, organisation["code"], refresh=web.refresher)
+        return {**organisation, "entries": count}
 
     @app.get("/api/stats", tags=["catalogue"])
     def stats(who: Principal = guard(PUBLIC)) -> dict[str, Any]:
-        return web.directory().stats()
+        return public.stats(store, who, web.directory().stats, refresh=web.refresher)
