@@ -7,7 +7,7 @@ import urllib.parse
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from catalog.policies import PUBLIC
+from catalog.policies import PUBLIC, visible_open_types
 from mulu.web.auth import guard
 from mulu.web.deps import Web
 from mulu.web.portal.render import PAGE_SIZE, page_lang, render
@@ -42,6 +42,7 @@ def register(app: FastAPI, web: Web) -> None:
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
             refresh=web.refresher,
+            visible=visible_open_types(who),  # the public sees open entries only
         )
         lang = page_lang(request)
 
