@@ -1,6 +1,8 @@
-"""An entry's page (``/entry/<code>``): metadata, freshness, updates, quality runs, a masked sample.
+"""An entry's page (``/entry/<code>``): metadata, freshness, updates, quality runs, and the
+sample rows the visitor may read or the way to ask for them (``samples``).
 
-A missing entry is the directory's ``NotFound``, answered by ``mulu.web.errors`` as a 404 page.
+A missing entry is the directory's ``NotFound``, answered by ``mulu.web.errors`` as a 404 page;
+so is, for an anonymous visitor, an entry that is not open (``catalog.policies.can_see_entry``).
 """
 
 from __future__ import annotations
@@ -8,11 +10,12 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from catalog.policies import PUBLIC
+from catalog.directory import EntryNotFound
+from catalog.policies import PUBLIC, can_see_entry
 from mulu.web.auth import guard
 from mulu.web.deps import Web
 from mulu.web.portal import samples
-from mulu.web.portal.render import render
+from mulu.web.portal.render import page_lang, render
 from schemas.principal import Principal
 
 RECENT_UPDATES = 12
@@ -27,6 +30,8 @@ def register(app: FastAPI, web: Web) -> None:
         from catalog.freshness.policies import entry_status
 
         entry = web.directory().get(code)
+        if not can_see_entry(who, entry):  # the public sees open entries only: as if missing
+            raise EntryNotFound(code)
         status = entry_status(store, entry)
         updates = store.history.recent_updates(entry["code"], RECENT_UPDATES)
         # The datasets serving the entry: validated ones and loaded ones (a load the gate
@@ -38,7 +43,13 @@ def register(app: FastAPI, web: Web) -> None:
         runs = [r for d in datasets for r in store.quality.runs(dataset=d, limit=RUNS_PER_DATASET)]
         runs.sort(key=lambda r: r["started_at"], reverse=True)
         score = runs[0]["score"] if runs else None
-        sample, note = samples.sample_rows(web.workspace, store, entry, datasets)
+        sample = samples.entry_sample(
+            web.workspace,
+            store,
+            who,
+            entry,
+            remote=request.client.host if request.client else None,
+        )
         return render(
             request,
             "entry.html",
@@ -48,5 +59,5 @@ def register(app: FastAPI, web: Web) -> None:
             runs=runs[:8],
             quality_score=score,
             sample=sample,
-            sample_note=note,
+            sample_words=samples.words(page_lang(request)),
         )
