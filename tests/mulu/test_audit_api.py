@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import sqlite3
 import urllib.error
 import urllib.parse
@@ -341,3 +342,45 @@ def test_cli_list_verify_export(tmp_path: Path):
     done = cli(workspace, *steward, "audit", "verify")
     assert done.exit_code == 1
     assert "seq 8: 记录缺失 (rows deleted) — seq 7 不存在" in done.output
+
+
+# --- the page in a real browser, phone-sized ------------------------------------------------
+CHROMIUM = os.environ.get("MULU_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.server
+def test_the_page_on_a_phone(site, tmp_path: Path):
+    from playwright.sync_api import sync_playwright
+
+    base, _workspace, tokens = site
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Debian's chromium is needed at {CHROMIUM}: run `make browser`")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        try:
+            context = browser.new_context(
+                locale="zh-CN",
+                viewport={"width": 390, "height": 844},
+                extra_http_headers={"Authorization": f"Bearer {tokens['dsj.steward']}"},
+            )
+            page = context.new_page()
+            page.goto(base + "/audit")
+            assert "哈希链完整" in page.inner_text("#audit-verify")
+            page.fill("input[name=dataset]", "yibao")
+            page.select_option("select[name=channel]", "download")
+            page.click(".audit-filters button")
+            page.wait_for_url("**/audit?*dataset=yibao*")
+            assert "共 5 条" in page.inner_text("main")
+            # Rows stack as cards: nothing wider than the screen.
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            cell = page.locator("#audit-entries td").first
+            assert cell.evaluate("e => getComputedStyle(e).display") == "flex"
+            page.screenshot(path=str(tmp_path / "audit-phone.png"), full_page=True)
+            href = page.get_attribute("#audit-export", "href")
+            assert href == "/audit/export.csv?dataset=yibao&channel=download"
+        finally:
+            browser.close()
