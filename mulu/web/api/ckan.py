@@ -23,7 +23,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from catalog.directory import Directory, EntryNotFound, OrganisationNotFound
-from catalog.policies import PUBLIC
+from catalog.policies import PUBLIC, can_see_entry, visible_open_types
+from catalog.search import public
 from catalog.search.index import Refresher
 from catalog.search.query import MAX_QUERY_CHARS
 from mulu.web.api import ckan_datastore
@@ -124,14 +125,20 @@ def package_dict(entry: dict[str, Any]) -> dict[str, Any]:
 
 # --- actions -------------------------------------------------------------------------------
 # Each action takes the directory (over the app's store) and the request's parameters. Errors
-# are Mulu's own (NotFound, InvalidInput …); ``_envelope`` turns them into CKAN's.
-def _entry(directory: Directory, key: str) -> dict[str, Any]:
-    """The active entry whose code is ``key`` (``-`` for ``/`` accepted)."""
+# are Mulu's own (NotFound, InvalidInput …); ``_envelope`` turns them into CKAN's. The actions
+# that show entries also take the caller (``who``, anonymous unless told) and show the public
+# open entries only (开放属性, ``catalog.search.public``): a hidden package is "Not found".
+ANONYMOUS = Principal.anonymous()
+Refresh = bool | Refresher
+
+
+def _entry(directory: Directory, key: str, who: Principal = ANONYMOUS) -> dict[str, Any]:
+    """The active entry whose code is ``key`` (``-`` for ``/`` accepted), if ``who`` sees it."""
     try:
         entry = directory.get(key)
     except EntryNotFound:
         raise NotFound("Not found") from None
-    if entry["status"] != "active":
+    if entry["status"] != "active" or not can_see_entry(who, entry):
         raise NotFound("Not found")
     return entry
 
@@ -177,18 +184,30 @@ def _facet_fields(params: dict[str, Any]) -> list[str]:
     return fields
 
 
-def package_list(directory: Directory, params: dict[str, Any]) -> list[str]:
+def package_list(
+    directory: Directory,
+    params: dict[str, Any],
+    *,
+    who: Principal = ANONYMOUS,
+    refresh: Refresh = True,
+) -> list[str]:
     limit = None if params.get("limit") is None else _int(params, "limit", 0, 10**9)
     offset = _int(params, "offset", 0, 10**9)
-    codes = directory.store.entries.code_list(limit=limit, offset=offset)
+    codes = public.code_list(directory.store, who, limit=limit, offset=offset, refresh=refresh)
     return [package_name(code) for code in codes]
 
 
-def package_show(directory: Directory, params: dict[str, Any]) -> dict[str, Any]:
+def package_show(
+    directory: Directory,
+    params: dict[str, Any],
+    *,
+    who: Principal = ANONYMOUS,
+    refresh: Refresh = True,
+) -> dict[str, Any]:
     key = params.get("id") or params.get("name_or_id")
     if not key:
         raise InvalidInput("id: Missing value")
-    return package_dict(_entry(directory, str(key)))
+    return package_dict(_entry(directory, str(key), who))
 
 
 def _fq_filters(fq: str) -> dict[str, str]:
@@ -204,7 +223,11 @@ def _fq_filters(fq: str) -> dict[str, str]:
 
 
 def package_search(
-    directory: Directory, params: dict[str, Any], *, refresh: bool | Refresher = True
+    directory: Directory,
+    params: dict[str, Any],
+    *,
+    who: Principal = ANONYMOUS,
+    refresh: Refresh = True,
 ) -> dict[str, Any]:
     from catalog.search import search
 
@@ -224,6 +247,7 @@ def package_search(
         limit=rows,
         offset=start,
         refresh=refresh,
+        visible=visible_open_types(who),
     )
     codes = [hit.code for hit in result.hits]
     found = directory.store.entries.by("code", codes)
@@ -238,7 +262,9 @@ def package_search(
     return {
         "count": result.total,
         "sort": "score desc, metadata_modified desc",
-        "results": [package_dict(found[c]) for c in codes if c in found],
+        "results": [
+            package_dict(found[c]) for c in codes if c in found and can_see_entry(who, found[c])
+        ],
         "facets": {
             f: {i["name"]: i["count"] for i in s["items"]} for f, s in search_facets.items()
         },
@@ -246,22 +272,35 @@ def package_search(
     }
 
 
-def organization_list(directory: Directory, params: dict[str, Any]) -> list[Any]:
-    orgs = directory.store.organisations.all_with_entry_counts()
+def organization_list(
+    directory: Directory,
+    params: dict[str, Any],
+    *,
+    who: Principal = ANONYMOUS,
+    refresh: Refresh = True,
+) -> list[Any]:
+    orgs = public.organisations_with_counts(directory.store, who, refresh=refresh)
     if _flag(params, "all_fields"):
         return [organization_dict(o, o["entries"]) for o in orgs]
     return [org_name(o["code"]) for o in orgs]
 
 
-def organization_show(directory: Directory, params: dict[str, Any]) -> dict[str, Any]:
+def organization_show(
+    directory: Directory,
+    params: dict[str, Any],
+    *,
+    who: Principal = ANONYMOUS,
+    refresh: Refresh = True,
+) -> dict[str, Any]:
     key = params.get("id")
     if not key:
         raise InvalidInput("id: Missing value")
     org = _org(directory, str(key))
-    entries = directory.store.entries
-    found = organization_dict(org, entries.count(provider_code=org["code"]))
+    store = directory.store
+    count = public.organisation_count(store, who, org["code"], refresh=refresh)
+    found = organization_dict(org, count)
     if _flag(params, "include_datasets"):
-        page = entries.page(provider=org["code"], limit=1000)
+        page = public.entry_page(store, who, provider=org["code"], limit=1000, refresh=refresh)
         found["packages"] = [package_dict(e) for e in page.entries]
     return found
 
@@ -276,6 +315,10 @@ def status_show(directory: Directory, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# The actions that show entries or count them: told who asks.
+SHOWING = frozenset(
+    {"package_list", "package_show", "package_search", "organization_list", "organization_show"}
+)
 ACTIONS = {
     f.__name__: f
     for f in (
@@ -332,11 +375,9 @@ def _check_sizes(params: dict[str, Any]) -> None:
 
 
 def register(app: FastAPI, web: Web) -> None:
-    # Searches answer from the index as it is while the server's refresher indexes changes.
-    handlers: dict[str, Any] = {
-        **ACTIONS,
-        "package_search": functools.partial(package_search, refresh=web.refresher),
-    }
+    # Searches and the public's lists answer from the index as it is while the server's
+    # refresher indexes changes (``refresh=web.refresher``, given with the caller below).
+    handlers: dict[str, Any] = dict(ACTIONS)
 
     # Every action reads (PUBLIC); a token (``Authorization: <token>`` or ``X-CKAN-API-Key``)
     # makes the caller that user: the auth middleware puts it on the request, a bad token is
@@ -355,6 +396,8 @@ def register(app: FastAPI, web: Web) -> None:
         handler = handlers.get(name)
         if name == "datastore_search":  # data: the caller's grant decides (ckan_datastore)
             handler = ckan_datastore.action(web, who, request)
+        elif name in SHOWING:  # entries as the caller sees them (the public: open ones)
+            handler = functools.partial(handlers[name], who=who, refresh=web.refresher)
         if handler is None:
             return _error(400, "Bad request", f"Action name not known: {name}", name)
         try:
