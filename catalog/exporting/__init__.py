@@ -66,10 +66,16 @@ def export_catalogue(
 
 
 def export_report(
-    directory: Directory, fmt: str, out: Path, *, include_retired: bool = False
+    directory: Directory,
+    fmt: str,
+    out: Path,
+    *,
+    include_retired: bool = False,
+    open_types: Iterable[str] | None = None,
 ) -> ExportReport:
     """Write the catalogue to ``out`` in ``fmt``; say how many entries were written and (Excel)
-    how many cells were cut at Excel's limit.
+    how many cells were cut at Excel's limit. ``open_types``: only entries whose 开放属性 is one
+    of these (the public side's DCAT, issue 13); None, every entry.
 
     The file is written beside ``out`` under a temporary name and moved into place at the
     end, so a failed export never leaves a truncated file where a good one is expected.
@@ -82,12 +88,16 @@ def export_report(
     out.parent.mkdir(parents=True, exist_ok=True)
     organisations = {org["code"]: org for org in directory.store.organisations.all()}
     partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
-    entries = directory.iter_entries(include_retired=include_retired)
+    source = directory.iter_entries(include_retired=include_retired)
+    shown = None if open_types is None else frozenset(open_types)
+    entries = (
+        source if shown is None else (e for e in source if (e.get("open_type") or "") in shown)
+    )
     try:
         count = write(entries, organisations, partial)
         os.replace(partial, out)
     finally:
-        entries.close()  # release the SQLite read cursor even when a writer fails midway
+        source.close()  # release the SQLite read cursor even when a writer fails midway
         partial.unlink(missing_ok=True)
     return ExportReport(count, sum(cut))
 
@@ -115,12 +125,23 @@ class CachedExports:
     flat) while other callers for the same format wait, at most ``wait`` seconds (then
     ``Unavailable``). The previous file of a format is kept until the next one replaces it, so
     a response still sending it is never cut short.
+
+    ``open_types``: the files hold only entries whose 开放属性 is one of these (the public
+    side's variant, issue 13; give it its own folder); None, every entry.
     """
 
-    def __init__(self, store: Store, folder: Path, *, wait: float = 600.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        folder: Path,
+        *,
+        wait: float = 600.0,
+        open_types: Iterable[str] | None = None,
+    ) -> None:
         self.store = store
         self.folder = Path(folder)
         self.wait = wait
+        self.open_types = None if open_types is None else frozenset(open_types)
         self._locks = {fmt: threading.Lock() for fmt in DCAT_WRITERS}
         self.writes = 0  # files written, for tests and logs
 
@@ -138,7 +159,9 @@ class CachedExports:
             if wanted.exists():  # written by the thread this one waited for
                 return wanted
             self.folder.mkdir(parents=True, exist_ok=True)
-            export_catalogue(Directory(self.store, user="export"), fmt, wanted)
+            export_report(
+                Directory(self.store, user="export"), fmt, wanted, open_types=self.open_types
+            )
             self.writes += 1
             for old in sorted(self.folder.glob(f"catalogue-*.{fmt}"), key=_mtime)[:-2]:
                 old.unlink(missing_ok=True)  # keep this one and the one before it
