@@ -50,7 +50,13 @@ def demo(
             district = generate_district(seed, today=day)
             summary = build_demo(directory, seed=seed, district=district)
             datasets = write_demo_datasets(workspace.root, district, seed=seed, scale=scale)
-        logins = create_demo_users(directory.store, actor=who.actor) if users else None
+        logins = (
+            create_demo_users(
+                directory.store, actor=who.actor, entry_codes=[d.entry_code for d in datasets]
+            )
+            if users
+            else None
+        )
     finally:
         directory.close()
     summary = {**summary, "workspace": str(workspace.root), "datasets": len(datasets)}
@@ -132,6 +138,8 @@ def _print_logins(logins: dict[str, Any], port: int) -> None:
         f"门户 portal: mulu serve, then http://127.0.0.1:{port}/login",
         f"命令行 CLI: MULU_PASSWORD={logins['password']} mulu --user data.office quality runs "
         "--pending",
+        f"有条件共享 entry to apply for: {logins['provided_entry'] or '-'} "
+        f"(portal /sharing/apply/{logins['provided_entry'] or '…'})",
         "本机管理员 local admin: mulu --local-admin … (recorded as local-admin:<OS login>)",
     ]
     if logins["token"]:
