@@ -43,7 +43,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -51,6 +51,7 @@ from typing import Any
 
 import duckdb
 
+from schemas.access import DataAccess
 from schemas.errors import Unavailable
 from warehouse import lake
 from warehouse.catalogue_tables import CATALOG, attach_catalogue
@@ -408,6 +409,8 @@ class _View:
 
 def refresh_views(con: Session) -> None:
     """Create, replace or drop the plain-name views so they match what is attached now."""
+    if isinstance(con, GrantedSession):  # nothing attached: its tables are fixed copies
+        return
     wanted = {view.name: view for view in _catalogue_views(con)}
     for view in _lake_views(con, taken=set(wanted)):
         wanted[view.name] = view
@@ -556,6 +559,8 @@ def describe_session(con: Session) -> list[SessionObject]:
     """Every table and view a session can query by name, with its row count: the plain-name
     views, the analyst's own tables, and lake tables reachable only as ``lake.<schema>.<name>``
     (a name used twice, or taken by the catalogue)."""
+    if isinstance(con, GrantedSession):
+        return con.describe()
     refresh_views(con)
     objects: list[tuple[str, str]] = []
     for name, comment in con.execute(
@@ -610,3 +615,324 @@ def _qualified(dotted: str) -> str:
 
 def _literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
+
+
+# --- per-user sessions (issue 13) ----------------------------------------------------------
+_GRANTED_HINT = (
+    "a per-user Mulu SQL session holds only the datasets granted to you, copied into memory: "
+    "docs/analysts.md"
+)
+# Statement types that report how many rows they wrote from what they read (CREATE TABLE … AS,
+# INSERT … SELECT): their ``Count`` is what they took from a granted table.
+_COUNTING = {"CREATE", "INSERT", "UPDATE", "DELETE", "MERGE_INTO"}
+
+
+@dataclass(frozen=True)
+class StatementRead:
+    """One statement of a granted session that read granted tables: which ones, and the rows
+    it returned (fetched by the caller; for CREATE … AS / INSERT … SELECT, the rows it wrote)."""
+
+    sql: str
+    tables: tuple[str, ...]
+    rows: int
+
+
+class GrantedSession(Session):
+    """A per-user session (``open_granted_session``): the granted datasets as tables in
+    memory and nothing else. Each statement runs on its own; ``before_statement`` (called
+    before each ``execute``) may drop tables whose grant ended (``drop_datasets``), and
+    ``after_statement`` gets a ``StatementRead`` for each statement that read granted tables,
+    once its rows are known (the next ``execute``, ``finish`` or ``close``)."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        workspace: Workspace,
+        accesses: Sequence[DataAccess],
+    ) -> None:
+        super().__init__(con, workspace)
+        self.accesses: dict[str, DataAccess] = {a.dataset: a for a in accesses}
+        self.before_statement: Callable[[GrantedSession], None] | None = None
+        self.after_statement: Callable[[GrantedSession, StatementRead], None] | None = None
+        self.notices: list[str] = []
+        self._pending: StatementRead | None = None
+        self._delivered = 0
+        self._buffer: list[tuple[Any, ...]] | None = None
+        self._prepared: dict[str, tuple[str, ...]] = {}
+        self._counted = False  # the pending read's rows came from its Count
+
+    # --- running -------------------------------------------------------------------------
+    def execute(self, sql: str, parameters: object = None) -> GrantedSession:
+        self.finish()
+        if self.before_statement is not None:
+            self.before_statement(self)
+        check_read_only(self._con, sql)
+        statements = self._con.extract_statements(sql)
+        if parameters is not None and len(statements) > 1:
+            raise duckdb.InvalidInputException("parameters need a single statement")
+        for i, statement in enumerate(statements):
+            if i:
+                self.finish()
+            tables = self._reads(statement.query, statement.type.name)
+            try:
+                if parameters is None:
+                    self._con.execute(statement)
+                else:
+                    self._con.execute(statement.query, parameters)
+            except duckdb.PermissionException as exc:
+                raise type(exc)(f"{exc}; {_GRANTED_HINT}") from exc
+            self._buffer = None
+            if tables:
+                self._pending = StatementRead(statement.query, tables, 0)
+                if statement.type.name in _COUNTING and self._reports_count():
+                    self._buffer = self._con.fetchall()
+                    self._delivered = int(self._buffer[0][0]) if self._buffer else 0
+                    self._counted = True
+        return self
+
+    def _reports_count(self) -> bool:
+        description = self._con.description
+        return bool(description) and len(description) == 1 and description[0][0] == "Count"
+
+    def finish(self) -> None:
+        """Hand the last statement's read (with the rows fetched so far) to
+        ``after_statement``."""
+        pending, self._pending = self._pending, None
+        rows, self._delivered = self._delivered, 0
+        if pending is not None and self.after_statement is not None:
+            self.after_statement(self, StatementRead(pending.sql, pending.tables, rows))
+
+    def _counting(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        if self._pending is not None and not self._counted:
+            self._delivered += len(rows)
+        return rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        if self._buffer is not None:
+            return self._buffer.pop(0) if self._buffer else None
+        row = self._con.fetchone()
+        self._counting([] if row is None else [row])
+        return row
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        if self._buffer is not None:
+            rows, self._buffer = self._buffer, []
+            return rows
+        return self._counting(self._con.fetchall())
+
+    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
+        if self._buffer is not None:
+            rows, self._buffer = self._buffer[:size], self._buffer[size:]
+            return rows
+        return self._counting(self._con.fetchmany(size))
+
+    def fetchdf(self) -> Any:
+        frame = self._con.fetchdf()
+        if self._pending is not None:
+            self._delivered += len(frame)
+        return frame
+
+    def close(self) -> None:
+        try:
+            self.finish()
+        finally:
+            super().close()
+
+    # --- what a statement reads ----------------------------------------------------------
+    def _reads(self, query: str, kind: str) -> tuple[str, ...]:
+        """The granted tables ``query`` reads: names in it, through the session's views,
+        macros and prepared statements (conservative: a name anywhere counts)."""
+        self._counted = False
+        names = _identifiers(query)
+        found: set[str] = set()
+        definitions = self._definitions()
+        seen: set[str] = set()
+        pending = list(names)
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in self.accesses:
+                found.add(name)
+            if name in definitions:
+                pending.extend(_identifiers(definitions[name]))
+            if name in self._prepared:
+                found.update(self._prepared[name])
+        tables = tuple(sorted(found))
+        if kind == "PREPARE":
+            words = [n for n in names if n != "prepare"]
+            if words:
+                self._prepared[words[0]] = tables
+            return ()  # read when executed
+        return tables
+
+    def _definitions(self) -> dict[str, str]:
+        """The analyst's views and macros, by lowercase name: their SQL."""
+        rows = self._con.execute(
+            "SELECT lower(view_name), sql FROM duckdb_views() WHERE NOT internal "
+            "UNION ALL SELECT lower(function_name), coalesce(macro_definition, '') "
+            "FROM duckdb_functions() WHERE NOT internal AND function_type LIKE '%macro'"
+        ).fetchall()
+        found: dict[str, str] = {}
+        for name, text in rows:
+            found[name] = found.get(name, "") + " " + (text or "")
+        return found
+
+    # --- when a grant ends ---------------------------------------------------------------
+    def drop_datasets(self, datasets: Collection[str], why: str) -> None:
+        """Drop these granted tables and everything the analyst made in this session (any of
+        it may hold their rows): the session then holds only the grants still live."""
+        gone = [d for d in datasets if d in self.accesses]
+        if not gone:
+            return
+        keep = {("memory", "main", name) for name in self.accesses if name not in gone}
+        objects = self._con.execute(
+            "SELECT 'VIEW', database_name, schema_name, view_name FROM duckdb_views() "
+            "WHERE NOT internal UNION ALL "
+            "SELECT DISTINCT CASE function_type WHEN 'table_macro' THEN 'MACRO TABLE' "
+            "ELSE 'MACRO' END, database_name, schema_name, function_name "
+            "FROM duckdb_functions() WHERE NOT internal AND function_type LIKE '%macro' "
+            "UNION ALL SELECT 'TABLE', database_name, schema_name, table_name "
+            "FROM duckdb_tables() WHERE NOT internal"
+        ).fetchall()
+        for kind, database, schema, name in objects:
+            if (database, schema, name) in keep:
+                continue
+            target = ".".join(_ident(part) for part in (database, schema, name))
+            self._con.execute(f"DROP {kind} IF EXISTS {target} CASCADE")
+        self._prepared.clear()
+        for name in gone:
+            del self.accesses[name]
+        self.notices.append(
+            f"授权已结束，已移除：{'、'.join(gone)}（{why}）；本会话中自建的表和视图也已移除 "
+            f"(grant ended: {', '.join(gone)} dropped, with the session's own tables and views)"
+        )
+
+    def take_notices(self) -> list[str]:
+        found, self.notices = self.notices, []
+        return found
+
+    def describe(self) -> list[SessionObject]:
+        """The granted tables and the analyst's own, with row counts (not audited)."""
+        objects = []
+        for name, kind in self._con.execute(
+            "SELECT table_name, 'table' FROM duckdb_tables() WHERE NOT internal "
+            "UNION ALL SELECT view_name, 'view' FROM duckdb_views() WHERE NOT internal "
+            "ORDER BY 1"
+        ).fetchall():
+            source = "granted" if name in self.accesses and kind == "table" else "session"
+            try:
+                row = self._con.execute(f"SELECT count(*) FROM {_ident(name)}").fetchone()
+                objects.append(SessionObject(name, source, int(row[0]) if row else 0))
+            except duckdb.Error as exc:
+                objects.append(SessionObject(name, source, None, str(exc).splitlines()[0]))
+        return objects
+
+
+def _identifiers(query: str) -> list[str]:
+    """The identifiers and keywords-as-names of ``query``, lowercased, unquoted."""
+    tokens = duckdb.tokenize(query)
+    names = []
+    for i, (start, kind) in enumerate(tokens):
+        if kind.name not in ("identifier", "keyword"):
+            continue
+        end = tokens[i + 1][0] if i + 1 < len(tokens) else len(query)
+        word = query[start:end].strip()
+        if word.startswith('"') and word.endswith('"') and len(word) > 1:
+            word = word[1:-1].replace('""', '"')
+        names.append(word.lower())
+    return names
+
+
+def open_granted_session(
+    workspace: Workspace | Path | str, accesses: Sequence[DataAccess]
+) -> GrantedSession:
+    """A per-user session: an in-memory DuckDB holding, for each access, a table named after
+    the dataset with only the granted columns (PII masked: ``warehouse.masking``) and rows
+    (``row_filter``, parameterised), copied from the lake when it opens; no catalogue, no lake,
+    no extension. The copy is read through a separate read-only lake connection and streamed
+    in as Arrow batches, so the session's own connection never loads the DuckLake or SQLite
+    extensions nor attaches anything. Then: ``enable_external_access = false`` with no allowed
+    directory (no file can be read, written or attached; no spill folder either, which DuckDB
+    would allow), no autoloading, no Python replacement scans, ``lock_configuration = true``; every statement is checked first
+    (``check_read_only``). The copy lives in the session's memory."""
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace).resolve())
+    con = duckdb.connect(":memory:")
+    try:
+        if accesses:
+            _copy_granted(con, ws, accesses)
+        # No spill folder: DuckDB would add it to the allowed directories (./.tmp by default).
+        con.execute("SET temp_directory = ''")
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET python_enable_replacements = false")
+        con.execute("SET autoinstall_known_extensions = false")
+        con.execute("SET autoload_known_extensions = false")
+        con.execute("SET allow_community_extensions = false")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return GrantedSession(con, ws, accesses)
+
+
+def granted_select(access: DataAccess) -> tuple[str, list[str]]:
+    """The SELECT (over ``lake.main.<table>``) of what ``access`` shows, and its parameters."""
+    from warehouse.masking import select_list
+
+    where = []
+    params: list[str] = []
+    for column, values in access.row_filter:
+        if not values:
+            where.append("FALSE")
+            continue
+        where.append(f"CAST({_ident(column)} AS VARCHAR) IN ({', '.join('?' * len(values))})")
+        params.extend(str(v) for v in values)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    columns = select_list(list(access.columns), frozenset(access.masked))
+    return f"SELECT {columns} FROM {lake.qualified(access.table)}{clause}", params
+
+
+def _copy_granted(
+    con: duckdb.DuckDBPyConnection, workspace: Workspace, accesses: Sequence[DataAccess]
+) -> None:
+    source = _lake_source(workspace)
+    try:
+        for access in accesses:
+            sql, params = granted_select(access)
+            reader = source.execute(sql, params).to_arrow_reader(100_000)
+            con.register("_mulu_granted_copy", reader)
+            try:
+                con.execute(
+                    f"CREATE TABLE memory.main.{_ident(access.dataset)} AS "
+                    "SELECT * FROM _mulu_granted_copy"
+                )
+            finally:
+                con.unregister("_mulu_granted_copy")
+    finally:
+        source.close()
+
+
+def _lake_source(workspace: Workspace) -> duckdb.DuckDBPyConnection:
+    """The lake attached read-only, for copying granted rows: like ``lake.connect_lake``'s
+    read-only connection, but it runs only Mulu's own statements (``granted_select``, values
+    bound), never an analyst's, so it skips the extension signature check as the loader's does
+    (~0.8 s per session: the files are our pinned duckdb-extension-* packages)."""
+    catalog = lake.catalog_path(workspace)
+    if not catalog.exists():
+        raise lake.LakeMissingError(f"no lake at {catalog}: nothing has been loaded yet")
+    con = duckdb.connect(config={"allow_unsigned_extensions": True})
+    try:
+        con.execute("SET enable_progress_bar = false")
+        lake.load_extension(con, "sqlite_scanner")
+        lake.load_extension(con, "ducklake")
+        data = lake.quote_literal(str(lake.data_path(workspace)) + "/")
+        con.execute(
+            f"ATTACH {lake.quote_literal('ducklake:sqlite:' + str(catalog))} AS {LAKE} "
+            f"(DATA_PATH {data}, OVERRIDE_DATA_PATH true, READ_ONLY)"
+        )
+    except BaseException:
+        con.close()
+        raise
+    return con

@@ -40,6 +40,15 @@ The session only reads: no ATTACH, COPY, EXPORT, INSTALL/LOAD or SET of settings
   .tables   what can be queried, with row counts
   .help     this text
   .quit     leave (also .exit or Ctrl-D)"""
+GRANTED_HELP = """\
+End a statement with ; (it may span lines). This session holds only the datasets granted to
+{who}, each a table by its name, with the granted columns and rows; personal data (PII) is
+masked unless the grant shows it. Every read is recorded in the audit log. When a grant ends
+its table is removed at once (with the tables and views you made here).
+No files, ATTACH, COPY, EXPORT, INSTALL/LOAD, SET of settings or catalogue tables.
+  .tables   what can be queried, with row counts
+  .help     this text
+  .quit     leave (also .exit or Ctrl-D)"""
 
 
 @requires(ANALYST)  # each user sees only what was granted to them
@@ -55,13 +64,30 @@ def sql(
         min=0,
         help=f"Most rows to print (default: {TABLE_ROWS} in a table, all with --json; 0: all).",
     ),
+    local_admin: bool = typer.Option(
+        False,
+        "--local-admin",
+        help="The full session (every table and the catalogue) as the local admin, as "
+        "`mulu --local-admin sql`.",
+    ),
 ) -> None:
-    """Query every dataset and the catalogue with DuckDB SQL (a shell without QUERY)."""
+    """Query datasets (and, for admins, the catalogue) with DuckDB SQL (a shell without QUERY).
+
+    A signed-in user other than an admin gets a session of their own: only the datasets granted
+    to them (共享授权), PII masked unless granted, every read recorded in the audit log."""
     import duckdb
 
+    from catalog.sharing.analyst import full_session_for
+    from mulu.cli.policy import acting
     from warehouse.analyst import SessionError, catalogue_tables_in, open_session
 
+    if local_admin:
+        options(ctx).local_admin = True
+    who = acting(ctx)
     workspace = options(ctx).workspace()
+    if not full_session_for(who):
+        _granted(ctx, who, query, as_json, limit)
+        return
     # A one-off query reads only the catalogue tables it names; the shell reads them all.
     tables = catalogue_tables_in(query) if query is not None else None
     try:
@@ -77,6 +103,30 @@ def sql(
             _run_once(con, query, as_json, limit)
     finally:
         con.close()
+
+
+def _granted(ctx: typer.Context, who, query: str | None, as_json: bool, limit: int | None) -> None:
+    """A signed-in user's own session (``catalog.sharing.analyst``)."""
+    import duckdb
+
+    from catalog.sharing.analyst import open_session_for
+    from warehouse.store import Store
+
+    workspace = options(ctx).workspace()
+    with Store.open(workspace) as store:
+        try:
+            con = open_session_for(store, workspace, who)
+        except duckdb.Error as exc:
+            fail(_escaped(f"cannot open the workspace {workspace.root}: {exc}"))
+        try:
+            if query is None:
+                failed = SqlShell(con, workspace.root, limit, granted_to=who.actor).run()
+                if failed:
+                    raise typer.Exit(1)
+            else:
+                _run_once(con, query, as_json, limit)
+        finally:
+            con.close()
 
 
 def _run_once(con, query: str, as_json: bool, limit: int | None) -> None:
@@ -113,9 +163,10 @@ def _rows_to_show(limit: int | None, as_json: bool) -> int | None:
 class SqlShell:
     """Reads statements (until ``;``) and dot commands from stdin; prompts only on a terminal."""
 
-    def __init__(self, con, home: Path, limit: int | None):
+    def __init__(self, con, home: Path, limit: int | None, granted_to: str | None = None):
         self.con = con
         self.home = home
+        self.granted_to = granted_to
         self.shown = _rows_to_show(limit, as_json=False)
         self.interactive = sys.stdin.isatty()
         self.failed = False
@@ -167,7 +218,10 @@ class SqlShell:
         if command in (".quit", ".exit", ".q"):
             return False
         if command == ".help":
-            console.print(SHELL_HELP, highlight=False, markup=False)
+            text = (
+                SHELL_HELP if self.granted_to is None else GRANTED_HELP.format(who=self.granted_to)
+            )
+            console.print(text, highlight=False, markup=False)
         elif command == ".tables":
             from warehouse.analyst import describe_session
 
@@ -189,13 +243,21 @@ class SqlShell:
                 self.con, text, limit=None if self.shown is None else self.shown + 1
             )
         except duckdb.Error as exc:
+            self._notices()
             self._error(str(exc))
             return
         except KeyboardInterrupt:
             self._error("interrupted")
             return
+        self._notices()
         if columns:
             print_result(columns, rows, self.shown)
+
+    def _notices(self) -> None:
+        """What a per-user session says happened before the statement (a grant ended)."""
+        take = getattr(self.con, "take_notices", None)
+        for notice in take() if take is not None else ():
+            errors.print(f"[bold yellow]注意:[/] {_escaped(notice)}", highlight=False)
 
     def _error(self, message: str) -> None:
         self.failed = True
