@@ -119,7 +119,7 @@ def body_of(message: email.message.EmailMessage) -> str:
 
 
 def serve(server: socketserver.BaseServer) -> Iterator[Any]:
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server
