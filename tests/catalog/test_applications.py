@@ -155,6 +155,7 @@ def test_conditional_flow_across_spring_festival_to_a_grant_of_a_column_subset(
         apps.get(Principal.anonymous(), app["id"])
 
 
+@pytest.mark.slow  # a real load publishes the dataset
 def test_published_dataset_answer_in_five_working_days_and_unconditional_approval(
     district: District, apps: Applications, clock: Clock
 ):
