@@ -28,6 +28,7 @@ import datetime as dt
 import io
 import json
 import os
+import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -306,7 +307,13 @@ class AuditLog:
                 f"seq {prev_seq + 1}: 末尾记录缺失 (tail truncated) — 已分配到 seq {top_before}，"
                 f"最后一条是 seq {prev_seq}",
             )
-        if saved is not None:
+        if saved is not None and saved.get("unreadable"):
+            broken(
+                prev_seq,
+                f"检查点文件无法读取 (checkpoint unreadable): {self.checkpoint} — 被改动？"
+                "确认日志无误后删除该文件，下次校验重新生成",
+            )
+        elif saved is not None:
             want_seq, want_hash = saved.get("seq"), saved.get("hash")
             if isinstance(want_seq, int) and want_seq > prev_seq:
                 broken(
@@ -343,11 +350,16 @@ class AuditLog:
         return saved if isinstance(saved, dict) else None
 
     def _save_checkpoint(self, seq: int, hash_: str, count: int) -> None:
+        """Atomically (a temporary file, then rename); never back to an older seq (a slower
+        verify finishing after a newer one)."""
         if self.checkpoint is None:
+            return
+        current = self.saved_checkpoint()
+        if current and isinstance(current.get("seq"), int) and current["seq"] > seq:
             return
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         body = {"seq": seq, "hash": hash_, "count": count, "at": self.clock().isoformat()}
-        temp = self.checkpoint.with_name(f".{self.checkpoint.name}.{os.getpid()}.tmp")
+        temp = self.checkpoint.with_name(f".{self.checkpoint.name}.{secrets.token_hex(8)}.tmp")
         temp.write_text(json.dumps(body, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         os.replace(temp, self.checkpoint)
 

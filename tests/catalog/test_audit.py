@@ -244,6 +244,7 @@ from warehouse.workspace import Workspace
 store = Store.open(Workspace(Path(sys.argv[1])))
 log = AuditLog(store)
 who = Principal(login="proc" + sys.argv[2], org_code="ORG")
+print("ready", flush=True)
 sys.stdin.readline()  # start together
 for i in range(int(sys.argv[3])):
     log.access(who, channel="sql", dataset="d" + sys.argv[2], columns=["x"], rows=i)
@@ -257,10 +258,14 @@ def test_processes_keep_one_chain(store: Store, workspace: Workspace):
         subprocess.Popen(
             [sys.executable, "-c", APPENDER, str(workspace.root), str(n), "200"],
             stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             text=True,
         )
         for n in range(4)
     ]
+    for proc in procs:  # every one has imported and opened the store
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
     for proc in procs:
         assert proc.stdin is not None
         proc.stdin.write("go\n")
@@ -443,3 +448,32 @@ def test_export_round_trip(log: AuditLog, store: Store, tmp_path: Path):
     )
     with pytest.raises(ValueError, match="format"):
         log.export(tmp_path / "a.xml", "xml")  # type: ignore[arg-type]
+
+
+def test_an_unreadable_checkpoint_is_a_problem_until_removed(log: AuditLog, workspace: Workspace):
+    _fill(log, 3)
+    assert log.verify().ok
+    checkpoint_path(workspace.root).write_text("{not json", encoding="utf-8")
+    check = log.verify()
+    assert not check.ok
+    assert "checkpoint unreadable" in check.problems[0]
+    checkpoint_path(workspace.root).unlink()
+    assert log.verify().ok
+    assert json.loads(checkpoint_path(workspace.root).read_text(encoding="utf-8"))["seq"] == 3
+
+
+def test_event_fields_fill_columns_and_detail(log: AuditLog):
+    seq = log.event(
+        STEWARD,
+        "audit_export",
+        channel="cli",
+        rows=12,
+        dataset="dibao",
+        detail={"format": "csv"},
+        path="/tmp/x.csv",
+        skipped=None,
+    )
+    row = log.entries(limit=1)[0]
+    assert row["seq"] == seq
+    assert (row["channel"], row["rows"], row["dataset"]) == ("cli", 12, "dibao")
+    assert row["detail"] == {"format": "csv", "path": "/tmp/x.csv"}
