@@ -193,8 +193,8 @@ class SqliteApplications:
         """Per providing organisation, for ``start`` <= time < ``end`` (catalogue ISO text):
         ``received`` (applications made), ``answered`` (approve/refuse/settle decisions),
         ``answered_on_time`` (decisions whose ``detail.on_time`` is true), ``refused``,
-        ``refused_with_reason`` and ``shared`` (decisions that made a grant). Organisations
-        with none of these are left out; ordered by organisation code."""
+        ``refused_with_reason`` and ``shared`` (the grants those decisions made: one per
+        grantee). Organisations with none of these are left out; ordered by organisation code."""
         con = self.db.connection()
         stats: dict[str, dict[str, int]] = {}
 
@@ -223,7 +223,7 @@ class SqliteApplications:
             "sum(CASE WHEN e.to_state = 'refused' THEN 1 ELSE 0 END), "
             "sum(CASE WHEN e.to_state = 'refused' AND trim(coalesce(e.reason, '')) <> '' "
             "    THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN json_extract(e.detail, '$.grant_id') IS NOT NULL THEN 1 ELSE 0 END) "
+            "sum(coalesce(json_array_length(e.detail, '$.grant_ids'), 0)) "
             "FROM application_events e JOIN applications a ON a.id = e.application_id "
             "WHERE e.action IN ('approve', 'refuse', 'settle') AND e.at >= ? AND e.at < ? "
             "GROUP BY a.provider_org",
