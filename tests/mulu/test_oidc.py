@@ -37,8 +37,6 @@ from catalog.sharing.users import UserAccounts
 from schemas.errors import Forbidden, InvalidInput, Unauthenticated
 from warehouse.workspace import Workspace
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
-
 ORG = "11330100MB0000001X"
 CLIENT_ID = "mulu-portal"
 SECRET_ENV = "MULU_TEST_OIDC_SECRET"
@@ -246,6 +244,8 @@ def sign_in(base: str, browser: requests.Session | None = None, next_url: str = 
     return browser, answer
 
 
+@pytest.mark.server
+@pytest.mark.slow
 def test_sign_on_starts_a_portal_session_as_that_user(mulu: str, provider: Provider):
     anonymous = requests.get(mulu + "/", timeout=30)
     assert "李明" not in anonymous.text
@@ -273,6 +273,8 @@ def test_sign_on_starts_a_portal_session_as_that_user(mulu: str, provider: Provi
     assert asked["redirect_uri"] == mulu + "/login/oidc/callback"
 
 
+@pytest.mark.server
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("tamper", "foreign", "words"),
     [
@@ -295,6 +297,8 @@ def test_a_bad_id_token_is_refused(mulu: str, provider: Provider, tamper, foreig
     assert "李明" not in browser.get(mulu + "/", timeout=30).text
 
 
+@pytest.mark.server
+@pytest.mark.slow
 @pytest.mark.parametrize("who", ["nobody.here", "wang.gone"], ids=["unknown", "disabled"])
 def test_a_user_mulu_does_not_know_or_disabled_is_refused(mulu: str, provider: Provider, who):
     provider.username = who
@@ -304,6 +308,8 @@ def test_a_user_mulu_does_not_know_or_disabled_is_refused(mulu: str, provider: P
     assert not browser.cookies.get("mulu_session")
 
 
+@pytest.mark.server
+@pytest.mark.slow
 def test_the_callback_is_used_once_and_only_by_the_browser_that_began(mulu: str):
     browser = requests.Session()
     begun = browser.get(mulu + "/login/oidc", allow_redirects=False, timeout=30)
@@ -321,12 +327,16 @@ def test_the_callback_is_used_once_and_only_by_the_browser_that_began(mulu: str)
     assert "重新登录" in again.text
 
 
+@pytest.mark.server
+@pytest.mark.slow
 def test_next_never_leaves_the_site(mulu: str):
     _, answer = sign_in(mulu, next_url="//evil.example/x")
     assert answer.status_code == 200
     assert answer.url == mulu + "/"
 
 
+@pytest.mark.server
+@pytest.mark.slow
 def test_without_settings_there_is_no_sign_on(tmp_path: Path):
     workspace = Workspace(tmp_path / "ws").ensure()
     with serving(workspace.root) as base:

@@ -208,6 +208,7 @@ def test_dcat_gives_harvesters_the_open_catalogue(district):
 
 
 # --- the search layer, without a server ---------------------------------------------------
+@pytest.mark.slow
 def test_search_leaves_hidden_entries_out_of_hits_totals_and_counts(tmp_path: Path):
     workspace, made = _district(tmp_path / "ws")
     shown = _open(made)
@@ -247,6 +248,7 @@ def test_search_leaves_hidden_entries_out_of_hits_totals_and_counts(tmp_path: Pa
         store.close()
 
 
+@pytest.mark.slow
 def test_the_public_listing_is_cheap(tmp_path: Path):
     """The code order is read once per index state; later pages cost milliseconds."""
     workspace, _ = _district(tmp_path / "ws")
