@@ -324,3 +324,21 @@ def test_statistics_per_organisation_and_in_the_scorecard(
         "sharing_refused_with_reason": 1,
         "sharing_shared": 1,
     }
+
+
+def test_a_step_beyond_the_holiday_tables_is_provisional(
+    district: District, apps: Applications, clock: Clock
+):
+    from catalog.sharing.calendar import PACKAGE_LAST_YEAR
+
+    clock.now = dt.datetime(PACKAGE_LAST_YEAR + 3, 3, 2, 9, 0)
+    app = apps.apply(
+        district.who["zj_officer"],
+        entry_code=district.entries["conditional"],
+        purpose="p",
+        scenario="s",
+    )
+    deadline = app["deadline"]
+    assert deadline["provisional"] is True
+    assert "周一至周五" in deadline["warnings"][0]
+    assert deadline["working_days_left"] == 2

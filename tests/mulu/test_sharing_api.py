@@ -107,6 +107,38 @@ def test_rest_flow_with_statuses(site: tuple[TestClient, District, dict[str, str
     assert stats[0]["received"] == 1
     assert stats[0]["shared"] == 1
 
+    # A refusal with its reason, an escalation by the applicant, the office's settlement.
+    second = client.post(
+        base, json={**body, "columns": []}, headers=auth(tokens, "zj_officer")
+    ).json()
+    url = f"{base}/{second['number']}"
+    client.post(f"{url}/check", json=forward, headers=auth(tokens, "office"))
+    refused = client.post(
+        f"{url}/answer",
+        json={"approve": False, "reason": "超出范围"},
+        headers=auth(tokens, "mz_officer"),
+    )
+    assert refused.json()["state"] == "refused"
+    appeal = {"reason": "确需此数据"}
+    assert (
+        client.post(f"{url}/escalate", json=appeal, headers=auth(tokens, "zj_analyst")).status_code
+        == 403
+    )
+    assert (
+        client.post(f"{url}/escalate", json=appeal, headers=auth(tokens, "zj_officer")).status_code
+        == 200
+    )
+    settle = {"approve": False, "reason": "维持提供方意见"}
+    assert (
+        client.post(f"{url}/settle", json=settle, headers=auth(tokens, "mz_officer")).status_code
+        == 403
+    )
+    settled = client.post(f"{url}/settle", json=settle, headers=auth(tokens, "office"))
+    assert settled.status_code == 200
+    assert settled.json()["state"] == "refused"
+    assert client.post(f"{url}/withdraw", headers=auth(tokens, "zj_officer")).status_code == 409
+    assert client.get(f"{base}/SQ20990101-0001", headers=auth(tokens, "office")).status_code == 404
+
 
 @pytest.mark.slow
 def test_portal_pages_apply_and_decide(
