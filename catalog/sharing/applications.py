@@ -221,6 +221,7 @@ class Applications:
             grants = grant() if grant is not None else []
             if grants:
                 changes["grant_id"] = grants[0]["id"]
+                changes["dataset"] = grants[0].get("dataset") or app.get("dataset")
                 info["grant_id"] = grants[0]["id"]
                 info["grant_ids"] = [g["id"] for g in grants]
             if not self.store.applications.update(app["id"], changes, expect_state=app["state"]):
