@@ -278,11 +278,11 @@ def test_sign_on_starts_a_portal_session_as_that_user(mulu: str, provider: Provi
 @pytest.mark.parametrize(
     ("tamper", "foreign", "words"),
     [
-        ({"nonce": "someone-elses-nonce"}, False, "nonce"),
-        ({"iss": "http://127.0.0.1:1/evil"}, False, "iss"),
-        ({"aud": "another-client"}, False, "aud"),
-        ({"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}, False, "exp"),
-        ({}, True, "signature"),
+        ({"nonce": "someone-elses-nonce"}, False, "claim: &#39;nonce&#39;"),
+        ({"iss": "http://127.0.0.1:1/evil"}, False, "claim: &#39;iss&#39;"),
+        ({"aud": "another-client"}, False, "claim: &#39;aud&#39;"),
+        ({"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}, False, "expired"),
+        ({}, True, "bad_signature"),
     ],
     ids=["wrong-nonce", "wrong-issuer", "wrong-audience", "expired", "foreign-key"],
 )
