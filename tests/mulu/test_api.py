@@ -16,6 +16,7 @@ import rdflib
 from api_server import serving
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from web_users import add_user, bearer
 
 from catalog.directory import Directory
 from catalog.importing.importer import import_file
@@ -59,8 +60,17 @@ def site(tmp_path_factory, real_data):
         )
     finally:
         directory.close()
-    with TestClient(create_app(workspace)) as client:
+    # Real users: the civil-affairs bureau's officer reports its updates, a steward reviews.
+    TOKENS["officer"] = add_user(workspace, "mz.officer", roles=("officer",), org="示范区民政局")
+    TOKENS["steward"] = add_user(workspace, "steward", roles=("steward",), org="示范区民政局")
+    # The client reads as a signed-in analyst, who sees the whole directory (the public sees
+    # open entries only: tests/mulu/test_web_auth.py and the visibility tests).
+    TOKENS["reader"] = add_user(workspace, "reader", roles=("analyst",), org="六安市市场监管局")
+    with TestClient(create_app(workspace), headers=bearer(TOKENS["reader"])) as client:
         yield client, workspace, code
+
+
+TOKENS: dict[str, str] = {}
 
 
 def quoted(code: str) -> str:
@@ -128,7 +138,9 @@ def test_missing_entries_and_organisations_are_404(site):
         response = client.get(path)
         assert response.status_code == 404, path
         assert named in response.json()["detail"]  # the message names what was asked for
-    missing = client.post("/api/entries/399999-999999/updates", json={})
+    missing = client.post(
+        "/api/entries/399999-999999/updates", json={}, headers=bearer(TOKENS["officer"])
+    )
     assert missing.status_code == 404
     assert "信息资源代码" in missing.json()["detail"]
     assert client.get("/api/entries", params={"limit": 0}).status_code == 422  # FastAPI's own
@@ -145,8 +157,15 @@ def test_freshness_and_a_reported_update(site):
     client, _, code = site
     before = client.get("/api/freshness", params={"org": "示范区民政局"}).json()
     assert [e["status"] for e in before["entries"]] == ["overdue"]
+    body = {"reported_by": "民政局", "note": "11月数据已更新"}
+    anonymous = client.post(
+        f"/api/entries/{code}/updates", json=body, headers={"Authorization": ""}
+    )
+    assert anonymous.status_code == 401
+    reader = client.post(f"/api/entries/{code}/updates", json=body)  # an analyst: 403
+    assert reader.status_code == 403
     response = client.post(
-        f"/api/entries/{code}/updates", json={"reported_by": "民政局", "note": "11月数据已更新"}
+        f"/api/entries/{code}/updates", json=body, headers=bearer(TOKENS["officer"])
     )
     assert response.status_code == 201
     assert response.json()["code"] == code
@@ -155,7 +174,8 @@ def test_freshness_and_a_reported_update(site):
     card = client.get("/api/freshness/scorecard").json()
     assert {r["provider_name"] for r in card} >= {"示范区民政局"}
     history = client.get(f"/api/entries/{code}/history").json()
-    assert history["updates"][-1]["reported_by"] == "民政局"
+    # The signed-in officer is recorded, not the name the body claims.
+    assert history["updates"][-1]["reported_by"] == "mz.officer"
 
 
 @pytest.mark.slow  # rdflib parses and writes the whole catalogue
@@ -171,9 +191,13 @@ def test_dcat_catalogue_as_json_ld_and_turtle(site):
 
 def test_quality_endpoints_answer_without_runs(site):
     client, _, _ = site
-    assert client.get("/api/quality/runs").json() == []
+    steward = bearer(TOKENS["steward"])
+    assert client.get("/api/quality/runs", headers={"Authorization": ""}).status_code == 401
+    assert client.get("/api/quality/runs", headers=steward).json() == []
     response = client.post(
-        "/api/quality/runs/nope/reviews", json={"action": "accept", "reviewer": "王科长"}
+        "/api/quality/runs/nope/reviews",
+        json={"action": "accept", "reviewer": "王科长"},
+        headers=steward,
     )
     assert response.status_code == 404  # no such run: not found, whatever the method
     assert "nope" in response.json()["detail"]
@@ -203,7 +227,8 @@ def test_portal_entry_page_and_a_missing_one(site):
     page = client.get(f"/entry/{code}")
     assert page.status_code == 200
     assert "城乡低保对象名单" in page.text
-    assert "样例数据需提出共享申请后查看" in page.text  # 有条件共享: no rows before a request
+    # 有条件共享, another organisation's reader: no rows before a request, a link to apply.
+    assert f'href="/sharing/apply/{code}">申请共享</a>' in page.text
     missing = client.get("/entry/399999/999999")
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("text/html")
@@ -351,7 +376,7 @@ def test_ckanapi_client_against_a_real_server(site):
 
     _, workspace, code = site
     with serving(workspace.root) as base:
-        remote = ckanapi.RemoteCKAN(base)
+        remote = ckanapi.RemoteCKAN(base, apikey=TOKENS["reader"])
         names = remote.action.package_list()
         assert len(names) == ENTRIES
         assert code.replace("/", "-") in names
@@ -372,7 +397,7 @@ def test_ckanapi_client_against_a_real_server(site):
         assert found["count"] >= 1
         assert found["results"][0]["id"] == code
         # GET-only clients too (as a browser or curl would call it).
-        get_only = ckanapi.RemoteCKAN(base, get_only=True)
+        get_only = ckanapi.RemoteCKAN(base, apikey=TOKENS["reader"], get_only=True)
         assert get_only.action.package_show(id=code)["id"] == code
 
 
@@ -426,7 +451,8 @@ def small(tmp_path):
             )
     finally:
         directory.close()
-    with TestClient(create_app(workspace)) as client:
+    reader = add_user(workspace, "reader", roles=("analyst",), org="区数据资源局")
+    with TestClient(create_app(workspace), headers=bearer(reader)) as client:
         yield client, workspace
 
 
@@ -454,9 +480,11 @@ def test_dcat_files_are_written_once_per_catalogue_state(small):
     client.get("/catalog.jsonld")
     assert exports.writes == 2  # one file per format
     code = client.get("/api/entries", params={"limit": 1}).json()["entries"][0]["code"]
+    steward = add_user(workspace, "steward", roles=("steward",), org="区数据资源局")
     reported = client.post(
         f"/api/entries/{quoted(code)}/updates",
         json={"at": "2026-03-04T05:06:07", "reported_by": "交通局"},
+        headers=bearer(steward),
     )
     assert reported.status_code == 201
     second = client.get("/catalog.ttl").text
@@ -513,7 +541,8 @@ def test_a_search_before_the_index_was_ever_built_waits_for_it(tmp_path):
             )
     finally:
         directory.close()
-    with TestClient(create_app(workspace)) as client:
+    reader = add_user(workspace, "reader", roles=("analyst",), org="交通局")
+    with TestClient(create_app(workspace), headers=bearer(reader)) as client:
         found = client.get("/api/search", params={"q": "公交"}).json()
         assert found["total"] == 30
         assert not found["stale"]
