@@ -41,7 +41,7 @@ def serving(home: Path) -> Iterator[str]:
             try:
                 urllib.request.urlopen(base + "/api/openapi.json", timeout=2).read()
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, OSError):  # refused, reset, or slow under load
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
                         f"mulu serve did not start: {process.stderr.read().decode()}"
