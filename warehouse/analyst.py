@@ -124,6 +124,10 @@ _REFUSED_FUNCTION = re.compile(r"\b(" + "|".join(_REFUSED_FUNCTIONS) + r")\b", r
 _DYNAMIC_SQL = re.compile(r"\b(query|query_table|json_execute_serialized_sql)\s*\(", re.IGNORECASE)
 # DuckDB's parser itself reads the folder's schema.sql and load.sql for IMPORT DATABASE.
 _IMPORT_DATABASE = re.compile(r"\bimport(\s+database\b|_database\b)", re.IGNORECASE)
+_GRANTED_HINT = (
+    "a per-user Mulu SQL session holds only the datasets granted to you, copied into memory: "
+    "docs/analysts.md"
+)
 _READ_ONLY_HINT = (
     "a Mulu SQL session only reads the workspace's lake, its catalogue copy and quarantine: "
     "docs/analysts.md"
@@ -206,32 +210,35 @@ class Session:
         self.close()
 
 
-def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Raise ReadOnlyError when ``sql`` holds a statement a session does not run."""
+def check_read_only(
+    con: duckdb.DuckDBPyConnection, sql: str, *, hint: str = _READ_ONLY_HINT
+) -> None:
+    """Raise ReadOnlyError when ``sql`` holds a statement a session does not run (``hint``
+    ends the message)."""
     if match := _REFUSED_FUNCTION.search(sql):
         raise ReadOnlyError(
             f"refused: {match.group(1).lower()}() writes or deletes files, or opens a "
-            f"database file itself; {_READ_ONLY_HINT}"
+            f"database file itself; {hint}"
         )
     if match := _DYNAMIC_SQL.search(sql):
         raise ReadOnlyError(
             f"refused: {match.group(1).lower()}() runs SQL built while the query runs, which "
-            f"cannot be checked first; write the statement itself; {_READ_ONLY_HINT}"
+            f"cannot be checked first; write the statement itself; {hint}"
         )
     if _IMPORT_DATABASE.search(sql):
         raise ReadOnlyError(
-            f"refused: IMPORT DATABASE reads files and the statements in them; {_READ_ONLY_HINT}"
+            f"refused: IMPORT DATABASE reads files and the statements in them; {hint}"
         )
     for statement in con.extract_statements(sql):
         kind = statement.type.name
         if kind not in _ALLOWED:
             reason = _REFUSED.get(kind) or f"{_first_word(statement.query)} is not allowed"
-            raise ReadOnlyError(f"refused: {reason}; {_READ_ONLY_HINT}")
+            raise ReadOnlyError(f"refused: {reason}; {hint}")
         if kind in ("EXPLAIN", "PREPARE"):
             inner = _wrapped_statement(statement.query, kind)
             if inner is None:
                 raise ReadOnlyError(f"refused: {kind} of a statement Mulu cannot check")
-            check_read_only(con, inner)
+            check_read_only(con, inner, hint=hint)
 
 
 def _first_word(query: str) -> str:
@@ -618,10 +625,6 @@ def _literal(value: object) -> str:
 
 
 # --- per-user sessions (issue 13) ----------------------------------------------------------
-_GRANTED_HINT = (
-    "a per-user Mulu SQL session holds only the datasets granted to you, copied into memory: "
-    "docs/analysts.md"
-)
 # Statement types that report how many rows they wrote from what they read (CREATE TABLE … AS,
 # INSERT … SELECT): their ``Count`` is what they took from a granted table.
 _COUNTING = {"CREATE", "INSERT", "UPDATE", "DELETE", "MERGE_INTO"}
@@ -666,7 +669,7 @@ class GrantedSession(Session):
         self.finish()
         if self.before_statement is not None:
             self.before_statement(self)
-        check_read_only(self._con, sql)
+        check_read_only(self._con, sql, hint=_GRANTED_HINT)
         statements = self._con.extract_statements(sql)
         if parameters is not None and len(statements) > 1:
             raise duckdb.InvalidInputException("parameters need a single statement")

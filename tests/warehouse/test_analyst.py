@@ -191,6 +191,9 @@ def test_describe_session_lists_everything_with_row_counts(warehouse):
         # FTS5 shadow tables) and the users with their password and token hashes
         internal = {"code_sequences", "sqlite_sequence"}
         internal |= {"users", "user_roles", "api_tokens", "user_events"}
+        # and sharing's (issue 13): sessions, applications, grants and the audit log
+        internal |= {"web_sessions", "login_attempts", "applications", "application_events"}
+        internal |= {"grants", "audit_log"}
         assert set(catalogue) == {
             name for (name,) in tables if name not in internal and not name.startswith("search_")
         }

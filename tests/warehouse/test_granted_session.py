@@ -1,0 +1,274 @@
+"""Per-user analyst sessions (issue 13): a real load into a real lake, then
+``open_granted_session`` with a DataAccess: only the granted columns and rows, PII masked, and
+every way out of the session refused — each escape its own test."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from loading_fixtures import ROSTER_HEADER, ROSTER_ROWS, write_csv, write_spec
+
+from schemas.access import DataAccess
+from warehouse.analyst import (
+    GrantedSession,
+    ReadOnlyError,
+    describe_session,
+    open_granted_session,
+    run_query,
+)
+from warehouse.lake import catalog_path
+from warehouse.load import load_dataset
+from warehouse.masking import mask_value
+from warehouse.workspace import Workspace
+
+ALL = ("person_name", "id_card_no", "household_size", "monthly_allowance", "approved_on")
+PII = frozenset({"person_name", "id_card_no"})
+
+
+@pytest.fixture(scope="module")
+def lake_workspace(tmp_path_factory) -> Workspace:
+    """Two datasets loaded: the roster (granted in these tests) and ``secret`` (never)."""
+    root = tmp_path_factory.mktemp("granted")
+    workspace = Workspace(root / "ws").ensure()
+    source = write_csv(root / "src" / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
+    for name in ("dibao", "secret"):
+        spec = write_spec(workspace.datasets_dir / "mzj", name, source)
+        assert load_dataset(workspace, spec).status == "published"
+    return workspace
+
+
+def access(**change) -> DataAccess:
+    values = {"dataset": "dibao", "table": "dibao", "columns": ALL, "masked": PII, "pii": PII}
+    return DataAccess(**{**values, **change})
+
+
+@pytest.fixture(scope="module")
+def session(lake_workspace) -> GrantedSession:
+    opened = open_granted_session(lake_workspace, [access()])
+    yield opened
+    opened.close()
+
+
+def lake_file(workspace: Workspace) -> Path:
+    return next(workspace.lake_dir.rglob("*.parquet"), workspace.lake_dir / "x.parquet")
+
+
+# --- what a grant shows ---------------------------------------------------------------------
+def test_only_the_granted_columns_with_pii_masked_unless_unmasked(lake_workspace):
+    granted = access(
+        columns=("person_name", "id_card_no", "monthly_allowance"),
+        masked=frozenset({"id_card_no"}),
+    )
+    with open_granted_session(lake_workspace, [granted]) as con:
+        columns, rows = run_query(con, "SELECT * FROM dibao ORDER BY person_name")
+        assert columns == ["person_name", "id_card_no", "monthly_allowance"]
+        assert ("张三", mask_value("010101199003074514"), Decimal("1250.50")) in rows
+        assert len(rows) == 4
+        with pytest.raises(duckdb.BinderException, match="household_size"):
+            con.execute("SELECT household_size FROM dibao")
+        with pytest.raises(duckdb.CatalogException, match="secret"):  # not granted
+            con.execute("SELECT * FROM secret")
+        assert [o.name for o in describe_session(con)] == ["dibao"]
+
+
+def test_every_pii_column_masked_by_default_and_nulls_stay_null(session):
+    _, rows = run_query(session, "SELECT person_name, id_card_no FROM dibao ORDER BY 1")
+    assert rows == [
+        (mask_value("张三"), mask_value("010101199003074514")),
+        (mask_value("李四"), mask_value("110101198507151234")),
+        (mask_value("王五"), None),
+        (mask_value("赵六"), mask_value("0011223344556677X")),
+    ]
+    assert rows[0][0] == "***"
+
+
+def test_a_row_filter_keeps_only_the_allowed_values(lake_workspace):
+    granted = access(row_filter=(("household_size", ("1", "5")), ("approved_on", ("2026-04-01",))))
+    with open_granted_session(lake_workspace, [granted]) as con:
+        assert run_query(con, "SELECT household_size FROM dibao")[1] == [(5,)]
+    tricky = access(row_filter=(("person_name", ("' OR 1=1 --",)),))  # values are bound
+    with open_granted_session(lake_workspace, [tricky]) as con:
+        assert run_query(con, "SELECT count(*) FROM dibao")[1] == [(0,)]
+
+
+def test_no_grant_no_tables_and_the_session_is_still_closed(lake_workspace):
+    with open_granted_session(lake_workspace, []) as con:
+        assert describe_session(con) == []
+        with pytest.raises(duckdb.PermissionException):
+            con.execute(f"SELECT * FROM read_parquet('{lake_file(lake_workspace)}')")
+
+
+def test_the_analyst_may_work_in_memory(session):
+    session.execute("CREATE TEMP TABLE big AS SELECT * FROM dibao WHERE household_size > 1")
+    assert run_query(session, "SELECT count(*) FROM big")[1] == [(2,)]
+    session.execute("DROP TABLE big")
+
+
+# --- escapes, each refused ----------------------------------------------------------------
+def escapes(workspace: Workspace) -> dict[str, tuple[str, type[BaseException], str]]:
+    parquet = lake_file(workspace)
+    return {
+        "read_parquet on a lake file": (
+            f"SELECT * FROM read_parquet('{parquet}')",
+            duckdb.PermissionException,
+            "disabled by configuration",
+        ),
+        "a lake file by its path": (
+            f"SELECT * FROM '{parquet}'",
+            duckdb.PermissionException,
+            "disabled by configuration",
+        ),
+        "read_csv on a lake file": (
+            f"SELECT * FROM read_csv('{parquet}')",
+            duckdb.PermissionException,
+            "disabled by configuration",
+        ),
+        "glob over the lake": (
+            f"SELECT * FROM glob('{workspace.lake_dir}/**')",
+            duckdb.PermissionException,
+            "disabled by configuration",
+        ),
+        "read_blob of the catalogue": (
+            f"SELECT * FROM read_blob('{workspace.metadata_db}')",
+            duckdb.PermissionException,
+            "disabled by configuration",
+        ),
+        "ATTACH lake.sqlite": (
+            f"ATTACH '{catalog_path(workspace)}' AS l (TYPE sqlite)",
+            ReadOnlyError,
+            "ATTACH",
+        ),
+        "ATTACH the lake as DuckLake": (
+            f"ATTACH 'ducklake:sqlite:{catalog_path(workspace)}' AS l",
+            ReadOnlyError,
+            "ATTACH",
+        ),
+        "ATTACH catalog.sqlite": (
+            f"ATTACH '{workspace.metadata_db}' AS c (TYPE sqlite, READ_ONLY)",
+            ReadOnlyError,
+            "ATTACH",
+        ),
+        "COPY TO": (f"COPY dibao TO '{workspace.root}/out.csv'", ReadOnlyError, "COPY"),
+        "COPY a query TO": (
+            f"COPY (SELECT * FROM dibao) TO '{workspace.root}/out.parquet'",
+            ReadOnlyError,
+            "COPY",
+        ),
+        "EXPORT DATABASE": (f"EXPORT DATABASE '{workspace.root}/dump'", ReadOnlyError, "EXPORT"),
+        "IMPORT DATABASE": (f"IMPORT DATABASE '{workspace.root}'", ReadOnlyError, "IMPORT"),
+        "INSTALL": ("INSTALL httpfs", ReadOnlyError, "INSTALL"),
+        "LOAD": ("LOAD sqlite_scanner", ReadOnlyError, "LOAD"),
+        "FORCE INSTALL": ("FORCE INSTALL ducklake", ReadOnlyError, "INSTALL"),
+        "SET enable_external_access": (
+            "SET enable_external_access = true",
+            duckdb.InvalidInputException,
+            "locked",
+        ),
+        "SET GLOBAL allowed_directories": (
+            "SET GLOBAL allowed_directories = ['/']",
+            duckdb.InvalidInputException,
+            "locked",
+        ),
+        "RESET enable_external_access": (
+            "RESET enable_external_access",
+            duckdb.InvalidInputException,
+            "locked",
+        ),
+        "SET lock_configuration": (
+            "SET lock_configuration = false",
+            duckdb.InvalidInputException,
+            "locked",
+        ),
+        "SET temp_directory": (
+            f"SET temp_directory = '{workspace.lake_dir}'",
+            duckdb.InvalidInputException,
+            "locked",
+        ),
+        "PRAGMA a setting": (
+            "PRAGMA enable_external_access = true",
+            duckdb.InvalidInputException,
+            "locked",
+        ),
+        "changing duckdb_settings()": (
+            "UPDATE duckdb_settings() SET value = 'true' WHERE name = 'enable_external_access'",
+            duckdb.ParserException,
+            "syntax error",
+        ),
+        "the catalogue's entries": ("SELECT * FROM entries", duckdb.CatalogException, "entries"),
+        "the catalogue's users": ("SELECT * FROM users", duckdb.CatalogException, "users"),
+        "the catalogue's grants": ("SELECT * FROM grants", duckdb.CatalogException, "grants"),
+        "the catalogue's audit_log": (
+            "SELECT * FROM audit_log",
+            duckdb.CatalogException,
+            "audit_log",
+        ),
+        "catalog.entries": ("SELECT * FROM catalog.entries", duckdb.CatalogException, "catalog"),
+        "sqlite_scan": (
+            f"SELECT * FROM sqlite_scan('{workspace.metadata_db}', 'users')",
+            ReadOnlyError,
+            "sqlite_scan",
+        ),
+        "sqlite_attach": (
+            f"CALL sqlite_attach('{workspace.metadata_db}')",
+            ReadOnlyError,
+            "sqlite_attach",
+        ),
+        "query()": (
+            f"SELECT * FROM query('SELECT * FROM read_parquet(''{parquet}'')')",
+            ReadOnlyError,
+            "query",
+        ),
+        "query_table()": ("SELECT * FROM query_table('secret')", ReadOnlyError, "query_table"),
+        "query_table() with spaces": (
+            "SELECT * FROM query_table ('di' || 'bao')",
+            ReadOnlyError,
+            "query_table",
+        ),
+        "lake.<table>": ("SELECT * FROM lake.dibao", duckdb.CatalogException, "lake"),
+        "lake.main.<table>": ("SELECT * FROM lake.main.secret", duckdb.BinderException, "lake"),
+        "a dataset not granted": ("SELECT * FROM secret", duckdb.CatalogException, "secret"),
+        "EXPLAIN of a COPY": (
+            f"EXPLAIN COPY dibao TO '{workspace.root}/x.csv'",
+            ReadOnlyError,
+            "COPY",
+        ),
+        "PREPARE of an ATTACH": (
+            f"PREPARE p AS ATTACH '{workspace.metadata_db}'",
+            duckdb.Error,  # DuckDB cannot prepare one, the check refuses it anyway
+            "ATTACH",
+        ),
+        "a persistent secret": (
+            "CREATE PERSISTENT SECRET s (TYPE s3, KEY_ID 'k', SECRET 's')",
+            duckdb.Error,
+            "disabled by configuration|not found|Secret",
+        ),
+        "a Python variable by name": ("SELECT * FROM leak", duckdb.CatalogException, "leak"),
+    }
+
+
+ESCAPES = sorted(escapes(Workspace(Path("/ws"))))
+
+
+@pytest.mark.parametrize("name", ESCAPES)
+def test_an_escape_is_refused(session, lake_workspace, name):
+    leak = {"x": [1]}  # noqa: F841 - what a Python replacement scan would find
+    sql, error, words = escapes(lake_workspace)[name]
+    with pytest.raises(error, match=words):
+        session.execute(sql)
+    assert session.execute(
+        "SELECT current_setting('enable_external_access'), "
+        "current_setting('allowed_directories'), current_setting('lock_configuration')"
+    ).fetchall() == [(False, [], True)]
+    assert run_query(session, "SELECT count(*) FROM dibao")[1] == [(4,)]
+    assert not (lake_workspace.root / "out.csv").exists()
+
+
+def test_a_moved_lake_file_is_still_out_of_reach(session, lake_workspace, tmp_path):
+    """Even a copy of a lake file in a folder of the analyst's choosing cannot be read."""
+    copy = shutil.copy(lake_file(lake_workspace), tmp_path / "copy.parquet")
+    with pytest.raises(duckdb.PermissionException):
+        session.execute(f"SELECT * FROM '{copy}'")
