@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from loading_fixtures import lake_rows, write_csv, write_spec
 from typer.testing import CliRunner
+from web_users import add_user, bearer, start_session
 
 from catalog.directory import Directory
 from catalog.reviews import review
@@ -117,7 +118,9 @@ def test_rejecting_registers_nothing(workspace, store, blocked):
 
 def test_the_api_answers_each_error_with_its_status(workspace, blocked):
     _, run_id = blocked
-    with TestClient(create_app(workspace)) as client:
+    steward = bearer(add_user(workspace, "wang.kz", roles=("steward",)))
+    officer = bearer(add_user(workspace, "officer", roles=("officer",)))
+    with TestClient(create_app(workspace), headers=steward) as client:
         missing = client.get("/api/quality/runs/nope")
         assert missing.status_code == 404
         assert "no quality run 'nope'" in missing.json()["detail"]
@@ -128,56 +131,66 @@ def test_the_api_answers_each_error_with_its_status(workspace, blocked):
         assert "no quality run 'nope'" in missing.json()["detail"]
 
         reviews = f"/api/quality/runs/{run_id}/reviews"
-        passed_rule = client.post(
-            reviews, json={"action": "waive", "reviewer": "王科长", "rule": "person_name:type"}
-        )
+        passed_rule = client.post(reviews, json={"action": "waive", "rule": "person_name:type"})
         assert passed_rule.status_code == 400, passed_rule.text
-        no_rule = client.post(
-            reviews, json={"action": "waive", "reviewer": "王科长", "rule": "no_such_rule"}
-        )
+        no_rule = client.post(reviews, json={"action": "waive", "rule": "no_such_rule"})
         assert no_rule.status_code == 404
-        no_reviewer = client.post(reviews, json={"action": "accept", "reviewer": " "})
-        assert no_reviewer.status_code == 400
+        # Only a steward decides: anonymous 401, an officer 403 (the officer may read the run).
+        anonymous = client.post(reviews, json={"action": "accept"}, headers={"Authorization": ""})
+        assert anonymous.status_code == 401
+        assert client.post(reviews, json={"action": "accept"}, headers=officer).status_code == 403
+        assert client.get(reviews.removesuffix("/reviews"), headers=officer).status_code == 200
 
-        accepted = client.post(reviews, json={"action": "accept", "reviewer": "王科长"})
+        # The body's reviewer is ignored: the review records the authenticated steward.
+        accepted = client.post(reviews, json={"action": "accept", "reviewer": "某某"})
         assert accepted.status_code == 201
         assert accepted.json()["snapshot_id"] is not None
-        again = client.post(reviews, json={"action": "reject", "reviewer": "王科长"})
+        again = client.post(reviews, json={"action": "reject"})
         assert again.status_code == 409
         assert "accepted already" in again.json()["detail"]
-        assert client.get(f"/api/quality/runs/{run_id[:10]}").json()["decision"] == "accepted"
+        run = client.get(f"/api/quality/runs/{run_id[:10]}").json()
+        assert run["decision"] == "accepted"
+        assert [r["reviewer"] for r in run["reviews"]] == ["wang.kz"]
 
 
 def test_the_portal_shows_the_message(workspace, blocked):
     _, run_id = blocked
-    with TestClient(create_app(workspace)) as client:
+    add_user(workspace, "wang.kz", roles=("steward",))
+    secret, csrf = start_session(workspace, "wang.kz")
+    with TestClient(create_app(workspace), cookies={"mulu_session": secret}) as client:
         missing = client.get("/quality/nope")
         assert missing.status_code == 404
         assert "no quality run" in missing.text
-        missing = client.post(
-            "/quality/nope/review", data={"action": "accept", "reviewer": "王科长"}
-        )
+        missing = client.post("/quality/nope/review", data={"action": "accept", "csrf_token": csrf})
         assert missing.status_code == 404
+        # Without the form's CSRF token the post is refused before anything is decided.
+        forged = client.post(f"/quality/{run_id}/review", data={"action": "accept"})
+        assert forged.status_code == 403
 
         refused = client.post(
             f"/quality/{run_id}/review",
             follow_redirects=False,
-            data={"action": "waive", "reviewer": "王科长", "rule": "person_name:type"},
+            data={"action": "waive", "rule": "person_name:type", "csrf_token": csrf},
         )
         assert refused.status_code == 303
+        # The message is kept server-side (a signed cookie), never put in the URL.
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(refused.headers["location"]).query)
-        assert "not a failed expectation" in query["error"][0]
+        assert set(query) == {"lang"}
         page = client.get(refused.headers["location"])
         assert page.status_code == 200
+        assert 'id="error"' in page.text
         assert "not a failed expectation" in page.text
+        assert "not a failed expectation" not in client.get(refused.headers["location"]).text
 
         done = client.post(
             f"/quality/{run_id}/review",
             follow_redirects=False,
-            data={"action": "accept", "reviewer": "王科长"},
+            data={"action": "accept", "csrf_token": csrf},
         )
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(done.headers["location"]).query)
-        assert query["flash"][0].startswith("published as snapshot")
+        assert "flash" not in done.headers["location"]
+        page = client.get(done.headers["location"])
+        assert "published as snapshot" in page.text
+        assert "wang.kz" in page.text  # the reviewer recorded is the signed-in steward
 
 
 def test_the_cli_exits_with_each_errors_code(workspace, blocked):
