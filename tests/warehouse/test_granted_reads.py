@@ -16,6 +16,7 @@ from python_calamine import CalamineWorkbook
 
 from schemas.access import DataAccess
 from schemas.errors import Conflict, InvalidInput, NotFound
+from warehouse import granted
 from warehouse.granted import UTF8_BOM, read_page, stream
 from warehouse.lake import connect_lake
 from warehouse.load import load_dataset
@@ -181,3 +182,23 @@ def test_a_stream_closed_early_closes_its_connection(roster):
 def test_an_unknown_format_is_refused(roster):
     with pytest.raises(InvalidInput):
         stream(roster, access(), "json")  # type: ignore[arg-type]
+
+
+def test_an_excel_download_over_one_sheet_is_refused(roster, monkeypatch):
+    monkeypatch.setattr(granted, "EXCEL_ROWS", 3)
+    with pytest.raises(InvalidInput, match="CSV 或 Parquet"):
+        stream(roster, access(), "xlsx")
+    assert b"".join(stream(roster, access(), "csv")).count(b"\r\n") == 5  # header + 4 rows
+
+
+def test_reads_share_one_lake_connection_and_see_new_loads(tmp_path):
+    """A later load (another snapshot, even another schema) is read at once through the
+    process's cached connection."""
+    workspace = Workspace(tmp_path / "ws").ensure()
+    first = write_csv(tmp_path / "in" / "a.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
+    spec = write_spec(tmp_path / "specs", "dibao", first)
+    load_dataset(workspace, spec)
+    assert read_page(workspace, access()).total == 2
+    write_csv(tmp_path / "in" / "a.csv", ROSTER_HEADER, ROSTER_ROWS)
+    load_dataset(workspace, spec)
+    assert read_page(workspace, access()).total == 4
