@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from api_server import serving
+from web_users import add_user, bearer
 
 from catalog.directory import Directory
 from warehouse.workspace import Workspace
@@ -60,12 +61,12 @@ def _seed(workspace: Workspace) -> list[str]:
         directory.close()
 
 
-def _post_status(url: str, body: dict[str, str]) -> int:
+def _post_status(url: str, body: dict[str, str], token: str) -> int:
     request = urllib.request.Request(
         url,
         data=json.dumps(body).encode(),
         method="POST",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **bearer(token)},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -85,12 +86,14 @@ def _get(url: str) -> None:
         pass  # a failed read is not a lost write; the writes are what is checked
 
 
-def _round(home: Path, codes: list[str], round_no: int) -> tuple[set[str], set[str]]:
-    """One server life with writers and readers; returns (acknowledged, present) notes."""
+def _round(home: Path, codes: list[str], round_no: int, token: str) -> tuple[set[str], set[str]]:
+    """One server life with writers and readers; returns (acknowledged, present) notes.
+    Both writers act as the providing bureau's officer (the API by bearer token, the CLI by
+    MULU_TOKEN)."""
     acknowledged: set[str] = set()
     lock = threading.Lock()
     mulu = str(Path(sys.executable).with_name("mulu"))
-    env = {**os.environ, "MULU_HOME": str(home), "MULU_USER": "cli"}
+    env = {**os.environ, "MULU_HOME": str(home), "MULU_TOKEN": token}
     with serving(home) as base:
         stop = time.monotonic() + ROUND_SECONDS
         errors: list[BaseException] = []
@@ -101,7 +104,8 @@ def _round(home: Path, codes: list[str], round_no: int) -> tuple[set[str], set[s
                 note = f"api-{round_no}-{i}"
                 status = _post_status(
                     f"{base}/api/entries/{codes[i % len(codes)]}/updates",
-                    {"reported_by": "api", "note": note},
+                    {"note": note},
+                    token,
                 )
                 if status == 201:
                     with lock:
@@ -159,9 +163,10 @@ def _round(home: Path, codes: list[str], round_no: int) -> tuple[set[str], set[s
 
 def test_server_and_cli_writers_lose_nothing(workspace: Workspace) -> None:
     codes = _seed(workspace)
+    token = add_user(workspace, "sjj.officer", roles=("officer",), org="区数据资源局")
     totals = {"acknowledged": 0, "present": 0}
     for round_no in range(ROUNDS):
-        acknowledged, present = _round(workspace.root, codes, round_no)
+        acknowledged, present = _round(workspace.root, codes, round_no, token)
         assert acknowledged, "no write was acknowledged: the test exercised nothing"
         assert {n for n in acknowledged if n.startswith("cli-")}, "no CLI write landed"
         missing = acknowledged - present
