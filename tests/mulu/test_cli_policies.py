@@ -339,3 +339,52 @@ def test_the_console_script_refuses_and_accepts(workspace, entry, tokens):
     done = run("--local-admin", "catalog", "show", entry, "--history", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["history"][-1]["changed_by"] == "mzj.officer"
+
+
+@pytest.mark.slow
+def test_a_review_records_the_signed_in_steward(tmp_path, workspace, directory, entry, tokens):
+    """A blocked load (real GE gate): only a steward decides, recorded by login; its failing
+    rows are shown to stewards and the provider's officers only."""
+    import datetime as dt
+
+    from loading_fixtures import write_csv, write_spec
+
+    from quality.gate import load_validated
+    from schemas.identity import make_id_card
+
+    good = make_id_card("320303", dt.date(1980, 1, 2), 5)
+    bad = good[:17] + ("0" if good[17] != "0" else "1")  # a wrong check digit blocks the load
+    source = write_csv(
+        tmp_path / "x" / "低保.csv", ["身份证号", "姓名"], [[good, "张三"], [bad, "李四"]]
+    )
+    spec = write_spec(
+        tmp_path / "specs",
+        "dibao",
+        source,
+        primary_key=["id_card_no"],
+        columns=[
+            {"name": "id_card_no", "source": "身份证号", "pii": "身份证号", "format": "身份证号"},
+            {"name": "person_name", "source": "姓名"},
+        ],
+    ).model_copy(update={"entry_code": entry})
+    with Store.open(workspace) as store:
+        result = load_validated(
+            store, workspace, spec, today=dt.date(2026, 11, 25), data_docs=False
+        )
+    assert result.status == "blocked"
+    run = result.quality_run_id
+
+    assert cli(workspace, "--token", tokens["mzj.officer"], "quality", "show", run).exit_code == 0
+    other = cli(workspace, "--token", tokens["rsj.officer"], "quality", "show", run)
+    assert other.exit_code == Forbidden.exit_code
+    assert "本单位" in other.output
+    refused = cli(workspace, "--token", tokens["mzj.officer"], "quality", "review", run, "--accept")
+    assert refused.exit_code == Forbidden.exit_code
+    done = cli(
+        workspace, "--token", tokens["steward"], "quality", "review", run, "--reject", "--json"
+    )
+    assert done.exit_code == 0, done.output
+    shown = json.loads(
+        cli(workspace, "--token", tokens["steward"], "quality", "show", run, "--json").stdout
+    )
+    assert [r["reviewer"] for r in shown["reviews"]] == ["steward"]
