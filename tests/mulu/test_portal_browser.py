@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from api_server import serving
 from loading_fixtures import write_csv, write_spec
+from web_users import add_user
 
 from catalog.directory import Directory
 from catalog.importing.importer import import_file
@@ -21,6 +22,7 @@ from warehouse.workspace import Workspace
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 CHROMIUM = os.environ.get("MULU_CHROMIUM", "/usr/bin/chromium")
+PASSWORD = "正确的马电池订书钉-2026"
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +37,7 @@ def site(tmp_path_factory, real_data):
                 "name": "城乡低保对象名单",
                 "provider_name": "示范区民政局",
                 "share_type": "无条件共享",
+                "open_type": "无条件开放",  # the public finds it and reads its rows, masked
                 "update_cycle": "每月",
                 "summary": "民政局每月汇总的城乡最低生活保障对象",
                 "data_items": [
@@ -52,7 +55,7 @@ def site(tmp_path_factory, real_data):
     source = root / "exchange" / "低保.csv"
     write_csv(source, ["身份证号", "姓名"], [[good, "张三"], [bad, "李四"]])
     spec = write_spec(
-        root / "specs",
+        workspace.datasets_dir / "mzj",  # the workspace's own: the portal's samples read it
         "dibao",
         source,
         primary_key=["id_card_no"],
@@ -61,10 +64,15 @@ def site(tmp_path_factory, real_data):
             {"name": "person_name", "source": "姓名", "pii": "姓名"},
         ],
     )
+    spec_file = workspace.datasets_dir / "mzj" / "dibao.yaml"
+    spec_file.write_text(
+        spec_file.read_text(encoding="utf-8").replace(spec.entry_code, code), encoding="utf-8"
+    )
     spec = spec.model_copy(update={"entry_code": code})
     with Store.open(workspace) as store:
         blocked = load_validated(store, workspace, spec, data_docs=False)
     assert blocked.status == "blocked"
+    add_user(workspace, "wang.kz", roles=("steward",), org="示范区民政局", password=PASSWORD)
     with serving(workspace.root) as base:
         yield base, code, blocked.quality_run_id
 
@@ -107,8 +115,17 @@ def test_search_then_open_an_entry(site, page):
     assert "身份证号" in page.inner_text("main")  # the 信息项 table
 
 
+def sign_in(page, base: str) -> None:
+    page.goto(base + "/login")
+    page.fill("#login", "wang.kz")
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button")
+    page.wait_for_selector("#flash")
+
+
 def test_facets_filter_the_results(site, page):
     base, _, _ = site
+    sign_in(page, base)  # signed in: the whole directory, not only the open entries
     page.goto(base + "/?q=&lang=zh")
     total = int(page.inner_text("#total strong"))
     page.click("a[data-facet=organisation] >> nth=0")
@@ -127,19 +144,36 @@ def test_freshness_dashboard_and_english(site, page):
     assert "On-time update scorecard" in page.inner_text("#scorecard")
 
 
-def test_a_steward_accepts_a_blocked_run(site, page):
+def test_a_steward_signs_in_and_accepts_a_blocked_run(site, page):
     base, code, run_id = site
+    # The quality pages need a signed-in officer or steward: to the login form and back.
     page.goto(base + "/quality?pending=1")
+    page.wait_for_selector("#login-form")
+    page.fill("#login", "wang.kz")
+    page.fill("#password", "wrong password")
+    page.click("#login-form button")
+    page.wait_for_selector("#login-error")
+    assert "登录名或密码错误" in page.inner_text("#login-error")
+    page.fill("#login", "wang.kz")
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button")
+    page.wait_for_selector("#runs")
+    assert page.url.endswith("/quality?pending=1")
+    assert "已登录" in page.inner_text("#flash")
     page.click(f"text={run_id}")
     page.wait_for_selector("#review")
     assert "id_card_no:format" in page.inner_text("main")
-    page.fill("#review input[name=reviewer]", "王科长")
     page.fill("#review input[name=note]", "已电话核实")
     page.click("#review button[value=accept]")
     page.wait_for_selector("#flash")
     assert "published" in page.inner_text("#flash")
+    assert "?flash=" not in page.url
     assert page.inner_text("#run-status") == "已通过"
-    # The entry page now shows the published rows, 身份证号 masked (无条件共享).
+    assert "wang.kz" in page.inner_text("main")  # the reviewer is the signed-in steward
+    page.click("form.logout button")
+    page.wait_for_selector("#flash")
+    assert "已退出" in page.inner_text("#flash")
+    # The entry page now shows the public the published rows, 身份证号 masked (无条件开放).
     page.goto(f"{base}/entry/{code}")
     sample = page.inner_text("#sample")
     assert "id_card_no" in sample
