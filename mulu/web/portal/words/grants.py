@@ -2,4 +2,57 @@
 
 from __future__ import annotations
 
-STRINGS: dict[str, tuple[str, str]] = {}
+STRINGS: dict[str, tuple[str, str]] = {
+    "gr_title": ("共享授权", "Grants"),
+    "gr_readable": ("我现在可以读取的数据", "What I may read now"),
+    "gr_readable_hint": (
+        "本单位提供的数据、授权给我或本单位的数据、无条件开放的数据；个人信息除授权注明外均脱敏",
+        "Your unit's own data, data granted to you or your unit, open data; personal data "
+        "masked unless a grant shows it",
+    ),
+    "gr_mine": ("授权给我或本单位的", "Grants to me or my unit"),
+    "gr_all": ("全部授权", "All grants"),
+    "gr_new": ("新增授权", "New grant"),
+    "gr_datasets": ("数据集字段", "Datasets and their columns"),
+    "gr_id": ("编号", "No."),
+    "gr_dataset": ("数据集", "Dataset"),
+    "gr_grantee": ("被授权方", "Grantee"),
+    "gr_grantee_login": ("被授权用户（登录名）", "Grantee user (login)"),
+    "gr_grantee_org": ("或被授权单位（代码）", "or organisation (code)"),
+    "gr_one_grantee": ("用户和单位只填一个", "Fill in exactly one"),
+    "gr_org": ("单位", "unit"),
+    "gr_columns": ("字段", "Columns"),
+    "gr_columns_hint": ("逗号分隔；不填则为全部字段", "Comma-separated; empty: every column"),
+    "gr_all_columns": ("全部字段", "all columns"),
+    "gr_unmasked": ("不脱敏字段", "Shown in clear"),
+    "gr_unmasked_hint": (
+        "逗号分隔的个人信息字段；不填则个人信息全部脱敏",
+        "Comma-separated PII columns; empty: all personal data masked",
+    ),
+    "gr_all_masked": ("个人信息均脱敏", "all PII masked"),
+    "gr_masked": ("脱敏字段", "Masked"),
+    "gr_pii": ("个人信息字段", "PII columns"),
+    "gr_row_filter": ("行筛选", "Row filter"),
+    "gr_row_filter_hint": (
+        "字段=值1,值2；多个条件用分号分隔，须同时满足",
+        "column=value1,value2; several separated by ; (all must hold)",
+    ),
+    "gr_purpose": ("用途", "Purpose"),
+    "gr_expires": ("到期时间", "Expires"),
+    "gr_status": ("状态", "Status"),
+    "gr_status_live": ("有效", "live"),
+    "gr_status_pending": ("未生效", "not started"),
+    "gr_status_expired": ("已到期", "expired"),
+    "gr_status_revoked": ("已撤销", "revoked"),
+    "gr_basis": ("依据", "Basis"),
+    "gr_basis_owner": ("本单位数据", "own unit's data"),
+    "gr_basis_grant": ("共享授权", "grant"),
+    "gr_basis_open": ("开放数据", "open data"),
+    "gr_revoke": ("撤销", "Revoke"),
+    "gr_reason": ("撤销理由（必填）", "Reason (required)"),
+    "gr_create": ("授权", "Grant"),
+    "gr_filter": ("筛选", "Filter"),
+    "gr_any": ("全部", "all"),
+    "gr_live_only": ("仅有效", "live only"),
+    "gr_none": ("暂无", "None"),
+}
