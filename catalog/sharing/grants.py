@@ -37,7 +37,7 @@ from catalog.datasets import spec_paths
 from catalog.policies import OPEN_DATA, STEWARD
 from schemas.access import DataAccess
 from schemas.dataset_spec import DatasetSpec, SpecError, load_spec
-from schemas.entry import catalogue_now
+from schemas.entry import CATALOGUE_TZ, catalogue_now
 from schemas.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from schemas.principal import Principal
 from warehouse.store import Store
@@ -191,8 +191,8 @@ class Grants:
         rows = _row_filter(row_filter or {}, info)
         now = self.clock()
         expiry = expires_at.replace(microsecond=0)
-        if expiry.tzinfo is not None:
-            raise InvalidInput("到期时间请用目录时间（北京时间，无时区）(naive catalogue time)")
+        if expiry.tzinfo is not None:  # a zone given: the same moment in catalogue time
+            expiry = expiry.astimezone(CATALOGUE_TZ).replace(tzinfo=None)
         if expiry <= now:
             raise InvalidInput(
                 f"到期时间 {expiry.isoformat()} 必须晚于现在 (expiry must be in the future)"

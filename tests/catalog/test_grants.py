@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -495,3 +498,42 @@ def test_grants_on_the_command_line_and_mulu_sql_as_the_grantee(shared, workspac
     with Store.open(workspace) as store:
         reads = AuditLog(store).entries(action="access", actor="alice")
     assert [(r["dataset"], r["rows"]) for r in reads] == [("dibao", 4)]
+
+
+@pytest.mark.slow
+def test_the_shell_of_a_per_user_session_in_a_real_process(shared, workspace):
+    grants, _, p = shared
+    grants.create(
+        p["stew"],
+        dataset="dibao",
+        purpose="复核",
+        expires_at=dt.datetime.now() + dt.timedelta(days=3),
+        grantee_login="alice",
+        columns=["person_name", "household_size"],
+    )
+    UserAccounts(grants.store).set_password("alice", PASSWORD, actor="test")
+    env = {**os.environ, "MULU_HOME": str(workspace.root), "COLUMNS": "200"}
+    env.update(MULU_USER="alice", MULU_PASSWORD=PASSWORD)
+    shell = subprocess.run(
+        [str(Path(sys.executable).with_name("mulu")), "sql"],
+        input=".help\n.tables\nSELECT sum(household_size) AS n FROM dibao;\n"
+        "SELECT * FROM entries;\nSELECT person_name FROM dibao WHERE household_size = 3;\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert shell.returncode == 1, shell.stderr  # piped input: a statement failed
+    assert "only the datasets granted to" in shell.stdout
+    assert "alice" in shell.stdout
+    assert "dibao_open" in shell.stdout  # .tables: open data too
+    assert "granted" in shell.stdout
+    assert "9" in shell.stdout  # 3 + 1 + 5
+    assert "entries does not exist" in shell.stderr
+    assert mask_value("张三") in shell.stdout
+    reads = AuditLog(grants.store).entries(action="access", actor="alice", newest_first=False)
+    assert [(r["dataset"], r["rows"], r["remote"] is not None) for r in reads] == [
+        ("dibao", 1, True),
+        ("dibao", 1, True),
+    ]
