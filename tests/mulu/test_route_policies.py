@@ -37,9 +37,9 @@ def test_every_route_declares_a_policy(tmp_path: Path):
 def test_writes_are_never_public(tmp_path: Path):
     """A route that changes something needs an identity (PUBLIC is for reads)."""
     app = create_app(Workspace(tmp_path / "ws"))
-    # The login form and the CKAN action API (reads only, POST being CKAN's other way to ask)
-    # take anonymous posts by design.
-    anonymous_posts = {"/login", "/api/action/{name}", "/api/3/action/{name}"}
+    # The login form, logout (an expired session's browser may still press it) and the CKAN
+    # action API (reads only, POST being CKAN's other way to ask) take anonymous posts.
+    anonymous_posts = {"/login", "/logout", "/api/action/{name}", "/api/3/action/{name}"}
     public_writes = [
         r.path
         for r in app.routes
