@@ -130,9 +130,11 @@ def flash(request: Request, text: str, kind: str = "flash") -> None:
 
 
 def take_flash(request: Request) -> tuple[str, str] | None:
-    """The message waiting for this page (text, kind), if any; shown once."""
+    """The message waiting for this page (text, kind), if any; shown once: a second call (the
+    base template's, after a page took it for its own place) gets None."""
     found = getattr(request.state, "flash", None)
     if found is not None:
+        request.state.flash = None
         request.state.flash_taken = True
     return found
 
