@@ -480,3 +480,13 @@ def test_serve_warns_on_a_host_other_than_loopback(tmp_path):
     assert is_loopback("localhost")
     assert not is_loopback("0.0.0.0")
     assert not is_loopback("192.168.1.5")
+
+
+def test_the_public_sees_the_freshness_of_open_entries_only(site):
+    client, _, code, tokens = site
+    public = client.get("/api/freshness").json()
+    assert code not in [e["code"] for e in public["entries"]]  # 不予开放
+    assert sum(public["counts"].values()) == len(public["entries"])
+    signed_in = client.get("/api/freshness", headers=bearer(tokens["analyst"])).json()
+    assert code in [e["code"] for e in signed_in["entries"]]
+    assert client.get("/api/freshness/scorecard").status_code == 200  # figures per organisation
