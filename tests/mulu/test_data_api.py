@@ -51,6 +51,8 @@ WJW = "11330100MB0000003X"  # 卫健委: provides the open clinics
 DIBAO_CODE = "301005/000012"  # write_spec's entry
 CLINICS_CODE = "301010/000001"
 CLOSED_CODE = "301005/000099"
+NOTES_CODE = "301010/000002"  # open data, large enough that a download takes many pieces
+NOTES_ROWS = 150_000
 ON_REQUEST_CODE = "301005/000100"  # 依申请开放: the public sees its metadata, not its data
 CONDITION = "仅限社会救助业务使用"
 CLOSED_BASIS = "涉及个人隐私，依据《个人信息保护法》第二十八条不予共享"
@@ -78,6 +80,7 @@ def site(tmp_path_factory) -> Iterator[dict[str, Any]]:
         for code, name, provider, share, condition, open_type in (
             (DIBAO_CODE, "城乡低保对象", "示范区民政局", "有条件共享", CONDITION, None),
             (CLINICS_CODE, "医疗机构名录", "示范区卫健委", "无条件共享", None, "无条件开放"),
+            (NOTES_CODE, "巡诊记录", "示范区卫健委", "无条件共享", None, "无条件开放"),
             (CLOSED_CODE, "低保对象病史", "示范区民政局", "不予共享", CLOSED_BASIS, None),
             (
                 ON_REQUEST_CODE,
@@ -130,6 +133,33 @@ def site(tmp_path_factory) -> Iterator[dict[str, Any]]:
             encoding="utf-8",
         )
         load_dataset(workspace, load_spec(spec))
+        notes = write_csv(
+            folder / "exchange" / "notes.csv",
+            ["序号", "记录"],
+            [
+                [str(i), f"第{i}次巡诊：" + "血压、血糖、用药情况均已记录。" * 6]
+                for i in range(NOTES_ROWS)
+            ],
+        )
+        notes_spec = workspace.datasets_dir / "wjw" / "notes.yaml"
+        notes_spec.write_text(
+            yaml.safe_dump(
+                {
+                    "name": "notes",
+                    "title": "巡诊记录",
+                    "entry_code": NOTES_CODE,
+                    "source": {"url": str(notes)},
+                    "columns": [
+                        {"name": "seq", "source": "序号", "type": "integer"},
+                        {"name": "note", "source": "记录"},
+                    ],
+                    "load": {"mode": "replace"},
+                },
+                allow_unicode=True,
+            ),
+            encoding="utf-8",
+        )
+        load_dataset(workspace, load_spec(notes_spec))
         accounts = UserAccounts(store)
         tokens = {}
         for login, org, role in (
@@ -385,6 +415,32 @@ def test_parquet_download_of_open_data_anonymously(site, tmp_path):
     after = audit(site, actor="anonymous", channel="download", dataset="clinics")
     assert len(after) == before + 1
     assert after[0]["rows"] == CLINIC_ROWS
+
+
+def test_a_download_broken_off_is_recorded_with_the_rows_sent(site):
+    """The client reads the first bytes and goes away: the audit still gets one row, with
+    the rows read so far and complete false."""
+    import http.client
+    import time
+
+    before = len(audit(site, actor="anonymous", channel="download", dataset="notes"))
+    host, port = urllib.parse.urlsplit(site["base"]).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    connection.request("GET", "/api/data/notes/download.csv")
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.read(1000).startswith(b"\xef\xbb\xbf")
+    connection.sock.close()
+    connection.close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = audit(site, actor="anonymous", channel="download", dataset="notes")
+        if len(found) > before:
+            break
+        time.sleep(0.2)
+    assert len(found) == before + 1
+    assert found[0]["detail"]["complete"] is False
+    assert 0 < found[0]["rows"] < NOTES_ROWS
 
 
 # --- the portal's entry page -------------------------------------------------------------
