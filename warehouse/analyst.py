@@ -44,7 +44,7 @@ import contextlib
 import json
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -117,11 +117,17 @@ _REFUSED_FUNCTIONS = (
     "sqlite_attach",
     "sqlite_query",
     "sqlite_scan",
+    # DuckDB's logging writes log files wherever its options say (the lake folder in a full
+    # session; in a per-user session it would break every later statement).
+    "enable_logging",
+    "disable_logging",
+    "truncate_duckdb_logs",
 )
 _REFUSED_FUNCTION = re.compile(r"\b(" + "|".join(_REFUSED_FUNCTIONS) + r")\b", re.IGNORECASE)
 # Functions that run SQL text built while the query runs (which no check before it can see):
 # query('SELECT * FROM ducklake_' || 'cleanup_old_files(…)') would reach a refused function.
-_DYNAMIC_SQL = re.compile(r"\b(query|query_table|json_execute_serialized_sql)\s*\(", re.IGNORECASE)
+_DYNAMIC_FUNCTIONS = ("query", "query_table", "json_execute_serialized_sql")
+_DYNAMIC_SQL = re.compile(r"\b(" + "|".join(_DYNAMIC_FUNCTIONS) + r")\s*\(", re.IGNORECASE)
 # DuckDB's parser itself reads the folder's schema.sql and load.sql for IMPORT DATABASE.
 _IMPORT_DATABASE = re.compile(r"\bimport(\s+database\b|_database\b)", re.IGNORECASE)
 _GRANTED_HINT = (
@@ -229,6 +235,25 @@ def check_read_only(
         raise ReadOnlyError(
             f"refused: IMPORT DATABASE reads files and the statements in them; {hint}"
         )
+    # The same by the parser's tokens: names quoted ("query"), qualified (main.query) or
+    # followed by a comment (query/**/(…)) are the same functions to DuckDB.
+    words = _words(sql)
+    for i, (word, after) in enumerate(words):
+        if word in _REFUSED_FUNCTIONS:
+            raise ReadOnlyError(
+                f"refused: {word}() writes or deletes files, or opens a database file itself; "
+                f"{hint}"
+            )
+        if word in _DYNAMIC_FUNCTIONS and after.startswith("("):
+            raise ReadOnlyError(
+                f"refused: {word}() runs SQL built while the query runs, which cannot be "
+                f"checked first; write the statement itself; {hint}"
+            )
+        following = words[i + 1][0] if i + 1 < len(words) else ""
+        if word == "import_database" or (word == "import" and following == "database"):
+            raise ReadOnlyError(
+                f"refused: IMPORT DATABASE reads files and the statements in them; {hint}"
+            )
     for statement in con.extract_statements(sql):
         kind = statement.type.name
         if kind not in _ALLOWED:
@@ -239,6 +264,38 @@ def check_read_only(
             if inner is None:
                 raise ReadOnlyError(f"refused: {kind} of a statement Mulu cannot check")
             check_read_only(con, inner, hint=hint)
+
+
+_NAME = re.compile(r"[\w$]+")
+
+
+def _words(query: str) -> list[tuple[str, str]]:
+    """Each identifier or keyword of ``query`` by DuckDB's tokenizer, lowercased and unquoted,
+    with the text of the token after it (comments, which the tokenizer folds into the token
+    before them, are dropped)."""
+    tokens = duckdb.tokenize(query)
+    bounds = [start for start, _ in tokens] + [len(query)]
+    found = []
+    for i, (start, kind) in enumerate(tokens):
+        if kind.name not in ("identifier", "keyword"):
+            continue
+        text = query[start : bounds[i + 1]]
+        if text.startswith('"'):
+            end = 1
+            while end < len(text):
+                if text[end] == '"':
+                    if text[end + 1 : end + 2] == '"':
+                        end += 2
+                        continue
+                    break
+                end += 1
+            name = text[1:end].replace('""', '"')
+        else:
+            match = _NAME.match(text)
+            name = match.group(0) if match else text.strip()
+        after = query[bounds[i + 1] : bounds[i + 2]].lstrip() if i + 1 < len(tokens) else ""
+        found.append((name.lower(), after))
+    return found
 
 
 def _first_word(query: str) -> str:
@@ -638,6 +695,7 @@ class StatementRead:
     sql: str
     tables: tuple[str, ...]
     rows: int
+    kind: str = "SELECT"  # DuckDB's statement type
 
 
 class GrantedSession(Session):
@@ -686,7 +744,7 @@ class GrantedSession(Session):
                 raise type(exc)(f"{exc}; {_GRANTED_HINT}") from exc
             self._buffer = None
             if tables:
-                self._pending = StatementRead(statement.query, tables, 0)
+                self._pending = StatementRead(statement.query, tables, 0, statement.type.name)
                 if statement.type.name in _COUNTING and self._reports_count():
                     self._buffer = self._con.fetchall()
                     self._delivered = int(self._buffer[0][0]) if self._buffer else 0
@@ -702,8 +760,11 @@ class GrantedSession(Session):
         ``after_statement``."""
         pending, self._pending = self._pending, None
         rows, self._delivered = self._delivered, 0
-        if pending is not None and self.after_statement is not None:
-            self.after_statement(self, StatementRead(pending.sql, pending.tables, rows))
+        if pending is None or self.after_statement is None:
+            return
+        if pending.kind in ("CREATE", "CREATE_FUNC") and rows == 0:
+            return  # a view or macro defined over a granted table reads nothing yet
+        self.after_statement(self, replace(pending, rows=rows))
 
     def _counting(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         if self._pending is not None and not self._counted:
@@ -834,18 +895,8 @@ class GrantedSession(Session):
 
 
 def _identifiers(query: str) -> list[str]:
-    """The identifiers and keywords-as-names of ``query``, lowercased, unquoted."""
-    tokens = duckdb.tokenize(query)
-    names = []
-    for i, (start, kind) in enumerate(tokens):
-        if kind.name not in ("identifier", "keyword"):
-            continue
-        end = tokens[i + 1][0] if i + 1 < len(tokens) else len(query)
-        word = query[start:end].strip()
-        if word.startswith('"') and word.endswith('"') and len(word) > 1:
-            word = word[1:-1].replace('""', '"')
-        names.append(word.lower())
-    return names
+    """The names in ``query`` (identifiers and keywords), lowercased, unquoted."""
+    return [word for word, _ in _words(query)]
 
 
 def open_granted_session(

@@ -376,10 +376,21 @@ def test_an_analyst_session_holds_the_grant_and_records_each_read(shared, worksp
             ("张三", mask_value("010101199003074514"), 3),
         ]
         run_query(session, "SELECT count(*) FROM dibao_open")
+        run_query(session, 'SELECT * FROM "DIBAO"/* quoted, a comment */ LIMIT 1')
+        session.execute("CREATE VIEW names AS SELECT person_name FROM dibao")
+        session.execute("CREATE MACRO few() AS TABLE SELECT * FROM names")
+        run_query(session, "FROM few()")
+        session.execute("PREPARE p AS SELECT * FROM dibao WHERE household_size = ?")
+        run_query(session, "EXECUTE p(3)")
+        run_query(session, "SELECT 1; SELECT * FROM dibao")
     reads = AuditLog(store).entries(action="access", newest_first=False)
     assert [(r["dataset"], r["rows"], r["grant_id"], r["channel"]) for r in reads] == [
         ("dibao", 2, grant["id"], "sql"),
         ("dibao_open", 1, None, "sql"),
+        ("dibao", 1, grant["id"], "sql"),
+        ("dibao", 2, grant["id"], "sql"),  # through the view and the macro (defining: none)
+        ("dibao", 1, grant["id"], "sql"),  # the prepared statement, when executed
+        ("dibao", 2, grant["id"], "sql"),  # the second of two statements
     ]
     assert reads[0]["columns"] == ["person_name", "id_card_no", "household_size"]
     assert reads[0]["actor"] == "alice"

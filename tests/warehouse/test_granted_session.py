@@ -223,6 +223,22 @@ def escapes(workspace: Workspace) -> dict[str, tuple[str, type[BaseException], s
             "query",
         ),
         "query_table()": ("SELECT * FROM query_table('secret')", ReadOnlyError, "query_table"),
+        "query() quoted": ("SELECT * FROM \"query\"('SELECT 42')", ReadOnlyError, "query"),
+        "query() behind a comment": (
+            "SELECT * FROM main.query/* hidden */('SELECT 42')",
+            ReadOnlyError,
+            "query",
+        ),
+        "IMPORT DATABASE behind a comment": (
+            f"IMPORT/**/DATABASE '{workspace.root}'",
+            ReadOnlyError,
+            "IMPORT",
+        ),
+        "logging to files": (
+            f"CALL enable_logging('QueryLog', storage = 'file', storage_path = '{workspace.root}')",
+            ReadOnlyError,
+            "enable_logging",
+        ),
         "query_table() with spaces": (
             "SELECT * FROM query_table ('di' || 'bao')",
             ReadOnlyError,
