@@ -347,6 +347,20 @@ def attacks(home: Path, outside: Path) -> list[tuple[str, str]]:
             "'SELECT * FROM ducklake_' || 'expire_snapshots(''lake'')'))",
             "json_execute_serialized_sql()",
         ),
+        (
+            "SELECT * FROM \"query\"('SELECT * FROM ducklake_' || "
+            "'cleanup_old_files(''lake'', cleanup_all => true)')",
+            "query() runs SQL built while the query runs",
+        ),
+        (
+            "SELECT * FROM main.query/**/('SELECT * FROM ducklake_' || "
+            "'cleanup_old_files(''lake'', cleanup_all => true)')",
+            "query() runs SQL built while the query runs",
+        ),
+        (
+            f"CALL enable_logging('QueryLog', storage = 'file', storage_path = '{table_dir}')",
+            "enable_logging",
+        ),
         (f"SELECT * FROM sqlite_scan('{home}/catalog.sqlite', 'entries')", "sqlite_scan"),
         (
             f"SELECT * FROM sqlite_query('{home}/lake.sqlite', 'DELETE FROM ducklake_table')",
