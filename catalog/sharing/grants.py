@@ -79,6 +79,8 @@ def _spec(path: Path) -> DatasetSpec | None:
         return None
     key = (str(path), stat.st_mtime_ns, stat.st_size)
     if key not in _SPEC_CACHE:
+        if len(_SPEC_CACHE) > 10_000:  # old versions of edited specs
+            _SPEC_CACHE.clear()
         try:
             _SPEC_CACHE[key] = load_spec(path)
         except SpecError:
