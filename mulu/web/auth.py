@@ -210,7 +210,8 @@ class Authentication:
             anonymous_csrf = cookies.get(_name(CSRF_COOKIE, https))
             if not anonymous_csrf or len(anonymous_csrf) < 20:
                 anonymous_csrf = secrets.token_urlsafe(32)
-                set_cookies.append(_cookie(scope, CSRF_COOKIE, anonymous_csrf, max_age=None))
+                if not wants_json(path):  # pages have forms; API clients need no cookie
+                    set_cookies.append(_cookie(scope, CSRF_COOKIE, anonymous_csrf, max_age=None))
             csrf = anonymous_csrf
         else:
             csrf = ""
@@ -218,7 +219,7 @@ class Authentication:
 
         # 3. A state-changing request: same origin, and the token when a cookie made it.
         if method in STATE_CHANGING and token is None:
-            foreign = _foreign_origin(headers, https)
+            foreign = _foreign_origin(headers)
             if foreign is not None:
                 await _refuse(
                     scope,
@@ -371,24 +372,28 @@ def _origin_of(url: str) -> str | None:
     return f"{parsed.scheme}://{(parsed.hostname or '').lower()}:{port}"
 
 
-def _foreign_origin(headers: Headers, https: bool) -> str | None:
+def _foreign_origin(headers: Headers) -> str | None:
     """The other origin a request names (``Origin``, else ``Referer``), or None if it names
     ours or none. ``Origin: null`` (a sandboxed or file page) counts as foreign."""
-    host = headers.get("host", "")
-    scheme = "https" if https else "http"
-    ours = _origin_of(f"{scheme}://{host}") if host else None
-    # Behind a TLS proxy the page may be https while the server saw http: same host, either.
-    ours_other = _origin_of(f"{'http' if https else 'https'}://{host}") if host else None
+    # Ours: the Host the request was sent to, or the one a reverse proxy forwards it as
+    # (X-Forwarded-Host: a cross-site form cannot set either), by http or https (behind a TLS
+    # proxy the browser's page is https while this server saw http).
+    hosts = [headers.get("host", "")]
+    hosts += [h.strip() for h in headers.get("x-forwarded-host", "").split(",")]
+    ours = {
+        _origin_of(f"{scheme}://{host}") for host in hosts if host for scheme in ("http", "https")
+    }
+    ours.discard(None)
     origin = headers.get("origin")
     if origin is not None:
         if origin.strip().lower() == "null":
             return "null"
         named = _origin_of(origin.strip())
-        return None if named is not None and named in (ours, ours_other) else origin[:200]
+        return None if named is not None and named in ours else origin[:200]
     referer = headers.get("referer")
     if referer:
         named = _origin_of(referer.strip())
-        return None if named is not None and named in (ours, ours_other) else referer[:200]
+        return None if named is not None and named in ours else referer[:200]
     return None
 
 

@@ -379,6 +379,12 @@ def test_a_foreign_origin_is_refused_even_with_the_token(site):
         assert "跨站请求被拒绝" in answer.text
     same = client.post("/quality/nope/review", data=data, headers={"Origin": "http://testserver"})
     assert same.status_code == 404  # through: no such run
+    proxied = client.post(  # behind a TLS proxy that forwards the host it was asked for
+        "/quality/nope/review",
+        data=data,
+        headers={"Origin": "https://mulu.example", "X-Forwarded-Host": "mulu.example"},
+    )
+    assert proxied.status_code == 404
     # A token is no cookie a foreign page can make the browser send: exempt.
     scripted = client.post(
         "/api/quality/runs/nope/reviews",
