@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
+import math
 import tempfile
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -107,9 +108,11 @@ class _Plan:
         return f"SELECT {self.select} FROM {self.source}{self.where}{suffix}"
 
 
-def _plan(con: duckdb.DuckDBPyConnection, access: DataAccess, *, flat: bool = False) -> _Plan:
-    """The granted view of ``access.table`` as the table is now. ``flat``: nested values
-    (lists, structs) as text, for CSV and Excel."""
+def _plan(
+    con: duckdb.DuckDBPyConnection, access: DataAccess, *, as_file: Format | None = None
+) -> _Plan:
+    """The granted view of ``access.table`` as the table is now. ``as_file``: values a file
+    of that format cannot hold are selected as text (``_as_text``)."""
     schema = dict(lake.table_schema(con, access.table))
     if not schema:
         raise NotFound(f"数据集 {access.dataset} 尚无已发布的数据 (no published data)")
@@ -122,10 +125,10 @@ def _plan(con: duckdb.DuckDBPyConnection, access: DataAccess, *, flat: bool = Fa
     masked = access.masked & frozenset(columns)
     types = ["VARCHAR" if c in masked else schema[c] for c in columns]
     select = select_list(columns, masked)
-    if flat and any(_nested(t) for t in types):
+    if as_file is not None and any(_as_text(t, as_file) for t in types):
         select = ", ".join(
             f"CAST({lake.quote_identifier(c)} AS VARCHAR) AS {lake.quote_identifier(c)}"
-            if _nested(t)
+            if _as_text(t, as_file)
             else select_list([c], masked)
             for c, t in zip(columns, types, strict=True)
         )
@@ -147,9 +150,19 @@ def _plan(con: duckdb.DuckDBPyConnection, access: DataAccess, *, flat: bool = Fa
     return _Plan(columns, types, select, lake.qualified(access.table), where, params)
 
 
-def _nested(duckdb_type: str) -> bool:
-    """Lists, arrays, structs, maps, unions: CSV and Excel get them as text."""
-    return duckdb_type.endswith("]") or duckdb_type.startswith(("STRUCT", "MAP", "UNION"))
+def _as_text(duckdb_type: str, fmt: Format) -> bool:
+    """Types a download writes as DuckDB's text of the value: intervals, bit strings, UUIDs
+    and times with a zone in every format (Parquet has no such types); in CSV and Excel also
+    lists, structs, maps, unions, enums and blobs (escaped); in CSV times and timestamps."""
+    if duckdb_type in ("INTERVAL", "BIT", "UUID", "TIME WITH TIME ZONE"):
+        return True
+    if fmt == "csv" and duckdb_type.startswith(("TIMESTAMP", "TIME")):
+        return True  # 2026-01-02 03:04:05, not Arrow's 2026-01-02 03:04:05.000000
+    return fmt != "parquet" and (
+        duckdb_type.endswith("]")
+        or duckdb_type.startswith(("STRUCT", "MAP", "UNION", "ENUM"))
+        or duckdb_type == "BLOB"
+    )
 
 
 def _execute(
@@ -209,7 +222,7 @@ class GrantedStream(Iterator[bytes]):
         self._con = _connect(workspace)
         try:
             self._con.execute("BEGIN TRANSACTION")  # one snapshot for the whole download
-            plan = _plan(self._con, access, flat=fmt != "parquet")
+            plan = _plan(self._con, access, as_file=fmt)
             self.columns = plan.columns
             self.types = plan.types
             if fmt == "xlsx":
@@ -377,7 +390,11 @@ def _excel_cell(sheet: Any, row: int, col: int, value: Any, stamp: Any) -> None:
         else:
             sheet.write_string(row, col, str(value))
     elif isinstance(value, float | decimal.Decimal):
-        sheet.write_number(row, col, float(value))
+        number = float(value)
+        if math.isfinite(number):
+            sheet.write_number(row, col, number)
+        else:  # NaN, ±inf: Excel has no such numbers
+            sheet.write_string(row, col, str(value))
     elif isinstance(value, dt.datetime):
         sheet.write_datetime(row, col, value.replace(tzinfo=None), stamp)
     elif isinstance(value, dt.date | dt.time):

@@ -202,3 +202,34 @@ def test_reads_share_one_lake_connection_and_see_new_loads(tmp_path):
     write_csv(tmp_path / "in" / "a.csv", ROSTER_HEADER, ROSTER_ROWS)
     load_dataset(workspace, spec)
     assert read_page(workspace, access()).total == 4
+
+
+def test_every_format_writes_every_kind_of_value(tmp_path):
+    """Types the loader seldom makes (timestamps, times, booleans, NaN, blobs, lists, structs,
+    UUIDs, intervals, large integers) and a text that looks like a formula all download."""
+    workspace = Workspace(tmp_path / "ws").ensure()
+    con = connect_lake(workspace)
+    con.execute(
+        "CREATE TABLE lake.main.kinds AS SELECT TIMESTAMP '2026-01-02 03:04:05' AS ts, "
+        "TIME '12:34:56' AS tm, true AS flag, 'NaN'::DOUBLE AS nan, '\\xAA'::BLOB AS bytes, "
+        "[1, 2] AS list, {'a': 1} AS record, "
+        "'5a2704c4-6638-4a10-a196-f88d3750528f'::UUID AS id, "
+        "INTERVAL 3 DAY AS span, 12345678901234567::BIGINT AS big, '=1+1' AS text"
+    )
+    con.close()
+    columns = ("ts", "tm", "flag", "nan", "bytes", "list", "record", "id", "span", "big", "text")
+    kinds = DataAccess(dataset="kinds", table="kinds", columns=columns)
+    body = b"".join(stream(workspace, kinds, "csv")).decode("utf-8-sig")
+    assert body.splitlines()[1] == (
+        '"2026-01-02 03:04:05","12:34:56",true,nan,"\\xAA","[1, 2]","{\'a\': 1}",'
+        '"5a2704c4-6638-4a10-a196-f88d3750528f","3 days",12345678901234567,"=1+1"'
+    )
+    path = tmp_path / "k.xlsx"
+    path.write_bytes(b"".join(stream(workspace, kinds, "xlsx")))
+    row = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("数据").to_python()[1]
+    assert row[2:5] == [True, "nan", "\\xAA"]
+    assert row[9:] == ["12345678901234567", "=1+1"]  # kept as text: no digits lost, no formula
+    parquet = tmp_path / "k.parquet"
+    parquet.write_bytes(b"".join(stream(workspace, kinds, "parquet")))
+    [record] = pq.read_table(parquet).to_pylist()
+    assert (record["list"], record["record"], record["span"]) == ([1, 2], {"a": 1}, "3 days")
