@@ -152,13 +152,20 @@ def mulu_env(workspace: Workspace, **extra: str) -> dict[str, str]:
 
 
 def start_mulu(
-    workspace: Workspace, args: list[str], *, token: str | None = None, **env: str
+    workspace: Workspace,
+    args: list[str],
+    *,
+    token: str | None = None,
+    stdin: bool = False,
+    **env: str,
 ) -> subprocess.Popen[str]:
-    """``mulu [--token T] ARGS`` started (not waited for), as a separate process."""
+    """``mulu [--token T] ARGS`` started (not waited for), as a separate process; ``stdin``:
+    its input is a pipe the caller writes (a shell), else it reads nothing."""
     command = [MULU, *(["--token", token] if token else []), *args]
     return subprocess.Popen(
         command,
         env=mulu_env(workspace, **env),
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

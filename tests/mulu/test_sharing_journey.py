@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import queue
 import re
 import sqlite3
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -375,13 +377,19 @@ def test_4a_mulu_sql_as_the_analyst_shows_the_granted_view(journey: Journey) -> 
     j.saw(ANALYST_A, "sql", len(PEOPLE), GRANTED)
 
 
-ESCAPES = {  # name: (SQL, words the refusal says)
-    "read_parquet on the lake's file": ("SELECT * FROM read_parquet('{lake}')", "disabled"),
-    "ATTACH catalog.sqlite": ("ATTACH '{catalog}' AS c (TYPE sqlite, READ_ONLY)", "refused"),
-    "COPY TO": ("COPY {dataset} TO '{out}'", "refused"),
+ESCAPES = {  # name: (SQL, what the refusal says)
+    "read_parquet on the lake's file": (
+        "SELECT * FROM read_parquet('{lake}')",
+        "disabled by configuration",
+    ),
+    "ATTACH catalog.sqlite": (
+        "ATTACH '{catalog}' AS c (TYPE sqlite, READ_ONLY)",
+        "refused: ATTACH",
+    ),
+    "COPY TO": ("COPY {dataset} TO '{out}'", "refused: COPY"),
     "SET enable_external_access": ("SET enable_external_access = true", "locked"),
-    "INSTALL": ("INSTALL httpfs", "refused"),
-    "the catalogue's users": ("SELECT * FROM users", "users"),
+    "INSTALL": ("INSTALL httpfs", "refused: INSTALL"),
+    "the catalogue's users": ("SELECT * FROM users", "users does not exist"),
 }
 
 
@@ -471,9 +479,35 @@ def test_5a_the_grants_page_lists_the_grant(journey: Journey) -> None:
     assert "id_card_no" in readable.split(", ".join(GRANTED))[1]  # the masked column
 
 
+def _lines(stream: Any) -> queue.Queue[str | None]:
+    """The lines a process prints, as they come (None at the end)."""
+    found: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        for line in stream:
+            found.put(line)
+        found.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return found
+
+
 def test_5b_a_grant_revoked_in_the_portal_stops_every_channel(journey: Journey) -> None:
     j = journey
     needs(j.grant_id)
+    # An analyst's shell open before the revocation, one statement answered.
+    shell = start_mulu(j.workspace, ["sql"], token=j.token(ANALYST_A), stdin=True)
+    assert shell.stdin is not None
+    printed = _lines(shell.stdout)
+    shell.stdin.write(f"SELECT count(*) AS n FROM {DATASET};\n")
+    shell.stdin.flush()
+    seen = []
+    while not any("1 row" in line for line in seen):
+        line = printed.get(timeout=60)
+        assert line is not None, f"the shell ended: {''.join(seen)} {shell.stderr.read()}"
+        seen.append(line)
+    j.saw(ANALYST_A, "sql", 1, GRANTED)
+
     page = j.signed_in(STEWARD)
     page.goto(f"{j.base}/grants?dataset={DATASET}")
     row = page.locator(f"#all #grant-{j.grant_id}")
@@ -486,11 +520,27 @@ def test_5b_a_grant_revoked_in_the_portal_stops_every_channel(journey: Journey) 
 
     status, body = http_json(f"{j.base}/api/data/{DATASET}", j.token(ANALYST_A))
     assert status == 403, body
+    # The open shell's next statement: the table is gone, and the shell says why.
+    shell.stdin.write(f"SELECT * FROM {DATASET};\n")
+    shell.stdin.close()
+    stderr = shell.stderr.read()  # type: ignore[union-attr]
+    assert shell.wait(timeout=60) == 1
+    rest = []
+    while (line := printed.get(timeout=60)) is not None:
+        rest.append(line)
+    assert "授权已到期或已撤销" in stderr
+    assert f"{DATASET} does not exist" in stderr
+    assert "张三" not in "".join(rest)
+    # A new session has no such table either.
     done = run_mulu(j.workspace, ["sql", f"SELECT * FROM {DATASET}"], token=j.token(ANALYST_A))
     assert done.returncode != 0
-    assert DATASET in done.stderr, done.stderr
-    assert "does not exist" in done.stderr, done.stderr
+    assert f"{DATASET} does not exist" in done.stderr, done.stderr
     assert "张三" not in done.stdout
+    # The entry page: no rows any more, the way to apply again.
+    page = j.signed_in(ANALYST_A)
+    page.goto(f"{j.base}/entry/{j.code}")
+    assert page.locator("#sample table").count() == 0
+    assert page.locator("#apply").count() == 1
 
 
 def test_5c_a_grant_stops_when_it_expires(journey: Journey) -> None:
@@ -598,6 +648,27 @@ def test_6a_every_access_is_in_the_audit_log_once(journey: Journey) -> None:
         assert entry["actor_org"] == USERS[ANALYST_A][0]
         assert entry["entry_code"] == j.code
         assert entry["grant_id"] is not None
+    # Each decision on the application once, by who took it; the reasonless refusal none.
+    with j.store() as store:
+        everything = AuditLog(store).entries(limit=None, newest_first=False)
+    decisions = [
+        (e["action"], e["actor"])
+        for e in everything
+        if e["action"] != "access" and e["detail"].get("application_id") == j.app_id
+    ]
+    assert decisions == [
+        ("application_apply", OFFICER_A),
+        ("application_forward", STEWARD),
+        ("grant", OFFICER_B),
+        ("application_approve", OFFICER_B),
+        ("revoke", STEWARD),
+    ]
+    refusals = [
+        e
+        for e in everything
+        if e["action"] == "application_refuse" and e["detail"].get("application_id") == j.second_id
+    ]
+    assert refusals == []
     # The data office sees the same through the API.
     status, body = http_json(
         f"{j.base}/api/audit?action=access&dataset={DATASET}&limit=1000", j.token(STEWARD)
