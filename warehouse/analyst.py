@@ -740,7 +740,7 @@ class GrantedSession(Session):
                     self._con.execute(statement)
                 else:
                     self._con.execute(statement.query, parameters)
-            except duckdb.PermissionException as exc:
+            except (duckdb.PermissionException, duckdb.CatalogException) as exc:
                 raise type(exc)(f"{exc}; {_GRANTED_HINT}") from exc
             self._buffer = None
             if tables:
@@ -885,13 +885,21 @@ class GrantedSession(Session):
             "UNION ALL SELECT view_name, 'view' FROM duckdb_views() WHERE NOT internal "
             "ORDER BY 1"
         ).fetchall():
-            source = "granted" if name in self.accesses and kind == "table" else "session"
+            access = self.accesses.get(name) if kind == "table" else None
+            source = "session" if access is None else _basis(access)
             try:
                 row = self._con.execute(f"SELECT count(*) FROM {_ident(name)}").fetchone()
                 objects.append(SessionObject(name, source, int(row[0]) if row else 0))
             except duckdb.Error as exc:
                 objects.append(SessionObject(name, source, None, str(exc).splitlines()[0]))
         return objects
+
+
+def _basis(access: DataAccess) -> str:
+    """Where a granted table comes from, as ``.tables`` shows it."""
+    if access.basis == "grant":
+        return f"授权 grant {access.grant_id}, until {access.expires_at}"
+    return "本单位 own data" if access.basis == "owner" else "开放数据 open data"
 
 
 def _identifiers(query: str) -> list[str]:

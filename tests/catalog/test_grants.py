@@ -539,7 +539,8 @@ def test_the_shell_of_a_per_user_session_in_a_real_process(shared, workspace):
     assert "only the datasets granted to" in shell.stdout
     assert "alice" in shell.stdout
     assert "dibao_open" in shell.stdout  # .tables: open data too
-    assert "granted" in shell.stdout
+    assert "授权 grant" in shell.stdout
+    assert "开放数据 open data" in shell.stdout
     assert "9" in shell.stdout  # 3 + 1 + 5
     assert "entries does not exist" in shell.stderr
     assert mask_value("张三") in shell.stdout
@@ -548,3 +549,41 @@ def test_the_shell_of_a_per_user_session_in_a_real_process(shared, workspace):
         ("dibao", 1, True),
         ("dibao", 1, True),
     ]
+
+
+@pytest.mark.slow
+def test_a_grant_revoked_while_the_shell_is_open_is_gone_at_the_next_statement(shared, workspace):
+    grants, _, p = shared
+    grant = grants.create(
+        p["stew"],
+        dataset="dibao",
+        purpose="复核",
+        expires_at=dt.datetime.now() + dt.timedelta(days=3),
+        grantee_login="alice",
+    )
+    UserAccounts(grants.store).set_password("alice", PASSWORD, actor="test")
+    env = {**os.environ, "MULU_HOME": str(workspace.root), "PYTHONUNBUFFERED": "1"}
+    env.update(MULU_USER="alice", MULU_PASSWORD=PASSWORD, COLUMNS="200")
+    shell = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mulu")), "sql"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert shell.stdin is not None
+        assert shell.stdout is not None
+        shell.stdin.write("SELECT count(*) AS first_count FROM dibao;\n")
+        shell.stdin.flush()
+        while "row" not in (line := shell.stdout.readline()):
+            assert line, "the shell ended early"
+        grants.revoke(p["stew"], grant["id"], reason="立即停止")
+        out, err = shell.communicate("SELECT count(*) FROM dibao;\n", timeout=120)
+    finally:
+        if shell.poll() is None:
+            shell.kill()
+    assert "授权已结束，已移除：dibao" in err
+    assert "dibao does not exist" in err
+    assert shell.returncode == 1
