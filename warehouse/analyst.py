@@ -902,6 +902,12 @@ def _basis(access: DataAccess) -> str:
     return "本单位 own data" if access.basis == "owner" else "开放数据 open data"
 
 
+def names_in(sql: str) -> set[str]:
+    """Every name ``sql`` mentions (lowercased, unquoted): a one-off query's per-user session
+    copies only the datasets among them."""
+    return set(_identifiers(sql))
+
+
 def _identifiers(query: str) -> list[str]:
     """The names in ``query`` (identifiers and keywords), lowercased, unquoted."""
     return [word for word, _ in _words(query)]

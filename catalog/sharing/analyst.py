@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from catalog.sharing.audit import AuditLog
 from catalog.sharing.grants import Grants
@@ -42,13 +42,19 @@ def open_session_for(
     who: Principal,
     *,
     clock: Callable[[], dt.datetime] = catalogue_now,
+    datasets: Collection[str] | None = None,
 ) -> GrantedSession:
     """``who``'s session: what they may read now, rechecked before each statement and audited.
-    ``clock`` gives now (catalogue time) for both."""
+    ``clock`` gives now (catalogue time) for both; ``datasets``: copy only these (a one-off
+    query's names, ``warehouse.analyst.names_in``), default every one ``who`` may read."""
     if who.is_anonymous:
         raise Unauthenticated("请先登录 (sign in first): mulu --user LOGIN sql")
     grants = Grants(store, workspace, clock=clock)
-    session = open_granted_session(workspace, grants.readable(who))
+    readable = grants.readable(who)
+    if datasets is not None:
+        wanted = {name.lower() for name in datasets}
+        readable = [a for a in readable if a.dataset.lower() in wanted]
+    session = open_granted_session(workspace, readable)
     audit = AuditLog(store, clock=clock)
     remote = socket.gethostname()
 

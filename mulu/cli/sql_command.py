@@ -110,12 +110,15 @@ def _granted(ctx: typer.Context, who, query: str | None, as_json: bool, limit: i
     import duckdb
 
     from catalog.sharing.analyst import open_session_for
+    from warehouse.analyst import names_in
     from warehouse.store import Store
 
     workspace = options(ctx).workspace()
+    # A one-off query copies only the datasets it names; the shell copies all.
+    named = names_in(query) if query is not None else None
     with Store.open(workspace) as store:
         try:
-            con = open_session_for(store, workspace, who)
+            con = open_session_for(store, workspace, who, datasets=named)
         except duckdb.Error as exc:
             fail(_escaped(f"cannot open the workspace {workspace.root}: {exc}"))
         try:

@@ -27,7 +27,7 @@ from catalog.sharing.users import UserAccounts
 from schemas.dataset_spec import load_spec
 from schemas.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from schemas.principal import Principal
-from warehouse.analyst import run_query
+from warehouse.analyst import describe_session, run_query
 from warehouse.load import load_dataset
 from warehouse.masking import mask_value
 from warehouse.store import Store
@@ -587,3 +587,13 @@ def test_a_grant_revoked_while_the_shell_is_open_is_gone_at_the_next_statement(s
     assert "授权已结束，已移除：dibao" in err
     assert "dibao does not exist" in err
     assert shell.returncode == 1
+
+
+def test_a_one_off_query_copies_only_the_datasets_it_names(shared, workspace):
+    grants, clock, p = shared
+    with open_session_for(
+        grants.store, workspace, p["bob"], clock=clock, datasets={"DIBAO", "select"}
+    ) as session:
+        assert [o.name for o in describe_session(session)] == ["dibao"]
+    with open_session_for(grants.store, workspace, p["bob"], clock=clock) as session:
+        assert [o.name for o in describe_session(session)] == ["dibao", "dibao_open"]
