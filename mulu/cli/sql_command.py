@@ -5,6 +5,11 @@ a shell. Every dataset is a table by its name and the catalogue sits beside it
 (``warehouse/analyst.py``, ``docs/analysts.md``). The session is read-only: a statement that
 would attach a database, write or read files outside the workspace's lake, load an extension
 or change a setting fails (exit status 5 for a one-off query).
+
+Who acts decides the session (issue 13): the local admin (``--local-admin``, a workspace
+without users) and signed-in admins get the full one above; any other signed-in user gets a
+session of their own (``catalog.sharing.analyst``): only the datasets they may read now, PII
+masked unless granted, no catalogue, rechecked before every statement and audited.
 """
 
 from __future__ import annotations
