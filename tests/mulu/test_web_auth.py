@@ -496,3 +496,17 @@ def test_the_public_sees_the_freshness_of_open_entries_only(site):
     signed_in = client.get("/api/freshness", headers=bearer(tokens["analyst"])).json()
     assert code in [e["code"] for e in signed_in["entries"]]
     assert client.get("/api/freshness/scorecard").status_code == 200  # figures per organisation
+
+
+def test_the_login_page_offers_single_sign_on_when_configured(tmp_path):
+    workspace = Workspace(tmp_path / "ws").ensure()
+    with fresh_client(workspace) as client:
+        assert 'id="sso"' not in client.get("/login").text
+    workspace.oidc_file.parent.mkdir(parents=True, exist_ok=True)
+    workspace.oidc_file.write_text(
+        "issuer: https://sso.example.gov.cn\nclient_id: mulu\nbutton: 区统一身份认证\n",
+        encoding="utf-8",
+    )
+    with fresh_client(workspace) as client:
+        page = client.get("/login", params={"next": "/quality"}).text
+    assert '<a class="sso" id="sso" href="/login/oidc?next=%2Fquality">区统一身份认证</a>' in page

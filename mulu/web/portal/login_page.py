@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from catalog.policies import PUBLIC
+from catalog.sharing.oidc import sign_on_button
 from catalog.sharing.sessions import PortalSessions
 from mulu.web.auth import (
     clear_session_cookie,
@@ -48,11 +49,19 @@ def safe_next(target: str | None) -> str:
 def register(app: FastAPI, web: Web) -> None:
     sessions = PortalSessions(web.store)
 
+    def page(request: Request, *, next: str, error: str | None, login: str) -> HTMLResponse:
+        # Single sign-on (mulu.web.portal.oidc_login) adds its button when configured.
+        button = sign_on_button(web.workspace.oidc_file)
+        sso_url = "/login/oidc?" + urllib.parse.urlencode({"next": next}) if button else None
+        return render(
+            request, "login.html", next=next, error=error, login=login, sso=button, sso_url=sso_url
+        )
+
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(
         request: Request, next: str = "/", who: Principal = guard(PUBLIC)
     ) -> HTMLResponse:
-        return render(request, "login.html", next=safe_next(next), error=None, login="")
+        return page(request, next=safe_next(next), error=None, login="")
 
     @app.post("/login", include_in_schema=False)
     async def login(
@@ -68,11 +77,11 @@ def register(app: FastAPI, web: Web) -> None:
                 sessions.login, login, password, remote=remote_of(request)
             )
         except (Unauthenticated, TooManyAttempts) as exc:
-            page = render(request, "login.html", next=target, error=exc.message, login=login)
-            page.status_code = exc.http_status
+            shown = page(request, next=target, error=exc.message, login=login)
+            shown.status_code = exc.http_status
             if isinstance(exc, TooManyAttempts):
-                page.headers["Retry-After"] = str(exc.retry_after)
-            return page
+                shown.headers["Retry-After"] = str(exc.retry_after)
+            return shown
         old = session_secret(request)
         if old:  # a new login replaces the browser's old session (no session fixation)
             await run_in_threadpool(sessions.logout, old)
