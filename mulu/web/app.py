@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -68,6 +69,7 @@ def create_app(workspace: Workspace) -> FastAPI:
         "quality runs and reviews; CKAN Action API subset; DCAT.",
     )
     app.state.web = web  # for tests and tools: the refresher, the DCAT cache
+    _document_tokens(app)
     errors.register(app)
     for group in ROUTE_GROUPS:
         group.register(app, web)
@@ -75,6 +77,27 @@ def create_app(workspace: Workspace) -> FastAPI:
     app.add_middleware(Authentication, store=store)
     app.add_middleware(limits.RequestLimits)
     return app
+
+
+def _document_tokens(app: FastAPI) -> None:
+    """OpenAPI names the API token (``Authorization: Bearer``), so the docs page's Authorize
+    button sends it; every operation may also be called without one (the public side)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes["token"] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "API 令牌 (mulu users token); CKAN clients may also send "
+                "`Authorization: <token>` or `X-CKAN-API-Key`.",
+            }
+            schema["security"] = [{}, {"token": []}]
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def app_from_env() -> FastAPI:
