@@ -20,6 +20,9 @@ analyst sessions), in this order:
   every PII column masked, for anyone (anonymous too);
 * else ``Unauthenticated`` (anonymous) or ``Forbidden``.
 
+The first that applies wins: for an open dataset, a live grant (its columns, its unmasked PII,
+its filter) is the view, not the open one.
+
 Datasets are the workspace's specs (``catalog.datasets.discover_datasets``); their PII columns
 are the spec columns with ``pii``. ``readable(who)`` lists only datasets with a published load.
 """
