@@ -28,7 +28,9 @@ broken calls ``pytest.xfail`` with the reason after doing what later steps need.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import json
 import queue
 import re
@@ -39,7 +41,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -141,6 +143,9 @@ class Journey:
     grant_id: int | None = None
     # Every data access the test made: (actor, channel, rows, columns)
     accesses: list[tuple[str, str, int, tuple[str, ...]]] = field(default_factory=list)
+    sql_seconds: float = 2.0  # how long the journey's first mulu sql took
+    # The steps run so far in this process: None (passed) or what they raised.
+    outcomes: dict[str, BaseException | None] = field(default_factory=dict)
 
     @property
     def workspace(self):
@@ -198,6 +203,36 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
             browser.close()
 
 
+STEPS: list[Callable[[Journey], None]] = []  # the journey's steps, in file order
+
+
+def step(function: Callable[[Journey], None]) -> Callable[[Journey], None]:
+    """A step of the journey. Each runs once per process: before it, every earlier step not
+    yet run runs, so a step works alone too (``pytest -k``, xdist's load distribution); a step
+    already run as an earlier one's prerequisite reports that run's outcome. An earlier step's
+    ``xfail`` does not stop the later ones; its failure does."""
+
+    @functools.wraps(function)
+    def run(journey: Journey) -> None:
+        name = function.__name__
+        if name not in journey.outcomes:
+            for earlier in STEPS[: STEPS.index(run)]:
+                if earlier.__name__ not in journey.outcomes:
+                    with contextlib.suppress(pytest.xfail.Exception):
+                        earlier(journey)
+            journey.outcomes[name] = None
+            try:
+                function(journey)
+            except BaseException as exc:
+                journey.outcomes[name] = exc
+                raise
+        elif journey.outcomes[name] is not None:
+            raise journey.outcomes[name]  # type: ignore[misc]
+
+    STEPS.append(run)
+    return run
+
+
 def needs(*values: Any) -> None:
     if any(v is None for v in values):
         pytest.skip("an earlier step of the journey did not finish")
@@ -212,6 +247,7 @@ def error_text(page: Any) -> str:
 
 
 # --- 1. apply ---------------------------------------------------------------------------------
+@step
 def test_1_an_officer_applies_on_the_entry_page(journey: Journey) -> None:
     j = journey
     page = j.signed_in(OFFICER_A)
@@ -256,6 +292,7 @@ def test_1_an_officer_applies_on_the_entry_page(journey: Journey) -> None:
 
 
 # --- 2. the data office forwards ------------------------------------------------------------
+@step
 def test_2_the_data_office_forwards_it(journey: Journey) -> None:
     j = journey
     needs(j.app_id, j.number)
@@ -277,6 +314,7 @@ def test_2_the_data_office_forwards_it(journey: Journey) -> None:
 
 
 # --- 3. the provider answers -----------------------------------------------------------------
+@step
 def test_3a_a_refusal_without_a_reason_is_refused(journey: Journey) -> None:
     """On a second application (A's analyst's own, applied and forwarded through the
     workflow's API), B's officer clicks 拒绝 with no reason: the page says why, nothing changes."""
@@ -311,6 +349,7 @@ def test_3a_a_refusal_without_a_reason_is_refused(journey: Journey) -> None:
     assert "refuse" not in events
 
 
+@step
 def test_3b_the_provider_approves_a_column_subset(journey: Journey) -> None:
     j = journey
     needs(j.app_id, j.number)
@@ -360,14 +399,17 @@ def _expected_rows() -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["household_size"])
 
 
+@step
 def test_4a_mulu_sql_as_the_analyst_shows_the_granted_view(journey: Journey) -> None:
     j = journey
     needs(j.grant_id)
+    started = time.monotonic()
     done = run_mulu(
         j.workspace,
         ["--user", ANALYST_A, "sql", "--json", f"SELECT * FROM {DATASET} ORDER BY household_size"],
         MULU_PASSWORD=PASSWORD,
     )
+    j.sql_seconds = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert [list(r) for r in rows] == [GRANTED] * len(PEOPLE)  # only the granted columns
@@ -393,12 +435,13 @@ ESCAPES = {  # name: (SQL, what the refusal says)
 }
 
 
-def test_4b_escapes_from_the_analyst_session_are_refused(journey: Journey, tmp_path) -> None:
+@step
+def test_4b_escapes_from_the_analyst_session_are_refused(journey: Journey) -> None:
     j = journey
     needs(j.grant_id)
     lake = j.district.lake_files
     assert lake, "the dataset is in the lake"
-    out = tmp_path / "out.csv"
+    out = j.workspace.root.parent / "out.csv"
     values = {
         "lake": lake[0],
         "catalog": j.workspace.metadata_db,
@@ -423,6 +466,7 @@ def test_4b_escapes_from_the_analyst_session_are_refused(journey: Journey, tmp_p
     assert not out.exists()
 
 
+@step
 def test_4c_the_rest_data_endpoint_gives_the_same_view(journey: Journey) -> None:
     j = journey
     needs(j.grant_id)
@@ -440,6 +484,7 @@ def test_4c_the_rest_data_endpoint_gives_the_same_view(journey: Journey) -> None
     assert status == 403, body
 
 
+@step
 def test_4d_the_entry_page_shows_the_analyst_the_granted_sample(journey: Journey) -> None:
     j = journey
     needs(j.grant_id)
@@ -461,6 +506,7 @@ def test_4d_the_entry_page_shows_the_analyst_the_granted_sample(journey: Journey
 
 
 # --- 5. revocation and expiry ----------------------------------------------------------------
+@step
 def test_5a_the_grants_page_lists_the_grant(journey: Journey) -> None:
     j = journey
     needs(j.grant_id)
@@ -492,6 +538,7 @@ def _lines(stream: Any) -> queue.Queue[str | None]:
     return found
 
 
+@step
 def test_5b_a_grant_revoked_in_the_portal_stops_every_channel(journey: Journey) -> None:
     j = journey
     needs(j.grant_id)
@@ -543,10 +590,13 @@ def test_5b_a_grant_revoked_in_the_portal_stops_every_channel(journey: Journey) 
     assert page.locator("#apply").count() == 1
 
 
+@step
 def test_5c_a_grant_stops_when_it_expires(journey: Journey) -> None:
     j = journey
     needs(j.grant_id)
-    window = 6  # seconds: long enough for one REST read and one mulu sql, side by side
+    # Seconds: long enough for one REST read and one mulu sql side by side, however loaded
+    # the machine is (three times the journey's first mulu sql).
+    window = max(6, round(3 * j.sql_seconds))
     columns = ["household_size", "monthly_allowance"]
     status, grant = http_json(
         f"{j.base}/api/grants",
@@ -568,13 +618,16 @@ def test_5c_a_grant_stops_when_it_expires(journey: Journey) -> None:
     )
     status, body = http_json(f"{j.base}/api/data/{DATASET}", j.token(ANALYST_A))
     stdout, stderr = sql.communicate(timeout=120)
-    assert catalogue_now() < expires, "the reads took longer than the grant's window"
+    in_time = catalogue_now() < expires
+    if status == 200:  # each read that returned rows is one the audit log must hold
+        j.saw(ANALYST_A, "rest", len(PEOPLE), columns)
+    if sql.returncode == 0:
+        j.saw(ANALYST_A, "sql", len(PEOPLE), columns)
+    assert in_time, f"the reads took longer than the grant's {window} s (a loaded machine?)"
     assert status == 200, body
     assert (body["columns"], body["grant_id"]) == (columns, grant["id"])
-    j.saw(ANALYST_A, "rest", len(PEOPLE), columns)
     assert sql.returncode == 0, stderr
     assert [list(r) for r in json.loads(stdout)] == [columns] * len(PEOPLE)
-    j.saw(ANALYST_A, "sql", len(PEOPLE), columns)
 
     time.sleep(max(0.0, (expires - catalogue_now()).total_seconds()) + 1.1)
     status, body = http_json(f"{j.base}/api/data/{DATASET}", j.token(ANALYST_A))
@@ -587,6 +640,7 @@ def test_5c_a_grant_stops_when_it_expires(journey: Journey) -> None:
 
 
 # --- 7. 401/403 from the browser's side ------------------------------------------------------
+@step
 def test_7_anonymous_and_csrf_less_posts_are_refused(journey: Journey) -> None:
     j = journey
     url = f"{j.base}/sharing/apply/{j.code}"
@@ -634,6 +688,7 @@ def test_7_anonymous_and_csrf_less_posts_are_refused(journey: Journey) -> None:
 
 
 # --- 6. audit --------------------------------------------------------------------------------
+@step
 def test_6a_every_access_is_in_the_audit_log_once(journey: Journey) -> None:
     j = journey
     needs(j.grant_id)
@@ -681,6 +736,7 @@ def test_6a_every_access_is_in_the_audit_log_once(journey: Journey) -> None:
     assert "审计日志完整" in done.stdout
 
 
+@step
 def test_6b_an_edited_audit_row_is_detected(journey: Journey) -> None:
     j = journey
     needs(j.grant_id)
