@@ -33,7 +33,8 @@ SESSION_HOURS = 12  # absolute lifetime of a portal session
 MAX_LOGIN_FAILURES = 5  # failed passwords per login …
 MAX_REMOTE_FAILURES = 20  # … or per remote address …
 ATTEMPT_WINDOW = dt.timedelta(minutes=15)  # … within this window
-TOUCH_EVERY = dt.timedelta(minutes=5)  # last_seen_at is written at most this often
+TOUCH_EVERY = dt.timedelta(minutes=5)
+MAX_LOGIN_CHARS = 200  # a login typed longer is cut to this before it is checked or recorded  # last_seen_at is written at most this often
 
 
 def session_hash(secret: str) -> str:
@@ -61,7 +62,7 @@ class PortalSessions:
         """A new session for ``login`` if ``password`` is theirs. Raises TooManyAttempts (429)
         past the rate limits, before the password is even checked, and Unauthenticated (one
         message for an unknown login and a wrong password)."""
-        login = login.strip()
+        login = login.strip()[:MAX_LOGIN_CHARS]  # what is recorded stays small
         remote = remote or "-"
         self._check_rate(login, remote)
         try:
