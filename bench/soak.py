@@ -139,12 +139,15 @@ def peak_mib(pid: int) -> float:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
-def request(url: str, body: dict[str, str] | None = None) -> tuple[int, float]:
+def request(
+    url: str, body: dict[str, str] | None = None, token: str | None = None
+) -> tuple[int, float]:
     """(status, seconds); status 0: no answer."""
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(
-        url, data=data, headers={"Content-Type": "application/json"} if data else {}
-    )
+    headers = {"Content-Type": "application/json"} if data else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, headers=headers)
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(req, timeout=60) as response:
@@ -183,6 +186,19 @@ def prepare(home: Path) -> list[str]:
     spec = home / "datasets" / "soak" / f"{DATASET}.yaml"
     spec.parent.mkdir(parents=True, exist_ok=True)
     spec.write_text(SPEC.format(name=DATASET, code=codes[0]), encoding="utf-8")
+    # Issue 13: writes need an identity. One admin acts for the HTTP writers (Bearer) and the
+    # CLI processes (MULU_TOKEN); its token is kept beside the workspace for later runs.
+    from catalog.sharing.users import UserAccounts
+
+    directory = Directory.open(Workspace(home), user="soak")
+    try:
+        org = directory.get(codes[0])["provider_code"]
+        accounts = UserAccounts(directory.store)
+        accounts.add("soak", org=org, name="浸泡测试", actor="soak", roles=["admin"])
+        token = accounts.issue_token("soak", name="soak", actor="soak").secret
+    finally:
+        directory.close()
+    (home / "soak-token").write_text(token, encoding="utf-8")
     return codes
 
 
@@ -237,7 +253,8 @@ def soak(home: Path, seconds: float, *, readers: int = 3, writers: int = 2) -> F
     writing = threading.Event()
     stop = threading.Event()
     # Sources written here are complete when moved in: no settle time needed.
-    env = {**os.environ, "MULU_HOME": str(home), "MULU_USER": "soak-cli", "MULU_SOURCE_SETTLE": "0"}
+    token = (home / "soak-token").read_text(encoding="utf-8").strip()
+    env = {**os.environ, "MULU_HOME": str(home), "MULU_TOKEN": token, "MULU_SOURCE_SETTLE": "0"}
     last_acknowledged: list[list[tuple[str, int, str]]] = []
 
     def count(status: int, what: str) -> None:
@@ -274,7 +291,7 @@ def soak(home: Path, seconds: float, *, readers: int = 3, writers: int = 2) -> F
                 note = f"soak-api-{n}-{i}"
                 code = codes[(n * 7 + i) % len(codes)]
                 path = f"/api/entries/{urllib.parse.quote(code, safe='')}/updates"
-                status, _ = request(base + path, {"reported_by": "soak", "note": note})
+                status, _ = request(base + path, {"note": note}, token)
                 count(status, "POST " + path)
                 if status == 201:
                     with lock:
