@@ -13,17 +13,21 @@ store and lake.
    /api/data/<dataset>`` with a token (the same view), the entry page's sample rows; the
    session's escape attempts (read_parquet on the lake's file, ATTACH catalog.sqlite, COPY TO,
    SET enable_external_access, the catalogue's users …) are refused.
-5. The steward revokes the grant: the next REST read is 403 and ``mulu sql`` no longer has the
-   table; a grant expiring a few seconds ahead stops working once it passes.
+5. /grants lists the grant (the steward's every grant, the analyst's readable datasets); the
+   steward revokes it there: the analyst's open ``mulu sql`` shell loses the table at its next
+   statement, the next REST read is 403, a new session has no such table, the entry page offers
+   申请共享 again; a grant made over REST expiring a few seconds ahead stops once it passes.
 6. Every data access above is in the audit log exactly once (actor, channel, dataset, rows);
    ``mulu audit verify`` passes; an audit row edited with sqlite3 (triggers dropped first, as an
    attacker with the file would) is detected.
 7. From the browser's side: an anonymous POST of the apply form and a form POST without the
    CSRF token are refused.
 
-The steps are tests run in file order over one module-scoped journey (``-p no:randomly``;
-with xdist use ``--dist loadscope``, as ``make test`` does). A step whose product part is known
-broken calls ``pytest.xfail`` with the reason after doing what later steps need.
+The steps are tests over one module-scoped journey, run in file order. A step run alone (``-k``,
+or on another xdist worker with ``--dist load``) first runs the earlier steps it builds on, once
+per process; ``--dist loadscope`` (``make test``) keeps the module on one worker, so it runs
+once. A step whose product part is known broken calls ``pytest.xfail`` with the reason after
+doing what later steps need.
 """
 
 from __future__ import annotations
