@@ -33,8 +33,10 @@ doing what later steps need.
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import functools
+import io
 import json
 import queue
 import re
@@ -85,6 +87,7 @@ SCENARIO = "住建局保障房分配前逐户核验"
 ASKED = ["person_name", "id_card_no", "mobile", "household_size"]  # not monthly_allowance
 GRANTED = ["person_name", "id_card_no", "household_size"]  # the provider leaves out 手机号
 UNMASKED = ["person_name"]
+EXPIRING_PURPOSE = "临时核对：几秒后到期"
 NAMES = [p[0] for p in PEOPLE]
 IDS = [p[1] for p in PEOPLE]
 MOBILES = [p[2] for p in PEOPLE]
@@ -391,6 +394,10 @@ def test_3b_the_provider_approves_a_column_subset(journey: Journey) -> None:
     assert grant["status"] == "live"
     j.grant_id = int(grant["id"])
     assert f"#{j.grant_id}" in page.inner_text("main")
+    # The applicant sees the answer in 我的申请.
+    page = j.signed_in(OFFICER_A)
+    page.goto(f"{j.base}/sharing/mine")
+    assert "已同意" in page.locator("#mine tr", has_text=j.number).inner_text()
 
 
 # --- 4. the analyst reads --------------------------------------------------------------------
@@ -471,7 +478,7 @@ def test_4b_escapes_from_the_analyst_session_are_refused(journey: Journey) -> No
 
 
 @step
-def test_4c_the_rest_data_endpoint_gives_the_same_view(journey: Journey) -> None:
+def test_4c_rest_download_and_ckan_give_the_same_view(journey: Journey) -> None:
     j = journey
     needs(j.grant_id)
     status, body = http_json(f"{j.base}/api/data/{DATASET}", j.token(ANALYST_A))
@@ -483,6 +490,25 @@ def test_4c_the_rest_data_endpoint_gives_the_same_view(journey: Journey) -> None
     rows = [dict(zip(body["columns"], row, strict=True)) for row in body["rows"]]
     assert sorted(rows, key=lambda r: r["household_size"]) == _expected_rows()
     j.saw(ANALYST_A, "rest", len(PEOPLE), GRANTED)
+    # The download (CSV) and CKAN's datastore_search: the same view again.
+    status, _, text = http(f"{j.base}/api/data/{DATASET}/download.csv", token=j.token(ANALYST_A))
+    assert status == 200, text
+    table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert table[0] == GRANTED
+    assert sorted(table[1:], key=lambda r: int(r[2])) == [
+        [r["person_name"], r["id_card_no"], str(r["household_size"])] for r in _expected_rows()
+    ]
+    j.saw(ANALYST_A, "download", len(PEOPLE), GRANTED)
+    status, found = http_json(
+        f"{j.base}/api/3/action/datastore_search?resource_id={DATASET}", j.token(ANALYST_A)
+    )
+    assert status == 200, found
+    result = found["result"]
+    assert [f["id"] for f in result["fields"]] == ["_id", *GRANTED]
+    assert result["mulu"]["masked"] == ["id_card_no"]
+    records = [{k: r[k] for k in GRANTED} for r in result["records"]]
+    assert sorted(records, key=lambda r: r["household_size"]) == _expected_rows()
+    j.saw(ANALYST_A, "ckan", len(PEOPLE), GRANTED)
     # A's officer was not named in the application: no grant, no rows.
     status, body = http_json(f"{j.base}/api/data/{DATASET}", j.token(OFFICER_A))
     assert status == 403, body
@@ -571,6 +597,13 @@ def test_5b_a_grant_revoked_in_the_portal_stops_every_channel(journey: Journey) 
 
     status, body = http_json(f"{j.base}/api/data/{DATASET}", j.token(ANALYST_A))
     assert status == 403, body
+    status, _, text = http(f"{j.base}/api/data/{DATASET}/download.csv", token=j.token(ANALYST_A))
+    assert status == 403, text
+    status, found = http_json(
+        f"{j.base}/api/3/action/datastore_search?resource_id={DATASET}", j.token(ANALYST_A)
+    )
+    assert status == 403, found
+    assert found["success"] is False
     # The open shell's next statement: the table is gone, and the shell says why.
     shell.stdin.write(f"SELECT * FROM {DATASET};\n")
     shell.stdin.close()
@@ -607,7 +640,7 @@ def test_5c_a_grant_stops_when_it_expires(journey: Journey) -> None:
         j.token(STEWARD),
         body={
             "dataset": DATASET,
-            "purpose": "临时核对：几秒后到期",
+            "purpose": EXPIRING_PURPOSE,
             "expires_at": (catalogue_now() + dt.timedelta(seconds=window)).isoformat(),
             "grantee_login": ANALYST_A,
             "columns": columns,
@@ -703,10 +736,16 @@ def test_6a_every_access_is_in_the_audit_log_once(journey: Journey) -> None:
         )
     got = Counter((e["actor"], e["channel"], e["rows"], tuple(e["columns"])) for e in logged)
     assert got == Counter(j.accesses)
-    for entry in logged:
+    for entry in logged:  # who, from where, when, under which grant and for what
         assert entry["actor_org"] == USERS[ANALYST_A][0]
         assert entry["entry_code"] == j.code
-        assert entry["grant_id"] is not None
+        assert entry["remote"]
+        assert entry["at"]
+        if entry["grant_id"] == j.grant_id:
+            assert entry["purpose"] == PURPOSE
+        else:
+            assert entry["grant_id"] is not None
+            assert entry["purpose"] == EXPIRING_PURPOSE
     # Each decision on the application once, by who took it; the reasonless refusal none.
     with j.store() as store:
         everything = AuditLog(store).entries(limit=None, newest_first=False)
