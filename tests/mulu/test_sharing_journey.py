@@ -398,6 +398,18 @@ def test_3b_the_provider_approves_a_column_subset(journey: Journey) -> None:
     page = j.signed_in(OFFICER_A)
     page.goto(f"{j.base}/sharing/mine")
     assert "已同意" in page.locator("#mine tr", has_text=j.number).inner_text()
+    page.locator("#mine a", has_text=j.number).click()
+    page.wait_for_selector("#history")
+    history = [
+        [cell.strip() for cell in row.split("\t")]
+        for row in page.locator("#history tr").all_inner_texts()[1:]
+    ]
+    steps = [(row[1], row[2]) for row in history if not row[1].startswith("通知")]
+    assert steps == [
+        ("提交申请", OFFICER_A),
+        ("审核通过，转提供方", STEWARD),
+        ("同意", OFFICER_B),
+    ]
 
 
 # --- 4. the analyst reads --------------------------------------------------------------------
@@ -774,6 +786,12 @@ def test_6a_every_access_is_in_the_audit_log_once(journey: Journey) -> None:
     assert status == 200, body
     assert body["total"] == len(j.accesses)
     assert {e["seq"] for e in body["entries"]} == {e["seq"] for e in logged}
+    # And on the data office's /audit page, whose chain check holds.
+    page = j.signed_in(STEWARD)
+    page.goto(f"{j.base}/audit?dataset={DATASET}&action=access")
+    shown = page.locator("#audit-entries tr:not(.head)")
+    assert shown.count() == len(j.accesses)
+    assert page.locator("#audit-verify .verify-ok").count() == 1
     done = run_mulu(j.workspace, ["audit", "verify"], token=j.token(STEWARD))
     assert done.returncode == 0, done.stderr + done.stdout
     assert "审计日志完整" in done.stdout
@@ -801,3 +819,7 @@ def test_6b_an_edited_audit_row_is_detected(journey: Journey) -> None:
     assert status == 200
     assert body["ok"] is False
     assert body["first_broken"] == target["seq"]
+    page = j.signed_in(STEWARD)
+    page.goto(f"{j.base}/audit?verify=1")
+    broken = page.inner_text("#audit-verify .verify-broken")
+    assert f"seq {target['seq']}" in broken
