@@ -394,6 +394,14 @@ def test_3b_the_provider_approves_a_column_subset(journey: Journey) -> None:
     assert grant["status"] == "live"
     j.grant_id = int(grant["id"])
     assert f"#{j.grant_id}" in page.inner_text("main")
+    # The same form sent again (back, then approve once more): refused, still one grant.
+    page.go_back()
+    page.wait_for_selector("form#answer")
+    page.click("form#answer button[value=approve]")
+    page.wait_for_selector("#app-state")
+    assert "不在提供方答复环节" in error_text(page)
+    with j.store() as store:
+        assert len(Grants(store, j.workspace).list(dataset=DATASET)) == 1
     # The applicant sees the answer in 我的申请.
     page = j.signed_in(OFFICER_A)
     page.goto(f"{j.base}/sharing/mine")
@@ -803,10 +811,11 @@ def test_6b_an_edited_audit_row_is_detected(journey: Journey) -> None:
     needs(j.grant_id)
     with j.store() as store:
         target = AuditLog(store).entries(action="access", channel="rest", dataset=DATASET)[-1]
-    # An attacker with the file: drop the append-only trigger, then shrink the rows read.
+    # An attacker with the file: drop the append-only triggers, then shrink the rows read.
     con = sqlite3.connect(j.workspace.metadata_db)
     try:
-        con.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+        for trigger in ("audit_log_no_update", "audit_log_no_delete"):
+            con.execute(f"DROP TRIGGER {trigger}")
         con.execute("UPDATE audit_log SET rows = 1 WHERE seq = ?", (target["seq"],))
         con.commit()
     finally:
