@@ -316,6 +316,11 @@ def test_2_the_data_office_forwards_it(journey: Journey) -> None:
     with j.store() as store:
         stored = store.applications.get(j.app_id)
     assert (stored["state"], stored["step"]) == ("forwarded", "provider")
+    # The provider answers within 5 working days (its dataset is published).
+    forwarded = dt.datetime.fromisoformat(stored["step_started_at"])
+    due = WorkingCalendar.from_workspace(j.workspace).deadline(forwarded, 5).at
+    assert stored["due_at"] == due.replace(microsecond=0).isoformat()
+    assert due.strftime("%Y-%m-%d %H:%M") in page.inner_text("#deadline")
     page.goto(f"{j.base}/sharing/inbox")
     assert j.number not in page.inner_text("main")  # no longer the office's to do
 
