@@ -60,7 +60,7 @@ COLUMNS = [
     ("household_size", "家庭人口", None),
     ("monthly_allowance", "月救助金额(元)", None),
 ]
-PII_COLUMNS = ("person_name", "id_card_no", "mobile")
+TYPES = {"household_size": {"type": "integer"}, "monthly_allowance": {"type": "decimal(10,2)"}}
 PEOPLE = [  # 姓名, 身份证号, 手机号, 家庭人口, 月救助金额
     ("张三", make_id_card("320303", dt.date(1980, 1, 2), 5), "13800138001", "3", "1250.50"),
     ("李四", make_id_card("320303", dt.date(1975, 6, 18), 7), "13900139002", "1", "830.00"),
@@ -124,9 +124,7 @@ def build_district(root: Path) -> District:
         "entry_code": code,
         "source": {"url": str(source)},
         "columns": [
-            {"name": name, "source": src, **({"pii": pii} if pii else {})}
-            | ({"type": "integer"} if name == "household_size" else {})
-            | ({"type": "decimal(10,2)"} if name == "monthly_allowance" else {})
+            {"name": name, "source": src, **({"pii": pii} if pii else {}), **TYPES.get(name, {})}
             for name, src, pii in COLUMNS
         ],
         "load": {"mode": "replace"},
