@@ -50,7 +50,8 @@ def default_user() -> str:
 
 class EntryNotFound(NotFound):
     def __str__(self) -> str:
-        return f"no catalogue entry with 信息资源代码 {self.args[0]!r}"
+        code = self.args[0]
+        return f"目录中没有信息资源代码为 {code!r} 的条目 (no catalogue entry with 信息资源代码 {code!r})"
 
 
 class OrganisationNotFound(NotFound):

@@ -40,13 +40,25 @@ def wants_json(path: str) -> bool:
     return path.startswith(_JSON_PREFIXES)
 
 
-def error_page(status: int, message: str) -> HTMLResponse:
-    """A plain page for a portal URL that failed: what went wrong, and a way back."""
+def error_page(status: int, message: str, *, login_next: str | None = None) -> HTMLResponse:
+    """A plain page for a portal URL that failed: what went wrong, and a way back (and, for an
+    anonymous visitor, a way in: a hidden entry answers 404 like a missing one, so the page
+    says it may need signing in without saying whether it exists)."""
     title = _TITLES.get(status, "出错了 Error")
+    login = ""
+    if login_next is not None:
+        href = escape("/login?" + urllib.parse.urlencode({"next": login_next}))
+        login = (
+            f"<p>未公开的目录条目须登录后查看 (entries that are not open need signing in): "
+            f'<a href="{href}">登录 Sign in</a></p>'
+        )
     return HTMLResponse(
-        f'<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>{title}</title>'
-        f'</head><body><h1>{title}</h1><p id="error">{escape(message)}</p>'
-        f'<p><a href="/">政务信息资源目录</a></p></body></html>',
+        '<!doctype html><html lang="zh"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title></head>"
+        '<body style="font-family:sans-serif;margin:16px">'
+        f'<h1>{title}</h1><p id="error">{escape(message)}</p>{login}'
+        '<p><a href="/">政务信息资源目录 (home)</a></p></body></html>',
         status_code=status,
     )
 
@@ -67,7 +79,13 @@ async def mulu_error(request: Request, exc: Exception) -> Response:
         # A page that needs a signed-in user: to the login form, and back here after it.
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse("/login?" + urllib.parse.urlencode({"next": target}), 303)
-    page = error_page(status, exc.message)
+    anonymous = getattr(request.state, "principal", None) is None or getattr(
+        request.state.principal, "is_anonymous", True
+    )
+    login_next = None
+    if anonymous and status in (403, 404) and request.method in ("GET", "HEAD"):
+        login_next = request.url.path
+    page = error_page(status, exc.message, login_next=login_next)
     page.headers.update(headers)
     return page
 

@@ -311,8 +311,11 @@ def test_api_moments_with_a_time_zone_are_catalogue_time(workspace, directory):
 
     from mulu.web.app import create_app
 
+    from web_users import add_user, bearer
+
     code = make_entry(directory, "每月", T(2026, 9, 15, 9))  # deadline 10-15 09:00, +5 d grace
-    with TestClient(create_app(workspace)) as client:
+    token = add_user(workspace, "reader")  # anonymous callers see open entries only
+    with TestClient(create_app(workspace), headers=bearer(token)) as client:
 
         def status_at(at: str) -> str:
             answer = client.get("/api/freshness", params={"at": at})

@@ -388,9 +388,12 @@ def test_the_api_shows_an_entrys_source_record(directory, workspace):
 
     from mulu.web.app import create_app
 
+    from web_users import add_user, bearer
+
     apply_file(directory, PORTAL, [RECORD])
     code = _code(directory)
-    with TestClient(create_app(workspace)) as client:
+    token = add_user(workspace, "reader")  # a signed-in user sees entries that are not open
+    with TestClient(create_app(workspace), headers=bearer(token)) as client:
         entry = client.get(f"/api/entries/{code.replace('/', '-')}").json()
         listed = client.get("/api/entries").json()["entries"][0]
     assert entry["source_record"] == RECORD

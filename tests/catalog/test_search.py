@@ -532,8 +532,14 @@ def test_mulu_search_json(portals):
 
 def test_api_and_portal_search(portals):
     """GET /api/search and the portal's page through the app's one store; a bad facet is 400."""
+    from web_users import add_user, start_session
+
     workspace, _, _ = portals
-    with TestClient(create_app(workspace)) as client:
+    # Signed in (a portal session): the whole directory; the public side is tested in
+    # tests/mulu/test_public_visibility.py.
+    add_user(workspace, "searcher")
+    secret, _ = start_session(workspace, "searcher")
+    with TestClient(create_app(workspace), cookies={"mulu_session": secret}) as client:
         found = client.get("/api/search", params={"q": "社保卡", "facet": "共享类型=无条件共享"})
         assert found.status_code == 200
         data = found.json()

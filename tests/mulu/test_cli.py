@@ -58,7 +58,7 @@ def test_errors_are_clear_and_exit_with_their_kinds_code(tmp_path):
     # schemas.errors: NotFound exits 3, InvalidInput 2; one red line on stderr, no traceback.
     missing = mulu(tmp_path, "catalog", "show", "101001/000009")
     assert missing.returncode == 3
-    assert "no catalogue entry with 信息资源代码 '101001/000009'" in missing.stderr
+    assert "没有信息资源代码为 '101001/000009' 的条目" in missing.stderr
     assert "Traceback" not in missing.stderr
     assert mulu(tmp_path, "catalog", "retire", "101001/000009").returncode == 3
     bad = tmp_path / "bad.csv"

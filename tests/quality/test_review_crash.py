@@ -353,10 +353,14 @@ def test_a_report_through_the_api_moves_the_date_with_the_event(workspace):
                 "update_cycle": "每月",
             }
         )
-    with TestClient(create_app(workspace)) as client:
+    from web_users import add_user, bearer
+
+    # The report's author is the signed-in user (a steward here), not the body's reported_by.
+    token = add_user(workspace, "民政局", roles=("steward",))
+    with TestClient(create_app(workspace), headers=bearer(token)) as client:
         reported = client.post(
             f"/api/entries/{code}/updates",
-            json={"at": "2026-12-01T01:30:00Z", "reported_by": "民政局", "note": "11月数据"},
+            json={"at": "2026-12-01T01:30:00Z", "reported_by": "someone else", "note": "11月数据"},
         )
         assert reported.status_code == 201, reported.text
         assert reported.json()["updated_at"] == "2026-12-01T09:30:00"  # catalogue time
