@@ -99,16 +99,16 @@ def demo(
                 print_problem(f"{name} failed:", failure.line())
         if logins is not None:
             _print_logins(logins.as_dict(), port)
+        signed_in = (
+            f"export MULU_USER=data.office MULU_PASSWORD={logins.as_dict()['password']}; "
+            if logins is not None
+            else ""
+        )
         console.print(
-            'Try: mulu catalog stats · mulu sql "select count(*) from '
-            'social_security_card_applications" · mulu quality runs --failed · '
+            f"Try: {signed_in}mulu catalog stats · mulu quality runs --failed · "
             "mulu quality show RUN · mulu quality review RUN --accept --note … · "
-            "mulu search 低保 · mulu serve"
-            + (
-                " (with MULU_PASSWORD set: mulu --user data.office …, or mulu --local-admin …)"
-                if logins is not None
-                else ""
-            ),
+            'mulu search 低保 · mulu --local-admin sql "select count(*) from '
+            'social_security_card_applications" · mulu serve',
             highlight=False,
             markup=False,
         )
