@@ -9,8 +9,13 @@ disabled (every resolve checks the user; ``end_all`` ends the rows too).
 Rate limits (``login_attempts``, so every server process counts the same attempts): at most
 ``MAX_LOGIN_FAILURES`` failed passwords for one login, or ``MAX_REMOTE_FAILURES`` from one
 address, within ``ATTEMPT_WINDOW``; past that, ``TooManyAttempts`` (HTTP 429) with the seconds
-until the oldest counted failure leaves the window. A successful login clears its login's count
-(not the address's). Login, logout and failed logins are recorded in the audit log.
+until the oldest counted failure leaves the window. The count and the new attempt (a failure
+until the password is verified) are one write transaction, so parallel requests cannot all
+pass the check before any is recorded. A successful login clears its login's count (not the
+address's). Login, logout and failed logins are recorded in the audit log.
+
+A password change or a disabled user ends the user's open sessions
+(``catalog.sharing.users.UserAccounts``).
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ SESSION_HOURS = 12  # absolute lifetime of a portal session
 MAX_LOGIN_FAILURES = 5  # failed passwords per login …
 MAX_REMOTE_FAILURES = 20  # … or per remote address …
 ATTEMPT_WINDOW = dt.timedelta(minutes=15)  # … within this window
-TOUCH_EVERY = dt.timedelta(minutes=5)
-MAX_LOGIN_CHARS = 200  # a login typed longer is cut to this before it is checked or recorded  # last_seen_at is written at most this often
+TOUCH_EVERY = dt.timedelta(minutes=5)  # last_seen_at is written at most this often
+MAX_LOGIN_CHARS = 200  # a login typed longer is cut to this before it is checked or recorded
 
 
 def session_hash(secret: str) -> str:
@@ -64,11 +69,15 @@ class PortalSessions:
         message for an unknown login and a wrong password)."""
         login = login.strip()[:MAX_LOGIN_CHARS]  # what is recorded stays small
         remote = remote or "-"
-        self._check_rate(login, remote)
+        # Count and record under one write lock (BEGIN IMMEDIATE): the attempt is a failure
+        # until the password proves right, so parallel guesses each see the others' attempts
+        # and no more than the limit ever reach the password check.
+        with self.store.transaction():
+            self._check_rate(login, remote)
+            attempt = self.store.sessions.add_attempt(login, remote, self._now(), False)
         try:
             self.users.verify_password(login, password)
         except Unauthenticated as exc:
-            self.store.sessions.add_attempt(login, remote, self._now(), False)
             self.audit.event(
                 Principal.anonymous(),
                 "login_failed",
@@ -78,7 +87,7 @@ class PortalSessions:
                 reason=exc.message,
             )
             raise
-        self.store.sessions.add_attempt(login, remote, self._now(), True)
+        self.store.sessions.succeed_attempt(attempt, self._now())
         return self.start(login, via="password", remote=remote)
 
     def _check_rate(self, login: str, remote: str) -> None:

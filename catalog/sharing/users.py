@@ -165,15 +165,25 @@ class UserAccounts:
             if self._stored(login)["active"] != active:
                 self.store.users.set_active(login, active)
                 self._log(login, "enable" if active else "disable", actor)
+            if not active:  # a disabled user's portal sessions end with it
+                self._end_sessions(login)
         return self.get(login)
+
+    def _end_sessions(self, login: str) -> int:
+        """End every open portal session of ``login`` (``catalog.sharing.sessions``)."""
+        return self.store.sessions.end_all(login, self.clock().replace(microsecond=0).isoformat())
 
     # --- passwords ---------------------------------------------------------------------
     def set_password(self, login: str, password: str, *, actor: str) -> None:
+        """A new password; every open portal session of the user ends (whoever held the old
+        password, or a cookie opened with it, signs in again)."""
         check_password(password)
+        hashed = _hasher.hash(password)
         with self.store.transaction():
             self._stored(login)
-            self.store.users.set_password_hash(login, _hasher.hash(password))
+            self.store.users.set_password_hash(login, hashed)
             self._log(login, "password", actor)
+            self._end_sessions(login)
 
     def verify_password(self, login: str, password: str) -> dict[str, Any]:
         """The user if ``password`` is theirs and they are active; Unauthenticated otherwise (one

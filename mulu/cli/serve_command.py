@@ -20,8 +20,24 @@ def serve(
     host: str = typer.Option(
         "127.0.0.1", help="Interface; keep 127.0.0.1 unless a proxy in front of it controls access."
     ),
+    proxy_headers: bool = typer.Option(
+        False,
+        "--proxy-headers",
+        help="Behind a reverse proxy on 127.0.0.1: take the client's address and scheme from "
+        "its X-Forwarded-For / X-Forwarded-Proto (off by default: anyone could send them).",
+    ),
+    forwarded_allow_ips: str | None = typer.Option(
+        None,
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="Trust X-Forwarded-* from these proxy addresses (comma-separated; implies "
+        "--proxy-headers).",
+    ),
 ) -> None:
-    """Serve the REST API, the CKAN Action API subset, DCAT and the web portal."""
+    """Serve the REST API, the CKAN Action API subset, DCAT and the web portal.
+
+    The client's address (login rate limits, the audit log) is the connection's own unless
+    ``--proxy-headers`` or ``--forwarded-allow-ips`` names a proxy to trust."""
     import uvicorn
 
     acting(ctx)
@@ -44,9 +60,25 @@ def serve(
     # The web layer is named, not imported: it reads the workspace from MULU_HOME when the
     # server starts, so the CLI and the web app stay independent of each other.
     os.environ["MULU_HOME"] = str(workspace.root)
+    trusted = forwarded_headers(proxy_headers, forwarded_allow_ips)
     uvicorn.run(
-        "mulu.web.app:app_from_env", factory=True, host=host, port=port, log_level="warning"
+        "mulu.web.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=trusted is not None,
+        forwarded_allow_ips=trusted,
     )
+
+
+def forwarded_headers(proxy_headers: bool, allow_ips: str | None) -> str | None:
+    """The proxy addresses whose X-Forwarded-* headers are trusted; None: trust none (the
+    default: a client could otherwise name any address and escape the per-address login limit,
+    or put a made-up address in the audit log)."""
+    if allow_ips is not None and allow_ips.strip():
+        return allow_ips.strip()
+    return "127.0.0.1,::1" if proxy_headers else None
 
 
 def is_loopback(host: str) -> bool:

@@ -20,11 +20,15 @@ route-policy test can find a route without one.
   field ``csrf_token`` or the ``X-CSRF-Token`` header;
 - carries one-shot messages across a redirect (``flash``): a signed, short-lived cookie, so no
   message text ever travels in a URL;
-- adds the security headers to every response (``security_headers``).
+- adds the security headers to every response (``security_headers``), and
+  ``Cache-Control: no-store`` to every answer to an authenticated request (a token or a
+  session) and to every answer that may carry rows of data (``NO_STORE_PATHS``: the REST data
+  routes, CKAN's ``datastore_search``, entry pages with their sample rows), so neither a
+  browser's cache nor a shared one keeps what one user was allowed to see.
 
 Cookies: HttpOnly, SameSite=Lax, Path=/, and Secure with the ``__Host-`` prefix when the
-request came over https (``scope["scheme"]``: uvicorn's ``--proxy-headers`` sets it from a
-trusted proxy's ``X-Forwarded-Proto``).
+request came over https (``scope["scheme"]``: ``mulu serve --proxy-headers`` sets it from a
+trusted proxy's ``X-Forwarded-Proto``; without that option forwarded headers are ignored).
 """
 
 from __future__ import annotations
@@ -77,6 +81,13 @@ DOCS_CSP = (
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 )
 DOCS_PATHS = ("/api/docs", "/redoc", "/docs/oauth2-redirect")
+# Answers that may carry rows of data, whoever asks: never cached.
+NO_STORE_PATHS = (
+    "/api/data/",
+    "/entry/",
+    "/api/action/datastore_search",
+    "/api/3/action/datastore_search",
+)
 HSTS = "max-age=31536000; includeSubDomains"
 
 Scope = MutableMapping[str, Any]
@@ -261,6 +272,8 @@ class Authentication:
                 ):
                     out.append("set-cookie", _cookie(scope, FLASH_COOKIE, "", max_age=0))
                 security_headers(out, path=path, https=https)
+                if not principal.is_anonymous or path.startswith(NO_STORE_PATHS):
+                    no_store(out)
             await send(message)
 
         await self.app(scope, receive, sending)
@@ -310,6 +323,12 @@ def security_headers(headers: MutableHeaders, *, path: str, https: bool) -> None
     for name, value in defaults.items():
         if name not in headers:
             headers[name] = value
+
+
+def no_store(headers: MutableHeaders) -> None:
+    """``Cache-Control: no-store`` (replacing any weaker caching the route chose)."""
+    if "no-store" not in headers.get("cache-control", ""):
+        headers["cache-control"] = "no-store"
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -202,3 +202,26 @@ def test_cli_add_with_password_stdin_then_token(accounts: UserAccounts, workspac
         assert checked.authenticate_token(secret)["login"] == "li"
         assert checked.verify_password("li", PASSWORD)["login"] == "li"
         assert checked.tokens("li")[0]["created_by"] == "li"
+
+
+def test_a_new_password_or_disabling_ends_the_users_portal_sessions(accounts: UserAccounts):
+    """Whoever opened a session with the old password (or stole its cookie) is signed out by
+    the change; a disabled user's sessions end as the user is disabled, not at their next
+    request."""
+    from catalog.sharing.sessions import PortalSessions
+
+    accounts.add("li", org=ORG, name="李", actor="a", password=PASSWORD)
+    accounts.add("wang", org=ORG, name="王", actor="a", password=PASSWORD)
+    sessions = PortalSessions(accounts.store)
+    old, _ = sessions.start("li", via="password", remote="10.0.0.1")
+    other, _ = sessions.start("wang", via="password", remote="10.0.0.2")
+    accounts.set_password("li", PASSWORD + "-2", actor="li")
+    assert sessions.resolve(old) is None
+    assert sessions.live("li") == []
+    assert sessions.resolve(other) is not None  # another user's session is untouched
+    new, _ = sessions.start("li", via="password", remote="10.0.0.1")
+    assert sessions.resolve(new) is not None
+    accounts.disable("li", actor="a")
+    assert sessions.live("li") == []
+    accounts.enable("li", actor="a")
+    assert sessions.resolve(new) is None  # enabling again does not revive a session

@@ -10,12 +10,22 @@ FastAPI's TestClient (``https://`` base URLs where the secure flavour is checked
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import datetime as dt
+import os
 import re
 import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
 import urllib.parse
+import urllib.request
+from pathlib import Path
 
 import pytest
+from api_server import free_port, serving
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 from web_users import add_user, bearer, start_session
@@ -510,3 +520,154 @@ def test_the_login_page_offers_single_sign_on_when_configured(tmp_path):
     with fresh_client(workspace) as client:
         page = client.get("/login", params={"next": "/quality"}).text
     assert '<a class="sso" id="sso" href="/login/oidc?next=%2Fquality">区统一身份认证</a>' in page
+
+
+# --- security review of issue 13: the login limit under load, forwarded headers, sessions
+# after a password change, no caching of what a signed-in user sees ---------------------------
+FAKE_CSRF = "c" * 43  # the anonymous double-submit: any long token, in the cookie and the form
+
+
+def _post_login(base: str, login: str, password: str, headers: dict[str, str] | None = None) -> int:
+    """POST the login form to a real server as a fresh browser; the status (no redirects)."""
+    body = urllib.parse.urlencode(
+        {"login": login, "password": password, "next": "/", "csrf_token": FAKE_CSRF}
+    ).encode()
+    request = urllib.request.Request(
+        base + "/login",
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"mulu_csrf={FAKE_CSRF}",
+            **(headers or {}),
+        },
+    )
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    try:
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=60) as answer:
+            return answer.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@contextlib.contextmanager
+def serving_with(home, *options: str):
+    """``mulu serve`` with extra options (``tests/api_server.serving`` takes none)."""
+    port = free_port()
+    mulu = str(Path(sys.executable).with_name("mulu"))
+    process = subprocess.Popen(
+        [mulu, "serve", "--port", str(port), *options],
+        env={**os.environ, "MULU_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/api/openapi.json", timeout=2).read()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(process.stderr.read().decode()) from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(tmp_path):
+    """The review's case: 40 parallel wrong passwords got 37 × 401, so the check-then-record
+    limit let nearly all of them reach argon2. Now the count and the attempt are one
+    transaction: at most MAX_LOGIN_FAILURES are checked, the rest are 429."""
+    workspace = Workspace(tmp_path / "ws").ensure()
+    add_user(workspace, "victim", roles=("analyst",), password=PASSWORD)
+    with serving(workspace.root) as base, concurrent.futures.ThreadPoolExecutor(30) as pool:
+        statuses = list(
+            pool.map(lambda i: _post_login(base, "victim", f"guess number {i}"), range(30))
+        )
+    assert statuses.count(401) <= MAX_LOGIN_FAILURES, statuses
+    assert statuses.count(401) + statuses.count(429) == 30, statuses
+    with Store.open(workspace) as store:
+        attempts = store.sessions.attempts("victim")
+    assert len(attempts) <= MAX_LOGIN_FAILURES
+    assert not any(a["ok"] for a in attempts)
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_a_forwarded_for_header_is_ignored_unless_a_proxy_is_trusted(tmp_path):
+    """By default the address is the connection's: a client rotating X-Forwarded-For from
+    loopback neither escapes the per-address limit nor writes a made-up address into the
+    audit log. ``--forwarded-allow-ips`` trusts a named proxy's header."""
+    workspace = Workspace(tmp_path / "ws").ensure()
+    add_user(workspace, "someone", roles=("analyst",), password=PASSWORD)
+    with Store.open(workspace) as store:
+        now = catalogue_now().isoformat()
+        for i in range(MAX_REMOTE_FAILURES):  # loopback has used up its failures
+            store.sessions.add_attempt(f"guess{i}", "127.0.0.1", now, False)
+    with serving(workspace.root) as base:
+        for i in range(3):
+            forged = {"X-Forwarded-For": f"203.0.113.{i + 1}"}
+            assert _post_login(base, "someone", "not the password", forged) == 429
+    with Store.open(workspace) as store:
+        assert store.sessions.attempts("someone") == []  # refused before any check
+    with serving_with(workspace.root, "--forwarded-allow-ips", "127.0.0.1") as base:
+        forwarded = {"X-Forwarded-For": "198.51.100.7"}
+        assert _post_login(base, "someone", "not the password", forwarded) == 401
+    with Store.open(workspace) as store:
+        assert store.sessions.attempts("someone")[-1]["remote"] == "198.51.100.7"
+        failed = AuditLog(store).entries(action="login_failed", limit=None)
+        assert [e["remote"] for e in failed] == ["198.51.100.7"]
+
+
+def test_serve_trusts_forwarded_headers_only_when_told():
+    from mulu.cli.serve_command import forwarded_headers
+
+    assert forwarded_headers(False, None) is None
+    assert forwarded_headers(True, None) == "127.0.0.1,::1"
+    assert forwarded_headers(False, "10.0.0.2") == "10.0.0.2"
+
+
+def test_a_password_change_ends_the_users_sessions(site):
+    _, workspace, _, _ = site
+    add_user(workspace, "changer", roles=("steward",), org=JTJ, password=PASSWORD)
+    secret, csrf = start_session(workspace, "changer")
+    client = fresh_client(workspace)
+    client.cookies.set("mulu_session", secret)
+    assert client.get("/quality").status_code == 200
+    with Store.open(workspace) as store:
+        UserAccounts(store).set_password("changer", PASSWORD + "-new", actor="changer")
+    assert client.get("/quality", follow_redirects=False).status_code == 303  # to /login
+    replay = client.post(
+        "/api/quality/runs/nope/reviews", json={"action": "accept"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert replay.status_code == 401
+    with Store.open(workspace) as store:
+        assert PortalSessions(store).live("changer") == []
+
+
+@pytest.mark.parametrize("path", ["/", "/quality", "/freshness", "/api/stats", "/sharing/mine"])
+def test_nothing_a_signed_in_user_sees_is_cached(site, path):
+    client, workspace, _, tokens = site
+    secret, _ = start_session(workspace, "steward")
+    browser = fresh_client(workspace)
+    browser.cookies.set("mulu_session", secret)
+    assert browser.get(path).headers["cache-control"] == "no-store", path
+    api = client.get(path, headers=bearer(tokens["steward"]))
+    assert api.headers["cache-control"] == "no-store", path
+
+
+def test_public_pages_stay_cacheable_but_data_paths_never(site):
+    client, _, code, _ = site
+    assert "no-store" not in client.get("/").headers.get("cache-control", "")
+    for path in ("/api/data/nope", f"/entry/{quoted(code)}", "/api/action/datastore_search"):
+        assert client.get(path).headers["cache-control"] == "no-store", path

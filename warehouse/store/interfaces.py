@@ -707,7 +707,13 @@ class Sessions(Protocol):
         """How many open sessions were ended."""
         ...
 
-    def add_attempt(self, login: str, remote: str, at: str, ok: bool) -> None: ...
+    def add_attempt(self, login: str, remote: str, at: str, ok: bool) -> int:
+        """The attempt's id."""
+        ...
+
+    def succeed_attempt(self, attempt_id: int, at: str) -> None:
+        """A pending attempt (recorded failed before the check) succeeded at ``at``."""
+        ...
 
     def failures(
         self, *, since: str, login: str | None = None, remote: str | None = None

@@ -84,12 +84,21 @@ class SqliteSessions:
             return cursor.rowcount
 
     # --- login attempts ----------------------------------------------------------------
-    def add_attempt(self, login: str, remote: str, at: str, ok: bool) -> None:
+    def add_attempt(self, login: str, remote: str, at: str, ok: bool) -> int:
+        """Record an attempt; its id. Inside the caller's transaction when one is open (the
+        rate check counts and records a pending failure under one write lock)."""
         with self.db.transaction() as con:
-            con.execute(
+            cursor = con.execute(
                 "INSERT INTO login_attempts (login, remote, at, ok) VALUES (?, ?, ?, ?)",
                 (login, remote, at, int(ok)),
             )
+            return int(cursor.lastrowid or 0)
+
+    def succeed_attempt(self, attempt_id: int, at: str) -> None:
+        """A pending attempt (recorded as failed before the password was checked) succeeded
+        at ``at``."""
+        with self.db.transaction() as con:
+            con.execute("UPDATE login_attempts SET ok = 1, at = ? WHERE id = ?", (at, attempt_id))
 
     def failures(
         self, *, since: str, login: str | None = None, remote: str | None = None
