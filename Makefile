@@ -59,6 +59,7 @@ bench: install $(DATASETTE_VENV)/bin/datasette
 	$(BIN)/python -m bench.transcode
 	$(BIN)/python -m bench.validate
 	$(BIN)/python -m bench.freshness
+	$(BIN)/python -m bench.sharing
 	$(BIN)/python -m bench.search --datasette $(DATASETTE_VENV)/bin/datasette
 
 clean:
