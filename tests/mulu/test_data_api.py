@@ -313,9 +313,9 @@ def test_without_a_grant_403_and_anonymous_401(site):
     status, body = get_json(site, "/api/data/dibao", "rsj.other")
     assert status == 403
     assert "共享授权" in body["detail"]
-    assert get_json(site, "/api/data/dibao")[0] == 401
+    assert get_json(site, "/api/data/dibao")[0] == 404  # not open: as if it did not exist
     assert fetch(site, "/api/data/dibao/download.csv", "rsj.other")[0] == 403
-    assert fetch(site, "/api/data/dibao/download.csv")[0] == 401
+    assert fetch(site, "/api/data/dibao/download.csv")[0] == 404
     assert get_json(site, "/api/data/no_such_dataset", "rsj.analyst")[0] == 404
     # A refusal reads nothing: no access row.
     assert len(audit(site, dataset="dibao")) == before
@@ -333,6 +333,56 @@ def test_anonymous_reads_open_data_masked_by_dataset_or_entry(site):
     assert by_entry["dataset"] == "clinics"
     seen = audit(site, actor="anonymous", dataset="clinics", channel="rest")
     assert seen[0]["remote"] == "127.0.0.1"
+
+
+def test_anonymous_cannot_tell_hidden_entries_and_datasets_from_missing_ones(site):
+    """The review's case: a hidden entry without a dataset was a 404 naming it, one with a
+    dataset a 401 naming ``dibao``, a missing code another 404. Now all answer alike."""
+
+    def answer(key: str) -> tuple[int, str]:
+        status, body = get_json(site, f"/api/data/{urllib.parse.quote(key, safe='')}")
+        return status, body["detail"].replace(repr(key), "KEY")
+
+    missing = answer("301005-000777")
+    assert missing[0] == 404
+    for key in ("dibao", DIBAO_CODE.replace("/", "-"), CLOSED_CODE.replace("/", "-")):
+        assert answer(key) == missing, key
+        assert fetch(site, f"/api/data/{key}/download.csv")[0] == 404
+    status, body = get_json(site, "/api/data/no_such_dataset")
+    assert (status, body["detail"].replace("'no_such_dataset'", "KEY")) == missing
+    # The CKAN datastore_search over the same resolution: the same answer for both.
+    hidden = ckan_search(site, "dibao")
+    absent = ckan_search(site, "no_such_thing")
+    assert hidden[0] == absent[0] == 404
+    assert hidden[1]["error"]["message"].replace("dibao", "X") == absent[1]["error"][
+        "message"
+    ].replace("no_such_thing", "X")
+    # Signed in, the entry is visible: the refusal is a grant's.
+    assert get_json(site, "/api/data/dibao", "rsj.other")[0] == 403
+
+
+def ckan_search(site, resource_id: str, login: str | None = None) -> tuple[int, Any]:
+    query = urllib.parse.urlencode({"resource_id": resource_id, "limit": 2})
+    status, _, body = fetch(site, f"/api/action/datastore_search?{query}", login)
+    return status, json.loads(body)
+
+
+def test_data_answers_are_never_cached(site):
+    """Rows of data and every page a signed-in user sees: Cache-Control: no-store."""
+    query = urllib.parse.urlencode({"resource_id": "clinics", "limit": 2})
+    for path, login in (
+        ("/api/data/clinics?limit=2", None),
+        ("/api/data/dibao?limit=2", "rsj.analyst"),
+        (f"/api/action/datastore_search?{query}", None),
+        (f"/entry/{CLINICS_CODE}", None),
+        (f"/entry/{DIBAO_CODE}", "rsj.analyst"),
+        ("/", "rsj.analyst"),
+        ("/api/entries", "rsj.analyst"),
+    ):
+        status, headers, _ = fetch(site, path, login)
+        assert status == 200, path
+        assert headers.get("cache-control") == "no-store", (path, login)
+    assert "no-store" not in fetch(site, "/")[1].get("cache-control", "")
 
 
 def test_pages_total_and_next(site):

@@ -30,17 +30,18 @@ from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from catalog.policies import PUBLIC
+from catalog.policies import PUBLIC, can_see_entry
 from catalog.sharing.audit import AuditLog
 from catalog.sharing.grants import Grants
 from mulu.web.auth import guard
 from mulu.web.deps import Web
 from schemas.access import DataAccess
-from schemas.errors import NotFound
+from schemas.errors import NotFound, Unauthenticated
 from schemas.principal import Principal
 from warehouse import granted
 
 PAGE_ROWS = 100
+NOT_OPEN = "请先登录：该数据不是开放数据 (sign in first: not open data)"
 MAX_ROWS = 1000  # the most rows one REST page returns
 # Public at the route: the grant decides (resolve_access). One dependency object for every route.
 ANYONE = guard(PUBLIC)
@@ -53,18 +54,31 @@ def remote_of(request: Request) -> str | None:
 
 def resolve_access(web: Web, who: Principal, key: str) -> DataAccess:
     """What ``who`` may read of the dataset named ``key``: a dataset's name, else an entry's
-    信息资源代码 (``/`` or ``-``), else a CKAN resource id of the entry (``<code>#<n>``)."""
+    信息资源代码 (``/`` or ``-``), else a CKAN resource id of the entry (``<code>#<n>``).
+
+    A dataset or entry the caller may not even see (``catalog.policies.can_see_entry``: the
+    public sees open entries only; a dataset serving no entry is no one's open data) is
+    answered exactly as one that does not exist, and a 401 names no dataset: an anonymous
+    caller cannot tell hidden entries and datasets from missing ones."""
     grants = Grants(web.store, web.workspace)
     name = key.split("#", 1)[0].strip()
+    missing = NotFound(f"没有名为 {key!r} 的数据集或目录 (no such dataset or entry)")
+    info = grants.datasets().get(name)
     try:
-        return grants.access(who, name)
-    except NotFound:
-        pass
-    try:
-        code = web.directory().get(name)["code"]
-    except NotFound:
-        raise NotFound(f"没有名为 {key!r} 的数据集或目录 (no such dataset or entry)") from None
-    return grants.access_for_entry(who, code)
+        if info is not None:
+            entry = web.store.entries.get(info.entry_code) if info.entry_code else None
+            if (entry is None and who.is_anonymous) or (entry and not can_see_entry(who, entry)):
+                raise missing
+            return grants.access(who, name)
+        try:
+            entry = web.directory().get(name)
+        except NotFound:
+            raise missing from None
+        if not can_see_entry(who, entry):
+            raise missing
+        return grants.access_for_entry(who, entry["code"])
+    except Unauthenticated:
+        raise Unauthenticated(NOT_OPEN) from None
 
 
 def json_value(value: Any) -> Any:
