@@ -13,11 +13,16 @@ review whose commit the lake holds and forgets one whose commit it does not hold
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
 
 from catalog.datasets import register_load
 from catalog.directory import Directory, EntryNotFound
+from catalog.policies import require_org
 from quality.runs import Register, get_run, list_runs, review_run, settle_reviews
+from schemas.principal import Principal
+from schemas.roles import Role
 from warehouse.load import LoadResult
 from warehouse.store import Store
 from warehouse.workspace import Workspace
@@ -75,6 +80,74 @@ def run(store: Store, workspace: Workspace, run_id: str) -> dict[str, Any]:
     """``quality.runs.get_run`` after settling interrupted reviews."""
     settle(store, workspace)
     return get_run(store, run_id)
+
+
+# --- who reads runs ----------------------------------------------------------------------------
+# A run's failing-row samples are the dataset's own rows: stewards read every run, an officer
+# only the runs of their organisation's datasets (the CLI's ``mulu quality show`` and the web's
+# /quality pages and /api/quality/runs all ask here).
+SERVER_PATHS = ("quarantine_path", "data_docs")
+
+
+def run_provider(store: Store, run: Mapping[str, Any]) -> str | None:
+    """The organisation whose data a run checked: its entry's provider (None: no entry)."""
+    entry = store.entries.get(run["entry_code"]) if run.get("entry_code") else None
+    return str(entry["provider_code"]) if entry and entry.get("provider_code") else None
+
+
+def runs_for(
+    who: Principal, store: Store, workspace: Workspace, **filters: Any
+) -> list[dict[str, Any]]:
+    """``runs`` as ``who`` may list them: a steward every run; anyone else only the runs of
+    their own organisation's entries (``limit`` counts those)."""
+    if who.has(Role.STEWARD):
+        return runs(store, workspace, **filters)
+    limit = filters.pop("limit", None)
+    providers: dict[str, str | None] = {}
+    found = []
+    for listed in runs(store, workspace, **filters, limit=None):
+        code = listed.get("entry_code") or ""
+        if code not in providers:
+            providers[code] = run_provider(store, listed)
+        if who.org_code and providers[code] == who.org_code:
+            found.append(listed)
+            if limit and len(found) >= limit:
+                break
+    return found
+
+
+def run_for(who: Principal, store: Store, workspace: Workspace, run_id: str) -> dict[str, Any]:
+    """``run`` if ``who`` may read it (``catalog.policies.require_org`` on the entry's
+    provider: Forbidden otherwise); for anyone but a steward without the server's paths (the
+    quarantine file, Data Docs, the held load, a failing row's source file but its name)."""
+    found = run(store, workspace, run_id)
+    require_org(who, run_provider(store, found), what="质量校验结果")
+    if who.has(Role.STEWARD):
+        return found
+    return without_server_paths(found)
+
+
+def without_server_paths(found: dict[str, Any]) -> dict[str, Any]:
+    """A run as shown outside the data office: no file system paths of the server."""
+    shown = {**found, **dict.fromkeys(SERVER_PATHS)}
+    if shown.get("load"):
+        shown["load"] = {**shown["load"], "held_path": None}
+    shown["results"] = [
+        {
+            **result,
+            "samples": [
+                {
+                    **sample,
+                    "source_file": PurePath(sample["source_file"]).name
+                    if sample.get("source_file")
+                    else sample.get("source_file"),
+                }
+                for sample in result.get("samples", [])
+            ],
+        }
+        for result in found.get("results", [])
+    ]
+    return shown
 
 
 def registrar(store: Store) -> Register:

@@ -10,9 +10,7 @@ from fastapi import FastAPI, Query
 from pydantic import BaseModel, Field
 
 from catalog.policies import OFFICER, STEWARD
-from catalog.reviews import review
-from catalog.reviews import run as get_run
-from catalog.reviews import runs as list_runs
+from catalog.reviews import review, run_for, runs_for
 from mulu.web.auth import guard
 from mulu.web.deps import Web
 from schemas.principal import Principal
@@ -42,15 +40,19 @@ def register(app: FastAPI, web: Web) -> None:
         limit: int = Query(100, ge=1, le=1000),
         who: Principal = guard(OFFICER),
     ) -> list[dict[str, Any]]:
+        """Runs, newest first: a steward's every run, an officer's those of their own
+        organisation's entries."""
         # Interrupted reviews are settled first (catalog.reviews.runs).
-        return list_runs(
-            store, workspace, dataset=dataset, failed=failed, pending=pending, limit=limit
+        return runs_for(
+            who, store, workspace, dataset=dataset, failed=failed, pending=pending, limit=limit
         )
 
     @app.get("/api/quality/runs/{run_id}", tags=["quality"])
     def run(run_id: str, who: Principal = guard(OFFICER)) -> dict[str, Any]:
-        """One run (its id or a unique prefix): results with failing-row samples, reviews."""
-        return get_run(store, workspace, run_id)
+        """One run (its id or a unique prefix): results with failing-row samples, reviews.
+        An officer reads only their own organisation's runs (403), without the server's
+        paths."""
+        return run_for(who, store, workspace, run_id)
 
     @app.post("/api/quality/runs/{run_id}/reviews", tags=["quality"], status_code=201)
     def post_review(run_id: str, body: Review, who: Principal = guard(STEWARD)) -> dict[str, Any]:

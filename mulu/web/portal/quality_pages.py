@@ -1,4 +1,5 @@
-"""The stewards' quality pages (``/quality``): runs, one run, and the accept/reject/waive form."""
+"""The quality pages (``/quality``): runs, one run, and the stewards' accept/reject/waive form.
+Officers see their own organisation's runs only (``catalog.reviews.runs_for``, ``run_for``)."""
 
 from __future__ import annotations
 
@@ -22,23 +23,25 @@ def register(app: FastAPI, web: Web) -> None:
     def quality_page(
         request: Request, pending: bool = False, who: Principal = guard(OFFICER)
     ) -> HTMLResponse:
-        from catalog.reviews import runs as list_runs  # settles interrupted reviews first
+        from catalog.reviews import runs_for  # settles interrupted reviews first
 
+        # An officer lists only their own organisation's runs.
         return render(
             request,
             "quality_runs.html",
-            runs=list_runs(store, workspace, pending=pending, limit=200),
+            runs=runs_for(who, store, workspace, pending=pending, limit=200),
         )
 
     @app.get("/quality/{run_id}", response_class=HTMLResponse, include_in_schema=False)
     def quality_run_page(
         request: Request, run_id: str, who: Principal = guard(OFFICER)
     ) -> HTMLResponse:
-        from catalog.reviews import run as get_run  # settles interrupted reviews first
+        from catalog.reviews import run_for  # settles interrupted reviews first
 
-        # No such run: the app's error handler answers with a 404 page. A review's outcome
-        # or error arrives as a flash message (server-side), never as text in the URL.
-        return render(request, "quality_run.html", run=get_run(store, workspace, run_id))
+        # No such run: the app's error handler answers with a 404 page; another organisation's
+        # run, 403 (an officer's own runs show no server paths). A review's outcome or error
+        # arrives as a flash message (server-side), never as text in the URL.
+        return render(request, "quality_run.html", run=run_for(who, store, workspace, run_id))
 
     @app.post("/quality/{run_id}/review", include_in_schema=False)
     def quality_review_form(
