@@ -40,6 +40,26 @@ from schemas.principal import Principal
 from warehouse.store import Store
 
 CHANNELS = ("portal", "rest", "download", "ckan", "sql", "cli")
+# Every action the log records: data reads, the sharing workflow's steps, grants, sign-ins and
+# looks at the log itself (what ``mulu audit list --action`` accepts).
+ACTIONS = (
+    "access",
+    "application_apply",
+    "application_forward",
+    "application_approve",
+    "application_refuse",
+    "application_escalate",
+    "application_settle",
+    "application_withdraw",
+    "grant",
+    "revoke",
+    "login",
+    "login_failed",
+    "logout",
+    "audit_view",
+    "audit_verify",
+    "audit_export",
+)
 # The row's own columns an ``event`` may set directly; any other field goes into ``detail``.
 EVENT_FIELDS = (
     "channel",
@@ -413,6 +433,19 @@ def _chunks(fmt: ExportFormat, rows: Iterator[dict[str, Any]]) -> Iterator[bytes
         buffer.truncate()
         writer.writerow(["" if row[c] is None else row[c] for c in EXPORT_COLUMNS])
         yield buffer.getvalue().encode("utf-8")
+
+
+def check_filters(*, action: str | None = None, channel: str | None = None) -> None:
+    """Refuse an action or channel the log never records (InvalidInput naming the valid ones):
+    a typo should not read as "no entries"."""
+    if action and action not in ACTIONS:
+        raise InvalidInput(
+            f"没有这种审计动作：{action!r}；可用：{', '.join(ACTIONS)} (unknown audit action)"
+        )
+    if channel and channel not in CHANNELS:
+        raise InvalidInput(
+            f"没有这种渠道：{channel!r}；可用：{', '.join(CHANNELS)} (unknown audit channel)"
+        )
 
 
 def _filters(filters: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ exporting the log is itself recorded (``audit_view``, ``audit_verify``, ``audit_
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,11 +33,16 @@ app = typer.Typer(
 
 BROKEN_EXIT = 1  # ``mulu audit verify``: the chain is broken
 
-JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
+JSON_OPTION = typer.Option(False, "--json", help="JSON output.")
 ACTOR = typer.Option(None, "--actor", help="Who acted (登录名).")
 DATASET = typer.Option(None, "--dataset", help="Dataset name (数据集).")
-ACTION = typer.Option(None, "--action", help="access, approve, refuse, login, audit_view …")
-CHANNEL = typer.Option(None, "--channel", help="portal | rest | download | ckan | sql | cli")
+ACTION = typer.Option(
+    None,
+    "--action",
+    help="access, application_apply … application_withdraw, grant, revoke, login, "
+    "login_failed, logout, audit_view, audit_verify, audit_export.",
+)
+CHANNEL = typer.Option(None, "--channel", help="portal, rest, download, ckan, sql or cli.")
 SINCE = typer.Option(None, "--since", help="From this date/time on (2026-12-01 or ISO time).")
 UNTIL = typer.Option(None, "--until", help="Up to this date (the whole day) or time.")
 
@@ -58,6 +64,9 @@ def _filters(
     since: str | None,
     until: str | None,
 ) -> dict[str, Any]:
+    from catalog.sharing.audit import check_filters
+
+    check_filters(action=action, channel=channel)
     given = {
         "actor": actor,
         "dataset": dataset,
@@ -102,7 +111,18 @@ def list_entries(
         return
     print_table(
         f"审计日志 audit log: {len(rows)} of {total}",
-        ["seq", "时间 at", "谁 actor", "单位 org", "动作 action", "渠道", "数据集", "列", "行数"],
+        [
+            "seq",
+            "时间 at",
+            "谁 actor",
+            "单位 org",
+            "动作 action",
+            "渠道",
+            "数据集",
+            "列",
+            "行数",
+            "详情",
+        ],
         (
             (
                 row["seq"],
@@ -114,10 +134,18 @@ def list_entries(
                 row["dataset"] or row["entry_code"],
                 ", ".join(row["columns"]) if isinstance(row["columns"], list) else "",
                 row["rows"],
+                _detail(row["detail"]),
             )
             for row in rows
         ),
     )
+
+
+def _detail(detail: Any) -> str:
+    """An entry's detail as JSON (Chinese as written), not a Python dict."""
+    if not detail:
+        return ""
+    return json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
 
 
 @app.command("verify")

@@ -45,7 +45,7 @@ def freshness(
         None, "--at", help="Status at this past moment (ISO date or time), from the update history."
     ),
     limit: int | None = typer.Option(None, help="At most this many entries."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """Every entry's freshness status (most overdue first), or a summary by status."""
     if ctx.invoked_subcommand is not None:
@@ -94,14 +94,12 @@ def report(
     ctx: typer.Context,
     code: str = typer.Argument(..., help="信息资源代码 of the entry whose data was updated."),
     at: str | None = typer.Option(None, "--at", help="When (ISO); default now."),
-    note: str | None = typer.Option(None, "--note"),
-    as_json: bool = typer.Option(False, "--json"),
+    note: str | None = typer.Option(None, "--note", help="A note kept with the report."),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """A department reports that an entry's data was updated (moves 最近更新时间).
 
-    Officers report for their own organisation's entries, stewards for any; the report
-    records who made it. A time in the future is refused (a date alone means its end, or now
-    for today)."""
+    Officers report for their own organisation's entries, stewards for any; the report records who made it. A time in the future is refused (a date alone means its end, or now for today)."""
     from catalog.freshness.reports import report_update
     from schemas.entry import catalogue_now
 
@@ -128,7 +126,7 @@ def scorecard_command(
         None, "--output", "-o", help="Write CSV, XLSX or HTML (by extension)."
     ),
     limit: int | None = typer.Option(None, help="Only the first N organisations."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """Organisations ranked by overdue entries and on-time rate for a month."""
     from catalog.freshness.scorecard import export_scorecard, scorecard
@@ -174,7 +172,7 @@ def policy(
     grace: str | None = typer.Option(None, help="Grace after the deadline, e.g. 5d, 36h."),
     soon: str | None = typer.Option(None, help="Due-soon window before the deadline, e.g. 3d."),
     remove: bool = typer.Option(False, "--remove", help="Drop the override."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """Set (or list, without CODE) SLA overrides per entry or organisation.
 
@@ -275,15 +273,23 @@ def notify(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Show what would be sent; send and record nothing."
     ),
-    smtp_host: str | None = typer.Option(None, envvar="MULU_SMTP_HOST"),
-    smtp_port: int = typer.Option(25, envvar="MULU_SMTP_PORT"),
-    smtp_user: str | None = typer.Option(None, envvar="MULU_SMTP_USER"),
-    smtp_password: str | None = typer.Option(None, envvar="MULU_SMTP_PASSWORD"),
-    starttls: bool = typer.Option(False, "--starttls", envvar="MULU_SMTP_STARTTLS"),
+    smtp_host: str | None = typer.Option(
+        None, envvar="MULU_SMTP_HOST", help="SMTP server for --email."
+    ),
+    smtp_port: int = typer.Option(25, envvar="MULU_SMTP_PORT", help="SMTP port."),
+    smtp_user: str | None = typer.Option(
+        None, envvar="MULU_SMTP_USER", help="SMTP login, if the server needs one."
+    ),
+    smtp_password: str | None = typer.Option(
+        None, envvar="MULU_SMTP_PASSWORD", help="SMTP password (better: the environment)."
+    ),
+    starttls: bool = typer.Option(
+        False, "--starttls", envvar="MULU_SMTP_STARTTLS", help="Use STARTTLS."
+    ),
     sender: str | None = typer.Option(
         None, "--from", envvar="MULU_SMTP_FROM", help="From address of the emails."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """Overdue and due-soon notices, one per organisation, never the same one twice."""
     acting(ctx)

@@ -23,6 +23,7 @@ app = typer.Typer(
     help="Grants (共享授权): dataset × columns × grantee × purpose × expiry.",
     no_args_is_help=True,
 )
+JSON_OUTPUT = typer.Option(False, "--json", help="JSON output.")
 COLUMNS = ("id", "dataset", "grantee", "columns", "unmasked", "row_filter", "expires_at", "status")
 
 
@@ -42,10 +43,18 @@ def _row_filter(values: list[str]) -> dict[str, list[str]]:
     for text in values:
         column, sep, allowed = text.partition("=")
         if not sep or not column.strip() or not allowed.strip():
-            raise InvalidInput(f"--filter {text!r}: 写成 字段=值1,值2 (column=value1,value2)")
+            raise InvalidInput(f"--row-filter {text!r}: 写成 字段=值1,值2 (column=value1,value2)")
         found.setdefault(column.strip(), []).extend(
             v.strip() for v in allowed.split(",") if v.strip()
         )
+    return found
+
+
+def _split(values: list[str]) -> list[str]:
+    """``--columns a,b --columns c`` → [a, b, c] (as ``mulu sharing answer`` takes them)."""
+    found: list[str] = []
+    for value in values:
+        found += [v.strip() for v in value.replace("，", ",").split(",") if v.strip()]
     return found
 
 
@@ -99,14 +108,18 @@ def add(
     purpose: str = typer.Option(..., "--purpose", help="用途 (required)."),
     days: int | None = typer.Option(None, "--days", min=1, help="Expires after this many days."),
     until: str | None = typer.Option(None, "--until", help="Or at this time (YYYY-MM-DD[THH:MM])."),
-    column: list[str] = typer.Option([], "--column", help="A granted column (default: all)."),
+    columns: list[str] = typer.Option(
+        [], "--columns", help="Granted columns: a,b or repeated (default: all)."
+    ),
     unmasked: list[str] = typer.Option(
-        [], "--unmasked", help="A PII column shown in clear (default: every PII column masked)."
+        [], "--unmasked", help="PII columns shown in clear: a,b (default: every PII column masked)."
     ),
     row_filter: list[str] = typer.Option(
-        [], "--filter", help="Rows whose column is one of the values: column=v1,v2."
+        [], "--row-filter", help="Rows whose column is one of the values: column=v1,v2."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    column: list[str] = typer.Option([], "--column", hidden=True),  # the old spelling
+    old_filter: list[str] = typer.Option([], "--filter", hidden=True),  # the old spelling
+    as_json: bool = JSON_OUTPUT,
 ) -> None:
     """Grant a user or an organisation read access to a dataset (steward)."""
     who = acting(ctx)
@@ -118,9 +131,9 @@ def add(
             expires_at=_expiry(days, until),
             grantee_login=login,
             grantee_org=org,
-            columns=column,
-            unmasked=unmasked,
-            row_filter=_row_filter(row_filter),
+            columns=_split([*columns, *column]),
+            unmasked=_split(unmasked),
+            row_filter=_row_filter([*row_filter, *old_filter]),
         )
     if as_json:
         print_json(grant)
@@ -134,9 +147,9 @@ def list_grants(
     ctx: typer.Context,
     login: str | None = typer.Option(None, "--login", help="Grants to this user."),
     org: str | None = typer.Option(None, "--org", help="Grants to this organisation."),
-    dataset: str | None = typer.Option(None, "--dataset"),
+    dataset: str | None = typer.Option(None, "--dataset", help="Grants of this dataset."),
     live: bool = typer.Option(False, "--live", help="Only grants in force now."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = JSON_OUTPUT,
 ) -> None:
     """Every grant, newest first (steward)."""
     acting(ctx)
@@ -147,7 +160,7 @@ def list_grants(
 
 @app.command("mine")
 @requires(SIGNED_IN)
-def mine(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+def mine(ctx: typer.Context, as_json: bool = JSON_OUTPUT) -> None:
     """The grants to you or your organisation."""
     who = acting(ctx)
     with _grants(ctx) as grants:
@@ -161,7 +174,7 @@ def revoke(
     ctx: typer.Context,
     grant_id: int = typer.Argument(..., help="The grant's id."),
     reason: str = typer.Option(..., "--reason", help="Why (required, recorded)."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = JSON_OUTPUT,
 ) -> None:
     """End a grant now (steward); open analyst sessions lose its table at their next statement."""
     who = acting(ctx)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, NoReturn
 
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -21,14 +24,105 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    table = Table(title=title, show_lines=False)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
+def print_table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    wrap: Collection[str] = (),
+) -> None:
+    """A table for people. What one types next (ids, run ids, 申请编号, codes, logins, dataset
+    names, times, numbers: a value without spaces) is never cut: such a column is as wide as
+    its widest value and its header wraps instead. When the terminal is narrow, the free-text
+    columns (values with spaces, longer Chinese text, and the columns named in ``wrap``) wrap
+    to fit. Only when the identifiers alone are wider than the terminal do they fold onto a
+    second line (still whole, never ``…``)."""
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    fixed: list[int | None] = []  # an identifier column's width; None: free text
+    for i, column in enumerate(columns):
+        values = [row[i] for row in cells if i < len(row)]
+        if column not in wrap and _identifier_column(column, values):
+            widest = max((_cells_wide(v) for v in values), default=0)
+            header = max((cell_len(word) for word in column.split()), default=1)
+            fixed.append(max(widest, header, 1))
+        else:
+            fixed.append(None)
+    table = _table(title, fixed, console.width)
+    for column, width in zip(columns, fixed, strict=True):
+        table.add_column(column, width=width, overflow="fold")
+    for row in cells:
         # Text, not str: data like "[xls]" must print as written, not as rich markup.
-        table.add_row(*(Text("" if v is None else str(v)) for v in row))
+        table.add_row(*(Text(v) for v in row))
     console.print(table)
+
+
+_FREE_TEXT_MIN = 10  # cells a free-text column keeps, at least, when it wraps
+
+
+def _table(title: str | None, fixed: Sequence[int | None], width: int) -> Table:
+    """The usual boxed table when its identifiers fit the terminal; else lighter rules (no
+    outer edge, then no padding) so that they still fit whole."""
+    n = len(fixed)
+    content = sum(w if w is not None else _FREE_TEXT_MIN for w in fixed)
+    if content + 3 * n + 1 <= width:  # borders and padding
+        return Table(title=title, show_lines=False)
+    if content + 3 * n - 3 <= width:
+        return Table(
+            title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, show_lines=False
+        )
+    return Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 0),
+        show_lines=False,
+    )
+
+
+# Headers whose values are typed again (a run id, a code, a login, a dataset, a time) even when
+# one holds a space.
+_IDENTIFIER_HEADER = re.compile(
+    r"(^|[\s_(])(id|ids|run|code|login|dataset|table|seq|at|time|date|until|expires|since)"
+    r"($|[\s_):])|编号|代码|登录名|数据集|时间|日期|期限|序号",
+    re.IGNORECASE,
+)
+_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?)?$"
+)
+_LONGEST_IDENTIFIER = 48  # a value without spaces longer than this is text (a path, a URL …)
+_SHORT_TEXT = 16  # cells: a short Chinese value (an organisation, a status) stays whole
+
+
+def _identifier_column(header: str, values: Sequence[str]) -> bool:
+    present = [v for v in values if v]
+    if not present:
+        return True
+    if _IDENTIFIER_HEADER.search(header) and all(
+        _cells_wide(v) <= _LONGEST_IDENTIFIER for v in present
+    ):
+        return True
+    return all(_token(v) for v in present)
+
+
+def _token(value: str) -> bool:
+    """A value one may type again: no spaces (each line of a multi-line cell on its own), or
+    a date/time."""
+    lines = value.strip().splitlines()
+    if len(lines) > 1:
+        return all(_token(line) for line in lines if line.strip())
+    if _DATETIME.match(value.strip()):
+        return True
+    if any(char.isspace() for char in value.strip()):
+        return False
+    wide = cell_len(value)
+    if wide > _LONGEST_IDENTIFIER:
+        return False
+    return value.isascii() or wide <= _SHORT_TEXT
+
+
+def _cells_wide(value: str) -> int:
+    return max((cell_len(line) for line in value.splitlines()), default=0)
 
 
 def print_problem(label: str, message: str, style: str = "bold red") -> None:

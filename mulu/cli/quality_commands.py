@@ -28,7 +28,7 @@ def runs(
     failed: bool = typer.Option(False, "--failed", help="Only blocked or warned runs."),
     pending: bool = typer.Option(False, "--pending", help="Only blocked runs not yet decided."),
     limit: int = typer.Option(50, help="At most this many, newest first."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """Quality runs, newest first."""
     acting(ctx)
@@ -42,18 +42,17 @@ def runs(
     if as_json:
         print_json(found)
         return
+    # The run id and its dataset in one column, one above the other: both print whole (they
+    # are what one types next) even at 80 columns.
     print_table(
         "quality runs",
-        ["run", "dataset", "status", "decision", "rows", "errors", "warnings", "score"],
+        ["run / dataset", "status", "rows", "errors / warnings", "score"],
         (
             (
-                r["run_id"],
-                r["dataset"],
-                r["status"],
-                r["decision"] or "",
+                f"{r['run_id']}\n{r['dataset']}",
+                r["status"] + (f"\n{r['decision']}" if r["decision"] else ""),
                 r["rows"],
-                r["errors"],
-                r["warnings"],
+                f"{r['errors']}/{r['warnings']}",
                 r["score"],
             )
             for r in found
@@ -67,7 +66,7 @@ def show(
     ctx: typer.Context,
     run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
     show_all: bool = typer.Option(False, "--all", help="Also list the expectations passed."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """One run: each expectation's result, failing-row samples, reviews.
 
@@ -156,7 +155,7 @@ def review(
     over_newer: bool = typer.Option(
         False, "--over-newer", help="Accept even though a newer load was published."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """Record a steward's decision on a run (who and when are kept)."""
     from catalog.reviews import review
@@ -197,7 +196,7 @@ def scores(
     ctx: typer.Context,
     org: bool = typer.Option(False, "--org", help="Per organisation instead of per entry."),
     months: int = typer.Option(6, help="Months of trend to show."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """Quality score (0-100) per catalogue entry or organisation, with its monthly trend."""
     from quality.scores import entry_scores, organisation_scores

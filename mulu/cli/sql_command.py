@@ -20,9 +20,10 @@ import datetime as dt
 import decimal
 import json
 import math
+import re
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,11 @@ from catalog.policies import ANALYST
 from mulu.cli.context import options
 from mulu.cli.output import console, errors, fail, print_json
 from mulu.cli.policy import requires
-from schemas.errors import Forbidden
+from schemas.errors import Forbidden, MuluError, NotFound
 
 TABLE_ROWS = 1000
+# What leaves the shell, as a line of its own (psql's \q too).
+QUIT_WORDS = (".quit", ".exit", ".q", "\\q", "quit", "exit")
 HISTORY_FILE = ".sql_history"
 HISTORY_LENGTH = 2000
 SHELL_HELP = """\
@@ -44,7 +47,7 @@ lake.<name> and catalog.<name>.
 The session only reads: no ATTACH, COPY, EXPORT, INSTALL/LOAD or SET of settings.
   .tables   what can be queried, with row counts
   .help     this text
-  .quit     leave (also .exit or Ctrl-D)"""
+  .quit     leave (also .exit, \\q, quit, exit or Ctrl-D)"""
 GRANTED_HELP = """\
 End a statement with ; (it may span lines). This session holds only the datasets granted to
 {who}, each a table by its name, with the granted columns and rows; personal data (PII) is
@@ -53,7 +56,7 @@ its table is removed at once (with the tables and views you made here).
 No files, ATTACH, COPY, EXPORT, INSTALL/LOAD, SET of settings or catalogue tables.
   .tables   what can be queried, with row counts
   .help     this text
-  .quit     leave (also .exit or Ctrl-D)"""
+  .quit     leave (also .exit, \\q, quit, exit or Ctrl-D)"""
 
 
 @requires(ANALYST)  # each user sees only what was granted to them
@@ -78,8 +81,7 @@ def sql(
 ) -> None:
     """Query datasets (and, for admins, the catalogue) with DuckDB SQL (a shell without QUERY).
 
-    A signed-in user other than an admin gets a session of their own: only the datasets granted
-    to them (共享授权), PII masked unless granted, every read recorded in the audit log."""
+    A signed-in user other than an admin gets a session of their own: only the datasets granted to them (共享授权), PII masked unless granted, every read recorded in the audit log."""
     import duckdb
 
     from catalog.sharing.analyst import full_session_for
@@ -126,18 +128,71 @@ def _granted(ctx: typer.Context, who, query: str | None, as_json: bool, limit: i
             con = open_session_for(store, workspace, who, datasets=named)
         except duckdb.Error as exc:
             fail(_escaped(f"cannot open the workspace {workspace.root}: {exc}"))
+        ungranted = _ungranted_hint(store, workspace, who)
         try:
             if query is None:
-                failed = SqlShell(con, workspace.root, limit, granted_to=who.actor).run()
+                failed = SqlShell(
+                    con, workspace.root, limit, granted_to=who.actor, ungranted=ungranted
+                ).run()
                 if failed:
                     raise typer.Exit(1)
             else:
-                _run_once(con, query, as_json, limit)
+                _run_once(con, query, as_json, limit, ungranted=ungranted)
         finally:
             con.close()
 
 
-def _run_once(con, query: str, as_json: bool, limit: int | None) -> None:
+_MISSING_TABLE = re.compile(r"Table with name (\S+?) does not exist", re.IGNORECASE)
+_LOCKED_SETTING = "the configuration has been locked"
+
+
+def _ungranted_hint(store, workspace, who) -> Callable[[Exception], MuluError | None]:
+    """For a per-user session's failed statement: when it names a missing table that is a
+    dataset of the workspace, why ``who`` cannot read it (Forbidden: no grant, and how to
+    apply; NotFound: their own dataset, not published yet); else None."""
+    from catalog.sharing.grants import Grants
+
+    def hint(exc: Exception) -> MuluError | None:
+        found = _MISSING_TABLE.search(str(exc))
+        if found is None:
+            return None
+        name = found.group(1).strip("\"'`")
+        grants = Grants(store, workspace)
+        datasets = {key.lower(): info for key, info in grants.datasets().items()}
+        info = datasets.get(name.lower())
+        if info is None:
+            return None
+        try:
+            grants.access(who, info.name)
+        except MuluError:
+            return Forbidden(
+                f"没有数据集 {info.name} 的共享授权 (no grant for {info.name}): "
+                f"申请共享 mulu sharing apply {info.entry_code}"
+            )
+        return NotFound(
+            f"数据集 {info.name} 尚未发布，暂无可查询的数据 (not published yet): "
+            f"mulu quality runs --dataset {info.name}"
+        )
+
+    return hint
+
+
+def _refused(exc: Exception) -> bool:
+    """A statement the session refuses (read-only, files, settings): exit status 5."""
+    import duckdb
+
+    return isinstance(exc, duckdb.PermissionException) or (
+        isinstance(exc, duckdb.InvalidInputException) and _LOCKED_SETTING in str(exc)
+    )
+
+
+def _run_once(
+    con,
+    query: str,
+    as_json: bool,
+    limit: int | None,
+    ungranted: Callable[[Exception], MuluError | None] | None = None,
+) -> None:
     import duckdb
 
     from warehouse.analyst import run_query
@@ -145,9 +200,12 @@ def _run_once(con, query: str, as_json: bool, limit: int | None) -> None:
     shown = _rows_to_show(limit, as_json)
     try:
         columns, rows = run_query(con, query, limit=None if shown is None else shown + 1)
-    except duckdb.PermissionException as exc:  # refused: the session is read-only
-        fail(_escaped(str(exc)), code=Forbidden.exit_code)
     except duckdb.Error as exc:
+        hint = ungranted(exc) if ungranted is not None else None
+        if hint is not None:
+            fail(hint)
+        if _refused(exc):  # the session is read-only
+            fail(_escaped(str(exc)), code=Forbidden.exit_code)
         fail(_escaped(str(exc)))
     except KeyboardInterrupt:
         fail("interrupted", code=130)
@@ -171,8 +229,16 @@ def _rows_to_show(limit: int | None, as_json: bool) -> int | None:
 class SqlShell:
     """Reads statements (until ``;``) and dot commands from stdin; prompts only on a terminal."""
 
-    def __init__(self, con, home: Path, limit: int | None, granted_to: str | None = None):
+    def __init__(
+        self,
+        con,
+        home: Path,
+        limit: int | None,
+        granted_to: str | None = None,
+        ungranted: Callable[[Exception], MuluError | None] | None = None,
+    ):
         self.con = con
+        self.ungranted = ungranted
         self.home = home
         self.granted_to = granted_to
         self.shown = _rows_to_show(limit, as_json=False)
@@ -207,7 +273,9 @@ class SqlShell:
                 buffer = []
                 console.print()
                 continue
-            if not buffer and line.strip().startswith("."):
+            if not buffer and line.strip().lower().rstrip(";") in QUIT_WORDS:
+                return
+            if not buffer and line.strip().startswith((".", "\\")):
                 if not self._dot_command(line.strip()):
                     return
                 continue
@@ -223,7 +291,7 @@ class SqlShell:
     def _dot_command(self, line: str) -> bool:
         """Run one dot command; False to leave the shell."""
         command = line.split()[0].lower()
-        if command in (".quit", ".exit", ".q"):
+        if command in QUIT_WORDS:
             return False
         if command == ".help":
             text = (
@@ -252,7 +320,8 @@ class SqlShell:
             )
         except duckdb.Error as exc:
             self._notices()
-            self._error(str(exc))
+            hint = self.ungranted(exc) if self.ungranted is not None else None
+            self._error(str(exc) if hint is None else hint.message)
             return
         except KeyboardInterrupt:
             self._error("interrupted")
@@ -269,7 +338,7 @@ class SqlShell:
 
     def _error(self, message: str) -> None:
         self.failed = True
-        errors.print(f"[bold red]error:[/] {_escaped(message)}", highlight=False)
+        errors.print(f"[bold red]error:[/] {_escaped(message)}", highlight=False, soft_wrap=True)
 
 
 class _History:

@@ -87,12 +87,11 @@ def add(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from stdin's first line."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """Add a user (prompts for a password when interactive).
 
-    The first user ends local mode: from then on commands need --user, --token or
-    --local-admin, so make the first user an admin (--role admin)."""
+    The first user ends local mode: from then on commands need --user, --token or --local-admin, so make the first user an admin (--role admin)."""
     who = acting(ctx)
     password = _read_password(password_stdin)
     with _accounts(ctx) as accounts:
@@ -122,7 +121,9 @@ def add(
 
 @app.command("list")
 @requires(STEWARD)  # the data office sees who is who (grants name logins); admin too
-def list_users(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+def list_users(
+    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="JSON output.")
+) -> None:
     """Every user with organisation, roles and state."""
     from schemas.roles import Role
 
@@ -134,15 +135,14 @@ def list_users(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")
         return
     print_table(
         "users",
-        ["login", "name", "org", "roles", "active", "created"],
+        ["login / name", "org", "roles", "active", "created / by"],
         (
             (
-                u["login"],
-                u["display_name"],
+                f"{u['login']}\n{u['display_name']}",
                 u["org_code"],
                 ", ".join(f"{r} {Role(r).chinese}" for r in u["roles"]),
-                "yes" if u["active"] else "disabled",
-                f"{u['created_at']} by {u['created_by']}",
+                "yes" if u["active"] else "no",
+                f"{u['created_at']}\n{u['created_by']}",
             )
             for u in rows
         ),
@@ -221,7 +221,7 @@ def token(
     login: str | None = typer.Argument(None, help="Whose (default: oneself)."),
     name: str = typer.Option(..., "--name", help="What the token is for."),
     days: int = typer.Option(90, "--days", help="Days until it expires."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """Issue an API token; its secret is printed once and stored nowhere."""
     who = acting(ctx)
@@ -252,7 +252,7 @@ def token(
 def tokens(
     ctx: typer.Context,
     login: str | None = typer.Argument(None, help="Whose (default: oneself)."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """A user's tokens (never their secrets)."""
     who = acting(ctx)
@@ -308,9 +308,10 @@ VIA = {
 
 @app.command("whoami")
 @requires(LOCAL)
-def whoami(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
-    """Who the CLI acts as, how (token, password, local), with which roles, for which
-    organisation. Also `mulu whoami`."""
+def whoami(
+    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="JSON output.")
+) -> None:
+    """Who the CLI acts as, how (token, password, local), with which roles, for which organisation."""
     who = acting(ctx)
     shown = describe(ctx, who)
     if as_json:
