@@ -10,7 +10,16 @@ States (``state``) and whose turn it is (``step``)::
     escalated  (escalation)  the data office decides (settle) within check_days
     withdrawn  (none)        the applicant took it back before a decision
 
-不予共享 entries take no application: the refusal quotes the entry's 共享条件 as its basis.
+不予共享 entries take no application: the refusal quotes the entry's 共享条件 as its basis. The
+entry is read again at every step: once it is 不予共享, forwarding, approving, answering with an
+approval, escalating and settling with an approval are refused (409, quoting its 共享条件; a
+refusal and a withdrawal still go through), and the office's check follows the entry's current
+共享类型 (one changed to 有条件共享 after applying must be forwarded, not approved). The grantees
+are checked again at approval: each must still be an active user of the applicant's organisation.
+
+A grant lasts at most ``SharingRules.max_grant_days`` (365): a 使用期限 further away is refused at
+apply time; the approval (answer, settle, the office's approve of 无条件共享) may set an earlier
+``expires_at`` within the period asked for; without either the grant lasts the maximum.
 
 Every state change is one transaction: the application's row, its event (``application_events``),
 the audit log's decision and, on approval, the grant. Notices go out afterwards
@@ -41,7 +50,7 @@ from warehouse.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-DEFAULT_GRANT_DAYS = 365  # a grant's expiry when the application names no 使用期限
+DEFAULT_GRANT_DAYS = 365  # SharingRules.max_grant_days's default: the longest grant
 OPEN_STATES = ("submitted", "forwarded", "escalated")
 STATE_NAMES = {
     "submitted": "待数据办审核",
@@ -85,6 +94,13 @@ def _iso(moment: dt.datetime) -> str:
 
 def _moment(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
+
+
+def _naive(moment: dt.datetime) -> dt.datetime:
+    """A moment in catalogue time without its zone."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(catalogue_now().tzinfo).replace(tzinfo=None)
 
 
 def _period_end(value: dt.date | dt.datetime | str | None) -> dt.datetime | None:
@@ -158,6 +174,48 @@ class Applications:
                 ]
                 return plan.spec.name, columns
         return None, []
+
+    def _current_share_type(self, app: dict[str, Any], doing: str) -> str:
+        """The entry's 共享类型 now; Conflict (quoting its 共享条件) when it is 不予共享."""
+        try:
+            entry = self._entry(app["entry_code"])
+        except NotFound:
+            raise Conflict(
+                f"资源 {app['entry_code']} 已不在目录中，无法{doing} (the entry is gone)"
+            ) from None
+        share_type = str(entry.get("share_type") or "")
+        if share_type == ShareType.NOT_SHARED:
+            basis = _text(entry.get("share_condition")) or "目录未注明依据"
+            raise Conflict(
+                f"资源 {entry['code']}（{entry.get('name')}）已改为不予共享，无法{doing}申请 "
+                f"{app['number']}。依据：{basis} (the entry is now not shared)"
+            )
+        return share_type
+
+    def _expiry(
+        self, app: dict[str, Any], expires_at: dt.date | dt.datetime | str | None
+    ) -> dt.datetime:
+        """The grant's expiry: ``expires_at`` when given (in the future, not after the 使用期限
+        asked for nor the longest grant), else the 使用期限, else the longest grant."""
+        now = self._now()
+        longest = now + dt.timedelta(days=self.rules().max_grant_days)
+        period = _moment(app.get("period_end"))
+        limit = min(period, longest) if period is not None else longest
+        chosen = _period_end(expires_at)
+        if chosen is None:
+            return limit
+        chosen = _naive(chosen)
+        if chosen <= now:
+            raise InvalidInput(f"授权到期日 {chosen:%Y-%m-%d} 已过 (expiry is in the past)")
+        if chosen > limit:
+            asked = (
+                "申请的使用期限" if period is not None and period <= longest else "共享授权最长期限"
+            )
+            raise InvalidInput(
+                f"授权到期日 {chosen:%Y-%m-%d} 晚于{asked}（{limit:%Y-%m-%d}）"
+                "(expiry beyond the period asked for)"
+            )
+        return chosen
 
     def _published(self, dataset: str | None) -> bool:
         return dataset is not None and self.store.loads.last_published(dataset) is not None
@@ -297,6 +355,7 @@ class Applications:
         columns: Sequence[str],
         unmasked: Sequence[str] = (),
         row_filter: Mapping[str, Sequence[str]] | None = None,
+        expires_at: dt.date | dt.datetime | str | None = None,
     ) -> Callable[[], list[dict[str, Any]]]:
         dataset, spec_columns = self.serving_dataset(app["entry_code"])
         if dataset is None:
@@ -317,9 +376,19 @@ class Applications:
                 raise InvalidInput(f"行筛选字段 {'、'.join(unknown)} 不是数据集 {dataset} 的字段")
         if columns and any(c not in columns for c in unmasked):
             raise InvalidInput("明文字段须在同意共享的字段之中 (unmasked columns must be granted)")
-        period = _moment(app.get("period_end"))
-        expires = period or self._now() + dt.timedelta(days=DEFAULT_GRANT_DAYS)
+        expires = self._expiry(app, expires_at)
         logins = list(app.get("grantees") or [])
+        stale = []
+        for login in logins:
+            user = self.store.users.get(login)
+            if user is None or not user["active"] or user["org_code"] != app["applicant_org"]:
+                stale.append(login)
+        if stale:
+            raise Conflict(
+                f"被授权人 {'、'.join(stale)} 已不是申请单位（{app['applicant_org']}）的有效用户"
+                "（已停用、已删除或调离），不能同意此申请；请拒绝并请申请人重新申请 "
+                "(a grantee is no longer an active user of the applicant's organisation)"
+            )
 
         def create() -> list[dict[str, Any]]:
             from catalog.sharing.grants import Grants
@@ -393,6 +462,12 @@ class Applications:
         end = _period_end(period_end)
         if end is not None and end <= now:
             raise InvalidInput(f"使用期限 {end:%Y-%m-%d} 已过 (period end is in the past)")
+        longest = self.rules().max_grant_days
+        if end is not None and _naive(end) > now + dt.timedelta(days=longest):
+            raise InvalidInput(
+                f"使用期限 {end:%Y-%m-%d} 超过共享授权最长期限 {longest} 天"
+                f"（最晚 {now + dt.timedelta(days=longest):%Y-%m-%d}）(period end beyond the longest grant)"
+            )
         logins = list(dict.fromkeys(g.strip() for g in grantees if g and g.strip()))
         for login in logins:
             user = self.store.users.get(login)
@@ -458,17 +533,32 @@ class Applications:
         return self._done(who, app, "apply")
 
     def check(
-        self, who: Principal, app_id: int | str, *, action: CheckAction, reason: str | None = None
+        self,
+        who: Principal,
+        app_id: int | str,
+        *,
+        action: CheckAction,
+        reason: str | None = None,
+        expires_at: dt.date | dt.datetime | str | None = None,
     ) -> dict[str, Any]:
-        """数据办审核: forward (有条件共享), approve (无条件共享: the grant is made) or refuse."""
+        """数据办审核: forward (有条件共享), approve (无条件共享: the grant is made, expiring at
+        ``expires_at`` when given) or refuse."""
         STEWARD.check(who)
         app = self._stored(app_id)
         if app["state"] != "submitted":
             raise Conflict(
                 f"申请 {app['number']} 为“{STATE_NAMES[app['state']]}”，不在审核环节 (not awaiting a check)"
             )
-        conditional = app["share_type"] == ShareType.CONDITIONAL
         reason = _text(reason) or None
+        if action != "refuse":
+            doing = "同意" if action == "approve" else "转提供方"
+            share_type = self._current_share_type(app, doing)
+            conditional = share_type == ShareType.CONDITIONAL
+            if action == "approve" and conditional and app["share_type"] != share_type:
+                raise Conflict(
+                    f"资源 {app['entry_code']} 在申请后已改为有条件共享，数据办不能直接同意，"
+                    "请转提供方答复 (now conditional: forward it instead)"
+                )
         if action == "refuse":
             if not reason:
                 raise InvalidInput("拒绝须说明理由 (a refusal needs a reason)")
@@ -507,7 +597,7 @@ class Applications:
                 raise InvalidInput(
                     "有条件共享须转提供方答复，数据办不能直接同意 (conditional: forward it)"
                 )
-            grant = self._grants(who, app, columns=app["columns"])
+            grant = self._grants(who, app, columns=app["columns"], expires_at=expires_at)
             changed = self._change(
                 who,
                 app,
@@ -532,9 +622,11 @@ class Applications:
         columns: Sequence[str] | None = None,
         unmasked: Sequence[str] = (),
         row_filter: Mapping[str, Sequence[str]] | None = None,
+        expires_at: dt.date | dt.datetime | str | None = None,
     ) -> dict[str, Any]:
-        """提供方答复: approve (a column subset, PII shown in clear, a row filter) or refuse
-        with a reason. By an officer of the providing organisation or a steward."""
+        """提供方答复: approve (a column subset, PII shown in clear, a row filter, an expiry
+        within the 使用期限 asked for) or refuse with a reason. By an officer of the providing
+        organisation or a steward."""
         if who.is_anonymous:
             raise Unauthenticated("请先登录 (sign in first)")
         app = self._stored(app_id)
@@ -563,6 +655,7 @@ class Applications:
                 decision=True,
             )
             return self._done(who, changed, "refuse")
+        self._current_share_type(app, "同意")
         chosen = list(dict.fromkeys(columns)) if columns else list(app["columns"])
         if app["columns"] and columns:
             extra = [c for c in chosen if c not in app["columns"]]
@@ -571,7 +664,12 @@ class Applications:
                     f"字段 {'、'.join(extra)} 不在申请的字段之中 (not among the columns asked for)"
                 )
         grant = self._grants(
-            who, app, columns=chosen, unmasked=list(unmasked), row_filter=row_filter
+            who,
+            app,
+            columns=chosen,
+            unmasked=list(unmasked),
+            row_filter=row_filter,
+            expires_at=expires_at,
         )
         changed = self._change(
             who,
@@ -605,6 +703,7 @@ class Applications:
         reason = _text(reason)
         if not reason:
             raise InvalidInput("申诉须说明理由 (an escalation needs a reason)")
+        self._current_share_type(app, "申诉")
         due = self._deadline(self._now(), self.rules().check_days)
         changed = self._change(
             who,
@@ -626,9 +725,10 @@ class Applications:
         reason: str,
         columns: Sequence[str] | None = None,
         unmasked: Sequence[str] = (),
+        expires_at: dt.date | dt.datetime | str | None = None,
     ) -> dict[str, Any]:
-        """数据办裁定 an escalation: approve (the grant is made) or uphold the refusal; a
-        reason either way."""
+        """数据办裁定 an escalation: approve (the grant is made, expiring at ``expires_at``
+        when given) or uphold the refusal; a reason either way."""
         STEWARD.check(who)
         app = self._stored(app_id)
         if app["state"] != "escalated":
@@ -649,8 +749,11 @@ class Applications:
                 detail={"approve": False},
             )
             return self._done(who, changed, "settle")
+        self._current_share_type(app, "同意")
         chosen = list(dict.fromkeys(columns)) if columns else list(app["columns"])
-        grant = self._grants(who, app, columns=chosen, unmasked=list(unmasked))
+        grant = self._grants(
+            who, app, columns=chosen, unmasked=list(unmasked), expires_at=expires_at
+        )
         changed = self._change(
             who,
             app,
@@ -751,8 +854,9 @@ class Applications:
             entry = self._entry(app["entry_code"])
             view["entry_name"] = entry.get("name")
             view["provider_name"] = entry.get("provider_name")
+            view["entry_share_type"] = entry.get("share_type")  # now; share_type: when applied
         except NotFound:
-            view["entry_name"] = view["provider_name"] = None
+            view["entry_name"] = view["provider_name"] = view["entry_share_type"] = None
         orgs = self.store.organisations
         applicant_org = orgs.get(app["applicant_org"])
         view["applicant_org_name"] = applicant_org["name"] if applicant_org else None

@@ -11,11 +11,25 @@ analyst sessions), in this order:
 * ``owner``: a user of the providing organisation (the spec's ``provider``, else the entry's
   提供方) reads every column in clear;
 * ``grant``: live grants (started, not expired, not revoked: checked on every call, nothing is
-  cached) to the user's login or to their organisation. Several live grants combine: the union
-  of their columns (spec order); a PII column is in clear only when a grant that lists it
-  unmasks it; rows must satisfy every grant's row filter (the same column's values intersect) —
-  conservative: never a row outside any grant's filter. ``grant_id``/``purpose`` are the oldest
-  grant's, ``expires_at`` the earliest expiry;
+  cached) to the user's login or to their organisation. Grants on the dataset of an entry that
+  is now 不予共享 are not honoured (the owner still reads). Several live grants combine
+  (``_combined``) so that a new grant never narrows the rows of one without a row filter, and
+  every (row, column) shown is covered by some grant:
+
+  - a grant without a row filter means all rows: if any live grant has none, the view has no
+    filter and the columns (and PII in clear) of the unfiltered grants only;
+  - when every grant filters the same single column, the rows are the union of their values,
+    and a column is shown (a PII column in clear) only when the grants granting it (unmasking
+    it) together cover every one of those values — used when that keeps at least the columns
+    and clear PII of the intersection below, else the intersection is the view;
+  - otherwise (filters on different columns: the union is not expressible as one filter) the
+    conservative view: the union of columns, a PII column in clear only where a grant listing
+    it unmasks it, rows satisfying every grant's filter — unless that leaves provably no row
+    (a column with no value in common), then the view of the grants filtering the most common
+    column(s) alone (ties: the oldest grant's);
+
+  ``grant_id``/``purpose`` are the oldest contributing grant's, ``expires_at`` the earliest
+  expiry among them;
 * ``open``: the entry's 开放属性 is open data (``catalog.policies.OPEN_DATA``): every column,
   every PII column masked, for anyone (anonymous too);
 * else ``Unauthenticated`` (anonymous) or ``Forbidden``.
@@ -40,7 +54,7 @@ from catalog.datasets import spec_paths
 from catalog.policies import OPEN_DATA, STEWARD
 from schemas.access import DataAccess
 from schemas.dataset_spec import DatasetSpec, SpecError, load_spec
-from schemas.entry import CATALOGUE_TZ, catalogue_now
+from schemas.entry import CATALOGUE_TZ, ShareType, catalogue_now
 from schemas.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from schemas.principal import Principal
 from warehouse.store import Store
@@ -194,6 +208,13 @@ class Grants:
                 f"不脱敏的字段必须在授权字段中：{'、'.join(outside)} (unmasked ⊆ columns)"
             )
         rows = _row_filter(row_filter or {}, info)
+        entry = self.store.entries.get(info.entry_code)
+        if entry is not None and _not_shared(entry):
+            basis = str(entry.get("share_condition") or "").strip() or "目录未注明依据"
+            raise Conflict(
+                f"数据集 {info.name} 所服务的资源 {info.entry_code} 现为不予共享，不能授权。"
+                f"依据：{basis} (the entry is not shared: no grant)"
+            )
         now = self.clock()
         expiry = expires_at.replace(microsecond=0)
         if expiry.tzinfo is not None:  # a zone given: the same moment in catalogue time
@@ -316,14 +337,14 @@ class Grants:
                 entry_code=info.entry_code,
                 pii=info.pii,
             )
-        if not who.is_anonymous:
+        entry = self.store.entries.get(info.entry_code)
+        if not who.is_anonymous and not (entry is not None and _not_shared(entry)):
             now = self._now()
             live = self.store.grants.find(
                 login=who.login, org=who.org_code, dataset=info.name, live_at=now
             )
             if live:
                 return _combined(info, sorted(live, key=lambda g: int(g["id"])))
-        entry = self.store.entries.get(info.entry_code)
         if entry is not None and (entry.get("open_type") or "") in OPEN_DATA:
             return DataAccess(
                 dataset=info.name,
@@ -376,25 +397,36 @@ def _row_filter(
     return checked
 
 
-def _combined(info: DatasetInfo, grants: Sequence[Mapping[str, Any]]) -> DataAccess:
-    """The view of several live grants of one dataset (the module's docstring)."""
-    wanted: set[str] = set()
-    clear: set[str] = set()
-    filters: dict[str, set[str]] = {}
-    for grant in grants:
-        columns = grant["columns"] or info.columns
-        wanted.update(c for c in columns if c in info.columns)
-        clear.update(c for c in grant["unmasked"] if c in columns)
-        for column, values in (grant["row_filter"] or {}).items():
-            allowed = {str(v) for v in values}
-            filters[column] = filters[column] & allowed if column in filters else allowed
-    columns = tuple(c for c in info.columns if c in wanted)
+def _not_shared(entry: Mapping[str, Any]) -> bool:
+    return str(entry.get("share_type") or "") == ShareType.NOT_SHARED
+
+
+def _filter_of(grant: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    return {c: frozenset(str(v) for v in vs) for c, vs in (grant["row_filter"] or {}).items()}
+
+
+def _columns_of(info: DatasetInfo, grant: Mapping[str, Any]) -> set[str]:
+    return {c for c in (grant["columns"] or info.columns) if c in info.columns}
+
+
+def _clear_of(info: DatasetInfo, grant: Mapping[str, Any]) -> set[str]:
+    return {c for c in grant["unmasked"] if c in _columns_of(info, grant)}
+
+
+def _view(
+    info: DatasetInfo,
+    grants: Sequence[Mapping[str, Any]],
+    columns: set[str],
+    clear: set[str],
+    filters: Mapping[str, set[str] | frozenset[str]],
+) -> DataAccess:
+    shown = tuple(c for c in info.columns if c in columns)
     first = grants[0]
     return DataAccess(
         dataset=info.name,
         table=info.name,
-        columns=columns,
-        masked=frozenset(c for c in columns if c in info.pii and c not in clear),
+        columns=shown,
+        masked=frozenset(c for c in shown if c in info.pii and c not in clear),
         row_filter=tuple((c, tuple(sorted(v))) for c, v in sorted(filters.items())),
         basis="grant",
         grant_id=int(first["id"]),
@@ -403,3 +435,45 @@ def _combined(info: DatasetInfo, grants: Sequence[Mapping[str, Any]]) -> DataAcc
         expires_at=min(str(g["expires_at"]) for g in grants),
         pii=info.pii,
     )
+
+
+def _combined(info: DatasetInfo, grants: Sequence[Mapping[str, Any]]) -> DataAccess:
+    """The view of several live grants (oldest first) of one dataset (the module's docstring)."""
+    unfiltered = [g for g in grants if not _filter_of(g)]
+    if unfiltered:  # all rows: only what the unfiltered grants give is shown on every row
+        columns = set().union(*(_columns_of(info, g) for g in unfiltered))
+        clear = set().union(*(_clear_of(info, g) for g in unfiltered))
+        return _view(info, unfiltered, columns, clear, {})
+    # the intersection of the filters: every grant covers every row shown
+    columns = set().union(*(_columns_of(info, g) for g in grants))
+    clear = set().union(*(_clear_of(info, g) for g in grants))
+    filters: dict[str, set[str]] = {}
+    for grant in grants:
+        for column, allowed in _filter_of(grant).items():
+            filters[column] = filters[column] & allowed if column in filters else set(allowed)
+    intersection = _view(info, grants, columns, clear, filters)
+    keys = {tuple(_filter_of(g)) for g in grants}
+    if len(keys) == 1 and len(next(iter(keys))) == 1:  # the same single column: the union
+        (column,) = next(iter(keys))
+        values: set[str] = set().union(*(_filter_of(g)[column] for g in grants))
+
+        def covered(names: Callable[[Mapping[str, Any]], set[str]]) -> set[str]:
+            reach: dict[str, set[str]] = {}
+            for grant in grants:
+                for name in names(grant):
+                    reach.setdefault(name, set()).update(_filter_of(grant)[column])
+            return {name for name, seen in reach.items() if seen >= values}
+
+        wide_columns = covered(lambda g: _columns_of(info, g))
+        wide_clear = covered(lambda g: _clear_of(info, g)) & wide_columns
+        if wide_columns >= columns and wide_clear >= clear:
+            return _view(info, grants, wide_columns, wide_clear, {column: values})
+    if any(not allowed for allowed in filters.values()) and len(keys) > 1:
+        # provably no row: the grants filtering the most common column(s) instead
+        counts: dict[tuple[str, ...], int] = {}
+        for grant in grants:
+            key = tuple(_filter_of(grant))
+            counts[key] = counts.get(key, 0) + 1
+        best = max(counts, key=lambda k: counts[k])  # ties: the oldest grant's key first
+        return _combined(info, [g for g in grants if tuple(_filter_of(g)) == best])
+    return intersection

@@ -12,6 +12,8 @@ the portal signs in by password only and the SSO routes answer 404::
     login_claim: preferred_username              # the claim naming the Mulu login (or email)
     users:                                       # optional: claim value -> Mulu login
       zhang.san@example.gov.cn: zhangsan
+    match: claim                                 # default; ``sub``: map the provider's stable
+                                                 # subject through ``users`` only (sub -> login)
     allowed_domains: [example.gov.cn]            # optional: the e-mail's domain must be one
     redirect_uri: https://mulu.example.gov.cn/login/oidc/callback   # optional (default: the
                                                                     # request's own URL)
@@ -21,7 +23,11 @@ The flow is the authorization code flow with PKCE (S256), a ``state`` and a ``no
 (authlib's OAuth2 client). The ID token is checked here: its signature against the provider's
 JWKS (asymmetric algorithms only, never ``none`` or a shared secret), ``iss``, ``aud``,
 ``exp``/``iat``/``nbf`` and the ``nonce`` of this login (authlib's ``CodeIDToken`` claims over
-joserfc). Its login claim must name an EXISTING active Mulu user: nobody is created by signing
+joserfc). Whenever an e-mail address decides who signs in (``login_claim: email``, an address as
+the claim's value or a ``users`` key, or ``allowed_domains``), ``email_verified`` must be exactly
+true (JSON true or the string "true"): missing or "false" is refused. With ``match: sub`` the
+login is ``users[sub]`` and nothing else (an unmapped subject is refused). Its login claim must
+name an EXISTING active Mulu user: nobody is created by signing
 in (an unknown one is refused, 403, and asked to see the data office).
 
 No web framework here: ``mulu.web.portal.oidc_login`` turns this into routes and cookies.
@@ -67,7 +73,9 @@ _KEYS = {
     "allowed_domains",
     "redirect_uri",
     "button",
+    "match",
 }
+MATCHES = ("claim", "sub")
 
 
 def _is_loopback(url: str) -> bool:
@@ -103,6 +111,7 @@ class OidcConfig:
     allowed_domains: tuple[str, ...] = ()
     redirect_uri: str | None = None
     button: str = "统一身份认证登录"
+    match: str = "claim"
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], *, source: str = "oidc.yaml") -> OidcConfig:
@@ -138,6 +147,11 @@ class OidcConfig:
         if redirect_uri:
             check_url(str(redirect_uri), f"{source}: redirect_uri")
         secret_env = raw.get("client_secret_env")
+        match = str(raw.get("match") or "claim").strip().lower()
+        if match not in MATCHES:
+            raise bad(f"match 应为 claim 或 sub，而不是 {match!r} (match: claim | sub)")
+        if match == "sub" and not users:
+            raise bad("match: sub 需要 users 映射“sub: 登录名” (match: sub needs users)")
         return cls(
             issuer=issuer,
             client_id=client_id,
@@ -148,6 +162,7 @@ class OidcConfig:
             allowed_domains=tuple(str(d).strip().lower().lstrip("@") for d in domains),
             redirect_uri=str(redirect_uri) if redirect_uri else None,
             button=str(raw.get("button") or cls.button),
+            match=match,
         )
 
     def client_secret(self, environ: Mapping[str, str] | None = None) -> str | None:
@@ -165,8 +180,19 @@ class OidcConfig:
         return value
 
     def login_for(self, claims: Mapping[str, Any]) -> str:
-        """The Mulu login the ID token's claims name (Forbidden when they name none, or an
-        e-mail outside ``allowed_domains``)."""
+        """The Mulu login the ID token's claims name (Forbidden when they name none, an
+        unverified e-mail decides it, or an e-mail outside ``allowed_domains``)."""
+        if self.match == "sub":
+            sub = claims.get("sub")
+            login = self.users.get(sub.strip().lower()) if isinstance(sub, str) else None
+            if login is None:
+                raise Forbidden(
+                    f"统一身份认证账号（sub {sub}）未在本平台登记，请联系数据管理员 "
+                    "(this subject is not mapped to a Mulu user)"
+                )
+            if self.allowed_domains:
+                self._check_email(claims, str(claims.get("email") or ""), str(sub))
+            return login
         value = claims.get(self.login_claim)
         if not isinstance(value, str) or not value.strip():
             raise Forbidden(
@@ -174,15 +200,37 @@ class OidcConfig:
                 f"(the provider sent no {self.login_claim} claim)"
             )
         value = value.strip()
-        if self.allowed_domains:
+        by_email = (
+            self.login_claim == "email"
+            or "@" in value
+            or bool(self.allowed_domains)
+            or any("@" in key for key in self.users)
+        )
+        if by_email:
             email = value if "@" in value else claims.get("email")
-            domain = email.rpartition("@")[2].lower() if isinstance(email, str) else ""
-            if claims.get("email_verified") is False or domain not in self.allowed_domains:
-                raise Forbidden(
-                    f"统一身份认证账号 {value} 不属于允许的域名（{'、'.join(self.allowed_domains)}）"
-                    f" (e-mail domain not allowed)"
-                )
+            self._check_email(claims, email if isinstance(email, str) else "", value)
         return self.users.get(value.lower(), value)
+
+    def _check_email(self, claims: Mapping[str, Any], email: str, who: str) -> None:
+        """The e-mail must be verified (``email_verified`` exactly true) and, with
+        ``allowed_domains``, of one of them."""
+        if not email_verified(claims):
+            raise Forbidden(
+                f"统一身份认证账号 {who} 的电子邮箱未经验证（email_verified 不为 true），"
+                "不能据此登录 (the e-mail is not verified)"
+            )
+        domain = email.rpartition("@")[2].lower()
+        if self.allowed_domains and domain not in self.allowed_domains:
+            raise Forbidden(
+                f"统一身份认证账号 {who} 不属于允许的域名（{'、'.join(self.allowed_domains)}）"
+                f" (e-mail domain not allowed)"
+            )
+
+
+def email_verified(claims: Mapping[str, Any]) -> bool:
+    """``email_verified`` is exactly true: JSON true or the string "true" (any case)."""
+    value = claims.get("email_verified")
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def load_config(path: Path) -> OidcConfig | None:
@@ -266,7 +314,8 @@ def principal_for(store: Store, config: OidcConfig, claims: Mapping[str, Any]) -
         return UserAccounts(store).principal(login, via="oidc")
     except NotFound:
         raise Forbidden(
-            f"统一身份认证账号 {claims.get(config.login_claim)} 在本平台没有对应的用户，"
+            f"统一身份认证账号 {claims.get('sub' if config.match == 'sub' else config.login_claim)} "
+            "在本平台没有对应的用户，"
             f"请联系数据管理员开通 (no Mulu user {login!r}: ask the data office to add one)"
         ) from None
     except Unauthenticated:

@@ -4,7 +4,10 @@ Counts are working days (``catalog.sharing.calendar``); defaults:
 
 * ``check_days`` = 2: the data office checks (审核) an application;
 * ``answer_days`` = 5: the provider answers (答复) an application for a published resource;
-* ``answer_days_unpublished`` = 10: the provider answers when the resource is not yet published.
+* ``answer_days_unpublished`` = 10: the provider answers when the resource is not yet published;
+* ``max_grant_days`` = 365 (calendar days, 1–3650): the longest grant an approved application
+  makes — a 使用期限 further away is refused at apply time, and a grant without one expires
+  after this many days.
 
 A workspace changes them in the optional ``config/sharing_rules.yaml``
 (``Workspace.sharing_rules_file``), any subset of the keys::
@@ -12,6 +15,7 @@ A workspace changes them in the optional ``config/sharing_rules.yaml``
     check_days: 3
     answer_days: 5
     answer_days_unpublished: 15
+    max_grant_days: 180
 
 A deadline's status uses the freshness vocabulary: 按时 (on time), 即将到期 (due soon: within
 ``due_soon_days`` calendar days of the deadline), 逾期 (overdue: after it).
@@ -34,17 +38,21 @@ _LABELS = {
     "check_days": "数据办审核时限（工作日）",
     "answer_days": "提供方答复时限（工作日）",
     "answer_days_unpublished": "未发布资源的提供方答复时限（工作日）",
+    "max_grant_days": "共享授权最长期限（自然日）",
 }
+_RANGES = {"max_grant_days": "1–3650 的整数天数"}
 
 
 class SharingRules(BaseModel):
-    """Working-day counts of the sharing rules (defaults 2 / 5 / 10)."""
+    """Working-day counts of the sharing rules (defaults 2 / 5 / 10) and the longest grant
+    (``max_grant_days``, 365 calendar days)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     check_days: int = Field(default=2, ge=0, le=365)
     answer_days: int = Field(default=5, ge=0, le=365)
     answer_days_unpublished: int = Field(default=10, ge=0, le=365)
+    max_grant_days: int = Field(default=365, ge=1, le=3650)
 
     def answer_days_for(self, published: bool) -> int:
         """The provider's answer time: ``answer_days``, or ``answer_days_unpublished``."""
@@ -71,7 +79,10 @@ class SharingRules(BaseModel):
             if problem["type"] == "extra_forbidden":
                 text = f"键“{key}”无法识别（可用键：{'、'.join(_LABELS)}）"
             else:
-                text = f"{key}（{_LABELS.get(key, key)}）应为 0–365 的整数天数，而不是 {problem.get('input')!r}"
+                span = _RANGES.get(key, "0–365 的整数天数")
+                text = (
+                    f"{key}（{_LABELS.get(key, key)}）应为 {span}，而不是 {problem.get('input')!r}"
+                )
             raise InvalidInput(f"共享规则文件 {path}：{text}") from None
 
     @classmethod

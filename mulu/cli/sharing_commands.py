@@ -272,6 +272,9 @@ def check_command(
         ..., "--action", help="forward (转提供方) | approve (同意) | refuse (拒绝)."
     ),
     reason: str | None = typer.Option(None, "--reason", help="理由 (required to refuse)."),
+    until: str | None = typer.Option(
+        None, "--until", help="授权到期日 YYYY-MM-DD（不晚于申请的使用期限）."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """数据办审核 (the data office checks an application)."""
@@ -279,7 +282,13 @@ def check_command(
     if action not in ("forward", "approve", "refuse"):
         raise InvalidInput(f"--action 应为 forward | approve | refuse，而不是 {action!r}")
     with _workflow(ctx) as workflow:
-        app = workflow.check(who, application, action=action, reason=reason)  # type: ignore[arg-type]
+        app = workflow.check(
+            who,
+            application,
+            action=action,  # type: ignore[arg-type]
+            reason=reason,
+            expires_at=until,
+        )
     _show(app, as_json, "已审核")
 
 
@@ -296,6 +305,9 @@ def answer_command(
     ),
     unmasked: list[str] | None = typer.Option(None, "--unmasked", help="以明文提供的个人信息字段."),
     row_filter: list[str] | None = typer.Option(None, "--row-filter", help="行筛选 column=v1,v2."),
+    until: str | None = typer.Option(
+        None, "--until", help="授权到期日 YYYY-MM-DD（不晚于申请的使用期限）."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """提供方答复 (the provider approves or refuses with a reason)."""
@@ -311,6 +323,7 @@ def answer_command(
             columns=_split(columns) or None,
             unmasked=_split(unmasked),
             row_filter=_row_filter(row_filter),
+            expires_at=until,
         )
     _show(app, as_json, "已答复")
 
@@ -340,6 +353,9 @@ def settle_command(
     reason: str = typer.Option(..., "--reason", help="裁定理由."),
     columns: list[str] | None = typer.Option(None, "--columns", help="同意的字段."),
     unmasked: list[str] | None = typer.Option(None, "--unmasked", help="以明文提供的个人信息字段."),
+    until: str | None = typer.Option(
+        None, "--until", help="授权到期日 YYYY-MM-DD（不晚于申请的使用期限）."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """数据办裁定申诉 (the data office decides an escalation)."""
@@ -354,6 +370,7 @@ def settle_command(
             reason=reason,
             columns=_split(columns) or None,
             unmasked=_split(unmasked),
+            expires_at=until,
         )
     _show(app, as_json, "已裁定")
 

@@ -19,11 +19,14 @@ from sharing_workflow_fixtures import (
     publish,
 )
 
+from catalog.directory import Directory
 from catalog.freshness.scorecard import scorecard
 from catalog.sharing.applications import Applications
 from catalog.sharing.audit import AuditLog
 from catalog.sharing.grants import Grants
 from catalog.sharing.notices import NoticeSettings, SharingNotices
+from catalog.sharing.rules import SharingRules
+from catalog.sharing.users import UserAccounts
 from schemas.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from schemas.principal import Principal
 from warehouse.store import Store
@@ -342,3 +345,150 @@ def test_a_step_beyond_the_holiday_tables_is_provisional(
     assert deadline["provisional"] is True
     assert "周一至周五" in deadline["warnings"][0]
     assert deadline["working_days_left"] == 2
+
+
+# --- the security review's fixes (issue 13) ----------------------------------------------
+def _apply(apps: Applications, who: Principal, code: str, **more) -> dict:
+    return apps.apply(who, entry_code=code, purpose="住房保障资格审核", scenario="核验", **more)
+
+
+def test_an_entry_changed_to_not_shared_stops_the_workflow_and_its_grants(
+    district: District, apps: Applications, clock: Clock
+):
+    who = district.who
+    directory = Directory(district.store, user="tester")
+    code = district.entries["conditional"]
+    first = _apply(apps, who["zj_analyst"], code)
+    second = _apply(apps, who["zj_officer"], code)
+    apps.check(who["office"], second["id"], action="forward")
+    directory.update(code, {"share_type": "不予共享", "share_condition": LEGAL_BASIS})
+    with pytest.raises(Conflict, match="不予共享") as caught:  # forward, at the office
+        apps.check(who["office"], first["id"], action="forward")
+    assert LEGAL_BASIS in str(caught.value)
+    with pytest.raises(Conflict, match=LEGAL_BASIS):  # approve, at the provider
+        apps.answer(who["mz_officer"], second["id"], approve=True)
+    assert apps.get(who["office"], second["id"])["state"] == "forwarded"
+    refused = apps.answer(who["mz_officer"], second["id"], approve=False, reason="已不予共享")
+    assert refused["state"] == "refused"  # a refusal still goes through
+    with pytest.raises(Conflict, match="不予共享"):
+        apps.escalate(who["zj_officer"], second["id"], reason="确需")
+    assert (
+        apps.check(who["office"], first["id"], action="refuse", reason="不予共享")["state"]
+        == "refused"
+    )
+    grants = Grants(district.store, district.workspace, clock=clock)
+    with pytest.raises(Conflict, match=LEGAL_BASIS):  # nor by hand
+        grants.create(
+            who["office"],
+            dataset=district.dataset,
+            purpose="p",
+            expires_at=FRI + dt.timedelta(days=30),
+            grantee_org=APPLICANT,
+        )
+    assert district.store.grants.find(dataset=district.dataset) == []
+
+
+def test_a_grant_made_before_the_entry_became_not_shared_is_not_honoured(
+    district: District, apps: Applications, clock: Clock
+):
+    who = district.who
+    code = district.entries["conditional"]
+    app = _apply(apps, who["zj_analyst"], code)
+    apps.check(who["office"], app["id"], action="forward")
+    done = apps.answer(who["mz_officer"], app["id"], approve=True)
+    grants = Grants(district.store, district.workspace, clock=clock)
+    assert grants.access(who["zj_analyst"], district.dataset).basis == "grant"
+    Directory(district.store, user="tester").update(code, {"share_type": "不予共享"})
+    with pytest.raises(Forbidden):
+        grants.access(who["zj_analyst"], district.dataset)
+    assert grants.get(done["grant_id"])["status"] == "live"  # kept, but not honoured
+    assert grants.access(who["mz_analyst"], district.dataset).basis == "owner"
+
+
+def test_an_entry_changed_to_conditional_after_applying_is_forwarded_not_approved(
+    district: District, apps: Applications
+):
+    who = district.who
+    code = district.entries["unconditional"]
+    app = _apply(apps, who["zj_analyst"], code)
+    assert app["share_type"] == "无条件共享"
+    Directory(district.store, user="tester").update(
+        code, {"share_type": "有条件共享", "share_condition": "仅用于核验"}
+    )
+    with pytest.raises(Conflict, match="转提供方"):
+        apps.check(who["office"], app["id"], action="approve")
+    assert (
+        apps.get(who["office"], app["id"])["entry_share_type"] == "有条件共享"
+    )  # the page's buttons
+    assert district.store.grants.find(dataset="open_roster") == []
+    assert apps.check(who["office"], app["id"], action="forward")["state"] == "forwarded"
+
+
+def test_a_grant_lasts_at_most_the_rules_longest_and_the_approval_may_shorten_it(
+    district: District, apps: Applications, clock: Clock
+):
+    who = district.who
+    code = district.entries["conditional"]
+    with pytest.raises(InvalidInput, match="最长期限"):
+        _apply(apps, who["zj_analyst"], code, period_end="2099-12-31")
+    district.workspace.sharing_rules_file.parent.mkdir(parents=True, exist_ok=True)
+    district.workspace.sharing_rules_file.write_text("max_grant_days: 30\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="30 天"):
+        _apply(apps, who["zj_analyst"], code, period_end="2026-04-01")
+    app = _apply(apps, who["zj_analyst"], code, period_end="2026-03-10")
+    apps.check(who["office"], app["id"], action="forward")
+    with pytest.raises(InvalidInput, match="使用期限"):  # not after the period asked for
+        apps.answer(who["mz_officer"], app["id"], approve=True, expires_at="2026-03-11")
+    with pytest.raises(InvalidInput, match="已过"):
+        apps.answer(who["mz_officer"], app["id"], approve=True, expires_at="2026-02-01")
+    done = apps.answer(who["mz_officer"], app["id"], approve=True, expires_at="2026-02-28")
+    grants = Grants(district.store, district.workspace, clock=clock)
+    assert grants.get(done["grant_id"])["expires_at"] == "2026-02-28T23:59:59"
+    # Without a 使用期限: the longest grant (30 days), and settle may shorten it too.
+    other = _apply(apps, who["zj_officer"], district.entries["unconditional"])
+    approved = apps.check(who["office"], other["id"], action="approve")
+    assert grants.get(approved["grant_id"])["expires_at"] == "2026-03-15T10:00:00"
+    third = _apply(apps, who["zj_officer"], code)
+    apps.check(who["office"], third["id"], action="refuse", reason="材料不全")
+    apps.escalate(who["zj_officer"], third["id"], reason="已补")
+    with pytest.raises(InvalidInput, match="最长期限"):
+        apps.settle(
+            who["office"], third["id"], approve=True, reason="同意", expires_at="2026-04-01"
+        )
+    settled = apps.settle(
+        who["office"], third["id"], approve=True, reason="同意", expires_at="2026-02-20"
+    )
+    assert grants.get(settled["grant_id"])["expires_at"] == "2026-02-20T23:59:59"
+
+
+def test_the_rules_file_names_the_longest_grant(district: District):
+    path = district.workspace.sharing_rules_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("max_grant_days: 0\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="1–3650"):
+        SharingRules.from_workspace(district.workspace)
+    path.write_text("max_grant_days: 90\ncheck_days: 3\n", encoding="utf-8")
+    assert SharingRules.from_workspace(district.workspace).max_grant_days == 90
+    assert SharingRules().max_grant_days == 365
+
+
+def test_a_grantee_no_longer_valid_at_approval_stops_it(
+    district: District, apps: Applications, clock: Clock
+):
+    who = district.who
+    code = district.entries["conditional"]
+    accounts = UserAccounts(district.store)
+    app = _apply(apps, who["zj_officer"], code, grantees=["zj_analyst", "zj_officer"])
+    apps.check(who["office"], app["id"], action="forward")
+    accounts.disable("zj_analyst", actor="tester")
+    with pytest.raises(Conflict, match="zj_analyst") as caught:
+        apps.answer(who["mz_officer"], app["id"], approve=True)
+    assert "zj_officer" not in str(caught.value).split("已不是")[0]
+    assert district.store.grants.find(dataset=district.dataset) == []
+    accounts.enable("zj_analyst", actor="tester")
+    done = apps.answer(who["mz_officer"], app["id"], approve=True)
+    assert done["state"] == "approved"
+    assert sorted(g["grantee_login"] for g in district.store.grants.find()) == [
+        "zj_analyst",
+        "zj_officer",
+    ]

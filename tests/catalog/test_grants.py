@@ -585,7 +585,8 @@ def test_a_grant_revoked_while_the_shell_is_open_is_gone_at_the_next_statement(s
         if shell.poll() is None:
             shell.kill()
     assert "授权已结束，已移除：dibao" in err
-    assert "dibao does not exist" in err
+    # DuckDB's own error, or the session's Chinese one naming the missing grant
+    assert "dibao does not exist" in err or "没有数据集 dibao 的共享授权" in err
     assert shell.returncode == 1
 
 
@@ -597,3 +598,91 @@ def test_a_one_off_query_copies_only_the_datasets_it_names(shared, workspace):
         assert [o.name for o in describe_session(session)] == ["dibao"]
     with open_session_for(grants.store, workspace, p["bob"], clock=clock) as session:
         assert [o.name for o in describe_session(session)] == ["dibao", "dibao_open"]
+
+
+# --- several grants never narrow a grant without a row filter (security review, issue 13) ---
+def test_a_filtered_grant_does_not_narrow_an_unfiltered_one(shared, workspace):
+    from warehouse.granted import read_page
+
+    grants, _, p = shared
+    grants.create(
+        p["stew"],
+        dataset="dibao",
+        purpose="复核",
+        expires_at=later(20),
+        grantee_login="alice",
+        columns=["person_name", "household_size"],
+    )
+    assert read_page(workspace, grants.access(p["alice"], "dibao")).total == 4
+    grants.create(
+        p["stew"],
+        dataset="dibao",
+        purpose="统计",
+        expires_at=later(10),
+        grantee_org="RSJ",
+        columns=["household_size", "monthly_allowance", "id_card_no"],
+        unmasked=["id_card_no"],
+        row_filter={"household_size": ["3"]},
+    )
+    access = grants.access(p["alice"], "dibao")
+    assert access.row_filter == ()  # all rows, as before the organisation's grant
+    assert read_page(workspace, access).total == 4
+    # only what covers every row: the filtered grant's columns stay out, its expiry too
+    assert access.columns == ("person_name", "household_size")
+    assert access.masked == {"person_name"}
+    assert access.expires_at == later(20).isoformat()
+    carol = grants.access(p["carol"], "dibao")  # the organisation's grant alone
+    assert carol.row_filter == (("household_size", ("3",)),)
+    assert read_page(workspace, carol).total == 1
+
+
+def test_filters_on_the_same_column_unite_when_the_columns_allow(shared, workspace):
+    from warehouse.granted import read_page
+
+    grants, _, p = shared
+    for org_or_login, values in (
+        (("grantee_org", "RSJ"), ["3"]),
+        (("grantee_login", "alice"), ["1"]),
+    ):
+        grants.create(
+            p["stew"],
+            dataset="dibao",
+            purpose="统计",
+            expires_at=later(),
+            columns=["household_size", "monthly_allowance"],
+            row_filter={"household_size": values},
+            **{org_or_login[0]: org_or_login[1]},
+        )
+    access = grants.access(p["alice"], "dibao")
+    assert access.row_filter == (("household_size", ("1", "3")),)  # not the empty intersection
+    assert read_page(workspace, access).total == 2
+    assert access.columns == ("household_size", "monthly_allowance")
+    # filters on different columns: the conservative intersection (documented)
+    grants.create(
+        p["stew"],
+        dataset="dibao",
+        purpose="复核",
+        expires_at=later(),
+        grantee_login="alice",
+        columns=["person_name"],
+        row_filter={"person_name": ["张三", "李四"]},
+    )
+    # filters on different columns: the union is not one filter; their intersection would be
+    # empty here (no common household_size), so the two grants on household_size stay the view
+    kept = grants.access(p["alice"], "dibao")
+    assert kept.row_filter == (("household_size", ("1", "3")),)
+    assert kept.columns == ("household_size", "monthly_allowance")
+    grants.create(
+        p["stew"],
+        dataset="dibao",
+        purpose="复核",
+        expires_at=later(),
+        grantee_login="carol",
+        columns=["person_name"],
+        row_filter={"person_name": ["张三", "李四"]},
+    )
+    # carol: household_size=3 (her organisation) and person_name in 张三/李四: rows in both
+    both = grants.access(p["carol"], "dibao")
+    assert both.row_filter == (("household_size", ("3",)), ("person_name", ("张三", "李四")))
+    assert both.columns == ("person_name", "household_size", "monthly_allowance")
+    assert read_page(workspace, both).total == 1

@@ -366,10 +366,11 @@ def test_settings_never_hold_the_secret_and_name_the_login(tmp_path: Path):
     )
     assert config.issuer == "https://sso.example.gov.cn"
     assert config.scopes[0] == "openid"
-    assert config.login_for({"email": "zhang.san@example.gov.cn"}) == "zhangsan"
-    assert config.login_for({"email": "li@example.gov.cn"}) == "li@example.gov.cn"
+    verified = {"email_verified": True}
+    assert config.login_for({"email": "zhang.san@example.gov.cn", **verified}) == "zhangsan"
+    assert config.login_for({"email": "li@example.gov.cn", **verified}) == "li@example.gov.cn"
     with pytest.raises(Forbidden, match="域名"):
-        config.login_for({"email": "zhang.san@evil.example"})
+        config.login_for({"email": "zhang.san@evil.example", **verified})
     with pytest.raises(Forbidden, match="email"):
         config.login_for({"preferred_username": "x"})
     with pytest.raises(Forbidden):
@@ -406,3 +407,59 @@ def test_pending_logins_expire_and_bind_to_the_browser():
     for _ in range(5):  # never more than ``most`` kept
         pending.begin("b", next_url="/", redirect_uri="x")
     assert len(pending._pending) <= 2
+
+
+@pytest.mark.parametrize("flag", [None, "false", "False", 0, 1, "yes", False])
+def test_an_email_login_needs_email_verified_exactly_true(flag):
+    config = OidcConfig.from_mapping(
+        {"issuer": "https://sso.example.gov.cn", "client_id": "m", "login_claim": "email"}
+    )
+    claims = {"email": "li@example.gov.cn"}
+    if flag is not None:
+        claims["email_verified"] = flag
+    with pytest.raises(Forbidden, match="未经验证"):
+        config.login_for(claims)
+    for good in (True, "true", "TRUE"):
+        assert config.login_for({**claims, "email_verified": good}) == "li@example.gov.cn"
+
+
+def test_users_mapped_by_email_need_a_verified_email_too():
+    config = OidcConfig.from_mapping(
+        {
+            "issuer": "https://sso.example.gov.cn",
+            "client_id": "m",
+            "login_claim": "upn",
+            "users": {"zhang.san@example.gov.cn": "zhangsan"},
+        }
+    )
+    with pytest.raises(Forbidden, match="未经验证"):
+        config.login_for({"upn": "zhang.san@example.gov.cn"})
+    assert (
+        config.login_for({"upn": "zhang.san@example.gov.cn", "email_verified": "true"})
+        == "zhangsan"
+    )
+
+
+def test_match_sub_maps_the_providers_subject_through_users_only():
+    base = {"issuer": "https://sso.example.gov.cn", "client_id": "m"}
+    with pytest.raises(InvalidInput, match="users"):
+        OidcConfig.from_mapping({**base, "match": "sub"})
+    with pytest.raises(InvalidInput, match="match"):
+        OidcConfig.from_mapping({**base, "match": "email", "users": {"a": "b"}})
+    config = OidcConfig.from_mapping({**base, "match": "sub", "users": {"3f2a-77c1": "zhangsan"}})
+    # the subject decides, whatever the changeable username or e-mail says
+    claims = {"sub": "3f2a-77c1", "preferred_username": "root", "email": "x@evil.example"}
+    assert config.login_for(claims) == "zhangsan"
+    with pytest.raises(Forbidden, match="sub"):
+        config.login_for({"sub": "other", "preferred_username": "zhangsan"})
+    with pytest.raises(Forbidden):
+        config.login_for({"preferred_username": "zhangsan"})
+    domains = OidcConfig.from_mapping(
+        {**base, "match": "sub", "users": {"s1": "li"}, "allowed_domains": ["example.gov.cn"]}
+    )
+    assert (
+        domains.login_for({"sub": "s1", "email": "li@example.gov.cn", "email_verified": True})
+        == "li"
+    )
+    with pytest.raises(Forbidden):
+        domains.login_for({"sub": "s1", "email": "li@example.gov.cn"})

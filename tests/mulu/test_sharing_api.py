@@ -5,6 +5,7 @@ without a reason (400), wrong role (403), anonymous (401), 不予共享 (403 wit
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 from sharing_workflow_fixtures import LEGAL_BASIS, USERS, District, build_district
 from web_users import start_session
 
+from catalog.directory import Directory
 from catalog.sharing.grants import Grants
 from catalog.sharing.users import UserAccounts
 from mulu.web.app import create_app
@@ -60,6 +62,11 @@ def test_rest_flow_with_statuses(site: tuple[TestClient, District, dict[str, str
     assert created.status_code == 201, created.text
     app = created.json()
     assert app["state"] == "submitted"
+    too_long = client.post(
+        base, json={**body, "period_end": "2099-12-31"}, headers=auth(tokens, "zj_officer")
+    )
+    assert too_long.status_code == 400
+    assert "最长期限" in too_long.text
     number = app["number"]
     closed = client.post(
         base,
@@ -93,10 +100,18 @@ def test_rest_flow_with_statuses(site: tuple[TestClient, District, dict[str, str
     subset = {"approve": True, "columns": ["person_name", "household_size"]}
     assert client.post(answer, json=subset, headers=auth(tokens, "mz_analyst")).status_code == 403
     assert client.post(answer, json=subset, headers=auth(tokens, "sw_officer")).status_code == 403
-    done = client.post(answer, json=subset, headers=auth(tokens, "mz_officer"))
+    late = client.post(
+        answer, json={**subset, "expires_at": "2099-01-01"}, headers=auth(tokens, "mz_officer")
+    )
+    assert late.status_code == 400, late.text
+    until = (dt.date.today() + dt.timedelta(days=20)).isoformat()
+    done = client.post(
+        answer, json={**subset, "expires_at": until}, headers=auth(tokens, "mz_officer")
+    )
     assert done.status_code == 200, done.text
     grant = Grants(district.store, district.workspace).get(done.json()["grant_id"])
     assert list(grant["columns"]) == ["person_name", "household_size"]
+    assert grant["expires_at"] == f"{until}T23:59:59"
 
     mine = client.get(base, headers=auth(tokens, "zj_analyst")).json()
     assert [(a["number"], a["state"]) for a in mine] == [(number, "approved")]
@@ -138,6 +153,19 @@ def test_rest_flow_with_statuses(site: tuple[TestClient, District, dict[str, str
     assert settled.json()["state"] == "refused"
     assert client.post(f"{url}/withdraw", headers=auth(tokens, "zj_officer")).status_code == 409
     assert client.get(f"{base}/SQ20990101-0001", headers=auth(tokens, "office")).status_code == 404
+
+    # An entry changed to 不予共享 after applying: the office's forward is refused (409).
+    third = client.post(
+        base, json={**body, "columns": []}, headers=auth(tokens, "zj_officer")
+    ).json()
+    Directory(district.store, user="tester").update(
+        district.entries["conditional"], {"share_type": "不予共享", "share_condition": LEGAL_BASIS}
+    )
+    stopped = client.post(
+        f"{base}/{third['id']}/check", json=forward, headers=auth(tokens, "office")
+    )
+    assert stopped.status_code == 409
+    assert LEGAL_BASIS in stopped.text
 
 
 @pytest.mark.slow
@@ -211,9 +239,16 @@ def test_portal_pages_apply_and_decide(
     page = client.get(f"/sharing/applications/{app_id}")
     assert "拒绝须说明理由" in page.text
     assert "待提供方答复" in page.text
+    assert 'name="expires_at"' in page.text
+    until = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     approved = client.post(
         f"/sharing/applications/{app_id}/answer",
-        data={"csrf_token": csrf, "decision": "approve", "columns": ["household_size"]},
+        data={
+            "csrf_token": csrf,
+            "decision": "approve",
+            "columns": ["household_size"],
+            "expires_at": until,
+        },
         follow_redirects=False,
     )
     assert approved.status_code == 303
@@ -222,6 +257,7 @@ def test_portal_pages_apply_and_decide(
     assert stored is not None
     grant = Grants(district.store, district.workspace).get(stored["grant_id"])
     assert list(grant["columns"]) == ["household_size"]
+    assert grant["expires_at"] == f"{until}T23:59:59"
 
 
 @pytest.mark.slow
@@ -256,10 +292,14 @@ def test_cli_apply_check_answer_show(site: tuple[TestClient, District, dict[str,
     assert mulu("mz_officer", "answer", number, "--refuse").returncode == 2  # no reason
     inbox = data(mulu("mz_officer", "inbox", "--json"))
     assert [a["number"] for a in inbox["provider"]] == [number]
+    until = (dt.date.today() + dt.timedelta(days=40)).isoformat()
     answered = data(
-        mulu("mz_officer", "answer", number, "--approve", "--columns", "household_size", "--json")
-    )
+        mulu("mz_officer", "answer", number, "--approve", "--columns", "household_size",
+             "--until", until, "--json")
+    )  # fmt: skip
     assert answered["state"] == "approved"
+    grant = Grants(district.store, district.workspace).get(answered["grant_id"])
+    assert grant["expires_at"] == f"{until}T23:59:59"
     shown = mulu("zj_officer", "show", number)
     assert "已同意" in shown.stdout
     assert "办理记录" in shown.stdout

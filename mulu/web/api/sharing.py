@@ -12,7 +12,8 @@
 
 ``{id}`` is the number or the 申请编号 (SQ20261207-0001). Errors are the app's JSON errors:
 401 not signed in, 403 wrong role or organisation, 404, 400 (a refusal without a reason …),
-409 (the application is not in that step).
+409 (the application is not in that step, the entry is now 不予共享, a grantee is no longer
+valid). Approvals (check approve, answer, settle) take an optional ``expires_at``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class ApplyBody(_Body):
     purpose: str = Field(description="用途")
     scenario: str = Field(description="应用场景")
     columns: list[str] = Field(default_factory=list, description="字段; empty: all")
-    period_end: str | None = Field(None, description="使用期限 YYYY-MM-DD; default one year")
+    period_end: str | None = Field(
+        None, description="使用期限 YYYY-MM-DD, at most max_grant_days (365) away; default that"
+    )
     grantees: list[str] = Field(
         default_factory=list, description="logins of your organisation; empty: the organisation"
     )
@@ -47,6 +50,9 @@ class ApplyBody(_Body):
 class CheckBody(_Body):
     action: Literal["forward", "approve", "refuse"]
     reason: str | None = None
+    expires_at: str | None = Field(
+        None, description="授权到期日 YYYY-MM-DD on approval, not after the 使用期限 asked for"
+    )
 
 
 class AnswerBody(_Body):
@@ -55,6 +61,9 @@ class AnswerBody(_Body):
     columns: list[str] | None = None
     unmasked: list[str] = Field(default_factory=list)
     row_filter: dict[str, list[str]] | None = None
+    expires_at: str | None = Field(
+        None, description="授权到期日 YYYY-MM-DD on approval, not after the 使用期限 asked for"
+    )
 
 
 class ReasonBody(_Body):
@@ -66,6 +75,9 @@ class SettleBody(_Body):
     reason: str
     columns: list[str] | None = None
     unmasked: list[str] = Field(default_factory=list)
+    expires_at: str | None = Field(
+        None, description="授权到期日 YYYY-MM-DD on approval, not after the 使用期限 asked for"
+    )
 
 
 def register(app: FastAPI, web: Web) -> None:
@@ -102,7 +114,9 @@ def register(app: FastAPI, web: Web) -> None:
 
     @app.post("/api/sharing/applications/{app_id}/check", tags=tags)
     def check(app_id: str, body: CheckBody, who: Principal = guard(STEWARD)) -> dict[str, Any]:
-        return workflow().check(who, app_id, action=body.action, reason=body.reason)
+        return workflow().check(
+            who, app_id, action=body.action, reason=body.reason, expires_at=body.expires_at
+        )
 
     @app.post("/api/sharing/applications/{app_id}/answer", tags=tags)
     def answer(app_id: str, body: AnswerBody, who: Principal = guard(OFFICER)) -> dict[str, Any]:
@@ -114,6 +128,7 @@ def register(app: FastAPI, web: Web) -> None:
             columns=body.columns,
             unmasked=body.unmasked,
             row_filter=body.row_filter,
+            expires_at=body.expires_at,
         )
 
     @app.post("/api/sharing/applications/{app_id}/escalate", tags=tags)
@@ -131,6 +146,7 @@ def register(app: FastAPI, web: Web) -> None:
             reason=body.reason,
             columns=body.columns,
             unmasked=body.unmasked,
+            expires_at=body.expires_at,
         )
 
     @app.post("/api/sharing/applications/{app_id}/withdraw", tags=tags)

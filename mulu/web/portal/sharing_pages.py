@@ -189,6 +189,7 @@ def register(app: FastAPI, web: Web) -> None:
         columns: Annotated[list[str] | None, Form()] = None,
         unmasked: Annotated[list[str] | None, Form()] = None,
         row_filter: str = Form(""),
+        expires_at: str = Form(""),
         who: Principal = guard(OFFICER),
     ) -> RedirectResponse:
         return decided(
@@ -203,6 +204,7 @@ def register(app: FastAPI, web: Web) -> None:
                 columns=columns or None,
                 unmasked=unmasked or [],
                 row_filter=_row_filter(row_filter),
+                expires_at=expires_at.strip() or None,
             ),
         )
 
@@ -222,6 +224,7 @@ def register(app: FastAPI, web: Web) -> None:
         reason: str = Form(""),
         columns: Annotated[list[str] | None, Form()] = None,
         unmasked: Annotated[list[str] | None, Form()] = None,
+        expires_at: str = Form(""),
         who: Principal = guard(STEWARD),
     ) -> RedirectResponse:
         return decided(
@@ -235,6 +238,7 @@ def register(app: FastAPI, web: Web) -> None:
                 reason=reason,
                 columns=columns or None,
                 unmasked=unmasked or [],
+                expires_at=expires_at.strip() or None,
             ),
         )
 
