@@ -685,6 +685,13 @@ def _literal(value: object) -> str:
 # Statement types that report how many rows they wrote from what they read (CREATE TABLE … AS,
 # INSERT … SELECT): their ``Count`` is what they took from a granted table.
 _COUNTING = {"CREATE", "INSERT", "UPDATE", "DELETE", "MERGE_INTO"}
+# Statement types that change a table: never a granted one (the grant's copy stays as granted,
+# and a renamed or replaced copy would be read unaudited). The analyst's own tables stay free.
+_CHANGING = {"ALTER", "DROP", "INSERT", "UPDATE", "DELETE", "MERGE_INTO", "CREATE"}
+# Column statistics (min/max of each column) of a table named by a string built at run time.
+_STATISTICS_FUNCTIONS = ("storage_info", "pragma_storage_info")
+# Words between CREATE and the kind of object it makes.
+_CREATE_MODIFIERS = {"or", "replace", "temp", "temporary", "persistent", "unique", "local"}
 
 
 @dataclass(frozen=True)
@@ -721,6 +728,16 @@ class GrantedSession(Session):
         self._buffer: list[tuple[Any, ...]] | None = None
         self._prepared: dict[str, tuple[str, ...]] = {}
         self._counted = False  # the pending read's rows came from its Count
+        # Granted tables by oid: a table keeps its oid when renamed, so reads through any new
+        # name still count (renaming is refused: ``_refuse_changes``; this is the second line).
+        self._granted_oids: dict[int, str] = {
+            int(oid): name
+            for name, oid in con.execute(
+                "SELECT table_name, table_oid FROM duckdb_tables() WHERE NOT internal "
+                "AND database_name = 'memory' AND schema_name = 'main'"
+            ).fetchall()
+            if name in self.accesses
+        }
 
     # --- running -------------------------------------------------------------------------
     def execute(self, sql: str, parameters: object = None) -> GrantedSession:
@@ -731,10 +748,21 @@ class GrantedSession(Session):
         statements = self._con.extract_statements(sql)
         if parameters is not None and len(statements) > 1:
             raise duckdb.InvalidInputException("parameters need a single statement")
+        self._refuse_state(sql)
+        for statement in statements:  # all checked before any runs
+            self._refuse_changes(statement.query, statement.type.name)
         for i, statement in enumerate(statements):
             if i:
                 self.finish()
-            tables = self._reads(statement.query, statement.type.name)
+            # DuckDB expands PIVOT into statements without their text (a CREATE TYPE of the
+            # pivoted values, then the SELECT): the whole text names what they read, and the
+            # SELECT, which shows those values, is the one read recorded.
+            query = statement.query if statement.query.strip() else sql
+            tables = self._reads(query, statement.type.name)
+            if _defines(query, statement.type.name) or (
+                not statement.query.strip() and statement.type.name == "CREATE"
+            ):
+                tables = ()  # a view or macro defined over a granted table reads nothing yet
             try:
                 if parameters is None:
                     self._con.execute(statement)
@@ -744,7 +772,7 @@ class GrantedSession(Session):
                 raise type(exc)(f"{exc}; {_GRANTED_HINT}") from exc
             self._buffer = None
             if tables:
-                self._pending = StatementRead(statement.query, tables, 0, statement.type.name)
+                self._pending = StatementRead(query, tables, 0, statement.type.name)
                 if statement.type.name in _COUNTING and self._reports_count():
                     self._buffer = self._con.fetchall()
                     self._delivered = int(self._buffer[0][0]) if self._buffer else 0
@@ -762,8 +790,6 @@ class GrantedSession(Session):
         rows, self._delivered = self._delivered, 0
         if pending is None or self.after_statement is None:
             return
-        if pending.kind in ("CREATE", "CREATE_FUNC") and rows == 0:
-            return  # a view or macro defined over a granted table reads nothing yet
         self.after_statement(self, replace(pending, rows=rows))
 
     def _counting(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -810,6 +836,7 @@ class GrantedSession(Session):
         names = _identifiers(query)
         found: set[str] = set()
         definitions = self._definitions()
+        renamed = self._granted_names()
         seen: set[str] = set()
         pending = list(names)
         while pending:
@@ -819,6 +846,8 @@ class GrantedSession(Session):
             seen.add(name)
             if name in self.accesses:
                 found.add(name)
+            if name in renamed:
+                found.add(renamed[name])
             if name in definitions:
                 pending.extend(_identifiers(definitions[name]))
             if name in self._prepared:
@@ -830,6 +859,79 @@ class GrantedSession(Session):
                 self._prepared[words[0]] = tables
             return ()  # read when executed
         return tables
+
+    def _granted_names(self) -> dict[str, str]:
+        """Each table holding a granted copy, by its name now (lowercase): its dataset."""
+        return {
+            str(name).lower(): self._granted_oids[int(oid)]
+            for name, oid in self._con.execute(
+                "SELECT table_name, table_oid FROM duckdb_tables() WHERE NOT internal"
+            ).fetchall()
+            if int(oid) in self._granted_oids
+        }
+
+    # --- what a statement may not do -----------------------------------------------------
+    def _refuse_state(self, sql: str) -> None:
+        """Refuse reading column statistics by a table name built at run time
+        (``pragma_storage_info('di' || 'bao')`` shows each column's minimum and maximum)."""
+        for word, _ in _words(sql):
+            if word in _STATISTICS_FUNCTIONS:
+                raise ReadOnlyError(
+                    f"refused: {word}() shows column statistics (minimum, maximum) of a table "
+                    f"without reading it; {_GRANTED_HINT}"
+                )
+
+    def _refuse_changes(self, query: str, kind: str) -> None:
+        """Raise ReadOnlyError when ``query`` keeps values past the statement outside a table
+        (SET VARIABLE, CREATE TYPE … AS ENUM (query)) or changes, renames, drops or shadows a
+        granted table (ALTER, COMMENT ON, DROP, INSERT/UPDATE/DELETE/MERGE/TRUNCATE, CREATE
+        INDEX on it, CREATE [OR REPLACE] [TEMP] … of its name)."""
+        tokens = _tokens(query)
+        words = [t for t in tokens if t.kind in ("identifier", "keyword")]
+        first = words[0].text if words else ""
+        if kind in ("EXPLAIN", "PREPARE"):
+            inner = _wrapped_statement(query, kind)
+            for statement in self._con.extract_statements(inner) if inner else ():
+                self._refuse_changes(statement.query, statement.type.name)
+            return
+        if kind == "VARIABLE_SET" or (
+            first == "set" and any(w.text == "variable" for w in words[1:3])
+        ):
+            raise ReadOnlyError(
+                "refused: SET VARIABLE keeps values past the statement (and past the grant); "
+                f"keep results in a table of your own instead (CREATE TABLE x AS …); "
+                f"{_GRANTED_HINT}"
+            )
+        if kind not in _CHANGING or not words:
+            return
+        granted = set(self.accesses)
+        if first == "create":
+            made = _created(tokens)
+            if made is None:
+                return
+            what, name, on = made
+            if what == "type" and _enum_of_query(tokens):
+                raise ReadOnlyError(
+                    "refused: CREATE TYPE … AS ENUM (query) keeps values read from tables in "
+                    "a type; list the values themselves (ENUM ('a', 'b')); " + _GRANTED_HINT
+                )
+            hit = name if name in granted else on if on in granted else None
+        elif kind in ("ALTER", "DROP"):
+            hit = next((w.text for w in words if w.text in granted), None)
+        else:
+            target = _dml_target(tokens, kind)
+            hit = target if target is None or target in granted else None
+            if target is None:
+                raise ReadOnlyError(
+                    f"refused: Mulu cannot tell which table this {first.upper()} changes; "
+                    f"name it plainly ({first.upper()} … my_table …); {_GRANTED_HINT}"
+                )
+        if hit is not None:
+            raise ReadOnlyError(
+                f"refused: 授权表 {hit} 只读，不能修改、改名、删除或替换 (the granted table "
+                f"{hit} is read-only: copy it first, CREATE TABLE mine AS SELECT * FROM {hit}); "
+                f"{_GRANTED_HINT}"
+            )
 
     def _definitions(self) -> dict[str, str]:
         """The analyst's views and macros, by lowercase name: their SQL."""
@@ -865,12 +967,28 @@ class GrantedSession(Session):
                 continue
             target = ".".join(_ident(part) for part in (database, schema, name))
             self._con.execute(f"DROP {kind} IF EXISTS {target} CASCADE")
+        # Values kept outside tables: types (an ENUM's values; PIVOT leaves one of the pivoted
+        # values), sequences (nextval counts rows), variables, prepared statements.
+        for kind, database, schema, name in self._con.execute(
+            "SELECT 'TYPE', database_name, schema_name, type_name FROM duckdb_types() "
+            "WHERE NOT internal UNION ALL SELECT 'SEQUENCE', database_name, schema_name, "
+            "sequence_name FROM duckdb_sequences()"
+        ).fetchall():
+            target = ".".join(_ident(part) for part in (database, schema, name))
+            self._con.execute(f"DROP {kind} IF EXISTS {target} CASCADE")
+        for (name,) in self._con.execute("SELECT name FROM duckdb_variables()").fetchall():
+            self._con.execute(f"RESET VARIABLE {_ident(name)}")
+        for name in self._prepared:
+            with contextlib.suppress(duckdb.Error):
+                self._con.execute(f"DEALLOCATE PREPARE {_ident(name)}")
         self._prepared.clear()
         for name in gone:
             del self.accesses[name]
+        self._granted_oids = {o: n for o, n in self._granted_oids.items() if n not in gone}
         self.notices.append(
-            f"授权已结束，已移除：{'、'.join(gone)}（{why}）；本会话中自建的表和视图也已移除 "
-            f"(grant ended: {', '.join(gone)} dropped, with the session's own tables and views)"
+            f"授权已结束，已移除：{'、'.join(gone)}（{why}）；本会话中自建的表、视图、宏、类型、"
+            f"序列和预备语句也已移除 (grant ended: {', '.join(gone)} dropped, with the "
+            f"session's own tables, views, macros, types, sequences and prepared statements)"
         )
 
     def take_notices(self) -> list[str]:
@@ -911,6 +1029,123 @@ def names_in(sql: str) -> set[str]:
 def _identifiers(query: str) -> list[str]:
     """The names in ``query`` (identifiers and keywords), lowercased, unquoted."""
     return [word for word, _ in _words(query)]
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str  # identifiers and keywords lowercased and unquoted; others as written, stripped
+    kind: str  # DuckDB's token type: identifier, keyword, operator, string_const, …
+    depth: int  # parentheses around it
+
+
+def _tokens(query: str) -> list[_Token]:
+    """``query`` by DuckDB's tokenizer (comments dropped), with each token's depth."""
+    names = iter(_words(query))
+    tokens = duckdb.tokenize(query)
+    bounds = [start for start, _ in tokens] + [len(query)]
+    found, depth = [], 0
+    for i, (start, kind) in enumerate(tokens):
+        if kind.name in ("identifier", "keyword"):
+            found.append(_Token(next(names)[0], kind.name, depth))
+            continue
+        text = query[start : bounds[i + 1]].strip()
+        if kind.name == "operator":
+            text = text.split("--")[0].split("/*")[0].strip()
+            depth -= text.count(")")
+        found.append(_Token(text, kind.name, depth))
+        if kind.name == "operator":
+            depth += text.count("(")
+    return found
+
+
+def _is_word(token: _Token) -> bool:
+    return token.kind in ("identifier", "keyword")
+
+
+def _name_at(tokens: Sequence[_Token], at: int) -> str | None:
+    """The object named at ``tokens[at]`` (``IF [NOT] EXISTS`` skipped): the last part of a
+    qualified name (``memory.main.dibao``: dibao); an alias after it (``dibao d``) is not."""
+    while at < len(tokens) and tokens[at].text in ("if", "not", "exists"):
+        at += 1
+    if at >= len(tokens) or not _is_word(tokens[at]):
+        return None
+    while (
+        at + 2 < len(tokens)
+        and tokens[at + 1].text == "."
+        and tokens[at + 1].kind == "operator"
+        and _is_word(tokens[at + 2])
+    ):
+        at += 2
+    return tokens[at].text
+
+
+def _created(tokens: Sequence[_Token]) -> tuple[str, str | None, str | None] | None:
+    """What a CREATE statement makes: (kind, name, table of an index), or None."""
+    at = 1
+    while at < len(tokens) and tokens[at].text in _CREATE_MODIFIERS:
+        at += 1
+    if at >= len(tokens) or not _is_word(tokens[at]):
+        return None
+    what = tokens[at].text
+    name = _name_at(tokens, at + 1)
+    on = None
+    if what == "index":
+        on_at = next(
+            (i for i, t in enumerate(tokens) if t.text == "on" and t.kind == "keyword"), None
+        )
+        on = _name_at(tokens, on_at + 1) if on_at is not None else None
+    return what, name, on
+
+
+def _enum_of_query(tokens: Sequence[_Token]) -> bool:
+    """True when a CREATE TYPE's ENUM takes its values from a query rather than a list."""
+    at = next((i for i, t in enumerate(tokens) if t.text == "enum"), None)
+    if at is None:
+        return False
+    return any(_is_word(t) for t in tokens[at + 1 :])
+
+
+_DML_VERBS = {
+    "INSERT": ("insert", "into"),
+    "UPDATE": ("update", None),
+    "DELETE": ("delete", "from"),
+    "MERGE_INTO": ("merge", "into"),
+}
+
+
+def _dml_target(tokens: Sequence[_Token], kind: str) -> str | None:
+    """The table an INSERT, UPDATE, DELETE (TRUNCATE) or MERGE changes (its name's last part),
+    found at the top level after any WITH; None when Mulu cannot tell."""
+    verb, then = _DML_VERBS.get(kind, (None, None))
+    top = [i for i, t in enumerate(tokens) if t.depth == 0 and t.kind == "keyword"]
+    for n, i in enumerate(top):
+        word = tokens[i].text
+        if word == "truncate" and kind == "DELETE":
+            at = i + 1
+            if at < len(tokens) and tokens[at].text == "table":
+                at += 1
+            return _name_at(tokens, at)
+        if word != verb:
+            continue
+        if then is None:
+            return _name_at(tokens, i + 1)
+        following = next((j for j in top[n + 1 :] if tokens[j].text == then), None)
+        return _name_at(tokens, following + 1) if following is not None else None
+    return None
+
+
+def _defines(query: str, kind: str) -> bool:
+    """True for CREATE VIEW and CREATE MACRO/FUNCTION: defining reads nothing (a read through
+    the definition is recorded when it runs)."""
+    if kind == "CREATE_FUNC":
+        return True
+    if kind != "CREATE":
+        return False
+    tokens = _tokens(query)
+    if not tokens or tokens[0].text != "create":
+        return False
+    made = _created(tokens)
+    return made is not None and made[0] in ("view", "macro", "function")
 
 
 def open_granted_session(

@@ -6,10 +6,15 @@ the granted columns and rows, PII masked unless the grant unmasks it; no lake, n
 
 Before every statement the session asks the grants again (nothing cached): a dataset whose
 access ended (grant expired or revoked) or changed is dropped at once, with everything the
-analyst made in the session (it may hold its rows), and the shell says so. Each statement that
-reads granted tables is recorded in the audit log, once per table (``AuditLog.access``, channel
-``sql``, the rows the statement returned: fetched by the caller, or written by CREATE … AS /
-INSERT … SELECT). A local admin (``--local-admin``, a workspace without users) and a signed-in
+analyst made in the session (it may hold its rows: tables, views, macros, types, sequences,
+variables, prepared statements), and the shell says so. Granted tables are read-only in the
+session (no ALTER, RENAME, COMMENT, DROP, INSERT/UPDATE/DELETE, index or replacement; the
+analyst's own tables stay free), and nothing keeps values outside a table (SET VARIABLE and
+CREATE TYPE … AS ENUM (query) are refused): ``GrantedSession``. Each statement that reads granted
+tables is recorded in the audit log, once per table, even when it returns no row
+(``AuditLog.access``, channel ``sql``, the rows the statement returned: fetched by the caller, or
+written by CREATE … AS / INSERT … SELECT); defining a view or macro is not a read, reading
+through it is. A local admin (``--local-admin``, a workspace without users) and a signed-in
 admin keep the full session (``warehouse.analyst.open_session``): ``full_session_for``.
 """
 

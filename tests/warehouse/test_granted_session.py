@@ -5,6 +5,7 @@ every way out of the session refused — each escape its own test."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from schemas.access import DataAccess
 from warehouse.analyst import (
     GrantedSession,
     ReadOnlyError,
+    StatementRead,
     describe_session,
     open_granted_session,
     run_query,
@@ -288,3 +290,182 @@ def test_a_moved_lake_file_is_still_out_of_reach(session, lake_workspace, tmp_pa
     copy = shutil.copy(lake_file(lake_workspace), tmp_path / "copy.parquet")
     with pytest.raises(duckdb.PermissionException):
         session.execute(f"SELECT * FROM '{copy}'")
+
+
+# --- what outlives a grant, and what changes a granted table (security review) ---------------
+@pytest.fixture
+def recorded(lake_workspace) -> Iterator[tuple[GrantedSession, list[StatementRead]]]:
+    """A fresh session with two grants (``dibao``, and ``kept`` copied from the lake's
+    ``secret``) and the reads it hands to ``after_statement``, as the audit gets them."""
+    opened = open_granted_session(
+        lake_workspace, [access(), access(dataset="kept", table="secret")]
+    )
+    reads: list[StatementRead] = []
+    opened.after_statement = lambda _session, read: reads.append(read)
+    yield opened, reads
+    opened.close()
+
+
+def user_state(session: GrantedSession) -> dict[str, list[tuple]]:
+    con = session._con  # what DuckDB holds, whatever the session lets the analyst see
+    return {
+        "variables": con.execute("SELECT name FROM duckdb_variables()").fetchall(),
+        "types": con.execute("SELECT type_name FROM duckdb_types() WHERE NOT internal").fetchall(),
+        "sequences": con.execute("SELECT sequence_name FROM duckdb_sequences()").fetchall(),
+    }
+
+
+@pytest.mark.slow
+def test_no_variable_or_enum_of_granted_rows_and_nothing_outlives_the_grant(recorded):
+    session, reads = recorded
+    with pytest.raises(ReadOnlyError, match="SET VARIABLE"):
+        session.execute("SET VARIABLE keep = (SELECT list(id_card_no) FROM dibao)")
+    with pytest.raises(ReadOnlyError, match="ENUM"):
+        session.execute("CREATE TYPE e AS ENUM (SELECT DISTINCT id_card_no FROM dibao)")
+    with pytest.raises(ReadOnlyError, match="ENUM"):
+        session.execute("CREATE TEMP TYPE e AS ENUM (FROM dibao SELECT person_name)")
+    with pytest.raises(ReadOnlyError, match="SET VARIABLE"):
+        session.execute("SELECT 1; SET VARIABLE keep = (SELECT max(person_name) FROM dibao)")
+    assert user_state(session) == {"variables": [], "types": [], "sequences": []}
+    assert reads == []
+    # What an analyst may still make: an enum of their own words, a sequence (nextval counts
+    # granted rows), a PIVOT (DuckDB keeps an enum of the pivoted values), a variable set
+    # behind the session's back: all of it goes when any grant ends.
+    session.execute("CREATE TYPE mood AS ENUM ('ok', 'not ok')")
+    session.execute("CREATE SEQUENCE s")
+    run_query(session, "SELECT nextval('s') FROM dibao")
+    run_query(session, "PIVOT dibao ON household_size USING count(*)")
+    session._con.execute("SET VARIABLE leftover = 1")
+    session.execute("PREPARE k AS SELECT * FROM kept")
+    state = user_state(session)
+    assert state["variables"] == [("leftover",)]
+    assert len(state["types"]) == 2  # mood, and the PIVOT's
+    assert state["sequences"] == [("s",)]
+    session.drop_datasets(["dibao"], "revoked")
+    assert user_state(session) == {"variables": [], "types": [], "sequences": []}
+    with pytest.raises(duckdb.Error):  # prepared before: gone too, not run unrecorded
+        session.execute("EXECUTE k")
+    assert run_query(session, "SELECT count(*) FROM kept")[1] == [(4,)]  # the live grant stays
+
+
+CHANGES = {
+    "ALTER … RENAME": "ALTER TABLE dibao RENAME TO x",
+    "ALTER … ADD COLUMN": "ALTER TABLE dibao ADD COLUMN extra INTEGER",
+    "ALTER … RENAME COLUMN": "ALTER TABLE main.dibao RENAME person_name TO who",
+    "ALTER quoted": 'ALTER TABLE "DIBAO" RENAME TO x',
+    "a name taken": "CREATE TABLE x (n INTEGER); ALTER TABLE x RENAME TO dibao",
+    "COMMENT ON TABLE": "COMMENT ON TABLE dibao IS 'x'",
+    "COMMENT ON COLUMN": "COMMENT ON COLUMN dibao.person_name IS 'x'",
+    "DROP TABLE": "DROP TABLE dibao",
+    "DROP … CASCADE": "DROP TABLE IF EXISTS memory.main.dibao CASCADE",
+    "INSERT": "INSERT INTO dibao SELECT * FROM dibao",
+    "INSERT OR REPLACE": "INSERT OR REPLACE INTO memory.main.dibao BY NAME SELECT * FROM dibao",
+    "INSERT after a CTE": 'WITH a AS (SELECT * FROM kept) INSERT INTO "DIBAO" SELECT * FROM a',
+    "UPDATE": "UPDATE dibao SET household_size = 0",
+    "UPDATE after a CTE": "WITH a AS (SELECT 1) UPDATE dibao AS d SET household_size = 0",
+    "UPDATE with an alias": "UPDATE main.dibao d SET household_size = 0",
+    "INSERT of columns": "INSERT INTO dibao (person_name) VALUES ('x')",
+    "DELETE with an alias": "DELETE FROM memory.main.dibao d WHERE d.household_size > 1",
+    "DELETE": "DELETE FROM dibao WHERE household_size > 1",
+    "TRUNCATE": "TRUNCATE dibao",
+    "MERGE": "MERGE INTO dibao USING kept USING (person_name) WHEN MATCHED THEN DELETE",
+    "CREATE INDEX": "CREATE INDEX i ON dibao (household_size)",
+    "CREATE OR REPLACE": "CREATE OR REPLACE TABLE dibao AS SELECT * FROM kept",
+    "a temp table over the name": "CREATE TEMP TABLE dibao AS SELECT * FROM kept",
+    "a view over the name": "CREATE TEMP VIEW dibao AS SELECT * FROM kept",
+    "PREPARE a change": "PREPARE p AS DELETE FROM dibao",
+    "EXPLAIN ANALYZE a change": "EXPLAIN ANALYZE DELETE FROM dibao",
+    "the second statement": "SELECT 1; DROP TABLE dibao",
+    "storage_info (column statistics)": "PRAGMA storage_info('dibao')",
+    "pragma_storage_info built": "SELECT * FROM pragma_storage_info('di' || 'bao')",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANGES))
+def test_a_granted_table_cannot_be_changed_renamed_or_replaced(recorded, name):
+    session, reads = recorded
+    with pytest.raises(ReadOnlyError, match="dibao|storage_info"):
+        session.execute(CHANGES[name])
+    session.finish()
+    assert run_query(session, "SELECT count(*), sum(household_size) FROM dibao")[1] == [(4, 9)]
+    assert [o.name for o in session.describe()] == ["dibao", "kept"]
+    session.finish()
+    assert [r.sql for r in reads] == ["SELECT count(*), sum(household_size) FROM dibao"]
+
+
+@pytest.mark.slow
+def test_the_analysts_own_tables_stay_free(recorded):
+    session, reads = recorded
+    for sql in (
+        "CREATE TABLE mine AS SELECT * FROM dibao",
+        "INSERT INTO mine SELECT * FROM dibao WHERE household_size = 3",
+        "WITH a AS (SELECT * FROM dibao) INSERT INTO mine SELECT * FROM a",
+        "UPDATE mine SET household_size = 0 WHERE household_size = 3",
+        "DELETE FROM mine WHERE household_size IS NULL",
+        "ALTER TABLE mine RENAME TO ours",
+        "ALTER TABLE ours ADD COLUMN note VARCHAR",
+        "COMMENT ON TABLE ours IS 'mine'",
+        "CREATE INDEX i ON ours (household_size)",
+        "CREATE TEMP TABLE t (dibao_count INTEGER)",
+        "DROP TABLE t",
+    ):
+        session.execute(sql)
+    session.finish()
+    assert run_query(session, "SELECT count(*) FROM ours")[1] == [(7,)]
+    assert [(r.kind, r.tables, r.rows) for r in reads] == [
+        ("CREATE", ("dibao",), 4),
+        ("INSERT", ("dibao",), 1),
+        ("INSERT", ("dibao",), 4),
+    ]
+
+
+READS = {
+    "SELECT": "SELECT * FROM dibao",
+    "FROM shorthand": "FROM dibao",
+    "TABLE": "TABLE dibao",
+    "SUMMARIZE": "SUMMARIZE dibao",
+    "DESCRIBE": "DESCRIBE dibao",
+    "PIVOT": "PIVOT dibao ON household_size USING count(*)",
+    "no rows": "SELECT * FROM dibao WHERE false",
+    "CREATE TABLE AS, no rows": "CREATE TABLE none AS SELECT * FROM dibao WHERE false",
+    "INSERT, no rows": "CREATE TABLE t (n INTEGER); INSERT INTO t SELECT 1 FROM dibao LIMIT 0",
+    "a view": "CREATE VIEW v AS SELECT * FROM dibao; SELECT * FROM v",
+    "a view of a view": "CREATE VIEW v AS FROM dibao; CREATE VIEW w AS FROM v; FROM w",
+    "a macro": "CREATE MACRO few() AS TABLE SELECT * FROM dibao; FROM few()",
+    "a prepared statement": "PREPARE p AS SELECT * FROM dibao; EXECUTE p",
+}
+
+
+@pytest.mark.parametrize("name", sorted(READS))
+def test_each_read_of_a_granted_table_is_recorded_once(recorded, name):
+    session, reads = recorded
+    run_query(session, READS[name])
+    session.finish()
+    assert [r.tables for r in reads] == [("dibao",)]
+
+
+def test_a_view_over_a_granted_table_goes_with_the_grant(recorded):
+    session, reads = recorded
+    session.execute("CREATE VIEW v AS SELECT * FROM dibao")
+    session.execute("CREATE TABLE copied AS SELECT * FROM kept WHERE false")
+    assert run_query(session, "SELECT count(*) FROM v")[1] == [(4,)]
+    session.drop_datasets(["dibao"], "revoked")
+    for gone in ("v", "dibao", "copied"):
+        with pytest.raises(duckdb.CatalogException, match=gone):
+            session.execute(f"SELECT * FROM {gone}")
+    assert [(r.sql, r.rows) for r in reads] == [
+        ("CREATE TABLE copied AS SELECT * FROM kept WHERE false", 0),
+        ("SELECT count(*) FROM v", 1),
+    ]
+
+
+def test_a_granted_table_renamed_behind_the_checks_is_still_read_as_granted(recorded):
+    """Should any way to rename a granted table slip past the checks, reads through the new
+    name (and views over it) still count as reads of the grant: tables are known by oid."""
+    session, reads = recorded
+    session._con.execute("ALTER TABLE dibao RENAME TO x")
+    session.execute("CREATE VIEW y AS SELECT * FROM x")
+    run_query(session, "SELECT * FROM x")
+    run_query(session, "FROM y LIMIT 1")
+    session.finish()
+    assert [(r.tables, r.rows) for r in reads] == [(("dibao",), 4), (("dibao",), 1)]
