@@ -5,7 +5,7 @@ Pure data: no store, no hashing here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from schemas.roles import Role
@@ -24,6 +24,11 @@ class Principal:
     roles: frozenset[Role] = field(default_factory=frozenset)
     display_name: str = ""
     via: Via = "anonymous"
+    # Where the request came from, for the audit log's "from where": the channel (portal,
+    # rest, ckan, cli …) and the client's address or the CLI's host. Set by whoever built
+    # the principal (the web middleware, the CLI); None when unknown.
+    channel: str | None = None
+    remote: str | None = None
 
     @classmethod
     def anonymous(cls) -> Principal:
@@ -52,6 +57,10 @@ class Principal:
     def actor(self) -> str:
         """The name recorded in history, reviews, decisions and the audit log."""
         return self.login or ANONYMOUS
+
+    def at(self, *, channel: str | None, remote: str | None) -> Principal:
+        """The same identity, acting through ``channel`` from ``remote``."""
+        return replace(self, channel=channel, remote=remote)
 
     def has(self, *roles: Role) -> bool:
         """True if the principal holds any of ``roles``; an admin holds every role."""
