@@ -31,6 +31,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+ENTRY_HEADER = "seq 渠道 / 时间 / 谁 / 单位"
 BROKEN_EXIT = 1  # ``mulu audit verify``: the chain is broken
 
 JSON_OPTION = typer.Option(False, "--json", help="JSON output.")
@@ -109,43 +110,61 @@ def list_entries(
     if as_json:
         print_json({"total": total, "offset": offset, "entries": rows})
         return
+    # Two lines a cell, so that times, logins, actions and dataset names print whole at 80
+    # columns; the columns read and the detail (JSON) wrap.
+    # Lines within a cell, so that times, logins, actions and dataset names print whole at 80
+    # columns; the columns read and the detail (JSON) wrap.
     print_table(
         f"审计日志 audit log: {len(rows)} of {total}",
-        [
-            "seq",
-            "时间 at",
-            "谁 actor",
-            "单位 org",
-            "动作 action",
-            "渠道",
-            "数据集",
-            "列",
-            "行数",
-            "详情",
-        ],
+        [ENTRY_HEADER, "动作 action / 数据集 / 行数", "列 / 详情"],
         (
             (
-                row["seq"],
-                row["at"],
-                row["actor"],
-                row["actor_org"],
-                row["action"],
-                row["channel"],
-                row["dataset"] or row["entry_code"],
-                ", ".join(row["columns"]) if isinstance(row["columns"], list) else "",
-                row["rows"],
-                _detail(row["detail"]),
+                "\n".join(
+                    (
+                        f"#{row['seq']} {row['channel'] or ''}".strip(),
+                        str(row["at"]),
+                        str(row["actor"]),
+                        str(row["actor_org"] or ""),
+                    )
+                ).strip(),
+                "\n".join(
+                    str(part)
+                    for part in (
+                        row["action"],
+                        row["dataset"] or row["entry_code"],
+                        None if row["rows"] is None else f"{row['rows']} 行",
+                    )
+                    if part is not None
+                ),
+                "\n".join(
+                    part
+                    for part in (
+                        ", ".join(row["columns"]) if isinstance(row["columns"], list) else "",
+                        _detail(row["detail"]),
+                    )
+                    if part
+                ),
             )
             for row in rows
         ),
+        wrap=("列 / 详情",),
+        keep=(ENTRY_HEADER,),
     )
 
 
 def _detail(detail: Any) -> str:
-    """An entry's detail as JSON (Chinese as written), not a Python dict."""
-    if not detail:
-        return ""
-    return json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
+    """An entry's detail as key=value pairs (values other than text as compact JSON, Chinese
+    as written), not a Python dict."""
+    if not isinstance(detail, dict) or not detail:
+        return "" if not detail else json.dumps(detail, ensure_ascii=False, default=str)
+    return " ".join(
+        f"{key}={value if isinstance(value, str) else _compact(value)}"
+        for key, value in sorted(detail.items())
+    )
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 @app.command("verify")

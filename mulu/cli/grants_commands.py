@@ -24,7 +24,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 JSON_OUTPUT = typer.Option(False, "--json", help="JSON output.")
-COLUMNS = ("id", "dataset", "grantee", "columns", "unmasked", "row_filter", "expires_at", "status")
 
 
 @contextmanager
@@ -79,23 +78,32 @@ def _show(grants: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         print_json(grants)
         return
+    # Two lines a cell, so that the dataset, the grantee and the expiry print whole at 80
+    # columns; what is granted wraps.
     print_table(
         None,
-        COLUMNS,
+        ["id", "dataset / grantee", "授权内容 granted", "expires / status"],
         (
             (
                 g["id"],
-                g["dataset"],
-                g["grantee_login"] or f"[{g['grantee_org']}]",
-                ", ".join(g["columns"]) or "全部 all",
-                ", ".join(g["unmasked"]),
-                "; ".join(f"{c}∈{'/'.join(v)}" for c, v in g["row_filter"].items()),
-                g["expires_at"],
-                g["status"],
+                f"{g['dataset']}\n{g['grantee_login'] or g['grantee_org']}",
+                _granted(g),
+                f"{g['expires_at']}\n{g['status']}",
             )
             for g in grants
         ),
+        wrap=("授权内容 granted",),
     )
+
+
+def _granted(grant: dict[str, Any]) -> str:
+    lines = [f"列 columns: {', '.join(grant['columns']) or '全部 all'}"]
+    if grant["unmasked"]:
+        lines.append(f"明文 unmasked: {', '.join(grant['unmasked'])}")
+    if grant["row_filter"]:
+        shown = "; ".join(f"{c}∈{'/'.join(v)}" for c, v in grant["row_filter"].items())
+        lines.append(f"行 rows: {shown}")
+    return "\n".join(lines)
 
 
 @app.command("add")

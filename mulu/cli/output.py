@@ -30,24 +30,32 @@ def print_table(
     rows: Iterable[Sequence[Any]],
     *,
     wrap: Collection[str] = (),
+    keep: Collection[str] = (),
 ) -> None:
     """A table for people. What one types next (ids, run ids, 申请编号, codes, logins, dataset
     names, times, numbers: a value without spaces) is never cut: such a column is as wide as
     its widest value and its header wraps instead. When the terminal is narrow, the free-text
-    columns (values with spaces, longer Chinese text, and the columns named in ``wrap``) wrap
-    to fit. Only when the identifiers alone are wider than the terminal do they fold onto a
+    columns (values with spaces, longer Chinese text, and the columns named in ``wrap``; not
+    those named in ``keep``) wrap to fit. Only when the identifiers alone are wider than the terminal do they fold onto a
     second line (still whole, never ``…``)."""
     cells = [["" if v is None else str(v) for v in row] for row in rows]
     fixed: list[int | None] = []  # an identifier column's width; None: free text
+    headers: list[int | None] = []  # the same, with its header on one line
     for i, column in enumerate(columns):
         values = [row[i] for row in cells if i < len(row)]
-        if column not in wrap and _identifier_column(column, values):
+        if column in keep or (column not in wrap and _identifier_column(column, values)):
             widest = max((_cells_wide(v) for v in values), default=0)
-            header = max((cell_len(word) for word in column.split()), default=1)
-            fixed.append(max(widest, header, 1))
+            word = max((cell_len(word) for word in column.split()), default=1)
+            fixed.append(max(widest, word, 1))
+            headers.append(max(widest, cell_len(column), 1))
         else:
             fixed.append(None)
+            headers.append(None)
+    free = sum(1 for w in fixed if w is None)
+    if _needed(headers, boxed=True) + free * _FREE_TEXT_ROOM <= console.width:
+        fixed = headers  # room for the headers on one line too
     table = _table(title, fixed, console.width)
+    fixed = _narrowed(fixed, console.width)
     for column, width in zip(columns, fixed, strict=True):
         table.add_column(column, width=width, overflow="fold")
     for row in cells:
@@ -57,16 +65,38 @@ def print_table(
 
 
 _FREE_TEXT_MIN = 10  # cells a free-text column keeps, at least, when it wraps
+_FREE_TEXT_ROOM = 20  # more cells it keeps before a header gets a line of its own
+
+
+def _narrowed(fixed: list[int | None], width: int) -> list[int | None]:
+    """When the identifiers do not fit even without rules and padding, let the widest of them
+    fold (whole, on two lines) rather than cutting every column alike."""
+    fixed = list(fixed)
+    n = len(fixed)
+
+    def needed() -> int:
+        return sum(w if w is not None else _FREE_TEXT_MIN for w in fixed) + n - 1
+
+    while needed() > width and any(w is not None for w in fixed):
+        widest = max(range(n), key=lambda i: fixed[i] or 0)
+        fixed[widest] = None
+    return fixed
+
+
+def _needed(fixed: Sequence[int | None], *, boxed: bool) -> int:
+    """The width a table takes: its identifiers, the least of each free-text column, and the
+    rules and padding (boxed: the usual table; else the lighter one, no edge)."""
+    n = len(fixed)
+    content = sum(w if w is not None else _FREE_TEXT_MIN for w in fixed)
+    return content + (3 * n + 1 if boxed else 3 * n - 3)
 
 
 def _table(title: str | None, fixed: Sequence[int | None], width: int) -> Table:
     """The usual boxed table when its identifiers fit the terminal; else lighter rules (no
     outer edge, then no padding) so that they still fit whole."""
-    n = len(fixed)
-    content = sum(w if w is not None else _FREE_TEXT_MIN for w in fixed)
-    if content + 3 * n + 1 <= width:  # borders and padding
+    if _needed(fixed, boxed=True) <= width:
         return Table(title=title, show_lines=False)
-    if content + 3 * n - 3 <= width:
+    if _needed(fixed, boxed=False) <= width:
         return Table(
             title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, show_lines=False
         )

@@ -477,3 +477,25 @@ def test_event_fields_fill_columns_and_detail(log: AuditLog):
     assert row["seq"] == seq
     assert (row["channel"], row["rows"], row["dataset"]) == ("cli", 12, "dibao")
     assert row["detail"] == {"format": "csv", "path": "/tmp/x.csv"}
+
+
+def test_unknown_actions_and_channels_are_refused_naming_the_valid_ones():
+    from catalog.sharing.audit import ACTIONS, CHANNELS, check_filters
+    from schemas.errors import InvalidInput
+
+    for action in ("access", "grant", "revoke", "login", "login_failed", "logout", "audit_view"):
+        assert action in ACTIONS
+    assert {a for a in ACTIONS if a.startswith("application_")} == {
+        f"application_{step}"
+        for step in ("apply", "forward", "approve", "refuse", "escalate", "settle", "withdraw")
+    }
+    check_filters(action="application_settle", channel="sql")
+    check_filters()
+    with pytest.raises(InvalidInput) as bad:
+        check_filters(action="bogus")
+    assert "bogus" in bad.value.message
+    assert "application_apply" in bad.value.message
+    assert bad.value.exit_code == 2
+    with pytest.raises(InvalidInput) as channel:
+        check_filters(channel="email")
+    assert all(name in channel.value.message for name in CHANNELS)
