@@ -877,8 +877,8 @@ class GrantedSession(Session):
         for word, _ in _words(sql):
             if word in _STATISTICS_FUNCTIONS:
                 raise ReadOnlyError(
-                    f"refused: {word}() shows column statistics (minimum, maximum) of a table "
-                    f"without reading it; {_GRANTED_HINT}"
+                    f"refused: {word}() 会显示表中各列的最小值和最大值 (shows column statistics, "
+                    f"minimum and maximum, of a table without reading it); {_GRANTED_HINT}"
                 )
 
     def _refuse_changes(self, query: str, kind: str) -> None:
@@ -898,9 +898,9 @@ class GrantedSession(Session):
             first == "set" and any(w.text == "variable" for w in words[1:3])
         ):
             raise ReadOnlyError(
-                "refused: SET VARIABLE keeps values past the statement (and past the grant); "
-                f"keep results in a table of your own instead (CREATE TABLE x AS …); "
-                f"{_GRANTED_HINT}"
+                "refused: SET VARIABLE 不可用，变量会在授权结束后留存数据 (SET VARIABLE keeps "
+                "values past the statement and past the grant); 请存入自建表 (keep results in a "
+                f"table of your own: CREATE TABLE x AS …); {_GRANTED_HINT}"
             )
         if kind not in _CHANGING or not words:
             return
@@ -912,8 +912,9 @@ class GrantedSession(Session):
             what, name, on = made
             if what == "type" and _enum_of_query(tokens):
                 raise ReadOnlyError(
-                    "refused: CREATE TYPE … AS ENUM (query) keeps values read from tables in "
-                    "a type; list the values themselves (ENUM ('a', 'b')); " + _GRANTED_HINT
+                    "refused: 不能用查询结果定义 ENUM 类型 (CREATE TYPE … AS ENUM (query) keeps "
+                    "values read from tables in a type); 请直接列出取值 (list the values: "
+                    "ENUM ('a', 'b')); " + _GRANTED_HINT
                 )
             hit = name if name in granted else on if on in granted else None
         elif kind in ("ALTER", "DROP"):
@@ -923,8 +924,8 @@ class GrantedSession(Session):
             hit = target if target is None or target in granted else None
             if target is None:
                 raise ReadOnlyError(
-                    f"refused: Mulu cannot tell which table this {first.upper()} changes; "
-                    f"name it plainly ({first.upper()} … my_table …); {_GRANTED_HINT}"
+                    f"refused: 无法判断此 {first.upper()} 修改哪张表 (Mulu cannot tell which "
+                    f"table this {first.upper()} changes: name it plainly); {_GRANTED_HINT}"
                 )
         if hit is not None:
             raise ReadOnlyError(
