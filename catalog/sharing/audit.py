@@ -161,7 +161,9 @@ class AuditLog:
 
     # --- writing -------------------------------------------------------------------------
     def _append(self, who: Principal, action: str, fields: Mapping[str, Any]) -> int:
-        channel = fields.get("channel")
+        # "From where": what the caller names, else where the principal acts from (the web
+        # middleware and the CLI set it), so decisions made on a page carry it too.
+        channel = fields.get("channel") or who.channel
         if channel is not None and channel not in CHANNELS:
             raise ValueError(f"unknown audit channel {channel!r} (one of {CHANNELS})")
         columns = fields.get("columns")
@@ -178,7 +180,7 @@ class AuditLog:
             "rows": None if fields.get("rows") is None else int(fields["rows"]),
             "grant_id": None if fields.get("grant_id") is None else int(fields["grant_id"]),
             "purpose": fields.get("purpose"),
-            "remote": fields.get("remote"),
+            "remote": fields.get("remote") or who.remote,
             "detail": _json(detail),
         }
         return self.store.audit.append(record)

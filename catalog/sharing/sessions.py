@@ -67,28 +67,46 @@ class PortalSessions:
         """A new session for ``login`` if ``password`` is theirs. Raises TooManyAttempts (429)
         past the rate limits, before the password is even checked, and Unauthenticated (one
         message for an unknown login and a wrong password)."""
+        login = self.check_password(login, password, remote=remote, channel="portal")
+        return self.start(login, via="password", remote=remote)
+
+    def check_password(self, login: str, password: str, *, remote: str, channel: str) -> str:
+        """The login if ``password`` is theirs, under the rate limits; every failure and every
+        refusal for too many failures is in the audit log. The portal's form and the CLI's
+        ``--user`` both come here, so neither is a way around the other's limit."""
         login = login.strip()[:MAX_LOGIN_CHARS]  # what is recorded stays small
         remote = remote or "-"
         # Count and record under one write lock (BEGIN IMMEDIATE): the attempt is a failure
         # until the password proves right, so parallel guesses each see the others' attempts
         # and no more than the limit ever reach the password check.
-        with self.store.transaction():
-            self._check_rate(login, remote)
-            attempt = self.store.sessions.add_attempt(login, remote, self._now(), False)
+        try:
+            with self.store.transaction():
+                self._check_rate(login, remote)
+                attempt = self.store.sessions.add_attempt(login, remote, self._now(), False)
+        except TooManyAttempts as exc:
+            self.audit.event(
+                Principal.anonymous(),
+                "login_failed",
+                channel=channel,
+                remote=remote,
+                login=login,
+                reason=exc.message,
+            )
+            raise
         try:
             self.users.verify_password(login, password)
         except Unauthenticated as exc:
             self.audit.event(
                 Principal.anonymous(),
                 "login_failed",
-                channel="portal",
+                channel=channel,
                 remote=remote,
                 login=login,
                 reason=exc.message,
             )
             raise
         self.store.sessions.succeed_attempt(attempt, self._now())
-        return self.start(login, via="password", remote=remote)
+        return login
 
     def _check_rate(self, login: str, remote: str) -> None:
         now = self.clock()

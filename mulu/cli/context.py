@@ -87,9 +87,13 @@ def principal(ctx: typer.Context, *, required: bool = True) -> Principal:
     Credentials given are always checked (a wrong password or token exits 5). A ``--user``
     without a password is refused when the command needs an identity (``required``) and read
     as anonymous otherwise. Computed once per invocation."""
+    import socket
+
     opts = options(ctx)
     if opts.acting is None:
-        opts.acting = _principal(opts, required=required)
+        opts.acting = _principal(opts, required=required).at(
+            channel="cli", remote=socket.gethostname()
+        )
     return opts.acting
 
 
@@ -128,7 +132,14 @@ def _principal(opts: Options, *, required: bool) -> Principal:
                     f"--user {opts.user}：需要密码（MULU_PASSWORD，或在终端输入）或令牌 "
                     "--token (password or token required)"
                 )
-            accounts.verify_password(opts.user, password)
+            import socket
+
+            from catalog.sharing.sessions import PortalSessions
+
+            # The portal's rate limits and audit apply to the CLI's passwords too.
+            PortalSessions(store).check_password(
+                opts.user, password, remote=f"cli:{socket.gethostname()}", channel="cli"
+            )
             return accounts.principal(opts.user, via="password")
     return Principal.anonymous()
 

@@ -98,6 +98,15 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 # --- the route side ---------------------------------------------------------------------------
+def _channel(path: str) -> str:
+    """The audit log's channel of a request: CKAN's action API, the REST API, or the portal."""
+    if path.startswith(("/api/action/", "/api/3/action/")):
+        return "ckan"
+    if path.startswith("/api/data/") and "/download." in path:
+        return "download"
+    return "rest" if path.startswith("/api/") else "portal"
+
+
 def principal_of(request: Request) -> Principal:
     """The request's principal (anonymous when nothing authenticated it)."""
     found = getattr(request.state, "principal", None)
@@ -210,7 +219,10 @@ class Authentication:
                     set_cookies.append(_cookie(scope, SESSION_COOKIE, "", max_age=0))
                 else:
                     principal, session = found
-        state["principal"] = principal
+        client = scope.get("client")
+        state["principal"] = principal.at(
+            channel=_channel(path), remote=client[0] if client else None
+        )
         state["session"] = session
 
         # 2. The CSRF token this browser's forms carry.

@@ -308,10 +308,9 @@ def test_one_entrys_status_agrees_with_the_sweep(workspace, directory, real_data
 def test_api_moments_with_a_time_zone_are_catalogue_time(workspace, directory):
     """``/api/freshness?at=…Z`` is converted to catalogue time (Asia/Shanghai), not a 500."""
     from fastapi.testclient import TestClient
+    from web_users import add_user, bearer
 
     from mulu.web.app import create_app
-
-    from web_users import add_user, bearer
 
     code = make_entry(directory, "每月", T(2026, 9, 15, 9))  # deadline 10-15 09:00, +5 d grace
     token = add_user(workspace, "reader")  # anonymous callers see open entries only

@@ -385,10 +385,9 @@ def test_a_key_conflict_rejects_in_chinese_and_changes_nothing(directory):
 @pytest.mark.slow
 def test_the_api_shows_an_entrys_source_record(directory, workspace):
     from fastapi.testclient import TestClient
+    from web_users import add_user, bearer
 
     from mulu.web.app import create_app
-
-    from web_users import add_user, bearer
 
     apply_file(directory, PORTAL, [RECORD])
     code = _code(directory)

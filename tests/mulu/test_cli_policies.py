@@ -388,3 +388,33 @@ def test_a_review_records_the_signed_in_steward(tmp_path, workspace, directory, 
         cli(workspace, "--token", tokens["steward"], "quality", "show", run, "--json").stdout
     )
     assert [r["reviewer"] for r in shown["reviews"]] == ["steward"]
+
+
+@pytest.mark.slow
+def test_cli_passwords_share_the_portals_limit_and_audit(workspace, entry, directory):
+    """Wrong passwords on the CLI count against the same per-login limit as the portal's form
+    (no way around one through the other) and are in the audit log, channel cli; the
+    refusals past the limit are too; a command's own actions record where it ran from."""
+    from catalog.sharing.audit import AuditLog
+    from catalog.sharing.sessions import MAX_LOGIN_FAILURES
+
+    UserAccounts(directory.store).add(
+        "chief", org=MZJ, name="王", roles=["admin"], actor="test", password=PASSWORD
+    )
+    directory.store.close()
+    outputs = [
+        cli(workspace, "--user", "chief", "catalog", "stats", MULU_PASSWORD="wrong-password!")
+        for _ in range(MAX_LOGIN_FAILURES + 1)
+    ]
+    assert all(done.exit_code == Forbidden.exit_code for done in outputs)
+    assert all("密码错误" in done.output for done in outputs[:MAX_LOGIN_FAILURES])
+    assert "失败次数过多" in outputs[-1].output
+    # Locked now: even the right password waits (the portal's form would say the same).
+    locked = cli(workspace, "--user", "chief", "catalog", "stats", MULU_PASSWORD=PASSWORD)
+    assert locked.exit_code == Forbidden.exit_code
+    with Store.open(workspace) as store:
+        failed = AuditLog(store).entries(action="login_failed", limit=None)
+    assert len(failed) == MAX_LOGIN_FAILURES + 2
+    assert {e["channel"] for e in failed} == {"cli"}
+    assert all(e["detail"]["login"] == "chief" for e in failed)
+    assert all(str(e["remote"]).startswith("cli:") for e in failed)
