@@ -45,7 +45,7 @@ def print_table(
         values = [row[i] for row in cells if i < len(row)]
         if column in keep or (column not in wrap and _identifier_column(column, values)):
             widest = max((_cells_wide(v) for v in values), default=0)
-            word = max((cell_len(word) for word in column.split()), default=1)
+            word = max((_word_wide(word) for word in column.split()), default=1)
             fixed.append(max(widest, word, 1))
             headers.append(max(widest, cell_len(column), 1))
         else:
@@ -55,7 +55,13 @@ def print_table(
     if _needed(headers, boxed=True) + free * _FREE_TEXT_ROOM <= console.width:
         fixed = headers  # room for the headers on one line too
     table = _table(title, fixed, console.width)
-    fixed = _narrowed(fixed, console.width)
+    fixed = _narrowed(
+        fixed,
+        [all(v.isascii() for v in row_values) for row_values in zip(*cells, strict=False)]
+        if cells
+        else [True] * len(fixed),
+        console.width,
+    )
     for column, width in zip(columns, fixed, strict=True):
         table.add_column(column, width=width, overflow="fold")
     for row in cells:
@@ -68,17 +74,21 @@ _FREE_TEXT_MIN = 10  # cells a free-text column keeps, at least, when it wraps
 _FREE_TEXT_ROOM = 20  # more cells it keeps before a header gets a line of its own
 
 
-def _narrowed(fixed: list[int | None], width: int) -> list[int | None]:
+def _narrowed(fixed: list[int | None], ascii_only: Sequence[bool], width: int) -> list[int | None]:
     """When the identifiers do not fit even without rules and padding, let the widest of them
-    fold (whole, on two lines) rather than cutting every column alike."""
+    fold (whole, on two lines) rather than cutting every column alike: Chinese names first
+    (read, not typed), codes and ids last."""
     fixed = list(fixed)
     n = len(fixed)
+    ascii_only = list(ascii_only) + [True] * (n - len(ascii_only))
 
     def needed() -> int:
         return sum(w if w is not None else _FREE_TEXT_MIN for w in fixed) + n - 1
 
     while needed() > width and any(w is not None for w in fixed):
-        widest = max(range(n), key=lambda i: fixed[i] or 0)
+        widest = max(
+            range(n), key=lambda i: (fixed[i] is not None, not ascii_only[i], fixed[i] or 0)
+        )
         fixed[widest] = None
     return fixed
 
@@ -149,6 +159,12 @@ def _token(value: str) -> bool:
     if wide > _LONGEST_IDENTIFIER:
         return False
     return value.isascii() or wide <= _SHORT_TEXT
+
+
+def _word_wide(word: str) -> int:
+    """The least width a header word needs: an English word whole; Chinese may break between
+    any two characters (two of them, at least)."""
+    return cell_len(word) if word.isascii() else min(cell_len(word), 4)
 
 
 def _cells_wide(value: str) -> int:
