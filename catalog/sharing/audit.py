@@ -44,6 +44,7 @@ CHANNELS = ("portal", "rest", "download", "ckan", "sql", "cli")
 # looks at the log itself (what ``mulu audit list --action`` accepts).
 ACTIONS = (
     "access",
+    "access_denied",
     "application_apply",
     "application_forward",
     "application_approve",

@@ -317,8 +317,13 @@ def test_without_a_grant_403_and_anonymous_401(site):
     assert fetch(site, "/api/data/dibao/download.csv", "rsj.other")[0] == 403
     assert fetch(site, "/api/data/dibao/download.csv")[0] == 404
     assert get_json(site, "/api/data/no_such_dataset", "rsj.analyst")[0] == 404
-    # A refusal reads nothing: no access row.
+    # A refusal reads nothing: no access row; each refused read is an access_denied entry
+    # naming who tried.
     assert len(audit(site, dataset="dibao")) == before
+    with Store.open(site["workspace"]) as store:
+        denied = AuditLog(store).entries(action="access_denied", dataset="dibao", limit=None)
+    assert [e["actor"] for e in denied].count("rsj.other") >= 2
+    assert {e["channel"] for e in denied if e["actor"] == "rsj.other"} <= {"rest", "download"}
 
 
 def test_anonymous_reads_open_data_masked_by_dataset_or_entry(site):

@@ -36,7 +36,7 @@ from catalog.sharing.grants import Grants
 from mulu.web.auth import guard
 from mulu.web.deps import Web
 from schemas.access import DataAccess
-from schemas.errors import NotFound, Unauthenticated
+from schemas.errors import Forbidden, NotFound, Unauthenticated
 from schemas.principal import Principal
 from warehouse import granted
 
@@ -78,7 +78,16 @@ def resolve_access(web: Web, who: Principal, key: str) -> DataAccess:
             raise missing
         return grants.access_for_entry(who, entry["code"])
     except Unauthenticated:
+        _denied(web, who, name, NOT_OPEN)
         raise Unauthenticated(NOT_OPEN) from None
+    except Forbidden as exc:
+        _denied(web, who, name, exc.message)
+        raise
+
+
+def _denied(web: Web, who: Principal, dataset: str, reason: str) -> None:
+    """A refused read is in the audit log too (who tried which data, from where)."""
+    AuditLog(web.store).event(who, "access_denied", dataset=dataset, reason=reason)
 
 
 def json_value(value: Any) -> Any:
