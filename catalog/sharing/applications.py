@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from catalog.directory import Directory
 from catalog.freshness.scorecard import month_bounds
-from catalog.policies import ANALYST, STEWARD, require_org
+from catalog.policies import ANALYST, STEWARD
 from catalog.sharing.calendar import WorkingCalendar
 from catalog.sharing.notices import NoticeOutcome, SharingNotices
 from catalog.sharing.rules import SharingRules, deadline_status
@@ -101,6 +101,39 @@ def _naive(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None:
         return moment
     return moment.astimezone(catalogue_now().tzinfo).replace(tzinfo=None)
+
+
+def column_title(name: str, source: str | None, description: str | None) -> str | None:
+    """A column's Chinese title for people: its source header when that differs from the
+    column's name (often the Chinese 源字段名), else its description; None when neither."""
+    if source and source.strip() and source.strip() != name:
+        return source.strip()
+    if description and description.strip():
+        return description.strip()
+    return None
+
+
+def column_titles(workspace: Workspace) -> dict[str, dict[str, str]]:
+    """{dataset: {column: Chinese title}} of every dataset spec of the workspace."""
+    from catalog.datasets import discover_datasets
+
+    plans, _problems = discover_datasets(workspace)
+    found: dict[str, dict[str, str]] = {}
+    for plan in plans:
+        titles = found.setdefault(plan.spec.name, {})
+        for c in plan.spec.columns:
+            title = column_title(c.name, c.source, c.description)
+            if title:
+                titles.setdefault(c.name, title)
+    return found
+
+
+def org_label(store: Store, code: str | None) -> str:
+    """An organisation as people read it: ``name（code）``, the code alone when unknown."""
+    if not code:
+        return "—"
+    org = store.organisations.get(code)
+    return f"{org['name']}（{code}）" if org and org.get("name") else code
 
 
 def _period_end(value: dt.date | dt.datetime | str | None) -> dt.datetime | None:
@@ -168,6 +201,7 @@ class Applications:
                         "name": c.name,
                         "source": c.source or c.name,
                         "description": c.description,
+                        "title": column_title(c.name, c.source, c.description),
                         "pii": str(c.pii) if c.pii else None,
                     }
                     for c in plan.spec.columns
@@ -307,7 +341,12 @@ class Applications:
                 entry_code=app["entry_code"],
                 dataset=app.get("dataset"),
                 reason=reason,
-                detail={"number": app["number"], "from": app["state"], "to": to_state},
+                detail={
+                    "number": app["number"],
+                    "from": app["state"],
+                    "to": to_state,
+                    **({"acting_as": info["acting_as"]} if "acting_as" in info else {}),
+                },
             )
         return self._stored(app["id"])
 
@@ -385,7 +424,8 @@ class Applications:
                 stale.append(login)
         if stale:
             raise Conflict(
-                f"被授权人 {'、'.join(stale)} 已不是申请单位（{app['applicant_org']}）的有效用户"
+                f"被授权人 {'、'.join(stale)} 已不是申请单位"
+                f"{org_label(self.store, app['applicant_org'])}的有效用户"
                 "（已停用、已删除或调离），不能同意此申请；请拒绝并请申请人重新申请 "
                 "(a grantee is no longer an active user of the applicant's organisation)"
             )
@@ -409,6 +449,71 @@ class Applications:
             return [grants.create(who, grantee_org=app["applicant_org"], **common)]
 
         return create
+
+    # --- separation of duties (国发〔2016〕51号) ----------------------------------------------
+    def _last_actor(
+        self, app: dict[str, Any], *actions: str, to_state: str | None = None
+    ) -> str | None:
+        found = None
+        for e in self.store.applications.events(app["id"]):
+            if e["action"] in actions and (to_state is None or e["to_state"] == to_state):
+                found = e["actor"]
+        return found
+
+    def _refuser(self, app: dict[str, Any]) -> str | None:
+        """Who gave the refusal the open escalation appeals."""
+        found = None
+        for e in self.store.applications.events(app["id"]):
+            if e["to_state"] == "refused" and e["action"] in ("refuse", "settle"):
+                found = e["actor"]
+            if e["action"] == "escalate":
+                break
+        return found
+
+    def _not_own(self, who: Principal, app: dict[str, Any], doing: str) -> None:
+        """The applicant never checks, answers or settles their own application."""
+        if who.actor == app["applicant"]:
+            raise Forbidden(
+                f"{who.actor} 是申请 {app['number']} 的申请人，不能{doing}自己的申请，"
+                "须由他人办理 (not on one's own application)"
+            )
+
+    def _provider_officer(self, who: Principal, app: dict[str, Any]) -> bool:
+        return Role.OFFICER in who.roles and who.org_code == app["provider_org"]
+
+    def _answer_refusal(self, who: Principal, app: dict[str, Any]) -> str | None:
+        """Why ``who`` may not answer ``app`` for its provider; None when they may."""
+        if who.is_anonymous:
+            return "请先登录 (sign in first)"
+        if who.actor == app["applicant"]:
+            return (
+                f"{who.actor} 是申请 {app['number']} 的申请人，不能答复自己的申请 "
+                "(not on one's own application)"
+            )
+        provider = org_label(self.store, app["provider_org"])
+        if Role.ADMIN not in who.roles and not self._provider_officer(who, app):
+            if who.has(Role.STEWARD) and who.org_code != app["provider_org"]:
+                return (
+                    f"{who.actor} 无权限：答复须由提供方{provider}的部门联络员办理；"
+                    "数据办负责审核和裁定，不能代替提供方答复（国发〔2016〕51号）"
+                    "(only the provider's officers answer)"
+                )
+            return (
+                f"{who.actor} 无权限：答复须由提供方{provider}的部门联络员办理 "
+                "(only the provider's officers answer)"
+            )
+        if self._last_actor(app, "forward") == who.actor:
+            return (
+                f"{who.actor} 已在数据办审核环节办理本申请，不能再代表提供方答复，"
+                "审核与答复须由不同人员办理 (whoever checked it may not answer it)"
+            )
+        return None
+
+    def _acting_as(self, who: Principal, app: dict[str, Any]) -> dict[str, Any]:
+        """An answer by an admin who is not the provider's officer says so."""
+        if self._provider_officer(who, app):
+            return {}
+        return {"acting_as": "admin"}
 
     # --- use cases -------------------------------------------------------------------------
     def apply(
@@ -441,7 +546,8 @@ class Applications:
             )
         if provider == who.org_code:
             raise Forbidden(
-                f"资源 {entry['code']} 由本单位（{who.org_code}）提供，可直接使用，无需申请 "
+                f"资源 {entry['code']} 由本单位{org_label(self.store, who.org_code)}提供，"
+                "可直接使用，无需申请 "
                 "(own organisation's resource)"
             )
         purpose, scenario = _text(purpose), _text(scenario)
@@ -473,7 +579,8 @@ class Applications:
             user = self.store.users.get(login)
             if user is None or not user["active"] or user["org_code"] != who.org_code:
                 raise InvalidInput(
-                    f"被授权人 {login} 不是本单位（{who.org_code}）的有效用户 (grantee)"
+                    f"被授权人 {login} 不是本单位{org_label(self.store, who.org_code)}"
+                    "的有效用户 (grantee)"
                 )
         for open_app in self.store.applications.find(
             applicant=who.login, entry_code=entry["code"], states=OPEN_STATES
@@ -545,6 +652,7 @@ class Applications:
         ``expires_at`` when given) or refuse."""
         STEWARD.check(who)
         app = self._stored(app_id)
+        self._not_own(who, app, "审核")
         if app["state"] != "submitted":
             raise Conflict(
                 f"申请 {app['number']} 为“{STATE_NAMES[app['state']]}”，不在审核环节 (not awaiting a check)"
@@ -625,16 +733,16 @@ class Applications:
         expires_at: dt.date | dt.datetime | str | None = None,
     ) -> dict[str, Any]:
         """提供方答复: approve (a column subset, PII shown in clear, a row filter, an expiry
-        within the 使用期限 asked for) or refuse with a reason. By an officer of the providing
-        organisation or a steward."""
+        within the 使用期限 asked for) or refuse with a reason. Only by an officer of the
+        providing organisation (国发〔2016〕51号: the provider answers, the data office checks and
+        settles): a steward of another organisation may not, nor the applicant, nor whoever
+        checked it at the office; a 系统管理员 may, recorded as acting as admin."""
         if who.is_anonymous:
             raise Unauthenticated("请先登录 (sign in first)")
         app = self._stored(app_id)
-        if not who.has(Role.OFFICER, Role.STEWARD):
-            raise Forbidden(
-                f"{who.actor} 无权限：答复须由提供方的部门联络员办理 (officer required)"
-            )
-        require_org(who, app["provider_org"], what="共享申请")
+        refusal = self._answer_refusal(who, app)
+        if refusal:
+            raise Forbidden(refusal)
         if app["state"] != "forwarded":
             raise Conflict(
                 f"申请 {app['number']} 为“{STATE_NAMES[app['state']]}”，不在提供方答复环节"
@@ -653,6 +761,7 @@ class Applications:
                 due_at=None,
                 reason=reason,
                 decision=True,
+                detail=self._acting_as(who, app),
             )
             return self._done(who, changed, "refuse")
         self._current_share_type(app, "同意")
@@ -685,6 +794,7 @@ class Applications:
                 "columns": chosen,
                 "unmasked": list(unmasked),
                 "row_filter": dict(row_filter) if row_filter else None,
+                **self._acting_as(who, app),
             },
         )
         return self._done(who, changed, "approve")
@@ -731,8 +841,15 @@ class Applications:
         when given) or uphold the refusal; a reason either way."""
         STEWARD.check(who)
         app = self._stored(app_id)
+        self._not_own(who, app, "裁定")
         if app["state"] != "escalated":
             raise Conflict(f"申请 {app['number']} 不在申诉裁定环节 (not escalated)")
+        refuser = self._refuser(app)
+        if refuser is not None and refuser == who.actor:
+            raise Forbidden(
+                f"{who.actor} 作出了被申诉的拒绝，不能裁定针对自己决定的申诉，"
+                "请由数据办其他人员裁定 (whoever refused may not settle the appeal against it)"
+            )
         reason = _text(reason)
         if not reason:
             raise InvalidInput("裁定须说明理由 (a decision needs a reason)")
@@ -821,21 +938,46 @@ class Applications:
         ]
         view["actions"] = self.actions(who, app)
         view["dataset_columns"] = self.serving_dataset(app["entry_code"])[1]
+        view["granted"] = self._granted(app, view["history"])
         return view
+
+    def _granted(
+        self, app: dict[str, Any], history: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The grants the approval made (each with its ``status`` now): what was decided."""
+        from catalog.sharing.grants import Grants
+
+        if not app.get("grant_id"):
+            return []
+        ids: list[int] = [int(app["grant_id"])]
+        for e in history:
+            detail = e.get("detail") or {}
+            if e["action"] in ("approve", "settle") and isinstance(detail, Mapping):
+                ids = [int(i) for i in detail.get("grant_ids") or ids]
+        grants = Grants(self.store, self.workspace, clock=self.clock)
+        found = []
+        for grant_id in dict.fromkeys(ids):
+            try:
+                found.append(grants.get(grant_id))
+            except NotFound:
+                continue
+        return found
 
     def actions(self, who: Principal, app: dict[str, Any]) -> list[str]:
         """What ``who`` may do to ``app`` now: check | answer | escalate | settle | withdraw."""
         found = []
         state = app["state"]
-        if state == "submitted" and who.has(Role.STEWARD):
+        own = who.actor == app["applicant"]
+        if state == "submitted" and who.has(Role.STEWARD) and not own:
             found.append("check")
-        if (
-            state == "forwarded"
-            and who.has(Role.OFFICER, Role.STEWARD)
-            and (who.has(Role.STEWARD) or who.org_code == app["provider_org"])
-        ):
+        if state == "forwarded" and self._answer_refusal(who, app) is None:
             found.append("answer")
-        if state == "escalated" and who.has(Role.STEWARD):
+        if (
+            state == "escalated"
+            and who.has(Role.STEWARD)
+            and not own
+            and self._refuser(app) != who.actor
+        ):
             found.append("settle")
         if who.actor == app["applicant"]:
             if state == "refused" and not any(
@@ -860,6 +1002,8 @@ class Applications:
         orgs = self.store.organisations
         applicant_org = orgs.get(app["applicant_org"])
         view["applicant_org_name"] = applicant_org["name"] if applicant_org else None
+        provider_org = orgs.get(app["provider_org"])
+        view["provider_org_name"] = provider_org["name"] if provider_org else None
         view["deadline"] = self._deadline_view(app)
         return view
 
@@ -889,7 +1033,8 @@ class Applications:
 
     def inbox(self, who: Principal) -> dict[str, list[dict[str, Any]]]:
         """待办: ``office`` (stewards: applications to check and escalations to settle) and
-        ``provider`` (officers: applications forwarded to their organisation), oldest
+        ``provider`` (the officers of a providing organisation: applications forwarded to it;
+        the data office's stewards answer nothing for a provider), oldest
         deadline first."""
         if who.is_anonymous:
             raise Unauthenticated("请先登录 (sign in first)")
@@ -904,7 +1049,7 @@ class Applications:
         if who.has(Role.STEWARD):
             office = ordered(apps.find(states=("submitted", "escalated")))
         provider: list[dict[str, Any]] = []
-        if who.has(Role.OFFICER, Role.STEWARD) and who.org_code:
+        if who.has(Role.OFFICER) and who.org_code:
             provider = ordered(apps.find(provider_org=who.org_code, states=("forwarded",)))
         return {"office": office, "provider": provider}
 

@@ -149,7 +149,8 @@ def _show(app: dict[str, Any], as_json: bool, done: str | None = None) -> None:
         f"提供方：{app.get('provider_name') or app['provider_org']}，共享类型：{app['share_type']}",
         f"申请人：{app['applicant']}（{app.get('applicant_org_name') or app['applicant_org']}）",
         f"用途：{app['purpose']}；应用场景：{app['scenario']}",
-        f"申请字段：{'、'.join(app['columns']) or '全部'}；使用期限：{app.get('period_end') or '默认一年'}",
+        f"申请字段：{'、'.join(app['columns']) or '全部'}；"
+        f"使用期限：{(app.get('period_end') or '')[:10] or '未填写（按最长授权期限）'}",
         f"状态：{app['state_name']}（{app['step_name']}）",
     ]
     if app.get("deadline"):
@@ -159,6 +160,15 @@ def _show(app: dict[str, Any], as_json: bool, done: str | None = None) -> None:
         lines.append(f"理由：{app['reason']}")
     if app.get("grant_id"):
         lines.append(f"授权编号：{app['grant_id']}")
+    for grant in app.get("granted", []):
+        row_filter = "；".join(
+            f"{c} ∈ {'/'.join(v)}" for c, v in (grant.get("row_filter") or {}).items()
+        )
+        lines.append(
+            f"批准内容（授权 {grant['id']}）：字段 {'、'.join(grant['columns']) or '全部'}；"
+            f"明文 {'、'.join(grant['unmasked']) or '无'}；行筛选 {row_filter or '全部行'}；"
+            f"到期 {str(grant['expires_at']).replace('T', ' ')}"
+        )
     for line in lines:
         console.print(line, highlight=False, markup=False)
     if app.get("history"):
@@ -255,12 +265,16 @@ def inbox_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--jso
     who = acting(ctx)
     with _workflow(ctx) as workflow:
         found = workflow.inbox(who)
+        from catalog.sharing.applications import org_label
+
+        mine = org_label(workflow.store, who.org_code)
     if as_json:
         print_json(found)
         return
     if who.has(Role.STEWARD):
         print_table("数据办待办（审核、申诉裁定）", HEADER, _rows(found["office"]))
-    print_table(f"提供方待答复（{who.org_code or '—'}）", HEADER, _rows(found["provider"]))
+    if who.has(Role.OFFICER):  # only a providing organisation's officers answer
+        print_table(f"本单位作为提供方待答复：{mine}", HEADER, _rows(found["provider"]))
 
 
 @app.command("check")

@@ -12,6 +12,7 @@ import pytest
 from sharing_workflow_fixtures import (
     APPLICANT,
     LEGAL_BASIS,
+    OFFICE,
     PROVIDER,
     Clock,
     District,
@@ -348,6 +349,12 @@ def test_a_step_beyond_the_holiday_tables_is_provisional(
 
 
 # --- the security review's fixes (issue 13) ----------------------------------------------
+def _user(district: District, login: str, org: str, roles: list[str]) -> Principal:
+    accounts = UserAccounts(district.store)
+    accounts.add(login, org=org, name=login, actor="tester", roles=roles)
+    return accounts.principal(login, via="password")
+
+
 def _apply(apps: Applications, who: Principal, code: str, **more) -> dict:
     return apps.apply(who, entry_code=code, purpose="住房保障资格审核", scenario="核验", **more)
 
@@ -451,12 +458,14 @@ def test_a_grant_lasts_at_most_the_rules_longest_and_the_approval_may_shorten_it
     third = _apply(apps, who["zj_officer"], code)
     apps.check(who["office"], third["id"], action="refuse", reason="材料不全")
     apps.escalate(who["zj_officer"], third["id"], reason="已补")
+    # The appeal is settled by another steward than the one who refused.
+    second_steward = _user(district, "office2", OFFICE, ["steward"])
     with pytest.raises(InvalidInput, match="最长期限"):
         apps.settle(
-            who["office"], third["id"], approve=True, reason="同意", expires_at="2026-04-01"
+            second_steward, third["id"], approve=True, reason="同意", expires_at="2026-04-01"
         )
     settled = apps.settle(
-        who["office"], third["id"], approve=True, reason="同意", expires_at="2026-02-20"
+        second_steward, third["id"], approve=True, reason="同意", expires_at="2026-02-20"
     )
     assert grants.get(settled["grant_id"])["expires_at"] == "2026-02-20T23:59:59"
 
@@ -492,3 +501,138 @@ def test_a_grantee_no_longer_valid_at_approval_stops_it(
         "zj_analyst",
         "zj_officer",
     ]
+
+
+# --- separation of duties (国发〔2016〕51号: the provider answers; the data office checks and
+# settles) ------------------------------------------------------------------------------------
+def test_only_the_providers_officers_answer_not_the_data_office(
+    district: District, apps: Applications
+):
+    who = district.who
+    code = district.entries["conditional"]
+    app = _apply(apps, who["zj_analyst"], code)
+    apps.check(who["office"], app["id"], action="forward")
+    # The data office forwarded it: it may not also answer for the provider.
+    with pytest.raises(Forbidden) as caught:
+        apps.answer(who["office"], app["id"], approve=True)
+    message = str(caught.value)
+    assert "数据办负责审核和裁定，不能代替提供方答复" in message
+    assert "示范区民政局" in message  # the provider by name, not only its code
+    assert "answer" not in apps.get(who["office"], app["id"])["actions"]
+    assert apps.inbox(who["office"])["provider"] == []
+    # Nor a steward of another organisation who never touched it, nor a steward of the
+    # providing organisation without the officer role.
+    other_office = _user(district, "office2", OFFICE, ["steward"])
+    provider_steward = _user(district, "mz_steward", PROVIDER, ["steward"])
+    for nobody in (other_office, provider_steward):
+        with pytest.raises(Forbidden, match="部门联络员"):
+            apps.answer(nobody, app["id"], approve=False, reason="不同意")
+        assert apps.get(nobody, app["id"])["actions"] == []
+    assert apps.get(who["mz_officer"], app["id"])["actions"] == ["answer"]
+    assert [a["id"] for a in apps.inbox(who["mz_officer"])["provider"]] == [app["id"]]
+    done = apps.answer(who["mz_officer"], app["id"], approve=False, reason="超出共享条件范围")
+    assert done["decided_by"] == "mz_officer"
+    assert "acting_as" not in done["history"][-1]["detail"]
+    # The statistics count the provider's own answer only.
+    assert apps.statistics("2026-02")[0]["answered"] == 1
+
+
+def test_an_officer_who_checked_it_at_the_office_does_not_answer_it(
+    district: District, apps: Applications
+):
+    who = district.who
+    both = _user(district, "mz_both", PROVIDER, ["steward", "officer"])
+    app = _apply(apps, who["zj_analyst"], district.entries["conditional"])
+    apps.check(both, app["id"], action="forward")
+    with pytest.raises(Forbidden, match="审核与答复须由不同人员办理"):
+        apps.answer(both, app["id"], approve=True)
+    assert "answer" not in apps.get(both, app["id"])["actions"]
+    assert apps.answer(who["mz_officer"], app["id"], approve=True)["state"] == "approved"
+
+
+def test_whoever_refused_does_not_settle_the_appeal_against_it(
+    district: District, apps: Applications
+):
+    who = district.who
+    code = district.entries["conditional"]
+    other_office = _user(district, "office2", OFFICE, ["steward"])
+    # Refused at the office's check: the same steward may not settle the appeal.
+    first = _apply(apps, who["zj_analyst"], code)
+    apps.check(who["office"], first["id"], action="refuse", reason="材料不全")
+    apps.escalate(who["zj_analyst"], first["id"], reason="已补充材料")
+    assert "settle" not in apps.get(who["office"], first["id"])["actions"]
+    with pytest.raises(Forbidden, match="被申诉的拒绝"):
+        apps.settle(who["office"], first["id"], approve=True, reason="同意")
+    assert apps.get(other_office, first["id"])["actions"] == ["settle"]
+    settled = apps.settle(other_office, first["id"], approve=False, reason="维持")
+    assert settled["state"] == "refused"
+    # Refused by the provider: the office settles (it did not give that refusal).
+    second = _apply(apps, who["zj_officer"], code)
+    apps.check(who["office"], second["id"], action="forward")
+    apps.answer(who["mz_officer"], second["id"], approve=False, reason="超出范围")
+    apps.escalate(who["zj_officer"], second["id"], reason="确需")
+    assert apps.settle(who["office"], second["id"], approve=True, reason="符合条件")["state"] == (
+        "approved"
+    )
+
+
+def test_an_applicant_never_acts_on_their_own_application(district: District, apps: Applications):
+    who = district.who
+    applicant_steward = _user(district, "zj_steward", APPLICANT, ["steward", "officer"])
+    code = district.entries["conditional"]
+    app = _apply(apps, applicant_steward, code)
+    assert apps.get(applicant_steward, app["id"])["actions"] == ["withdraw"]
+    with pytest.raises(Forbidden, match="申请人"):
+        apps.check(applicant_steward, app["id"], action="forward")
+    apps.check(who["office"], app["id"], action="refuse", reason="材料不全")
+    apps.escalate(applicant_steward, app["id"], reason="已补")
+    assert apps.get(applicant_steward, app["id"])["actions"] == ["withdraw"]
+    with pytest.raises(Forbidden, match="申请人"):
+        apps.settle(applicant_steward, app["id"], approve=True, reason="自己同意")
+
+
+def test_an_admin_may_answer_for_the_provider_and_it_is_recorded(
+    district: District, apps: Applications
+):
+    who = district.who
+    admin = _user(district, "sys_admin", OFFICE, ["admin"])
+    app = _apply(apps, who["zj_analyst"], district.entries["conditional"])
+    apps.check(who["office"], app["id"], action="forward")
+    assert apps.get(admin, app["id"])["actions"] == ["answer"]
+    done = apps.answer(admin, app["id"], approve=True, columns=["household_size"])
+    assert done["history"][-1]["detail"]["acting_as"] == "admin"
+    (decision,) = [
+        e for e in AuditLog(district.store).entries() if e["action"] == "application_approve"
+    ]
+    assert decision["actor"] == "sys_admin"
+    assert decision["detail"]["acting_as"] == "admin"
+
+
+def test_refusals_name_organisations_and_the_view_carries_names_titles_and_the_decision(
+    district: District, apps: Applications
+):
+    who = district.who
+    code = district.entries["conditional"]
+    with pytest.raises(Forbidden) as own:
+        _apply(apps, who["mz_officer"], code)
+    assert "由本单位示范区民政局（ORG-MZ）提供" in str(own.value)
+    app = _apply(apps, who["zj_analyst"], code, columns=["person_name", "household_size"])
+    shown = apps.get(who["zj_analyst"], app["id"])
+    assert shown["provider_org_name"] == "示范区民政局"
+    titles = {c["name"]: c["title"] for c in shown["dataset_columns"]}
+    assert titles["household_size"] == "家庭人口"
+    assert shown["granted"] == []
+    apps.check(who["office"], app["id"], action="forward")
+    apps.answer(
+        who["mz_officer"],
+        app["id"],
+        approve=True,
+        columns=["household_size"],
+        row_filter={"household_size": ["1", "3"]},
+        expires_at="2026-06-30",
+    )
+    (granted,) = apps.get(who["zj_analyst"], app["id"])["granted"]
+    assert list(granted["columns"]) == ["household_size"]
+    assert granted["row_filter"] == {"household_size": ["1", "3"]}
+    assert granted["expires_at"] == "2026-06-30T23:59:59"
+    assert granted["status"] == "live"

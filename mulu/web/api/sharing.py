@@ -4,7 +4,8 @@
     GET  /api/sharing/applications?box=mine|inbox  my applications, or my queues
     GET  /api/sharing/applications/{id}            one, with history and deadline status
     POST /api/sharing/applications/{id}/check      the data office: forward | approve | refuse
-    POST /api/sharing/applications/{id}/answer     the provider: approve (columns …) | refuse
+    POST /api/sharing/applications/{id}/answer     the provider's officers only (a steward of another
+                                                   organisation: 403): approve (columns …) | refuse
     POST /api/sharing/applications/{id}/escalate   the applicant, after a refusal
     POST /api/sharing/applications/{id}/settle     the data office decides an escalation
     POST /api/sharing/applications/{id}/withdraw   the applicant

@@ -105,6 +105,7 @@ def register(app: FastAPI, web: Web) -> None:
             ),
             verify_url=f"/audit?{_query(filters, page=page, verify=1, lang=lang)}",
             export_url=f"/audit/export.csv?{_query(filters)}",
+            orgs={o["code"]: o["name"] for o in web.store.organisations.all() if o.get("name")},
         )
 
     @app.get("/audit/export.csv", include_in_schema=False)

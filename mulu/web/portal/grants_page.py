@@ -14,6 +14,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from catalog.policies import SIGNED_IN, STEWARD
+from catalog.sharing.applications import column_titles
 from catalog.sharing.grants import Grants
 from mulu.web.auth import flash, guard, take_flash
 from mulu.web.deps import Web
@@ -86,6 +87,8 @@ def register(app: FastAPI, web: Web) -> None:
             dataset=dataset,
             grantee=grantee,
             live=live,
+            orgs={o["code"]: o["name"] for o in web.store.organisations.all() if o.get("name")},
+            titles=column_titles(web.workspace),
             message=take_flash(request),
         )
 

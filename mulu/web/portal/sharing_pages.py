@@ -17,23 +17,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from catalog.policies import ANALYST, OFFICER, SIGNED_IN, STEWARD
 from catalog.sharing.applications import Applications
+from catalog.sharing.rules import SharingRules
 from mulu.web.auth import flash, guard, take_flash
 from mulu.web.deps import Web
-from mulu.web.portal.render import render
+from mulu.web.portal.i18n import translator
+from mulu.web.portal.render import page_lang, render
 from schemas.entry import ShareType
 from schemas.errors import Conflict, InvalidInput, NotFound
 from schemas.principal import Principal
 from schemas.roles import Role
-
-DONE = {
-    "apply": "已提交共享申请",
-    "forward": "已审核，转提供方答复",
-    "approve": "已同意，授权已生效",
-    "refuse": "已拒绝",
-    "escalate": "已申诉，等待数据办裁定",
-    "settle": "已裁定",
-    "withdraw": "已撤回",
-}
 
 
 def _split(text: str | None) -> list[str]:
@@ -57,6 +49,23 @@ def _to(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
+def _done_text(request: Request, action: str, done: dict[str, Any]) -> str:
+    """What a step did, in the page's language: ``已同意，授权已生效：SQ…（已同意）``."""
+    t = translator(page_lang(request))
+    key = f"sh_done_{action}"
+    text = t(key) if t(key) != key else t("sh_done_other")
+    failed = [n for n in done.get("notices", []) if not n["ok"]]
+    if failed:
+        notice = t("sh_notices_failed").replace("{n}", str(len(failed)))
+        text += f"{t('sh_paren_open')}{notice}{t('sh_paren_close')}"
+    state = t(f"sh_state_{done['state']}")
+    return f"{text}{t('sh_colon')}{done['number']}{t('sh_paren_open')}{state}{t('sh_paren_close')}"
+
+
+def _org_names(web: Web) -> dict[str, str]:
+    return {o["code"]: o["name"] for o in web.store.organisations.all() if o.get("name")}
+
+
 def register(app: FastAPI, web: Web) -> None:
     def workflow() -> Applications:
         return Applications(web.store, web.workspace)
@@ -71,11 +80,7 @@ def register(app: FastAPI, web: Web) -> None:
         except (InvalidInput, Conflict) as exc:
             flash(request, exc.message, "error")
             return _to(page(app_id))
-        text = DONE.get(action, "已办理")
-        failed = [n for n in done.get("notices", []) if not n["ok"]]
-        if failed:
-            text += f"（{len(failed)} 条通知未发出，已记录）"
-        flash(request, f"{text}：{done['number']}（{done['state_name']}）")
+        flash(request, _done_text(request, action, done))
         return _to(page(str(done["id"])))
 
     @app.get(
@@ -94,6 +99,7 @@ def register(app: FastAPI, web: Web) -> None:
             columns=columns,
             not_shared=entry.get("share_type") == ShareType.NOT_SHARED,
             own=entry.get("provider_code") == who.org_code,
+            check_days=SharingRules.from_workspace(web.workspace).check_days,
             message=take_flash(request),
         )
 
@@ -123,7 +129,7 @@ def register(app: FastAPI, web: Web) -> None:
         except (InvalidInput, Conflict) as exc:
             flash(request, exc.message, "error")
             return _to(f"/sharing/apply/{entry_code}")
-        flash(request, f"{DONE['apply']}：{done['number']}（{done['state_name']}）")
+        flash(request, _done_text(request, "apply", done))
         return _to(page(str(done["id"])))
 
     @app.get("/sharing/mine", response_class=HTMLResponse, include_in_schema=False)
@@ -144,7 +150,10 @@ def register(app: FastAPI, web: Web) -> None:
             office=found["office"],
             provider=found["provider"],
             is_steward=who.has(Role.STEWARD),
-            is_officer=who.has(Role.OFFICER, Role.STEWARD),
+            # Only a providing organisation's officers answer (the data office checks, it does
+            # not answer for a provider): no provider queue for a steward without that role.
+            is_officer=who.has(Role.OFFICER),
+            org_name=_org_names(web).get(who.org_code or ""),
             message=take_flash(request),
         )
 
@@ -155,11 +164,15 @@ def register(app: FastAPI, web: Web) -> None:
         shown = workflow().get(who, app_id)
         asked = set(shown["columns"])
         offered = [c for c in shown["dataset_columns"] if not asked or c["name"] in asked]
+        provider_officer = Role.OFFICER in who.roles and who.org_code == shown["provider_org"]
         return render(
             request,
             "sharing_application.html",
             app=shown,
             offered=offered,
+            titles={c["name"]: c["title"] for c in shown["dataset_columns"] if c.get("title")},
+            orgs=_org_names(web),
+            as_admin="answer" in shown["actions"] and not provider_officer,
             message=take_flash(request),
         )
 

@@ -55,4 +55,5 @@ STRINGS: dict[str, tuple[str, str]] = {
     "gr_any": ("全部", "all"),
     "gr_live_only": ("仅有效", "live only"),
     "gr_none": ("暂无", "None"),
+    "gr_application": ("查看申请", "application"),
 }
