@@ -82,7 +82,7 @@ def _prepare(workspace: Workspace) -> dict[str, str]:
         for i in range(5):
             log.decision(
                 Principal(login="dsj.steward", org_code=DSJ, roles=frozenset({Role.STEWARD})),
-                action="approve",
+                action="application_approve",
                 application_id=i + 1,
                 reason="同意",
             )
@@ -171,7 +171,7 @@ def test_entries_filters_paging_and_the_view_recorded(site):
     found = json.loads(fetch(f"{base}/api/audit?{query}", steward)[2])
     assert found["total"] == 5
     assert {(e["dataset"], e["channel"]) for e in found["entries"]} == {("dibao", "rest")}
-    decisions = json.loads(fetch(base + "/api/audit?action=approve", steward)[2])
+    decisions = json.loads(fetch(base + "/api/audit?action=application_approve", steward)[2])
     assert decisions["total"] == 5
     assert decisions["entries"][0]["detail"]["kind"] == "decision"
     today = json.loads(fetch(base + "/api/audit?since=2000-01-01&until=2999-12-31", steward)[2])
@@ -187,7 +187,7 @@ def test_entries_filters_paging_and_the_view_recorded(site):
     assert views
     assert {v["actor"] for v in views} == {"dsj.steward"}
     assert views[-1]["remote"] == "127.0.0.1"
-    assert any(v["detail"].get("filters") == {"action": "approve"} for v in views)
+    assert any(v["detail"].get("filters") == {"action": "application_approve"} for v in views)
     # Refused looks leave no view behind.
     assert not entries(workspace, action="audit_view", actor="mzj.officer")
 
@@ -293,9 +293,9 @@ def test_cli_list_verify_export(tmp_path: Path):
     shown = json.loads(done.stdout)
     assert shown["total"] == 10
     assert [e["seq"] for e in shown["entries"]] == [20, 19, 18]
-    done = cli(workspace, *steward, "audit", "list", "--action", "approve")
+    done = cli(workspace, *steward, "audit", "list", "--action", "application_approve")
     assert done.exit_code == 0, done.output
-    assert "approve" in done.stdout
+    assert "application_approve" in done.stdout
     assert "5 of 5" in done.stdout
 
     done = cli(workspace, *steward, "audit", "verify")
