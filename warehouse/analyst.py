@@ -690,6 +690,20 @@ _COUNTING = {"CREATE", "INSERT", "UPDATE", "DELETE", "MERGE_INTO"}
 _CHANGING = {"ALTER", "DROP", "INSERT", "UPDATE", "DELETE", "MERGE_INTO", "CREATE"}
 # Column statistics (min/max of each column) of a table named by a string built at run time.
 _STATISTICS_FUNCTIONS = ("storage_info", "pragma_storage_info")
+# PRAGMAs a per-user session runs: they only describe (any other changes a setting).
+_READING_PRAGMAS = {
+    "table_info",
+    "show",
+    "show_tables",
+    "show_tables_expanded",
+    "show_databases",
+    "database_list",
+    "database_size",
+    "version",
+    "platform",
+    "functions",
+    "collations",
+}
 # Words between CREATE and the kind of object it makes.
 _CREATE_MODIFIERS = {"or", "replace", "temp", "temporary", "persistent", "unique", "local"}
 
@@ -901,6 +915,13 @@ class GrantedSession(Session):
                 "refused: SET VARIABLE 不可用，变量会在授权结束后留存数据 (SET VARIABLE keeps "
                 "values past the statement and past the grant); 请存入自建表 (keep results in a "
                 f"table of your own: CREATE TABLE x AS …); {_GRANTED_HINT}"
+            )
+        if kind == "PRAGMA" and len(words) > 1 and words[1].text not in _READING_PRAGMAS:
+            # The configuration lock does not cover every PRAGMA (enable_profiling,
+            # enable_progress_bar, enable_object_cache …): a per-user session only reads.
+            raise ReadOnlyError(
+                f"refused: PRAGMA {words[1].text} 会改变会话设置 (changes a setting of the "
+                f"session); {_GRANTED_HINT}"
             )
         if kind not in _CHANGING or not words:
             return

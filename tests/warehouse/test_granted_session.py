@@ -190,10 +190,26 @@ def escapes(workspace: Workspace) -> dict[str, tuple[str, type[BaseException], s
             duckdb.InvalidInputException,
             "locked",
         ),
-        "PRAGMA a setting": (
+        "PRAGMA a setting": (  # DuckDB reads it as a SET: the lock refuses it
             "PRAGMA enable_external_access = true",
             duckdb.InvalidInputException,
             "locked",
+        ),
+        # Settings the configuration lock does not cover (the second review found them).
+        "PRAGMA enable_profiling": (
+            "PRAGMA enable_profiling",
+            duckdb.PermissionException,
+            "changes a setting",
+        ),
+        "PRAGMA enable_progress_bar": (
+            "PRAGMA enable_progress_bar",
+            duckdb.PermissionException,
+            "changes a setting",
+        ),
+        "PRAGMA enable_object_cache": (
+            "PRAGMA enable_object_cache",
+            duckdb.PermissionException,
+            "changes a setting",
         ),
         "changing duckdb_settings()": (
             "UPDATE duckdb_settings() SET value = 'true' WHERE name = 'enable_external_access'",
