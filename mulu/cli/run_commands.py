@@ -20,7 +20,7 @@ def run(
     select: list[str] = typer.Option(
         None, "--select", "-s", help="Dataset name(s) to load; default: all."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
     debug: bool = typer.Option(
         False, "--debug", help="Also show Dagster's log of the run, with stack traces."
     ),

@@ -38,7 +38,7 @@ def deadline(
     rule: str | None = typer.Option(
         None, "--rule", help="Days from the workspace's rules: check | answer | answer-unpublished."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """The deadline N working days after --from: the end (23:59:59) of the N-th working day
     after its day, following China's holidays and 调休 (provisional beyond the tables)."""
@@ -214,7 +214,7 @@ def apply_command(
         "--grantee",
         help="被授权人 login of your organisation; default the whole organisation.",
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """提交共享申请 (apply for another organisation's resource)."""
     who = acting(ctx)
@@ -233,7 +233,9 @@ def apply_command(
 
 @app.command("applications")
 @requires(SIGNED_IN)
-def applications_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+def applications_command(
+    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="JSON output.")
+) -> None:
     """我的申请 (the applications you made)."""
     who = acting(ctx)
     with _workflow(ctx) as workflow:
@@ -249,7 +251,7 @@ def applications_command(ctx: typer.Context, as_json: bool = typer.Option(False,
 def show_command(
     ctx: typer.Context,
     application: str = typer.Argument(..., help="ID or 申请编号."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """一件申请及其办理记录 (one application with its history)."""
     who = acting(ctx)
@@ -260,7 +262,9 @@ def show_command(
 
 @app.command("inbox")
 @requires(OFFICER)
-def inbox_command(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+def inbox_command(
+    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="JSON output.")
+) -> None:
     """待办：数据办的审核与裁定，提供方的答复 (the data office's and the provider's queues)."""
     who = acting(ctx)
     with _workflow(ctx) as workflow:
@@ -289,7 +293,7 @@ def check_command(
     until: str | None = typer.Option(
         None, "--until", help="授权到期日 YYYY-MM-DD（不晚于申请的使用期限）."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """数据办审核 (the data office checks an application)."""
     who = acting(ctx)
@@ -322,7 +326,7 @@ def answer_command(
     until: str | None = typer.Option(
         None, "--until", help="授权到期日 YYYY-MM-DD（不晚于申请的使用期限）."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """提供方答复 (the provider approves or refuses with a reason)."""
     who = acting(ctx)
@@ -348,7 +352,7 @@ def escalate_command(
     ctx: typer.Context,
     application: str = typer.Argument(..., help="ID or 申请编号."),
     reason: str = typer.Option(..., "--reason", help="申诉理由."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """申诉 (the applicant asks the data office to decide a refusal)."""
     who = acting(ctx)
@@ -370,7 +374,7 @@ def settle_command(
     until: str | None = typer.Option(
         None, "--until", help="授权到期日 YYYY-MM-DD（不晚于申请的使用期限）."
     ),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """数据办裁定申诉 (the data office decides an escalation)."""
     who = acting(ctx)
@@ -394,7 +398,7 @@ def settle_command(
 def withdraw_command(
     ctx: typer.Context,
     application: str = typer.Argument(..., help="ID or 申请编号."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """撤回申请 (the applicant withdraws an open application)."""
     who = acting(ctx)
@@ -421,7 +425,7 @@ STATS_HEADER = {
 def stats_command(
     ctx: typer.Context,
     month: str | None = typer.Option(None, "--month", help="YYYY-MM; default this month."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """共享统计：每个提供方当月收到、按时答复、说明理由的拒绝与共享授权数."""
     from schemas.entry import catalogue_now
