@@ -63,11 +63,12 @@ def register(app: FastAPI, web: Web) -> None:
     @app.get("/api/entries/{code:path}/history", tags=["catalogue"])
     def entry_history(code: str, who: Principal = guard(PUBLIC)) -> dict[str, Any]:
         entry = public.check_entry(who, web.directory().get(code))
-        return {
-            "code": entry["code"],
-            "history": store.history.of(entry["code"]),
-            "updates": store.history.updates(entry["code"]),
-        }
+        history = store.history.of(entry["code"])
+        updates = store.history.updates(entry["code"])
+        if who.is_anonymous:  # the public sees what changed and when, not which staff did it
+            history = [_without(row, "changed_by") for row in history]
+            updates = [_without(row, "reported_by") for row in updates]
+        return {"code": entry["code"], "history": history, "updates": updates}
 
     @app.post("/api/entries/{code:path}/updates", tags=["freshness"], status_code=201)
     def post_update_report(
@@ -95,3 +96,7 @@ def register(app: FastAPI, web: Web) -> None:
     @app.get("/api/stats", tags=["catalogue"])
     def stats(who: Principal = guard(PUBLIC)) -> dict[str, Any]:
         return public.stats(store, who, web.directory().stats, refresh=web.refresher)
+
+
+def _without(row: dict[str, Any], field: str) -> dict[str, Any]:
+    return {**row, field: None}
