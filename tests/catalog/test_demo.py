@@ -111,6 +111,7 @@ def test_codes_are_valid_unique_and_classified(district: District):
     assert classes["2"] > 0
 
 
+@pytest.mark.slow
 def test_entries_are_valid_catalogue_entries(district: District):
     for entry in district.entries:
         model = CatalogueEntry.model_validate(entry)
@@ -184,6 +185,7 @@ def test_generation_is_deterministic(district: District):
     assert len(other.entries) == 35_700
 
 
+@pytest.mark.slow
 def test_late_organisations_update_late(district: District):
     late = set(district.late_organisations)
     names = {o.code: o.name for o in district.organisations}

@@ -174,6 +174,7 @@ def test_entries_belong_to_the_datasets_department(demo, district):
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
+@pytest.mark.slow
 def test_files_read_back_with_the_stated_row_counts(demo, tmp_path, name):
     ds = demo[1][name]
     spec, rows = load(ds, tmp_path)
@@ -182,6 +183,7 @@ def test_files_read_back_with_the_stated_row_counts(demo, tmp_path, name):
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
+@pytest.mark.slow
 def test_planted_defects_are_what_the_spec_catches(demo, tmp_path, name):
     ds = demo[1][name]
     spec, rows = load(ds, tmp_path)
@@ -301,6 +303,7 @@ def test_street_dataset_uses_the_streets_own_villages(demo, district):
     )
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes(demo, district, tmp_path):
     root, datasets = demo
     again = write_demo_datasets(tmp_path / "again", district, seed=SEED, scale=SCALE)
@@ -315,6 +318,7 @@ def test_same_seed_same_bytes(demo, district, tmp_path):
     assert other[0].files[0].read_bytes() != datasets[other[0].name].files[0].read_bytes()
 
 
+@pytest.mark.slow
 def test_scale_multiplies_the_big_counts(district, tmp_path):
     rows = {ds.name: ds.rows for ds in write_demo_datasets(tmp_path, district, scale=0.03)}
     assert rows["social_security_card_applications"] == 30_000

@@ -115,6 +115,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_processes_write_while_a_third_reads(workspace):
     Database(workspace.metadata_db).close()  # create and migrate before the writers start
     writers = [
@@ -190,6 +191,7 @@ ALLOCATOR = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_processes_allocating_codes_at_once_never_collide(workspace):
     Database(workspace.metadata_db).close()
     procs = [

@@ -504,6 +504,7 @@ def test_exports_write_dates_to_their_precision(varied, tmp_path):
     assert sheet["101001/000010"]["最近更新时间"] == "1890-01-01T10:00:00"  # before 1900: text
 
 
+@pytest.mark.slow
 def test_dcat_dates_are_valid_xsd_at_their_precision(varied, tmp_path):
     directory, _ = varied
     for fmt in ("dcat", "ttl"):

@@ -158,6 +158,7 @@ def test_past_days_come_from_the_update_history(workspace, directory):
     ).fetchone() == ("overdue",)
 
 
+@pytest.mark.slow
 def test_policies_override_grace_and_cycle(workspace, directory):
     code = make_entry(directory, "每月", T(2026, 9, 15), provider="示范区住建局")
     other = make_entry(directory, "每月", T(2026, 9, 15), provider="示范区住建局")
@@ -180,6 +181,7 @@ def test_policies_override_grace_and_cycle(workspace, directory):
     ] == [("entry", "每季度", None), ("organisation", None, 240.0)]
 
 
+@pytest.mark.slow
 def test_real_portal_data_gets_statuses_from_its_own_dates(workspace, directory, real_data):
     """六安 and GSA exports carry 更新频率/accrualPeriodicity and 更新时间/modified: every
     entry's status from the sweep equals the reference computed from its own fields."""
@@ -217,6 +219,7 @@ def test_real_portal_data_gets_statuses_from_its_own_dates(workspace, directory,
     assert entry["deadline"].date() == dt.date(2024, 6, 12)
 
 
+@pytest.mark.slow
 def test_scorecard_ranks_the_late_organisation_first(workspace, directory, tmp_path):
     # 住建局: two monthly entries, updated late; 民政局: on time.
     for provider, updates in (
@@ -284,6 +287,7 @@ def test_cli_status_for_every_entry_and_a_report(workspace, directory):
     assert card.returncode == 0, card.stderr
 
 
+@pytest.mark.slow
 def test_one_entrys_status_agrees_with_the_sweep(workspace, directory, real_data):
     """The entry page computes one entry's status in Python (policies.entry_status); it must
     say what the sweep says, overrides included."""
@@ -305,6 +309,7 @@ def test_one_entrys_status_agrees_with_the_sweep(workspace, directory, real_data
     assert {s for s, _ in swept_rows.values()} >= {"overdue", "due_soon"}
 
 
+@pytest.mark.slow
 def test_api_moments_with_a_time_zone_are_catalogue_time(workspace, directory):
     """``/api/freshness?at=…Z`` is converted to catalogue time (Asia/Shanghai), not a 500."""
     from fastapi.testclient import TestClient

@@ -601,6 +601,7 @@ def test_a_one_off_query_copies_only_the_datasets_it_names(shared, workspace):
 
 
 # --- several grants never narrow a grant without a row filter (security review, issue 13) ---
+@pytest.mark.slow
 def test_a_filtered_grant_does_not_narrow_an_unfiltered_one(shared, workspace):
     from warehouse.granted import read_page
 
@@ -636,6 +637,7 @@ def test_a_filtered_grant_does_not_narrow_an_unfiltered_one(shared, workspace):
     assert read_page(workspace, carol).total == 1
 
 
+@pytest.mark.slow
 def test_filters_on_the_same_column_unite_when_the_columns_allow(shared, workspace):
     from warehouse.granted import read_page
 

@@ -113,6 +113,7 @@ def test_every_real_file_imports_every_record_accounted_for(directory, workspace
     assert directory.stats()["entries"] == 3453 + 1897
 
 
+@pytest.mark.slow
 def test_reimport_is_idempotent(directory, workspace, real_data):
     path = real_data / "cn-portals" / "anhui_chizhou.json"
     first = import_file(directory, workspace, path)
@@ -121,6 +122,7 @@ def test_reimport_is_idempotent(directory, workspace, real_data):
     assert directory.stats()["entries"] == 1648
 
 
+@pytest.mark.slow
 def test_entries_imported_before_issue_12_are_found_by_their_old_keys(
     directory, workspace, real_data
 ):
@@ -157,6 +159,7 @@ def test_source_key_prefix_is_a_prefix_not_a_pattern(directory):
     assert not entries.has_source_key_prefix("my_portal:1")
 
 
+@pytest.mark.slow
 def test_untitled_provider_goes_to_the_portal_not_lost(directory, workspace, real_data):
     import_file(directory, workspace, real_data / "cn-portals" / "anhui_chizhou.json")
     orphans = (

@@ -106,6 +106,7 @@ def test_records_sharing_a_key_are_told_apart_by_order_and_warned(directory, wor
     assert state(directory) == before
 
 
+@pytest.mark.slow
 def test_the_real_chizhou_export_warns_each_later_record_of_a_shared_key(
     directory, workspace, real_data
 ):

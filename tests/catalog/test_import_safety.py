@@ -151,6 +151,7 @@ def test_reject_keeps_the_source_line_verbatim(directory, workspace, tmp_path):
     assert [p["code"] for p in stored] == ["missing_field", "extra_fields"]
 
 
+@pytest.mark.slow
 def test_english_reasons_with_lang_en(directory, workspace, tmp_path):
     path = write_csv(
         tmp_path / "en.csv",
@@ -167,6 +168,7 @@ def test_english_reasons_with_lang_en(directory, workspace, tmp_path):
 
 
 # --- duplicates and identity ------------------------------------------------------------------
+@pytest.mark.slow
 def test_exact_repeats_merge_into_one_entry_each(directory, workspace, tmp_path):
     distinct = [
         {"标题": f"数据集{n}", "来源部门": f"部门{n % 4}", "更新频率": "每月", "数据格式": "csv"}
@@ -256,6 +258,7 @@ def broken_off_export(path: Path, count: int = 3_000) -> tuple[Path, str]:
     return path, text
 
 
+@pytest.mark.slow
 def test_a_file_broken_off_mid_way_keeps_what_landed_and_says_so(directory, workspace, tmp_path):
     path, _ = broken_off_export(tmp_path / "cut.json")
     with pytest.raises(ImportBrokeOff) as broke:
@@ -346,6 +349,7 @@ def test_a_dead_import_s_scratch_file_is_swept(tmp_path):
     assert not left.exists()
 
 
+@pytest.mark.slow
 def test_a_dead_process_import_is_marked_interrupted(directory, workspace):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()

@@ -359,6 +359,7 @@ def test_identifier_with_a_repeat_is_not_the_key(tmp_path):
     assert drafted.defaults == {}
 
 
+@pytest.mark.slow
 def test_a_file_without_name_or_provider_says_so_and_exits_2(tmp_path):
     path = write_csv(tmp_path / "odd.csv", ["甲", "乙"], [["1", "2"]])
     drafted = draft_mapping(read_document(path))
@@ -374,6 +375,7 @@ def test_a_file_without_name_or_provider_says_so_and_exits_2(tmp_path):
     assert done.stdout.startswith("# Drafted by")
 
 
+@pytest.mark.slow
 def test_cli_writes_the_yaml_and_reports_placement(tmp_path, real_data):
     out = tmp_path / "huainan.yaml"
     env = {**os.environ, "MULU_HOME": str(tmp_path / "home"), "COLUMNS": "200"}

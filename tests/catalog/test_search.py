@@ -344,6 +344,7 @@ def test_facet_filters(portals):
         search(store, "", facets={"freshness": "stale"})
 
 
+@pytest.mark.slow
 def test_freshness_facet_matches_the_sweep(portals):
     workspace, store, con = portals
     swept = {r["code"]: r["status"] for r in statuses(store)}

@@ -57,6 +57,7 @@ def _keys(directory: Directory) -> dict[str, str]:
     return dict(con.execute("SELECT code, source_key FROM entries").fetchall())
 
 
+@pytest.mark.slow
 def test_the_same_file_with_two_mappings_gives_one_set_of_entries(directory, real_data):
     records = _records(real_data, "anhui_luan.json")
     first = apply_file(directory, resolve_mapping("cn-luan-suzhou"), records)
@@ -97,6 +98,7 @@ defaults: {share_type: 无条件共享, provider_name: 淮南市数据开放平�
     assert all(key.startswith("landing_page:") for key in _keys(directory).values())
 
 
+@pytest.mark.slow
 def test_entries_imported_before_are_matched_by_their_old_keys_and_rekeyed(directory, real_data):
     records = _records(real_data, "anhui_suzhou.json")
     mapping = resolve_mapping("cn-luan-suzhou")

@@ -150,6 +150,7 @@ def test_actor_is_an_active_user_or_the_local_admin(accounts: UserAccounts):
         accounts.actor("li")
 
 
+@pytest.mark.slow
 def test_cli_add_with_password_stdin_then_token(accounts: UserAccounts, workspace):
     accounts.store.close()
     runner = CliRunner()
@@ -204,6 +205,7 @@ def test_cli_add_with_password_stdin_then_token(accounts: UserAccounts, workspac
         assert checked.tokens("li")[0]["created_by"] == "li"
 
 
+@pytest.mark.slow
 def test_a_new_password_or_disabling_ends_the_users_portal_sessions(accounts: UserAccounts):
     """Whoever opened a session with the old password (or stole its cookie) is signed out by
     the change; a disabled user's sessions end as the user is disabled, not at their next

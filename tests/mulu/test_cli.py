@@ -101,6 +101,7 @@ def test_errors_are_clear_and_exit_with_their_kinds_code(tmp_path):
         ["quality", "scores", "--org", "--json"],
     ],
 )
+@pytest.mark.slow
 def test_fast_paths_import_neither_dagster_nor_great_expectations(tmp_path, args):
     probe = (
         "import sys\n"
@@ -187,6 +188,7 @@ def test_export_says_how_many_cells_excel_cut(tmp_path):
     assert "cut" not in done.stdout
 
 
+@pytest.mark.slow
 def test_import_help_names_exit_8_and_source(tmp_path):
     done = mulu(tmp_path, "catalog", "import", "--help")
     assert done.returncode == 0

@@ -206,6 +206,7 @@ def test_the_wrong_role_exits_5_and_changes_nothing(workspace, entry, tokens):
     assert cli(workspace, "--token", analyst, "catalog", "show", entry).exit_code == 0
 
 
+@pytest.mark.slow
 def test_a_token_acts_as_its_user_and_is_recorded(workspace, entry, tokens):
     done = cli(workspace, "--token", tokens["mzj.officer"], "freshness", "report", entry)
     assert done.exit_code == 0, done.output

@@ -57,6 +57,7 @@ def steward(workspace) -> dict[str, str]:
 
 
 # --- the limits, in-process ----------------------------------------------------------------
+@pytest.mark.slow
 def test_a_search_text_over_the_limit_is_400_everywhere(client):
     at_limit = "社保" * (MAX_QUERY_CHARS // 2)
     over = at_limit + "卡"

@@ -85,6 +85,7 @@ def _refused_anonymous(answer: Any) -> bool:
     return answer.status_code in (401, 403)
 
 
+@pytest.mark.slow
 def test_every_route_answers_each_role_as_its_policy_says(app_and_tokens):
     client, tokens = app_and_tokens
     routes = _routes(client.app)

@@ -144,6 +144,7 @@ def test_quality_runs_are_read_by_officers_and_stewards(site, who, status):
     assert client.get("/api/quality/runs", headers=headers).status_code == status
 
 
+@pytest.mark.slow
 def test_portal_pages_that_need_a_sign_in_go_to_the_login_form(site):
     client, workspace, _, _ = site
     anonymous = fresh_client(workspace)
@@ -267,6 +268,7 @@ def test_login_sets_a_safe_cookie_and_logout_ends_the_session(site):
         assert any(e["detail"].get("login") == "li.ming" for e in failed)
 
 
+@pytest.mark.slow
 def test_over_https_the_cookie_is_secure_host_only_and_hsts_is_sent(site):
     _, workspace, _, _ = site
     client = fresh_client(workspace, "https://mulu.example")
@@ -314,6 +316,7 @@ def test_an_expired_session_is_anonymous(site):
     assert "mulu_session=;" in answer.headers["set-cookie"]  # the dead cookie is cleared
 
 
+@pytest.mark.slow
 def test_login_is_rate_limited_per_login_and_per_address(site):
     _, workspace, _, _ = site
     add_user(workspace, "target", roles=("analyst",), org=JTJ, password=PASSWORD)
@@ -423,6 +426,7 @@ def test_the_anonymous_login_form_uses_a_double_submit_cookie(site):
 @pytest.mark.parametrize(
     "path", ["/", "/login", "/freshness", "/api/stats", "/api/entries/nope", "/no-such-page"]
 )
+@pytest.mark.slow
 def test_security_headers_on_every_answer(site, path):
     client, _, _, _ = site
     headers = client.get(path).headers
@@ -639,6 +643,7 @@ def test_serve_trusts_forwarded_headers_only_when_told():
     assert forwarded_headers(False, "10.0.0.2") == "10.0.0.2"
 
 
+@pytest.mark.slow
 def test_a_password_change_ends_the_users_sessions(site):
     _, workspace, _, _ = site
     add_user(workspace, "changer", roles=("steward",), org=JTJ, password=PASSWORD)

@@ -31,6 +31,7 @@ def test_the_code_location_reads_mulu_home_when_it_loads(workspace, monkeypatch)
     assert loaded.resources[MULU].home == str(workspace.root)
 
 
+@pytest.mark.slow
 def test_a_run_shares_one_store_and_closes_it_at_the_end(workspace):
     stores: list[Store] = []
 

@@ -100,6 +100,7 @@ def test_run_page_shows_expectations_and_failures(report, tmp_path):
     assert ALICE in str(report.ge_result)
 
 
+@pytest.mark.slow
 def test_runs_accumulate_and_rebuilding_a_run_is_idempotent(report, tmp_path):
     site = tmp_path / "docs"
     first = build_data_docs(report.ge_result, site_dir=site, run_id="run-1")
@@ -124,6 +125,7 @@ def test_all_values_are_masked_unless_pii_columns_are_given(report, tmp_path):
     assert ALICE[:3] + "*" * 13 + ALICE[-2:] in text
 
 
+@pytest.mark.slow
 def test_a_failed_render_raises_and_stores_nothing(report, tmp_path):
     # GE 1.24.1's page title parses the run name as a date and only catches ValueError: a long
     # digit string raises OverflowError inside the site builder, which only logs it.

@@ -59,6 +59,7 @@ def roster(tmp_path: Path, workspace: Workspace):
     return source, spec
 
 
+@pytest.mark.slow
 def test_a_clean_load_passes_and_is_stored(workspace, store, roster):
     _, spec = roster
     result = load_validated(store, workspace, spec, today=TODAY, data_docs=False)
@@ -69,6 +70,7 @@ def test_a_clean_load_passes_and_is_stored(workspace, store, roster):
     assert loads(workspace, "dibao")[0]["quality"] == "passed"
 
 
+@pytest.mark.slow
 def test_a_bad_load_is_blocked_quarantined_and_the_old_version_stays(workspace, store, roster):
     source, spec = roster
     first = load_validated(store, workspace, spec, today=TODAY, data_docs=False)
@@ -161,6 +163,7 @@ def test_a_rejected_load_stays_out(workspace, store, roster):
     assert not list((workspace.held_dir / "dibao").glob("*.parquet"))
 
 
+@pytest.mark.slow
 def test_waiving_every_blocking_failure_publishes(workspace, store, roster):
     source, spec = roster
     write_csv(source, HEADER, [*GOOD, [BAD_ID, "错号", "600.00", "2026-03-01"]])
@@ -184,6 +187,7 @@ def test_waiving_every_blocking_failure_publishes(workspace, store, roster):
     assert (run["decision"], run["errors"], run["waived"], run["score"]) == ("accepted", 0, 1, 100)
 
 
+@pytest.mark.slow
 def test_warnings_publish_with_a_flag(workspace, store, tmp_path, roster):
     source, _ = roster
     write_csv(source, HEADER, [*GOOD, [BAD_ID, "错号", "600.00", "2026-03-01"]])
@@ -293,6 +297,7 @@ def test_review_errors_say_what_is_wrong(workspace, store, roster):
     assert run["decision"] is None
 
 
+@pytest.mark.slow
 def test_history_survives_a_restart(workspace, store, roster):
     """Runs and reviews are rows in the metadata DB: a new process reads them back."""
     source, spec = roster

@@ -177,6 +177,7 @@ def test_warning_severity_reports_without_blocking(tmp_path):
     assert [s["values"]["person_name"] for s in regex.samples] == ["李四", "王五", "赵六"]
 
 
+@pytest.mark.slow
 def test_type_and_missing_column_are_caught(tmp_path):
     path = tmp_path / "t.parquet"
     duckdb.connect().execute(

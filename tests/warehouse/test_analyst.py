@@ -109,6 +109,7 @@ def run_shell(home: Path, stdin: str) -> subprocess.CompletedProcess:
 
 
 # --- the session ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_session_joins_datasets_with_the_catalogue_by_plain_names(warehouse):
     con = open_session(warehouse)
     columns, rows = run_query(
@@ -164,6 +165,7 @@ def test_a_session_joins_datasets_with_the_catalogue_by_plain_names(warehouse):
     con.close()
 
 
+@pytest.mark.slow
 def test_describe_session_lists_everything_with_row_counts(warehouse):
     writer = lake_writer(warehouse)
     writer.execute("CREATE TABLE lake.entries AS SELECT 1 AS clash")  # the catalogue's name
@@ -228,6 +230,7 @@ def test_a_session_changes_nothing_in_the_workspace(warehouse):
     again.close()
 
 
+@pytest.mark.slow
 def test_a_workspace_without_a_lake_or_catalogue_still_opens(tmp_path, directory, workspace):
     directory.create(DIBAO)
     con = open_session(workspace)  # no lake.sqlite yet
@@ -265,6 +268,7 @@ def test_the_catalogue_comes_from_the_store_and_duckdb_never_opens_its_file(ware
     lake_only.close()
 
 
+@pytest.mark.slow
 def test_a_one_off_query_reads_only_the_catalogue_tables_it_names(warehouse):
     query = "SELECT e.name, count(*) FROM entries e JOIN catalog.entry_updates u USING (code) "
     assert catalogue_tables_in(query + "GROUP BY 1") == {"entries", "entry_updates"}
@@ -425,6 +429,7 @@ def _ordinary_queries_work(con) -> None:
     assert "dibao_recipients" in {o.name for o in describe_session(con)}
 
 
+@pytest.mark.slow
 def test_a_session_refuses_every_way_to_write_and_ordinary_queries_still_work(warehouse, tmp_path):
     _with_quarantine_and_two_versions(warehouse)
     outside = tmp_path / "outside"
@@ -450,6 +455,7 @@ def test_a_session_refuses_every_way_to_write_and_ordinary_queries_still_work(wa
         assert store.entries.get(DIBAO_CODE)["name"] == "城乡低保对象"
 
 
+@pytest.mark.slow
 def test_a_session_alone_leaves_every_file_byte_identical(warehouse, tmp_path):
     _with_quarantine_and_two_versions(warehouse)
     before = _hashes(warehouse.root)
@@ -520,6 +526,7 @@ def test_the_shell_refuses_each_attack_and_goes_on(warehouse, tmp_path):
 
 
 # --- mulu sql --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_sql_prints_json_with_iso_dates_and_numbers(warehouse):
     result = CliRunner().invoke(
         sql_app(),
@@ -550,6 +557,7 @@ def test_sql_prints_json_with_iso_dates_and_numbers(warehouse):
     assert json.loads(limited.stdout) == [{"range": 0}]
 
 
+@pytest.mark.slow
 def test_sql_prints_a_table_and_fails_cleanly_on_bad_sql(warehouse):
     app = sql_app()
     table = CliRunner().invoke(

@@ -89,6 +89,7 @@ def test_auto_finds_gbk_text_after_megabytes_of_ascii(workspace, sources, specs)
     assert set(NAME_ROWS) <= set(lake_rows(workspace, "late"))
 
 
+@pytest.mark.slow
 def test_a_gbk_file_declared_utf8_names_the_likely_encoding(workspace, sources, specs):
     good = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", good, encoding="utf-8")
@@ -138,6 +139,7 @@ def test_a_file_neither_utf8_nor_gb18030_is_refused(workspace, sources, specs):
 
 
 @pytest.mark.parametrize("fmt", ["json", "ndjson"])
+@pytest.mark.slow
 def test_gbk_json_is_read_by_auto_and_verified_when_declared(workspace, sources, specs, fmt):
     import json
 

@@ -65,6 +65,7 @@ def masked_view(workspace, columns=ALL, masked=("person_name", "id_card_no")) ->
     ]
 
 
+@pytest.mark.slow
 def test_a_page_has_the_granted_columns_with_pii_masked(roster):
     page = read_page(roster, access(columns=("id_card_no", "household_size")))
     assert page.columns == ["id_card_no", "household_size"]
@@ -75,6 +76,7 @@ def test_a_page_has_the_granted_columns_with_pii_masked(roster):
     assert not any("199003074514" in str(v) for r in page.rows for v in r)
 
 
+@pytest.mark.slow
 def test_the_owner_reads_clear_values_in_rowid_order(roster):
     page = read_page(roster, access(masked=frozenset(), basis="owner"))
     assert page.rows == [list(r) for r in clear_rows(roster)]
@@ -123,6 +125,7 @@ def test_a_dataset_without_a_table_is_not_found(roster):
         stream(roster, access(table="never_loaded"), "csv")
 
 
+@pytest.mark.slow
 def test_csv_download_has_a_bom_and_parses_back(roster):
     pieces = stream(roster, access(row_filter=(("household_size", ("1", "3", "5")),)), "csv")
     body = b"".join(pieces)
@@ -147,6 +150,7 @@ def test_parquet_download_is_the_granted_view(roster, tmp_path):
     assert [list(r.values()) for r in table.to_pylist()] == masked_view(roster)
 
 
+@pytest.mark.slow
 def test_excel_download_is_the_granted_view(roster, tmp_path):
     pieces = stream(roster, access(columns=("person_name", "household_size")), "xlsx")
     path = tmp_path / "d.xlsx"
@@ -191,6 +195,7 @@ def test_an_excel_download_over_one_sheet_is_refused(roster, monkeypatch):
     assert b"".join(stream(roster, access(), "csv")).count(b"\r\n") == 5  # header + 4 rows
 
 
+@pytest.mark.slow
 def test_reads_share_one_lake_connection_and_see_new_loads(tmp_path):
     """A later load (another snapshot, even another schema) is read at once through the
     process's cached connection."""
@@ -204,6 +209,7 @@ def test_reads_share_one_lake_connection_and_see_new_loads(tmp_path):
     assert read_page(workspace, access()).total == 4
 
 
+@pytest.mark.slow
 def test_every_format_writes_every_kind_of_value(tmp_path):
     """Types the loader seldom makes (timestamps, times, booleans, NaN, blobs, lists, structs,
     UUIDs, intervals, large integers) and a text that looks like a formula all download."""

@@ -60,6 +60,7 @@ def lake_file(workspace: Workspace) -> Path:
 
 
 # --- what a grant shows ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_only_the_granted_columns_with_pii_masked_unless_unmasked(lake_workspace):
     granted = access(
         columns=("person_name", "id_card_no", "monthly_allowance"),

@@ -75,6 +75,7 @@ def versions(workspace: Workspace, table: str) -> list[dict]:
 
 
 # --- formats -------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_gbk_csv_with_title_and_units_rows(workspace, sources, specs):
     path = write_csv(
         sources / "城乡低保对象_202610.csv",
@@ -128,6 +129,7 @@ def test_gbk_csv_with_title_and_units_rows(workspace, sources, specs):
     assert version["extra_info"]["sources"] == [source["sha256"]]
 
 
+@pytest.mark.slow
 def test_utf8_csv_with_bom(workspace, sources, specs):
     path = sources / "roster.csv"
     path.parent.mkdir(parents=True)
@@ -138,6 +140,7 @@ def test_utf8_csv_with_bom(workspace, sources, specs):
     assert lake_rows(workspace, "bom_roster", order_by="approved_on") == ROSTER_TYPED
 
 
+@pytest.mark.slow
 def test_excel_with_a_chinese_sheet_name(workspace, sources, specs):
     rows = [list(r) for r in ROSTER_ROWS]
     rows[0][2], rows[0][3] = 3, 1250.5  # numeric cells
@@ -169,6 +172,7 @@ def test_excel_drift_names_the_spreadsheet_row(workspace, sources, specs):
     assert (caught.value.column, caught.value.row) == ("家庭人口", 6)
 
 
+@pytest.mark.slow
 def test_json_array_and_ndjson(workspace, sources, specs):
     records = roster_records()
     records[0]["家庭人口"] = 3  # JSON numbers and numeric strings both fit an integer column
@@ -180,6 +184,7 @@ def test_json_array_and_ndjson(workspace, sources, specs):
         assert lake_rows(workspace, name, order_by="approved_on") == ROSTER_TYPED
 
 
+@pytest.mark.slow
 def test_parquet(workspace, sources, specs):
     write_parquet(
         sources / "roster.parquet",
@@ -199,6 +204,7 @@ def test_parquet(workspace, sources, specs):
     ]
 
 
+@pytest.mark.slow
 def test_a_glob_of_csvs_is_unioned_by_name(workspace, sources, specs):
     write_csv(sources / "低保_202609.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
     # Another month with the columns in another order and an extra column: matched by name.
@@ -236,6 +242,7 @@ def test_read_source_gives_every_column_with_file_and_row(tmp_path, sources, spe
 
 
 # --- modes and versions --------------------------------------------------------------------
+@pytest.mark.slow
 def test_replace_keeps_the_old_version_readable(workspace, sources, specs):
     path = sources / "roster.csv"
     write_csv(path, ROSTER_HEADER, ROSTER_ROWS)
@@ -256,6 +263,7 @@ def test_replace_keeps_the_old_version_readable(workspace, sources, specs):
     ]
 
 
+@pytest.mark.slow
 def test_replace_with_changed_columns_recreates_the_table(workspace, sources, specs):
     path = sources / "roster.csv"
     write_csv(path, ROSTER_HEADER, ROSTER_ROWS)
@@ -283,6 +291,7 @@ def test_append_adds_each_file_once(workspace, sources, specs):
     assert len(versions(workspace, "dibao")) == 2
 
 
+@pytest.mark.slow
 def test_appending_a_file_without_rows_publishes_nothing_new(workspace, sources, specs):
     write_csv(sources / "低保_202609.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
     spec = write_spec(specs, "dibao", sources / "低保_*.csv", mode="append")
@@ -318,6 +327,7 @@ def test_upsert_replaces_rows_by_key_and_the_last_duplicate_wins(workspace, sour
     assert len(versions(workspace, "dibao")) == 2
 
 
+@pytest.mark.slow
 def test_an_unchanged_source_writes_nothing(workspace, sources, specs):
     path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", path)
@@ -332,6 +342,7 @@ def test_an_unchanged_source_writes_nothing(workspace, sources, specs):
     assert forced.snapshot_id > first.snapshot_id
 
 
+@pytest.mark.slow
 def test_publishing_the_same_sources_twice_writes_once(workspace, sources, specs):
     """A lake commit nobody recorded (its process died) is found, not repeated."""
     path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
@@ -356,6 +367,7 @@ def test_publishing_the_same_sources_twice_writes_once(workspace, sources, specs
     assert len(lake_rows(workspace, "dibao")) == 4
 
 
+@pytest.mark.slow
 def test_a_moved_workspace_still_loads_and_reads(tmp_path, sources, specs):
     path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", path, mode="append")
@@ -472,6 +484,7 @@ def test_a_missing_source_is_a_recorded_failure(workspace, sources, specs):
     assert loads(workspace, "dibao")[-1]["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_text_to_types(workspace, sources, specs):
     columns = [
         {"name": "flag", "source": "是否有效", "type": "boolean"},
@@ -579,6 +592,7 @@ def test_the_staged_file_becomes_the_data_file_without_a_rewrite(
     assert [first.rows, second.rows] == [r["rows"] for r in loads(workspace, "dibao")] == rows
 
 
+@pytest.mark.slow
 def test_upsert_still_inserts_its_rows(workspace, sources, specs, staged_inodes):
     path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", path, mode="upsert", primary_key=["id_card_no"])
@@ -589,6 +603,7 @@ def test_upsert_still_inserts_its_rows(workspace, sources, specs, staged_inodes)
     assert lake_rows(workspace, "dibao", order_by="approved_on") == ROSTER_TYPED
 
 
+@pytest.mark.slow
 def test_a_failed_commit_keeps_the_table_and_leaves_no_file(workspace, sources, specs, monkeypatch):
     path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", path)
@@ -610,6 +625,7 @@ def test_a_failed_commit_keeps_the_table_and_leaves_no_file(workspace, sources, 
     assert lake_snapshot_count(workspace) == first.snapshot_id + 1  # snapshots 0 … first
 
 
+@pytest.mark.slow
 def test_the_next_load_deletes_data_files_of_dead_loads(workspace, sources, specs):
     path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", path, mode="append")
@@ -634,6 +650,7 @@ def test_the_next_load_deletes_data_files_of_dead_loads(workspace, sources, spec
     assert len(lake_rows(workspace, "dibao")) == 5
 
 
+@pytest.mark.slow
 def test_append_with_a_column_the_spec_no_longer_has(workspace, sources, specs):
     path = write_csv(sources / "roster.csv", ROSTER_HEADER, ROSTER_ROWS[:2])
     load_dataset(workspace, write_spec(specs, "dibao", path, mode="append"))
@@ -675,6 +692,7 @@ def test_drift_in_the_second_file_names_that_file_and_row(workspace, sources, sp
     assert not list((workspace.staging_dir / "dibao").glob("*"))
 
 
+@pytest.mark.slow
 def test_typed_values_with_surrounding_blanks(workspace, sources, specs):
     columns = [
         {"name": "n", "source": "人数", "type": "integer"},
@@ -734,6 +752,7 @@ def test_typed_values_with_surrounding_blanks(workspace, sources, specs):
 
 
 # --- staging a local source while it lands ---------------------------------------------------
+@pytest.mark.slow
 def test_a_source_rewritten_during_its_load_loads_the_landed_content(
     workspace, sources, specs, monkeypatch
 ):
@@ -767,6 +786,7 @@ def test_a_source_rewritten_during_its_load_loads_the_landed_content(
     assert not list((workspace.staging_dir / "dibao").glob("*.parquet"))
 
 
+@pytest.mark.slow
 def test_an_unchanged_source_is_not_staged_and_a_touched_one_stays_unchanged(
     workspace, sources, specs, monkeypatch
 ):
@@ -847,6 +867,7 @@ def test_a_held_load_older_than_the_live_one_is_refused_unless_forced(workspace,
     assert len(lake_rows(workspace, "dibao")) == 4
 
 
+@pytest.mark.slow
 def test_a_rejected_load_is_kept_out_and_its_missing_rows_are_reported(workspace, sources, specs):
     path = write_csv(sources / "低保.csv", ROSTER_HEADER, ROSTER_ROWS)
     spec = write_spec(specs, "dibao", path)

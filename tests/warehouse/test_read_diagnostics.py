@@ -51,6 +51,7 @@ def refused(workspace: Workspace, spec, error=SourceError):
 
 
 # --- header names --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_repeated_header_name_is_reported_as_repeated(workspace, sources, specs):
     spec, path, before = published(workspace, sources, specs)
     write_csv(path, [*ROSTER_HEADER, "姓名"], [[*row, "重复"] for row in ROSTER_ROWS])
@@ -63,6 +64,7 @@ def test_a_repeated_header_name_is_reported_as_repeated(workspace, sources, spec
     assert live_table(workspace, "dibao") == before
 
 
+@pytest.mark.slow
 def test_a_repeated_name_in_place_of_a_column_is_not_called_a_rename(workspace, sources, specs):
     spec, path, before = published(workspace, sources, specs)
     header = list(ROSTER_HEADER)
@@ -86,6 +88,7 @@ def test_a_repeated_name_the_spec_does_not_read_is_ignored(workspace, sources, s
 
 
 # --- ragged rows ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_every_ragged_row_is_listed_with_expected_and_found_fields(workspace, sources, specs):
     spec, path, before = published(workspace, sources, specs)
     lines = ["姓名,身份证号,家庭人口,月保障金额(元),审批日期"]
@@ -111,6 +114,7 @@ def test_every_ragged_row_is_listed_with_expected_and_found_fields(workspace, so
     assert live_table(workspace, "dibao") == before
 
 
+@pytest.mark.slow
 def test_a_quoted_value_over_lines_and_one_never_closed(workspace, sources, specs):
     spec, path, before = published(workspace, sources, specs)
     path.write_text(
@@ -157,6 +161,7 @@ def test_a_bad_value_after_empty_lines_is_on_its_own_line(workspace, sources, sp
     assert error.row == 11
 
 
+@pytest.mark.slow
 def test_mixed_line_ends_are_named(workspace, sources, specs):
     spec, path, before = published(workspace, sources, specs)  # write_csv ends lines in CR LF
     path.write_bytes(path.read_bytes() + ",".join(GOOD).encode() + b"\n")
@@ -191,6 +196,7 @@ def test_a_long_line_is_too_long_on_its_line_and_never_echoed(
     assert live_table(workspace, "dibao") == before
 
 
+@pytest.mark.slow
 def test_a_long_value_that_does_not_fit_is_quoted_cut(workspace, sources, specs):
     spec, path, before = published(workspace, sources, specs)
     rows = [list(r) for r in ROSTER_ROWS]
@@ -230,6 +236,7 @@ def _record(**changes) -> str:
     return json.dumps(record, ensure_ascii=False)
 
 
+@pytest.mark.slow
 def test_ndjson_malformed_lines_are_named_exactly(workspace, sources, specs):
     path = _ndjson(sources / "r.ndjson", [_record(), _record(), _record()])
     spec = write_spec(specs, "dibao", path)
@@ -253,6 +260,7 @@ def test_ndjson_rows_are_lines_even_after_blank_lines(workspace, sources, specs)
     assert error.row == 6
 
 
+@pytest.mark.slow
 def test_ndjson_rows_after_many_blank_runs(workspace, sources, specs):
     # More blank runs than a CASE holds: the line numbers come from a lookup table.
     lines = []
@@ -265,6 +273,7 @@ def test_ndjson_rows_after_many_blank_runs(workspace, sources, specs):
 
 
 # --- Excel ---------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_excel_empty_header_cells_are_column_n(workspace, sources, specs):
     header = ["姓名", None, "身份证号", "", "家庭人口", "月保障金额(元)", "审批日期"]
     rows = [[r[0], "a", r[1], "b", *r[2:]] for r in ROSTER_ROWS]
@@ -296,6 +305,7 @@ def test_excel_repeated_header_names_are_reported(workspace, sources, specs):
 
 
 # --- 身份证号 ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_lowercase_x_in_an_id_card_is_stored_as_x(workspace, sources, specs):
     numbers = [make_id_card("110101", dt.date(1990, 3, 7), n) for n in range(40)]
     with_x = [n for n in numbers if n.endswith("X")][:2]

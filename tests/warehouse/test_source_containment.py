@@ -70,6 +70,7 @@ def assert_refused(workspace: Workspace, url: str, shown: str) -> str:
     return message
 
 
+@pytest.mark.slow
 def test_a_relative_path_out_of_the_workspace_is_refused(workspace):
     published(workspace)
     message = assert_refused(workspace, "../../etc/passwd", "../../etc/passwd")
@@ -114,6 +115,7 @@ def test_a_glob_starting_outside_is_refused_before_listing(workspace, tmp_path):
     assert not (workspace.landing_dir / "x").exists()  # not even its folder
 
 
+@pytest.mark.slow
 def test_a_relative_path_is_relative_to_the_workspace_not_the_shell(
     workspace, tmp_path, monkeypatch
 ):
@@ -138,6 +140,7 @@ def test_a_symlink_within_the_roots_is_followed(workspace):
     assert load_dataset(workspace, spec).rows == len(ROSTER_ROWS)
 
 
+@pytest.mark.slow
 def test_mulu_source_roots_adds_folders(workspace, tmp_path, monkeypatch):
     exchange = tmp_path / "exchange"
     path = write_csv(exchange / "低保.csv", ROSTER_HEADER, ROSTER_ROWS)
