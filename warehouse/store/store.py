@@ -69,6 +69,13 @@ class Store:
         with self.database.snapshot():
             yield
 
+    def ready(self) -> dict[str, int | bool]:
+        """Whether this store can serve now (issue 14's readiness probe): it answers a read and
+        its schema is the one this code expects (every migration ran). Raises when the
+        database cannot be read at all."""
+        found, expected = self.database.schema_version()
+        return {"schema_version": found, "expected": expected, "ok": found == expected}
+
     def close(self) -> None:
         self.database.close()
 

@@ -14,9 +14,22 @@ from mulu.web.api import (
     dcat,
     freshness,
     grants,
+    health,
     quality,
     search,
     sharing,
 )
 
-ROUTE_GROUPS = (catalogue, search, ckan, dcat, freshness, quality, sharing, grants, data, audit)
+ROUTE_GROUPS = (
+    health,
+    catalogue,
+    search,
+    ckan,
+    dcat,
+    freshness,
+    quality,
+    sharing,
+    grants,
+    data,
+    audit,
+)

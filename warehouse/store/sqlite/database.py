@@ -108,6 +108,13 @@ class Database:
         finally:
             con.execute("ROLLBACK")
 
+    def schema_version(self) -> tuple[int, int]:
+        """(the schema version of the database, the newest this code knows): equal when every
+        migration ran; the database answering at all is the readiness check's first half."""
+        with self.snapshot() as con:
+            found = int(con.execute("PRAGMA user_version").fetchone()[0])
+        return found, max((v for v, _ in _migrations()), default=0)
+
     def open_connections(self) -> int:
         """How many connections this database holds open (one per live thread that used it)."""
         with self._lock:
