@@ -1240,24 +1240,10 @@ def _copy_granted(
 
 
 def _lake_source(workspace: Workspace) -> duckdb.DuckDBPyConnection:
-    """The lake attached read-only, for copying granted rows: like ``lake.connect_lake``'s
-    read-only connection, but it runs only Mulu's own statements (``granted_select``, values
-    bound), never an analyst's, so it skips the extension signature check as the loader's does
-    (~0.8 s per session: the files are our pinned duckdb-extension-* packages)."""
-    catalog = lake.catalog_path(workspace)
-    if not catalog.exists():
-        raise lake.LakeMissingError(f"no lake at {catalog}: nothing has been loaded yet")
-    con = duckdb.connect(config={"allow_unsigned_extensions": True})
-    try:
-        con.execute("SET enable_progress_bar = false")
-        lake.load_extension(con, "sqlite_scanner")
-        lake.load_extension(con, "ducklake")
-        data = lake.quote_literal(str(lake.data_path(workspace)) + "/")
-        con.execute(
-            f"ATTACH {lake.quote_literal('ducklake:sqlite:' + str(catalog))} AS {LAKE} "
-            f"(DATA_PATH {data}, OVERRIDE_DATA_PATH true, READ_ONLY)"
-        )
-    except BaseException:
-        con.close()
-        raise
+    """The lake attached read-only, for copying granted rows: it runs only Mulu's own
+    statements (``granted_select``, values bound), never an analyst's, so it skips the
+    extension signature check as the loader's does (~0.8 s per session: the files are our
+    pinned duckdb-extension-* packages)."""
+    con = lake.connect_lake(workspace, read_only=True, trusted=True)
+    con.execute("SET enable_progress_bar = false")
     return con

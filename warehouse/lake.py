@@ -103,7 +103,9 @@ def table_location(workspace: Workspace, table: str) -> Path:
     return data_path(workspace) / LAKE_SCHEMA / table
 
 
-def connect_lake(workspace: Workspace, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect_lake(
+    workspace: Workspace, *, read_only: bool = False, trusted: bool = False
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the lake attached AS ``lake`` (tables in ``lake.main``).
 
     A writable connection creates the lake on first use. A read-only one raises
@@ -112,7 +114,8 @@ def connect_lake(workspace: Workspace, *, read_only: bool = False) -> duckdb.Duc
     A writable connection is the loader's and runs only the loader's SQL: it skips DuckDB's
     signature check of the extension files (about 50 ms for each of the two, on every
     connection), which come from the project's own pinned packages, not a download. Read-only
-    connections, which people's queries use, keep the check.
+    connections, which people's queries use, keep the check, unless ``trusted``: a read-only
+    connection that runs only Mulu's own statements (the per-user session's copy).
     """
     catalog = catalog_path(workspace)
     if read_only and not catalog.exists():
@@ -126,7 +129,8 @@ def connect_lake(workspace: Workspace, *, read_only: bool = False) -> duckdb.Duc
     # per load): the files come from our pinned duckdb-extension-* packages in site-packages,
     # and whoever can change those can change any Python we run. Analyst (read-only)
     # connections, which run people's SQL, keep the check.
-    con = duckdb.connect(config={} if read_only else {"allow_unsigned_extensions": True})
+    skip_check = trusted or not read_only
+    con = duckdb.connect(config={"allow_unsigned_extensions": True} if skip_check else {})
     try:
         load_extension(con, "sqlite_scanner")
         load_extension(con, "ducklake")

@@ -38,6 +38,7 @@ from schemas.entry import CATALOGUE_TZ, catalogue_now
 from schemas.errors import InvalidInput
 from schemas.principal import Principal
 from warehouse.store import Store
+from warehouse.store.fields import AUDIT_COLUMNS
 
 CHANNELS = ("portal", "rest", "download", "ckan", "sql", "cli")
 # Every action the log records: data reads, the sharing workflow's steps, grants, sign-ins and
@@ -72,24 +73,7 @@ EVENT_FIELDS = (
     "purpose",
     "remote",
 )
-EXPORT_COLUMNS = (
-    "seq",
-    "at",
-    "actor",
-    "actor_org",
-    "action",
-    "channel",
-    "dataset",
-    "entry_code",
-    "columns",
-    "rows",
-    "grant_id",
-    "purpose",
-    "remote",
-    "detail",
-    "prev_hash",
-    "hash",
-)
+EXPORT_COLUMNS = AUDIT_COLUMNS  # every column, both hashes: a copy verifies on its own
 MAX_PROBLEMS = 20
 ExportFormat = Literal["csv", "jsonl"]
 

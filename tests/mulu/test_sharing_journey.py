@@ -26,13 +26,11 @@ store and lake.
 The steps are tests over one module-scoped journey, run in file order. A step run alone (``-k``,
 or on another xdist worker with ``--dist load``) first runs the earlier steps it builds on, once
 per process; ``--dist loadscope`` (``make test``) keeps the module on one worker, so it runs
-once. A step whose product part is known broken calls ``pytest.xfail`` with the reason after
-doing what later steps need.
+once. A step whose earlier steps did not finish fails: nothing is skipped.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import functools
@@ -216,8 +214,8 @@ STEPS: list[Callable[[Journey], None]] = []  # the journey's steps, in file orde
 def step(function: Callable[[Journey], None]) -> Callable[[Journey], None]:
     """A step of the journey. Each runs once per process: before it, every earlier step not
     yet run runs, so a step works alone too (``pytest -k``, xdist's load distribution); a step
-    already run as an earlier one's prerequisite reports that run's outcome. An earlier step's
-    ``xfail`` does not stop the later ones; its failure does."""
+    already run as an earlier one's prerequisite reports that run's outcome; an earlier step's
+    failure fails the later ones too."""
 
     @functools.wraps(function)
     def run(journey: Journey) -> None:
@@ -225,8 +223,7 @@ def step(function: Callable[[Journey], None]) -> Callable[[Journey], None]:
         if name not in journey.outcomes:
             for earlier in STEPS[: STEPS.index(run)]:
                 if earlier.__name__ not in journey.outcomes:
-                    with contextlib.suppress(pytest.xfail.Exception):
-                        earlier(journey)
+                    earlier(journey)
             journey.outcomes[name] = None
             try:
                 function(journey)
@@ -242,7 +239,7 @@ def step(function: Callable[[Journey], None]) -> Callable[[Journey], None]:
 
 def needs(*values: Any) -> None:
     if any(v is None for v in values):
-        pytest.skip("an earlier step of the journey did not finish")
+        pytest.fail("an earlier step of the journey did not finish")
 
 
 def flash_text(page: Any) -> str:

@@ -74,3 +74,24 @@ class EntryPage:
 
 # How quality scores are grouped: per catalogue entry or per organisation (提供方).
 ScoreKey = Literal["entry", "organisation"]
+
+# The audit log's columns in table order (issue 13): the store hashes every one but ``hash``;
+# exports write them all.
+AUDIT_COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "actor_org",
+    "action",
+    "channel",
+    "dataset",
+    "entry_code",
+    "columns",
+    "rows",
+    "grant_id",
+    "purpose",
+    "remote",
+    "detail",
+    "prev_hash",
+    "hash",
+)

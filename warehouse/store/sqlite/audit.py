@@ -22,29 +22,13 @@ import json
 from collections.abc import Generator, Mapping
 from typing import Any
 
+from warehouse.store.fields import AUDIT_COLUMNS
 from warehouse.store.sqlite.database import Database
 
 GENESIS_HASH = "0" * 64
 
 # Every column, in table order; the hash covers all but ``hash``.
-COLUMNS = (
-    "seq",
-    "at",
-    "actor",
-    "actor_org",
-    "action",
-    "channel",
-    "dataset",
-    "entry_code",
-    "columns",
-    "rows",
-    "grant_id",
-    "purpose",
-    "remote",
-    "detail",
-    "prev_hash",
-    "hash",
-)
+COLUMNS = AUDIT_COLUMNS
 HASHED = COLUMNS[:-1]
 # What the caller gives ``append`` (seq, prev_hash and hash are the store's).
 RECORD_FIELDS = COLUMNS[1:-2]
