@@ -41,7 +41,7 @@ unit: install
 
 # The quick loop while editing: no slow tests, no browser, no server processes.
 test-fast: install
-	$(PYTEST) -m "not slow and not browser and not server"
+	$(PYTEST) -m "not slow and not browser and not server and not postgresql"
 
 test: lint unit
 

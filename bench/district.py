@@ -13,7 +13,7 @@ def build(home: Path, copies: int, *, events: bool = True) -> int:
     repeated ``copies`` times with new codes (``<code>.<copy>``). Returns the entry count."""
     from catalog.demo import build_demo
     from catalog.directory import Directory
-    from warehouse.store.sqlite.database import Database
+    from warehouse.store.sqlite.database import SqliteDatabase as Database
     from warehouse.workspace import Workspace
 
     workspace = Workspace(home).ensure()

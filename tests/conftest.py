@@ -10,9 +10,12 @@ import pytest
 from catalog.directory import Directory
 from warehouse.workspace import Workspace
 
+from postgres_store import parametrize_stores, postgres_template, postgres_url, store_dialect
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 REAL_DATA = SHARED / "data" / "real"
+__all__ = ["postgres_template", "postgres_url", "store_dialect"]  # fixtures, shared
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,8 +32,14 @@ def sources_anywhere_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
+def workspace(tmp_path: Path, store_dialect: str) -> Workspace:
+    """A new workspace; its store on SQLite, or on PostgreSQL in a ``both_stores`` module's
+    second run (tests/postgres_store.py)."""
     return Workspace(tmp_path / "ws").ensure()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_stores(metafunc)
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ def attach_catalogue(
     """Make the catalogue's tables (every one, or only ``tables`` with only their columns)
     queryable in ``con`` as ``<name>.<table>``, from one consistent read of the store.
     ``latest_updates_until``: also ``<name>.latest_updates`` (code, updated_at), each entry's
-    latest update event up to that moment (``SqliteExport.latest_updates``).
+    latest update event up to that moment (``SqlExport.latest_updates``).
     Attaching again replaces the tables with a fresh read. Returns the tables attached."""
     with store.snapshot():
         arrow = store.export.all_tables() if tables is None else store.export.tables(tables)

@@ -23,6 +23,8 @@ Layout (each path is a property here; no other module builds one from ``root``):
     config/sharing_rules.yaml  sharing_rules_file: the sharing rules' day counts (optional)
     config/oidc.yaml        oidc_file: single sign-on through an OIDC provider (optional;
                             without it the portal signs in by password only)
+    config/settings.yaml    settings_file: deployment settings (PostgreSQL, object storage,
+                            distributed Dagster; ``warehouse.settings``, docs/deploy.md)
 
 The path is resolved when a command runs, never at import time.
 
@@ -132,6 +134,10 @@ class Workspace:
     @property
     def oidc_file(self) -> Path:
         return self.root / "config" / "oidc.yaml"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.root / "config" / "settings.yaml"
 
     def stored(self, path: str | Path) -> str:
         """``path`` (absolute, or relative to the current directory) as the workspace's

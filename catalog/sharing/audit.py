@@ -6,7 +6,7 @@ sharing workflow or a grant's creation or revocation; ``event`` anything else (l
 audit_view, audit_export …). Each returns the row's ``seq``.
 
 Tamper evidence: each row carries the sha256 of its content and of the previous row's hash
-(``warehouse.store.sqlite.audit``). ``verify`` recomputes every hash and link and names the
+(``warehouse.store.sql.audit``). ``verify`` recomputes every hash and link and names the
 first broken seq and why:
 
 - an edited row: its hash no longer matches its content ("内容被修改");

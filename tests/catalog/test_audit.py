@@ -22,7 +22,7 @@ from catalog.sharing.audit import AuditLog, checkpoint_path
 from schemas.principal import Principal
 from schemas.roles import Role
 from warehouse.store import Store
-from warehouse.store.sqlite.audit import GENESIS_HASH, digest
+from warehouse.store.sql.audit import GENESIS_HASH, digest
 from warehouse.workspace import Workspace
 
 ORG = "11330100MB0000001X"

@@ -9,7 +9,9 @@ import textwrap
 import pytest
 
 from catalog.directory import Directory, EntryNotFound, EntryRecord
-from warehouse.store.sqlite.database import Database
+from warehouse.store.sqlite.database import SqliteDatabase as Database
+
+pytestmark = pytest.mark.both_stores
 
 ENTRY = {
     "name": "城乡低保对象信息",
@@ -230,18 +232,19 @@ def test_store_closes_the_connections_of_ended_threads(workspace):
         store.close()
 
 
+@pytest.mark.sqlite_only
 def test_registrations_made_before_load_ids_are_found_by_load_id(workspace):
     """Migration 007 reads the load id out of the note that registrations carried before, so a
     load registered by the old code is not registered a second time."""
     import sqlite3
 
     from warehouse.store import Store
-    from warehouse.store.sqlite.database import _migrations, _split_sql
+    from warehouse.store.schema import migrations, split_sql
 
     con = sqlite3.connect(workspace.metadata_db, isolation_level=None)
-    for version, sql in _migrations():
+    for version, sql in migrations("sqlite"):
         if version <= 6:
-            for statement in _split_sql(sql):
+            for statement in split_sql(sql):
                 con.execute(statement)
     con.execute("PRAGMA user_version = 6")
     con.execute(

@@ -31,7 +31,7 @@ from mulu.cli import app
 from schemas.principal import Principal
 from schemas.roles import Role
 from warehouse.store import Store
-from warehouse.store.sqlite.audit import digest
+from warehouse.store.sql.audit import digest
 from warehouse.workspace import Workspace
 
 MZJ = "11330100MB0000001X"  # 民政局

@@ -69,13 +69,13 @@ def die(*args, **kwargs):
 
 import catalog.reviews, quality.runs
 from warehouse.load import commit
-from warehouse.store.sqlite.loads import SqliteLoads
+from warehouse.store.sql.loads import SqlLoads
 if point == "after_intent":  # the pending review is committed; nothing else happened
     quality.runs.commit_held = die
 elif point == "before_commit":  # inside the lake transaction, data file in the table
     commit.set_commit_message = die
 elif point == "after_commit":  # the lake commit made; the completing transaction is open
-    SqliteLoads.publish_held = die
+    SqlLoads.publish_held = die
 elif point == "in_registration":  # ... and has recorded the load, registering it now
     catalog.reviews.register_load = die
 elif point == "before_removal":  # the completing transaction committed; held file still there

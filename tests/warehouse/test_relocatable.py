@@ -28,7 +28,7 @@ from quality.runs import get_run
 from schemas.identity import make_id_card
 from warehouse.lake import connect_lake
 from warehouse.store import Store
-from warehouse.store.sqlite.database import _migrations, _split_sql
+from warehouse.store.schema import migrations, split_sql
 from warehouse.workspace import Workspace
 
 pytestmark = pytest.mark.slow
@@ -213,10 +213,10 @@ def test_migration_009_cuts_old_absolute_paths_to_the_layout(tmp_path):
     db = tmp_path / "ws" / "catalog.sqlite"
     db.parent.mkdir()
     con = sqlite3.connect(db, isolation_level=None)
-    for version, sql in _migrations():
+    for version, sql in migrations("sqlite"):
         if version >= 9:
             break
-        for statement in _split_sql(sql):
+        for statement in split_sql(sql):
             con.execute(statement)
         con.execute(f"PRAGMA user_version = {version}")
     old = "/elsewhere/held/.mulu"  # a root that itself contains a layout folder name

@@ -7,23 +7,22 @@ from contextlib import contextmanager
 from types import TracebackType
 
 from warehouse.store import interfaces
-from warehouse.store.sqlite.applications import SqliteApplications
-from warehouse.store.sqlite.audit import SqliteAudit
-from warehouse.store.sqlite.catalogue import (
-    SqliteEntries,
-    SqliteHistory,
-    SqliteImports,
-    SqliteOrganisations,
+from warehouse.store.sql.applications import SqlApplications
+from warehouse.store.sql.audit import SqlAudit
+from warehouse.store.sql.catalogue import (
+    SqlEntries,
+    SqlHistory,
+    SqlImports,
+    SqlOrganisations,
 )
-from warehouse.store.sqlite.database import Database
-from warehouse.store.sqlite.export import SqliteExport
-from warehouse.store.sqlite.freshness import SqliteFreshness
-from warehouse.store.sqlite.grants import SqliteGrants
-from warehouse.store.sqlite.loads import SqliteLoads
-from warehouse.store.sqlite.quality import SqliteQuality
-from warehouse.store.sqlite.search import SqliteSearch
-from warehouse.store.sqlite.sessions import SqliteSessions
-from warehouse.store.sqlite.users import SqliteUsers
+from warehouse.store.database import Database, open_database
+from warehouse.store.sql.export import SqlExport
+from warehouse.store.sql.freshness import SqlFreshness
+from warehouse.store.sql.grants import SqlGrants
+from warehouse.store.sql.loads import SqlLoads
+from warehouse.store.sql.quality import SqlQuality
+from warehouse.store.sql.sessions import SqlSessions
+from warehouse.store.sql.users import SqlUsers
 from warehouse.workspace import Workspace
 
 
@@ -35,27 +34,28 @@ class Store:
     many threads. ``with store.transaction():`` makes the writes of several repositories one
     atomic unit."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, workspace: Workspace) -> None:
         self.database = database
+        self.workspace = workspace
         # Typed by the protocols of the seam: mypy checks that the SQLite classes conform.
-        self.entries: interfaces.Entries = SqliteEntries(database)
-        self.organisations: interfaces.Organisations = SqliteOrganisations(database)
-        self.history: interfaces.History = SqliteHistory(database)
-        self.imports: interfaces.Imports = SqliteImports(database)
-        self.loads: interfaces.Loads = SqliteLoads(database)
-        self.quality: interfaces.Quality = SqliteQuality(database)
-        self.freshness: interfaces.Freshness = SqliteFreshness(database)
-        self.search: interfaces.Search = SqliteSearch(database)
-        self.export: interfaces.Export = SqliteExport(database)  # catalogue tables for DuckDB
-        self.users: interfaces.Users = SqliteUsers(database)
-        self.sessions: interfaces.Sessions = SqliteSessions(database)
-        self.applications: interfaces.Applications = SqliteApplications(database)
-        self.grants: interfaces.Grants = SqliteGrants(database)
-        self.audit: interfaces.Audit = SqliteAudit(database)
+        self.entries: interfaces.Entries = SqlEntries(database)
+        self.organisations: interfaces.Organisations = SqlOrganisations(database)
+        self.history: interfaces.History = SqlHistory(database)
+        self.imports: interfaces.Imports = SqlImports(database)
+        self.loads: interfaces.Loads = SqlLoads(database, workspace)
+        self.quality: interfaces.Quality = SqlQuality(database, workspace)
+        self.freshness: interfaces.Freshness = SqlFreshness(database)
+        self.search: interfaces.Search = _search(database)
+        self.export: interfaces.Export = SqlExport(database)  # catalogue tables for DuckDB
+        self.users: interfaces.Users = SqlUsers(database)
+        self.sessions: interfaces.Sessions = SqlSessions(database)
+        self.applications: interfaces.Applications = SqlApplications(database)
+        self.grants: interfaces.Grants = SqlGrants(database)
+        self.audit: interfaces.Audit = SqlAudit(database)
 
     @classmethod
     def open(cls, workspace: Workspace) -> Store:
-        return cls(Database(workspace.metadata_db))
+        return cls(open_database(workspace), workspace)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -89,3 +89,14 @@ class Store:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _search(database: Database) -> interfaces.Search:
+    """The search index of this database's engine: FTS5 in SQLite, tsvector in PostgreSQL."""
+    if database.dialect == "postgresql":
+        from warehouse.store.postgres.search import PostgresSearch
+
+        return PostgresSearch(database)
+    from warehouse.store.sqlite.search import SqliteSearch
+
+    return SqliteSearch(database)

@@ -8,7 +8,7 @@ run beside one writer; writers queue on ``busy_timeout`` (``BEGIN IMMEDIATE``) i
 Python's sqlite3: DuckDB never attaches this file (its own SQLite library would keep POSIX locks
 that sqlite3's do not see, and closing either drops the other's locks: a later checkpoint then
 deletes the WAL under a live connection and acknowledged writes are lost). DuckDB gets the
-catalogue as rows from the store instead (``warehouse.store.sqlite.export``).
+catalogue as rows from the store instead (``warehouse.store.sql.export``).
 
 Each thread gets its own connection, created on first use and kept until ``close``: a new
 connection starts with a cold page cache, and sqlite3 connections must not be shared by
@@ -22,19 +22,11 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 
+from warehouse.store.schema import latest_version, migrations, split_sql
+
 BUSY_TIMEOUT_MS = 60_000
-
-
-def _migrations() -> list[tuple[int, str]]:
-    folder = resources.files("warehouse.store.sqlite") / "migrations"
-    found = []
-    for item in folder.iterdir():
-        if item.name.endswith(".sql"):
-            found.append((int(item.name.split("_", 1)[0]), item.read_text(encoding="utf-8")))
-    return sorted(found)
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -49,11 +41,14 @@ def _open(path: Path) -> sqlite3.Connection:
     return con
 
 
-class Database:
+class SqliteDatabase:
     """Owns this process's connections to one metadata database file."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: Path, *, migrate: bool = True) -> None:
         self.path = path
+        self.location = str(path)
         self._local = threading.local()
         self._lock = threading.Lock()
         # Each connection with the thread it belongs to: a server's worker threads come and go
@@ -113,7 +108,7 @@ class Database:
         migration ran; the database answering at all is the readiness check's first half."""
         with self.snapshot() as con:
             found = int(con.execute("PRAGMA user_version").fetchone()[0])
-        return found, max((v for v, _ in _migrations()), default=0)
+        return found, latest_version()
 
     def open_connections(self) -> int:
         """How many connections this database holds open (one per live thread that used it)."""
@@ -141,7 +136,7 @@ class Database:
 
 def _migrate(con: sqlite3.Connection) -> None:
     current = con.execute("PRAGMA user_version").fetchone()[0]
-    pending = [(v, sql) for v, sql in _migrations() if v > current]
+    pending = [(v, sql) for v, sql in migrations("sqlite") if v > current]
     if not pending:
         return
     con.execute("BEGIN IMMEDIATE")
@@ -150,22 +145,10 @@ def _migrate(con: sqlite3.Connection) -> None:
         current = con.execute("PRAGMA user_version").fetchone()[0]
         for version, sql in pending:
             if version > current:
-                for statement in _split_sql(sql):
+                for statement in split_sql(sql):
                     con.execute(statement)
                 con.execute(f"PRAGMA user_version = {version}")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
-
-
-def _split_sql(sql: str) -> list[str]:
-    statements, buffer = [], []
-    for line in sql.splitlines():
-        buffer.append(line)
-        if line.rstrip().endswith(";") and sqlite3.complete_statement("\n".join(buffer)):
-            statements.append("\n".join(buffer))
-            buffer = []
-    if "".join(buffer).strip():
-        statements.append("\n".join(buffer))
-    return statements

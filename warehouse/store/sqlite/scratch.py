@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from warehouse.store.sqlite.rows import chunks, marks
+from warehouse.store.sql.rows import chunks, marks
 
 _PREFIX = "import-"
 

@@ -30,8 +30,8 @@ from warehouse.store.search_index import (
     IndexState,
     SearchDocument,
 )
-from warehouse.store.sqlite.database import Database
-from warehouse.store.sqlite.rows import chunks, marks, row_to_entry
+from warehouse.store.database import Database
+from warehouse.store.sql.rows import chunks, marks, row_to_entry
 
 # search_docs columns written from a SearchDocument, and the id column of each value facet.
 _DOC_COLUMNS = (

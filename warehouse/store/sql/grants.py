@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from warehouse.store.sqlite.database import Database
+from warehouse.store.database import Database
 
 GRANT_FIELDS = (
     "id",
@@ -39,7 +39,7 @@ def _grant(row: Any) -> dict[str, Any]:
     return grant
 
 
-class SqliteGrants:
+class SqlGrants:
     def __init__(self, db: Database) -> None:
         self.db = db
 

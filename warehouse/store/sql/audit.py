@@ -23,7 +23,7 @@ from collections.abc import Generator, Mapping
 from typing import Any
 
 from warehouse.store.fields import AUDIT_COLUMNS
-from warehouse.store.sqlite.database import Database
+from warehouse.store.database import Database
 
 GENESIS_HASH = "0" * 64
 
@@ -68,7 +68,7 @@ def _where(
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-class SqliteAudit:
+class SqlAudit:
     def __init__(self, db: Database) -> None:
         self.db = db
 

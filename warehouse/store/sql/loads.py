@@ -22,8 +22,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from warehouse.store.sqlite.database import Database
-from warehouse.store.sqlite.rows import chunks, marks
+from warehouse.store.database import Database
+from warehouse.store.sql.rows import chunks, marks
 from warehouse.workspace import Workspace
 
 # The rowid of a load (0 when there is none), for "after that load".
@@ -55,11 +55,10 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-class SqliteLoads:
-    def __init__(self, db: Database) -> None:
+class SqlLoads:
+    def __init__(self, db: Database, workspace: Workspace) -> None:
         self.db = db
-        # The workspace is the folder of its metadata database (Workspace.metadata_db).
-        self.paths = Workspace(db.path.parent)
+        self.paths = workspace  # stored paths are relative to it
 
     # --- reads ---------------------------------------------------------------------------
     def get(self, load_id: str) -> dict[str, Any] | None:

@@ -11,11 +11,11 @@ from dataclasses import astuple
 from typing import Any
 
 from warehouse.store.freshness_values import POLICY_FIELDS, NoticeKey, Override, SentNotice
-from warehouse.store.sqlite.database import Database
-from warehouse.store.sqlite.rows import marks
+from warehouse.store.database import Database
+from warehouse.store.sql.rows import marks
 
 
-class SqliteFreshness:
+class SqlFreshness:
     def __init__(self, db: Database) -> None:
         self.db = db
 

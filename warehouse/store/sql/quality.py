@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from warehouse.store.fields import ScoreKey
-from warehouse.store.sqlite.database import Database
-from warehouse.store.sqlite.rows import dumps, marks
+from warehouse.store.database import Database
+from warehouse.store.sql.rows import dumps, marks
 from warehouse.workspace import Workspace
 
 _RUN_COLUMNS = (
@@ -79,11 +79,10 @@ _MONTHLY = {
 }
 
 
-class SqliteQuality:
-    def __init__(self, db: Database) -> None:
+class SqlQuality:
+    def __init__(self, db: Database, workspace: Workspace) -> None:
         self.db = db
-        # The workspace is the folder of its metadata database (Workspace.metadata_db).
-        self.paths = Workspace(db.path.parent)
+        self.paths = workspace  # stored paths are relative to it
 
     # --- runs ------------------------------------------------------------------------------
     def add_run(

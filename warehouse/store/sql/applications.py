@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from warehouse.store.sqlite.database import Database
+from warehouse.store.database import Database
 
 FIELDS = (
     "id",
@@ -65,7 +65,7 @@ def _stored(value: Any, key: str) -> Any:
     return value
 
 
-class SqliteApplications:
+class SqlApplications:
     def __init__(self, db: Database) -> None:
         self.db = db
 

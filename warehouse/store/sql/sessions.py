@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from warehouse.store.sqlite.database import Database
+from warehouse.store.database import Database
 
 SESSION_FIELDS = (
     "id_hash",
@@ -24,7 +24,7 @@ SESSION_FIELDS = (
 )
 
 
-class SqliteSessions:
+class SqlSessions:
     def __init__(self, db: Database) -> None:
         self.db = db
 

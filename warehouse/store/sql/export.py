@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pyarrow is imported when an export runs, not when the store opens
     import pyarrow as pa
 
-from warehouse.store.sqlite.database import Database
+from warehouse.store.database import Database
 
 # Tables that are the store's own machinery, not catalogue data: code allocation, the search
 # index (derived from entries; FTS5 keeps its index in shadow tables), and the users with their
@@ -51,7 +51,7 @@ def _arrow_type(kind: str) -> pa.DataType:
     return {"INTEGER": pa.int64(), "REAL": pa.float64(), "BLOB": pa.binary()}.get(kind, pa.string())
 
 
-class SqliteExport:
+class SqlExport:
     def __init__(self, db: Database) -> None:
         self.db = db
 

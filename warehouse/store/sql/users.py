@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from warehouse.store.sqlite.database import Database
+from warehouse.store.database import Database
 
 USER_FIELDS = (
     "login",
@@ -37,7 +37,7 @@ def _user(row: Any, roles: list[str]) -> dict[str, Any]:
     return user
 
 
-class SqliteUsers:
+class SqlUsers:
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -16,14 +16,14 @@ from warehouse.store.fields import (
     EntryKey,
     EntryPage,
 )
-from warehouse.store.sqlite.database import Database
-from warehouse.store.sqlite.rows import chunks, dumps, encode_value, marks, row_to_entry
+from warehouse.store.database import Database
+from warehouse.store.sql.rows import chunks, dumps, encode_value, marks, row_to_entry
 
 # What a listing reads: the catalogue's fields, not each source record (one entry has it).
 _LISTED_COLUMNS = ", ".join(c for c in (*ENTRY_FIELDS, *TRACKING_FIELDS) if c != "source_record")
 
 
-class SqliteEntries:
+class SqlEntries:
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -206,7 +206,7 @@ class SqliteEntries:
                 )
 
 
-class SqliteOrganisations:
+class SqlOrganisations:
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -286,7 +286,7 @@ class SqliteOrganisations:
                 )
 
 
-class SqliteHistory:
+class SqlHistory:
     """Every change of an entry (entry_history) and every update of its data (entry_updates)."""
 
     def __init__(self, db: Database) -> None:
@@ -387,7 +387,7 @@ class SqliteHistory:
         return row is not None
 
 
-class SqliteImports:
+class SqlImports:
     def __init__(self, db: Database) -> None:
         self.db = db
 

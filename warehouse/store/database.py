@@ -1,0 +1,78 @@
+"""What the repositories need of a metadata database, whichever engine holds it.
+
+Two implementations: ``warehouse.store.sqlite.database.SqliteDatabase`` (the embedded default,
+one file in the workspace) and ``warehouse.store.postgres.database.PostgresDatabase``
+(``MULU_DATABASE_URL=postgresql://…``). Both hand each thread its own connection, whose
+``execute`` takes SQL with ``?`` marks and returns rows readable by position and by column
+name; the repositories in ``warehouse.store.sql`` are written once in the SQL both accept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from warehouse.settings import Settings, is_postgresql
+from warehouse.store.schema import Dialect
+from warehouse.workspace import Workspace
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> Any: ...
+
+
+class Database(Protocol):
+    dialect: Dialect
+    # Names the database for in-process caches and messages (a path, or a URL without password).
+    location: str
+
+    def connection(self) -> Any:
+        """This thread's connection (autocommit; write through :meth:`transaction`)."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[Any]:
+        """One atomic write on this thread's connection; joins an open transaction."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[Any]:
+        """A read transaction: every query inside sees the same committed state."""
+        ...
+
+    def schema_version(self) -> tuple[int, int]:
+        """(the database's schema version, the newest this code knows)."""
+        ...
+
+    def open_connections(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def open_database(workspace: Workspace, *, migrate: bool = True) -> Database:
+    """The metadata database the workspace's settings name: PostgreSQL when ``database_url``
+    is a postgresql:// URL, else the workspace's ``catalog.sqlite``."""
+    url = Settings.load(workspace).database_url
+    if url and is_postgresql(url):
+        from warehouse.store.postgres.database import PostgresDatabase
+
+        return PostgresDatabase(url, migrate=migrate)
+    if url:
+        raise ValueError(f"MULU_DATABASE_URL: expected postgresql://…, got {url.split(':')[0]}:…")
+    from warehouse.store.sqlite.database import SqliteDatabase
+
+    return SqliteDatabase(workspace.metadata_db, migrate=migrate)

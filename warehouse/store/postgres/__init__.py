@@ -1,0 +1,1 @@
+"""The store on PostgreSQL: its database (connections, migrations) and its search index."""
