@@ -6,11 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from postgres_store import parametrize_stores, postgres_template, postgres_url, store_dialect
 
 from catalog.directory import Directory
 from warehouse.workspace import Workspace
-
-from postgres_store import parametrize_stores, postgres_template, postgres_url, store_dialect
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

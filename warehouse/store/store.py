@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from types import TracebackType
 
 from warehouse.store import interfaces
+from warehouse.store.database import Database, open_database
 from warehouse.store.sql.applications import SqlApplications
 from warehouse.store.sql.audit import SqlAudit
 from warehouse.store.sql.catalogue import (
@@ -15,7 +16,6 @@ from warehouse.store.sql.catalogue import (
     SqlImports,
     SqlOrganisations,
 )
-from warehouse.store.database import Database, open_database
 from warehouse.store.sql.export import SqlExport
 from warehouse.store.sql.freshness import SqlFreshness
 from warehouse.store.sql.grants import SqlGrants

@@ -22,8 +22,8 @@ import json
 from collections.abc import Generator, Mapping
 from typing import Any
 
-from warehouse.store.fields import AUDIT_COLUMNS
 from warehouse.store.database import Database
+from warehouse.store.fields import AUDIT_COLUMNS
 
 GENESIS_HASH = "0" * 64
 

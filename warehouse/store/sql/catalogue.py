@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, Literal
 
+from warehouse.store.database import Database
 from warehouse.store.fields import (
     COUNT_COLUMNS,
     ENTRY_FIELDS,
@@ -16,7 +17,6 @@ from warehouse.store.fields import (
     EntryKey,
     EntryPage,
 )
-from warehouse.store.database import Database
 from warehouse.store.sql.rows import chunks, dumps, encode_value, marks, row_to_entry
 
 # What a listing reads: the catalogue's fields, not each source record (one entry has it).

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import astuple
 from typing import Any
 
-from warehouse.store.freshness_values import POLICY_FIELDS, NoticeKey, Override, SentNotice
 from warehouse.store.database import Database
+from warehouse.store.freshness_values import POLICY_FIELDS, NoticeKey, Override, SentNotice
 from warehouse.store.sql.rows import marks
 
 

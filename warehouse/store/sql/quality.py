@@ -13,8 +13,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from warehouse.store.fields import ScoreKey
 from warehouse.store.database import Database
+from warehouse.store.fields import ScoreKey
 from warehouse.store.sql.rows import dumps, marks
 from warehouse.workspace import Workspace
 

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from warehouse.store.database import Database
 from warehouse.store.search_index import (
     FACET_COLUMNS,
     FLOAT_COLUMNS,
@@ -30,7 +31,6 @@ from warehouse.store.search_index import (
     IndexState,
     SearchDocument,
 )
-from warehouse.store.database import Database
 from warehouse.store.sql.rows import chunks, marks, row_to_entry
 
 # search_docs columns written from a SearchDocument, and the id column of each value facet.
