@@ -28,6 +28,8 @@ from mulu.cli import (
     sharing_commands,
     sql_command,
     users_commands,
+    worker_command,
+    workspace_commands,
 )
 from mulu.cli.context import set_options
 from mulu.cli.output import fail
@@ -68,6 +70,7 @@ app.add_typer(users_commands.app, name="users")
 app.add_typer(sharing_commands.app, name="sharing")
 app.add_typer(grants_commands.app, name="grants")
 app.add_typer(audit_commands.app, name="audit")
+app.add_typer(workspace_commands.app, name="workspace")
 
 
 def main() -> None:
