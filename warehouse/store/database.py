@@ -19,7 +19,10 @@ from warehouse.workspace import Workspace
 
 
 class Cursor(Protocol):
-    rowcount: int
+    """What a statement returns: rows (by position and by column name) and a row count."""
+
+    @property
+    def rowcount(self) -> int: ...
 
     def fetchone(self) -> Any: ...
 
@@ -29,12 +32,17 @@ class Cursor(Protocol):
 
 
 class Connection(Protocol):
+    """One thread's connection: autocommit, SQL with ``?`` marks."""
+
     @property
     def in_transaction(self) -> bool: ...
 
-    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+    @property
+    def total_changes(self) -> int: ...
 
-    def executemany(self, sql: str, seq_of_parameters: Any, /) -> Any: ...
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> Cursor: ...
 
 
 class Database(Protocol):
@@ -42,15 +50,15 @@ class Database(Protocol):
     # Names the database for in-process caches and messages (a path, or a URL without password).
     location: str
 
-    def connection(self) -> Any:
+    def connection(self) -> Connection:
         """This thread's connection (autocommit; write through :meth:`transaction`)."""
         ...
 
-    def transaction(self) -> AbstractContextManager[Any]:
+    def transaction(self) -> AbstractContextManager[Connection]:
         """One atomic write on this thread's connection; joins an open transaction."""
         ...
 
-    def snapshot(self) -> AbstractContextManager[Any]:
+    def snapshot(self) -> AbstractContextManager[Connection]:
         """A read transaction: every query inside sees the same committed state."""
         ...
 

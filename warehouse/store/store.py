@@ -93,10 +93,12 @@ class Store:
 
 def _search(database: Database) -> interfaces.Search:
     """The search index of this database's engine: FTS5 in SQLite, tsvector in PostgreSQL."""
-    if database.dialect == "postgresql":
-        from warehouse.store.postgres.search import PostgresSearch
+    from warehouse.store.sqlite.database import SqliteDatabase
 
-        return PostgresSearch(database)
-    from warehouse.store.sqlite.search import SqliteSearch
+    if isinstance(database, SqliteDatabase):
+        from warehouse.store.sqlite.search import SqliteSearch
 
-    return SqliteSearch(database)
+        return SqliteSearch(database)
+    from warehouse.store.postgres.search import PostgresSearch
+
+    return PostgresSearch(database)  # type: ignore[return-value]  # until it is written

@@ -28,7 +28,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from warehouse.settings import redact
-from warehouse.store.schema import POSTGRESQL_BASELINE, latest_version, migrations
+from warehouse.store.schema import POSTGRESQL_BASELINE, Dialect, latest_version, migrations
 
 # pg_advisory locks: writers (transaction-scoped) and migrations (session-scoped).
 WRITE_LOCK = 0x6D756C75  # "mulu"
@@ -56,7 +56,7 @@ class Row(tuple[Any, ...]):
 
     _names: tuple[str, ...] = ()
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             try:
                 return tuple.__getitem__(self, self._names.index(key))
@@ -91,14 +91,14 @@ class PostgresConnection:
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
-    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Any:
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None, /) -> Any:
         cursor = self.raw.cursor(row_factory=_row_factory)
         cursor.execute(translate(sql), _adapt(parameters))
         if cursor.rowcount > 0 and cursor.description is None:
             self.total_changes += cursor.rowcount
         return cursor
 
-    def executemany(self, sql: str, seq_of_parameters: Any) -> Any:
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> Any:
         cursor = self.raw.cursor(row_factory=_row_factory)
         cursor.executemany(translate(sql), [_adapt(p) for p in seq_of_parameters])
         if cursor.rowcount > 0:
@@ -122,7 +122,7 @@ def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection[Any]:
 class PostgresDatabase:
     """Owns this process's connections to one PostgreSQL database."""
 
-    dialect = "postgresql"
+    dialect: Dialect = "postgresql"
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
@@ -194,7 +194,7 @@ class PostgresDatabase:
                     if version <= current or version < POSTGRESQL_BASELINE:
                         continue
                     with raw.transaction():
-                        raw.execute(sql)  # type: ignore[call-overload]  # a whole file at once
+                        raw.execute(sql)  # a whole file at once
                         raw.execute("INSERT INTO mulu_schema (version) VALUES (%s)", (version,))
                     ran.append(version)
                 return ran

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from warehouse.store.schema import latest_version, migrations, split_sql
+from warehouse.store.schema import Dialect, latest_version, migrations, split_sql
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -44,7 +44,7 @@ def _open(path: Path) -> sqlite3.Connection:
 class SqliteDatabase:
     """Owns this process's connections to one metadata database file."""
 
-    dialect = "sqlite"
+    dialect: Dialect = "sqlite"
 
     def __init__(self, path: Path, *, migrate: bool = True) -> None:
         self.path = path

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from warehouse.store.database import Database
+from warehouse.store.sqlite.database import SqliteDatabase
 from warehouse.store.search_index import (
     FACET_COLUMNS,
     FLOAT_COLUMNS,
@@ -118,7 +118,7 @@ class SqliteSearch:
     """The search index's storage: plain values and id arrays in and out; what to index and
     how to rank is ``catalog.search``'s."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: SqliteDatabase) -> None:
         self.db = db
         # Names the index's database across this process's stores (a key for caches).
         self.location = os.path.realpath(db.path)
