@@ -74,6 +74,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "MULU_CELERY_BACKEND_URL",
         "Celery's result backend: redis://… or rpc:// (default: rpc://).",
     ),
+    "celery_queue": (
+        "MULU_CELERY_QUEUE",
+        "The Celery queue a workspace's loads go to and its `mulu worker`s take them from "
+        "(default: mulu); one name per workspace when several share a broker.",
+    ),
     "log_format": (
         "MULU_LOG_FORMAT",
         "text (default) or json: one JSON object a line for log collectors.",
@@ -96,6 +101,7 @@ class Settings:
     department_run_limit: str | None = None
     celery_broker_url: str | None = None
     celery_backend_url: str | None = None
+    celery_queue: str | None = None
     log_format: str | None = None
 
     @classmethod
