@@ -1,4 +1,5 @@
-"""Search: real SQLite FTS5, real jieba and pypinyin, real portal data; no mocks."""
+"""Search: real SQLite FTS5 and real PostgreSQL tsvector/GIN (each test on both stores), real
+jieba and pypinyin, real portal data; no mocks."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from postgres_store import create_database, database_url, drop_database
 from typer.testing import CliRunner
 
 from catalog.directory import Directory
@@ -28,22 +30,62 @@ from schemas.errors import InvalidInput
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
+pytestmark = pytest.mark.both_stores
+
 PORTALS = ("anhui_luan.json", "anhui_chizhou.json")
 
 
-@pytest.fixture(scope="module")
-def portals(tmp_path_factory, real_data: Path):
-    """A workspace holding two real city portals (2,196 Chinese entries)."""
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)],
+)
+def portals(request, tmp_path_factory, real_data: Path):
+    """A workspace holding two real city portals (2,196 Chinese entries), its store on SQLite
+    or (named in its config/settings.yaml) on a PostgreSQL database of its own."""
     workspace = Workspace(tmp_path_factory.mktemp("search") / "ws").ensure()
-    directory = Directory.open(workspace, user="tester")
-    for name in PORTALS:
-        report = import_file(directory, workspace, real_data / "cn-portals" / name)
-        assert report.created > 0
-    directory.close()
-    with Store.open(workspace) as store:
-        refresh_index(store)
-        # The test's own reads of the ground truth, on the store's connection for this thread.
-        yield workspace, store, store.database.connection()
+    database = None
+    if request.param == "postgresql":
+        database = create_database(template=request.getfixturevalue("postgres_template"))
+        workspace.settings_file.parent.mkdir(parents=True, exist_ok=True)
+        workspace.settings_file.write_text(f"database_url: {database_url(database)}\n")
+    try:
+        directory = Directory.open(workspace, user="tester")
+        for name in PORTALS:
+            report = import_file(directory, workspace, real_data / "cn-portals" / name)
+            assert report.created > 0
+        directory.close()
+        with Store.open(workspace) as store:
+            assert store.database.dialect == request.param
+            refresh_index(store)
+            # The test's own reads of the ground truth, on the store's connection for this
+            # thread.
+            yield workspace, store, store.database.connection()
+    finally:
+        if database is not None:
+            drop_database(database)
+
+
+@contextlib.contextmanager
+def another_writer(store: Store):
+    """A connection of another program writing the store's database directly (not through a
+    store): ``execute(sql with ? marks, params)`` in a transaction of its own."""
+    if store.database.dialect == "sqlite":
+        with contextlib.closing(sqlite3.connect(store.database.path)) as con:
+
+            def execute(sql: str, params=()) -> None:
+                with con:
+                    con.execute(sql, params)
+
+            yield execute
+        return
+    import psycopg
+
+    with psycopg.connect(store.database.url, autocommit=True) as con:
+
+        def execute(sql: str, params=()) -> None:
+            con.execute(sql.replace("?", "%s"), params)
+
+        yield execute
 
 
 def names(result) -> list[str]:
@@ -125,13 +167,9 @@ def test_recall_above_plain_fts_on_chinese_queries(portals):
         "公交",
     ]
     ours_total = plain_total = truth_total = 0
+    active = con.execute("SELECT code, name FROM entries WHERE status = 'active'").fetchall()
     for query in queries:
-        truth = {
-            r[0]
-            for r in con.execute(
-                "SELECT code FROM entries WHERE status = 'active' AND instr(name, ?) > 0", (query,)
-            )
-        }
+        truth = {code for code, name in active if query in name}
         assert truth, query
         ours = {h.code for h in search(store, query, limit=5000).hits}
         assert truth <= ours, (query, sorted(truth - ours)[:5])
@@ -150,14 +188,9 @@ def test_one_word_matched_alternative_by_alternative_equals_the_whole_expression
         plan = plan_query(query)
         assert len(plan.alternatives) == 1, query
         assert len(plan.alternatives[0]) > 1, query
-        expected = {
-            r[0]
-            for r in con.execute(
-                "SELECT d.code FROM search_fts f JOIN search_docs d ON d.id = f.rowid "
-                "WHERE search_fts MATCH ? AND d.active = 1",
-                (plan.match,),
-            )
-        }
+        ids = store.search.matching(plan.match).tolist()
+        expected = {d["code"] for d in store.search.documents(ids).values()}
+        assert expected, query
         assert {h.code for h in search(store, query, limit=100_000).hits} == expected, query
 
 
@@ -415,15 +448,11 @@ def test_incremental_refresh_after_create_update_retire(directory, workspace):
 
     # Another program writing the database directly (not through a store) is seen as well:
     # the triggers queue its changes.
-    with contextlib.closing(sqlite3.connect(workspace.metadata_db)) as other_writer:
-        with other_writer:
-            other_writer.execute(
-                "UPDATE entries SET summary = '公共租赁住房' WHERE code = ?", (other,)
-            )
+    with another_writer(store) as execute:
+        execute("UPDATE entries SET summary = '公共租赁住房' WHERE code = ?", (other,))
         assert [h.code for h in search(store, "公租房").hits] == [other]
-        with other_writer:
-            other_writer.execute("DELETE FROM entry_history WHERE code = ?", (other,))
-            other_writer.execute("DELETE FROM entries WHERE code = ?", (other,))
+        execute("DELETE FROM entry_history WHERE code = ?", (other,))
+        execute("DELETE FROM entries WHERE code = ?", (other,))
     assert search(store, "公租房").total == 0
     assert search(store, "").total == 1
 

@@ -1,11 +1,507 @@
-"""The search index (目录检索) in PostgreSQL: being written (issue 14)."""
+"""The search index (目录检索) in PostgreSQL: the same tables as SQLite's (``search_docs``,
+``search_values``, ``search_meta``, ``search_pending``, filled by the trigger
+``search_entries_queue``) with ``search_fts`` a tsvector column under a GIN index in place of
+FTS5, and ``search_terms`` bm25's statistics (documents per term, rows, tokens), kept by every
+``write_batch``.
+
+The expressions ``catalog.search`` plans are FTS5's; ``warehouse.store.postgres.fts`` parses
+them into one tsquery (or a tsquery and a NEAR check) and computes bm25 exactly as FTS5 does
+over the matching rows' positions of the query's terms, so both stores rank alike.
+
+Id sets leave as one ``string_agg`` parsed by numpy, as SQLite's ``group_concat`` do.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from warehouse.store.database import Database
+from warehouse.store.postgres import fts
+from warehouse.store.search_index import (
+    FACET_COLUMNS,
+    FLOAT_COLUMNS,
+    TEXT_FIELDS,
+    VALUE_FACETS,
+    Deadlines,
+    FacetColumns,
+    Ids,
+    IndexState,
+    SearchDocument,
+)
+from warehouse.store.sql.rows import chunks, marks, row_to_entry
+
+_DOC_COLUMNS = (
+    "code",
+    "name",
+    "name_key",
+    "provider_code",
+    "provider_name",
+    "category",
+    "share_type",
+    "open_type",
+    "update_cycle",
+    "formats",
+    "summary",
+    "updated_at",
+    "tracked",
+    "soon_at",
+    "overdue_at",
+)
+_VALUE_ID_COLUMNS = {
+    "organisation": "v_org",
+    "category": "v_category",
+    "share_type": "v_share",
+    "open_type": "v_open",
+    "update_cycle": "v_cycle",
+    "formats": "v_formats",
+}
+_INDEXED_ENTRY_COLUMNS = (
+    "code",
+    "name",
+    "category_name",
+    "resource_class",
+    "provider_code",
+    "provider_name",
+    "summary",
+    "formats",
+    "data_items",
+    "share_type",
+    "open_type",
+    "update_cycle",
+    "tags",
+    "updated_at",
+    "status",
+)
+_FACET_SQL = {
+    "active": "active",
+    "tracked": "tracked",
+    **_VALUE_ID_COLUMNS,
+    "soon_at": "coalesce(soon_at, 'NaN')",
+    "overdue_at": "coalesce(overdue_at, 'NaN')",
+    "updated": "coalesce(search_epoch(updated_at), -1)",
+    "name_len": "length(name)",
+}
+_FACET_SELECT = ", ".join(
+    ["string_agg(id::text, ',')"]
+    + [f"string_agg(({_FACET_SQL[c]})::text, ',')" for c in FACET_COLUMNS]
+)
+_UPSERT_DOC = (
+    f"INSERT INTO search_docs (id, {', '.join(_DOC_COLUMNS)}, "
+    f"{', '.join(_VALUE_ID_COLUMNS[f] for f in VALUE_FACETS)}, active, gen) "
+    f"VALUES ({marks(1 + len(_DOC_COLUMNS) + len(VALUE_FACETS) + 2)}) "
+    "ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}"
+        for c in (*_DOC_COLUMNS, *(_VALUE_ID_COLUMNS[f] for f in VALUE_FACETS), "active", "gen")
+    )
+)
+_TERMS_DELTA = (
+    "INSERT INTO search_terms (class, term, docs) "
+    "SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[]) "
+    "ON CONFLICT (class, term) DO UPDATE SET docs = search_terms.docs + excluded.docs"
+)
+
+
+def _ids(value: str | None) -> Ids:
+    import numpy as np  # imported when search runs, not when the store opens
+
+    if not value:
+        return np.zeros(0, dtype=np.int64)
+    return np.fromstring(value, sep=",", dtype=np.int64)
 
 
 class PostgresSearch:
+    """The search index's storage on PostgreSQL (see the module doc)."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self.location = db.location
+
+    # --- state ---------------------------------------------------------------------------
+    def state(self) -> IndexState:
+        rows = dict(
+            self.db.connection()
+            .execute("SELECT key, value FROM search_meta WHERE key IN ('index_id', 'generation')")
+            .fetchall()
+        )
+        return IndexState(rows.get("index_id"), int(rows.get("generation") or 0))
+
+    def meta(self, key: str) -> str | None:
+        return _meta(self.db.connection(), key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db.transaction() as con:
+            _set_meta(con, key, value)
+
+    def has_pending(self) -> bool:
+        row = (
+            self.db.connection().execute("SELECT EXISTS (SELECT 1 FROM search_pending)").fetchone()
+        )
+        return bool(row[0])
+
+    def pending(self, limit: int) -> list[tuple[int, str]]:
+        return [
+            (int(r[0]), str(r[1]))
+            for r in self.db.connection().execute(
+                "SELECT id, code FROM search_pending ORDER BY id LIMIT ?", (limit,)
+            )
+        ]
+
+    # --- what documents are built from ---------------------------------------------------
+    def entries(self, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+        con = self.db.connection()
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in chunks(list(codes)):
+            for row in con.execute(
+                f"SELECT {', '.join(_INDEXED_ENTRY_COLUMNS)} FROM entries "
+                f"WHERE code IN ({marks(len(chunk))})",
+                chunk,
+            ):
+                found[row["code"]] = row_to_entry(row)
+        return found
+
+    def policy_signature(self) -> str:
+        row = (
+            self.db.connection()
+            .execute("SELECT count(*), coalesce(max(set_at), '') FROM freshness_policies")
+            .fetchone()
+        )
+        return f"{row[0]}|{row[1]}"
+
+    def entries_under_policies(
+        self, entry_codes: Sequence[str], provider_codes: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        con = self.db.connection()
+        rows: dict[str, dict[str, Any]] = {}
+        for column, values in (("code", entry_codes), ("provider_code", provider_codes)):
+            for chunk in chunks(list(values)):
+                for row in con.execute(
+                    f"SELECT code, updated_at, update_cycle, provider_code FROM entries "
+                    f"WHERE {column} IN ({marks(len(chunk))})",
+                    chunk,
+                ):
+                    rows[row["code"]] = dict(row)
+        return list(rows.values())
+
+    # --- writes --------------------------------------------------------------------------
+    def start_rebuild(self, segmenter: str) -> None:
+        with self.db.transaction() as con:
+            con.execute("TRUNCATE search_docs, search_fts, search_terms")
+            con.execute("TRUNCATE search_values RESTART IDENTITY")
+            con.execute("DELETE FROM search_pending")
+            con.execute("INSERT INTO search_pending (code) SELECT code FROM entries ORDER BY code")
+            con.execute("DELETE FROM search_meta WHERE key IN ('policy_signature', 'policies')")
+            _set_meta(con, "segmenter", segmenter)
+            _set_meta(con, "index_id", uuid.uuid4().hex)
+            _set_meta(con, "generation", "0")
+
+    def write_batch(
+        self, documents: Sequence[SearchDocument], handled: Sequence[str], through: int
+    ) -> int:
+        wanted = {
+            (facet, value)
+            for doc in documents
+            for facet in VALUE_FACETS
+            if (value := doc.facet_value(facet))
+        }
+        built = {doc.code for doc in documents}
+        vectors = [fts.document_vector(doc.text) for doc in documents]
+        with self.db.transaction() as con:
+            generation = _next_generation(con)
+            value_ids = _value_ids(con, wanted)
+            existing: dict[str, tuple[int, int]] = {}
+            for chunk in chunks(list(handled)):
+                for row in con.execute(
+                    f"SELECT code, id, active FROM search_docs WHERE code IN ({marks(len(chunk))})",
+                    chunk,
+                ):
+                    existing[row[0]] = (int(row[1]), int(row[2]))
+            next_id = int(con.execute("SELECT max(id) FROM search_docs").fetchone()[0] or 0) + 1
+            delta: Counter[tuple[str, str]] = Counter()
+            old = [doc_id for doc_id, active in existing.values() if active]
+            if old:
+                # What the replaced rows counted in bm25's statistics goes.
+                for row in con.execute(
+                    "SELECT u.lexeme, array_to_string(array_agg(DISTINCT w), '') "
+                    "FROM search_fts f, unnest(f.doc) u, unnest(u.weights) w "
+                    "WHERE f.id = ANY(?::bigint[]) GROUP BY f.id, u.lexeme",
+                    (old,),
+                ):
+                    delta[("*", row[0])] -= 1
+                    for weight in row[1]:
+                        delta[(weight, row[0])] -= 1
+                totals = con.execute(
+                    "SELECT count(*), coalesce(sum(size), 0) FROM search_fts "
+                    "WHERE id = ANY(?::bigint[])",
+                    (old,),
+                ).fetchone()
+                delta[("#", "rows")] -= int(totals[0])
+                delta[("#", "tokens")] -= int(totals[1])
+                con.execute("DELETE FROM search_fts WHERE id = ANY(?::bigint[])", (old,))
+            gone = [
+                (generation, doc_id)
+                for code, (doc_id, active) in existing.items()
+                if active and code not in built
+            ]
+            if gone:
+                con.executemany("UPDATE search_docs SET active = 0, gen = ? WHERE id = ?", gone)
+            rows, fts_ids, fts_sizes, fts_docs = [], [], [], []
+            for doc, (vector, size, terms) in zip(documents, vectors, strict=True):
+                if doc.code in existing:
+                    doc_id = existing[doc.code][0]
+                else:
+                    doc_id, next_id = next_id, next_id + 1
+                ids = [value_ids.get((f, doc.facet_value(f) or ""), 0) for f in VALUE_FACETS]
+                rows.append((doc_id, *(getattr(doc, c) for c in _DOC_COLUMNS), *ids, 1, generation))
+                fts_ids.append(doc_id)
+                fts_sizes.append(size)
+                fts_docs.append(vector)
+                for cls, found in terms.items():
+                    for term in found:
+                        delta[(cls, term)] += 1
+                delta[("#", "rows")] += 1
+                delta[("#", "tokens")] += size
+            if rows:
+                con.executemany(_UPSERT_DOC, rows)
+                con.execute(
+                    "INSERT INTO search_fts (id, size, doc) "
+                    "SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::tsvector[])",
+                    (fts_ids, fts_sizes, fts_docs),
+                )
+            changed = sorted((k, v) for k, v in delta.items() if v)
+            if changed:
+                con.execute(
+                    _TERMS_DELTA,
+                    (
+                        [k[0] for k, _ in changed],
+                        [k[1] for k, _ in changed],
+                        [v for _, v in changed],
+                    ),
+                )
+                con.execute("DELETE FROM search_terms WHERE docs = 0 AND class <> '#'")
+            con.execute("DELETE FROM search_pending WHERE id <= ?", (through,))
+        return len(gone)
+
+    def set_deadlines(self, deadlines: Sequence[Deadlines]) -> None:
+        if not deadlines:
+            return
+        with self.db.transaction() as con:
+            generation = _next_generation(con)
+            con.executemany(
+                "UPDATE search_docs SET tracked = ?, soon_at = ?, overdue_at = ?, gen = ? "
+                "WHERE code = ?",
+                [(int(d.tracked), d.soon_at, d.overdue_at, generation, d.code) for d in deadlines],
+            )
+
+    # --- reads for a query ---------------------------------------------------------------
+    def matching(self, expression: str) -> Ids:
+        """Index ids of the documents matching an FTS5 query expression."""
+        condition = fts.to_sql(fts.parse(expression))
+        row = (
+            self.db.connection()
+            .execute(
+                f"SELECT string_agg(f.id::text, ',') FROM search_fts f WHERE {condition.text}",
+                condition.params,
+            )
+            .fetchone()
+        )
+        return _ids(row[0])
+
+    def scored(self, expression: str, weights: Mapping[str, float]) -> tuple[Ids, Ids]:
+        """(ids, bm25 × -1e6 as integers: higher is better) of every match, FTS5's bm25."""
+        import numpy as np
+
+        tree = fts.parse(expression)
+        condition = fts.to_sql(tree)
+        phrases = fts.phrases(tree)
+        exact = sorted({t for p in phrases for t in (p.tokens if not p.prefix else p.tokens[:-1])})
+        prefixes = sorted({p.tokens[-1] for p in phrases if p.prefix})
+        with self.db.snapshot() as con:
+            found = con.execute(
+                "SELECT f.id, f.size, (SELECT string_agg(u.lexeme || ' ' || "
+                "array_to_string(u.positions, ','), ' ') FROM unnest(f.doc) u "
+                "WHERE u.lexeme = ANY(?::text[]) OR u.lexeme ^@ ANY(?::text[])) "
+                f"FROM search_fts f WHERE {condition.text} ORDER BY f.id",
+                [exact, prefixes, *condition.params],
+            ).fetchall()
+            if not found:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            stats = _statistics(con, phrases)
+        field_weights = [float(weights.get(f, 1.0)) for f in TEXT_FIELDS]
+        ids = np.fromiter((int(r[0]) for r in found), dtype=np.int64, count=len(found))
+        scores = np.zeros(len(found), dtype=np.int64)
+        for i, (_id, size, packed) in enumerate(found):
+            positions: dict[str, list[int]] = {}
+            if packed:
+                parts = packed.split(" ")
+                for lexeme, where in zip(parts[::2], parts[1::2], strict=True):
+                    positions[lexeme] = [int(p) for p in where.split(",")]
+            score = fts.bm25(tree, stats, int(size), positions, field_weights)
+            # SQLite: CAST(bm25(…) * -1000000 AS INTEGER) of bm25 = -score (truncated to 0).
+            scores[i] = int((-score) * -1000000.0)
+        return ids, scores
+
+    def with_code_between(self, low: str, high: str) -> Ids:
+        return self._ids(
+            'SELECT id FROM search_docs WHERE code COLLATE "C" >= ? AND code COLLATE "C" < ? '
+            "AND active = 1",
+            (low, high),
+        )
+
+    def with_code(self, code: str) -> Ids:
+        return self._ids("SELECT id FROM search_docs WHERE code = ? AND active = 1", (code,))
+
+    def with_name_key(self, name_key: str) -> Ids:
+        return self._ids(
+            "SELECT id FROM search_docs WHERE name_key = ? AND active = 1", (name_key,)
+        )
+
+    def provider_names(self, provider_codes: Sequence[str]) -> set[str]:
+        con = self.db.connection()
+        names: set[str] = set()
+        for chunk in chunks(list(provider_codes)):
+            names.update(
+                r[0]
+                for r in con.execute(
+                    f"SELECT DISTINCT provider_name FROM search_docs "
+                    f"WHERE provider_code IN ({marks(len(chunk))})",
+                    chunk,
+                )
+                if r[0] is not None
+            )
+        return names
+
+    def documents(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        if not ids:
+            return {}
+        con = self.db.connection()
+        found: dict[int, dict[str, Any]] = {}
+        for chunk in chunks([int(i) for i in ids]):
+            cursor = con.execute(
+                f"SELECT id, {', '.join(_DOC_COLUMNS)} FROM search_docs "
+                f"WHERE id = ANY(?::bigint[])",
+                (list(chunk),),
+            )
+            for row in cursor:
+                found[row[0]] = dict(row)
+        return found
+
+    # --- facet columns -------------------------------------------------------------------
+    def facet_columns(self, *, after_generation: int | None = None) -> FacetColumns:
+        con = self.db.connection()
+        if after_generation is None:
+            row = con.execute(f"SELECT {_FACET_SELECT} FROM search_docs").fetchone()
+        else:
+            row = con.execute(
+                f"SELECT {_FACET_SELECT} FROM search_docs WHERE gen > ?", (after_generation,)
+            ).fetchone()
+        import numpy as np
+
+        ids = _ids(row[0])
+        columns: dict[str, Any] = {}
+        for name, raw in zip(FACET_COLUMNS, row[1:], strict=True):
+            dtype = np.float64 if name in FLOAT_COLUMNS else np.int64
+            columns[name] = (
+                np.fromstring(raw, sep=",", dtype=dtype) if raw else np.zeros(0, dtype=dtype)
+            )
+        return FacetColumns(ids=ids, columns=columns)
+
+    def facet_values(self, *, after_id: int = 0) -> dict[int, tuple[str, str]]:
+        return {
+            int(r[0]): (r[1], r[2])
+            for r in self.db.connection().execute(
+                "SELECT id, facet, value FROM search_values WHERE id > ?", (after_id,)
+            )
+        }
+
+    def _ids(self, sql: str, params: Sequence[object]) -> Ids:
+        row = (
+            self.db.connection()
+            .execute(f"SELECT string_agg(id::text, ',') FROM ({sql}) AS picked", params)
+            .fetchone()
+        )
+        return _ids(row[0])
+
+
+def _statistics(con: Any, phrases: Sequence[fts.Phrase]) -> fts.Statistics:
+    """bm25's numbers: rows and tokens of the index, and per phrase the rows matching it
+    alone (a one-token phrase from ``search_terms``, any other counted by the GIN index)."""
+    totals = dict(con.execute("SELECT term, docs FROM search_terms WHERE class = '#'").fetchall())
+    lookups: dict[tuple[str, str], int] = {}
+    keys = sorted(
+        {
+            (fts.classes_of(p.fields) or "*", p.tokens[0])
+            for p in phrases
+            if len(p.tokens) == 1 and not p.prefix and len(fts.classes_of(p.fields) or "*") == 1
+        }
+    )
+    if keys:
+        for row in con.execute(
+            "SELECT class, term, docs FROM search_terms "
+            "WHERE (class, term) IN (SELECT * FROM unnest(?::text[], ?::text[]))",
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        ):
+            lookups[(row[0], row[1])] = int(row[2])
+    hits = []
+    counted: dict[str, int] = {}
+    for phrase in phrases:
+        classes = fts.classes_of(phrase.fields) or "*"
+        if len(phrase.tokens) == 1 and not phrase.prefix and len(classes) == 1:
+            hits.append(lookups.get((classes, phrase.tokens[0]), 0))
+            continue
+        query = fts.phrase_query(phrase)
+        if query not in counted:
+            counted[query] = (
+                int(
+                    con.execute(
+                        "SELECT count(*) FROM search_fts WHERE doc @@ ?::tsquery", (query,)
+                    ).fetchone()[0]
+                )
+                if query
+                else 0
+            )
+        hits.append(counted[query])
+    return fts.Statistics(int(totals.get("rows", 0)), int(totals.get("tokens", 0)), hits)
+
+
+def _meta(con: Any, key: str) -> str | None:
+    row = con.execute("SELECT value FROM search_meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _set_meta(con: Any, key: str, value: str) -> None:
+    con.execute(
+        "INSERT INTO search_meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def _next_generation(con: Any) -> int:
+    generation = int(_meta(con, "generation") or 0) + 1
+    _set_meta(con, "generation", str(generation))
+    if _meta(con, "index_id") is None:
+        _set_meta(con, "index_id", uuid.uuid4().hex)
+    return generation
+
+
+def _value_ids(con: Any, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for facet in {f for f, _ in wanted}:
+        values = sorted(v for f, v in wanted if f == facet)
+        for chunk in chunks(values):
+            for row in con.execute(
+                f"SELECT value, id FROM search_values WHERE facet = ? "
+                f"AND value IN ({marks(len(chunk))})",
+                (facet, *chunk),
+            ):
+                found[(facet, row[0])] = int(row[1])
+    for key in sorted(wanted - found.keys()):
+        row = con.execute(
+            "INSERT INTO search_values (facet, value) VALUES (?, ?) RETURNING id", key
+        ).fetchone()
+        found[key] = int(row[0])
+    return found
