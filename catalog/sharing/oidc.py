@@ -331,7 +331,7 @@ class Pending:
     binding: str  # sha256 of the browser's binding cookie: the callback must come from it
     next_url: str
     redirect_uri: str
-    started: float
+    started: float  # Unix time (seconds)
 
 
 def _hash(value: str) -> str:
@@ -339,19 +339,21 @@ def _hash(value: str) -> str:
 
 
 class PendingLogins:
-    """Logins begun in this server process, by ``state``: kept server-side (never in the
-    browser), each usable once, for ``PENDING_SECONDS``. A login must come back to the
-    browser that began it (the binding cookie's hash), so a callback URL sent to someone else
-    signs nobody in."""
+    """Logins begun, by ``state``: kept server-side in the store (never in the browser; any
+    server process may take the callback: ``mulu serve --workers N``, several machines), each
+    usable once, for ``ttl`` seconds. A login must come back to the browser that began it (the
+    binding cookie's hash), so a callback URL sent to someone else signs nobody in. At most
+    ``most`` are kept: beginning another drops the oldest."""
 
-    def __init__(self, *, ttl: float = PENDING_SECONDS, most: int = MAX_PENDING) -> None:
+    def __init__(
+        self, store: Store, *, ttl: float = PENDING_SECONDS, most: int = MAX_PENDING
+    ) -> None:
+        self.store = store
         self.ttl = ttl
         self.most = most
-        self._lock = threading.Lock()
-        self._pending: dict[str, Pending] = {}
 
     def begin(self, binding: str, *, next_url: str, redirect_uri: str) -> Pending:
-        now = time.monotonic()
+        now = time.time()  # wall clock: the callback may come back to another machine
         pending = Pending(
             state=secrets.token_urlsafe(24),
             nonce=secrets.token_urlsafe(24),
@@ -361,20 +363,37 @@ class PendingLogins:
             redirect_uri=redirect_uri,
             started=now,
         )
-        with self._lock:
-            for state in [s for s, p in self._pending.items() if now - p.started > self.ttl]:
-                del self._pending[state]
-            while len(self._pending) >= self.most:
-                del self._pending[next(iter(self._pending))]
-            self._pending[pending.state] = pending
+        self.store.web_state.add_pending(
+            {
+                "state": pending.state,
+                "nonce": pending.nonce,
+                "code_verifier": pending.code_verifier,
+                "binding_hash": pending.binding,
+                "next_url": pending.next_url,
+                "redirect_uri": pending.redirect_uri,
+                "started_ms": _ms(now),
+            },
+            expired_before=_ms(now - self.ttl),
+            most=self.most,
+        )
         return pending
 
     def take(self, state: str, binding: str | None) -> Pending:
         """The login ``state`` names, removed (used once); Unauthenticated when unknown,
         expired or come back to another browser."""
-        with self._lock:
-            pending = self._pending.pop(state, None)
-        if pending is None or time.monotonic() - pending.started > self.ttl:
+        row = self.store.web_state.take_pending(state) if state else None
+        pending = None
+        if row is not None:
+            pending = Pending(
+                state=row["state"],
+                nonce=row["nonce"],
+                code_verifier=row["code_verifier"],
+                binding=row["binding_hash"],
+                next_url=row["next_url"],
+                redirect_uri=row["redirect_uri"],
+                started=int(row["started_ms"]) / 1000,
+            )
+        if pending is None or time.time() - pending.started > self.ttl:
             raise Unauthenticated(
                 "登录请求无效或已过期，请重新登录 (unknown or expired sign-on; sign in again)"
             )
@@ -383,6 +402,14 @@ class PendingLogins:
                 "登录请求不是从本浏览器发起的，请重新登录 (sign-on began in another browser)"
             )
         return pending
+
+    def count(self) -> int:
+        """Logins begun and not yet taken (expired ones included until the next begins)."""
+        return self.store.web_state.count_pending()
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
 
 
 # --- the provider ----------------------------------------------------------------------------

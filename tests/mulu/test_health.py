@@ -34,7 +34,12 @@ def test_a_running_server_is_alive_and_ready(tmp_path):
         assert _get(base + "/healthz") == (200, {"status": "ok"})
         status, body = _get(base + "/readyz")
     assert status == 200, body
-    assert body == {"status": "ready", "checks": {"store": "ok", "search_refresher": "ok"}}
+    assert body == {
+        "status": "ready",
+        "checks": {"store": "ok", "lake_catalog": "ok", "search_refresher": "ok"},
+        "store": {"dialect": "sqlite", "location": str(workspace.metadata_db)},
+        "lake_catalog": str(workspace.lake_catalog),
+    }
 
 
 def test_not_ready_when_the_refresher_stopped_or_the_schema_is_behind(tmp_path):

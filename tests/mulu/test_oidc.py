@@ -35,6 +35,7 @@ from catalog.directory import Directory
 from catalog.sharing.oidc import OidcConfig, PendingLogins, load_config, validate_id_token
 from catalog.sharing.users import UserAccounts
 from schemas.errors import Forbidden, InvalidInput, Unauthenticated
+from warehouse.store import Store
 from warehouse.workspace import Workspace
 
 ORG = "11330100MB0000001X"
@@ -395,8 +396,8 @@ def test_an_unsigned_or_symmetric_token_is_refused():
         validate_id_token(good, **{**check, "nonce": "other"})
 
 
-def test_pending_logins_expire_and_bind_to_the_browser():
-    pending = PendingLogins(ttl=0.05, most=2)
+def test_pending_logins_expire_and_bind_to_the_browser(workspace: Workspace):
+    pending = PendingLogins(Store.open(workspace), ttl=0.05, most=2)
     first = pending.begin("b1", next_url="/", redirect_uri="http://127.0.0.1/cb")
     with pytest.raises(Unauthenticated, match="另一|本浏览器"):
         pending.take(first.state, "b2")
@@ -406,7 +407,7 @@ def test_pending_logins_expire_and_bind_to_the_browser():
         pending.take(second.state, "b1")
     for _ in range(5):  # never more than ``most`` kept
         pending.begin("b", next_url="/", redirect_uri="x")
-    assert len(pending._pending) <= 2
+    assert pending.count() <= 2
 
 
 @pytest.mark.parametrize("flag", [None, "false", "False", 0, 1, "yes", False])

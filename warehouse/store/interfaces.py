@@ -844,3 +844,26 @@ class Audit(Protocol):
     def last(self) -> dict[str, Any] | None: ...
 
     def get(self, seq: int) -> dict[str, Any] | None: ...
+
+
+# --- issue 14: the web tier's shared state ----------------------------------------------------
+
+
+class WebState(Protocol):
+    """What one server process leaves for another (``mulu serve --workers N``): single sign-on
+    logins begun (``oidc_pending``) and the keys every process signs with (``web_keys``)."""
+
+    def add_pending(self, pending: dict[str, Any], *, expired_before: int, most: int) -> None:
+        """state, nonce, code_verifier, binding_hash, next_url, redirect_uri, started_ms; drops
+        those begun before ``expired_before`` (ms) and the oldest beyond ``most``."""
+        ...
+
+    def take_pending(self, state: str) -> dict[str, Any] | None:
+        """Removed as it is read: one caller gets it; None when unknown or taken."""
+        ...
+
+    def count_pending(self) -> int: ...
+
+    def key(self, name: str, candidate: str, at: str) -> str:
+        """The stored key ``name``, or ``candidate`` stored now when there is none."""
+        ...

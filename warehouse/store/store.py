@@ -23,6 +23,7 @@ from warehouse.store.sql.loads import SqlLoads
 from warehouse.store.sql.quality import SqlQuality
 from warehouse.store.sql.sessions import SqlSessions
 from warehouse.store.sql.users import SqlUsers
+from warehouse.store.sql.web_state import SqlWebState
 from warehouse.workspace import Workspace
 
 
@@ -52,6 +53,7 @@ class Store:
         self.applications: interfaces.Applications = SqlApplications(database)
         self.grants: interfaces.Grants = SqlGrants(database)
         self.audit: interfaces.Audit = SqlAudit(database)
+        self.web_state: interfaces.WebState = SqlWebState(database)  # issue 14: shared by workers
 
     @classmethod
     def open(cls, workspace: Workspace) -> Store:

@@ -3,8 +3,8 @@
 Optional: without the workspace's ``config/oidc.yaml`` both routes answer 404 (and the login
 page shows no SSO button: ``catalog.sharing.oidc.sign_on_button``). With it:
 
-- ``GET /login/oidc?next=/path`` begins a login (state, nonce and PKCE verifier kept in this
-  server process, ``catalog.sharing.oidc.PendingLogins``), binds it to this browser with a
+- ``GET /login/oidc?next=/path`` begins a login (state, nonce and PKCE verifier kept in the
+  store, so any server process may take the callback: ``catalog.sharing.oidc.PendingLogins``), binds it to this browser with a
   short-lived ``mulu_oidc`` cookie, and redirects to the provider;
 - ``GET /login/oidc/callback?code=…&state=…`` takes the login back (once, same browser),
   exchanges the code, checks the ID token (signature by the provider's JWKS, iss, aud, exp,
@@ -35,6 +35,7 @@ from mulu.web.deps import Web
 from mulu.web.portal.render import render
 from schemas.errors import MuluError, NotFound, Unauthenticated
 from schemas.principal import Principal
+from warehouse.store import Store
 
 BINDING_COOKIE = "mulu_oidc"
 BINDING_SECONDS = 600
@@ -52,9 +53,9 @@ class SignOn:
     """The workspace's single sign-on: its settings (read again when the file changes), the
     provider client (discovery and JWKS kept) and the logins begun."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, store: Store) -> None:
         self.path = path
-        self.pending = PendingLogins()
+        self.pending = PendingLogins(store)
         self._lock = threading.Lock()
         self._seen: tuple[str, OidcConfig, OidcClient] | None = None
 
@@ -102,7 +103,7 @@ def _failed(request: Request, web: Web, error: MuluError, login: object = None) 
 
 
 def register(app: FastAPI, web: Web) -> None:
-    sign_on = SignOn(web.workspace.oidc_file)
+    sign_on = SignOn(web.workspace.oidc_file, web.store)
 
     @app.get("/login/oidc", include_in_schema=False)
     def oidc_begin(
