@@ -353,7 +353,8 @@ class PendingLogins:
         self.most = most
 
     def begin(self, binding: str, *, next_url: str, redirect_uri: str) -> Pending:
-        now = time.time()  # wall clock: the callback may come back to another machine
+        # Wall clock, to the millisecond kept: the callback may come back to another machine.
+        now = _ms(time.time()) / 1000
         pending = Pending(
             state=secrets.token_urlsafe(24),
             nonce=secrets.token_urlsafe(24),
