@@ -33,6 +33,8 @@ from schemas.principal import Principal
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
+pytestmark = pytest.mark.both_stores
+
 # Friday before the 2026 Spring Festival (holiday Feb 15–23; 调休 Saturdays Feb 14 and Feb 28).
 FRI = dt.datetime(2026, 2, 13, 10, 0)
 

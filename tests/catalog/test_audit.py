@@ -1,7 +1,8 @@
 """The audit log (审计日志, issue 13): every call shape, filters, one unbroken hash chain under
 concurrent appenders (threads and processes), tamper evidence (an edited, deleted, rewritten or
-cut-off row is named by verify) and the export round trip. Real store in a tmp workspace; the
-tampering goes through sqlite3 directly, as someone with the file would."""
+cut-off row is named by verify) and the export round trip. Real store in a tmp workspace, on
+SQLite and on PostgreSQL; the tampering goes to the database directly (sqlite3 on the file,
+psycopg as the database's owner), as someone with the file or the owner's password would."""
 
 from __future__ import annotations
 
@@ -16,14 +17,18 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from catalog.sharing.audit import AuditLog, checkpoint_path
 from schemas.principal import Principal
 from schemas.roles import Role
+from warehouse.settings import Settings
 from warehouse.store import Store
 from warehouse.store.sql.audit import GENESIS_HASH, digest
 from warehouse.workspace import Workspace
+
+pytestmark = pytest.mark.both_stores
 
 ORG = "11330100MB0000001X"
 ANALYST = Principal(login="zhao", org_code=ORG, roles=frozenset({Role.ANALYST}), via="token")
@@ -64,8 +69,24 @@ def _fill(log: AuditLog, n: int = 10) -> None:
         )
 
 
+# Reset the highest seq handed out (SQLite's counter, PostgreSQL's audit_log_top) to 8.
+RESET_TOP = {
+    "sqlite": "UPDATE sqlite_sequence SET seq = 8 WHERE name = 'audit_log'",
+    "postgresql": "UPDATE audit_log_top SET seq = 8",
+}
+
+
 def _tamper(workspace: Workspace, *statements: str) -> None:
-    """What someone with write access to the file can do: drop the triggers and edit."""
+    """What someone with write access to the file (or the database owner) can do: drop the
+    triggers and edit."""
+    url = Settings.load(workspace).database_url
+    if url:
+        with psycopg.connect(url, autocommit=True) as pg:
+            pg.execute("DROP TRIGGER IF EXISTS audit_log_no_change ON audit_log")
+            pg.execute("DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log")
+            for statement in statements:
+                pg.execute(statement)  # type: ignore[arg-type]
+        return
     con = sqlite3.connect(workspace.metadata_db, isolation_level=None)
     try:
         con.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
@@ -171,16 +192,36 @@ def test_unknown_channel_and_missing_fields_are_refused(log: AuditLog, store: St
     assert log.entries() == []
 
 
-def test_the_table_refuses_update_and_delete(log: AuditLog, workspace: Workspace):
+def test_the_table_refuses_update_and_delete(
+    log: AuditLog, store: Store, workspace: Workspace, store_dialect: str
+):
     _fill(log, 2)
-    con = sqlite3.connect(workspace.metadata_db)
-    try:
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            con.execute("UPDATE audit_log SET rows = 0 WHERE seq = 1")
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            con.execute("DELETE FROM audit_log WHERE seq = 1")
-    finally:
-        con.close()
+    before = store.audit.query(limit=None)
+    url = Settings.load(workspace).database_url
+    if store_dialect == "postgresql":
+        assert url
+        with psycopg.connect(url, autocommit=True) as pg:
+            for statement in (
+                "UPDATE audit_log SET rows = 0 WHERE seq = 1",
+                "DELETE FROM audit_log WHERE seq = 1",
+                "TRUNCATE audit_log",
+                "TRUNCATE audit_log CASCADE",
+            ):
+                with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                    pg.execute(statement)  # type: ignore[arg-type]
+    else:
+        assert not url
+        con = sqlite3.connect(workspace.metadata_db)
+        try:
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                con.execute("UPDATE audit_log SET rows = 0 WHERE seq = 1")
+            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+                con.execute("DELETE FROM audit_log WHERE seq = 1")
+        finally:
+            con.close()
+    assert store.audit.query(limit=None) == before
+    assert len(before) == 2
+    assert log.verify().ok
 
 
 # --- filters ------------------------------------------------------------------------------
@@ -351,7 +392,7 @@ def test_reordered_rows_are_detected(log: AuditLog, workspace: Workspace):
 
 
 def test_a_cut_tail_is_detected_by_the_seq_handed_out_and_by_the_checkpoint(
-    log: AuditLog, workspace: Workspace
+    log: AuditLog, workspace: Workspace, store_dialect: str
 ):
     _fill(log)
     first = log.verify()
@@ -367,8 +408,8 @@ def test_a_cut_tail_is_detected_by_the_seq_handed_out_and_by_the_checkpoint(
     assert not check.ok
     assert check.first_broken == 9
     assert check.problems[0].startswith("seq 9: 末尾记录缺失 (tail truncated)")
-    # Even with SQLite's counter reset, the checkpoint still tells; and it is not overwritten.
-    _tamper(workspace, "UPDATE sqlite_sequence SET seq = 8 WHERE name = 'audit_log'")
+    # Even with the store's counter reset, the checkpoint still tells; and it is not overwritten.
+    _tamper(workspace, RESET_TOP[store_dialect])
     check = log.verify()
     assert not check.ok
     assert any("检查点记录到 seq 10" in p for p in check.problems)
@@ -385,6 +426,26 @@ def test_a_new_row_after_a_cut_tail_shows_a_gap(store: Store, workspace: Workspa
     assert not check.ok
     assert check.first_broken == 6
     assert "seq 6: 记录缺失 (rows deleted) — seq 5 不存在" in check.problems
+
+
+def test_an_append_rolled_back_leaves_no_gap(store: Store):
+    """An append inside a write that fails goes with it, its seq too: the next append takes
+    the same seq and the chain verifies (no false 'rows deleted')."""
+    log = AuditLog(store, clock=Clock())
+    _fill(log, 2)
+
+    def failing_use_case() -> None:
+        with store.transaction():
+            assert log.event(STEWARD, "login") == 3
+            raise RuntimeError("the use case failed")
+
+    with pytest.raises(RuntimeError, match="the use case failed"):
+        failing_use_case()
+    assert store.audit.top_seq() == 2
+    assert log.event(STEWARD, "logout") == 3
+    assert [row["action"] for row in store.audit.iterate()] == ["access", "access", "logout"]
+    assert store.audit.top_seq() == 3
+    assert log.verify().ok
 
 
 def test_a_rewritten_tail_is_seen_against_the_checkpoint(

@@ -14,6 +14,8 @@ from catalog.sharing.users import UserAccounts
 from schemas.errors import NotFound, Unauthenticated
 from schemas.roles import Role
 
+pytestmark = pytest.mark.both_stores
+
 ORGS = {
     "数据局": "11330100MB0000009X",
     "民政局": "11330100MB0000001X",

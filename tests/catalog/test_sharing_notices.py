@@ -25,6 +25,8 @@ from catalog.sharing.notices import NoticeSettings, SharingNotices
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
+pytestmark = pytest.mark.both_stores
+
 SENDER = "数据资源局 <sharing@data.example.cn>"
 
 

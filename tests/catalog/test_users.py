@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -14,7 +15,10 @@ from catalog.sharing.users import LOCAL_ADMIN, UserAccounts, token_hash
 from mulu.cli import app
 from schemas.errors import Conflict, Forbidden, InvalidInput, NotFound
 from schemas.roles import Role
+from warehouse.settings import Settings
 from warehouse.store import Store
+
+pytestmark = pytest.mark.both_stores
 
 ORG = "11330100MB0000001X"
 PASSWORD = "正确的马电池订书钉-2026"
@@ -69,10 +73,32 @@ def test_password_is_an_argon2_hash_never_clear_text(accounts: UserAccounts, wor
     shown = set(accounts.store.export.table_names())
     assert not shown & {"users", "user_roles", "api_tokens", "user_events"}
     accounts.store.close()  # checkpoint: every byte is in the main file
-    raw = b"".join(p.read_bytes() for p in workspace.metadata_db.parent.glob("catalog.sqlite*"))
+    raw = _everything_stored(workspace)
     assert PASSWORD.encode() not in raw
     assert issued.secret.encode() not in raw
     assert token_hash(issued.secret).encode() in raw
+
+
+def _everything_stored(workspace) -> bytes:
+    """Every byte the store keeps: SQLite's files, or every row of every PostgreSQL table."""
+    url = Settings.load(workspace).database_url
+    if not url:
+        files = workspace.metadata_db.parent.glob("catalog.sqlite*")
+        return b"".join(p.read_bytes() for p in files)
+    with psycopg.connect(url) as con:
+        tables = [
+            name
+            for (name,) in con.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            )
+        ]
+        assert {"users", "api_tokens", "user_events"} <= set(tables)
+        text = [
+            str(row[0])
+            for table in tables
+            for row in con.execute(f'SELECT t::text FROM "{table}" t')  # type: ignore[arg-type]
+        ]
+    return "\n".join(text).encode()
 
 
 def test_disabled_user_cannot_log_in(accounts: UserAccounts):
@@ -180,7 +206,7 @@ def test_cli_add_with_password_stdin_then_token(accounts: UserAccounts, workspac
     done = runner.invoke(
         app, [*home, "users", "add", "li", "--org", ORG, "--name", "李"], env=local
     )
-    assert done.exit_code == Forbidden.exit_code
+    assert done.exit_code == Forbidden.exit_code, done.output
     signed_in = {**local, "MULU_PASSWORD": PASSWORD}
     done = runner.invoke(
         app,

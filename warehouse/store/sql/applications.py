@@ -1,5 +1,5 @@
-"""Applications (共享申请, issue 13) in SQLite: ``applications`` and their history
-(``application_events``). The rules (who may act, deadlines, grants) live in
+"""Applications (共享申请, issue 13), in SQL both stores accept: ``applications`` and their
+history (``application_events``). The rules (who may act, deadlines, grants) live in
 ``catalog.sharing.applications``; this stores what it is given. A use case makes a state change
 and its event one write with ``store.transaction()`` (every method here joins it)."""
 
@@ -65,13 +65,22 @@ def _stored(value: Any, key: str) -> Any:
     return value
 
 
+def _true(value: Any) -> bool:
+    """A JSON value as a condition: true, or a number other than 0."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, int | float) and value != 0
+
+
 class SqlApplications:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     def insert(self, application: Mapping[str, Any], *, number_prefix: str) -> dict[str, Any]:
         """A new application (``FIELDS`` but id and number); its 申请编号 is ``number_prefix``
-        and the next four-digit sequence of that prefix (SQ20261207-0001). The stored row."""
+        and the next four-digit sequence of that prefix (SQ20261207-0001). The stored row.
+        Reading the last number and inserting the next are one write transaction: writers are
+        serialised (SQLite's write lock, PostgreSQL's advisory lock), so numbers never collide."""
         fields = [f for f in FIELDS if f not in ("id", "number")]
         with self.db.transaction() as con:
             last = con.execute(
@@ -80,12 +89,12 @@ class SqlApplications:
             ).fetchone()
             sequence = int(last[0].rsplit("-", 1)[-1]) + 1 if last else 1
             number = f"{number_prefix}{sequence:04d}"
-            cursor = con.execute(
+            inserted = con.execute(
                 f"INSERT INTO applications (number, {', '.join(fields)}) "
-                f"VALUES (?, {', '.join('?' * len(fields))})",
+                f"VALUES (?, {', '.join('?' * len(fields))}) RETURNING id",
                 (number, *(_stored(application.get(f), f) for f in fields)),
-            )
-            found = self.get(int(cursor.lastrowid or 0))
+            ).fetchone()
+            found = self.get(int(inserted[0]))
         assert found is not None
         return found
 
@@ -131,7 +140,7 @@ class SqlApplications:
                 params.append(value)
         if states is not None:
             wanted = list(states)
-            where.append(f"state IN ({', '.join('?' * len(wanted))})" if wanted else "0")
+            where.append(f"state IN ({', '.join('?' * len(wanted))})" if wanted else "1 = 0")
             params.extend(wanted)
         sql = f"SELECT {', '.join(FIELDS)} FROM applications"
         if where:
@@ -168,12 +177,12 @@ class SqlApplications:
             for f in fields
         ]
         with self.db.transaction() as con:
-            cursor = con.execute(
+            row = con.execute(
                 f"INSERT INTO application_events ({', '.join(fields)}) "
-                f"VALUES ({', '.join('?' * len(fields))})",
+                f"VALUES ({', '.join('?' * len(fields))}) RETURNING id",
                 values,
-            )
-            return int(cursor.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
     def events(self, application_id: int) -> list[dict[str, Any]]:
         """The application's history, oldest first (``detail`` as a dict)."""
@@ -217,25 +226,22 @@ class SqlApplications:
             (start, end),
         ):
             row(org)["received"] = count
+        # The decisions' JSON detail is read here, not in SQL: the same in both dialects.
         decided = con.execute(
-            "SELECT a.provider_org, count(*), "
-            "sum(CASE WHEN json_extract(e.detail, '$.on_time') THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN e.to_state = 'refused' THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN e.to_state = 'refused' AND trim(coalesce(e.reason, '')) <> '' "
-            "    THEN 1 ELSE 0 END), "
-            "sum(coalesce(json_array_length(e.detail, '$.grant_ids'), 0)) "
+            "SELECT a.provider_org, e.to_state, e.reason, e.detail "
             "FROM application_events e JOIN applications a ON a.id = e.application_id "
-            "WHERE e.action IN ('approve', 'refuse', 'settle') AND e.at >= ? AND e.at < ? "
-            "GROUP BY a.provider_org",
+            "WHERE e.action IN ('approve', 'refuse', 'settle') AND e.at >= ? AND e.at < ?",
             (start, end),
         )
-        for org, answered, on_time, refused, with_reason, shared in decided:
+        for org, to_state, reason, detail in decided:
             found = row(org)
-            found.update(
-                answered=answered,
-                answered_on_time=on_time or 0,
-                refused=refused or 0,
-                refused_with_reason=with_reason or 0,
-                shared=shared or 0,
-            )
+            info = json.loads(detail or "{}")
+            info = info if isinstance(info, dict) else {}
+            refused = to_state == "refused"
+            grant_ids = info.get("grant_ids")
+            found["answered"] += 1
+            found["answered_on_time"] += _true(info.get("on_time"))
+            found["refused"] += refused
+            found["refused_with_reason"] += refused and (reason or "").strip(" ") != ""
+            found["shared"] += len(grant_ids) if isinstance(grant_ids, list) else 0
         return [{"provider_org": org, **stats[org]} for org in sorted(stats)]

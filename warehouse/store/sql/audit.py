@@ -3,16 +3,19 @@
 Each row's ``hash`` is the sha256 of a canonical serialisation of every other column of the row
 (JSON, sorted keys, ``ensure_ascii=False``, compact separators), ``seq`` and ``prev_hash``
 included; ``prev_hash`` is the previous row's ``hash`` (``GENESIS_HASH``, 64 zeros, for the
-first). ``append`` reads the last row and inserts the next one inside one ``BEGIN IMMEDIATE``
-transaction, so appenders in any number of threads and processes queue on SQLite's write lock
-and keep one unbroken chain.
+first). ``append`` reads the last row and inserts the next one inside one write transaction,
+so appenders in any number of threads and processes queue on the store's write lock (SQLite's
+``BEGIN IMMEDIATE``, PostgreSQL's advisory lock) and keep one unbroken chain.
 
-``seq`` is taken one past the highest ever handed out (``sqlite_sequence``, which an
-``AUTOINCREMENT`` table keeps even when its rows go), so rows removed from the tail leave a
-gap that the next append makes visible.
+``seq`` is taken one past the highest ever handed out, so rows removed from the tail leave a
+gap that the next append makes visible. SQLite keeps that number in ``sqlite_sequence`` (an
+``AUTOINCREMENT`` table's, kept even when its rows go); PostgreSQL in ``audit_log_top``, raised
+by a trigger in the inserting transaction (a sequence would not roll back with an append that
+failed, and leave a false gap).
 
-The table's triggers refuse UPDATE and DELETE; someone with the file can drop them, which is
-what the hash chain is for (``catalog.sharing.audit.AuditLog.verify``).
+The table's triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL); someone who owns
+the database can drop them, which is what the hash chain is for
+(``catalog.sharing.audit.AuditLog.verify``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ COLUMNS = AUDIT_COLUMNS
 HASHED = COLUMNS[:-1]
 # What the caller gives ``append`` (seq, prev_hash and hash are the store's).
 RECORD_FIELDS = COLUMNS[1:-2]
+NO_LIMIT = 2**63 - 1  # LIMIT for "all" (SQLite has no LIMIT ALL, PostgreSQL no LIMIT -1)
+# The highest seq ever handed out, by dialect (see the module doc).
+TOP_SEQ = {
+    "sqlite": "SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'",
+    "postgresql": "SELECT seq FROM audit_log_top",
+}
 FILTERS = ("actor", "actor_org", "dataset", "entry_code", "action", "channel", "grant_id")
 
 
@@ -89,9 +98,7 @@ class SqlAudit:
             last = con.execute(
                 "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
             ).fetchone()
-            handed = con.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'"
-            ).fetchone()
+            handed = con.execute(TOP_SEQ[self.db.dialect]).fetchone()
             top = max(last["seq"] if last else 0, handed[0] if handed else 0)
             row: dict[str, Any] = {field: record.get(field) for field in RECORD_FIELDS}
             if row["detail"] is None:
@@ -125,8 +132,8 @@ class SqlAudit:
             sql += " LIMIT ? OFFSET ?"
             params += [int(limit), int(offset)]
         elif offset:
-            sql += " LIMIT -1 OFFSET ?"
-            params.append(int(offset))
+            sql += " LIMIT ? OFFSET ?"
+            params += [NO_LIMIT, int(offset)]
         return [dict(row) for row in self.db.connection().execute(sql, params)]
 
     def count(self, *, since: str | None = None, until: str | None = None, **filters: Any) -> int:
@@ -166,12 +173,8 @@ class SqlAudit:
             after = rows[-1]["seq"]
 
     def top_seq(self) -> int:
-        """The highest seq ever handed out (kept by SQLite even when rows are gone)."""
-        row = (
-            self.db.connection()
-            .execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'")
-            .fetchone()
-        )
+        """The highest seq ever handed out (kept even when rows are gone)."""
+        row = self.db.connection().execute(TOP_SEQ[self.db.dialect]).fetchone()
         return int(row[0]) if row else 0
 
     def last(self) -> dict[str, Any] | None:

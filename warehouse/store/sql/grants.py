@@ -54,11 +54,12 @@ class SqlGrants:
             for f in fields
         ]
         with self.db.transaction() as con:
-            cursor = con.execute(
-                f"INSERT INTO grants ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})",
+            row = con.execute(
+                f"INSERT INTO grants ({', '.join(fields)}) "
+                f"VALUES ({', '.join('?' * len(fields))}) RETURNING id",
                 values,
-            )
-            return int(cursor.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
     def get(self, grant_id: int) -> dict[str, Any] | None:
         row = self.db.connection().execute(f"{_SELECT} WHERE id = ?", (grant_id,)).fetchone()

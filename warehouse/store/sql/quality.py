@@ -1,6 +1,10 @@
 """Quality runs (质量校验), their expectation results, failing-row samples and stewards' reviews
-(质量审核) in SQLite (tables of migration 004). Plain values in, plain dicts out; the rules
-(what may be reviewed, how a score is computed) live in ``quality``.
+(质量审核): tables of migration 004 (SQLite) and the PostgreSQL baseline, in SQL both accept.
+Plain values in, plain dicts out; the rules (what may be reviewed, how a score is computed) live
+in ``quality``.
+
+Insertion order is ``rowid``: SQLite's implicit one, an explicit identity column of
+``quality_runs`` and ``quality_results`` on PostgreSQL, never part of a returned row.
 
 A run's ``quarantine_path`` and ``data_docs`` are kept relative to the workspace and come back
 resolved against the workspace this database lies in. A review is ``pending`` from the moment
@@ -60,6 +64,22 @@ _LISTED = (
     "run_id, dataset, entry_code, status, decision, rows, expectations, passed, errors, "
     "warnings, waived, score, started_at, seconds, quarantined_rows"
 )
+NO_LIMIT = 2**63 - 1  # LIMIT for "all" (SQLite has no LIMIT ALL, PostgreSQL no LIMIT -1)
+HIDDEN = "rowid"  # PostgreSQL's stand-in for SQLite's implicit rowid: not a column of a row
+
+
+def mean_score(expr: str) -> str:
+    """The mean of ``expr`` rounded to one decimal, a float in both dialects (PostgreSQL rounds
+    numeric only, to the same half away from zero as SQLite's round)."""
+    return f"CAST(round(CAST(avg({expr}) AS NUMERIC), 1) AS DOUBLE PRECISION)"
+
+
+def _visible(row: Any) -> dict[str, Any]:
+    found = dict(row)
+    found.pop(HIDDEN, None)
+    return found
+
+
 # The latest run of each entry (started_at is to the second: rowid breaks ties).
 _LATEST = """
     SELECT r.entry_code, r.score, r.started_at FROM quality_runs r
@@ -67,13 +87,13 @@ _LATEST = """
                       ORDER BY x.started_at DESC, x.rowid DESC LIMIT 1)
 """
 _MONTHLY = {
-    "entry": """
+    "entry": f"""
         SELECT r.entry_code AS k, substr(r.started_at, 1, 7) AS month,
-               round(avg(r.score), 1) AS score, count(*) AS runs
+               {mean_score("r.score")} AS score, count(*) AS runs
         FROM quality_runs r WHERE r.entry_code IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2""",
-    "organisation": """
+    "organisation": f"""
         SELECT e.provider_code AS k, substr(r.started_at, 1, 7) AS month,
-               round(avg(r.score), 1) AS score, count(*) AS runs
+               {mean_score("r.score")} AS score, count(*) AS runs
         FROM quality_runs r JOIN entries e ON e.code = r.entry_code GROUP BY 1, 2
         ORDER BY 1, 2""",
 }
@@ -143,10 +163,10 @@ class SqlQuality:
         rows = self.db.connection().execute(
             f"SELECT {_LISTED} FROM quality_runs "
             "WHERE (? IS NULL OR dataset = ?) "
-            "AND (NOT ? OR status <> 'passed') "
-            "AND (NOT ? OR (status = 'blocked' AND decision IS NULL)) "
+            "AND (? = 0 OR status <> 'passed') "
+            "AND (? = 0 OR (status = 'blocked' AND decision IS NULL)) "
             "ORDER BY started_at DESC, run_id DESC LIMIT ?",
-            (dataset, dataset, failed, pending, limit if limit else -1),
+            (dataset, dataset, int(failed), int(pending), limit if limit else NO_LIMIT),
         )
         return [dict(r) for r in rows]
 
@@ -168,7 +188,7 @@ class SqlQuality:
         )
         if row is None:
             return None
-        run = dict(row)
+        run = _visible(row)
         for column in _PATH_COLUMNS:
             if run[column]:
                 run[column] = str(self.paths.resolve(run[column]))
@@ -182,7 +202,8 @@ class SqlQuality:
             (run_id,),
         )
         return [
-            {**dict(r), "success": bool(r["success"]), "waived": bool(r["waived"])} for r in rows
+            {**_visible(r), "success": bool(r["success"]), "waived": bool(r["waived"])}
+            for r in rows
         ]
 
     def samples(self, run_id: str) -> list[dict[str, Any]]:
@@ -243,11 +264,11 @@ class SqlQuality:
             self.db.connection()
             .execute(
                 "SELECT count(*) AS total, "
-                "count(*) FILTER (WHERE success) AS passed, "
-                "count(*) FILTER (WHERE waived) AS waived, "
-                "count(*) FILTER (WHERE NOT success AND NOT waived AND severity = 'error') "
+                "count(*) FILTER (WHERE success <> 0) AS passed, "
+                "count(*) FILTER (WHERE waived <> 0) AS waived, "
+                "count(*) FILTER (WHERE success = 0 AND waived = 0 AND severity = 'error') "
                 "AS errors, "
-                "count(*) FILTER (WHERE NOT success AND NOT waived AND severity = 'warning') "
+                "count(*) FILTER (WHERE success = 0 AND waived = 0 AND severity = 'warning') "
                 "AS warnings FROM quality_results WHERE run_id = ?",
                 (run_id,),
             )
@@ -284,12 +305,12 @@ class SqlQuality:
     ) -> int:
         """Record one review (``pending``: its publish is under way); its id."""
         with self.db.transaction() as con:
-            cursor = con.execute(
+            row = con.execute(
                 "INSERT INTO quality_reviews (run_id, action, rule, note, reviewer, at, "
-                "outcome, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "outcome, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING review_id",
                 (run_id, action, rule, note, reviewer, at, outcome, state),
-            )
-            return int(cursor.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
     def finish_review(self, review_id: int, outcome: str) -> None:
         """A pending review is done, with what it did."""
@@ -349,7 +370,7 @@ class SqlQuality:
         run scores), entries, runs}, lowest score first."""
         rows = self.db.connection().execute(f"""
             SELECT e.provider_code AS code, e.provider_name AS name,
-                   round(avg(l.score), 1) AS score, count(*) AS entries,
+                   {mean_score("l.score")} AS score, count(*) AS entries,
                    (SELECT count(*) FROM quality_runs x JOIN entries y ON y.code = x.entry_code
                     WHERE y.provider_code = e.provider_code) AS runs
             FROM ({_LATEST}) l JOIN entries e ON e.code = l.entry_code

@@ -1,4 +1,6 @@
-"""Portal sessions and login attempts in SQLite (issue 13): ``web_sessions``, ``login_attempts``.
+"""Portal sessions and login attempts (issue 13), in SQL both stores accept: ``web_sessions``,
+``login_attempts``. Both live in the store, not in a process: any server worker serves any
+session, and the rate limits count every worker's attempts.
 
 A session row is keyed by the sha256 of the cookie's secret (``id_hash``): the secret itself is
 never stored. Expiry, rate limits and who may do what live in ``catalog.sharing.sessions``; this
@@ -88,11 +90,12 @@ class SqlSessions:
         """Record an attempt; its id. Inside the caller's transaction when one is open (the
         rate check counts and records a pending failure under one write lock)."""
         with self.db.transaction() as con:
-            cursor = con.execute(
-                "INSERT INTO login_attempts (login, remote, at, ok) VALUES (?, ?, ?, ?)",
+            row = con.execute(
+                "INSERT INTO login_attempts (login, remote, at, ok) VALUES (?, ?, ?, ?) "
+                "RETURNING id",
                 (login, remote, at, int(ok)),
-            )
-            return int(cursor.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
     def succeed_attempt(self, attempt_id: int, at: str) -> None:
         """A pending attempt (recorded as failed before the password was checked) succeeded

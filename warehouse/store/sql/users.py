@@ -1,5 +1,5 @@
-"""Users in SQLite (issue 13): ``users``, ``user_roles``, ``api_tokens`` and the log of every
-change (``user_events``). Hashing, policies and expiry rules live in ``catalog.sharing``; this
+"""Users (issue 13), in SQL both stores accept: ``users``, ``user_roles``, ``api_tokens`` and
+the log of every change (``user_events``). Hashing, policies and expiry rules live in ``catalog.sharing``; this
 stores what it is given (hashes only, never a password or a token secret)."""
 
 from __future__ import annotations
@@ -110,11 +110,12 @@ class SqlUsers:
         """A new token: login, name, token_hash, created_at, created_by, expires_at. Its id."""
         fields = ("login", "name", "token_hash", "created_at", "created_by", "expires_at")
         with self.db.transaction() as con:
-            cursor = con.execute(
-                f"INSERT INTO api_tokens ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})",
+            row = con.execute(
+                f"INSERT INTO api_tokens ({', '.join(fields)}) "
+                f"VALUES ({', '.join('?' * len(fields))}) RETURNING id",
                 tuple(token[field] for field in fields),
-            )
-            return int(cursor.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
     def token(self, token_id: int) -> dict[str, Any] | None:
         row = (
