@@ -26,7 +26,7 @@ COPY mulu ./mulu
 # Every dependency is pinned in pyproject.toml and ships as a wheel for linux (amd64, arm64):
 # no compiler. DuckDB's extensions are pip packages too: nothing is downloaded at run time.
 RUN pip install . \
-    && rm -rf /opt/mulu/src/build
+    && cd / && rm -rf /opt/mulu
 
 # A user of its own, no root: the workspace (MULU_HOME) is its only writable folder; mount a
 # volume there for the embedded defaults, or point the settings at shared engines.
