@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from catalog.directory import Directory, EntryNotFound, EntryRecord
-from warehouse.store.sqlite.database import SqliteDatabase as Database
+from warehouse.store.database import open_database
 
 pytestmark = pytest.mark.both_stores
 
@@ -119,7 +119,7 @@ WRITER = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_two_processes_write_while_a_third_reads(workspace):
-    Database(workspace.metadata_db).close()  # create and migrate before the writers start
+    open_database(workspace).close()  # create and migrate before the writers start
     writers = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(workspace.root), name, prefix],
@@ -129,7 +129,7 @@ def test_two_processes_write_while_a_third_reads(workspace):
         )
         for name, prefix in (("a", "101001"), ("b", "201001"))
     ]
-    reader = Database(workspace.metadata_db).connection()
+    reader = open_database(workspace).connection()
     seen = []
     while any(w.poll() is None for w in writers):
         seen.append(reader.execute("SELECT count(*) FROM entries").fetchone()[0])
@@ -195,7 +195,7 @@ ALLOCATOR = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_processes_allocating_codes_at_once_never_collide(workspace):
-    Database(workspace.metadata_db).close()
+    open_database(workspace).close()
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", ALLOCATOR, str(workspace.root), name],
@@ -208,7 +208,7 @@ def test_processes_allocating_codes_at_once_never_collide(workspace):
     for proc in procs:
         out, err = proc.communicate()
         assert proc.returncode == 0, err
-    con = Database(workspace.metadata_db).connection()
+    con = open_database(workspace).connection()
     codes = [r[0] for r in con.execute("SELECT code FROM entries")]
     assert len(codes) == len(set(codes)) == 3000
     assert max(codes) == "300000/003000"

@@ -33,7 +33,10 @@ RDF_TYPE = URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 EU_FREQ = "http://publications.europa.eu/resource/authority/frequency/"
 POLICE = "11340100MB0000000X"
 # rdflib's own JSON-LD parser still builds a ConjunctiveGraph internally.
-pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated")
+pytestmark = [
+    pytest.mark.both_stores,
+    pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated"),
+]
 TRICKY_SUMMARY = '含"引号"的摘要,带逗号\n第二行；还有分号;和 =SUM(A1)'
 
 POPULATION = {

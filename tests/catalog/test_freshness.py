@@ -21,6 +21,8 @@ from schemas.cycles import parse_update_cycle
 from schemas.errors import InvalidInput, NotFound
 from warehouse import freshness_sweep
 
+pytestmark = pytest.mark.both_stores
+
 T = dt.datetime
 
 # (更新周期, 最近更新时间, deadline by hand) around month ends, leap years and quarters.
@@ -95,6 +97,7 @@ def test_the_sweep_speaks_the_domains_statuses():
     assert set(freshness_sweep.STATUSES) == {s.value for s in Status}
 
 
+@pytest.mark.sqlite_only
 def test_the_sweep_never_opens_the_catalogue_file_beside_the_store(workspace, directory):
     """DuckDB's SQLite beside Python's sqlite3 on one file in one process drops the store's
     POSIX locks when it closes; the next process to close its connection then believes it is

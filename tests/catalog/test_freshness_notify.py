@@ -26,6 +26,8 @@ from schemas.entry import catalogue_now
 from schemas.errors import InvalidInput
 from warehouse.store import Store
 
+pytestmark = pytest.mark.both_stores
+
 SENDER = "数据资源局 <freshness@data.example.cn>"
 ORGS = [
     {"code": "ORG-A", "name": "示范区住建局", "contact_email": "zjj@example.cn"},

@@ -22,6 +22,8 @@ from catalog.importing.mapping import (
 )
 from catalog.importing.reading import read_document
 
+pytestmark = pytest.mark.both_stores
+
 CN_FILES = {
     "anhui_anhui.json": ("cn-anhui-province", 700),
     "anhui_chizhou.json": ("cn-chizhou", 1648),

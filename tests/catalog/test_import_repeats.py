@@ -18,6 +18,8 @@ from catalog.directory import Directory
 from catalog.importing.importer import import_file
 from schemas.errors import InvalidInput
 
+pytestmark = pytest.mark.both_stores
+
 MULU = str(Path(sys.executable).with_name("mulu"))
 CODED = ["信息资源代码", "信息资源名称", "信息资源提供方", "共享类型", "更新周期", "信息资源摘要"]
 GENERIC = ["目录名称", "提供部门", "共享类型", "更新周期", "摘要"]

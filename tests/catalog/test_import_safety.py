@@ -22,6 +22,8 @@ from schemas.errors import InvalidInput
 from warehouse.store.sqlite.scratch import ImportScratch
 from warehouse.workspace import Workspace
 
+pytestmark = pytest.mark.both_stores
+
 MULU = str(Path(sys.executable).with_name("mulu"))
 GENERIC_HEADER = ["目录名称", "提供部门", "共享类型", "更新周期", "最近更新时间", "摘要"]
 

@@ -24,6 +24,8 @@ from catalog.importing.reading import read_document
 from catalog.importing.transforms import TRANSFORMS
 from mulu.cli.mapping_commands import shipped_mappings_markdown
 
+pytestmark = pytest.mark.both_stores
+
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "mappings.md"
 MULU = str(Path(sys.executable).with_name("mulu"))
 REAL_FILES = {

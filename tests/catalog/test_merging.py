@@ -16,6 +16,8 @@ from catalog.importing.mapping import resolve_mapping
 from catalog.importing.reading import read_document
 from schemas.errors import InvalidInput
 
+pytestmark = pytest.mark.both_stores
+
 PORTAL = mapping_from("""
 name: portal-x
 detect: {all: [标题, 来源部门]}

@@ -14,6 +14,8 @@ from catalog.importing.draft import draft_mapping
 from catalog.importing.mapping import detect_mapping, resolve_mapping, shipped_mappings
 from catalog.importing.reading import read_document
 
+pytestmark = pytest.mark.both_stores
+
 # How a person (or ``mapping draft``) might write a mapping for the Lu'an/Suzhou export: other
 # name, columns in another order, fewer fields.
 LUAN_BY_HAND = """

@@ -1,5 +1,5 @@
 """Entries (目录条目), organisations (提供方), their change history (变更历史), data-update
-events (数据更新记录) and bulk imports, in SQLite. Plain dicts in, plain dicts out; the rules
+events (数据更新记录) and bulk imports, in the SQL SQLite and PostgreSQL both accept. Plain dicts in, plain dicts out; the rules
 (validation, diffing, who may change what) live in ``catalog``."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from warehouse.store.fields import (
     EntryKey,
     EntryPage,
 )
-from warehouse.store.sql.rows import chunks, dumps, encode_value, marks, row_to_entry
+from warehouse.store.sql.rows import NO_LIMIT, chunks, dumps, encode_value, marks, row_to_entry
 
 # What a listing reads: the catalogue's fields, not each source record (one entry has it).
 _LISTED_COLUMNS = ", ".join(c for c in (*ENTRY_FIELDS, *TRACKING_FIELDS) if c != "source_record")
@@ -126,7 +126,7 @@ class SqlEntries:
         """Codes of the entries with ``status`` in code order (``limit`` None: all)."""
         rows = self.db.connection().execute(
             "SELECT code FROM entries WHERE status = ? ORDER BY code LIMIT ? OFFSET ?",
-            (status, -1 if limit is None else limit, offset),
+            (status, NO_LIMIT if limit is None else limit, offset),
         )
         return [row[0] for row in rows]
 
@@ -166,7 +166,8 @@ class SqlEntries:
         with self.db.transaction() as con:
             row = con.execute(
                 "INSERT INTO code_sequences (classification, last) VALUES (?, 1) "
-                "ON CONFLICT(classification) DO UPDATE SET last = last + 1 RETURNING last",
+                "ON CONFLICT(classification) DO UPDATE SET last = code_sequences.last + 1 "
+                "RETURNING last",
                 (classification,),
             ).fetchone()
         return int(row[0])
@@ -187,7 +188,9 @@ class SqlEntries:
                 top[classification] = max(top.get(classification, 0), int(sequence))
             con.executemany(
                 "INSERT INTO code_sequences (classification, last) VALUES (?, ?) "
-                "ON CONFLICT(classification) DO UPDATE SET last = max(last, excluded.last)",
+                "ON CONFLICT(classification) DO UPDATE SET last = CASE "
+                "WHEN excluded.last > code_sequences.last THEN excluded.last "
+                "ELSE code_sequences.last END",
                 list(top.items()),
             )
 
@@ -262,7 +265,10 @@ class SqlOrganisations:
             con.executemany(
                 f"INSERT INTO organisations ({','.join(cols)}) VALUES ({marks(len(cols))}) "
                 "ON CONFLICT(code) DO UPDATE SET "
-                + ", ".join(f"{c} = coalesce(excluded.{c}, {c})" for c in ORGANISATION_FIELDS[1:]),
+                + ", ".join(
+                    f"{c} = coalesce(excluded.{c}, organisations.{c})"
+                    for c in ORGANISATION_FIELDS[1:]
+                ),
                 [tuple(o.get(c) for c in cols) for o in organisations],
             )
 
@@ -402,12 +408,12 @@ class SqlImports:
         host: str | None = None,
     ) -> int:
         with self.db.transaction() as con:
-            cur = con.execute(
+            row = con.execute(
                 "INSERT INTO imports (file, mapping, started_at, by, status, pid, host) "
-                "VALUES (?, ?, ?, ?, 'running', ?, ?)",
+                "VALUES (?, ?, ?, ?, 'running', ?, ?) RETURNING id",
                 (file, mapping, started_at, by, pid, host),
-            )
-            return int(cur.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
     def progress(self, import_id: int, counts: Mapping[str, int]) -> None:
         with self.db.transaction() as con:
@@ -511,7 +517,7 @@ class SqlImports:
             .execute(
                 "SELECT row, field, severity, code, reason, record, raw FROM import_rejects "
                 "WHERE import_id = ? AND (? IS NULL OR severity = ?) ORDER BY rowid LIMIT ?",
-                (import_id, severity, severity, -1 if limit is None else limit),
+                (import_id, severity, severity, NO_LIMIT if limit is None else limit),
             )
             .fetchall()
         )

@@ -1,4 +1,4 @@
-"""Freshness (更新时效) in SQLite: the SLA overrides per entry and per organisation
+"""Freshness (更新时效) in the store: the SLA overrides per entry and per organisation
 (``freshness_policies``) and the log of notices sent (``freshness_notices``), which keeps the
 same notice from going out twice. The rules (which override wins, what is late) live in
 ``catalog.freshness``; the sweep over every entry is DuckDB SQL in
@@ -87,14 +87,14 @@ class SqlFreshness:
         """Log notices as sent, in one transaction; one already logged is kept as it was.
         Returns how many were new."""
         with self.db.transaction() as con:
-            before = con.total_changes
-            con.executemany(
+            cursor = con.executemany(
                 "INSERT INTO freshness_notices (org_code, channel, recipient, kind, "
                 "entry_code, deadline, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (channel, recipient, kind, entry_code, deadline) DO NOTHING",
                 [astuple(notice) for notice in sent],
             )
-            return con.total_changes - before
+            # executemany's rowcount sums the rows each insert wrote (none for a conflict).
+            return max(cursor.rowcount, 0)
 
     def notices(self) -> list[SentNotice]:
         """Every notice sent, by organisation, entry and kind."""

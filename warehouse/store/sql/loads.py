@@ -1,4 +1,4 @@
-"""Warehouse loads (装载记录) in SQLite: one row per attempt to load a dataset into the lake.
+"""Warehouse loads (装载记录) in the store (SQLite or PostgreSQL): one row per attempt to load a dataset into the lake.
 
 A load is 'started' until it ends 'published' (a new lake snapshot), 'unchanged' (nothing
 written), 'failed' (error* say where), 'waiting' (the source was still being written; error
@@ -12,13 +12,13 @@ relative to it and come back resolved against the workspace this database lies i
 or moved workspace works on its own files (``Workspace.stored`` / ``Workspace.resolve``).
 
 "After" means after in the order loads started: SQLite's rowid, since ``started_at`` is to the
-second only.
+second only. PostgreSQL's ``loads`` has an explicit ``rowid`` identity column for it (the
+baseline); it is machinery, not a field, and never leaves the store.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,13 +30,14 @@ from warehouse.workspace import Workspace
 _ROWID_OF = "coalesce((SELECT rowid FROM loads WHERE load_id = ?), 0)"
 
 
-def _load(row: sqlite3.Row, workspace: Workspace | None = None) -> dict[str, Any]:
+def _load(row: Any, workspace: Workspace | None = None) -> dict[str, Any]:
     load = dict(row)
+    load.pop("rowid", None)  # PostgreSQL's explicit insertion order (SQLite's is hidden)
     load["sources"] = json.loads(load["sources"] or "[]")
     load["schema"] = [(name, kind) for name, kind in json.loads(load["schema"] or "[]")]
     if workspace is not None:
         for key in ("held_path", "location"):
-            if load.get(key):
+            if load.get(key) and "://" not in load[key]:  # a URL (s3://…) is kept as is
                 load[key] = str(workspace.resolve(load[key]))
         for source in load["sources"]:
             if source.get("landed_path"):
