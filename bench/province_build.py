@@ -20,8 +20,11 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 ADMIN_URL = os.environ.get("MULU_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -105,9 +108,9 @@ def sqlite_province(district: Path, home: Path, copies: int) -> dict[str, int]:
         con.close()
 
 
-def counts(con: object) -> dict[str, int]:
+def counts(con: Any) -> dict[str, int]:
     return {
-        table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[attr-defined]
+        table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         for table in ("organisations", "entries", "entry_updates", "entry_history")
     }
 
@@ -122,7 +125,7 @@ def _admin(sql: str) -> None:
     import psycopg
 
     with psycopg.connect(ADMIN_URL, autocommit=True) as con:
-        con.execute(sql)  # type: ignore[arg-type]
+        con.execute(sql)
 
 
 @contextlib.contextmanager
@@ -150,15 +153,13 @@ def postgres_province(district: Path, url: str, copies: int) -> dict[str, int]:
         with psycopg.connect(url) as con:
             for table in TABLES:
                 cols = columns[table]
-                with con.cursor().copy(
-                    f"COPY {table} ({', '.join(cols)}) FROM STDIN"  # type: ignore[arg-type]
-                ) as copy:
+                with con.cursor().copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                     for row in source.execute(f"SELECT {', '.join(cols)} FROM {table}"):
                         copy.write_row(row)
             con.commit()
             for n in range(1, copies):
                 for statement in _copy_statements(columns, n):
-                    con.execute(statement)  # type: ignore[arg-type]
+                    con.execute(statement)
                 con.commit()
         with psycopg.connect(url, autocommit=True) as con:
             con.execute("VACUUM ANALYZE")
@@ -167,7 +168,8 @@ def postgres_province(district: Path, url: str, copies: int) -> dict[str, int]:
         source.close()
 
 
-def timed(step, *args):  # type: ignore[no-untyped-def]
+def timed(step: Callable[..., T], *args: Any) -> tuple[T, float]:
+    """``step(*args)`` and the seconds it took."""
     started = time.perf_counter()
     result = step(*args)
     return result, time.perf_counter() - started
