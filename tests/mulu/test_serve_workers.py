@@ -9,7 +9,8 @@ access lines carry the request id sent (or one made up, echoed in ``X-Request-ID
 the status and the duration, and never the password or the session cookie. ``/readyz`` names
 the PostgreSQL store (password redacted). Each worker's thread pool is bounded (``--threads``):
 the store connections the server holds stay within workers × (threads + a few) under a burst of
-concurrent clients.
+concurrent clients. And single sign-on (the OIDC provider of test_oidc, started here) begun on
+one worker finishes on the other: the login begun is in the store.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from typing import Any
 import psycopg
 import pytest
 import requests
+import yaml
 from api_server import free_port
 from postgres_store import ADMIN_URL, create_database, database_url, drop_database
+from test_oidc import CLIENT_ID, CLIENT_SECRET, SECRET_ENV, Provider
 from web_users import add_user
 
 from warehouse.workspace import Workspace
@@ -80,9 +83,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         **os.environ,
         "MULU_HOME": str(home),
         "MULU_DATABASE_URL": url,  # trust auth: the password is ignored, and must never show
+        SECRET_ENV: CLIENT_SECRET,
     }
     process = None
+    provider = Provider().__enter__()
     try:
+        oidc = {"issuer": provider.issuer, "client_id": CLIENT_ID, "client_secret_env": SECRET_ENV}
+        Workspace(home).ensure().oidc_file.parent.mkdir(parents=True, exist_ok=True)
+        Workspace(home).oidc_file.write_text(yaml.safe_dump(oidc), encoding="utf-8")
         previous = os.environ.get("MULU_DATABASE_URL")
         os.environ["MULU_DATABASE_URL"] = url
         try:
@@ -131,6 +139,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+        provider.__exit__(None, None, None)
         drop_database(name)
 
 
@@ -197,6 +206,37 @@ def test_a_session_and_its_flash_work_on_every_worker(server: Server):
     assert other, "no page came from the worker that did not sign in"
 
 
+def test_single_sign_on_begun_on_one_worker_finishes_on_the_other(server: Server):
+    crossed = 0
+    for n in range(30):
+        browser = requests.Session()
+        browser.headers["Connection"] = "close"
+        begin = browser.get(
+            server.base + "/login/oidc",
+            headers={"X-Request-ID": f"sso-begin-{n}"},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert begin.status_code in (302, 303, 307), begin.text
+        at_provider = browser.get(begin.headers["location"], allow_redirects=False, timeout=30)
+        assert at_provider.status_code == 302, at_provider.text
+        back = browser.get(
+            at_provider.headers["location"],
+            headers={"X-Request-ID": f"sso-back-{n}"},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert back.status_code == 303, back.text
+        assert browser.cookies.get("mulu_session")
+        runs = browser.get(server.base + "/api/quality/runs", timeout=30)
+        assert runs.status_code == 200  # signed in as the steward li.ming
+        if server.access(f"sso-begin-{n}")["pid"] != server.access(f"sso-back-{n}")["pid"]:
+            crossed += 1
+            if crossed == 2:
+                break
+    assert crossed == 2, "every callback came back to the worker that began it"
+
+
 def test_every_log_line_is_json_and_never_holds_a_secret(server: Server):
     cookies, _ = _sign_in(server)
     made_up = _get(server, "/healthz", {}, "not a plain id!")  # refused as an id: a new one
@@ -213,6 +253,7 @@ def test_every_log_line_is_json_and_never_holds_a_secret(server: Server):
     assert PASSWORD not in text
     assert cookies["mulu_session"] not in text
     assert ":pw@" not in text
+    assert CLIENT_SECRET not in text
 
 
 def test_ready_names_the_store_with_its_password_redacted(server: Server):
