@@ -55,6 +55,7 @@ from schemas.access import DataAccess
 from schemas.errors import Unavailable
 from warehouse import lake
 from warehouse.catalogue_tables import CATALOG, attach_catalogue
+from warehouse.settings import Settings
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
@@ -63,7 +64,8 @@ LAKE = "lake"
 # need the network). fts is for analysts (full-text search over the session's tables);
 # sqlite_scanner is the DuckLake catalogue's (lake.sqlite), never catalog.sqlite's. A session
 # reads no files but the workspace's (see the module's docstring), so excel and httpfs, which
-# read other files, are not loaded.
+# read other files, are not loaded (a lake on S3 or in PostgreSQL: ``connect_lake`` loads httpfs
+# and postgres_scanner for it, and ``allowed_directories`` keeps reads to the lake's prefix).
 EXTENSIONS = ("sqlite_scanner", "ducklake", "fts")
 # Statement types a session runs; anything else (ATTACH, DETACH, COPY, COPY FROM DATABASE,
 # EXPORT, INSTALL/LOAD, UPDATE EXTENSIONS, …) is refused. SET is here for ``SET VARIABLE`` and
@@ -117,6 +119,16 @@ _REFUSED_FUNCTIONS = (
     "sqlite_attach",
     "sqlite_query",
     "sqlite_scan",
+    # A lake whose catalog is in PostgreSQL: the postgres extension's own queries would reach
+    # that database (and others on its server) past the read-only lake.
+    "postgres_attach",
+    "postgres_execute",
+    "postgres_query",
+    "postgres_scan",
+    "postgres_scan_pushdown",
+    "postgres_configure_pool",
+    "pg_clear_cache",
+    "read_postgres_binary",
     # DuckDB's logging writes log files wherever its options say (the lake folder in a full
     # session; in a per-user session it would break every later statement).
     "enable_logging",
@@ -332,9 +344,9 @@ def _wrapped_statement(query: str, kind: str) -> str | None:
 def lock_down(con: duckdb.DuckDBPyConnection, workspace: Workspace) -> None:
     """From now on DuckDB reads only the workspace's lake and quarantine files and no setting
     can change (``enable_external_access``, ``allowed_directories``, ``lock_configuration``)."""
-    folders = ", ".join(
-        _literal(str(path) + "/") for path in (workspace.lake_dir, workspace.quarantine_dir)
-    )
+    # The lake's Parquet files: the workspace's lake/, or its s3:// prefix (lake_data_url).
+    places = (lake.data_location(workspace), str(workspace.quarantine_dir) + "/")
+    folders = ", ".join(_literal(place) for place in places)
     con.execute(f"SET allowed_directories = [{folders}]")
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
@@ -423,7 +435,8 @@ def _attach_catalogue(
 
     if store is not None:
         attach(store)
-    elif workspace.metadata_db.exists():  # reading never creates a workspace
+    elif Settings.load(workspace).on_postgresql or workspace.metadata_db.exists():
+        # Reading never creates a workspace (an embedded store's file); a PostgreSQL one is there.
         with Store.open(workspace) as own:
             attach(own)
 

@@ -73,7 +73,7 @@ _SHARED_LOCK = threading.Lock()
 def _connect(workspace: Workspace) -> duckdb.DuckDBPyConnection:
     """A new cursor of this process's read-only lake connection for ``workspace`` (opened on
     first use; LakeMissingError, a NotFound, while nothing was loaded). Close it after use."""
-    key = str(lake.catalog_path(workspace).resolve())
+    key = lake.lake_key(workspace)  # the lake.sqlite path, or the PostgreSQL catalog
     with _SHARED_LOCK:
         shared = _SHARED.get(key)
         if shared is None:

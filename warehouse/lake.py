@@ -1,9 +1,19 @@
-"""The lake: warehouse tables as a DuckLake (Parquet files + a SQLite catalog of snapshots).
+"""The lake: warehouse tables as a DuckLake (Parquet files + a catalog of snapshots).
 
-Layout in the workspace::
+Layout in the workspace (the embedded default)::
 
     lake.sqlite   DuckLake catalog: tables, columns, data files, one snapshot per commit
     lake/         the Parquet data files, ``lake/main/<table>/ducklake-<uuid>.parquet``
+
+Shared (``warehouse.settings``, docs/deploy.md): ``lake_catalog_url`` (postgresql://…) puts the
+catalog in PostgreSQL, ``lake_data_url`` (s3://bucket/prefix/) the Parquet files on object
+storage, each independently of the other (``LakePlace``). Then several processes on several
+machines load and read at once: DuckLake serialises commits through the catalog (a snapshot id
+is a primary key; the loser of a race re-checks the winner's changes and retries without
+rewriting files), and loads of one dataset take turns through a PostgreSQL advisory lock
+(``warehouse.load.lock``). Credentials never reach the catalog or a log: the PostgreSQL user and
+password and the S3 keys become temporary DuckDB secrets of each connection, and the catalog's
+connection string names only host, port and database.
 
 Every commit is a new snapshot, so every load is a version that stays readable
 (``SELECT … FROM lake.t AT (VERSION => 3)``); a reader works on one snapshot from start to end,
@@ -25,18 +35,23 @@ import json
 import logging
 import os
 import random
+import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import duckdb
 
 from schemas.entry import catalogue_time
 from schemas.errors import NotFound
+from warehouse.objectstore import ObjectStore, is_object_url, join
+from warehouse.settings import Settings, is_postgresql
 from warehouse.workspace import Workspace
 
 LAKE_ALIAS = "lake"
@@ -47,12 +62,21 @@ LAKE_SCHEMA = "main"
 # commit retry, re-reading a catalog another process just changed, fails now and then with
 # "Failed to load DuckLake - Table entry "x" does not have any columns" (x: the other
 # process's new table); the catalog is intact and a fresh transaction succeeds. All are retried.
+# On a PostgreSQL catalog a race DuckLake's own retries did not settle ends as the snapshot's
+# primary key violated ("duplicate key value"), or a serialization failure; both are retried too.
 _CONFLICT_MARKERS = (
     "database is locked",
     "database is busy",
     "conflict",
     "failed to load ducklake",
+    "duplicate key value",
+    "could not serialize access",
 )
+# The PostgreSQL catalog's user and password: a temporary secret of each connection.
+_PG_SECRET = "mulu_lake_catalog"
+# DuckLake's own commit retries (its defaults: 10 attempts, 100 ms apart, x1.5): more patient
+# on a shared catalog, where dozens of loads may commit at once.
+_DUCKLAKE_RETRIES = ("SET ducklake_max_retry_count = 30", "SET ducklake_retry_wait_ms = 50")
 COMMIT_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 0.1
 RETRY_MAX_SECONDS = 3.0
@@ -85,6 +109,49 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+@dataclass(frozen=True)
+class LakePlace:
+    """Where a workspace's lake is: its catalog and its Parquet files.
+
+    ``catalog_url`` postgresql://… or None (the workspace's lake.sqlite); ``data_url`` s3://…/,
+    or a folder, or None (the workspace's lake/); ``store`` how to reach the object store."""
+
+    catalog_url: str | None
+    data_url: str | None
+    store: ObjectStore
+
+    @property
+    def shared_catalog(self) -> bool:
+        return self.catalog_url is not None
+
+    @property
+    def object_data(self) -> bool:
+        return is_object_url(self.data_url)
+
+
+def lake_place(workspace: Workspace, environ: Mapping[str, str] | None = None) -> LakePlace:
+    """The lake's place by the deployment settings in force (``warehouse.settings``)."""
+    settings = Settings.load(workspace, environ)
+    catalog = settings.lake_catalog_url
+    if catalog is not None and not is_postgresql(catalog):
+        raise ValueError(
+            f"lake_catalog_url must be a postgresql:// URL (or unset for the workspace's "
+            f"lake.sqlite), not {catalog.split('://', 1)[0]}://…"
+        )
+    data = settings.lake_data_url
+    if data is not None and not data.endswith("/"):
+        data += "/"
+    return LakePlace(catalog, data, ObjectStore.of(settings, environ))
+
+
+def lake_key(workspace: Workspace) -> str:
+    """What identifies the lake a workspace uses (its catalog), for caching connections."""
+    place = lake_place(workspace)
+    if place.catalog_url:
+        return _pg_dsn(place.catalog_url)[0]
+    return str(catalog_path(workspace).resolve())
+
+
 def catalog_path(workspace: Workspace) -> Path:
     return workspace.lake_catalog
 
@@ -93,14 +160,83 @@ def data_path(workspace: Workspace) -> Path:
     return workspace.lake_dir
 
 
+def data_location(workspace: Workspace) -> str:
+    """Where the lake's Parquet files are: an s3:// URL (ending in /) or a local folder."""
+    place = lake_place(workspace)
+    return place.data_url or str(data_path(workspace)) + "/"
+
+
 def qualified(table: str) -> str:
     """``lake.main.<table>`` as SQL."""
     return f"{LAKE_ALIAS}.{LAKE_SCHEMA}.{quote_identifier(table)}"
 
 
-def table_location(workspace: Workspace, table: str) -> Path:
-    """The folder holding a table's Parquet files."""
-    return data_path(workspace) / LAKE_SCHEMA / table
+def table_location(workspace: Workspace, table: str) -> str:
+    """Where a table's Parquet files are: its folder, or its s3:// prefix."""
+    location = data_location(workspace)
+    if is_object_url(location):
+        return join(location, LAKE_SCHEMA, table)
+    return str(Path(location) / LAKE_SCHEMA / table)
+
+
+def table_folder(workspace: Workspace, table: str) -> Path | None:
+    """The local folder of a table's Parquet files; None when they are on object storage."""
+    location = table_location(workspace, table)
+    return None if is_object_url(location) else Path(location)
+
+
+def table_files(workspace: Workspace, table: str) -> list[str]:
+    """Every Parquet file under a table's location (paths, or s3:// URLs)."""
+    location = table_location(workspace, table)
+    if not is_object_url(location):
+        folder = Path(location)
+        return [str(p) for p in sorted(folder.rglob("*.parquet"))] if folder.is_dir() else []
+    fs = lake_place(workspace).store.filesystem()
+    scheme = location.split("://", 1)[0]
+    try:
+        found = fs.find(location.rstrip("/") + "/")
+    except FileNotFoundError:
+        return []
+    return [f"{scheme}://{key}" for key in sorted(found) if key.endswith(".parquet")]
+
+
+def delete_files(workspace: Workspace, files: list[str]) -> None:
+    """Delete files ``table_files`` named (a missing one is no error)."""
+    remote = [f for f in files if is_object_url(f)]
+    for name in files:
+        if not is_object_url(name):
+            Path(name).unlink(missing_ok=True)
+    if remote:
+        lake_place(workspace).store.filesystem().rm(remote)
+
+
+def _pg_dsn(url: str) -> tuple[str, dict[str, str]]:
+    """A postgresql:// URL as (libpq key=value string without user and password, {user,
+    password}): the first is what the catalog's path shows, the second goes into a secret."""
+    parts = urlsplit(url)
+    fields: dict[str, str] = {}
+    if parts.hostname:
+        fields["host"] = parts.hostname
+    if parts.port:
+        fields["port"] = str(parts.port)
+    if parts.path.strip("/"):
+        fields["dbname"] = unquote(parts.path.strip("/"))
+    for key, value in parse_qsl(parts.query):
+        if key not in ("user", "password"):
+            fields[key] = value
+    credentials = {}
+    if parts.username:
+        credentials["user"] = unquote(parts.username)
+    if parts.password:
+        credentials["password"] = unquote(parts.password)
+    dsn = " ".join(f"{key}={_libpq_value(value)}" for key, value in fields.items())
+    return dsn, credentials
+
+
+def _libpq_value(value: str) -> str:
+    if value and not re.search(r"[\s'\\]", value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def connect_lake(
@@ -117,12 +253,16 @@ def connect_lake(
     connections, which people's queries use, keep the check, unless ``trusted``: a read-only
     connection that runs only Mulu's own statements (the per-user session's copy).
     """
+    place = lake_place(workspace)
+    if place.catalog_url is not None:
+        return _connect_shared(workspace, place, read_only=read_only, trusted=trusted)
     catalog = catalog_path(workspace)
     if read_only and not catalog.exists():
         raise LakeMissingError(f"no lake at {catalog}: nothing has been loaded yet")
     if not read_only:
         workspace.root.mkdir(parents=True, exist_ok=True)
-        data_path(workspace).mkdir(parents=True, exist_ok=True)
+        if not place.object_data:
+            Path(place.data_url or data_path(workspace)).mkdir(parents=True, exist_ok=True)
         if not catalog.exists():
             _create_in_wal_mode(catalog)
     # The loader's connection skips DuckDB's extension signature check (~50 ms per extension
@@ -134,10 +274,14 @@ def connect_lake(
     try:
         load_extension(con, "sqlite_scanner")
         load_extension(con, "ducklake")
-        # OVERRIDE_DATA_PATH: the workspace's own lake/, whatever path the lake was created
-        # with, so a moved or copied workspace still works (file paths are stored relative).
+        if place.object_data:
+            load_extension(con, "httpfs")
+            place.store.create_duckdb_secret(con)
+        # OVERRIDE_DATA_PATH: the workspace's own lake/ (or the configured data URL), whatever
+        # path the lake was created with, so a moved or copied workspace still works (file
+        # paths are stored relative).
         options = [
-            f"DATA_PATH {quote_literal(str(data_path(workspace)) + '/')}",
+            f"DATA_PATH {quote_literal(place.data_url or str(data_path(workspace)) + '/')}",
             "OVERRIDE_DATA_PATH true",
         ]
         # Inlining off: table data always lives in Parquet under lake/, never in the catalog.
@@ -148,6 +292,56 @@ def connect_lake(
         )
         # Two processes creating a new lake at once: the loser's catalog writes are "locked".
         retry_on_conflict(lambda: con.execute(sql))
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _connect_shared(
+    workspace: Workspace, place: LakePlace, *, read_only: bool, trusted: bool
+) -> duckdb.DuckDBPyConnection:
+    """``connect_lake`` on a PostgreSQL catalog (data on S3 or in a folder every machine
+    mounts). A new catalog is created by the first writable connection; a read-only one to a
+    database without a lake raises LakeMissingError."""
+    assert place.catalog_url is not None
+    dsn, credentials = _pg_dsn(place.catalog_url)
+    data = place.data_url or str(data_path(workspace)) + "/"
+    if not read_only and not place.object_data:
+        Path(data).mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        config={"allow_unsigned_extensions": True} if trusted or not read_only else {}
+    )
+    try:
+        for name in ("postgres_scanner", "ducklake", *(("httpfs",) if place.object_data else ())):
+            load_extension(con, name)
+        if place.object_data:
+            place.store.create_duckdb_secret(con)
+        secret = [f"{key.upper()} {quote_literal(value)}" for key, value in credentials.items()]
+        con.execute(
+            f"CREATE OR REPLACE TEMPORARY SECRET {_PG_SECRET} "
+            f"(TYPE postgres{''.join(', ' + s for s in secret)})"
+        )
+        for setting in _DUCKLAKE_RETRIES:
+            con.execute(setting)
+        # DATA_PATH matters only when the first writer creates the lake; afterwards the path
+        # the catalog holds is the one every machine uses (no override: all must agree).
+        options = [f"METADATA_PARAMETERS MAP {{'SECRET': {quote_literal(_PG_SECRET)}}}"]
+        if read_only:
+            options.append("READ_ONLY")
+        else:
+            options += [f"DATA_PATH {quote_literal(data)}", "DATA_INLINING_ROW_LIMIT 0"]
+        sql = (
+            f"ATTACH {quote_literal('ducklake:postgres:' + dsn)} AS {LAKE_ALIAS} "
+            f"({', '.join(options)})"
+        )
+        try:
+            # Two processes creating a new lake at once: the loser's inserts clash.
+            retry_on_conflict(lambda: con.execute(sql))
+        except duckdb.Error as exc:
+            if read_only and "does not exist" in str(exc) and "creating a new" in str(exc):
+                raise LakeMissingError(f"no lake in {dsn}: nothing has been loaded yet") from None
+            raise
     except BaseException:
         con.close()
         raise

@@ -27,6 +27,11 @@ to the workspace (not the shell's directory), and every local file, symlinks res
 in one of the roots, else ``SourceRefused`` before a byte of it is read. ``land_source`` lands a
 dataset spec's source with both.
 
+On object storage (``storage_url: s3://…``, docs/deploy.md): ``land_source`` lands into a local
+cache (``staging/.landed/<dataset>/``, what the load reads) as above, then puts each file and
+its sidecar at ``<storage_url>/landing/<dataset>/<sha256>.<ext>`` unless that object exists
+(one PUT: whole or absent); ``LandedFile.stored_url`` names it.
+
 Nothing partial is left: a copy goes to ``.landing-<pid>-….part`` and is renamed into place only
 when whole and verified; a failed landing deletes it, and temporaries of dead processes (kill -9)
 are deleted by the next landing of the dataset.
@@ -35,6 +40,7 @@ are deleted by the next landing of the dataset.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import http.client
@@ -60,6 +66,8 @@ from fsspec.spec import AbstractBufferedFile
 from schemas.dataset_spec import DatasetSpec, Source
 from schemas.entry import CATALOGUE_TZ
 from schemas.errors import InvalidInput, Unavailable
+from warehouse.objectstore import ObjectStore, is_object_url, join
+from warehouse.settings import Settings
 from warehouse.workspace import SOURCE_ROOTS_ENV, Workspace
 
 CHUNK_SIZE = 4 << 20
@@ -172,6 +180,9 @@ class LandedFile:
     size: int
     source_url: str
     already_present: bool
+    # The landed copy on object storage (``storage_url``), when landing is there; ``path`` is
+    # then this machine's local copy of it, which the load reads.
+    stored_url: str | None = None
 
 
 def land(
@@ -182,8 +193,13 @@ def land(
     storage_options: dict[str, Any] | None = None,
     roots: LocalRoots | None = None,
     readiness: Readiness | None = None,
+    remote: RemoteLanding | None = None,
 ) -> list[LandedFile]:
     """Land the file at ``url`` (or every file a glob matches) under ``landing_dir/dataset``.
+
+    ``remote``: the landing zone is on object storage; ``landing_dir`` is then this machine's
+    cache of it (the files the load reads), and each file is uploaded to
+    ``remote.url/<dataset>/<sha256>.<ext>`` (with its sidecar) unless that object exists.
 
     Returns one LandedFile per source file, in sorted source order. Raises LandingError when
     the source is missing, a glob matches nothing, or a download is cut short; SourceRefused
@@ -200,19 +216,66 @@ def land(
     pending = _sources(url, dict(storage_options or {}), roots, readiness or Readiness())
     target_dir.mkdir(parents=True, exist_ok=True)
     _remove_dead_temporaries(target_dir)
-    return [_land_one(one, target_dir) for one in pending]
+    landed = [_land_one(one, target_dir) for one in pending]
+    if remote is None:
+        return landed
+    stored = [remote.upload(file, dataset) for file in landed]
+    # The cache keeps only this landing's files (the caller holds the dataset's lock).
+    keep = {f.path.name for f in landed} | {f"{f.sha256}.meta.json" for f in landed}
+    for old in target_dir.iterdir():
+        if old.is_file() and old.name not in keep and not old.name.startswith(_TEMP_PREFIX):
+            old.unlink(missing_ok=True)
+    return stored
+
+
+@dataclass(frozen=True)
+class RemoteLanding:
+    """The landing zone on object storage: ``url`` (s3://bucket/prefix/landing) and the store."""
+
+    url: str
+    store: ObjectStore
+
+    def upload(self, file: LandedFile, dataset: str) -> LandedFile:
+        """Put the landed file and its sidecar under ``url/<dataset>/`` unless there already
+        (objects are written whole by one PUT: a reader never sees half of one; content
+        addressed, so a race between two machines writes the same bytes)."""
+        fs = self.store.filesystem()
+        target = join(self.url, dataset, file.path.name)
+        sidecar = file.path.with_name(f"{file.sha256}.meta.json")
+        with _source_errors_named(target, "cannot store"):
+            present = bool(fs.exists(target))
+            if not present:
+                fs.put_file(str(file.path), target)
+            meta = join(self.url, dataset, sidecar.name)
+            if sidecar.exists() and not fs.exists(meta):
+                fs.put_file(str(sidecar), meta)
+        return dataclasses.replace(file, stored_url=target, already_present=present)
+
+
+def landing_place(workspace: Workspace) -> tuple[Path, RemoteLanding | None]:
+    """Where ``land_source`` lands: the workspace's landing/, or, with ``storage_url`` set to
+    s3://…, ``<storage_url>/landing`` with a local cache in ``staging/.landed/``."""
+    settings = Settings.load(workspace)
+    if not is_object_url(settings.storage_url):
+        return workspace.landing_dir, None
+    assert settings.storage_url is not None
+    remote = RemoteLanding(join(settings.storage_url, "landing"), ObjectStore.of(settings))
+    return workspace.staging_dir / ".landed", remote
 
 
 def land_source(workspace: Workspace, spec: DatasetSpec) -> list[LandedFile]:
-    """Land ``spec``'s source into the workspace's landing zone, contained to the workspace's
-    source roots and only when whole (the spec's ``settle`` / ``ready``)."""
+    """Land ``spec``'s source into the workspace's landing zone (or the object store's, by
+    ``storage_url``), contained to the workspace's source roots and only when whole (the
+    spec's ``settle`` / ``ready``)."""
+    landing_dir, remote = landing_place(workspace)
     return land(
         spec.source.url,
-        workspace.landing_dir,
+        landing_dir,
         spec.name,
         storage_options=spec.source.storage_options or None,
         roots=LocalRoots.of(workspace),
         readiness=Readiness.of(spec.source),
+        remote=remote,
     )
 
 

@@ -142,7 +142,10 @@ class Workspace:
     def stored(self, path: str | Path) -> str:
         """``path`` (absolute, or relative to the current directory) as the workspace's
         metadata keeps it: relative (POSIX) when it lies in the workspace, so a copied or moved
-        workspace finds its own files; else absolute (a user's file outside the workspace)."""
+        workspace finds its own files; else absolute (a user's file outside the workspace). A
+        URL (``s3://…``: the lake or landing on object storage) is kept as it is."""
+        if "://" in str(path):
+            return str(path)
         resolved = Path(path).resolve()
         try:
             return resolved.relative_to(self.root.resolve()).as_posix()

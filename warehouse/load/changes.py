@@ -29,6 +29,8 @@ def source_records(files: list[LandedFile]) -> list[dict[str, Any]]:
             "landed_path": str(f.path),
             "size": f.size,
         }
+        if f.stored_url:  # the landed copy on object storage (landed_path: the local cache)
+            record["landed_url"] = f.stored_url
         if "://" not in f.source_url:
             with contextlib.suppress(OSError):
                 record["mtime_ns"] = Path(f.source_url).stat().st_mtime_ns

@@ -32,6 +32,7 @@ from warehouse.lake import (
     retry_on_conflict,
     set_commit_message,
     snapshots,
+    table_folder,
     table_location,
     table_schema,
 )
@@ -131,8 +132,8 @@ def _result(
 
 def _into_table(workspace: Workspace, spec: DatasetSpec, staged: StagedLoad) -> Path | None:
     """Move the staged file into the table's folder, to become its data file; None when its
-    rows are to be inserted instead (upsert, no rows, or the move failed: staging/ and lake/
-    on different filesystems).
+    rows are to be inserted instead (upsert, no rows, the lake's files on object storage, or the
+    move failed: staging/ and lake/ on different filesystems).
 
     In the table's folder DuckLake stores the file's path relative, so a moved workspace still
     finds it. Until the commit it is a file no snapshot references: readers never see it, and
@@ -140,7 +141,9 @@ def _into_table(workspace: Workspace, spec: DatasetSpec, staged: StagedLoad) -> 
     """
     if staged.numbered or staged.rows == 0 or spec.load.mode == "upsert":
         return None
-    folder = table_location(workspace, spec.name)
+    folder = table_folder(workspace, spec.name)
+    if folder is None:  # on object storage: DuckLake writes the rows there itself
+        return None
     target = folder / f"{DATA_FILE_PREFIX}{staged.load_id}-{secrets.token_hex(4)}.parquet"
     try:
         folder.mkdir(parents=True, exist_ok=True)

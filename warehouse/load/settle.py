@@ -10,13 +10,13 @@ Everything here runs under the dataset's lock, so no other load of the dataset i
 from __future__ import annotations
 
 import logging
+import posixpath
 import shutil
-from pathlib import Path
 
 import duckdb
 
 from schemas.dataset_spec import DatasetSpec
-from warehouse.lake import data_file_names, snapshots, table_location
+from warehouse.lake import data_file_names, delete_files, snapshots, table_files, table_location
 from warehouse.load.results import now_local, table_name
 from warehouse.store import Store
 from warehouse.workspace import Workspace
@@ -70,7 +70,7 @@ def settle_earlier_loads(
 
 def remove_leftover_files(
     workspace: Workspace, spec: DatasetSpec, lake: duckdb.DuckDBPyConnection
-) -> list[Path]:
+) -> list[str]:
     """Delete the Parquet files in the table's folder that the lake does not know, and
     whatever dead loads left in ``staging/<dataset>/``; return the files deleted.
 
@@ -80,21 +80,18 @@ def remove_leftover_files(
     ~38 MB per 1M-row upsert). A file is kept when any snapshot references it as a data or
     delete file (old versions stay readable) or DuckLake's own cleanup has it scheduled.
     This runs under the dataset's lock, so no live load of the dataset is writing here."""
-    removed: list[Path] = []
-    folder = table_location(workspace, spec.name)
-    found = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
+    removed: list[str] = []
+    found = table_files(workspace, spec.name)  # a folder, or an s3:// prefix
     if found:
         known = data_file_names(lake)
-        for path in found:
-            if path.name not in known and path.is_file():
-                path.unlink(missing_ok=True)
-                removed.append(path)
+        removed = [name for name in found if posixpath.basename(name) not in known]
+        delete_files(workspace, removed)
     if removed:
         log.info(
             "%s: removed %d file(s) no lake snapshot references, left by a killed load: %s",
             spec.name,
             len(removed),
-            ", ".join(p.name for p in removed),
+            ", ".join(posixpath.basename(name) for name in removed),
         )
     shutil.rmtree(workspace.staging_dir / spec.name, ignore_errors=True)
     return removed
