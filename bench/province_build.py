@@ -3,9 +3,9 @@
 The district itself comes from ``bench.district.build`` (``build_demo`` through the directory:
 35,700 entries, 343 organisations, ~236k update events, one history row an entry), built once
 as a template. A province of k districts copies it k-1 times inside the database, by SQL, with
-new codes (``<code>.<copy>``) for entries, their update events and history rows, *and*
-organisations (so ×100 has 34,300 of them, each copy's entries provided by its own copy's
-organisations). The update events are data, not assets: bulk ``INSERT … SELECT``.
+new codes for entries (the 顺序码 moved up by copy × 100,000), their update events and history
+rows, *and* organisations (``<code>.<copy>``: ×100 has 34,300 of them, each copy's entries
+provided by its own copy's organisations). The update events are data, not assets: bulk ``INSERT … SELECT``.
 
 PostgreSQL: a fresh database per run (``CREATE DATABASE`` on the admin URL, dropped after),
 migrated by ``PostgresDatabase``; the template district is copied in with ``COPY`` and then
@@ -28,16 +28,29 @@ T = TypeVar("T")
 
 ADMIN_URL = os.environ.get("MULU_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
-# table → (the columns copied, the SQL expression of each column in copy ``{c}``)
+# An entry code of copy c: the 分类码 kept, the 顺序码 moved up by c × 100,000 and written with
+# seven digits (``bench.catalog`` does the same): a valid 信息资源代码 that the directory finds,
+# which a suffix (``<code>.<c>``) is not. The district's own codes have six digits.
+_ENTRY_CODE = {
+    "sqlite": "substr({col}, 1, instr({col}, '/')) || "
+    "printf('%07d', CAST(substr({col}, instr({col}, '/') + 1) AS INTEGER) + {c} * 100000)",
+    "postgresql": "split_part({col}, '/', 1) || '/' || "
+    "lpad((split_part({col}, '/', 2)::int + {c} * 100000)::text, 7, '0')",
+}
+_DISTRICT_ROWS = {  # the rows of copy 0, the district itself
+    "sqlite": "length({col}) - instr({col}, '/') = 6",
+    "postgresql": "length(split_part({col}, '/', 2)) = 6",
+}
+# table → {column: its value in copy {c}}; organisations take a suffix (codes of our own).
 _RENAMED = {
     "organisations": {"code": "code || '.{c}'", "parent_code": "parent_code || '.{c}'"},
     "entries": {
-        "code": "code || '.{c}'",
+        "code": "{entry_code}",
         "source_key": "source_key || '.{c}'",
         "provider_code": "provider_code || '.{c}'",
     },
-    "entry_updates": {"code": "code || '.{c}'"},
-    "entry_history": {"code": "code || '.{c}'"},
+    "entry_updates": {"code": "{entry_code}"},
+    "entry_history": {"code": "{entry_code}"},
 }
 # Copied in this order (organisations before the entries that reference them).
 TABLES = ("organisations", "entries", "entry_updates", "entry_history", "code_sequences")
@@ -74,16 +87,23 @@ def _columns(con: sqlite3.Connection, table: str) -> list[str]:
     return [n for n in names if not (table in _NO_ID and n == "id")]
 
 
-def _copy_statements(columns: dict[str, list[str]], copy: int) -> list[str]:
-    """The INSERT … SELECT of copy ``copy`` for every table, from the copy-0 rows."""
+def _copy_statements(columns: dict[str, list[str]], copy: int, dialect: str) -> list[str]:
+    """The INSERT … SELECT of copy ``copy`` for every table, from the district's rows."""
     statements = []
+    entry_code = _ENTRY_CODE[dialect].format(col="code", c=copy)
     for table in ("organisations", "entries", "entry_updates", "entry_history"):
         cols = columns[table]
         renamed = _RENAMED[table]
-        select = ", ".join(renamed[c].format(c=copy) if c in renamed else c for c in cols)
+        select = ", ".join(
+            renamed[c].format(c=copy, entry_code=entry_code) if c in renamed else c for c in cols
+        )
+        district = (
+            "code NOT LIKE '%.%'"
+            if table == "organisations"
+            else _DISTRICT_ROWS[dialect].format(col="code")
+        )
         statements.append(
-            f"INSERT INTO {table} ({', '.join(cols)}) SELECT {select} FROM {table} "
-            f"WHERE code NOT LIKE '%.%'"
+            f"INSERT INTO {table} ({', '.join(cols)}) SELECT {select} FROM {table} WHERE {district}"
         )
     return statements
 
@@ -99,7 +119,7 @@ def sqlite_province(district: Path, home: Path, copies: int) -> dict[str, int]:
         columns = {t: _columns(con, t) for t in TABLES}
         for copy in range(1, copies):
             con.execute("BEGIN")
-            for statement in _copy_statements(columns, copy):
+            for statement in _copy_statements(columns, copy, "sqlite"):
                 con.execute(statement)
             con.execute("COMMIT")
         con.execute("ANALYZE")
@@ -158,7 +178,7 @@ def postgres_province(district: Path, url: str, copies: int) -> dict[str, int]:
                         copy.write_row(row)
             con.commit()
             for n in range(1, copies):
-                for statement in _copy_statements(columns, n):
+                for statement in _copy_statements(columns, n, "postgresql"):
                     con.execute(statement)
                 con.commit()
         with psycopg.connect(url, autocommit=True) as con:
