@@ -160,9 +160,17 @@ def http_figures(home: Path, codes: list[str], runs: int) -> dict[str, Any]:
     with serving(
         "mulu", [mulu, "--home", str(home), "serve", "--port", str(port)], port, "/healthz"
     ) as server:
-        searched = latency({"mulu": server}, LATENCY_QUERIES, runs)["mulu"]
-        pages = entry_pages(port, codes, runs)
-        return {"search": searched, "entry": pages, "server_peak_mib": server.peak_mib()}
+        found: dict[str, Any] = {}
+        for name, measured in (
+            ("search", lambda: latency({"mulu": server}, LATENCY_QUERIES, runs)["mulu"]),
+            ("entry", lambda: entry_pages(port, codes, runs)),
+        ):
+            try:  # one failing does not lose the other's figures
+                found[name] = measured()
+            except Exception as error:
+                traceback.print_exc(file=sys.stderr)
+                found[name] = {"error": str(error).strip().splitlines()[-1][:300]}
+        return {**found, "server_peak_mib": server.peak_mib()}
 
 
 # --- one scale on one store ----------------------------------------------------------------
@@ -262,8 +270,12 @@ ROWS = [
 
 
 def _error(figures: dict[str, Any], path: tuple[str, ...]) -> str | None:
-    node = figures.get(path[0])
-    return node.get("error") if isinstance(node, dict) else None
+    node: Any = figures
+    for key in path[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and "error" in node:
+            return str(node["error"])
+    return None
 
 
 def markdown(results: dict[str, Any], scales: list[int], stores: list[str]) -> str:
@@ -294,7 +306,7 @@ def markdown(results: dict[str, Any], scales: list[int], stores: list[str]) -> s
                 if value is None:
                     fail = _error(results.get(str(k), {}).get(store, {}), path)
                     if fail and k in scales:
-                        errors.append(f"×{k} {store} {path[0]}: {fail}")
+                        errors.append(f"×{k} {store} {'/'.join(path[:-1])}: {fail}")
                         cells.append("failed")
                     else:
                         cells.append("–")
