@@ -12,6 +12,7 @@ import dagster as dg
 
 from catalog.datasets import DatasetPlan
 from pipelines.assets import raw_key, table_key
+from pipelines.instance import run_tags
 from schemas.dataset_spec import DatasetSpec
 from warehouse.landing import LocalRoots, source_state
 from warehouse.workspace import Workspace
@@ -36,9 +37,27 @@ def schedules_for(plans: list[DatasetPlan]) -> list[dg.ScheduleDefinition]:
                 job=job,
                 cron_schedule=cron,
                 execution_timezone="Asia/Shanghai",
+                execution_fn=_one_run_per_dataset(members),
             )
         )
     return schedules
+
+
+def _one_run_per_dataset(members: list[DatasetPlan]):
+    """A schedule's tick: one run per dataset, tagged with its dataset and department, so the
+    run queue's limits (one load per dataset, N per department) apply to scheduled loads."""
+
+    def evaluate(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+        return [
+            dg.RunRequest(
+                run_key=plan.spec.name,
+                asset_selection=[raw_key(plan.spec.name), table_key(plan.spec.name)],
+                tags=run_tags(plan.spec),
+            )
+            for plan in members
+        ]
+
+    return evaluate
 
 
 def source_signature(workspace: Workspace, spec: DatasetSpec) -> str:
@@ -76,6 +95,7 @@ def source_sensor(plans: list[DatasetPlan], workspace: Workspace) -> dg.SensorDe
                 yield dg.RunRequest(
                     run_key=f"{spec.name}:{signature}",
                     asset_selection=[raw_key(spec.name), table_key(spec.name)],
+                    tags=run_tags(spec),
                 )
         context.update_cursor(json.dumps(seen, sort_keys=True))
 

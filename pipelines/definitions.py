@@ -14,7 +14,9 @@ from catalog.directory import Directory
 from pipelines.assets import dataset_assets
 from pipelines.automation import schedules_for, source_sensor
 from pipelines.freshness_assets import freshness_assets
+from pipelines.instance import executor_for
 from pipelines.resources import MULU, PIPELINE_USER, MuluResource
+from warehouse.settings import Settings
 from warehouse.workspace import Workspace
 
 
@@ -33,6 +35,7 @@ def build_definitions(workspace: Workspace) -> tuple[dg.Definitions, list[str]]:
         schedules=schedules_for(plans) + catalogue_schedules,
         sensors=sensors,
         resources={MULU: MuluResource.for_workspace(workspace)},
+        executor=executor_for(Settings.load(workspace)),  # Celery workers when configured
     ), problems
 
 

@@ -15,46 +15,44 @@ a load blocked by the quality gate and held for a steward, ``BLOCKED_EXIT`` (7).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
+import os
 import re
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME as ASSET_JOB
+from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
+from dagster._core.definitions.selector import JobSubsetSelector
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.remote_representation.code_location import CodeLocation
+from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-from catalog.datasets import spec_paths
+from catalog.datasets import discover_datasets, spec_paths
+from catalog.directory import Directory
 from pipelines.assets import raw_key, table_key
 from pipelines.definitions import build_definitions
 from pipelines.freshness_assets import SCORECARD_KEY, SWEEP_KEY
+from pipelines.instance import DATASET_TAG, LOCATION, MODULE, open_instance, run_tags
+from pipelines.instance import dagster_home as dagster_home
+from pipelines.resources import PIPELINE_USER
 from schemas.entry import catalogue_now
 from schemas.errors import InvalidInput, MuluError, NotFound
 from warehouse.load import load_history
+from warehouse.settings import Settings
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
 # No load failed, but at least one was blocked by the quality gate and is held for a steward.
 BLOCKED_EXIT = 7
-
-_INSTANCE_CONFIG = """\
-# Dagster instance of this Mulu workspace: runs, events and schedules in SQLite files here.
-telemetry:
-  enabled: false
-# Evaluate the datasets' freshness policies (from their entries' 更新周期) in the UI.
-freshness:
-  enabled: true
-"""
-
-
-def dagster_home(workspace: Workspace) -> Path:
-    home = workspace.dagster_dir
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(_INSTANCE_CONFIG, encoding="utf-8")
-    return home
-
 
 # The terminal gets nothing from Dagster (mulu run prints one line per failed dataset); with
 # debug, its warnings and errors with their stack traces. Every event is still in the run's
@@ -102,6 +100,7 @@ class RunReport:
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> load metadata
     failures: dict[str, LoadFailure] = field(default_factory=dict)  # dataset -> why it failed
     problems: list[str] = field(default_factory=list)  # specs that could not be used
+    run_ids: list[str] = field(default_factory=list)  # every Dagster run (one per dataset queued)
 
     @property
     def blocked(self) -> list[str]:
@@ -148,31 +147,62 @@ def run_datasets(
         raise UnknownDataset(
             f"no dataset named {', '.join(unknown)}; datasets: {', '.join(names) or '-'}"
         )
-    instance = dg.DagsterInstance.from_config(str(dagster_home(workspace)))
-    selection = [key for name in wanted for key in (raw_key(name), table_key(name))]
-    if not select:  # a full run also refreshes the catalogue's freshness sweep and scorecard
-        selection += [SWEEP_KEY, SCORECARD_KEY]
-    result = dg.materialize(
-        assets,
-        instance=instance,
-        selection=selection,
-        raise_on_error=False,
-        resources=definitions.resources,
-        tags={"mulu/trigger": "cli"},
-        run_config=_DEBUG_CONSOLE if debug else _QUIET_CONSOLE,
-    )
-    report = RunReport(success=result.success, run_id=result.run_id, problems=problems)
-    for event in result.get_asset_materialization_events():
-        materialization = event.step_materialization_data.materialization
-        if materialization.asset_key.path[0] == "warehouse":
-            report.datasets[materialization.asset_key.path[-1]] = {
-                key: value.value for key, value in materialization.metadata.items()
-            }
+    settings = Settings.load(workspace)
+    run_config = _DEBUG_CONSOLE if debug else _QUIET_CONSOLE
+    catalogue = [] if select else [SWEEP_KEY, SCORECARD_KEY]  # a full run refreshes these too
+    with open_instance(workspace, settings) as instance:
+        if settings.run_queue:
+            # One queued run per dataset (its tags are what the queue limits), started by the
+            # daemon; this process waits for them all.
+            run_ids = queue_datasets(workspace, instance, wanted, run_config, catalogue=catalogue)
+            runs = wait_for_runs(instance, run_ids)
+            success = all(r.status == DagsterRunStatus.SUCCESS for r in runs)
+            events = [
+                e.dagster_event
+                for run_id in run_ids
+                for e in instance.all_logs(run_id)
+                if e.dagster_event is not None
+            ]
+        elif settings.celery_broker_url:
+            # Out of process: the steps run on Celery workers, which rebuild the job from the
+            # code location (pipelines.definitions) in their own workspace.
+            selection = [key for name in wanted for key in (raw_key(name), table_key(name))]
+            with (
+                _home_in_environment(workspace),
+                dg.execute_job(
+                    _reconstructable_asset_job(),
+                    instance=instance,
+                    run_config=run_config,
+                    tags=dict(_TRIGGER),
+                    asset_selection=selection + catalogue,
+                ) as executed,
+            ):
+                success, run_ids = executed.success, [executed.run_id]
+                events = list(executed.all_events)
+        else:
+            result = dg.materialize(
+                assets,
+                instance=instance,
+                selection=[key for n in wanted for key in (raw_key(n), table_key(n))] + catalogue,
+                raise_on_error=False,
+                resources=definitions.resources,
+                tags=dict(_TRIGGER),
+                run_config=run_config,
+            )
+            success, run_ids, events = result.success, [result.run_id], list(result.all_events)
+    report = RunReport(success=success, run_id=run_ids[0], run_ids=run_ids, problems=problems)
+    failed_steps = {e.step_key for e in events if e.is_step_failure}
+    for event in events:
+        if event.is_step_materialization:
+            materialization = event.step_materialization_data.materialization
+            if materialization.asset_key.path[0] == "warehouse":
+                report.datasets[materialization.asset_key.path[-1]] = {
+                    key: value.value for key, value in materialization.metadata.items()
+                }
     # A blocked load materialises nothing (the live table did not change): its load record says.
     for name in wanted:
-        if name not in report.datasets and table_key(name).to_user_string().replace(
-            "/", "__"
-        ) not in {e.step_key for e in result.all_events if e.is_step_failure}:
+        step = table_key(name).to_user_string().replace("/", "__")
+        if name not in report.datasets and step not in failed_steps:
             history = load_history(workspace, name)
             if history:
                 last = history[-1]
@@ -184,7 +214,7 @@ def run_datasets(
                     "quality": last.quality,
                     "quality_run_id": last.quality_run_id,
                 }
-    for event in result.all_events:
+    for event in events:
         if event.is_step_failure:
             assert event.step_key is not None, "a step failure always names its step"
             failure = _failure(workspace, event.step_key, event.step_failure_data.error, started)
@@ -193,6 +223,144 @@ def run_datasets(
         failure = _spec_failure(problem)
         report.failures.setdefault(failure.dataset, failure)
     return report
+
+
+_TRIGGER = {"mulu/trigger": "cli"}
+_FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+
+
+def queue_datasets(
+    workspace: Workspace,
+    instance: dg.DagsterInstance,
+    names: list[str],
+    run_config: dict[str, Any] | None = None,
+    *,
+    catalogue: list[dg.AssetKey] | None = None,
+) -> list[str]:
+    """Submit one run per named dataset (a name twice: two runs), tagged with its dataset and
+    department, plus one run of the ``catalogue`` assets if any, to the instance's run
+    coordinator; returns the runs' ids. Under the queued coordinator the daemon starts them
+    as its limits allow."""
+    tags_of = {tags[DATASET_TAG]: tags for tags in _dataset_tags(workspace, names)}
+    unknown = sorted(set(names) - set(tags_of))
+    if unknown:
+        raise UnknownDataset(f"no dataset named {', '.join(unknown)}")
+    batches = [([raw_key(n), table_key(n)], tags_of[n]) for n in names]
+    if catalogue:
+        batches.append((catalogue, {}))
+    config = run_config if run_config is not None else _QUIET_CONSOLE
+    with _code_location(workspace, instance) as location:
+        return [
+            submit_run(instance, location, keys, {**tags, **_TRIGGER}, config)
+            for keys, tags in batches
+        ]
+
+
+def _dataset_tags(workspace: Workspace, names: list[str]) -> list[dict[str, str]]:
+    """The run tags (dataset, department) of the named datasets."""
+    directory = Directory.open(workspace, user=PIPELINE_USER)
+    try:
+        plans, _problems = discover_datasets(workspace, directory)
+    finally:
+        directory.close()
+    return [run_tags(p.spec) for p in plans if p.spec.name in names]
+
+
+@contextlib.contextmanager
+def _home_in_environment(workspace: Workspace) -> Iterator[None]:
+    """MULU_HOME names ``workspace`` while Dagster rebuilds the code location in this process
+    (``pipelines.definitions`` reads it, as it does in the daemon's and the workers' processes)."""
+    before = os.environ.get("MULU_HOME")
+    os.environ["MULU_HOME"] = str(workspace.root)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("MULU_HOME", None)
+        else:
+            os.environ["MULU_HOME"] = before
+
+
+def _reconstructable_asset_job() -> ReconstructableJob:
+    """The code location's asset job, as a pointer other processes can rebuild it from."""
+    repository = ReconstructableRepository.for_module(MODULE, "defs")
+    return repository.get_reconstructable_job(ASSET_JOB)
+
+
+@contextlib.contextmanager
+def _code_location(workspace: Workspace, instance: dg.DagsterInstance) -> Iterator[CodeLocation]:
+    """The ``mulu`` code location loaded in this process, named as the daemon's workspace.yaml
+    names it, so the daemon launches the runs made from it."""
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(executable_path=sys.executable, module_name=MODULE),
+        location_name=LOCATION,
+    )
+    with _home_in_environment(workspace), origin.create_location(instance) as location:
+        yield location
+
+
+def submit_run(
+    instance: dg.DagsterInstance,
+    location: CodeLocation,
+    keys: list[dg.AssetKey],
+    tags: dict[str, str],
+    run_config: dict[str, Any],
+) -> str:
+    """Create a run of the asset job for ``keys`` and hand it to the instance's run coordinator
+    (queued: the daemon starts it when the queue's limits allow). Returns its id."""
+    repository = next(iter(location.get_repositories().values()))
+    selector = JobSubsetSelector(
+        location_name=location.name,
+        repository_name=repository.name,
+        job_name=ASSET_JOB,
+        op_selection=None,
+        asset_selection=set(keys),
+    )
+    remote_job = location.get_job(selector)
+    plan = location.get_execution_plan(
+        remote_job, run_config, step_keys_to_execute=None, known_state=None, instance=instance
+    )
+    run = instance.create_run(
+        job_name=ASSET_JOB,
+        run_id=None,
+        run_config=run_config,
+        resolved_op_selection=None,
+        step_keys_to_execute=plan.execution_plan_snapshot.step_keys_to_execute,
+        op_selection=None,
+        status=None,
+        root_run_id=None,
+        parent_run_id=None,
+        tags={**remote_job.tags, **tags},
+        job_snapshot=remote_job.job_snapshot,
+        execution_plan_snapshot=plan.execution_plan_snapshot,
+        parent_job_snapshot=remote_job.parent_job_snapshot,
+        remote_job_origin=remote_job.get_remote_origin(),
+        job_code_origin=remote_job.get_python_origin(),
+        asset_selection=frozenset(keys),
+        asset_check_selection=None,
+        asset_graph=repository.asset_graph,
+    )
+    return instance.submit_run(run.run_id, workspace=None).run_id  # type: ignore[arg-type]
+
+
+def wait_for_runs(
+    instance: dg.DagsterInstance,
+    run_ids: list[str],
+    *,
+    poll: float = 0.5,
+    timeout: float | None = None,
+) -> list[DagsterRun]:
+    """Wait until every run has finished (succeeded, failed or was cancelled); TimeoutError
+    after ``timeout`` seconds (None: wait as long as it takes, as ``mulu run`` does)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        runs = [instance.get_run_by_id(run_id) for run_id in run_ids]
+        if all(r is not None and r.status in _FINISHED for r in runs):
+            return [r for r in runs if r is not None]
+        if deadline is not None and time.monotonic() > deadline:
+            waiting = [r.run_id for r in runs if r is not None and r.status not in _FINISHED]
+            raise TimeoutError(f"runs still not finished after {timeout} s: {waiting}")
+        time.sleep(poll)
 
 
 _QUALIFIED = re.compile(r"^((?:[A-Za-z_][\w]*\.)+)([A-Za-z_]\w*): ", re.DOTALL)

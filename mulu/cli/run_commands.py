@@ -25,7 +25,9 @@ def run(
         False, "--debug", help="Also show Dagster's log of the run, with stack traces."
     ),
 ) -> None:
-    """Land, load and register the workspace's datasets (in this process).
+    """Land, load and register the workspace's datasets (in this process; on Celery workers
+    with MULU_CELERY_BROKER_URL; through the run queue with MULU_RUN_QUEUE — one run per
+    dataset, started by the Dagster daemon — waiting for them to finish).
 
     Exit status: 0 every dataset published, unchanged or waiting for its source; 7 none
     failed but some load was blocked by the quality gate (held for a steward); a failed load
@@ -93,16 +95,14 @@ def ui(
     ctx: typer.Context,
     port: int = typer.Option(3000, help="Port on 127.0.0.1."),
 ) -> None:
-    """Start Dagster's UI and daemon for this workspace on 127.0.0.1."""
+    """Start Dagster's UI and daemon for this workspace on 127.0.0.1 (the daemon runs the
+    schedules, the sensor and, with MULU_RUN_QUEUE, starts queued runs)."""
     acting(ctx)
     from pipelines.runner import dagster_home
 
     workspace = options(ctx).workspace().ensure()
-    env = {
-        **os.environ,
-        "MULU_HOME": str(workspace.root),
-        "DAGSTER_HOME": str(dagster_home(workspace)),
-    }
+    home = dagster_home(workspace)
+    env = {**os.environ, "MULU_HOME": str(workspace.root), "DAGSTER_HOME": str(home)}
     command = [
         sys.executable,
         "-m",
@@ -112,8 +112,8 @@ def ui(
         "127.0.0.1",
         "-p",
         str(port),
-        "-m",
-        "pipelines.definitions",
+        "-w",
+        str(home / "workspace.yaml"),  # the code location named as queued runs name it
     ]
     console.print(f"Dagster UI on http://127.0.0.1:{port} (workspace {workspace.root})")
     raise typer.Exit(subprocess.call(command, env=env))
