@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from catalog.directory import Directory, EntryNotFound, EntryRecord
-from warehouse.store.database import open_database
+from warehouse.store.opening import open_database
 
 pytestmark = pytest.mark.both_stores
 

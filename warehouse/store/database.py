@@ -13,9 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from warehouse.settings import Settings, is_postgresql
 from warehouse.store.schema import Dialect
-from warehouse.workspace import Workspace
 
 
 class Cursor(Protocol):
@@ -69,18 +67,3 @@ class Database(Protocol):
     def open_connections(self) -> int: ...
 
     def close(self) -> None: ...
-
-
-def open_database(workspace: Workspace, *, migrate: bool = True) -> Database:
-    """The metadata database the workspace's settings name: PostgreSQL when ``database_url``
-    is a postgresql:// URL, else the workspace's ``catalog.sqlite``."""
-    url = Settings.load(workspace).database_url
-    if url and is_postgresql(url):
-        from warehouse.store.postgres.database import PostgresDatabase
-
-        return PostgresDatabase(url, migrate=migrate)
-    if url:
-        raise ValueError(f"MULU_DATABASE_URL: expected postgresql://…, got {url.split(':')[0]}:…")
-    from warehouse.store.sqlite.database import SqliteDatabase
-
-    return SqliteDatabase(workspace.metadata_db, migrate=migrate)

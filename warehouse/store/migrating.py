@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from warehouse.settings import Settings
-from warehouse.store.database import open_database
+from warehouse.store.opening import open_database
 from warehouse.store.schema import POSTGRESQL_BASELINE, latest_version, migration_files
 from warehouse.workspace import Workspace
 

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from types import TracebackType
 
 from warehouse.store import interfaces
-from warehouse.store.database import Database, open_database
+from warehouse.store.database import Database
+from warehouse.store.opening import open_database
 from warehouse.store.sql.applications import SqlApplications
 from warehouse.store.sql.audit import SqlAudit
 from warehouse.store.sql.catalogue import (
