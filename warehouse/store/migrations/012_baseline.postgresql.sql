@@ -247,7 +247,8 @@ CREATE TABLE search_fts (
     size  BIGINT NOT NULL,
     doc   tsvector NOT NULL
 );
-CREATE INDEX search_fts_doc ON search_fts USING gin (doc);
+-- A small pending list (searches scan it), emptied at the end of each refresh.
+CREATE INDEX search_fts_doc ON search_fts USING gin (doc) WITH (gin_pending_list_limit = 512);
 -- bm25's statistics kept by each write: documents holding a term, in any field (class '*') or
 -- in a weight class ('A' … 'D'); the row count and total tokens are rows ('#', 'rows' / 'tokens').
 CREATE TABLE search_terms (
@@ -260,14 +261,15 @@ CREATE TABLE search_terms (
 -- within ``slack`` + its length of the last one's start, in one field; ``classes`` the weights
 -- allowed ('' for any).
 CREATE FUNCTION search_near(doc tsvector, phrases text[], slack integer, classes text)
-RETURNS boolean LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+RETURNS boolean LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE COST 10000 AS $$
     WITH wanted AS (
         SELECT p.i, t.j, t.tok, cardinality(string_to_array(p.phrase, ' ')) AS n
         FROM unnest(phrases) WITH ORDINALITY AS p(phrase, i),
              unnest(string_to_array(p.phrase, ' ')) WITH ORDINALITY AS t(tok, j)
     ), hits AS (
         SELECT u.lexeme, x.pos, x.weight
-        FROM unnest(doc) AS u,
+        FROM unnest(ts_delete(doc, tsvector_to_array(ts_delete(doc,
+                 ARRAY(SELECT tok FROM wanted))))) AS u,
              unnest(u.positions, u.weights) AS x(pos, weight)
         WHERE u.lexeme = ANY (SELECT tok FROM wanted)
           AND (classes = '' OR strpos(classes, x.weight) > 0)

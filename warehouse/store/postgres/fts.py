@@ -23,6 +23,7 @@ positive) with ``n`` the rows matching that phrase alone (with its column filter
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -340,11 +341,21 @@ def to_sql(node: Node | None) -> Sql:
         return Sql("f.doc @@ ?::tsquery", [query]) if query else Sql("FALSE")
     assert node is not None
     if isinstance(node, Near):
+        # The phrases one after the other (a NEAR match, found by the index alone), or all of
+        # them in one row and search_near's check of their distances.
+        adjacent = " <-> ".join(phrase_query(p) for p in node.phrases)
         candidates = " & ".join(phrase_query(p) for p in node.phrases)
         classes = classes_of(node.phrases[0].fields)
         return Sql(
-            "(f.doc @@ ?::tsquery AND search_near(f.doc, ?::text[], ?, ?))",
-            [candidates, [" ".join(p.tokens) for p in node.phrases], node.slack, classes],
+            "(f.doc @@ ?::tsquery OR (f.doc @@ ?::tsquery "
+            "AND search_near(f.doc, ?::text[], ?, ?)))",
+            [
+                adjacent,
+                candidates,
+                [" ".join(p.tokens) for p in node.phrases],
+                node.slack,
+                classes,
+            ],
         )
     assert isinstance(node, Op)
     pure = [q for c in node.children if (q := _tsquery(c)) is not None]
@@ -399,17 +410,41 @@ def _near_query(near: Near) -> str | None:
     reach = near.slack + 1
     alternatives = [f"{x} <{d}> {y}" for d in range(1, reach + 1) for x, y in ((left, right),)]
     alternatives += [f"{y} <{d}> {x}" for d in range(1, reach + 1) for x, y in ((left, right),)]
-    return " | ".join(f"({q})" for q in alternatives)
+    # The two terms ANDed first: the planner's estimate of the OR alone would pick a seq scan.
+    return f"{left} & {right} & (" + " | ".join(f"({q})" for q in alternatives) + ")"
+
+
+_VECTOR_ITEM = re.compile(r"'((?:[^'\\]|''|\\.)*)':([0-9A-D,]+)")
+
+
+def positions(vector: str | None) -> dict[str, list[int]]:
+    """A tsvector's text (``'lex':1A,5 …``) as lexeme -> positions (weights dropped)."""
+    if not vector:
+        return {}
+    found = {}
+    for match in _VECTOR_ITEM.finditer(vector):
+        raw = match.group(1)
+        if "'" in raw or "\\" in raw:
+            raw = re.sub(r"\\(.)", r"\1", raw.replace("''", "'"))
+        found[raw] = [int(p.rstrip("ABCD")) for p in match.group(2).split(",")]
+    return found
 
 
 # --- bm25 -------------------------------------------------------------------------------------
+@lru_cache(maxsize=256)
+def _field_numbers(fields: frozenset[str]) -> frozenset[int]:
+    return frozenset(TEXT_FIELDS.index(f) for f in fields)
+
+
 def _field_of(position: int) -> int:
     return (position - 1) // STRIDE
 
 
 def _starts(phrase: Phrase, found: Mapping[str, Sequence[int]]) -> list[int]:
     """Start positions of the phrase's instances in one row, in its column filter."""
-    allowed = {TEXT_FIELDS.index(f) for f in phrase.fields}
+    if any(t not in found for t in phrase.tokens[: len(phrase.tokens) - phrase.prefix]):
+        return []
+    allowed = _field_numbers(phrase.fields)
     if phrase.prefix:
         last_positions = sorted(
             {p for lex, ps in found.items() if lex.startswith(phrase.tokens[-1]) for p in ps}
@@ -417,18 +452,15 @@ def _starts(phrase: Phrase, found: Mapping[str, Sequence[int]]) -> list[int]:
     else:
         last_positions = list(found.get(phrase.tokens[-1], ()))
     n = len(phrase.tokens)
+    before = [frozenset(found.get(t, ())) for t in phrase.tokens[:-1]]
     starts = []
     for end in last_positions:
         start = end - n + 1
         if _field_of(start) not in allowed or _field_of(end) != _field_of(start):
             continue
-        if all(start + j in _position_set(found, phrase.tokens[j]) for j in range(n - 1)):
+        if all(start + j in before[j] for j in range(n - 1)):
             starts.append(start)
     return sorted(set(starts))
-
-
-def _position_set(found: Mapping[str, Sequence[int]], token: str) -> frozenset[int]:
-    return frozenset(found.get(token, ()))
 
 
 def _near_starts(near: Near, found: Mapping[str, Sequence[int]]) -> list[list[int]]:
@@ -463,33 +495,49 @@ class Statistics:
     hits: list[int]  # per phrase (in order), the documents matching it alone
 
 
-def bm25(
-    tree: Node | None,
-    stats: Statistics,
-    size: int,
-    found: Mapping[str, Sequence[int]],
-    weights: Sequence[float],
-) -> float:
-    """FTS5's bm25 of one row (positive: higher is better; FTS5 returns it negated)."""
-    if stats.rows <= 0:
-        return 0.0
-    avgdl = stats.tokens / stats.rows
-    frequencies: list[float] = []
-    for node in _leaves(tree):
-        if isinstance(node, Near):
-            for starts in _near_starts(node, found):
-                frequencies.append(sum(weights[_field_of(s)] for s in starts))
-        else:
-            frequencies.append(sum(weights[_field_of(s)] for s in _starts(node, found)))
-    score = 0.0
-    for frequency, hits in zip(frequencies, stats.hits, strict=True):
-        idf = math.log((stats.rows - hits + 0.5) / (hits + 0.5))
-        if idf <= 0.0:
-            idf = 1e-6
-        score += idf * (
-            (frequency * (K1 + 1.0)) / (frequency + K1 * (1 - B + B * float(size) / avgdl))
-        )
-    return score
+class Scorer:
+    """bm25 of the rows matching one expression (the statistics read once)."""
+
+    def __init__(self, tree: Node | None, stats: Statistics, weights: Sequence[float]) -> None:
+        self.leaves = _leaves(tree)
+        self.stats = stats
+        self.weights = list(weights)
+        self.idf = []
+        for hits in stats.hits:
+            idf = math.log((stats.rows - hits + 0.5) / (hits + 0.5)) if stats.rows else 0.0
+            self.idf.append(idf if idf > 0.0 else 1e-6)
+        self.avgdl = stats.tokens / stats.rows if stats.rows else 1.0
+        # A phrase of one token in every field (the common case): its positions as they are.
+        self.plain = [
+            isinstance(leaf, Phrase)
+            and len(leaf.tokens) == 1
+            and not leaf.prefix
+            and leaf.fields == ALL_FIELDS
+            for leaf in self.leaves
+        ]
+
+    def score(self, size: int, found: Mapping[str, Sequence[int]]) -> float:
+        """FTS5's bm25 of one row (positive: higher is better; FTS5 returns it negated)."""
+        if self.stats.rows <= 0:
+            return 0.0
+        weights = self.weights
+        frequencies: list[float] = []
+        for leaf, plain in zip(self.leaves, self.plain, strict=True):
+            if plain:
+                assert isinstance(leaf, Phrase)
+                frequencies.append(
+                    sum(weights[(p - 1) // STRIDE] for p in found.get(leaf.tokens[0], ()))
+                )
+            elif isinstance(leaf, Near):
+                for starts in _near_starts(leaf, found):
+                    frequencies.append(sum(weights[_field_of(p)] for p in starts))
+            else:
+                frequencies.append(sum(weights[_field_of(p)] for p in _starts(leaf, found)))
+        norm = K1 * (1 - B + B * float(size) / self.avgdl)
+        score = 0.0
+        for frequency, idf in zip(frequencies, self.idf, strict=True):
+            score += idf * ((frequency * (K1 + 1.0)) / (frequency + norm))
+        return score
 
 
 def _leaves(node: Node | None) -> list[Phrase | Near]:
