@@ -321,26 +321,28 @@ class PostgresSearch:
         tree = fts.parse(expression)
         condition = fts.to_sql(tree)
         phrases = fts.phrases(tree)
-        with self.db.snapshot() as con:
-            wanted = {t for p in phrases for t in p.tokens}
-            for prefix in sorted({p.tokens[-1] for p in phrases if p.prefix}):
-                wanted.update(
-                    r[0]
-                    for r in con.execute(
-                        "SELECT term FROM search_terms WHERE class = '*' AND term ^@ ?", (prefix,)
-                    )
+        # No snapshot (BEGIN and ROLLBACK are two more round trips): statistics a write
+        # later than the rows shift scores as little as that write does.
+        con = self.db.connection()
+        wanted = {t for p in phrases for t in p.tokens}
+        for prefix in sorted({p.tokens[-1] for p in phrases if p.prefix}):
+            wanted.update(
+                r[0]
+                for r in con.execute(
+                    "SELECT term FROM search_terms WHERE class = '*' AND term ^@ ?", (prefix,)
                 )
-            # Each row's doc cut down to the query's terms (ts_delete of every other lexeme:
-            # a few times faster than unnesting the whole tsvector).
-            found = con.execute(
-                "SELECT f.id, f.size, "
-                "ts_delete(f.doc, tsvector_to_array(ts_delete(f.doc, ?::text[])))::text "
-                f"FROM search_fts f WHERE {condition.text}",
-                [sorted(wanted), *condition.params],
-            ).fetchall()
-            if not found:
-                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-            stats = _statistics(con, phrases)
+            )
+        # Each row's doc cut down to the query's terms (ts_delete of every other lexeme:
+        # a few times faster than unnesting the whole tsvector).
+        found = con.execute(
+            "SELECT f.id, f.size, "
+            "ts_delete(f.doc, tsvector_to_array(ts_delete(f.doc, ?::text[])))::text "
+            f"FROM search_fts f WHERE {condition.text}",
+            [sorted(wanted), *condition.params],
+        ).fetchall()
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        stats = _statistics(con, phrases)
         scorer = fts.Scorer(tree, stats, [float(weights.get(f, 1.0)) for f in TEXT_FIELDS])
         ids = np.fromiter((int(r[0]) for r in found), dtype=np.int64, count=len(found))
         scores = np.zeros(len(found), dtype=np.int64)
@@ -433,44 +435,36 @@ class PostgresSearch:
 
 
 def _statistics(con: Any, phrases: Sequence[fts.Phrase]) -> fts.Statistics:
-    """bm25's numbers: rows and tokens of the index, and per phrase the rows matching it
-    alone (a one-token phrase from ``search_terms``, any other counted by the GIN index)."""
-    totals = dict(con.execute("SELECT term, docs FROM search_terms WHERE class = '#'").fetchall())
-    lookups: dict[tuple[str, str], int] = {}
-    keys = sorted(
-        {
-            (fts.classes_of(p.fields) or "*", p.tokens[0])
-            for p in phrases
-            if len(p.tokens) == 1 and not p.prefix and len(fts.classes_of(p.fields) or "*") == 1
-        }
-    )
-    if keys:
-        for row in con.execute(
-            "SELECT class, term, docs FROM search_terms "
-            "WHERE (class, term) IN (SELECT * FROM unnest(?::text[], ?::text[]))",
-            ([k[0] for k in keys], [k[1] for k in keys]),
-        ):
-            lookups[(row[0], row[1])] = int(row[2])
-    hits = []
-    counted: dict[str, int] = {}
+    """bm25's numbers, in one statement: rows and tokens of the index, and per phrase the rows
+    matching it alone (a one-token phrase from ``search_terms``, any other counted by the GIN
+    index)."""
+    columns = [
+        "(SELECT docs FROM search_terms WHERE class = '#' AND term = 'rows')",
+        "(SELECT docs FROM search_terms WHERE class = '#' AND term = 'tokens')",
+    ]
+    params: list[object] = []
+    slots: dict[tuple[str, str], int] = {}
+    order = []
     for phrase in phrases:
         classes = fts.classes_of(phrase.fields) or "*"
         if len(phrase.tokens) == 1 and not phrase.prefix and len(classes) == 1:
-            hits.append(lookups.get((classes, phrase.tokens[0]), 0))
-            continue
-        query = fts.phrase_query(phrase)
-        if query not in counted:
-            counted[query] = (
-                int(
-                    con.execute(
-                        "SELECT count(*) FROM search_fts WHERE doc @@ ?::tsquery", (query,)
-                    ).fetchone()[0]
-                )
-                if query
-                else 0
-            )
-        hits.append(counted[query])
-    return fts.Statistics(int(totals.get("rows", 0)), int(totals.get("tokens", 0)), hits)
+            key = ("term", classes + " " + phrase.tokens[0])
+            sql = "(SELECT docs FROM search_terms WHERE class = ? AND term = ?)"
+            values: list[object] = [classes, phrase.tokens[0]]
+        else:
+            query = fts.phrase_query(phrase)
+            key = ("phrase", query)
+            sql = "(SELECT count(*) FROM search_fts WHERE doc @@ ?::tsquery)" if query else "0"
+            values = [query] if query else []
+        if key not in slots:
+            slots[key] = len(columns)
+            columns.append(sql)
+            params.extend(values)
+        order.append(slots[key])
+    row = con.execute(f"SELECT {', '.join(columns)}", params).fetchone()
+    return fts.Statistics(
+        int(row[0] or 0), int(row[1] or 0), [int(row[slot] or 0) for slot in order]
+    )
 
 
 def _meta(con: Any, key: str) -> str | None:
