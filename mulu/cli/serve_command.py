@@ -23,6 +23,7 @@ from mulu.logs import check_format, log_config
 from warehouse.settings import Settings
 
 DEFAULT_THREADS = 16  # as mulu.web.app.DEFAULT_THREADS (the CLI does not import the web app)
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 @requires(LOCAL)  # the server authenticates each request itself (mulu.web.auth)
@@ -122,6 +123,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # uvicorn's supervisor kills a worker that does not answer its ping within this many
+        # seconds (default 5): one warming its search index on a busy machine is slow, not hung.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         log_config=log_config(chosen_format),
         log_level="info" if chosen_format == "json" else "warning",
         access_log=False,  # mulu.logs.RequestLog writes the access lines (with request ids)
