@@ -104,4 +104,4 @@ def _search(database: Database) -> interfaces.Search:
         return SqliteSearch(database)
     from warehouse.store.postgres.search import PostgresSearch
 
-    return PostgresSearch(database)  # type: ignore[return-value]  # until it is written
+    return PostgresSearch(database)

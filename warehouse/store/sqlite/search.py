@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from warehouse.store.sqlite.database import SqliteDatabase
 from warehouse.store.search_index import (
     FACET_COLUMNS,
     FLOAT_COLUMNS,
@@ -32,6 +31,7 @@ from warehouse.store.search_index import (
     SearchDocument,
 )
 from warehouse.store.sql.rows import chunks, marks, row_to_entry
+from warehouse.store.sqlite.database import SqliteDatabase
 
 # search_docs columns written from a SearchDocument, and the id column of each value facet.
 _DOC_COLUMNS = (
