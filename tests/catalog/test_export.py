@@ -67,7 +67,7 @@ POPULATION = {
 
 
 @pytest.fixture
-def directory(tmp_path: Path) -> Directory:
+def directory(tmp_path: Path, store_dialect: str) -> Directory:
     directory = Directory.open(Workspace(tmp_path / "ws"), user="t")
     directory.add_organisations(
         [
@@ -426,7 +426,7 @@ def varied_fields(index: int) -> dict:
 
 
 @pytest.fixture
-def varied(tmp_path: Path):
+def varied(tmp_path: Path, store_dialect: str):
     workspace = Workspace(tmp_path / "varied")
     directory = Directory.open(workspace, user="t")
     result = directory.apply(

@@ -16,7 +16,8 @@ from catalog.importing.mapping import resolve_mapping
 from catalog.importing.reading import read_document
 from schemas.errors import InvalidInput
 
-pytestmark = pytest.mark.both_stores
+# Doubled on PostgreSQL: every merge test that writes the store, but the real Suzhou file,
+# the web API and three of the year-9999 spellings (the module took over 20 s there).
 
 PORTAL = mapping_from("""
 name: portal-x
@@ -49,6 +50,7 @@ def _code(directory: Directory) -> str:
 
 
 # --- 最近更新时间 --------------------------------------------------------------------------
+@pytest.mark.both_stores
 def test_a_reimport_never_moves_a_reported_update_back(directory):
     apply_file(directory, PORTAL, [RECORD])
     code = _code(directory)
@@ -70,6 +72,7 @@ def test_a_reimport_never_moves_a_reported_update_back(directory):
     assert len(directory.store.history.updates(code)) == 2
 
 
+@pytest.mark.both_stores
 def test_an_older_source_value_not_yet_logged_is_logged(directory):
     apply_file(directory, PORTAL, [{**RECORD, "更新时间": "2023-06-12"}])
     code = _code(directory)
@@ -81,6 +84,7 @@ def test_an_older_source_value_not_yet_logged_is_logged(directory):
     ]
 
 
+@pytest.mark.both_stores
 def test_a_newer_source_value_moves_it_forward_and_none_keeps_it(directory):
     apply_file(directory, PORTAL, [RECORD])
     code = _code(directory)
@@ -107,6 +111,7 @@ def test_dates_are_compared_as_the_periods_they_state():
     assert compare_times(day, None, day, None) == "agrees"
 
 
+@pytest.mark.both_stores
 def test_a_year_precision_source_keeps_a_reported_time_in_that_year(directory):
     apply_file(directory, PORTAL, [{**RECORD, "更新时间": "2023"}])
     code = _code(directory)
@@ -131,6 +136,7 @@ def test_a_year_9999_sentinel_merges_without_aborting_the_import(directory, sent
     assert (again.unchanged, again.rejected) == (1, 0)
 
 
+@pytest.mark.both_stores
 def test_a_year_9999_sentinel_with_a_cycle_has_a_deadline_at_the_end_of_time(directory):
     from catalog.freshness.policies import entry_status
     from catalog.search.documents import deadlines
@@ -154,6 +160,7 @@ def test_periods_end_at_the_last_datetime_in_year_9999():
     assert compare_times("9999-12-31T00:00:00", "day", "2024-05-01T00:00:00", None) == "newer"
 
 
+@pytest.mark.both_stores
 def test_older_values_of_a_batch_read_the_update_log_once(directory):
     """The older-date merge asks the update log once per batch, not once per record."""
     records = [{**RECORD, "标题": f"第{n}条", "更新时间": "2023-06-12"} for n in range(30)]
@@ -176,6 +183,7 @@ def test_older_values_of_a_batch_read_the_update_log_once(directory):
 
 
 # --- identities from before issue 12 --------------------------------------------------------
+@pytest.mark.both_stores
 def test_a_legacy_key_counted_by_position_does_not_hand_an_entry_to_another_record(directory):
     """Entries imported before issue 12 from a file without url: their keys were
     ``cn-anhui-province:<sha1 of no url>#n``, a position. Re-imported in another order, no
@@ -206,6 +214,7 @@ def test_a_legacy_key_counted_by_position_does_not_hand_an_entry_to_another_reco
         assert entry["updated_at"] == f"202{number}-01-01T00:00:00", entry
 
 
+@pytest.mark.both_stores
 def test_a_legacy_key_of_a_repeated_title_matches_the_same_record(directory):
     mapping = resolve_mapping("cn-huainan")
     records = [
@@ -224,6 +233,7 @@ def test_a_legacy_key_of_a_repeated_title_matches_the_same_record(directory):
 
 
 # --- row isolation ---------------------------------------------------------------------------
+@pytest.mark.both_stores
 def test_lenient_drops_unreadable_optional_fields_with_a_warning(directory):
     bad = {**RECORD, "更新频率": "看心情", "发布时间": "2023-02-30"}
     result = apply_file(directory, PORTAL, [bad, {**RECORD, "标题": "另一条"}])
@@ -241,6 +251,7 @@ def test_lenient_drops_unreadable_optional_fields_with_a_warning(directory):
     assert (entry["update_cycle"], entry["published_at"]) == (None, None)
 
 
+@pytest.mark.both_stores
 def test_required_fields_reject_in_chinese_and_change_nothing(directory):
     apply_file(directory, PORTAL, [RECORD])
     before = fingerprint(directory)
@@ -260,6 +271,7 @@ def test_required_fields_reject_in_chinese_and_change_nothing(directory):
     assert fingerprint(directory) == before
 
 
+@pytest.mark.both_stores
 def test_manual_changes_stay_strict_and_say_why_in_chinese(directory):
     code = directory.create(
         {"name": "台账", "provider_name": "区民政局", "share_type": "无条件共享"}
@@ -273,6 +285,7 @@ def test_manual_changes_stay_strict_and_say_why_in_chinese(directory):
 
 
 # --- contacts ----------------------------------------------------------------------------------
+@pytest.mark.both_stores
 def test_contacts_fill_the_organisation_only_where_it_has_none(directory):
     directory.add_organisations(
         [{"code": "L0000000001", "name": "市教育局", "contact_phone": "0564-1111111"}]
@@ -299,6 +312,7 @@ def test_contacts_fill_the_organisation_only_where_it_has_none(directory):
     assert not any(k.startswith("provider_contact") for k in entry)
 
 
+@pytest.mark.both_stores
 def test_placeholders_given_directly_are_no_contact_either(directory):
     """One placeholder list for mappings and the directory (schemas.placeholders)."""
     fields = {"name": "台账", "provider_name": "区民政局", "share_type": "无条件共享"}
@@ -329,6 +343,7 @@ def test_real_suzhou_placeholder_contacts_are_no_contact(directory, real_data):
 
 
 # --- the source record ---------------------------------------------------------------------
+@pytest.mark.both_stores
 def test_the_source_record_is_kept_and_replaced_only_by_its_source(directory, tmp_path):
     apply_file(directory, PORTAL, [RECORD])
     code = _code(directory)
@@ -350,6 +365,7 @@ def test_the_source_record_is_kept_and_replaced_only_by_its_source(directory, tm
     assert directory.get(code)["source_record"]["数据量"] == "470,001"
 
 
+@pytest.mark.both_stores
 def test_listings_leave_the_source_record_out(directory):
     apply_file(directory, PORTAL, [RECORD])
     statements: list[str] = []
@@ -367,6 +383,7 @@ def test_listings_leave_the_source_record_out(directory):
     assert not any("SELECT *" in s or "source_record" in s for s in listing), listing
 
 
+@pytest.mark.both_stores
 def test_a_key_conflict_rejects_in_chinese_and_changes_nothing(directory):
     apply_file(directory, PORTAL, [RECORD])
     owner = _code(directory)

@@ -29,9 +29,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
+from psycopg.adapt import Transformer
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
@@ -72,11 +73,21 @@ _CONFLICT = re.compile(r"\bON\s+CONFLICT\s*\((?P<target>[^()]*)\)\s*DO\s+UPDATE\
 _ITEM = re.compile(r"'(?:[^']|'')*'|[^,]+")
 
 
+class _Insert(NamedTuple):
+    """An INSERT whose rows can go many to a statement, in parts of SQL as sent (no marks,
+    ``%`` single: the statements bind nothing)."""
+
+    head: bytes  # INSERT INTO t (cols) VALUES
+    items: tuple[bytes | None, ...]  # one row's: None for a mark, else a literal's SQL
+    tail: bytes  # ON CONFLICT …, or nothing
+    width: int  # marks per row
+    key: tuple[int, ...] | None  # the DO UPDATE conflict key's positions among the marks
+    copy: bytes | None  # COPY t (cols) FROM STDIN, for a plain INSERT of marks only
+
+
 @lru_cache(maxsize=512)
-def _batchable(sql: str) -> tuple[str, str, str, int, tuple[int, ...] | None] | None:
-    """(head ``INSERT INTO t (cols) VALUES``, one row's ``(…)``, the tail, marks per row, the
-    conflict key's positions among the marks, None for no DO UPDATE) of an INSERT whose rows
-    can go many to a statement; None for any other statement."""
+def _batchable(sql: str) -> _Insert | None:
+    """``sql`` in parts if it is an INSERT … VALUES whose rows can go many to a statement."""
     match = _INSERT.fullmatch(sql)
     if match is None:
         return None
@@ -99,8 +110,32 @@ def _batchable(sql: str) -> tuple[str, str, str, int, tuple[int, ...] | None] | 
         key = tuple(marks.index(columns.index(c)) for c in target)
     elif re.search(r"\bDO\s+UPDATE\b", tail, re.IGNORECASE):
         return None
-    head = f"INSERT INTO {match['table']} ({match['columns']}) VALUES "
-    return head, translate(match["values"]), translate(tail), len(marks), key
+    into = f"{match['table']} ({match['columns']})"
+    plain = not tail.strip() and len(marks) == len(items)
+    return _Insert(
+        head=f"INSERT INTO {into} VALUES ".encode(),
+        items=tuple(None if item == "?" else item.encode() for item in items),
+        tail=tail.encode(),
+        width=len(marks),
+        key=key,
+        copy=f"COPY {into} FROM STDIN".encode() if plain else None,
+    )
+
+
+def _literal_rows(
+    as_literal: Callable[[Any], bytes], items: tuple[bytes | None, ...], rows: list[Sequence[Any]]
+) -> bytes:
+    """``(…),(…)``: each row's values as SQL literals (psycopg quotes them, as ClientCursor
+    would) in the row's items."""
+    if all(item is None for item in items):
+        return b",".join([b"(" + b",".join(map(as_literal, row)) + b")" for row in rows])
+    out = []
+    for row in rows:
+        values = iter(row)
+        out.append(
+            b"(" + b",".join([as_literal(next(values)) if i is None else i for i in items]) + b")"
+        )
+    return b",".join(out)
 
 
 def _batches(
@@ -226,15 +261,22 @@ class PostgresConnection:
             if cursor.rowcount > 0:
                 self.total_changes += cursor.rowcount
             return cursor
-        head, one, tail, width, key = plan
         written = 0
         with self.raw.cursor() as cursor:
-            for batch in _batches(rows, width, key):
-                cursor.execute(
-                    head + ",".join([one] * len(batch)) + tail,
-                    [value for row in batch for value in row],
-                )
-                written += max(cursor.rowcount, 0)
+            if plan.copy is not None:
+                # A plain INSERT of bound values: COPY, ~2.5x faster than multi-row VALUES.
+                with cursor.copy(plan.copy) as rows_in:
+                    for row in rows:
+                        rows_in.write_row(row)
+                written = max(cursor.rowcount, 0)
+            else:
+                # The rows as literals in one statement that binds nothing: psycopg would
+                # otherwise scan a statement of 20,000 marks for them on every batch.
+                as_literal = Transformer.from_context(self.raw).as_literal
+                for batch in _batches(rows, plan.width, plan.key):
+                    sql_rows = _literal_rows(as_literal, plan.items, batch)
+                    cursor.execute(plan.head + sql_rows + plan.tail)
+                    written += max(cursor.rowcount, 0)
         self.total_changes += written
         return _Written(written)
 
