@@ -378,6 +378,8 @@ def is_commit_conflict(exc: BaseException) -> bool:
     if not isinstance(exc, duckdb.Error):
         return False
     text = str(exc).lower()
+    if "failed to initialize ducklake" in text and "already exists" in text:
+        return True  # two processes created a new lake's tables in PostgreSQL at once
     return any(marker in text for marker in _CONFLICT_MARKERS)
 
 

@@ -76,10 +76,12 @@ class ObjectStore:
         return options
 
     def filesystem(self) -> Any:
-        """An s3fs filesystem reaching the store (a fresh instance: no shared listing cache)."""
+        """An s3fs filesystem reaching the store. fsspec keeps one instance per options and
+        process (a new one's first request costs 0.5-1 s of client setup); listings are never
+        cached, so what other processes write is seen at once."""
         import s3fs  # type: ignore[import-untyped]  # only deployments on object storage
 
-        return s3fs.S3FileSystem(skip_instance_cache=True, **self.fsspec_options())
+        return s3fs.S3FileSystem(**self.fsspec_options())
 
     def create_duckdb_secret(self, con: duckdb.DuckDBPyConnection) -> None:
         """A temporary S3 secret on ``con`` (in memory, gone with the connection): httpfs reads
