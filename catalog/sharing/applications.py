@@ -582,19 +582,20 @@ class Applications:
                     f"被授权人 {login} 不是本单位{org_label(self.store, who.org_code)}"
                     "的有效用户 (grantee)"
                 )
-        for open_app in self.store.applications.find(
-            applicant=who.login, entry_code=entry["code"], states=OPEN_STATES
-        ):
-            raise Conflict(
-                f"已有办理中的申请 {open_app['number']}（{STATE_NAMES[open_app['state']]}），"
-                "请勿重复申请 (an application is already open)"
-            )
         rules = self.rules()
         stamp = _iso(now)
         due = self._deadline(now, rules.check_days)
         from catalog.sharing.audit import AuditLog
 
         with self.store.transaction():
+            # Checked under the write lock: two applies at once cannot both find none open.
+            for open_app in self.store.applications.find(
+                applicant=who.login, entry_code=entry["code"], states=OPEN_STATES
+            ):
+                raise Conflict(
+                    f"已有办理中的申请 {open_app['number']}（{STATE_NAMES[open_app['state']]}），"
+                    "请勿重复申请 (an application is already open)"
+                )
             app = self.store.applications.insert(
                 {
                     "entry_code": entry["code"],

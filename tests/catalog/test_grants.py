@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from loading_fixtures import ROSTER_HEADER, ROSTER_ROWS, write_csv, write_spec
+from module_stores import STORE_PARAMS, copied_store, module_store
 from typer.testing import CliRunner
 
 from catalog.directory import Directory
@@ -32,6 +33,8 @@ from warehouse.load import load_dataset
 from warehouse.masking import mask_value
 from warehouse.store import Store
 from warehouse.workspace import Workspace
+
+pytestmark = pytest.mark.both_stores
 
 CODE = "301005/000012"
 OTHER = "301005/000013"
@@ -107,22 +110,26 @@ def build(workspace: Workspace, directory, tmp_path: Path) -> None:
     assert load_dataset(workspace, load_spec(path)).status == "published"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """The workspace built once per module (loading takes seconds); tests get a copy."""
+@pytest.fixture(scope="module", params=STORE_PARAMS)
+def built(request, tmp_path_factory) -> Iterator[Path]:
+    """The workspace built once per module and store (loading takes seconds); tests get a
+    copy (tests/module_stores.py)."""
     root = tmp_path_factory.mktemp("grants")
     workspace = Workspace(root / "ws").ensure()
-    directory = Directory.open(workspace, user="tester")
-    try:
-        build(workspace, directory, root)
-    finally:
-        directory.close()
-    return workspace.root
+    with module_store(request, workspace):
+        directory = Directory.open(workspace, user="tester")
+        try:
+            build(workspace, directory, root)
+        finally:
+            directory.close()
+        yield workspace.root
 
 
 @pytest.fixture
-def workspace(built, tmp_path) -> Workspace:
-    return Workspace(shutil.copytree(built, tmp_path / "ws"))
+def workspace(built, tmp_path) -> Iterator[Workspace]:
+    copy = Workspace(shutil.copytree(built, tmp_path / "ws"))
+    with copied_store(Workspace(built), copy):
+        yield copy
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ from mulu.web.app import create_app
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
+pytestmark = pytest.mark.both_stores
+
 MULU = str(Path(sys.executable).with_name("mulu"))
 
 

@@ -15,7 +15,6 @@ import contextlib
 import datetime as dt
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 import pytest
 from api_server import free_port, serving
 from fastapi.testclient import TestClient
+from module_stores import STORE_PARAMS, module_store
 from typer.testing import CliRunner
 from web_users import add_user, bearer, start_session
 
@@ -45,6 +45,8 @@ from schemas.errors import TooManyAttempts
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
+pytestmark = pytest.mark.both_stores
+
 MZJ, JTJ = "11341500MB0000001X", "11341500MB0000002X"
 PASSWORD = "正确的马电池订书钉-2026"
 ROLES = {
@@ -56,11 +58,20 @@ ROLES = {
 }
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
+# Tests of the web tier's headers alone read nothing the store decides: SQLite's site only.
+WEB_ONLY = pytest.mark.parametrize("site", ["sqlite"], indirect=True)
+
+
+@pytest.fixture(scope="module", params=STORE_PARAMS)
+def site(request, tmp_path_factory):
     """A workspace with two organisations, one entry of 区民政局, a user per role (tokens) and
-    one with a password; the app's client (plain http)."""
+    one with a password; the app's client (plain http). Once per store (tests/module_stores.py)."""
     workspace = Workspace(tmp_path_factory.mktemp("auth") / "ws").ensure()
+    with module_store(request, workspace):
+        yield from _site(workspace)
+
+
+def _site(workspace: Workspace):
     directory = Directory.open(workspace, user="tester")
     try:
         directory.add_organisations([{"code": MZJ, "name": "区民政局"}])
@@ -192,15 +203,11 @@ def test_bad_expired_revoked_and_disabled_users_tokens_are_401(site):
     assert "已吊销" in revoked.json()["detail"]
 
     expiring = add_user(workspace, "expiring", roles=("steward",), org=JTJ)
-    con = sqlite3.connect(workspace.root / "catalog.sqlite")
-    try:
-        with con:
-            con.execute(
-                "UPDATE api_tokens SET expires_at = '2020-01-01T00:00:00' WHERE login = ?",
-                ("expiring",),
-            )
-    finally:
-        con.close()
+    with Store.open(workspace) as store, store.database.transaction() as con:
+        con.execute(
+            "UPDATE api_tokens SET expires_at = '2020-01-01T00:00:00' WHERE login = ?",
+            ("expiring",),
+        )
     expired = client.get("/api/quality/runs", headers=bearer(expiring))
     assert expired.status_code == 401
     assert "过期" in expired.json()["detail"]
@@ -427,6 +434,7 @@ def test_the_anonymous_login_form_uses_a_double_submit_cookie(site):
     "path", ["/", "/login", "/freshness", "/api/stats", "/api/entries/nope", "/no-such-page"]
 )
 @pytest.mark.slow
+@WEB_ONLY
 def test_security_headers_on_every_answer(site, path):
     client, _, _, _ = site
     headers = client.get(path).headers
@@ -445,6 +453,7 @@ def test_security_headers_on_every_answer(site, path):
     assert "strict-transport-security" not in headers  # plain http
 
 
+@WEB_ONLY
 def test_the_api_docs_keep_working_under_their_own_csp(site):
     client, _, _, _ = site
     docs = client.get("/api/docs")
@@ -453,6 +462,7 @@ def test_the_api_docs_keep_working_under_their_own_csp(site):
     assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]
 
 
+@WEB_ONLY
 def test_no_message_text_is_taken_from_the_url(site):
     client, workspace, _, _ = site
     injected = "<b>您的账号已被冻结</b>请致电"
@@ -512,7 +522,7 @@ def test_the_public_sees_the_freshness_of_open_entries_only(site):
     assert client.get("/api/freshness/scorecard").status_code == 200  # figures per organisation
 
 
-def test_the_login_page_offers_single_sign_on_when_configured(tmp_path):
+def test_the_login_page_offers_single_sign_on_when_configured(tmp_path, store_dialect):
     workspace = Workspace(tmp_path / "ws").ensure()
     with fresh_client(workspace) as client:
         assert 'id="sso"' not in client.get("/login").text
@@ -588,7 +598,7 @@ def serving_with(home, *options: str):
 
 @pytest.mark.slow
 @pytest.mark.server
-def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(tmp_path):
+def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(tmp_path, store_dialect):
     """The review's case: 40 parallel wrong passwords got 37 × 401, so the check-then-record
     limit let nearly all of them reach argon2. Now the count and the attempt are one
     transaction: at most MAX_LOGIN_FAILURES are checked, the rest are 429."""
@@ -608,7 +618,7 @@ def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.server
-def test_a_forwarded_for_header_is_ignored_unless_a_proxy_is_trusted(tmp_path):
+def test_a_forwarded_for_header_is_ignored_unless_a_proxy_is_trusted(tmp_path, store_dialect):
     """By default the address is the connection's: a client rotating X-Forwarded-For from
     loopback neither escapes the per-address limit nor writes a made-up address into the
     audit log. ``--forwarded-allow-ips`` trusts a named proxy's header."""
@@ -673,6 +683,7 @@ def test_nothing_a_signed_in_user_sees_is_cached(site, path):
     assert api.headers["cache-control"] == "no-store", path
 
 
+@WEB_ONLY
 def test_public_pages_stay_cacheable_but_data_paths_never(site):
     client, _, code, _ = site
     assert "no-store" not in client.get("/").headers.get("cache-control", "")

@@ -27,7 +27,7 @@ from schemas.identity import make_id_card
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_stores]
 
 TODAY = dt.date(2026, 11, 25)
 GOOD = make_id_card("320303", dt.date(1980, 1, 2), 5)

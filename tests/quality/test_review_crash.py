@@ -35,7 +35,7 @@ from warehouse.lake import connect_lake
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.both_stores]
 
 REPO = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2026, 11, 25)
@@ -205,9 +205,35 @@ def _state(workspace: Workspace, code: str, run_id: str) -> dict:
         }
 
 
-@pytest.mark.parametrize("action", ["accept", "waive"])
-@pytest.mark.parametrize("point", BLOCKED_POINTS + PUBLISHED_POINTS)
+# The steps where the store's own behaviour is tested (a pending intent committed; killed
+# inside the completing transaction after some of its writes; that transaction committed): on
+# both stores. The other steps are the lake's, the same whichever store: on SQLite only (each
+# case takes seconds of subprocesses).
+STORE_CASES = [
+    ("after_intent", "waive"),
+    ("in_registration", "accept"),
+    ("before_removal", "accept"),
+]
+LAKE_CASES = [
+    (point, action)
+    for point in BLOCKED_POINTS + PUBLISHED_POINTS
+    for action in ("accept", "waive")
+    if (point, action) not in STORE_CASES
+]
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(("point", "action"), LAKE_CASES)
 def test_a_review_killed_at_any_step_is_all_or_nothing(workspace, blocked, point, action):
+    _killed_review_is_all_or_nothing(workspace, blocked, point, action)
+
+
+@pytest.mark.parametrize(("point", "action"), STORE_CASES)
+def test_a_review_killed_in_the_stores_steps_is_all_or_nothing(workspace, blocked, point, action):
+    _killed_review_is_all_or_nothing(workspace, blocked, point, action)
+
+
+def _killed_review_is_all_or_nothing(workspace, blocked, point, action):
     code, run_id, held, live, held_sum, updates = blocked
     rule = "id_card_no:format" if action == "waive" else ""
     held_sha = _file_sha(held)
