@@ -114,13 +114,14 @@ def sweeps(home: Path, entries: int, runs: int) -> dict[str, Any]:
     return found
 
 
-def open_sample(sqlite_home: Path, size: int = ENTRY_SAMPLE) -> list[str]:
-    """``size`` entries an anonymous visitor may see, drawn across the copies (same codes in
-    both stores: they hold the same province)."""
+def open_sample(district: Path, copies: int, size: int = ENTRY_SAMPLE) -> list[str]:
+    """``size`` entries an anonymous visitor may see, drawn across the ``copies`` copies of the
+    district (their codes as ``bench.province_build`` gives them: the same in both stores)."""
+    from bench.province_build import copy_code
     from catalog.policies import OPEN_METADATA
 
     marks = ",".join("?" * len(OPEN_METADATA))
-    with contextlib.closing(sqlite3.connect(sqlite_home / "catalog.sqlite")) as con:
+    with contextlib.closing(sqlite3.connect(district / "catalog.sqlite")) as con:
         codes = [
             c
             for (c,) in con.execute(
@@ -129,7 +130,8 @@ def open_sample(sqlite_home: Path, size: int = ENTRY_SAMPLE) -> list[str]:
                 sorted(OPEN_METADATA),
             )
         ]
-    return random.Random(14).sample(codes, min(size, len(codes)))
+    rng = random.Random(14)
+    return [copy_code(code, rng.randrange(copies)) for code in rng.sample(codes, size)]
 
 
 def entry_pages(port: int, codes: list[str], runs: int) -> dict[str, Any]:
@@ -195,8 +197,7 @@ def run_one(
     figures: dict[str, Any],
     save: Any,
 ) -> None:
-    sqlite_home = scratch / f"x{k}-sqlite"
-    home = sqlite_home if store == "sqlite" else scratch / f"x{k}-postgresql"
+    home = scratch / f"x{k}-{store}"
     started = time.perf_counter()
 
     def step(name: str, fn: Any, *a: Any) -> Any:
@@ -231,15 +232,16 @@ def run_one(
                 built, seconds = timed(postgres_province, district, url, k)
             return {**built, "seconds": seconds}
 
-        built = step("build", build)
+        wanted = set(args.steps.split(","))
+        built = step("build", build) if wanted & {"index", "sweeps", "http"} else None
         stack.enter_context(database_url(url))
         if built:
             step("index", lambda: measure(*(s.format(home=str(home)) for s in INDEX_STEP)))
-            step("sweeps", sweeps, home, built["entries"], args.runs)
-            if not args.skip_http:
-                codes = open_sample(sqlite_home)
-                step("http", http_figures, home, codes, args.http_runs)
-    if not args.skip_import:
+            if "sweeps" in wanted:
+                step("sweeps", sweeps, home, built["entries"], args.runs)
+            if "http" in wanted and not args.skip_http:
+                step("http", http_figures, home, open_sample(district, k), args.http_runs)
+    if "import" in wanted and not args.skip_import:
         size = min(k * DISTRICT, args.import_entries or k * DISTRICT)
         csv = scratch / f"catalogue-{size}.csv"
         if not csv.exists():
@@ -387,6 +389,11 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--skip-http", action="store_true", help="no mulu serve figures")
     parser.add_argument("--skip-import", action="store_true", help="no import figures")
+    parser.add_argument(
+        "--steps",
+        default="index,sweeps,http,import",
+        help="which figures (the province is built, and indexed, when any but import is asked)",
+    )
     parser.add_argument(
         "--import-entries",
         type=int,

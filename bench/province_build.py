@@ -87,6 +87,14 @@ def _columns(con: sqlite3.Connection, table: str) -> list[str]:
     return [n for n in names if not (table in _NO_ID and n == "id")]
 
 
+def copy_code(code: str, copy: int) -> str:
+    """The code of entry ``code`` (of the district) in copy ``copy``, as the SQL makes it."""
+    if not copy:
+        return code
+    classification, sequence = code.split("/", 1)
+    return f"{classification}/{int(sequence) + copy * 100_000:07d}"
+
+
 def _copy_statements(columns: dict[str, list[str]], copy: int, dialect: str) -> list[str]:
     """The INSERT … SELECT of copy ``copy`` for every table, from the district's rows."""
     statements = []
