@@ -6,7 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from postgres_store import parametrize_stores, postgres_template, postgres_url, store_dialect
+from postgres_store import (
+    parametrize_stores,
+    postgres_template,
+    postgres_url,
+    store_dialect,
+    wait_for_drops,
+)
 
 from catalog.directory import Directory
 from warehouse.workspace import Workspace
@@ -39,6 +45,10 @@ def workspace(tmp_path: Path, store_dialect: str) -> Workspace:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     parametrize_stores(metafunc)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    wait_for_drops()  # the PostgreSQL databases tests dropped in the background
 
 
 @pytest.fixture
