@@ -102,16 +102,28 @@ def _mulu() -> str:
 
 
 @contextmanager
-def serving(home: Path) -> Iterator[tuple[str, int]]:
-    """``mulu serve`` on 127.0.0.1 for ``home``: (base URL, server pid)."""
+def serving(
+    home: Path,
+    *,
+    workers: int = 1,
+    threads: int | None = None,
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, int]]:
+    """``mulu serve`` on 127.0.0.1 for ``home``: (base URL, server pid). ``workers`` server
+    processes (the pid is their supervisor's), ``threads`` each; ``log``: its JSON log lines
+    go to this file (else stderr is dropped)."""
     port = free_port()
-    env = {**os.environ, "MULU_HOME": str(home)}
-    process = subprocess.Popen(
-        [_mulu(), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    env = {**(env or os.environ), "MULU_HOME": str(home)}
+    command = [_mulu(), "serve", "--port", str(port)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    if threads:
+        command += ["--threads", str(threads)]
+    if log is not None:
+        command += ["--log-format", "json"]
+    stderr = log.open("ab") if log is not None else subprocess.DEVNULL
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -125,12 +137,19 @@ def serving(home: Path) -> Iterator[tuple[str, int]]:
                 time.sleep(0.1)
         yield base, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
+        if log is not None:
+            stderr.close()  # type: ignore[union-attr]
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 30 s, a process this script started."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def peak_mib(pid: int) -> float:
@@ -143,22 +162,32 @@ def request(
     url: str, body: dict[str, str] | None = None, token: str | None = None
 ) -> tuple[int, float]:
     """(status, seconds); status 0: no answer."""
+    status, took, _ = call(url, body, token)
+    return status, took
+
+
+def call(
+    url: str, body: object | None = None, token: str | None = None
+) -> tuple[int, float, bytes]:
+    """(status, seconds, the answer's body); a POST of ``body`` as JSON when given; status 0:
+    no answer."""
     data = None if body is None else json.dumps(body).encode()
     headers = {"Content-Type": "application/json"} if data else {}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=data, headers=headers)
     started = time.perf_counter()
+    answer = b""
     try:
         with urllib.request.urlopen(req, timeout=60) as response:
-            response.read()
+            answer = response.read()
             status = response.status
     except urllib.error.HTTPError as exc:
-        exc.read()
+        answer = exc.read()
         status = exc.code
     except (urllib.error.URLError, TimeoutError, ConnectionError):
         status = 0
-    return status, time.perf_counter() - started
+    return status, time.perf_counter() - started, answer
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -183,9 +212,7 @@ def prepare(home: Path) -> list[str]:
         codes = [e["code"] for e in directory.store.entries.page(limit=40).entries]
     finally:
         directory.close()
-    spec = home / "datasets" / "soak" / f"{DATASET}.yaml"
-    spec.parent.mkdir(parents=True, exist_ok=True)
-    spec.write_text(SPEC.format(name=DATASET, code=codes[0]), encoding="utf-8")
+    write_spec(home, DATASET, codes[0])
     # Issue 13: writes need an identity. One admin acts for the HTTP writers (Bearer) and the
     # CLI processes (MULU_TOKEN); its token is kept beside the workspace for later runs.
     from catalog.sharing.users import UserAccounts
@@ -203,6 +230,15 @@ def prepare(home: Path) -> list[str]:
 
 
 DATASET = "soak_roster"
+
+
+def write_spec(home: Path, name: str, code: str) -> None:
+    """The spec of roster dataset ``name``, registered with entry ``code``."""
+    spec = home / "datasets" / "soak" / f"{name}.yaml"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(SPEC.format(name=name, code=code), encoding="utf-8")
+
+
 SPEC = """name: {name}
 title: 浸泡测试名册
 entry_code: "{code}"
@@ -231,9 +267,9 @@ def roster_version(version: int, *, blocked: bool) -> list[tuple[str, int, str]]
     return rows
 
 
-def write_roster(home: Path, rows: list[tuple[str, int, str]]) -> None:
+def write_roster(home: Path, rows: list[tuple[str, int, str]], dataset: str = DATASET) -> None:
     """Deliver a version the way a department would: written aside, then moved in at once."""
-    target = home / "sources" / f"{DATASET}.csv"
+    target = home / "sources" / f"{dataset}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_suffix(".part")
     part.write_text(
@@ -396,18 +432,9 @@ def soak(home: Path, seconds: float, *, readers: int = 3, writers: int = 2) -> F
     present = _present_notes(home)
     figures.writes_present = len(acknowledged & present)
     figures.writes_missing = len(acknowledged - present)
-    with sqlite3.connect(home / "catalog.sqlite") as con:
-        figures.integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
-        published = [
-            r[0]
-            for r in con.execute(
-                "SELECT load_id FROM loads WHERE dataset = ? AND status = 'published'", (DATASET,)
-            )
-        ]
-        registered = {
-            r[0] for r in con.execute("SELECT load_id FROM entry_updates WHERE load_id IS NOT NULL")
-        }
-    figures.loads_registered = len([p for p in published if p in registered])
+    figures.integrity = sqlite_integrity(home)
+    _published, registered = registered_loads(home, DATASET)
+    figures.loads_registered = len(registered)
     figures.live_table_matches = bool(last_acknowledged) and _live_rows(home) == sorted(
         last_acknowledged[0]
     )
@@ -439,14 +466,31 @@ def _accept_pending(env: dict[str, str]) -> int:
     ).returncode
 
 
-def _live_rows(home: Path) -> list[tuple[str, int, str]]:
+def sqlite_integrity(home: Path) -> str:
+    """``PRAGMA integrity_check`` of the workspace's embedded store."""
+    with sqlite3.connect(home / "catalog.sqlite") as con:
+        return str(con.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def registered_loads(home: Path, dataset: str) -> tuple[set[str], set[str]]:
+    """(the dataset's published loads, those of them registered with their entry by load id),
+    read through the workspace's store (SQLite or PostgreSQL, as its settings say)."""
+    from warehouse.store import Store
+    from warehouse.workspace import Workspace
+
+    with Store.open(Workspace(home)) as store:
+        published = store.loads.published_load_ids(dataset)
+        return published, {p for p in published if store.history.has_load(p)}
+
+
+def _live_rows(home: Path, dataset: str = DATASET) -> list[tuple[str, int, str]]:
     """The published table's rows, through a read-only analyst session."""
     from warehouse.analyst import open_session
 
     session = open_session(home, catalogue=False)
     try:
         rows = session.execute(
-            f"SELECT person_name, amount, id_card_no FROM {DATASET} ORDER BY ALL"
+            f"SELECT person_name, amount, id_card_no FROM {dataset} ORDER BY ALL"
         ).fetchall()
     finally:
         session.close()
