@@ -55,8 +55,8 @@ from schemas.access import DataAccess
 from schemas.errors import Unavailable
 from warehouse import lake
 from warehouse.catalogue_tables import CATALOG, attach_catalogue
-from warehouse.settings import Settings
 from warehouse.store import Store
+from warehouse.store.opening import store_exists
 from warehouse.workspace import Workspace
 
 LAKE = "lake"
@@ -435,8 +435,7 @@ def _attach_catalogue(
 
     if store is not None:
         attach(store)
-    elif Settings.load(workspace).on_postgresql or workspace.metadata_db.exists():
-        # Reading never creates a workspace (an embedded store's file); a PostgreSQL one is there.
+    elif store_exists(workspace):
         with Store.open(workspace) as own:
             attach(own)
 

@@ -107,10 +107,10 @@ def _principal(opts: Options, *, required: bool) -> Principal:
         return Principal.local_admin(getpass.getuser())
     workspace = opts.workspace()
     token = opts.token or os.environ.get("MULU_TOKEN")
-    from warehouse.settings import Settings
+    from warehouse.store.opening import store_exists
 
     # No store yet, so no users: local mode (a PostgreSQL store is always there to ask).
-    if not Settings.load(workspace).on_postgresql and not workspace.metadata_db.exists():
+    if not store_exists(workspace):
         if token:
             raise Unauthenticated(f"令牌无效：工作区 {workspace.root} 还没有用户 (invalid token)")
         return _local(opts)

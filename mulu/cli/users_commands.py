@@ -22,8 +22,8 @@ from mulu.cli.output import console, print_json, print_problem, print_table
 from mulu.cli.policy import acting, requires
 from schemas.errors import InvalidInput
 from schemas.principal import LOCAL_ADMIN_PREFIX, Principal
-from warehouse.settings import Settings
 from warehouse.store import Store
+from warehouse.store.opening import store_exists
 
 if TYPE_CHECKING:
     from catalog.sharing.users import UserAccounts
@@ -336,7 +336,7 @@ def describe(ctx: typer.Context, who: Principal) -> dict[str, Any]:
     """``who`` as ``whoami`` shows it: actor, via, mode, roles, organisation."""
     org_name = None
     workspace = options(ctx).workspace()
-    if who.org_code and (Settings.load(workspace).on_postgresql or workspace.metadata_db.exists()):
+    if who.org_code and store_exists(workspace):
         with Store.open(workspace) as store:
             found = store.organisations.get(who.org_code)
             org_name = found["name"] if found else None

@@ -21,3 +21,9 @@ def open_database(workspace: Workspace, *, migrate: bool = True) -> Database:
     from warehouse.store.sqlite.database import SqliteDatabase
 
     return SqliteDatabase(workspace.metadata_db, migrate=migrate)
+
+
+def store_exists(workspace: Workspace) -> bool:
+    """Whether the workspace has a store to read: a PostgreSQL one always does (it is asked, not
+    created, by reading); an embedded one once its file exists. Reading never creates one."""
+    return Settings.load(workspace).on_postgresql or workspace.metadata_db.exists()
