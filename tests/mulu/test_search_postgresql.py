@@ -171,3 +171,45 @@ def _scored(store: Store, expression: str) -> dict[str, int]:
     ids, scores = store.search.scored(expression, ranking.WEIGHTS)
     docs = store.search.documents(ids.tolist())
     return {docs[i]["code"]: int(s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True)}
+
+
+@pytest.mark.postgresql
+@pytest.mark.slow
+def test_scores_read_by_id_after_a_match_equal_a_fresh_search(tmp_path, postgres_url):
+    """``scored`` reads the rows of an expression this thread matched a moment ago (or of each
+    branch of its OR) by id: the same scores as a search that matched nothing before, and a
+    write in between (a new generation) is seen, not the remembered ids."""
+    from catalog.search import refresh_index
+    from warehouse.store.postgres.search import PostgresSearch
+
+    pg = _workspace(tmp_path / "pg", postgres_url)
+    with Store.open(pg) as store:
+        refresh_index(store)
+        plan = plan_query("社保卡")
+        for alternative in plan.alternatives[0]:
+            store.search.matching(alternative)
+        by_branches = _scored(store, plan.match)
+        assert len(by_branches) == 2
+        assert by_branches == _scored_fresh(store, plan.match)
+        store.search.matching(plan.match)
+        directory = Directory.open(pg, user="cli")
+        try:
+            added = directory.create(
+                {"name": "社保卡挂失", "provider_name": "示范区人社局", "share_type": "无条件共享"}
+            )
+        finally:
+            directory.close()
+        refresh_index(store)
+        after = _scored(store, plan.match)
+        assert set(after) == set(by_branches) | {added}
+        assert after == _scored_fresh(store, plan.match)
+        assert isinstance(store.search, PostgresSearch)
+
+
+def _scored_fresh(store: Store, expression: str) -> dict[str, int]:
+    from warehouse.store.postgres.search import PostgresSearch
+
+    fresh = PostgresSearch(store.database)  # nothing matched before: by the GIN index
+    ids, scores = fresh.scored(expression, ranking.WEIGHTS)
+    docs = fresh.documents(ids.tolist())
+    return {docs[i]["code"]: int(s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True)}

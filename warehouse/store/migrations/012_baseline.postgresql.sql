@@ -251,9 +251,10 @@ CREATE TABLE search_fts (
 CREATE INDEX search_fts_doc ON search_fts USING gin (doc) WITH (gin_pending_list_limit = 512);
 -- bm25's statistics kept by each write: documents holding a term, in any field (class '*') or
 -- in a weight class ('A' … 'D'); the row count and total tokens are rows ('#', 'rows' / 'tokens').
+-- Terms in code-point order (C): a prefix's terms are one range of the key.
 CREATE TABLE search_terms (
     class TEXT NOT NULL,
-    term  TEXT NOT NULL,
+    term  TEXT COLLATE "C" NOT NULL,
     docs  BIGINT NOT NULL,
     PRIMARY KEY (class, term)
 );

@@ -23,13 +23,17 @@ positive) with ``n`` the rows matching that phrase alone (with its column filter
 from __future__ import annotations
 
 import math
-import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from warehouse.store.search_index import TEXT_FIELDS
+
+if TYPE_CHECKING:  # numpy only when a search scores, not when the store opens
+    import numpy as np
+    import numpy.typing as npt
 
 K1, B = 1.2, 0.75
 # Positions of field k in ``doc``: k*STRIDE+1 … k*STRIDE+FIELD_TOKENS (tsvector positions end
@@ -414,78 +418,70 @@ def _near_query(near: Near) -> str | None:
     return f"{left} & {right} & (" + " | ".join(f"({q})" for q in alternatives) + ")"
 
 
-_VECTOR_ITEM = re.compile(r"'((?:[^'\\]|''|\\.)*)':([0-9A-D,]+)")
+# --- the query's terms in the matching rows ---------------------------------------------------
+# A row's ``doc`` cut down to the query's terms, in SQL: every position weighted D, the query's
+# terms' A, and only A kept (three passes in C over the vector; ts_delete of the complement
+# built as a text array cost ~17 µs a row). The weights are not needed: a position says its
+# field.
+CUT = "ts_filter(setweight(setweight({doc}, 'D'), 'A', {terms}), '{{a}}')"
+# Position p of row i as one integer (positions end at 16,383 < 2**15).
+_KEY = 1 << 15
 
 
-def positions(vector: str | None) -> dict[str, list[int]]:
-    """A tsvector's text (``'lex':1A,5 …``) as lexeme -> positions (weights dropped)."""
-    if not vector:
-        return {}
-    found = {}
-    for match in _VECTOR_ITEM.finditer(vector):
-        raw = match.group(1)
-        if "'" in raw or "\\" in raw:
-            raw = re.sub(r"\\(.)", r"\1", raw.replace("''", "'"))
-        found[raw] = [int(p.rstrip("ABCD")) for p in match.group(2).split(",")]
-    return found
+@dataclass(frozen=True)
+class Hits:
+    """Every position of the query's terms in the matching rows: ``rows`` (the row's number
+    among the matches), ``terms`` (index into ``names``), ``positions``; ordered by row, then
+    term, then position."""
+
+    count: int  # matching rows
+    names: list[str]
+    rows: npt.NDArray[np.int64]
+    terms: npt.NDArray[np.int64]
+    positions: npt.NDArray[np.int64]
+
+
+def hits(count: int, names: Sequence[str], cut: str | None) -> Hits:
+    """The ``Hits`` of ``count`` rows from their cut docs' text as one string: each row ``-1``
+    then its vector (``'term':12A,40 …``), rows separated by a space (see ``search.scored``).
+    The text becomes numbers by string replacement (a term ``-2 - index``, a row ``-1``) and is
+    read by numpy in one call: no Python work per row."""
+    import numpy as np
+
+    text = cut or ""
+    for i, name in enumerate(names):
+        text = text.replace(f"'{_escaped(name)}':", f"{-2 - i} ")
+    if "'" in text:
+        raise ValueError("a cut document holds a term the query did not ask for")
+    text = text.replace("A", "").replace(",", " ")
+    numbers = (
+        np.fromstring(text, sep=" ", dtype=np.int64) if text.strip() else np.zeros(0, np.int64)
+    )
+    is_row = numbers == -1
+    if int(is_row.sum()) != count:
+        raise ValueError(f"{int(is_row.sum())} cut documents for {count} rows")
+    row = np.cumsum(is_row) - 1
+    index = np.arange(len(numbers))
+    last_term = np.maximum.accumulate(np.where(numbers <= -2, index, 0))
+    at = numbers > 0
+    return Hits(
+        count=count,
+        names=list(names),
+        rows=row[at],
+        terms=-numbers[last_term[at]] - 2,
+        positions=numbers[at],
+    )
+
+
+def _escaped(name: str) -> str:
+    # tsvector's output doubles quotes and backslashes inside a lexeme.
+    return name.replace("\\", "\\\\").replace("'", "''")
 
 
 # --- bm25 -------------------------------------------------------------------------------------
 @lru_cache(maxsize=256)
-def _field_numbers(fields: frozenset[str]) -> frozenset[int]:
-    return frozenset(TEXT_FIELDS.index(f) for f in fields)
-
-
-def _field_of(position: int) -> int:
-    return (position - 1) // STRIDE
-
-
-def _starts(phrase: Phrase, found: Mapping[str, Sequence[int]]) -> list[int]:
-    """Start positions of the phrase's instances in one row, in its column filter."""
-    if any(t not in found for t in phrase.tokens[: len(phrase.tokens) - phrase.prefix]):
-        return []
-    allowed = _field_numbers(phrase.fields)
-    if phrase.prefix:
-        last_positions = sorted(
-            {p for lex, ps in found.items() if lex.startswith(phrase.tokens[-1]) for p in ps}
-        )
-    else:
-        last_positions = list(found.get(phrase.tokens[-1], ()))
-    n = len(phrase.tokens)
-    before = [frozenset(found.get(t, ())) for t in phrase.tokens[:-1]]
-    starts = []
-    for end in last_positions:
-        start = end - n + 1
-        if _field_of(start) not in allowed or _field_of(end) != _field_of(start):
-            continue
-        if all(start + j in before[j] for j in range(n - 1)):
-            starts.append(start)
-    return sorted(set(starts))
-
-
-def _near_starts(near: Near, found: Mapping[str, Sequence[int]]) -> list[list[int]]:
-    """Per phrase, its starts taking part in a NEAR match (FTS5 counts only those)."""
-    starts = [_starts(p, found) for p in near.phrases]
-    kept: list[set[int]] = [set() for _ in near.phrases]
-    if any(not s for s in starts):
-        return [[] for _ in near.phrases]
-    lengths = [len(p.tokens) for p in near.phrases]
-    for anchor_list in starts:
-        for top in anchor_list:
-            window = []
-            for i, s in enumerate(starts):
-                inside = [
-                    x
-                    for x in s
-                    if top - lengths[i] - near.slack <= x <= top and _field_of(x) == _field_of(top)
-                ]
-                if not inside:
-                    break
-                window.append(inside)
-            else:
-                for i, inside in enumerate(window):
-                    kept[i].update(inside)
-    return [sorted(k) for k in kept]
+def _field_numbers(fields: frozenset[str]) -> tuple[int, ...]:
+    return tuple(sorted(TEXT_FIELDS.index(f) for f in fields))
 
 
 @dataclass(frozen=True)
@@ -496,7 +492,8 @@ class Statistics:
 
 
 class Scorer:
-    """bm25 of the rows matching one expression (the statistics read once)."""
+    """bm25 of the rows matching one expression (the statistics read once), every row at
+    once over arrays (numpy)."""
 
     def __init__(self, tree: Node | None, stats: Statistics, weights: Sequence[float]) -> None:
         self.leaves = _leaves(tree)
@@ -507,37 +504,106 @@ class Scorer:
             idf = math.log((stats.rows - hits + 0.5) / (hits + 0.5)) if stats.rows else 0.0
             self.idf.append(idf if idf > 0.0 else 1e-6)
         self.avgdl = stats.tokens / stats.rows if stats.rows else 1.0
-        # A phrase of one token in every field (the common case): its positions as they are.
-        self.plain = [
-            isinstance(leaf, Phrase)
-            and len(leaf.tokens) == 1
-            and not leaf.prefix
-            and leaf.fields == ALL_FIELDS
-            for leaf in self.leaves
-        ]
 
-    def score(self, size: int, found: Mapping[str, Sequence[int]]) -> float:
-        """FTS5's bm25 of one row (positive: higher is better; FTS5 returns it negated)."""
+    def scores(self, found: Hits, sizes: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """FTS5's bm25 of each row (positive: higher is better; FTS5 returns it negated).
+
+        The same arithmetic in the same order as FTS5 (``fts5Bm25Function``) per row: a
+        phrase's frequency sums its instances' field weights in the order of their positions,
+        and the phrases' terms are added in the order written."""
+        import numpy as np
+
         if self.stats.rows <= 0:
-            return 0.0
-        weights = self.weights
-        frequencies: list[float] = []
-        for leaf, plain in zip(self.leaves, self.plain, strict=True):
-            if plain:
-                assert isinstance(leaf, Phrase)
-                frequencies.append(
-                    sum(weights[(p - 1) // STRIDE] for p in found.get(leaf.tokens[0], ()))
-                )
-            elif isinstance(leaf, Near):
-                for starts in _near_starts(leaf, found):
-                    frequencies.append(sum(weights[_field_of(p)] for p in starts))
+            return np.zeros(found.count, dtype=np.float64)
+        rows = _Rows(found, np.asarray(self.weights, dtype=np.float64))
+        frequencies: list[npt.NDArray[np.float64]] = []
+        for leaf in self.leaves:
+            if isinstance(leaf, Near):
+                frequencies.extend(rows.frequency(k) for k in rows.near(leaf))
             else:
-                frequencies.append(sum(weights[_field_of(p)] for p in _starts(leaf, found)))
-        norm = K1 * (1 - B + B * float(size) / self.avgdl)
-        score = 0.0
+                frequencies.append(rows.frequency(rows.starts(leaf)))
+        norm = K1 * (1 - B + B * sizes.astype(np.float64) / self.avgdl)
+        score = np.zeros(found.count, dtype=np.float64)
         for frequency, idf in zip(frequencies, self.idf, strict=True):
             score += idf * ((frequency * (K1 + 1.0)) / (frequency + norm))
         return score
+
+
+class _Rows:
+    """Positions as keys (row · 2**15 + position), sorted, per term."""
+
+    def __init__(self, found: Hits, weights: npt.NDArray[np.float64]) -> None:
+        import numpy as np
+
+        self.found = found
+        self.weights = weights
+        keys = found.rows * _KEY + found.positions
+        order = np.lexsort((keys, found.terms))
+        keys, terms = keys[order], found.terms[order]
+        bounds = np.searchsorted(terms, np.arange(len(found.names) + 1))
+        self.keys = {name: keys[bounds[i] : bounds[i + 1]] for i, name in enumerate(found.names)}
+
+    def _term(self, token: str, prefix: bool) -> npt.NDArray[np.int64]:
+        import numpy as np
+
+        if not prefix:
+            return self.keys.get(token, np.zeros(0, dtype=np.int64))
+        parts = [k for name, k in self.keys.items() if name.startswith(token)]
+        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+    def starts(self, phrase: Phrase) -> npt.NDArray[np.int64]:
+        """Keys of the phrase's instances (their first token) in its column filter, sorted."""
+        import numpy as np
+
+        n = len(phrase.tokens)
+        ends = self._term(phrase.tokens[-1], phrase.prefix)
+        position = ends % _KEY
+        first = (position - n + 1 - 1) // STRIDE
+        last = (position - 1) // STRIDE
+        ok = np.isin(first, np.asarray(_field_numbers(phrase.fields), dtype=np.int64))
+        ok &= first == last
+        starts = ends - (n - 1)
+        for j, token in enumerate(phrase.tokens[:-1]):
+            ok &= np.isin(starts + j, self._term(token, False), assume_unique=True)
+        return starts[ok]
+
+    def near(self, near: Near) -> list[npt.NDArray[np.int64]]:
+        """Per phrase, the keys of its instances taking part in a NEAR match (FTS5 counts only
+        those): an instance is kept when, for some instance ``top`` of any phrase, every
+        phrase has an instance at most ``top`` and at least ``top`` − its length − slack, in
+        ``top``'s field."""
+        import numpy as np
+
+        starts = [self.starts(p) for p in near.phrases]
+        if any(len(s) == 0 for s in starts):
+            return [np.zeros(0, dtype=np.int64) for _ in starts]
+        tops = np.unique(np.concatenate(starts))
+        position = tops % _KEY
+        field_start = tops - position + ((position - 1) // STRIDE) * STRIDE + 1
+        valid = np.ones(len(tops), dtype=bool)
+        spans = []
+        for phrase, keys in zip(near.phrases, starts, strict=True):
+            low = np.maximum(tops - len(phrase.tokens) - near.slack, field_start)
+            a = np.searchsorted(keys, low, side="left")
+            b = np.searchsorted(keys, tops, side="right")
+            valid &= b > a
+            spans.append((a, b))
+        kept = []
+        for keys, (a, b) in zip(starts, spans, strict=True):
+            marks = np.zeros(len(keys) + 1, dtype=np.int64)
+            np.add.at(marks, a[valid], 1)
+            np.add.at(marks, b[valid], -1)
+            kept.append(keys[np.cumsum(marks)[:-1] > 0])
+        return kept
+
+    def frequency(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """Per row, the field weights of these instances summed (in position order)."""
+        import numpy as np
+
+        field = ((keys % _KEY) - 1) // STRIDE
+        return np.bincount(
+            keys // _KEY, weights=self.weights[field], minlength=self.found.count
+        ).astype(np.float64)
 
 
 def _leaves(node: Node | None) -> list[Phrase | Near]:

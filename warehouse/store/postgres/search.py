@@ -13,8 +13,9 @@ Id sets leave as one ``string_agg`` parsed by numpy, as SQLite's ``group_concat`
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -98,6 +99,15 @@ _UPSERT_DOC = (
         for c in (*_DOC_COLUMNS, *(_VALUE_ID_COLUMNS[f] for f in VALUE_FACETS), "active", "gen")
     )
 )
+# The index's generation, read in the statement that reads rows (see _RecentMatches).
+_GENERATION = "(SELECT value FROM search_meta WHERE key = 'generation')"
+# Matches kept per thread for scored, and the largest kept (scored is asked of ≤ 4,000).
+_REMEMBERED = 64
+_REMEMBER_IDS = 20_000
+# Queue rows removed before a caught-up refresh vacuums the queue.
+_VACUUM_AFTER = 5_000
+# Above every character of a token: [prefix, prefix + _LAST_CHAR) holds the terms under it.
+_LAST_CHAR = "\U0010ffff"
 _TERMS_DELTA = (
     "INSERT INTO search_terms (class, term, docs) "
     "SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[]) "
@@ -119,6 +129,8 @@ class PostgresSearch:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.location = db.location
+        self._dequeued = 0  # queue rows this object removed since it last vacuumed the queue
+        self._recent = _RecentMatches()
 
     # --- state ---------------------------------------------------------------------------
     def state(self) -> IndexState:
@@ -283,10 +295,17 @@ class PostgresSearch:
                 )
                 con.execute("DELETE FROM search_terms WHERE docs = 0 AND class <> '#'")
             con.execute("DELETE FROM search_pending WHERE id <= ?", (through,))
+        self._dequeued += len(handled)
         if not self.has_pending():
             # Caught up: the GIN index's pending list (fast writes) goes into the index proper,
-            # so that searches do not scan it.
-            self.db.connection().execute("SELECT gin_clean_pending_list('search_fts_doc')")
+            # so that searches do not scan it; after a large refresh (a rebuild) the queue's
+            # dead rows go too: every search's freshness check reads the queue, and autovacuum
+            # comes when it comes (a rebuild at ×10 left 36 MB of them to scan).
+            con = self.db.connection()
+            con.execute("SELECT gin_clean_pending_list('search_fts_doc')")
+            if self._dequeued >= _VACUUM_AFTER and not con.in_transaction:
+                con.execute("VACUUM (SKIP_LOCKED) search_pending")
+                self._dequeued = 0
         return len(gone)
 
     def set_deadlines(self, deadlines: Sequence[Deadlines]) -> None:
@@ -303,54 +322,85 @@ class PostgresSearch:
     # --- reads for a query ---------------------------------------------------------------
     def matching(self, expression: str) -> Ids:
         """Index ids of the documents matching an FTS5 query expression."""
-        condition = fts.to_sql(fts.parse(expression))
+        tree = fts.parse(expression)
+        condition = fts.to_sql(tree)
         row = (
             self.db.connection()
             .execute(
-                f"SELECT string_agg(f.id::text, ',') FROM search_fts f WHERE {condition.text}",
+                f"SELECT string_agg(f.id::text, ','), {_GENERATION} "
+                f"FROM search_fts f WHERE {condition.text}",
                 condition.params,
             )
             .fetchone()
         )
-        return _ids(row[0])
+        ids = _ids(row[0])
+        self._recent.keep(tree, row[1], ids)
+        return ids
 
     def scored(self, expression: str, weights: Mapping[str, float]) -> tuple[Ids, Ids]:
-        """(ids, bm25 × -1e6 as integers: higher is better) of every match, FTS5's bm25."""
+        """(ids, bm25 × -1e6 as integers: higher is better) of every match, FTS5's bm25.
+
+        One statement: the query's terms (a prefix's from ``search_terms``), bm25's statistics,
+        and the matching rows' ids, sizes and docs cut down to those terms, each as one text
+        value; numpy reads them and scores every row at once (``fts.Scorer``). No snapshot
+        (BEGIN and ROLLBACK are two more round trips): statistics a write later than the rows
+        shift scores as little as that write does."""
         import numpy as np
 
         tree = fts.parse(expression)
         condition = fts.to_sql(tree)
         phrases = fts.phrases(tree)
-        # No snapshot (BEGIN and ROLLBACK are two more round trips): statistics a write
-        # later than the rows shift scores as little as that write does.
-        con = self.db.connection()
-        wanted = {t for p in phrases for t in p.tokens}
-        for prefix in sorted({p.tokens[-1] for p in phrases if p.prefix}):
-            wanted.update(
-                r[0]
-                for r in con.execute(
-                    "SELECT term FROM search_terms WHERE class = '*' AND term ^@ ?", (prefix,)
-                )
+        stats_sql, stats_params, order = _statistics_columns(phrases)
+        exact = sorted({t for p in phrases for t in p.tokens})
+        prefixes = sorted({p.tokens[-1] for p in phrases if p.prefix})
+        terms, terms_params = "?::text[]", [exact]
+        if prefixes:
+            # The index's terms under each prefix: a range of search_terms' key (C collation).
+            terms = (
+                "ARRAY(SELECT t FROM unnest(?::text[]) t UNION "
+                "SELECT s.term FROM unnest(?::text[], ?::text[]) AS r(low, high), "
+                "LATERAL (SELECT term FROM search_terms WHERE class = '*' "
+                "AND term >= r.low AND term < r.high) s)"
             )
-        # Each row's doc cut down to the query's terms (ts_delete of every other lexeme:
-        # a few times faster than unnesting the whole tsvector).
-        found = con.execute(
-            "SELECT f.id, f.size, "
-            "ts_delete(f.doc, tsvector_to_array(ts_delete(f.doc, ?::text[])))::text "
-            f"FROM search_fts f WHERE {condition.text}",
-            [sorted(wanted), *condition.params],
-        ).fetchall()
-        if not found:
+            terms_params = [exact, prefixes, [p + _LAST_CHAR for p in prefixes]]
+        select = (
+            f"WITH q AS MATERIALIZED (SELECT {terms} AS terms) "
+            f"SELECT (SELECT terms FROM q), {', '.join(stats_sql)}, {_GENERATION}, count(*), "
+            "string_agg(f.id::text, ','), string_agg(f.size::text, ','), "
+            "string_agg(concat_ws(' ', '-1', "
+            + fts.CUT.format(doc="f.doc", terms="(SELECT terms FROM q)")
+            + "::text), ' ') FROM search_fts f WHERE "
+        )
+        con = self.db.connection()
+        row = None
+        known = self._recent.found(tree)
+        if known is not None:
+            # Matched a moment ago (catalog.search matches the expression, or each branch of
+            # its OR, before scoring it): the rows by id, not the GIN index again, unless the
+            # index changed since (its generation, read in the same statement as the rows).
+            generation, matched = known
+            row = con.execute(
+                select + "f.id = ANY(?::bigint[])",
+                [*terms_params, *stats_params, "{" + ",".join(map(str, matched.tolist())) + "}"],
+            ).fetchone()
+            if row[-5] != generation:
+                row = None
+        if row is None:
+            row = con.execute(
+                select + condition.text, [*terms_params, *stats_params, *condition.params]
+            ).fetchone()
+        count = int(row[-4])
+        if not count:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        stats = _statistics(con, phrases)
-        scorer = fts.Scorer(tree, stats, [float(weights.get(f, 1.0)) for f in TEXT_FIELDS])
-        ids = np.fromiter((int(r[0]) for r in found), dtype=np.int64, count=len(found))
-        scores = np.zeros(len(found), dtype=np.int64)
-        for i, (_id, size, vector) in enumerate(found):
-            score = scorer.score(int(size), fts.positions(vector))
-            # SQLite: CAST(bm25(…) * -1000000 AS INTEGER) of bm25 = -score (truncated to 0).
-            scores[i] = int((-score) * -1000000.0)
-        return ids, scores
+        stats = row[1 : 1 + len(stats_sql)]
+        statistics = fts.Statistics(
+            int(stats[0] or 0), int(stats[1] or 0), [int(stats[i] or 0) for i in order]
+        )
+        scorer = fts.Scorer(tree, statistics, [float(weights.get(f, 1.0)) for f in TEXT_FIELDS])
+        ids, sizes = _ids(row[-3]), _ids(row[-2])
+        score = scorer.scores(fts.hits(count, list(row[0]), row[-1]), sizes)
+        # SQLite: CAST(bm25(…) * -1000000 AS INTEGER) of bm25 = -score (truncated to 0).
+        return ids, ((-score) * -1000000.0).astype(np.int64)
 
     def with_code_between(self, low: str, high: str) -> Ids:
         return self._ids(
@@ -434,10 +484,48 @@ class PostgresSearch:
         return _ids(row[0])
 
 
-def _statistics(con: Any, phrases: Sequence[fts.Phrase]) -> fts.Statistics:
-    """bm25's numbers, in one statement: rows and tokens of the index, and per phrase the rows
-    matching it alone (a one-token phrase from ``search_terms``, any other counted by the GIN
-    index)."""
+class _RecentMatches(threading.local):
+    """This thread's last matches (``matching``), by expression tree, with the index's
+    generation they were read at: ``scored`` reads the rows of an expression matched a moment
+    ago by id."""
+
+    def __init__(self) -> None:
+        self.matches: OrderedDict[fts.Node, tuple[str | None, Ids]] = OrderedDict()
+
+    def keep(self, tree: fts.Node | None, generation: str | None, ids: Ids) -> None:
+        if tree is None or len(ids) > _REMEMBER_IDS:
+            return
+        self.matches[tree] = (generation, ids)
+        self.matches.move_to_end(tree)
+        while len(self.matches) > _REMEMBERED:
+            self.matches.popitem(last=False)
+
+    def found(self, tree: fts.Node | None) -> tuple[str | None, Ids] | None:
+        """The ids matching ``tree``, from the matches kept: the tree's own, or the union of
+        its OR's branches' (all read at one generation); None when not known."""
+        import numpy as np
+
+        if tree is None:
+            return None
+        if tree in self.matches:
+            return self.matches[tree]
+        if not (isinstance(tree, fts.Op) and tree.kind == "OR"):
+            return None
+        parts = [self.matches.get(child) for child in tree.children]
+        if any(p is None for p in parts):
+            return None
+        known = [p for p in parts if p is not None]
+        if len({generation for generation, _ in known}) != 1:
+            return None
+        return known[0][0], np.unique(np.concatenate([ids for _, ids in known]))
+
+
+def _statistics_columns(
+    phrases: Sequence[fts.Phrase],
+) -> tuple[list[str], list[object], list[int]]:
+    """bm25's numbers as scalar subqueries: rows and tokens of the index, and per phrase the
+    rows matching it alone (a one-token phrase from ``search_terms``, any other counted by the
+    GIN index). Returns the columns, their parameters, and per phrase its column."""
     columns = [
         "(SELECT docs FROM search_terms WHERE class = '#' AND term = 'rows')",
         "(SELECT docs FROM search_terms WHERE class = '#' AND term = 'tokens')",
@@ -461,10 +549,7 @@ def _statistics(con: Any, phrases: Sequence[fts.Phrase]) -> fts.Statistics:
             columns.append(sql)
             params.extend(values)
         order.append(slots[key])
-    row = con.execute(f"SELECT {', '.join(columns)}", params).fetchone()
-    return fts.Statistics(
-        int(row[0] or 0), int(row[1] or 0), [int(row[slot] or 0) for slot in order]
-    )
+    return columns, params, order
 
 
 def _meta(con: Any, key: str) -> str | None:
