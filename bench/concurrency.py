@@ -88,6 +88,7 @@ OFFICE, PROVIDER = "bench.office", "bench.provider"
 REVIEW_WAIT = 240.0  # a blocked load not reviewed within this is an error
 # Clients of the loaded phase that are not readers (the rest read):
 REPORTERS, APPLICANTS, REVIEWERS = 4, 4, len(DATASETS)
+STAGE = {"submitted": 0, "forwarded": 1, "approved": 2, "refused": 2}  # an application's order
 
 
 @dataclass
@@ -123,6 +124,7 @@ class Figures:
     p95_loaded_ms: float = 0.0
     p95_ratio: float = 0.0
     p95_writes_ms: float = 0.0
+    p95_loaded_by_read_ms: dict[str, float] = field(default_factory=dict)  # the slowest five
     server_peak_mib: float = 0.0  # the supervisor's; each worker's own below
     worker_peak_mib: list[float] = field(default_factory=list)
     uptime_before: str = ""
@@ -220,6 +222,12 @@ def read_paths(users: Users) -> list[tuple[str, str | None]]:
     return paths
 
 
+def read_kind(path: str) -> str:
+    """A read's path without its query, an entry's code as ``{code}``."""
+    bare = path.split("?")[0]
+    return bare.rsplit("/", 1)[0] + "/{code}" if "%2F" in bare else bare
+
+
 class Tally:
     """Counts shared by the client threads."""
 
@@ -228,6 +236,7 @@ class Tally:
         self.lock = threading.Lock()
         self.idle: list[float] = []
         self.loaded: list[float] = []
+        self.by_read: dict[str, list[float]] = {}  # under load, per path
         self.writes: list[float] = []
 
     def sample(self, text: str) -> None:
@@ -362,6 +371,15 @@ class Shared:
     last_published: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)
     loaders_done: threading.Event = field(default_factory=threading.Event)
 
+    def acknowledge(self, app_id: int, state: str) -> None:
+        """One more acknowledged action on an application (called under the tally's lock).
+        Its state is the furthest acknowledged: the office's thread may record its forward
+        after the provider's thread, which saw the forward in its inbox, recorded its answer."""
+        current, actions = self.applications.get(app_id, ("submitted", 0))
+        if STAGE[state] < STAGE[current]:
+            state = current
+        self.applications[app_id] = (state, actions + 1)
+
 
 def write_version(home: Path, dataset: str, version: int) -> list[tuple[str, int, str]]:
     """Deliver ``version`` of ``dataset`` (an even one blocked by the gate); its rows."""
@@ -400,7 +418,8 @@ def _exercise(
             status, took, _ = call(base + path, token=token)
             if tally.count(status, path):
                 with tally.lock:
-                    (tally.loaded if loading.is_set() else tally.idle).append(took)
+                    tally.loaded.append(took)
+                    tally.by_read.setdefault(read_kind(path), []).append(took)
             i += 1
 
     def write(path: str, body: object, token: str, expected: tuple[int, ...]) -> Any:
@@ -450,7 +469,7 @@ def _exercise(
             if app is not None:
                 mine[entry] = int(app["id"])
                 with tally.lock:
-                    shared.applications[int(app["id"])] = ("submitted", 1)
+                    shared.acknowledge(int(app["id"]), "submitted")
                     figures.applications_acknowledged += 1
 
     def decider(
@@ -469,8 +488,7 @@ def _exercise(
                 done = write(f"/api/sharing/applications/{app['id']}/{action}", body, token, (200,))
                 if done is not None:
                     with tally.lock:
-                        _state, actions = shared.applications.get(int(app["id"]), ("", 0))
-                        shared.applications[int(app["id"])] = (done["state"], actions + 1)
+                        shared.acknowledge(int(app["id"]), done["state"])
                         figures.decisions_acknowledged += 1
             if not waiting:
                 time.sleep(0.3)
@@ -579,6 +597,8 @@ def _exercise(
     figures.p50_loaded_ms = round(percentile(tally.loaded, 0.5) * 1000, 1)
     figures.p95_loaded_ms = round(percentile(tally.loaded, 0.95) * 1000, 1)
     figures.p95_writes_ms = round(percentile(tally.writes, 0.95) * 1000, 1)
+    by_read = {p: round(percentile(t, 0.95) * 1000, 1) for p, t in tally.by_read.items()}
+    figures.p95_loaded_by_read_ms = dict(sorted(by_read.items(), key=lambda i: -i[1])[:5])
     if figures.p95_idle_ms:
         figures.p95_ratio = round(figures.p95_loaded_ms / figures.p95_idle_ms, 2)
 
