@@ -208,6 +208,7 @@ CREATE TABLE search_docs (
     formats       TEXT NOT NULL DEFAULT '',
     summary       TEXT NOT NULL DEFAULT '',
     updated_at    TEXT,
+    updated_epoch BIGINT,  -- strftime('%s', updated_at) as SQLite reads it, set on write
     tracked       BIGINT NOT NULL DEFAULT 0,
     soon_at       DOUBLE PRECISION,
     overdue_at    DOUBLE PRECISION,
@@ -286,24 +287,6 @@ RETURNS boolean LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE COST 10000 AS $$
                WHERE x.s <= m.s AND x.s >= m.s - x.n - slack
                  AND (x.s - 1) / 2048 = (m.s - 1) / 2048) = cardinality(phrases)
     )
-$$;
--- strftime('%s', value) of SQLite for search_docs.updated_at: seconds since 1970 of an ISO date
--- or date-time (read as UTC unless it names an offset; day 31 of a shorter month rolls over as
--- in SQLite), NULL when unreadable.
-CREATE FUNCTION search_epoch(value text) RETURNS bigint
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT CASE WHEN m IS NULL THEN NULL ELSE
-        (make_date(m[1]::int, m[2]::int, 1) - DATE '1970-01-01') * 86400::bigint
-        + (m[3]::int - 1) * 86400 + coalesce(m[4]::int, 0) * 3600 + coalesce(m[5]::int, 0) * 60
-        + coalesce(m[6]::int, 0)
-        - CASE WHEN m[7] IS NULL OR m[7] = 'Z' THEN 0
-               ELSE (CASE WHEN left(m[7], 1) = '-' THEN -1 ELSE 1 END)
-                    * (substr(m[7], 2, 2)::int * 3600 + substr(m[7], 5, 2)::int * 60) END
-    END
-    FROM (SELECT regexp_match(value,
-        '^([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])'
-        '(?:[ T]([01][0-9]|2[0-4]):([0-5][0-9])(?::([0-5][0-9])(?:\.[0-9]+)?)?)?'
-        ' ?(Z|[+-][0-9]{2}:[0-9]{2})?$') AS m) AS parsed
 $$;
 CREATE UNIQUE INDEX entry_updates_load ON entry_updates(load_id) WHERE load_id IS NOT NULL;
 CREATE TABLE loads (
