@@ -7,7 +7,8 @@ Celery worker, on a store in PostgreSQL (default) or SQLite.
 
 The workspace is the Lu'an portal's catalogue (``bench.soak``'s: 546 entries; on PostgreSQL a
 fresh database created for the run and dropped after it, and a second one for Dagster's
-instance). Two roster datasets serve two entries of the department with the most entries, one
+instance; the lake stays the workspace's ``lake.sqlite``, the worker runs on this machine).
+Two roster datasets serve two entries of the department with the most entries, one
 made 有条件共享 (their first versions are loaded before the clients start); users: the
 data office's steward, that department's officer (the provider), officers and analysts of two
 other departments (the applicants), each with an API token.
@@ -17,16 +18,16 @@ Phases:
 1. **idle**: every client reads (``--idle-seconds``): search, faceted search, listings, entry
    pages and the entry API with a token, CKAN ``package_search`` / ``package_show``, stats,
    freshness, the applicant's applications: the idle latency.
-2. **under load** (``--seconds``): the same clients, each with a role: readers (the same mix),
-   reporters (``POST /api/entries/{code}/updates``), applicants (``POST
-   /api/sharing/applications`` for the provider's entries, one open application per entry at a
-   time), the office (its inbox: forward a conditional application, approve an unconditional
-   one), the provider (its inbox: approve with a column subset) and stewards reviewing blocked
-   loads (``GET /api/quality/runs?pending=true``, ``POST …/reviews`` accept). Beside them, one
-   thread per roster dataset runs ``mulu run --select <dataset>`` one version after another,
-   its steps executed by a ``mulu worker`` (Celery, RabbitMQ, a queue of the run's own);
-   every second version has a wrong 身份证号 check digit, is blocked by the quality gate and
-   waits until a reviewing client has accepted it.
+2. **under load** (``--seconds``): the same clients, each with a role — of 32, 20 readers (the
+   same mix) and 12 writers: 4 reporters (``POST /api/entries/{code}/updates``), 4 applicants
+   (``POST /api/sharing/applications`` for the provider's entries, one open application per
+   entry at a time), the office (its inbox: forward a conditional application, approve an
+   unconditional one), the provider (its inbox: approve) and 2 stewards reviewing blocked loads
+   (``GET /api/quality/runs?pending=true``, ``POST …/reviews`` accept). Beside them, one thread
+   per roster dataset runs ``mulu run --select <dataset>`` one version after another, its steps
+   executed by a ``mulu worker`` (Celery, RabbitMQ, a queue of the run's own); every second
+   version has a wrong 身份证号 check digit, is blocked by the quality gate and waits until a
+   reviewing client has accepted it.
 
 Counted: every request (a 5xx or no answer is an error, any other unexpected status is
 ``unexpected``), every process (a failed ``mulu run`` is an error). Afterwards, read from the
