@@ -101,6 +101,27 @@ def _everything_stored(workspace) -> bytes:
     return "\n".join(text).encode()
 
 
+def test_a_tokens_last_use_is_written_once_a_minute_not_per_request(accounts: UserAccounts):
+    accounts.add("li", org=ORG, name="李", actor="a")
+    issued = accounts.issue_token("li", name="etl", actor="a", days=30)
+    start = dt.datetime(2026, 12, 7, 9, 30, 5)
+    at = {"now": start}
+    clocked = UserAccounts(accounts.store, clock=lambda: at["now"])
+
+    def last_used() -> str:
+        (listed,) = accounts.tokens("li")
+        return str(listed["last_used_at"])
+
+    clocked.authenticate_token(issued.secret)
+    assert last_used() == start.isoformat()
+    at["now"] = start + dt.timedelta(seconds=40)  # the same minute: no write
+    clocked.authenticate_token(issued.secret)
+    assert last_used() == start.isoformat()
+    at["now"] = start + dt.timedelta(seconds=60)  # the next minute: written
+    clocked.authenticate_token(issued.secret)
+    assert last_used() == (start + dt.timedelta(seconds=60)).isoformat()
+
+
 def test_disabled_user_cannot_log_in(accounts: UserAccounts):
     accounts.add("li", org=ORG, name="李", actor="a", password=PASSWORD)
     accounts.disable("li", actor="a")
