@@ -9,6 +9,11 @@ Side by side for each size:
   out in a temporary worktree and run in the same way, its runs alternating with today's so that
   both see the same machine.
 
+``--database-url postgresql://user@host:port/any`` runs the imports on PostgreSQL: each run
+gets a database of its own on that server (created, then dropped); the floor stays SQLite.
+``--parallel on|off`` makes the import prepare records in a worker process from the first
+chunk, or never (default: as ``import_file`` decides). Peak memory counts the worker's too.
+
 Run: ``make bench`` (or ``python -m bench.catalog --sizes 35700 357000``). Prints a Markdown
 table for BENCHMARKS.md.
 """
@@ -23,6 +28,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from bench.measure import measure
 
@@ -49,9 +55,11 @@ def write_catalogue_csv(path: Path, size: int) -> None:
 
 
 MULU_SETUP = """
-import sys
+import os, sys
 if {code!r}:
     sys.path.insert(0, {code!r})  # the baseline's packages before the installed ones
+if {database!r}:
+    os.environ["MULU_DATABASE_URL"] = {database!r}
 from pathlib import Path
 from catalog.directory import Directory
 from catalog.importing.importer import import_file
@@ -60,9 +68,12 @@ ws = Workspace(Path({home!r})).ensure()
 directory = Directory.open(ws, user="bench")
 """
 MULU_STEP = """
-report = import_file(directory, ws, Path({csv!r}))
+import resource
+options = {{}} if {parallel!r} is None else {{"parallel": {parallel!r}}}
+report = import_file(directory, ws, Path({csv!r}), **options)
 assert report.rejected == 0, report.errors[:3]
-result = report.created
+# with its worker processes' peak (RSS each, the largest; none: 0)
+result = [report.created, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]
 """
 FLOOR_SETUP = """
 import csv, sqlite3
@@ -78,11 +89,17 @@ with open({csv!r}, encoding="utf-8-sig", newline="") as handle:
     con.execute("BEGIN")
     con.executemany("INSERT INTO entries VALUES (" + ",".join("?" * len(header)) + ")", rows)
     con.execute("COMMIT")
-result = con.execute("SELECT count(*) FROM entries").fetchone()[0]
+result = [con.execute("SELECT count(*) FROM entries").fetchone()[0], 0]
 """
 
 
-def run(sizes: list[int], runs: int, baseline: str | None = None) -> list[dict]:
+def run(
+    sizes: list[int],
+    runs: int,
+    baseline: str | None = None,
+    database_url: str | None = None,
+    parallel: bool | None = None,
+) -> list[dict]:
     rows = []
     scratch = Path(tempfile.mkdtemp(prefix="mulu-bench-"))
     repo = Path(__file__).resolve().parents[1]
@@ -98,16 +115,20 @@ def run(sizes: list[int], runs: int, baseline: str | None = None) -> list[dict]:
             source = scratch / f"catalogue-{size}.csv"
             write_catalogue_csv(source, size)
             contenders = {
-                "mulu": (MULU_SETUP, MULU_STEP, ""),
-                "floor": (FLOOR_SETUP, FLOOR_STEP, ""),
+                "mulu": (MULU_SETUP, MULU_STEP, "", parallel),
+                "floor": (FLOOR_SETUP, FLOOR_STEP, "", None),
             }
             if baseline:
-                contenders["baseline"] = (MULU_SETUP, MULU_STEP, code)
+                contenders["baseline"] = (MULU_SETUP, MULU_STEP, code, None)
             measured: dict[str, list[dict]] = {name: [] for name in contenders}
             for _ in range(runs):  # alternate contenders so that both see the same machine
-                for name, (setup, step, path) in contenders.items():
-                    measured[name].append(_fresh(scratch, setup, step, source, path))
-            row = {"size": size, "file_mib": source.stat().st_size / 2**20}
+                for name, (setup, step, path, mode) in contenders.items():
+                    url = database_url if setup is MULU_SETUP else None
+                    found = _fresh(scratch, setup, step, source, path, url, mode)
+                    created, workers_peak = found["result"]
+                    found.update(result=created, peak_mib=found["peak_mib"] + workers_peak)
+                    measured[name].append(found)
+            row: dict[str, Any] = {"size": size, "file_mib": source.stat().st_size / 2**20}
             for name, results in measured.items():
                 best = min(results, key=lambda r: r["seconds"])
                 row[name] = {**best, "runs": [round(r["seconds"], 2) for r in results]}
@@ -122,13 +143,50 @@ def run(sizes: list[int], runs: int, baseline: str | None = None) -> list[dict]:
     return rows
 
 
-def _fresh(scratch: Path, setup: str, step: str, source: Path, code: str) -> dict:
+def _fresh(
+    scratch: Path,
+    setup: str,
+    step: str,
+    source: Path,
+    code: str,
+    database_url: str | None = None,
+    parallel: bool | None = None,
+) -> dict:
     """One run into a new, empty target: every run measures a first import."""
     target = tempfile.mkdtemp(dir=scratch)
-    return measure(
-        setup.format(home=target, db=f"{target}/floor.sqlite", code=code),
-        step.format(csv=str(source)),
-    )
+    database = _create_database(database_url) if database_url else ""
+    try:
+        return measure(
+            setup.format(home=target, db=f"{target}/floor.sqlite", code=code, database=database),
+            step.format(csv=str(source), parallel=parallel),
+        )
+    finally:
+        if database:
+            _drop_database(database)
+
+
+def _admin(url: str, statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, dbname="postgres", autocommit=True) as connection:
+        connection.execute(statement)
+
+
+def _create_database(server_url: str) -> str:
+    """A new, empty database on the server of ``server_url``: its URL."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    name = f"mulu_bench_{uuid.uuid4().hex[:12]}"
+    _admin(server_url, f'CREATE DATABASE "{name}"')
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+
+def _drop_database(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    name = urlsplit(url).path.lstrip("/")
+    _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def markdown(rows: list[dict]) -> str:
@@ -161,8 +219,22 @@ def main() -> None:
     parser.add_argument(
         "--baseline", metavar="REV", help="also run Mulu as of this git revision, side by side"
     )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="import into PostgreSQL: a database of its own per run on this server "
+        "(postgresql://user@host:port/any)",
+    )
+    parser.add_argument(
+        "--parallel",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="prepare records in a worker process: as import_file decides, always, never",
+    )
     args = parser.parse_args()
-    print(markdown(run(args.sizes, args.runs, args.baseline)))
+    parallel = {"auto": None, "on": True, "off": False}[args.parallel]
+    rows = run(args.sizes, args.runs, args.baseline, args.database_url, parallel)
+    print(markdown(rows))
 
 
 if __name__ == "__main__":

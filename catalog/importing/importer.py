@@ -28,7 +28,8 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import closing
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +40,7 @@ from catalog.importing.draft import draft_mapping
 from catalog.importing.import_report import ImportReport, ProblemSink
 from catalog.importing.import_run import ImportRun, labelled
 from catalog.importing.mapping import Mapping, MappingError, detect_mapping, resolve_mapping
+from catalog.importing.prepare import Prepared, Preparers, worker_count
 from catalog.importing.reading import Document, ReadError, read_document
 from catalog.importing.records import SourceRecord
 from catalog.importing.seen import SeenRecords
@@ -95,12 +97,16 @@ def import_file(
     progress: Progress | None = None,
     lang: Lang = "zh",
     source: str | None = None,
+    parallel: bool | None = None,
 ) -> ImportReport:
     """Import ``path``; whole-file problems (unreadable, empty, no mapping fits, an explicit
     mapping's columns missing) raise ``InvalidInput`` before anything is written. A file that
     breaks off after its first records raises ``ImportBrokeOff`` (its ``report`` counts what
     landed). ``source`` names the portal whose record keys (name+provider) are only unique
-    within it (``--source``); None: the mapping's own."""
+    within it (``--source``); None: the mapping's own. ``parallel``: prepare records in worker
+    processes (``catalog.importing.prepare``) from the first chunk on (True), never (False),
+    or from the second chunk on when the file has more than one and the machine more than one
+    core (None); the result is the same."""
     path = Path(path)
     store = directory.store
     mark_interrupted(directory)
@@ -136,11 +142,12 @@ def import_file(
             _import_organisations(directory, document, chosen, report, sink)
             run = ImportRun(directory, chosen, report, sink, SeenRecords(scratch), legacy=legacy)
             run.spreadsheet = own_export.is_spreadsheet(path)
-            for chunk in _chunks(iter(records), CHUNK):
-                run.apply(chunk)
-                store.imports.progress(import_id, report.counts())
-                if progress is not None:
-                    progress(len(chunk))
+            with closing(_prepared(run, _chunks(iter(records), CHUNK), parallel)) as ready:
+                for chunk, prepared in ready:
+                    run.apply(chunk, prepared)
+                    store.imports.progress(import_id, report.counts())
+                    if progress is not None:
+                        progress(len(chunk))
             sink.close()
         except BaseException as exc:
             # Whatever ended it (a reader error mid-file, a bug, Ctrl-C), the row says so.
@@ -284,6 +291,48 @@ def _chunks(records: Iterator[SourceRecord], size: int) -> Iterator[list[SourceR
         raise
     if chunk:
         yield chunk
+
+
+def _prepared(
+    run: ImportRun, chunks: Iterator[list[SourceRecord]], parallel: bool | None
+) -> Generator[tuple[list[SourceRecord], list[Prepared | None] | None], None, None]:
+    """Each chunk with its records prepared (None: ``run.apply`` prepares them), in order.
+
+    With worker processes, chunks are read and handed to them ahead of the one being written;
+    a reader's error (the file broke off) is raised once every chunk read before it is
+    through, as in one process."""
+    workers = worker_count() if parallel is not False else 0
+    if parallel and not workers:
+        workers = 1
+    preparers: Preparers | None = None
+    broke_off: Exception | None = None
+    try:
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except Exception as exc:  # the reader's: raised after the chunks read before it
+                broke_off = exc
+                break
+            if preparers is None:
+                if not workers or (not parallel and len(chunk) < CHUNK):
+                    yield chunk, None  # one chunk (or one core): not worth a process
+                    continue
+                preparers = Preparers(run.context(), workers)
+                if not parallel:  # the first chunk here, while the workers start
+                    yield chunk, None
+                    continue
+            preparers.submit(chunk)
+            if preparers.full:
+                yield preparers.next()
+        if preparers is not None:
+            yield from preparers.drain()
+        if broke_off is not None:
+            raise broke_off
+    finally:
+        if preparers is not None:
+            preparers.close()
 
 
 def _in_language(error: ReadError, lang: Lang) -> ReadError:
