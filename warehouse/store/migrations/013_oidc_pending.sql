@@ -6,7 +6,8 @@
 -- callback may land on another worker than the one that redirected the browser. Each row is
 -- taken (deleted) once; rows older than 10 minutes are removed when the next login begins.
 CREATE TABLE oidc_pending (
-    state TEXT PRIMARY KEY,
+    id {{serial_pk}},                    -- the order begun (logins of one millisecond too)
+    state TEXT NOT NULL UNIQUE,
     nonce TEXT NOT NULL,
     code_verifier TEXT NOT NULL,
     binding_hash TEXT NOT NULL,          -- sha256 of the browser's binding cookie, never the cookie

@@ -36,7 +36,7 @@ class SqlWebState:
             if kept >= most:
                 con.execute(
                     "DELETE FROM oidc_pending WHERE state IN (SELECT state FROM oidc_pending "
-                    "ORDER BY started_ms, state LIMIT ?)",
+                    "ORDER BY started_ms, id LIMIT ?)",
                     (kept - most + 1,),
                 )
             con.execute(
