@@ -11,8 +11,9 @@ Side by side for each size:
 
 ``--database-url postgresql://user@host:port/any`` runs the imports on PostgreSQL: each run
 gets a database of its own on that server (created, then dropped); the floor stays SQLite.
-``--parallel on|off`` makes the import prepare records in a worker process from the first
-chunk, or never (default: as ``import_file`` decides). Peak memory counts the worker's too.
+``--parallel on`` makes the import prepare records in worker processes (``import_file``'s
+``parallel``; default: as ``import_file`` decides, one process). Peak memory adds the largest
+worker's.
 
 Run: ``make bench`` (or ``python -m bench.catalog --sizes 35700 357000``). Prints a Markdown
 table for BENCHMARKS.md.
@@ -229,7 +230,7 @@ def main() -> None:
         "--parallel",
         choices=["auto", "on", "off"],
         default="auto",
-        help="prepare records in a worker process: as import_file decides, always, never",
+        help="prepare records in worker processes: as import_file decides (off), on, off",
     )
     args = parser.parse_args()
     parallel = {"auto": None, "on": True, "off": False}[args.parallel]

@@ -97,16 +97,17 @@ def import_file(
     progress: Progress | None = None,
     lang: Lang = "zh",
     source: str | None = None,
-    parallel: bool | None = None,
+    parallel: bool = False,
 ) -> ImportReport:
     """Import ``path``; whole-file problems (unreadable, empty, no mapping fits, an explicit
     mapping's columns missing) raise ``InvalidInput`` before anything is written. A file that
     breaks off after its first records raises ``ImportBrokeOff`` (its ``report`` counts what
     landed). ``source`` names the portal whose record keys (name+provider) are only unique
-    within it (``--source``); None: the mapping's own. ``parallel``: prepare records in worker
-    processes (``catalog.importing.prepare``) from the first chunk on (True), never (False),
-    or from the second chunk on when the file has more than one and the machine more than one
-    core (None); the result is the same."""
+    within it (``--source``); None: the mapping's own. ``parallel``: prepare the records
+    (map, key, validate) in worker processes (``catalog.importing.prepare``) while this one
+    reads, matches and writes; the result is the same. Off by default: on two cores it does
+    not pay (unpickling the prepared records costs the main process about what preparing them
+    did; see BENCHMARKS.md)."""
     path = Path(path)
     store = directory.store
     mark_interrupted(directory)
@@ -294,16 +295,14 @@ def _chunks(records: Iterator[SourceRecord], size: int) -> Iterator[list[SourceR
 
 
 def _prepared(
-    run: ImportRun, chunks: Iterator[list[SourceRecord]], parallel: bool | None
+    run: ImportRun, chunks: Iterator[list[SourceRecord]], parallel: bool
 ) -> Generator[tuple[list[SourceRecord], list[Prepared | None] | None], None, None]:
     """Each chunk with its records prepared (None: ``run.apply`` prepares them), in order.
 
     With worker processes, chunks are read and handed to them ahead of the one being written;
     a reader's error (the file broke off) is raised once every chunk read before it is
     through, as in one process."""
-    workers = worker_count() if parallel is not False else 0
-    if parallel and not workers:
-        workers = 1
+    workers = worker_count() if parallel else 0
     preparers: Preparers | None = None
     broke_off: Exception | None = None
     try:
@@ -315,14 +314,11 @@ def _prepared(
             except Exception as exc:  # the reader's: raised after the chunks read before it
                 broke_off = exc
                 break
+            if not workers:
+                yield chunk, None  # run.apply prepares it
+                continue
             if preparers is None:
-                if not workers or (not parallel and len(chunk) < CHUNK):
-                    yield chunk, None  # one chunk (or one core): not worth a process
-                    continue
                 preparers = Preparers(run.context(), workers)
-                if not parallel:  # the first chunk here, while the workers start
-                    yield chunk, None
-                    continue
             preparers.submit(chunk)
             if preparers.full:
                 yield preparers.next()

@@ -1,9 +1,11 @@
 """The work on an import's records that depends on nothing but the record and the mapping:
 mapping it, its digest and source keys, its source record as stored, and its validation
-against the entry model (``Checked``). It is most of an import's time, so on a machine with
-more than one core an import hands it, a chunk at a time, to worker processes
+against the entry model (``Checked``). It is about half of an import's time; an import asked
+to (``import_file(parallel=True)``) hands it, a chunk at a time, to worker processes
 (``Preparers``) while the main process reads the file, matches and writes: the records of each
-chunk come back in the file's order, and the result is the same as in one process.
+chunk come back in the file's order, and the result is the same as in one process. On two
+cores this does not pay yet: unpickling a prepared chunk costs the main process about what
+preparing it did (BENCHMARKS.md, "Catalogue bulk import").
 
 What depends on the store or on the records before (repeats, code clashes, numbering, matching
 stored entries, the provider's code where the record gives none) stays in the main process;
@@ -114,11 +116,11 @@ def _candidate(values: dict[str, Any], context: Context) -> dict[str, Any]:
 
 
 def worker_count() -> int:
-    """Worker processes for a large import: one per core beyond the main process's (none on
-    one core, or inside a daemonic process, which may not start any)."""
+    """Worker processes for an import that asks for them: one per core beyond the main
+    process's, at least one; none inside a daemonic process, which may not start any."""
     if multiprocessing.current_process().daemon:
         return 0
-    return max(0, min((os.cpu_count() or 1) - 1, 4))
+    return max(1, min((os.cpu_count() or 1) - 1, 4))
 
 
 # --- worker processes ----------------------------------------------------------------------
