@@ -44,13 +44,15 @@ class ImportRun:
         self.legacy = legacy  # whether entries with the mapping's pre-issue-12 keys exist
         self.spreadsheet = False  # read from a spreadsheet: a text at the cell limit may be cut
 
-    def context(self) -> Context:
-        """What preparing this import's records needs (``catalog.importing.prepare``)."""
+    def context(self, *, check: bool = True) -> Context:
+        """What preparing this import's records needs (``catalog.importing.prepare``);
+        ``check``: validate them ahead too (in a worker process)."""
         return Context(
             self.mapping,
             self.legacy,
             self.mapping.classification,
-            self.directory.store.organisations.codes_by_name(),
+            self.directory.store.organisations.codes_by_name() if check else {},
+            check=check,
         )
 
     def apply(
@@ -59,7 +61,7 @@ class ImportRun:
         """Apply a chunk of records; ``prepared``: theirs (``catalog.importing.prepare``), when
         worked out ahead (in a worker process)."""
         if prepared is None:
-            prepared = prepare(self.context(), items(chunk))
+            prepared = prepare(self.context(check=False), items(chunk))
         report = self.report
         found: dict[int, list[Problem]] = {}  # row -> its problems, this chunk only
         mapped: list[tuple[SourceRecord, Prepared]] = []

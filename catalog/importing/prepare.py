@@ -52,6 +52,9 @@ class Context:
     classification: str
     org_codes: dict[str, str]  # provider name -> code, as stored when the import started
     lenient: bool = True
+    # Validate ahead too: in a worker, yes; in the main process it only moves the work (and
+    # would validate records the directory never sees: repeats, code clashes).
+    check: bool = True
 
 
 @dataclass(slots=True)
@@ -92,6 +95,8 @@ def prepare(context: Context, chunk: list[Item]) -> list[Prepared | None]:
         found.key = mapping.record_key(fields, values)
         if context.legacy:
             found.legacy_key = mapping.legacy_key(fields, values)
+        if not context.check:
+            continue
         found.checked = check_entry(
             _candidate(values, context),
             lenient=context.lenient,
