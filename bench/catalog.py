@@ -11,9 +11,6 @@ Side by side for each size:
 
 ``--database-url postgresql://user@host:port/any`` runs the imports on PostgreSQL: each run
 gets a database of its own on that server (created, then dropped); the floor stays SQLite.
-``--parallel on`` makes the import prepare records in worker processes (``import_file``'s
-``parallel``; default: as ``import_file`` decides, one process). Peak memory adds the largest
-worker's.
 
 Run: ``make bench`` (or ``python -m bench.catalog --sizes 35700 357000``). Prints a Markdown
 table for BENCHMARKS.md.
@@ -69,12 +66,9 @@ ws = Workspace(Path({home!r})).ensure()
 directory = Directory.open(ws, user="bench")
 """
 MULU_STEP = """
-import resource
-options = {{}} if {parallel!r} is None else {{"parallel": {parallel!r}}}
-report = import_file(directory, ws, Path({csv!r}), **options)
+report = import_file(directory, ws, Path({csv!r}))
 assert report.rejected == 0, report.errors[:3]
-# with its worker processes' peak (RSS each, the largest; none: 0)
-result = [report.created, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]
+result = report.created
 """
 FLOOR_SETUP = """
 import csv, sqlite3
@@ -90,7 +84,7 @@ with open({csv!r}, encoding="utf-8-sig", newline="") as handle:
     con.execute("BEGIN")
     con.executemany("INSERT INTO entries VALUES (" + ",".join("?" * len(header)) + ")", rows)
     con.execute("COMMIT")
-result = [con.execute("SELECT count(*) FROM entries").fetchone()[0], 0]
+result = con.execute("SELECT count(*) FROM entries").fetchone()[0]
 """
 
 
@@ -99,7 +93,6 @@ def run(
     runs: int,
     baseline: str | None = None,
     database_url: str | None = None,
-    parallel: bool | None = None,
 ) -> list[dict]:
     rows = []
     scratch = Path(tempfile.mkdtemp(prefix="mulu-bench-"))
@@ -116,19 +109,16 @@ def run(
             source = scratch / f"catalogue-{size}.csv"
             write_catalogue_csv(source, size)
             contenders = {
-                "mulu": (MULU_SETUP, MULU_STEP, "", parallel),
-                "floor": (FLOOR_SETUP, FLOOR_STEP, "", None),
+                "mulu": (MULU_SETUP, MULU_STEP, ""),
+                "floor": (FLOOR_SETUP, FLOOR_STEP, ""),
             }
             if baseline:
-                contenders["baseline"] = (MULU_SETUP, MULU_STEP, code, None)
+                contenders["baseline"] = (MULU_SETUP, MULU_STEP, code)
             measured: dict[str, list[dict]] = {name: [] for name in contenders}
             for _ in range(runs):  # alternate contenders so that both see the same machine
-                for name, (setup, step, path, mode) in contenders.items():
+                for name, (setup, step, path) in contenders.items():
                     url = database_url if setup is MULU_SETUP else None
-                    found = _fresh(scratch, setup, step, source, path, url, mode)
-                    created, workers_peak = found["result"]
-                    found.update(result=created, peak_mib=found["peak_mib"] + workers_peak)
-                    measured[name].append(found)
+                    measured[name].append(_fresh(scratch, setup, step, source, path, url))
             row: dict[str, Any] = {"size": size, "file_mib": source.stat().st_size / 2**20}
             for name, results in measured.items():
                 best = min(results, key=lambda r: r["seconds"])
@@ -151,7 +141,6 @@ def _fresh(
     source: Path,
     code: str,
     database_url: str | None = None,
-    parallel: bool | None = None,
 ) -> dict:
     """One run into a new, empty target: every run measures a first import."""
     target = tempfile.mkdtemp(dir=scratch)
@@ -159,7 +148,7 @@ def _fresh(
     try:
         return measure(
             setup.format(home=target, db=f"{target}/floor.sqlite", code=code, database=database),
-            step.format(csv=str(source), parallel=parallel),
+            step.format(csv=str(source)),
         )
     finally:
         if database:
@@ -226,15 +215,8 @@ def main() -> None:
         help="import into PostgreSQL: a database of its own per run on this server "
         "(postgresql://user@host:port/any)",
     )
-    parser.add_argument(
-        "--parallel",
-        choices=["auto", "on", "off"],
-        default="auto",
-        help="prepare records in worker processes: as import_file decides (off), on, off",
-    )
     args = parser.parse_args()
-    parallel = {"auto": None, "on": True, "off": False}[args.parallel]
-    rows = run(args.sizes, args.runs, args.baseline, args.database_url, parallel)
+    rows = run(args.sizes, args.runs, args.baseline, args.database_url)
     print(markdown(rows))
 
 

@@ -71,66 +71,6 @@ def validate_entry(
     return None, [], [("record", Reason("unparseable_record", {"detail": detail}), None)]
 
 
-@dataclass(slots=True)
-class Checked:
-    """``validate_entry``'s outcome for a candidate, worked out ahead of ``Directory.apply``
-    (an import validates its records in a worker process, while the main one writes). It is
-    used only for a candidate equal to ``fields`` (``fits``): else the directory validates.
-
-    ``full`` is the model dumped as JSON (None when rejected), ``given`` the fields it was given
-    (plus ``code``), in the model's order; ``source_text`` the source record as stored."""
-
-    fields: dict[str, Any] | None  # None only on its way from a worker process
-    lenient: bool
-    full: dict[str, Any] | None
-    given: frozenset[str]
-    warnings: tuple[Found, ...]
-    rejects: tuple[Found, ...]
-    source_text: str | None = None
-
-    def fits(self, fields: dict[str, Any], lenient: bool) -> bool:
-        """Whether ``fields`` is the candidate checked: the same keys, and each value the same
-        object or a string (or None) equal to it."""
-        mine = self.fields
-        if mine is None or lenient != self.lenient or len(fields) != len(mine):
-            return False
-        for name, value in fields.items():
-            checked = mine.get(name, _ABSENT)
-            if checked is value:
-                continue
-            if type(checked) is not type(value) or type(value) is not str or checked != value:
-                return False
-        return True
-
-    def values(self) -> dict[str, Any]:
-        """The fields the candidate gave (and ``code``), as JSON values: a fresh dict."""
-        assert self.full is not None
-        return {name: value for name, value in self.full.items() if name in self.given}
-
-
-_ABSENT = object()
-_GIVEN: dict[frozenset[str], frozenset[str]] = {}
-
-
-def check_entry(
-    fields: dict[str, Any], *, lenient: bool, source_text: str | None = None
-) -> Checked:
-    """``validate_entry`` on a copy of ``fields``, kept as a ``Checked``."""
-    model, warnings, rejects = validate_entry(dict(fields), lenient=lenient)
-    if model is None:
-        return Checked(dict(fields), lenient, None, frozenset(), (), tuple(rejects), source_text)
-    given = frozenset(model.model_fields_set | {"code"})
-    return Checked(
-        dict(fields),
-        lenient,
-        model.model_dump(mode="json"),
-        _GIVEN.setdefault(given, given),  # one object per set: records share it
-        tuple(warnings),
-        (),
-        source_text,
-    )
-
-
 def _field_of(error: Any) -> str:
     loc = error.get("loc") or ()
     return str(loc[0]) if loc else "record"
@@ -163,7 +103,6 @@ class EntryRecord:
     raw: Any = None  # the record as read (verbatim text or fields), kept for reject reports
     source_record: dict[str, Any] | None = None  # every field the source record had
     legacy_key: str | None = None  # its identity before issue 12 (Mapping.legacy_key)
-    checked: Checked | None = None  # its validation, when worked out ahead (imports)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,12 +35,13 @@ from catalog.apply_records import (
     ProblemHandler,
     RowError,
     Severity,
-    check_entry,
     local_org_code,
     now_local,
     source_record_text,
+    validate_entry,
 )
 from catalog.merging import compare_times, key_owner, match, try_code
+from schemas.entry import CatalogueEntry
 from schemas.messages import Reason
 from schemas.placeholders import is_placeholder
 from warehouse.store import Store
@@ -161,20 +162,17 @@ class ApplySession:
             fields["code"] = f"{self.classification}/{0:0{SEQUENCE_DIGITS}d}"
         staged_orgs: dict[str, dict[str, Any]] = {}
         self._provider(fields, staged_orgs)
-        checked = record.checked
-        if checked is None or not checked.fits(fields, self.lenient):
-            checked = check_entry(fields, lenient=self.lenient)
-        if checked.full is None:
+        model, warnings, rejects = validate_entry(fields, lenient=self.lenient)
+        if model is None:
             for code in staged_orgs:
                 self.known_orgs.discard(code)
-            for name, reason, value in checked.rejects:
+            for name, reason, value in rejects:
                 self._problem(result, record, name, reason, "reject", value)
             result.rejected += 1
             return
         batch.new_orgs.update(staged_orgs)
         self._contacts(record.fields, fields.get("provider_code"), batch)
-        values = checked.values()
-        warnings = list(checked.warnings)
+        values = model.model_dump(mode="json", include=set(model.model_fields_set) | {"code"})
         if allocate:
             values["code"] = self._next_code(self.classification)
         code = values["code"]
@@ -187,21 +185,22 @@ class ApplySession:
         if warnings:
             result.warned += 1
         if existing is None:
-            self._create(record, checked.full, values, batch)
+            self._create(record, model, values, batch)
         else:
             self._change(record, existing, values, batch)
 
     def _create(
-        self, record: EntryRecord, dumped: dict[str, Any], values: dict[str, Any], batch: _Batch
+        self, record: EntryRecord, model: CatalogueEntry, values: dict[str, Any], batch: _Batch
     ) -> None:
         code = values["code"]
+        full = model.model_dump(mode="json")
+        full.update(values)
         row = {
-            **dumped,
-            **values,
+            **full,
             **_split_code(code),
             "source": self.source,
             "source_key": record.source_key,
-            "source_record": _source_text(record),
+            "source_record": source_record_text(record.source_record),
             "version": 1,
             "created_at": self.stamp,
             "modified_at": self.stamp,
@@ -232,7 +231,7 @@ class ApplySession:
             quiet["source_key"] = record.source_key
             batch.pending_keys[record.source_key] = code
         if record.source_key and record.source_record is not None:
-            text = _source_text(record)
+            text = source_record_text(record.source_record)
             if text != existing.get("source_record"):
                 quiet["source_record"] = text
         changes = {
@@ -378,14 +377,6 @@ class ApplySession:
             "note": self.source,
             "recorded_at": self.stamp,
         }
-
-
-def _source_text(record: EntryRecord) -> str | None:
-    """The record's source record as stored (worked out ahead with its validation, if it was)."""
-    checked = record.checked
-    if checked is not None and checked.source_text is not None:
-        return checked.source_text
-    return source_record_text(record.source_record)
 
 
 def _action_for(changes: dict[str, Any]) -> str:

@@ -14,9 +14,8 @@ from catalog.directory import ApplyResult, Directory, EntryRecord, RowError
 from catalog.importing import own_export
 from catalog.importing.import_report import ImportReport, ProblemSink
 from catalog.importing.mapping import FieldProblem, Mapping
-from catalog.importing.prepare import Context, Prepared, items, prepare
 from catalog.importing.records import Problem, SourceRecord
-from catalog.importing.seen import SeenRecords
+from catalog.importing.seen import SeenRecords, record_digest
 from schemas.entry import CatalogueEntry
 from schemas.messages import Reason
 
@@ -44,47 +43,30 @@ class ImportRun:
         self.legacy = legacy  # whether entries with the mapping's pre-issue-12 keys exist
         self.spreadsheet = False  # read from a spreadsheet: a text at the cell limit may be cut
 
-    def context(self, *, check: bool = True) -> Context:
-        """What preparing this import's records needs (``catalog.importing.prepare``);
-        ``check``: validate them ahead too (in a worker process)."""
-        return Context(
-            self.mapping,
-            self.legacy,
-            self.mapping.classification,
-            self.directory.store.organisations.codes_by_name() if check else {},
-            check=check,
-        )
-
-    def apply(
-        self, chunk: list[SourceRecord], prepared: list[Prepared | None] | None = None
-    ) -> None:
-        """Apply a chunk of records; ``prepared``: theirs (``catalog.importing.prepare``), when
-        worked out ahead (in a worker process)."""
-        if prepared is None:
-            prepared = prepare(self.context(check=False), items(chunk))
+    def apply(self, chunk: list[SourceRecord]) -> None:
         report = self.report
         found: dict[int, list[Problem]] = {}  # row -> its problems, this chunk only
-        mapped: list[tuple[SourceRecord, Prepared]] = []
-        for record, ready in zip(chunk, prepared, strict=True):
+        mapped: list[tuple[SourceRecord, dict[str, Any]]] = []
+        for record in chunk:
             report.records += 1
             problems = found.setdefault(record.row, [])
             problems.extend(record.problems)
-            if ready is None:
+            if record.rejected:
                 continue
-            problems.extend(self._problem(record, p) for p in ready.problems)
+            values, field_problems = self.mapping.apply(record.fields)
+            problems.extend(self._problem(record, p) for p in field_problems)
             if not any(p.severity == "reject" for p in problems):
-                mapped.append((record, ready))
-        mapped = self._first_with_code(mapped, found)
+                mapped.append((record, values))
+        digests = [record_digest(record.fields) for record, _ in mapped]
+        mapped, digests = self._first_with_code(mapped, digests, found)
 
         # Before issue 12 every record counted toward "#n", exact repeats included.
         legacy = self._legacy_keys(mapped)
-        fresh: list[tuple[SourceRecord, Prepared, str | None]] = []
-        firsts = self.seen.first_rows(
-            [record for record, _ in mapped], [ready.digest for _, ready in mapped]
-        )
-        for (record, ready), first, old in zip(mapped, firsts, legacy, strict=True):
+        fresh: list[tuple[SourceRecord, dict[str, Any], str | None]] = []
+        firsts = self.seen.first_rows([record for record, _ in mapped], digests)
+        for (record, values), first, old in zip(mapped, firsts, legacy, strict=True):
             if first is None:
-                fresh.append((record, ready, old))
+                fresh.append((record, values, old))
                 continue
             report.duplicates += 1
             found[record.row].append(
@@ -99,19 +81,18 @@ class ImportRun:
         # distinct entries: the n-th distinct one is "key#n".
         keys = self._keys(fresh, found)
         if self.spreadsheet:
-            for (record, ready, _), key in zip(fresh, keys, strict=True):
-                found[record.row].extend(self._excel_cut(record, ready.values, key))
+            for (record, values, _), key in zip(fresh, keys, strict=True):
+                found[record.row].extend(self._excel_cut(record, values, key))
         entries = [
             EntryRecord(
-                ready.values,
+                values,
                 row=record.row,
                 source_key=key,
                 raw=record.raw,
                 source_record=record.fields,
                 legacy_key=old,
-                checked=ready.checked,
             )
-            for (record, ready, old), key in zip(fresh, keys, strict=True)
+            for (record, values, old), key in zip(fresh, keys, strict=True)
         ]
         self.seen.commit()
 
@@ -135,43 +116,48 @@ class ImportRun:
 
     def _first_with_code(
         self,
-        mapped: list[tuple[SourceRecord, Prepared]],
+        mapped: list[tuple[SourceRecord, dict[str, Any]]],
+        digests: list[int],
         found: dict[int, list[Problem]],
-    ) -> list[tuple[SourceRecord, Prepared]]:
-        """The records whose 信息资源代码 no earlier, different record of the file gave; the
-        others are refused (the first wins, so re-importing the file is stable)."""
-        coded = [i for i, (_, ready) in enumerate(mapped) if has_code(ready.values)]
+    ) -> tuple[list[tuple[SourceRecord, dict[str, Any]]], list[int]]:
+        """The records (and their digests) whose 信息资源代码 no earlier, different record of
+        the file gave; the others are refused (the first wins, so re-importing the file is
+        stable)."""
+        coded = [i for i, (_, values) in enumerate(mapped) if has_code(values)]
         clashes = dict(
             zip(
                 coded,
                 self.seen.code_clashes(
-                    [(mapped[i][0], str(mapped[i][1].values["code"]).strip()) for i in coded],
-                    [mapped[i][1].digest for i in coded],
+                    [(mapped[i][0], str(mapped[i][1]["code"]).strip()) for i in coded],
+                    [digests[i] for i in coded],
                 ),
                 strict=True,
             )
         )
-        kept = []
-        for index, (record, ready) in enumerate(mapped):
+        kept, kept_digests = [], []
+        for index, (record, values) in enumerate(mapped):
             first = clashes.get(index)
             if first is None:
-                kept.append((record, ready))
+                kept.append((record, values))
+                kept_digests.append(digests[index])
                 continue
-            params = {"code": str(ready.values["code"]).strip(), "first_row": first}
+            params = {"code": str(values["code"]).strip(), "first_row": first}
             field = self.mapping.source_of("code", record.fields)
             found[record.row].append(
                 Problem(record.row, field, Reason("duplicate_code", params), "reject")
             )
-        return kept
+        return kept, kept_digests
 
     def _keys(
         self,
-        fresh: list[tuple[SourceRecord, Prepared, str | None]],
+        fresh: list[tuple[SourceRecord, dict[str, Any], str | None]],
         found: dict[int, list[Problem]],
     ) -> list[str | None]:
         """Each record's source key, ``key#n`` for the n-th distinct record sharing it; each
         later one of such a group warned: its entry depends on the file's order."""
-        keyed = [(record, ready.key) for record, ready, _ in fresh]
+        keyed = [
+            (record, self.mapping.record_key(record.fields, values)) for record, values, _ in fresh
+        ]
         present = [(key, record.row) for record, key in keyed if key is not None]
         counted = iter(self.seen.numbered_rows(present))
         keys: list[str | None] = []
@@ -229,10 +215,10 @@ class ImportRun:
             )
         return problems
 
-    def _legacy_keys(self, mapped: list[tuple[SourceRecord, Prepared]]) -> list[str | None]:
+    def _legacy_keys(self, mapped: list[tuple[SourceRecord, dict[str, Any]]]) -> list[str | None]:
         if not self.legacy:
             return [None] * len(mapped)
-        keys = [ready.legacy_key for _, ready in mapped]
+        keys = [self.mapping.legacy_key(record.fields, values) for record, values in mapped]
         return self._numbered(keys, "legacy")
 
     def _numbered(self, keys: list[str | None], kind: str = "") -> list[str | None]:

@@ -28,8 +28,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -40,7 +39,6 @@ from catalog.importing.draft import draft_mapping
 from catalog.importing.import_report import ImportReport, ProblemSink
 from catalog.importing.import_run import ImportRun, labelled
 from catalog.importing.mapping import Mapping, MappingError, detect_mapping, resolve_mapping
-from catalog.importing.prepare import Prepared, Preparers, worker_count
 from catalog.importing.reading import Document, ReadError, read_document
 from catalog.importing.records import SourceRecord
 from catalog.importing.seen import SeenRecords
@@ -97,17 +95,12 @@ def import_file(
     progress: Progress | None = None,
     lang: Lang = "zh",
     source: str | None = None,
-    parallel: bool = False,
 ) -> ImportReport:
     """Import ``path``; whole-file problems (unreadable, empty, no mapping fits, an explicit
     mapping's columns missing) raise ``InvalidInput`` before anything is written. A file that
     breaks off after its first records raises ``ImportBrokeOff`` (its ``report`` counts what
     landed). ``source`` names the portal whose record keys (name+provider) are only unique
-    within it (``--source``); None: the mapping's own. ``parallel``: prepare the records
-    (map, key, validate) in worker processes (``catalog.importing.prepare``) while this one
-    reads, matches and writes; the result is the same. Off by default: on two cores it does
-    not pay (unpickling the prepared records costs the main process about what preparing them
-    did; see BENCHMARKS.md)."""
+    within it (``--source``); None: the mapping's own."""
     path = Path(path)
     store = directory.store
     mark_interrupted(directory)
@@ -143,12 +136,11 @@ def import_file(
             _import_organisations(directory, document, chosen, report, sink)
             run = ImportRun(directory, chosen, report, sink, SeenRecords(scratch), legacy=legacy)
             run.spreadsheet = own_export.is_spreadsheet(path)
-            with closing(_prepared(run, _chunks(iter(records), CHUNK), parallel)) as ready:
-                for chunk, prepared in ready:
-                    run.apply(chunk, prepared)
-                    store.imports.progress(import_id, report.counts())
-                    if progress is not None:
-                        progress(len(chunk))
+            for chunk in _chunks(iter(records), CHUNK):
+                run.apply(chunk)
+                store.imports.progress(import_id, report.counts())
+                if progress is not None:
+                    progress(len(chunk))
             sink.close()
         except BaseException as exc:
             # Whatever ended it (a reader error mid-file, a bug, Ctrl-C), the row says so.
@@ -292,43 +284,6 @@ def _chunks(records: Iterator[SourceRecord], size: int) -> Iterator[list[SourceR
         raise
     if chunk:
         yield chunk
-
-
-def _prepared(
-    run: ImportRun, chunks: Iterator[list[SourceRecord]], parallel: bool
-) -> Generator[tuple[list[SourceRecord], list[Prepared | None] | None], None, None]:
-    """Each chunk with its records prepared (None: ``run.apply`` prepares them), in order.
-
-    With worker processes, chunks are read and handed to them ahead of the one being written;
-    a reader's error (the file broke off) is raised once every chunk read before it is
-    through, as in one process."""
-    workers = worker_count() if parallel else 0
-    preparers: Preparers | None = None
-    broke_off: Exception | None = None
-    try:
-        while True:
-            try:
-                chunk = next(chunks)
-            except StopIteration:
-                break
-            except Exception as exc:  # the reader's: raised after the chunks read before it
-                broke_off = exc
-                break
-            if not workers:
-                yield chunk, None  # run.apply prepares it
-                continue
-            if preparers is None:
-                preparers = Preparers(run.context(), workers)
-            preparers.submit(chunk)
-            if preparers.full:
-                yield preparers.next()
-        if preparers is not None:
-            yield from preparers.drain()
-        if broke_off is not None:
-            raise broke_off
-    finally:
-        if preparers is not None:
-            preparers.close()
 
 
 def _in_language(error: ReadError, lang: Lang) -> ReadError:

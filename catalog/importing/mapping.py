@@ -33,7 +33,7 @@ key of entries imported before issue 12, which the directory finds and rewrites.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from itertools import islice
 from pathlib import Path
@@ -61,7 +61,6 @@ from catalog.importing.source_values import root as _root
 from catalog.importing.transforms import TRANSFORMS
 from schemas.entry import CatalogueEntry
 from schemas.errors import InvalidInput
-from schemas.placeholders import _LONGEST as _LONGEST_PLACEHOLDER  # is_placeholder's bound
 
 # What a mapping may fill: the entry's fields and the provider's contact.
 TARGETS = (*CatalogueEntry.model_fields, *CONTACT_FIELDS)
@@ -76,24 +75,6 @@ _IMPLIED_TRANSFORMS = {
     "related_codes": "list",
     "data_items": "data_items",
 }
-
-
-_SHORT_BLANK: dict[str, bool] = {}  # text -> whether blank, for short texts (they repeat)
-
-
-def _fast_blank(value: Any) -> bool:
-    """``blank`` for a source value, with text that cannot be a placeholder told at once and
-    short text remembered."""
-    if type(value) is not str:
-        return _blank(value)
-    if len(value) > _LONGEST_PLACEHOLDER and not value[0].isspace() and not value[-1].isspace():
-        return False  # no placeholder is this long, and it is not all space
-    found = _SHORT_BLANK.get(value)
-    if found is None:
-        found = _blank(value)
-        if len(value) <= 64 and len(_SHORT_BLANK) < 65_536:
-            _SHORT_BLANK[value] = found
-    return found
 
 
 class MappingError(InvalidInput):
@@ -175,7 +156,6 @@ class Mapping(BaseModel):
     defaults: dict[str, Any] = Field(default_factory=dict)
     _compiled: list[tuple[str, FieldRule, str | None]] | None = PrivateAttr(None)
     _meanings: dict[str, list[tuple[str, str | None]]] = PrivateAttr(default_factory=dict)
-    _applier: Any = PrivateAttr(None)
 
     @field_validator("fields", "defaults")
     @classmethod
@@ -245,75 +225,49 @@ class Mapping(BaseModel):
 
     def apply(self, record: dict[str, Any]) -> tuple[dict[str, Any], list[FieldProblem]]:
         """Entry field values for one source record (``SourceRecord.fields``), and the
-        problems found (see the module). ``applier()`` gives the same function with the
-        mapping's plan looked up once, for many records."""
-        if self._applier is None:
-            self._applier = self.applier()
-        return self._applier(record)
-
-    def applier(self) -> Callable[[dict[str, Any]], tuple[dict[str, Any], list[FieldProblem]]]:
-        """``apply`` for many records: the plan and each rule's parts read once."""
-        plan = [
-            (
-                field,
-                rule,
-                tuple(rule.sources),
-                rule.default,
-                bool(rule.values),
-                TRANSFORMS[transform] if transform else None,
-            )
-            for field, rule, transform in self._plan()
-        ]
-        defaults = list(self.defaults.items())
-        missing = _MISSING
-        blank = _fast_blank
-        empty = _empty
-
-        def apply(record: dict[str, Any]) -> tuple[dict[str, Any], list[FieldProblem]]:
-            values: dict[str, Any] = {}
-            problems: list[FieldProblem] = []
-            interval: str | None = None
-            for field, rule, sources, default, has_values, transform in plan:
-                raw = missing
-                raw_blank = True
-                for source in sources:
-                    candidate = record[source] if source in record else lookup(record, source)
-                    if candidate is missing:
-                        continue
-                    raw = candidate
-                    raw_blank = blank(candidate)
-                    if not raw_blank:
-                        break
-                if raw is missing:
-                    if default is not None:
-                        values[field] = default
+        problems found (see the module)."""
+        values: dict[str, Any] = {}
+        problems: list[FieldProblem] = []
+        interval: str | None = None
+        for field, rule, transform in self._plan():
+            raw = _MISSING
+            raw_blank = True
+            for source in rule.sources:
+                candidate = record[source] if source in record else lookup(record, source)
+                if candidate is _MISSING:
                     continue
-                mapped = rule.value_for(raw) if has_values and isinstance(raw, str) else missing
-                if mapped is not missing:
-                    raw = mapped
-                elif raw_blank:
-                    values[field] = default  # blank cells mean "no value", not ""
+                raw = candidate
+                raw_blank = _blank(candidate)
+                if not raw_blank:
+                    break
+            if raw is _MISSING:
+                if rule.default is not None:
+                    values[field] = rule.default
+                continue
+            mapped = rule.value_for(raw) if rule.values and isinstance(raw, str) else _MISSING
+            if mapped is not _MISSING:
+                raw = mapped
+            elif raw_blank:
+                values[field] = rule.default  # blank cells mean "no value", not ""
+                continue
+            if field == "updated_at" and isinstance(raw, str) and _INTERVAL.match(raw.strip()):
+                interval = raw.strip()
+                continue
+            if transform:
+                try:
+                    raw = TRANSFORMS[transform](raw)
+                except (ValueError, TypeError) as exc:
+                    problems.append(unreadable(field, raw, exc))
                     continue
-                if field == "updated_at" and isinstance(raw, str) and _INTERVAL.match(raw.strip()):
-                    interval = raw.strip()
-                    continue
-                if transform is not None:
-                    try:
-                        raw = transform(raw)
-                    except (ValueError, TypeError) as exc:
-                        problems.append(unreadable(field, raw, exc))
-                        continue
-                    if empty(raw):
-                        raw = default
-                values[field] = raw
-            if interval is not None:
-                problems.append(interval_as_modified(interval, values))
-            for field, value in defaults:
-                if empty(values.get(field)):
-                    values[field] = value
-            return values, problems
-
-        return apply
+                if _empty(raw):
+                    raw = rule.default
+            values[field] = raw
+        if interval is not None:
+            problems.append(interval_as_modified(interval, values))
+        for field, default in self.defaults.items():
+            if _empty(values.get(field)):
+                values[field] = default
+        return values, problems
 
     def source_of(self, field: str, record: dict[str, Any] | None = None) -> str:
         """How a person finds an entry field in the source file: "更新频率 (update_cycle)"."""
