@@ -30,6 +30,51 @@ VALUE_FACETS = ("organisation", "category", "share_type", "open_type", "update_c
 FACET_COLUMNS = ("active", *VALUE_FACETS, "tracked", "soon_at", "overdue_at", "updated", "name_len")
 FLOAT_COLUMNS = frozenset({"soon_at", "overdue_at", "updated"})
 
+# The search_docs table, the same in both stores: the columns written from a SearchDocument,
+# the id column of each value facet, and the entries' columns a document is built from.
+DOC_COLUMNS = (
+    "code",
+    "name",
+    "name_key",
+    "provider_code",
+    "provider_name",
+    "category",
+    "share_type",
+    "open_type",
+    "update_cycle",
+    "formats",
+    "summary",
+    "updated_at",
+    "tracked",
+    "soon_at",
+    "overdue_at",
+)
+VALUE_ID_COLUMNS = {
+    "organisation": "v_org",
+    "category": "v_category",
+    "share_type": "v_share",
+    "open_type": "v_open",
+    "update_cycle": "v_cycle",
+    "formats": "v_formats",
+}
+INDEXED_ENTRY_COLUMNS = (
+    "code",
+    "name",
+    "category_name",
+    "resource_class",
+    "provider_code",
+    "provider_name",
+    "summary",
+    "formats",
+    "data_items",
+    "share_type",
+    "open_type",
+    "update_cycle",
+    "tags",
+    "updated_at",
+    "status",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class SearchDocument:

@@ -25,7 +25,6 @@ Each thread has its own connection, kept until ``close`` (a dead thread's is clo
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -38,6 +37,7 @@ from psycopg.rows import tuple_row
 
 from warehouse.settings import redact
 from warehouse.store.schema import POSTGRESQL_BASELINE, Dialect, latest_version, migrations
+from warehouse.store.threads import PerThread
 
 # pg_advisory locks: writers (transaction-scoped) and migrations (session-scoped).
 WRITE_LOCK = 0x6D756C75  # "mulu"
@@ -302,24 +302,18 @@ class PostgresDatabase:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         self.location = redact(url) or url
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[tuple[threading.Thread, PostgresConnection]] = []
-        self._closed = False
+        self._connections = PerThread(
+            lambda: PostgresConnection(connect(url)),
+            PostgresConnection.close,
+            name=self.location,
+            usable=lambda con: not con.raw.closed,
+        )
         if migrate:
             self.migrate()
 
     def connection(self) -> PostgresConnection:
-        con: PostgresConnection | None = getattr(self._local, "con", None)
-        if con is None or con.raw.closed:
-            with self._lock:
-                if self._closed:
-                    raise RuntimeError(f"the metadata database {self.location} is closed")
-                self._close_orphans()
-                con = PostgresConnection(connect(self.url))
-                self._connections.append((threading.current_thread(), con))
-            self._local.con = con
-        return con
+        """This thread's connection (autocommit; write through :meth:`transaction`)."""
+        return self._connections.get()
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresConnection]:
@@ -377,25 +371,10 @@ class PostgresDatabase:
                 raw.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
 
     def open_connections(self) -> int:
-        with self._lock:
-            return len(self._connections)
-
-    def _close_orphans(self) -> None:
-        alive = []
-        for thread, con in self._connections:
-            if thread.is_alive():
-                alive.append((thread, con))
-            else:
-                con.close()
-        self._connections = alive
+        return self._connections.count()
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for _thread, con in connections:
-            con.close()
-        self._local = threading.local()
+        self._connections.close()
 
 
 def _version(raw: psycopg.Connection[Any]) -> int:

@@ -24,10 +24,13 @@ from typing import Any
 from warehouse.store.database import Database
 from warehouse.store.postgres import fts
 from warehouse.store.search_index import (
+    DOC_COLUMNS,
     FACET_COLUMNS,
     FLOAT_COLUMNS,
+    INDEXED_ENTRY_COLUMNS,
     TEXT_FIELDS,
     VALUE_FACETS,
+    VALUE_ID_COLUMNS,
     Deadlines,
     FacetColumns,
     Ids,
@@ -36,52 +39,10 @@ from warehouse.store.search_index import (
 )
 from warehouse.store.sql.rows import chunks, marks, row_to_entry
 
-_DOC_COLUMNS = (
-    "code",
-    "name",
-    "name_key",
-    "provider_code",
-    "provider_name",
-    "category",
-    "share_type",
-    "open_type",
-    "update_cycle",
-    "formats",
-    "summary",
-    "updated_at",
-    "tracked",
-    "soon_at",
-    "overdue_at",
-)
-_VALUE_ID_COLUMNS = {
-    "organisation": "v_org",
-    "category": "v_category",
-    "share_type": "v_share",
-    "open_type": "v_open",
-    "update_cycle": "v_cycle",
-    "formats": "v_formats",
-}
-_INDEXED_ENTRY_COLUMNS = (
-    "code",
-    "name",
-    "category_name",
-    "resource_class",
-    "provider_code",
-    "provider_name",
-    "summary",
-    "formats",
-    "data_items",
-    "share_type",
-    "open_type",
-    "update_cycle",
-    "tags",
-    "updated_at",
-    "status",
-)
 _FACET_SQL = {
     "active": "active",
     "tracked": "tracked",
-    **_VALUE_ID_COLUMNS,
+    **VALUE_ID_COLUMNS,
     "soon_at": "coalesce(soon_at, 'NaN')",
     "overdue_at": "coalesce(overdue_at, 'NaN')",
     "updated": "coalesce(updated_epoch, -1)",
@@ -92,15 +53,15 @@ _FACET_SELECT = ", ".join(
     + [f"string_agg(({_FACET_SQL[c]})::text, ',')" for c in FACET_COLUMNS]
 )
 _UPSERT_DOC = (
-    f"INSERT INTO search_docs (id, {', '.join(_DOC_COLUMNS)}, "
-    f"{', '.join(_VALUE_ID_COLUMNS[f] for f in VALUE_FACETS)}, active, gen, updated_epoch) "
-    f"VALUES ({marks(1 + len(_DOC_COLUMNS) + len(VALUE_FACETS) + 3)}) "
+    f"INSERT INTO search_docs (id, {', '.join(DOC_COLUMNS)}, "
+    f"{', '.join(VALUE_ID_COLUMNS[f] for f in VALUE_FACETS)}, active, gen, updated_epoch) "
+    f"VALUES ({marks(1 + len(DOC_COLUMNS) + len(VALUE_FACETS) + 3)}) "
     "ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(
         f"{c} = excluded.{c}"
         for c in (
-            *_DOC_COLUMNS,
-            *(_VALUE_ID_COLUMNS[f] for f in VALUE_FACETS),
+            *DOC_COLUMNS,
+            *(VALUE_ID_COLUMNS[f] for f in VALUE_FACETS),
             "active",
             "gen",
             "updated_epoch",
@@ -207,7 +168,7 @@ class PostgresSearch:
         found: dict[str, dict[str, Any]] = {}
         for chunk in chunks(list(codes)):
             for row in con.execute(
-                f"SELECT {', '.join(_INDEXED_ENTRY_COLUMNS)} FROM entries "
+                f"SELECT {', '.join(INDEXED_ENTRY_COLUMNS)} FROM entries "
                 f"WHERE code IN ({marks(len(chunk))})",
                 chunk,
             ):
@@ -309,7 +270,7 @@ class PostgresSearch:
                 rows.append(
                     (
                         doc_id,
-                        *(getattr(doc, c) for c in _DOC_COLUMNS),
+                        *(getattr(doc, c) for c in DOC_COLUMNS),
                         *ids,
                         1,
                         generation,
@@ -487,8 +448,7 @@ class PostgresSearch:
         found: dict[int, dict[str, Any]] = {}
         for chunk in chunks([int(i) for i in ids]):
             cursor = con.execute(
-                f"SELECT id, {', '.join(_DOC_COLUMNS)} FROM search_docs "
-                f"WHERE id = ANY(?::bigint[])",
+                f"SELECT id, {', '.join(DOC_COLUMNS)} FROM search_docs WHERE id = ANY(?::bigint[])",
                 (list(chunk),),
             )
             for row in cursor:

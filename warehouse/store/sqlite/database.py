@@ -19,12 +19,12 @@ can make several repositories' writes one atomic unit.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from warehouse.store.schema import Dialect, latest_version, migrations, split_sql
+from warehouse.store.threads import PerThread
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -49,28 +49,14 @@ class SqliteDatabase:
     def __init__(self, path: Path, *, migrate: bool = True) -> None:
         self.path = path
         self.location = str(path)
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        # Each connection with the thread it belongs to: a server's worker threads come and go
-        # (anyio retires idle ones), and a dead thread's connection is closed, not leaked.
-        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
-        self._closed = False
+        self._connections = PerThread(lambda: _open(path), sqlite3.Connection.close, name=str(path))
         path.parent.mkdir(parents=True, exist_ok=True)
         if migrate:
             _migrate(self.connection())
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (autocommit; write through :meth:`transaction`)."""
-        con: sqlite3.Connection | None = getattr(self._local, "con", None)
-        if con is None:
-            with self._lock:
-                if self._closed:
-                    raise RuntimeError(f"the metadata database {self.path} is closed")
-                self._close_orphans()
-                con = _open(self.path)
-                self._connections.append((threading.current_thread(), con))
-            self._local.con = con
-        return con
+        return self._connections.get()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -112,26 +98,10 @@ class SqliteDatabase:
 
     def open_connections(self) -> int:
         """How many connections this database holds open (one per live thread that used it)."""
-        with self._lock:
-            return len(self._connections)
-
-    def _close_orphans(self) -> None:
-        """Close the connections of threads that have ended (call with the lock held)."""
-        alive = []
-        for thread, con in self._connections:
-            if thread.is_alive():
-                alive.append((thread, con))
-            else:
-                con.close()
-        self._connections = alive
+        return self._connections.count()
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for _thread, con in connections:
-            con.close()
-        self._local = threading.local()
+        self._connections.close()
 
 
 def _migrate(con: sqlite3.Connection) -> None:

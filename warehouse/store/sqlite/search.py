@@ -20,10 +20,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from warehouse.store.search_index import (
+    DOC_COLUMNS,
     FACET_COLUMNS,
     FLOAT_COLUMNS,
+    INDEXED_ENTRY_COLUMNS,
     TEXT_FIELDS,
     VALUE_FACETS,
+    VALUE_ID_COLUMNS,
     Deadlines,
     FacetColumns,
     Ids,
@@ -33,54 +36,11 @@ from warehouse.store.search_index import (
 from warehouse.store.sql.rows import chunks, marks, row_to_entry
 from warehouse.store.sqlite.database import SqliteDatabase
 
-# search_docs columns written from a SearchDocument, and the id column of each value facet.
-_DOC_COLUMNS = (
-    "code",
-    "name",
-    "name_key",
-    "provider_code",
-    "provider_name",
-    "category",
-    "share_type",
-    "open_type",
-    "update_cycle",
-    "formats",
-    "summary",
-    "updated_at",
-    "tracked",
-    "soon_at",
-    "overdue_at",
-)
-_VALUE_ID_COLUMNS = {
-    "organisation": "v_org",
-    "category": "v_category",
-    "share_type": "v_share",
-    "open_type": "v_open",
-    "update_cycle": "v_cycle",
-    "formats": "v_formats",
-}
-_INDEXED_ENTRY_COLUMNS = (
-    "code",
-    "name",
-    "category_name",
-    "resource_class",
-    "provider_code",
-    "provider_name",
-    "summary",
-    "formats",
-    "data_items",
-    "share_type",
-    "open_type",
-    "update_cycle",
-    "tags",
-    "updated_at",
-    "status",
-)
 # FACET_COLUMNS as SQL expressions (NULL has no place in a group_concat list).
 _FACET_SQL = {
     "active": "active",
     "tracked": "tracked",
-    **_VALUE_ID_COLUMNS,
+    **VALUE_ID_COLUMNS,
     "soon_at": "coalesce(soon_at, 'nan')",
     "overdue_at": "coalesce(overdue_at, 'nan')",
     "updated": "coalesce(CAST(strftime('%s', updated_at) AS INTEGER), -1)",
@@ -90,9 +50,9 @@ _FACET_SELECT = ", ".join(
     ["group_concat(id)"] + [f"group_concat({_FACET_SQL[c]})" for c in FACET_COLUMNS]
 )
 _UPSERT_DOC = (
-    f"INSERT OR REPLACE INTO search_docs (id, {', '.join(_DOC_COLUMNS)}, "
-    f"{', '.join(_VALUE_ID_COLUMNS[f] for f in VALUE_FACETS)}, active, gen) "
-    f"VALUES ({marks(1 + len(_DOC_COLUMNS) + len(VALUE_FACETS) + 2)})"
+    f"INSERT OR REPLACE INTO search_docs (id, {', '.join(DOC_COLUMNS)}, "
+    f"{', '.join(VALUE_ID_COLUMNS[f] for f in VALUE_FACETS)}, active, gen) "
+    f"VALUES ({marks(1 + len(DOC_COLUMNS) + len(VALUE_FACETS) + 2)})"
 )
 _INSERT_TEXT = (
     f"INSERT INTO search_fts (rowid, {', '.join(TEXT_FIELDS)}) "
@@ -162,7 +122,7 @@ class SqliteSearch:
         found: dict[str, dict[str, Any]] = {}
         for chunk in chunks(list(codes)):
             for row in con.execute(
-                f"SELECT {', '.join(_INDEXED_ENTRY_COLUMNS)} FROM entries "
+                f"SELECT {', '.join(INDEXED_ENTRY_COLUMNS)} FROM entries "
                 f"WHERE code IN ({marks(len(chunk))})",
                 chunk,
             ):
@@ -249,7 +209,7 @@ class SqliteSearch:
                 else:
                     doc_id, next_id = next_id, next_id + 1
                 ids = [value_ids.get((f, doc.facet_value(f) or ""), 0) for f in VALUE_FACETS]
-                rows.append((doc_id, *(getattr(doc, c) for c in _DOC_COLUMNS), *ids, 1, generation))
+                rows.append((doc_id, *(getattr(doc, c) for c in DOC_COLUMNS), *ids, 1, generation))
                 texts.append((doc_id, *(doc.text.get(f, "") for f in TEXT_FIELDS)))
             con.executemany(_UPSERT_DOC, rows)
             con.executemany(_INSERT_TEXT, texts)
@@ -328,7 +288,7 @@ class SqliteSearch:
         found: dict[int, dict[str, Any]] = {}
         for chunk in chunks(list(ids)):
             cursor = con.execute(
-                f"SELECT id, {', '.join(_DOC_COLUMNS)} FROM search_docs "
+                f"SELECT id, {', '.join(DOC_COLUMNS)} FROM search_docs "
                 f"WHERE id IN ({marks(len(chunk))})",
                 chunk,
             )
