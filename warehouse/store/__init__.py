@@ -5,9 +5,9 @@
 ``imports``, ``loads``, ``quality`` (runs and reviews), ``freshness`` (policies, notices) and
 ``search`` (the full-text index). No SQL text lives outside this package and the lake.
 
-The repositories are typed by the protocols in ``warehouse.store.interfaces``; the SQLite
-implementation is ``warehouse.store.sqlite``. Another database (PostgreSQL) is another
-subpackage implementing the same protocols, chosen in ``Store.open``.
+The repositories are typed by the protocols in ``warehouse.store.interfaces`` and written once
+for both engines (``warehouse.store.sql``); ``Store.open`` opens SQLite (the workspace's
+``catalog.sqlite``) or PostgreSQL (``MULU_DATABASE_URL``) as the workspace's settings say.
 """
 
 from warehouse.store.store import Store

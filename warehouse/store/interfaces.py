@@ -1,7 +1,7 @@
 """The store's seam: what every metadata store implementation provides, repository by
 repository (``typing.Protocol``). ``Store`` types its repositories by these, so mypy checks that
-the SQLite implementation (``warehouse.store.sqlite``) conforms; a PostgreSQL implementation is
-a new subpackage whose classes satisfy the same protocols, with no change above the store.
+the implementations conform: ``warehouse.store.sql`` (one for SQLite and PostgreSQL) and each
+engine's search (``warehouse.store.sqlite.search``, ``warehouse.store.postgres.search``).
 
 Values cross the seam as plain dicts, numbers, strings and the value types of
 ``warehouse.store.fields``, ``warehouse.store.freshness_values`` and
