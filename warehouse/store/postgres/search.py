@@ -26,18 +26,20 @@ from warehouse.store.postgres import fts
 from warehouse.store.search_index import (
     DOC_COLUMNS,
     FACET_COLUMNS,
-    FLOAT_COLUMNS,
-    INDEXED_ENTRY_COLUMNS,
     TEXT_FIELDS,
     VALUE_FACETS,
     VALUE_ID_COLUMNS,
-    Deadlines,
-    FacetColumns,
     Ids,
-    IndexState,
     SearchDocument,
 )
-from warehouse.store.sql.rows import chunks, marks, row_to_entry
+from warehouse.store.sql.rows import chunks, marks
+from warehouse.store.sql.search_tables import (
+    SearchTables,
+    id_array,
+    next_generation,
+    value_ids_of,
+    write_meta,
+)
 
 _FACET_SQL = {
     "active": "active",
@@ -84,14 +86,6 @@ _TERMS_DELTA = (
 )
 
 
-def _ids(value: str | None) -> Ids:
-    import numpy as np  # imported when search runs, not when the store opens
-
-    if not value:
-        return np.zeros(0, dtype=np.int64)
-    return np.fromstring(value, sep=",", dtype=np.int64)
-
-
 # An ISO date or datetime as SQLite's strftime('%s', …) reads it (the SQLite index's "updated"
 # facet column): a day past the month's end rolls over, a zone offset is subtracted, a bare
 # number is a Julian day, anything else is None. Computed once when a document is written: a
@@ -123,80 +117,17 @@ def sqlite_epoch(value: str | None) -> int | None:
     return seconds
 
 
-class PostgresSearch:
+class PostgresSearch(SearchTables):
     """The search index's storage on PostgreSQL (see the module doc)."""
 
+    FACET_SELECT = _FACET_SELECT
+    ID_LIST = "string_agg(id::text, ',')"
+
     def __init__(self, db: Database) -> None:
-        self.db = db
+        super().__init__(db)
         self.location = db.location
         self._dequeued = 0  # queue rows this object removed since it last vacuumed the queue
         self._recent = _RecentMatches()
-
-    # --- state ---------------------------------------------------------------------------
-    def state(self) -> IndexState:
-        rows = dict(
-            self.db.connection()
-            .execute("SELECT key, value FROM search_meta WHERE key IN ('index_id', 'generation')")
-            .fetchall()
-        )
-        return IndexState(rows.get("index_id"), int(rows.get("generation") or 0))
-
-    def meta(self, key: str) -> str | None:
-        return _meta(self.db.connection(), key)
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.db.transaction() as con:
-            _set_meta(con, key, value)
-
-    def has_pending(self) -> bool:
-        row = (
-            self.db.connection().execute("SELECT EXISTS (SELECT 1 FROM search_pending)").fetchone()
-        )
-        return bool(row[0])
-
-    def pending(self, limit: int) -> list[tuple[int, str]]:
-        return [
-            (int(r[0]), str(r[1]))
-            for r in self.db.connection().execute(
-                "SELECT id, code FROM search_pending ORDER BY id LIMIT ?", (limit,)
-            )
-        ]
-
-    # --- what documents are built from ---------------------------------------------------
-    def entries(self, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
-        con = self.db.connection()
-        found: dict[str, dict[str, Any]] = {}
-        for chunk in chunks(list(codes)):
-            for row in con.execute(
-                f"SELECT {', '.join(INDEXED_ENTRY_COLUMNS)} FROM entries "
-                f"WHERE code IN ({marks(len(chunk))})",
-                chunk,
-            ):
-                found[row["code"]] = row_to_entry(row)
-        return found
-
-    def policy_signature(self) -> str:
-        row = (
-            self.db.connection()
-            .execute("SELECT count(*), coalesce(max(set_at), '') FROM freshness_policies")
-            .fetchone()
-        )
-        return f"{row[0]}|{row[1]}"
-
-    def entries_under_policies(
-        self, entry_codes: Sequence[str], provider_codes: Sequence[str]
-    ) -> list[dict[str, Any]]:
-        con = self.db.connection()
-        rows: dict[str, dict[str, Any]] = {}
-        for column, values in (("code", entry_codes), ("provider_code", provider_codes)):
-            for chunk in chunks(list(values)):
-                for row in con.execute(
-                    f"SELECT code, updated_at, update_cycle, provider_code FROM entries "
-                    f"WHERE {column} IN ({marks(len(chunk))})",
-                    chunk,
-                ):
-                    rows[row["code"]] = dict(row)
-        return list(rows.values())
 
     # --- writes --------------------------------------------------------------------------
     def start_rebuild(self, segmenter: str) -> None:
@@ -206,9 +137,9 @@ class PostgresSearch:
             con.execute("DELETE FROM search_pending")
             con.execute("INSERT INTO search_pending (code) SELECT code FROM entries ORDER BY code")
             con.execute("DELETE FROM search_meta WHERE key IN ('policy_signature', 'policies')")
-            _set_meta(con, "segmenter", segmenter)
-            _set_meta(con, "index_id", uuid.uuid4().hex)
-            _set_meta(con, "generation", "0")
+            write_meta(con, "segmenter", segmenter)
+            write_meta(con, "index_id", uuid.uuid4().hex)
+            write_meta(con, "generation", "0")
 
     def write_batch(
         self, documents: Sequence[SearchDocument], handled: Sequence[str], through: int
@@ -222,8 +153,8 @@ class PostgresSearch:
         built = {doc.code for doc in documents}
         vectors = [fts.document_vector(doc.text) for doc in documents]
         with self.db.transaction() as con:
-            generation = _next_generation(con)
-            value_ids = _value_ids(con, wanted)
+            generation = next_generation(con)
+            value_ids = value_ids_of(con, wanted)
             existing: dict[str, tuple[int, int]] = {}
             for chunk in chunks(list(handled)):
                 for row in con.execute(
@@ -317,17 +248,6 @@ class PostgresSearch:
                 self._dequeued = 0
         return len(gone)
 
-    def set_deadlines(self, deadlines: Sequence[Deadlines]) -> None:
-        if not deadlines:
-            return
-        with self.db.transaction() as con:
-            generation = _next_generation(con)
-            con.executemany(
-                "UPDATE search_docs SET tracked = ?, soon_at = ?, overdue_at = ?, gen = ? "
-                "WHERE code = ?",
-                [(int(d.tracked), d.soon_at, d.overdue_at, generation, d.code) for d in deadlines],
-            )
-
     # --- reads for a query ---------------------------------------------------------------
     def matching(self, expression: str) -> Ids:
         """Index ids of the documents matching an FTS5 query expression."""
@@ -342,7 +262,7 @@ class PostgresSearch:
             )
             .fetchone()
         )
-        ids = _ids(row[0])
+        ids = id_array(row[0])
         self._recent.keep(tree, row[1], ids)
         return ids
 
@@ -406,7 +326,7 @@ class PostgresSearch:
             int(stats[0] or 0), int(stats[1] or 0), [int(stats[i] or 0) for i in order]
         )
         scorer = fts.Scorer(tree, statistics, [float(weights.get(f, 1.0)) for f in TEXT_FIELDS])
-        ids, sizes = _ids(row[-3]), _ids(row[-2])
+        ids, sizes = id_array(row[-3]), id_array(row[-2])
         score = scorer.scores(fts.hits(count, list(row[0]), row[-1]), sizes)
         # SQLite: CAST(bm25(…) * -1000000 AS INTEGER) of bm25 = -score (truncated to 0).
         return ids, ((-score) * -1000000.0).astype(np.int64)
@@ -417,29 +337,6 @@ class PostgresSearch:
             "AND active = 1",
             (low, high),
         )
-
-    def with_code(self, code: str) -> Ids:
-        return self._ids("SELECT id FROM search_docs WHERE code = ? AND active = 1", (code,))
-
-    def with_name_key(self, name_key: str) -> Ids:
-        return self._ids(
-            "SELECT id FROM search_docs WHERE name_key = ? AND active = 1", (name_key,)
-        )
-
-    def provider_names(self, provider_codes: Sequence[str]) -> set[str]:
-        con = self.db.connection()
-        names: set[str] = set()
-        for chunk in chunks(list(provider_codes)):
-            names.update(
-                r[0]
-                for r in con.execute(
-                    f"SELECT DISTINCT provider_name FROM search_docs "
-                    f"WHERE provider_code IN ({marks(len(chunk))})",
-                    chunk,
-                )
-                if r[0] is not None
-            )
-        return names
 
     def documents(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         if not ids:
@@ -456,40 +353,6 @@ class PostgresSearch:
         return found
 
     # --- facet columns -------------------------------------------------------------------
-    def facet_columns(self, *, after_generation: int | None = None) -> FacetColumns:
-        con = self.db.connection()
-        if after_generation is None:
-            row = con.execute(f"SELECT {_FACET_SELECT} FROM search_docs").fetchone()
-        else:
-            row = con.execute(
-                f"SELECT {_FACET_SELECT} FROM search_docs WHERE gen > ?", (after_generation,)
-            ).fetchone()
-        import numpy as np
-
-        ids = _ids(row[0])
-        columns: dict[str, Any] = {}
-        for name, raw in zip(FACET_COLUMNS, row[1:], strict=True):
-            dtype = np.float64 if name in FLOAT_COLUMNS else np.int64
-            columns[name] = (
-                np.fromstring(raw, sep=",", dtype=dtype) if raw else np.zeros(0, dtype=dtype)
-            )
-        return FacetColumns(ids=ids, columns=columns)
-
-    def facet_values(self, *, after_id: int = 0) -> dict[int, tuple[str, str]]:
-        return {
-            int(r[0]): (r[1], r[2])
-            for r in self.db.connection().execute(
-                "SELECT id, facet, value FROM search_values WHERE id > ?", (after_id,)
-            )
-        }
-
-    def _ids(self, sql: str, params: Sequence[object]) -> Ids:
-        row = (
-            self.db.connection()
-            .execute(f"SELECT string_agg(id::text, ',') FROM ({sql}) AS picked", params)
-            .fetchone()
-        )
-        return _ids(row[0])
 
 
 class _RecentMatches(threading.local):
@@ -558,43 +421,3 @@ def _statistics_columns(
             params.extend(values)
         order.append(slots[key])
     return columns, params, order
-
-
-def _meta(con: Any, key: str) -> str | None:
-    row = con.execute("SELECT value FROM search_meta WHERE key = ?", (key,)).fetchone()
-    return None if row is None else str(row[0])
-
-
-def _set_meta(con: Any, key: str, value: str) -> None:
-    con.execute(
-        "INSERT INTO search_meta (key, value) VALUES (?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
-
-
-def _next_generation(con: Any) -> int:
-    generation = int(_meta(con, "generation") or 0) + 1
-    _set_meta(con, "generation", str(generation))
-    if _meta(con, "index_id") is None:
-        _set_meta(con, "index_id", uuid.uuid4().hex)
-    return generation
-
-
-def _value_ids(con: Any, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    found: dict[tuple[str, str], int] = {}
-    for facet in {f for f, _ in wanted}:
-        values = sorted(v for f, v in wanted if f == facet)
-        for chunk in chunks(values):
-            for row in con.execute(
-                f"SELECT value, id FROM search_values WHERE facet = ? "
-                f"AND value IN ({marks(len(chunk))})",
-                (facet, *chunk),
-            ):
-                found[(facet, row[0])] = int(row[1])
-    for key in sorted(wanted - found.keys()):
-        row = con.execute(
-            "INSERT INTO search_values (facet, value) VALUES (?, ?) RETURNING id", key
-        ).fetchone()
-        found[key] = int(row[0])
-    return found
