@@ -19,6 +19,7 @@ table for BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import platform
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import measure
+from bench.province_build import fresh_postgres
 
 
 def write_catalogue_csv(path: Path, size: int) -> None:
@@ -144,39 +146,16 @@ def _fresh(
 ) -> dict:
     """One run into a new, empty target: every run measures a first import."""
     target = tempfile.mkdtemp(dir=scratch)
-    database = _create_database(database_url) if database_url else ""
-    try:
+    with contextlib.ExitStack() as stack:
+        database = (
+            stack.enter_context(fresh_postgres("import", server=database_url))
+            if database_url
+            else ""
+        )
         return measure(
             setup.format(home=target, db=f"{target}/floor.sqlite", code=code, database=database),
             step.format(csv=str(source)),
         )
-    finally:
-        if database:
-            _drop_database(database)
-
-
-def _admin(url: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, dbname="postgres", autocommit=True) as connection:
-        connection.execute(statement)
-
-
-def _create_database(server_url: str) -> str:
-    """A new, empty database on the server of ``server_url``: its URL."""
-    import uuid
-    from urllib.parse import urlsplit, urlunsplit
-
-    name = f"mulu_bench_{uuid.uuid4().hex[:12]}"
-    _admin(server_url, f'CREATE DATABASE "{name}"')
-    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-
-
-def _drop_database(url: str) -> None:
-    from urllib.parse import urlsplit
-
-    name = urlsplit(url).path.lstrip("/")
-    _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def markdown(rows: list[dict]) -> str:

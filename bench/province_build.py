@@ -144,27 +144,27 @@ def counts(con: Any) -> dict[str, int]:
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------
-def postgres_url(name: str) -> str:
-    base, _db = ADMIN_URL.rsplit("/", 1)
+def postgres_url(name: str, server: str = ADMIN_URL) -> str:
+    base, _db = server.rsplit("/", 1)
     return f"{base}/{name}"
 
 
-def _admin(sql: str) -> None:
+def _admin(sql: str, server: str = ADMIN_URL) -> None:
     import psycopg
 
-    with psycopg.connect(ADMIN_URL, autocommit=True) as con:
+    with psycopg.connect(server, autocommit=True) as con:
         con.execute(sql)
 
 
 @contextlib.contextmanager
-def fresh_postgres(label: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database (its URL), dropped afterwards."""
+def fresh_postgres(label: str, server: str = ADMIN_URL) -> Iterator[str]:
+    """A new, empty PostgreSQL database (its URL) on ``server``'s server, dropped afterwards."""
     name = f"mulu_bench_{label}_{uuid.uuid4().hex[:8]}"
-    _admin(f'CREATE DATABASE "{name}"')
+    _admin(f'CREATE DATABASE "{name}"', server)
     try:
-        yield postgres_url(name)
+        yield postgres_url(name, server)
     finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', server)
 
 
 def postgres_province(district: Path, url: str, copies: int) -> dict[str, int]:
